@@ -1,0 +1,12 @@
+/** A benchmark's output: rows printed as a table and written as JSON. */
+export interface BenchResult {
+  /** Short name, e.g. "mascot". */
+  name: string;
+  /** One object per measured configuration; values are numbers or short strings. */
+  rows: Array<Record<string, string | number>>;
+  /** Free-form notes printed under the table (goals, anchors, caveats). */
+  notes?: string[];
+}
+
+/** A benchmark module: `bench/<name>.ts` exports `run`. */
+export type BenchRun = (args: string[]) => Promise<BenchResult>;
