@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point of the `2pm` CLI: loads the TypeScript sources through tsx.
+import { tsImport } from "tsx/esm/api";
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  console.error(`2pm: Node.js >= 22 is required (this is ${process.version})`);
+  process.exit(1);
+}
+await tsImport("./main.ts", import.meta.url);

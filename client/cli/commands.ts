@@ -1,0 +1,8 @@
+/** The CLI's command table: "group sub" (or a single word) → handler returning an exit code. */
+import { nodeInit } from "./node-init.ts";
+
+export type Command = (args: string[]) => Promise<number>;
+
+export const commands: Record<string, Command> = {
+  "node init": nodeInit,
+};

@@ -1,0 +1,48 @@
+/**
+ * The `2pm` command line. Every failure is one line on stderr and a non-zero exit:
+ * 2 for usage errors, 1 for everything else. Secrets are never printed.
+ */
+import { CliError, UsageError } from "./errors.ts";
+import { commands } from "./commands.ts";
+
+const USAGE = `usage: 2pm <command> [options]
+
+  node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--header] [--dir .2pm]
+  node start   [--dir .2pm]
+  job submit   <spec.json>
+  job watch    <job-id>
+  job result   <job-id> [--json]
+  job verify   <job-id>
+  model download <job-id> [--round <n>] [--out <dir>]
+  infer        --model <job-id> --input <rows.csv> [--local]
+
+Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [group, sub, ...rest] = argv;
+  if (!group || group === "help" || group === "--help" || group === "-h") {
+    console.log(USAGE);
+    return group ? 0 : 2;
+  }
+  const single = commands[group];
+  const key = typeof single === "function" ? group : `${group} ${sub ?? ""}`.trim();
+  const run = typeof single === "function" ? single : commands[key];
+  if (typeof run !== "function") throw new UsageError(`unknown command "${key}"; run 2pm help`);
+  const args = typeof single === "function" ? [sub, ...rest].filter((a): a is string => a !== undefined) : rest;
+  return run(args);
+}
+
+const isEntry = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin.mjs");
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      if (e instanceof CliError) {
+        console.error(`2pm: ${e.message}`);
+        process.exit(e.exitCode);
+      }
+      console.error(`2pm: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+}

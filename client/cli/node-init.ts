@@ -1,0 +1,49 @@
+/** `2pm node init`: makes the node's keys (mode 0600, never sent) and its config file. */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import os from "node:os";
+import { cryptoRng } from "../../protocol/rng.ts";
+import { generateNodeKeys, nodeIdOf } from "../agent/keys.ts";
+import { FileKeyStore } from "../agent/node-key-store.ts";
+import { NodeConfigSchema } from "../agent/config.ts";
+import { parse, required } from "./args.ts";
+import { CliError, UsageError } from "./errors.ts";
+
+export async function nodeInit(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    dir: { type: "string", default: ".2pm" },
+    coordinator: { type: "string", default: process.env.TWOPM_COORDINATOR },
+    source: { type: "string" },
+    schema: { type: "string" },
+    format: { type: "string", default: "csv" },
+    header: { type: "boolean", default: false },
+    label: { type: "string", default: "" },
+  }, false);
+  const dir = path.resolve(values.dir!);
+  const format = values.format;
+  if (format !== "csv" && format !== "jsonl") throw new UsageError(`--format must be csv or jsonl, got ${format}`);
+  const source = path.resolve(required(values.source, "source"));
+  const schema = path.resolve(required(values.schema, "schema"));
+  for (const f of [source, schema]) {
+    await fs.access(f).catch(() => { throw new CliError(`cannot read ${f}`); });
+  }
+  const config = NodeConfigSchema.safeParse({
+    version: 1,
+    coordinatorUrl: required(values.coordinator, "coordinator"),
+    label: values.label,
+    sources: [{ path: source, format, schema, header: values.header }],
+    capabilities: {
+      cores: os.availableParallelism(),
+      memoryMb: Math.floor(os.totalmem() / 2 ** 20),
+      bandwidthMbps: 100,
+      availability: { fromHourUtc: 0, toHourUtc: 24 },
+    },
+  });
+  if (!config.success) throw new UsageError(`bad option: ${config.error.issues[0]!.path.join(".")}: ${config.error.issues[0]!.message}`);
+  const store = new FileKeyStore(path.join(dir, "keys.json"));
+  const keys = generateNodeKeys(cryptoRng);
+  await store.save(keys);
+  await fs.writeFile(path.join(dir, "node.json"), JSON.stringify(config.data, null, 2) + "\n", { mode: 0o644 });
+  console.log(`node ${nodeIdOf(keys.identityPublic)} initialised in ${dir} (keys.json mode 0600, node.json)`);
+  return 0;
+}
