@@ -1,0 +1,118 @@
+/**
+ * Fixed-point parameters for secure aggregation of update vectors, and the L2-norm bound
+ * used to validate them inside MASCOT.
+ *
+ * The vector a node inputs is c = [n·Δ ‖ n] (see aggregate.ts), where Δ has been clipped to
+ * ‖Δ‖₂ ≤ C and n ≤ N (the job's declared maximum samples per node). Hence every entry obeys
+ *   |c_i| ≤ N·max(C, 1) =: b            (|n·Δ_i| ≤ n·‖Δ‖₂ ≤ N·C, and the count n ≤ N)
+ * and ‖c‖₂² ≤ N²·(C² + 1).
+ * Encoding: x_i = round(clamp(c_i, ±b)·2^f), an integer with |x_i| ≤ B := b·2^f, mapped to
+ * F_p as x mod p (negatives as p − |x|).
+ *
+ * Overflow bounds (each is checked by {@link planUpdateEncoding}, which throws RangeError):
+ *  1. exact in JS numbers: B < 2^53;
+ *  2. the sum over P parties decodes correctly: P·B < p/2;
+ *  3. validation: the L2 predicate computes Σ x_i² in F_p. It is sound only if that sum
+ *     cannot wrap, so MASCOT must also range-check every entry (x_i + B ∈ [0, 2^rangeBits))
+ *     and we require (d + 1)·B² < p, making the field sum equal the integer sum.
+ * The L2 bound in field integers is ⌈(N·√(C² + 1)·2^f + √(d + 1)/2)²⌉ (the √(d+1)/2 term
+ * covers rounding to the grid).
+ */
+
+/** Encoding parameters of one job's update vectors. */
+export interface UpdateEncodingPlan {
+  /** Length of the aggregated vector: model parameters + 1 (the sample count). */
+  length: number;
+  fracBits: number;
+  /** Real-valued clip bound per entry (b above). */
+  bound: number;
+  /** Integer bound per entry after scaling (B above). */
+  intBound: number;
+  /** Range-check width for x_i + intBound. */
+  rangeBits: number;
+  /** Σ x_i² ≤ l2Bound, in field integers. */
+  l2Bound: bigint;
+}
+
+export interface UpdateEncodingParams {
+  /** Field modulus (m61: 2^61 − 1). */
+  p: bigint;
+  parties: number;
+  /** Number of model parameters d. */
+  dim: number;
+  clipNorm: number;
+  maxSamples: number;
+  /** Fractional bits; if omitted, the largest f ≤ 24 that satisfies every bound (at least 8). */
+  fracBits?: number;
+  /** Whether the L2 validation bound (3) must hold (validated mode). Default true. */
+  validated?: boolean;
+}
+
+function check(p: UpdateEncodingParams, f: number): string | null {
+  const b = p.maxSamples * Math.max(p.clipNorm, 1);
+  const B = Math.ceil(b * 2 ** f);
+  if (!(B < 2 ** 53)) return `entry bound ${b}·2^${f} exceeds 2^53`;
+  if (!(BigInt(p.parties) * BigInt(B) < p.p / 2n)) return `sum of ${p.parties} parties may overflow p/2 (bound ${b}, ${f} fractional bits)`;
+  if ((p.validated ?? true) && !(BigInt(p.dim + 1) * BigInt(B) * BigInt(B) < p.p)) return `L2 check may wrap: (d+1)·B² ≥ p with d=${p.dim}, B=${B}`;
+  return null;
+}
+
+/**
+ * Chooses (or checks) the fractional bits and returns the bounds above. Throws RangeError
+ * naming the violated bound, or on non-positive parameters.
+ */
+export function planUpdateEncoding(params: UpdateEncodingParams): UpdateEncodingPlan {
+  const { parties, dim, clipNorm, maxSamples } = params;
+  if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError(`planUpdateEncoding: parties must be a positive integer, got ${parties}`);
+  if (!Number.isSafeInteger(dim) || dim < 1) throw new RangeError(`planUpdateEncoding: dim must be a positive integer, got ${dim}`);
+  if (!(clipNorm > 0) || !Number.isFinite(clipNorm)) throw new RangeError(`planUpdateEncoding: clipNorm must be positive, got ${clipNorm}`);
+  if (!Number.isSafeInteger(maxSamples) || maxSamples < 1) throw new RangeError(`planUpdateEncoding: maxSamples must be a positive integer, got ${maxSamples}`);
+  let f: number;
+  if (params.fracBits !== undefined) {
+    f = params.fracBits;
+    if (!Number.isInteger(f) || f < 0 || f > 52) throw new RangeError(`planUpdateEncoding: fracBits must be an integer in [0, 52], got ${f}`);
+    const err = check(params, f);
+    if (err) throw new RangeError(`planUpdateEncoding: ${err}`);
+  } else {
+    f = -1;
+    for (let c = 24; c >= 8; c--) if (check(params, c) === null) { f = c; break; }
+    if (f < 0) throw new RangeError(`planUpdateEncoding: no fracBits in [8, 24] fits: ${check(params, 8)}`);
+  }
+  const bound = maxSamples * Math.max(clipNorm, 1);
+  const intBound = Math.ceil(bound * 2 ** f);
+  const rangeBits = Math.ceil(Math.log2(2 * intBound + 1));
+  const l2Real = maxSamples * Math.sqrt(clipNorm * clipNorm + 1) * 2 ** f + Math.sqrt(dim + 1) / 2;
+  const l2Bound = BigInt(Math.ceil(l2Real)) ** 2n;
+  return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, l2Bound };
+}
+
+/**
+ * Fixed-point quantisation to signed integers (as exact JS numbers): round(clamp(x, ±bound)·2^f).
+ * Throws RangeError on a non-finite entry or if bound·2^f ≥ 2^53.
+ */
+export function quantize(xs: ArrayLike<number>, fracBits: number, bound: number): Float64Array {
+  const scale = 2 ** fracBits;
+  if (!(bound * scale < 2 ** 53)) throw new RangeError(`quantize: bound·2^f ≥ 2^53`);
+  const out = new Float64Array(xs.length);
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (!Number.isFinite(x)) throw new RangeError(`quantize: non-finite entry at ${i}`);
+    out[i] = Math.round(Math.min(bound, Math.max(-bound, x)) * scale);
+  }
+  return out;
+}
+
+/** Inverse of {@link quantize} on (sums of) integers. */
+export function dequantize(ints: ArrayLike<number>, fracBits: number): Float64Array {
+  const scale = 2 ** -fracBits;
+  const out = new Float64Array(ints.length);
+  for (let i = 0; i < ints.length; i++) out[i] = ints[i]! * scale;
+  return out;
+}
+
+/** Σ x_i² of a quantised vector as an exact bigint: the quantity the L2 predicate bounds. */
+export function squaredNormInt(ints: ArrayLike<number>): bigint {
+  let s = 0n;
+  for (let i = 0; i < ints.length; i++) { const x = BigInt(ints[i]!); s += x * x; }
+  return s;
+}
