@@ -1,0 +1,320 @@
+/**
+ * F_p with p = 2^61 − 1 (Mersenne), Number-limb arithmetic on typed arrays.
+ *
+ * Representation: an {@link M61Vec} holds n elements in a Uint32Array of 2n words,
+ * interleaved (lo32, hi29), always canonical (< p). Multiplication splits each operand into
+ * three limbs of 21/21/19 bits so that every partial product is < 2^43 and every sum of
+ * partial products is < 2^45 — exact in a float64 — then folds with 2^61 ≡ 1 (mod p).
+ * No BigInt in any vector loop; BigInt only at the scalar boundary (get/set/sum/dot).
+ */
+import type { Rng } from "../rng.ts";
+import { checkCount, type Field, type FieldVec } from "./types.ts";
+
+const P = (1n << 61n) - 1n;
+const HI_MAX = 0x1fffffff; // 2^29 − 1: hi word of p
+const LO_MAX = 0xffffffff;
+const T21 = 2097152;
+const I21 = 1 / T21;
+const T32 = 4294967296;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A vector of m61 elements. `d` is exposed for hot loops inside protocol/; treat as read-only elsewhere. */
+export class M61Vec implements FieldVec {
+  readonly d: Uint32Array;
+  constructor(d: Uint32Array) {
+    if (d.length % 2 !== 0) throw new RangeError("M61Vec: word array must have even length");
+    this.d = d;
+  }
+  get length(): number {
+    return this.d.length >>> 1;
+  }
+}
+
+function vec(v: FieldVec, what = "argument"): M61Vec {
+  if (!(v instanceof M61Vec)) throw new TypeError(`m61: ${what} is not an m61 vector`);
+  return v;
+}
+
+function sameLength(a: M61Vec, b: M61Vec, op: string): void {
+  if (a.length !== b.length) throw new RangeError(`m61.${op}: length mismatch ${a.length} vs ${b.length}`);
+}
+
+/** out[o..o+1] = (alo,ahi) + (blo,bhi) mod p; inputs ≤ p. */
+function addInto(out: Uint32Array, o: number, alo: number, ahi: number, blo: number, bhi: number): void {
+  let lo = alo + blo;
+  let hi = ahi + bhi;
+  if (lo > LO_MAX) { lo -= T32; hi += 1; }
+  if (hi > HI_MAX) {
+    hi -= 0x20000000;
+    lo += 1;
+    if (lo > LO_MAX) { lo -= T32; hi += 1; }
+  }
+  if (hi === HI_MAX && lo === LO_MAX) { lo = 0; hi = 0; }
+  out[o] = lo;
+  out[o + 1] = hi;
+}
+
+/** out[o..o+1] = a·b mod p (see module comment for the limb bounds). */
+function mulInto(out: Uint32Array, o: number, alo: number, ahi: number, blo: number, bhi: number): void {
+  const a0 = alo & 0x1fffff, a1 = (alo >>> 21) | ((ahi & 0x3ff) << 11), a2 = ahi >>> 10;
+  const b0 = blo & 0x1fffff, b1 = (blo >>> 21) | ((bhi & 0x3ff) << 11), b2 = bhi >>> 10;
+  let c0 = a0 * b0;
+  let c1 = a0 * b1 + a1 * b0;
+  let c2 = a0 * b2 + a1 * b1 + a2 * b0;
+  let c3 = a1 * b2 + a2 * b1;
+  let c4 = a2 * b2;
+  let h = Math.floor(c0 * I21); c0 -= h * T21; c1 += h;
+  h = Math.floor(c1 * I21); c1 -= h * T21; c2 += h;
+  h = Math.floor(c2 * I21); c2 -= h * T21; c3 += h;
+  h = Math.floor(c3 * I21); c3 -= h * T21; c4 += h;
+  h = Math.floor(c4 * I21); c4 -= h * T21;
+  // value = c0 + c1·2^21 + c2·2^42 + c3·2^63 + c4·2^84 + h·2^105, all digits < 2^21, h < 2^18.
+  // 2^63 ≡ 4, 2^84 ≡ 4·2^21, 2^105 ≡ 4·2^42, and c2's bits ≥ 19 are ≥ 2^61 ≡ 1.
+  let s0 = c0 + 4 * c3 + (c2 >>> 19);
+  let s1 = c1 + 4 * c4;
+  let s2 = (c2 & 0x7ffff) + 4 * h;
+  s1 += s0 >>> 21; s0 &= 0x1fffff;
+  s2 += s1 >>> 21; s1 &= 0x1fffff;
+  s0 += s2 >>> 19; s2 &= 0x7ffff;
+  // value = s0 + s1·2^21 + s2·2^42 with s0 < 2^21 + 8
+  let lo = s0 + (s1 & 0x7ff) * T21;
+  let hi = (s1 >>> 11) + s2 * 1024;
+  if (lo > LO_MAX) { lo -= T32; hi += 1; }
+  if (hi > HI_MAX) { hi -= 0x20000000; lo += 1; }
+  if (hi === HI_MAX && lo === LO_MAX) { lo = 0; hi = 0; }
+  out[o] = lo;
+  out[o + 1] = hi;
+}
+
+function toWords(x: bigint): [number, number] {
+  let r = x % P;
+  if (r < 0n) r += P;
+  return [Number(r & 0xffffffffn), Number(r >> 32n)];
+}
+
+function fromWords(lo: number, hi: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Reduces a 128-bit little-endian value given as four 32-bit words into out[o..o+1]. */
+function reduce128Into(out: Uint32Array, o: number, w0: number, w1: number, w2: number, w3: number): void {
+  // chunks of 61 bits: bits 0..60, 61..121, 122..127; 2^61 ≡ 1.
+  const c0lo = w0, c0hi = w1 & 0x1fffffff;
+  const c1lo = ((w1 >>> 29) | (w2 << 3)) >>> 0, c1hi = (w2 >>> 29) | ((w3 & 0x3ffffff) << 3);
+  const c2 = w3 >>> 26;
+  addInto(out, o, c0lo, c0hi, c1lo, c1hi);
+  addInto(out, o, out[o]!, out[o + 1]!, c2, 0);
+}
+
+
+/** Element-wise a·b into a fresh vector (words). Exposed for protocol hot loops. */
+export function m61MulWords(a: Uint32Array, b: Uint32Array, out: Uint32Array): void {
+  for (let i = 0; i < out.length; i += 2) mulInto(out, i, a[i]!, a[i + 1]!, b[i]!, b[i + 1]!);
+}
+
+/** acc += a·s (s a scalar given as words), in place. Exposed for protocol hot loops. */
+export function m61MulAddScalarWords(acc: Uint32Array, a: Uint32Array, slo: number, shi: number): void {
+  const tmp = new Uint32Array(2);
+  for (let i = 0; i < acc.length; i += 2) {
+    mulInto(tmp, 0, a[i]!, a[i + 1]!, slo, shi);
+    addInto(acc, i, acc[i]!, acc[i + 1]!, tmp[0]!, tmp[1]!);
+  }
+}
+
+/** acc += a, in place (words). */
+export function m61AddWords(acc: Uint32Array, a: Uint32Array): void {
+  for (let i = 0; i < acc.length; i += 2) addInto(acc, i, acc[i]!, acc[i + 1]!, a[i]!, a[i + 1]!);
+}
+
+/** acc −= a, in place (words). */
+export function m61SubWords(acc: Uint32Array, a: Uint32Array): void {
+  for (let i = 0; i < acc.length; i += 2) {
+    const lo = a[i]!, hi = a[i + 1]!;
+    if (lo === 0 && hi === 0) continue;
+    addInto(acc, i, acc[i]!, acc[i + 1]!, LO_MAX - lo, HI_MAX - hi);
+  }
+}
+
+/** Writes n uniform elements from 16·n PRG bytes (wide reduction) into out at word offset o. */
+export function m61FromUniformInto(bytes: Uint8Array, n: number, out: Uint32Array, o: number): void {
+  const w = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, 4 * n)
+    : wordsOf(bytes.subarray(0, 16 * n));
+  for (let i = 0; i < n; i++) reduce128Into(out, o + 2 * i, w[4 * i]!, w[4 * i + 1]!, w[4 * i + 2]!, w[4 * i + 3]!);
+}
+
+function wordsOf(bytes: Uint8Array): Uint32Array {
+  const w = new Uint32Array(bytes.length >>> 2);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < w.length; i++) w[i] = dv.getUint32(4 * i, true);
+  return w;
+}
+
+export const m61: Field = {
+  name: "m61",
+  p: P,
+  byteLength: 8,
+  uniformByteLength: 16,
+  bits: 61,
+
+  zeros(n) {
+    checkCount("m61.zeros", n);
+    return new M61Vec(new Uint32Array(2 * n));
+  },
+  fromBigInts(xs) {
+    const d = new Uint32Array(2 * xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      if (typeof x !== "bigint") throw new TypeError(`m61.fromBigInts: element ${i} is not a bigint`);
+      const [lo, hi] = toWords(x);
+      d[2 * i] = lo; d[2 * i + 1] = hi;
+    }
+    return new M61Vec(d);
+  },
+  fromInts(xs) {
+    const d = new Uint32Array(2 * xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      if (!Number.isSafeInteger(x)) throw new RangeError(`m61.fromInts: element ${i} is not a safe integer`);
+      const a = Math.abs(x);
+      let lo = a % T32, hi = Math.floor(a / T32);
+      if (x < 0) { lo = LO_MAX - lo; hi = HI_MAX - hi; } // p − |x|: p is all ones, no borrow
+      d[2 * i] = lo; d[2 * i + 1] = hi;
+    }
+    return new M61Vec(d);
+  },
+  toBigInts(v) {
+    const d = vec(v).d;
+    const out: bigint[] = new Array(d.length >>> 1);
+    for (let i = 0; i < out.length; i++) out[i] = fromWords(d[2 * i]!, d[2 * i + 1]!);
+    return out;
+  },
+  get(v, i) {
+    const a = vec(v);
+    if (!Number.isInteger(i) || i < 0 || i >= a.length) throw new RangeError(`m61.get: index ${i} out of range`);
+    return fromWords(a.d[2 * i]!, a.d[2 * i + 1]!);
+  },
+  set(v, i, x) {
+    const a = vec(v);
+    if (!Number.isInteger(i) || i < 0 || i >= a.length) throw new RangeError(`m61.set: index ${i} out of range`);
+    const [lo, hi] = toWords(x);
+    a.d[2 * i] = lo; a.d[2 * i + 1] = hi;
+  },
+  add(a, b) {
+    const x = vec(a, "a"), y = vec(b, "b");
+    sameLength(x, y, "add");
+    const out = new Uint32Array(x.d);
+    m61AddWords(out, y.d);
+    return new M61Vec(out);
+  },
+  sub(a, b) {
+    const x = vec(a, "a"), y = vec(b, "b");
+    sameLength(x, y, "sub");
+    const out = new Uint32Array(x.d);
+    m61SubWords(out, y.d);
+    return new M61Vec(out);
+  },
+  neg(a) {
+    const x = vec(a).d;
+    const out = new Uint32Array(x.length);
+    for (let i = 0; i < x.length; i += 2) {
+      const lo = x[i]!, hi = x[i + 1]!;
+      if (lo === 0 && hi === 0) continue;
+      out[i] = LO_MAX - lo; out[i + 1] = HI_MAX - hi;
+    }
+    return new M61Vec(out);
+  },
+  mul(a, b) {
+    const x = vec(a, "a"), y = vec(b, "b");
+    sameLength(x, y, "mul");
+    const out = new Uint32Array(x.d.length);
+    m61MulWords(x.d, y.d, out);
+    return new M61Vec(out);
+  },
+  scale(a, s) {
+    const x = vec(a).d;
+    const [slo, shi] = toWords(s);
+    const out = new Uint32Array(x.length);
+    for (let i = 0; i < x.length; i += 2) mulInto(out, i, x[i]!, x[i + 1]!, slo, shi);
+    return new M61Vec(out);
+  },
+  addInPlace(acc, b) {
+    const x = vec(acc, "acc"), y = vec(b, "b");
+    sameLength(x, y, "addInPlace");
+    m61AddWords(x.d, y.d);
+  },
+  sum(v) {
+    const x = vec(v).d;
+    const acc = new Uint32Array(2);
+    for (let i = 0; i < x.length; i += 2) addInto(acc, 0, acc[0]!, acc[1]!, x[i]!, x[i + 1]!);
+    return fromWords(acc[0]!, acc[1]!);
+  },
+  dot(a, b) {
+    const x = vec(a, "a"), y = vec(b, "b");
+    sameLength(x, y, "dot");
+    const acc = new Uint32Array(2), t = new Uint32Array(2);
+    for (let i = 0; i < x.d.length; i += 2) {
+      mulInto(t, 0, x.d[i]!, x.d[i + 1]!, y.d[i]!, y.d[i + 1]!);
+      addInto(acc, 0, acc[0]!, acc[1]!, t[0]!, t[1]!);
+    }
+    return fromWords(acc[0]!, acc[1]!);
+  },
+  random(n, rng) {
+    checkCount("m61.random", n);
+    // Rejection sampling: 61 random bits, reject the single value p (probability 2^-61).
+    const d = new Uint32Array(2 * n);
+    let filled = 0;
+    while (filled < n) {
+      const need = n - filled;
+      const w = wordsOf(rng.bytes(8 * need));
+      for (let i = 0; i < need; i++) {
+        const lo = w[2 * i]!, hi = w[2 * i + 1]! & HI_MAX;
+        if (lo === LO_MAX && hi === HI_MAX) continue;
+        d[2 * filled] = lo; d[2 * filled + 1] = hi; filled++;
+      }
+    }
+    return new M61Vec(d);
+  },
+  fromUniformBytes(bytes, n) {
+    checkCount("m61.fromUniformBytes", n);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("m61.fromUniformBytes: bytes must be a Uint8Array");
+    if (bytes.length < 16 * n) throw new RangeError(`m61.fromUniformBytes: need ${16 * n} bytes, got ${bytes.length}`);
+    // Wide reduction of 128 bits mod p: statistical distance from uniform ≤ p/2^128 < 2^-67.
+    const out = new Uint32Array(2 * n);
+    m61FromUniformInto(bytes, n, out, 0);
+    return new M61Vec(out);
+  },
+  encode(v) {
+    const x = vec(v).d;
+    if (LITTLE_ENDIAN) return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+    const out = new Uint8Array(4 * x.length);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < x.length; i++) dv.setUint32(4 * i, x[i]!, true);
+    return out;
+  },
+  decode(bytes) {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("m61.decode: bytes must be a Uint8Array");
+    if (bytes.length % 8 !== 0) throw new RangeError(`m61.decode: length ${bytes.length} is not a multiple of 8`);
+    const d = wordsOf(bytes);
+    for (let i = 0; i < d.length; i += 2) {
+      const hi = d[i + 1]!;
+      if (hi > HI_MAX || (hi === HI_MAX && d[i] === LO_MAX)) throw new RangeError(`m61.decode: element ${i >>> 1} is not canonical`);
+    }
+    return new M61Vec(d);
+  },
+  slice(v, start, end) {
+    const x = vec(v);
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > x.length) {
+      throw new RangeError(`m61.slice: bad range [${start}, ${end}) of ${x.length}`);
+    }
+    return new M61Vec(x.d.slice(2 * start, 2 * end));
+  },
+  concat(vs) {
+    let n = 0;
+    for (const v of vs) n += vec(v).d.length;
+    const d = new Uint32Array(n);
+    let o = 0;
+    for (const v of vs) { const x = (v as M61Vec).d; d.set(x, o); o += x.length; }
+    return new M61Vec(d);
+  },
+};
