@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { ctr } from "@noble/ciphers/aes.js";
+import { Prg, prgBytes, prgBytesSync, prgField, prgFieldSync } from "../../../protocol/mascot/prg.ts";
+import { commit, verifyCommitment } from "../../../protocol/mascot/commit.ts";
+import { coinCommit, coinFinish, coinOpenPayload } from "../../../protocol/mascot/coin-toss.ts";
+import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
+import { m61, p128 } from "../../../protocol/field/index.ts";
+import { seededRng } from "../../../protocol/rng.ts";
+import { fromHex, toHex } from "../../../protocol/encoding.ts";
+
+describe("prg", () => {
+  it("sync and WebCrypto outputs agree, and equal AES-128-CTR", async () => {
+    const rng = seededRng("prg");
+    for (const len of [16, 32]) {
+      const seed = rng.bytes(len);
+      const a = prgBytesSync(seed, 1000);
+      const b = await prgBytes(seed, 1000);
+      expect(toHex(a)).toBe(toHex(b));
+      const iv = len === 32 ? seed.slice(16) : new Uint8Array(16);
+      expect(toHex(ctr(seed.slice(0, 16), iv).encrypt(new Uint8Array(1000)))).toBe(toHex(a));
+    }
+  });
+  it("FIPS-197 AES-128 key: first block is E_k(0)", () => {
+    // AES-128(000102..0f, 00..00) = c6a13b37878f5b826f4f8162a1c8d879
+    expect(toHex(prgBytesSync(fromHex("000102030405060708090a0b0c0d0e0f"), 16))).toBe("c6a13b37878f5b826f4f8162a1c8d879");
+  });
+  it("streams consecutively and wraps the low 64-bit counter", async () => {
+    const seed = new Uint8Array(32).fill(0xff);
+    const whole = prgBytesSync(seed, 100);
+    const p = new Prg(seed);
+    const parts = [p.next(7), p.next(30), p.next(63)];
+    expect(toHex(new Uint8Array(parts.flatMap((x) => [...x])))).toBe(toHex(whole));
+    expect(toHex(await prgBytes(seed, 100))).toBe(toHex(whole));
+  });
+  it("field expansion agrees and rejects bad seeds", async () => {
+    const seed = seededRng("f").bytes(32);
+    for (const F of [m61, p128]) expect(F.toBigInts(prgFieldSync(F, seed, 20))).toEqual(F.toBigInts(await prgField(F, seed, 20)));
+    expect(() => prgBytesSync(new Uint8Array(15), 1)).toThrow(RangeError);
+  });
+});
+
+describe("commit", () => {
+  it("opens with the right nonce only", () => {
+    const v = new Uint8Array([1, 2, 3]);
+    const { commitment, opening } = commit(v, seededRng("c"));
+    expect(verifyCommitment(commitment, v, opening)).toBe(true);
+    expect(verifyCommitment(commitment, new Uint8Array([1, 2, 4]), opening)).toBe(false);
+    const bad = opening.slice(); bad[0]! ^= 1;
+    expect(verifyCommitment(commitment, v, bad)).toBe(false);
+    expect(verifyCommitment(commitment.subarray(1), v, opening)).toBe(false);
+  });
+});
+
+describe("coin toss", () => {
+  it("joint seed agrees; a wrong opening is caught and blamed", () => {
+    const rng = seededRng("coin");
+    const st = [0, 1, 2].map(() => coinCommit(rng));
+    const seed = coinFinish(st.map((s) => s.commitment), st.map(coinOpenPayload));
+    expect(seed.length).toBe(32);
+    const opens = st.map(coinOpenPayload);
+    opens[1]![40]! ^= 1;
+    try {
+      coinFinish(st.map((s) => s.commitment), opens);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolAbort);
+      expect((e as ProtocolAbort).code).toBe("commitment-mismatch");
+      expect((e as ProtocolAbort).culprits).toEqual([1]);
+    }
+    expect(() => coinFinish([st[0]!.commitment], [new Uint8Array(3)])).toThrow(ProtocolAbort);
+  });
+});
