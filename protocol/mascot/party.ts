@@ -1,0 +1,268 @@
+/**
+ * SecureSumParty (docs/ARCHITECTURE.md, "MASCOT party API"): one party of a secure sum,
+ * driven only by messages. `start()` returns the first outbound messages; every inbound
+ * message goes to `receive()`, which returns the next outbound messages (possibly none)
+ * and throws ProtocolAbort on any deviation. Two modes:
+ *  - "validated": MASCOT-authenticated inputs (Π_[[·]] with COPE, input.ts), predicates
+ *    checked with Beaver triples (validation.ts), failing inputs named and excluded, the
+ *    sum opened and MAC-checked (online.ts, mac-check.ts), broadcasts echoed (echo.ts).
+ *  - "linear-only": PRG-seed additive sharing and commit-then-open (linear-only.ts).
+ *
+ * Phase machine. The protocol is a fixed list of steps; step k expects, from every other
+ * party, one message of each phase in `steps[k].expect`, in that order. From this list each
+ * sender's whole inbound phase sequence is known in advance, so every inbound message is
+ * checked on arrival: its seq must be exactly the next one from that sender (smaller →
+ * "replay", larger → "unexpected-message", i.e. a gap or reordering), and its phase must be
+ * the next one expected from that sender ("unexpected-message" otherwise). Messages of a
+ * later step (a faster peer) are buffered; a step runs once all of its messages are in.
+ * seq numbering (what the relay or transport.ts assigns): the i-th message (from 0) that
+ * `from` sent to this party, broadcasts and point-to-point alike.
+ */
+import type { Field, FieldVec } from "../field/types.ts";
+import type { Rng } from "../rng.ts";
+import { ProtocolAbort } from "./errors.ts";
+import { Transcript } from "./echo.ts";
+import {
+  LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
+} from "./linear-only.ts";
+import { buildValidatedSteps, type ValidatedEngine } from "./online.ts";
+
+export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
+export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
+export type AggregationMode = "validated" | "linear-only";
+export type Predicate =
+  | { kind: "none" }
+  | { kind: "bits" }
+  | { kind: "one-hot"; groups: Array<[start: number, end: number]>; exact?: boolean }
+  | { kind: "range"; bits: number; indices?: [number, number] }
+  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number } };
+export interface SecureSumConfig {
+  field: Field; parties: number; me: number; mode: AggregationMode;
+  length: number; predicates: Predicate[]; sessionId: Uint8Array;
+}
+export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array }
+
+/** One protocol step: the phases expected from every other party, and what to do once they are in. */
+export interface Step {
+  readonly name: string;
+  readonly expect: readonly string[];
+  /** `inbox.get(phase)[j]` is party j's payload (undefined at our own index). */
+  run(inbox: Inbox): OutboundMessage[];
+}
+export type Inbox = Map<string, Array<Uint8Array | undefined>>;
+
+/** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
+export const BROADCAST_PHASES = new Set([
+  LIN_COMMIT, LIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
+  "maccheck.commit", "maccheck.open", "echo",
+]);
+
+function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
+  if (!cfg || typeof cfg !== "object") throw new TypeError("SecureSumParty: cfg must be an object");
+  if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`SecureSumParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
+  if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`SecureSumParty: me must be in [0, ${cfg.parties}), got ${cfg.me}`);
+  if (cfg.mode !== "validated" && cfg.mode !== "linear-only") throw new TypeError(`SecureSumParty: unknown mode ${String(cfg.mode)}`);
+  if (!Number.isInteger(cfg.length) || cfg.length < 1) throw new RangeError(`SecureSumParty: length must be a positive integer, got ${cfg.length}`);
+  if (input.length !== cfg.length) throw new RangeError(`SecureSumParty: input has ${input.length} entries, config says ${cfg.length}`);
+  if (!(cfg.sessionId instanceof Uint8Array) || cfg.sessionId.length === 0) throw new TypeError("SecureSumParty: sessionId must be non-empty bytes");
+  if (!Array.isArray(cfg.predicates)) throw new TypeError("SecureSumParty: predicates must be an array");
+  if (cfg.mode === "linear-only" && cfg.predicates.some((p) => p.kind !== "none")) {
+    throw new RangeError("SecureSumParty: linear-only mode cannot check predicates; use mode \"validated\"");
+  }
+}
+
+export class SecureSumParty {
+  private readonly cfg: SecureSumConfig;
+  private readonly transcript: Transcript;
+  private steps: Step[] = [];
+  private stepIdx = 0;
+  private started = false;
+  private failed: ProtocolAbort | undefined;
+  private readonly nextSeq: number[];
+  /** Per sender: index into its expected phase sequence. */
+  private readonly nextMsg: number[];
+  private expectedSeq: string[][] = [];
+  /** stepOf[sender][k] = step index of the k-th expected message. */
+  private stepOf: number[][] = [];
+  private readonly inboxes: Inbox[] = [];
+  private readonly pending: number[] = [];
+  private _result: SecureSumResult | undefined;
+  private engine: ValidatedEngine | undefined;
+
+  /**
+   * @param cfg   committee size, our index, mode, input length, predicates, session id
+   * @param input our input vector (length cfg.length)
+   * @param rng   CSPRNG for every random choice (seeded only in tests)
+   * Throws TypeError / RangeError on a bad config (naming the field).
+   */
+  constructor(cfg: SecureSumConfig, input: FieldVec, private readonly rng: Rng) {
+    validateConfig(cfg, input);
+    this.cfg = cfg;
+    this.transcript = new Transcript(cfg.sessionId);
+    this.nextSeq = new Array<number>(cfg.parties).fill(0);
+    this.nextMsg = new Array<number>(cfg.parties).fill(0);
+    if (cfg.mode === "linear-only") {
+      this.steps = this.linearSteps(input);
+    } else {
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; });
+      this.steps = this.engine.steps;
+    }
+    this.indexSteps();
+  }
+
+  private indexSteps(): void {
+    const n = this.cfg.parties;
+    const seq: string[] = [];
+    const stepOf: number[] = [];
+    this.steps.forEach((s, k) => { for (const ph of s.expect) { seq.push(ph); stepOf.push(k); } });
+    this.expectedSeq = Array.from({ length: n }, () => seq);
+    this.stepOf = Array.from({ length: n }, () => stepOf);
+    for (let k = 0; k < this.steps.length; k++) {
+      this.inboxes.push(new Map());
+      this.pending.push((n - 1) * this.steps[k]!.expect.length);
+    }
+  }
+
+  /** Current phase name: "init", a step name, "done" or "aborted". */
+  get phase(): string {
+    if (this.failed) return "aborted";
+    if (this._result) return "done";
+    if (!this.started) return "init";
+    return this.steps[this.stepIdx]?.name ?? "done";
+  }
+  /** True once the result is available. */
+  get done(): boolean {
+    return this._result !== undefined;
+  }
+  /** The result (sum, excluded parties, transcript hash), once done. */
+  get result(): SecureSumResult | undefined {
+    return this._result;
+  }
+
+  /** Returns the first messages. Throws ProtocolAbort "unexpected-message" if called twice. */
+  start(): OutboundMessage[] {
+    if (this.started) throw new ProtocolAbort("unexpected-message", [], "start() called twice");
+    this.started = true;
+    return this.guard(() => (this.engine ? this.engine.start() : this.linearStart()));
+  }
+
+  /**
+   * Handles one inbound message and returns the messages to send. Throws ProtocolAbort:
+   * "replay" (seq already seen), "unexpected-message" (gap, wrong phase, unknown sender,
+   * after done/abort), "bad-encoding", or whatever check the completed step runs. After an
+   * abort every further call throws the same abort.
+   */
+  receive(m: InboundMessage): OutboundMessage[] {
+    if (this.failed) throw this.failed;
+    return this.guard(() => this.accept(m));
+  }
+
+  private guard(f: () => OutboundMessage[]): OutboundMessage[] {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof ProtocolAbort) this.failed = e;
+      throw e;
+    }
+  }
+
+  private accept(m: InboundMessage): OutboundMessage[] {
+    const n = this.cfg.parties;
+    if (!m || typeof m !== "object" || !(m.payload instanceof Uint8Array) || typeof m.phase !== "string") {
+      throw new ProtocolAbort("bad-encoding", [], "inbound message is malformed");
+    }
+    const from = m.from;
+    if (!Number.isInteger(from) || from < 0 || from >= n || from === this.cfg.me) {
+      throw new ProtocolAbort("unexpected-message", [], `message from unknown sender ${String(from)}`);
+    }
+    if (!this.started) throw new ProtocolAbort("unexpected-message", [from], "message before start()");
+    if (!Number.isInteger(m.seq) || m.seq < this.nextSeq[from]!) {
+      throw new ProtocolAbort("replay", [from], `replayed message seq ${m.seq} from party ${from} (expected ${this.nextSeq[from]})`);
+    }
+    if (m.seq > this.nextSeq[from]!) {
+      throw new ProtocolAbort("unexpected-message", [from], `out-of-order message seq ${m.seq} from party ${from} (expected ${this.nextSeq[from]})`);
+    }
+    const k = this.nextMsg[from]!;
+    const want = this.expectedSeq[from]![k];
+    if (this._result || want === undefined) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the protocol ended`);
+    if (m.phase !== want) throw new ProtocolAbort("unexpected-message", [from], `expected ${want} from party ${from}, got ${m.phase}`);
+    this.nextSeq[from]!++;
+    this.nextMsg[from]!++;
+    const step = this.stepOf[from]![k]!;
+    const inbox = this.inboxes[step]!;
+    let slot = inbox.get(m.phase);
+    if (!slot) { slot = new Array<Uint8Array | undefined>(n).fill(undefined); inbox.set(m.phase, slot); }
+    slot[from] = m.payload;
+    if (BROADCAST_PHASES.has(m.phase)) this.transcript.record(step, m.phase, from, m.payload);
+    this.pending[step]!--;
+    const out: OutboundMessage[] = [];
+    while (this.stepIdx < this.steps.length && this.pending[this.stepIdx] === 0) {
+      const s = this.steps[this.stepIdx]!;
+      const box = this.inboxes[this.stepIdx]!;
+      const sent = s.run(box);
+      this.inboxes[this.stepIdx] = new Map(); // free payloads
+      this.stepIdx++;
+      this.transcript.closeThrough(this.stepIdx - 1);
+      this.recordOwn(sent);
+      out.push(...sent);
+    }
+    return out;
+  }
+
+  /** Our own broadcasts go into the transcript of the step in which peers receive them. */
+  private recordOwn(sent: readonly OutboundMessage[]): void {
+    for (const o of sent) if (o.to === "all" && BROADCAST_PHASES.has(o.phase)) this.transcript.record(this.stepIdx, o.phase, this.cfg.me, o.payload);
+  }
+
+  // ---- linear-only mode (linear-only.ts) ----
+  private linSent: Array<Uint8Array | undefined> = [];
+  private linOpen: { value: Uint8Array; nonce: Uint8Array; commitPayload: Uint8Array } | undefined;
+  private linCommits: Uint8Array[] = [];
+
+  private linearStart(): OutboundMessage[] {
+    const { parties: n, me } = this.cfg;
+    this.linSent = linearDealSeeds(n, me, this.rng);
+    const out: OutboundMessage[] = [];
+    for (let j = 0; j < n; j++) if (j !== me) out.push({ to: j, phase: LIN_SEED, payload: this.linSent[j]! });
+    this.recordOwn(out);
+    return out;
+  }
+
+  private linearSteps(input: FieldVec): Step[] {
+    const f = this.cfg.field;
+    const { me } = this.cfg;
+    return [
+      {
+        name: LIN_SEED, expect: [LIN_SEED],
+        run: (box) => {
+          const share = linearOutputShare(f, input, me, this.linSent, box.get(LIN_SEED)!);
+          this.linSent = [];
+          this.linOpen = linearCommit(f, share, this.rng);
+          return [{ to: "all", phase: LIN_COMMIT, payload: this.linOpen.commitPayload }];
+        },
+      },
+      {
+        name: LIN_COMMIT, expect: [LIN_COMMIT],
+        run: (box) => {
+          const commits = box.get(LIN_COMMIT)!.map((c, j) => (j === me ? this.linOpen!.commitPayload : c!));
+          for (const [j, c] of commits.entries()) if (c.length !== 32) throw new ProtocolAbort("bad-encoding", [j], `lin.commit from party ${j} must be 32 bytes`);
+          this.linCommits = commits;
+          const o = this.linOpen!;
+          return [{ to: "all", phase: LIN_OPEN, payload: linearOpenPayload(commitmentsDigest(commits), o.nonce, o.value) }];
+        },
+      },
+      {
+        name: LIN_OPEN, expect: [LIN_OPEN],
+        run: (box) => {
+          const o = this.linOpen!;
+          const opens = box.get(LIN_OPEN)!.map((p, j) => (j === me ? linearOpenPayload(commitmentsDigest(this.linCommits), o.nonce, o.value) : p!));
+          const sum = linearFinish(f, this.cfg.length, this.linCommits, opens);
+          // The transcript gets the opens of this step after run(); finish it here.
+          this.transcript.closeThrough(this.stepIdx);
+          this._result = { sum, excluded: [], transcriptHash: this.transcript.digest() };
+          return [];
+        },
+      },
+    ];
+  }
+}

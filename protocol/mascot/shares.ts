@@ -1,0 +1,144 @@
+/**
+ * Authenticated share vectors and the local linear operations on them (MASCOT §2, "[[x]]"
+ * representation: x = Σ_i x_i, α·x = Σ_i γ_i, α = Σ_i α_i, Keller–Orsini–Scholl CCS 2016).
+ *
+ * Party i holds, for a vector x of length d, its value shares x_i and MAC shares γ_i(x) as
+ * two field vectors of length d. Linear operations are local and need no messages; the
+ * constant-addition rule is the only place where party 0 is special (it adds the constant
+ * to its value share) and every party uses its MAC key share α_i (it adds α_i·c to its
+ * MAC share). None of these functions checks anything: correctness is enforced by the
+ * MAC check when values are opened (mac-check.ts).
+ */
+import type { Field, FieldVec } from "../field/types.ts";
+
+/** Party i's share of an authenticated vector [[x]]: value shares x_i and MAC shares γ_i. */
+export interface AuthShare {
+  readonly value: FieldVec;
+  readonly mac: FieldVec;
+}
+
+/** What the local operations need to know about the party: its index and α_i. */
+export interface ShareContext {
+  readonly field: Field;
+  /** This party's index in committee order; party 0 adds public constants. */
+  readonly me: number;
+  /** α_i, this party's share of the global MAC key α. */
+  readonly alpha: bigint;
+}
+
+function sameLength(what: string, a: { length: number }, b: { length: number }): void {
+  if (a.length !== b.length) throw new RangeError(`${what}: length mismatch ${a.length} vs ${b.length}`);
+}
+
+/** Builds a share, checking that value and MAC have the same length. Throws RangeError otherwise. */
+export function authShare(value: FieldVec, mac: FieldVec): AuthShare {
+  sameLength("authShare", value, mac);
+  return { value, mac };
+}
+
+/** [[x]] + [[y]] (element-wise). Throws RangeError on a length mismatch. */
+export function addShares(f: Field, x: AuthShare, y: AuthShare): AuthShare {
+  sameLength("addShares", x.value, y.value);
+  return { value: f.add(x.value, y.value), mac: f.add(x.mac, y.mac) };
+}
+
+/** [[x]] − [[y]] (element-wise). Throws RangeError on a length mismatch. */
+export function subShares(f: Field, x: AuthShare, y: AuthShare): AuthShare {
+  sameLength("subShares", x.value, y.value);
+  return { value: f.sub(x.value, y.value), mac: f.sub(x.mac, y.mac) };
+}
+
+/** Σ_k [[x_k]] (all of the same length); returns zeros of length `n` for an empty list. */
+export function sumShares(f: Field, xs: readonly AuthShare[], n: number): AuthShare {
+  const value = f.zeros(n);
+  const mac = f.zeros(n);
+  for (const x of xs) {
+    sameLength("sumShares", x.value, value);
+    f.addInPlace(value, x.value);
+    f.addInPlace(mac, x.mac);
+  }
+  return { value, mac };
+}
+
+/** s·[[x]] for a public scalar s. */
+export function scaleShare(f: Field, x: AuthShare, s: bigint): AuthShare {
+  return { value: f.scale(x.value, s), mac: f.scale(x.mac, s) };
+}
+
+/** [[x]] ∘ c for a public vector c (element-wise product). Throws RangeError on a length mismatch. */
+export function mulPublic(f: Field, x: AuthShare, c: FieldVec): AuthShare {
+  sameLength("mulPublic", x.value, c);
+  return { value: f.mul(x.value, c), mac: f.mul(x.mac, c) };
+}
+
+/**
+ * [[x]] + c for a public vector c: party 0 adds c to its value share, every party adds
+ * α_i·c to its MAC share, so that Σ γ_i = α·(x + c).
+ */
+export function addPublic(ctx: ShareContext, x: AuthShare, c: FieldVec): AuthShare {
+  const f = ctx.field;
+  sameLength("addPublic", x.value, c);
+  return {
+    value: ctx.me === 0 ? f.add(x.value, c) : x.value,
+    mac: f.add(x.mac, f.scale(c, ctx.alpha)),
+  };
+}
+
+/** c − [[x]] for a public vector c. */
+export function publicSub(ctx: ShareContext, c: FieldVec, x: AuthShare): AuthShare {
+  return addPublic(ctx, negShare(ctx.field, x), c);
+}
+
+/** −[[x]]. */
+export function negShare(f: Field, x: AuthShare): AuthShare {
+  return { value: f.neg(x.value), mac: f.neg(x.mac) };
+}
+
+/** Entries [start, end) of [[x]]. */
+export function sliceShare(f: Field, x: AuthShare, start: number, end: number): AuthShare {
+  return { value: f.slice(x.value, start, end), mac: f.slice(x.mac, start, end) };
+}
+
+/** Concatenation of authenticated vectors. */
+export function concatShares(f: Field, xs: readonly AuthShare[]): AuthShare {
+  return { value: f.concat(xs.map((x) => x.value)), mac: f.concat(xs.map((x) => x.mac)) };
+}
+
+/** Σ_k c_k·[[x]]_k, a scalar share (length-1 vectors), for a public coefficient vector c. */
+export function innerPublic(f: Field, x: AuthShare, c: FieldVec): AuthShare {
+  sameLength("innerPublic", x.value, c);
+  return { value: f.fromBigInts([f.dot(x.value, c)]), mac: f.fromBigInts([f.dot(x.mac, c)]) };
+}
+
+/**
+ * Σ_k (Σ_j c_k[j]·[[x]]_j) for k rows: a public matrix (rows as field vectors) times an
+ * authenticated vector, returning a vector of length rows.length.
+ */
+export function matVecPublic(f: Field, rows: readonly FieldVec[], x: AuthShare): AuthShare {
+  const v: bigint[] = [];
+  const m: bigint[] = [];
+  for (const r of rows) {
+    sameLength("matVecPublic", x.value, r);
+    v.push(f.dot(x.value, r));
+    m.push(f.dot(x.mac, r));
+  }
+  return { value: f.fromBigInts(v), mac: f.fromBigInts(m) };
+}
+
+import { chacha20 } from "@noble/ciphers/chacha.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concatBytes, utf8 } from "../encoding.ts";
+
+/**
+ * Deterministically expands a 32-byte seed into `n` uniform field elements (ChaCha20
+ * keystream keyed by SHA-256("2pm/mascot/expand/v1" ‖ label ‖ 0x00 ‖ seed), then
+ * Field.fromUniformBytes, bias ≤ 2^-64 per element). Synchronous, so message handlers stay
+ * synchronous. Used for PRG-compressed shares and for public coefficients from a coin toss.
+ * Throws RangeError if the seed is not 32 bytes.
+ */
+export function expandSeed(f: Field, seed: Uint8Array, label: string, n: number): FieldVec {
+  if (seed.length !== 32) throw new RangeError(`expandSeed: seed must be 32 bytes, got ${seed.length}`);
+  const key = sha256(concatBytes(utf8("2pm/mascot/expand/v1"), utf8(label), new Uint8Array([0]), seed));
+  const bytes = chacha20(key, new Uint8Array(12), new Uint8Array(n * f.uniformByteLength));
+  return f.fromUniformBytes(bytes, n);
+}

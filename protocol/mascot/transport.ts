@@ -1,0 +1,134 @@
+/**
+ * An in-memory transport that runs n message-driven parties in one process, for tests and
+ * benchmarks. It plays the relay's role: numbers each recipient's inbound stream from each
+ * sender (seq = 0, 1, 2, … counting point-to-point and broadcast messages alike), fans a
+ * broadcast out to every other party with identical bytes, and counts traffic. Hooks let a
+ * test tamper with, drop, duplicate (replay) or reorder messages in flight; a seeded Rng
+ * gives a random but per-channel-FIFO interleaving (what a real relay may do).
+ */
+import type { Rng } from "../rng.ts";
+import { randomBelow } from "../rng.ts";
+
+/** A message produced by a party (mirrors party.ts's OutboundMessage). */
+export interface Outbound { to: number | "all"; phase: string; payload: Uint8Array }
+/** A message delivered to a party (mirrors party.ts's InboundMessage). */
+export interface Inbound { from: number; phase: string; seq: number; payload: Uint8Array }
+
+/** The minimal party interface the transport drives. */
+export interface MessageParty {
+  start(): Outbound[];
+  receive(m: Inbound): Outbound[];
+  readonly done: boolean;
+}
+
+/** One message in flight from `from` to `to`. */
+export interface Envelope {
+  from: number;
+  to: number;
+  phase: string;
+  seq: number;
+  payload: Uint8Array;
+  /** True if the sender addressed it to "all". */
+  broadcast: boolean;
+}
+
+export interface NetworkHooks {
+  /**
+   * Sees every envelope as it is queued. Return it (possibly modified), several (e.g. a
+   * replayed copy), or null to drop it.
+   */
+  tamper?(e: Envelope): Envelope | Envelope[] | null;
+  /** Random interleaving across channels (per-channel FIFO kept). Default: global FIFO. */
+  schedule?: Rng;
+  /** Stop after this many deliveries (guards against loops in tests). Default 1e6. */
+  maxDeliveries?: number;
+}
+
+export interface NetworkRun {
+  /** Per party: the error it threw (usually a ProtocolAbort), or undefined. */
+  errors: Array<unknown>;
+  /** Per party: true if it finished. */
+  done: boolean[];
+  /** Per party: payload bytes uploaded (a broadcast counts once, as sent to a relay). */
+  bytesSent: number[];
+  /** Per party: payload bytes delivered to others (a broadcast counts once per recipient). */
+  bytesDelivered: number[];
+  /** Per party: messages sent (a broadcast counts once). */
+  messagesSent: number[];
+  /** Number of deliveries made. */
+  deliveries: number;
+}
+
+/**
+ * Runs the parties to completion (or until every queue is empty). A party that throws is
+ * stopped: its error is recorded and nothing more is delivered to it. Throws only for our
+ * bugs (a non-integer or out-of-range destination).
+ */
+export function runNetwork(parties: readonly MessageParty[], hooks: NetworkHooks = {}): NetworkRun {
+  const n = parties.length;
+  const errors: unknown[] = new Array<unknown>(n).fill(undefined);
+  const stopped = new Array<boolean>(n).fill(false);
+  const bytesSent = new Array<number>(n).fill(0);
+  const bytesDelivered = new Array<number>(n).fill(0);
+  const messagesSent = new Array<number>(n).fill(0);
+  const seq: number[][] = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  // One FIFO per (from, to) channel.
+  const channels: Envelope[][][] = Array.from({ length: n }, () => Array.from({ length: n }, () => []));
+  const globalOrder: Array<[number, number]> = [];
+
+  const enqueue = (e: Envelope): void => {
+    const out = hooks.tamper ? hooks.tamper(e) : e;
+    if (out === null) return;
+    for (const x of Array.isArray(out) ? out : [out]) {
+      channels[x.from]![x.to]!.push(x);
+      globalOrder.push([x.from, x.to]);
+      bytesDelivered[x.from]! += x.payload.length;
+    }
+  };
+  const send = (from: number, msgs: readonly Outbound[]): void => {
+    for (const m of msgs) {
+      messagesSent[from]!++;
+      bytesSent[from]! += m.payload.length;
+      const targets = m.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [m.to];
+      for (const to of targets) {
+        if (!Number.isInteger(to) || to < 0 || to >= n || to === from) throw new RangeError(`runNetwork: party ${from} sent to bad destination ${String(to)}`);
+        enqueue({ from, to, phase: m.phase, seq: seq[from]![to]!++, payload: m.payload, broadcast: m.to === "all" });
+      }
+    }
+  };
+  const call = (i: number, f: () => Outbound[]): void => {
+    if (stopped[i]) return;
+    let out: Outbound[];
+    try {
+      out = f();
+    } catch (e) {
+      errors[i] = e;
+      stopped[i] = true;
+      return;
+    }
+    send(i, out);
+  };
+
+  for (let i = 0; i < n; i++) call(i, () => parties[i]!.start());
+  const max = hooks.maxDeliveries ?? 1_000_000;
+  let deliveries = 0;
+  while (deliveries < max) {
+    let e: Envelope | undefined;
+    if (hooks.schedule) {
+      const live: Array<[number, number]> = [];
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) if (channels[a]![b]!.length > 0) live.push([a, b]);
+      if (live.length === 0) break;
+      const [a, b] = live[randomBelow(hooks.schedule, live.length)]!;
+      e = channels[a]![b]!.shift();
+    } else {
+      const next = globalOrder.shift();
+      if (!next) break;
+      e = channels[next[0]]![next[1]]!.shift();
+    }
+    if (!e) break;
+    deliveries++;
+    const msg: Inbound = { from: e.from, phase: e.phase, seq: e.seq, payload: e.payload };
+    call(e.to, () => parties[e.to]!.receive(msg));
+  }
+  return { errors, done: parties.map((p) => p.done), bytesSent, bytesDelivered, messagesSent, deliveries };
+}
