@@ -6,3 +6,4 @@ export * from "./server.ts";
 export * from "./stopping.ts";
 export * from "./bounds.ts";
 export * from "./features.ts";
+export * from "./dense.ts";
