@@ -272,8 +272,8 @@ function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null
  * into statistics. Counts and histogram cells are exact; sums, means and variances carry the
  * fixed-point error stated in docs/stats.md. Cells below `minCount` are suppressed.
  * Throws RangeError if `summed` has the wrong length, `parties` is outside
- * [1, limits.maxParties], or an entry exceeds parties · maxPerParty (not a sum of
- * well-formed contributions: validation was skipped or the aggregate is corrupt).
+ * [1, limits.maxParties], or an entry exceeds parties · (2^bits − 1) (not a sum of
+ * range-validated contributions: validation was skipped or the aggregate is corrupt).
  */
 export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonly bigint[], opts: { parties: number }): StatsResult {
   const { parties } = opts;
@@ -285,8 +285,9 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
   const P = BigInt(parties);
   for (let i = 0; i < summed.length; i++) {
     const s = summed[i]!;
-    if (typeof s !== "bigint" || s < 0n || s > P * layout.maxPerParty[i]!) {
-      throw new RangeError(`summed[${i}] (${layout.entries[i]!.measure}, ${layout.entries[i]!.role}) = ${s} is outside [0, parties · ${layout.maxPerParty[i]}]`);
+    const top = P * ((1n << BigInt(layout.bits[i]!)) - 1n);
+    if (typeof s !== "bigint" || s < 0n || s > top) {
+      throw new RangeError(`summed[${i}] (${layout.entries[i]!.measure}, ${layout.entries[i]!.role}) = ${s} is outside [0, parties · (2^${layout.bits[i]} − 1)]`);
     }
   }
   const scale = 2n ** BigInt(layout.fracBits);

@@ -86,6 +86,8 @@ export interface StatsLayout {
   entries: LayoutEntry[];
   /** Largest value a well-formed single-party contribution can hold at each index. */
   maxPerParty: bigint[];
+  /** Bit width checked by the range predicate at each index: maxPerParty[i] < 2^bits[i]. */
+  bits: number[];
   /** MASCOT validation predicates (range predicates, `indices` half-open [start, end)). */
   predicates: Predicate[];
   /** What each predicate guarantees, parallel to `predicates`. */
@@ -139,7 +141,6 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     if (i < 0) issues.push(`${path}: unknown column "${name}" (schema "${schema.name}" has ${schema.columns.map((c) => c.name).join(", ")})`);
     return i;
   };
-  const isNumeric = (i: number): boolean => schema.columns[i]?.type === "numeric";
 
   // ---- filters
   const filters: FilterLayout[] = [];
@@ -231,7 +232,6 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     }
     measures.push(ml);
   });
-  void isNumeric;
   if (issues.length > 0) throw new StatsQueryError(issues);
 
   // ---- indices
@@ -265,20 +265,32 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     for (const g of m.groups) g.sumsq = push({ measure: m.name, group: g.key, role: "sumsq" }, Rb * m.sqUnitMax!);
   }
 
+  // ---- overflow under validation: every party may submit up to 2^bits − 1 at each entry
+  const bits = maxPerParty.map((m) => Math.max(1, bitLength(m)));
+  bits.forEach((b, i) => {
+    if (BigInt(n) << BigInt(b) > half) {
+      const e = entries[i]!;
+      issues.push(
+        `measures: "${e.measure}" (${e.role}) needs ${b}-bit entries; maxParties · 2^${b} ≥ p/2 (fixed-point overflow); ` +
+          `lower limits.maxParties, limits.maxRowsPerParty, fracBits, or narrow the bounds`,
+      );
+    }
+  });
+  if (issues.length > 0) throw new StatsQueryError([...new Set(issues)]);
+
   // ---- predicates: one range predicate per run of equal bit width
   const predicates: Predicate[] = [];
   const predicateNotes: string[] = [];
   let start = 0;
   for (let i = 1; i <= entries.length; i++) {
-    const b = bitLength(maxPerParty[start]!);
-    if (i < entries.length && bitLength(maxPerParty[i]!) === b) continue;
-    const bits = Math.max(1, b);
-    predicates.push({ kind: "range", bits, indices: [start, i] });
+    const b = bits[start]!;
+    if (i < entries.length && bits[i] === b) continue;
+    predicates.push({ kind: "range", bits: b, indices: [start, i] });
     const roles = [...new Set(entries.slice(start, i).map((e) => e.role))].join("/");
     predicateNotes.push(
-      `entries [${start}, ${i}) (${roles}) lie in [0, 2^${bits}): each is a non-negative integer no larger than ` +
-        `2^${bits} − 1 ≥ ${maxPerParty[start]} (the largest honest value for ${R} rows), so no party can wrap the field ` +
-        `or shift these sums by more than that bound; it does not prove the entries are consistent with each other or with real rows`,
+      `entries [${start}, ${i}) (${roles}) lie in [0, 2^${b}) (honest maximum ${maxPerParty[start]} for ${R} rows): ` +
+        `no party can wrap the field (maxParties · 2^${b} < p/2) or move any of these sums by more than 2^${b} − 1; ` +
+        `it does not prove the entries are consistent with each other or with real rows`,
     );
     start = i;
   }
@@ -295,6 +307,7 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     measures,
     entries,
     maxPerParty,
+    bits,
     predicates,
     predicateNotes,
   };
