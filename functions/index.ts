@@ -1,7 +1,32 @@
+/**
+ * The coordinator Worker: a hono app under /v1 (small route modules, one error boundary)
+ * plus the Durable Object classes. `AppType` gives the node agent a typed client (hono/client).
+ */
 import { Hono } from "hono";
+import type { AppEnv } from "./env.ts";
+import { errorBoundary, problem } from "./errors.ts";
+import { assignmentRoutes } from "./routes/assignments.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { logRoutes } from "./routes/log.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { nodeRoutes } from "./routes/nodes.ts";
+import { roundRoutes } from "./routes/rounds.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
 export { RoundDO } from "../durable-objects/round-do.ts";
 
-const app = new Hono();
-app.get("/v1/health", (c) => c.json({ ok: true }));
+const app = new Hono<AppEnv>()
+  .get("/v1/health", (c) => c.json({ ok: true }))
+  .route("/v1/nodes", nodeRoutes)
+  .route("/v1/nodes", assignmentRoutes)
+  .route("/v1/jobs", jobRoutes)
+  .route("/v1/jobs", modelRoutes)
+  .route("/v1", logRoutes)
+  .route("/v1/rounds", roundRoutes);
+// TODO(fhe): mount the FHE sub-app once functions/fhe/routes.ts exists:
+//   import { inferRoutes } from "./fhe/routes.ts";  app.route("/v1/models", inferRoutes);
+
+app.notFound(() => problem(404, "not-found", "no such route"));
+app.onError(errorBoundary);
+
+export type AppType = typeof app;
 export default app;

@@ -1,0 +1,71 @@
+/**
+ * Authentication: bearer API token (job submitters, operators) and signed node requests
+ * (protocol/crypto/request.ts) with replay protection through the `request_nonces` D1 table.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesEqual, fromBase64Url, utf8 } from "../protocol/encoding.ts";
+import { bodyHash, HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
+import { ApiError } from "./errors.ts";
+import type { AppEnv, Env } from "./env.ts";
+
+/** Constant-time check of `Authorization: Bearer <API_TOKEN>`. Fails closed when no token is configured. */
+export function tokenMatches(env: Env, header: string | undefined): boolean {
+  const expected = env.API_TOKEN;
+  if (!expected || !header) return false;
+  const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+  if (!m) return false;
+  return bytesEqual(sha256(utf8(m[1]!)), sha256(utf8(expected)));
+}
+
+/** Middleware: requires the bearer API token. */
+export const requireToken: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!tokenMatches(c.env, c.req.header("authorization"))) {
+    throw new ApiError(401, "unauthorized", c.req.header("authorization") ? "invalid API token" : "missing bearer API token");
+  }
+  await next();
+};
+
+function readAuth(c: Context<AppEnv>): Partial<RequestAuth> {
+  const q = (k: string) => c.req.header(k) ?? c.req.query(k);
+  return { node: q(HEADER_NODE), timestamp: q(HEADER_TIMESTAMP), nonce: q(HEADER_NONCE), signature: q(HEADER_SIGNATURE) };
+}
+
+/**
+ * Verifies a signed node request and consumes its nonce. `publicKey` is the claimed node's
+ * Ed25519 key (from the registration body, or looked up in D1 when omitted). Returns the
+ * node id. Throws ApiError 401 (missing-signature, bad-signature, stale-timestamp, replay,
+ * unknown-node).
+ */
+export async function verifyNode(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<string> {
+  const auth = readAuth(c);
+  if (!auth.node || !auth.timestamp || !auth.nonce || !auth.signature) throw new ApiError(401, "missing-signature", "signed request headers x-2pm-* are required");
+  if (!/^[0-9a-f]{32}$/.test(auth.node)) throw new ApiError(401, "bad-signature", "malformed node id");
+  let key = publicKey;
+  if (!key) {
+    const row = await c.env.DB.prepare("SELECT identity_key FROM nodes WHERE id = ?").bind(auth.node).first<{ identity_key: string }>();
+    if (!row) throw new ApiError(401, "unknown-node", "no node is registered under this id");
+    key = fromBase64Url(row.identity_key);
+  }
+  const method = c.req.method;
+  const body = method === "GET" || method === "HEAD" ? new Uint8Array(0) : new Uint8Array(await c.req.arrayBuffer());
+  const err = await verifyRequestAuth({ method, url: c.req.url, bodyHashHex: bodyHash(body), auth, publicKey: key });
+  if (err === "stale-timestamp") throw new ApiError(401, "stale-timestamp", `timestamp outside ±${SIGNATURE_WINDOW_MS / 1000}s`);
+  if (err) throw new ApiError(401, err, "request signature does not verify");
+  const now = Date.now();
+  const res = await c.env.DB.prepare("INSERT INTO request_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+    .bind(auth.node, auth.nonce, now + 2 * SIGNATURE_WINDOW_MS).run();
+  if (res.meta.changes === 0) throw new ApiError(401, "replay", "nonce already used");
+  if ((crypto.getRandomValues(new Uint8Array(1))[0]! & 0x3f) === 0) {
+    c.executionCtx.waitUntil(c.env.DB.prepare("DELETE FROM request_nonces WHERE expires_at < ?").bind(now).run().catch(() => undefined));
+  }
+  return auth.node;
+}
+
+/** Middleware: the request must be signed by the node named in the `:id` path parameter. */
+export const requireSelf: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const nodeId = await verifyNode(c);
+  if (nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
+  c.set("nodeId", nodeId);
+  await next();
+};

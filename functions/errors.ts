@@ -1,0 +1,62 @@
+/**
+ * The one error type of the HTTP API and the one error boundary. Every caller fault is a
+ * problem-details JSON (RFC 9457) with a stable `code`; anything else is our bug and becomes
+ * a bare 500 without detail (the error is logged, never sent).
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ZodError } from "zod";
+import type { Problem } from "../protocol/api/schemas.ts";
+
+/** Stable error codes of the API. */
+export type ApiErrorCode =
+  | "bad-request" | "malformed-json" | "unsupported-media-type" | "validation-failed" | "payload-too-large"
+  | "unauthorized" | "missing-signature" | "bad-signature" | "stale-timestamp" | "replay" | "unknown-node" | "forbidden"
+  | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required"
+  | "internal";
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+  413: "Payload Too Large", 415: "Unsupported Media Type", 426: "Upgrade Required", 500: "Internal Server Error",
+};
+
+/** A caller fault with an HTTP status and a stable code. */
+export class ApiError extends Error {
+  constructor(readonly status: ContentfulStatusCode, readonly code: ApiErrorCode, detail: string, readonly issues?: Problem["issues"]) {
+    super(detail);
+    this.name = "ApiError";
+  }
+}
+
+/** Builds a problem-details response. */
+export function problem(status: ContentfulStatusCode, code: ApiErrorCode, detail?: string, issues?: Problem["issues"]): Response {
+  const body: Problem = { type: `https://2pm.dev/problems/${code}`, title: TITLES[status] ?? "Error", status, code };
+  if (detail !== undefined) body.detail = detail;
+  if (issues) body.issues = issues;
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/problem+json" } });
+}
+
+/** Converts zod issues into `{path, message}` pairs. */
+export function zodIssues(e: ZodError): NonNullable<Problem["issues"]> {
+  return e.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+}
+
+/** The app's onError handler. */
+export function errorBoundary(err: Error, _c: Context): Response {
+  if (err instanceof ApiError) return problem(err.status, err.code, err.message, err.issues);
+  if (err instanceof ZodError) return problem(400, "validation-failed", "request does not match the schema", zodIssues(err));
+  if (err instanceof HTTPException) {
+    const s = err.status;
+    if (s === 413) return problem(413, "payload-too-large", "request body too large");
+    if (s === 400 && /malformed json/i.test(err.message)) return problem(400, "malformed-json", "request body is not valid JSON");
+    if (s === 400) return problem(400, "bad-request", "bad request");
+    if (s === 401) return problem(401, "unauthorized", "unauthorized");
+    if (s >= 400 && s < 500) return problem(s as ContentfulStatusCode, "bad-request", err.message || "bad request");
+  }
+  console.error("coordinator: unhandled error", err);
+  return new Response(JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500, code: "internal" }), {
+    status: 500,
+    headers: { "content-type": "application/problem+json" },
+  });
+}

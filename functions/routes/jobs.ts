@@ -1,0 +1,71 @@
+/** Jobs (bearer API token): submit, list, get, cancel, rounds, result. */
+import { Hono, type Context } from "hono";
+import { toBase64Url } from "../../protocol/encoding.ts";
+import { JobSpec, JobStatus, type JobSummary } from "../../protocol/api/schemas.ts";
+import { jobObjectName } from "../../protocol/names.ts";
+import { cryptoRng } from "../../protocol/rng.ts";
+import { requireToken } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import type { AppEnv, Env } from "../env.ts";
+import { jsonLimit } from "../limits.ts";
+import { intParam, jsonBody } from "../validate.ts";
+
+/** The JobDO stub of an existing job; 404 when the catalogue does not know the id. */
+export async function jobStub(c: Context<AppEnv>, id: string) {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ApiError(404, "not-found", "no such job");
+  const row = await c.env.DB.prepare("SELECT id FROM jobs WHERE id = ?").bind(id).first();
+  if (!row) throw new ApiError(404, "not-found", "no such job");
+  return jobStubUnchecked(c.env, id);
+}
+
+export function jobStubUnchecked(env: Env, id: string) {
+  return env.JOB_DO.get(env.JOB_DO.idFromName(jobObjectName(id)));
+}
+
+export const jobRoutes = new Hono<AppEnv>()
+  .use(requireToken)
+  /** Submit a job. 201 with the job summary; the JobDO starts selecting a committee at once. */
+  .post("/", jsonLimit, jsonBody(JobSpec), async (c) => {
+    const spec = c.req.valid("json");
+    const id = toBase64Url(cryptoRng.bytes(16));
+    const r = await jobStubUnchecked(c.env, id).create(id, spec);
+    if (!r.ok) throw new ApiError(409, "conflict", r.detail);
+    return c.json({ job: r.job as JobSummary }, 201);
+  })
+  /** List jobs from the catalogue, newest first. `?status=`, `?limit=` (≤ 200), `?offset=`. */
+  .get("/", async (c) => {
+    const status = c.req.query("status");
+    if (status !== undefined && !JobStatus.safeParse(status).success) throw new ApiError(400, "bad-request", "unknown status");
+    const limit = Math.min(200, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 50);
+    const offset = c.req.query("offset") ? intParam(c.req.query("offset"), "offset") : 0;
+    const q = status
+      ? c.env.DB.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ? OFFSET ?").bind(status, limit, offset)
+      : c.env.DB.prepare("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ? OFFSET ?").bind(limit, offset);
+    const { results } = await q.all<{ id: string; type: string; schema_id: string; status: string; round: number; attempt: number; created_at: number; updated_at: number; error: string | null }>();
+    const jobs: JobSummary[] = results.map((r) => ({
+      id: r.id, type: r.type as JobSummary["type"], schemaId: r.schema_id, status: r.status as JobSummary["status"], round: r.round, attempt: r.attempt,
+      createdAt: r.created_at, updatedAt: r.updated_at, error: r.error,
+    }));
+    return c.json({ jobs, limit, offset });
+  })
+  .get("/:id", async (c) => {
+    const stub = await jobStub(c, c.req.param("id"));
+    const [job, spec] = await Promise.all([stub.get(), stub.spec()]);
+    if (!job) throw new ApiError(404, "not-found", "no such job");
+    return c.json({ job: job as JobSummary, spec: spec as unknown as JobSpec });
+  })
+  /** Cancel: 200 (also when already cancelled), 409 job-not-cancellable when completed or failed. */
+  .post("/:id/cancel", async (c) => {
+    const r = await (await jobStub(c, c.req.param("id"))).cancel();
+    if (!r.ok) throw new ApiError(r.code === "not-found" ? 404 : 409, r.code, r.detail);
+    return c.json({ job: r.job as JobSummary });
+  })
+  .get("/:id/rounds", async (c) => {
+    const rounds = await (await jobStub(c, c.req.param("id"))).rounds();
+    return c.json({ rounds });
+  })
+  .get("/:id/result", async (c) => {
+    const r = await (await jobStub(c, c.req.param("id"))).result();
+    if (!r) throw new ApiError(404, "not-found", "no such job");
+    return c.json(r as { status: JobSummary["status"]; result: unknown; error: string | null });
+  });

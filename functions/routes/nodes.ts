@@ -1,0 +1,125 @@
+/** Node registry: register, heartbeat, own record, deregister, operator list. */
+import { Hono, type Context } from "hono";
+import { fromBase64Url } from "../../protocol/encoding.ts";
+import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
+import { HEADER_NODE } from "../../protocol/crypto/request.ts";
+import { Heartbeat, NodeRegistration, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
+import { requireSelf, tokenMatches, verifyNode } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import type { AppEnv, Env } from "../env.ts";
+import { jsonLimit } from "../limits.ts";
+import { intParam, jsonBody, rawBody } from "../validate.ts";
+
+type NodeRow = {
+  id: string; identity_key: string; kx_key: string; label: string | null; cores: number; memory_mb: number; bandwidth_mbps: number;
+  avail_from: number | null; avail_to: number | null; load: number | null; free_memory_mb: number | null; on_battery: number | null; online: number;
+  registered_at: number; last_seen: number; reliability: number;
+};
+
+async function loadNode(env: Env, id: string): Promise<NodeRecord | null> {
+  const [n, ds] = await env.DB.batch([
+    env.DB.prepare("SELECT * FROM nodes WHERE id = ?").bind(id),
+    env.DB.prepare("SELECT schema_id, rows, commitment FROM node_datasets WHERE node_id = ? ORDER BY schema_id").bind(id),
+  ]);
+  const row = (n!.results as NodeRow[])[0];
+  if (!row) return null;
+  return toRecord(row, ds!.results as Array<{ schema_id: string; rows: number; commitment: string }>);
+}
+
+function toRecord(row: NodeRow, ds: Array<{ schema_id: string; rows: number; commitment: string }>): NodeRecord {
+  return {
+    id: row.id, identityKey: row.identity_key, kxKey: row.kx_key, label: row.label,
+    capabilities: {
+      cores: row.cores, memoryMb: row.memory_mb, bandwidthMbps: row.bandwidth_mbps,
+      ...(row.avail_from !== null && row.avail_to !== null ? { availability: { fromHourUtc: row.avail_from, toHourUtc: row.avail_to } } : {}),
+    },
+    datasets: ds.map((d) => ({ schemaId: d.schema_id, rows: d.rows, commitment: d.commitment })),
+    conditions: row.load === null ? null : { load: row.load, freeMemoryMb: row.free_memory_mb ?? 0, onBattery: row.on_battery === 1, online: row.online === 1 },
+    registeredAt: row.registered_at, lastSeen: row.last_seen, reliability: row.reliability,
+  };
+}
+
+function datasetStatements(env: Env, id: string, ds: DatasetDescriptor[], now: number): D1PreparedStatement[] {
+  return [
+    env.DB.prepare("DELETE FROM node_datasets WHERE node_id = ?").bind(id),
+    ...ds.map((d) => env.DB.prepare("INSERT INTO node_datasets (node_id, schema_id, rows, commitment, updated_at) VALUES (?, ?, ?, ?, ?)").bind(id, d.schemaId, d.rows, d.commitment, now)),
+  ];
+}
+
+/** Operators (token) may read or delete any node; a node (signed) only itself. */
+async function selfOrOperator(c: Context<AppEnv>): Promise<void> {
+  if (c.req.header("authorization")) {
+    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "invalid API token");
+    return;
+  }
+  const nodeId = await verifyNode(c);
+  if (nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
+}
+
+export const nodeRoutes = new Hono<AppEnv>()
+  /** Register (or re-register with new capabilities). Signed with the key being registered. */
+  .post("/", jsonLimit, rawBody, jsonBody(NodeRegistration), async (c) => {
+    const reg = c.req.valid("json");
+    const identityKey = fromBase64Url(reg.identityKey);
+    const id = nodeIdFromPublicKey(identityKey);
+    if (c.req.header(HEADER_NODE) && c.req.header(HEADER_NODE) !== id) throw new ApiError(403, "forbidden", "x-2pm-node must be the id of the registered identity key");
+    await verifyNode(c, identityKey);
+    const now = Date.now();
+    const a = reg.capabilities.availability;
+    await c.env.DB.batch([
+      c.env.DB.prepare(
+        `INSERT INTO nodes (id, identity_key, kx_key, label, cores, memory_mb, bandwidth_mbps, avail_from, avail_to, online, registered_at, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET kx_key = excluded.kx_key, label = excluded.label, cores = excluded.cores, memory_mb = excluded.memory_mb,
+           bandwidth_mbps = excluded.bandwidth_mbps, avail_from = excluded.avail_from, avail_to = excluded.avail_to, online = 1, last_seen = excluded.last_seen`,
+      ).bind(id, reg.identityKey, reg.kxKey, reg.label ?? null, reg.capabilities.cores, reg.capabilities.memoryMb, reg.capabilities.bandwidthMbps, a?.fromHourUtc ?? null, a?.toHourUtc ?? null, now, now),
+      ...datasetStatements(c.env, id, reg.datasets, now),
+    ]);
+    const node = await loadNode(c.env, id);
+    return c.json({ node: node! }, 201);
+  })
+  /** Heartbeat with current conditions (optionally new dataset descriptors). Signed by the node itself. */
+  .post("/:id/heartbeat", jsonLimit, rawBody, requireSelf, jsonBody(Heartbeat), async (c) => {
+    const hb = c.req.valid("json");
+    const id = c.get("nodeId");
+    const now = Date.now();
+    const stmts = [
+      c.env.DB.prepare("UPDATE nodes SET load = ?, free_memory_mb = ?, on_battery = ?, online = ?, last_seen = ? WHERE id = ?")
+        .bind(hb.load, hb.freeMemoryMb, hb.onBattery ? 1 : 0, hb.online ? 1 : 0, now, id),
+      ...(hb.datasets ? datasetStatements(c.env, id, hb.datasets, now) : []),
+    ];
+    await c.env.DB.batch(stmts);
+    return c.json({ ok: true as const, lastSeen: now });
+  })
+  /** The node's own record (signed), or any record (operator token). */
+  .get("/:id", async (c) => {
+    await selfOrOperator(c);
+    const node = await loadNode(c.env, c.req.param("id"));
+    if (!node) throw new ApiError(404, "not-found", "no such node");
+    return c.json({ node });
+  })
+  /** Deregister: the node (signed) or an operator (token). Open assignments are closed. */
+  .delete("/:id", async (c) => {
+    await selfOrOperator(c);
+    const id = c.req.param("id");
+    const res = await c.env.DB.batch([
+      c.env.DB.prepare("DELETE FROM node_datasets WHERE node_id = ?").bind(id),
+      c.env.DB.prepare("UPDATE assignments SET status = 'closed' WHERE node_id = ?").bind(id),
+      c.env.DB.prepare("DELETE FROM nodes WHERE id = ?").bind(id),
+    ]);
+    if (res[2]!.meta.changes === 0) throw new ApiError(404, "not-found", "no such node");
+    return c.json({ ok: true as const });
+  })
+  /** Operator list (token), newest activity first. `?limit=` (≤ 500), `?offset=`. */
+  .get("/", async (c) => {
+    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "missing or invalid API token");
+    const limit = Math.min(500, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 100);
+    const offset = c.req.query("offset") ? intParam(c.req.query("offset"), "offset") : 0;
+    const { results } = await c.env.DB.prepare("SELECT * FROM nodes ORDER BY last_seen DESC LIMIT ? OFFSET ?").bind(limit, offset).all<NodeRow>();
+    const ids = results.map((r) => r.id);
+    const ds = ids.length
+      ? (await c.env.DB.prepare(`SELECT node_id, schema_id, rows, commitment FROM node_datasets WHERE node_id IN (${ids.map(() => "?").join(",")})`).bind(...ids).all<{ node_id: string; schema_id: string; rows: number; commitment: string }>()).results
+      : [];
+    const nodes = results.map((r) => toRecord(r, ds.filter((d) => d.node_id === r.id)));
+    return c.json({ nodes, limit, offset });
+  });

@@ -1,0 +1,41 @@
+/** Strict JSON body validation shared by the route modules. */
+import type { Context, MiddlewareHandler } from "hono";
+import { validator } from "hono/validator";
+import type { z } from "zod";
+import { ApiError, zodIssues } from "./errors.ts";
+
+async function readJson(c: Context): Promise<unknown> {
+  const ct = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (ct !== "application/json") throw new ApiError(415, "unsupported-media-type", "content-type must be application/json");
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiError(400, "malformed-json", "request body is not valid JSON");
+  }
+}
+
+/** `validator("json")` that refuses non-JSON, malformed JSON and schema mismatches (unknown fields included). */
+export function jsonBody<S extends z.ZodType>(schema: S) {
+  return validator("json", async (_v, c): Promise<z.output<S>> => {
+    const raw = await readJson(c);
+    const r = schema.safeParse(raw);
+    if (!r.success) throw new ApiError(400, "validation-failed", "request body does not match the schema", zodIssues(r.error));
+    return r.data;
+  });
+}
+
+/** Parses a non-negative integer path parameter or throws 400. */
+export function intParam(v: string | undefined, name: string): number {
+  if (!v || !/^[0-9]{1,9}$/.test(v)) throw new ApiError(400, "bad-request", `${name} must be a non-negative integer`);
+  return Number(v);
+}
+
+/**
+ * Caches the raw body bytes before any JSON parsing, so a signature check over the exact
+ * bytes still works after `jsonBody` (hono re-derives json from the cached bytes, never the
+ * other way round). Put it before `jsonBody` on every signed route.
+ */
+export const rawBody: MiddlewareHandler = async (c, next) => {
+  await c.req.arrayBuffer();
+  await next();
+};

@@ -1,0 +1,60 @@
+/**
+ * RoundDO WebSocket frames. Text frames are JSON with a version and a kind discriminant;
+ * binary frames carry relay envelopes (protocol/crypto/envelope.ts):
+ *   client → server: the envelope bytes;
+ *   server → client: mailbox index (u32 big-endian, starting at 1) ‖ envelope bytes.
+ * A client that reconnects sends `hello` with the last index it processed and is sent
+ * every later entry of its own mailbox again.
+ */
+import { z } from "zod";
+
+/** Closed set of round abort reasons (MASCOT's ProtocolAbort codes plus relay outcomes). */
+export const ROUND_ABORT_CODES = [
+  "mac-check-failed", "commitment-mismatch", "cope-check-failed", "ot-check-failed", "sacrifice-failed",
+  "input-check-failed", "equivocation", "unexpected-message", "replay", "bad-encoding", "timeout",
+  "result-mismatch", "cancelled",
+] as const;
+export const RoundAbortCode = z.enum(ROUND_ABORT_CODES);
+export type RoundAbortCode = z.infer<typeof RoundAbortCode>;
+
+export const RoundPhase = z.enum(["waiting", "running", "finalizing", "accepted", "aborted"]);
+export type RoundPhase = z.infer<typeof RoundPhase>;
+
+const b64 = z.string().regex(/^[A-Za-z0-9_-]*$/).max(2_000_000);
+
+export const ClientFrame = z.discriminatedUnion("kind", [
+  z.strictObject({ v: z.literal(1), kind: z.literal("hello"), cursor: z.number().int().min(0) }),
+  z.strictObject({
+    v: z.literal(1), kind: z.literal("result"),
+    /** The opened aggregate (field-encoded bytes), identical at every honest party. */
+    aggregate: b64,
+    /** SHA-256 over every broadcast seen, in order (MASCOT's transcript hash). */
+    transcriptHash: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    excluded: z.array(z.number().int().min(0)).max(64).default([]),
+  }),
+  z.strictObject({ v: z.literal(1), kind: z.literal("abort"), code: RoundAbortCode, culprits: z.array(z.number().int().min(0)).max(64), detail: z.string().max(512).optional() }),
+  z.strictObject({ v: z.literal(1), kind: z.literal("ping") }),
+]);
+export type ClientFrame = z.input<typeof ClientFrame>;
+
+export type ServerFrame =
+  | { v: 1; kind: "welcome"; me: number; phase: RoundPhase; cursor: number; connected: number[] }
+  | { v: 1; kind: "phase"; phase: RoundPhase }
+  | { v: 1; kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] }
+  | { v: 1; kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string }
+  | { v: 1; kind: "error"; code: string; detail: string }
+  | { v: 1; kind: "pong" };
+
+/** Prefixes a delivered envelope with its mailbox index. */
+export function encodeDelivery(index: number, envelope: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + envelope.length);
+  new DataView(out.buffer).setUint32(0, index);
+  out.set(envelope, 4);
+  return out;
+}
+
+/** Splits a delivered binary frame. Throws RangeError when shorter than 4 bytes. */
+export function decodeDelivery(frame: Uint8Array): { index: number; envelope: Uint8Array } {
+  if (frame.length < 4) throw new RangeError("delivery frame too short");
+  return { index: new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0), envelope: frame.subarray(4) };
+}

@@ -1,0 +1,117 @@
+/**
+ * A job's transparency log (DESIGN §7): append-only, hash-chained, every entry signed by the
+ * coordinator. Pure: the JobDO appends, nodes and `2pm job verify` re-verify offline.
+ *
+ *   hash_i = SHA-256("2pm/log/v1" ‖ canonicalJson({seq, prevHash, timestamp, body}))
+ *   prevHash_0 = 64 zeros, prevHash_i = hash_{i−1}
+ *   signature_i = Ed25519(coordinatorKey, hash_i bytes)
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concatBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from "../encoding.ts";
+import { sign, verify } from "../crypto/identity.ts";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export type LogBody =
+  | { kind: "job"; jobId: string; specHash: string; spec: unknown }
+  | { kind: "manifest"; round: number; attempt: number; manifestHash: string; manifest: unknown }
+  | { kind: "dataset-commitments"; round: number; attempt: number; commitments: Array<{ nodeId: string; schemaId: string; rows: number; commitment: string }> }
+  | { kind: "model"; round: number; modelHash: string; bytes: number }
+  | { kind: "result"; round: number; attempt: number; aggregateHash: string; transcriptHash: string; excluded: number[]; done: boolean; result?: unknown }
+  | { kind: "abort"; round: number; attempt: number; code: string; culprits: string[]; detail: string }
+  | { kind: "status"; status: string; detail: string };
+
+export type LogEntryKind = LogBody["kind"];
+
+export interface LogEntry {
+  seq: number;
+  prevHash: string;
+  timestamp: number;
+  body: LogBody;
+  /** Hex SHA-256, see module comment. */
+  hash: string;
+  /** base64url Ed25519 signature by the coordinator over the 32 hash bytes. */
+  signature: string;
+}
+
+/**
+ * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped.
+ * Throws TypeError on non-finite numbers, bigints and functions.
+ */
+export function canonicalJson(v: unknown): string {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "number":
+      if (!Number.isFinite(v)) throw new TypeError("canonicalJson: non-finite number");
+      return JSON.stringify(v);
+    case "string":
+    case "boolean":
+      return JSON.stringify(v);
+    case "object": {
+      if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : canonicalJson(x))).join(",")}]`;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonicalJson: unsupported ${typeof v}`);
+  }
+}
+
+/** Hex SHA-256 of the canonical JSON of `v` (used for manifests and specs). */
+export function objectHash(v: unknown): string {
+  return toHex(sha256(utf8(canonicalJson(v))));
+}
+
+/** The hash of an entry's content (everything except hash and signature). */
+export function entryHash(e: Pick<LogEntry, "seq" | "prevHash" | "timestamp" | "body">): string {
+  const c = canonicalJson({ seq: e.seq, prevHash: e.prevHash, timestamp: e.timestamp, body: e.body });
+  return toHex(sha256(concatBytes(utf8("2pm/log/v1"), utf8(c))));
+}
+
+/**
+ * Builds the next entry after `prev` (null for the first) and signs it. The timestamp is
+ * clamped to be ≥ the previous one so the log is monotone.
+ */
+export function appendEntry(prev: LogEntry | null, body: LogBody, timestamp: number, coordinatorSecretKey: Uint8Array): LogEntry {
+  const seq = prev ? prev.seq + 1 : 0;
+  const prevHash = prev ? prev.hash : GENESIS_HASH;
+  const ts = prev ? Math.max(prev.timestamp, Math.floor(timestamp)) : Math.floor(timestamp);
+  const hash = entryHash({ seq, prevHash, timestamp: ts, body });
+  return { seq, prevHash, timestamp: ts, body, hash, signature: toBase64Url(sign(coordinatorSecretKey, fromHex(hash))) };
+}
+
+/**
+ * Re-verifies a whole log offline: sequence numbers 0..n−1, hash chain, entry hashes,
+ * coordinator signatures, monotone timestamps, and that every manifest's hash matches its
+ * content. Returns the list of problems (empty = valid). Never throws.
+ */
+export function verifyLog(entries: readonly LogEntry[], coordinatorPublicKey: Uint8Array): string[] {
+  const problems: string[] = [];
+  let prev: LogEntry | null = null;
+  entries.forEach((e, i) => {
+    try {
+      if (e.seq !== i) problems.push(`entry ${i}: seq is ${e.seq}, expected ${i}`);
+      const expectedPrev = prev ? prev.hash : GENESIS_HASH;
+      if (e.prevHash !== expectedPrev) problems.push(`entry ${i}: prevHash does not chain to entry ${i - 1}`);
+      if (prev && e.timestamp < prev.timestamp) problems.push(`entry ${i}: timestamp goes backwards`);
+      const h = entryHash(e);
+      if (h !== e.hash) problems.push(`entry ${i}: hash mismatch (content altered)`);
+      let sig: Uint8Array | null = null;
+      try { sig = fromBase64Url(e.signature); } catch { /* reported below */ }
+      if (!sig || !verify(coordinatorPublicKey, fromHex(e.hash), sig)) problems.push(`entry ${i}: bad coordinator signature`);
+      if (e.body.kind === "manifest" && objectHash(e.body.manifest) !== e.body.manifestHash) problems.push(`entry ${i}: manifestHash does not match manifest`);
+    } catch (err) {
+      problems.push(`entry ${i}: malformed (${err instanceof Error ? err.message : String(err)})`);
+    }
+    prev = e;
+  });
+  return problems;
+}
+
+/** The latest model hash logged for `round`, or null. */
+export function modelHashForRound(entries: readonly LogEntry[], round: number): string | null {
+  let h: string | null = null;
+  for (const e of entries) if (e.body.kind === "model" && e.body.round === round) h = e.body.modelHash;
+  return h;
+}
