@@ -1,0 +1,284 @@
+/**
+ * Actively secure OT extension: Keller–Orsini–Scholl, "Actively Secure OT Extension with
+ * Optimal Overhead" (CRYPTO 2015), Fig. 7 (random OT with chosen receiver bits), κ = 128,
+ * statistical parameter s = 64. Produces random OT messages: the sender gets (v0_j, v1_j),
+ * the receiver with choice bit x_j gets v_{x_j}; each message is `outBlocks` 16-byte blocks.
+ *
+ * Roles: the KOS *receiver* is the base-OT *sender* (128 seed pairs k0^l, k1^l); the KOS
+ * *sender* is the base-OT receiver with choice bits Δ ∈ {0,1}^128 (gets k^l_{Δ_l}).
+ *
+ * Extend(m), with m' = m + κ + s rounded up to a multiple of 32 (KOS Fig. 7):
+ *  1. receiver: x' = x ‖ random padding; t0^l = PRG(k0^l), t1^l = PRG(k1^l);
+ *     u^l = t0^l ⊕ t1^l ⊕ x'  (l = 1..κ), sends u.
+ *  2. sender:   q^l = PRG(k^l_{Δ_l}) ⊕ Δ_l·u^l = t0^l ⊕ Δ_l·x'; transposed, q_j = t_j ⊕ x'_j·Δ.
+ *  3. check ("Check correlation"): χ_1..χ_m' ∈ GF(2^128) from a hash of (sid, counter, u)
+ *     (Fiat–Shamir in place of F_Rand, as libOTe's option; saves a round). The receiver sends
+ *     x̃ = Σ x'_j·χ_j and t̃ = Σ t_j·χ_j with its u (same message); the sender accepts iff
+ *     Σ q_j·χ_j = t̃ + x̃·Δ, else ProtocolAbort "ot-check-failed". The κ + s padding OTs are
+ *     discarded ("hides" x in x̃).
+ *  4. outputs: v_j = H(t_j), v0_j = H(q_j), v1_j = H(q_j ⊕ Δ) with H the tweakable
+ *     correlation-robust hash TMMO_π(x, i) = π(π(x) ⊕ i) ⊕ π(x) of Guo–Katz–Wang–Yu
+ *     (S&P 2020), π = AES-128 under the public key SHA-256("2pm/kos/tccr" ‖ sid)[0..16],
+ *     tweak i = (global OT index, block index l). `outBlocks` > 1 gives longer messages.
+ *
+ * Note: Roy (SoftSpokenOT, CRYPTO 2022) pointed out a gap in the original KOS proof; the
+ * protocol is used unchanged in MP-SPDZ and libOTe and the known fix costs a few bits of s.
+ * State objects hold PRG streams and counters and are advanced by each call (single
+ * thread of use per pair; never replay a message into the same state).
+ */
+import { ecb } from "@noble/ciphers/aes.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concatBytes, utf8 } from "../encoding.ts";
+import type { Rng } from "../rng.ts";
+import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, type BaseOtSenderState } from "./base-ot.ts";
+import { ProtocolAbort } from "./errors.ts";
+import { Prg } from "./prg.ts";
+
+export const KAPPA = 128;
+export const STAT_S = 64;
+
+/** m' for a request of m OTs. */
+export function paddedCount(m: number): number {
+  return Math.ceil((m + KAPPA + STAT_S) / 32) * 32;
+}
+
+// ---------------------------------------------------------------- GF(2^128), 4 LE words
+/** a·X mod (X^128 + X^7 + X^2 + X + 1), in place. */
+function gfMulX(a: Uint32Array): void {
+  const carry = a[3]! >>> 31;
+  a[3] = (a[3]! << 1) | (a[2]! >>> 31);
+  a[2] = (a[2]! << 1) | (a[1]! >>> 31);
+  a[1] = (a[1]! << 1) | (a[0]! >>> 31);
+  a[0] = (a[0]! << 1) ^ (carry * 0x87);
+}
+
+/** a·b in GF(2^128). */
+export function gfMul(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const acc = new Uint32Array(4);
+  for (let i = 127; i >= 0; i--) {
+    gfMulX(acc);
+    if ((b[i >>> 5]! >>> (i & 31)) & 1) { acc[0]! ^= a[0]!; acc[1]! ^= a[1]!; acc[2]! ^= a[2]!; acc[3]! ^= a[3]!; }
+  }
+  return acc;
+}
+
+/**
+ * Σ_j χ_j·t_j where t_j is row j of the bit matrix given by its κ columns (`cols`, column l
+ * at words [l·W, (l+1)·W)): = Σ_l X^l·(⊕_{j: col_l[j] = 1} χ_j), Horner in X.
+ */
+function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
+  const acc = new Uint32Array(4);
+  for (let l = KAPPA - 1; l >= 0; l--) {
+    gfMulX(acc);
+    let u0 = 0, u1 = 0, u2 = 0, u3 = 0;
+    const base = l * W;
+    for (let w = 0; w < W; w++) {
+      let word = cols[base + w]!;
+      while (word !== 0) {
+        const bit = 31 - Math.clz32(word & -word);
+        word &= word - 1;
+        const o = 4 * (32 * w + bit);
+        u0 ^= chi[o]!; u1 ^= chi[o + 1]!; u2 ^= chi[o + 2]!; u3 ^= chi[o + 3]!;
+      }
+    }
+    acc[0]! ^= u0; acc[1]! ^= u1; acc[2]! ^= u2; acc[3]! ^= u3;
+  }
+  return acc;
+}
+
+/** ⊕_{j: x_j=1} χ_j for packed bits x. */
+function xorSelected(xw: Uint32Array, chi: Uint32Array): Uint32Array {
+  const acc = new Uint32Array(4);
+  for (let w = 0; w < xw.length; w++) {
+    let word = xw[w]!;
+    while (word !== 0) {
+      const bit = 31 - Math.clz32(word & -word);
+      word &= word - 1;
+      const o = 4 * (32 * w + bit);
+      acc[0]! ^= chi[o]!; acc[1]! ^= chi[o + 1]!; acc[2]! ^= chi[o + 2]!; acc[3]! ^= chi[o + 3]!;
+    }
+  }
+  return acc;
+}
+
+// ---------------------------------------------------------------- transpose
+/** κ columns of m' bits (W = m'/32 words each) → m' rows of 4 words. 32×32 block transposes. */
+export function transposeColumns(cols: Uint32Array, W: number): Uint32Array {
+  const rows = new Uint32Array(4 * 32 * W);
+  const A = new Int32Array(32);
+  for (let lb = 0; lb < 4; lb++) {
+    for (let wb = 0; wb < W; wb++) {
+      for (let r = 0; r < 32; r++) A[r] = cols[(lb * 32 + r) * W + wb]!;
+      let m = 0x0000ffff;
+      for (let j = 16; j !== 0; j >>>= 1, m ^= m << j) {
+        for (let k = 0; k < 32; k = (k + j + 1) & ~j) {
+          const t = ((A[k]! >>> j) ^ A[k + j]!) & m;
+          A[k]! ^= t << j;
+          A[k + j]! ^= t;
+        }
+      }
+      const rowBase = 4 * (wb * 32);
+      for (let c = 0; c < 32; c++) rows[rowBase + 4 * c + lb] = A[c]!;
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- hashing
+function tccrKey(sid: Uint8Array): Uint8Array {
+  return sha256(concatBytes(utf8("2pm/kos/tccr"), sid)).slice(0, 16);
+}
+
+/**
+ * TMMO hash of `rows` (n rows of 16 bytes at word stride 4), row j → outBlocks blocks
+ * H(row_j, (start + j, l)) = π(π(row_j) ⊕ tweak) ⊕ π(row_j). If `xorDelta` is given it is
+ * XORed into every row first (the sender's second message).
+ */
+function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Uint8Array {
+  const inp = new Uint32Array(4 * n);
+  inp.set(rows.subarray(0, 4 * n));
+  if (xorDelta) for (let j = 0; j < n; j++) for (let w = 0; w < 4; w++) inp[4 * j + w]! ^= xorDelta[w]!;
+  const pi = new Uint32Array(ecb(key, { disablePadding: true }).encrypt(new Uint8Array(inp.buffer)).buffer);
+  const tw = new Uint32Array(4 * n * outBlocks);
+  for (let j = 0; j < n; j++) {
+    const g = start + j;
+    for (let l = 0; l < outBlocks; l++) {
+      const o = 4 * (j * outBlocks + l);
+      tw[o] = pi[4 * j]! ^ (g >>> 0);
+      tw[o + 1] = pi[4 * j + 1]! ^ Math.floor(g / 4294967296);
+      tw[o + 2] = pi[4 * j + 2]! ^ l;
+      tw[o + 3] = pi[4 * j + 3]! ^ 0x4b4f5331; // "KOS1"
+    }
+  }
+  const out = new Uint32Array(ecb(key, { disablePadding: true }).encrypt(new Uint8Array(tw.buffer)).buffer);
+  for (let j = 0; j < n; j++) {
+    for (let l = 0; l < outBlocks; l++) {
+      const o = 4 * (j * outBlocks + l);
+      for (let w = 0; w < 4; w++) out[o + w]! ^= pi[4 * j + w]!;
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+function chiFor(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Uint32Array {
+  const c = new Uint8Array(8);
+  new DataView(c.buffer).setFloat64(0, counter, true);
+  const seed = sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, sha256(u)));
+  return new Uint32Array(new Prg(seed).next(16 * mPrime).buffer);
+}
+
+function words(b: Uint8Array): Uint32Array {
+  if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+  return new Uint32Array(b.slice().buffer);
+}
+
+// ---------------------------------------------------------------- states and steps
+/** KOS sender state (holds Δ and the κ chosen seeds). */
+export interface KosSenderState { readonly sid: Uint8Array; readonly delta: Uint32Array; readonly prgs: Prg[]; readonly key: Uint8Array; counter: number }
+/** KOS receiver state (holds both seed streams). */
+export interface KosReceiverState { readonly sid: Uint8Array; readonly prg0: Prg[]; readonly prg1: Prg[]; readonly key: Uint8Array; counter: number }
+
+/** Setup step 1 (KOS receiver = base-OT sender): message A for the KOS sender. */
+export function kosReceiverSetupStart(sid: Uint8Array, rng: Rng): { pending: BaseOtSenderState; message: Uint8Array } {
+  const { state, message } = baseOtSenderStart(concatBytes(utf8("kos-base/"), sid), rng);
+  return { pending: state, message };
+}
+
+/** Setup step 2 (KOS sender = base-OT receiver with choice bits Δ): returns its state and the reply. */
+export function kosSenderSetup(sid: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { state: KosSenderState; message: Uint8Array } {
+  const deltaBytes = rng.bytes(16);
+  const delta = new Uint32Array(deltaBytes.slice().buffer);
+  const choices = new Uint8Array(KAPPA);
+  for (let l = 0; l < KAPPA; l++) choices[l] = (delta[l >>> 5]! >>> (l & 31)) & 1;
+  const { message, keys } = baseOtReceive(concatBytes(utf8("kos-base/"), sid), choices, messageA, rng, peer);
+  const prgs: Prg[] = [];
+  for (let l = 0; l < KAPPA; l++) prgs.push(new Prg(keys.slice(16 * l, 16 * l + 16)));
+  return { state: { sid: sid.slice(), delta, prgs, key: tccrKey(sid), counter: 0 }, message };
+}
+
+/** Setup step 3 (KOS receiver): finishes the base OTs. */
+export function kosReceiverSetupFinish(sid: Uint8Array, pending: BaseOtSenderState, messageB: Uint8Array, peer: number): KosReceiverState {
+  const { k0, k1 } = baseOtSenderFinish(pending, messageB, KAPPA, peer);
+  const prg0: Prg[] = [], prg1: Prg[] = [];
+  for (let l = 0; l < KAPPA; l++) {
+    prg0.push(new Prg(k0.slice(16 * l, 16 * l + 16)));
+    prg1.push(new Prg(k1.slice(16 * l, 16 * l + 16)));
+  }
+  return { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 };
+}
+
+/** Byte length of the receiver's extend message for m OTs. */
+export function kosMessageLength(m: number): number {
+  return (KAPPA * paddedCount(m)) / 8 + 32;
+}
+
+/**
+ * KOS Fig. 7, receiver side of Extend: choice bits `x` (one byte 0/1 each). Returns the
+ * message u ‖ x̃ ‖ t̃ for the sender and the chosen outputs v_{x_j} (m · outBlocks · 16 bytes).
+ * `cheat` is for negative tests only: flips choice bit `cheat.bit` in the given columns only,
+ * i.e. uses inconsistent choice bits across the κ columns. Flipping it in c columns (0 < c <
+ * κ) passes the check only if Δ is zero on those columns (or on the others): ≈ 2^-min(c, κ−c)
+ * — the KOS selective-failure leakage is exactly that guess.
+ */
+export function kosReceiverExtend(
+  st: KosReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, cheat?: { columns: number[]; bit: number },
+): { message: Uint8Array; outputs: Uint8Array } {
+  const m = x.length;
+  const mp = paddedCount(m), W = mp / 32;
+  const xp = new Uint8Array(mp / 8);
+  xp.set(rng.bytes(mp / 8));
+  xp.fill(0, 0, m >>> 3);
+  for (let j = 0; j < (m & ~7); j++) xp[j >>> 3]! |= (x[j]! & 1) << (j & 7);
+  for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
+  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`kosReceiverExtend: choice ${j} is not a bit`);
+  const xw = words(xp);
+  const t = new Uint32Array(KAPPA * W);
+  const u = new Uint8Array(KAPPA * W * 4);
+  const uw = new Uint32Array(u.buffer);
+  for (let l = 0; l < KAPPA; l++) {
+    const t0 = words(st.prg0[l]!.next(4 * W)), t1 = words(st.prg1[l]!.next(4 * W));
+    t.set(t0, l * W);
+    for (let w = 0; w < W; w++) uw[l * W + w] = t0[w]! ^ t1[w]! ^ xw[w]!;
+  }
+  if (cheat) for (const c of cheat.columns) uw[c * W + (cheat.bit >>> 5)]! ^= 1 << (cheat.bit & 31);
+  const chi = chiFor(st.sid, st.counter, u, mp);
+  const xt = xorSelected(xw, chi);
+  const tt = checkSum(t, W, chi);
+  const rows = transposeColumns(t, W);
+  const outputs = tccrHash(st.key, rows, m, st.counter, outBlocks);
+  st.counter += mp;
+  const message = concatBytes(u, new Uint8Array(xt.buffer), new Uint8Array(tt.buffer));
+  return { message, outputs };
+}
+
+/**
+ * KOS Fig. 7, sender side of Extend: checks the correlation and returns (v0, v1), each
+ * m · outBlocks · 16 bytes. Throws ProtocolAbort "bad-encoding" on a wrong length and
+ * "ot-check-failed" (culprit `peer`) if the check fails — e.g. inconsistent choice bits.
+ */
+export function kosSenderExtend(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): { v0: Uint8Array; v1: Uint8Array } {
+  const mp = paddedCount(m), W = mp / 32;
+  if (message.length !== kosMessageLength(m)) throw new ProtocolAbort("bad-encoding", [peer], `KOS: expected ${kosMessageLength(m)} bytes, got ${message.length}`);
+  const u = message.subarray(0, KAPPA * W * 4);
+  const uw = words(u);
+  const tail = words(message.slice(KAPPA * W * 4));
+  const xt = tail.subarray(0, 4), tt = tail.subarray(4, 8);
+  const q = new Uint32Array(KAPPA * W);
+  for (let l = 0; l < KAPPA; l++) {
+    const s = words(st.prgs[l]!.next(4 * W));
+    const d = (st.delta[l >>> 5]! >>> (l & 31)) & 1;
+    if (d) for (let w = 0; w < W; w++) q[l * W + w] = s[w]! ^ uw[l * W + w]!;
+    else q.set(s, l * W);
+  }
+  const chi = chiFor(st.sid, st.counter, u, mp);
+  const qt = checkSum(q, W, chi);
+  const xd = gfMul(xt, st.delta);
+  let diff = 0;
+  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ tt[w]! ^ xd[w]!;
+  if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], "KOS correlation check failed (inconsistent OT extension input)");
+  const rows = transposeColumns(q, W);
+  const v0 = tccrHash(st.key, rows, m, st.counter, outBlocks);
+  const v1 = tccrHash(st.key, rows, m, st.counter, outBlocks, st.delta);
+  st.counter += mp;
+  return { v0, v1 };
+}
