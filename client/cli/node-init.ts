@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { cryptoRng } from "../../protocol/rng.ts";
-import { generateNodeKeys, nodeIdOf } from "../agent/keys.ts";
+import { generateNodeKeys, nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { FileKeyStore } from "../agent/node-key-store.ts";
 import { NodeConfigSchema } from "../agent/config.ts";
 import { parse, required } from "./args.ts";
@@ -44,6 +44,6 @@ export async function nodeInit(args: string[]): Promise<number> {
   const keys = generateNodeKeys(cryptoRng);
   await store.save(keys);
   await fs.writeFile(path.join(dir, "node.json"), JSON.stringify(config.data, null, 2) + "\n", { mode: 0o644 });
-  console.log(`node ${nodeIdOf(keys.identityPublic)} initialised in ${dir} (keys.json mode 0600, node.json)`);
+  console.log(`node ${nodeIdFromPublicKey(keys.identityPublicKey)} initialised in ${dir} (keys.json mode 0600, node.json)`);
   return 0;
 }

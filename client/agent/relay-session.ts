@@ -1,0 +1,222 @@
+/**
+ * Runs one MASCOT party over the RoundDO WebSocket relay.
+ *
+ * Every outbound party message becomes a relay envelope: point-to-point messages are
+ * encrypted with XChaCha20-Poly1305 under the pair key (X25519 + HKDF bound to the round's
+ * session id) and signed with the node's Ed25519 key; broadcasts are signed. Inbound
+ * envelopes are verified against the manifest's committee keys and opened before the party
+ * sees them, so the coordinator can neither read nor alter what it relays.
+ *
+ * Sequence numbers follow the party API: the i-th message a sender sends to a given
+ * recipient has seq i, broadcasts included (a broadcast takes the same seq at every
+ * recipient, which holds because MASCOT's steps send the same number of messages to every
+ * peer; {@link SeqCounters} checks it).
+ *
+ * The session reconnects after a dropped connection: it re-sends its own envelopes (the
+ * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
+ */
+import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError } from "../../protocol/crypto/envelope.ts";
+import { signUrl } from "../../protocol/crypto/request.ts";
+import type { NodeKeys } from "../../protocol/crypto/identity.ts";
+import { decodeDelivery, type ServerFrame } from "../../protocol/api/frames.ts";
+import { toBase64Url } from "../../protocol/encoding.ts";
+import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
+import type { Field } from "../../protocol/field/types.ts";
+import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
+import { cryptoRng, type Rng } from "../../protocol/rng.ts";
+
+/** A committee member's public keys, in committee order. */
+export interface CommitteeMember {
+  nodeId: string;
+  identityPublicKey: Uint8Array;
+  kxPublicKey: Uint8Array;
+}
+
+export interface RoundContext {
+  jobId: string;
+  round: number;
+  attempt: number;
+  /** Our committee index. */
+  me: number;
+  sessionId: Uint8Array;
+  committee: CommitteeMember[];
+}
+
+/** The round ended without an accepted result. `code` is the RoundDO's or our own abort code. */
+export class RoundAborted extends Error {
+  constructor(readonly code: string, readonly culprits: number[], detail: string) {
+    super(`round aborted (${code}${culprits.length ? `, culprits ${culprits.join(",")}` : ""}): ${detail}`);
+    this.name = "RoundAborted";
+  }
+}
+
+export interface RelaySessionOptions {
+  coordinatorUrl: string;
+  nodeId: string;
+  keys: NodeKeys;
+  ctx: RoundContext;
+  party: SecureSumParty;
+  field: Field;
+  rng?: Rng;
+  /** Called with the party's phase whenever it changes (for the terminal and logs). */
+  onPhase?: (phase: string) => void;
+  /** Test-only fault injection: may rewrite an outbound message before it is sealed. */
+  tamper?: (m: OutboundMessage) => OutboundMessage;
+  /** Give up after this many consecutive failed reconnects. */
+  maxReconnects?: number;
+}
+
+/** Per-recipient send counters; a broadcast requires them to agree. */
+export class SeqCounters {
+  private readonly next: number[];
+  constructor(parties: number, private readonly me: number) {
+    this.next = new Array<number>(parties).fill(0);
+  }
+  /** Next seq for a direct message to `to`. */
+  direct(to: number): number {
+    return this.next[to]!++;
+  }
+  /** Next seq for a broadcast. Throws if counters have diverged (a protocol bug, not a peer fault). */
+  broadcast(): number {
+    const others = this.next.filter((_, i) => i !== this.me);
+    const s = others[0] ?? 0;
+    if (others.some((x) => x !== s)) throw new Error("relay: per-recipient sequence numbers diverged before a broadcast");
+    for (let i = 0; i < this.next.length; i++) if (i !== this.me) this.next[i] = s + 1;
+    return s;
+  }
+}
+
+/**
+ * Drives `party` to completion over the relay. Resolves with the party's result once the
+ * RoundDO has accepted the round (every member submitted the same aggregate and transcript
+ * hash); rejects with {@link RoundAborted} on any abort (ours, a peer's or the RoundDO's).
+ */
+export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult> {
+  const { ctx, keys, party } = o;
+  const rng = o.rng ?? cryptoRng;
+  const n = ctx.committee.length;
+  const pairKeys = ctx.committee.map((m, i) => (i === ctx.me ? new Uint8Array(32) : pairKey(keys.kxSecretKey, m.kxPublicKey, ctx.sessionId)));
+  const seq = new SeqCounters(n, ctx.me);
+  const sent: Uint8Array[] = [];
+  let cursor = 0;
+  let started = false;
+  let resultSent = false;
+  let finished = false;
+  let reconnects = 0;
+  let lastPhase = "";
+  let ws: WebSocket | undefined;
+
+  return new Promise<SecureSumResult>((resolve, reject) => {
+    const finish = (err?: Error) => {
+      if (finished) return;
+      finished = true;
+      try { ws?.close(1000, "done"); } catch { /* closed */ }
+      if (err) reject(err);
+      else resolve(party.result!);
+    };
+    const phase = () => {
+      if (party.phase !== lastPhase) { lastPhase = party.phase; o.onPhase?.(lastPhase); }
+    };
+    const sendRaw = (data: Uint8Array | string) => {
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
+    };
+    const header = (m: OutboundMessage) => ({ jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: m.phase, from: ctx.me });
+    const emit = (msgs: OutboundMessage[]) => {
+      for (const raw of msgs) {
+        const m = o.tamper ? o.tamper(raw) : raw;
+        let env: Uint8Array;
+        if (m.to === "all") {
+          env = sealBroadcast({ ...header(m), seq: seq.broadcast() }, m.payload, keys.identitySecretKey);
+        } else {
+          if (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me) throw new Error(`relay: party addressed bad recipient ${m.to}`);
+          env = sealDirect({ ...header(m), to: m.to, seq: seq.direct(m.to) }, m.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
+        }
+        sent.push(env);
+        sendRaw(env);
+      }
+      phase();
+      if (party.done && !resultSent) {
+        resultSent = true;
+        const r = party.result!;
+        sendRaw(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(o.field.encode(r.sum)), transcriptHash: toBase64Url(r.transcriptHash), excluded: r.excluded }));
+      }
+    };
+    const abort = (e: unknown) => {
+      if (e instanceof ProtocolAbort) {
+        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: e.code, culprits: e.culprits, detail: e.message.slice(0, 500) }));
+        finish(new RoundAborted(e.code, e.culprits, e.message));
+      } else if (e instanceof EnvelopeError) {
+        // A relayed envelope that fails its signature or AEAD check: the relay or the sender tampered.
+        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: "bad-encoding", culprits: [], detail: e.message.slice(0, 500) }));
+        finish(new RoundAborted("bad-encoding", [], e.message));
+      } else {
+        finish(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    const onEnvelope = (bytes: Uint8Array) => {
+      const { index, envelope } = decodeDelivery(bytes);
+      if (index <= cursor) return; // already processed before a reconnect
+      cursor = index;
+      const env = parseEnvelope(envelope);
+      const from = env.from;
+      const sender = ctx.committee[from];
+      if (!sender || from === ctx.me) throw new ProtocolAbort("unexpected-message", [], `envelope from unknown party ${from}`);
+      const ectx = { jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, me: ctx.me };
+      const msg = env.kind === "broadcast"
+        ? openBroadcast(envelope, ectx, sender.identityPublicKey)
+        : openDirect(envelope, ectx, sender.identityPublicKey, pairKeys[from]!);
+      emit(party.receive(msg));
+    };
+    const onText = (text: string) => {
+      const f = JSON.parse(text) as ServerFrame;
+      switch (f.kind) {
+        case "welcome":
+          reconnects = 0;
+          if (!started) {
+            started = true;
+            emit(party.start());
+          } else {
+            for (const env of sent) sendRaw(env);
+            if (resultSent && party.result) {
+              const r = party.result;
+              sendRaw(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(o.field.encode(r.sum)), transcriptHash: toBase64Url(r.transcriptHash), excluded: r.excluded }));
+            }
+          }
+          return;
+        case "accepted":
+          if (!party.done) return finish(new RoundAborted("result-mismatch", [], "relay accepted a round this party has not finished"));
+          return finish();
+        case "aborted":
+          return finish(new RoundAborted(f.code, f.culprits, f.detail));
+        case "error":
+          return finish(new RoundAborted("unexpected-message", [], `relay refused: ${f.code}: ${f.detail}`));
+        default:
+          return;
+      }
+    };
+    const connect = () => {
+      const base = o.coordinatorUrl.replace(/^http/, "ws").replace(/\/$/, "");
+      const url = signUrl({ url: `${base}/v1/rounds/${encodeURIComponent(ctx.jobId)}/${ctx.round}/${ctx.attempt}/ws`, nodeId: o.nodeId, identitySecretKey: keys.identitySecretKey, rng });
+      const sock = new WebSocket(url);
+      sock.binaryType = "arraybuffer";
+      ws = sock;
+      sock.addEventListener("open", () => sock.send(JSON.stringify({ v: 1, kind: "hello", cursor })));
+      sock.addEventListener("message", (ev: MessageEvent) => {
+        if (finished) return;
+        try {
+          if (typeof ev.data === "string") onText(ev.data);
+          else onEnvelope(new Uint8Array(ev.data as ArrayBuffer));
+        } catch (e) {
+          abort(e);
+        }
+      });
+      sock.addEventListener("close", () => {
+        if (finished || ws !== sock) return;
+        if (++reconnects > (o.maxReconnects ?? 20)) return finish(new RoundAborted("timeout", [], "relay connection lost"));
+        setTimeout(connect, Math.min(5000, 200 * 2 ** reconnects));
+      });
+      sock.addEventListener("error", () => { /* close follows */ });
+    };
+    connect();
+  });
+}
