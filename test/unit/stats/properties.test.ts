@@ -1,0 +1,193 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import {
+  computePlaintext, encodeContribution, finalise, histogramQuantile, parseDatasetSchema, parseStatsQuery, sumContributions,
+  type Row, type StatsQuery,
+} from "../../../protocol/stats/index.ts";
+
+const schema = parseDatasetSchema({
+  version: 1,
+  name: "synthetic",
+  missing: ["?"],
+  columns: [
+    { name: "x", type: "numeric" },
+    { name: "k", type: "numeric", integer: true },
+    { name: "c", type: "categorical", levels: ["a", "b", "c"] },
+    { name: "g", type: "categorical", levels: ["u", "v"] },
+  ],
+});
+
+const rowArb: fc.Arbitrary<Row> = fc.tuple(
+  fc.oneof({ weight: 9, arbitrary: fc.double({ min: -50, max: 150, noNaN: true }) }, { weight: 1, arbitrary: fc.constant(null) }),
+  fc.integer({ min: -5, max: 40 }),
+  fc.oneof(fc.constantFrom("a", "b", "c"), fc.constant(null)),
+  fc.constantFrom("u", "v"),
+);
+
+function makeQuery(fracBits: number, minCount: number, lo: number, width: number, filters: unknown[] = []): StatsQuery {
+  const bounds = [lo, lo + width];
+  return parseStatsQuery({
+    version: 1, minCount, fracBits, filters,
+    limits: { maxParties: 8, maxRowsPerParty: 1000 },
+    measures: [
+      { kind: "count" },
+      { kind: "count", column: "x", groupBy: "g", name: "nx" },
+      { kind: "sum", column: "k", bounds: [-5, 40] },
+      { kind: "mean", column: "x", bounds },
+      { kind: "variance", column: "x", bounds, groupBy: "g" },
+      { kind: "stddev", column: "x", bounds },
+      { kind: "histogram", column: "c", groupBy: "g" },
+      { kind: "histogram", column: "x", bins: [0, 10, 20, 50, 100] },
+      { kind: "quantiles", column: "x", probs: [0, 0.1, 0.5, 0.9, 1], bins: [-50, 0, 25, 50, 75, 100, 150] },
+    ],
+  });
+}
+
+const paramsArb = fc.record({
+  fracBits: fc.integer({ min: 4, max: 20 }),
+  lo: fc.integer({ min: -60, max: 20 }),
+  width: fc.integer({ min: 1, max: 200 }),
+});
+
+/** Splits rows into `parts` consecutive slices at the given cut points. */
+function cut(rows: Row[], cuts: number[]): Row[][] {
+  const pts = [...new Set(cuts.map((c) => Math.floor(c * rows.length)))].sort((a, b) => a - b);
+  const out: Row[][] = [];
+  let s = 0;
+  for (const p of [...pts, rows.length]) { out.push(rows.slice(s, p)); s = p; }
+  return out;
+}
+
+describe("statistics properties", () => {
+  it("encoding is additive: encode(A ++ B) = encode(A) + encode(B) exactly", () => {
+    fc.assert(fc.property(fc.array(rowArb, { maxLength: 40 }), fc.array(rowArb, { maxLength: 40 }), paramsArb, (a, b, p) => {
+      const q = makeQuery(p.fracBits, 0, p.lo, p.width);
+      const ea = encodeContribution(q, schema, a), eb = encodeContribution(q, schema, b);
+      expect(encodeContribution(q, schema, [...a, ...b]).values).toEqual(sumContributions([ea.values, eb.values]));
+    }), { numRuns: 60 });
+  });
+
+  it("every entry lies in [0, maxPerParty] and so passes the range predicates", () => {
+    fc.assert(fc.property(fc.array(rowArb, { maxLength: 60 }), paramsArb, (rows, p) => {
+      const c = encodeContribution(makeQuery(p.fracBits, 0, p.lo, p.width), schema, rows);
+      c.values.forEach((v, i) => {
+        expect(v >= 0n && v <= c.layout.maxPerParty[i]!).toBe(true);
+        expect(v < 1n << BigInt(c.layout.bits[i]!)).toBe(true);
+      });
+      // predicates cover every index exactly once
+      const covered = c.layout.predicates.flatMap((pr) => (pr.kind === "range" ? [pr.indices!] : []));
+      expect(covered.map(([s, e]) => e - s).reduce((x, y) => x + y, 0)).toBe(c.layout.length);
+    }), { numRuns: 60 });
+  });
+
+  it("secure finalisation matches the plaintext reference: counts exact, moments within the fixed-point tolerance", () => {
+    fc.assert(fc.property(fc.array(rowArb, { maxLength: 120 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }), paramsArb, (rows, cuts, p) => {
+      const q = makeQuery(p.fracBits, 0, p.lo, p.width);
+      const slices = cut(rows, cuts);
+      const cs = slices.map((s) => encodeContribution(q, schema, s));
+      const sec = finalise(q, cs[0]!.layout, sumContributions(cs.map((c) => c.values)), { parties: slices.length });
+      const pln = computePlaintext(q, schema, rows);
+      const u = 2 ** -(p.fracBits + 1);
+      const scale = Math.max(1, Math.abs(p.lo), Math.abs(p.lo + p.width));
+      sec.measures.forEach((m, mi) => {
+        const pm = pln.measures[mi]!;
+        m.groups.forEach((g, gi) => {
+          const pg = pm.groups[gi]!;
+          expect(g.count).toBe(pg.count);
+          expect(g.histogram).toEqual(pg.histogram);
+          expect(g.quantiles).toEqual(pg.quantiles);
+          const eps = 1e-12 * scale * scale;
+          if (pg.sum != null) expect(Math.abs(g.sum! - pg.sum)).toBeLessThanOrEqual(pg.count! * u + eps * pg.count!);
+          if (pg.mean != null) expect(Math.abs(g.mean! - pg.mean)).toBeLessThanOrEqual(u + eps);
+          if (pg.variancePopulation != null) {
+            expect(Math.abs(g.variancePopulation! - pg.variancePopulation)).toBeLessThanOrEqual((1 + 2 * p.width) * u + u * u + eps);
+          }
+          if (pg.stddevPopulation != null) {
+            // |√a − √b| ≤ √|a − b|
+            expect(Math.abs(g.stddevPopulation! - pg.stddevPopulation)).toBeLessThanOrEqual(Math.sqrt((1 + 2 * p.width) * u + u * u + eps) + 1e-9);
+          }
+        });
+      });
+    }), { numRuns: 80 });
+  });
+
+  it("integer data in integer bounds gives exact sums, means and variances", () => {
+    fc.assert(fc.property(fc.array(rowArb, { minLength: 2, maxLength: 80 }), (rows) => {
+      const q = makeQuery(8, 0, -5, 200);
+      const c = encodeContribution(q, schema, rows);
+      const sec = finalise(q, c.layout, c.values, { parties: 1 });
+      const pln = computePlaintext(q, schema, rows);
+      const s = sec.measures[2]!.groups[0]!, pl = pln.measures[2]!.groups[0]!;
+      expect(s.sum).toBe(pl.sum); // column k is integral
+    }), { numRuns: 40 });
+  });
+
+  it("cells below minCount are suppressed and their derived values withheld", () => {
+    fc.assert(fc.property(fc.array(rowArb, { maxLength: 60 }), fc.integer({ min: 1, max: 30 }), (rows, minCount) => {
+      const q = makeQuery(16, minCount, 0, 100);
+      const c = encodeContribution(q, schema, rows);
+      const r = finalise(q, c.layout, c.values, { parties: 1 });
+      for (const m of r.measures) for (const g of m.groups) {
+        if (g.suppressed) {
+          expect(g.count).toBeNull();
+          for (const k of ["sum", "mean", "variancePopulation", "varianceSample", "stddevPopulation", "stddevSample"] as const) {
+            if (k in g) expect(g[k]).toBeNull();
+          }
+          for (const qv of g.quantiles ?? []) expect(qv.value).toBeNull();
+        }
+        for (const cell of g.histogram ?? []) {
+          expect(cell.suppressed).toBe(cell.count === null);
+          if (cell.count !== null) expect(cell.count).toBeGreaterThanOrEqual(minCount);
+        }
+        if (g.histogram?.some((h) => h.suppressed)) expect(g.count).toBeNull();
+      }
+    }), { numRuns: 60 });
+  });
+
+  it("filters equal pre-filtering the rows", () => {
+    fc.assert(fc.property(fc.array(rowArb, { maxLength: 60 }), fc.integer({ min: -5, max: 40 }), (rows, t) => {
+      const filters = [{ column: "k", op: "ge", value: t }, { column: "c", op: "in", value: ["a", "c"] }];
+      const a = computePlaintext(makeQuery(16, 0, 0, 100, filters), schema, rows);
+      const kept = rows.filter((r) => (r[1] as number) >= t && (r[2] === "a" || r[2] === "c"));
+      expect(a).toEqual(computePlaintext(makeQuery(16, 0, 0, 100), schema, kept));
+    }), { numRuns: 60 });
+  });
+
+  it("histogram quantiles are monotone in p and stay within the edges", () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 10 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 2, maxLength: 10 }),
+      (cells, probs) => {
+        const edges = [0, ...cells.map((_, i) => (i + 1) * 10)];
+        const qs = [...probs].sort((a, b) => a - b).map((p) => histogramQuantile(edges, cells, p));
+        if (cells.every((c) => c === 0)) { expect(qs.every((v) => v === null)).toBe(true); return; }
+        for (let i = 0; i < qs.length; i++) {
+          expect(qs[i]!).toBeGreaterThanOrEqual(0);
+          expect(qs[i]!).toBeLessThanOrEqual(edges[edges.length - 1]!);
+          if (i > 0) expect(qs[i]!).toBeGreaterThanOrEqual(qs[i - 1]!);
+        }
+      },
+    ));
+    expect(histogramQuantile([0, 10, 20], [5, 5], 0.5)).toBe(10);
+    expect(histogramQuantile([0, 10, 20], [5, 5], 0.25)).toBe(5);
+    expect(histogramQuantile([0, 10, 20], [0, 4], 0)).toBe(10);
+  });
+
+  it("known answers: rounding to nearest, population and sample variance", () => {
+    const q = (f: number) => parseStatsQuery({ version: 1, minCount: 0, fracBits: f, measures: [{ kind: "variance", column: "x", bounds: [0, 10] }, { kind: "stddev", column: "x", bounds: [0, 10] }] });
+    const rows: Row[] = [1, 2, 3, 4].map((x) => [x, 0, "a", "u"]);
+    const c = encodeContribution(q(16), schema, rows);
+    const r = finalise(q(16), c.layout, c.values, { parties: 1 }).measures;
+    expect(r[0]!.groups[0]).toMatchObject({ count: 4, mean: 2.5, variancePopulation: 1.25, varianceSample: 5 / 3 });
+    expect(r[1]!.groups[0]!.stddevPopulation).toBeCloseTo(Math.sqrt(1.25), 14);
+    // a value 0.9 units of 2^-f above a grid point is rounded up, not truncated
+    const f = 10, x = 3 + 0.9 * 2 ** -f;
+    const c2 = encodeContribution(q(f), schema, [[x, 0, "a", "u"]]);
+    const m = finalise(q(f), c2.layout, c2.values, { parties: 1 }).measures[0]!.groups[0]!.mean!;
+    expect(Math.abs(m - x)).toBeLessThanOrEqual(2 ** -(f + 1));
+    // values outside the bounds are clipped
+    const c3 = encodeContribution(q(f), schema, [[-4, 0, "a", "u"], [25, 0, "a", "u"]]);
+    expect(finalise(q(f), c3.layout, c3.values, { parties: 1 }).measures[0]!.groups[0]).toMatchObject({ mean: 5, variancePopulation: 25 });
+    expect(computePlaintext(q(f), schema, [[-4, 0, "a", "u"], [25, 0, "a", "u"]]).measures[0]!.groups[0]).toMatchObject({ mean: 5, variancePopulation: 25 });
+  });
+});
