@@ -1,0 +1,188 @@
+/**
+ * A CKKS context for one parameter set: SEAL context, encoder, evaluator and per-level data
+ * (parms id, primes), cached per isolate. Also the (de)serialisation rules every party uses:
+ * ciphertexts are loaded only through {@link CkksContext.loadCiphertext}, which bounds the
+ * size and checks parameters, level, size-2 and scale before anything is computed.
+ */
+import type { Ciphertext, Plaintext, SEALContext, CKKSEncoder, Evaluator, ComprModeType } from "node-seal/throws";
+import { FheError } from "./errors.ts";
+import { checkParams, paramsKey, type CkksParams } from "./params.ts";
+import { scoped, type Own, type Seal } from "./seal.ts";
+
+/** One level of the modulus chain: 0 = fresh ciphertexts (all data primes). */
+export interface Level {
+  readonly index: number;
+  /** SEAL parms_id as four 64-bit words. */
+  readonly parmsId: BigUint64Array;
+  /** Data primes at this level. */
+  readonly primes: bigint[];
+  /** Serialised constant-plaintext template (uncompressed) at this level. */
+  readonly template: Uint8Array;
+}
+
+/** Wire compression of SEAL objects. */
+export type Compression = "none" | "zlib" | "zstd";
+
+const HEADER = 16; // SEAL serialization header
+const PT_DATA = HEADER + 32 + 8 + 8 + HEADER + 8; // header, parms_id, coeff_count, scale, DynArray header, count
+
+export class CkksContext {
+  readonly slots: number;
+  readonly scale: number;
+  readonly levels: Level[];
+  private constructor(
+    readonly seal: Seal,
+    readonly params: CkksParams,
+    readonly context: SEALContext,
+    readonly encoder: CKKSEncoder,
+    readonly evaluator: Evaluator,
+  ) {
+    this.slots = encoder.slotCount();
+    this.scale = 2 ** params.scaleBits;
+    this.levels = [];
+    const nLevels = params.coeffModulusBits.length - 1;
+    scoped(seal, (own) => {
+      let cd = own(context.firstContextData());
+      const pt = own(new seal.Plaintext());
+      encoder.encode(new Float64Array(this.slots).fill(1), this.scale, pt);
+      for (let i = 0; i < nLevels; i++) {
+        const parmsIdObj = own(cd.parmsId());
+        const parms = own(cd.parms());
+        const vec = own(parms.coeffModulus());
+        const primes: bigint[] = [];
+        for (let k = 0; k < vec.size(); k++) {
+          const m = vec.get(k)!;
+          primes.push(m.value());
+          m.delete();
+        }
+        if (i > 0) evaluator.plainModSwitchToNextInplace(pt);
+        const template = new Uint8Array(pt.saveToArray(seal.ComprModeType.none) as Uint8Array);
+        this.levels.push({ index: i, parmsId: BigUint64Array.from(parmsIdObj.values() as BigUint64Array), primes, template });
+        if (i + 1 < nLevels) cd = own(cd.nextContextData());
+      }
+    });
+  }
+
+  /**
+   * The context for `params` (validated, cached per isolate). Throws FheError("bad-parameters")
+   * if SEAL refuses them (e.g. not 128-bit secure).
+   */
+  static get(seal: Seal, params: CkksParams): CkksContext {
+    const key = paramsKey(params);
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const p = checkParams(params);
+    const made = scoped(
+      seal,
+      (own) => {
+        const parms = own(new seal.EncryptionParameters(seal.SchemeType.ckks));
+        parms.setPolyModulusDegree(p.polyModulusDegree);
+        parms.setCoeffModulus(own(seal.CoeffModulus.Create(p.polyModulusDegree, Int32Array.from(p.coeffModulusBits))));
+        const context = new seal.SEALContext(parms, true, seal.SecLevelType.tc128);
+        if (!context.parametersSet()) {
+          context.delete();
+          throw new FheError("bad-parameters", "SEAL rejected the CKKS parameters");
+        }
+        return new CkksContext(seal, p, context, new seal.CKKSEncoder(context), new seal.Evaluator(context));
+      },
+      "bad-parameters",
+    );
+    if (cache.size >= 8) {
+      const [k0, c0] = cache.entries().next().value!;
+      cache.delete(k0);
+      c0.dispose();
+    }
+    cache.set(key, made);
+    return made;
+  }
+
+  /** Releases the SEAL objects (only for contexts evicted from the cache). */
+  dispose(): void {
+    for (const o of [this.evaluator, this.encoder, this.context]) if (!o.isDeleted()) o.delete();
+  }
+
+  /** SEAL compression mode for `c`. */
+  compr(c: Compression): ComprModeType {
+    return this.seal.ComprModeType[c];
+  }
+
+  /** The chain level of `ct`, or -1 if its parms id is not a data level of this context. */
+  levelOf(ct: Ciphertext | Plaintext): number {
+    const pid = ct.parmsId();
+    try {
+      const w = pid.values() as BigUint64Array;
+      return this.levels.findIndex((l) => l.parmsId.every((x, i) => x === w[i]));
+    } finally {
+      pid.delete();
+    }
+  }
+
+  /**
+   * A plaintext with every slot equal to `value`, at `level`, with scale `scale`, built
+   * directly in NTT form (a constant polynomial is constant in the NTT domain), without the
+   * encoder's FFT. Throws FheError("bad-model") if round(value·scale) does not fit the modulus.
+   */
+  constantPlain(value: number, level: number, scale: number, own: Own): Plaintext {
+    const lv = this.levels[level];
+    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const scaled = Math.round(value * scale);
+    if (!Number.isFinite(scaled) || Math.abs(scaled) >= 2 ** 62) throw new FheError("bad-model", `constant ${value} at scale 2^${Math.log2(scale).toFixed(1)} is out of range`);
+    const bytes = lv.template.slice();
+    const dv = new DataView(bytes.buffer);
+    dv.setFloat64(HEADER + 32 + 8, scale, true);
+    const n = this.params.polyModulusDegree;
+    const data = new BigUint64Array(bytes.buffer, PT_DATA, n * lv.primes.length);
+    const big = BigInt(scaled);
+    lv.primes.forEach((q, k) => {
+      let r = big % q;
+      if (r < 0n) r += q;
+      data.fill(r, k * n, (k + 1) * n);
+    });
+    const pt = own(new this.seal.Plaintext());
+    pt.loadFromArray(this.context, bytes);
+    return pt;
+  }
+
+  /** Encodes `values` (≤ slots; zero-padded) at level 0 with scale Δ. */
+  encode(values: Float64Array, own: Own, scale = this.scale): Plaintext {
+    if (values.length > this.slots) throw new FheError("oversized", `${values.length} values exceed ${this.slots} slots`);
+    const pt = own(new this.seal.Plaintext());
+    this.encoder.encode(values, scale, pt);
+    return pt;
+  }
+
+  /** Upper bound on the serialised size of a 2-polynomial ciphertext at level 0. */
+  maxCiphertextBytes(): number {
+    const l0 = this.levels[0]!;
+    return 2 * this.params.polyModulusDegree * l0.primes.length * 8 + 256;
+  }
+
+  /**
+   * Loads a ciphertext sent by a peer, refusing anything but a fresh-shaped one: at most
+   * {@link maxCiphertextBytes}, valid for this context, size 2, NTT form, at `level`, with
+   * scale within 2^-20 (relative) of `scale`. Throws FheError("oversized" | "bad-ciphertext").
+   */
+  loadCiphertext(bytes: Uint8Array, own: Own, level = 0, scale = this.scale): Ciphertext {
+    if (bytes.length > this.maxCiphertextBytes()) throw new FheError("oversized", `ciphertext of ${bytes.length} bytes exceeds ${this.maxCiphertextBytes()}`);
+    if (bytes.length < HEADER || bytes[0] !== 0x5e || bytes[1] !== 0xa1) throw new FheError("bad-ciphertext", "not a SEAL ciphertext");
+    const ct = own(new this.seal.Ciphertext());
+    try {
+      ct.loadFromArray(this.context, bytes);
+    } catch (e) {
+      throw new FheError("bad-ciphertext", "ciphertext does not load under the model's CKKS parameters", { cause: e });
+    }
+    if (ct.size() !== 2) throw new FheError("bad-ciphertext", `ciphertext has ${ct.size()} polynomials, expected 2`);
+    if (!ct.isNttForm()) throw new FheError("bad-ciphertext", "ciphertext is not in NTT form");
+    const lv = this.levelOf(ct);
+    if (lv !== level) throw new FheError("bad-ciphertext", `ciphertext is at level ${lv}, expected ${level}`);
+    if (!(Math.abs(ct.scale() / scale - 1) < 2 ** -20)) throw new FheError("bad-ciphertext", `ciphertext scale ${ct.scale()} differs from the expected ${scale}`);
+    return ct;
+  }
+
+  /** Serialises a ciphertext (copied out of WASM memory). */
+  saveCiphertext(ct: Ciphertext, compression: Compression): Uint8Array {
+    return new Uint8Array(ct.saveToArray(this.compr(compression)) as Uint8Array);
+  }
+}
+
+const cache = new Map<string, CkksContext>();

@@ -1,0 +1,232 @@
+/**
+ * Encrypted evaluation of a {@link Plan}, the same code in Node (client / `--local`) and in
+ * workerd (the inference route). It never sees a secret key: it holds public evaluation keys
+ * (relinearisation, Galois) only.
+ *
+ * Batch ("feature-major"): input ciphertext j holds feature j of up to N/2 rows, one row per
+ * slot. Layer by layer, output k = Σ_j w_jk·ct_j (plaintext-constant multiplications, no
+ * rotations), one rescale, + b_k; squares are relinearised and rescaled. Weight constants
+ * are encoded at scale = the prime about to be dropped, so rescaling restores the scale
+ * exactly.
+ *
+ * Single sample ("rotate-and-sum", single-layer models only): the querier tiles its row with
+ * period P = nextPow2(inputDim) over all slots; output k = rotate-and-sum over steps
+ * 1, 2, …, P/2 of (tiled w_k)·ct, + b_k. Because the input is periodic every slot holds the
+ * full score, so no partial sum (which would leak single weights) is ever revealed.
+ */
+import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/throws";
+import { CkksContext, type Compression } from "./context.ts";
+import { FheError } from "./errors.ts";
+import type { Plan } from "./model.ts";
+import { paramsKey } from "./params.ts";
+import { scoped, type Own } from "./seal.ts";
+
+/** Power-of-two rotation steps for rotate-and-sum over `inputDim` features. */
+export function singleSampleSteps(inputDim: number): number[] {
+  const steps: number[] = [];
+  for (let s = 1; s < nextPow2(inputDim); s *= 2) steps.push(s);
+  return steps;
+}
+
+export function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** SEAL's Galois element for a left rotation by `step` (generator 3, SEAL 4 convention). */
+export function galoisElt(step: number, n: number): number {
+  const m = 2 * n;
+  let e = 1;
+  for (let i = 0; i < step; i++) e = (e * 3) % m;
+  return e;
+}
+
+/** Public evaluation keys loaded into SEAL (cached by key id on the server). */
+export class EvaluationKeys {
+  private constructor(
+    readonly paramsKey: string,
+    readonly relin: RelinKeys | undefined,
+    readonly galois: GaloisKeys | undefined,
+  ) {}
+
+  /**
+   * Loads serialised keys under `ctx`, refusing anything that is not a relinearisation key
+   * (exactly one key-switching key) or a Galois key set of at most log2(slots) keys.
+   * Throws FheError("bad-keys" | "oversized").
+   */
+  static load(ctx: CkksContext, parts: { relin?: Uint8Array; galois?: Uint8Array }, maxBytes = 64 * 2 ** 20): EvaluationKeys {
+    const s = ctx.seal;
+    for (const [k, v] of Object.entries(parts)) if (v && v.length > maxBytes) throw new FheError("oversized", `${k} key of ${v.length} bytes exceeds ${maxBytes}`);
+    let relin: RelinKeys | undefined;
+    let galois: GaloisKeys | undefined;
+    try {
+      if (parts.relin) {
+        relin = new s.RelinKeys();
+        scoped(s, () => relin!.loadFromArray(ctx.context, parts.relin), "bad-keys");
+        if (relin.size() !== 1) throw new FheError("bad-keys", `relinearisation keys must hold 1 key, got ${relin.size()}`);
+      }
+      if (parts.galois) {
+        galois = new s.GaloisKeys();
+        scoped(s, () => galois!.loadFromArray(ctx.context, parts.galois), "bad-keys");
+        if (galois.size() < 1 || galois.size() > Math.log2(ctx.slots)) throw new FheError("bad-keys", `Galois key set of ${galois.size()} keys is not allowed`);
+      }
+    } catch (e) {
+      relin?.delete();
+      galois?.delete();
+      throw e instanceof FheError ? e : new FheError("bad-keys", "evaluation keys do not load under the model's parameters", { cause: e });
+    }
+    return new EvaluationKeys(paramsKey(ctx.params), relin, galois);
+  }
+
+  /** Whether a Galois key for a left rotation by `step` is present. */
+  hasStep(step: number, n: number): boolean {
+    return !!this.galois && this.galois.hasKey(galoisElt(step, n));
+  }
+
+  dispose(): void {
+    if (this.relin && !this.relin.isDeleted()) this.relin.delete();
+    if (this.galois && !this.galois.isDeleted()) this.galois.delete();
+  }
+}
+
+export interface EvaluatorOptions {
+  /** Bytes of constant plaintexts kept across requests (default 32 MiB). */
+  plainCacheBytes?: number;
+}
+
+/** An encrypted evaluator for one plan under one context. Reusable across requests. */
+export class PlanEvaluator {
+  private readonly cache = new Map<string, Plaintext>();
+  private cacheBytes = 0;
+  private readonly cacheLimit: number;
+
+  constructor(
+    readonly ctx: CkksContext,
+    readonly plan: Plan,
+    opts: EvaluatorOptions = {},
+  ) {
+    if (plan.depth > ctx.levels.length - 1) throw new FheError("bad-parameters", `model needs depth ${plan.depth}, parameters allow ${ctx.levels.length - 1}`);
+    this.cacheLimit = opts.plainCacheBytes ?? 32 * 2 ** 20;
+  }
+
+  /** Keys this plan needs for `mode`. */
+  needs(mode: "batch" | "single"): { relin: boolean; galoisSteps: number[] } {
+    return { relin: this.plan.layers.some((l) => l.square), galoisSteps: mode === "single" ? singleSampleSteps(this.plan.inputDim) : [] };
+  }
+
+  private checkKeys(keys: EvaluationKeys, mode: "batch" | "single"): void {
+    if (keys.paramsKey !== paramsKey(this.ctx.params)) throw new FheError("bad-keys", "evaluation keys were made for other CKKS parameters");
+    const need = this.needs(mode);
+    if (need.relin && !keys.relin) throw new FheError("bad-keys", "this model needs relinearisation keys");
+    for (const s of need.galoisSteps) if (!keys.hasStep(s, this.ctx.params.polyModulusDegree)) throw new FheError("bad-keys", `missing Galois key for rotation step ${s}`);
+  }
+
+  /** A cached (or per-request, when over budget) constant plaintext. */
+  private constant(key: string, value: number, level: number, scale: number, own: Own): Plaintext {
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const bytes = this.ctx.params.polyModulusDegree * this.ctx.levels[level]!.primes.length * 8;
+    if (this.cacheBytes + bytes > this.cacheLimit) return this.ctx.constantPlain(value, level, scale, own);
+    const pt = scoped(this.ctx.seal, (o) => this.ctx.constantPlain(value, level, scale, (x) => x), "seal-error");
+    void own;
+    this.cache.set(key, pt);
+    this.cacheBytes += bytes;
+    return pt;
+  }
+
+  private lastPrime(level: number): number {
+    const primes = this.ctx.levels[level]!.primes;
+    return Number(primes[primes.length - 1]!);
+  }
+
+  /**
+   * Feature-major batch: `inputs[j]` encrypts feature j (level 0, scale Δ) of the rows.
+   * Returns `outputDim` ciphertexts of the final scores, serialised with `compression`.
+   * Throws FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
+   */
+  evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "zstd"): Uint8Array[] {
+    if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
+    this.checkKeys(keys, "batch");
+    const { ctx } = this;
+    const ev = ctx.evaluator;
+    return scoped(ctx.seal, (own) => {
+      let h: Ciphertext[] = inputs.map((b) => ctx.loadCiphertext(b, own));
+      let level = 0;
+      const tmp = own(new ctx.seal.Ciphertext());
+      this.plan.layers.forEach((layer, li) => {
+        const q = this.lastPrime(level);
+        const outs: Ciphertext[] = [];
+        for (let k = 0; k < layer.bias.length; k++) {
+          const acc = own(new ctx.seal.Ciphertext());
+          for (let j = 0; j < h.length; j++) {
+            const w = this.constant(`${li}/${j}/${k}`, layer.weights[j]![k]!, level, q, own);
+            if (j === 0) ev.multiplyPlain(h[j]!, w, acc);
+            else {
+              ev.multiplyPlain(h[j]!, w, tmp);
+              ev.addInplace(acc, tmp);
+            }
+          }
+          ev.rescaleToNextInplace(acc);
+          ev.addPlainInplace(acc, this.constant(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, level + 1, acc.scale(), own));
+          if (layer.square) {
+            ev.squareInplace(acc);
+            ev.relinearizeInplace(acc, keys.relin!);
+            ev.rescaleToNextInplace(acc);
+          }
+          outs.push(acc);
+        }
+        for (const c of h) c.delete();
+        h = outs;
+        level += layer.square ? 2 : 1;
+      });
+      return h.map((c) => ctx.saveCiphertext(c, compression));
+    });
+  }
+
+  /**
+   * Single sample, rotate-and-sum: `input` encrypts the row tiled with period
+   * nextPow2(inputDim). Only for single-layer plans. Returns `outputDim` ciphertexts whose
+   * every slot holds the score. Throws like {@link evaluateBatch}.
+   */
+  evaluateSingle(input: Uint8Array, keys: EvaluationKeys, compression: Compression = "zstd"): Uint8Array[] {
+    if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", "single-sample mode supports single-layer models; use batch mode with one row");
+    this.checkKeys(keys, "single");
+    const { ctx, plan } = this;
+    const ev = ctx.evaluator;
+    const layer = plan.layers[0]!;
+    const period = nextPow2(plan.inputDim);
+    const q = this.lastPrime(0);
+    return scoped(ctx.seal, (own) => {
+      const x = ctx.loadCiphertext(input, own);
+      const rot = own(new ctx.seal.Ciphertext());
+      const out: Uint8Array[] = [];
+      for (let k = 0; k < layer.bias.length; k++) {
+        let w = this.cache.get(`single/${k}`);
+        if (!w) {
+          const tiled = new Float64Array(ctx.slots);
+          for (let i = 0; i < ctx.slots; i++) tiled[i] = (i % period) < plan.inputDim ? layer.weights[i % period]![k]! : 0;
+          w = ctx.encode(tiled, (p) => p, q);
+          this.cache.set(`single/${k}`, w);
+        }
+        const acc = own(new ctx.seal.Ciphertext());
+        ev.multiplyPlain(x, w, acc);
+        ev.rescaleToNextInplace(acc);
+        for (let s = 1; s < period; s *= 2) {
+          ev.rotateVector(acc, s, keys.galois!, rot);
+          ev.addInplace(acc, rot);
+        }
+        ev.addPlainInplace(acc, this.constant(`single/b/${k}/${acc.scale()}`, layer.bias[k]!, 1, acc.scale(), own));
+        out.push(ctx.saveCiphertext(acc, compression));
+      }
+      return out;
+    });
+  }
+
+  /** Deletes cached plaintexts. */
+  dispose(): void {
+    for (const p of this.cache.values()) if (!p.isDeleted()) p.delete();
+    this.cache.clear();
+    this.cacheBytes = 0;
+  }
+}

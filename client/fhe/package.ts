@@ -1,0 +1,84 @@
+/**
+ * The FHE model package: what the model holder publishes (R2 `MODELS`, `fhe-packages/<id>`) and
+ * the querier downloads — DenseModel + preprocessing (inside the model) + CKKS parameters +
+ * depth + version, bound by a SHA-256 over its canonical JSON.
+ */
+import { z } from "zod";
+import { FheError } from "./errors.ts";
+import { checkDenseModel, compilePlan, denseModelSchema, type DenseModel } from "./model.ts";
+import { checkParams, ckksParamsSchema, levelsOf, paramsForDepth, type CkksParams } from "./params.ts";
+
+export const PACKAGE_FORMAT = "2pm-fhe-package/v1";
+
+export interface ModelPackage {
+  format: typeof PACKAGE_FORMAT;
+  modelId: string;
+  version: number;
+  model: DenseModel;
+  ckks: CkksParams;
+  depth: number;
+  /** Lower-case hex SHA-256 of the canonical JSON of every other field. */
+  hash: string;
+}
+
+export const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+export const modelPackageSchema = z.object({
+  format: z.literal(PACKAGE_FORMAT),
+  modelId: modelIdSchema,
+  version: z.number().int().min(1),
+  model: denseModelSchema,
+  ckks: ckksParamsSchema,
+  depth: z.number().int().min(1).max(10),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** JSON with object keys sorted, no whitespace (arrays keep their order). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+async function sha256Hex(s: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Builds a package from a DenseModel: compiles it (FheError("bad-model") if it is not
+ * evaluable), picks CKKS parameters for its depth unless given, and hashes it.
+ */
+export async function buildPackage(model: DenseModel, opts: { modelId: string; version?: number; ckks?: CkksParams }): Promise<ModelPackage> {
+  if (!modelIdSchema.safeParse(opts.modelId).success) throw new FheError("bad-model", `invalid model id ${JSON.stringify(opts.modelId)}`);
+  const m = checkDenseModel(model);
+  const plan = compilePlan(m);
+  const ckks = opts.ckks ? checkParams(opts.ckks) : paramsForDepth(plan.depth);
+  if (levelsOf(ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(ckks)}, the model needs ${plan.depth}`);
+  const body = { format: PACKAGE_FORMAT, modelId: opts.modelId, version: opts.version ?? 1, model: m, ckks, depth: plan.depth } as const;
+  return { ...body, hash: await sha256Hex(canonicalJson(body)) };
+}
+
+/**
+ * Validates a package received from anywhere: schema, model, parameters, depth and hash.
+ * Throws FheError("bad-model" | "bad-parameters").
+ */
+export async function verifyPackage(p: unknown): Promise<ModelPackage> {
+  const r = modelPackageSchema.safeParse(p);
+  if (!r.success) throw new FheError("bad-model", `invalid model package: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
+  const pkg = r.data as ModelPackage;
+  const plan = compilePlan(pkg.model);
+  checkParams(pkg.ckks);
+  if (plan.depth !== pkg.depth) throw new FheError("bad-model", `package depth ${pkg.depth} differs from the model's ${plan.depth}`);
+  if (levelsOf(pkg.ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(pkg.ckks)}, the model needs ${plan.depth}`);
+  const { hash, ...body } = pkg;
+  if ((await sha256Hex(canonicalJson(body))) !== hash) throw new FheError("bad-model", "package hash does not match its contents");
+  return pkg;
+}

@@ -1,0 +1,113 @@
+/**
+ * The querier's side: key generation, symmetric (secret-key, seeded) encryption, decryption.
+ * The secret key never leaves this object; {@link Querier.evaluationKeys} returns only the
+ * public relinearisation and Galois keys.
+ */
+import type { Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
+import type { CkksContext, Compression } from "./context.ts";
+import { FheError } from "./errors.ts";
+import { nextPow2 } from "./evaluator.ts";
+import { scoped } from "./seal.ts";
+
+export interface KeyNeeds {
+  relin: boolean;
+  galoisSteps: number[];
+}
+
+/** Serialised public evaluation keys (seeded, compressed). */
+export interface EvaluationKeyBytes {
+  relin?: Uint8Array;
+  galois?: Uint8Array;
+}
+
+export class Querier {
+  private constructor(
+    readonly ctx: CkksContext,
+    private readonly keygen: KeyGenerator,
+    private readonly secret: SecretKey,
+    private readonly encryptor: Encryptor,
+    private readonly decryptor: Decryptor,
+    readonly needs: KeyNeeds,
+  ) {}
+
+  /** Generates a fresh secret key (SEAL's CSPRNG, seeded from the platform's). */
+  static create(ctx: CkksContext, needs: KeyNeeds): Querier {
+    const s = ctx.seal;
+    return scoped(s, (own) => {
+      const keygen = new s.KeyGenerator(ctx.context);
+      const secret = keygen.secretKey();
+      // SEAL's Encryptor constructor wants a public key; it is used for nothing but dropped.
+      const pk = own(keygen.createPublicKey());
+      const encryptor = new s.Encryptor(ctx.context, pk, secret);
+      const decryptor = new s.Decryptor(ctx.context, secret);
+      return new Querier(ctx, keygen, secret, encryptor, decryptor, needs);
+    });
+  }
+
+  /** Public evaluation keys for {@link needs}, serialised (seeded halves, `compression`). */
+  evaluationKeys(compression: Compression = "zstd"): EvaluationKeyBytes {
+    const s = this.ctx.seal;
+    return scoped(s, (own) => {
+      const out: EvaluationKeyBytes = {};
+      if (this.needs.relin) out.relin = new Uint8Array(own(this.keygen.createRelinKeysSerializable()).saveToArray(this.ctx.compr(compression)) as Uint8Array);
+      if (this.needs.galoisSteps.length) {
+        const g = own(this.keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(this.needs.galoisSteps)));
+        out.galois = new Uint8Array(g.saveToArray(this.ctx.compr(compression)) as Uint8Array);
+      }
+      return out;
+    });
+  }
+
+  private encryptValues(values: Float64Array, compression: Compression): Uint8Array {
+    const s = this.ctx.seal;
+    return scoped(s, (own) => {
+      const pt = this.ctx.encode(values, own);
+      const ct = own(this.encryptor.encryptSymmetricSerializable(pt));
+      return new Uint8Array(ct.saveToArray(this.ctx.compr(compression)) as Uint8Array);
+    });
+  }
+
+  /**
+   * Feature-major: ciphertext j holds feature j of every row (row i in slot i). Rows must be
+   * preprocessed and at most `slots` many. Throws FheError("oversized" | "shape-mismatch").
+   */
+  encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "zstd"): Uint8Array[] {
+    if (rows.length > this.ctx.slots) throw new FheError("oversized", `${rows.length} rows exceed ${this.ctx.slots} slots per ciphertext`);
+    const cols = Array.from({ length: inputDim }, () => new Float64Array(rows.length));
+    rows.forEach((r, i) => {
+      if (r.length !== inputDim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${inputDim}`);
+      for (let j = 0; j < inputDim; j++) cols[j]![i] = r[j]!;
+    });
+    return cols.map((c) => this.encryptValues(c, compression));
+  }
+
+  /** Single sample: the row tiled with period nextPow2(inputDim) over all slots. */
+  encryptSingle(row: ArrayLike<number>, compression: Compression = "zstd"): Uint8Array {
+    const p = nextPow2(row.length);
+    const v = new Float64Array(this.ctx.slots);
+    for (let i = 0; i < v.length; i++) v[i] = i % p < row.length ? row[i % p]! : 0;
+    return this.encryptValues(v, compression);
+  }
+
+  /** Decrypts one ciphertext to its first `count` slots. Throws FheError("bad-ciphertext"). */
+  decrypt(bytes: Uint8Array, count: number): Float64Array {
+    const s = this.ctx.seal;
+    return scoped(
+      s,
+      (own) => {
+        const ct = own(new s.Ciphertext());
+        ct.loadFromArray(this.ctx.context, bytes);
+        const pt = own(new s.Plaintext());
+        this.decryptor.decrypt(ct, pt);
+        const v = this.ctx.encoder.decodeFloat64(pt) as Float64Array;
+        return Float64Array.from(v.subarray(0, count));
+      },
+      "bad-ciphertext",
+    );
+  }
+
+  /** Deletes the secret key and every SEAL object held. */
+  dispose(): void {
+    for (const o of [this.encryptor, this.decryptor, this.secret, this.keygen]) if (!o.isDeleted()) o.delete();
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { loadSealNode } from "../../../client/fhe/seal-node.ts";
+import { CkksContext } from "../../../client/fhe/context.ts";
+import { paramsForDepth } from "../../../client/fhe/params.ts";
+import { Querier } from "../../../client/fhe/querier.ts";
+import { EvaluationKeys, PlanEvaluator } from "../../../client/fhe/evaluator.ts";
+import { compilePlan, plainScores, type DenseModel } from "../../../client/fhe/model.ts";
+import type { Seal } from "../../../client/fhe/seal.ts";
+
+let seal: Seal;
+beforeAll(async () => { seal = await loadSealNode(); });
+
+describe("params", () => {
+  it("sizes the chain by depth", () => {
+    expect(paramsForDepth(1)).toEqual({ polyModulusDegree: 8192, coeffModulusBits: [60, 40, 60], scaleBits: 40, securityLevel: 128 });
+    expect(paramsForDepth(2).polyModulusDegree).toBe(8192);
+    expect(paramsForDepth(3)).toMatchObject({ polyModulusDegree: 8192, scaleBits: 33 });
+    expect(paramsForDepth(6).polyModulusDegree).toBe(16384);
+  });
+});
+
+describe("round trip", () => {
+  const model: DenseModel = {
+    format: "2pm-dense/v1", inputDim: 3, preprocessing: null,
+    layers: [
+      { weights: [[0.5, -1], [2, 0.25], [-0.75, 1]], bias: [0.1, -0.2], activation: "poly2", poly: [0.3, 0.5, 0.2] },
+      { weights: [[1], [-2]], bias: [0.05], activation: "sigmoid" },
+    ],
+  };
+  it("evaluates a poly2 MLP in batch mode within 1e-3", () => {
+    const plan = compilePlan(model);
+    const ctx = CkksContext.get(seal, paramsForDepth(plan.depth));
+    const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
+    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    const ev = new PlanEvaluator(ctx, plan);
+    const rows = [[1, 2, 3], [-1, 0.5, 0], [0, 0, 0], [3, -2, 1]];
+    const out = ev.evaluateBatch(q.encryptBatch(rows, 3), keys);
+    const got = q.decrypt(out[0]!, rows.length);
+    rows.forEach((r, i) => expect(Math.abs(got[i]! - plainScores(model, r)[0]!)).toBeLessThan(1e-3));
+    ev.dispose(); keys.dispose(); q.dispose();
+  });
+  it("evaluates a linear model in single-sample mode", () => {
+    const lr: DenseModel = { format: "2pm-dense/v1", inputDim: 5, preprocessing: null, layers: [{ weights: [[1], [-2], [0.5], [3], [-1]], bias: [0.25], activation: "sigmoid" }] };
+    const plan = compilePlan(lr);
+    const ctx = CkksContext.get(seal, paramsForDepth(plan.depth));
+    const ev = new PlanEvaluator(ctx, plan);
+    const q = Querier.create(ctx, ev.needs("single"));
+    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    const row = [0.1, 0.2, -0.3, 0.4, 2];
+    const out = ev.evaluateSingle(q.encryptSingle(row), keys);
+    const got = q.decrypt(out[0]!, ctx.slots);
+    const want = plainScores(lr, row)[0]!;
+    expect(Math.abs(got[0]! - want)).toBeLessThan(1e-4);
+    expect(Math.abs(got[1234]! - want)).toBeLessThan(1e-4); // every slot holds the full score
+    ev.dispose(); keys.dispose(); q.dispose();
+  });
+});
