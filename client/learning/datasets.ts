@@ -117,7 +117,7 @@ export function referenceDataDir(): string {
 
 /**
  * Loads a reference dataset as train/test. wdbc has no official split: a deterministic
- * 80/20 split (every 5th row to test). Node only (node:fs).
+ * 80/20 split (every 5th row to test: 456/113). Node only (node:fs).
  */
 export function loadReferenceDataset(name: ReferenceName, dir = referenceDataDir()): { train: Dataset; test: Dataset } {
   const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
