@@ -1,0 +1,119 @@
+/** Shared helpers for the workerd tests: simulated nodes speaking the real signed API. */
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { generateNodeKeys, nodeIdFromPublicKey, type NodeKeys } from "../../protocol/crypto/identity.ts";
+import { signRequest, signUrl } from "../../protocol/crypto/request.ts";
+import { toBase64Url, toHex, utf8 } from "../../protocol/encoding.ts";
+import { seededRng, type Rng } from "../../protocol/rng.ts";
+import type { Assignment, JobSpecInput, NodeRegistration } from "../../protocol/api/schemas.ts";
+import { jobObjectName, roundObjectName } from "../../protocol/names.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+
+export const BASE = "https://coordinator.test";
+export const TOKEN = "test-api-token";
+
+export interface TestNode extends NodeKeys {
+  id: string;
+  rng: Rng;
+}
+
+let counter = 0;
+/** A fresh node identity (deterministic per seed). */
+export function makeNode(seed = `node-${counter++}-${crypto.randomUUID()}`): TestNode {
+  const rng = seededRng(seed);
+  const k = generateNodeKeys(rng);
+  return { ...k, id: nodeIdFromPublicKey(k.identityPublicKey), rng };
+}
+
+/** Signed fetch as `node` (path relative to BASE). */
+export async function signedFetch(node: TestNode, method: string, path: string, body?: unknown, opts: { now?: number; asNode?: TestNode; headers?: Record<string, string> } = {}): Promise<Response> {
+  const url = BASE + path;
+  const text = body === undefined ? null : JSON.stringify(body);
+  const signer = opts.asNode ?? node;
+  const headers: Record<string, string> = {
+    ...signRequest({ method, url, body: text, nodeId: signer.id, identitySecretKey: signer.identitySecretKey, now: opts.now }),
+    ...(text !== null ? { "content-type": "application/json" } : {}),
+    ...opts.headers,
+  };
+  return SELF.fetch(url, { method, headers, body: text ?? undefined });
+}
+
+export function registration(node: TestNode, o: { schemaId?: string; rows?: number; cores?: number; memoryMb?: number; bandwidthMbps?: number } = {}): NodeRegistration {
+  return {
+    identityKey: toBase64Url(node.identityPublicKey),
+    kxKey: toBase64Url(node.kxPublicKey),
+    capabilities: { cores: o.cores ?? 4, memoryMb: o.memoryMb ?? 8192, bandwidthMbps: o.bandwidthMbps ?? 100 },
+    datasets: [{ schemaId: o.schemaId ?? "test/schema", rows: o.rows ?? 100, commitment: toHex(sha256(utf8(node.id))) }],
+  };
+}
+
+export async function register(node: TestNode, o: Parameters<typeof registration>[1] = {}): Promise<Response> {
+  return signedFetch(node, "POST", "/v1/nodes", registration(node, o));
+}
+
+export async function heartbeat(node: TestNode): Promise<Response> {
+  return signedFetch(node, "POST", `/v1/nodes/${node.id}/heartbeat`, { load: 0.1, freeMemoryMb: 4096, onBattery: false, online: true });
+}
+
+export function tokenFetch(method: string, path: string, body?: unknown, token = TOKEN): Promise<Response> {
+  return SELF.fetch(BASE + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+export function spec(o: Partial<JobSpecInput> = {}): JobSpecInput {
+  return {
+    type: "stats", schemaId: "test/schema", committee: { size: 3, min: 2 }, maxRounds: 1,
+    fixedPoint: { fracBits: 16, bound: 1000 }, task: { query: "mean" }, ...o,
+  };
+}
+
+export async function submitJob(o: Partial<JobSpecInput> = {}): Promise<{ id: string; status: string }> {
+  const r = await tokenFetch("POST", "/v1/jobs", spec(o));
+  if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { job: { id: string; status: string } }).job;
+}
+
+export async function assignments(node: TestNode): Promise<Assignment[]> {
+  const r = await signedFetch(node, "GET", `/v1/nodes/${node.id}/assignment`);
+  if (r.status !== 200) throw new Error(`assignment failed: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { assignments: Assignment[] }).assignments;
+}
+
+export const jobStub = (id: string) => env.JOB_DO.get(env.JOB_DO.idFromName(jobObjectName(id)));
+export const roundStub = (id: string, round: number, attempt: number) => env.ROUND_DO.get(env.ROUND_DO.idFromName(roundObjectName(id, round, attempt)));
+
+/** A connected party: the socket, and everything it received. */
+export interface Conn {
+  ws: WebSocket;
+  texts: Array<Record<string, unknown>>;
+  binaries: Uint8Array[];
+  closed: boolean;
+}
+
+/** Opens the round WebSocket as `node` (auth in the query string, like a browser). */
+export async function connect(node: TestNode, wsPath: string): Promise<Conn> {
+  const url = signUrl({ url: BASE + wsPath, nodeId: node.id, identitySecretKey: node.identitySecretKey });
+  const res = await SELF.fetch(url, { headers: { upgrade: "websocket" } });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
+  const ws = res.webSocket;
+  const conn: Conn = { ws, texts: [], binaries: [], closed: false };
+  ws.accept();
+  ws.addEventListener("message", (e) => {
+    if (typeof e.data === "string") conn.texts.push(JSON.parse(e.data) as Record<string, unknown>);
+    else conn.binaries.push(new Uint8Array(e.data as ArrayBuffer));
+  });
+  ws.addEventListener("close", () => { conn.closed = true; });
+  return conn;
+}
+
+/** Waits until `pred` holds (polling), or throws after `ms`. */
+export async function until(pred: () => boolean | Promise<boolean>, ms = 5000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
