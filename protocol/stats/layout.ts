@@ -15,6 +15,9 @@ import type { DatasetSchema } from "./schema.ts";
 import { columnIndex } from "./schema.ts";
 import { StatsQueryError, type MeasureKind, type StatsQuery } from "./query.ts";
 
+/** Most predicates a job spec carries (`protocol/api/schemas.ts`, `validation.predicates`). */
+export const MAX_PREDICATES = 32;
+
 /** p = 2^61 − 1, the default field (DESIGN §4). */
 export const M61 = (1n << 61n) - 1n;
 
@@ -293,6 +296,9 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
         `it does not prove the entries are consistent with each other or with real rows`,
     );
     start = i;
+  }
+  if (predicates.length > MAX_PREDICATES) {
+    throw new StatsQueryError([`measures: the query needs ${predicates.length} range predicates (one per run of equal bit width); a job allows at most ${MAX_PREDICATES}: use fewer distinct bounds`]);
   }
 
   return {
