@@ -50,6 +50,8 @@ export interface RoundLog extends RoundMetrics {
   /** Nodes whose update was clipped. */
   clippedNodes: number;
   maxUpdateNorm: number;
+  /** Wall time since the start of round 1 up to the end of this round's evaluation, ms. */
+  elapsedMillis: number;
 }
 
 export interface SimulationResult {
@@ -160,7 +162,7 @@ export async function simulateFederated(cfg: SimulationConfig): Promise<Simulati
       const evalSets = evalFraction > 0 ? evalSlices : trainSlices;
       const ev = finishEval(sumVectors(evalSets.map((s) => evalVector(model.evaluate(s, weights)))));
       const te = model.evaluate(test, weights);
-      const entry: RoundLog = { round: r, loss: ev.loss, accuracy: ev.accuracy, testAccuracy: te.correct / te.count, localMillis: localMillis / nodes, clippedNodes, maxUpdateNorm };
+      const entry: RoundLog = { round: r, loss: ev.loss, accuracy: ev.accuracy, testAccuracy: te.correct / te.count, localMillis: localMillis / nodes, clippedNodes, maxUpdateNorm, elapsedMillis: performance.now() - t0 };
       log.push(entry);
       cfg.onRound?.(entry);
       if (cfg.stopping) {
