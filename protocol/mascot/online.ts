@@ -1,8 +1,397 @@
+/**
+ * MASCOT online phase (Keller–Orsini–Scholl, CCS 2016, Fig. 1 Π_Online on top of F_Prep):
+ * input (Π_[[·]] Fig. 7 via COPE, input.ts; late inputs "via masks": broadcast c − r for a
+ * mask [[r]] authenticated earlier), local linear operations (shares.ts), Beaver
+ * multiplication with a triple ([[a]], [[b]], [[c]]): open ε = x − a, δ = y − b, then
+ * [[xy]] = [[c]] + ε[[b]] + δ[[a]] + εδ; opening: every party broadcasts its value share,
+ * MAC shares are kept for the deferred, batched MAC check (mac-check.ts, Fig. 10).
+ *
+ * {@link buildValidatedSteps} assembles the validated secure sum as a list of steps driven
+ * by party.ts's phase machine. Message rounds (after the optional offline prelude that
+ * supplies α_i and triples):
+ *   0  start         cope.ot.A        base OTs (CO15) for COPE, we are the base-OT sender
+ *   1  cope.ot.A  →  cope.ot.B        base-OT receiver with choices = bits of α_i
+ *   2  cope.ot.B  →  input.seed, input.cope, coin.commit      Fig. 7 Input (COPE Extend)
+ *   3  input      →  coin.open (A)                           (after all inputs are fixed)
+ *   4  coin A     →  input.y [+ input.mask + mult.open]      Fig. 7 check; validation layer 1
+ *  with predicates:
+ *   5  layer 1    →  mult.open       ρ_j·z_j (Beaver)
+ *   6  layer 2    →  valid.open      w_j = ρ_j·z_j
+ *   7  valid      →  coin.open (B)
+ *   8  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
+ *   9  commit     →  maccheck.open, echo
+ *  10  open       →  open.sum        Σ over parties whose input passed
+ *  11  sum        →  coin.open (C)
+ *  12  coin C     →  maccheck.commit
+ *  13  commit     →  maccheck.open, echo
+ *  14  open       →  result
+ *  without predicates, step 4 sends input.y and open.sum together and steps 5–10 vanish.
+ * The exclusion decision is MAC-checked before the sum is opened: otherwise a cheater could
+ * make an honest input look invalid and learn a sum without it.
+ */
+import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
-import type { FieldVec } from "../field/types.ts";
-import type { Transcript } from "./echo.ts";
-import type { OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
-export interface ValidatedEngine { steps: Step[]; start(): OutboundMessage[] }
-export function buildValidatedSteps(_cfg: SecureSumConfig, _input: FieldVec, _rng: Rng, _t: Transcript, _done: (r: SecureSumResult) => void): ValidatedEngine {
-  throw new Error("not yet");
+import { concatBytes, utf8 } from "../encoding.ts";
+import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, OT_KEY_BYTES, type BaseOtSenderState } from "./base-ot.ts";
+import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
+import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
+import { ProtocolAbort } from "./errors.ts";
+import {
+  copeExtendReceiver, copeExtendSender, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
+  type CopeReceiverSeeds, type CopeSenderSeeds,
+} from "./input.ts";
+import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
+import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
+import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
+import { foldTerms, ValidationPlan } from "./validation.ts";
+
+/** A batch of authenticated triples (vectors of equal length): c = a·b. */
+export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
+
+/**
+ * What the validated mode needs from the offline phase: α_i and `count` triples. The
+ * offline party (offline.ts) is message-driven; party.ts routes its messages to it first.
+ */
+export interface OfflineSource {
+  start(): OutboundMessage[];
+  receive(m: { from: number; phase: string; seq: number; payload: Uint8Array }): OutboundMessage[];
+  readonly done: boolean;
+  /** α_i (available once done). */
+  alpha(): bigint;
+  /** The triples (available once done). */
+  triples(): Triples;
+}
+
+/** Opening, online phase: shares to broadcast are the value shares; returns Σ_j shares. */
+export function openValues(f: Field, mine: FieldVec, payloads: ReadonlyArray<Uint8Array | undefined>, me: number, what: string): FieldVec {
+  const acc = f.add(mine, f.zeros(mine.length));
+  for (let j = 0; j < payloads.length; j++) {
+    if (j === me) continue;
+    const v = decodeVec(f, payloads[j]!, mine.length, j, what);
+    f.addInPlace(acc, v);
+  }
+  return acc;
+}
+
+/** Decodes exactly `n` canonical field elements. Throws ProtocolAbort "bad-encoding" naming `from`. */
+export function decodeVec(f: Field, bytes: Uint8Array, n: number, from: number, what: string): FieldVec {
+  if (bytes.length !== n * f.byteLength) throw new ProtocolAbort("bad-encoding", [from], `${what} from party ${from}: ${bytes.length} bytes, expected ${n * f.byteLength}`);
+  try {
+    return f.decode(bytes);
+  } catch {
+    throw new ProtocolAbort("bad-encoding", [from], `${what} from party ${from}: non-canonical field element`);
+  }
+}
+
+/** Beaver step 1: this party's shares of ε = x − a and δ = y − b (to open). */
+export function beaverMasks(f: Field, x: AuthShare, y: AuthShare, t: Triples): { eps: AuthShare; delta: AuthShare } {
+  return {
+    eps: { value: f.sub(x.value, t.a.value), mac: f.sub(x.mac, t.a.mac) },
+    delta: { value: f.sub(y.value, t.b.value), mac: f.sub(y.mac, t.b.mac) },
+  };
+}
+
+/** Beaver step 2: [[xy]] = [[c]] + ε[[b]] + δ[[a]] + εδ, given the opened ε, δ. */
+export function beaverFinish(ctx: ShareContext, t: Triples, eps: FieldVec, delta: FieldVec): AuthShare {
+  const f = ctx.field;
+  const value = f.add(t.c.value, f.add(f.mul(eps, t.b.value), f.mul(delta, t.a.value)));
+  const mac = f.add(t.c.mac, f.add(f.mul(eps, t.b.mac), f.mul(delta, t.a.mac)));
+  return addPublic(ctx, { value, mac }, f.mul(eps, delta));
+}
+
+function sliceTriples(f: Field, t: Triples, s: number, e: number): Triples {
+  return { a: sliceShare(f, t.a, s, e), b: sliceShare(f, t.b, s, e), c: sliceShare(f, t.c, s, e) };
+}
+
+function alphaBits(alpha: bigint, k: number): Uint8Array {
+  const out = new Uint8Array(k);
+  for (let l = 0; l < k; l++) out[l] = Number((alpha >> BigInt(l)) & 1n);
+  return out;
+}
+
+function splitKeys(flat: Uint8Array, k: number): Uint8Array[] {
+  return Array.from({ length: k }, (_, l) => flat.subarray(OT_KEY_BYTES * l, OT_KEY_BYTES * (l + 1)));
+}
+
+export interface ValidatedEngine {
+  steps: Step[];
+  /** First messages of the main protocol (after the offline prelude, if any). */
+  start(): OutboundMessage[];
+  /** The offline prelude (triples, α), or undefined when no triples are needed. */
+  offline: OfflineSource | undefined;
+  /** Triples the configuration needs (0 without predicates). */
+  tripleCount: number;
+}
+
+/** Number of triples a validated run with these predicates consumes: n·(products + 2). */
+export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates">): number {
+  const plan = new ValidationPlan(cfg.field, cfg.length, cfg.predicates);
+  return plan.active ? cfg.parties * (plan.products + 2) : 0;
+}
+
+/**
+ * Builds the validated secure sum for party.ts. `makeOffline(count, alpha?)` supplies the
+ * offline phase when triples are needed; when none are, α_i is sampled here.
+ */
+export function buildValidatedSteps(
+  cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
+  makeOffline?: (tripleCount: number) => OfflineSource,
+): ValidatedEngine {
+  const f = cfg.field;
+  const { parties: n, me, length: d } = cfg;
+  const k = f.bits;
+  const plan = new ValidationPlan(f, d, cfg.predicates);
+  const P = plan.products;
+  const E = plan.extendedLength;
+  const tripleCount = plan.active ? n * (P + 2) : 0;
+  const offline = tripleCount > 0 ? makeOfflineOrThrow(makeOffline, tripleCount) : undefined;
+  const peers = [...Array(n).keys()].filter((j) => j !== me);
+  const sid = (owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), cfg.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
+  const copeLabel = (owner: number, holder: number) => `input-cope/${owner}->${holder}`;
+
+  let alpha = 0n;
+  let ctx: ShareContext;
+  const otSender = new Map<number, BaseOtSenderState>();
+  const copeSend = new Map<number, CopeSenderSeeds>();
+  const copeRecv = new Map<number, CopeReceiverSeeds>();
+  let ext: FieldVec; // our extended input [x | witness | masks | x0]
+  const seedsSent = new Map<number, Uint8Array>();
+  const shares: AuthShare[] = []; // per owner: our share of its extended vector
+  const coins: CoinState[] = [];
+  let coinCommits: Uint8Array[][] = []; // [party][coin index]
+  let coinsOpened = 0;
+  let seedA: Uint8Array = new Uint8Array(32);
+  let R: FieldVec[] = [];
+  const lateE: FieldVec[] = [];
+  let triples: Triples | undefined;
+  let batch = new MacCheckBatch(f);
+  let yMacs: bigint[] = [];
+  let myY = 0n;
+  let layer1: { eps: AuthShare; delta: AuthShare } | undefined;
+  let layer2: { eps: AuthShare; delta: AuthShare } | undefined;
+  let w: AuthShare | undefined;
+  let excluded: number[] = [];
+  let sigmaOpen: Uint8Array | undefined;
+  let sigmaCommit: Uint8Array | undefined;
+  let sigmaCommits: Array<Uint8Array | undefined> = [];
+  let mySum: AuthShare | undefined;
+  let openedSum: FieldVec | undefined;
+
+  const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
+  const enc1 = (x: bigint) => f.encode(f.fromBigInts([x]));
+  const coinCount = plan.active ? 3 : 2;
+
+  const nextCoin = (box: Inbox): Uint8Array => {
+    const idx = coinsOpened++;
+    const opens = box.get("coin.open")!.map((p, j) => (j === me ? coinOpenPayload(coins[idx]!) : p!));
+    return coinFinish(coinCommits.map((c) => c[idx]!), opens);
+  };
+  const openCoin = (): OutboundMessage => bcast("coin.open", coinOpenPayload(coins[coinsOpened]!));
+
+  const macCommit = (seed: Uint8Array): OutboundMessage => {
+    const sigma = batch.sigma(alpha, seed);
+    const c = commitSigma(f, sigma, rng);
+    sigmaCommit = c.commitPayload;
+    sigmaOpen = c.openPayload;
+    return bcast(MACCHECK_COMMIT, c.commitPayload);
+  };
+  const macOpen = (box: Inbox, stepIndex: number): OutboundMessage[] => {
+    sigmaCommits = box.get(MACCHECK_COMMIT)!.map((c, j) => (j === me ? sigmaCommit! : c));
+    transcript.closeThrough(stepIndex);
+    return [bcast(MACCHECK_OPEN, sigmaOpen!), bcast(ECHO_PHASE, transcript.digest())];
+  };
+  const macVerify = (box: Inbox): void => {
+    let total = 0n;
+    const opens = box.get(MACCHECK_OPEN)!;
+    for (let j = 0; j < n; j++) total += j === me ? f.get(f.decode(sigmaOpen!.subarray(32)), 0) : openSigma(f, j, sigmaCommits[j]!, opens[j]!);
+    const echoes = new Map<number, Uint8Array>();
+    for (const j of peers) echoes.set(j, box.get(ECHO_PHASE)![j]!);
+    checkEchoes(transcript.digest(), echoes);
+    if (total % f.p !== 0n) throw new ProtocolAbort("mac-check-failed", [], "MAC check failed: Σσ_i ≠ 0 (an opened value or a MAC share was wrong)");
+    batch = new MacCheckBatch(f);
+  };
+
+  const sumShare = (): AuthShare => sumShares(f, shares.filter((_, j) => !excluded.includes(j)).map((s) => sliceShare(f, s, 0, d)), d);
+
+  const ctxOf = (): ShareContext => ctx;
+
+  const start = (): OutboundMessage[] => {
+    alpha = offline ? offline.alpha() : f.get(f.random(1, rng), 0);
+    ctx = { field: f, me, alpha };
+    if (offline) triples = offline.triples();
+    const out: OutboundMessage[] = [];
+    for (const j of peers) {
+      const { state, message } = baseOtSenderStart(sid(me, j), rng);
+      otSender.set(j, state);
+      out.push({ to: j, phase: "cope.ot.A", payload: message });
+    }
+    return out;
+  };
+
+  const steps: Step[] = [];
+  let stepNo = 0;
+  const push = (name: string, expect: string[], run: (box: Inbox, idx: number) => OutboundMessage[]) => {
+    const idx = stepNo++;
+    steps.push({ name, expect, run: (box) => run(box, idx) });
+  };
+
+  // 1: base-OT receiver for COPE where we hold the MAC key (choices = bits of α_i).
+  push("cope.ot.A", ["cope.ot.A"], (box) => {
+    const out: OutboundMessage[] = [];
+    const choices = alphaBits(alpha, k);
+    for (const i of peers) {
+      const { message, keys } = baseOtReceive(sid(i, me), choices, box.get("cope.ot.A")![i]!, rng, i);
+      copeRecv.set(i, { delta: alpha, kDelta: splitKeys(keys, k) });
+      out.push({ to: i, phase: "cope.ot.B", payload: message });
+    }
+    return out;
+  });
+  // 2: base-OT sender finish; Fig. 7 Input: shares and COPE corrections for our extended input.
+  push("cope.ot.B", ["cope.ot.B"], (box) => {
+    for (const j of peers) {
+      const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
+      copeSend.set(j, { k0: splitKeys(k0, k), k1: splitKeys(k1, k) });
+    }
+    ext = f.concat([input, plan.witness(input), f.random(plan.maskLength + 1, rng)]);
+    const out: OutboundMessage[] = [];
+    const ts: FieldVec[] = [];
+    const masks: FieldVec[] = [];
+    for (const j of peers) {
+      const s = rng.bytes(32);
+      seedsSent.set(j, s);
+      masks.push(expandSeed(f, s, `input-share/${me}->${j}`, E));
+      const { u, t } = copeExtendSender(f, copeSend.get(j)!, ext, copeLabel(me, j));
+      ts.push(t);
+      out.push({ to: j, phase: "input.seed", payload: s }, { to: j, phase: "input.cope", payload: f.encode(u) });
+    }
+    shares[me] = ownerInputShare(f, alpha, ext, ts, masks);
+    for (let c = 0; c < coinCount; c++) coins.push(coinCommit(rng));
+    out.push(bcast("coin.commit", concatBytes(...coins.map((c) => c.commitment))));
+    return out;
+  });
+  // 3: peers' inputs authenticated (our MAC shares via COPE); open coin A.
+  push("input", ["input.seed", "input.cope", "coin.commit"], (box) => {
+    for (const i of peers) {
+      const s = box.get("input.seed")![i]!;
+      if (s.length !== 32) throw new ProtocolAbort("bad-encoding", [i], `input.seed from party ${i} must be 32 bytes`);
+      const u = decodeVec(f, box.get("input.cope")![i]!, k * E, i, "input.cope");
+      const q = copeExtendReceiver(f, copeRecv.get(i)!, u, E, copeLabel(i, me), i);
+      shares[i] = peerInputShare(expandSeed(f, s, `input-share/${i}->${me}`, E), q);
+    }
+    coinCommits = box.get("coin.commit")!.map((c, j) => {
+      if (j === me) return coins.map((x) => x.commitment);
+      if (c!.length !== 32 * coinCount) throw new ProtocolAbort("bad-encoding", [j], `coin.commit from party ${j}: ${c!.length} bytes`);
+      return Array.from({ length: coinCount }, (_, t) => c!.subarray(32 * t, 32 * t + 32));
+    });
+    return [openCoin()];
+  });
+  // 4: coin A → Fig. 7 check value y, and either validation layer 1 or the sum opening.
+  push("coin.A", ["coin.open"], (box) => {
+    seedA = nextCoin(box);
+    const r = expandSeed(f, seedA, "input-check", E);
+    yMacs = shares.map((s) => inputCheckMac(f, s, r));
+    myY = inputCheckValue(f, ext, r);
+    const out = [bcast("input.y", enc1(myY))];
+    if (!plan.active) {
+      mySum = sumShare();
+      out.push(bcast("open.sum", f.encode(mySum.value)));
+      return out;
+    }
+    R = plan.projectionRowsFromSeed(seedA);
+    if (plan.maskLength > 0) {
+      const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+      lateE[me] = plan.lateInput(input, masks, R);
+      out.push(bcast("input.mask", f.encode(lateE[me]!)));
+    }
+    const lefts: AuthShare[] = [], rights: AuthShare[] = [];
+    for (let j = 0; j < n; j++) { const o = plan.operands(ctxOf(), shares[j]!, R); lefts.push(o.left); rights.push(o.right); }
+    const L = sumConcat(f, lefts), Rt = sumConcat(f, rights);
+    layer1 = beaverMasks(f, L, Rt, sliceTriples(f, triples!, 0, n * P));
+    out.push(bcast("mult.open", f.encode(f.concat([layer1.eps.value, layer1.delta.value]))));
+    return out;
+  });
+  const collectY = (box: Inbox): void => {
+    const ys = box.get("input.y")!;
+    const yv: bigint[] = [];
+    for (let j = 0; j < n; j++) yv.push(j === me ? myY : f.get(decodeVec(f, ys[j]!, 1, j, "input.y"), 0));
+    batch.add(f.fromBigInts(yv), f.fromBigInts(yMacs));
+  };
+  if (!plan.active) {
+    push("open.sum", ["input.y", "open.sum"], (box) => {
+      collectY(box);
+      openedSum = openValues(f, mySum!.value, box.get("open.sum")!, me, "open.sum");
+      batch.add(openedSum, mySum!.mac);
+      return [openCoin()];
+    });
+  } else {
+    // 5: layer 1 opened → products, zero terms, z_j; Beaver for ρ_j·z_j.
+    push("layer1", plan.maskLength > 0 ? ["input.y", "input.mask", "mult.open"] : ["input.y", "mult.open"], (box) => {
+      collectY(box);
+      if (plan.maskLength > 0) for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+      const opened = openValues(f, f.concat([layer1!.eps.value, layer1!.delta.value]), box.get("mult.open")!, me, "mult.open");
+      const eps = f.slice(opened, 0, n * P), delta = f.slice(opened, n * P, 2 * n * P);
+      batch.add(eps, layer1!.eps.mac);
+      batch.add(delta, layer1!.delta.mac);
+      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * P), eps, delta);
+      const zs: AuthShare[] = [];
+      for (let j = 0; j < n; j++) {
+        const terms = plan.terms(ctxOf(), shares[j]!, sliceShare(f, prods, j * P, (j + 1) * P), lateE[j] ?? f.zeros(0));
+        zs.push(foldTerms(f, terms, expandSeed(f, seedA, `validation/${j}`, terms.value.length)));
+      }
+      const z = sumConcat(f, zs);
+      const rho = sliceTriples(f, triples!, n * P, n * P + n).a;
+      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * P + n, n * P + 2 * n));
+      return [bcast("mult.open", f.encode(f.concat([layer2.eps.value, layer2.delta.value])))];
+    });
+    // 6: w_j = ρ_j·z_j, opened.
+    push("layer2", ["mult.open"], (box) => {
+      const opened = openValues(f, f.concat([layer2!.eps.value, layer2!.delta.value]), box.get("mult.open")!, me, "mult.open");
+      const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
+      batch.add(eps, layer2!.eps.mac);
+      batch.add(delta, layer2!.delta.mac);
+      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * P + n, n * P + 2 * n), eps, delta);
+      return [bcast("valid.open", f.encode(w.value))];
+    });
+    // 7: pass/fail bits; open coin B.
+    push("valid", ["valid.open"], (box) => {
+      const opened = openValues(f, w!.value, box.get("valid.open")!, me, "valid.open");
+      batch.add(opened, w!.mac);
+      excluded = [];
+      for (let j = 0; j < n; j++) if (f.get(opened, j) !== 0n) excluded.push(j);
+      return [openCoin()];
+    });
+    push("coin.B", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
+    push("maccheck.commit", [MACCHECK_COMMIT], (box, idx) => macOpen(box, idx));
+    // 10: validation openings verified; open the sum of the inputs that passed.
+    push("maccheck.open", [MACCHECK_OPEN, ECHO_PHASE], (box) => {
+      macVerify(box);
+      mySum = sumShare();
+      return [bcast("open.sum", f.encode(mySum.value))];
+    });
+    push("open.sum", ["open.sum"], (box) => {
+      openedSum = openValues(f, mySum!.value, box.get("open.sum")!, me, "open.sum");
+      batch.add(openedSum, mySum!.mac);
+      return [openCoin()];
+    });
+  }
+  push("coin.final", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
+  push("maccheck.commit.final", [MACCHECK_COMMIT], (box, idx) => macOpen(box, idx));
+  push("maccheck.open.final", [MACCHECK_OPEN, ECHO_PHASE], (box, idx) => {
+    macVerify(box);
+    transcript.closeThrough(idx);
+    done({ sum: openedSum!, excluded: [...excluded], transcriptHash: transcript.digest() });
+    return [];
+  });
+
+  return { steps, start, offline, tripleCount };
+}
+
+function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {
+  if (!make) throw new RangeError(`validated mode with predicates needs ${count} triples but no offline phase is available`);
+  return make(count);
+}
+
+/** Concatenates per-owner shares into one vector. */
+function sumConcat(f: Field, xs: AuthShare[]): AuthShare {
+  return { value: f.concat(xs.map((x) => x.value)), mac: f.concat(xs.map((x) => x.mac)) };
 }

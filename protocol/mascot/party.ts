@@ -25,7 +25,7 @@ import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
-import { buildValidatedSteps, type ValidatedEngine } from "./online.ts";
+import { buildValidatedSteps, type OfflineSource, type ValidatedEngine } from "./online.ts";
 
 export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
 export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
@@ -71,7 +71,22 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
   }
 }
 
+/**
+ * Optional dependencies (an extension of the documented constructor, for tests and
+ * benchmarks): `offline(count)` builds the offline phase that supplies α_i and `count`
+ * triples. Default: the message-driven MASCOT offline party (offline.ts).
+ */
+export interface PartyDeps { offline?: (tripleCount: number) => OfflineSource }
+
+function defaultOffline(_cfg: SecureSumConfig, _rng: Rng): ((count: number) => OfflineSource) | undefined {
+  return undefined;
+}
+
 export class SecureSumParty {
+  private prelude: OfflineSource | undefined;
+  /** Per sender: still inside the offline prelude (no main-protocol message seen yet). */
+  private preludeOpen: boolean[] = [];
+  private mainStarted = false;
   private readonly cfg: SecureSumConfig;
   private readonly transcript: Transcript;
   private steps: Step[] = [];
@@ -95,7 +110,7 @@ export class SecureSumParty {
    * @param rng   CSPRNG for every random choice (seeded only in tests)
    * Throws TypeError / RangeError on a bad config (naming the field).
    */
-  constructor(cfg: SecureSumConfig, input: FieldVec, private readonly rng: Rng) {
+  constructor(cfg: SecureSumConfig, input: FieldVec, private readonly rng: Rng, deps: PartyDeps = {}) {
     validateConfig(cfg, input);
     this.cfg = cfg;
     this.transcript = new Transcript(cfg.sessionId);
@@ -104,8 +119,10 @@ export class SecureSumParty {
     if (cfg.mode === "linear-only") {
       this.steps = this.linearSteps(input);
     } else {
-      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; });
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng));
       this.steps = this.engine.steps;
+      this.prelude = this.engine.offline;
+      this.preludeOpen = new Array<boolean>(cfg.parties).fill(this.prelude !== undefined);
     }
     this.indexSteps();
   }
@@ -143,7 +160,14 @@ export class SecureSumParty {
   start(): OutboundMessage[] {
     if (this.started) throw new ProtocolAbort("unexpected-message", [], "start() called twice");
     this.started = true;
-    return this.guard(() => (this.engine ? this.engine.start() : this.linearStart()));
+    return this.guard(() => {
+      if (!this.engine) return this.linearStart();
+      if (this.prelude) {
+        const out = this.prelude.start();
+        return out.concat(this.maybeStartMain());
+      }
+      return this.startMain();
+    });
   }
 
   /**
@@ -155,6 +179,17 @@ export class SecureSumParty {
   receive(m: InboundMessage): OutboundMessage[] {
     if (this.failed) throw this.failed;
     return this.guard(() => this.accept(m));
+  }
+
+  private startMain(): OutboundMessage[] {
+    this.mainStarted = true;
+    const out = this.engine!.start();
+    this.recordOwn(out);
+    return out.concat(this.drain());
+  }
+
+  private maybeStartMain(): OutboundMessage[] {
+    return this.prelude && this.prelude.done && !this.mainStarted ? this.startMain() : [];
   }
 
   private guard(f: () => OutboundMessage[]): OutboundMessage[] {
@@ -184,6 +219,16 @@ export class SecureSumParty {
     }
     const k = this.nextMsg[from]!;
     const want = this.expectedSeq[from]![k];
+    if (this.preludeOpen[from]) {
+      if (m.phase !== want) {
+        // Offline prelude message: the offline party runs its own checks.
+        if (this.prelude!.done) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the offline phase`);
+        this.nextSeq[from]!++;
+        const out = this.prelude!.receive(m);
+        return out.concat(this.maybeStartMain());
+      }
+      this.preludeOpen[from] = false;
+    }
     if (this._result || want === undefined) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the protocol ended`);
     if (m.phase !== want) throw new ProtocolAbort("unexpected-message", [from], `expected ${want} from party ${from}, got ${m.phase}`);
     this.nextSeq[from]!++;
@@ -195,7 +240,13 @@ export class SecureSumParty {
     slot[from] = m.payload;
     if (BROADCAST_PHASES.has(m.phase)) this.transcript.record(step, m.phase, from, m.payload);
     this.pending[step]!--;
+    return this.drain();
+  }
+
+  /** Runs every step whose messages are all in (only once the main protocol has started). */
+  private drain(): OutboundMessage[] {
     const out: OutboundMessage[] = [];
+    if (this.engine && !this.mainStarted) return out;
     while (this.stepIdx < this.steps.length && this.pending[this.stepIdx] === 0) {
       const s = this.steps[this.stepIdx]!;
       const box = this.inboxes[this.stepIdx]!;

@@ -130,14 +130,14 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
 
 /**
- * Deterministically expands a 32-byte seed into `n` uniform field elements (ChaCha20
+ * Deterministically expands a seed (≥ 16 bytes) into `n` uniform field elements (ChaCha20
  * keystream keyed by SHA-256("2pm/mascot/expand/v1" ‖ label ‖ 0x00 ‖ seed), then
  * Field.fromUniformBytes, bias ≤ 2^-64 per element). Synchronous, so message handlers stay
- * synchronous. Used for PRG-compressed shares and for public coefficients from a coin toss.
- * Throws RangeError if the seed is not 32 bytes.
+ * synchronous. Used for PRG-compressed shares, COPE expansions (16-byte base-OT keys) and
+ * public coefficients from a coin toss. Throws RangeError if the seed is shorter than 16 bytes.
  */
 export function expandSeed(f: Field, seed: Uint8Array, label: string, n: number): FieldVec {
-  if (seed.length !== 32) throw new RangeError(`expandSeed: seed must be 32 bytes, got ${seed.length}`);
+  if (seed.length < 16) throw new RangeError(`expandSeed: seed must be at least 16 bytes, got ${seed.length}`);
   const key = sha256(concatBytes(utf8("2pm/mascot/expand/v1"), utf8(label), new Uint8Array([0]), seed));
   const bytes = chacha20(key, new Uint8Array(12), new Uint8Array(n * f.uniformByteLength));
   return f.fromUniformBytes(bytes, n);

@@ -1,0 +1,306 @@
+/**
+ * Input validation inside MASCOT (beyond the paper): each predicate on party P_j's input x
+ * becomes a list of "zero terms" — authenticated values that are all 0 iff the predicate
+ * holds — computed with one layer of Beaver products (online.ts). The terms are folded
+ * with public random coefficients (coin toss after the inputs are authenticated) into one
+ * value z_j, and only w_j = ρ_j·z_j (ρ_j a fresh random authenticated value) is opened:
+ * w_j = 0 iff z_j = 0 (except w.p. 1/p), and w_j ≠ 0 is uniform, so *one pass/fail bit
+ * per input* is revealed. A bad input passes only if its nonzero terms cancel under the
+ * random coefficients: probability ≤ 1/p (Schwartz–Zippel, degree 1).
+ *
+ * Bit decomposition / less-than with a public bound: the owner knows its input, so it
+ * supplies the bits as extra authenticated inputs (witnesses), and the circuit checks
+ * (a) every witness bit b satisfies b·(b − 1) = 0 and (b) the value equals Σ_t 2^t b_t:
+ *  - range [0, 2^b):  x_k − Σ_t 2^t b_{k,t} = 0,  b·d products;
+ *  - L2 norm ≤ B:     Σ_k x_k² + Σ_t 2^t c_t − B = 0 with c the L = bitlen(B) bits of the slack
+ *                     B − Σx² (so Σx² ≤ B ⟺ slack ∈ [0, 2^L)): the inner product ⟨x, x⟩
+ *                     costs d products, plus L for the slack bits;
+ *  - bits:            x_k·(x_k − 1) = 0, d products;
+ *  - one-hot group g: bits in g, and S_g·(S_g − 1) = 0 (sum ≤ 1) or S_g − 1 = 0 (exact).
+ * Norm on a random projection (rows = m): R ∈ {±1}^{m×d} is drawn from the coin toss made
+ * after the inputs are authenticated; y = R·x is local; ‖y‖² needs m products. The slack
+ * bits depend on R, so the owner inputs them late "via masks" (online phase): it
+ * authenticated L random masks r with its input, and now broadcasts e = c − r; the bit
+ * check c(c − 1) = r² + (2e − 1)·r + e² − e is linear given [r²], which is computed in the
+ * same product layer. Accept iff ‖Rx‖² ≤ T with T = ⌈(m + 2√(m·t) + 2t)·B⌉, t = 28 (≈ 2^-40).
+ * Error bound (Laurent–Massart χ² tails; ±1 rows are sub-Gaussian with the same variance,
+ * so the same form holds up to the constants of Hanson–Wright — measured in the tests):
+ *   an honest x with ‖x‖² ≤ B is rejected w.p. ≤ e^{-t};
+ *   an x with ‖x‖² > B·(m + 2√(mt) + 2t)/(m − 2√(mt)) is accepted w.p. ≤ e^{-t} (needs m > 4t;
+ *   e.g. m = 1024 gives a gap factor of 2.06, m = 256 of 5.4). Between the two, either.
+ *
+ * Soundness over the integers. Every check is an identity in F_p. "bits", "one-hot" and
+ * "range" are exact. For "l2-norm" the identity Σx² + slack = B holds over the integers only
+ * if no wrap-around occurs: combine it with a range predicate on the same entries such that
+ * d·2^(2b) + 2^L < p (m·d²·2^(2b) for the projection); alone, it is a statement mod p.
+ */
+import type { Field, FieldVec } from "../field/types.ts";
+import type { Predicate } from "./party.ts";
+import { addPublic, concatShares, matVecPublic, sliceShare, subShares, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
+import { expandSeed } from "./shares.ts";
+
+/** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
+export const PROJECTION_TAIL_T = 28;
+
+/** T = ⌈(m + 2√(m·t) + 2t)·B⌉ (computed with a 2^-20-granular upward-rounded factor; deterministic). */
+export function projectionThreshold(rows: number, bound: bigint): bigint {
+  const t = PROJECTION_TAIL_T;
+  const factor = rows + 2 * Math.sqrt(rows * t) + 2 * t;
+  const num = BigInt(Math.ceil(factor * 2 ** 20));
+  return (bound * num + (1n << 20n) - 1n) >> 20n;
+}
+
+function bitLength(x: bigint): number {
+  return x <= 0n ? 0 : x.toString(2).length;
+}
+
+interface RangeItem { kind: "range"; start: number; end: number; bits: number; auxOffset: number }
+interface L2Item { kind: "l2"; bound: bigint; slackBits: number; auxOffset: number }
+interface ProjItem { kind: "proj"; rows: number; threshold: bigint; slackBits: number; maskOffset: number; rowsOffset: number }
+interface BitsItem { kind: "bits"; start: number; end: number }
+interface GroupItem { kind: "group"; start: number; end: number; exact: boolean }
+type Item = RangeItem | L2Item | ProjItem | BitsItem | GroupItem;
+
+/**
+ * The validation circuit for one predicate list and input length d. Layout of an owner's
+ * authenticated vector: [x (d) | witness bits (aux) | late-input masks | Fig. 7 mask (1)].
+ */
+export class ValidationPlan {
+  readonly d: number;
+  readonly items: Item[] = [];
+  /** Witness values appended after x (range bits, L2 slack bits). */
+  readonly auxLength: number;
+  /** Masks for late inputs (projection slack bits). */
+  readonly maskLength: number;
+  /** Layer-1 products per owner. */
+  readonly products: number;
+  /** Total projection rows (0 if none). */
+  readonly projectionRows: number;
+
+  /** Throws RangeError on a malformed predicate (bad indices, bits, bound). */
+  constructor(readonly field: Field, d: number, predicates: readonly Predicate[]) {
+    this.d = d;
+    let aux = 0, masks = 0, prods = 0, rows = 0;
+    const maxBits = field.bits - 1;
+    for (const p of predicates) {
+      switch (p.kind) {
+        case "none": break;
+        case "bits": this.items.push({ kind: "bits", start: 0, end: d }); prods += d; break;
+        case "one-hot":
+          for (const [s, e] of p.groups) {
+            if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`one-hot: bad group [${s}, ${e}) for length ${d}`);
+            this.items.push({ kind: "bits", start: s, end: e }, { kind: "group", start: s, end: e, exact: p.exact === true });
+            prods += e - s + (p.exact ? 0 : 1);
+          }
+          break;
+        case "range": {
+          const [s, e] = p.indices ?? [0, d];
+          if (!Number.isInteger(p.bits) || p.bits < 1 || p.bits > maxBits) throw new RangeError(`range: bits must be in [1, ${maxBits}], got ${p.bits}`);
+          if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`range: bad indices [${s}, ${e}) for length ${d}`);
+          this.items.push({ kind: "range", start: s, end: e, bits: p.bits, auxOffset: aux });
+          aux += (e - s) * p.bits; prods += (e - s) * p.bits;
+          break;
+        }
+        case "l2-norm": {
+          if (typeof p.bound !== "bigint" || p.bound < 0n || p.bound >= field.p / 4n) throw new RangeError("l2-norm: bound must be a bigint in [0, p/4)");
+          if (p.projection) {
+            const m = p.projection.rows;
+            if (!Number.isInteger(m) || m < 1 || m > 1 << 16) throw new RangeError(`l2-norm: projection rows must be in [1, 65536], got ${m}`);
+            const threshold = projectionThreshold(m, p.bound);
+            if (threshold >= field.p / 4n) throw new RangeError("l2-norm: projected threshold too large for the field");
+            const slackBits = Math.max(1, bitLength(threshold));
+            this.items.push({ kind: "proj", rows: m, threshold, slackBits, maskOffset: masks, rowsOffset: rows });
+            masks += slackBits; rows += m; prods += m + slackBits;
+          } else {
+            const slackBits = Math.max(1, bitLength(p.bound));
+            this.items.push({ kind: "l2", bound: p.bound, slackBits, auxOffset: aux });
+            aux += slackBits; prods += d + slackBits;
+          }
+          break;
+        }
+        default: throw new RangeError(`unknown predicate ${JSON.stringify((p as { kind: unknown }).kind)}`);
+      }
+    }
+    this.auxLength = aux;
+    this.maskLength = masks;
+    this.products = prods;
+    this.projectionRows = rows;
+  }
+
+  /** True if there is anything to check. */
+  get active(): boolean {
+    return this.items.length > 0;
+  }
+
+  /** Length of the authenticated vector per owner: d + aux + masks + 1 (Fig. 7 mask). */
+  get extendedLength(): number {
+    return this.d + this.auxLength + this.maskLength + 1;
+  }
+
+  /** Owner side: the witness bits (range bits, L2 slack bits) for input x. Invalid inputs give garbage witnesses, which the check rejects. */
+  witness(x: FieldVec): FieldVec {
+    const f = this.field;
+    const out = new Array<bigint>(this.auxLength).fill(0n);
+    const xs = f.toBigInts(x);
+    for (const it of this.items) {
+      if (it.kind === "range") {
+        for (let k = it.start; k < it.end; k++) {
+          const v = xs[k]!;
+          for (let t = 0; t < it.bits; t++) out[it.auxOffset + (k - it.start) * it.bits + t] = (v >> BigInt(t)) & 1n;
+        }
+      } else if (it.kind === "l2") {
+        let s = 0n;
+        for (const v of xs) s = (s + v * v) % f.p;
+        const slack = (it.bound - s + f.p) % f.p;
+        for (let t = 0; t < it.slackBits; t++) out[it.auxOffset + t] = (slack >> BigInt(t)) & 1n;
+      }
+    }
+    return f.fromBigInts(out);
+  }
+
+  /** Projection matrix rows (±1 as field elements) for projection item rows, from the coin seed. */
+  projectionRowsFromSeed(seed: Uint8Array): FieldVec[] {
+    const f = this.field;
+    if (this.projectionRows === 0) return [];
+    const rows: FieldVec[] = [];
+    const one = f.fromInts([1]);
+    const minus = f.fromInts([-1]);
+    void one; void minus;
+    // One uniform element per entry; its low bit picks the sign.
+    const raw = expandSeed(f, seed, "validation/projection", this.projectionRows * this.d);
+    for (let i = 0; i < this.projectionRows; i++) {
+      const xs = new Array<number>(this.d);
+      const bits = f.toBigInts(f.slice(raw, i * this.d, (i + 1) * this.d));
+      for (let k = 0; k < this.d; k++) xs[k] = (bits[k]! & 1n) === 1n ? 1 : -1;
+      rows.push(f.fromInts(xs));
+    }
+    return rows;
+  }
+
+  /** Owner side, after R is known: e = c − r for the projection slack bits c (late input via masks). */
+  lateInput(x: FieldVec, masks: FieldVec, R: readonly FieldVec[]): FieldVec {
+    const f = this.field;
+    const c = new Array<bigint>(this.maskLength).fill(0n);
+    for (const it of this.items) {
+      if (it.kind !== "proj") continue;
+      let s = 0n;
+      for (let i = 0; i < it.rows; i++) { const y = f.dot(R[it.rowsOffset + i]!, x); s = (s + y * y) % f.p; }
+      const slack = (it.threshold - s + f.p) % f.p;
+      for (let t = 0; t < it.slackBits; t++) c[it.maskOffset + t] = (slack >> BigInt(t)) & 1n;
+    }
+    return f.sub(f.fromBigInts(c), masks);
+  }
+
+  /** Layer-1 product operands (left ∘ right), both of length `products`, from an owner's extended share. */
+  operands(ctx: ShareContext, ext: AuthShare, R: readonly FieldVec[]): { left: AuthShare; right: AuthShare } {
+    const f = ctx.field;
+    const L: AuthShare[] = [];
+    const Rt: AuthShare[] = [];
+    const x = sliceShare(f, ext, 0, this.d);
+    const minusOne = (v: AuthShare): AuthShare => addPublic(ctx, v, f.fromInts(new Array<number>(v.value.length).fill(-1)));
+    const auxAt = (o: number, n: number) => sliceShare(f, ext, this.d + o, this.d + o + n);
+    const maskAt = (o: number, n: number) => sliceShare(f, ext, this.d + this.auxLength + o, this.d + this.auxLength + o + n);
+    for (const it of this.items) {
+      switch (it.kind) {
+        case "bits": { const v = sliceShare(f, x, it.start, it.end); L.push(v); Rt.push(minusOne(v)); break; }
+        case "group": {
+          if (it.exact) break;
+          const s = groupSum(f, x, it.start, it.end);
+          L.push(s); Rt.push(minusOne(s)); break;
+        }
+        case "range": { const b = auxAt(it.auxOffset, (it.end - it.start) * it.bits); L.push(b); Rt.push(minusOne(b)); break; }
+        case "l2": { L.push(x); Rt.push(x); const c = auxAt(it.auxOffset, it.slackBits); L.push(c); Rt.push(minusOne(c)); break; }
+        case "proj": {
+          const y = matVecPublic(f, R.slice(it.rowsOffset, it.rowsOffset + it.rows), x);
+          L.push(y); Rt.push(y);
+          const r = maskAt(it.maskOffset, it.slackBits); L.push(r); Rt.push(r);
+          break;
+        }
+      }
+    }
+    return { left: concatShares(f, L), right: concatShares(f, Rt) };
+  }
+
+  /**
+   * The zero terms from the owner's extended share, the layer-1 products (same order as
+   * `operands`) and the public late input e. All are 0 iff the predicates hold.
+   */
+  terms(ctx: ShareContext, ext: AuthShare, prods: AuthShare, e: FieldVec): AuthShare {
+    const f = ctx.field;
+    const out: AuthShare[] = [];
+    const x = sliceShare(f, ext, 0, this.d);
+    let o = 0;
+    const take = (n: number) => { const s = sliceShare(f, prods, o, o + n); o += n; return s; };
+    const auxAt = (off: number, n: number) => sliceShare(f, ext, this.d + off, this.d + off + n);
+    const maskAt = (off: number, n: number) => sliceShare(f, ext, this.d + this.auxLength + off, this.d + this.auxLength + off + n);
+    const pow2 = (n: number) => f.fromBigInts(Array.from({ length: n }, (_, t) => (1n << BigInt(t)) % f.p));
+    const scalar = (v: bigint) => f.fromBigInts([v]);
+    for (const it of this.items) {
+      switch (it.kind) {
+        case "bits": out.push(take(it.end - it.start)); break;
+        case "group":
+          if (it.exact) out.push(addPublic(ctx, groupSum(f, x, it.start, it.end), scalar(f.p - 1n)));
+          else out.push(take(1));
+          break;
+        case "range": {
+          const n = it.end - it.start;
+          const bits = auxAt(it.auxOffset, n * it.bits);
+          out.push(take(n * it.bits));
+          // x_k − Σ_t 2^t b_{k,t}
+          const w = pow2(it.bits);
+          const recomposed: bigint[] = [], recomposedMac: bigint[] = [];
+          for (let k = 0; k < n; k++) {
+            const b = sliceShare(f, bits, k * it.bits, (k + 1) * it.bits);
+            recomposed.push(f.dot(b.value, w)); recomposedMac.push(f.dot(b.mac, w));
+          }
+          out.push(subShares(f, sliceShare(f, x, it.start, it.end), { value: f.fromBigInts(recomposed), mac: f.fromBigInts(recomposedMac) }));
+          break;
+        }
+        case "l2": {
+          const sq = take(this.d);
+          out.push(take(it.slackBits));
+          const c = auxAt(it.auxOffset, it.slackBits);
+          const w = pow2(it.slackBits);
+          const total: AuthShare = {
+            value: scalar((f.sum(sq.value) + f.dot(c.value, w)) % f.p),
+            mac: scalar((f.sum(sq.mac) + f.dot(c.mac, w)) % f.p),
+          };
+          out.push(addPublic(ctx, total, scalar((f.p - it.bound) % f.p)));
+          break;
+        }
+        case "proj": {
+          const sq = take(it.rows);
+          const r2 = take(it.slackBits);
+          const r = maskAt(it.maskOffset, it.slackBits);
+          const ev = f.slice(e, it.maskOffset, it.maskOffset + it.slackBits);
+          // c = r + e (late input via masks); c(c−1) = r² + (2e − 1)·r + (e² − e)
+          const coef = f.sub(f.add(ev, ev), f.fromInts(new Array<number>(it.slackBits).fill(1)));
+          const constant = f.sub(f.mul(ev, ev), ev);
+          const bitTerm = addPublic(ctx, { value: f.add(r2.value, f.mul(r.value, coef)), mac: f.add(r2.mac, f.mul(r.mac, coef)) }, constant);
+          out.push(bitTerm);
+          const c = addPublic(ctx, r, ev);
+          const w = pow2(it.slackBits);
+          const total: AuthShare = {
+            value: scalar((f.sum(sq.value) + f.dot(c.value, w)) % f.p),
+            mac: scalar((f.sum(sq.mac) + f.dot(c.mac, w)) % f.p),
+          };
+          out.push(addPublic(ctx, total, scalar((f.p - it.threshold) % f.p)));
+          break;
+        }
+      }
+    }
+    return out.length ? concatShares(f, out) : { value: f.zeros(0), mac: f.zeros(0) };
+  }
+}
+
+function groupSum(f: Field, x: AuthShare, s: number, e: number): AuthShare {
+  const g = sliceShare(f, x, s, e);
+  return { value: f.fromBigInts([f.sum(g.value)]), mac: f.fromBigInts([f.sum(g.mac)]) };
+}
+
+/** Σ_k c_k·t_k for public coefficients c: one authenticated scalar (length-1 vectors). */
+export function foldTerms(f: Field, t: AuthShare, coeffs: FieldVec): AuthShare {
+  return { value: f.fromBigInts([f.dot(t.value, coeffs)]), mac: f.fromBigInts([f.dot(t.mac, coeffs)]) };
+}
+
+export { sumShares };
