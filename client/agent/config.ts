@@ -10,8 +10,6 @@ export const DataSourceConfigSchema = z.strictObject({
   format: z.enum(["csv", "jsonl"]),
   /** Path of the declared schema (JSON), relative to the config file or absolute. */
   schema: z.string().min(1),
-  /** Whether the CSV file has a header row. */
-  header: z.boolean().default(false),
 });
 
 export const NodeConfigSchema = z.strictObject({

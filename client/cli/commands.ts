@@ -1,8 +1,10 @@
 /** The CLI's command table: "group sub" (or a single word) → handler returning an exit code. */
 import { nodeInit } from "./node-init.ts";
+import { nodeStart } from "./node-start.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
 export const commands: Record<string, Command> = {
   "node init": nodeInit,
+  "node start": nodeStart,
 };

@@ -7,7 +7,7 @@ import { commands } from "./commands.ts";
 
 const USAGE = `usage: 2pm <command> [options]
 
-  node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--header] [--dir .2pm]
+  node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--dir .2pm]
   node start   [--dir .2pm]
   job submit   <spec.json>
   job watch    <job-id>

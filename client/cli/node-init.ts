@@ -16,7 +16,6 @@ export async function nodeInit(args: string[]): Promise<number> {
     source: { type: "string" },
     schema: { type: "string" },
     format: { type: "string", default: "csv" },
-    header: { type: "boolean", default: false },
     label: { type: "string", default: "" },
   }, false);
   const dir = path.resolve(values.dir!);
@@ -31,7 +30,7 @@ export async function nodeInit(args: string[]): Promise<number> {
     version: 1,
     coordinatorUrl: required(values.coordinator, "coordinator"),
     label: values.label,
-    sources: [{ path: source, format, schema, header: values.header }],
+    sources: [{ path: source, format, schema }],
     capabilities: {
       cores: os.availableParallelism(),
       memoryMb: Math.floor(os.totalmem() / 2 ** 20),

@@ -1,0 +1,203 @@
+/**
+ * The node agent: registers with the coordinator, heartbeats its actual conditions, waits
+ * for assignments, and for each round it is selected for: checks the manifest against the
+ * job's transparency log, computes its local contribution (map), and runs its MASCOT party
+ * over the RoundDO relay (reduce). Runs until stopped; a failed round never stops the agent.
+ *
+ * Node-only concerns (files, OS metrics) come in through {@link AgentHost} so the same agent
+ * runs in a browser with another host.
+ */
+import type { Assignment, Predicate as ApiPredicate, RoundManifest } from "../../protocol/api/schemas.ts";
+import type { NodeKeys } from "../../protocol/crypto/identity.ts";
+import { fromBase64Url } from "../../protocol/encoding.ts";
+import { fieldByName } from "../../protocol/field/index.ts";
+import type { Field, FieldVec } from "../../protocol/field/types.ts";
+import type { LogEntry } from "../../protocol/log/index.ts";
+import { SecureSumParty, type OutboundMessage, type Predicate } from "../../protocol/mascot/party.ts";
+import { cryptoRng, type Rng } from "../../protocol/rng.ts";
+import type { LoadedDataset } from "../data/source.ts";
+import { checkAssignment } from "./manifest-check.ts";
+import { NodeClient } from "./node-client.ts";
+import { runRelaySession, RoundAborted } from "./relay-session.ts";
+import { statsInput, type LocalInput } from "./tasks/stats.ts";
+
+/** What the agent reports as it works (the CLI prints these; tests read them). */
+export type AgentEvent =
+  | { kind: "registered"; nodeId: string; datasets: Array<{ schemaId: string; rows: number; commitment: string }> }
+  | { kind: "assignment"; jobId: string; round: number; attempt: number; index: number; committee: number }
+  | { kind: "computed"; jobId: string; round: number; attempt: number; length: number; ms: number }
+  | { kind: "phase"; jobId: string; round: number; attempt: number; phase: string }
+  | { kind: "round-done"; jobId: string; round: number; attempt: number; excluded: number[]; ms: number }
+  | { kind: "round-aborted"; jobId: string; round: number; attempt: number; code: string; culprits: number[]; detail: string }
+  | { kind: "rejected"; jobId: string; round: number; attempt: number; detail: string }
+  | { kind: "warning"; detail: string };
+
+/** Computes a local input for a round (map step), keyed by job type. */
+export type TaskHandler = (manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[]) => Promise<LocalInput>;
+
+/** Node-specific services the agent needs. */
+export interface AgentHost {
+  conditions(): { load: number; freeMemoryMb: number; onBattery: boolean; online: boolean };
+  capabilities: { cores: number; memoryMb: number; bandwidthMbps: number; availability?: { fromHourUtc: number; toHourUtc: number } };
+  /** Pinned coordinator log key (trust on first use is the host's business). */
+  coordinatorKey(client: NodeClient): Promise<Uint8Array>;
+}
+
+/** Test-only deviations, to prove the protocol catches them. Never set in production. */
+export interface FaultPlan {
+  /** Multiply the first input entry by 2^40 (breaks any range predicate). */
+  badInput?: boolean;
+  /** Flip a byte of every outbound payload of this phase. */
+  tamperPhase?: string;
+  /** Called when the party reaches this phase (e.g. the CLI exits the process). */
+  crashAtPhase?: string;
+  onCrash?: () => void;
+}
+
+export interface AgentOptions {
+  coordinatorUrl: string;
+  keys: NodeKeys;
+  label?: string;
+  datasets: LoadedDataset[];
+  host: AgentHost;
+  heartbeatSeconds: number;
+  onEvent: (e: AgentEvent) => void;
+  tasks?: Partial<Record<RoundManifest["jobType"], TaskHandler>>;
+  fault?: FaultPlan;
+  rng?: Rng;
+}
+
+const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
+  stats: async (manifest, dataset, field) => statsInput(manifest, dataset, field),
+};
+
+/** Converts the API's predicate (bounds as decimal strings) to the MASCOT party's. */
+export function toPartyPredicate(p: ApiPredicate): Predicate {
+  return p.kind === "l2-norm" ? { kind: "l2-norm", bound: BigInt(p.bound), ...(p.projection ? { projection: p.projection } : {}) } : p;
+}
+
+export class NodeAgent {
+  readonly client: NodeClient;
+  private datasets: LoadedDataset[];
+  private stopped = false;
+  private readonly handled = new Set<string>();
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private poll: AbortController | undefined;
+  private coordinatorKey: Uint8Array | undefined;
+  private readonly rng: Rng;
+
+  constructor(private readonly o: AgentOptions) {
+    this.client = new NodeClient(o.coordinatorUrl, o.keys);
+    this.datasets = o.datasets;
+    this.rng = o.rng ?? cryptoRng;
+  }
+
+  private descriptors() {
+    return this.datasets.map((d) => ({ schemaId: d.schema.name, rows: d.rows.length, commitment: d.commitment.digest }));
+  }
+
+  /** Registers, starts heartbeats and serves assignments until {@link stop}. */
+  async run(): Promise<void> {
+    await this.client.register({ capabilities: this.o.host.capabilities, datasets: this.descriptors(), ...(this.o.label ? { label: this.o.label } : {}) });
+    this.o.onEvent({ kind: "registered", nodeId: this.client.nodeId, datasets: this.descriptors() });
+    this.coordinatorKey = await this.o.host.coordinatorKey(this.client);
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatSeconds * 1000);
+    while (!this.stopped) {
+      let list: Assignment[] = [];
+      try {
+        this.poll = new AbortController();
+        list = await this.client.assignments(20, this.poll.signal);
+      } catch (e) {
+        if (this.stopped) break;
+        this.o.onEvent({ kind: "warning", detail: `assignment poll failed: ${(e as Error).message}` });
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      for (const a of list) {
+        const key = `${a.jobId}/${a.round}/${a.attempt}`;
+        if (this.handled.has(key)) continue;
+        this.handled.add(key);
+        await this.runRound(a);
+      }
+    }
+  }
+
+  /** Stops polling and heartbeats; a round in progress is abandoned (the deadline aborts it). */
+  stop(): void {
+    this.stopped = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.poll?.abort();
+  }
+
+  /** Replaces the datasets (their commitments changed); the next heartbeat re-registers them. */
+  updateDatasets(ds: LoadedDataset[]): void {
+    this.datasets = ds;
+    void this.heartbeat(true);
+  }
+
+  private async heartbeat(withDatasets = false): Promise<void> {
+    try {
+      await this.client.heartbeat({ ...this.o.host.conditions(), ...(withDatasets ? { datasets: this.descriptors() } : {}) });
+    } catch (e) {
+      this.o.onEvent({ kind: "warning", detail: `heartbeat failed: ${(e as Error).message}` });
+    }
+  }
+
+  private async fetchLog(jobId: string): Promise<LogEntry[]> {
+    const r = await this.client.get(`/v1/jobs/${encodeURIComponent(jobId)}/log`);
+    return ((await r.json()) as { entries: LogEntry[] }).entries;
+  }
+
+  /** Runs one assignment end to end; reports the outcome as events, never throws. */
+  async runRound(a: Assignment): Promise<void> {
+    const id = { jobId: a.jobId, round: a.round, attempt: a.attempt };
+    const m = a.manifest;
+    this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
+    const t0 = performance.now();
+    try {
+      const log = await this.fetchLog(a.jobId);
+      checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey);
+      const dataset = this.datasets.find((d) => d.schema.name === m.schemaId);
+      if (!dataset) throw new Error(`no local dataset for schema ${m.schemaId}`);
+      const handler = this.o.tasks?.[m.jobType] ?? defaultTasks[m.jobType];
+      if (!handler) throw new Error(`this node does not run ${m.jobType} jobs`);
+      const field = fieldByName(m.field);
+      const local = await handler(m, dataset, field, this.client, log);
+      const input = this.o.fault?.badInput ? this.corrupt(field, local.input) : local.input;
+      this.o.onEvent({ kind: "computed", ...id, length: input.length, ms: performance.now() - t0 });
+      const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
+      const sessionId = fromBase64Url(m.sessionId);
+      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId }, input, this.rng);
+      const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
+      const fault = this.o.fault;
+      const result = await runRelaySession({
+        coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
+        ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee },
+        onPhase: (phase) => {
+          this.o.onEvent({ kind: "phase", ...id, phase });
+          if (fault?.crashAtPhase && phase === fault.crashAtPhase) fault.onCrash?.();
+        },
+        ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
+      });
+      this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0 });
+    } catch (e) {
+      if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
+      else this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });
+    }
+  }
+
+  private corrupt(field: Field, v: FieldVec): FieldVec {
+    const out = field.slice(v, 0, v.length);
+    field.set(out, 0, (field.get(out, 0) + (1n << 40n)) % field.p);
+    return out;
+  }
+}
+
+function flipByte(m: OutboundMessage): OutboundMessage {
+  // Flip the low bit of the last 8-byte word: for field-encoded payloads that is the least
+  // significant byte of the last element, so the value stays canonical but is wrong.
+  const payload = m.payload.slice();
+  if (payload.length) payload[Math.max(0, payload.length - 8)]! ^= 0x01;
+  return { ...m, payload };
+}

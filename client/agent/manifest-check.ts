@@ -1,0 +1,38 @@
+/**
+ * Before a node computes anything for a round it checks the round manifest against the
+ * job's transparency log: the log's hash chain and coordinator signatures verify under the
+ * coordinator key the node pinned, the entry the assignment names publishes exactly this
+ * manifest, the node sits at the index it was told, and the session id is the one derived
+ * from (job, round, attempt). A coordinator that shows different manifests to different
+ * nodes would have to sign two logs, which `2pm job verify` exposes.
+ */
+import { deriveSessionId, type Assignment } from "../../protocol/api/schemas.ts";
+import { fromBase64Url, bytesEqual, toBase64Url } from "../../protocol/encoding.ts";
+import { objectHash, verifyLog, type LogEntry } from "../../protocol/log/index.ts";
+
+export class ManifestRejected extends Error {
+  constructor(detail: string) {
+    super(`round manifest rejected: ${detail}`);
+    this.name = "ManifestRejected";
+  }
+}
+
+/** Throws ManifestRejected naming the first failed check; returns nothing on success. */
+export function checkAssignment(a: Assignment, log: readonly LogEntry[], coordinatorKey: Uint8Array, myNodeId: string, myIdentityKey: Uint8Array): void {
+  const problems = verifyLog(log, coordinatorKey);
+  if (problems.length) throw new ManifestRejected(`transparency log does not verify: ${problems[0]}`);
+  const entry = log.find((e) => e.hash === a.logEntryHash);
+  if (!entry) throw new ManifestRejected("the log has no entry with the announced hash");
+  if (entry.body.kind !== "manifest") throw new ManifestRejected(`log entry is a ${entry.body.kind}, not a manifest`);
+  if (entry.body.round !== a.round || entry.body.attempt !== a.attempt) throw new ManifestRejected("log entry is for another round");
+  if (entry.body.manifestHash !== objectHash(a.manifest) || objectHash(entry.body.manifest) !== objectHash(a.manifest)) {
+    throw new ManifestRejected("manifest differs from the one in the log");
+  }
+  const m = a.manifest;
+  if (m.jobId !== a.jobId || m.round !== a.round || m.attempt !== a.attempt) throw new ManifestRejected("manifest names another round");
+  const me = m.committee[a.index];
+  if (!me || me.nodeId !== myNodeId || !bytesEqual(fromBase64Url(me.identityKey), myIdentityKey)) throw new ManifestRejected("this node is not at its announced committee index");
+  if (m.committee.some((c, i) => c.index !== i)) throw new ManifestRejected("committee indices are not 0..n-1 in order");
+  if (new Set(m.committee.map((c) => c.nodeId)).size !== m.committee.length) throw new ManifestRejected("duplicate party in the committee");
+  if (m.sessionId !== toBase64Url(deriveSessionId(m.jobId, m.round, m.attempt))) throw new ManifestRejected("session id is not bound to this round");
+}

@@ -1,0 +1,104 @@
+/**
+ * `2pm node start`: loads the node's keys, config and data sources, registers with the
+ * coordinator, heartbeats, and serves rounds until interrupted, printing what it is doing.
+ * The coordinator's log key is pinned on first start (`coordinator-key.json`) and checked
+ * on every later start.
+ */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fromBase64Url, toBase64Url, bytesEqual } from "../../protocol/encoding.ts";
+import { parseNodeConfig } from "../agent/config.ts";
+import { FileKeyStore } from "../agent/node-key-store.ts";
+import { NodeAgent, type AgentEvent, type FaultPlan } from "../agent/agent.ts";
+import { watchDataSource, type LoadedDataset } from "../data/source.ts";
+import { loadSchemaFile, nodeFsAdapter } from "../data/node-fs.ts";
+import type { NodeClient } from "../agent/node-client.ts";
+import { parse } from "./args.ts";
+import { CliError } from "./errors.ts";
+
+/** Parses TWOPM_FAULT (test-only): "bad-input", "tamper:<phase>", "crash:<phase>". */
+export function faultFromEnv(v: string | undefined): FaultPlan | undefined {
+  if (!v) return undefined;
+  if (v === "bad-input") return { badInput: true };
+  const [kind, phase] = v.split(":");
+  if (kind === "tamper" && phase) return { tamperPhase: phase };
+  if (kind === "crash" && phase) return { crashAtPhase: phase, onCrash: () => { console.error(`fault: crashing at phase ${phase}`); process.exit(137); } };
+  throw new CliError(`TWOPM_FAULT: unknown fault ${JSON.stringify(v)}`);
+}
+
+function describe(e: AgentEvent): string {
+  const r = "jobId" in e ? `${e.jobId} r${e.round}.${e.attempt}` : "";
+  switch (e.kind) {
+    case "registered": return `registered as ${e.nodeId}; datasets: ${e.datasets.map((d) => `${d.schemaId} (${d.rows} rows, commitment ${d.commitment.slice(0, 12)}…)`).join(", ")}`;
+    case "assignment": return `${r}: selected as party ${e.index} of ${e.committee}`;
+    case "computed": return `${r}: local contribution ready (${e.length} field elements, ${e.ms.toFixed(0)} ms)`;
+    case "phase": return `${r}: phase ${e.phase}`;
+    case "round-done": return `${r}: accepted${e.excluded.length ? ` (excluded parties ${e.excluded.join(",")})` : ""} in ${e.ms.toFixed(0)} ms`;
+    case "round-aborted": return `${r}: aborted: ${e.code}${e.culprits.length ? ` (culprits ${e.culprits.join(",")})` : ""}`;
+    case "rejected": return `${r}: declined: ${e.detail}`;
+    case "warning": return `warning: ${e.detail}`;
+  }
+}
+
+export async function nodeStart(args: string[]): Promise<number> {
+  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, json: { type: "boolean", default: false } }, false);
+  const dir = path.resolve(values.dir!);
+  const configPath = path.join(dir, "node.json");
+  let config;
+  try {
+    config = parseNodeConfig(await fs.readFile(configPath, "utf8"));
+  } catch (e) {
+    throw new CliError(`${configPath}: ${(e as Error).message}`);
+  }
+  const keys = await new FileKeyStore(path.join(dir, "keys.json")).load();
+  if (!keys) throw new CliError(`no key file in ${dir}; run 2pm node init first`);
+  const adapter = nodeFsAdapter();
+  const cfgs = await Promise.all(config.sources.map(async (s) => ({ path: s.path, format: s.format, schema: await loadSchemaFile(s.schema) })));
+  let agent: NodeAgent | undefined;
+  const watchers = cfgs.map((c, i) => watchDataSource(adapter, c, {
+    onChange: (ds) => {
+      if (!agent || datasets[i]?.commitment.digest === ds.commitment.digest) return;
+      datasets[i] = ds;
+      agent.updateDatasets([...datasets]);
+      print({ kind: "warning", detail: `${c.path} changed; new commitment ${ds.commitment.digest.slice(0, 12)}…` });
+    },
+    onError: (err) => print({ kind: "warning", detail: `${c.path}: ${(err as Error).message}; keeping the previous data` }),
+  }));
+  let datasets: LoadedDataset[];
+  try {
+    datasets = await Promise.all(watchers.map((w) => w.ready));
+  } catch (e) {
+    for (const w of watchers) w.stop();
+    throw new CliError((e as Error).message);
+  }
+  const print = (e: AgentEvent) => console.log(values.json ? JSON.stringify({ t: Date.now(), ...e }) : `[${new Date().toISOString().slice(11, 19)}] ${describe(e)}`);
+  const pinFile = path.join(dir, "coordinator-key.json");
+  agent = new NodeAgent({
+    coordinatorUrl: config.coordinatorUrl,
+    keys,
+    label: config.label,
+    datasets,
+    heartbeatSeconds: config.heartbeatSeconds,
+    onEvent: print,
+    fault: faultFromEnv(process.env.TWOPM_FAULT),
+    host: {
+      capabilities: config.capabilities,
+      conditions: () => ({ load: os.loadavg()[0]!, freeMemoryMb: Math.floor(os.freemem() / 2 ** 20), onBattery: false, online: true }),
+      coordinatorKey: async (client: NodeClient) => {
+        const r = (await (await client.get("/v1/coordinator/key")).json()) as { publicKey: string };
+        const key = fromBase64Url(r.publicKey);
+        const pinned = await fs.readFile(pinFile, "utf8").then((t) => fromBase64Url((JSON.parse(t) as { publicKey: string }).publicKey), () => null);
+        if (pinned && !bytesEqual(pinned, key)) throw new CliError(`the coordinator's log key changed since it was pinned in ${pinFile}; refusing to continue`);
+        if (!pinned) await fs.writeFile(pinFile, JSON.stringify({ publicKey: toBase64Url(key), pinnedAt: new Date().toISOString() }) + "\n");
+        return key;
+      },
+    },
+  });
+  const running = agent;
+  const shutdown = () => { running.stop(); for (const w of watchers) w.stop(); };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+  await agent.run();
+  return 0;
+}
