@@ -17,7 +17,7 @@ export interface Frame {
 }
 
 /** Encodes a frame. */
-export function encodeFrame(header: unknown, parts: Uint8Array[]): Uint8Array {
+export function encodeFrame(header: unknown, parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const h = new TextEncoder().encode(JSON.stringify(header));
   let n = 8 + 4 + h.length + 4;
   for (const p of parts) n += 4 + p.length;

@@ -1,0 +1,56 @@
+/**
+ * Wire contract of the inference endpoint shared by the Worker route and the client: frame
+ * header schemas, key ids, R2 object names.
+ */
+import { z } from "zod";
+
+/** R2 object holding a model's FHE package. */
+export const fhePackageObject = (modelId: string): string => `fhe-packages/${modelId}`;
+/** R2 object holding an uploaded evaluation-key set. */
+export const fheKeysObject = (keyId: string): string => `fhe-keys/${keyId}`;
+
+/** POST /:id/keys frame header: only public evaluation keys can be named. */
+export const keyFrameHeaderSchema = z.object({
+  v: z.literal(1),
+  kinds: z.array(z.enum(["relin", "galois"])).max(2),
+});
+
+/** POST /:id/infer frame header. */
+export const inferFrameHeaderSchema = z.object({
+  v: z.literal(1),
+  keyId: z.string().regex(/^[0-9a-f]{64}$/),
+  mode: z.enum(["batch", "single"]),
+  /** Compression for the returned ciphertexts. */
+  compression: z.enum(["none", "zlib", "zstd"]).default("zstd"),
+});
+
+/** POST /:id/infer response frame header. */
+export const inferResponseHeaderSchema = z.object({
+  v: z.literal(1),
+  mode: z.enum(["batch", "single"]),
+  modelHash: z.string(),
+  outputs: z.number().int(),
+});
+
+/** Key id = SHA-256 (hex) over the parameters and each key part, length-prefixed. */
+export async function keyIdOf(paramsKey: string, parts: { relin?: Uint8Array; galois?: Uint8Array }): Promise<string> {
+  const enc = new TextEncoder();
+  const chunks: Uint8Array[] = [enc.encode("2pm/fhe-keys/v1\n" + paramsKey + "\n")];
+  for (const k of ["relin", "galois"] as const) {
+    const p = parts[k];
+    const len = new Uint8Array(8);
+    new DataView(len.buffer).setUint32(0, p ? p.length : 0xffffffff, true);
+    chunks.push(enc.encode(k), len);
+    if (p) chunks.push(p);
+  }
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}

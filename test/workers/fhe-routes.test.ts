@@ -1,0 +1,170 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import sealWasm from "../../node_modules/node-seal/dist/seal_throws.wasm";
+import { clearInferCaches, inferCacheSizes, inferRoutes } from "../../functions/fhe/routes.ts";
+import { CkksContext } from "../../client/fhe/context.ts";
+import { buildPackage, type ModelPackage } from "../../client/fhe/package.ts";
+import { Querier } from "../../client/fhe/querier.ts";
+import { loadSeal, type Seal } from "../../client/fhe/seal.ts";
+import { encodeFrame, decodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
+import { plainScores, preprocess, type DenseModel } from "../../client/fhe/model.ts";
+import { nextPow2 } from "../../client/fhe/evaluator.ts";
+
+const TOKEN = "test-api-token";
+const lr: DenseModel = {
+  format: "2pm-dense/v1", inputDim: 4, preprocessing: { mean: [1, 2, 3, 4], std: [2, 2, 1, 0.5] },
+  layers: [{ weights: [[0.5], [-1.25], [2], [0.75]], bias: [-0.3], activation: "sigmoid" }],
+};
+const mlp: DenseModel = {
+  format: "2pm-dense/v1", inputDim: 3, preprocessing: null,
+  layers: [
+    { weights: [[0.5, -1], [1, 0.25], [-0.75, 1]], bias: [0.1, -0.2], activation: "square" },
+    { weights: [[1, 0.5], [-2, 1]], bias: [0.05, 0], activation: "softmax" },
+  ],
+};
+
+let seal: Seal;
+let lrPkg: ModelPackage;
+let mlpPkg: ModelPackage;
+
+function req(path: string, init: RequestInit): Promise<Response> {
+  return Promise.resolve(inferRoutes.request(path, init, env));
+}
+async function put(pkg: ModelPackage, id = pkg.modelId, token = TOKEN): Promise<Response> {
+  return req(`/${id}/package`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(pkg) });
+}
+async function uploadKeys(id: string, parts: Record<string, Uint8Array | undefined>, kinds?: string[]): Promise<Response> {
+  const ks = kinds ?? Object.keys(parts).filter((k) => parts[k]);
+  return req(`/${id}/keys`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ks }, ks.map((k) => parts[k]!)) });
+}
+async function infer(id: string, header: Record<string, unknown>, cts: Uint8Array[]): Promise<Response> {
+  return req(`/${id}/infer`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, mode: "batch", ...header }, cts) });
+}
+async function expectProblem(r: Response, status: number, code: string): Promise<void> {
+  expect(r.status).toBe(status);
+  expect(r.headers.get("content-type")).toContain("application/problem+json");
+  const body = (await r.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ status, code });
+  expect(Object.keys(body).sort()).toEqual(["code", "detail", "status", "title", "type"].filter((k) => k in body).sort());
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+}
+
+beforeAll(async () => {
+  seal = await loadSeal({ wasmModule: sealWasm });
+  lrPkg = await buildPackage(lr, { modelId: "wdbc-lr" });
+  mlpPkg = await buildPackage(mlp, { modelId: "toy-mlp" });
+  expect((await put(lrPkg)).status).toBe(201);
+  expect((await put(mlpPkg)).status).toBe(201);
+});
+
+describe("package routes", () => {
+  it("stores and serves a package", async () => {
+    const r = await req("/wdbc-lr/package", { method: "GET" });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as ModelPackage).hash).toBe(lrPkg.hash);
+  });
+  it("refuses a wrong token, a tampered package and an id mismatch", async () => {
+    await expectProblem(await put(lrPkg, "wdbc-lr", "nope"), 401, "unauthorized");
+    await expectProblem(await req("/wdbc-lr/package", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(lrPkg) }), 401, "unauthorized");
+    const tampered = structuredClone(lrPkg);
+    tampered.model.layers[0]!.bias[0] = 9;
+    await expectProblem(await put(tampered), 400, "bad-model");
+    await expectProblem(await put(lrPkg, "other-id"), 400, "model-id-mismatch");
+    await expectProblem(await req("/nope/package", { method: "GET" }), 404, "unknown-model");
+  });
+});
+
+describe("encrypted inference in workerd", () => {
+  it("logistic regression, batch and single sample, matches plaintext", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [1, 2] });
+    try {
+      const kr = await uploadKeys("wdbc-lr", q.evaluationKeys());
+      expect(kr.status).toBe(201);
+      const { keyId } = (await kr.json()) as { keyId: string };
+      const rows = [[1, 2, 3, 4], [0, 0, 0, 0], [5, -1, 2, 4.5]];
+      const r = await infer("wdbc-lr", { keyId }, q.encryptBatch(rows.map((x) => preprocess(lr, x)), 4));
+      expect(r.status).toBe(200);
+      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      const got = q.decrypt(f.parts[0]!, rows.length);
+      rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(lr, x)[0]!)).toBeLessThan(1e-4));
+      // single sample (rotate-and-sum), after an isolate-cache eviction: keys come back from R2
+      clearInferCaches();
+      const rs = await infer("wdbc-lr", { keyId, mode: "single" }, [q.encryptSingle(preprocess(lr, rows[2]!))]);
+      expect(rs.status).toBe(200);
+      const fs = decodeFrame(new Uint8Array(await rs.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      const s = q.decrypt(fs.parts[0]!, nextPow2(4));
+      expect(Math.abs(s[0]! - plainScores(lr, rows[2]!)[0]!)).toBeLessThan(1e-4);
+      expect(Math.abs(s[3]! - s[0]!)).toBeLessThan(1e-4);
+      expect(inferCacheSizes().keys).toBe(1);
+    } finally {
+      q.dispose();
+    }
+  });
+
+  it("square MLP, batch", async () => {
+    const ctx = CkksContext.get(seal, mlpPkg.ckks);
+    const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("toy-mlp", q.evaluationKeys())).json()) as { keyId: string };
+      const rows = [[1, 2, 3], [-1, 0.5, 0]];
+      const r = await infer("toy-mlp", { keyId }, q.encryptBatch(rows, 3));
+      expect(r.status).toBe(200);
+      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      expect(f.parts.length).toBe(2);
+      for (let k = 0; k < 2; k++) {
+        const got = q.decrypt(f.parts[k]!, rows.length);
+        rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(mlp, x)[k]!)).toBeLessThan(1e-3));
+      }
+    } finally {
+      q.dispose();
+    }
+  });
+});
+
+describe("refusals", () => {
+  it("never accepts a secret key", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const kg = new seal.KeyGenerator(ctx.context);
+    const sk = kg.secretKey();
+    const skBytes = new Uint8Array(sk.saveToArray(seal.ComprModeType.zstd) as Uint8Array);
+    sk.delete();
+    kg.delete();
+    await expectProblem(await uploadKeys("wdbc-lr", { secret: skBytes }), 400, "secret-key-refused");
+    await expectProblem(await uploadKeys("wdbc-lr", { secretKey: skBytes }, ["secretKey"]), 400, "secret-key-refused");
+    await expectProblem(await uploadKeys("wdbc-lr", { relin: skBytes }), 400, "bad-keys"); // a secret key does not load as a relin key
+    await expectProblem(await uploadKeys("wdbc-lr", { galois: skBytes }), 400, "bad-keys");
+    expect(await env.MODELS.list({ prefix: "fhe-keys/" }).then((l) => l.objects.every((o) => o.size !== skBytes.length))).toBe(true);
+  });
+
+  it("rejects malformed, oversized, wrong-parameter ciphertexts and unknown key ids", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    const other = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: false, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("wdbc-lr", {})).json()) as { keyId: string };
+      const good = q.encryptBatch([[1, 2, 3, 4]], 4);
+      await expectProblem(await infer("wdbc-lr", { keyId: "0".repeat(64) }, good), 404, "unknown-key");
+      await expectProblem(await infer("wdbc-lr", { keyId: "xyz" }, good), 400, "bad-request");
+      await expectProblem(await infer("wdbc-lr", { keyId }, good.slice(0, 3)), 400, "shape-mismatch");
+      const junk = good.map((c) => c.slice());
+      junk[1]![40] ^= 0xff;
+      await expectProblem(await infer("wdbc-lr", { keyId }, junk), 400, "bad-ciphertext");
+      await expectProblem(await infer("wdbc-lr", { keyId }, [good[0]!, good[1]!, good[2]!, new Uint8Array(10)]), 400, "bad-ciphertext");
+      await expectProblem(await infer("wdbc-lr", { keyId }, other.encryptBatch([[1, 2, 3, 4]], 4)), 400, "bad-ciphertext"); // other parameters
+      await expectProblem(await infer("wdbc-lr", { keyId }, [...good.slice(0, 3), new Uint8Array(ctx.maxCiphertextBytes() + 1)]), 413, "oversized");
+      await expectProblem(await infer("wdbc-lr", { keyId }, [...good, good[0]!]), 413, "oversized");
+      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: new Uint8Array([1, 2, 3]) }), 400, "bad-ciphertext");
+      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }), 415, "unsupported-media-type");
+      await expectProblem(await infer("nope", { keyId }, good), 404, "unknown-model");
+      // MLP needs relin keys: an empty key set is refused at evaluation
+      const { keyId: emptyMlp } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
+      await expectProblem(await infer("toy-mlp", { keyId: emptyMlp }, other.encryptBatch([[1, 2, 3]], 3)), 400, "bad-keys");
+      // single mode without Galois keys
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single" }, [q.encryptSingle([1, 2, 3, 4])]), 400, "bad-keys");
+    } finally {
+      q.dispose();
+      other.dispose();
+    }
+  });
+});
