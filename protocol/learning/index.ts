@@ -7,3 +7,5 @@ export * from "./stopping.ts";
 export * from "./bounds.ts";
 export * from "./features.ts";
 export * from "./dense.ts";
+export * from "./job.ts";
+export * from "./codec.ts";

@@ -1,0 +1,52 @@
+/**
+ * Binary encoding of a round's global model (stored in R2, hashed into the transparency
+ * log; nodes refuse a model whose hash differs from the logged one):
+ *   magic "2PMW" ‖ version u8 (1) ‖ round u32 LE ‖ count u32 LE ‖ count × float64 LE.
+ * The hash is SHA-256 over those bytes with the domain prefix "2pm/model/v1".
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+
+const MAGIC = [0x32, 0x50, 0x4d, 0x57]; // "2PMW"
+const HEADER = 4 + 1 + 4 + 4;
+
+/** Encodes round + weights. Throws RangeError on a bad round or a non-finite weight. */
+export function encodeGlobalModel(round: number, weights: ArrayLike<number>): Uint8Array {
+  if (!Number.isInteger(round) || round < 0 || round > 0xffffffff) throw new RangeError(`encodeGlobalModel: bad round ${round}`);
+  const out = new Uint8Array(HEADER + 8 * weights.length);
+  const dv = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[4] = 1;
+  dv.setUint32(5, round, true);
+  dv.setUint32(9, weights.length, true);
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i]!;
+    if (!Number.isFinite(w)) throw new RangeError(`encodeGlobalModel: non-finite weight at ${i}`);
+    dv.setFloat64(HEADER + 8 * i, w, true);
+  }
+  return out;
+}
+
+/** Decodes {@link encodeGlobalModel}'s bytes. Throws RangeError on a bad magic, version or length. */
+export function decodeGlobalModel(bytes: Uint8Array): { round: number; weights: Float64Array } {
+  if (bytes.length < HEADER || MAGIC.some((b, i) => bytes[i] !== b)) throw new RangeError("decodeGlobalModel: not a 2PMW model");
+  if (bytes[4] !== 1) throw new RangeError(`decodeGlobalModel: unsupported version ${bytes[4]}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const round = dv.getUint32(5, true);
+  const n = dv.getUint32(9, true);
+  if (bytes.length !== HEADER + 8 * n) throw new RangeError(`decodeGlobalModel: length ${bytes.length} ≠ ${HEADER + 8 * n}`);
+  const weights = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    weights[i] = dv.getFloat64(HEADER + 8 * i, true);
+    if (!Number.isFinite(weights[i]!)) throw new RangeError(`decodeGlobalModel: non-finite weight at ${i}`);
+  }
+  return { round, weights };
+}
+
+/** SHA-256("2pm/model/v1" ‖ bytes): the model hash recorded in the transparency log. */
+export function globalModelHash(bytes: Uint8Array): Uint8Array {
+  const prefix = new TextEncoder().encode("2pm/model/v1");
+  const buf = new Uint8Array(prefix.length + bytes.length);
+  buf.set(prefix, 0);
+  buf.set(bytes, prefix.length);
+  return sha256(buf);
+}
