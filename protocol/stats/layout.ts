@@ -10,7 +10,6 @@
  *  2. the Σ(x − lo)·2^f entries, measure by measure (one run per measure);
  *  3. the Σ(x − lo)²·2^f entries, measure by measure.
  */
-import type { Predicate } from "../api/schemas.ts";
 import type { DatasetSchema } from "./schema.ts";
 import { columnIndex } from "./schema.ts";
 import { StatsQueryError, type MeasureKind, type StatsQuery } from "./query.ts";
@@ -20,6 +19,13 @@ export const MAX_PREDICATES = 32;
 
 /** p = 2^61 − 1, the default field (DESIGN §4). */
 export const M61 = (1n << 61n) - 1n;
+
+/**
+ * The predicates a statistics layout uses: MASCOT's `range` predicate with half-open
+ * `indices` [start, end). Assignable to both `Predicate` types (protocol/mascot/party.ts and
+ * protocol/api/schemas.ts).
+ */
+export interface RangePredicate { kind: "range"; bits: number; indices: [number, number] }
 
 /** What an entry of the contribution vector holds. */
 export type EntryRole = "count" | "sum" | "sumsq" | "cell";
@@ -92,7 +98,7 @@ export interface StatsLayout {
   /** Bit width checked by the range predicate at each index: maxPerParty[i] < 2^bits[i]. */
   bits: number[];
   /** MASCOT validation predicates (range predicates, `indices` half-open [start, end)). */
-  predicates: Predicate[];
+  predicates: RangePredicate[];
   /** What each predicate guarantees, parallel to `predicates`. */
   predicateNotes: string[];
 }
@@ -282,7 +288,7 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
   if (issues.length > 0) throw new StatsQueryError([...new Set(issues)]);
 
   // ---- predicates: one range predicate per run of equal bit width
-  const predicates: Predicate[] = [];
+  const predicates: RangePredicate[] = [];
   const predicateNotes: string[] = [];
   let start = 0;
   for (let i = 1; i <= entries.length; i++) {
