@@ -1,10 +1,12 @@
 /** The CLI's command table: "group sub" (or a single word) → handler returning an exit code. */
 import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
+import { jobCommands } from "./job.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
 export const commands: Record<string, Command> = {
   "node init": nodeInit,
   "node start": nodeStart,
+  ...jobCommands,
 };

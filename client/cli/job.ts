@@ -1,0 +1,183 @@
+/** `2pm job submit | watch | result | verify`. */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { JobSpec, type JobSummary, type RoundInfo } from "../../protocol/api/schemas.ts";
+import { fromBase64Url } from "../../protocol/encoding.ts";
+import { verifyJobLog } from "../../protocol/jobs/audit.ts";
+import type { LogEntry } from "../../protocol/log/index.ts";
+import { validateStatsTask } from "../../protocol/jobs/stats.ts";
+import type { StatsResult } from "../../protocol/stats/engine.ts";
+import { parse } from "./args.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch {
+    throw new CliError(`cannot read ${what} ${file}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`${what} ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads a job spec file. `task.schema` and `task.query` may be paths (relative to the spec
+ * file) to JSON files; they are inlined. The spec is validated locally (and again by the
+ * coordinator). Throws CliError naming the first problem.
+ */
+export async function loadJobSpec(file: string): Promise<JobSpec> {
+  const raw = (await readJson(file, "job spec")) as Record<string, unknown>;
+  const dir = path.dirname(path.resolve(file));
+  const task = raw && typeof raw === "object" && raw.task && typeof raw.task === "object" ? { ...(raw.task as Record<string, unknown>) } : undefined;
+  if (task) {
+    for (const k of ["schema", "query", "model"]) {
+      if (typeof task[k] === "string") task[k] = await readJson(path.resolve(dir, task[k] as string), `task.${k}`);
+    }
+    raw.task = task;
+  }
+  const r = JobSpec.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new CliError(`job spec ${file}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+  }
+  if (r.data.type === "stats") {
+    try {
+      validateStatsTask(r.data.task, r.data.field, r.data.committee.size, r.data.schemaId);
+    } catch (e) {
+      throw new CliError(`job spec ${file}: task: ${(e as Error).message}`);
+    }
+  }
+  return r.data;
+}
+
+async function submit(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
+  const spec = await loadJobSpec(positionals[0]!);
+  const op = operatorFrom(values);
+  const job = await op.json<{ id: string; status: string }>("POST", "/v1/jobs", spec);
+  console.log(job.id);
+  return 0;
+}
+
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+
+function metricsLine(result: unknown, round: number): string {
+  const hist = (result as { history?: Array<{ round: number; loss?: number; accuracy?: number }> } | null)?.history;
+  const h = hist?.find((x) => x.round === round);
+  if (!h) return "";
+  return ` loss ${h.loss?.toFixed(4) ?? "?"} accuracy ${h.accuracy !== undefined ? (100 * h.accuracy).toFixed(2) + "%" : "?"}`;
+}
+
+/** Polls a job until it ends, printing each round attempt's progress; returns the final summary. */
+export async function watchJob(op: OperatorClient, id: string, print: (s: string) => void = console.log, intervalMs = 500): Promise<JobSummary> {
+  const seen = new Map<string, string>();
+  let lastStatus = "";
+  for (;;) {
+    const job = await op.json<JobSummary & { spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+    const rounds = await op.json<{ rounds: RoundInfo[] } | RoundInfo[]>("GET", `/v1/jobs/${encodeURIComponent(id)}/rounds`);
+    const list = Array.isArray(rounds) ? rounds : rounds.rounds;
+    let result: unknown = null;
+    for (const r of list) {
+      const key = `${r.round}.${r.attempt}`;
+      const state = `${r.status}${r.abort ? `:${r.abort.code}` : ""}`;
+      if (seen.get(key) === state) continue;
+      seen.set(key, state);
+      if (r.status === "accepted" && result === null) result = await op.json<unknown>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`).catch(() => null);
+      const max = job.spec?.maxRounds ? `/${job.spec.maxRounds}` : "";
+      const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}` : "";
+      print(`round ${r.round + 1}${max} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
+    }
+    if (job.status !== lastStatus) {
+      lastStatus = job.status;
+      print(`job ${id}: ${job.status}${job.error ? ` — ${job.error}` : ""}`);
+    }
+    if (TERMINAL.has(job.status)) return job;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+async function watch(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, operatorOptions);
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job watch <job-id>");
+  const job = await watchJob(operatorFrom(values), positionals[0]!);
+  return job.status === "completed" ? 0 : 1;
+}
+
+function fmt(v: number | null | undefined, digits = 4): string {
+  if (v === null || v === undefined) return "—";
+  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+}
+
+/** Renders a statistics result as plain-text tables (suppressed cells shown as "suppressed"). */
+export function renderStatsResult(r: StatsResult): string {
+  const out: string[] = [`parties: ${r.parties ?? "plaintext"}, min count: ${r.minCount}`];
+  for (const m of r.measures) {
+    out.push("", `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`);
+    for (const g of m.groups) {
+      const key = g.key === null ? "" : `${g.key}: `;
+      if (g.suppressed) { out.push(`  ${key}suppressed (< ${r.minCount} rows)`); continue; }
+      if (g.histogram) {
+        if (g.key !== null) out.push(`  ${g.key}:`);
+        for (const c of g.histogram) out.push(`    ${c.label.padEnd(24)} ${c.suppressed ? "suppressed" : fmt(c.count)}`);
+      }
+      if (g.quantiles) out.push(`  ${key}${g.quantiles.map((q) => `p${q.p * 100}=${fmt(q.value, 2)}`).join("  ")}`);
+      if (!g.histogram && !g.quantiles) {
+        const parts = [`count ${fmt(g.count)}`];
+        if (g.sum !== undefined) parts.push(`sum ${fmt(g.sum)}`);
+        if (g.mean !== undefined) parts.push(`mean ${fmt(g.mean)}`);
+        if (g.variancePopulation !== undefined) parts.push(`variance ${fmt(g.variancePopulation)} (sample ${fmt(g.varianceSample)})`);
+        if (g.stddevPopulation !== undefined) parts.push(`stddev ${fmt(g.stddevPopulation)}`);
+        out.push(`  ${key}${parts.join(", ")}`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+async function result(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...operatorOptions, json: { type: "boolean", default: false } });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job result <job-id> [--json]");
+  const op = operatorFrom(values);
+  const r = await op.json<{ status: string; result: unknown }>("GET", `/v1/jobs/${encodeURIComponent(positionals[0]!)}/result`);
+  if (values.json) {
+    console.log(JSON.stringify(r, null, 2));
+    return 0;
+  }
+  const res = r.result as { stats?: StatsResult } | StatsResult | null;
+  if (res && "measures" in res) console.log(renderStatsResult(res));
+  else if (res && "stats" in res && res.stats) console.log(renderStatsResult(res.stats));
+  else console.log(JSON.stringify(r, null, 2));
+  return 0;
+}
+
+async function verify(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...operatorOptions, key: { type: "string" }, file: { type: "string" } });
+  if (positionals.length !== 1 && !values.file) throw new UsageError("usage: 2pm job verify <job-id> [--key <coordinator key>] [--file log.json]");
+  let entries: LogEntry[], publicKey: string;
+  if (values.file) {
+    const saved = (await readJson(values.file, "log file")) as { entries: LogEntry[]; publicKey: string };
+    entries = saved.entries;
+    publicKey = values.key ?? saved.publicKey;
+  } else {
+    const op = operatorFrom(values);
+    const r = await op.json<{ entries: LogEntry[]; publicKey: string }>("GET", `/v1/jobs/${encodeURIComponent(positionals[0]!)}/log`);
+    entries = r.entries;
+    publicKey = values.key ?? r.publicKey;
+  }
+  const report = verifyJobLog(entries, fromBase64Url(publicKey));
+  for (const line of report.summary) console.log(line);
+  if (report.problems.length) {
+    for (const p of report.problems) console.error(`problem: ${p}`);
+    throw new CliError(`log does not verify (${report.problems.length} problem${report.problems.length > 1 ? "s" : ""})`);
+  }
+  console.log(`log verifies: ${entries.length} entries, hash chain intact, every entry signed by ${publicKey.slice(0, 12)}…`);
+  return 0;
+}
+
+export const jobCommands = { "job submit": submit, "job watch": watch, "job result": result, "job verify": verify };
