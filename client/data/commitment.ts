@@ -106,3 +106,59 @@ export function datasetCommitment(schema: DatasetSchema, rows: readonly Row[]): 
   const digest = toHex(sha256(concatBytes(utf8("2pm/dataset/v1"), utf8(sd), n, utf8(root))));
   return { version: 1, schemaDigest: sd, rows: rows.length, merkleRoot: root, digest };
 }
+
+/** Audit path for one row: sibling hashes from the leaf up (hex), with the tree size. */
+export interface InclusionProof {
+  index: number;
+  size: number;
+  path: string[];
+}
+
+/**
+ * Inclusion proof for `rows[index]` against `datasetCommitment(schema, rows).merkleRoot`.
+ * Throws RangeError for an index outside [0, rows.length).
+ */
+export function inclusionProof(rows: readonly Row[], index: number): InclusionProof {
+  if (!Number.isInteger(index) || index < 0 || index >= rows.length) throw new RangeError(`index must be in [0, ${rows.length}), got ${index}`);
+  let level = rows.map((r) => leafHash(encodeRow(r)));
+  const path: string[] = [];
+  let i = index;
+  while (level.length > 1) {
+    if (i % 2 === 1) path.push(toHex(level[i - 1]!));
+    else if (i + 1 < level.length) path.push(toHex(level[i + 1]!));
+    const next: Uint8Array[] = [];
+    for (let k = 0; k + 1 < level.length; k += 2) next.push(nodeHash(level[k]!, level[k + 1]!));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    level = next;
+    i >>= 1;
+  }
+  return { index, size: rows.length, path };
+}
+
+/**
+ * True iff `row` is at `proof.index` of a dataset of `proof.size` rows whose Merkle root is
+ * `merkleRoot` (hex). Never throws for a malformed proof; returns false.
+ */
+export function verifyInclusion(row: Row, proof: InclusionProof, merkleRoot: string): boolean {
+  try {
+    let h = leafHash(encodeRow(row));
+    let i = proof.index, n = proof.size, k = 0;
+    if (!Number.isInteger(i) || !Number.isInteger(n) || i < 0 || i >= n) return false;
+    while (n > 1) {
+      if (i % 2 === 1) h = nodeHash(fromHexStrict(proof.path[k++]), h);
+      else if (i + 1 < n) h = nodeHash(h, fromHexStrict(proof.path[k++]));
+      i >>= 1;
+      n = Math.ceil(n / 2);
+    }
+    return k === proof.path.length && toHex(h) === merkleRoot.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+function fromHexStrict(s: string | undefined): Uint8Array {
+  if (s === undefined || !/^[0-9a-fA-F]{64}$/.test(s)) throw new TypeError("bad hash");
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { compileQuery, computePlaintext, encodeContribution, finalise, parseStatsQuery, sumContributions, type StatsResult } from "../../../protocol/stats/index.ts";
+import { splitIndices } from "../../../examples/split.ts";
 import { queryJson, rowsOf, schemaOf } from "./helpers.ts";
 
 const schema = schemaOf("adult");
 const rows = rowsOf(schema, "adult-train.csv");
 const query = parseStatsQuery(queryJson("adult-census"));
 
-/** 5 slices: row i goes to node (i · 7919 mod 5) — uneven-looking but deterministic. */
-const slices = Array.from({ length: 5 }, (_, k) => rows.filter((_, i) => (i * 7919) % 5 === k));
+/** 5 node slices, IID (seeded shuffle) and non-IID (each race on one node), as examples/split.ts makes them. */
+const splits = {
+  iid: splitIndices(rows, schema, { k: 5, seed: "adult-e2e" }).map((ids) => ids.map((i) => rows[i]!)),
+  "non-iid by race": splitIndices(rows, schema, { k: 5, seed: "adult-e2e", by: "race" }).map((ids) => ids.map((i) => rows[i]!)),
+};
 
 function measure(r: StatsResult, name: string) {
   const m = r.measures.find((x) => x.name === name);
@@ -15,7 +19,7 @@ function measure(r: StatsResult, name: string) {
   return m;
 }
 
-describe("adult census query over 5 slices", () => {
+describe.each(Object.entries(splits))("adult census query over 5 slices (%s)", (_, slices) => {
   const contributions = slices.map((s) => encodeContribution(query, schema, s));
   const summed = sumContributions(contributions.map((c) => c.values));
   const secure = finalise(query, contributions[0]!.layout, summed, { parties: 5 });
