@@ -8,7 +8,8 @@
  * secure aggregation.
  */
 import type { BenchResult } from "./types.ts";
-import { loadReferenceDataset, simulateFederated, subset, type Dataset } from "../client/learning/index.ts";
+import { simulateFederated, subset, type Dataset } from "../client/learning/index.ts";
+import { loadReferenceDataset } from "../client/learning/reference-data.ts";
 import { parseModelSpec, type ModelSpecInput } from "../protocol/learning/index.ts";
 
 interface Config {

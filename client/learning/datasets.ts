@@ -1,12 +1,10 @@
 /**
  * Reference datasets (UCI, see /work/shared/data/README.md and examples/data) parsed into
- * numeric feature matrices and integer labels. Parsing functions are pure (text in);
- * {@link loadReferenceDataset} reads files with node:fs (Node only). Integration may later
+ * numeric feature matrices and integer labels. Pure (text in, no I/O), so it bundles for
+ * browsers; `reference-data.ts` reads the files with node:fs (Node only). Integration may later
  * switch to `client/data` (declared schemas); the encoding of adult goes through the same
  * `encodeRow` of protocol/learning that a job's preprocessing uses.
  */
-import { readFileSync, existsSync } from "node:fs";
-import path from "node:path";
 import { encodeRow, featureNames } from "../../protocol/learning/features.ts";
 import type { Preprocessing } from "../../protocol/learning/spec.ts";
 
@@ -104,36 +102,6 @@ export function parseAdult(text: string, pre: Preprocessing = ADULT_PREPROCESSIN
     y[r] = k;
   });
   return { x, y, n: rows.length, d, classes: label.classes.length, featureNames: names };
-}
-
-export type ReferenceName = "wdbc" | "optdigits" | "adult";
-
-/** Where the reference files live: examples/data if present, else /work/shared/data. */
-export function referenceDataDir(): string {
-  const local = path.join(import.meta.dirname, "..", "..", "examples", "data");
-  for (const dir of [local, "/work/shared/data"]) if (existsSync(path.join(dir, "wdbc.data"))) return dir;
-  throw new Error("reference datasets not found (examples/data or /work/shared/data)");
-}
-
-/**
- * Loads a reference dataset as train/test. wdbc has no official split: a deterministic
- * 80/20 split (every 5th row to test: 456/113). Node only (node:fs).
- */
-export function loadReferenceDataset(name: ReferenceName, dir = referenceDataDir()): { train: Dataset; test: Dataset } {
-  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
-  switch (name) {
-    case "wdbc": {
-      const all = parseWdbc(read("wdbc.data"));
-      const testIdx: number[] = [];
-      const trainIdx: number[] = [];
-      for (let i = 0; i < all.n; i++) (i % 5 === 4 ? testIdx : trainIdx).push(i);
-      return { train: subset(all, trainIdx), test: subset(all, testIdx) };
-    }
-    case "optdigits":
-      return { train: parseOptdigits(read("optdigits.tra")), test: parseOptdigits(read("optdigits.tes")) };
-    case "adult":
-      return { train: parseAdult(read("adult-train.csv")), test: parseAdult(read("adult-test.csv")) };
-  }
 }
 
 /** Rows `idx` of a dataset (copies). */

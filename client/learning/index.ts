@@ -1,4 +1,4 @@
-/** Federated learning, node side (tfjs). Node/browser; `datasets.ts` file loading is Node-only. */
+/** Federated learning, node side (tfjs). Node and browser; Node-only file loading of the reference datasets is in `reference-data.ts` (not re-exported here).  */
 export { tf, initializeTf, PolyActivation } from "./tf.ts";
 export { LocalModel, createLocalModel, initialWeights, buildTfModel, type LocalUpdate, type TrainOptions } from "./model.ts";
 export { exportDense, exportLayersModel, memoryIOHandler, loadLayersModelFiles, type LayersModelFiles, type DenseModel } from "./export.ts";

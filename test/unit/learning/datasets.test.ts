@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ADULT_PREPROCESSING, loadReferenceDataset, parseAdult, parseOptdigits, parseWdbc, splitIndices, subset, concatDatasets } from "../../../client/learning/index.ts";
+import { ADULT_PREPROCESSING, parseAdult, parseOptdigits, parseWdbc, splitIndices, subset, concatDatasets } from "../../../client/learning/index.ts";
+import { loadReferenceDataset } from "../../../client/learning/reference-data.ts";
 import { encodedDim, parseModelSpec } from "../../../protocol/learning/index.ts";
 
 describe("reference datasets", () => {

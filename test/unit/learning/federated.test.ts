@@ -4,7 +4,8 @@
  * (optdigits and adult on subsamples); the full comparison is `npm run bench -- learning-local`.
  */
 import { describe, expect, it } from "vitest";
-import { loadReferenceDataset, simulateFederated, subset, type Dataset, type SimulationResult } from "../../../client/learning/index.ts";
+import { simulateFederated, subset, type Dataset, type SimulationResult } from "../../../client/learning/index.ts";
+import { loadReferenceDataset } from "../../../client/learning/reference-data.ts";
 import { parseModelSpec, StoppingRule } from "../../../protocol/learning/index.ts";
 
 const every = (ds: Dataset, k: number) => subset(ds, Array.from({ length: k }, (_, i) => Math.floor((i * ds.n) / k)));
