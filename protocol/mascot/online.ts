@@ -113,6 +113,13 @@ function splitKeys(flat: Uint8Array, k: number): Uint8Array[] {
   return Array.from({ length: k }, (_, l) => flat.subarray(OT_KEY_BYTES * l, OT_KEY_BYTES * (l + 1)));
 }
 
+/**
+ * TEST-ONLY replacement of the COPE base OTs: returns the base-OT key pairs (16 bytes each,
+ * k = field.bits of them) for the ordered pair owner → holder, identically at both parties.
+ * The cope.ot.A/B messages are still exchanged (empty) so the phase machine is unchanged.
+ */
+export type CopeDealer = (owner: number, holder: number) => { k0: Uint8Array[]; k1: Uint8Array[] };
+
 export interface ValidatedEngine {
   steps: Step[];
   /** First messages of the main protocol (after the offline prelude, if any). */
@@ -136,6 +143,7 @@ export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
   makeOffline?: (tripleCount: number) => OfflineSource,
+  copeDealer?: CopeDealer,
 ): ValidatedEngine {
   const f = cfg.field;
   const { parties: n, me, length: d } = cfg;
@@ -221,6 +229,7 @@ export function buildValidatedSteps(
     if (offline) triples = offline.triples();
     const out: OutboundMessage[] = [];
     for (const j of peers) {
+      if (copeDealer) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
       const { state, message } = baseOtSenderStart(sid(me, j), rng);
       otSender.set(j, state);
       out.push({ to: j, phase: "cope.ot.A", payload: message });
@@ -240,6 +249,12 @@ export function buildValidatedSteps(
     const out: OutboundMessage[] = [];
     const choices = alphaBits(alpha, k);
     for (const i of peers) {
+      if (copeDealer) {
+        const { k0, k1 } = copeDealer(i, me);
+        copeRecv.set(i, { delta: alpha, kDelta: Array.from({ length: k }, (_, l) => (choices[l] ? k1[l]! : k0[l]!)) });
+        out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
+        continue;
+      }
       const { message, keys } = baseOtReceive(sid(i, me), choices, box.get("cope.ot.A")![i]!, rng, i);
       copeRecv.set(i, { delta: alpha, kDelta: splitKeys(keys, k) });
       out.push({ to: i, phase: "cope.ot.B", payload: message });
@@ -249,6 +264,7 @@ export function buildValidatedSteps(
   // 2: base-OT sender finish; Fig. 7 Input: shares and COPE corrections for our extended input.
   push("cope.ot.B", ["cope.ot.B"], (box) => {
     for (const j of peers) {
+      if (copeDealer) { copeSend.set(j, copeDealer(me, j)); continue; }
       const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
       copeSend.set(j, { k0: splitKeys(k0, k), k1: splitKeys(k1, k) });
     }

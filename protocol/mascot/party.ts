@@ -25,7 +25,7 @@ import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
-import { buildValidatedSteps, type OfflineSource, type ValidatedEngine } from "./online.ts";
+import { buildValidatedSteps, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
 
 export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
 export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
@@ -76,7 +76,11 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
  * benchmarks): `offline(count)` builds the offline phase that supplies α_i and `count`
  * triples. Default: the message-driven MASCOT offline party (offline.ts).
  */
-export interface PartyDeps { offline?: (tripleCount: number) => OfflineSource }
+export interface PartyDeps {
+  offline?: (tripleCount: number) => OfflineSource;
+  /** TEST-ONLY: replaces the COPE base OTs by a shared-seed dealer (see online.ts CopeDealer). */
+  copeDealer?: CopeDealer;
+}
 
 function defaultOffline(_cfg: SecureSumConfig, _rng: Rng): ((count: number) => OfflineSource) | undefined {
   return undefined;
@@ -119,7 +123,7 @@ export class SecureSumParty {
     if (cfg.mode === "linear-only") {
       this.steps = this.linearSteps(input);
     } else {
-      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng));
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng), deps.copeDealer);
       this.steps = this.engine.steps;
       this.prelude = this.engine.offline;
       this.preludeOpen = new Array<boolean>(cfg.parties).fill(this.prelude !== undefined);

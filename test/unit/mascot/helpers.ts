@@ -34,3 +34,52 @@ export function randInputs(f: Field, n: number, d: number, seed: string, max = 1
     return f.fromInts(xs);
   });
 }
+
+import type { OfflineSource, Triples } from "../../../protocol/mascot/online.ts";
+import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
+
+/**
+ * TEST-ONLY trusted dealer standing in for the offline phase: every party derives the same
+ * α and triples from a shared seed and keeps its own shares. Insecure by construction;
+ * used to test the online phase and validation independently of offline.ts.
+ */
+export function dealer(f: Field, n: number, me: number, seed: string, badTriple?: { party: number; index: number }): (count: number) => OfflineSource {
+  return (count: number) => {
+    const rng = seededRng(`dealer/${seed}`);
+    const alphas = f.random(n, rng);
+    const alpha = f.sum(alphas);
+    const share = (x: FieldVec) => {
+      const vs: FieldVec[] = [], ms: FieldVec[] = [];
+      let accV = f.zeros(x.length), accM = f.zeros(x.length);
+      const mac = f.scale(x, alpha);
+      for (let i = 0; i < n - 1; i++) { const v = f.random(x.length, rng), m = f.random(x.length, rng); vs.push(v); ms.push(m); f.addInPlace(accV, v); f.addInPlace(accM, m); }
+      vs.push(f.sub(x, accV)); ms.push(f.sub(mac, accM));
+      return { value: vs[me]!, mac: ms[me]! };
+    };
+    const a = f.random(count, rng), b = f.random(count, rng);
+    const c = f.mul(a, b);
+    if (badTriple) f.set(c, badTriple.index, (f.get(c, badTriple.index) + 1n) % f.p);
+    const t: Triples = { a: share(a), b: share(b), c: share(c) };
+    return { start: () => [], receive: () => [], done: true, alpha: () => f.get(alphas, me), triples: () => t };
+  };
+}
+
+/** TEST-ONLY COPE base-OT dealer: both sides of an ordered pair derive the same key pairs. */
+export function copeDealer(f: Field, seed: string) {
+  return (owner: number, holder: number) => {
+    const rng = seededRng(`cope-dealer/${seed}/${owner}/${holder}`);
+    return { k0: Array.from({ length: f.bits }, () => rng.bytes(16)), k1: Array.from({ length: f.bits }, () => rng.bytes(16)) };
+  };
+}
+
+export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; realBaseOt?: boolean }, hooks?: NetworkHooks) {
+  const field = opts.field ?? m61;
+  const parties = opts.inputs.map((x, me) => new Party(
+    { field, parties: opts.n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
+    x, seededRng(`${opts.seed ?? "s"}/${me}`), {
+      offline: dealer(field, opts.n, me, opts.seed ?? "s", opts.badTriple),
+      ...(opts.realBaseOt ? {} : { copeDealer: copeDealer(field, opts.seed ?? "s") }),
+    }));
+  const net = runNetwork(parties, hooks);
+  return { parties, net };
+}
