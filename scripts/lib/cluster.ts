@@ -1,0 +1,148 @@
+/**
+ * A real local 2PM network for end-to-end tests and the demo: one local coordinator
+ * (wrangler dev: workerd, D1, R2, Durable Objects) and N node processes (`2pm node start`),
+ * each holding its own slice of a dataset. Nothing is mocked.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseData, formatFromPath } from "../../client/data/parse.ts";
+import { formatCsv, splitIndices } from "../../examples/split.ts";
+import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
+import { OperatorClient } from "../../client/cli/operator.ts";
+import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+const BIN = path.join(ROOT, "client", "cli", "bin.mjs");
+
+export type AgentEventLine = { t: number; kind: string; [k: string]: unknown };
+
+export class NodeProcess {
+  readonly events: AgentEventLine[] = [];
+  readonly output: string[] = [];
+  private waiters: Array<{ pred: (e: AgentEventLine) => boolean; resolve: (e: AgentEventLine) => void }> = [];
+  child: ChildProcess | undefined;
+  nodeId = "";
+
+  constructor(readonly name: string, readonly dir: string, readonly slicePath: string, readonly rows: Row[]) {}
+
+  /** Starts `2pm node start --json`; resolves once the node has registered. */
+  async start(env: Record<string, string> = {}): Promise<void> {
+    const child = spawn(process.execPath, [BIN, "node", "start", "--dir", this.dir, "--json"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    let buf = "";
+    child.stdout!.on("data", (b: Buffer) => {
+      buf += b.toString();
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        this.output.push(line);
+        try {
+          const e = JSON.parse(line) as AgentEventLine;
+          this.events.push(e);
+          if (e.kind === "registered") this.nodeId = String(e.nodeId);
+          this.waiters = this.waiters.filter((w) => (w.pred(e) ? (w.resolve(e), false) : true));
+        } catch { /* not an event line */ }
+      }
+    });
+    child.stderr!.on("data", (b: Buffer) => this.output.push(...b.toString().split("\n").filter(Boolean)));
+    await this.waitFor((e) => e.kind === "registered", 60_000);
+  }
+
+  /** Resolves with the first event (past or future) matching `pred`; rejects after `timeoutMs`. */
+  waitFor(pred: (e: AgentEventLine) => boolean, timeoutMs = 120_000): Promise<AgentEventLine> {
+    const hit = this.events.find(pred);
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (e: AgentEventLine) => { clearTimeout(t); resolve(e); } };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`${this.name}: timed out waiting for an event; last output: ${this.output.slice(-5).join(" | ")}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** Kills the process (SIGKILL: no goodbye to the coordinator). */
+  kill(): void {
+    this.child?.kill("SIGKILL");
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill("SIGTERM");
+    await new Promise<void>((r) => { const t = setTimeout(() => { c.kill("SIGKILL"); r(); }, 3000); c.once("exit", () => { clearTimeout(t); r(); }); });
+  }
+}
+
+export interface ClusterOptions {
+  nodes: number;
+  /** Schema file (examples/schemas/*.json). */
+  schemaFile: string;
+  /** Data file to split among nodes. */
+  dataFile: string;
+  seed?: string;
+  /** Non-IID split by this categorical column. */
+  splitBy?: string;
+  /** Per-node environment (e.g. a test-only TWOPM_FAULT for one node). */
+  nodeEnv?: (i: number) => Record<string, string>;
+  apiToken?: string;
+  /** Limit each slice to this many rows (for speed). */
+  maxRowsPerNode?: number;
+}
+
+export interface Cluster {
+  coordinator: LocalCoordinator;
+  operator: OperatorClient;
+  nodes: NodeProcess[];
+  schema: DatasetSchema;
+  workDir: string;
+  /** Starts one more node (a fresh identity) holding the given rows. */
+  addNode(rows: Row[], env?: Record<string, string>): Promise<NodeProcess>;
+  stop(): Promise<void>;
+}
+
+/** Starts the coordinator and N registered node processes. Cleans everything up on failure. */
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), "2pm-cluster-"));
+  const schema = parseDatasetSchema(JSON.parse(readFileSync(o.schemaFile, "utf8")), o.schemaFile);
+  const all = parseData(readFileSync(o.dataFile, "utf8"), schema, formatFromPath(o.dataFile), { file: o.dataFile });
+  const slices = splitIndices(all, schema, { k: o.nodes, seed: o.seed ?? "2pm-e2e", ...(o.splitBy ? { by: o.splitBy } : {}) })
+    .map((idx) => idx.slice(0, o.maxRowsPerNode ?? idx.length).map((i) => all[i]!));
+  const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
+  const coordinator = await startCoordinator({ apiToken });
+  const nodes: NodeProcess[] = [];
+  let counter = 0;
+  const addNode = async (rows: Row[], env: Record<string, string> = {}): Promise<NodeProcess> => {
+    const i = counter++;
+    const dir = path.join(workDir, `node-${i}`);
+    mkdirSync(dir, { recursive: true });
+    const slicePath = path.join(dir, `${schema.name}.csv`);
+    writeFileSync(slicePath, formatCsv(schema, rows));
+    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", slicePath, "--schema", o.schemaFile, "--label", `node-${i}`], { cwd: ROOT, encoding: "utf8" });
+    if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
+    const cfgPath = path.join(dir, "node.json");
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number };
+    cfg.heartbeatSeconds = 2;
+    writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+    const n = new NodeProcess(`node-${i}`, dir, slicePath, rows);
+    nodes.push(n);
+    await n.start(env);
+    return n;
+  };
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await coordinator.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(slices.map((rows, i) => addNode(rows, o.nodeEnv?.(i) ?? {})));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken), nodes, schema, workDir, addNode, stop };
+}
