@@ -33,7 +33,8 @@ function req(path: string, init: RequestInit): Promise<Response> {
 async function put(pkg: ModelPackage, id = pkg.modelId, token = TOKEN): Promise<Response> {
   return req(`/${id}/package`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(pkg) });
 }
-async function uploadKeys(id: string, parts: Record<string, Uint8Array | undefined>, kinds?: string[]): Promise<Response> {
+async function uploadKeys(id: string, keyParts: object, kinds?: string[]): Promise<Response> {
+  const parts = keyParts as Record<string, Uint8Array | undefined>;
   const ks = kinds ?? Object.keys(parts).filter((k) => parts[k]);
   return req(`/${id}/keys`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ks }, ks.map((k) => parts[k]!)) });
 }
@@ -148,7 +149,8 @@ describe("refusals", () => {
       await expectProblem(await infer("wdbc-lr", { keyId: "xyz" }, good), 400, "bad-request");
       await expectProblem(await infer("wdbc-lr", { keyId }, good.slice(0, 3)), 400, "shape-mismatch");
       const junk = good.map((c) => c.slice());
-      junk[1]![40] ^= 0xff;
+      const j1 = junk[1]!;
+      j1[40] = j1[40]! ^ 0xff;
       await expectProblem(await infer("wdbc-lr", { keyId }, junk), 400, "bad-ciphertext");
       await expectProblem(await infer("wdbc-lr", { keyId }, [good[0]!, good[1]!, good[2]!, new Uint8Array(10)]), 400, "bad-ciphertext");
       await expectProblem(await infer("wdbc-lr", { keyId }, other.encryptBatch([[1, 2, 3, 4]], 4)), 400, "bad-ciphertext"); // other parameters
