@@ -179,7 +179,8 @@ export class RoundDO extends DurableObject<Env> {
   private async handle(ws: WebSocket, party: number, message: string | ArrayBuffer): Promise<void> {
     const s = this.state!;
     if (typeof message !== "string") {
-      await this.relay(ws, party, new Uint8Array(message));
+      const buf = message instanceof ArrayBuffer ? message : await (message as Blob).arrayBuffer();
+      await this.relay(ws, party, new Uint8Array(buf));
       return;
     }
     let frame: ReturnType<typeof ClientFrame.parse>;

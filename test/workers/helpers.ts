@@ -101,6 +101,7 @@ export async function connect(node: TestNode, wsPath: string): Promise<Conn> {
   const ws = res.webSocket;
   const conn: Conn = { ws, texts: [], binaries: [], closed: false };
   ws.accept();
+  (ws as unknown as { binaryType: string }).binaryType = "arraybuffer"; // the compat date defaults to Blob
   ws.addEventListener("message", (e) => {
     if (typeof e.data === "string") conn.texts.push(JSON.parse(e.data) as Record<string, unknown>);
     else conn.binaries.push(new Uint8Array(e.data as ArrayBuffer));
