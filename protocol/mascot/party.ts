@@ -21,6 +21,7 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
+import { OfflineParty } from "./offline.ts";
 import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
@@ -82,8 +83,9 @@ export interface PartyDeps {
   copeDealer?: CopeDealer;
 }
 
-function defaultOffline(_cfg: SecureSumConfig, _rng: Rng): ((count: number) => OfflineSource) | undefined {
-  return undefined;
+/** The real offline phase: offline.ts's message-driven OfflineParty (phases "offline.*"). */
+function defaultOffline(cfg: SecureSumConfig, rng: Rng): (count: number) => OfflineSource {
+  return (count) => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count }, rng);
 }
 
 export class SecureSumParty {
