@@ -7,10 +7,11 @@
  * envelopes are verified against the manifest's committee keys and opened before the party
  * sees them, so the coordinator can neither read nor alter what it relays.
  *
- * Sequence numbers follow the party API: the i-th message a sender sends to a given
- * recipient has seq i, broadcasts included (a broadcast takes the same seq at every
- * recipient, which holds because MASCOT's steps send the same number of messages to every
- * peer; {@link SeqCounters} checks it).
+ * Sequence numbers: each sender numbers all its envelopes 0, 1, 2, … (signed and bound into
+ * the AEAD's associated data); the RoundDO and every recipient require them to increase
+ * strictly per sender, so a replayed or reordered envelope is refused. The party API's seq
+ * (the i-th message this party received from that sender) is assigned on receipt, after the
+ * envelope checks; a dropped envelope shows up as an unexpected phase and aborts the round.
  *
  * The session reconnects after a dropped connection: it re-sends its own envelopes (the
  * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
@@ -66,26 +67,6 @@ export interface RelaySessionOptions {
   maxReconnects?: number;
 }
 
-/** Per-recipient send counters; a broadcast requires them to agree. */
-export class SeqCounters {
-  private readonly next: number[];
-  constructor(parties: number, private readonly me: number) {
-    this.next = new Array<number>(parties).fill(0);
-  }
-  /** Next seq for a direct message to `to`. */
-  direct(to: number): number {
-    return this.next[to]!++;
-  }
-  /** Next seq for a broadcast. Throws if counters have diverged (a protocol bug, not a peer fault). */
-  broadcast(): number {
-    const others = this.next.filter((_, i) => i !== this.me);
-    const s = others[0] ?? 0;
-    if (others.some((x) => x !== s)) throw new Error("relay: per-recipient sequence numbers diverged before a broadcast");
-    for (let i = 0; i < this.next.length; i++) if (i !== this.me) this.next[i] = s + 1;
-    return s;
-  }
-}
-
 /**
  * Drives `party` to completion over the relay. Resolves with the party's result once the
  * RoundDO has accepted the round (every member submitted the same aggregate and transcript
@@ -96,7 +77,9 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   const rng = o.rng ?? cryptoRng;
   const n = ctx.committee.length;
   const pairKeys = ctx.committee.map((m, i) => (i === ctx.me ? new Uint8Array(32) : pairKey(keys.kxSecretKey, m.kxPublicKey, ctx.sessionId)));
-  const seq = new SeqCounters(n, ctx.me);
+  let nextSeq = 0;
+  const lastSeqFrom = new Array<number>(n).fill(-1);
+  const received = new Array<number>(n).fill(0);
   const sent: Uint8Array[] = [];
   let cursor = 0;
   let started = false;
@@ -126,10 +109,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         const m = o.tamper ? o.tamper(raw) : raw;
         let env: Uint8Array;
         if (m.to === "all") {
-          env = sealBroadcast({ ...header(m), seq: seq.broadcast() }, m.payload, keys.identitySecretKey);
+          env = sealBroadcast({ ...header(m), seq: nextSeq++ }, m.payload, keys.identitySecretKey);
         } else {
           if (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me) throw new Error(`relay: party addressed bad recipient ${m.to}`);
-          env = sealDirect({ ...header(m), to: m.to, seq: seq.direct(m.to) }, m.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
+          env = sealDirect({ ...header(m), to: m.to, seq: nextSeq++ }, m.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
         }
         sent.push(env);
         sendRaw(env);
@@ -165,7 +148,9 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       const msg = env.kind === "broadcast"
         ? openBroadcast(envelope, ectx, sender.identityPublicKey)
         : openDirect(envelope, ectx, sender.identityPublicKey, pairKeys[from]!);
-      emit(party.receive(msg));
+      if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
+      lastSeqFrom[from] = msg.seq;
+      emit(party.receive({ ...msg, seq: received[from]!++ }));
     };
     const onText = (text: string) => {
       const f = JSON.parse(text) as ServerFrame;
@@ -189,6 +174,8 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         case "aborted":
           return finish(new RoundAborted(f.code, f.culprits, f.detail));
         case "error":
+          // Our own envelopes re-sent after a reconnect are refused as replays: expected.
+          if (f.code === "replay") return;
           return finish(new RoundAborted("unexpected-message", [], `relay refused: ${f.code}: ${f.detail}`));
         default:
           return;
