@@ -1,0 +1,511 @@
+/**
+ * The MASCOT offline phase as a message-driven party (Keller–Orsini–Scholl, CCS 2016):
+ * MAC-key shares α_i, pairwise base OTs for KOS15 OT extension and for COPE (Fig. 4), and
+ * `count` authenticated triples by Fig. 9 (Multiply → Combine → Authenticate → Sacrifice).
+ *
+ * ## Usage (for party.ts / online.ts)
+ * ```ts
+ * const off = new OfflineParty({ field, parties: n, me, sessionId, count }, rng);
+ * send(off.start());                     // OutboundMessage[] ({to, phase, payload})
+ * on inbound m (phase starts with "offline."): send(off.receive(m));  // may throw ProtocolAbort
+ * when off.done: off.alpha() → α_i (bigint), off.triples() → { a, b, c } AuthShare, length count
+ * ```
+ * `OfflineParty` structurally implements online.ts's `OfflineSource`. Every phase name starts
+ * with "offline.". Messages of later stages/batches may arrive early and are buffered; a
+ * second message with the same phase from the same sender is a "replay". Sequence numbers
+ * are the caller's business (party.ts / the relay). {@link runOfflineInMemory} runs n parties
+ * in one process (tests, benchmarks).
+ *
+ * ## Message flow (per ordered pair; "bcast" = to "all")
+ * setup1  A_kos ‖ A_cope             (Chou–Orlandi first messages; I am KOS receiver / COPE sender)
+ * setup2  B_kos ‖ B_cope             (KOS sender with Δ; COPE receiver with Δ = α_i)
+ * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
+ *  kos     KOS extend message for the k·m Gilboa OTs, choice bits = bits of my b   (Fig. 9 Multiply)
+ *  coins   bcast: commitments to three coin-toss seeds
+ *  gilboa  d = m0 − m1 + a for each OT                                               (Fig. 9 Multiply)
+ *  coin1   bcast: opening → r, r̂                                                    (Fig. 9 Combine)
+ *  cope    COPE u^i for X = (x0, a, b, c, â, ĉ) under the peer's α                   (Fig. 9 Authenticate, Fig. 4)
+ *  coin2   bcast: opening → input-check coefficients, sacrifice t                   (Fig. 6 check, Fig. 9 Sacrifice)
+ *  open    bcast: y_i = x0 + Σ r_h X_h and my share of ρ = t·a − â
+ *  coin3   bcast: opening → MAC-check coefficients                                   (Fig. 10 MACCheck)
+ *  sigma.commit / sigma.open   bcast: σ_cope, σ_sac committed then opened; accept iff both sums are 0
+ * Aborts: "ot-check-failed" (KOS), "cope-check-failed" (input/COPE check), "sacrifice-failed",
+ * "commitment-mismatch", "bad-encoding", "replay", "unexpected-message".
+ */
+import type { Field, FieldVec } from "../field/types.ts";
+import type { Rng } from "../rng.ts";
+import { concatBytes, utf8 } from "../encoding.ts";
+import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
+import { commit, verifyCommitment } from "./commit.ts";
+import {
+  copeReceiverExtend, copeReceiverInit, copeSenderExtend, copeSenderInitFinish, copeSenderInitStart,
+  type CopeReceiverState, type CopeSenderState,
+} from "./cope.ts";
+import type { BaseOtSenderState } from "./base-ot.ts";
+import { ProtocolAbort } from "./errors.ts";
+import {
+  kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA,
+  type KosReceiverState, type KosSenderState,
+} from "./ot-extension.ts";
+import { Prg } from "./prg.ts";
+import type { AuthShare } from "./shares.ts";
+import { combine, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, TAU, type TripleShares } from "./triples.ts";
+
+export interface OfflineOutbound { to: number | "all"; phase: string; payload: Uint8Array }
+export interface OfflineInbound { from: number; phase: string; seq: number; payload: Uint8Array }
+
+export interface OfflineConfig {
+  field: Field;
+  parties: number;
+  me: number;
+  /** Binds job/round/attempt; every OT and hash is domain-separated by it. */
+  sessionId: Uint8Array;
+  /** Triples to produce (0 allowed: then only α_i and the setup). */
+  count: number;
+  /** Triples per batch (default 1024). */
+  batchSize?: number;
+}
+
+/** Deviations for negative tests only (a cheating party). */
+export interface OfflineCheat {
+  /** Use inconsistent KOS choice bits in these columns (caught by the KOS check). */
+  kosColumns?: number[];
+  /** Send a wrong COPE correction u^bit (caught by the authentication check). */
+  copeBit?: number;
+  /** Add 1 to my share of every c before authenticating (caught by the sacrifice). */
+  badTriple?: boolean;
+}
+
+const STEPS = ["kos", "gilboa", "coin1", "cope", "coin2", "open", "coin3", "sigma.commit", "sigma.open"] as const;
+type Step = (typeof STEPS)[number];
+/** Extra broadcast phases expected together with a step. */
+const EXTRA: Partial<Record<Step, string>> = { kos: "coins" };
+
+interface Batch {
+  m: number;
+  a?: FieldVec; b?: FieldVec; cProd?: FieldVec;
+  kosOut: Uint8Array[];
+  coins: CoinState[];
+  coinCommits: Uint8Array[][]; // [coin][party]
+  X?: FieldVec; macOwn?: FieldVec; macOf: FieldVec[];
+  rr?: FieldVec; tt?: FieldVec;
+  A?: AuthShare; B?: AuthShare; C?: AuthShare; AH?: AuthShare; CH?: AuthShare;
+  yMe?: bigint; rho?: AuthShare; rhoOpen?: FieldVec; z?: AuthShare; y?: FieldVec; gy?: FieldVec;
+  sigmaOpen?: Uint8Array; sigmaCommits: Uint8Array[];
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+export class OfflineParty {
+  private readonly F: Field;
+  private readonly n: number;
+  private readonly me: number;
+  private readonly sid: Uint8Array;
+  private readonly count: number;
+  private readonly batchSize: number;
+  private readonly rng: Rng;
+  private readonly cheat: OfflineCheat;
+  private readonly alphaShare: bigint;
+  private readonly peers: number[];
+  private inbox = new Map<string, Array<Uint8Array | undefined>>();
+  /** (phase|from) pairs received in the current batch and setup, for replay detection. */
+  private seen = new Set<string>();
+  private stage = "setup1";
+  private batchNo = 0;
+  private produced = 0;
+  private batch: Batch | undefined;
+  private results: TripleShares[] = [];
+  private _done = false;
+  private aborted = false;
+  private kosPending: Array<BaseOtSenderState | undefined> = [];
+  private copePending: Array<BaseOtSenderState | undefined> = [];
+  private kosR: Array<KosReceiverState | undefined> = [];
+  private kosS: Array<KosSenderState | undefined> = [];
+  private copeS: Array<CopeSenderState | undefined> = [];
+  private copeR: Array<CopeReceiverState | undefined> = [];
+  /** Payload bytes this party sent (a broadcast counts once per recipient). */
+  bytesSent = 0;
+
+  /** Throws TypeError/RangeError on a bad config. */
+  constructor(cfg: OfflineConfig, rng: Rng, opts: { cheat?: OfflineCheat } = {}) {
+    if (!cfg || typeof cfg !== "object" || !cfg.field) throw new TypeError("OfflineParty: cfg.field is required");
+    if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`OfflineParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
+    if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`OfflineParty: me out of range: ${cfg.me}`);
+    if (!Number.isSafeInteger(cfg.count) || cfg.count < 0) throw new RangeError(`OfflineParty: count must be a non-negative integer, got ${cfg.count}`);
+    if (!(cfg.sessionId instanceof Uint8Array) || cfg.sessionId.length === 0) throw new TypeError("OfflineParty: sessionId must be non-empty bytes");
+    const bs = cfg.batchSize ?? 1024;
+    if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`OfflineParty: batchSize must be a positive integer, got ${bs}`);
+    this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
+    this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {};
+    this.alphaShare = this.F.get(this.F.random(1, rng), 0);
+    this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
+  }
+
+  get done(): boolean { return this._done; }
+  /** Current stage: "setup1", "setup2", "<batch>.<step>", "done" or "aborted". */
+  get phase(): string { return this.aborted ? "aborted" : this._done ? "done" : this.stage; }
+  /** α_i, this party's MAC-key share. Available from construction. */
+  alpha(): bigint { return this.alphaShare; }
+  /** The `count` triples. Throws Error before done. */
+  triples(): TripleShares {
+    if (!this._done) throw new Error("OfflineParty.triples: offline phase not finished");
+    const F = this.F;
+    const cat = (k: "a" | "b" | "c"): AuthShare => ({ value: F.concat(this.results.map((t) => t[k].value)), mac: F.concat(this.results.map((t) => t[k].mac)) });
+    return { a: cat("a"), b: cat("b"), c: cat("c") };
+  }
+
+  /** Pair session id: binds the session, the ordered pair (sender-of-key-material, other) and the purpose. */
+  private pairSid(purpose: string, from: number, to: number): Uint8Array {
+    return concatBytes(utf8(`2pm/offline/${purpose}/`), this.sid, u32(from), u32(to));
+  }
+
+  private out(to: number | "all", phase: string, payload: Uint8Array): OfflineOutbound {
+    this.bytesSent += to === "all" ? payload.length * (this.n - 1) : payload.length;
+    return { to, phase: `offline.${phase}`, payload };
+  }
+
+  /** Setup step 1: base-OT first messages to every peer. */
+  start(): OfflineOutbound[] {
+    const outs: OfflineOutbound[] = [];
+    for (const j of this.peers) {
+      const k = kosReceiverSetupStart(this.pairSid("kos", j, this.me), this.rng); // j = KOS sender, me = receiver
+      const c = copeSenderInitStart(this.pairSid("cope", this.me, j), this.rng); // me = COPE sender, j has Δ = α_j
+      this.kosPending[j] = k.pending; this.copePending[j] = c.pending;
+      outs.push(this.out(j, "setup1", concatBytes(k.message, c.message)));
+    }
+    return outs;
+  }
+
+  /** Handles one inbound offline message; returns what to send. Throws ProtocolAbort on a fault. */
+  receive(m: OfflineInbound): OfflineOutbound[] {
+    if (this.aborted) throw new ProtocolAbort("unexpected-message", [], "offline phase already aborted");
+    try {
+      return this.receiveInner(m);
+    } catch (e) {
+      if (e instanceof ProtocolAbort) this.aborted = true;
+      throw e;
+    }
+  }
+
+  private receiveInner(m: OfflineInbound): OfflineOutbound[] {
+    const from = m.from;
+    if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) throw new ProtocolAbort("unexpected-message", [], `offline: unknown sender ${String(from)}`);
+    if (!(m.payload instanceof Uint8Array) || typeof m.phase !== "string" || !m.phase.startsWith("offline.")) {
+      throw new ProtocolAbort("unexpected-message", [from], `offline: unexpected phase ${String(m.phase)}`);
+    }
+    if (this._done) throw new ProtocolAbort("unexpected-message", [from], `offline: ${m.phase} after the offline phase ended`);
+    const ph = m.phase.slice("offline.".length);
+    if (!this.validPhase(ph)) throw new ProtocolAbort("unexpected-message", [from], `offline: unknown or stale phase ${m.phase}`);
+    let slot = this.inbox.get(ph);
+    if (!slot) { slot = new Array<Uint8Array | undefined>(this.n).fill(undefined); this.inbox.set(ph, slot); }
+    const key = `${ph}|${from}`;
+    if (slot[from] !== undefined || this.seen.has(key)) throw new ProtocolAbort("replay", [from], `offline: second ${m.phase} from party ${from}`);
+    this.seen.add(key);
+    slot[from] = m.payload;
+    const outs: OfflineOutbound[] = [];
+    for (;;) {
+      const need = this.needed();
+      if (!need.every((p) => this.complete(p))) break;
+      const got = need.map((p) => this.inbox.get(p)!);
+      for (const p of need) this.inbox.delete(p);
+      outs.push(...this.advance(got));
+      if (this._done) break;
+    }
+    return outs;
+  }
+
+  private validPhase(ph: string): boolean {
+    if (ph === "setup1" || ph === "setup2") return this.stage === "setup1" || this.stage === "setup2";
+    const dot = ph.indexOf(".");
+    if (dot < 0) return false;
+    const bs = ph.slice(0, dot), step = ph.slice(dot + 1);
+    const b = Number(bs);
+    if (!Number.isInteger(b) || String(b) !== bs) return false;
+    if (!(STEPS as readonly string[]).includes(step) && step !== "coins") return false;
+    return b >= this.batchNo && b <= this.batchNo + 1 && b * this.batchSize < this.count;
+  }
+
+  private needed(): string[] {
+    if (this.stage === "setup1" || this.stage === "setup2") return [this.stage];
+    const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
+    const extra = EXTRA[step];
+    return extra ? [this.stage, `${this.batchNo}.${extra}`] : [this.stage];
+  }
+
+  private complete(ph: string): boolean {
+    const s = this.inbox.get(ph);
+    return !!s && this.peers.every((j) => s[j] !== undefined);
+  }
+
+  private advance(got: Array<Array<Uint8Array | undefined>>): OfflineOutbound[] {
+    const msgs = got[0]!;
+    switch (this.stage) {
+      case "setup1": return this.onSetup1(msgs);
+      case "setup2": return this.onSetup2(msgs);
+    }
+    const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
+    switch (step) {
+      case "kos": return this.onKos(msgs, got[1]!);
+      case "gilboa": return this.onGilboa(msgs);
+      case "coin1": return this.onCoin1(msgs);
+      case "cope": return this.onCope(msgs);
+      case "coin2": return this.onCoin2(msgs);
+      case "open": return this.onOpen(msgs);
+      case "coin3": return this.onCoin3(msgs);
+      case "sigma.commit": return this.onSigmaCommit(msgs);
+      case "sigma.open": return this.onSigmaOpen(msgs);
+    }
+  }
+
+  private setStage(step: Step): void { this.stage = `${this.batchNo}.${step}`; }
+
+  // ------------------------------------------------------------------ setup
+  private onSetup1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const outs: OfflineOutbound[] = [];
+    for (const j of this.peers) {
+      const p = msgs[j]!;
+      if (p.length !== 64) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 64 bytes");
+      const k = kosSenderSetup(this.pairSid("kos", this.me, j), p.subarray(0, 32), this.rng, j);
+      const c = copeReceiverInit(this.F, this.pairSid("cope", j, this.me), this.alphaShare, p.subarray(32, 64), this.rng, j);
+      this.kosS[j] = k.state; this.copeR[j] = c.state;
+      outs.push(this.out(j, "setup2", concatBytes(k.message, c.message)));
+    }
+    this.stage = "setup2";
+    return outs;
+  }
+
+  private onSetup2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const kb = 32 * KAPPA, cb = 32 * this.F.bits;
+    for (const j of this.peers) {
+      const p = msgs[j]!;
+      if (p.length !== kb + cb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb + cb} bytes`);
+      this.kosR[j] = kosReceiverSetupFinish(this.pairSid("kos", j, this.me), this.kosPending[j]!, p.subarray(0, kb), j);
+      this.copeS[j] = copeSenderInitFinish(this.F, this.copePending[j]!, p.subarray(kb), j);
+      this.kosPending[j] = undefined; this.copePending[j] = undefined;
+    }
+    return this.startBatch();
+  }
+
+  // ------------------------------------------------------------------ batch
+  private startBatch(): OfflineOutbound[] {
+    if (this.produced >= this.count) { this._done = true; this.stage = "done"; return []; }
+    const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
+    const a = F.random(m * TAU, this.rng), b = F.random(m, this.rng);
+    const batch: Batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
+    this.batch = batch;
+    this.setStage("kos");
+    const outs: OfflineOutbound[] = [];
+    const choices = gilboaChoices(F, b);
+    const blocks = gilboaBlocks(F);
+    // Fig. 9 Multiply: I am the OT receiver with the bits of my b towards every peer.
+    for (const j of this.peers) {
+      const cheat = this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined;
+      const r = kosReceiverExtend(this.kosR[j]!, choices, this.rng, blocks, cheat);
+      batch.kosOut[j] = r.outputs;
+      outs.push(this.out(j, `${this.batchNo}.kos`, r.message));
+    }
+    batch.coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
+    for (let c = 0; c < 3; c++) batch.coinCommits[c]![this.me] = batch.coins[c]!.commitment;
+    outs.push(this.out("all", `${this.batchNo}.coins`, concatBytes(...batch.coins.map((c) => c.commitment))));
+    return outs;
+  }
+
+  private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!, outs: OfflineOutbound[] = [];
+    for (const j of this.peers) {
+      const cm = coins[j]!;
+      if (cm.length !== 96) throw new ProtocolAbort("bad-encoding", [j], "offline: coin commitments must be 96 bytes");
+      for (let c = 0; c < 3; c++) B.coinCommits[c]![j] = cm.slice(32 * c, 32 * c + 32);
+    }
+    // own products a_l·b (Fig. 9 Multiply, the i = j term)
+    const bRep = F.fromBigInts(F.toBigInts(B.b!).flatMap((x) => new Array<bigint>(TAU).fill(x)));
+    let cProd = F.mul(B.a!, bRep);
+    for (const j of this.peers) {
+      const { v0, v1 } = kosSenderExtend(this.kosS[j]!, F.bits * B.m, msgs[j]!, j, gilboaBlocks(F));
+      const g = gilboaSender(F, B.a!, v0, v1);
+      cProd = F.add(cProd, g.share);
+      outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
+    }
+    B.cProd = cProd;
+    this.setStage("gilboa");
+    return outs;
+  }
+
+  private onGilboa(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!;
+    let c = B.cProd!;
+    for (const j of this.peers) c = F.add(c, gilboaReceiver(F, B.b!, B.kosOut[j]!, msgs[j]!, j));
+    B.cProd = c; B.kosOut = [];
+    this.setStage("coin1");
+    return [this.out("all", `${this.batchNo}.coin1`, coinOpenPayload(B.coins[0]!))];
+  }
+
+  private coinSeed(c: number, msgs: Array<Uint8Array | undefined>): Uint8Array {
+    const B = this.batch!;
+    const opens = [...Array(this.n).keys()].map((j) => (j === this.me ? coinOpenPayload(B.coins[c]!) : msgs[j]!));
+    return coinFinish(B.coinCommits[c]!, opens);
+  }
+
+  private onCoin1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!, m = B.m;
+    const prg = new Prg(this.coinSeed(0, msgs));
+    const r = prg.nextField(F, m * TAU), rHat = prg.nextField(F, m * TAU);
+    // Fig. 9 Combine
+    let cShares = B.cProd!;
+    if (this.cheat.badTriple) cShares = F.add(cShares, F.fromInts(new Array<number>(m * TAU).fill(1)));
+    const cb = combine(F, B.a!, cShares, r, rHat);
+    // Fig. 9 Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer (Fig. 6 Π_[[·]] input)
+    const X = F.concat([F.random(1, this.rng), cb.a, B.b!, cb.c, cb.aHat, cb.cHat]);
+    B.X = X;
+    let mac = F.scale(X, this.alphaShare);
+    const outs: OfflineOutbound[] = [];
+    for (const j of this.peers) {
+      const tamper = this.cheat.copeBit !== undefined ? { bit: this.cheat.copeBit } : undefined;
+      const e = copeSenderExtend(this.copeS[j]!, X, tamper);
+      mac = F.add(mac, e.t);
+      outs.push(this.out(j, `${this.batchNo}.cope`, e.message));
+    }
+    B.macOwn = mac;
+    B.a = undefined; B.cProd = undefined;
+    this.setStage("cope");
+    return outs;
+  }
+
+  private onCope(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const B = this.batch!, len = 5 * B.m + 1;
+    for (const j of this.peers) B.macOf[j] = copeReceiverExtend(this.copeR[j]!, len, msgs[j]!, j);
+    this.setStage("coin2");
+    return [this.out("all", `${this.batchNo}.coin2`, coinOpenPayload(B.coins[1]!))];
+  }
+
+  private onCoin2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!, m = B.m;
+    const prg = new Prg(this.coinSeed(1, msgs));
+    B.rr = prg.nextField(F, 5 * m);
+    B.tt = prg.nextField(F, m);
+    const X = B.X!;
+    // MAC shares on the shared values: own input's MAC plus q from every peer's input.
+    let macAll = B.macOwn!;
+    for (const j of this.peers) macAll = F.add(macAll, B.macOf[j]!);
+    const part = (k: number): AuthShare => ({ value: F.slice(X, 1 + k * m, 1 + (k + 1) * m), mac: F.slice(macAll, 1 + k * m, 1 + (k + 1) * m) });
+    B.A = part(0); B.B = part(1); B.C = part(2); B.AH = part(3); B.CH = part(4);
+    const yMe = (F.get(X, 0) + F.dot(B.rr, F.slice(X, 1, 5 * m + 1))) % F.p;
+    B.yMe = yMe;
+    // Fig. 9 Sacrifice: ρ = t·[a] − [â]
+    B.rho = sacrificeRho(F, B.tt, B.A, B.AH);
+    this.setStage("open");
+    return [this.out("all", `${this.batchNo}.open`, F.encode(F.concat([F.fromBigInts([yMe]), B.rho.value])))];
+  }
+
+  private onOpen(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!, m = B.m;
+    const ys: bigint[] = new Array(this.n);
+    const rho = F.slice(B.rho!.value, 0, m);
+    ys[this.me] = B.yMe!;
+    for (const j of this.peers) {
+      const p = msgs[j]!;
+      if (p.length !== (m + 1) * F.byteLength) throw new ProtocolAbort("bad-encoding", [j], "offline open: wrong length");
+      let v: FieldVec;
+      try { v = F.decode(p); } catch { throw new ProtocolAbort("bad-encoding", [j], "offline open: non-canonical element"); }
+      ys[j] = F.get(v, 0);
+      F.addInPlace(rho, F.slice(v, 1, m + 1));
+    }
+    B.y = F.fromBigInts(ys);
+    // MAC shares on y_j: γ(x0_j) + Σ r_h γ(X_j[h]) from the MACs on party j's input.
+    const gy: bigint[] = new Array(this.n);
+    for (let j = 0; j < this.n; j++) {
+      const M = j === this.me ? B.macOwn! : B.macOf[j]!;
+      gy[j] = F.get(M, 0) + F.dot(B.rr!, F.slice(M, 1, 5 * m + 1));
+    }
+    B.gy = F.fromBigInts(gy);
+    B.rhoOpen = rho;
+    B.z = sacrificeZero(F, B.tt!, rho, B.B!, B.C!, B.CH!);
+    this.setStage("coin3");
+    return [this.out("all", `${this.batchNo}.coin3`, coinOpenPayload(B.coins[2]!))];
+  }
+
+  private onCoin3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!, m = B.m;
+    const prg = new Prg(this.coinSeed(2, msgs));
+    // Fig. 10 MACCheck, batched, two independent sums so a failure names the check.
+    const r1 = prg.nextField(F, this.n), r2 = prg.nextField(F, 2 * m);
+    const alpha = this.alphaShare, p = F.p;
+    const sig = (vals: FieldVec, macs: FieldVec, r: FieldVec) => (((F.dot(r, macs) - alpha * F.dot(r, vals)) % p) + p) % p;
+    const sCope = sig(B.y!, B.gy!, r1);
+    const sSac = sig(F.concat([B.rhoOpen!, F.zeros(m)]), F.concat([B.rho!.mac, B.z!.mac]), r2);
+    const value = F.encode(F.fromBigInts([sCope, sSac]));
+    const { commitment, opening } = commit(value, this.rng);
+    B.sigmaOpen = concatBytes(opening, value);
+    B.sigmaCommits[this.me] = commitment;
+    this.setStage("sigma.commit");
+    return [this.out("all", `${this.batchNo}.sigma.commit`, commitment)];
+  }
+
+  private onSigmaCommit(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const B = this.batch!;
+    for (const j of this.peers) {
+      if (msgs[j]!.length !== 32) throw new ProtocolAbort("bad-encoding", [j], "offline: σ commitment must be 32 bytes");
+      B.sigmaCommits[j] = msgs[j]!;
+    }
+    this.setStage("sigma.open");
+    return [this.out("all", `${this.batchNo}.sigma.open`, B.sigmaOpen!)];
+  }
+
+  private onSigmaOpen(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    const F = this.F, B = this.batch!;
+    let sCope = 0n, sSac = 0n;
+    const bad: number[] = [];
+    for (let j = 0; j < this.n; j++) {
+      const o = j === this.me ? B.sigmaOpen! : msgs[j]!;
+      if (o.length !== 32 + 2 * F.byteLength) throw new ProtocolAbort("bad-encoding", [j], "offline: σ opening has the wrong length");
+      const value = o.subarray(32);
+      if (!verifyCommitment(B.sigmaCommits[j]!, value, o.subarray(0, 32))) { bad.push(j); continue; }
+      let v: FieldVec;
+      try { v = F.decode(value); } catch { throw new ProtocolAbort("bad-encoding", [j], "offline: non-canonical σ"); }
+      sCope += F.get(v, 0); sSac += F.get(v, 1);
+    }
+    if (bad.length) throw new ProtocolAbort("commitment-mismatch", bad, "offline: σ opening does not match its commitment");
+    if (sCope % F.p !== 0n) throw new ProtocolAbort("cope-check-failed", [], "offline: authentication (COPE input) check failed");
+    if (sSac % F.p !== 0n) throw new ProtocolAbort("sacrifice-failed", [], "offline: triple sacrifice check failed");
+    this.results.push({ a: B.A!, b: B.B!, c: B.C! });
+    this.produced += B.m;
+    this.batch = undefined;
+    const old = `${this.batchNo}.`;
+    for (const k of this.seen) if (k.startsWith(old)) this.seen.delete(k);
+    this.batchNo++;
+    return this.startBatch();
+  }
+}
+
+/**
+ * Runs n offline parties in one process with FIFO delivery (tests, benchmarks). Returns
+ * every party's α_i and triples, and the bytes each party sent. Throws the first ProtocolAbort.
+ */
+export function runOfflineInMemory(
+  parties: OfflineParty[],
+): { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number } {
+  const n = parties.length;
+  const queue: Array<{ to: number; m: OfflineInbound }> = [];
+  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  let messages = 0;
+  const post = (from: number, outs: OfflineOutbound[]) => {
+    for (const o of outs) {
+      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
+      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
+    }
+  };
+  parties.forEach((p, i) => post(i, p.start()));
+  let head = 0;
+  while (head < queue.length) {
+    const { to, m } = queue[head++]!;
+    messages++;
+    post(to, parties[to]!.receive(m));
+    if (head > 4096) { queue.splice(0, head); head = 0; }
+  }
+  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemory: parties stalled");
+  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
+}

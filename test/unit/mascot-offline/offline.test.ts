@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { m61, p128, type Field } from "../../../protocol/field/index.ts";
+import { OfflineParty, runOfflineInMemory, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
+import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
+import { seededRng } from "../../../protocol/rng.ts";
+import { utf8 } from "../../../protocol/encoding.ts";
+
+function run(F: Field, n: number, count: number, batchSize: number, cheat?: { who: number; cheat: OfflineCheat }) {
+  const parties = [...Array(n).keys()].map((me) =>
+    new OfflineParty({ field: F, parties: n, me, sessionId: utf8("test-session"), count, batchSize }, seededRng(`p${me}-${n}-${count}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
+  return runOfflineInMemory(parties);
+}
+
+function checkTriples(F: Field, r: ReturnType<typeof run>, count: number) {
+  const alpha = r.alphas.reduce((s, a) => s + a, 0n) % F.p;
+  const open = (k: "a" | "b" | "c", w: "value" | "mac") => {
+    let acc = F.zeros(count);
+    for (const t of r.triples) acc = F.add(acc, t[k][w]);
+    return acc;
+  };
+  const a = open("a", "value"), b = open("b", "value"), c = open("c", "value");
+  expect(F.toBigInts(c)).toEqual(F.toBigInts(F.mul(a, b)));
+  for (const k of ["a", "b", "c"] as const) expect(F.toBigInts(open(k, "mac"))).toEqual(F.toBigInts(F.scale(open(k, "value"), alpha)));
+  // not degenerate
+  expect(new Set(F.toBigInts(a)).size).toBe(count);
+}
+
+describe("MASCOT offline phase (triples)", () => {
+  it("n = 2, m61, two batches: c = a·b and MACs = α·x", () => {
+    const r = run(m61, 2, 13, 8);
+    checkTriples(m61, r, 13);
+    expect(r.bytesSent[0]).toBeGreaterThan(0);
+  });
+  it("n = 3, m61", () => checkTriples(m61, run(m61, 3, 5, 5), 5));
+  it("n = 2, p128", () => checkTriples(p128, run(p128, 2, 3, 3), 3));
+  it("count 0 gives α only", () => {
+    const r = run(m61, 2, 0, 4);
+    expect(r.triples[0]!.a.value.length).toBe(0);
+  });
+});
+
+describe("MASCOT offline phase: a cheating party is caught", () => {
+  const expectAbort = (f: () => unknown, code: string) => {
+    try { f(); expect.unreachable(); } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolAbort);
+      expect((e as ProtocolAbort).code).toBe(code);
+      return e as ProtocolAbort;
+    }
+  };
+  it("inconsistent KOS choice bits → ot-check-failed naming the cheater", () => {
+    const e = expectAbort(() => run(m61, 2, 4, 4, { who: 1, cheat: { kosColumns: [...Array(64).keys()] } }), "ot-check-failed");
+    expect(e!.culprits).toEqual([1]);
+  });
+  it("wrong COPE correction → cope-check-failed", () => {
+    expectAbort(() => run(m61, 2, 4, 4, { who: 0, cheat: { copeBit: 7 } }), "cope-check-failed");
+    expectAbort(() => run(m61, 3, 4, 4, { who: 2, cheat: { copeBit: 0 } }), "cope-check-failed");
+  });
+  it("bad triple → sacrifice-failed", () => {
+    expectAbort(() => run(m61, 2, 4, 4, { who: 1, cheat: { badTriple: true } }), "sacrifice-failed");
+  });
+  it("replayed and unknown phases are refused", () => {
+    const F = m61;
+    const ps = [0, 1].map((me) => new OfflineParty({ field: F, parties: 2, me, sessionId: utf8("s"), count: 1 }, seededRng(`r${me}`)));
+    const first = ps[0]!.start();
+    ps[1]!.start();
+    const m = { from: 0, phase: first[0]!.phase, seq: 0, payload: first[0]!.payload };
+    ps[1]!.receive(m);
+    expectAbort(() => ps[1]!.receive({ ...m, seq: 1 }), "replay");
+    const q = new OfflineParty({ field: F, parties: 2, me: 1, sessionId: utf8("s"), count: 1 }, seededRng("q"));
+    q.start();
+    expectAbort(() => q.receive({ from: 0, phase: "offline.7.kos", seq: 0, payload: new Uint8Array(1) }), "unexpected-message");
+  });
+});
