@@ -22,10 +22,11 @@ export function jobStubUnchecked(env: Env, id: string) {
   return env.JOB_DO.get(env.JOB_DO.idFromName(jobObjectName(id)));
 }
 
+// requireToken is applied per route (not with .use): other modules mounted under /v1/jobs
+// (models, log) also admit signed nodes.
 export const jobRoutes = new Hono<AppEnv>()
-  .use(requireToken)
   /** Submit a job. 201 with the job summary; the JobDO starts selecting a committee at once. */
-  .post("/", jsonLimit, jsonBody(JobSpec), async (c) => {
+  .post("/", requireToken, jsonLimit, jsonBody(JobSpec), async (c) => {
     const spec = c.req.valid("json");
     const id = toBase64Url(cryptoRng.bytes(16));
     const r = await jobStubUnchecked(c.env, id).create(id, spec);
@@ -33,7 +34,7 @@ export const jobRoutes = new Hono<AppEnv>()
     return c.json({ job: r.job as JobSummary }, 201);
   })
   /** List jobs from the catalogue, newest first. `?status=`, `?limit=` (≤ 200), `?offset=`. */
-  .get("/", async (c) => {
+  .get("/", requireToken, async (c) => {
     const status = c.req.query("status");
     if (status !== undefined && !JobStatus.safeParse(status).success) throw new ApiError(400, "bad-request", "unknown status");
     const limit = Math.min(200, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 50);
@@ -48,23 +49,23 @@ export const jobRoutes = new Hono<AppEnv>()
     }));
     return c.json({ jobs, limit, offset });
   })
-  .get("/:id", async (c) => {
+  .get("/:id", requireToken, async (c) => {
     const stub = await jobStub(c, c.req.param("id"));
     const [job, spec] = await Promise.all([stub.get(), stub.spec()]);
     if (!job) throw new ApiError(404, "not-found", "no such job");
     return c.json({ job: job as JobSummary, spec: spec as unknown as JobSpec });
   })
   /** Cancel: 200 (also when already cancelled), 409 job-not-cancellable when completed or failed. */
-  .post("/:id/cancel", async (c) => {
+  .post("/:id/cancel", requireToken, async (c) => {
     const r = await (await jobStub(c, c.req.param("id"))).cancel();
     if (!r.ok) throw new ApiError(r.code === "not-found" ? 404 : 409, r.code, r.detail);
     return c.json({ job: r.job as JobSummary });
   })
-  .get("/:id/rounds", async (c) => {
+  .get("/:id/rounds", requireToken, async (c) => {
     const rounds = await (await jobStub(c, c.req.param("id"))).rounds();
     return c.json({ rounds });
   })
-  .get("/:id/result", async (c) => {
+  .get("/:id/result", requireToken, async (c) => {
     const r = await (await jobStub(c, c.req.param("id"))).result();
     if (!r) throw new ApiError(404, "not-found", "no such job");
     return c.json(r as { status: JobSummary["status"]; result: unknown; error: string | null });
