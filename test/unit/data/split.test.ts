@@ -33,3 +33,24 @@ describe("examples/split.ts", () => {
     expect(parseCsv(text, schema)).toEqual(rows.slice(0, 200));
   });
 });
+
+describe("CSV writer/parser round trip (property)", () => {
+  it("formatCsv then parseCsv is the identity, including delimiters, quotes, spaces and newlines in levels", async () => {
+    const fc = (await import("fast-check")).default;
+    const { parseDatasetSchema } = await import("../../../protocol/stats/schema.ts");
+    const levels = ["a,b", 'say "hi"', " padded ", "line\nbreak", "plain", "?x"];
+    const s = parseDatasetSchema({
+      version: 1, name: "odd", missing: ["?"],
+      columns: [{ name: "x", type: "numeric" }, { name: "c", type: "categorical", levels }, { name: "k", type: "numeric", integer: true }],
+    });
+    const row = fc.tuple(
+      fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null)),
+      fc.oneof(fc.constantFrom(...levels), fc.constant(null)),
+      fc.oneof(fc.integer(), fc.constant(null)),
+    );
+    fc.assert(fc.property(fc.array(row, { maxLength: 20 }), (rows) => {
+      const norm = rows.map((r) => r.map((v) => (Object.is(v, -0) ? 0 : v)));
+      expect(parseCsv(formatCsv(s, rows), s)).toEqual(norm);
+    }));
+  });
+});
