@@ -81,7 +81,10 @@ export const StatsQuerySpec = z.strictObject({
   filters: z.array(FilterSpec).max(64).default([]),
   measures: z.array(MeasureSpec).min(1, "a query needs at least one measure").max(64),
   /** Cells built from fewer rows than this (over all parties) are suppressed. */
-  minCount: z.number({ error: "minCount is required (a non-negative integer)" }).int().min(0),
+  minCount: z
+    .number({ error: (iss) => (iss.input === undefined ? "minCount is required (a non-negative integer)" : "minCount must be a non-negative integer") })
+    .int("minCount must be a non-negative integer")
+    .min(0, "minCount must be a non-negative integer"),
   /** Fractional bits of the fixed-point encoding of Σx and Σx². */
   fracBits: z.number().int().min(0).max(32).default(16),
   /** Limits the overflow check is made for; contributions over maxRowsPerParty rows are refused. */
