@@ -8,7 +8,7 @@ import { modelHashForRound, type LogEntry } from "../../protocol/log/index.ts";
 import { BASE, makeNode, register, submitJob, TOKEN, tokenFetch } from "./helpers.ts";
 
 const put = (id: string, round: number, bytes: Uint8Array, token = TOKEN) =>
-  SELF.fetch(`${BASE}/v1/jobs/${id}/models/${round}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: bytes });
+  SELF.fetch(`${BASE}/v1/jobs/${id}/models/${round}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: bytes as Uint8Array<ArrayBuffer> });
 
 describe("models in R2, hash-checked against the log", () => {
   it("stores, logs, serves with the hash, refuses a second different model, detects tampering", async () => {
