@@ -212,10 +212,11 @@ export function buildValidatedSteps(
     let total = 0n;
     const opens = box.get(MACCHECK_OPEN)!;
     for (let j = 0; j < n; j++) total += j === me ? f.get(f.decode(sigmaOpen!.subarray(32)), 0) : openSigma(f, j, sigmaCommits[j]!, opens[j]!);
+    // The MAC check decides correctness, then the echo decides consistency of the views.
+    if (total % f.p !== 0n) throw new ProtocolAbort("mac-check-failed", [], "MAC check failed: Σσ_i ≠ 0 (an opened value or a MAC share was wrong)");
     const echoes = new Map<number, Uint8Array>();
     for (const j of peers) echoes.set(j, box.get(ECHO_PHASE)![j]!);
     checkEchoes(transcript.digest(), echoes);
-    if (total % f.p !== 0n) throw new ProtocolAbort("mac-check-failed", [], "MAC check failed: Σσ_i ≠ 0 (an opened value or a MAC share was wrong)");
     batch = new MacCheckBatch(f);
   };
 

@@ -43,7 +43,7 @@ import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
  * α and triples from a shared seed and keeps its own shares. Insecure by construction;
  * used to test the online phase and validation independently of offline.ts.
  */
-export function dealer(f: Field, n: number, me: number, seed: string, badTriple?: { party: number; index: number }): (count: number) => OfflineSource {
+export function dealer(f: Field, n: number, me: number, seed: string, badTriple?: { party: number; index: number }, badMac?: { party: number; index: number }): (count: number) => OfflineSource {
   return (count: number) => {
     const rng = seededRng(`dealer/${seed}`);
     const alphas = f.random(n, rng);
@@ -60,6 +60,7 @@ export function dealer(f: Field, n: number, me: number, seed: string, badTriple?
     const c = f.mul(a, b);
     if (badTriple) f.set(c, badTriple.index, (f.get(c, badTriple.index) + 1n) % f.p);
     const t: Triples = { a: share(a), b: share(b), c: share(c) };
+    if (badMac && badMac.party === me) f.set(t.a.mac, badMac.index, (f.get(t.a.mac, badMac.index) + 1n) % f.p);
     return { start: () => [], receive: () => [], done: true, alpha: () => f.get(alphas, me), triples: () => t };
   };
 }
@@ -72,12 +73,12 @@ export function copeDealer(f: Field, seed: string) {
   };
 }
 
-export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; realBaseOt?: boolean }, hooks?: NetworkHooks) {
+export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; realBaseOt?: boolean; offline?: (me: number) => (count: number) => OfflineSource }, hooks?: NetworkHooks) {
   const field = opts.field ?? m61;
   const parties = opts.inputs.map((x, me) => new Party(
     { field, parties: opts.n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
     x, seededRng(`${opts.seed ?? "s"}/${me}`), {
-      offline: dealer(field, opts.n, me, opts.seed ?? "s", opts.badTriple),
+      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", opts.badTriple, opts.badMac),
       ...(opts.realBaseOt ? {} : { copeDealer: copeDealer(field, opts.seed ?? "s") }),
     }));
   const net = runNetwork(parties, hooks);

@@ -1,0 +1,142 @@
+/** Malicious parties through the party API: each deviation is caught by the check meant for it. */
+import { describe, expect, it } from "vitest";
+import { m61 } from "../../../protocol/field/index.ts";
+import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
+import { OfflineParty } from "../../../protocol/mascot/offline.ts";
+import type { Envelope } from "../../../protocol/mascot/transport.ts";
+import { seededRng } from "../../../protocol/rng.ts";
+import { SID, run, runWithDealer } from "./helpers.ts";
+
+const inputs3 = [[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]].map((x) => m61.fromInts(x));
+
+function flipElement(payload: Uint8Array, index = 0): Uint8Array {
+  const p = payload.slice();
+  const v = m61.decode(p.subarray(8 * index, 8 * index + 8));
+  m61.set(v, 0, (m61.get(v, 0) + 1n) % m61.p);
+  p.set(m61.encode(v), 8 * index);
+  return p;
+}
+const tamper = (from: number, phase: string, f: (e: Envelope) => Envelope | Envelope[] | null) =>
+  (e: Envelope) => (e.from === from && e.phase === phase ? f(e) : e);
+/**
+ * Honest parties never output; those that stopped did so with a ProtocolAbort (the others
+ * stall, i.e. they would time out). Returns the aborts (at least one).
+ */
+function honestErrors(parties: Array<{ done: boolean }>, errors: unknown[], cheater: number): ProtocolAbort[] {
+  const out: ProtocolAbort[] = [];
+  errors.forEach((e, i) => {
+    if (i === cheater) return;
+    expect(parties[i]!.done).toBe(false);
+    if (e !== undefined) { expect(e).toBeInstanceOf(ProtocolAbort); out.push(e as ProtocolAbort); }
+  });
+  expect(out.length).toBeGreaterThan(0);
+  return out;
+}
+
+describe("cheating parties are caught (validated mode)", () => {
+  it("tampered share at opening → mac-check-failed", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "open.sum", (e) => ({ ...e, payload: flipElement(e.payload, 2) })) });
+    for (const e of honestErrors(parties, net.errors, 1)) expect(e.code).toBe("mac-check-failed");
+  });
+  it("tampered share of a Beaver opening (validation) → mac-check-failed before the sum is opened", () => {
+    let sumOpened = false;
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [{ kind: "bits" }] }, {
+      tamper: (e) => {
+        if (e.phase === "open.sum") sumOpened = true;
+        return e.from === 2 && e.phase === "mult.open" ? { ...e, payload: flipElement(e.payload, 1) } : e;
+      },
+    });
+    for (const e of honestErrors(parties, net.errors, 2)) expect(e.code).toBe("mac-check-failed");
+    expect(sumOpened).toBe(false);
+  });
+  it("tampered MAC share (on a preprocessed value) → mac-check-failed", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [{ kind: "bits" }], badMac: { party: 1, index: 0 } });
+    expect(net.errors.every((e) => e instanceof ProtocolAbort && e.code === "mac-check-failed")).toBe(true);
+  });
+  it("wrong COPE correction on an input → caught by the Fig. 7 input check", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(0, "input.cope", (e) => {
+      if (e.to !== 2) return e;
+      // Shift the correction of entry 0 in every bit-instance ℓ (entry 0 of each length-E block, E = 5):
+      // the receiver's MAC moves by α_2 ≠ 0, which only the Fig. 7 check can notice.
+      let p = e.payload;
+      for (let l = 0; l < m61.bits; l++) p = flipElement(p, l * 5);
+      return { ...e, payload: p };
+    }) });
+    for (const e of honestErrors(parties, net.errors, 0)) expect(e.code).toBe("mac-check-failed");
+  });
+  it("wrong input-check value y → mac-check-failed", () => {
+    const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [] }, { tamper: tamper(1, "input.y", (e) => ({ ...e, payload: flipElement(e.payload) })) });
+    for (const e of honestErrors(parties, net.errors, 1)) expect(e.code).toBe("mac-check-failed");
+  });
+  it("wrong coin-toss opening → commitment-mismatch naming the cheater", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(2, "coin.open", (e) => { const p = e.payload.slice(); p[40]! ^= 4; return { ...e, payload: p }; }) });
+    for (const e of honestErrors(parties, net.errors, 2)) { expect(e.code).toBe("commitment-mismatch"); expect(e.culprits).toEqual([2]); }
+  });
+  it("wrong σ opening in the MAC check → commitment-mismatch", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "maccheck.open", (e) => ({ ...e, payload: flipElement(e.payload, 4) })) });
+    for (const e of honestErrors(parties, net.errors, 1)) { expect(e.code).toBe("commitment-mismatch"); expect(e.culprits).toEqual([1]); }
+  });
+  it("equivocating broadcast (different open.sum shares to different parties) → abort", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "open.sum", (e) => (e.to === 0 ? { ...e, payload: flipElement(e.payload) } : e)) });
+    expect(parties[0]!.done || parties[2]!.done).toBe(false);
+    expect(net.errors[0]).toBeInstanceOf(ProtocolAbort);
+  });
+  it("equivocating echo → equivocation", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(2, "echo", (e) => (e.to === 0 ? { ...e, payload: new Uint8Array(32) } : e)) });
+    expect((net.errors[0] as ProtocolAbort).code).toBe("equivocation");
+    expect((net.errors[0] as ProtocolAbort).culprits).toEqual([2]);
+  });
+  it("replayed message → replay", () => {
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "coin.commit", (e) => (e.to === 0 ? [e, { ...e }] : e)) });
+    expect((net.errors[0] as ProtocolAbort).code).toBe("replay");
+    expect((net.errors[0] as ProtocolAbort).culprits).toEqual([1]);
+  });
+  it("reordered messages on a channel → unexpected-message", () => {
+    let held: Envelope | undefined;
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, {
+      tamper: (e) => {
+        if (e.from === 1 && e.to === 0 && e.phase === "input.seed") { held = e; return null; }
+        if (held && e.from === 1 && e.to === 0 && e.phase === "input.cope") { const h = held; held = undefined; return [e, h]; }
+        return e;
+      },
+    });
+    expect((net.errors[0] as ProtocolAbort).code).toBe("unexpected-message");
+  });
+  it("message of the wrong phase → unexpected-message", () => {
+    const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [] }, { tamper: tamper(1, "coin.open", (e) => ({ ...e, phase: "maccheck.open" })) });
+    expect((net.errors[0] as ProtocolAbort).code).toBe("unexpected-message");
+  });
+  it("dropped message → honest parties stall (timeout is the transport's job), nobody outputs", () => {
+    const { parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "maccheck.open", (e) => (e.to === 0 ? null : e)) });
+    expect(parties[0]!.done).toBe(false);
+  });
+  it("real base OTs: a corrupted base-OT message is caught", () => {
+    const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [], realBaseOt: true }, {
+      tamper: tamper(1, "cope.ot.B", (e) => { const p = e.payload.slice(); p[33]! ^= 1; return { ...e, payload: p }; }),
+    });
+    const e = net.errors[0] as ProtocolAbort;
+    expect(["bad-encoding", "mac-check-failed"]).toContain(e.code);
+  });
+  it("offline: inconsistent KOS choice bits → ot-check-failed; bad triple → sacrifice-failed", () => {
+    const mk = (cheat: object) => (me: number) => (count: number) =>
+      new OfflineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
+    const a = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({ kosColumns: [...Array(64).keys()] }) });
+    expect(a.net.errors.map((e) => (e as ProtocolAbort | undefined)?.code)).toContain("ot-check-failed");
+    expect(a.parties.some((p) => p.done)).toBe(false);
+    const b = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({ badTriple: true }) });
+    expect(b.net.errors.some((e) => e instanceof ProtocolAbort && e.code === "sacrifice-failed")).toBe(true);
+    expect(b.parties.some((p) => p.done)).toBe(false);
+  });
+});
+
+describe("cheating parties are caught (linear-only mode)", () => {
+  it("replayed lin.commit → replay; start() twice → unexpected-message", () => {
+    const { net, parties } = run({ n: 3, inputs: inputs3, mode: "linear-only" }, { tamper: tamper(2, "lin.commit", (e) => (e.to === 1 ? [e, e] : e)) });
+    expect((net.errors[1] as ProtocolAbort).code).toBe("replay");
+    expect(() => parties[0]!.start()).toThrow(ProtocolAbort);
+  });
+  it("message from a non-member → unexpected-message", () => {
+    const { parties } = run({ n: 2, inputs: inputs3.slice(0, 2), mode: "linear-only" });
+    expect(() => parties[0]!.receive({ from: 7, phase: "lin.seed", seq: 0, payload: new Uint8Array(32) })).toThrow(ProtocolAbort);
+  });
+});
