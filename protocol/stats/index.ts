@@ -3,3 +3,4 @@ export * from "./schema.ts";
 export * from "./query.ts";
 export * from "./layout.ts";
 export * from "./engine.ts";
+export * from "./format.ts";
