@@ -12,7 +12,7 @@ import type { ModelSpec } from "../../protocol/learning/spec.ts";
 import { evalVector, finishEval, finishWeightedMean, sumVectors, weightedContribution } from "../../protocol/learning/aggregate.ts";
 import { serverInit, serverStep } from "../../protocol/learning/server.ts";
 import { shouldStop, type RoundMetrics, type StoppingRule } from "../../protocol/learning/stopping.ts";
-import { dequantize, planUpdateEncoding, quantize, squaredNormInt, type UpdateEncodingPlan } from "../../protocol/learning/bounds.ts";
+import { dequantize, planUpdateEncoding, quantize, validateContribution, type UpdateEncodingPlan } from "../../protocol/learning/bounds.ts";
 import { localMoments, standardizationFromMoments, standardizeInPlace, type Standardization } from "../../protocol/learning/features.ts";
 
 /** 2^61 − 1, the default MASCOT field (DESIGN.md §4). */
@@ -38,6 +38,12 @@ export interface SimulationConfig {
   stopping?: StoppingRule;
   /** Also train centrally on the union (default true). */
   central?: boolean;
+  /**
+   * Test/bench only: node `node` skips honest clipping and multiplies its contribution by
+   * `scale` (from round `fromRound`, default 1). With fixed point on, validation (the
+   * plaintext reference of MASCOT's range + L2 predicates) names and excludes it.
+   */
+  misbehave?: { node: number; scale: number; fromRound?: number };
   /** Called after every round. */
   onRound?: (r: RoundLog) => void;
 }
@@ -50,6 +56,8 @@ export interface RoundLog extends RoundMetrics {
   /** Nodes whose update was clipped. */
   clippedNodes: number;
   maxUpdateNorm: number;
+  /** Nodes whose contribution failed validation and was left out of the sum. */
+  excluded: number[];
   /** Wall time since the start of round 1 up to the end of this round's evaluation, ms. */
   elapsedMillis: number;
 }
@@ -141,15 +149,24 @@ export async function simulateFederated(cfg: SimulationConfig): Promise<Simulati
       let localMillis = 0;
       let clippedNodes = 0;
       let maxUpdateNorm = 0;
+      const excluded: number[] = [];
       for (let k = 0; k < nodes; k++) {
         const u = model.trainLocal(weights, trainSlices[k]!, { round: r, salt: k });
         localMillis += u.millis;
         if (u.clipped) clippedNodes++;
         maxUpdateNorm = Math.max(maxUpdateNorm, u.norm);
+        const bad = cfg.misbehave && cfg.misbehave.node === k && r >= (cfg.misbehave.fromRound ?? 1) ? cfg.misbehave.scale : 0;
         const c = weightedContribution(u.delta, u.samples);
+        if (bad) for (let i = 0; i < c.length - 1; i++) c[i]! *= bad;
         if (plan) {
-          const q = quantize(c, plan.fracBits, plan.bound);
-          if (squaredNormInt(q) > plan.l2Bound) throw new Error(`simulation: node ${k} violates the L2 bound (bug: clipping should prevent this)`);
+          // A cheating node does not clamp to the job's bound; validation must catch it.
+          const q = quantize(c, plan.fracBits, bad ? plan.bound * Math.max(1, Math.abs(bad)) : plan.bound);
+          const v = validateContribution(q, plan);
+          if (!v.ok) {
+            if (!bad) throw new Error(`simulation: honest node ${k} failed validation (${v.reason}); clipping should prevent this`);
+            excluded.push(k);
+            continue;
+          }
           contributions.push(q);
         } else contributions.push(c);
       }
@@ -162,7 +179,7 @@ export async function simulateFederated(cfg: SimulationConfig): Promise<Simulati
       const evalSets = evalFraction > 0 ? evalSlices : trainSlices;
       const ev = finishEval(sumVectors(evalSets.map((s) => evalVector(model.evaluate(s, weights)))));
       const te = model.evaluate(test, weights);
-      const entry: RoundLog = { round: r, loss: ev.loss, accuracy: ev.accuracy, testAccuracy: te.correct / te.count, localMillis: localMillis / nodes, clippedNodes, maxUpdateNorm, elapsedMillis: performance.now() - t0 };
+      const entry: RoundLog = { round: r, loss: ev.loss, accuracy: ev.accuracy, testAccuracy: te.correct / te.count, localMillis: localMillis / nodes, clippedNodes, maxUpdateNorm, excluded, elapsedMillis: performance.now() - t0 };
       log.push(entry);
       cfg.onRound?.(entry);
       if (cfg.stopping) {

@@ -116,3 +116,17 @@ export function squaredNormInt(ints: ArrayLike<number>): bigint {
   for (let i = 0; i < ints.length; i++) { const x = BigInt(ints[i]!); s += x * x; }
   return s;
 }
+
+/**
+ * Plaintext reference of the validated-mode predicates on one quantised contribution:
+ * every entry within ±intBound (the range check) and Σ x_i² ≤ l2Bound. MASCOT evaluates the
+ * same predicates on secret shares; this is what the simulation and tests use.
+ */
+export function validateContribution(ints: ArrayLike<number>, plan: UpdateEncodingPlan): { ok: boolean; reason?: "length" | "range" | "l2-norm" } {
+  if (ints.length !== plan.length) return { ok: false, reason: "length" };
+  for (let i = 0; i < ints.length; i++) {
+    const x = ints[i]!;
+    if (!Number.isSafeInteger(x) || Math.abs(x) > plan.intBound) return { ok: false, reason: "range" };
+  }
+  return squaredNormInt(ints) <= plan.l2Bound ? { ok: true } : { ok: false, reason: "l2-norm" };
+}

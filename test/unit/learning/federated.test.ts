@@ -74,4 +74,20 @@ describe("federated vs central", () => {
       expect(r.rounds[r.rounds.length - 1]!.loss).toBeLessThan(r.rounds[0]!.loss);
     }
   });
+
+  it("wdbc: a node sending an oversized update is named and excluded; training still converges", async () => {
+    const { train, test } = loadReferenceDataset("wdbc");
+    const spec = parseModelSpec({
+      inputDim: 30, classes: 2, loss: "binary-crossentropy", architecture: { kind: "logistic" },
+      optimizer: { kind: "adam", learningRate: 0.05 }, epochs: 2, batchSize: 16, seed: 1, strategy: { kind: "fedavg" }, clipNorm: 1,
+    });
+    const r = await simulateFederated({ spec, train, test, rounds: 8, standardize: true, central: false, misbehave: { node: 3, scale: -40 } });
+    expect(r.rounds.every((l) => l.excluded.length === 1 && l.excluded[0] === 3)).toBe(true);
+    expect(r.federated.accuracy).toBeGreaterThan(0.95);
+    // Without validation (plaintext floats) the same node poisons the model.
+    const poisoned = await simulateFederated({ spec, train, test, rounds: 8, standardize: true, central: false, fixedPoint: false, misbehave: { node: 3, scale: -40 } });
+    expect(poisoned.rounds.every((l) => l.excluded.length === 0)).toBe(true);
+    console.log(`[learning] wdbc with a cheating node: validated ${(100 * r.federated.accuracy).toFixed(2)}%, unvalidated ${(100 * poisoned.federated.accuracy).toFixed(2)}%`);
+    expect(poisoned.federated.accuracy).toBeLessThan(r.federated.accuracy - 0.1);
+  });
 });

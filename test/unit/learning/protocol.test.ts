@@ -3,7 +3,7 @@ import fc from "fast-check";
 import {
   parseModelSpec, weightShapes, outputLayer, flatten, unflatten, totalSize, clipToNorm, l2Norm,
   weightedContribution, sumVectors, finishWeightedMean, evalVector, finishEval,
-  serverInit, serverStep, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt,
+  serverInit, serverStep, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt, validateContribution,
   encodeRow, encodedDim, featureNames, localMoments, standardizationFromMoments, standardizeInPlace,
   toDenseModel, denseForward, Strategy, type ModelSpecInput,
 } from "../../../protocol/learning/index.ts";
@@ -210,6 +210,17 @@ describe("fixed-point bounds", () => {
     const plan = planUpdateEncoding({ p: M61, parties: 5, dim: 2, clipNorm: 1, maxSamples: 10 });
     const q = quantize(weightedContribution([1, 1], 10), plan.fracBits, plan.bound);
     expect(squaredNormInt(q) > plan.l2Bound).toBe(true);
+  });
+  it("validateContribution: range and L2 predicates", () => {
+    const plan = planUpdateEncoding({ p: M61, parties: 3, dim: 3, clipNorm: 1, maxSamples: 10 });
+    const honest = quantize(weightedContribution(clipToNorm([5, -5, 5], 1).clipped, 10), plan.fracBits, plan.bound);
+    expect(validateContribution(honest, plan)).toEqual({ ok: true });
+    // every entry within range, but the norm is too large
+    const wide = quantize(weightedContribution([1, 1, 1], 10), plan.fracBits, plan.bound);
+    expect(validateContribution(wide, plan)).toEqual({ ok: false, reason: "l2-norm" });
+    const big = Float64Array.from(honest); big[0] = plan.intBound + 1;
+    expect(validateContribution(big, plan)).toEqual({ ok: false, reason: "range" });
+    expect(validateContribution(honest.subarray(1), plan)).toEqual({ ok: false, reason: "length" });
   });
   it("quantize clamps and rejects non-finite input", () => {
     expect(Array.from(quantize([5, -5, 0.25], 2, 1))).toEqual([4, -4, 1]);
