@@ -165,7 +165,12 @@ export function encodeContribution(query: StatsQuery, schema: DatasetSchema, row
     throw new RangeError(`rows: ${rows.length} rows exceed the query's limits.maxRowsPerParty = ${layout.maxRowsPerParty}`);
   }
   const values = new Array<bigint>(layout.length).fill(0n);
-  const counts = new Float64Array(layout.length); // exact: < 2^53
+  // Integer partial sums kept in doubles while exact (≤ 2^53), flushed to BigInt before they could round.
+  const counts = new Float64Array(layout.length);
+  const add = (i: number, x: number): void => {
+    if (counts[i]! + x > Number.MAX_SAFE_INTEGER) { values[i] = values[i]! + BigInt(counts[i]!); counts[i] = 0; }
+    counts[i]! += x;
+  };
   const scale = 2 ** layout.fracBits;
   const rowsUsed = visit(layout, schema, rows, (m, gi, v) => {
     const g = m.groups[gi]!;
@@ -178,11 +183,11 @@ export function encodeContribution(query: StatsQuery, schema: DatasetSchema, row
     if (g.sum !== undefined) {
       const [lo, hi] = m.bounds!;
       const u = clip(v as number, lo, hi) - lo;
-      values[g.sum] = values[g.sum]! + BigInt(Math.round(u * scale));
-      if (g.sumsq !== undefined) values[g.sumsq] = values[g.sumsq]! + BigInt(Math.round(u * u * scale));
+      add(g.sum, Math.round(u * scale));
+      if (g.sumsq !== undefined) add(g.sumsq, Math.round(u * u * scale));
     }
   });
-  for (let i = 0; i < layout.length; i++) if (counts[i]! > 0) values[i] = BigInt(counts[i]!);
+  for (let i = 0; i < layout.length; i++) values[i] = values[i]! + BigInt(counts[i]!);
   return { values, layout, rowsUsed };
 }
 

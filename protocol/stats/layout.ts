@@ -69,7 +69,7 @@ export interface MeasureLayout {
   cellCount: number;
   /** max per-party value of a Σ entry: maxRowsPerParty · round((hi − lo)·2^f). */
   unitMax?: bigint;
-  /** round((hi − lo)² · 2^f): max encoded square of one value. */
+  /** round((hi − lo)² · 2^f): max encoded square of one value (variance/stddev only). */
   sqUnitMax?: bigint;
 }
 
@@ -198,15 +198,15 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
         const [lo, hi] = m.bounds;
         ml.bounds = [lo, hi];
         const w = hi - lo;
+        const needSq = m.kind === "variance" || m.kind === "stddev";
         const unit = w * scale, sq = w * w * scale;
-        if (!(sq < 2 ** 53)) {
-          issues.push(`${path}.bounds: (hi − lo)² · 2^fracBits = ${sq} exceeds 2^53; narrow the bounds or lower fracBits`);
+        if (!(unit < 2 ** 53) || (needSq && !(sq < 2 ** 53))) {
+          issues.push(`${path}.bounds: ${needSq ? "(hi − lo)²" : "(hi − lo)"} · 2^fracBits = ${needSq ? sq : unit} exceeds 2^53; narrow the bounds or lower fracBits`);
           break;
         }
         ml.unitMax = BigInt(Math.round(unit));
-        ml.sqUnitMax = BigInt(Math.round(sq));
-        const needSq = m.kind === "variance" || m.kind === "stddev";
-        const top = needSq ? ml.sqUnitMax : ml.unitMax;
+        if (needSq) ml.sqUnitMax = BigInt(Math.round(sq));
+        const top = needSq && ml.sqUnitMax! > ml.unitMax ? ml.sqUnitMax! : ml.unitMax;
         if (BigInt(n) * BigInt(R) * top >= half) {
           issues.push(
             `${path}: fixed-point overflow: parties · rows · ${needSq ? "(hi − lo)²" : "(hi − lo)"} · 2^f = ${n} · ${R} · ${top} ≥ p/2; ` +

@@ -190,4 +190,13 @@ describe("statistics properties", () => {
     expect(finalise(q(f), c3.layout, c3.values, { parties: 1 }).measures[0]!.groups[0]).toMatchObject({ mean: 5, variancePopulation: 25 });
     expect(computePlaintext(q(f), schema, [[-4, 0, "a", "u"], [25, 0, "a", "u"]]).measures[0]!.groups[0]).toMatchObject({ mean: 5, variancePopulation: 25 });
   });
+
+  it("Σ entries stay exact beyond 2^53 (partial sums flushed to BigInt)", () => {
+    const q = parseStatsQuery({ version: 1, minCount: 0, fracBits: 32, limits: { maxParties: 1, maxRowsPerParty: 16 }, measures: [{ kind: "sum", column: "x", bounds: [0, 2 ** 20] }] });
+    const xs = [2 ** 20, 2 ** 20 - 0.25, 2 ** 20, 123.5, 2 ** 20, 2 ** 20 - 1];
+    const c = encodeContribution(q, schema, xs.map((x) => [x, 0, "a", "u"]));
+    const exact = xs.reduce((a, x) => a + BigInt(x * 2 ** 32), 0n);
+    expect(exact > 2n ** 53n).toBe(true);
+    expect(c.values[1]).toBe(exact);
+  });
 });
