@@ -18,7 +18,7 @@ function splitSeed(seed: Uint8Array): { key: Uint8Array; iv: Uint8Array } {
 }
 
 /** Counter blocks iv + start .. iv + start + nBlocks − 1 (low 64 bits, big-endian, mod 2^64). */
-function counterBlocks(iv: Uint8Array, start: number, nBlocks: number): Uint8Array {
+function counterBlocks(iv: Uint8Array, start: number, nBlocks: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(16 * nBlocks);
   const dv = new DataView(iv.buffer, iv.byteOffset, 16);
   const hi0 = dv.getUint32(8, false), lo0 = dv.getUint32(12, false);
@@ -43,12 +43,32 @@ export class Prg {
   private readonly key: Uint8Array;
   private readonly iv: Uint8Array;
   private block = 0;
+  private cryptoKey: Promise<CryptoKey> | undefined;
   private spare: Uint8Array = new Uint8Array(0);
   constructor(seed: Uint8Array) {
     const { key, iv } = splitSeed(seed);
     this.key = key.slice();
     this.iv = iv.slice();
   }
+  /**
+   * Precomputes the next ≥ `n` keystream bytes with WebCrypto AES-CTR (much faster than the
+   * sync path for bulk) so that later `next` calls are served from the buffer. Same output.
+   */
+  async prefetch(n: number): Promise<void> {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.prefetch: bad byte count ${n}`);
+    const want = n - this.spare.length;
+    if (want <= 0) return;
+    const nBlocks = Math.ceil(want / 16);
+    this.cryptoKey ??= crypto.subtle.importKey("raw", this.key.slice(), "AES-CTR", false, ["encrypt"]);
+    const counter = new Uint8Array(counterBlocks(this.iv, this.block, 1));
+    const ks = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, await this.cryptoKey, new Uint8Array(16 * nBlocks)));
+    this.block += nBlocks;
+    const merged = new Uint8Array(this.spare.length + ks.length);
+    merged.set(this.spare);
+    merged.set(ks, this.spare.length);
+    this.spare = merged;
+  }
+
   /** The next `n` keystream bytes. Throws RangeError on a bad count. */
   next(n: number): Uint8Array {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.next: bad byte count ${n}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { m61, p128, type Field } from "../../../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
+import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
@@ -32,6 +32,13 @@ describe("MASCOT offline phase (triples)", () => {
     expect(r.bytesSent[0]).toBeGreaterThan(0);
   });
   it("n = 3, m61", () => checkTriples(m61, run(m61, 3, 5, 5), 5));
+  it("async (WebCrypto prefetch) path gives the same triples as the sync path", async () => {
+    const mk = () => [0, 1].map((me) => new OfflineParty({ field: m61, parties: 2, me, sessionId: utf8("async"), count: 6, batchSize: 4 }, seededRng(`async${me}`)));
+    const sync = runOfflineInMemory(mk());
+    const asy = await runOfflineInMemoryAsync(mk());
+    checkTriples(m61, asy as ReturnType<typeof run>, 6);
+    expect(m61.toBigInts(asy.triples[1]!.c.mac)).toEqual(m61.toBigInts(sync.triples[1]!.c.mac));
+  });
   it("n = 2, p128", () => checkTriples(p128, run(p128, 2, 3, 3), 3));
   it("count 0 gives α only", () => {
     const r = run(m61, 2, 0, 4);
