@@ -53,6 +53,8 @@ describe.each(Object.entries(splits))("adult census query over 5 slices (%s)", (
     expect(hs.find((c) => c.label === "Preschool")!.count).toBe(51);
     const bySex = measure(secure, "income_by_sex").groups;
     expect(bySex.map((g) => g.key)).toEqual(["Female", "Male"]);
+    // independently counted with awk over adult-train.csv
+    expect(bySex.map((g) => g.histogram!.map((c) => c.count))).toEqual([[9592, 1179], [15128, 6662]]);
     const tot = bySex.flatMap((g) => g.histogram!.map((c) => c.count!)).reduce((a, b) => a + b, 0);
     expect(tot).toBe(32561);
   });
