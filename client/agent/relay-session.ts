@@ -13,6 +13,10 @@
  * (the i-th message this party received from that sender) is assigned on receipt, after the
  * envelope checks; a dropped envelope shows up as an unexpected phase and aborts the round.
  *
+ * Large party messages are split into chunks of at most {@link CHUNK_BYTES} (each chunk its
+ * own sealed envelope, prefixed with chunk index and count) and reassembled on receipt; the
+ * party sees one message.
+ *
  * The session reconnects after a dropped connection: it re-sends its own envelopes (the
  * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
  */
@@ -25,6 +29,52 @@ import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
 import type { Field } from "../../protocol/field/types.ts";
 import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
+
+/** Largest payload slice per envelope (the relay's per-envelope limit is 1 MiB). */
+export const CHUNK_BYTES = 512 * 1024;
+
+/** Splits a payload into chunks, each prefixed with (index u32 BE, count u32 BE). */
+export function chunkPayload(payload: Uint8Array, size = CHUNK_BYTES): Uint8Array[] {
+  const count = Math.max(1, Math.ceil(payload.length / size));
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const part = payload.subarray(i * size, Math.min(payload.length, (i + 1) * size));
+    const c = new Uint8Array(8 + part.length);
+    const dv = new DataView(c.buffer);
+    dv.setUint32(0, i);
+    dv.setUint32(4, count);
+    c.set(part, 8);
+    out.push(c);
+  }
+  return out;
+}
+
+/** Reassembles chunks per sender; returns the whole payload once the last chunk is in. Throws RangeError on a malformed sequence. */
+export class Reassembler {
+  private parts: Map<number, { phase: string; count: number; chunks: Uint8Array[] }> = new Map();
+  push(from: number, phase: string, chunk: Uint8Array): Uint8Array | undefined {
+    if (chunk.length < 8) throw new RangeError("chunk too short");
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, 8);
+    const index = dv.getUint32(0), count = dv.getUint32(4);
+    const body = chunk.subarray(8);
+    let cur = this.parts.get(from);
+    if (!cur) {
+      if (index !== 0 || count < 1) throw new RangeError(`chunk ${index}/${count} out of order`);
+      cur = { phase, count, chunks: [] };
+      this.parts.set(from, cur);
+    }
+    if (cur.phase !== phase || cur.count !== count || index !== cur.chunks.length) throw new RangeError(`chunk ${index}/${count} of ${phase} out of order`);
+    cur.chunks.push(body);
+    if (cur.chunks.length < count) return undefined;
+    this.parts.delete(from);
+    if (count === 1) return body;
+    const total = cur.chunks.reduce((a, c) => a + c.length, 0);
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of cur.chunks) { out.set(c, off); off += c.length; }
+    return out;
+  }
+}
 
 /** A committee member's public keys, in committee order. */
 export interface CommitteeMember {
@@ -80,6 +130,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   let nextSeq = 0;
   const lastSeqFrom = new Array<number>(n).fill(-1);
   const received = new Array<number>(n).fill(0);
+  const reassembler = new Reassembler();
   const sent: Uint8Array[] = [];
   let cursor = 0;
   let started = false;
@@ -107,15 +158,14 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     const emit = (msgs: OutboundMessage[]) => {
       for (const raw of msgs) {
         const m = o.tamper ? o.tamper(raw) : raw;
-        let env: Uint8Array;
-        if (m.to === "all") {
-          env = sealBroadcast({ ...header(m), seq: nextSeq++ }, m.payload, keys.identitySecretKey);
-        } else {
-          if (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me) throw new Error(`relay: party addressed bad recipient ${m.to}`);
-          env = sealDirect({ ...header(m), to: m.to, seq: nextSeq++ }, m.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
+        if (m.to !== "all" && (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me)) throw new Error(`relay: party addressed bad recipient ${m.to}`);
+        for (const chunk of chunkPayload(m.payload)) {
+          const env = m.to === "all"
+            ? sealBroadcast({ ...header(m), seq: nextSeq++ }, chunk, keys.identitySecretKey)
+            : sealDirect({ ...header(m), to: m.to, seq: nextSeq++ }, chunk, pairKeys[m.to]!, keys.identitySecretKey, rng);
+          sent.push(env);
+          sendRaw(env);
         }
-        sent.push(env);
-        sendRaw(env);
       }
       phase();
       if (party.done && !resultSent) {
@@ -133,6 +183,8 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         sendRaw(JSON.stringify({ v: 1, kind: "abort", code: "bad-encoding", culprits: [], detail: e.message.slice(0, 500) }));
         finish(new RoundAborted("bad-encoding", [], e.message));
       } else {
+        // Our own failure (a bug or a resource limit): tell the round so it aborts at once.
+        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: "unexpected-message", culprits: [ctx.me], detail: `party ${ctx.me} failed locally` }));
         finish(e instanceof Error ? e : new Error(String(e)));
       }
     };
@@ -150,7 +202,13 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         : openDirect(envelope, ectx, sender.identityPublicKey, pairKeys[from]!);
       if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
       lastSeqFrom[from] = msg.seq;
-      emit(party.receive({ ...msg, seq: received[from]!++ }));
+      let whole: Uint8Array | undefined;
+      try {
+        whole = reassembler.push(from, msg.phase, msg.payload);
+      } catch (e) {
+        throw new ProtocolAbort("bad-encoding", [from], `party ${from}: ${(e as Error).message}`);
+      }
+      if (whole) emit(party.receive({ from, phase: msg.phase, payload: whole, seq: received[from]!++ }));
     };
     const onText = (text: string) => {
       const f = JSON.parse(text) as ServerFrame;

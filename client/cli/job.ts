@@ -60,7 +60,7 @@ async function submit(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
   const spec = await loadJobSpec(positionals[0]!);
   const op = operatorFrom(values);
-  const job = await op.json<{ id: string; status: string }>("POST", "/v1/jobs", spec);
+  const { job } = await op.json<{ job: JobSummary }>("POST", "/v1/jobs", spec);
   console.log(job.id);
   return 0;
 }
@@ -79,7 +79,7 @@ export async function watchJob(op: OperatorClient, id: string, print: (s: string
   const seen = new Map<string, string>();
   let lastStatus = "";
   for (;;) {
-    const job = await op.json<JobSummary & { spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+    const { job, spec } = await op.json<{ job: JobSummary; spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
     const rounds = await op.json<{ rounds: RoundInfo[] } | RoundInfo[]>("GET", `/v1/jobs/${encodeURIComponent(id)}/rounds`);
     const list = Array.isArray(rounds) ? rounds : rounds.rounds;
     let result: unknown = null;
@@ -89,7 +89,7 @@ export async function watchJob(op: OperatorClient, id: string, print: (s: string
       if (seen.get(key) === state) continue;
       seen.set(key, state);
       if (r.status === "accepted" && result === null) result = await op.json<unknown>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`).catch(() => null);
-      const max = job.spec?.maxRounds ? `/${job.spec.maxRounds}` : "";
+      const max = spec?.maxRounds ? `/${spec.maxRounds}` : "";
       const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}` : "";
       print(`round ${r.round + 1}${max} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
     }
