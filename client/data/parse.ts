@@ -115,6 +115,7 @@ function splitCsv(text: string, delimiter: string, trim: boolean, out: Collector
   let i = 0;
   const n = text.length;
   if (text.charCodeAt(0) === 0xfeff) i = 1; // BOM
+  const isSpace = (c: string | undefined): boolean => (c === " " || c === "\t") && c !== delimiter;
   while (i < n) {
     const startLine = line;
     const fields: string[] = [];
@@ -123,7 +124,7 @@ function splitCsv(text: string, delimiter: string, trim: boolean, out: Collector
       // one field
       let field = "";
       let j = i;
-      while (j < n && (text[j] === " " || text[j] === "\t") && trim) j++;
+      while (j < n && trim && isSpace(text[j])) j++;
       if (text[j] === '"') {
         blank = false;
         j++;
@@ -139,7 +140,7 @@ function splitCsv(text: string, delimiter: string, trim: boolean, out: Collector
           field += c;
           j++;
         }
-        while (j < n && (text[j] === " " || text[j] === "\t") && trim) j++;
+        while (j < n && trim && isSpace(text[j])) j++;
         i = j;
         if (i < n && text[i] !== delimiter && text[i] !== "\r" && text[i] !== "\n") {
           out.add(line, "unterminated-quote", "unexpected character after a closing quote");

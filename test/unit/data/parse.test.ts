@@ -69,6 +69,11 @@ describe("parseCsv", () => {
     expect(e.message).toContain("further problems not shown");
   });
 
+  it("handles tab-delimited files with quoted and empty fields", () => {
+    const t = parseDatasetSchema({ version: 1, name: "t", missing: [""], csv: { delimiter: "\t" }, columns: [{ name: "a", type: "numeric" }, { name: "b", type: "numeric" }, { name: "c", type: "categorical", levels: ["x y"] }] });
+    expect(parseCsv('1\t\t"x y"\n\t2\t x y \n', t)).toEqual([[1, null, "x y"], [null, 2, "x y"]]);
+  });
+
   it("checks a declared header row", () => {
     const h = parseDatasetSchema({ version: 1, name: "h", csv: { header: true }, columns: [{ name: "a", type: "numeric" }] });
     expect(parseCsv("a\n1\n2\n", h)).toEqual([[1], [2]]);
