@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { DataError, parseCsv, parseJsonLines, rowsFromObjects } from "../../../client/data/parse.ts";
 import { parseDatasetSchema, SchemaError } from "../../../protocol/stats/schema.ts";
 import { rowsOf, schemaOf } from "../stats/helpers.ts";
@@ -78,6 +79,24 @@ describe("parseCsv", () => {
     const h = parseDatasetSchema({ version: 1, name: "h", csv: { header: true }, columns: [{ name: "a", type: "numeric" }] });
     expect(parseCsv("a\n1\n2\n", h)).toEqual([[1], [2]]);
     expect(dataError(() => parseCsv("b\n1\n", h)).issues[0]!.code).toBe("header-mismatch");
+  });
+});
+
+describe("robustness (property)", () => {
+  it("arbitrary text either parses or throws a DataError, never anything else", () => {
+    const alphabet = fc.constantFrom("1", "2.5", "F", "M", "yes", "no.", "?", "NA", ",", '"', "\n", "\r", " ", "x");
+    const text = fc.array(alphabet, { maxLength: 60 }).map((a) => a.join(""));
+    fc.assert(fc.property(text, (t) => {
+      for (const f of [() => parseCsv(t, tiny), () => parseJsonLines(t, tiny)]) {
+        try {
+          const rows = f();
+          for (const r of rows) expect(r.length).toBe(4);
+        } catch (e) {
+          expect(e).toBeInstanceOf(DataError);
+          expect((e as DataError).issues.length).toBeGreaterThan(0);
+        }
+      }
+    }), { numRuns: 500 });
   });
 });
 
