@@ -126,6 +126,25 @@ export function m61AddWords(acc: Uint32Array, a: Uint32Array): void {
   for (let i = 0; i < acc.length; i += 2) addInto(acc, i, acc[i]!, acc[i + 1]!, a[i]!, a[i + 1]!);
 }
 
+/** acc = 2·acc + a, in place (words): one Horner step of Σ 2^i v_i. */
+export function m61DoubleAddWords(acc: Uint32Array, a: Uint32Array): void {
+  for (let i = 0; i < acc.length; i += 2) {
+    const lo = acc[i]!, hi = acc[i + 1]!;
+    addInto(acc, i, lo, hi, lo, hi);
+    addInto(acc, i, acc[i]!, acc[i + 1]!, a[i]!, a[i + 1]!);
+  }
+}
+
+/** out = a − b + c (words), all canonical; out may alias none of the inputs. */
+export function m61SubAddWords(out: Uint32Array, a: Uint32Array, b: Uint32Array, c: Uint32Array): void {
+  for (let i = 0; i < out.length; i += 2) {
+    const blo = b[i]!, bhi = b[i + 1]!;
+    if (blo === 0 && bhi === 0) { out[i] = a[i]!; out[i + 1] = a[i + 1]!; }
+    else addInto(out, i, a[i]!, a[i + 1]!, LO_MAX - blo, HI_MAX - bhi);
+    addInto(out, i, out[i]!, out[i + 1]!, c[i]!, c[i + 1]!);
+  }
+}
+
 /** acc −= a, in place (words). */
 export function m61SubWords(acc: Uint32Array, a: Uint32Array): void {
   for (let i = 0; i < acc.length; i += 2) {
