@@ -43,7 +43,26 @@ export function loadSeal(opts: LoadSealOptions = {}): Promise<Seal> {
           return {};
         };
       }
-      return (await initialize(o)) as Seal;
+      // workerd with nodejs_compat exposes process.versions.node, so Emscripten takes its Node
+      // path (createRequire(import.meta.url), fs) which fails there. Its detection reads
+      // `process.type != "renderer"` synchronously at factory start: mark the process as a
+      // "renderer" for that instant so the web path (our instantiateWasm, crypto.getRandomValues) runs.
+      const proc = (globalThis as { process?: { type?: unknown } }).process;
+      const inWorkers = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+      const hide = !!(wasm && proc && inWorkers);
+      const had = hide && Object.prototype.hasOwnProperty.call(proc, "type");
+      const old = proc?.type;
+      if (hide) proc!.type = "renderer";
+      let pending: Promise<unknown>;
+      try {
+        pending = initialize(o);
+      } finally {
+        if (hide) {
+          if (had) proc!.type = old;
+          else delete proc!.type;
+        }
+      }
+      return (await pending) as Seal;
     })().catch((e: unknown) => {
       loading = undefined;
       throw new FheError("not-initialized", `node-seal failed to load: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

@@ -1,0 +1,303 @@
+/**
+ * `npm run bench -- fhe [--quick] [--no-worker] [--memory N]`: CKKS inference benchmarks.
+ *
+ * - per-op times (node-seal 7, N = 8192): encode+encrypt, multiply+relin+rescale, rotate,
+ *   plain-constant multiply+add, (de)serialisation, decrypt+decode;
+ * - logistic regression (wdbc, trained here) and a 64-16-10 square MLP (optdigits shape,
+ *   seeded weights): batch throughput (feature-major, N/2 rows per ciphertext) end to end
+ *   (encrypt + evaluate + decrypt, incl. serialisation) and server-only, and single-sample
+ *   latency, in the client (Node) and through the Worker (the inference sub-app bundled with
+ *   esbuild and run in workerd by Miniflare, R2 in memory);
+ * - memory over N consecutive Worker requests (workerd RSS) when --memory N is given.
+ */
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import type { BenchResult } from "./types.ts";
+import { CkksContext, type Compression } from "../client/fhe/context.ts";
+import { EvaluationKeys, PlanEvaluator } from "../client/fhe/evaluator.ts";
+import { compilePlan, preprocess, type DenseModel } from "../client/fhe/model.ts";
+import { buildPackage, type ModelPackage } from "../client/fhe/package.ts";
+import { paramsForDepth, type CkksParams } from "../client/fhe/params.ts";
+import { Querier } from "../client/fhe/querier.ts";
+import { scoped, wasmMemoryBytes, type Seal } from "../client/fhe/seal.ts";
+import { loadSealNode } from "../client/fhe/seal-node.ts";
+import { FheSession, httpTransport, localTransport } from "../client/fhe/client.ts";
+import { seededRng } from "../protocol/rng.ts";
+import { loadWdbc, trainLogReg } from "../test/unit/fhe/helpers.ts";
+
+type Row = Record<string, string | number>;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function time(reps: number, f: () => void): number {
+  f(); // warm-up
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    f();
+    ts.push(performance.now() - t);
+  }
+  return median(ts);
+}
+
+async function timeAsync(reps: number, f: () => Promise<unknown>): Promise<number> {
+  await f();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await f();
+    ts.push(performance.now() - t);
+  }
+  return median(ts);
+}
+
+function perOps(seal: Seal, params: CkksParams, reps: number): Row[] {
+  const ctx = CkksContext.get(seal, params);
+  const q = Querier.create(ctx, { relin: true, galoisSteps: [1] });
+  const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+  const label = `N${params.polyModulusDegree} q[${params.coeffModulusBits.join(",")}]`;
+  const v = Float64Array.from({ length: ctx.slots }, (_, i) => Math.sin(i));
+  const ctBytes = q.encryptBatch([[0]], 1)[0]!;
+  const rows: Row[] = [];
+  const add = (op: string, ms: number) => rows.push({ section: "per-op", where: "node", what: op, params: label, ms: +ms.toFixed(3) });
+  scoped(seal, (own) => {
+    const ev = ctx.evaluator;
+    const pt = own(new seal.Plaintext());
+    const ct = own(new seal.Ciphertext());
+    const out = own(new seal.Ciphertext());
+    const enc = (q as unknown as { encryptor: { encryptSymmetric(p: unknown, c: unknown): void } }).encryptor;
+    add("encode+encrypt (symmetric)", time(reps, () => { ctx.encoder.encode(v, ctx.scale, pt); enc.encryptSymmetric(pt, ct); }));
+    add("encode+encrypt+serialize seeded (zstd)", time(reps, () => void q.encryptBatch([[1]], 1, "zstd")));
+    add("encode+encrypt+serialize seeded (none)", time(reps, () => void q.encryptBatch([[1]], 1, "none")));
+    add("multiply+relin+rescale", time(reps, () => { ev.multiply(ct, ct, out); ev.relinearizeInplace(out, keys.relin!); ev.rescaleToNextInplace(out); }));
+    add("rotate (1 step, level 0)", time(reps, () => ev.rotateVector(ct, 1, keys.galois!, out)));
+    const c = ctx.constantPlain(0.37, 0, ctx.scale, own);
+    add("multiply by constant + add", time(reps, () => { ev.multiplyPlain(ct, c, out); ev.addInplace(out, out); }));
+    add("rescale", time(reps, () => { ev.multiplyPlain(ct, c, out); ev.rescaleToNextInplace(out); }));
+    add("load ciphertext (seeded zstd)", time(reps, () => scoped(seal, (o) => void ctx.loadCiphertext(ctBytes, o))));
+    add("decrypt+decode", time(reps, () => void q.decrypt(ctBytes, ctx.slots)));
+  });
+  keys.dispose();
+  q.dispose();
+  return rows;
+}
+
+function seededMlp(): DenseModel {
+  const b = seededRng("bench-mlp").bytes(64 * 16 + 16 * 10 + 26);
+  let i = 0;
+  const r = () => ((b[i++]! / 255) - 0.5) * 0.4;
+  return {
+    format: "2pm-dense/v1", inputDim: 64, preprocessing: null,
+    layers: [
+      { weights: Array.from({ length: 64 }, () => Array.from({ length: 16 }, r)), bias: Array.from({ length: 16 }, r), activation: "square" },
+      { weights: Array.from({ length: 16 }, () => Array.from({ length: 10 }, r)), bias: Array.from({ length: 10 }, r), activation: "softmax" },
+    ],
+  };
+}
+
+function rowsFor(pkg: ModelPackage, n: number, base?: number[][]): number[][] {
+  const d = pkg.model.inputDim;
+  const rng = seededRng("bench-rows").bytes(n * d);
+  return Array.from({ length: n }, (_, i) => base ? base[i % base.length]! : Array.from({ length: d }, (_, j) => rng[i * d + j]! / 16));
+}
+
+/** Client-side figures: in-process evaluator (what `--local` runs, and what the Worker runs). */
+async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: number[][], reps: number, compression: Compression): Promise<Row[]> {
+  const plan = compilePlan(pkg.model);
+  const ctx = CkksContext.get(seal, pkg.ckks);
+  const ev = new PlanEvaluator(ctx, plan);
+  const single = plan.layers.length === 1;
+  const q = Querier.create(ctx, single ? ev.needs("single") : ev.needs("batch"));
+  const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+  const out: Row[] = [];
+  const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
+  const batch = rows.slice(0, ctx.slots).map((r) => preprocess(pkg.model, r));
+  let encMs = 0, evMs = 0, decMs = 0, up = 0;
+  const e2e = time(reps, () => {
+    let t = performance.now();
+    const cts = q.encryptBatch(batch, plan.inputDim, compression);
+    encMs = performance.now() - t;
+    up = cts.reduce((s, c) => s + c.length, 0);
+    t = performance.now();
+    const res = ev.evaluateBatch(cts, keys, compression);
+    evMs = performance.now() - t;
+    t = performance.now();
+    for (const c of res) q.decrypt(c, batch.length);
+    decMs = performance.now() - t;
+  });
+  const cts = q.encryptBatch(batch, plan.inputDim, compression);
+  const server = time(reps, () => void ev.evaluateBatch(cts, keys, compression));
+  out.push({ section: name, where: "node", what: `batch e2e (${batch.length} rows, ${compression})`, params: p, ms: +e2e.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000), note: `encrypt ${encMs.toFixed(0)} ms, eval ${evMs.toFixed(0)} ms, decrypt ${decMs.toFixed(0)} ms, upload ${(up / 2 ** 20).toFixed(1)} MiB` });
+  out.push({ section: name, where: "node", what: `batch server-only (${compression})`, params: p, ms: +server.toFixed(1), "samples/s": Math.round((batch.length / server) * 1000) });
+  const one = batch[0]!;
+  if (single) {
+    const lat = time(reps * 2, () => {
+      const r = ev.evaluateSingle(q.encryptSingle(one, compression), keys, compression);
+      q.decrypt(r[0]!, 1);
+    });
+    const ct1 = q.encryptSingle(one, compression);
+    const srv = time(reps * 2, () => void ev.evaluateSingle(ct1, keys, compression));
+    out.push({ section: name, where: "node", what: `single-sample e2e (rotate-and-sum, ${compression})`, params: p, ms: +lat.toFixed(2), note: `server ${srv.toFixed(2)} ms` });
+  } else {
+    const lat = time(reps, () => {
+      const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, compression), keys, compression);
+      for (const c of r) q.decrypt(c, 1);
+    });
+    out.push({ section: name, where: "node", what: `single-sample e2e (feature-major, 1 row, ${compression})`, params: p, ms: +lat.toFixed(1) });
+  }
+  ev.dispose();
+  keys.dispose();
+  q.dispose();
+  return out;
+}
+
+interface WorkerHandle {
+  fetch: typeof fetch;
+  pid?: number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Bundles the inference sub-app (mounted as functions/index.ts mounts it) with esbuild into a
+ * temp dir, the node-seal `.wasm` beside it as a CompiledWasm module, and serves it with
+ * `wrangler dev` (unstable_dev: real workerd, local R2, HTTP on localhost).
+ */
+async function startWorker(): Promise<WorkerHandle> {
+  const esbuild = await import("esbuild");
+  const { unstable_dev } = await import("wrangler");
+  const root = path.resolve(import.meta.dirname, "..");
+  const dir = await mkdtemp(path.join(tmpdir(), "2pm-fhe-bench-"));
+  await copyFile(path.join(root, "node_modules/node-seal/dist/seal_throws.wasm"), path.join(dir, "seal_throws.wasm"));
+  await esbuild.build({
+    stdin: {
+      contents: `import { Hono } from "hono"; import { inferRoutes } from "./functions/fhe/routes.ts";
+        const app = new Hono(); app.route("/v1/models", inferRoutes); export default app;`,
+      resolveDir: root, sourcefile: "bench-fhe-worker.ts", loader: "ts",
+    },
+    bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: path.join(dir, "worker.mjs"), mainFields: ["module", "main"], conditions: ["workerd", "worker", "import"],
+    external: ["node:*", "module", "fs", "path", "url", "crypto"], logLevel: "error",
+    plugins: [{ name: "wasm", setup(b) { b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./seal_throws.wasm", external: true })); } }],
+  });
+  const before = new Set(childPids());
+  const w = await unstable_dev(path.join(dir, "worker.mjs"), {
+    bundle: false,
+    compatibilityDate: "2026-08-01",
+    compatibilityFlags: ["nodejs_compat"],
+    vars: { API_TOKEN: "bench-token" },
+    r2: [{ binding: "MODELS", bucket_name: "bench-models" }],
+    rules: [{ type: "CompiledWasm", globs: ["**/*.wasm"] }],
+    persist: false,
+    logLevel: "error",
+    experimental: { disableExperimentalWarning: true, disableDevRegistry: true, watch: false },
+  } as never);
+  const pid = childPids().find((p) => !before.has(p));
+  const base = `http://${w.address}:${w.port}`;
+  const f = ((input: string | URL, init?: RequestInit) => fetch(String(input).replace("http://bench.local", base), init)) as typeof fetch;
+  return { fetch: f, pid, dispose: async () => { await w.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+/** workerd processes below this one (wrangler spawns workerd via its own children). */
+function childPids(): number[] {
+  try {
+    const out = execFileSync("ps", ["-eo", "pid=,comm="], { encoding: "utf8" });
+    return out.split("\n").filter((l) => l.includes("workerd")).map((l) => Number(l.trim().split(/\s+/)[0]));
+  } catch {
+    return [];
+  }
+}
+
+function rssKiB(pid: number | undefined): number {
+  if (!pid) return -1;
+  try {
+    return Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)], { encoding: "utf8" }).trim());
+  } catch {
+    return -1;
+  }
+}
+
+async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: ModelPackage, rows: number[][], reps: number): Promise<Row[]> {
+  const base = "http://bench.local/v1/models";
+  const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
+  if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
+  const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
+  const s = await FheSession.open(seal, pkg, httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  const out: Row[] = [];
+  try {
+    const slots = CkksContext.get(seal, pkg.ckks).slots;
+    const batch = rows.slice(0, slots);
+    const e2e = await timeAsync(reps, () => s.infer(batch, "batch"));
+    out.push({ section: name, where: "workerd", what: `batch e2e via HTTP (${batch.length} rows)`, params: p, ms: +e2e.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000) });
+    const lat = await timeAsync(reps * 2, () => s.infer([rows[0]!], s.plan.layers.length === 1 ? "single" : "batch"));
+    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.plan.layers.length === 1 ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2) });
+  } finally {
+    s.close();
+  }
+  return out;
+}
+
+async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows: number[][], n: number): Promise<Row> {
+  const base = "http://bench.local/v1/models";
+  const s = await FheSession.open(seal, pkg, httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  try {
+    for (let i = 0; i < 20; i++) await s.infer([rows[i % rows.length]!], "single");
+    const before = rssKiB(w.pid);
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await s.infer([rows[i % rows.length]!], i % 10 === 9 ? "batch" : "single");
+    const ms = (performance.now() - t) / n;
+    const after = rssKiB(w.pid);
+    return { section: "memory", where: "workerd", what: `${n} consecutive requests (LR, 90% single, 10% batch)`, params: `workerd RSS ${before} → ${after} KiB`, ms: +ms.toFixed(2), note: `growth ${after - before} KiB` };
+  } finally {
+    s.close();
+  }
+}
+
+export async function run(args: string[]): Promise<BenchResult> {
+  const quick = args.includes("--quick");
+  const noWorker = args.includes("--no-worker");
+  const memIdx = args.indexOf("--memory");
+  const memN = memIdx >= 0 ? Number(args[memIdx + 1] ?? 1000) : 0;
+  const reps = quick ? 3 : 7;
+  const seal = await loadSealNode();
+  const rows: Row[] = [];
+  rows.push(...perOps(seal, paramsForDepth(1), reps * 3));
+  rows.push(...perOps(seal, { polyModulusDegree: 8192, coeffModulusBits: [60, 40, 40, 60], scaleBits: 40, securityLevel: 128 }, reps * 3));
+  const d = loadWdbc();
+  const lrPkg = await buildPackage(await trainLogReg(d, 200), { modelId: "wdbc-lr" });
+  const mlpPkg = await buildPackage(seededMlp(), { modelId: "mlp-64-16-10" });
+  const lrRows = rowsFor(lrPkg, 4096, [...d.xTrain, ...d.xTest]);
+  const mlpRows = rowsFor(mlpPkg, 4096);
+  for (const c of ["zstd", "none"] as const) rows.push(...(await nodeModel(seal, "LR wdbc", lrPkg, lrRows, reps, c)));
+  rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "zstd")));
+  // --local path end to end (FheSession over the in-process transport), as `2pm infer --local` runs it
+  {
+    const s = await FheSession.open(seal, lrPkg, localTransport(CkksContext.get(seal, lrPkg.ckks), compilePlan(lrPkg.model)), { single: true });
+    const ms = await timeAsync(reps, () => s.infer(lrRows, "batch"));
+    rows.push({ section: "LR wdbc", where: "node", what: "batch e2e via FheSession --local (4096 rows)", params: "", ms: +ms.toFixed(1), "samples/s": Math.round((4096 / ms) * 1000) });
+    s.close();
+  }
+  if (!noWorker) {
+    const w = await startWorker();
+    try {
+      rows.push(...(await workerModel(seal, w, "LR wdbc", lrPkg, lrRows, reps)));
+      rows.push(...(await workerModel(seal, w, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3)));
+      if (memN > 0) rows.push(await workerMemory(seal, w, lrPkg, lrRows, memN));
+    } finally {
+      await w.dispose();
+    }
+  }
+  return {
+    name: "fhe",
+    rows,
+    notes: [
+      "anchors (node-seal 7, N=8192): rotate 3.61 ms, mul+relin+rescale 5.23 ms, encode+encrypt 5.10 ms; LR feature-major ≈ 17–18k samples/s e2e, single sample 44 ms",
+      "goals: LR batch ≥ 50k samples/s e2e, single sample ≤ 20 ms",
+      `client WASM memory after the run: ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`,
+      "the 2 CPU cores are shared with other jobs; figures are medians",
+    ],
+  };
+}
