@@ -24,15 +24,33 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed, type AuthShare } from "./shares.ts";
+import { M61Vec } from "../field/m61.ts";
+
+const T32 = 4294967296;
+const T29 = 536870912;
+
+/**
+ * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
+ * lo, hi: non-negative integers with lo < 2^53 and hi < 2^50 (a lazy sum of a few words).
+ */
+function reduceInto(out: Uint32Array, i: number, lo: number, hi: number): void {
+  const c = Math.floor(lo / T32);
+  lo -= c * T32;
+  hi += c;
+  const top = Math.floor(hi / T29); // bits ≥ 61 fold back: 2^61 ≡ 1
+  hi -= top * T29;
+  lo += top;
+  if (lo >= T32) { lo -= T32; hi += 1; }
+  if (hi >= T29) { hi -= T29; lo += 1; }
+  if (hi === 0x1fffffff && lo === 0xffffffff) { hi = 0; lo = 0; }
+  out[i] = lo;
+  out[i + 1] = hi;
+}
 
 /** P_i's (input owner, COPE sender) seeds for one ordered pair: k0_ℓ, k1_ℓ for ℓ < field.bits. */
 export interface CopeSenderSeeds { readonly k0: readonly Uint8Array[]; readonly k1: readonly Uint8Array[] }
 /** P_j's (MAC-key holder, COPE receiver) seeds: Δ (= α_j) and kΔ_ℓ = k_{Δ_ℓ, ℓ}. */
 export interface CopeReceiverSeeds { readonly delta: bigint; readonly kDelta: readonly Uint8Array[] }
-
-function pow2(f: Field, l: number): bigint {
-  return (1n << BigInt(l)) % f.p;
-}
 
 /**
  * COPE Extend, sender side: returns the correction vector u (k·L elements, ℓ-major) to send
@@ -42,15 +60,33 @@ export function copeExtendSender(f: Field, seeds: CopeSenderSeeds, x: FieldVec, 
   const k = f.bits;
   if (seeds.k0.length !== k || seeds.k1.length !== k) throw new RangeError(`copeExtendSender: need ${k} seed pairs`);
   const L = x.length;
+  if (x instanceof M61Vec) {
+    // Hot path (m61): one fused pass per ℓ computing u_ℓ = t0 − t1 + x and t ← 2t + t0
+    // (Horner from ℓ = k−1 down), with a lazy Mersenne reduction per element.
+    const u = new Uint32Array(2 * k * L);
+    const t = new Uint32Array(2 * L);
+    const xd = x.d;
+    for (let l = k - 1; l >= 0; l--) {
+      const t0 = (expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L) as M61Vec).d;
+      const t1 = (expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L) as M61Vec).d;
+      const o = 2 * l * L;
+      for (let i = 0; i < 2 * L; i += 2) {
+        reduceInto(u, o + i, t0[i]! + (0xffffffff - t1[i]!) + xd[i]!, t0[i + 1]! + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
+        reduceInto(t, i, 2 * t[i]! + t0[i]!, 2 * t[i + 1]! + t0[i + 1]!);
+      }
+    }
+    return { u: new M61Vec(u), t: new M61Vec(t) };
+  }
   const us: FieldVec[] = [];
-  const t = f.zeros(L);
-  for (let l = 0; l < k; l++) {
+  let t = f.zeros(L);
+  for (let l = k - 1; l >= 0; l--) {
     const t0 = expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L);
     const t1 = expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L);
     const u = f.sub(t0, t1);
     f.addInPlace(u, x);
-    us.push(u);
-    f.addInPlace(t, f.scale(t0, pow2(f, l)));
+    us[l] = u;
+    t = f.add(t, t);
+    f.addInPlace(t, t0);
   }
   return { u: f.concat(us), t };
 }
@@ -63,11 +99,26 @@ export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: FieldV
   const k = f.bits;
   if (seeds.kDelta.length !== k) throw new RangeError(`copeExtendReceiver: need ${k} seeds`);
   if (u.length !== k * L) throw new ProtocolAbort("bad-encoding", [from], `COPE correction from party ${from}: ${u.length} elements, expected ${k * L}`);
-  const q = f.zeros(L);
-  for (let l = 0; l < k; l++) {
+  if (u instanceof M61Vec) {
+    const q = new Uint32Array(2 * L);
+    const ud = u.d;
+    for (let l = k - 1; l >= 0; l--) {
+      const ql = (expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L) as M61Vec).d;
+      if ((seeds.delta >> BigInt(l)) & 1n) {
+        const o = 2 * l * L;
+        for (let i = 0; i < 2 * L; i += 2) reduceInto(q, i, 2 * q[i]! + ql[i]! + ud[o + i]!, 2 * q[i + 1]! + ql[i + 1]! + ud[o + i + 1]!);
+      } else {
+        for (let i = 0; i < 2 * L; i += 2) reduceInto(q, i, 2 * q[i]! + ql[i]!, 2 * q[i + 1]! + ql[i + 1]!);
+      }
+    }
+    return new M61Vec(q);
+  }
+  let q = f.zeros(L);
+  for (let l = k - 1; l >= 0; l--) {
     const ql = expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L);
     if ((seeds.delta >> BigInt(l)) & 1n) f.addInPlace(ql, f.slice(u, l * L, (l + 1) * L));
-    f.addInPlace(q, f.scale(ql, pow2(f, l)));
+    q = f.add(q, q);
+    f.addInPlace(q, ql);
   }
   return q;
 }

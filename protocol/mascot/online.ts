@@ -251,6 +251,7 @@ export function buildValidatedSteps(
     const choices = alphaBits(alpha, k);
     for (const i of peers) {
       if (copeDealer) {
+        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty with the test dealer");
         const { k0, k1 } = copeDealer(i, me);
         copeRecv.set(i, { delta: alpha, kDelta: Array.from({ length: k }, (_, l) => (choices[l] ? k1[l]! : k0[l]!)) });
         out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
@@ -265,7 +266,11 @@ export function buildValidatedSteps(
   // 2: base-OT sender finish; Fig. 7 Input: shares and COPE corrections for our extended input.
   push("cope.ot.B", ["cope.ot.B"], (box) => {
     for (const j of peers) {
-      if (copeDealer) { copeSend.set(j, copeDealer(me, j)); continue; }
+      if (copeDealer) {
+        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty with the test dealer");
+        copeSend.set(j, copeDealer(me, j));
+        continue;
+      }
       const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
       copeSend.set(j, { k0: splitKeys(k0, k), k1: splitKeys(k1, k) });
     }

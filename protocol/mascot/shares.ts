@@ -9,6 +9,10 @@
  * MAC share). None of these functions checks anything: correctness is enforced by the
  * MAC check when values are opened (mac-check.ts).
  */
+import { chacha12 } from "@noble/ciphers/chacha.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { concatBytes, utf8 } from "../encoding.ts";
+import { M61Vec } from "../field/m61.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 
 /** Party i's share of an authenticated vector [[x]]: value shares x_i and MAC shares γ_i. */
@@ -125,20 +129,34 @@ export function matVecPublic(f: Field, rows: readonly FieldVec[], x: AuthShare):
   return { value: f.fromBigInts(v), mac: f.fromBigInts(m) };
 }
 
-import { chacha20 } from "@noble/ciphers/chacha.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, utf8 } from "../encoding.ts";
+
+const NONCE = new Uint8Array(12);
 
 /**
- * Deterministically expands a seed (≥ 16 bytes) into `n` uniform field elements (ChaCha20
- * keystream keyed by SHA-256("2pm/mascot/expand/v1" ‖ label ‖ 0x00 ‖ seed), then
- * Field.fromUniformBytes, bias ≤ 2^-64 per element). Synchronous, so message handlers stay
- * synchronous. Used for PRG-compressed shares, COPE expansions (16-byte base-OT keys) and
- * public coefficients from a coin toss. Throws RangeError if the seed is shorter than 16 bytes.
+ * Deterministically expands a seed (≥ 16 bytes) into `n` uniform field elements: ChaCha12
+ * keystream (12 rounds, as Rust rand's StdRng; best known attacks reach 7) keyed by
+ * SHA-256("2pm/mascot/expand/v1" ‖ label ‖ 0x00 ‖ seed). For m61: 8 bytes per element, top
+ * 3 bits cleared, and if any element equals p (probability n·2^-61) the whole vector is
+ * re-drawn by wide reduction (16 bytes per element) — exactly uniform either way. Other
+ * fields: Field.fromUniformBytes (bias ≤ 2^-64 per element). Synchronous, so message
+ * handlers stay synchronous. Used for PRG-compressed shares, COPE expansions (16-byte
+ * base-OT keys) and public coefficients from a coin toss.
+ * Throws RangeError if the seed is shorter than 16 bytes.
  */
 export function expandSeed(f: Field, seed: Uint8Array, label: string, n: number): FieldVec {
   if (seed.length < 16) throw new RangeError(`expandSeed: seed must be at least 16 bytes, got ${seed.length}`);
   const key = sha256(concatBytes(utf8("2pm/mascot/expand/v1"), utf8(label), new Uint8Array([0]), seed));
-  const bytes = chacha20(key, new Uint8Array(12), new Uint8Array(n * f.uniformByteLength));
-  return f.fromUniformBytes(bytes, n);
+  if (f.name === "m61") {
+    const bytes = chacha12(key, NONCE, new Uint8Array(8 * n));
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
+    let bad = false;
+    for (let i = 1; i < w.length; i += 2) {
+      const hi = w[i]! & 0x1fffffff;
+      w[i] = hi;
+      if (hi === 0x1fffffff && w[i - 1] === 0xffffffff) bad = true;
+    }
+    if (!bad) return new M61Vec(w);
+  }
+  const wide = chacha12(key, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array(n * f.uniformByteLength));
+  return f.fromUniformBytes(wide, n);
 }
