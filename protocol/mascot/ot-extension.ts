@@ -67,21 +67,29 @@ export function gfMul(a: Uint32Array, b: Uint32Array): Uint32Array {
  * at words [l·W, (l+1)·W)): = Σ_l X^l·(⊕_{j: col_l[j] = 1} χ_j), Horner in X.
  */
 function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
+  // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians: for each group of 8
+  // consecutive j, a 256-entry table of XOR combinations, then one lookup per column.
+  const U = new Int32Array(4 * KAPPA);
+  const T = new Int32Array(4 * 256);
+  const cb = new Uint8Array(cols.buffer, cols.byteOffset, cols.byteLength);
+  const groups = W * 4;
+  for (let g = 0; g < groups; g++) {
+    const base = 4 * 8 * g;
+    for (let v = 1; v < 256; v++) {
+      const low = v & -v, bit = 31 - Math.clz32(low), prev = 4 * (v ^ low), o = base + 4 * bit, t = 4 * v;
+      T[t] = T[prev]! ^ chi[o]!; T[t + 1] = T[prev + 1]! ^ chi[o + 1]!; T[t + 2] = T[prev + 2]! ^ chi[o + 2]!; T[t + 3] = T[prev + 3]! ^ chi[o + 3]!;
+    }
+    for (let l = 0; l < KAPPA; l++) {
+      const byte = cb[l * W * 4 + g]!;
+      if (byte === 0) continue;
+      const t = 4 * byte, u = 4 * l;
+      U[u]! ^= T[t]!; U[u + 1]! ^= T[t + 1]!; U[u + 2]! ^= T[t + 2]!; U[u + 3]! ^= T[t + 3]!;
+    }
+  }
   const acc = new Uint32Array(4);
   for (let l = KAPPA - 1; l >= 0; l--) {
     gfMulX(acc);
-    let u0 = 0, u1 = 0, u2 = 0, u3 = 0;
-    const base = l * W;
-    for (let w = 0; w < W; w++) {
-      let word = cols[base + w]!;
-      while (word !== 0) {
-        const bit = 31 - Math.clz32(word & -word);
-        word &= word - 1;
-        const o = 4 * (32 * w + bit);
-        u0 ^= chi[o]!; u1 ^= chi[o + 1]!; u2 ^= chi[o + 2]!; u3 ^= chi[o + 3]!;
-      }
-    }
-    acc[0]! ^= u0; acc[1]! ^= u1; acc[2]! ^= u2; acc[3]! ^= u3;
+    acc[0]! ^= U[4 * l]!; acc[1]! ^= U[4 * l + 1]!; acc[2]! ^= U[4 * l + 2]!; acc[3]! ^= U[4 * l + 3]!;
   }
   return acc;
 }
