@@ -4,3 +4,4 @@ export { LocalModel, createLocalModel, initialWeights, buildTfModel, type LocalU
 export { exportDense, exportLayersModel, memoryIOHandler, loadLayersModelFiles, type LayersModelFiles, type DenseModel } from "./export.ts";
 export { simulateFederated, splitIndices, M61, type SimulationConfig, type SimulationResult, type RoundLog } from "./simulate.ts";
 export * from "./datasets.ts";
+export { runNodeRound, splitHeldOut, ModelRejected, type NodeRoundInput, type NodeRoundOutput } from "./node-round.ts";

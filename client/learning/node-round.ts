@@ -1,0 +1,74 @@
+/**
+ * The map step of a learning round on a node, for the agent: verify the global model
+ * against the logged hash, evaluate it on held-out rows (federated evaluation of the
+ * incoming model), train locally, and produce the fixed-point contribution [n·Δ ‖ n] and the
+ * evaluation vector, ready for the secure sum (then `field.fromInts`).
+ */
+import type { LocalModel, LocalUpdate } from "./model.ts";
+import { subset, type Dataset } from "./datasets.ts";
+import { bytesEqual } from "../../protocol/encoding.ts";
+import { decodeGlobalModel, globalModelHash } from "../../protocol/learning/codec.ts";
+import { weightedContribution, evalVector, type EvalSums } from "../../protocol/learning/aggregate.ts";
+import { quantize, validateContribution, type UpdateEncodingPlan } from "../../protocol/learning/bounds.ts";
+
+/** A model whose bytes do not match the transparency log, or of the wrong round or size. */
+export class ModelRejected extends Error {
+  constructor(readonly reason: "hash-mismatch" | "wrong-round" | "wrong-size", detail: string) {
+    super(`global model rejected (${reason}): ${detail}`);
+    this.name = "ModelRejected";
+  }
+}
+
+/** Deterministic split of a node's rows: the first ⌊n·fraction⌋ rows held out for evaluation, the rest for training. */
+export function splitHeldOut(ds: Dataset, fraction: number): { train: Dataset; heldOut: Dataset } {
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`splitHeldOut: fraction must be in [0, 1), got ${fraction}`);
+  const k = Math.floor(ds.n * fraction);
+  const idx = Array.from({ length: ds.n }, (_, i) => i);
+  return { heldOut: subset(ds, idx.slice(0, k)), train: subset(ds, idx.slice(k)) };
+}
+
+export interface NodeRoundInput {
+  model: LocalModel;
+  /** Bytes of the global model as fetched (encodeGlobalModel format). */
+  globalModel: Uint8Array;
+  /** The hash recorded in the job's transparency log for this round's model. */
+  expectedHash: Uint8Array;
+  /** The round the model must be for (the round of the weights being trained from). */
+  round: number;
+  /** Training rows (already standardised if the job says so). */
+  train: Dataset;
+  /** Held-out rows for federated evaluation; may be empty. */
+  heldOut: Dataset;
+  plan: UpdateEncodingPlan;
+  /** Committee index, mixed into the shuffling seed. */
+  salt: number;
+}
+
+export interface NodeRoundOutput {
+  /** Quantised [n·Δ ‖ n] as safe integers, length plan.length: the secure-sum input. */
+  contribution: Float64Array;
+  /** [Σloss, Σcorrect, count] of the incoming global model on the held-out rows. */
+  evaluation: Float64Array;
+  evalSums: EvalSums;
+  update: LocalUpdate;
+}
+
+/**
+ * Runs the node's map step. Throws {@link ModelRejected} if the model bytes do not hash to
+ * `expectedHash` (checked before anything else), carry another round, or do not fit the
+ * model; throws Error if the produced contribution fails the job's own validation (a bug:
+ * clipping should prevent it).
+ */
+export function runNodeRound(input: NodeRoundInput): NodeRoundOutput {
+  const { model, plan } = input;
+  if (!bytesEqual(globalModelHash(input.globalModel), input.expectedHash)) throw new ModelRejected("hash-mismatch", "SHA-256 of the fetched model differs from the logged hash");
+  const { round, weights } = decodeGlobalModel(input.globalModel);
+  if (round !== input.round) throw new ModelRejected("wrong-round", `model is for round ${round}, expected ${input.round}`);
+  if (weights.length !== model.size || plan.length !== model.size + 1) throw new ModelRejected("wrong-size", `model has ${weights.length} weights, spec ${model.size}`);
+  const evalSums = input.heldOut.n > 0 ? model.evaluate(input.heldOut, weights) : { lossSum: 0, correct: 0, count: 0 };
+  const update = model.trainLocal(weights, input.train, { round: input.round, salt: input.salt });
+  const contribution = quantize(weightedContribution(update.delta, update.samples), plan.fracBits, plan.bound);
+  const v = validateContribution(contribution, plan);
+  if (!v.ok) throw new Error(`runNodeRound: own contribution fails validation (${v.reason}); is model.clipNorm set?`);
+  return { contribution, evaluation: evalVector(evalSums), evalSums, update };
+}
