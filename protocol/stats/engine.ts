@@ -62,6 +62,12 @@ export interface StatsResult {
   minCount: number;
   fracBits: number;
   measures: MeasureResult[];
+  /**
+   * Consistency problems found in the aggregate that range validation cannot rule out
+   * (e.g. Σ(x − lo) > count · (hi − lo)): some party submitted in-range but inconsistent
+   * entries. Empty for honest committees and for the plaintext reference.
+   */
+  anomalies: string[];
 }
 
 /** Encoded local contribution: non-negative integers, ready for `field.fromBigInts`. */
@@ -221,7 +227,7 @@ export function histogramQuantile(edges: readonly number[], cells: readonly numb
   return edges[edges.length - 1]!;
 }
 
-function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null): StatsResult {
+function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null, anomalies: string[] = []): StatsResult {
   const min = layout.minCount;
   const measures = layout.measures.map((m, mi): MeasureResult => ({
     name: m.name,
@@ -267,7 +273,7 @@ function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null
       return out;
     }),
   }));
-  return { version: 1, parties, minCount: min, fracBits: layout.fracBits, measures };
+  return { version: 1, parties, minCount: min, fracBits: layout.fracBits, measures, anomalies };
 }
 
 // ---------------------------------------------------------------- finalise
@@ -297,6 +303,7 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
   }
   const scale = 2n ** BigInt(layout.fracBits);
   const fs = 2 ** layout.fracBits;
+  const anomalies: string[] = [];
   const raws = layout.measures.map((m) =>
     m.groups.map((g): RawGroup => {
       if (m.cellCount > 0) {
@@ -315,8 +322,14 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
         raw.sum = Number(ip) + Number(fp) / fs + count * lo;
         raw.mean = count > 0 ? Number(S1) / fs / count + lo : NaN;
         if (count === 0) raw.mean = NaN;
+        const where = `measure "${m.name}"${g.key === null ? "" : ` group "${g.key}"`}`;
+        if (S1 > cB * m.unitMax!) anomalies.push(`${where}: Σ(x − lo) exceeds count · (hi − lo)`);
         if (g.sumsq !== undefined) {
           const S2 = summed[g.sumsq]!;
+          if (S2 > cB * m.sqUnitMax!) anomalies.push(`${where}: Σ(x − lo)² exceeds count · (hi − lo)²`);
+          // Cauchy–Schwarz, (Σu)² ≤ c·Σu², with slack for per-value rounding (≤ (W + 1)·2^f per value)
+          const W = BigInt(Math.ceil(m.bounds![1] - m.bounds![0]));
+          if (S1 * S1 > cB * scale * (S2 + cB * (W + 1n))) anomalies.push(`${where}: (Σ(x − lo))² exceeds count · Σ(x − lo)² (negative variance)`);
           // var = (c·S2·2^f − S1²) / (c²·2^{2f}), numerator computed exactly.
           const num = cB * S2 * scale - S1 * S1;
           const den = cB * cB * scale * scale;
@@ -326,7 +339,7 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
       return raw;
     }),
   );
-  return present(layout, raws, parties);
+  return present(layout, raws, parties, anomalies);
 }
 
 /** num/den as a double, accurate even when both exceed 2^53. */

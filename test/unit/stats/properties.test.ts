@@ -87,6 +87,7 @@ describe("statistics properties", () => {
       const cs = slices.map((s) => encodeContribution(q, schema, s));
       const sec = finalise(q, cs[0]!.layout, sumContributions(cs.map((c) => c.values)), { parties: slices.length });
       const pln = computePlaintext(q, schema, rows);
+      expect(sec.anomalies).toEqual([]); // honest committees never trip the consistency checks
       const u = 2 ** -(p.fracBits + 1);
       const scale = Math.max(1, Math.abs(p.lo), Math.abs(p.lo + p.width));
       sec.measures.forEach((m, mi) => {
@@ -108,7 +109,7 @@ describe("statistics properties", () => {
           }
         });
       });
-    }), { numRuns: 80 });
+    }), { numRuns: 150 });
   });
 
   it("integer data in integer bounds gives exact sums, means and variances", () => {
@@ -198,5 +199,15 @@ describe("statistics properties", () => {
     const exact = xs.reduce((a, x) => a + BigInt(x * 2 ** 32), 0n);
     expect(exact > 2n ** 53n).toBe(true);
     expect(c.values[1]).toBe(exact);
+  });
+
+  it("zero-variance data (all values equal) never trips the Cauchy–Schwarz anomaly check", () => {
+    fc.assert(fc.property(fc.double({ min: -50, max: 150, noNaN: true }), fc.integer({ min: 1, max: 200 }), paramsArb, (x, n, p) => {
+      const q = makeQuery(p.fracBits, 0, p.lo, p.width);
+      const c = encodeContribution(q, schema, Array.from({ length: n }, () => [x, 1, "a", "u"] as Row));
+      const r = finalise(q, c.layout, c.values, { parties: 1 });
+      expect(r.anomalies).toEqual([]);
+      expect(r.measures[4]!.groups[0]!.variancePopulation!).toBeLessThanOrEqual((1 + 2 * p.width) * 2 ** -(p.fracBits + 1) + 2 ** -(2 * p.fracBits + 2));
+    }), { numRuns: 200 });
   });
 });

@@ -99,5 +99,19 @@ describe("contribution and finalisation guards", () => {
     const M61 = (1n << 61n) - 1n;
     expect(() => finalise(q, c.layout, [1n, M61 - 5n], { parties: 1 })).toThrow(/summed\[1\]/);
     expect(finalise(q, c.layout, c.values, { parties: 1 }).measures[0]!.groups[0]!.mean).toBe(40);
+    expect(finalise(q, c.layout, c.values, { parties: 1 }).anomalies).toEqual([]);
+  });
+  it("reports in-range but inconsistent aggregates as anomalies", () => {
+    const v = parseStatsQuery({ ...ok, limits: { maxParties: 4, maxRowsPerParty: 3 }, measures: [{ kind: "variance", column: "age", bounds: [0, 100] }] });
+    const c = encodeContribution(v, schema, [row]);
+    expect(c.values).toEqual([1n, 40n * 65536n, 1600n * 65536n]);
+    // count 0 with a positive sum; then a sum whose square exceeds count · Σ²
+    expect(finalise(v, c.layout, [0n, 5n, 0n], { parties: 1 }).anomalies).toEqual([
+      'measure "variance(age)": Σ(x − lo) exceeds count · (hi − lo)',
+      'measure "variance(age)": (Σ(x − lo))² exceeds count · Σ(x − lo)² (negative variance)',
+    ]);
+    expect(finalise(v, c.layout, [2n, 100n * 65536n, 0n], { parties: 1 }).anomalies).toEqual([
+      'measure "variance(age)": (Σ(x − lo))² exceeds count · Σ(x − lo)² (negative variance)',
+    ]);
   });
 });
