@@ -49,7 +49,7 @@ import {
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
 import type { AuthShare } from "./shares.ts";
-import { combine, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, TAU, type TripleShares } from "./triples.ts";
+import { combine, gather, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, TAU, type TripleShares } from "./triples.ts";
 
 export interface OfflineOutbound { to: number | "all"; phase: string; payload: Uint8Array }
 export interface OfflineInbound { from: number; phase: string; seq: number; payload: Uint8Array }
@@ -377,7 +377,9 @@ export class OfflineParty {
       for (let c = 0; c < 3; c++) B.coinCommits[c]![j] = cm.slice(32 * c, 32 * c + 32);
     }
     // own products a_l·b (Fig. 9 Multiply, the i = j term)
-    const bRep = F.fromBigInts(F.toBigInts(B.b!).flatMap((x) => new Array<bigint>(TAU).fill(x)));
+    const rep = new Uint32Array(B.m * TAU);
+    for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / TAU);
+    const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
     for (const j of this.peers) {
       const { v0, v1 } = kosSenderExtend(this.kosS[j]!, F.bits * B.m, msgs[j]!, j, gilboaBlocks(F));

@@ -7,7 +7,7 @@
  * (triple t, copy l) use index t·τ + l; OT number j for bit h of b_t is h·m + t.
  */
 import type { Field, FieldVec } from "../field/types.ts";
-import { M61Vec } from "../field/m61.ts";
+import { M61Vec, m61AddWords, m61DoubleAddWords, m61FromUniformInto, m61SubAddWords } from "../field/m61.ts";
 import { P128Vec } from "../field/p128.ts";
 import { ProtocolAbort } from "./errors.ts";
 import type { AuthShare } from "./shares.ts";
@@ -53,6 +53,15 @@ function otToField(field: Field, bytes: Uint8Array, n: number): FieldVec {
 /** Choice bits for the Gilboa OTs: bit h of b_t at index h·m + t (b is this party's b shares). */
 export function gilboaChoices(field: Field, b: FieldVec): Uint8Array {
   const m = b.length, k = field.bits;
+  if (b instanceof M61Vec) {
+    const x = new Uint8Array(k * m), d = b.d;
+    for (let t = 0; t < m; t++) {
+      const lo = d[2 * t]!, hi = d[2 * t + 1]!;
+      for (let h = 0; h < 32; h++) x[h * m + t] = (lo >>> h) & 1;
+      for (let h = 32; h < k; h++) x[h * m + t] = (hi >>> (h - 32)) & 1;
+    }
+    return x;
+  }
   const bs = field.toBigInts(b);
   const x = new Uint8Array(k * m);
   for (let t = 0; t < m; t++) {
@@ -78,6 +87,18 @@ function horner(field: Field, v: FieldVec, k: number, seg: number): FieldVec {
  */
 export function gilboaSender(field: Field, a: FieldVec, v0: Uint8Array, v1: Uint8Array): { message: Uint8Array; share: FieldVec } {
   const k = field.bits, seg = a.length, n = (k * seg) / TAU;
+  if (a instanceof M61Vec && gilboaBlocks(field) === TAU) {
+    // Fused m61 path (same output): message blocks of OT h are contiguous, seg elements each.
+    const msg = new Uint32Array(2 * seg * k), acc = new Uint32Array(2 * seg);
+    const w0 = new Uint32Array(2 * seg), w1 = new Uint32Array(2 * seg);
+    for (let h = k - 1; h >= 0; h--) {
+      m61FromUniformInto(v0.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w0, 0);
+      m61FromUniformInto(v1.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w1, 0);
+      m61SubAddWords(msg.subarray(2 * seg * h, 2 * seg * (h + 1)), w0, w1, a.d);
+      m61DoubleAddWords(acc, w0);
+    }
+    return { message: field.encode(new M61Vec(msg)), share: field.neg(new M61Vec(acc)) };
+  }
   const m0 = otToField(field, v0, n), m1 = otToField(field, v1, n);
   const aRep = field.concat(new Array<FieldVec>(k).fill(a));
   const d = field.add(field.sub(m0, m1), aRep);
@@ -94,8 +115,23 @@ export function gilboaReceiver(field: Field, b: FieldVec, outputs: Uint8Array, m
   if (message.length !== k * seg * field.byteLength) throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: wrong message length");
   let d: FieldVec;
   try { d = field.decode(message); } catch { throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: non-canonical element"); }
-  const mb = otToField(field, outputs, k * m);
   const bits = gilboaChoices(field, b);
+  if (d instanceof M61Vec && gilboaBlocks(field) === TAU) {
+    const acc = new Uint32Array(2 * seg), w = new Uint32Array(2 * seg), dd = d.d;
+    for (let h = k - 1; h >= 0; h--) {
+      m61FromUniformInto(outputs.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w, 0);
+      const dh = dd.subarray(2 * seg * h, 2 * seg * (h + 1));
+      const sel = new Uint32Array(2 * seg);
+      for (let t = 0; t < m; t++) {
+        if (!bits[h * m + t]) continue;
+        for (let o = 2 * TAU * t; o < 2 * TAU * (t + 1); o++) sel[o] = dh[o]!;
+      }
+      m61AddWords(w, sel); // m_{b_h} + b_h·d_h
+      m61DoubleAddWords(acc, w);
+    }
+    return new M61Vec(acc);
+  }
+  const mb = otToField(field, outputs, k * m);
   const sel = new Array<number>(k * seg);
   for (let h = 0; h < k; h++) for (let t = 0; t < m; t++) for (let l = 0; l < TAU; l++) sel[h * seg + t * TAU + l] = bits[h * m + t]!;
   return horner(field, field.add(mb, field.mul(field.fromInts(sel), d)), k, seg);
