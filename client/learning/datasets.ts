@@ -55,6 +55,25 @@ export function parseOptdigits(text: string): Dataset {
   return { x, y, n: rows.length, d, classes: 10, featureNames: Array.from({ length: d }, (_, j) => `p${j}`) };
 }
 
+/**
+ * pima-indians-diabetes.csv: 8 numeric clinical features then diabetes (0/1). Zeros that
+ * stand for missing values (glucose, blood pressure, skin thickness, insulin, BMI) are kept
+ * as given. Throws RangeError on a malformed row.
+ */
+export function parsePima(text: string): Dataset {
+  const rows = lines(text);
+  const d = 8;
+  const x = new Float32Array(rows.length * d);
+  const y = new Int32Array(rows.length);
+  rows.forEach((line, r) => {
+    const f = line.split(",").map(Number);
+    if (f.length !== 9 || f.some((v) => !Number.isFinite(v)) || (f[8] !== 0 && f[8] !== 1)) throw new RangeError(`pima: malformed row ${r + 1}`);
+    y[r] = f[8]!;
+    for (let j = 0; j < d; j++) x[r * d + j] = f[j]!;
+  });
+  return { x, y, n: rows.length, d, classes: 2, featureNames: ["pregnancies", "glucose", "blood-pressure", "skin-thickness", "insulin", "bmi", "pedigree", "age"] };
+}
+
 /** Column names of adult-train.csv / adult-test.csv (adult.names), the last being the label. */
 export const ADULT_COLUMNS = [
   "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",

@@ -4,9 +4,9 @@
  */
 import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import { parseAdult, parseOptdigits, parseWdbc, subset, type Dataset } from "./datasets.ts";
+import { parseAdult, parseOptdigits, parsePima, parseWdbc, subset, type Dataset } from "./datasets.ts";
 
-export type ReferenceName = "wdbc" | "optdigits" | "adult";
+export type ReferenceName = "wdbc" | "optdigits" | "adult" | "pima";
 
 /** Where the reference files live: examples/data if present, else /work/shared/data. */
 export function referenceDataDir(): string {
@@ -16,14 +16,15 @@ export function referenceDataDir(): string {
 }
 
 /**
- * Loads a reference dataset as train/test. wdbc has no official split: a deterministic
- * 80/20 split (every 5th row to test: 456/113). Node only (node:fs).
+ * Loads a reference dataset as train/test. wdbc and pima have no official split: a
+ * deterministic 80/20 split (every 5th row to test; wdbc 456/113, pima 615/153). Node only (node:fs).
  */
 export function loadReferenceDataset(name: ReferenceName, dir = referenceDataDir()): { train: Dataset; test: Dataset } {
   const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
   switch (name) {
-    case "wdbc": {
-      const all = parseWdbc(read("wdbc.data"));
+    case "wdbc":
+    case "pima": {
+      const all = name === "wdbc" ? parseWdbc(read("wdbc.data")) : parsePima(read("pima-indians-diabetes.csv"));
       const testIdx: number[] = [];
       const trainIdx: number[] = [];
       for (let i = 0; i < all.n; i++) (i % 5 === 4 ? testIdx : trainIdx).push(i);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ADULT_PREPROCESSING, parseAdult, parseOptdigits, parseWdbc, splitIndices, subset, concatDatasets } from "../../../client/learning/index.ts";
+import { ADULT_PREPROCESSING, parseAdult, parseOptdigits, parsePima, parseWdbc, splitIndices, subset, concatDatasets } from "../../../client/learning/index.ts";
 import { loadReferenceDataset } from "../../../client/learning/reference-data.ts";
 import { encodedDim, parseModelSpec } from "../../../protocol/learning/index.ts";
 
@@ -30,7 +30,13 @@ describe("reference datasets", () => {
     // the spec the examples use validates against the encoding
     expect(parseModelSpec({ inputDim: train.d, classes: 2, loss: "binary-crossentropy", architecture: { kind: "logistic" }, optimizer: { kind: "adam", learningRate: 0.01 }, epochs: 1, batchSize: 64, seed: 1, strategy: { kind: "fedavg" }, preprocessing: ADULT_PREPROCESSING }).inputDim).toBe(105);
   });
+  it("pima: 768 rows, 8 features, 615/153 split", () => {
+    const { train, test } = loadReferenceDataset("pima");
+    expect([train.n, test.n, train.d]).toEqual([615, 153, 8]);
+    expect(Array.from(concatDatasets([train, test]).y).filter((v) => v === 1).length).toBe(268); // per the .names file
+  });
   it("rejects malformed rows", () => {
+    expect(() => parsePima("1,2,3,4,5,6,7,8,2")).toThrow(RangeError);
     expect(() => parseWdbc("1,X,1,2")).toThrow(RangeError);
     expect(() => parseOptdigits("1,2,3")).toThrow(RangeError);
     expect(() => parseAdult("39, State-gov")).toThrow(RangeError);
