@@ -17,8 +17,8 @@ import path from "node:path";
 import type { BenchResult } from "./types.ts";
 import { CkksContext, type Compression } from "../client/fhe/context.ts";
 import { EvaluationKeys, PlanEvaluator } from "../client/fhe/evaluator.ts";
-import { compilePlan, preprocess, type DenseModel } from "../client/fhe/model.ts";
-import { buildPackage, type ModelPackage } from "../client/fhe/package.ts";
+import { compilePlan, type DenseModel } from "../client/fhe/model.ts";
+import { buildPackage, publicInfo, type ModelPackage } from "../client/fhe/package.ts";
 import { paramsForDepth, type CkksParams } from "../client/fhe/params.ts";
 import { Querier } from "../client/fhe/querier.ts";
 import { scoped, wasmMemoryBytes, type Seal } from "../client/fhe/seal.ts";
@@ -116,7 +116,7 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
   const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
   const out: Row[] = [];
   const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
-  const batch = rows.slice(0, ctx.slots).map((r) => preprocess(pkg.model, r));
+  const batch = rows.slice(0, ctx.slots);
   let encMs = 0, evMs = 0, decMs = 0, up = 0;
   const e2e = time(reps, () => {
     let t = performance.now();
@@ -225,15 +225,15 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
   const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
   if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
   const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
-  const s = await FheSession.open(seal, pkg, httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch), { single: true });
   const out: Row[] = [];
   try {
     const slots = CkksContext.get(seal, pkg.ckks).slots;
     const batch = rows.slice(0, slots);
     const e2e = await timeAsync(reps, () => s.infer(batch, "batch"));
     out.push({ section: name, where: "workerd", what: `batch e2e via HTTP (${batch.length} rows)`, params: p, ms: +e2e.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000) });
-    const lat = await timeAsync(reps * 2, () => s.infer([rows[0]!], s.plan.layers.length === 1 ? "single" : "batch"));
-    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.plan.layers.length === 1 ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2) });
+    const lat = await timeAsync(reps * 2, () => s.infer([rows[0]!], s.info.singleSample ? "single" : "batch"));
+    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2) });
   } finally {
     s.close();
   }
@@ -242,7 +242,7 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
 
 async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows: number[][], n: number): Promise<Row> {
   const base = "http://bench.local/v1/models";
-  const s = await FheSession.open(seal, pkg, httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch), { single: true });
   try {
     for (let i = 0; i < 20; i++) await s.infer([rows[i % rows.length]!], "single");
     const before = rssKiB(w.pid);
@@ -275,7 +275,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "zstd")));
   // --local path end to end (FheSession over the in-process transport), as `2pm infer --local` runs it
   {
-    const s = await FheSession.open(seal, lrPkg, localTransport(CkksContext.get(seal, lrPkg.ckks), compilePlan(lrPkg.model)), { single: true });
+    const s = await FheSession.open(seal, publicInfo(lrPkg), localTransport(CkksContext.get(seal, lrPkg.ckks), compilePlan(lrPkg.model)), { single: true });
     const ms = await timeAsync(reps, () => s.infer(lrRows, "batch"));
     rows.push({ section: "LR wdbc", where: "node", what: "batch e2e via FheSession --local (4096 rows)", params: "", ms: +ms.toFixed(1), "samples/s": Math.round((4096 / ms) * 1000) });
     s.close();

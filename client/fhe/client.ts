@@ -4,13 +4,16 @@
  * `--local`), decrypt, apply the exact output activation, predict.
  *
  *   const r = await inferRows({ baseUrl: "https://…/v1/models", modelId: "wdbc-lr", rows });
+ *
+ * The querier works from the model's public info (parameters, dimensions, output activation,
+ * hash): it never needs, and without the API token never gets, the weights.
  *   r.labels; r.probabilities; r.scores
  */
 import { CkksContext, type Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
-import { EvaluationKeys, PlanEvaluator } from "./evaluator.ts";
-import { applyOutput, compilePlan, labelOf, preprocess, type Plan } from "./model.ts";
-import { verifyPackage, type ModelPackage } from "./package.ts";
+import { EvaluationKeys, PlanEvaluator, singleSampleSteps } from "./evaluator.ts";
+import { applyOutput, compilePlan, labelOf, type Plan } from "./model.ts";
+import { checkPublicInfo, publicInfo, verifyPackage, type ModelPackage, type PublicModelInfo } from "./package.ts";
 import { paramsKey } from "./params.ts";
 import { inferResponseHeaderSchema, keyIdOf } from "./protocol.ts";
 import { Querier, type EvaluationKeyBytes } from "./querier.ts";
@@ -87,8 +90,7 @@ export interface InferResult {
 /** A querier session bound to one model: keys generated and uploaded once, reused per call. */
 export class FheSession {
   private constructor(
-    readonly pkg: ModelPackage,
-    readonly plan: Plan,
+    readonly info: PublicModelInfo,
     readonly querier: Querier,
     private readonly transport: InferTransport,
     readonly keyId: string,
@@ -96,20 +98,19 @@ export class FheSession {
   ) {}
 
   /**
-   * Verifies `pkg`, generates keys (relinearisation if the model squares; Galois keys for
-   * rotate-and-sum if it is single-layer and `single` is wanted) and uploads the public ones.
+   * Checks the model's public info, generates keys (relinearisation if the model squares;
+   * Galois keys for rotate-and-sum if it is single-layer and `single` is wanted) and uploads
+   * the public ones. Throws FheError.
    */
-  static async open(seal: Seal, pkg: ModelPackage, transport: InferTransport, opts: { single?: boolean; compression?: Compression } = {}): Promise<FheSession> {
-    const p = await verifyPackage(pkg);
-    const plan = compilePlan(p.model);
-    const ctx = CkksContext.get(seal, p.ckks);
-    const ev = new PlanEvaluator(ctx, plan);
-    const single = (opts.single ?? true) && plan.layers.length === 1;
-    const needs = single ? { relin: ev.needs("single").relin, galoisSteps: ev.needs("single").galoisSteps } : ev.needs("batch");
-    const querier = Querier.create(ctx, needs);
+  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression } = {}): Promise<FheSession> {
+    const info = checkPublicInfo(model);
+    const ctx = CkksContext.get(seal, info.ckks);
+    if (ctx.levels.length - 1 < info.depth) throw new FheError("bad-parameters", `parameters allow depth ${ctx.levels.length - 1}, the model needs ${info.depth}`);
+    const single = (opts.single ?? true) && info.singleSample;
+    const querier = Querier.create(ctx, { relin: info.needsRelin, galoisSteps: single ? singleSampleSteps(info.inputDim) : [] });
     try {
-      const keyId = await transport.uploadKeys(querier.evaluationKeys(opts.compression ?? "zstd"));
-      return new FheSession(p, plan, querier, transport, keyId, opts.compression ?? "zstd");
+      const keyId = await transport.uploadKeys(querier.evaluationKeys("zstd"));
+      return new FheSession(info, querier, transport, keyId, opts.compression ?? DEFAULT_COMPRESSION);
     } catch (e) {
       querier.dispose();
       throw e;
@@ -117,35 +118,35 @@ export class FheSession {
   }
 
   /**
-   * Encrypted inference on raw rows (preprocessing from the package is applied here). One
-   * row uses rotate-and-sum when the model allows it; otherwise rows go feature-major in
-   * chunks of N/2. Throws FheError.
+   * Encrypted inference on raw rows (the model's preprocessing is folded into its first layer
+   * on the evaluator's side). One row uses rotate-and-sum when the model allows it; otherwise
+   * rows go feature-major in chunks of N/2. Throws FheError.
    */
   async infer(rows: ArrayLike<number>[], mode?: InferMode): Promise<InferResult> {
-    const { pkg, plan, querier } = this;
-    const dim = pkg.model.inputDim;
+    const { info, querier } = this;
+    const dim = info.inputDim;
     rows.forEach((r, i) => {
       if (r.length !== dim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${dim}`);
+      for (let j = 0; j < dim; j++) if (!Number.isFinite(r[j]!)) throw new FheError("shape-mismatch", `row ${i} feature ${j} is not a finite number`);
     });
-    const pre = rows.map((r) => preprocess(pkg.model, r));
     const useSingle = (mode ?? (rows.length === 1 ? "single" : "batch")) === "single" && querier.needs.galoisSteps.length > 0;
     const scores: Float64Array[] = [];
     if (useSingle) {
-      for (const r of pre) {
+      for (const r of rows) {
         const out = await this.transport.infer(this.keyId, "single", [querier.encryptSingle(r, this.compression)], this.compression);
         scores.push(Float64Array.from(out, (ct) => querier.decrypt(ct, 1)[0]!));
       }
     } else {
       const slots = querier.ctx.slots;
-      for (let start = 0; start < pre.length; start += slots) {
-        const chunk = pre.slice(start, start + slots);
+      for (let start = 0; start < rows.length; start += slots) {
+        const chunk = rows.slice(start, start + slots);
         const out = await this.transport.infer(this.keyId, "batch", querier.encryptBatch(chunk, dim, this.compression), this.compression);
-        if (out.length !== plan.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${plan.outputDim}`);
+        if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
         const cols = out.map((ct) => querier.decrypt(ct, chunk.length));
         for (let i = 0; i < chunk.length; i++) scores.push(Float64Array.from(cols, (c) => c[i]!));
       }
     }
-    return { scores, probabilities: scores.map((s) => applyOutput(plan.output, s)), labels: scores.map(labelOf), modelHash: pkg.hash };
+    return { scores, probabilities: scores.map((s) => applyOutput(info.output, s)), labels: scores.map(labelOf), modelHash: info.hash };
   }
 
   /** Deletes the secret key. */
@@ -154,35 +155,47 @@ export class FheSession {
   }
 }
 
+/** Ciphertext wire compression by default: none (SEAL's zstd costs more CPU than it saves on a LAN; pass "zstd" for slow links). */
+export const DEFAULT_COMPRESSION: Compression = "none";
+
 export interface InferRowsOptions {
   /** Base URL of the model routes, e.g. `https://coord.example/v1/models`. Ignored with `local`. */
   baseUrl?: string;
   modelId: string;
+  /** Raw feature rows (not preprocessed). */
   rows: ArrayLike<number>[];
-  /** Evaluate in-process with this package instead of calling the endpoint. */
+  /** Evaluate in-process with this full package instead of calling the endpoint (`--local`). */
   local?: ModelPackage;
   mode?: InferMode;
   fetch?: typeof fetch;
   compression?: Compression;
+  /** Expected package hash (pin); refused if the endpoint serves another. */
+  expectHash?: string;
   /** A loaded node-seal module (default: Node loader). */
   seal?: Seal;
 }
 
-/** One-shot inference: package → keys → encrypt → endpoint (or local) → decrypt → labels. */
+/** One-shot inference: public model info → keys → encrypt → endpoint (or local) → decrypt → labels. */
 export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
   const seal = o.seal ?? (await (await import("./seal-node.ts")).loadSealNode());
   const fetchFn = o.fetch ?? fetch;
-  let pkg = o.local;
-  if (!pkg) {
+  let info: PublicModelInfo;
+  let transport: InferTransport;
+  if (o.local) {
+    const pkg = await verifyPackage(o.local);
+    if (pkg.modelId !== o.modelId) throw new FheError("bad-model", `package is for model ${pkg.modelId}, not ${o.modelId}`);
+    info = publicInfo(pkg);
+    transport = localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model));
+  } else {
     if (!o.baseUrl) throw new FheError("bad-model", "inferRows needs baseUrl or local");
     const r = await fetchFn(`${o.baseUrl.replace(/\/+$/, "")}/${encodeURIComponent(o.modelId)}/package`);
     if (!r.ok) throw await problemOf(r);
-    pkg = (await r.json()) as ModelPackage;
+    info = checkPublicInfo(await r.json());
+    if (info.modelId !== o.modelId) throw new FheError("bad-model", `endpoint served model ${info.modelId}, not ${o.modelId}`);
+    transport = httpTransport(o.baseUrl, o.modelId, fetchFn);
   }
-  const verified = await verifyPackage(pkg);
-  if (verified.modelId !== o.modelId) throw new FheError("bad-model", `package is for model ${verified.modelId}, not ${o.modelId}`);
-  const transport = o.local ? localTransport(CkksContext.get(seal, verified.ckks), compilePlan(verified.model)) : httpTransport(o.baseUrl!, o.modelId, fetchFn);
-  const session = await FheSession.open(seal, verified, transport, { single: o.mode !== "batch" && o.rows.length === 1, compression: o.compression });
+  if (o.expectHash && info.hash !== o.expectHash) throw new FheError("bad-model", `model hash ${info.hash} differs from the pinned ${o.expectHash}`);
+  const session = await FheSession.open(seal, info, transport, { single: o.mode !== "batch" && o.rows.length === 1, compression: o.compression });
   try {
     return await session.infer(o.rows, o.mode);
   } finally {

@@ -1,7 +1,8 @@
 /**
  * DenseModel (`2pm-dense/v1`, docs/ARCHITECTURE.md) → an encrypted-evaluation plan.
  *
- * A plan is a list of affine layers `z = Wᵀh + b`, each optionally followed by a square. The
+ * A plan is a list of affine layers `z = Wᵀh + b`, each optionally followed by a square; the
+ * preprocessing (x − mean)/std is folded into the first layer, so the querier sends raw rows. The
  * last layer's activation (sigmoid / softmax / linear) is applied by the querier after
  * decryption, so logistic regression has no approximation error. Hidden `poly2` activations
  * c0 + c1·z + c2·z² are folded into one square by completing the square:
@@ -96,6 +97,14 @@ export function checkDenseModel(m: unknown): DenseModel {
 export function compilePlan(m: DenseModel): Plan {
   const model = checkDenseModel(m);
   const layers: PlanLayer[] = model.layers.map((l) => ({ weights: l.weights.map((r) => [...r]), bias: [...l.bias], square: false }));
+  // Preprocessing (x − mean)/std folded into the first layer: the querier sends raw features
+  // and never needs the training set's statistics.
+  if (model.preprocessing) {
+    const { mean, std } = model.preprocessing;
+    const first = layers[0]!;
+    first.bias = first.bias.map((b, o) => b - first.weights.reduce((s, r, j) => s + (r[o]! * mean[j]!) / std[j]!, 0));
+    first.weights = first.weights.map((r, j) => r.map((w) => w / std[j]!));
+  }
   for (let i = 0; i < model.layers.length - 1; i++) {
     const src = model.layers[i]!;
     const cur = layers[i]!;

@@ -33,6 +33,59 @@ export const modelPackageSchema = z.object({
   hash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+/**
+ * What a querier gets from `GET /v1/models/:id/package` without the API token: everything
+ * needed to generate keys, encrypt and interpret results, and nothing of the weights or the
+ * preprocessing statistics (folded into the first layer server-side). `hash` pins the package.
+ */
+export interface PublicModelInfo {
+  format: "2pm-fhe-public/v1";
+  modelId: string;
+  version: number;
+  hash: string;
+  ckks: CkksParams;
+  depth: number;
+  inputDim: number;
+  outputDim: number;
+  /** Exact activation the querier applies to decrypted scores. */
+  output: "sigmoid" | "softmax" | "linear";
+  /** Whether evaluation squares (needs relinearisation keys). */
+  needsRelin: boolean;
+  /** Whether single-sample rotate-and-sum is available (single-layer models). */
+  singleSample: boolean;
+}
+
+export const publicModelInfoSchema = z.object({
+  format: z.literal("2pm-fhe-public/v1"),
+  modelId: modelIdSchema,
+  version: z.number().int().min(1),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  ckks: ckksParamsSchema,
+  depth: z.number().int().min(1).max(10),
+  inputDim: z.number().int().min(1).max(4096),
+  outputDim: z.number().int().min(1).max(4096),
+  output: z.enum(["sigmoid", "softmax", "linear"]),
+  needsRelin: z.boolean(),
+  singleSample: z.boolean(),
+});
+
+/** The public view of a package (no weights, no preprocessing statistics). */
+export function publicInfo(pkg: ModelPackage): PublicModelInfo {
+  const plan = compilePlan(pkg.model);
+  return {
+    format: "2pm-fhe-public/v1", modelId: pkg.modelId, version: pkg.version, hash: pkg.hash, ckks: pkg.ckks, depth: pkg.depth,
+    inputDim: plan.inputDim, outputDim: plan.outputDim, output: plan.output, needsRelin: plan.layers.some((l) => l.square), singleSample: plan.layers.length === 1,
+  };
+}
+
+/** Validates a public view (schema and parameters). Throws FheError("bad-model" | "bad-parameters"). */
+export function checkPublicInfo(p: unknown): PublicModelInfo {
+  const r = publicModelInfoSchema.safeParse(p);
+  if (!r.success) throw new FheError("bad-model", `invalid public model info: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
+  checkParams(r.data.ckks);
+  return r.data as PublicModelInfo;
+}
+
 /** JSON with object keys sorted, no whitespace (arrays keep their order). */
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;

@@ -2,7 +2,8 @@
  * Encrypted inference routes, a hono sub-app mounted at /v1/models:
  *
  *   PUT  /:id/package  (bearer API_TOKEN) store a model package (JSON) in R2 `fhe-packages/<id>`
- *   GET  /:id/package  the package (public: weights are the model holder's to publish here)
+ *   GET  /:id/package  public model info (parameters, dims, output, hash; no weights, no
+ *                      preprocessing statistics); the full package with the bearer token
  *   POST /:id/keys     upload public evaluation keys (binary frame) → {keyId}; R2 `fhe-keys/<keyId>`
  *   POST /:id/infer    ciphertexts in (binary frame, with keyId) → ciphertexts out
  *
@@ -17,7 +18,7 @@ import { CkksContext } from "../../client/fhe/context.ts";
 import { FheError, type FheErrorCode } from "../../client/fhe/errors.ts";
 import { EvaluationKeys, PlanEvaluator } from "../../client/fhe/evaluator.ts";
 import { compilePlan } from "../../client/fhe/model.ts";
-import { modelIdSchema, verifyPackage, type ModelPackage } from "../../client/fhe/package.ts";
+import { modelIdSchema, publicInfo, verifyPackage, type ModelPackage } from "../../client/fhe/package.ts";
 import { paramsKey } from "../../client/fhe/params.ts";
 import { loadSeal } from "../../client/fhe/seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
@@ -166,9 +167,15 @@ export const inferRoutes = new Hono<FheEnv>()
   })
   .get("/:id/package", async (c) => {
     const id = modelId(c);
-    const obj = await c.env.MODELS.get(fhePackageObject(id));
-    if (!obj) throw new RouteError("unknown-model", `no FHE package for model ${id}`);
-    return new Response(obj.body, { headers: { "content-type": "application/json", etag: obj.httpEtag } });
+    const full = c.req.header("authorization") !== undefined;
+    if (full && !(await authorised(c.env, c.req.header("authorization")))) throw new RouteError("unauthorized", "invalid API token");
+    if (full) {
+      const obj = await c.env.MODELS.get(fhePackageObject(id));
+      if (!obj) throw new RouteError("unknown-model", `no FHE package for model ${id}`);
+      return new Response(obj.body, { headers: { "content-type": "application/json", etag: obj.httpEtag } });
+    }
+    const { pkg } = await loadModel(c.env, id);
+    return c.json(publicInfo(pkg));
   })
   .post("/:id/keys", async (c) => {
     const id = modelId(c);

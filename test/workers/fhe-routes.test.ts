@@ -7,7 +7,7 @@ import { buildPackage, type ModelPackage } from "../../client/fhe/package.ts";
 import { Querier } from "../../client/fhe/querier.ts";
 import { loadSeal, type Seal } from "../../client/fhe/seal.ts";
 import { encodeFrame, decodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
-import { plainScores, preprocess, type DenseModel } from "../../client/fhe/model.ts";
+import { plainScores, type DenseModel } from "../../client/fhe/model.ts";
 import { nextPow2 } from "../../client/fhe/evaluator.ts";
 
 const TOKEN = "test-api-token";
@@ -62,7 +62,12 @@ describe("package routes", () => {
   it("stores and serves a package", async () => {
     const r = await req("/wdbc-lr/package", { method: "GET" });
     expect(r.status).toBe(200);
-    expect(((await r.json()) as ModelPackage).hash).toBe(lrPkg.hash);
+    const info = (await r.json()) as Record<string, unknown>;
+    expect(info).toMatchObject({ format: "2pm-fhe-public/v1", hash: lrPkg.hash, inputDim: 4, outputDim: 1, output: "sigmoid", singleSample: true, needsRelin: false });
+    expect(JSON.stringify(info)).not.toMatch(/weights|mean|std|bias/); // the querier never gets the model
+    const full = await req("/wdbc-lr/package", { method: "GET", headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(((await full.json()) as ModelPackage).hash).toBe(lrPkg.hash);
+    await expectProblem(await req("/wdbc-lr/package", { method: "GET", headers: { authorization: "Bearer wrong" } }), 401, "unauthorized");
   });
   it("refuses a wrong token, a tampered package and an id mismatch", async () => {
     await expectProblem(await put(lrPkg, "wdbc-lr", "nope"), 401, "unauthorized");
@@ -84,14 +89,14 @@ describe("encrypted inference in workerd", () => {
       expect(kr.status).toBe(201);
       const { keyId } = (await kr.json()) as { keyId: string };
       const rows = [[1, 2, 3, 4], [0, 0, 0, 0], [5, -1, 2, 4.5]];
-      const r = await infer("wdbc-lr", { keyId }, q.encryptBatch(rows.map((x) => preprocess(lr, x)), 4));
+      const r = await infer("wdbc-lr", { keyId }, q.encryptBatch(rows, 4));
       expect(r.status).toBe(200);
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
       const got = q.decrypt(f.parts[0]!, rows.length);
       rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(lr, x)[0]!)).toBeLessThan(1e-4));
       // single sample (rotate-and-sum), after an isolate-cache eviction: keys come back from R2
       clearInferCaches();
-      const rs = await infer("wdbc-lr", { keyId, mode: "single" }, [q.encryptSingle(preprocess(lr, rows[2]!))]);
+      const rs = await infer("wdbc-lr", { keyId, mode: "single" }, [q.encryptSingle(rows[2]!)]);
       expect(rs.status).toBe(200);
       const fs = decodeFrame(new Uint8Array(await rs.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
       const s = q.decrypt(fs.parts[0]!, nextPow2(4));

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { inferRows, FheSession, localTransport } from "../../../client/fhe/client.ts";
 import { CkksContext } from "../../../client/fhe/context.ts";
 import { compilePlan, labelOf, plainScores, type DenseModel } from "../../../client/fhe/model.ts";
-import { buildPackage, verifyPackage } from "../../../client/fhe/package.ts";
+import { buildPackage, publicInfo, verifyPackage } from "../../../client/fhe/package.ts";
 import { loadSealNode } from "../../../client/fhe/seal-node.ts";
 import type { Seal } from "../../../client/fhe/seal.ts";
 import { loadOptdigits, loadWdbc, trainLogReg, trainSquareMlp, type Dataset } from "./helpers.ts";
@@ -50,7 +50,7 @@ describe("acceptance", () => {
     const model = await trainLogReg(d);
     const pkg = await verifyPackage(await buildPackage(model, { modelId: "wdbc-lr" }));
     const ctx = CkksContext.get(seal, pkg.ckks);
-    const s = await FheSession.open(seal, pkg, localTransport(ctx, compilePlan(pkg.model)), { single: true });
+    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(ctx, compilePlan(pkg.model)), { single: true });
     try {
       let maxErr = 0;
       for (const x of d.xTest.slice(0, 20)) {
