@@ -83,6 +83,8 @@ export async function run(args: string[]): Promise<BenchResult> {
       fedMs: Math.round(r.federatedMillis),
       centralMs: Math.round(central.millis),
       fracBits: r.plan?.fracBits ?? "-",
+      maxUpdateNorm: Number(Math.max(...r.rounds.map((l) => l.maxUpdateNorm)).toFixed(3)),
+      clippedNodeRounds: r.rounds.reduce((a, l) => a + l.clippedNodes, 0),
     });
     console.log(`learning-local: ${c.name} done: fed ${(100 * r.federated.accuracy).toFixed(2)}% central ${(100 * central.accuracy).toFixed(2)}%`);
   }
