@@ -31,35 +31,80 @@ function readAuth(c: Context<AppEnv>): Partial<RequestAuth> {
   return { node: q(HEADER_NODE), timestamp: q(HEADER_TIMESTAMP), nonce: q(HEADER_NONCE), signature: q(HEADER_SIGNATURE) };
 }
 
+/** Isolate-local cache of identity keys (node id → key), to save a D1 read per request. */
+const KEY_CACHE_MS = 30_000;
+const keyCache = new Map<string, { key: Uint8Array; at: number }>();
+
+/** Drops a node from this isolate's key cache (on deregistration or when D1 no longer knows it). */
+export function forgetNodeKey(nodeId: string): void {
+  keyCache.delete(nodeId);
+}
+
+async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
+  const hit = keyCache.get(nodeId);
+  if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.key;
+  const row = await env.DB.prepare("SELECT identity_key FROM nodes WHERE id = ?").bind(nodeId).first<{ identity_key: string }>();
+  if (!row) {
+    keyCache.delete(nodeId);
+    throw new ApiError(401, "unknown-node", "no node is registered under this id");
+  }
+  const key = fromBase64Url(row.identity_key);
+  if (keyCache.size > 50_000) keyCache.clear();
+  keyCache.set(nodeId, { key, at: Date.now() });
+  return key;
+}
+
+/** A verified request whose nonce is not yet consumed: run `nonce` first in the route's D1 batch. */
+export interface VerifiedNode {
+  nodeId: string;
+  /** INSERT of the nonce; fails with a UNIQUE constraint error on a replay. */
+  nonce: D1PreparedStatement;
+}
+
 /**
- * Verifies a signed node request and consumes its nonce. `publicKey` is the claimed node's
- * Ed25519 key (from the registration body, or looked up in D1 when omitted). Returns the
- * node id. Throws ApiError 401 (missing-signature, bad-signature, stale-timestamp, replay,
- * unknown-node).
+ * Verifies a signed node request's timestamp and signature, without consuming the nonce.
+ * `publicKey` is the claimed node's Ed25519 key (from the registration body, or looked up in
+ * D1 / the isolate cache when omitted). The caller MUST run `nonce` (see {@link runWithNonce}).
+ * Throws ApiError 401 (missing-signature, bad-signature, stale-timestamp, unknown-node).
  */
-export async function verifyNode(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<string> {
+export async function verifyNodeDeferred(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<VerifiedNode> {
   const auth = readAuth(c);
   if (!auth.node || !auth.timestamp || !auth.nonce || !auth.signature) throw new ApiError(401, "missing-signature", "signed request headers x-2pm-* are required");
   if (!/^[0-9a-f]{32}$/.test(auth.node)) throw new ApiError(401, "bad-signature", "malformed node id");
-  let key = publicKey;
-  if (!key) {
-    const row = await c.env.DB.prepare("SELECT identity_key FROM nodes WHERE id = ?").bind(auth.node).first<{ identity_key: string }>();
-    if (!row) throw new ApiError(401, "unknown-node", "no node is registered under this id");
-    key = fromBase64Url(row.identity_key);
-  }
+  const key = publicKey ?? (await nodeKey(c.env, auth.node));
   const method = c.req.method;
   const body = method === "GET" || method === "HEAD" ? new Uint8Array(0) : new Uint8Array(await c.req.arrayBuffer());
   const err = await verifyRequestAuth({ method, url: c.req.url, bodyHashHex: bodyHash(body), auth, publicKey: key });
   if (err === "stale-timestamp") throw new ApiError(401, "stale-timestamp", `timestamp outside ±${SIGNATURE_WINDOW_MS / 1000}s`);
   if (err) throw new ApiError(401, err, "request signature does not verify");
   const now = Date.now();
-  const res = await c.env.DB.prepare("INSERT INTO request_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-    .bind(auth.node, auth.nonce, now + 2 * SIGNATURE_WINDOW_MS).run();
-  if (res.meta.changes === 0) throw new ApiError(401, "replay", "nonce already used");
   if ((crypto.getRandomValues(new Uint8Array(1))[0]! & 0x3f) === 0) {
     c.executionCtx.waitUntil(c.env.DB.prepare("DELETE FROM request_nonces WHERE expires_at < ?").bind(now).run().catch(() => undefined));
   }
-  return auth.node;
+  return {
+    nodeId: auth.node,
+    nonce: c.env.DB.prepare("INSERT INTO request_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?)").bind(auth.node, auth.nonce, now + 2 * SIGNATURE_WINDOW_MS),
+  };
+}
+
+/**
+ * Runs the nonce insert and `statements` as one D1 batch (one transaction, one round trip).
+ * A replayed nonce aborts the whole batch: ApiError 401 `replay`, nothing else is written.
+ */
+export async function runWithNonce(env: Env, v: VerifiedNode, statements: D1PreparedStatement[]): Promise<D1Result[]> {
+  try {
+    return await env.DB.batch([v.nonce, ...statements]);
+  } catch (e) {
+    if (e instanceof Error && /UNIQUE constraint failed/i.test(e.message)) throw new ApiError(401, "replay", "nonce already used");
+    throw e;
+  }
+}
+
+/** Verifies a signed node request and consumes its nonce at once (read-only routes). Returns the node id. */
+export async function verifyNode(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<string> {
+  const v = await verifyNodeDeferred(c, publicKey);
+  await runWithNonce(c.env, v, []);
+  return v.nodeId;
 }
 
 /** Middleware: the request must be signed by the node named in the `:id` path parameter. */
@@ -67,5 +112,17 @@ export const requireSelf: MiddlewareHandler<AppEnv> = async (c, next) => {
   const nodeId = await verifyNode(c);
   if (nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
   c.set("nodeId", nodeId);
+  await next();
+};
+
+/**
+ * Middleware: like {@link requireSelf} but leaves the nonce for the route's own D1 batch
+ * (`runWithNonce(c.env, c.get("verified"), [...])`): one D1 round trip per request.
+ */
+export const requireSelfDeferred: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const v = await verifyNodeDeferred(c);
+  if (v.nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
+  c.set("nodeId", v.nodeId);
+  c.set("verified", v);
   await next();
 };

@@ -1,6 +1,7 @@
 /** Bindings of the coordinator Worker (see wrangler.toml). */
 import type { JobDO } from "../durable-objects/job-do.ts";
 import type { RoundDO } from "../durable-objects/round-do.ts";
+import type { VerifiedNode } from "./auth.ts";
 
 declare global {
   namespace Cloudflare {
@@ -22,4 +23,4 @@ declare global {
 }
 
 export type Env = Cloudflare.Env;
-export type AppEnv = { Bindings: Env; Variables: { nodeId: string } };
+export type AppEnv = { Bindings: Env; Variables: { nodeId: string; verified: VerifiedNode } };

@@ -4,7 +4,7 @@ import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
 import { Heartbeat, NodeRegistration, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
-import { requireSelf, tokenMatches, verifyNode } from "../auth.ts";
+import { forgetNodeKey, requireSelfDeferred, runWithNonce, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
@@ -63,32 +63,38 @@ export const nodeRoutes = new Hono<AppEnv>()
     const identityKey = fromBase64Url(reg.identityKey);
     const id = nodeIdFromPublicKey(identityKey);
     if (c.req.header(HEADER_NODE) && c.req.header(HEADER_NODE) !== id) throw new ApiError(403, "forbidden", "x-2pm-node must be the id of the registered identity key");
-    await verifyNode(c, identityKey);
+    const v = await verifyNodeDeferred(c, identityKey);
     const now = Date.now();
     const a = reg.capabilities.availability;
-    await c.env.DB.batch([
+    const res = await runWithNonce(c.env, v, [
       c.env.DB.prepare(
         `INSERT INTO nodes (id, identity_key, kx_key, label, cores, memory_mb, bandwidth_mbps, avail_from, avail_to, online, registered_at, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
          ON CONFLICT (id) DO UPDATE SET kx_key = excluded.kx_key, label = excluded.label, cores = excluded.cores, memory_mb = excluded.memory_mb,
-           bandwidth_mbps = excluded.bandwidth_mbps, avail_from = excluded.avail_from, avail_to = excluded.avail_to, online = 1, last_seen = excluded.last_seen`,
+           bandwidth_mbps = excluded.bandwidth_mbps, avail_from = excluded.avail_from, avail_to = excluded.avail_to, online = 1, last_seen = excluded.last_seen
+         RETURNING *`,
       ).bind(id, reg.identityKey, reg.kxKey, reg.label ?? null, reg.capabilities.cores, reg.capabilities.memoryMb, reg.capabilities.bandwidthMbps, a?.fromHourUtc ?? null, a?.toHourUtc ?? null, now, now),
       ...datasetStatements(c.env, id, reg.datasets, now),
     ]);
-    const node = await loadNode(c.env, id);
-    return c.json({ node: node! }, 201);
+    const row = (res[1]!.results as NodeRow[])[0]!;
+    const node = toRecord(row, reg.datasets.map((d) => ({ schema_id: d.schemaId, rows: d.rows, commitment: d.commitment })));
+    return c.json({ node }, 201);
   })
   /** Heartbeat with current conditions (optionally new dataset descriptors). Signed by the node itself. */
-  .post("/:id/heartbeat", jsonLimit, rawBody, requireSelf, jsonBody(Heartbeat), async (c) => {
+  .post("/:id/heartbeat", jsonLimit, rawBody, requireSelfDeferred, jsonBody(Heartbeat), async (c) => {
     const hb = c.req.valid("json");
     const id = c.get("nodeId");
     const now = Date.now();
-    const stmts = [
+    const stmts: D1PreparedStatement[] = [
       c.env.DB.prepare("UPDATE nodes SET load = ?, free_memory_mb = ?, on_battery = ?, online = ?, last_seen = ? WHERE id = ?")
         .bind(hb.load, hb.freeMemoryMb, hb.onBattery ? 1 : 0, hb.online ? 1 : 0, now, id),
       ...(hb.datasets ? datasetStatements(c.env, id, hb.datasets, now) : []),
     ];
-    await c.env.DB.batch(stmts);
+    const res = await runWithNonce(c.env, c.get("verified"), stmts);
+    if (res[1]!.meta.changes === 0) {
+      forgetNodeKey(id); // deregistered meanwhile (key came from this isolate's cache)
+      throw new ApiError(401, "unknown-node", "no node is registered under this id");
+    }
     return c.json({ ok: true as const, lastSeen: now });
   })
   /** The node's own record (signed), or any record (operator token). */
@@ -102,6 +108,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   .delete("/:id", async (c) => {
     await selfOrOperator(c);
     const id = c.req.param("id");
+    forgetNodeKey(id);
     const res = await c.env.DB.batch([
       c.env.DB.prepare("DELETE FROM node_datasets WHERE node_id = ?").bind(id),
       c.env.DB.prepare("UPDATE assignments SET status = 'closed' WHERE node_id = ?").bind(id),
