@@ -5,3 +5,4 @@ export { exportDense, exportLayersModel, memoryIOHandler, loadLayersModelFiles, 
 export { simulateFederated, splitIndices, M61, type SimulationConfig, type SimulationResult, type RoundLog } from "./simulate.ts";
 export * from "./datasets.ts";
 export { runNodeRound, splitHeldOut, ModelRejected, type NodeRoundInput, type NodeRoundOutput } from "./node-round.ts";
+export { preprocessingFromSchema, datasetFromRows } from "./from-schema.ts";
