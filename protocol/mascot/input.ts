@@ -123,6 +123,41 @@ export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: FieldV
   return q;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Encodes a COPE correction vector for the wire (Field.encode; for m61 on little-endian
+ * hosts the word array already is the encoding, so no copy is made).
+ */
+export function encodeCorrection(f: Field, u: FieldVec): Uint8Array {
+  if (LITTLE_ENDIAN && u instanceof M61Vec) return new Uint8Array(u.d.buffer, u.d.byteOffset, u.d.byteLength);
+  return f.encode(u);
+}
+
+/**
+ * Decodes a COPE correction of exactly n elements (canonical check included; for m61 on
+ * little-endian hosts without copying when aligned). Throws ProtocolAbort "bad-encoding"
+ * naming `from`.
+ */
+export function decodeCorrection(f: Field, bytes: Uint8Array, n: number, from: number): FieldVec {
+  if (bytes.length !== n * f.byteLength) throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: ${bytes.length} bytes, expected ${n * f.byteLength}`);
+  if (LITTLE_ENDIAN && f.name === "m61" && bytes.byteOffset % 4 === 0) {
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
+    for (let i = 1; i < w.length; i += 2) {
+      const hi = w[i]!;
+      if (hi > 0x1fffffff || (hi === 0x1fffffff && w[i - 1] === 0xffffffff)) {
+        throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: non-canonical field element`);
+      }
+    }
+    return new M61Vec(w);
+  }
+  try {
+    return f.decode(bytes);
+  } catch {
+    throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: non-canonical field element`);
+  }
+}
+
 /** The owner's authenticated share of its own input x (Fig. 7): value x − Σ_j PRG(s_ij), MAC α_i·x − Σ_j t_j. */
 export function ownerInputShare(f: Field, alpha: bigint, x: FieldVec, ts: readonly FieldVec[], valueMasks: readonly FieldVec[]): AuthShare {
   const mac = f.scale(x, alpha);

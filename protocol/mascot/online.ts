@@ -37,7 +37,7 @@ import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-
 import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  copeExtendReceiver, copeExtendSender, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
+  copeExtendReceiver, copeExtendSender, decodeCorrection, encodeCorrection, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
   type CopeReceiverSeeds, type CopeSenderSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
@@ -284,7 +284,7 @@ export function buildValidatedSteps(
       masks.push(expandSeed(f, s, `input-share/${me}->${j}`, E));
       const { u, t } = copeExtendSender(f, copeSend.get(j)!, ext, copeLabel(me, j));
       ts.push(t);
-      out.push({ to: j, phase: "input.seed", payload: s }, { to: j, phase: "input.cope", payload: f.encode(u) });
+      out.push({ to: j, phase: "input.seed", payload: s }, { to: j, phase: "input.cope", payload: encodeCorrection(f, u) });
     }
     shares[me] = ownerInputShare(f, alpha, ext, ts, masks);
     for (let c = 0; c < coinCount; c++) coins.push(coinCommit(rng));
@@ -296,7 +296,7 @@ export function buildValidatedSteps(
     for (const i of peers) {
       const s = box.get("input.seed")![i]!;
       if (s.length !== 32) throw new ProtocolAbort("bad-encoding", [i], `input.seed from party ${i} must be 32 bytes`);
-      const u = decodeVec(f, box.get("input.cope")![i]!, k * E, i, "input.cope");
+      const u = decodeCorrection(f, box.get("input.cope")![i]!, k * E, i);
       const q = copeExtendReceiver(f, copeRecv.get(i)!, u, E, copeLabel(i, me), i);
       shares[i] = peerInputShare(expandSeed(f, s, `input-share/${i}->${me}`, E), q);
     }
