@@ -44,7 +44,7 @@ import {
 import type { BaseOtSenderState } from "./base-ot.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
+  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverSetupFinish, kosSenderExtendAsync, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
   type KosReceiverState, type KosSenderState,
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
@@ -213,8 +213,21 @@ export class OfflineParty {
       this.accept(m);
       const outs: OfflineOutbound[] = [];
       for (;;) {
-        if (this.stage === "start") await this.prefetchBatch();
-        const o = this.step();
+        let o: OfflineOutbound[] | null;
+        if (this.stage === "start") {
+          await this.prefetchBatch();
+          o = await this.startBatchAsync();
+        } else if (this.stage.endsWith(".kos") && this.needed().every((p) => this.complete(p))) {
+          const need = this.needed();
+          const got = need.map((p) => this.inbox.get(p)!);
+          for (const p of need) this.inbox.delete(p);
+          const B = this.batch!, msgs = got[0]!;
+          const pre: Array<{ v0: Uint8Array; v1: Uint8Array }> = [];
+          for (const j of this.peers) pre.push(await kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m, msgs[j]!, j, gilboaBlocks(this.F)));
+          o = this.onKos(msgs, got[1]!, pre);
+        } else {
+          o = this.step();
+        }
         if (!o) break;
         outs.push(...o);
       }
@@ -346,30 +359,51 @@ export class OfflineParty {
   }
 
   // ------------------------------------------------------------------ batch
-  private startBatch(): OfflineOutbound[] {
-    if (this.produced >= this.count) { this._done = true; this.stage = "done"; return []; }
+  /** Samples a, b for the next batch; returns the Gilboa choice bits, or null when all triples are made. */
+  private beginBatch(): Uint8Array | null {
+    if (this.produced >= this.count) { this._done = true; this.stage = "done"; return null; }
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
     const a = F.random(m * TAU, this.rng), b = F.random(m, this.rng);
-    const batch: Batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
-    this.batch = batch;
+    this.batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
     this.setStage("kos");
-    const outs: OfflineOutbound[] = [];
-    const choices = gilboaChoices(F, b);
-    const blocks = gilboaBlocks(F);
+    return gilboaChoices(F, b);
+  }
+
+  private kosCheat(): { columns: number[]; bit: number } | undefined {
+    return this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined;
+  }
+
+  private startBatch(): OfflineOutbound[] {
+    const choices = this.beginBatch();
+    if (!choices) return [];
     // Fig. 9 Multiply: I am the OT receiver with the bits of my b towards every peer.
-    for (const j of this.peers) {
-      const cheat = this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined;
-      const r = kosReceiverExtend(this.kosR[j]!, choices, this.rng, blocks, cheat);
-      batch.kosOut[j] = r.outputs;
-      outs.push(this.out(j, `${this.batchNo}.kos`, r.message));
-    }
+    const ext = this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
+    return this.finishStart(ext);
+  }
+
+  private async startBatchAsync(): Promise<OfflineOutbound[]> {
+    const choices = this.beginBatch();
+    if (!choices) return [];
+    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
+    const ext: Array<{ message: Uint8Array; outputs: Uint8Array }> = [];
+    for (const j of this.peers) ext.push(await kosReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F)));
+    return this.finishStart(ext);
+  }
+
+  private finishStart(ext: Array<{ message: Uint8Array; outputs: Uint8Array }>): OfflineOutbound[] {
+    const batch = this.batch!;
+    const outs: OfflineOutbound[] = [];
+    this.peers.forEach((j, k) => {
+      batch.kosOut[j] = ext[k]!.outputs;
+      outs.push(this.out(j, `${this.batchNo}.kos`, ext[k]!.message));
+    });
     batch.coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
     for (let c = 0; c < 3; c++) batch.coinCommits[c]![this.me] = batch.coins[c]!.commitment;
     outs.push(this.out("all", `${this.batchNo}.coins`, concatBytes(...batch.coins.map((c) => c.commitment))));
     return outs;
   }
 
-  private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>): OfflineOutbound[] {
+  private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>, pre?: Array<{ v0: Uint8Array; v1: Uint8Array }>): OfflineOutbound[] {
     const F = this.F, B = this.batch!, outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const cm = coins[j]!;
@@ -381,12 +415,12 @@ export class OfflineParty {
     for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / TAU);
     const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
-    for (const j of this.peers) {
-      const { v0, v1 } = kosSenderExtend(this.kosS[j]!, F.bits * B.m, msgs[j]!, j, gilboaBlocks(F));
+    this.peers.forEach((j, k) => {
+      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m, msgs[j]!, j, gilboaBlocks(F));
       const g = gilboaSender(F, B.a!, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
-    }
+    });
     B.cProd = cProd;
     this.setStage("gilboa");
     return outs;

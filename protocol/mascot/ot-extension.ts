@@ -18,7 +18,8 @@
  *     discarded ("hides" x in x̃).
  *  4. outputs: v_j = H(t_j), v0_j = H(q_j), v1_j = H(q_j ⊕ Δ) with H the tweakable
  *     correlation-robust hash TMMO_π(x, i) = π(π(x) ⊕ i) ⊕ π(x) of Guo–Katz–Wang–Yu
- *     (S&P 2020), π = AES-128 under the public key SHA-256("2pm/kos/tccr" ‖ sid)[0..16],
+ *     (S&P 2020), π = AES-128 decryption under the public key SHA-256("2pm/kos/tccr" ‖ sid)[0..16]
+ *     (decryption, because WebCrypto can evaluate it in bulk through CBC; see permuteAsync),
  *     tweak i = (global OT index, block index l). `outBlocks` > 1 gives longer messages.
  *
  * Note: Roy (SoftSpokenOT, CRYPTO 2022) pointed out a gap in the original KOS proof; the
@@ -137,16 +138,47 @@ function tccrKey(sid: Uint8Array): Uint8Array {
   return sha256(concatBytes(utf8("2pm/kos/tccr"), sid)).slice(0, 16);
 }
 
+/** π over whole blocks, sync: AES-128 *decryption* under the fixed key (see {@link permuteAsync}). */
+function permuteSync(key: Uint8Array, blocks: Uint8Array): Uint8Array {
+  return ecb(key, { disablePadding: true }).decrypt(blocks);
+}
+
+/**
+ * π over whole blocks via WebCrypto: AES-CBC decryption is parallel, and with IV = 0 its
+ * i-th output block is D(X_i) ⊕ X_{i−1}; a final block E(X_n ⊕ 0x10¹⁶) makes the PKCS#7
+ * padding check pass. So D over n blocks costs two native calls. Same output as permuteSync.
+ */
+export async function permuteAsync(key: Uint8Array, blocks: Uint8Array): Promise<Uint8Array> {
+  const n = blocks.length / 16;
+  if (n === 0) return new Uint8Array(0);
+  const k = await crypto.subtle.importKey("raw", key.slice(), "AES-CBC", false, ["encrypt", "decrypt"]);
+  const iv = new Uint8Array(16);
+  const last = blocks.slice(16 * (n - 1));
+  for (let i = 0; i < 16; i++) last[i]! ^= 0x10;
+  const padBlock = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv }, k, last)).subarray(0, 16);
+  const ct = new Uint8Array(16 * (n + 1));
+  ct.set(blocks);
+  ct.set(padBlock, 16 * n);
+  const pt = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv }, k, ct));
+  for (let i = 16; i < 16 * n; i++) pt[i]! ^= blocks[i - 16]!;
+  return pt;
+}
+
 /**
  * TMMO hash of `rows` (n rows of 16 bytes at word stride 4), row j → outBlocks blocks
  * H(row_j, (start + j, l)) = π(π(row_j) ⊕ tweak) ⊕ π(row_j). If `xorDelta` is given it is
- * XORed into every row first (the sender's second message).
+ * XORed into every row first (the sender's second message). Split in two halves around
+ * the two π evaluations so the sync and async paths share the code.
  */
-function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Uint8Array {
+function tccrInput(rows: Uint32Array, n: number, xorDelta?: Uint32Array): Uint8Array {
   const inp = new Uint32Array(4 * n);
   inp.set(rows.subarray(0, 4 * n));
   if (xorDelta) for (let j = 0; j < n; j++) for (let w = 0; w < 4; w++) inp[4 * j + w]! ^= xorDelta[w]!;
-  const pi = new Uint32Array(ecb(key, { disablePadding: true }).encrypt(new Uint8Array(inp.buffer)).buffer);
+  return new Uint8Array(inp.buffer);
+}
+
+function tccrTweak(piBytes: Uint8Array, n: number, start: number, outBlocks: number): Uint8Array {
+  const pi = words(piBytes);
   const tw = new Uint32Array(4 * n * outBlocks);
   for (let j = 0; j < n; j++) {
     const g = start + j;
@@ -158,21 +190,44 @@ function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, 
       tw[o + 3] = pi[4 * j + 3]! ^ 0x4b4f5331; // "KOS1"
     }
   }
-  const out = new Uint32Array(ecb(key, { disablePadding: true }).encrypt(new Uint8Array(tw.buffer)).buffer);
+  return new Uint8Array(tw.buffer);
+}
+
+function tccrFinish(piBytes: Uint8Array, outBytes: Uint8Array, n: number, outBlocks: number): Uint8Array {
+  const pi = words(piBytes), out = words(outBytes);
   for (let j = 0; j < n; j++) {
     for (let l = 0; l < outBlocks; l++) {
       const o = 4 * (j * outBlocks + l);
       for (let w = 0; w < 4; w++) out[o + w]! ^= pi[4 * j + w]!;
     }
   }
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Uint8Array {
+  const pi = permuteSync(key, tccrInput(rows, n, xorDelta));
+  return tccrFinish(pi, permuteSync(key, tccrTweak(pi, n, start, outBlocks)), n, outBlocks);
+}
+
+async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Promise<Uint8Array> {
+  const pi = await permuteAsync(key, tccrInput(rows, n, xorDelta));
+  return tccrFinish(pi, await permuteAsync(key, tccrTweak(pi, n, start, outBlocks)), n, outBlocks);
+}
+
+function chiSeed(sid: Uint8Array, counter: number, u: Uint8Array): Uint8Array {
+  const c = new Uint8Array(8);
+  new DataView(c.buffer).setFloat64(0, counter, true);
+  return sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, sha256(u)));
 }
 
 function chiFor(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Uint32Array {
-  const c = new Uint8Array(8);
-  new DataView(c.buffer).setFloat64(0, counter, true);
-  const seed = sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, sha256(u)));
-  return new Uint32Array(new Prg(seed).next(16 * mPrime).buffer);
+  return new Uint32Array(new Prg(chiSeed(sid, counter, u)).next(16 * mPrime).buffer);
+}
+
+async function chiForAsync(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Promise<Uint32Array> {
+  const p = new Prg(chiSeed(sid, counter, u));
+  await p.prefetch(16 * mPrime);
+  return new Uint32Array(p.next(16 * mPrime).buffer);
 }
 
 function words(b: Uint8Array): Uint32Array {
@@ -231,14 +286,37 @@ export function kosMessageLength(m: number): number {
 export function kosReceiverExtend(
   st: KosReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, cheat?: { columns: number[]; bit: number },
 ): { message: Uint8Array; outputs: Uint8Array } {
+  const p = receiverPart1(st, x, rng, cheat);
+  const q = receiverPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp));
+  const outputs = tccrHash(st.key, q.rows, x.length, st.counter, outBlocks);
+  st.counter += p.mp;
+  return { message: q.message, outputs };
+}
+
+/** {@link kosReceiverExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output. */
+export async function kosReceiverExtendAsync(
+  st: KosReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1,
+): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
+  const p = receiverPart1(st, x, rng);
+  const counter = st.counter;
+  st.counter += p.mp;
+  const q = receiverPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp));
+  const outputs = await tccrHashAsync(st.key, q.rows, x.length, counter, outBlocks);
+  return { message: q.message, outputs };
+}
+
+interface ReceiverPart { mp: number; W: number; u: Uint8Array; t: Uint32Array; xw: Uint32Array }
+
+/** Fig. 7 Extend steps 1–2 (receiver): padded choices x', columns t0^l, u^l = t0^l ⊕ t1^l ⊕ x'. */
+function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { columns: number[]; bit: number }): ReceiverPart {
   const m = x.length;
   const mp = paddedCount(m), W = mp / 32;
+  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`kosReceiverExtend: choice ${j} is not a bit`);
   const xp = new Uint8Array(mp / 8);
   xp.set(rng.bytes(mp / 8));
   xp.fill(0, 0, m >>> 3);
   for (let j = 0; j < (m & ~7); j++) xp[j >>> 3]! |= (x[j]! & 1) << (j & 7);
   for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
-  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`kosReceiverExtend: choice ${j} is not a bit`);
   const xw = words(xp);
   const t = new Uint32Array(KAPPA * W);
   const u = new Uint8Array(KAPPA * W * 4);
@@ -249,14 +327,15 @@ export function kosReceiverExtend(
     for (let w = 0; w < W; w++) uw[l * W + w] = t0[w]! ^ t1[w]! ^ xw[w]!;
   }
   if (cheat) for (const c of cheat.columns) uw[c * W + (cheat.bit >>> 5)]! ^= 1 << (cheat.bit & 31);
-  const chi = chiFor(st.sid, st.counter, u, mp);
-  const xt = xorSelected(xw, chi);
-  const tt = checkSum(t, W, chi);
-  const rows = transposeColumns(t, W);
-  const outputs = tccrHash(st.key, rows, m, st.counter, outBlocks);
-  st.counter += mp;
-  const message = concatBytes(u, new Uint8Array(xt.buffer), new Uint8Array(tt.buffer));
-  return { message, outputs };
+  return { mp, W, u, t, xw };
+}
+
+/** Fig. 7 "Check correlation" (receiver): x̃, t̃; and the transposed rows t_j. */
+function receiverPart2(_st: KosReceiverState, p: ReceiverPart, chi: Uint32Array): { message: Uint8Array; rows: Uint32Array } {
+  const xt = xorSelected(p.xw, chi);
+  const tt = checkSum(p.t, p.W, chi);
+  const rows = transposeColumns(p.t, p.W);
+  return { message: concatBytes(p.u, new Uint8Array(xt.buffer), new Uint8Array(tt.buffer)), rows };
 }
 
 /**
@@ -265,12 +344,33 @@ export function kosReceiverExtend(
  * "ot-check-failed" (culprit `peer`) if the check fails — e.g. inconsistent choice bits.
  */
 export function kosSenderExtend(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): { v0: Uint8Array; v1: Uint8Array } {
+  const p = senderPart1(st, m, message, peer);
+  const rows = senderPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp), peer);
+  const v0 = tccrHash(st.key, rows, m, st.counter, outBlocks);
+  const v1 = tccrHash(st.key, rows, m, st.counter, outBlocks, st.delta);
+  st.counter += p.mp;
+  return { v0, v1 };
+}
+
+/** {@link kosSenderExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output and checks. */
+export async function kosSenderExtendAsync(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): Promise<{ v0: Uint8Array; v1: Uint8Array }> {
+  const p = senderPart1(st, m, message, peer);
+  const counter = st.counter;
+  st.counter += p.mp;
+  const rows = senderPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp), peer);
+  const [v0, v1] = await Promise.all([tccrHashAsync(st.key, rows, m, counter, outBlocks), tccrHashAsync(st.key, rows, m, counter, outBlocks, st.delta)]);
+  return { v0, v1 };
+}
+
+interface SenderPart { mp: number; W: number; u: Uint8Array; q: Uint32Array; xt: Uint32Array; tt: Uint32Array }
+
+/** Fig. 7 Extend step 2 (sender): q^l = PRG(k^l_{Δ_l}) ⊕ Δ_l·u^l. */
+function senderPart1(st: KosSenderState, m: number, message: Uint8Array, peer: number): SenderPart {
   const mp = paddedCount(m), W = mp / 32;
   if (message.length !== kosMessageLength(m)) throw new ProtocolAbort("bad-encoding", [peer], `KOS: expected ${kosMessageLength(m)} bytes, got ${message.length}`);
   const u = message.subarray(0, KAPPA * W * 4);
   const uw = words(u);
   const tail = words(message.slice(KAPPA * W * 4));
-  const xt = tail.subarray(0, 4), tt = tail.subarray(4, 8);
   const q = new Uint32Array(KAPPA * W);
   for (let l = 0; l < KAPPA; l++) {
     const s = words(st.prgs[l]!.next(4 * W));
@@ -278,15 +378,15 @@ export function kosSenderExtend(st: KosSenderState, m: number, message: Uint8Arr
     if (d) for (let w = 0; w < W; w++) q[l * W + w] = s[w]! ^ uw[l * W + w]!;
     else q.set(s, l * W);
   }
-  const chi = chiFor(st.sid, st.counter, u, mp);
-  const qt = checkSum(q, W, chi);
-  const xd = gfMul(xt, st.delta);
+  return { mp, W, u, q, xt: tail.subarray(0, 4), tt: tail.subarray(4, 8) };
+}
+
+/** Fig. 7 "Check correlation" (sender): Σ q_j·χ_j = t̃ + x̃·Δ, else abort; returns the rows q_j. */
+function senderPart2(st: KosSenderState, p: SenderPart, chi: Uint32Array, peer: number): Uint32Array {
+  const qt = checkSum(p.q, p.W, chi);
+  const xd = gfMul(p.xt, st.delta);
   let diff = 0;
-  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ tt[w]! ^ xd[w]!;
+  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ p.tt[w]! ^ xd[w]!;
   if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], "KOS correlation check failed (inconsistent OT extension input)");
-  const rows = transposeColumns(q, W);
-  const v0 = tccrHash(st.key, rows, m, st.counter, outBlocks);
-  const v1 = tccrHash(st.key, rows, m, st.counter, outBlocks, st.delta);
-  st.counter += mp;
-  return { v0, v1 };
+  return transposeColumns(p.q, p.W);
 }

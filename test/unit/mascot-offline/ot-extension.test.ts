@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  gfMul, kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, transposeColumns,
+  gfMul, kosReceiverExtend, kosReceiverExtendAsync, kosSenderExtendAsync, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, transposeColumns,
 } from "../../../protocol/mascot/ot-extension.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
@@ -43,6 +43,22 @@ describe("KOS15 OT extension", () => {
         expect(got).not.toBe(toHex((x[j] ? v0 : v1).subarray(B * j, B * j + B)));
       }
     }
+  });
+  it("async (WebCrypto) extend equals the sync extend, and checks too", async () => {
+    const a = setup("same"), b = setup("same");
+    const x = new Uint8Array(300).map((_, i) => (i * 7) & 1);
+    const rs = kosReceiverExtend(a.R, x, a.rng, 3);
+    const ra = await kosReceiverExtendAsync(b.R, x, b.rng, 3);
+    expect(toHex(ra.message)).toBe(toHex(rs.message));
+    expect(toHex(ra.outputs)).toBe(toHex(rs.outputs));
+    const ss = kosSenderExtend(a.S, 300, rs.message, 1, 3);
+    const sa = await kosSenderExtendAsync(b.S, 300, ra.message, 1, 3);
+    expect(toHex(sa.v0)).toBe(toHex(ss.v0));
+    expect(toHex(sa.v1)).toBe(toHex(ss.v1));
+    const bad = kosReceiverExtend(a.R, x, a.rng, 1, { columns: [...Array(64).keys()], bit: 3 });
+    const badB = kosReceiverExtend(b.R, x, b.rng, 1, { columns: [...Array(64).keys()], bit: 3 });
+    await expect(kosSenderExtendAsync(b.S, 300, badB.message, 1)).rejects.toThrow(/ot-check-failed/);
+    expect(() => kosSenderExtend(a.S, 300, bad.message, 1)).toThrow(/ot-check-failed/);
   });
   it("inconsistent receiver choice bits are caught by the correlation check", () => {
     const sets = [[...Array(64).keys()], [...Array(40).keys()].map((i) => 3 * i), [...Array(127).keys()]];
