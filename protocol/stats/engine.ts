@@ -194,6 +194,13 @@ export function encodeContribution(query: StatsQuery, schema: DatasetSchema, row
     }
   });
   for (let i = 0; i < layout.length; i++) values[i] = values[i]! + BigInt(counts[i]!);
+  // slack entries (every term index is a count, cell, Σ or Σ² entry, already final)
+  for (const id of layout.identities) {
+    let v = id.constant;
+    for (const [i, coef] of id.terms) v += coef * values[i]!;
+    if (v < 0n) throw new Error(`encodeContribution: internal error, negative slack at ${id.slack}`); // our bug
+    values[id.slack] = v;
+  }
   return { values, layout, rowsUsed };
 }
 
@@ -282,6 +289,9 @@ function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null
  * Turns the summed contribution vector (the opened MASCOT aggregate, as integers in [0, p))
  * into statistics. Counts and histogram cells are exact; sums, means and variances carry the
  * fixed-point error stated in docs/stats.md. Cells below `minCount` are suppressed.
+ * `parties` is the number of contributions in `summed` (after MASCOT's exclusions), needed for
+ * the slack identities; broken identities and other inconsistencies are listed in
+ * `anomalies`, not thrown.
  * Throws RangeError if `summed` has the wrong length, `parties` is outside
  * [1, limits.maxParties], or an entry exceeds parties · (2^bits − 1) (not a sum of
  * range-validated contributions: validation was skipped or the aggregate is corrupt).
@@ -304,6 +314,11 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
   const scale = 2n ** BigInt(layout.fracBits);
   const fs = 2 ** layout.fracBits;
   const anomalies: string[] = [];
+  for (const id of layout.identities) {
+    let expect = P * id.constant;
+    for (const [i, coef] of id.terms) expect += coef * summed[i]!;
+    if (summed[id.slack] !== expect) anomalies.push(`identity broken at entry ${id.slack}: some party's entries are inconsistent (${id.guarantees})`);
+  }
   const raws = layout.measures.map((m) =>
     m.groups.map((g): RawGroup => {
       if (m.cellCount > 0) {

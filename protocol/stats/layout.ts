@@ -28,7 +28,24 @@ export const M61 = (1n << 61n) - 1n;
 export interface RangePredicate { kind: "range"; bits: number; indices: [number, number] }
 
 /** What an entry of the contribution vector holds. */
-export type EntryRole = "count" | "sum" | "sumsq" | "cell";
+export type EntryRole = "count" | "sum" | "sumsq" | "cell" | "slack";
+
+/**
+ * A linear identity tying a slack entry to other entries of the same party:
+ * x[slack] = constant + Σ coef · x[index]. The slack's range predicate makes it ≥ 0, and the
+ * identity is checked on the opened aggregate (Σ over parties is linear): S[slack] =
+ * parties · constant + Σ coef · S[index]. Honest parties satisfy it exactly, so a mismatch
+ * means some parties' entries are inconsistent; when it holds, the parties whose terms do not
+ * cancel must jointly satisfy the inequality the slack encodes (a coalition can only pool
+ * its own slack). See docs/stats.md.
+ */
+export interface SlackIdentity {
+  slack: number;
+  constant: bigint;
+  terms: Array<[index: number, coef: bigint]>;
+  /** What a holding identity guarantees, in words. */
+  guarantees: string;
+}
 
 /** One entry of the layout, for humans and tests. */
 export interface LayoutEntry {
@@ -48,6 +65,10 @@ export interface GroupSlots {
   sumsq?: number;
   /** First index of the group's histogram cells (cells are contiguous). */
   cells?: number;
+  /** Slack c · round((hi − lo)·2^f) − Σ entry. */
+  sumSlack?: number;
+  /** Slack c · round((hi − lo)²·2^f) − Σ² entry. */
+  sumsqSlack?: number;
 }
 
 /** A compiled measure. */
@@ -67,6 +88,8 @@ export interface MeasureLayout {
   probs?: number[];
   /** Number of histogram cells per group (0 for non-histogram measures). */
   cellCount: number;
+  /** Slack maxRowsPerParty − (rows counted by this measure over all its groups and cells). */
+  rowSlack?: number;
   /** max per-party value of a Σ entry: maxRowsPerParty · round((hi − lo)·2^f). */
   unitMax?: bigint;
   /** round((hi − lo)² · 2^f): max encoded square of one value (variance/stddev only). */
@@ -97,6 +120,8 @@ export interface StatsLayout {
   maxPerParty: bigint[];
   /** Bit width checked by the range predicate at each index: maxPerParty[i] < 2^bits[i]. */
   bits: number[];
+  /** Linear identities checked on the aggregate by `finalise`. */
+  identities: SlackIdentity[];
   /** MASCOT validation predicates (range predicates, `indices` half-open [start, end)). */
   predicates: RangePredicate[];
   /** What each predicate guarantees, parallel to `predicates`. */
@@ -253,25 +278,52 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     return index;
   };
   const Rb = BigInt(R);
+  const identities: SlackIdentity[] = [];
+  const where = (m: MeasureLayout, g?: GroupSlots): string => `"${m.name}"${g && g.key !== null ? ` (${m.groupBy} = ${g.key})` : ""}`;
+  // 1. counts and cells, then one row slack per measure: R − Σ(all its counts / cells) ≥ 0
   for (const m of measures) {
+    const counted: number[] = [];
     for (const g of m.groups) {
       if (m.cellCount > 0) {
         for (let c = 0; c < m.cellCount; c++) {
           const idx = push({ measure: m.name, group: g.key, role: "cell", cell: m.levels ? m.levels[c]! : binLabel(m.edges!, c) }, Rb);
           if (c === 0) g.cells = idx;
+          counted.push(idx);
         }
       } else {
         g.count = push({ measure: m.name, group: g.key, role: "count" }, Rb);
+        counted.push(g.count);
       }
     }
+    m.rowSlack = push({ measure: m.name, group: null, role: "slack" }, Rb);
+    identities.push({
+      slack: m.rowSlack, constant: Rb, terms: counted.map((i) => [i, -1n]),
+      guarantees: `${where(m)}: each party (or colluding group) counts at most maxRowsPerParty = ${R} rows per party in total over its ${counted.length} count/cell entries`,
+    });
   }
+  // 2. Σ entries, then per group the slack c · U_max − Σ ≥ 0
   for (const m of measures) {
     if (m.unitMax === undefined) continue;
     for (const g of m.groups) g.sum = push({ measure: m.name, group: g.key, role: "sum" }, Rb * m.unitMax);
+    for (const g of m.groups) {
+      g.sumSlack = push({ measure: m.name, group: g.key, role: "slack" }, Rb * m.unitMax);
+      identities.push({
+        slack: g.sumSlack, constant: 0n, terms: [[g.count!, m.unitMax], [g.sum!, -1n]],
+        guarantees: `${where(m, g)}: Σ(x − lo) ≤ count · (hi − lo), so the mean lies within the bounds`,
+      });
+    }
   }
+  // 3. Σ² entries, then per group the slack c · V_max − Σ² ≥ 0
   for (const m of measures) {
     if (m.kind !== "variance" && m.kind !== "stddev") continue;
     for (const g of m.groups) g.sumsq = push({ measure: m.name, group: g.key, role: "sumsq" }, Rb * m.sqUnitMax!);
+    for (const g of m.groups) {
+      g.sumsqSlack = push({ measure: m.name, group: g.key, role: "slack" }, Rb * m.sqUnitMax!);
+      identities.push({
+        slack: g.sumsqSlack, constant: 0n, terms: [[g.count!, m.sqUnitMax!], [g.sumsq!, -1n]],
+        guarantees: `${where(m, g)}: Σ(x − lo)² ≤ count · (hi − lo)², so the variance is at most (hi − lo)²`,
+      });
+    }
   }
 
   // ---- overflow under validation: every party may submit up to 2^bits − 1 at each entry
@@ -320,6 +372,7 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     entries,
     maxPerParty,
     bits,
+    identities,
     predicates,
     predicateNotes,
   };

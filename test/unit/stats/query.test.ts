@@ -93,25 +93,34 @@ describe("contribution and finalisation guards", () => {
   });
   it("refuses an aggregate that no honest committee can produce", () => {
     const c = encodeContribution(q, schema, [row]);
-    expect(() => finalise(q, c.layout, [...c.values, 0n], { parties: 1 })).toThrow(/expected 2 entries/);
+    // layout: [count, row slack, Σ, Σ slack]; counts ≤ 3 → 2 bits
+    expect(c.values).toEqual([1n, 2n, 40n * 65536n, 100n * 65536n - 40n * 65536n]);
+    expect(() => finalise(q, c.layout, [...c.values, 0n], { parties: 1 })).toThrow(/expected 4 entries/);
     expect(() => finalise(q, c.layout, c.values, { parties: 5 })).toThrow(/parties: must be an integer in \[1, 4\]/);
-    expect(() => finalise(q, c.layout, [4n, 0n], { parties: 1 })).toThrow(/summed\[0\].*outside/); // 2-bit count entry
+    expect(() => finalise(q, c.layout, [4n, 0n, 0n, 0n], { parties: 1 })).toThrow(/summed\[0\].*outside/); // 2-bit count entry
     const M61 = (1n << 61n) - 1n;
-    expect(() => finalise(q, c.layout, [1n, M61 - 5n], { parties: 1 })).toThrow(/summed\[1\]/);
-    expect(finalise(q, c.layout, c.values, { parties: 1 }).measures[0]!.groups[0]!.mean).toBe(40);
-    expect(finalise(q, c.layout, c.values, { parties: 1 }).anomalies).toEqual([]);
+    expect(() => finalise(q, c.layout, [1n, 2n, M61 - 5n, 0n], { parties: 1 })).toThrow(/summed\[2\]/);
+    const r = finalise(q, c.layout, c.values, { parties: 1 });
+    expect(r.measures[0]!.groups[0]!.mean).toBe(40);
+    expect(r.anomalies).toEqual([]);
   });
+
   it("reports in-range but inconsistent aggregates as anomalies", () => {
     const v = parseStatsQuery({ ...ok, limits: { maxParties: 4, maxRowsPerParty: 3 }, measures: [{ kind: "variance", column: "age", bounds: [0, 100] }] });
     const c = encodeContribution(v, schema, [row]);
-    expect(c.values).toEqual([1n, 40n * 65536n, 1600n * 65536n]);
-    // count 0 with a positive sum; then a sum whose square exceeds count · Σ²
-    expect(finalise(v, c.layout, [0n, 5n, 0n], { parties: 1 }).anomalies).toEqual([
-      'measure "variance(age)": Σ(x − lo) exceeds count · (hi − lo)',
+    const U = 100n * 65536n, V = 10000n * 65536n;
+    // [count, row slack, Σ, Σ slack, Σ², Σ² slack]
+    expect(c.values).toEqual([1n, 2n, 40n * 65536n, U - 40n * 65536n, 1600n * 65536n, V - 1600n * 65536n]);
+    expect(finalise(v, c.layout, c.values, { parties: 1 }).anomalies).toEqual([]);
+    // a party claiming a sum for zero rows, with a slack that hides it: the identity breaks
+    const bad = finalise(v, c.layout, [0n, 3n, 5n, 0n, 0n, 0n], { parties: 1 }).anomalies;
+    expect(bad).toContain('measure "variance(age)": Σ(x − lo) exceeds count · (hi − lo)');
+    expect(bad.some((a) => a.startsWith("identity broken at entry 3"))).toBe(true);
+    // consistent identities, but (Σu)² > c · Σu²: negative variance
+    expect(finalise(v, c.layout, [2n, 1n, U, U, 0n, 2n * V], { parties: 1 }).anomalies).toEqual([
       'measure "variance(age)": (Σ(x − lo))² exceeds count · Σ(x − lo)² (negative variance)',
     ]);
-    expect(finalise(v, c.layout, [2n, 100n * 65536n, 0n], { parties: 1 }).anomalies).toEqual([
-      'measure "variance(age)": (Σ(x − lo))² exceeds count · Σ(x − lo)² (negative variance)',
-    ]);
+    // rows beyond maxRowsPerParty within the 2-bit range: the row identity breaks
+    expect(finalise(v, c.layout, [3n, 1n, 0n, 3n * U, 0n, 3n * V], { parties: 1 }).anomalies.some((a) => a.startsWith("identity broken at entry 1"))).toBe(true);
   });
 });
