@@ -25,8 +25,8 @@ interface Config {
 const lr = (inputDim: number, opt: ModelSpecInput["optimizer"], epochs: number, batchSize: number, strategy: ModelSpecInput["strategy"] = { kind: "fedavg" }): ModelSpecInput => ({
   inputDim, classes: 2, loss: "binary-crossentropy", architecture: { kind: "logistic" }, optimizer: opt, epochs, batchSize, seed: 1, strategy, clipNorm: 10,
 });
-const mlp = (strategy: ModelSpecInput["strategy"] = { kind: "fedavg" }): ModelSpecInput => ({
-  inputDim: 64, classes: 10, loss: "categorical-crossentropy", architecture: { kind: "mlp", hidden: [{ units: 32, activation: "relu" }] },
+const mlp = (strategy: ModelSpecInput["strategy"] = { kind: "fedavg" }, activation: "relu" | "square" = "relu"): ModelSpecInput => ({
+  inputDim: 64, classes: 10, loss: "categorical-crossentropy", architecture: { kind: "mlp", hidden: [{ units: 32, activation }] },
   optimizer: { kind: "adam", learningRate: 0.005 }, epochs: 2, batchSize: 32, seed: 1, strategy, clipNorm: 10,
 });
 
@@ -34,6 +34,8 @@ const CONFIGS: Config[] = [
   { name: "wdbc-lr", dataset: "wdbc", spec: lr(30, { kind: "adam", learningRate: 0.05 }, 2, 16), rounds: 20, split: "iid", target: 0.97 },
   { name: "wdbc-lr-fedadam", dataset: "wdbc", spec: lr(30, { kind: "sgd", learningRate: 0.1 }, 1, 16, { kind: "fedadam", eta: 0.05 }), rounds: 20, split: "iid", target: 0.97 },
   { name: "optdigits-mlp-iid", dataset: "optdigits", spec: mlp(), rounds: 10, split: "iid", target: 0.95 },
+  // FHE-friendly: x² hidden activation (exported as "square" in 2pm-dense/v1).
+  { name: "optdigits-mlp-square-iid", dataset: "optdigits", spec: mlp({ kind: "fedavg" }, "square"), rounds: 10, split: "iid", target: 0.94 },
   { name: "optdigits-mlp-nonuid", dataset: "optdigits", spec: mlp(), rounds: 10, split: "by-class", target: 0.95 },
   { name: "optdigits-mlp-nonuid-fedprox", dataset: "optdigits", spec: mlp({ kind: "fedprox", mu: 0.1 }), rounds: 10, split: "by-class", target: 0.95 },
   // FedSGD (one full-batch local step: batchSize ≥ rows per node) with a FedAdam server: no client drift under label skew.

@@ -53,6 +53,17 @@ describe("export", () => {
     } finally { loaded.dispose(); }
   });
 
+  it("export and load do not leak tensors", async () => {
+    await exportLayersModel(m);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      exportDense(m);
+      const loaded = await loadLayersModelFiles(await exportLayersModel(m));
+      loaded.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("refuses tanh in the dense format", async () => {
     const t = await createLocalModel(parseModelSpec({ ...spec, architecture: { kind: "mlp", hidden: [{ units: 2, activation: "tanh" }] } }));
     try { expect(() => exportDense(t)).toThrow(/tanh/); } finally { t.dispose(); }
