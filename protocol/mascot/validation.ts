@@ -304,3 +304,45 @@ export function foldTerms(f: Field, t: AuthShare, coeffs: FieldVec): AuthShare {
 }
 
 export { sumShares };
+
+function modPow(b: bigint, e: bigint, p: bigint): bigint {
+  let r = 1n;
+  b %= p;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % p;
+    b = (b * b) % p;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/**
+ * Random shared bits by the squaring trick (Damgård–Fitzi–Kiltz–Nielsen–Toft, TCC 2006):
+ * from a random authenticated [[r]] and the opened square s = r² (one Beaver product, its
+ * openings joining the MAC-check batch), [[b]] = ([[r]]·s^(-1/2) + 1)/2 with the canonical
+ * root s^((p+1)/4) (p ≡ 3 mod 4 for both m61 and p128). b is a uniform bit because ±r are
+ * equally likely. Returns undefined for an entry with s = 0 (probability 1/p; the caller
+ * retries with a fresh r). Local, no messages. Throws RangeError on a length mismatch or a
+ * field with p ≢ 3 (mod 4).
+ */
+export function bitsFromSquares(ctx: ShareContext, r: AuthShare, s: FieldVec): AuthShare | undefined {
+  const f = ctx.field;
+  if (r.value.length !== s.length) throw new RangeError("bitsFromSquares: length mismatch");
+  if (f.p % 4n !== 3n) throw new RangeError("bitsFromSquares: needs p ≡ 3 (mod 4)");
+  const inv2 = (f.p + 1n) / 2n;
+  const scale: bigint[] = [];
+  for (const sq of f.toBigInts(s)) {
+    if (sq === 0n) return undefined;
+    const root = modPow(sq, (f.p + 1n) / 4n, f.p);
+    if ((root * root) % f.p !== sq) throw new RangeError("bitsFromSquares: opened value is not a square");
+    scale.push((modPow(root, f.p - 2n, f.p) * inv2) % f.p); // s^(-1/2)/2
+  }
+  const c = f.fromBigInts(scale);
+  const half = f.fromBigInts(new Array<bigint>(s.length).fill(inv2));
+  return addPublic(ctx, { value: f.mul(r.value, c), mac: f.mul(r.mac, c) }, half);
+}
+
+/** Inner product ⟨x, y⟩ as one authenticated scalar from the element-wise Beaver products x∘y. */
+export function innerProductFromProducts(f: Field, products: AuthShare): AuthShare {
+  return { value: f.fromBigInts([f.sum(products.value)]), mac: f.fromBigInts([f.sum(products.mac)]) };
+}

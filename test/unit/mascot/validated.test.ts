@@ -18,3 +18,21 @@ describe("validated secure sum (no predicates)", () => {
     });
   }
 });
+
+import { p128 } from "../../../protocol/field/index.ts";
+import { runWithDealer } from "./helpers.ts";
+
+describe("validated secure sum over p128 (k = 127 COPE instances, generic field path)", () => {
+  it("n = 3 without predicates, and with a range predicate naming an offender", () => {
+    const inputs = randInputs(p128, 3, 6, "p128v", 16);
+    const { parties, net } = runWithDealer({ n: 3, inputs, predicates: [], field: p128 });
+    expect(net.errors).toEqual([undefined, undefined, undefined]);
+    for (const p of parties) expect(p128.toBigInts(p.result!.sum)).toEqual(plainSum(p128, inputs));
+    const bad = [p128.fromInts([1, 2, 3]), p128.fromInts([1, 99, 3]), p128.fromInts([0, 0, 15])];
+    const r = runWithDealer({ n: 3, inputs: bad, predicates: [{ kind: "range", bits: 4 }], field: p128 });
+    for (const p of r.parties) {
+      expect(p.result!.excluded).toEqual([1]);
+      expect(p128.toBigInts(p.result!.sum)).toEqual(plainSum(p128, bad, [1]));
+    }
+  });
+});
