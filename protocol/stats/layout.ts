@@ -349,9 +349,9 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     predicates.push({ kind: "range", bits: b, indices: [start, i] });
     const roles = [...new Set(entries.slice(start, i).map((e) => e.role))].join("/");
     predicateNotes.push(
-      `entries [${start}, ${i}) (${roles}) lie in [0, 2^${b}) (honest maximum ${maxPerParty[start]} for ${R} rows): ` +
+      `entries [${start}, ${i}) (${roles}) lie in [0, 2^${b}) (largest honest value ${maxPerParty.slice(start, i).reduce((x, y) => (y > x ? y : x))} for ${R} rows): ` +
         `no party can wrap the field (maxParties · 2^${b} < p/2) or move any of these sums by more than 2^${b} − 1; ` +
-        `it does not prove the entries are consistent with each other or with real rows`,
+        `slack entries being ≥ 0 is what makes layout.identities meaningful; consistency with real rows is not proven`,
     );
     start = i;
   }
