@@ -12,9 +12,11 @@
  * Overflow bounds (each is checked by {@link planUpdateEncoding}, which throws RangeError):
  *  1. exact in JS numbers: B < 2^53;
  *  2. the sum over P parties decodes correctly: P·B < p/2;
- *  3. validation: the L2 predicate computes Σ x_i² in F_p. It is sound only if that sum
- *     cannot wrap, so MASCOT must also range-check every entry (x_i + B ∈ [0, 2^rangeBits))
- *     and we require (d + 1)·B² < p, making the field sum equal the integer sum.
+ *  3. validation: the L2 predicate computes Σ x_i² in F_p and checks l2Bound − Σx_i² ∈
+ *     [0, 2^L) with L = bitlen(l2Bound). It is sound only if nothing wraps, so MASCOT must
+ *     also range-check every entry (signed: x_i + B ∈ [0, 2^rangeBits), an affine shift that
+ *     is free on authenticated shares), and we require, as docs/mascot.md states,
+ *     (d + 1)·2^(2·rangeBits) + 2^L < p.
  * The L2 bound in field integers is ⌈(N·√(C² + 1)·2^f + √(d + 1)/2)²⌉ (the √(d+1)/2 term
  * covers rounding to the grid).
  */
@@ -53,8 +55,19 @@ function check(p: UpdateEncodingParams, f: number): string | null {
   const B = Math.ceil(b * 2 ** f);
   if (!(B < 2 ** 53)) return `entry bound ${b}·2^${f} exceeds 2^53`;
   if (!(BigInt(p.parties) * BigInt(B) < p.p / 2n)) return `sum of ${p.parties} parties may overflow p/2 (bound ${b}, ${f} fractional bits)`;
-  if ((p.validated ?? true) && !(BigInt(p.dim + 1) * BigInt(B) * BigInt(B) < p.p)) return `L2 check may wrap: (d+1)·B² ≥ p with d=${p.dim}, B=${B}`;
+  if (p.validated ?? true) {
+    const rangeBits = Math.ceil(Math.log2(2 * B + 1));
+    const L = l2BoundFor(p.dim, p.clipNorm, p.maxSamples, f).toString(2).length;
+    if (!(BigInt(p.dim + 1) * (1n << BigInt(2 * rangeBits)) + (1n << BigInt(L)) < p.p)) {
+      return `L2 check may wrap: (d+1)·2^(2·${rangeBits}) + 2^${L} ≥ p with d=${p.dim}`;
+    }
+  }
   return null;
+}
+
+function l2BoundFor(dim: number, clipNorm: number, maxSamples: number, f: number): bigint {
+  const l2Real = maxSamples * Math.sqrt(clipNorm * clipNorm + 1) * 2 ** f + Math.sqrt(dim + 1) / 2;
+  return BigInt(Math.ceil(l2Real)) ** 2n;
 }
 
 /**
@@ -81,8 +94,7 @@ export function planUpdateEncoding(params: UpdateEncodingParams): UpdateEncoding
   const bound = maxSamples * Math.max(clipNorm, 1);
   const intBound = Math.ceil(bound * 2 ** f);
   const rangeBits = Math.ceil(Math.log2(2 * intBound + 1));
-  const l2Real = maxSamples * Math.sqrt(clipNorm * clipNorm + 1) * 2 ** f + Math.sqrt(dim + 1) / 2;
-  const l2Bound = BigInt(Math.ceil(l2Real)) ** 2n;
+  const l2Bound = l2BoundFor(dim, clipNorm, maxSamples, f);
   return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, l2Bound };
 }
 

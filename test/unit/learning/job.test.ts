@@ -20,7 +20,7 @@ describe("learning job", () => {
     expect(j.evaluation.heldOutFraction).toBe(0.1);
     const plan = planForJob(j, 5, M61);
     expect(plan.length).toBe(32);
-    expect(plan.fracBits).toBe(18);
+    expect(plan.fracBits).toBe(16);
   });
   it("validated mode requires clipNorm", () => {
     const { clipNorm: _c, ...model } = job.model;

@@ -177,9 +177,12 @@ describe("fixed-point bounds", () => {
     const p = planUpdateEncoding({ p: M61, parties: 5, dim: 31, clipNorm: 10, maxSamples: 100 });
     expect(p.length).toBe(32);
     expect(p.bound).toBe(1000);
-    // (d+1)·B² < p binds here: 2^5·10^6·2^(2f) < 2^61 → 2f < 36.07 → f = 18
-    expect(p.fracBits).toBe(18);
-    expect(p.intBound).toBe(1000 * 2 ** 18);
+    // the no-wrap condition of the L2 check binds: B = 1000·2^f, rangeBits = ⌈log2(2B+1)⌉ = 11 + f,
+    // (d+1)·2^(2·rangeBits) = 2^(5 + 22 + 2f) plus 2^L (L = 52 at f = 16) must stay below 2^61 − 1 → f = 16
+    expect(p.fracBits).toBe(16);
+    expect(p.intBound).toBe(1000 * 2 ** 16);
+    expect(p.rangeBits).toBe(27);
+    expect(p.l2Bound.toString(2).length).toBe(52);
     expect(2 ** p.rangeBits).toBeGreaterThanOrEqual(2 * p.intBound + 1);
   });
   it("without validation only the sum bound applies", () => {
