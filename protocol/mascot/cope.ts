@@ -88,8 +88,8 @@ export function copeSenderExtend(st: CopeSenderState, x: FieldVec, tamper?: { bi
     const k = F.bits, msg = new Uint32Array(2 * m * k), acc = new Uint32Array(2 * m);
     const w0 = new Uint32Array(2 * m), w1 = new Uint32Array(2 * m);
     for (let i = k - 1; i >= 0; i--) {
-      m61FromUniformInto(st.prg0[i]!.next(16 * m), m, w0, 0);
-      m61FromUniformInto(st.prg1[i]!.next(16 * m), m, w1, 0);
+      m61FromUniformInto(st.prg0[i]!.nextView(16 * m), m, w0, 0);
+      m61FromUniformInto(st.prg1[i]!.nextView(16 * m), m, w1, 0);
       const u = msg.subarray(2 * m * i, 2 * m * (i + 1));
       m61SubAddWords(u, w0, w1, x.d);
       if (tamper && tamper.bit === i && m > 0) { const one = new Uint32Array(2 * m); one[0] = 1; m61AddWords(u, one); }
@@ -120,7 +120,7 @@ export function copeReceiverExtend(st: CopeReceiverState, m: number, message: Ui
   if (F.name === "m61") {
     const k = F.bits, acc = new Uint32Array(2 * m), w = new Uint32Array(2 * m);
     for (let i = k - 1; i >= 0; i--) {
-      m61FromUniformInto(st.prg[i]!.next(16 * m), m, w, 0);
+      m61FromUniformInto(st.prg[i]!.nextView(16 * m), m, w, 0);
       if (st.bits[i]) {
         let u: FieldVec;
         try { u = F.decode(message.subarray(i * L, (i + 1) * L)); } catch {

@@ -322,7 +322,7 @@ function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { 
   const u = new Uint8Array(KAPPA * W * 4);
   const uw = new Uint32Array(u.buffer);
   for (let l = 0; l < KAPPA; l++) {
-    const t0 = words(st.prg0[l]!.next(4 * W)), t1 = words(st.prg1[l]!.next(4 * W));
+    const t0 = words(st.prg0[l]!.nextView(4 * W)), t1 = words(st.prg1[l]!.nextView(4 * W));
     t.set(t0, l * W);
     for (let w = 0; w < W; w++) uw[l * W + w] = t0[w]! ^ t1[w]! ^ xw[w]!;
   }
@@ -373,7 +373,7 @@ function senderPart1(st: KosSenderState, m: number, message: Uint8Array, peer: n
   const tail = words(message.slice(KAPPA * W * 4));
   const q = new Uint32Array(KAPPA * W);
   for (let l = 0; l < KAPPA; l++) {
-    const s = words(st.prgs[l]!.next(4 * W));
+    const s = words(st.prgs[l]!.nextView(4 * W));
     const d = (st.delta[l >>> 5]! >>> (l & 31)) & 1;
     if (d) for (let w = 0; w < W; w++) q[l * W + w] = s[w]! ^ uw[l * W + w]!;
     else q.set(s, l * W);

@@ -69,6 +69,19 @@ export class Prg {
     this.spare = merged;
   }
 
+  /**
+   * Like {@link next} but, when the bytes are already buffered (see {@link prefetch}),
+   * returns a read-only view into the buffer instead of a copy. Do not modify the result.
+   */
+  nextView(n: number): Uint8Array {
+    if (Number.isSafeInteger(n) && n >= 0 && n <= this.spare.length) {
+      const r = this.spare.subarray(0, n);
+      this.spare = this.spare.subarray(n);
+      return r;
+    }
+    return this.next(n);
+  }
+
   /** The next `n` keystream bytes. Throws RangeError on a bad count. */
   next(n: number): Uint8Array {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.next: bad byte count ${n}`);
