@@ -4,3 +4,4 @@ export * from "./query.ts";
 export * from "./layout.ts";
 export * from "./engine.ts";
 export * from "./format.ts";
+export * from "./compare.ts";

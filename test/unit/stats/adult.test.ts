@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileQuery, computePlaintext, encodeContribution, finalise, parseStatsQuery, sumContributions, type StatsResult } from "../../../protocol/stats/index.ts";
+import { compareStatsResults, compileQuery, computePlaintext, encodeContribution, finalise, parseStatsQuery, sumContributions, type StatsResult } from "../../../protocol/stats/index.ts";
 import { splitIndices } from "../../../examples/split.ts";
 import { queryJson, rowsOf, schemaOf } from "./helpers.ts";
 
@@ -72,6 +72,11 @@ describe.each(Object.entries(splits))("adult census query over 5 slices (%s)", (
     const hm = measure(secure, "hours_mean_by_sex").groups;
     const hp = measure(plain, "hours_mean_by_sex").groups;
     hm.forEach((g, i) => expect(Math.abs(g.mean! - hp[i]!.mean!)).toBeLessThanOrEqual(2 ** -(f + 1) + 1e-9));
+  });
+
+  it("the whole result agrees with the plaintext reference (compareStatsResults)", () => {
+    expect(compareStatsResults(contributions[0]!.layout, secure, plain)).toEqual([]);
+    expect(secure.anomalies).toEqual([]);
   });
 
   it("quantiles come from the histogram and match the plaintext reference", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  computePlaintext, encodeContribution, finalise, histogramQuantile, parseDatasetSchema, parseStatsQuery, sumContributions,
+  compareStatsResults, computePlaintext, encodeContribution, finalise, histogramQuantile, parseDatasetSchema, parseStatsQuery, sumContributions,
   type Row, type StatsQuery,
 } from "../../../protocol/stats/index.ts";
 
@@ -91,6 +91,7 @@ describe("statistics properties", () => {
       const sec = finalise(q, cs[0]!.layout, sumContributions(cs.map((c) => c.values)), { parties: slices.length });
       const pln = computePlaintext(q, schema, rows);
       expect(sec.anomalies).toEqual([]); // honest committees never trip the consistency checks
+      expect(compareStatsResults(cs[0]!.layout, sec, pln)).toEqual([]);
       const u = 2 ** -(p.fracBits + 1);
       const scale = Math.max(1, Math.abs(p.lo), Math.abs(p.lo + p.width));
       sec.measures.forEach((m, mi) => {

@@ -124,3 +124,21 @@ describe("contribution and finalisation guards", () => {
     expect(finalise(v, c.layout, [3n, 1n, 0n, 3n * U, 0n, 3n * V], { parties: 1 }).anomalies.some((a) => a.startsWith("identity broken at entry 1"))).toBe(true);
   });
 });
+
+describe("compareStatsResults", () => {
+  it("names every difference beyond tolerance", async () => {
+    const { compareStatsResults, computePlaintext } = await import("../../../protocol/stats/index.ts");
+    const v = parseStatsQuery({ ...ok, fracBits: 8, measures: [{ kind: "count" }, { kind: "mean", column: "age", bounds: [0, 100] }] });
+    const rows = [[40, "Private", 1, "HS-grad", 9, "Divorced", "Sales", "Unmarried", "White", "Male", 0, 0, 40, "United-States", "<=50K"]] as const;
+    const p = computePlaintext(v, schema, rows);
+    const layout = compileQuery(v, schema);
+    expect(compareStatsResults(layout, p, p)).toEqual([]);
+    const off = structuredClone(p);
+    off.measures[0]!.groups[0]!.count = 2;
+    off.measures[1]!.groups[0]!.mean = 40 + 2 ** -8;
+    expect(compareStatsResults(layout, off, p)).toEqual([
+      "count(*): count 2 ≠ 1",
+      expect.stringMatching(/^mean\(age\): mean 40\.0039\d* vs 40 differs by 0\.0039\d* > tolerance 0\.00195/),
+    ]);
+  });
+});
