@@ -6,6 +6,8 @@
  *       --input examples/data/adult-train.csv --k 5 --seed demo --out /tmp/adult-5 [--by sex | --by-class]
  *
  * IID (default): a seeded Fisher–Yates shuffle dealt round-robin (slice sizes differ by ≤ 1).
+ * The seeded stream (`seededRng`) is deliberate: splits must be reproducible and nothing here
+ * is secret.
  * Non-IID (`--by <column>` or `--by-class` for the schema's label column): whole levels of
  * a categorical column go to one node each, largest level first to the least-loaded node
  * (seeded tie-break); rows with a missing value go to slice 0. Needs ≥ k levels.
