@@ -39,6 +39,9 @@ function makeQuery(fracBits: number, minCount: number, lo: number, width: number
       { kind: "histogram", column: "c", groupBy: "g" },
       { kind: "histogram", column: "x", bins: [0, 10, 20, 50, 100] },
       { kind: "quantiles", column: "x", probs: [0, 0.1, 0.5, 0.9, 1], bins: [-50, 0, 25, 50, 75, 100, 150] },
+      { kind: "quantiles", column: "k", probs: [0.5], bins: [-5, 10, 40], groupBy: "c" },
+      { kind: "histogram", column: "c", levels: ["c", "a"], name: "c subset" },
+      { kind: "count", column: "c", name: "c present" },
     ],
   });
 }
