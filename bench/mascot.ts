@@ -12,6 +12,7 @@ import { cryptoRng } from "../protocol/rng.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
 import { runNetwork, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/transport.ts";
 import type { BenchResult } from "./types.ts";
+import { loadavg } from "node:os";
 import { OfflineParty, runOfflineInMemory } from "../protocol/mascot/offline.ts";
 import { copeExtendReceiver, copeExtendSender } from "../protocol/mascot/input.ts";
 
@@ -82,6 +83,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const budget = Number(arg(args, "budget") ?? 60);
   const rows: BenchResult["rows"] = [];
   const notes: string[] = [];
+  const load0 = loadavg()[0]!;
   const skip = new Set((arg(args, "skip") ?? "").split(",").filter(Boolean));
   for (const n of ns) {
     for (const d of ds) {
@@ -112,6 +114,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows.push({ op: "triples (OfflineParty)", N: n, d: count, wall_s: t.wall, per_s_wall: t.perSecondWall, per_s_party: t.perSecondParty, MB_up_per_party: t.mbPerParty });
     rows.push({ op: "authenticated inputs (COPE, per party)", N: n, d: 100000, per_s_party: authInputsPerSecond(n, 100000) });
   }
+  notes.push(`machine load average (1 min) at start/end: ${load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (shared with other work: times are upper bounds)`);
   notes.push("time: party_cpu_s = max over parties of CPU spent in start()/receive() (parties on separate machines); wall_s = all parties serialised on one thread of a shared 2-core machine");
   notes.push("bytes: MB_up = payload bytes uploaded (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out");
   notes.push("anchor MP-SPDZ MASCOT 64-bit: N=3 d=1k 0.16–0.23 s, d=10k 1.07–2.18 s, d=100k 2.5 s (328 MB all parties); N=5 d=100k 8.3 s; triples N=2 14.7k/s");

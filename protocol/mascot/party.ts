@@ -202,7 +202,8 @@ export class SecureSumParty {
     try {
       return f();
     } catch (e) {
-      if (e instanceof ProtocolAbort) this.failed = e;
+      // After a successful finish a stray message is reported but does not void the result.
+      if (e instanceof ProtocolAbort && !this._result) this.failed = e;
       throw e;
     }
   }
