@@ -67,6 +67,29 @@ export function copeSenderInitFinish(field: Field, pending: BaseOtSenderState, m
   return { field, prg0, prg1 };
 }
 
+/**
+ * Initialize from k random OTs made elsewhere (e.g. KOS15 extension, as MP-SPDZ does):
+ * P_B received keys k^i_{Δ_i} (16·k bytes) with choice bits = bits of Δ.
+ */
+export function copeReceiverFromOts(field: Field, delta: bigint, keys: Uint8Array): CopeReceiverState {
+  const bits = deltaBits(field, delta);
+  if (keys.length !== 16 * field.bits) throw new RangeError(`COPE: need ${16 * field.bits} bytes of OT keys`);
+  const prg: Prg[] = [];
+  for (let i = 0; i < field.bits; i++) prg.push(new Prg(keys.slice(16 * i, 16 * i + 16)));
+  return { field, delta, bits, prg };
+}
+
+/** Initialize from k random OTs made elsewhere: P_A holds both keys (k0, k1: 16·k bytes each). */
+export function copeSenderFromOts(field: Field, k0: Uint8Array, k1: Uint8Array): CopeSenderState {
+  if (k0.length !== 16 * field.bits || k1.length !== 16 * field.bits) throw new RangeError(`COPE: need ${16 * field.bits} bytes of OT keys`);
+  const prg0: Prg[] = [], prg1: Prg[] = [];
+  for (let i = 0; i < field.bits; i++) {
+    prg0.push(new Prg(k0.slice(16 * i, 16 * i + 16)));
+    prg1.push(new Prg(k1.slice(16 * i, 16 * i + 16)));
+  }
+  return { field, prg0, prg1 };
+}
+
 /** Horner Σ_i 2^i v_i over i = k−1..0. */
 function gadget(field: Field, parts: FieldVec[]): FieldVec {
   let acc = field.zeros(parts[0]!.length);

@@ -17,8 +17,11 @@
  * in one process (tests, benchmarks).
  *
  * ## Message flow (per ordered pair; "bcast" = to "all")
- * setup1  A_kos ‖ A_cope             (Chou–Orlandi first messages; I am KOS receiver / COPE sender)
- * setup2  B_kos ‖ B_cope             (KOS sender with Δ; COPE receiver with Δ = α_i)
+ * setup1  A_kos                      (Chou–Orlandi first message; I am the KOS receiver of this pair)
+ * setup2  B_kos                      (I am the KOS sender, base-OT choice bits = my KOS Δ)
+ * setup3  KOS extend for k OTs with choice bits = bits of my α_i: the COPE Initialize OTs
+ *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
+ *         ordered pair are public-key operations.
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
  *  kos     KOS extend message for the k·m Gilboa OTs, choice bits = bits of my b   (Fig. 9 Multiply)
  *  coins   bcast: commitments to three coin-toss seeds
@@ -38,7 +41,7 @@ import { concatBytes, utf8 } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { commit, verifyCommitment } from "./commit.ts";
 import {
-  copeReceiverExtend, copeReceiverInit, copeSenderExtend, copeSenderInitFinish, copeSenderInitStart,
+  copeReceiverExtend, copeReceiverFromOts, copeSenderExtend, copeSenderFromOts, deltaBits,
   type CopeReceiverState, type CopeSenderState,
 } from "./cope.ts";
 import type { BaseOtSenderState } from "./base-ot.ts";
@@ -122,7 +125,6 @@ export class OfflineParty {
   private _done = false;
   private aborted = false;
   private kosPending: Array<BaseOtSenderState | undefined> = [];
-  private copePending: Array<BaseOtSenderState | undefined> = [];
   private kosR: Array<KosReceiverState | undefined> = [];
   private kosS: Array<KosSenderState | undefined> = [];
   private copeS: Array<CopeSenderState | undefined> = [];
@@ -146,7 +148,7 @@ export class OfflineParty {
   }
 
   get done(): boolean { return this._done; }
-  /** Current stage: "setup1", "setup2", "start" (a batch is about to begin), "<batch>.<step>", "done" or "aborted". */
+  /** Current stage: "setup1".."setup3", "start" (a batch is about to begin), "<batch>.<step>", "done" or "aborted". */
   get phase(): string { return this.aborted ? "aborted" : this._done ? "done" : this.stage; }
   /** α_i, this party's MAC-key share. Available from construction. */
   alpha(): bigint { return this.alphaShare; }
@@ -173,9 +175,8 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const k = kosReceiverSetupStart(this.pairSid("kos", j, this.me), this.rng); // j = KOS sender, me = receiver
-      const c = copeSenderInitStart(this.pairSid("cope", this.me, j), this.rng); // me = COPE sender, j has Δ = α_j
-      this.kosPending[j] = k.pending; this.copePending[j] = c.pending;
-      outs.push(this.out(j, "setup1", concatBytes(k.message, c.message)));
+      this.kosPending[j] = k.pending;
+      outs.push(this.out(j, "setup1", k.message));
     }
     return outs;
   }
@@ -240,7 +241,7 @@ export class OfflineParty {
 
   /** Precomputes every PRG stream the next batch reads (WebCrypto). No-op when done. */
   async prefetchBatch(): Promise<void> {
-    if (this.produced >= this.count || this.stage === "setup1" || this.stage === "setup2") return;
+    if (this.produced >= this.count || this.stage.startsWith("setup")) return;
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
     const colBytes = paddedCount(F.bits * m) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
@@ -285,7 +286,7 @@ export class OfflineParty {
   }
 
   private validPhase(ph: string): boolean {
-    if (ph === "setup1" || ph === "setup2") return this.stage === "setup1" || this.stage === "setup2";
+    if (ph === "setup1" || ph === "setup2" || ph === "setup3") return this.stage.startsWith("setup");
     if (this.stage === "done") return false;
     const dot = ph.indexOf(".");
     if (dot < 0) return false;
@@ -297,7 +298,7 @@ export class OfflineParty {
   }
 
   private needed(): string[] {
-    if (this.stage === "setup1" || this.stage === "setup2") return [this.stage];
+    if (this.stage.startsWith("setup")) return [this.stage];
     const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
     const extra = EXTRA[step];
     return extra ? [this.stage, `${this.batchNo}.${extra}`] : [this.stage];
@@ -313,6 +314,7 @@ export class OfflineParty {
     switch (this.stage) {
       case "setup1": return this.onSetup1(msgs);
       case "setup2": return this.onSetup2(msgs);
+      case "setup3": return this.onSetup3(msgs);
     }
     const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
     switch (step) {
@@ -335,24 +337,37 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const p = msgs[j]!;
-      if (p.length !== 64) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 64 bytes");
-      const k = kosSenderSetup(this.pairSid("kos", this.me, j), p.subarray(0, 32), this.rng, j);
-      const c = copeReceiverInit(this.F, this.pairSid("cope", j, this.me), this.alphaShare, p.subarray(32, 64), this.rng, j);
-      this.kosS[j] = k.state; this.copeR[j] = c.state;
-      outs.push(this.out(j, "setup2", concatBytes(k.message, c.message)));
+      if (p.length !== 32) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 32 bytes");
+      const k = kosSenderSetup(this.pairSid("kos", this.me, j), p, this.rng, j);
+      this.kosS[j] = k.state;
+      outs.push(this.out(j, "setup2", k.message));
     }
     this.stage = "setup2";
     return outs;
   }
 
   private onSetup2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const kb = 32 * KAPPA, cb = 32 * this.F.bits;
+    const kb = 32 * KAPPA, outs: OfflineOutbound[] = [];
+    const bits = deltaBits(this.F, this.alphaShare);
     for (const j of this.peers) {
       const p = msgs[j]!;
-      if (p.length !== kb + cb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb + cb} bytes`);
-      this.kosR[j] = kosReceiverSetupFinish(this.pairSid("kos", j, this.me), this.kosPending[j]!, p.subarray(0, kb), j);
-      this.copeS[j] = copeSenderInitFinish(this.F, this.copePending[j]!, p.subarray(kb), j);
-      this.kosPending[j] = undefined; this.copePending[j] = undefined;
+      if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
+      this.kosR[j] = kosReceiverSetupFinish(this.pairSid("kos", j, this.me), this.kosPending[j]!, p, j);
+      this.kosPending[j] = undefined;
+      // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i.
+      const ext = kosReceiverExtend(this.kosR[j]!, bits, this.rng, 1);
+      this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
+      outs.push(this.out(j, "setup3", ext.message));
+    }
+    this.stage = "setup3";
+    return outs;
+  }
+
+  private onSetup3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    for (const j of this.peers) {
+      // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
+      const { v0, v1 } = kosSenderExtend(this.kosS[j]!, this.F.bits, msgs[j]!, j, 1);
+      this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
     }
     this.stage = "start";
     return [];
