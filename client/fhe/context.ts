@@ -120,7 +120,8 @@ export class CkksContext {
   /**
    * A plaintext with every slot equal to `value`, at `level`, with scale `scale`, built
    * directly in NTT form (a constant polynomial is constant in the NTT domain), without the
-   * encoder's FFT. Throws FheError("bad-model") if round(value·scale) does not fit the modulus.
+   * encoder's FFT. A value rounding to 0 is encoded as 1/scale (never a transparent product).
+   * Throws FheError("bad-model") if round(value·scale) does not fit the modulus.
    */
   constantPlain(value: number, level: number, scale: number, own: Own): Plaintext {
     const lv = this.levels[level];
@@ -132,7 +133,9 @@ export class CkksContext {
     dv.setFloat64(HEADER + 32 + 8, scale, true);
     const n = this.params.polyModulusDegree;
     const data = new BigUint64Array(bytes.buffer, PT_DATA, n * lv.primes.length);
-    const big = BigInt(scaled);
+    // A zero plaintext would make the product transparent (the "throws" build refuses it):
+    // use one unit in the last place instead (an error of 1/scale, ≤ 2^-30).
+    const big = BigInt(scaled === 0 ? 1 : scaled);
     lv.primes.forEach((q, k) => {
       let r = big % q;
       if (r < 0n) r += q;

@@ -91,7 +91,7 @@ export class EvaluationKeys {
 }
 
 export interface EvaluatorOptions {
-  /** Bytes of constant plaintexts kept across requests (default 32 MiB). */
+  /** Bytes of constant plaintexts kept across requests (default 8 MiB: the Worker has 128 MiB). */
   plainCacheBytes?: number;
 }
 
@@ -107,7 +107,7 @@ export class PlanEvaluator {
     opts: EvaluatorOptions = {},
   ) {
     if (plan.depth > ctx.levels.length - 1) throw new FheError("bad-parameters", `model needs depth ${plan.depth}, parameters allow ${ctx.levels.length - 1}`);
-    this.cacheLimit = opts.plainCacheBytes ?? 32 * 2 ** 20;
+    this.cacheLimit = opts.plainCacheBytes ?? 8 * 2 ** 20;
   }
 
   /** Keys this plan needs for `mode`. */
@@ -128,8 +128,7 @@ export class PlanEvaluator {
     if (hit) return hit;
     const bytes = this.ctx.params.polyModulusDegree * this.ctx.levels[level]!.primes.length * 8;
     if (this.cacheBytes + bytes > this.cacheLimit) return this.ctx.constantPlain(value, level, scale, own);
-    const pt = scoped(this.ctx.seal, (o) => this.ctx.constantPlain(value, level, scale, (x) => x), "seal-error");
-    void own;
+    const pt = this.ctx.constantPlain(value, level, scale, (x) => x); // owned by the cache
     this.cache.set(key, pt);
     this.cacheBytes += bytes;
     return pt;
@@ -206,8 +205,12 @@ export class PlanEvaluator {
         if (!w) {
           const tiled = new Float64Array(ctx.slots);
           for (let i = 0; i < ctx.slots; i++) tiled[i] = (i % period) < plan.inputDim ? layer.weights[i % period]![k]! : 0;
-          w = ctx.encode(tiled, (p) => p, q);
+          // An all-zero weight vector would encode to a zero plaintext (transparent product):
+          // use the constant 1/q instead, an error of 2^-bits.
+          const zero = tiled.every((v) => Math.abs(v * q) < 1);
+          w = zero ? ctx.constantPlain(0, 0, q, (p) => p) : ctx.encode(tiled, (p) => p, q); // owned by the cache
           this.cache.set(`single/${k}`, w);
+          this.cacheBytes += ctx.params.polyModulusDegree * ctx.levels[0]!.primes.length * 8;
         }
         const acc = own(new ctx.seal.Ciphertext());
         ev.multiplyPlain(x, w, acc);

@@ -55,3 +55,20 @@ describe("round trip", () => {
     ev.dispose(); keys.dispose(); q.dispose();
   });
 });
+
+describe("zero weights", () => {
+  it("a zero weight or an all-zero output does not make a transparent ciphertext", () => {
+    const m: DenseModel = { format: "2pm-dense/v1", inputDim: 2, preprocessing: null, layers: [{ weights: [[0, 0], [1, 0]], bias: [0.5, -0.25], activation: "linear" }] };
+    const plan = compilePlan(m);
+    const ctx = CkksContext.get(seal, paramsForDepth(plan.depth));
+    const ev = new PlanEvaluator(ctx, plan);
+    const q = Querier.create(ctx, ev.needs("single"));
+    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    const out = ev.evaluateBatch(q.encryptBatch([[3, 2]], 2), keys);
+    expect(q.decrypt(out[0]!, 1)[0]).toBeCloseTo(2.5, 6);
+    expect(q.decrypt(out[1]!, 1)[0]).toBeCloseTo(-0.25, 6);
+    const s = ev.evaluateSingle(q.encryptSingle([3, 2]), keys);
+    expect(q.decrypt(s[1]!, 1)[0]).toBeCloseTo(-0.25, 6);
+    ev.dispose(); keys.dispose(); q.dispose();
+  });
+});
