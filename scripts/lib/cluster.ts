@@ -25,7 +25,7 @@ export class NodeProcess {
   child: ChildProcess | undefined;
   nodeId = "";
 
-  constructor(readonly name: string, readonly dir: string, readonly slicePath: string, readonly rows: Row[]) {}
+  constructor(readonly name: string, readonly dir: string, readonly slices: Array<{ schema: DatasetSchema; path: string; rows: Row[] }>, private readonly onLine?: (node: string, line: string) => void) {}
 
   /** Starts `2pm node start --json`; resolves once the node has registered. */
   async start(env: Record<string, string> = {}): Promise<void> {
@@ -39,6 +39,7 @@ export class NodeProcess {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         this.output.push(line);
+        this.onLine?.(this.name, line);
         try {
           const e = JSON.parse(line) as AgentEventLine;
           this.events.push(e);
@@ -78,57 +79,75 @@ export class NodeProcess {
   }
 }
 
-export interface ClusterOptions {
-  nodes: number;
+/** One dataset to deal out to the nodes. */
+export interface ClusterDataset {
   /** Schema file (examples/schemas/*.json). */
   schemaFile: string;
   /** Data file to split among nodes. */
   dataFile: string;
-  seed?: string;
   /** Non-IID split by this categorical column. */
   splitBy?: string;
+  /** Limit each slice to this many rows (for speed). */
+  maxRowsPerNode?: number;
+}
+
+export interface ClusterOptions {
+  nodes: number;
+  datasets: ClusterDataset[];
+  seed?: string;
   /** Per-node environment (e.g. a test-only TWOPM_FAULT for one node). */
   nodeEnv?: (i: number) => Record<string, string>;
   apiToken?: string;
-  /** Limit each slice to this many rows (for speed). */
-  maxRowsPerNode?: number;
+  /** Print node output lines as they come (the demo). */
+  onNodeLine?: (node: string, line: string) => void;
 }
 
 export interface Cluster {
   coordinator: LocalCoordinator;
   operator: OperatorClient;
   nodes: NodeProcess[];
-  schema: DatasetSchema;
+  schemas: DatasetSchema[];
   workDir: string;
-  /** Starts one more node (a fresh identity) holding the given rows. */
-  addNode(rows: Row[], env?: Record<string, string>): Promise<NodeProcess>;
+  /** Starts one more node (a fresh identity) holding the given rows per dataset. */
+  addNode(slices: Row[][], env?: Record<string, string>): Promise<NodeProcess>;
   stop(): Promise<void>;
+}
+
+/** Reads a schema file and its data file, and deals the rows into `k` slices. */
+export function sliceDataset(d: ClusterDataset, k: number, seed: string): { schema: DatasetSchema; slices: Row[][]; all: Row[] } {
+  const schema = parseDatasetSchema(JSON.parse(readFileSync(d.schemaFile, "utf8")), d.schemaFile);
+  const all = parseData(readFileSync(d.dataFile, "utf8"), schema, formatFromPath(d.dataFile), { file: d.dataFile });
+  const slices = splitIndices(all, schema, { k, seed, ...(d.splitBy ? { by: d.splitBy } : {}) })
+    .map((idx) => idx.slice(0, d.maxRowsPerNode ?? idx.length).map((i) => all[i]!));
+  return { schema, slices, all };
 }
 
 /** Starts the coordinator and N registered node processes. Cleans everything up on failure. */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "2pm-cluster-"));
-  const schema = parseDatasetSchema(JSON.parse(readFileSync(o.schemaFile, "utf8")), o.schemaFile);
-  const all = parseData(readFileSync(o.dataFile, "utf8"), schema, formatFromPath(o.dataFile), { file: o.dataFile });
-  const slices = splitIndices(all, schema, { k: o.nodes, seed: o.seed ?? "2pm-e2e", ...(o.splitBy ? { by: o.splitBy } : {}) })
-    .map((idx) => idx.slice(0, o.maxRowsPerNode ?? idx.length).map((i) => all[i]!));
+  const dealt = o.datasets.map((d) => ({ ...sliceDataset(d, o.nodes, o.seed ?? "2pm-e2e"), file: d.schemaFile }));
   const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
   const coordinator = await startCoordinator({ apiToken });
   const nodes: NodeProcess[] = [];
   let counter = 0;
-  const addNode = async (rows: Row[], env: Record<string, string> = {}): Promise<NodeProcess> => {
+  const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {
     const i = counter++;
     const dir = path.join(workDir, `node-${i}`);
     mkdirSync(dir, { recursive: true });
-    const slicePath = path.join(dir, `${schema.name}.csv`);
-    writeFileSync(slicePath, formatCsv(schema, rows));
-    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", slicePath, "--schema", o.schemaFile, "--label", `node-${i}`], { cwd: ROOT, encoding: "utf8" });
+    const slices = dealt.map((d, k) => {
+      const p = path.join(dir, `${d.schema.name}.csv`);
+      writeFileSync(p, formatCsv(d.schema, rowsPerDataset[k] ?? []));
+      return { schema: d.schema, path: p, rows: rowsPerDataset[k] ?? [], schemaFile: d.file };
+    });
+    const first = slices[0]!;
+    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`], { cwd: ROOT, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
     const cfgPath = path.join(dir, "node.json");
-    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number };
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[] };
     cfg.heartbeatSeconds = 2;
+    cfg.sources = slices.map((s) => ({ path: s.path, format: "csv", schema: s.schemaFile }));
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    const n = new NodeProcess(`node-${i}`, dir, slicePath, rows);
+    const n = new NodeProcess(`node-${i}`, dir, slices, o.onNodeLine);
     nodes.push(n);
     await n.start(env);
     return n;
@@ -139,10 +158,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     rmSync(workDir, { recursive: true, force: true });
   };
   try {
-    await Promise.all(slices.map((rows, i) => addNode(rows, o.nodeEnv?.(i) ?? {})));
+    await Promise.all(Array.from({ length: o.nodes }, (_, i) => addNode(dealt.map((d) => d.slices[i]!), o.nodeEnv?.(i) ?? {})));
   } catch (e) {
     await stop();
     throw e;
   }
-  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken), nodes, schema, workDir, addNode, stop };
+  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken), nodes, schemas: dealt.map((d) => d.schema), workDir, addNode, stop };
 }

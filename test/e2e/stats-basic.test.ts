@@ -8,7 +8,7 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..");
 describe("federated statistics end to end (probe)", () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 3, schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 2000 });
+    cluster = await startCluster({ nodes: 3, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 2000 }] });
   }, 180_000);
   afterAll(async () => { await cluster?.stop(); });
 
