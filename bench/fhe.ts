@@ -125,7 +125,7 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
   let encMs = 0, evMs = 0, decMs = 0, up = 0;
   const e2e = time(reps, () => {
     let t = performance.now();
-    const cts = q.encryptBatch(batch, plan.inputDim, compression);
+    const cts = q.encryptBatch(batch, plan.inputDim, "none");
     encMs = performance.now() - t;
     up = cts.reduce((s, c) => s + c.length, 0);
     t = performance.now();
@@ -136,26 +136,26 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     decMs = performance.now() - t;
   });
   const e2eBest = lastBest;
-  const cts = q.encryptBatch(batch, plan.inputDim, compression);
+  const cts = q.encryptBatch(batch, plan.inputDim, "none");
   const server = time(reps, () => void ev.evaluateBatch(cts, keys, compression));
-  out.push({ section: name, where: "node", what: `batch e2e (${batch.length} rows, ${compression})`, params: p, ms: +e2e.toFixed(1), "best ms": +e2eBest.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000), "best samples/s": Math.round((batch.length / e2eBest) * 1000), note: `last run: encrypt ${encMs.toFixed(0)} ms, eval ${evMs.toFixed(0)} ms, decrypt ${decMs.toFixed(0)} ms, upload ${(up / 2 ** 20).toFixed(1)} MiB` });
-  out.push({ section: name, where: "node", what: `batch server-only (${compression})`, params: p, ms: +server.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((batch.length / server) * 1000), "best samples/s": Math.round((batch.length / lastBest) * 1000) });
+  out.push({ section: name, where: "node", what: `batch e2e (${batch.length} rows)`, params: p, ms: +e2e.toFixed(1), "best ms": +e2eBest.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000), "best samples/s": Math.round((batch.length / e2eBest) * 1000), note: `last run: encrypt ${encMs.toFixed(0)} ms, eval ${evMs.toFixed(0)} ms, decrypt ${decMs.toFixed(0)} ms, upload ${(up / 2 ** 20).toFixed(1)} MiB` });
+  out.push({ section: name, where: "node", what: "batch server-only", params: p, ms: +server.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((batch.length / server) * 1000), "best samples/s": Math.round((batch.length / lastBest) * 1000) });
   const one = batch[0]!;
   if (single) {
     const lat = time(reps * 3, () => {
-      const r = ev.evaluateSingle(q.encryptSingle(one, compression), keys, compression);
+      const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
       q.decrypt(r[0]!, 1);
     });
     const latBest = lastBest;
-    const ct1 = q.encryptSingle(one, compression);
+    const ct1 = q.encryptSingle(one, "none");
     const srv = time(reps * 3, () => void ev.evaluateSingle(ct1, keys, compression));
-    out.push({ section: name, where: "node", what: `single-sample e2e (rotate-and-sum, ${compression})`, params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+    out.push({ section: name, where: "node", what: "single-sample e2e (rotate-and-sum)", params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
   } else {
     const lat = time(reps, () => {
-      const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, compression), keys, compression);
+      const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, "none"), keys, compression);
       for (const c of r) q.decrypt(c, 1);
     });
-    out.push({ section: name, where: "node", what: `single-sample e2e (feature-major, 1 row, ${compression})`, params: p, ms: +lat.toFixed(1), "best ms": +lastBest.toFixed(1) });
+    out.push({ section: name, where: "node", what: "single-sample e2e (feature-major, 1 row)", params: p, ms: +lat.toFixed(1), "best ms": +lastBest.toFixed(1) });
   }
   ev.dispose();
   keys.dispose();
@@ -278,8 +278,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   const mlpPkg = await buildPackage(seededMlp(), { modelId: "mlp-64-16-10" });
   const lrRows = rowsFor(lrPkg, 4096, [...d.xTrain, ...d.xTest]);
   const mlpRows = rowsFor(mlpPkg, 4096);
-  for (const c of ["zstd", "none"] as const) rows.push(...(await nodeModel(seal, "LR wdbc", lrPkg, lrRows, reps, c)));
-  rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "zstd")));
+  rows.push(...(await nodeModel(seal, "LR wdbc", lrPkg, lrRows, reps, "none")));
+  rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "none")));
   // --local path end to end (FheSession over the in-process transport), as `2pm infer --local` runs it
   {
     const s = await FheSession.open(seal, publicInfo(lrPkg), localTransport(CkksContext.get(seal, lrPkg.ckks), compilePlan(lrPkg.model)), { single: true });

@@ -23,7 +23,13 @@ export interface Level {
 /** Wire compression of SEAL objects. */
 export type Compression = "none" | "zlib" | "zstd";
 
-const HEADER = 16; // SEAL serialization header
+const HEADER = 16; // SEAL serialization header: magic u16, header size u8, version u8×2, compr mode u8 (offset 5), reserved, size u64
+
+/** Throws FheError(`code`) unless `bytes` is an uncompressed SEAL object (compr_mode none). */
+export function assertUncompressedSeal(bytes: Uint8Array, code: "bad-ciphertext" | "bad-keys", what: string): void {
+  if (bytes.length < HEADER || bytes[0] !== 0x5e || bytes[1] !== 0xa1) throw new FheError(code, `${what} is not a SEAL object`);
+  if (bytes[5] !== 0) throw new FheError(code, `compressed ${what} is not accepted (decompression is unbounded); send compression "none"`);
+}
 const PT_DATA = HEADER + 32 + 8 + 8 + HEADER + 8; // header, parms_id, coeff_count, scale, DynArray header, count
 
 export class CkksContext {
@@ -161,13 +167,14 @@ export class CkksContext {
   }
 
   /**
-   * Loads a ciphertext sent by a peer, refusing anything but a fresh-shaped one: at most
-   * {@link maxCiphertextBytes}, valid for this context, size 2, NTT form, at `level`, with
+   * Loads a ciphertext sent by a peer, refusing anything but a fresh-shaped one: uncompressed
+   * (SEAL would inflate a zstd/zlib stream without bound), at most {@link maxCiphertextBytes}, valid for this context, size 2, NTT form, at `level`, with
    * scale within 2^-20 (relative) of `scale`. Throws FheError("oversized" | "bad-ciphertext").
    */
   loadCiphertext(bytes: Uint8Array, own: Own, level = 0, scale = this.scale): Ciphertext {
     if (bytes.length > this.maxCiphertextBytes()) throw new FheError("oversized", `ciphertext of ${bytes.length} bytes exceeds ${this.maxCiphertextBytes()}`);
     if (bytes.length < HEADER || bytes[0] !== 0x5e || bytes[1] !== 0xa1) throw new FheError("bad-ciphertext", "not a SEAL ciphertext");
+    if (bytes[5] !== 0) throw new FheError("bad-ciphertext", "compressed ciphertexts are not accepted (decompression is unbounded); send compression \"none\"");
     const ct = own(new this.seal.Ciphertext());
     try {
       ct.loadFromArray(this.context, bytes);

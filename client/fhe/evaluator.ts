@@ -15,7 +15,7 @@
  * full score, so no partial sum (which would leak single weights) is ever revealed.
  */
 import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/throws";
-import { CkksContext, type Compression } from "./context.ts";
+import { assertUncompressedSeal, CkksContext, type Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { Plan } from "./model.ts";
 import { paramsKey } from "./params.ts";
@@ -51,13 +51,17 @@ export class EvaluationKeys {
   ) {}
 
   /**
-   * Loads serialised keys under `ctx`, refusing anything that is not a relinearisation key
+   * Loads serialised keys under `ctx` (uncompressed only), refusing anything that is not a relinearisation key
    * (exactly one key-switching key) or a Galois key set of at most log2(slots) keys.
    * Throws FheError("bad-keys" | "oversized").
    */
   static load(ctx: CkksContext, parts: { relin?: Uint8Array; galois?: Uint8Array }, maxBytes = 64 * 2 ** 20): EvaluationKeys {
     const s = ctx.seal;
-    for (const [k, v] of Object.entries(parts)) if (v && v.length > maxBytes) throw new FheError("oversized", `${k} key of ${v.length} bytes exceeds ${maxBytes}`);
+    for (const [k, v] of Object.entries(parts)) {
+      if (!v) continue;
+      if (v.length > maxBytes) throw new FheError("oversized", `${k} key of ${v.length} bytes exceeds ${maxBytes}`);
+      assertUncompressedSeal(v, "bad-keys", `${k} key`);
+    }
     let relin: RelinKeys | undefined;
     let galois: GaloisKeys | undefined;
     try {
@@ -144,7 +148,7 @@ export class PlanEvaluator {
    * Returns `outputDim` ciphertexts of the final scores, serialised with `compression`.
    * Throws FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
    */
-  evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "zstd"): Uint8Array[] {
+  evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "none"): Uint8Array[] {
     if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
     this.checkKeys(keys, "batch");
     const { ctx } = this;
@@ -188,7 +192,7 @@ export class PlanEvaluator {
    * nextPow2(inputDim). Only for single-layer plans. Returns `outputDim` ciphertexts whose
    * every slot holds the score. Throws like {@link evaluateBatch}.
    */
-  evaluateSingle(input: Uint8Array, keys: EvaluationKeys, compression: Compression = "zstd"): Uint8Array[] {
+  evaluateSingle(input: Uint8Array, keys: EvaluationKeys, compression: Compression = "none"): Uint8Array[] {
     if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", "single-sample mode supports single-layer models; use batch mode with one row");
     this.checkKeys(keys, "single");
     const { ctx, plan } = this;

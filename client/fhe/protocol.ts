@@ -20,8 +20,8 @@ export const inferFrameHeaderSchema = z.object({
   v: z.literal(1),
   keyId: z.string().regex(/^[0-9a-f]{64}$/),
   mode: z.enum(["batch", "single"]),
-  /** Compression for the returned ciphertexts. */
-  compression: z.enum(["none", "zlib", "zstd"]).default("zstd"),
+  /** Compression for the returned ciphertexts (uploads are always uncompressed). */
+  compression: z.enum(["none", "zstd"]).default("none"),
 });
 
 /** POST /:id/infer response frame header. */

@@ -44,8 +44,11 @@ export class Querier {
     });
   }
 
-  /** Public evaluation keys for {@link needs}, serialised (seeded halves, `compression`). */
-  evaluationKeys(compression: Compression = "zstd"): EvaluationKeyBytes {
+  /**
+   * Public evaluation keys for {@link needs}, serialised (seeded halves). Evaluators accept
+   * only `compression: "none"` (the default).
+   */
+  evaluationKeys(compression: Compression = "none"): EvaluationKeyBytes {
     const s = this.ctx.seal;
     return scoped(s, (own) => {
       const out: EvaluationKeyBytes = {};
@@ -68,10 +71,10 @@ export class Querier {
   }
 
   /**
-   * Feature-major: ciphertext j holds feature j of every row (row i in slot i). Rows must be
-   * preprocessed and at most `slots` many. Throws FheError("oversized" | "shape-mismatch").
+   * Feature-major: ciphertext j holds feature j of every row (row i in slot i), at most
+   * `slots` rows. Evaluators accept only uncompressed ciphertexts (the default). Throws FheError("oversized" | "shape-mismatch").
    */
-  encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "zstd"): Uint8Array[] {
+  encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none"): Uint8Array[] {
     if (rows.length > this.ctx.slots) throw new FheError("oversized", `${rows.length} rows exceed ${this.ctx.slots} slots per ciphertext`);
     const cols = Array.from({ length: inputDim }, () => new Float64Array(rows.length));
     rows.forEach((r, i) => {
@@ -82,7 +85,7 @@ export class Querier {
   }
 
   /** Single sample: the row tiled with period nextPow2(inputDim) over all slots. */
-  encryptSingle(row: ArrayLike<number>, compression: Compression = "zstd"): Uint8Array {
+  encryptSingle(row: ArrayLike<number>, compression: Compression = "none"): Uint8Array {
     const p = nextPow2(row.length);
     const v = new Float64Array(this.ctx.slots);
     for (let i = 0; i < v.length; i++) v[i] = i % p < row.length ? row[i % p]! : 0;

@@ -159,6 +159,8 @@ describe("refusals", () => {
       await expectProblem(await infer("wdbc-lr", { keyId }, junk), 400, "bad-ciphertext");
       await expectProblem(await infer("wdbc-lr", { keyId }, [good[0]!, good[1]!, good[2]!, new Uint8Array(10)]), 400, "bad-ciphertext");
       await expectProblem(await infer("wdbc-lr", { keyId }, other.encryptBatch([[1, 2, 3, 4]], 4)), 400, "bad-ciphertext"); // other parameters
+      await expectProblem(await infer("wdbc-lr", { keyId }, q.encryptBatch([[1, 2, 3, 4]], 4, "zstd")), 400, "bad-ciphertext"); // compressed: unbounded inflation
+      await expectProblem(await uploadKeys("wdbc-lr", Querier.create(ctx, { relin: true, galoisSteps: [] }).evaluationKeys("zstd")), 400, "bad-keys");
       await expectProblem(await infer("wdbc-lr", { keyId }, [...good.slice(0, 3), new Uint8Array(ctx.maxCiphertextBytes() + 1)]), 413, "oversized");
       await expectProblem(await infer("wdbc-lr", { keyId }, [...good, good[0]!]), 413, "oversized");
       await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: new Uint8Array([1, 2, 3]) }), 400, "bad-ciphertext");
