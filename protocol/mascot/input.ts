@@ -29,6 +29,24 @@ import { M61Vec } from "../field/m61.ts";
 const T32 = 4294967296;
 const T29 = 536870912;
 
+/** Steps between normalisations of the lazy Horner accumulators (2^(33+LAZY+1) < 2^53). */
+const LAZY = 16;
+
+/** Brings lazy limbs back below 2^32 / 2^29 (value mod 2^61 − 1, not necessarily canonical). */
+function normaliseLazy(lo: Float64Array, hi: Float64Array): void {
+  for (let j = 0; j < lo.length; j++) {
+    let l = lo[j]!, h = hi[j]!;
+    const c = Math.floor(l / T32);
+    l -= c * T32;
+    h += c;
+    const top = Math.floor(h / T29);
+    h -= top * T29;
+    l += top;
+    lo[j] = l;
+    hi[j] = h;
+  }
+}
+
 /**
  * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
  * lo, hi: non-negative integers with lo < 2^53 and hi < 2^50 (a lazy sum of a few words).
@@ -64,17 +82,24 @@ export function copeExtendSender(f: Field, seeds: CopeSenderSeeds, x: FieldVec, 
     // Hot path (m61): one fused pass per ℓ computing u_ℓ = t0 − t1 + x and t ← 2t + t0
     // (Horner from ℓ = k−1 down), with a lazy Mersenne reduction per element.
     const u = new Uint32Array(2 * k * L);
-    const t = new Uint32Array(2 * L);
+    // t by lazy Horner: lo/hi limbs kept unreduced in float64 (exact below 2^53) and
+    // normalised every LAZY steps (each step at most doubles them and adds < 2^32).
+    const tlo = new Float64Array(L), thi = new Float64Array(L);
     const xd = x.d;
     for (let l = k - 1; l >= 0; l--) {
       const t0 = (expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L) as M61Vec).d;
       const t1 = (expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L) as M61Vec).d;
       const o = 2 * l * L;
-      for (let i = 0; i < 2 * L; i += 2) {
-        reduceInto(u, o + i, t0[i]! + (0xffffffff - t1[i]!) + xd[i]!, t0[i + 1]! + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
-        reduceInto(t, i, 2 * t[i]! + t0[i]!, 2 * t[i + 1]! + t0[i + 1]!);
+      for (let i = 0, j = 0; j < L; i += 2, j++) {
+        const a = t0[i]!, b = t0[i + 1]!;
+        reduceInto(u, o + i, a + (0xffffffff - t1[i]!) + xd[i]!, b + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
+        tlo[j] = 2 * tlo[j]! + a;
+        thi[j] = 2 * thi[j]! + b;
       }
+      if (l % LAZY === 0) normaliseLazy(tlo, thi);
     }
+    const t = new Uint32Array(2 * L);
+    for (let j = 0; j < L; j++) reduceInto(t, 2 * j, tlo[j]!, thi[j]!);
     return { u: new M61Vec(u), t: new M61Vec(t) };
   }
   const us: FieldVec[] = [];
@@ -100,17 +125,26 @@ export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: FieldV
   if (seeds.kDelta.length !== k) throw new RangeError(`copeExtendReceiver: need ${k} seeds`);
   if (u.length !== k * L) throw new ProtocolAbort("bad-encoding", [from], `COPE correction from party ${from}: ${u.length} elements, expected ${k * L}`);
   if (u instanceof M61Vec) {
-    const q = new Uint32Array(2 * L);
+    const qlo = new Float64Array(L), qhi = new Float64Array(L);
     const ud = u.d;
     for (let l = k - 1; l >= 0; l--) {
       const ql = (expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L) as M61Vec).d;
       if ((seeds.delta >> BigInt(l)) & 1n) {
         const o = 2 * l * L;
-        for (let i = 0; i < 2 * L; i += 2) reduceInto(q, i, 2 * q[i]! + ql[i]! + ud[o + i]!, 2 * q[i + 1]! + ql[i + 1]! + ud[o + i + 1]!);
+        for (let i = 0, j = 0; j < L; i += 2, j++) {
+          qlo[j] = 2 * qlo[j]! + ql[i]! + ud[o + i]!;
+          qhi[j] = 2 * qhi[j]! + ql[i + 1]! + ud[o + i + 1]!;
+        }
       } else {
-        for (let i = 0; i < 2 * L; i += 2) reduceInto(q, i, 2 * q[i]! + ql[i]!, 2 * q[i + 1]! + ql[i + 1]!);
+        for (let i = 0, j = 0; j < L; i += 2, j++) {
+          qlo[j] = 2 * qlo[j]! + ql[i]!;
+          qhi[j] = 2 * qhi[j]! + ql[i + 1]!;
+        }
       }
+      if (l % LAZY === 0) normaliseLazy(qlo, qhi);
     }
+    const q = new Uint32Array(2 * L);
+    for (let j = 0; j < L; j++) reduceInto(q, 2 * j, qlo[j]!, qhi[j]!);
     return new M61Vec(q);
   }
   let q = f.zeros(L);
