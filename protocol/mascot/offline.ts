@@ -23,9 +23,9 @@
  *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
  *         ordered pair are public-key operations.
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
- *  kos     KOS extend message for the k·m Gilboa OTs, choice bits = bits of my b   (Fig. 9 Multiply)
+ *  kos     KOS extend message for the k·m·τ Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply)
  *  coins   bcast: commitments to three coin-toss seeds
- *  gilboa  d = m0 − m1 + a for each OT                                               (Fig. 9 Multiply)
+ *  gilboa  d = m0 − m1 + b for each OT (b = my b_t for the peer's a_{t,l})         (Fig. 9 Multiply)
  *  coin1   bcast: opening → r, r̂                                                    (Fig. 9 Combine)
  *  cope    COPE u^i for X = (x0, a, b, c, â, ĉ) under the peer's α                   (Fig. 9 Authenticate, Fig. 4)
  *  coin2   bcast: opening → input-check coefficients, sacrifice t                   (Fig. 6 check, Fig. 9 Sacrifice)
@@ -224,7 +224,7 @@ export class OfflineParty {
           for (const p of need) this.inbox.delete(p);
           const B = this.batch!, msgs = got[0]!;
           const pre: Array<{ v0: Uint8Array; v1: Uint8Array }> = [];
-          for (const j of this.peers) pre.push(await kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m, msgs[j]!, j, gilboaBlocks(this.F)));
+          for (const j of this.peers) pre.push(await kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(this.F)));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
           o = this.step();
@@ -243,7 +243,7 @@ export class OfflineParty {
   async prefetchBatch(): Promise<void> {
     if (this.produced >= this.count || this.stage.startsWith("setup")) return;
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
-    const colBytes = paddedCount(F.bits * m) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const colBytes = paddedCount(F.bits * m * TAU) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
       for (const p of this.kosR[j]!.prg0) jobs.push(p.prefetch(colBytes));
@@ -381,7 +381,7 @@ export class OfflineParty {
     const a = F.random(m * TAU, this.rng), b = F.random(m, this.rng);
     this.batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
     this.setStage("kos");
-    return gilboaChoices(F, b);
+    return gilboaChoices(F, a);
   }
 
   private kosCheat(): { columns: number[]; bit: number } | undefined {
@@ -391,7 +391,7 @@ export class OfflineParty {
   private startBatch(): OfflineOutbound[] {
     const choices = this.beginBatch();
     if (!choices) return [];
-    // Fig. 9 Multiply: I am the OT receiver with the bits of my b towards every peer.
+    // Fig. 9 Multiply: I am the OT receiver with the bits of my a (all τ copies) towards every peer.
     const ext = this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
     return this.finishStart(ext);
   }
@@ -431,8 +431,8 @@ export class OfflineParty {
     const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
     this.peers.forEach((j, k) => {
-      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m, msgs[j]!, j, gilboaBlocks(F));
-      const g = gilboaSender(F, B.a!, v0, v1);
+      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(F));
+      const g = gilboaSender(F, bRep, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
     });
@@ -444,7 +444,7 @@ export class OfflineParty {
   private onGilboa(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     const F = this.F, B = this.batch!;
     let c = B.cProd!;
-    for (const j of this.peers) c = F.add(c, gilboaReceiver(F, B.b!, B.kosOut[j]!, msgs[j]!, j));
+    for (const j of this.peers) c = F.add(c, gilboaReceiver(F, B.a!, B.kosOut[j]!, msgs[j]!, j));
     B.cProd = c; B.kosOut = [];
     this.setStage("coin1");
     return [this.out("all", `${this.batchNo}.coin1`, coinOpenPayload(B.coins[0]!))];

@@ -4,7 +4,10 @@
  * vectors. The message flow that strings them together is in offline.ts.
  *
  * Layouts: a batch has m triples and τ = 3 (TAU) products per triple. Vectors indexed by
- * (triple t, copy l) use index t·τ + l; OT number j for bit h of b_t is h·m + t.
+ * (triple t, copy l) use index t·τ + l. Per ordered pair (i, j) the Gilboa OTs have party i
+ * as chooser with the bits of its a ∈ F^{m·τ} (OT number h·mτ + t·τ + l for bit h of a_{t,l})
+ * and party j as sender with correlation b_t (repeated per copy): the order of MASCOT Fig. 9
+ * and MP-SPDZ, in which selective-failure leakage hits only the a's, removed by Combine.
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import { M61Vec, m61AddWords, m61DoubleAddWords, m61FromUniformInto, m61SubAddWords } from "../field/m61.ts";
@@ -18,9 +21,9 @@ export const TAU = 3;
 /** A batch of authenticated triples held by one party: [[a]], [[b]], [[c]] with c = a·b. */
 export interface TripleShares { readonly a: AuthShare; readonly b: AuthShare; readonly c: AuthShare }
 
-/** 16-byte blocks of one Gilboa OT message: τ field elements of uniformByteLength bytes. */
+/** 16-byte blocks of one Gilboa OT message: one field element of uniformByteLength bytes. */
 export function gilboaBlocks(field: Field): number {
-  return Math.ceil((TAU * field.uniformByteLength) / 16);
+  return Math.ceil(field.uniformByteLength / 16);
 }
 
 /** out[i] = v[idx[i]]. */
@@ -41,34 +44,37 @@ function tl2lt(m: number): Uint32Array {
   return idx;
 }
 
-/** OT messages (n messages of gilboaBlocks·16 bytes) → n·τ field elements. */
+/** OT messages (n messages of gilboaBlocks·16 bytes) → n field elements. */
 function otToField(field: Field, bytes: Uint8Array, n: number): FieldVec {
-  const per = TAU * field.uniformByteLength, stride = gilboaBlocks(field) * 16;
-  if (per === stride) return field.fromUniformBytes(bytes, n * TAU);
+  const per = field.uniformByteLength, stride = gilboaBlocks(field) * 16;
+  if (per === stride) return field.fromUniformBytes(bytes, n);
   const packed = new Uint8Array(n * per);
   for (let j = 0; j < n; j++) packed.set(bytes.subarray(j * stride, j * stride + per), j * per);
-  return field.fromUniformBytes(packed, n * TAU);
+  return field.fromUniformBytes(packed, n);
 }
 
-/** Choice bits for the Gilboa OTs: bit h of b_t at index h·m + t (b is this party's b shares). */
-export function gilboaChoices(field: Field, b: FieldVec): Uint8Array {
-  const m = b.length, k = field.bits;
-  if (b instanceof M61Vec) {
-    const x = new Uint8Array(k * m), d = b.d;
-    for (let t = 0; t < m; t++) {
-      const lo = d[2 * t]!, hi = d[2 * t + 1]!;
-      for (let h = 0; h < 32; h++) x[h * m + t] = (lo >>> h) & 1;
-      for (let h = 32; h < k; h++) x[h * m + t] = (hi >>> (h - 32)) & 1;
+/**
+ * Choice bits for the Gilboa OTs of the chooser's vector x (length L): bit h of x_e at
+ * index h·L + e (little-endian bits, k = field.bits of them per element).
+ */
+export function gilboaChoices(field: Field, x: FieldVec): Uint8Array {
+  const L = x.length, k = field.bits;
+  const out = new Uint8Array(k * L);
+  if (x instanceof M61Vec) {
+    const d = x.d;
+    for (let e = 0; e < L; e++) {
+      const lo = d[2 * e]!, hi = d[2 * e + 1]!;
+      for (let h = 0; h < 32; h++) out[h * L + e] = (lo >>> h) & 1;
+      for (let h = 32; h < k; h++) out[h * L + e] = (hi >>> (h - 32)) & 1;
     }
-    return x;
+    return out;
   }
-  const bs = field.toBigInts(b);
-  const x = new Uint8Array(k * m);
-  for (let t = 0; t < m; t++) {
-    let v = bs[t]!;
-    for (let h = 0; h < k; h++) { x[h * m + t] = Number(v & 1n); v >>= 1n; }
+  const xs = field.toBigInts(x);
+  for (let e = 0; e < L; e++) {
+    let v = xs[e]!;
+    for (let h = 0; h < k; h++) { out[h * L + e] = Number(v & 1n); v >>= 1n; }
   }
-  return x;
+  return out;
 }
 
 function horner(field: Field, v: FieldVec, k: number, seg: number): FieldVec {
@@ -81,60 +87,60 @@ function horner(field: Field, v: FieldVec, k: number, seg: number): FieldVec {
 }
 
 /**
- * Multiply (Fig. 9 step 2), OT sender side of one ordered pair: this party holds a ∈ F^{m·τ}
- * and random-OT messages (v0, v1) for the k·m OTs whose choice bits are the bits of the peer's
- * b. Sends d_{h,t,l} = m0 − m1 + a_{t,l}; its share of a·b_peer is −Σ_h 2^h m0_h.
+ * Multiply (Fig. 9 step 2), OT sender side of one ordered pair (Gilboa product over random
+ * OT, as in COPE Fig. 4): the sender holds the correlation y ∈ F^L (here its b, repeated per
+ * copy l) and the messages (v0, v1) of the k·L random OTs whose choice bits are the bits of
+ * the peer's a (so a selective-failure attack can only leak bits of a, which Combine
+ * removes). Sends d_h = m0_h − m1_h + y; its share of a_peer·y is −Σ_h 2^h m0_h.
  */
-export function gilboaSender(field: Field, a: FieldVec, v0: Uint8Array, v1: Uint8Array): { message: Uint8Array; share: FieldVec } {
-  const k = field.bits, seg = a.length, n = (k * seg) / TAU;
-  if (a instanceof M61Vec && gilboaBlocks(field) === TAU) {
-    // Fused m61 path (same output): message blocks of OT h are contiguous, seg elements each.
-    const msg = new Uint32Array(2 * seg * k), acc = new Uint32Array(2 * seg);
-    const w0 = new Uint32Array(2 * seg), w1 = new Uint32Array(2 * seg);
+export function gilboaSender(field: Field, y: FieldVec, v0: Uint8Array, v1: Uint8Array): { message: Uint8Array; share: FieldVec } {
+  const k = field.bits, L = y.length;
+  if (y instanceof M61Vec && gilboaBlocks(field) === 1) {
+    // Fused m61 path (same output): the messages of bit h are contiguous, L of 16 bytes.
+    const msg = new Uint32Array(2 * L * k), acc = new Uint32Array(2 * L);
+    const w0 = new Uint32Array(2 * L), w1 = new Uint32Array(2 * L);
     for (let h = k - 1; h >= 0; h--) {
-      m61FromUniformInto(v0.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w0, 0);
-      m61FromUniformInto(v1.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w1, 0);
-      m61SubAddWords(msg.subarray(2 * seg * h, 2 * seg * (h + 1)), w0, w1, a.d);
+      m61FromUniformInto(v0.subarray(16 * L * h, 16 * L * (h + 1)), L, w0, 0);
+      m61FromUniformInto(v1.subarray(16 * L * h, 16 * L * (h + 1)), L, w1, 0);
+      m61SubAddWords(msg.subarray(2 * L * h, 2 * L * (h + 1)), w0, w1, y.d);
       m61DoubleAddWords(acc, w0);
     }
     return { message: field.encode(new M61Vec(msg)), share: field.neg(new M61Vec(acc)) };
   }
-  const m0 = otToField(field, v0, n), m1 = otToField(field, v1, n);
-  const aRep = field.concat(new Array<FieldVec>(k).fill(a));
-  const d = field.add(field.sub(m0, m1), aRep);
-  return { message: field.encode(d), share: field.neg(horner(field, m0, k, seg)) };
+  const m0 = otToField(field, v0, k * L), m1 = otToField(field, v1, k * L);
+  const yRep = field.concat(new Array<FieldVec>(k).fill(y));
+  const d = field.add(field.sub(m0, m1), yRep);
+  return { message: field.encode(d), share: field.neg(horner(field, m0, k, L)) };
 }
 
 /**
- * Multiply (Fig. 9 step 2), OT receiver side: with its b (m elements), the chosen messages
- * and the sender's d, returns its share Σ_h 2^h (m_{b_h} + b_h·d_h) of a_peer·b.
- * Throws ProtocolAbort "bad-encoding" (culprit `peer`) on a malformed d.
+ * Multiply (Fig. 9 step 2), OT receiver side: with its vector x (the choice bits' source),
+ * the chosen messages and the sender's d, returns its share Σ_h 2^h (m_{x_h} + x_h·d_h) of
+ * x·y_peer. Throws ProtocolAbort "bad-encoding" (culprit `peer`) on a malformed d.
  */
-export function gilboaReceiver(field: Field, b: FieldVec, outputs: Uint8Array, message: Uint8Array, peer: number): FieldVec {
-  const k = field.bits, m = b.length, seg = m * TAU;
-  if (message.length !== k * seg * field.byteLength) throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: wrong message length");
+export function gilboaReceiver(field: Field, x: FieldVec, outputs: Uint8Array, message: Uint8Array, peer: number): FieldVec {
+  const k = field.bits, L = x.length;
+  if (message.length !== k * L * field.byteLength) throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: wrong message length");
   let d: FieldVec;
   try { d = field.decode(message); } catch { throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: non-canonical element"); }
-  const bits = gilboaChoices(field, b);
-  if (d instanceof M61Vec && gilboaBlocks(field) === TAU) {
-    const acc = new Uint32Array(2 * seg), w = new Uint32Array(2 * seg), dd = d.d;
+  const bits = gilboaChoices(field, x);
+  if (d instanceof M61Vec && gilboaBlocks(field) === 1) {
+    const acc = new Uint32Array(2 * L), w = new Uint32Array(2 * L), sel = new Uint32Array(2 * L), dd = d.d;
     for (let h = k - 1; h >= 0; h--) {
-      m61FromUniformInto(outputs.subarray(16 * seg * h, 16 * seg * (h + 1)), seg, w, 0);
-      const dh = dd.subarray(2 * seg * h, 2 * seg * (h + 1));
-      const sel = new Uint32Array(2 * seg);
-      for (let t = 0; t < m; t++) {
-        if (!bits[h * m + t]) continue;
-        for (let o = 2 * TAU * t; o < 2 * TAU * (t + 1); o++) sel[o] = dh[o]!;
+      m61FromUniformInto(outputs.subarray(16 * L * h, 16 * L * (h + 1)), L, w, 0);
+      const o = 2 * L * h;
+      for (let e = 0; e < L; e++) {
+        const b = bits[h * L + e]!;
+        sel[2 * e] = b ? dd[o + 2 * e]! : 0;
+        sel[2 * e + 1] = b ? dd[o + 2 * e + 1]! : 0;
       }
-      m61AddWords(w, sel); // m_{b_h} + b_h·d_h
+      m61AddWords(w, sel); // m_{x_h} + x_h·d_h
       m61DoubleAddWords(acc, w);
     }
     return new M61Vec(acc);
   }
-  const mb = otToField(field, outputs, k * m);
-  const sel = new Array<number>(k * seg);
-  for (let h = 0; h < k; h++) for (let t = 0; t < m; t++) for (let l = 0; l < TAU; l++) sel[h * seg + t * TAU + l] = bits[h * m + t]!;
-  return horner(field, field.add(mb, field.mul(field.fromInts(sel), d)), k, seg);
+  const mb = otToField(field, outputs, k * L);
+  return horner(field, field.add(mb, field.mul(field.fromInts(Array.from(bits)), d)), k, L);
 }
 
 /**
