@@ -10,6 +10,10 @@
  * on inbound m (phase starts with "offline."): send(off.receive(m));  // may throw ProtocolAbort
  * when off.done: off.alpha() → α_i (bigint), off.triples() → { a, b, c } AuthShare, length count
  * ```
+ * Faster, same bytes: `await off.receiveAsync(m)` precomputes each batch's PRG streams and
+ * the KOS fixed-key-AES hashing with WebCrypto (bulk, native AES) instead of sync noble AES;
+ * use it wherever the caller can await (benchmarks use it via runOfflineInMemoryAsync).
+ * `off.bytesSent` counts payload bytes sent (a broadcast once per recipient).
  * `OfflineParty` structurally implements online.ts's `OfflineSource`. Every phase name starts
  * with "offline.". Messages of later stages/batches may arrive early and are buffered; a
  * second message with the same phase from the same sender is a "replay". Sequence numbers
