@@ -98,13 +98,15 @@ function passes(row: Row, filters: readonly FilterLayout[]): boolean {
   return true;
 }
 
-/** Group index of a row for a measure, or -1 if the group column is missing. */
-function groupOf(m: MeasureLayout, row: Row, schema: DatasetSchema): number {
+/** Group index of a row for a measure, or -1 if the group column is missing. Throws TypeError for a value that is not a level. */
+function groupOf(m: MeasureLayout, row: Row, schema: DatasetSchema, r: number): number {
   if (m.groupIndex < 0) return 0;
   const v = row[m.groupIndex];
   if (v === null || v === undefined) return -1;
   const spec = schema.columns[m.groupIndex]!;
-  return spec.type === "numeric" ? -1 : spec.levels.indexOf(v as string);
+  const g = spec.type === "numeric" || typeof v !== "string" ? -1 : spec.levels.indexOf(v);
+  if (g < 0) throw new TypeError(`rows[${r}]: group column "${m.groupBy}" holds ${JSON.stringify(v)}, which is not one of its levels`);
+  return g;
 }
 
 /** Histogram cell of a value, or -1 if it is not counted (categorical level not selected). */
@@ -143,12 +145,15 @@ function visit(
     if (!passes(row, layout.filters)) continue;
     used++;
     layout.measures.forEach((m, mi) => {
-      const g = groupOf(m, row, schema);
+      const g = groupOf(m, row, schema, r);
       if (g < 0) return;
       const v = m.columnIndex >= 0 ? row[m.columnIndex]! : null;
       if (m.columnIndex >= 0 && v === null) return;
-      if (m.columnIndex >= 0 && m.kind !== "count" && m.kind !== "histogram" && typeof v !== "number") {
-        throw new TypeError(`rows[${r}]: column "${m.column}" must hold numbers, found ${JSON.stringify(v)}`);
+      if (m.columnIndex >= 0) {
+        const spec = schema.columns[m.columnIndex]!;
+        if (spec.type === "numeric" ? typeof v !== "number" || !Number.isFinite(v) : typeof v !== "string" || !spec.levels.includes(v)) {
+          throw new TypeError(`rows[${r}]: column "${m.column}" must hold ${spec.type === "numeric" ? "finite numbers" : "one of its levels"}, found ${JSON.stringify(v)}`);
+        }
       }
       fn(m, g, v, mi);
     });

@@ -89,7 +89,13 @@ describe("contribution and finalisation guards", () => {
   });
   it("refuses rows that do not match the schema", () => {
     expect(() => encodeContribution(q, schema, [[1, 2]])).toThrow(/rows\[0\]: expected an array of 15 values/);
-    expect(() => encodeContribution(q, schema, [row.map((v, i) => (i === 0 ? "40" : v))])).toThrow(/column "age" must hold numbers/);
+    expect(() => encodeContribution(q, schema, [row.map((v, i) => (i === 0 ? "40" : v))])).toThrow(/rows\[0\]: column "age" must hold finite numbers, found "40"/);
+    const h = parseStatsQuery({ ...ok, measures: [{ kind: "histogram", column: "sex" }, { kind: "histogram", column: "age", bins: [0, 50, 100] }] });
+    expect(() => encodeContribution(h, schema, [row.map((v, i) => (i === 9 ? 1 : v))])).toThrow(/column "sex" must hold one of its levels, found 1/);
+    expect(() => encodeContribution(h, schema, [row.map((v, i) => (i === 9 ? "Mle" : v))])).toThrow(/column "sex" must hold one of its levels, found "Mle"/);
+    expect(() => encodeContribution(h, schema, [row.map((v, i) => (i === 0 ? Number.NaN : v))])).toThrow(/column "age" must hold finite numbers/);
+    const g = parseStatsQuery({ ...ok, measures: [{ kind: "count", groupBy: "sex" }] });
+    expect(() => encodeContribution(g, schema, [row.map((v, i) => (i === 9 ? "male" : v))])).toThrow(/rows\[0\]: group column "sex" holds "male", which is not one of its levels/);
   });
   it("refuses an aggregate that no honest committee can produce", () => {
     const c = encodeContribution(q, schema, [row]);
