@@ -4,7 +4,7 @@
  * triples/s after setup, and bytes sent per party per triple.
  */
 import { fieldByName } from "../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory } from "../protocol/mascot/offline.ts";
+import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync } from "../protocol/mascot/offline.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { utf8 } from "../protocol/encoding.ts";
 import type { BenchResult } from "./types.ts";
@@ -21,7 +21,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     const setupOnly = runOfflineInMemory(mk(0));
     const setupS = (performance.now() - t) / 1000;
     t = performance.now();
-    const r = runOfflineInMemory(mk(count));
+    const r = await runOfflineInMemoryAsync(mk(count));
     const totalS = (performance.now() - t) / 1000;
     const tripleS = Math.max(totalS - setupS, 1e-9);
     const bytes = Math.max(...r.bytesSent), setupBytes = Math.max(...setupOnly.bytesSent);
