@@ -123,11 +123,15 @@ export class NodeAgent {
     }
   }
 
-  /** Stops polling and heartbeats; a round in progress is abandoned (the deadline aborts it). */
-  stop(): void {
+  /**
+   * Stops polling and heartbeats and, with `deregister`, leaves the registry so the node is
+   * no longer selected. A round in progress is abandoned (its deadline aborts it).
+   */
+  async stop(deregister = true): Promise<void> {
     this.stopped = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.poll?.abort();
+    if (deregister) await this.client.deregister().catch(() => undefined);
   }
 
   /** Replaces the datasets (their commitments changed); the next heartbeat re-registers them. */

@@ -96,7 +96,7 @@ export async function nodeStart(args: string[]): Promise<number> {
     },
   });
   const running = agent;
-  const shutdown = () => { running.stop(); for (const w of watchers) w.stop(); };
+  const shutdown = () => { for (const w of watchers) w.stop(); void running.stop(true).finally(() => process.exit(0)); };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
   await agent.run();

@@ -177,7 +177,8 @@ export class LocalModel {
    * mini-batch `optimizer` steps over `data` in a seeded shuffled order, with the FedProx
    * term μ/2·‖w − w_global‖² added to the loss when spec.strategy is fedprox, and returns
    * Δ = w_local − w_global clipped to spec.clipNorm. The model keeps the local weights.
-   * Throws RangeError if the data does not fit the spec or is empty.
+   * Throws RangeError if the data does not fit the spec, is empty or has a non-finite
+   * feature; Error if training diverges.
    */
   trainLocal(globalWeights: ArrayLike<number>, data: Dataset, opts: TrainOptions = {}): LocalUpdate {
     this.live();
@@ -185,6 +186,9 @@ export class LocalModel {
     const { spec } = this;
     if (data.d !== spec.inputDim) throw new RangeError(`trainLocal: data has ${data.d} features, spec ${spec.inputDim}`);
     if (data.n === 0) throw new RangeError("trainLocal: no rows");
+    for (let i = 0; i < data.n * data.d; i++) {
+      if (!Number.isFinite(data.x[i]!)) throw new RangeError(`trainLocal: non-finite feature at row ${Math.floor(i / data.d)} (impute missing values, e.g. with standardizeInPlace)`);
+    }
     this.setWeights(globalWeights);
     const w0 = Float64Array.from(globalWeights as ArrayLike<number>, Math.fround);
     const epochs = opts.epochs ?? spec.epochs;
@@ -233,6 +237,7 @@ export class LocalModel {
     for (let i = 0; i < raw.length; i++) raw[i] = w1[i]! - w0[i]!;
     let delta: Float64Array = raw;
     let norm = l2Norm(raw);
+    if (!Number.isFinite(norm)) throw new Error("trainLocal: local training diverged (non-finite weights); lower the learning rate");
     let clipped = false;
     if (spec.clipNorm !== undefined) {
       const c = clipToNorm(raw, spec.clipNorm);

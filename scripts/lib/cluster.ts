@@ -98,6 +98,8 @@ export interface ClusterOptions {
   /** Per-node environment (e.g. a test-only TWOPM_FAULT for one node). */
   nodeEnv?: (i: number) => Record<string, string>;
   apiToken?: string;
+  /** Seconds a silent node stays eligible (nodes heartbeat every 2 s here). */
+  livenessSeconds?: number;
   /** Print node output lines as they come (the demo). */
   onNodeLine?: (node: string, line: string) => void;
 }
@@ -127,7 +129,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "2pm-cluster-"));
   const dealt = o.datasets.map((d) => ({ ...sliceDataset(d, o.nodes, o.seed ?? "2pm-e2e"), file: d.schemaFile }));
   const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
-  const coordinator = await startCoordinator({ apiToken });
+  const coordinator = await startCoordinator({ apiToken, vars: { LIVENESS_WINDOW_S: String(o.livenessSeconds ?? 10) } });
   const nodes: NodeProcess[] = [];
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {
