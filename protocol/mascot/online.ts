@@ -83,6 +83,15 @@ export function decodeVec(f: Field, bytes: Uint8Array, n: number, from: number, 
   }
 }
 
+/**
+ * Input via masks (MASCOT Fig. 1 Π_Online, Input): the owner of a preprocessed mask [[r]]
+ * (r known to it) broadcasts e = c − r; every party sets [[c]] = [[r]] + e (public-constant
+ * addition: party 0 adds e to its value share, everyone adds α_i·e to its MAC share).
+ */
+export function inputViaMask(ctx: ShareContext, mask: AuthShare, e: FieldVec): AuthShare {
+  return addPublic(ctx, mask, e);
+}
+
 /** Beaver step 1: this party's shares of ε = x − a and δ = y − b (to open). */
 export function beaverMasks(f: Field, x: AuthShare, y: AuthShare, t: Triples): { eps: AuthShare; delta: AuthShare } {
   return {
