@@ -96,6 +96,8 @@ describe("local model", () => {
 
   it("rejects data of the wrong width and use after dispose", async () => {
     expect(() => m.trainLocal(m.getWeights(), toyData(4, 5))).toThrow(RangeError);
+    const withNaN = toyData(4); withNaN.x[5] = NaN;
+    expect(() => m.trainLocal(m.getWeights(), withNaN)).toThrow(/non-finite feature at row 1/);
     expect(() => m.setWeights(new Float64Array(3))).toThrow(RangeError);
     const tmp = await createLocalModel(parseModelSpec(mlp));
     tmp.dispose();
