@@ -1,0 +1,139 @@
+/**
+ * A learning job's round protocol, shared by the node (map) and the JobDO (reduce). Pure.
+ *
+ * Each round r the committee securely sums, per node k,
+ *     [ n_k·Δ_k (d entries) ‖ n_k ‖ Σloss_k ‖ correct_k ‖ count_k ]
+ * in fixed point: the sample-weighted update of local training from global model r (clipped
+ * to ‖Δ‖ ≤ clipNorm, see protocol/learning/bounds.ts) and the federated evaluation of global
+ * model r on the node's held-out rows. The reduce divides (FedAvg weighting), applies the
+ * server optimiser (FedAvg / FedAdam / FedYogi), records the evaluation of model r, decides
+ * whether to stop, and publishes model r+1 (its hash goes into the transparency log).
+ */
+import { fieldByName } from "../field/index.ts";
+import type { EvalSums } from "../learning/aggregate.ts";
+import { finishEval, finishWeightedMean } from "../learning/aggregate.ts";
+import { dequantize, type UpdateEncodingPlan } from "../learning/bounds.ts";
+import { encodeGlobalModel } from "../learning/codec.ts";
+import { totalSize } from "../learning/flatten.ts";
+import { LearningJob, planForJob } from "../learning/job.ts";
+import { serverInit, serverStep, type ServerState } from "../learning/server.ts";
+import { weightShapes, type ModelSpec } from "../learning/spec.ts";
+import { shouldStop, type RoundMetrics } from "../learning/stopping.ts";
+import { seededRng } from "../rng.ts";
+
+/** Entries appended after the update: Σloss (fixed point), correct, count. */
+export const EVAL_ENTRIES = 3;
+
+export interface LearningLayout {
+  plan: UpdateEncodingPlan;
+  /** Total secure-sum length: plan.length + EVAL_ENTRIES. */
+  length: number;
+  /** Offset of the evaluation entries. */
+  evalOffset: number;
+  /** Largest per-node Σloss accepted (loss clipped per row at maxRowLoss). */
+  maxRowLoss: number;
+}
+
+/** Per-row loss is clipped to this before summing, so evaluation sums are bounded. */
+export const MAX_ROW_LOSS = 50;
+
+/** Parses a learning job's task. Throws a ZodError naming the offending path. */
+export function parseLearningTask(task: Record<string, unknown>): LearningJob {
+  return LearningJob.parse(task);
+}
+
+/** The secure-sum layout of a job for a committee of `parties` over `fieldName`. Throws RangeError if no encoding fits. */
+export function learningLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): LearningLayout {
+  const plan = planForJob(job, parties, fieldByName(fieldName).p);
+  return { plan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length, maxRowLoss: MAX_ROW_LOSS };
+}
+
+/** Node side: the evaluation entries as integers (Σloss scaled by 2^f, clipped per row upstream). */
+export function evaluationInts(e: EvalSums, fracBits: number): number[] {
+  return [Math.round(Math.min(e.lossSum, e.count * MAX_ROW_LOSS) * 2 ** fracBits), e.correct, e.count];
+}
+
+/**
+ * Initial global weights (round 0), deterministic in the spec's seed: Glorot-uniform kernels
+ * (limit √(6/(fan_in+fan_out))), zero biases, in tfjs `getWeights()` order. Pure, so the
+ * JobDO can create them without tfjs; every node and auditor can recompute them.
+ */
+export function initialGlobalWeights(spec: ModelSpec): Float64Array {
+  const shapes = weightShapes(spec);
+  const out = new Float64Array(totalSize(shapes));
+  const rng = seededRng(`2pm/init/v1/${spec.seed}`);
+  let off = 0;
+  for (const shape of shapes) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (shape.length === 2) {
+      const limit = Math.sqrt(6 / (shape[0]! + shape[1]!));
+      const bytes = rng.bytes(4 * size);
+      const dv = new DataView(bytes.buffer);
+      for (let i = 0; i < size; i++) out[off + i] = (dv.getUint32(4 * i, true) / 2 ** 32) * 2 * limit - limit;
+    }
+    off += size;
+  }
+  return out;
+}
+
+export interface LearningState {
+  /** Global model the next round trains from. */
+  round: number;
+  weights: Float64Array;
+  server: ServerState;
+  /** Federated evaluation of global model r, one entry per completed round. */
+  history: Array<RoundMetrics & { samples: number; parties: number }>;
+}
+
+/** The job's first state and its round-0 model bytes. */
+export function initLearning(job: LearningJob): { state: LearningState; model: Uint8Array } {
+  const weights = initialGlobalWeights(job.model);
+  return { state: { round: 0, weights, server: serverInit(job.model.strategy, weights.length), history: [] }, model: encodeGlobalModel(0, weights) };
+}
+
+export interface LearningResult {
+  history: LearningState["history"];
+  /** Round whose global model is the job's answer (best monitored metric, or the last). */
+  bestRound: number;
+  /** Round of the newest global model stored. */
+  latestModelRound: number;
+  stopReason: "target" | "no-improvement" | "max-rounds" | null;
+}
+
+/** Signed integers from a field-encoded aggregate (values above p/2 are negative). Throws RangeError past 2^53. */
+function signedInts(fieldName: "m61" | "p128", bytes: Uint8Array): number[] {
+  const field = fieldByName(fieldName);
+  const half = field.p / 2n;
+  return field.toBigInts(field.decode(bytes)).map((x) => {
+    const v = x > half ? x - field.p : x;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError("aggregate entry exceeds 2^53");
+    return Number(v);
+  });
+}
+
+/**
+ * Applies one accepted round. `parties` = inputs summed (committee minus excluded).
+ * Returns the next state, the new model bytes (round r+1), the job's result so far and
+ * whether to stop. Throws RangeError on an aggregate of the wrong length or with no samples.
+ */
+export function reduceLearning(job: LearningJob, state: LearningState, fieldName: "m61" | "p128", aggregate: Uint8Array, parties: number, committeeSize: number): { state: LearningState; model: Uint8Array; result: LearningResult; done: boolean } {
+  const layout = learningLayout(job, committeeSize, fieldName);
+  const ints = signedInts(fieldName, aggregate);
+  if (ints.length !== layout.length) throw new RangeError(`aggregate has ${ints.length} entries, the job's layout ${layout.length}`);
+  const f = layout.plan.fracBits;
+  // [Σ n_k·Δ_k ‖ Σ n_k] were quantised together (protocol/learning/bounds.ts quantize).
+  const { meanDelta, totalSamples } = finishWeightedMean(dequantize(ints.slice(0, layout.plan.length), f));
+  const [lossInt, correct, count] = ints.slice(layout.evalOffset);
+  const metrics = count! > 0 ? finishEval([lossInt! / 2 ** f, correct!, count!]) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
+  const step = serverStep(job.model.strategy, state.server, state.weights, meanDelta);
+  const history = [...state.history, { round: state.round, loss: metrics.loss, accuracy: metrics.accuracy, samples: totalSamples, parties }];
+  const decision = shouldStop(history.filter((h) => Number.isFinite(h.loss)), job.stopping);
+  const next: LearningState = { round: state.round + 1, weights: step.weights, server: step.state, history };
+  const bestRound = decision.stop ? decision.bestRound : state.round;
+  return {
+    state: next,
+    model: encodeGlobalModel(next.round, step.weights),
+    done: decision.stop,
+    result: { history, bestRound, latestModelRound: next.round, stopReason: decision.stop ? decision.reason : null },
+  };
+}
