@@ -63,12 +63,24 @@ const keyCache = new Map<string, EvaluationKeys>();
 const MAX_CACHED_KEYS = 4;
 const MAX_CACHED_MODELS = 4;
 
+// Requests interleave at awaits: a cache entry evicted by one request may still be in use
+// by another. Evicted SEAL objects are retired and deleted only when no request is in flight.
+let inflight = 0;
+const graveyard: Array<{ dispose(): void }> = [];
+function retire(x: { dispose(): void } | undefined): void {
+  if (x) graveyard.push(x);
+}
+function reap(): void {
+  if (inflight === 0) for (const x of graveyard.splice(0)) x.dispose();
+}
+
 /** Test hook: drop this isolate's caches (as after an eviction). */
 export function clearInferCaches(): void {
-  for (const v of packages.values()) v.evaluator.dispose();
+  for (const v of packages.values()) retire(v.evaluator);
   packages.clear();
-  for (const k of keyCache.values()) k.dispose();
+  for (const k of keyCache.values()) retire(k);
   keyCache.clear();
+  reap();
 }
 
 /** Number of cached key sets and models (for tests). */
@@ -116,13 +128,13 @@ async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPack
     hit.at = Date.now();
     return { ...hit, ctx: hit.evaluator.ctx };
   }
-  hit?.evaluator.dispose();
+  retire(hit?.evaluator);
   const ctx = CkksContext.get(seal, pkg.ckks);
   const evaluator = new PlanEvaluator(ctx, compilePlan(pkg.model));
   packages.delete(id);
   if (packages.size >= MAX_CACHED_MODELS) {
     const [k, v] = packages.entries().next().value!;
-    v.evaluator.dispose();
+    retire(v.evaluator);
     packages.delete(k);
   }
   packages.set(id, { pkg, evaluator, at: Date.now() });
@@ -132,7 +144,7 @@ async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPack
 function cacheKeys(keyId: string, keys: EvaluationKeys): void {
   if (keyCache.size >= MAX_CACHED_KEYS) {
     const [k, v] = keyCache.entries().next().value!;
-    v.dispose();
+    retire(v);
     keyCache.delete(k);
   }
   keyCache.set(keyId, keys);
@@ -148,6 +160,15 @@ function keyParts(frameParts: Uint8Array[], kinds: Array<"relin" | "galois">): {
 }
 
 export const inferRoutes = new Hono<FheEnv>()
+  .use(async (_c, next) => {
+    inflight++;
+    try {
+      await next();
+    } finally {
+      inflight--;
+      reap();
+    }
+  })
   .put("/:id/package", async (c) => {
     if (!(await authorised(c.env, c.req.header("authorization")))) throw new RouteError("unauthorized", "missing or invalid API token");
     const id = modelId(c);
@@ -161,7 +182,7 @@ export const inferRoutes = new Hono<FheEnv>()
     const pkg = await verifyPackage(json);
     if (pkg.modelId !== id) throw new RouteError("model-id-mismatch", `package is for model ${pkg.modelId}, not ${id}`);
     await c.env.MODELS.put(fhePackageObject(id), JSON.stringify(pkg), { httpMetadata: { contentType: "application/json" }, customMetadata: { hash: pkg.hash } });
-    packages.get(id)?.evaluator.dispose();
+    retire(packages.get(id)?.evaluator);
     packages.delete(id);
     return c.json({ modelId: id, version: pkg.version, hash: pkg.hash, depth: pkg.depth }, 201);
   })
@@ -195,7 +216,7 @@ export const inferRoutes = new Hono<FheEnv>()
         customMetadata: { paramsKey: paramsKey(ctx.params) },
       });
     }
-    keyCache.get(keyId)?.dispose();
+    retire(keyCache.get(keyId));
     keyCache.delete(keyId);
     cacheKeys(keyId, keys);
     return c.json({ keyId, paramsKey: paramsKey(ctx.params) }, 201);

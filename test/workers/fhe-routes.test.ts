@@ -108,6 +108,19 @@ describe("encrypted inference in workerd", () => {
     }
   });
 
+  it("concurrent requests survive a package replacement and cache evictions", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
+      const cts = q.encryptBatch([[1, 2, 3, 4]], 4);
+      const rs = await Promise.all([infer("wdbc-lr", { keyId }, cts), put(lrPkg), infer("wdbc-lr", { keyId }, cts), Promise.resolve(clearInferCaches()), infer("wdbc-lr", { keyId }, cts)]);
+      for (const r of rs) if (r) expect([200, 201]).toContain(r.status);
+    } finally {
+      q.dispose();
+    }
+  });
+
   it("square MLP, batch", async () => {
     const ctx = CkksContext.get(seal, mlpPkg.ckks);
     const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
