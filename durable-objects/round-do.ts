@@ -63,6 +63,8 @@ export class RoundDO extends DurableObject<Env> {
   private identityKeys: Uint8Array[] = [];
   /** Next mailbox index per recipient (cache of MAX(idx)+1). */
   private nextIdx: number[] = [];
+  /** Last accepted seq per sender (cache of the `seqs` table). */
+  private lastSeqs = new Map<number, number>();
   /** Per-sender processing chain, so async signature checks keep arrival order. */
   private chains = new Map<number, Promise<void>>();
 
@@ -87,6 +89,8 @@ export class RoundDO extends DurableObject<Env> {
     for (const r of this.ctx.storage.sql.exec<{ recipient: number; top: number }>("SELECT recipient, MAX(idx) AS top FROM mailbox GROUP BY recipient")) {
       this.nextIdx[r.recipient] = r.top + 1;
     }
+    this.lastSeqs.clear();
+    for (const r of this.ctx.storage.sql.exec<{ party: number; last_seq: number }>("SELECT party, last_seq FROM seqs")) this.lastSeqs.set(r.party, r.last_seq);
   }
 
   // ------------------------------------------------------------------ RPC (JobDO)
@@ -239,6 +243,7 @@ export class RoundDO extends DurableObject<Env> {
     }
     const sql = this.ctx.storage.sql;
     sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, env.seq);
+    this.lastSeqs.set(party, env.seq);
     const msgId = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", party, bytes).one().id;
     const recipients = env.to === "all" ? m.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
     for (const r of recipients) {
@@ -253,8 +258,7 @@ export class RoundDO extends DurableObject<Env> {
   }
 
   private lastSeq(party: number): number {
-    const r = this.ctx.storage.sql.exec<{ last_seq: number }>("SELECT last_seq FROM seqs WHERE party = ?", party).toArray()[0];
-    return r ? r.last_seq : -1;
+    return this.lastSeqs.get(party) ?? -1;
   }
 
   /**
