@@ -61,12 +61,21 @@ export class Querier {
     });
   }
 
-  private encryptValues(values: Float64Array, compression: Compression): Uint8Array {
+  /** Encodes and encrypts each vector (one plaintext reused), serialised seeded. */
+  private encryptVectors(vectors: Float64Array[], compression: Compression): Uint8Array[] {
     const s = this.ctx.seal;
+    const mode = this.ctx.compr(compression);
     return scoped(s, (own) => {
-      const pt = this.ctx.encode(values, own);
-      const ct = own(this.encryptor.encryptSymmetricSerializable(pt));
-      return new Uint8Array(ct.saveToArray(this.ctx.compr(compression)) as Uint8Array);
+      const pt = own(new s.Plaintext());
+      return vectors.map((v) => {
+        this.ctx.encoder.encode(v, this.ctx.scale, pt);
+        const ct = this.encryptor.encryptSymmetricSerializable(pt);
+        try {
+          return ct.saveToArray(mode) as Uint8Array; // a fresh JS-owned array, not a view of WASM memory
+        } finally {
+          ct.delete();
+        }
+      });
     });
   }
 
@@ -75,13 +84,14 @@ export class Querier {
    * `slots` rows. Evaluators accept only uncompressed ciphertexts (the default). Throws FheError("oversized" | "shape-mismatch").
    */
   encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none"): Uint8Array[] {
+    if (rows.length === 0) throw new FheError("shape-mismatch", "no rows to encrypt");
     if (rows.length > this.ctx.slots) throw new FheError("oversized", `${rows.length} rows exceed ${this.ctx.slots} slots per ciphertext`);
     const cols = Array.from({ length: inputDim }, () => new Float64Array(rows.length));
     rows.forEach((r, i) => {
       if (r.length !== inputDim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${inputDim}`);
       for (let j = 0; j < inputDim; j++) cols[j]![i] = r[j]!;
     });
-    return cols.map((c) => this.encryptValues(c, compression));
+    return this.encryptVectors(cols, compression);
   }
 
   /** Single sample: the row tiled with period nextPow2(inputDim) over all slots. */
@@ -89,7 +99,7 @@ export class Querier {
     const p = nextPow2(row.length);
     const v = new Float64Array(this.ctx.slots);
     for (let i = 0; i < v.length; i++) v[i] = i % p < row.length ? row[i % p]! : 0;
-    return this.encryptValues(v, compression);
+    return this.encryptVectors([v], compression)[0]!;
   }
 
   /** Decrypts one ciphertext to its first `count` slots. Throws FheError("bad-ciphertext"). */
