@@ -11,6 +11,8 @@ import { logRoutes } from "./routes/log.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { roundRoutes } from "./routes/rounds.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
+import { inferRoutes } from "./fhe/routes.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
 export { RoundDO } from "../durable-objects/round-do.ts";
 
@@ -21,9 +23,9 @@ const app = new Hono<AppEnv>()
   .route("/v1/jobs", jobRoutes)
   .route("/v1/jobs", modelRoutes)
   .route("/v1", logRoutes)
-  .route("/v1/rounds", roundRoutes);
-// TODO(fhe): mount the FHE sub-app once functions/fhe/routes.ts exists:
-//   import { inferRoutes } from "./fhe/routes.ts";  app.route("/v1/models", inferRoutes);
+  .route("/v1/rounds", roundRoutes)
+  .route("/v1/models", inferRoutes) // FHE inference (functions/fhe, owned by the FHE engineer)
+  .route("/dashboard", dashboardRoutes); // operator dashboard (functions/dashboard)
 
 app.notFound(() => problem(404, "not-found", "no such route"));
 app.onError(errorBoundary);
