@@ -76,9 +76,13 @@ function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
   const groups = W * 4;
   for (let g = 0; g < groups; g++) {
     const base = 4 * 8 * g;
-    for (let v = 1; v < 256; v++) {
-      const low = v & -v, bit = 31 - Math.clz32(low), prev = 4 * (v ^ low), o = base + 4 * bit, t = 4 * v;
-      T[t] = T[prev]! ^ chi[o]!; T[t + 1] = T[prev + 1]! ^ chi[o + 1]!; T[t + 2] = T[prev + 2]! ^ chi[o + 2]!; T[t + 3] = T[prev + 3]! ^ chi[o + 3]!;
+    for (let b = 0; b < 8; b++) {
+      const o = base + 4 * b, c0 = chi[o]! | 0, c1 = chi[o + 1]! | 0, c2 = chi[o + 2]! | 0, c3 = chi[o + 3]! | 0;
+      const half = 1 << b;
+      for (let v = 0; v < half; v++) {
+        const src = 4 * v, dst = 4 * (half + v);
+        T[dst] = T[src]! ^ c0; T[dst + 1] = T[src + 1]! ^ c1; T[dst + 2] = T[src + 2]! ^ c2; T[dst + 3] = T[src + 3]! ^ c3;
+      }
     }
     for (let l = 0; l < KAPPA; l++) {
       const byte = cb[l * W * 4 + g]!;
@@ -225,7 +229,10 @@ function chiFor(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number)
 }
 
 async function chiForAsync(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Promise<Uint32Array> {
-  const p = new Prg(chiSeed(sid, counter, u));
+  const uHash = new Uint8Array(await crypto.subtle.digest("SHA-256", u.slice()));
+  const c = new Uint8Array(8);
+  new DataView(c.buffer).setFloat64(0, counter, true);
+  const p = new Prg(sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, uHash)));
   await p.prefetch(16 * mPrime);
   return new Uint32Array(p.next(16 * mPrime).buffer);
 }
