@@ -227,6 +227,19 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     await until(async () => (await jobStatus(job.id)).status === "completed", 5000, "completed");
   });
 
+  it("cancelling a running job aborts its round (`cancelled`) and closes the assignments", async () => {
+    const { job, nodes } = await setup(2);
+    const ps = await join(nodes, job.id);
+    expect((await (await tokenFetch("POST", `/v1/jobs/${job.id}/cancel`)).json()) as unknown).toMatchObject({ job: { status: "cancelled" } });
+    await until(() => ps.every((p) => p.conn.texts.some((t) => t.kind === "aborted" && t.code === "cancelled")), 5000, "aborted frames");
+    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("aborted");
+    expect((await assignments(nodes[0]!)).filter((a) => a.jobId === job.id)).toEqual([]);
+    expect((await rounds(job.id))[0]).toMatchObject({ status: "aborted", abort: { code: "cancelled" } });
+    // the RoundDO closed the sockets; the job stays cancelled
+    await until(() => ps.every((p) => p.conn.closed), 5000, "closed sockets");
+    expect((await jobStatus(job.id)).status).toBe("cancelled");
+  });
+
   it("refuses WebSocket connections from nodes outside the committee or unsigned", async () => {
     const { job } = await setup(2);
     const outsider = makeNode();

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { inAvailabilityWindow, isEligible, selectCommittee, type Candidate } from "../../durable-objects/selection.ts";
-import { makeNode, register, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
+import { jobStub, makeNode, register, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
 import type { RoundInfo } from "../../protocol/api/schemas.ts";
 
 const eligibility = { minRows: 10, minCores: 2, minMemoryMb: 1000, minBandwidthMbps: 10, allowOnBattery: false };
@@ -39,6 +40,13 @@ describe("committee selection through the real JobDO and D1", () => {
     expect(r.error).toMatch(/insufficient-nodes/);
     const waiting = await submitJob({ schemaId, committee: { size: 3, min: 2 } });
     expect(waiting.status).toBe("pending");
+    // a second node arrives; the JobDO's retry alarm starts round 0
+    const m = makeNode(); await register(m, { schemaId });
+    expect(await runDurableObjectAlarm(jobStub(waiting.id))).toBe(true);
+    const j = await jobStub(waiting.id).get();
+    expect(j?.status).toBe("running");
+    const rs = await jobStub(waiting.id).rounds();
+    expect([...rs[0]!.committee].sort()).toEqual([n.id, m.id].sort());
   });
 });
 
