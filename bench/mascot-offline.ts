@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- mascot-offline [count] [batch] [field]`: MASCOT triple generation
+ * `npm run bench -- mascot-offline [count] [batch] [fields] [Ns]`: MASCOT triple generation
+ * (defaults 4096, 1024, "m61,p128", "2,3,5"; p128 runs count/8 triples, N = 2 only)
  * in-process (all parties on one thread), N = 2, 3, 5. Reports setup time (base OTs),
  * triples/s after setup, and bytes sent per party per triple.
  */
@@ -10,12 +11,13 @@ import { utf8 } from "../protocol/encoding.ts";
 import type { BenchResult } from "./types.ts";
 
 export async function run(args: string[]): Promise<BenchResult> {
-  const count = Number(args[0] ?? 4096);
+  const countArg = Number(args[0] ?? 4096);
   const batchSize = Number(args[1] ?? 1024);
-  const field = fieldByName(args[2] ?? "m61");
-  const ns = (args[3] ?? "2,3,5").split(",").map(Number);
+  const fields = (args[2] ?? "m61,p128").split(",").map(fieldByName);
+  const nsArg = (args[3] ?? "2,3,5").split(",").map(Number);
   const rows: BenchResult["rows"] = [];
-  for (const n of ns) {
+  for (const field of fields) for (const n of field.name === "p128" ? nsArg.slice(0, 1) : nsArg) {
+    const count = field.name === "p128" ? Math.max(8, Math.floor(countArg / 8)) : countArg;
     const mk = (c: number) => [...Array(n).keys()].map((me) => new OfflineParty({ field, parties: n, me, sessionId: utf8(`bench-${n}-${c}`), count: c, batchSize }, cryptoRng));
     let t = performance.now();
     const setupOnly = runOfflineInMemory(mk(0));
