@@ -251,13 +251,17 @@ async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows
   const base = "http://bench.local/v1/models";
   const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch), { single: true });
   try {
-    for (let i = 0; i < 20; i++) await s.infer([rows[i % rows.length]!], "single");
-    const before = rssKiB(w.pid);
+    const req = (i: number) => s.infer(i % 10 === 9 ? rows.slice(0, 4096) : [rows[i % rows.length]!], i % 10 === 9 ? "batch" : "single");
+    for (let i = 0; i < 50; i++) await req(i); // warm-up with the same mix (WASM memory grows to its peak once)
+    const checkpoints: number[] = [rssKiB(w.pid)];
     const t = performance.now();
-    for (let i = 0; i < n; i++) await s.infer([rows[i % rows.length]!], i % 10 === 9 ? "batch" : "single");
+    for (let i = 0; i < n; i++) {
+      await req(i);
+      if ((i + 1) % Math.max(1, Math.floor(n / 4)) === 0) checkpoints.push(rssKiB(w.pid));
+    }
     const ms = (performance.now() - t) / n;
-    const after = rssKiB(w.pid);
-    return { section: "memory", where: "workerd", what: `${n} consecutive requests (LR, 90% single, 10% batch)`, params: `workerd RSS ${before} → ${after} KiB`, ms: +ms.toFixed(2), note: `growth ${after - before} KiB` };
+    const growth = checkpoints[checkpoints.length - 1]! - checkpoints[0]!;
+    return { section: "memory", where: "workerd", what: `${n} consecutive requests (LR, 90% single, 10% batch of 4096)`, params: `RSS KiB ${checkpoints.join(" → ")}`, ms: +ms.toFixed(2), note: `workerd RSS growth ${growth} KiB after a 50-request warm-up` };
   } finally {
     s.close();
   }
@@ -278,7 +282,9 @@ export async function run(args: string[]): Promise<BenchResult> {
   const mlpPkg = await buildPackage(seededMlp(), { modelId: "mlp-64-16-10" });
   const lrRows = rowsFor(lrPkg, 4096, [...d.xTrain, ...d.xTest]);
   const mlpRows = rowsFor(mlpPkg, 4096);
+  const lrFast = await buildPackage(lrPkg.model, { modelId: "wdbc-lr-fast", profile: "fast-linear" });
   rows.push(...(await nodeModel(seal, "LR wdbc", lrPkg, lrRows, reps, "none")));
+  rows.push(...(await nodeModel(seal, "LR wdbc fast-linear", lrFast, lrRows, reps, "none")));
   rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "none")));
   // --local path end to end (FheSession over the in-process transport), as `2pm infer --local` runs it
   {
@@ -291,6 +297,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     const w = await startWorker();
     try {
       rows.push(...(await workerModel(seal, w, "LR wdbc", lrPkg, lrRows, reps)));
+      rows.push(...(await workerModel(seal, w, "LR wdbc fast-linear", lrFast, lrRows, reps)));
       rows.push(...(await workerModel(seal, w, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3)));
       if (memN > 0) rows.push(await workerMemory(seal, w, lrPkg, lrRows, memN));
     } finally {

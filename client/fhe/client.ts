@@ -105,7 +105,6 @@ export class FheSession {
   static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression } = {}): Promise<FheSession> {
     const info = checkPublicInfo(model);
     const ctx = CkksContext.get(seal, info.ckks);
-    if (ctx.levels.length - 1 < info.depth) throw new FheError("bad-parameters", `parameters allow depth ${ctx.levels.length - 1}, the model needs ${info.depth}`);
     const single = (opts.single ?? true) && info.singleSample;
     const querier = Querier.create(ctx, { relin: info.needsRelin, galoisSteps: single ? singleSampleSteps(info.inputDim) : [] });
     try {

@@ -18,7 +18,8 @@ import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/thr
 import { assertUncompressedSeal, CkksContext, type Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { Plan } from "./model.ts";
-import { paramsKey } from "./params.ts";
+import { isFastLinear, paramsKey } from "./params.ts";
+import { checkDepth } from "./package.ts";
 import { scoped, type Own } from "./seal.ts";
 
 /** Power-of-two rotation steps for rotate-and-sum over `inputDim` features. */
@@ -104,13 +105,21 @@ export class PlanEvaluator {
   private readonly cache = new Map<string, Plaintext>();
   private cacheBytes = 0;
   private readonly cacheLimit: number;
+  /** Fast linear profile: one data prime, weights at 2^weightScaleBits, no rescale. */
+  private readonly noRescale: boolean;
 
   constructor(
     readonly ctx: CkksContext,
     readonly plan: Plan,
     opts: EvaluatorOptions = {},
   ) {
-    if (plan.depth > ctx.levels.length - 1) throw new FheError("bad-parameters", `model needs depth ${plan.depth}, parameters allow ${ctx.levels.length - 1}`);
+    checkDepth(ctx.params, plan);
+    this.noRescale = isFastLinear(ctx.params);
+    if (this.noRescale) {
+      // Every partial sum Σ w_j·x_j must stay below 2^(59 − scale − weightScale) — check the weights' side.
+      const wmax = Math.max(...plan.layers[0]!.weights.flat().map(Math.abs), ...plan.layers[0]!.bias.map(Math.abs));
+      if (wmax * 2 ** (ctx.params.scaleBits + ctx.params.weightScaleBits!) >= 2 ** 58) throw new FheError("bad-parameters", "weights too large for the fast linear profile");
+    }
     this.cacheLimit = opts.plainCacheBytes ?? 8 * 2 ** 20;
   }
 
@@ -138,6 +147,11 @@ export class PlanEvaluator {
     return pt;
   }
 
+  /** Scale for weights at `level`: the prime about to be dropped, or 2^weightScaleBits without rescaling. */
+  private weightScale(level: number): number {
+    return this.noRescale ? 2 ** this.ctx.params.weightScaleBits! : this.lastPrime(level);
+  }
+
   private lastPrime(level: number): number {
     const primes = this.ctx.levels[level]!.primes;
     return Number(primes[primes.length - 1]!);
@@ -158,7 +172,7 @@ export class PlanEvaluator {
       let level = 0;
       const tmp = own(new ctx.seal.Ciphertext());
       this.plan.layers.forEach((layer, li) => {
-        const q = this.lastPrime(level);
+        const q = this.weightScale(level);
         const outs: Ciphertext[] = [];
         for (let k = 0; k < layer.bias.length; k++) {
           const acc = own(new ctx.seal.Ciphertext());
@@ -170,8 +184,9 @@ export class PlanEvaluator {
               ev.addInplace(acc, tmp);
             }
           }
-          ev.rescaleToNextInplace(acc);
-          ev.addPlainInplace(acc, this.constant(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, level + 1, acc.scale(), own));
+          if (!this.noRescale) ev.rescaleToNextInplace(acc);
+          const lv = this.noRescale ? level : level + 1;
+          ev.addPlainInplace(acc, this.constant(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, lv, acc.scale(), own));
           if (layer.square) {
             ev.squareInplace(acc);
             ev.relinearizeInplace(acc, keys.relin!);
@@ -199,7 +214,7 @@ export class PlanEvaluator {
     const ev = ctx.evaluator;
     const layer = plan.layers[0]!;
     const period = nextPow2(plan.inputDim);
-    const q = this.lastPrime(0);
+    const q = this.weightScale(0);
     return scoped(ctx.seal, (own) => {
       const x = ctx.loadCiphertext(input, own);
       const rot = own(new ctx.seal.Ciphertext());
@@ -218,12 +233,12 @@ export class PlanEvaluator {
         }
         const acc = own(new ctx.seal.Ciphertext());
         ev.multiplyPlain(x, w, acc);
-        ev.rescaleToNextInplace(acc);
+        if (!this.noRescale) ev.rescaleToNextInplace(acc);
         for (let s = 1; s < period; s *= 2) {
           ev.rotateVector(acc, s, keys.galois!, rot);
           ev.addInplace(acc, rot);
         }
-        ev.addPlainInplace(acc, this.constant(`single/b/${k}/${acc.scale()}`, layer.bias[k]!, 1, acc.scale(), own));
+        ev.addPlainInplace(acc, this.constant(`single/b/${k}/${acc.scale()}`, layer.bias[k]!, this.noRescale ? 0 : 1, acc.scale(), own));
         out.push(ctx.saveCiphertext(acc, compression));
       }
       return out;

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { FheError } from "./errors.ts";
 import { checkDenseModel, compilePlan, denseModelSchema, type DenseModel } from "./model.ts";
-import { checkParams, ckksParamsSchema, levelsOf, paramsForDepth, type CkksParams } from "./params.ts";
+import { checkParams, ckksParamsSchema, fastLinearParams, isFastLinear, levelsOf, paramsForDepth, type CkksParams } from "./params.ts";
 
 export const PACKAGE_FORMAT = "2pm-fhe-package/v1";
 
@@ -86,6 +86,15 @@ export function checkPublicInfo(p: unknown): PublicModelInfo {
   return r.data as PublicModelInfo;
 }
 
+/** Throws FheError("bad-parameters") unless `ckks` can evaluate `plan`. */
+export function checkDepth(ckks: CkksParams, plan: { depth: number; layers: Array<{ square: boolean }> }): void {
+  if (isFastLinear(ckks)) {
+    if (plan.layers.length !== 1 || plan.layers[0]!.square) throw new FheError("bad-parameters", "the fast linear profile evaluates single-layer linear models only");
+    return;
+  }
+  if (levelsOf(ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(ckks)}, the model needs ${plan.depth}`);
+}
+
 /** JSON with object keys sorted, no whitespace (arrays keep their order). */
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
@@ -109,12 +118,12 @@ async function sha256Hex(s: string): Promise<string> {
  * Builds a package from a DenseModel: compiles it (FheError("bad-model") if it is not
  * evaluable), picks CKKS parameters for its depth unless given, and hashes it.
  */
-export async function buildPackage(model: DenseModel, opts: { modelId: string; version?: number; ckks?: CkksParams }): Promise<ModelPackage> {
+export async function buildPackage(model: DenseModel, opts: { modelId: string; version?: number; ckks?: CkksParams; profile?: "precise" | "fast-linear" }): Promise<ModelPackage> {
   if (!modelIdSchema.safeParse(opts.modelId).success) throw new FheError("bad-model", `invalid model id ${JSON.stringify(opts.modelId)}`);
   const m = checkDenseModel(model);
   const plan = compilePlan(m);
-  const ckks = opts.ckks ? checkParams(opts.ckks) : paramsForDepth(plan.depth);
-  if (levelsOf(ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(ckks)}, the model needs ${plan.depth}`);
+  const ckks = opts.ckks ? checkParams(opts.ckks) : opts.profile === "fast-linear" ? fastLinearParams() : paramsForDepth(plan.depth);
+  checkDepth(ckks, plan);
   const body = { format: PACKAGE_FORMAT, modelId: opts.modelId, version: opts.version ?? 1, model: m, ckks, depth: plan.depth } as const;
   return { ...body, hash: await sha256Hex(canonicalJson(body)) };
 }
@@ -130,7 +139,7 @@ export async function verifyPackage(p: unknown): Promise<ModelPackage> {
   const plan = compilePlan(pkg.model);
   checkParams(pkg.ckks);
   if (plan.depth !== pkg.depth) throw new FheError("bad-model", `package depth ${pkg.depth} differs from the model's ${plan.depth}`);
-  if (levelsOf(pkg.ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(pkg.ckks)}, the model needs ${plan.depth}`);
+  checkDepth(pkg.ckks, plan);
   const { hash, ...body } = pkg;
   if ((await sha256Hex(canonicalJson(body))) !== hash) throw new FheError("bad-model", "package hash does not match its contents");
   return pkg;

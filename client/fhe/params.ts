@@ -16,6 +16,11 @@ export interface CkksParams {
   scaleBits: number;
   /** Security level enforced when the SEAL context is built. */
   securityLevel: 128;
+  /**
+   * "Fast linear" profile only (a chain of one data prime, no level to rescale to): weights
+   * are encoded at 2^weightScaleBits and the result is left at scale Δ·2^weightScaleBits.
+   */
+  weightScaleBits?: number;
 }
 
 export const ckksParamsSchema = z.object({
@@ -23,6 +28,7 @@ export const ckksParamsSchema = z.object({
   coeffModulusBits: z.array(z.number().int().min(20).max(60)).min(2).max(20),
   scaleBits: z.number().int().min(20).max(59),
   securityLevel: z.literal(128),
+  weightScaleBits: z.number().int().min(10).max(40).optional(),
 });
 
 /** SEAL's CoeffModulus::MaxBitCount at 128-bit security (HE standard table). */
@@ -47,9 +53,25 @@ export function paramsForDepth(depth: number): CkksParams {
   throw new FheError("bad-parameters", `no 128-bit parameters for depth ${depth}`);
 }
 
+/**
+ * "Fast linear" parameters for single-layer (linear / logistic) models: N = 8192,
+ * q = [60 | 60] — one data prime, so every ciphertext is half the size of the depth-1 chain's
+ * and nothing is rescaled. Δ = 2^25 for inputs, 2^20 for weights: results live at 2^45 under a
+ * 59-bit prime, so |every partial sum| must stay below 2^13 = 8192 (checked by the evaluator
+ * against the weights only; inputs are the querier's); absolute error ≈ 1e-4 instead of ≈ 1e-7.
+ */
+export function fastLinearParams(): CkksParams {
+  return { polyModulusDegree: 8192, coeffModulusBits: [60, 60], scaleBits: 25, securityLevel: 128, weightScaleBits: 20 };
+}
+
 /** Number of rescales the chain supports (primes minus first and special). */
 export function levelsOf(p: CkksParams): number {
   return p.coeffModulusBits.length - 2;
+}
+
+/** Whether the parameters use the no-rescale "fast linear" profile. */
+export function isFastLinear(p: CkksParams): boolean {
+  return p.weightScaleBits !== undefined && p.coeffModulusBits.length === 2;
 }
 
 /** Validates parameters (schema + 128-bit budget). Throws FheError("bad-parameters"). */
@@ -58,10 +80,11 @@ export function checkParams(p: unknown): CkksParams {
   if (!r.success) throw new FheError("bad-parameters", `invalid CKKS parameters: ${r.error.issues[0]?.message ?? "?"}`);
   const total = r.data.coeffModulusBits.reduce((a, b) => a + b, 0);
   if (total > MAX_BITS_128[r.data.polyModulusDegree]!) throw new FheError("bad-parameters", `coefficient modulus of ${total} bits exceeds the 128-bit budget for N=${r.data.polyModulusDegree}`);
+  if (r.data.weightScaleBits !== undefined && r.data.coeffModulusBits.length !== 2) throw new FheError("bad-parameters", "weightScaleBits is only for the one-data-prime fast linear profile");
   return r.data as CkksParams;
 }
 
 /** Canonical string of parameters (cache key, hashing). */
 export function paramsKey(p: CkksParams): string {
-  return `ckks/N${p.polyModulusDegree}/q${p.coeffModulusBits.join(".")}/s${p.scaleBits}/${p.securityLevel}`;
+  return `ckks/N${p.polyModulusDegree}/q${p.coeffModulusBits.join(".")}/s${p.scaleBits}/${p.securityLevel}${p.weightScaleBits !== undefined ? `/w${p.weightScaleBits}` : ""}`;
 }

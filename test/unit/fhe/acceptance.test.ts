@@ -45,6 +45,20 @@ describe("acceptance", () => {
     expect(c.plainAcc).toBeGreaterThan(0.93);
   });
 
+  it("wdbc logistic regression, fast linear profile (one data prime): batch and single", async () => {
+    const d = loadWdbc();
+    const model = await trainLogReg(d);
+    const pkg = await buildPackage(model, { modelId: "wdbc-lr-fast", profile: "fast-linear" });
+    expect(pkg.ckks.coeffModulusBits).toEqual([60, 60]);
+    const r = await inferRows({ modelId: "wdbc-lr-fast", rows: d.xTest, local: pkg, mode: "batch", seal });
+    const c = compare(model, d, r);
+    console.log(`[fhe] wdbc LR batch, fast-linear: ${JSON.stringify(c)}`);
+    expect(c.agreement).toBeGreaterThanOrEqual(0.999);
+    expect(c.maxErr).toBeLessThan(1e-2);
+    const one = await inferRows({ modelId: "wdbc-lr-fast", rows: [d.xTest[3]!], local: pkg, seal });
+    expect(Math.abs(one.scores[0]![0]! - plainScores(model, d.xTest[3]!)[0]!)).toBeLessThan(1e-2);
+  });
+
   it("wdbc logistic regression: single-sample rotate-and-sum", async () => {
     const d = loadWdbc();
     const model = await trainLogReg(d);
