@@ -5,7 +5,8 @@
  * ./tf.ts, which this module does.
  */
 import { tf, initializeTf } from "./tf.ts";
-import type { LocalModel } from "./model.ts";
+import { createLocalModel, type LocalModel } from "./model.ts";
+import type { ModelSpec } from "../../protocol/learning/spec.ts";
 import { toDenseModel, type DenseModel } from "../../protocol/learning/dense.ts";
 import type { Standardization } from "../../protocol/learning/features.ts";
 
@@ -74,4 +75,19 @@ export function memoryIOHandler(files: LayersModelFiles): tf.io.IOHandler {
 export async function loadLayersModelFiles(files: LayersModelFiles): Promise<tf.LayersModel> {
   await initializeTf();
   return tf.loadLayersModel(memoryIOHandler(files));
+}
+
+/**
+ * LayersModel files for a spec and flat weights (e.g. the final global model fetched from
+ * R2), without keeping a model around: builds, loads the weights, exports, disposes.
+ * Throws RangeError if the weights do not fit the spec.
+ */
+export async function layersModelFromWeights(spec: ModelSpec, weights: ArrayLike<number>, metadata?: Record<string, unknown>): Promise<LayersModelFiles> {
+  const m = await createLocalModel(spec);
+  try {
+    m.setWeights(weights);
+    return await exportLayersModel(m, metadata);
+  } finally {
+    m.dispose();
+  }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tf, createLocalModel, exportDense, exportLayersModel, loadLayersModelFiles, type LocalModel } from "../../../client/learning/index.ts";
+import { tf, createLocalModel, exportDense, exportLayersModel, layersModelFromWeights, loadLayersModelFiles, type LocalModel } from "../../../client/learning/index.ts";
 import { denseForward, parseModelSpec, type ModelSpecInput } from "../../../protocol/learning/index.ts";
 
 const spec: ModelSpecInput = {
@@ -51,6 +51,18 @@ describe("export", () => {
       const b = m.predict(xs, 5);
       expect(Array.from(a)).toEqual(Array.from(b));
     } finally { loaded.dispose(); }
+  });
+
+  it("layersModelFromWeights packages stored weights (e.g. the final global model)", async () => {
+    const w = m.getWeights().map((v, i) => v + (i % 3) * 0.01);
+    const files = await layersModelFromWeights(m.spec, w, { round: 7 });
+    expect(files.modelJson.userDefinedMetadata).toEqual({ round: 7 });
+    const loaded = await loadLayersModelFiles(files);
+    try {
+      const got = loaded.getWeights().flatMap((t) => Array.from(t.dataSync()));
+      expect(got).toEqual(Array.from(w, Math.fround));
+    } finally { loaded.dispose(); }
+    await expect(layersModelFromWeights(m.spec, [1, 2, 3])).rejects.toThrow(RangeError);
   });
 
   it("export and load do not leak tensors", async () => {
