@@ -208,13 +208,19 @@ export const inferRoutes = new Hono<FheEnv>()
     if (!r.success) throw new RouteError("bad-keys", `key frame header: ${r.error.issues[0]?.message ?? "invalid"}`);
     if (r.data.kinds.length !== frame.parts.length) throw new RouteError("bad-keys", "kinds and parts disagree");
     const parts = keyParts(frame.parts, r.data.kinds);
-    const keys = EvaluationKeys.load(ctx, parts, MAX_KEY_BYTES);
-    const keyId = await keyIdOf(paramsKey(ctx.params), parts);
-    const stored = await c.env.MODELS.head(fheKeysObject(keyId));
-    if (!stored) {
-      await c.env.MODELS.put(fheKeysObject(keyId), encodeFrame({ v: 1, kinds: r.data.kinds, paramsKey: paramsKey(ctx.params) }, r.data.kinds.map((k) => parts[k]!)), {
-        customMetadata: { paramsKey: paramsKey(ctx.params) },
-      });
+    const keys = EvaluationKeys.load(ctx, parts, MAX_KEY_BYTES); // validates before anything is stored
+    let keyId: string;
+    try {
+      keyId = await keyIdOf(paramsKey(ctx.params), parts);
+      const stored = await c.env.MODELS.head(fheKeysObject(keyId));
+      if (!stored) {
+        await c.env.MODELS.put(fheKeysObject(keyId), encodeFrame({ v: 1, kinds: r.data.kinds, paramsKey: paramsKey(ctx.params) }, r.data.kinds.map((k) => parts[k]!)), {
+          customMetadata: { paramsKey: paramsKey(ctx.params) },
+        });
+      }
+    } catch (e) {
+      retire(keys);
+      throw e;
     }
     retire(keyCache.get(keyId));
     keyCache.delete(keyId);
