@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tf, createLocalModel, initialWeights, type LocalModel, type Dataset } from "../../../client/learning/index.ts";
+import { tf, createLocalModel, initialWeights, LocalModel, type Dataset } from "../../../client/learning/index.ts";
 import { parseModelSpec, weightShapes, totalSize, l2Norm, type ModelSpecInput } from "../../../protocol/learning/index.ts";
 
 const mlp: ModelSpecInput = {
@@ -51,6 +51,8 @@ describe("local model", () => {
     expect(u1.samples).toBe(24);
     for (let i = 0; i < g.length; i++) expect(w1[i]).toBeCloseTo(Math.fround(g[i]!) + u1.delta[i]!, 6);
     expect(l2Norm(u1.delta)).toBeGreaterThan(0);
+    const other = new LocalModel(parseModelSpec(mlp)); // a separate instance (another process would do the same)
+    try { expect(other.trainLocal(g, data, { round: 1, salt: 0 }).delta).toEqual(u1.delta); } finally { other.dispose(); }
     const u3 = m.trainLocal(g, data, { round: 2, salt: 0 });
     expect(u3.delta).not.toEqual(u1.delta); // a different round shuffles differently
   });
