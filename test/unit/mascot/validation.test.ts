@@ -42,3 +42,38 @@ describe("validation predicates (online phase, dealer triples)", () => {
     check(3, [small, big, small], [{ kind: "l2-norm", bound: 25n, projection: { rows: 128 } }], [1]);
   });
 });
+
+import { projectionThreshold, ValidationPlan, PROJECTION_TAIL_T } from "../../../protocol/mascot/validation.ts";
+import { seededRng } from "../../../protocol/rng.ts";
+
+describe("projection threshold: measured error rates (documented bound in validation.ts)", () => {
+  it("honest ‖x‖² = B never exceeds T; ‖x‖² beyond the gap factor never falls below T (m = 256, 300 trials each)", () => {
+    const m = 256, d = 40, B = 10_000n;
+    const T = projectionThreshold(m, B);
+    const t = PROJECTION_TAIL_T;
+    const gap = (m + 2 * Math.sqrt(m * t) + 2 * t) / (m - 2 * Math.sqrt(m * t));
+    const plan = new ValidationPlan(m61, d, [{ kind: "l2-norm", bound: B, projection: { rows: m } }]);
+    const rng = seededRng("proj-measure");
+    const sq = (x: number[], R: ReturnType<typeof plan.projectionRowsFromSeed>) => {
+      let s = 0n;
+      for (const row of R) {
+        const v = m61.dot(row, m61.fromInts(x));
+        const c = v > m61.p / 2n ? v - m61.p : v;
+        s += c * c;
+      }
+      return s;
+    };
+    // x with ‖x‖² = B exactly: 100 entries of 10 would exceed d, so use 25 entries of 20 (= 10000).
+    const honest = Array.from({ length: d }, (_, k) => (k < 25 ? (k % 2 ? 20 : -20) : 0));
+    const bigScale = Math.ceil(Math.sqrt(gap)) + 1; // ‖x‖² = bigScale²·B > gap·B
+    const big = honest.map((v) => v * bigScale);
+    let falseReject = 0, falseAccept = 0;
+    for (let i = 0; i < 300; i++) {
+      const R = plan.projectionRowsFromSeed(rng.bytes(32));
+      if (sq(honest, R) > T) falseReject++;
+      if (sq(big, R) <= T) falseAccept++;
+    }
+    expect(falseReject).toBe(0);
+    expect(falseAccept).toBe(0);
+  });
+});
