@@ -10,7 +10,7 @@ import { outputLayer, weightShapes, type ModelSpec, type HiddenLayer } from "../
 import { clipToNorm, l2Norm, flatten, totalSize, unflatten } from "../../protocol/learning/flatten.ts";
 import type { EvalSums } from "../../protocol/learning/aggregate.ts";
 
-/** Probability clipping for the cross-entropy (as Keras' epsilon). */
+/** Probability clipping for the cross-entropy (as Keras' epsilon); protocol/learning MAX_ROW_LOSS = −ln(EPS) depends on it. */
 const EPS = 1e-7;
 
 /** A node's training result for one round. */

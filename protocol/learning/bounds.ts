@@ -142,3 +142,28 @@ export function validateContribution(ints: ArrayLike<number>, plan: UpdateEncodi
   }
   return squaredNormInt(ints) <= plan.l2Bound ? { ok: true } : { ok: false, reason: "l2-norm" };
 }
+
+/**
+ * Largest per-row cross-entropy a node can report: tfjs-side probabilities are clipped to
+ * [1e-7, 1 − 1e-7] (client/learning), so −ln p ≤ −ln 1e-7 ≈ 16.12.
+ */
+export const MAX_ROW_LOSS = -Math.log(1e-7);
+
+/**
+ * Fixed-point plan for the evaluation vector [Σloss, Σcorrect, count] (see aggregate.ts):
+ * every entry lies in [0, maxSamples·MAX_ROW_LOSS], entries are non-negative, so a plain
+ * `range` predicate on [0, 2^rangeBits) validates them. Default fracBits 16. Throws
+ * RangeError if parties·B ≥ p/2 or B ≥ 2^53.
+ */
+export function planEvalEncoding(params: { p: bigint; parties: number; maxSamples: number; fracBits?: number }): { fracBits: number; bound: number; intBound: number; rangeBits: number } {
+  const { parties, maxSamples } = params;
+  const f = params.fracBits ?? 16;
+  if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError(`planEvalEncoding: parties must be a positive integer, got ${parties}`);
+  if (!Number.isSafeInteger(maxSamples) || maxSamples < 1) throw new RangeError(`planEvalEncoding: maxSamples must be a positive integer, got ${maxSamples}`);
+  if (!Number.isInteger(f) || f < 0 || f > 52) throw new RangeError(`planEvalEncoding: fracBits must be an integer in [0, 52], got ${f}`);
+  const bound = maxSamples * MAX_ROW_LOSS;
+  const intBound = Math.ceil(bound * 2 ** f);
+  if (!(intBound < 2 ** 53)) throw new RangeError("planEvalEncoding: bound·2^f exceeds 2^53");
+  if (!(BigInt(parties) * BigInt(intBound) < params.p / 2n)) throw new RangeError("planEvalEncoding: the sum may overflow p/2");
+  return { fracBits: f, bound, intBound, rangeBits: Math.ceil(Math.log2(intBound + 1)) };
+}

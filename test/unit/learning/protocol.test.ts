@@ -3,7 +3,7 @@ import fc from "fast-check";
 import {
   parseModelSpec, weightShapes, outputLayer, flatten, unflatten, totalSize, clipToNorm, l2Norm,
   weightedContribution, sumVectors, finishWeightedMean, evalVector, finishEval,
-  serverInit, serverStep, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt, validateContribution,
+  serverInit, serverStep, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt, validateContribution, planEvalEncoding, MAX_ROW_LOSS,
   encodeRow, encodedDim, featureNames, localMoments, standardizationFromMoments, standardizeInPlace,
   toDenseModel, denseForward, Strategy, type ModelSpecInput,
 } from "../../../protocol/learning/index.ts";
@@ -224,6 +224,16 @@ describe("fixed-point bounds", () => {
     const big = Float64Array.from(honest); big[0] = plan.intBound + 1;
     expect(validateContribution(big, plan)).toEqual({ ok: false, reason: "range" });
     expect(validateContribution(honest.subarray(1), plan)).toEqual({ ok: false, reason: "length" });
+  });
+  it("evaluation vector plan: non-negative entries within maxSamples·MAX_ROW_LOSS", () => {
+    const e = planEvalEncoding({ p: M61, parties: 5, maxSamples: 1000 });
+    expect(e.fracBits).toBe(16);
+    expect(MAX_ROW_LOSS).toBeCloseTo(16.118, 3);
+    const q = quantize(evalVector({ lossSum: 1000 * MAX_ROW_LOSS, correct: 1000, count: 1000 }), e.fracBits, e.bound);
+    for (const x of q) expect(x >= 0 && x < 2 ** e.rangeBits).toBe(true);
+    expect(finishEval(dequantize(q, e.fracBits)).accuracy).toBe(1);
+    expect(() => planEvalEncoding({ p: M61, parties: 5, maxSamples: 1e9, fracBits: 40 })).toThrow(RangeError);
+    expect(() => planEvalEncoding({ p: M61, parties: 0, maxSamples: 10 })).toThrow(/parties/);
   });
   it("quantize clamps and rejects non-finite input", () => {
     expect(Array.from(quantize([5, -5, 0.25], 2, 1))).toEqual([4, -4, 1]);
