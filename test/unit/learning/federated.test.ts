@@ -42,6 +42,18 @@ describe("federated vs central", () => {
     expect(Math.abs(r.federated.accuracy - r.central!.accuracy)).toBeLessThanOrEqual(0.01);
   });
 
+  it("optdigits, MLP, non-IID by class (1500-row subsample), FedSGD + FedAdam: within 1 point", async () => {
+    const { train, test } = loadReferenceDataset("optdigits");
+    const spec = parseModelSpec({
+      inputDim: 64, classes: 10, loss: "categorical-crossentropy", architecture: { kind: "mlp", hidden: [{ units: 16, activation: "relu" }] },
+      optimizer: { kind: "sgd", learningRate: 0.5 }, epochs: 1, batchSize: 1024, seed: 1, strategy: { kind: "fedadam", eta: 0.1 }, clipNorm: 10,
+    });
+    const r = await simulateFederated({ spec, train: every(train, 1500), test, rounds: 40, split: "by-class", standardize: true });
+    report("optdigits MLP by-class FedSGD+FedAdam", r);
+    expect(r.federated.accuracy).toBeGreaterThan(0.9);
+    expect(Math.abs(r.federated.accuracy - r.central!.accuracy)).toBeLessThanOrEqual(0.01);
+  });
+
   it("adult, logistic regression with one-hot (4000-row subsample): within 1 point", async () => {
     const { train, test } = loadReferenceDataset("adult");
     const spec = parseModelSpec({
