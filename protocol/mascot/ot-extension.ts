@@ -68,27 +68,32 @@ export function gfMul(a: Uint32Array, b: Uint32Array): Uint32Array {
  * at words [l·W, (l+1)·W)): = Σ_l X^l·(⊕_{j: col_l[j] = 1} χ_j), Horner in X.
  */
 function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
-  // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians: for each group of 8
-  // consecutive j, a 256-entry table of XOR combinations, then one lookup per column.
+  // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians: for each word of 32
+  // consecutive j, four 256-entry tables (one per byte) of XOR combinations of their χ_j,
+  // then per column one word load and four lookups, with U_l kept in registers.
   const U = new Int32Array(4 * KAPPA);
-  const T = new Int32Array(4 * 256);
-  const cb = new Uint8Array(cols.buffer, cols.byteOffset, cols.byteLength);
-  const groups = W * 4;
-  for (let g = 0; g < groups; g++) {
-    const base = 4 * 8 * g;
-    for (let b = 0; b < 8; b++) {
-      const o = base + 4 * b, c0 = chi[o]! | 0, c1 = chi[o + 1]! | 0, c2 = chi[o + 2]! | 0, c3 = chi[o + 3]! | 0;
-      const half = 1 << b;
-      for (let v = 0; v < half; v++) {
-        const src = 4 * v, dst = 4 * (half + v);
-        T[dst] = T[src]! ^ c0; T[dst + 1] = T[src + 1]! ^ c1; T[dst + 2] = T[src + 2]! ^ c2; T[dst + 3] = T[src + 3]! ^ c3;
+  const T = new Int32Array(4 * 4 * 256);
+  for (let w = 0; w < W; w++) {
+    for (let q = 0; q < 4; q++) {
+      const tb = 1024 * q, base = 4 * (32 * w + 8 * q);
+      for (let b = 0; b < 8; b++) {
+        const o = base + 4 * b, c0 = chi[o]! | 0, c1 = chi[o + 1]! | 0, c2 = chi[o + 2]! | 0, c3 = chi[o + 3]! | 0;
+        const half = 1 << b;
+        for (let v = 0; v < half; v++) {
+          const src = tb + 4 * v, dst = tb + 4 * (half + v);
+          T[dst] = T[src]! ^ c0; T[dst + 1] = T[src + 1]! ^ c1; T[dst + 2] = T[src + 2]! ^ c2; T[dst + 3] = T[src + 3]! ^ c3;
+        }
       }
     }
     for (let l = 0; l < KAPPA; l++) {
-      const byte = cb[l * W * 4 + g]!;
-      if (byte === 0) continue;
-      const t = 4 * byte, u = 4 * l;
-      U[u]! ^= T[t]!; U[u + 1]! ^= T[t + 1]!; U[u + 2]! ^= T[t + 2]!; U[u + 3]! ^= T[t + 3]!;
+      const word = cols[l * W + w]!;
+      if (word === 0) continue;
+      const i0 = 4 * (word & 0xff), i1 = 1024 + 4 * ((word >>> 8) & 0xff), i2 = 2048 + 4 * ((word >>> 16) & 0xff), i3 = 3072 + 4 * (word >>> 24);
+      const u = 4 * l;
+      U[u] = U[u]! ^ T[i0]! ^ T[i1]! ^ T[i2]! ^ T[i3]!;
+      U[u + 1] = U[u + 1]! ^ T[i0 + 1]! ^ T[i1 + 1]! ^ T[i2 + 1]! ^ T[i3 + 1]!;
+      U[u + 2] = U[u + 2]! ^ T[i0 + 2]! ^ T[i1 + 2]! ^ T[i2 + 2]! ^ T[i3 + 2]!;
+      U[u + 3] = U[u + 3]! ^ T[i0 + 3]! ^ T[i1 + 3]! ^ T[i2 + 3]! ^ T[i3 + 3]!;
     }
   }
   const acc = new Uint32Array(4);
