@@ -12,7 +12,7 @@
  *
  * COPE alone does not stop P_A from using a different x in each u^i ("wrong correction");
  * that is caught by the random-linear-combination MAC check of the authentication step
- * (triples.ts, MASCOT Fig. 6 Π_[[·]]), as in the paper.
+ * (offline.ts, MASCOT §4 Π_[[·]]), as in the paper.
  *
  * Steps are functions of explicit state; a state's PRG streams advance with each Extend.
  */

@@ -32,7 +32,7 @@
  *  gilboa  d = m0 − m1 + b for each OT (b = my b_t for the peer's a_{t,l})         (Fig. 9 Multiply)
  *  coin1   bcast: opening → r, r̂                                                    (Fig. 9 Combine)
  *  cope    COPE u^i for X = (x0, a, b, c, â, ĉ) under the peer's α                   (Fig. 9 Authenticate, Fig. 4)
- *  coin2   bcast: opening → input-check coefficients, sacrifice t                   (Fig. 6 check, Fig. 9 Sacrifice)
+ *  coin2   bcast: opening → input-check coefficients, sacrifice t                   (Π_[[·]] check, Fig. 9 Sacrifice)
  *  open    bcast: y_i = x0 + Σ r_h X_h and my share of ρ = t·a − â
  *  coin3   bcast: opening → MAC-check coefficients                                   (Fig. 10 MACCheck)
  *  sigma.commit / sigma.open   bcast: σ_cope, σ_sac committed then opened; accept iff both sums are 0
@@ -468,7 +468,7 @@ export class OfflineParty {
     let cShares = B.cProd!;
     if (this.cheat.badTriple) cShares = F.add(cShares, F.fromInts(new Array<number>(m * TAU).fill(1)));
     const cb = combine(F, B.a!, cShares, r, rHat);
-    // Fig. 9 Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer (Fig. 6 Π_[[·]] input)
+    // Fig. 9 Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer (Π_[[·]], MASCOT §4: authenticated input with a random-linear-combination check)
     const X = F.concat([F.random(1, this.rng), cb.a, B.b!, cb.c, cb.aHat, cb.cHat]);
     B.X = X;
     let mac = F.scale(X, this.alphaShare);
