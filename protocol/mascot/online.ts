@@ -249,9 +249,9 @@ export function buildValidatedSteps(
 
   const steps: Step[] = [];
   let stepNo = 0;
-  const push = (name: string, expect: string[], run: (box: Inbox, idx: number) => OutboundMessage[]) => {
+  const push = (name: string, expect: string[], run: (box: Inbox, idx: number) => OutboundMessage[], eager?: Step["eager"]) => {
     const idx = stepNo++;
-    steps.push({ name, expect, run: (box) => run(box, idx) });
+    steps.push(eager ? { name, expect, run: (box) => run(box, idx), eager } : { name, expect, run: (box) => run(box, idx) });
   };
 
   // 1: base-OT receiver for COPE where we hold the MAC key (choices = bits of α_i).
@@ -301,20 +301,32 @@ export function buildValidatedSteps(
     return out;
   });
   // 3: peers' inputs authenticated (our MAC shares via COPE); open coin A.
+  // COPE Extend, receiver side, for one owner's correction (consumed on arrival when possible).
+  const qs = new Map<number, FieldVec>();
+  const receiveCorrection = (i: number, payload: Uint8Array): void => {
+    const u = decodeCorrection(f, payload, k * E, i);
+    qs.set(i, copeExtendReceiver(f, copeRecv.get(i)!, u, E, copeLabel(i, me), i));
+  };
   push("input", ["input.seed", "input.cope", "coin.commit"], (box) => {
     for (const i of peers) {
       const s = box.get("input.seed")![i]!;
       if (s.length !== 32) throw new ProtocolAbort("bad-encoding", [i], `input.seed from party ${i} must be 32 bytes`);
-      const u = decodeCorrection(f, box.get("input.cope")![i]!, k * E, i);
-      const q = copeExtendReceiver(f, copeRecv.get(i)!, u, E, copeLabel(i, me), i);
-      shares[i] = peerInputShare(expandSeed(f, s, `input-share/${i}->${me}`, E), q);
+      if (!qs.has(i)) receiveCorrection(i, box.get("input.cope")![i]!);
+      shares[i] = peerInputShare(expandSeed(f, s, `input-share/${i}->${me}`, E), qs.get(i)!);
     }
+    qs.clear();
     coinCommits = box.get("coin.commit")!.map((c, j) => {
       if (j === me) return coins.map((x) => x.commitment);
       if (c!.length !== 32 * coinCount) throw new ProtocolAbort("bad-encoding", [j], `coin.commit from party ${j}: ${c!.length} bytes`);
       return Array.from({ length: coinCount }, (_, t) => c!.subarray(32 * t, 32 * t + 32));
     });
     return [openCoin()];
+  }, (phase, from, payload) => {
+    // Bound memory: turn a k·E-element correction into E elements as soon as it arrives,
+    // provided our base-OT receiver step for that owner has run (it has for any honest owner).
+    if (phase !== "input.cope" || !copeRecv.has(from)) return payload;
+    receiveCorrection(from, payload);
+    return new Uint8Array(0);
   });
   // 4: coin A → Fig. 7 check value y, and either validation layer 1 or the sum opening.
   push("coin.A", ["coin.open"], (box) => {

@@ -49,6 +49,13 @@ export interface Step {
   readonly expect: readonly string[];
   /** `inbox.get(phase)[j]` is party j's payload (undefined at our own index). */
   run(inbox: Inbox): OutboundMessage[];
+  /**
+   * Optional: called as each message of this step arrives (after the seq/phase checks);
+   * may consume a large payload right away and return what to keep in the inbox instead
+   * (bounds memory to one payload at a time). Must leave the payload alone if it cannot
+   * process it yet. May throw ProtocolAbort.
+   */
+  eager?(phase: string, from: number, payload: Uint8Array): Uint8Array;
 }
 export type Inbox = Map<string, Array<Uint8Array | undefined>>;
 
@@ -244,7 +251,8 @@ export class SecureSumParty {
     const inbox = this.inboxes[step]!;
     let slot = inbox.get(m.phase);
     if (!slot) { slot = new Array<Uint8Array | undefined>(n).fill(undefined); inbox.set(m.phase, slot); }
-    slot[from] = m.payload;
+    const st = this.steps[step]!;
+    slot[from] = st.eager ? st.eager(m.phase, from, m.payload) : m.payload;
     if (BROADCAST_PHASES.has(m.phase)) this.transcript.record(step, m.phase, from, m.payload);
     this.pending[step]!--;
     return this.drain();
