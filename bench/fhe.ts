@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fhe [--quick] [--no-worker] [--memory N]`: CKKS inference benchmarks.
+ * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only]`: CKKS inference benchmarks.
  *
  * - per-op times (node-seal 7, N = 8192): encode+encrypt, multiply+relin+rescale, rotate,
  *   plain-constant multiply+add, (de)serialisation, decrypt+decode;
@@ -275,6 +275,19 @@ export async function run(args: string[]): Promise<BenchResult> {
   const reps = quick ? 3 : 7;
   const seal = await loadSealNode();
   const rows: Row[] = [];
+  if (args.includes("--memory-only")) {
+    const d = loadWdbc();
+    const lrPkg = await buildPackage(await trainLogReg(d, 50), { modelId: "wdbc-lr" });
+    const w = await startWorker();
+    try {
+      const put = await w.fetch(`http://bench.local/v1/models/${lrPkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(lrPkg) });
+      if (put.status !== 201) throw new Error(`package upload failed: ${put.status}`);
+      rows.push(await workerMemory(seal, w, lrPkg, rowsFor(lrPkg, 4096, [...d.xTrain, ...d.xTest]), memN || 1000));
+    } finally {
+      await w.dispose();
+    }
+    return { name: "fhe-memory", rows };
+  }
   rows.push(...perOps(seal, paramsForDepth(1), reps * 3));
   rows.push(...perOps(seal, { polyModulusDegree: 8192, coeffModulusBits: [60, 40, 40, 60], scaleBits: 40, securityLevel: 128 }, reps * 3));
   const d = loadWdbc();

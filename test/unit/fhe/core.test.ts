@@ -65,10 +65,10 @@ describe("zero weights", () => {
     const q = Querier.create(ctx, ev.needs("single"));
     const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
     const out = ev.evaluateBatch(q.encryptBatch([[3, 2]], 2), keys);
-    expect(q.decrypt(out[0]!, 1)[0]).toBeCloseTo(2.5, 6);
-    expect(q.decrypt(out[1]!, 1)[0]).toBeCloseTo(-0.25, 6);
+    expect(q.decrypt(out[0]!, 1)[0]).toBeCloseTo(2.5, 4);
+    expect(q.decrypt(out[1]!, 1)[0]).toBeCloseTo(-0.25, 4);
     const s = ev.evaluateSingle(q.encryptSingle([3, 2]), keys);
-    expect(q.decrypt(s[1]!, 1)[0]).toBeCloseTo(-0.25, 6);
+    expect(q.decrypt(s[1]!, 1)[0]).toBeCloseTo(-0.25, 4);
     ev.dispose(); keys.dispose(); q.dispose();
   });
 });
