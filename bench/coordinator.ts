@@ -229,7 +229,8 @@ export async function run(args: string[]): Promise<BenchResult> {
       ],
       notes: [
         "local wrangler dev (workerd, the deploy bundle, local D1/R2/DO SQLite on disk) sharing the 2 cores with the load generator",
-        "register: 1 D1 read (none: key in body) + nonce insert + batch; heartbeat: key lookup + nonce insert + update",
+        "register: one D1 batch (nonce insert + upsert RETURNING + datasets); heartbeat: one D1 batch (nonce + update), key from the isolate cache",
+        "every request is a D1 write transaction; local D1 serialises them on one SQLite file, so req/s tracks local write latency",
         "relay: every envelope signature-verified (WebCrypto Ed25519), seq-checked, stored in the DO's SQLite mailbox, then delivered",
       ],
     };
