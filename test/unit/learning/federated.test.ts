@@ -22,7 +22,7 @@ describe("federated vs central", () => {
       inputDim: 30, classes: 2, loss: "binary-crossentropy", architecture: { kind: "logistic" },
       optimizer: { kind: "adam", learningRate: 0.05 }, epochs: 2, batchSize: 16, seed: 1, strategy: { kind: "fedavg" }, clipNorm: 10,
     });
-    const r = await simulateFederated({ spec, train, test, rounds: 20, standardize: true });
+    const r = await simulateFederated({ spec, train, test, rounds: 20, standardize: true, trackTest: false });
     report("wdbc LR", r);
     expect(r.plan).not.toBeNull();
     expect(r.rounds.every((l) => l.clippedNodes === 0)).toBe(true);
@@ -36,7 +36,7 @@ describe("federated vs central", () => {
       inputDim: 64, classes: 10, loss: "categorical-crossentropy", architecture: { kind: "mlp", hidden: [{ units: 16, activation: "relu" }] },
       optimizer: { kind: "adam", learningRate: 0.02 }, epochs: 1, batchSize: 64, seed: 1, strategy: { kind: "fedavg" }, clipNorm: 10,
     });
-    const r = await simulateFederated({ spec, train: every(train, 1500), test, rounds: 10, standardize: true });
+    const r = await simulateFederated({ spec, train: every(train, 1500), test, rounds: 10, standardize: true, trackTest: false });
     report("optdigits MLP iid", r);
     expect(r.federated.accuracy).toBeGreaterThan(0.9);
     expect(Math.abs(r.federated.accuracy - r.central!.accuracy)).toBeLessThanOrEqual(0.01);
@@ -48,7 +48,7 @@ describe("federated vs central", () => {
       inputDim: 64, classes: 10, loss: "categorical-crossentropy", architecture: { kind: "mlp", hidden: [{ units: 16, activation: "relu" }] },
       optimizer: { kind: "sgd", learningRate: 0.5 }, epochs: 1, batchSize: 1024, seed: 1, strategy: { kind: "fedadam", eta: 0.1 }, clipNorm: 10,
     });
-    const r = await simulateFederated({ spec, train: every(train, 1500), test, rounds: 40, split: "by-class", standardize: true });
+    const r = await simulateFederated({ spec, train: every(train, 1500), test, rounds: 40, split: "by-class", standardize: true, trackTest: false });
     report("optdigits MLP by-class FedSGD+FedAdam", r);
     expect(r.federated.accuracy).toBeGreaterThan(0.9);
     expect(Math.abs(r.federated.accuracy - r.central!.accuracy)).toBeLessThanOrEqual(0.01);
@@ -60,7 +60,7 @@ describe("federated vs central", () => {
       inputDim: 105, classes: 2, loss: "binary-crossentropy", architecture: { kind: "logistic" },
       optimizer: { kind: "adam", learningRate: 0.05 }, epochs: 1, batchSize: 64, seed: 1, strategy: { kind: "fedavg" }, clipNorm: 10,
     });
-    const r = await simulateFederated({ spec, train: every(train, 4000), test: every(test, 4000), rounds: 5, standardize: true, numericFeatures: 6 });
+    const r = await simulateFederated({ spec, train: every(train, 4000), test: every(test, 4000), rounds: 5, standardize: true, numericFeatures: 6, trackTest: false });
     report("adult LR one-hot", r);
     expect(r.standardization!.std.slice(6).every((s) => s === 1)).toBe(true);
     expect(r.federated.accuracy).toBeGreaterThan(0.83);
