@@ -9,7 +9,7 @@ import { subset, type Dataset } from "./datasets.ts";
 import { bytesEqual } from "../../protocol/encoding.ts";
 import { decodeGlobalModel, globalModelHash } from "../../protocol/learning/codec.ts";
 import { weightedContribution, evalVector, type EvalSums } from "../../protocol/learning/aggregate.ts";
-import { quantize, validateContribution, type UpdateEncodingPlan } from "../../protocol/learning/bounds.ts";
+import { quantize, validateContribution, type UpdateEncodingPlan, type planEvalEncoding } from "../../protocol/learning/bounds.ts";
 
 /** A model whose bytes do not match the transparency log, or of the wrong round or size. */
 export class ModelRejected extends Error {
@@ -40,6 +40,8 @@ export interface NodeRoundInput {
   /** Held-out rows for federated evaluation; may be empty. */
   heldOut: Dataset;
   plan: UpdateEncodingPlan;
+  /** If given, `evaluation` is quantised with it (safe integers), ready for the secure sum. */
+  evalPlan?: ReturnType<typeof planEvalEncoding>;
   /** Committee index, mixed into the shuffling seed. */
   salt: number;
 }
@@ -47,7 +49,7 @@ export interface NodeRoundInput {
 export interface NodeRoundOutput {
   /** Quantised [n·Δ ‖ n] as safe integers, length plan.length: the secure-sum input. */
   contribution: Float64Array;
-  /** [Σloss, Σcorrect, count] of the incoming global model on the held-out rows. */
+  /** [Σloss, Σcorrect, count] of the incoming global model on the held-out rows (quantised if `evalPlan` was given). */
   evaluation: Float64Array;
   evalSums: EvalSums;
   update: LocalUpdate;
@@ -70,5 +72,7 @@ export function runNodeRound(input: NodeRoundInput): NodeRoundOutput {
   const contribution = quantize(weightedContribution(update.delta, update.samples), plan.fracBits, plan.bound);
   const v = validateContribution(contribution, plan);
   if (!v.ok) throw new Error(`runNodeRound: own contribution fails validation (${v.reason}); is model.clipNorm set?`);
-  return { contribution, evaluation: evalVector(evalSums), evalSums, update };
+  const ev = evalVector(evalSums);
+  const evaluation = input.evalPlan ? quantize(ev, input.evalPlan.fracBits, input.evalPlan.bound) : ev;
+  return { contribution, evaluation, evalSums, update };
 }

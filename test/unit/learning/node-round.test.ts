@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalModel, runNodeRound, splitHeldOut, ModelRejected, type LocalModel, type Dataset } from "../../../client/learning/index.ts";
-import { LearningJob, planForJob, encodeGlobalModel, globalModelHash, dequantize, finishWeightedMean, finishEval, type UpdateEncodingPlan } from "../../../protocol/learning/index.ts";
+import { LearningJob, planForJob, planEvalEncoding, encodeGlobalModel, globalModelHash, dequantize, finishWeightedMean, finishEval, type UpdateEncodingPlan } from "../../../protocol/learning/index.ts";
 
 const M61 = (1n << 61n) - 1n;
 const job = LearningJob.parse({
@@ -34,6 +34,10 @@ describe("node round (agent map step)", () => {
     expect(totalSamples).toBe(30);
     for (let i = 0; i < meanDelta.length; i++) expect(meanDelta[i]).toBeCloseTo(out.update.delta[i]!, 4);
     expect(finishEval(out.evaluation).count).toBe(10);
+    const evalPlan = planEvalEncoding({ p: M61, parties: 3, maxSamples: 50 });
+    const q = runNodeRound({ model: m, globalModel: bytes, expectedHash: globalModelHash(bytes), round: 4, train, heldOut, plan, evalPlan, salt: 1 });
+    expect(q.evaluation.every((v) => Number.isSafeInteger(v) && v >= 0)).toBe(true);
+    expect(finishEval(dequantize(q.evaluation, evalPlan.fracBits)).accuracy).toBeCloseTo(finishEval(out.evaluation).accuracy, 12);
   });
 
   it("refuses a model whose hash does not match the log, or of another round", () => {
