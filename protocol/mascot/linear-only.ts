@@ -43,8 +43,11 @@ import { commit, verifyCommitment } from "./commit.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed } from "./shares.ts";
 
+/** Phase names of the three linear-only rounds. */
 export const LIN_SEED = "lin.seed";
+/** Broadcast: 32-byte commitment to the output share. */
 export const LIN_COMMIT = "lin.commit";
+/** Broadcast: H(commitments) ‖ nonce ‖ enc(output share). */
 export const LIN_OPEN = "lin.open";
 
 /** Round 1: fresh seeds for every other party (index = party; own slot empty). */

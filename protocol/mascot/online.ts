@@ -129,6 +129,7 @@ function splitKeys(flat: Uint8Array, k: number): Uint8Array[] {
  */
 export type CopeDealer = (owner: number, holder: number) => { k0: Uint8Array[]; k1: Uint8Array[] };
 
+/** The validated secure sum as party.ts drives it: steps, first messages, offline prelude. */
 export interface ValidatedEngine {
   steps: Step[];
   /** First messages of the main protocol (after the offline prelude, if any). */

@@ -28,19 +28,25 @@ import {
 } from "./linear-only.ts";
 import { buildValidatedSteps, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
 
+/** A message to send: to one party or to "all" (a broadcast, same bytes to everyone). */
 export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
+/** A delivered message; seq = index of this message in the stream from `from` to us (from 0). */
 export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
+/** "validated" (default: MACs, predicates, exclusion) or "linear-only" (explicit option, no validation). */
 export type AggregationMode = "validated" | "linear-only";
+/** Input predicates checked in validated mode (see validation.ts for costs and error bounds). */
 export type Predicate =
   | { kind: "none" }
   | { kind: "bits" }
   | { kind: "one-hot"; groups: Array<[start: number, end: number]>; exact?: boolean }
   | { kind: "range"; bits: number; indices?: [number, number] }
   | { kind: "l2-norm"; bound: bigint; projection?: { rows: number } };
+/** One party's view of a secure sum: committee size, own index, mode, input length, predicates, session binding. */
 export interface SecureSumConfig {
   field: Field; parties: number; me: number; mode: AggregationMode;
   length: number; predicates: Predicate[]; sessionId: Uint8Array;
 }
+/** The output: the sum of the accepted inputs, the excluded parties, and the transcript hash all parties echoed. */
 export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array }
 
 /** One protocol step: the phases expected from every other party, and what to do once they are in. */
@@ -57,6 +63,7 @@ export interface Step {
    */
   eager?(phase: string, from: number, payload: Uint8Array): Uint8Array;
 }
+/** Payloads of one step, by phase then sender index. */
 export type Inbox = Map<string, Array<Uint8Array | undefined>>;
 
 /** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
@@ -95,6 +102,7 @@ function defaultOffline(cfg: SecureSumConfig, rng: Rng): (count: number) => Offl
   return (count) => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count }, rng);
 }
 
+/** One party of a secure sum, driven by messages (see the module comment for the phase machine). */
 export class SecureSumParty {
   private prelude: OfflineSource | undefined;
   /** Per sender: still inside the offline prelude (no main-protocol message seen yet). */

@@ -32,6 +32,7 @@ export interface Envelope {
   broadcast: boolean;
 }
 
+/** Test hooks: tamper/drop/replay/reorder envelopes, random interleaving, a delivery cap. */
 export interface NetworkHooks {
   /**
    * Sees every envelope as it is queued. Return it (possibly modified), several (e.g. a
@@ -44,6 +45,7 @@ export interface NetworkHooks {
   maxDeliveries?: number;
 }
 
+/** What a run produced: per-party errors, completion and traffic counters. */
 export interface NetworkRun {
   /** Per party: the error it threw (usually a ProtocolAbort), or undefined. */
   errors: Array<unknown>;
