@@ -28,7 +28,10 @@ export interface SimulationConfig {
   rounds: number;
   /** "iid": seeded shuffle, round-robin; "by-class": rows sorted by label, contiguous slices (pathological non-IID). */
   split?: "iid" | "by-class";
-  /** Standardise the first `numericFeatures` features (default: all when true) with the federated mean/std. */
+  /**
+   * Standardise the first `numericFeatures` features with the federated mean/std. Defaults:
+   * spec.preprocessing.standardize (else false) and spec.preprocessing.numeric.length (else all).
+   */
   standardize?: boolean;
   numericFeatures?: number;
   /** Fraction of each node's rows held out for federated evaluation (default 0.1). */
@@ -128,8 +131,8 @@ export async function simulateFederated(cfg: SimulationConfig): Promise<Simulati
 
   // Statistics round: Σ moments over nodes' training rows → mean/std → every node standardises.
   let standardization: Standardization | null = null;
-  if (cfg.standardize ?? false) {
-    const k = cfg.numericFeatures ?? spec.inputDim;
+  if (cfg.standardize ?? spec.preprocessing?.standardize ?? false) {
+    const k = cfg.numericFeatures ?? spec.preprocessing?.numeric.length ?? spec.inputDim;
     const sum = sumVectors(trainSlices.map((s) => localMoments(s.x, s.n, s.d, k)));
     standardization = standardizationFromMoments(sum, spec.inputDim);
     for (const s of [...trainSlices, ...evalSlices, test]) standardizeInPlace(s.x, s.n, s.d, standardization);
