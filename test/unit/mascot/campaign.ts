@@ -11,8 +11,10 @@
  *                or a dropped message that left only some honest parties stalled);
  *  - "substitution": linear-only seed tampering changes the cheater's effective input —
  *                allowed by the ideal functionality; honest outputs must still agree;
- *  - "no-deviation": the chosen occurrence of the phase never happened (nothing tampered);
- *  - "UNDETECTED": an honest party output something else, or threw a non-protocol error.
+ *  - "no-deviation": the chosen occurrence of the phase never happened (nothing tampered)
+ *                and the honest run finished correctly;
+ *  - "UNDETECTED": an honest party output something else, threw a non-protocol error, or
+ *                an untampered run did not finish correctly.
  *                Must never happen.
  * Offline triples and COPE base OTs come from the test dealers (speed); the real offline
  * party and base OTs are exercised in cheating.test.ts and full-offline.test.ts.
@@ -105,7 +107,9 @@ export function campaignRun(i: number, seed: string): RunReport {
     else if (agree && mode === "linear-only" && phase === "lin.seed") outcome = "substitution";
     else outcome = "UNDETECTED";
   }
-  if (!fired && outcome !== "UNDETECTED") outcome = "no-deviation"; // the chosen occurrence never happened
+  // The chosen occurrence never happened: an honest run, which must finish correctly
+  // (an abort here would be a false positive, counted as a failure too).
+  if (!fired) outcome = outcome === "harmless" ? "no-deviation" : "UNDETECTED";
   return { i, mode, n, cheater, phase, attack, outcome, codes };
 }
 
