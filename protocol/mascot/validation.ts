@@ -36,7 +36,7 @@
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./party.ts";
-import { addPublic, concatShares, matVecPublic, sliceShare, subShares, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
+import { addPublic, concatShares, matVecPublic, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { expandSeed } from "./shares.ts";
 
 /** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
@@ -163,9 +163,6 @@ export class ValidationPlan {
     const f = this.field;
     if (this.projectionRows === 0) return [];
     const rows: FieldVec[] = [];
-    const one = f.fromInts([1]);
-    const minus = f.fromInts([-1]);
-    void one; void minus;
     // One uniform element per entry; its low bit picks the sign.
     const raw = expandSeed(f, seed, "validation/projection", this.projectionRows * this.d);
     for (let i = 0; i < this.projectionRows; i++) {
@@ -303,7 +300,6 @@ export function foldTerms(f: Field, t: AuthShare, coeffs: FieldVec): AuthShare {
   return { value: f.fromBigInts([f.dot(t.value, coeffs)]), mac: f.fromBigInts([f.dot(t.mac, coeffs)]) };
 }
 
-export { sumShares };
 
 function modPow(b: bigint, e: bigint, p: bigint): bigint {
   let r = 1n;
