@@ -12,6 +12,7 @@
  * State is plain arrays so the coordinator can persist it between rounds.
  */
 import type { Strategy } from "./spec.ts";
+import { finishWeightedMean } from "./aggregate.ts";
 
 /** Persistent server-optimiser state. `m`/`v` are null for FedAvg/FedProx. */
 export interface ServerState {
@@ -64,4 +65,20 @@ export function serverStep(
     out[i] = weights[i]! + (eta * m[i]!) / (Math.sqrt(v[i]!) + tau);
   }
   return { weights: out, state: { kind: state.kind, round: state.round + 1, m, v } };
+}
+
+/**
+ * The coordinator's reduce for one round: from the decoded secure sum [Σ n_k·Δ_k ‖ Σ n_k]
+ * (after `decodeFixed`) to the next global weights and server state. Throws RangeError as
+ * {@link finishWeightedMean} and {@link serverStep} do.
+ */
+export function applyAggregate(
+  strategy: Strategy,
+  state: ServerState,
+  weights: ArrayLike<number>,
+  decodedSum: ArrayLike<number>,
+): { weights: Float64Array; state: ServerState; totalSamples: number } {
+  const { meanDelta, totalSamples } = finishWeightedMean(decodedSum);
+  const step = serverStep(strategy, state, weights, meanDelta);
+  return { ...step, totalSamples };
 }

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import {
   parseModelSpec, weightShapes, outputLayer, flatten, unflatten, totalSize, clipToNorm, l2Norm,
   weightedContribution, sumVectors, finishWeightedMean, evalVector, finishEval,
-  serverInit, serverStep, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt, validateContribution, planEvalEncoding, MAX_ROW_LOSS,
+  serverInit, serverStep, applyAggregate, shouldStop, StoppingRule, planUpdateEncoding, quantize, dequantize, squaredNormInt, validateContribution, planEvalEncoding, MAX_ROW_LOSS,
   encodeRow, encodedDim, featureNames, localMoments, standardizationFromMoments, standardizeInPlace,
   toDenseModel, denseForward, Strategy, type ModelSpecInput,
 } from "../../../protocol/learning/index.ts";
@@ -135,6 +135,15 @@ describe("server optimisers (Reddi et al. 2021, Alg. 2)", () => {
     expect(r2.weights[0]).toBeCloseTo(1.2037892287696306, 12);
     expect(r2.weights[1]).toBeCloseTo(0.9372468111909511, 12);
     expect(r2.state.v![1]).toBeCloseTo(0.001301, 15);
+  });
+  it("applyAggregate: decoded [Σ n·Δ ‖ Σ n] → next global weights", () => {
+    const s = Strategy.parse({ kind: "fedavg" });
+    const sum = sumVectors([weightedContribution([1, 2], 10), weightedContribution([3, -2], 30)]);
+    const r = applyAggregate(s, serverInit(s, 2), [0, 0], sum);
+    expect(Array.from(r.weights)).toEqual([2.5, -1]);
+    expect(r.totalSamples).toBe(40);
+    expect(r.state.round).toBe(1);
+    expect(() => applyAggregate(s, serverInit(s, 2), [0, 0], [1, 1, 0])).toThrow(RangeError);
   });
   it("does not modify its inputs and rejects mismatches", () => {
     const s = Strategy.parse({ kind: "fedadam", eta: 0.1 });
