@@ -24,6 +24,7 @@ import { Querier } from "../client/fhe/querier.ts";
 import { scoped, wasmMemoryBytes, type Seal } from "../client/fhe/seal.ts";
 import { loadSealNode } from "../client/fhe/seal-node.ts";
 import { FheSession, httpTransport, localTransport } from "../client/fhe/client.ts";
+import { encodeFrame, FRAME_CONTENT_TYPE } from "../client/fhe/wire.ts";
 import { seededRng } from "../protocol/rng.ts";
 import { loadWdbc, trainLogReg } from "../test/unit/fhe/helpers.ts";
 
@@ -261,7 +262,18 @@ async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows
     }
     const ms = (performance.now() - t) / n;
     const growth = checkpoints[checkpoints.length - 1]! - checkpoints[0]!;
-    return { section: "memory", where: "workerd", what: `${n} consecutive requests (LR, 90% single, 10% batch of 4096)`, params: `RSS KiB ${checkpoints.join(" → ")}`, ms: +ms.toFixed(2), note: `workerd RSS growth ${growth} KiB after a 50-request warm-up` };
+    // Control: the same bodies to the same route with an unknown key id — the Worker reads and
+    // parses every body, then answers 404 before any SEAL work. Same growth ⇒ not FHE's.
+    const single = encodeFrame({ v: 1, keyId: "0".repeat(64), mode: "single" }, [s.querier.encryptSingle(rows[0]!)]);
+    const batch = encodeFrame({ v: 1, keyId: "0".repeat(64), mode: "batch" }, s.querier.encryptBatch(rows.slice(0, 4096), s.info.inputDim));
+    const control: number[] = [rssKiB(w.pid)];
+    for (let i = 0; i < n; i++) {
+      const r = await w.fetch(`${base}/${pkg.modelId}/infer`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: i % 10 === 9 ? batch : single });
+      await r.arrayBuffer();
+      if ((i + 1) % Math.max(1, Math.floor(n / 4)) === 0) control.push(rssKiB(w.pid));
+    }
+    const cgrowth = control[control.length - 1]! - control[0]!;
+    return { section: "memory", where: "workerd", what: `${n} consecutive requests (LR, 90% single, 10% batch of 4096)`, params: `RSS KiB ${checkpoints.join(" → ")}; control (same bodies, 404 before SEAL) ${control.join(" → ")}`, ms: +ms.toFixed(2), note: `workerd RSS growth ${growth} KiB after a 50-request warm-up; control ${cgrowth} KiB` };
   } finally {
     s.close();
   }
