@@ -43,7 +43,7 @@ import {
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
 import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
-import { foldTerms, ValidationPlan } from "./validation.ts";
+import { foldTerms, ValidationPlan, type Projection } from "./validation.ts";
 
 /** A batch of authenticated triples (vectors of equal length): c = a·b. */
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
@@ -179,7 +179,7 @@ export function buildValidatedSteps(
   let coinCommits: Uint8Array[][] = []; // [party][coin index]
   let coinsOpened = 0;
   let seedA: Uint8Array = new Uint8Array(32);
-  let R: FieldVec[] = [];
+  let R: Projection | undefined;
   const lateE: FieldVec[] = [];
   let triples: Triples | undefined;
   let batch = new MacCheckBatch(f);
@@ -341,7 +341,7 @@ export function buildValidatedSteps(
       out.push(bcast("open.sum", f.encode(mySum.value)));
       return out;
     }
-    R = plan.projectionRowsFromSeed(seedA);
+    R = plan.projectionFromSeed(seedA);
     if (plan.maskLength > 0) {
       const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
       lateE[me] = plan.lateInput(input, masks, R);

@@ -132,6 +132,13 @@ export function matVecPublic(f: Field, rows: readonly FieldVec[], x: AuthShare):
 
 const NONCE = new Uint8Array(12);
 
+/** `n` pseudorandom bytes from a seed (≥ 16 bytes) and a domain label (ChaCha12, as {@link expandSeed}). */
+export function expandBytes(seed: Uint8Array, label: string, n: number): Uint8Array {
+  if (seed.length < 16) throw new RangeError(`expandBytes: seed must be at least 16 bytes, got ${seed.length}`);
+  const key = sha256(concatBytes(utf8("2pm/mascot/expand-bytes/v1"), utf8(label), new Uint8Array([0]), seed));
+  return chacha12(key, NONCE, new Uint8Array(n));
+}
+
 /**
  * Deterministically expands a seed (≥ 16 bytes) into `n` uniform field elements: ChaCha12
  * keystream (12 rounds, as Rust rand's StdRng; best known attacks reach 7) keyed by

@@ -36,7 +36,8 @@
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./party.ts";
-import { addPublic, concatShares, matVecPublic, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
+import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
+import { M61Vec } from "../field/m61.ts";
 import { expandSeed } from "./shares.ts";
 
 /** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
@@ -158,30 +159,20 @@ export class ValidationPlan {
     return f.fromBigInts(out);
   }
 
-  /** Projection matrix rows (±1 as field elements) for projection item rows, from the coin seed. */
-  projectionRowsFromSeed(seed: Uint8Array): FieldVec[] {
-    const f = this.field;
-    if (this.projectionRows === 0) return [];
-    const rows: FieldVec[] = [];
-    // One uniform element per entry; its low bit picks the sign.
-    const raw = expandSeed(f, seed, "validation/projection", this.projectionRows * this.d);
-    for (let i = 0; i < this.projectionRows; i++) {
-      const xs = new Array<number>(this.d);
-      const bits = f.toBigInts(f.slice(raw, i * this.d, (i + 1) * this.d));
-      for (let k = 0; k < this.d; k++) xs[k] = (bits[k]! & 1n) === 1n ? 1 : -1;
-      rows.push(f.fromInts(xs));
-    }
-    return rows;
+  /** The public ±1 projection (all projection items' rows stacked) drawn from the coin seed; undefined without projection. */
+  projectionFromSeed(seed: Uint8Array): Projection | undefined {
+    if (this.projectionRows === 0) return undefined;
+    return new Projection(this.projectionRows, this.d, expandBytes(seed, "validation/projection", Math.ceil((this.projectionRows * this.d) / 8)));
   }
 
   /** Owner side, after R is known: e = c − r for the projection slack bits c (late input via masks). */
-  lateInput(x: FieldVec, masks: FieldVec, R: readonly FieldVec[]): FieldVec {
+  lateInput(x: FieldVec, masks: FieldVec, R: Projection | undefined): FieldVec {
     const f = this.field;
     const c = new Array<bigint>(this.maskLength).fill(0n);
     for (const it of this.items) {
       if (it.kind !== "proj") continue;
       let s = 0n;
-      for (let i = 0; i < it.rows; i++) { const y = f.dot(R[it.rowsOffset + i]!, x); s = (s + y * y) % f.p; }
+      for (const y of f.toBigInts(R!.apply(f, x, it.rowsOffset, it.rows))) s = (s + y * y) % f.p;
       const slack = (it.threshold - s + f.p) % f.p;
       for (let t = 0; t < it.slackBits; t++) c[it.maskOffset + t] = (slack >> BigInt(t)) & 1n;
     }
@@ -189,7 +180,7 @@ export class ValidationPlan {
   }
 
   /** Layer-1 product operands (left ∘ right), both of length `products`, from an owner's extended share. */
-  operands(ctx: ShareContext, ext: AuthShare, R: readonly FieldVec[]): { left: AuthShare; right: AuthShare } {
+  operands(ctx: ShareContext, ext: AuthShare, R: Projection | undefined): { left: AuthShare; right: AuthShare } {
     const f = ctx.field;
     const L: AuthShare[] = [];
     const Rt: AuthShare[] = [];
@@ -208,7 +199,7 @@ export class ValidationPlan {
         case "range": { const b = auxAt(it.auxOffset, (it.end - it.start) * it.bits); L.push(b); Rt.push(minusOne(b)); break; }
         case "l2": { L.push(x); Rt.push(x); const c = auxAt(it.auxOffset, it.slackBits); L.push(c); Rt.push(minusOne(c)); break; }
         case "proj": {
-          const y = matVecPublic(f, R.slice(it.rowsOffset, it.rowsOffset + it.rows), x);
+          const y = { value: R!.apply(f, x.value, it.rowsOffset, it.rows), mac: R!.apply(f, x.mac, it.rowsOffset, it.rows) };
           L.push(y); Rt.push(y);
           const r = maskAt(it.maskOffset, it.slackBits); L.push(r); Rt.push(r);
           break;
@@ -287,6 +278,50 @@ export class ValidationPlan {
       }
     }
     return out.length ? concatShares(f, out) : { value: f.zeros(0), mac: f.zeros(0) };
+  }
+}
+
+/**
+ * A public ±1 matrix (rows × d) stored as packed sign bits (bit set = +1), applied without
+ * materialising rows. For m61 the signed sums run on the word limbs in float64 (exact for
+ * d < 2^20); other fields build one row at a time and use Field.dot.
+ */
+export class Projection {
+  constructor(readonly rows: number, readonly d: number, readonly signs: Uint8Array) {
+    if (signs.length * 8 < rows * d) throw new RangeError("Projection: not enough sign bits");
+  }
+
+  /** +1 or −1 at (i, k). */
+  sign(i: number, k: number): 1 | -1 {
+    const b = i * this.d + k;
+    return (this.signs[b >>> 3]! >> (b & 7)) & 1 ? 1 : -1;
+  }
+
+  /** Row i as field elements (tests, generic fields). */
+  row(f: Field, i: number): FieldVec {
+    return f.fromInts(Array.from({ length: this.d }, (_, k) => this.sign(i, k)));
+  }
+
+  /** (R·v) restricted to rows [start, start + count): count field elements. Throws RangeError on a length mismatch. */
+  apply(f: Field, v: FieldVec, start: number, count: number): FieldVec {
+    if (v.length !== this.d) throw new RangeError(`Projection.apply: vector has ${v.length} entries, expected ${this.d}`);
+    if (!(v instanceof M61Vec) || this.d >= 1 << 20) {
+      const out: bigint[] = [];
+      for (let i = start; i < start + count; i++) out.push(f.dot(this.row(f, i), v));
+      return f.fromBigInts(out);
+    }
+    const w = v.d, d = this.d, out: bigint[] = [];
+    for (let i = start; i < start + count; i++) {
+      let pl = 0, ph = 0, ml = 0, mh = 0;
+      const base = i * d;
+      for (let k = 0; k < d; k++) {
+        const b = base + k;
+        if ((this.signs[b >>> 3]! >> (b & 7)) & 1) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
+      }
+      const plus = BigInt(pl) + (BigInt(ph) << 32n), minus = BigInt(ml) + (BigInt(mh) << 32n);
+      out.push((((plus - minus) % f.p) + f.p) % f.p);
+    }
+    return f.fromBigInts(out);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { m61 } from "../../../protocol/field/index.ts";
+import { m61, p128 } from "../../../protocol/field/index.ts";
 import type { Predicate } from "../../../protocol/mascot/party.ts";
 import { plainSum, runWithDealer } from "./helpers.ts";
 
@@ -54,10 +54,9 @@ describe("projection threshold: measured error rates (documented bound in valida
     const gap = (m + 2 * Math.sqrt(m * t) + 2 * t) / (m - 2 * Math.sqrt(m * t));
     const plan = new ValidationPlan(m61, d, [{ kind: "l2-norm", bound: B, projection: { rows: m } }]);
     const rng = seededRng("proj-measure");
-    const sq = (x: number[], R: ReturnType<typeof plan.projectionRowsFromSeed>) => {
+    const sq = (x: number[], R: NonNullable<ReturnType<typeof plan.projectionFromSeed>>) => {
       let s = 0n;
-      for (const row of R) {
-        const v = m61.dot(row, m61.fromInts(x));
+      for (const v of m61.toBigInts(R.apply(m61, m61.fromInts(x), 0, R.rows))) {
         const c = v > m61.p / 2n ? v - m61.p : v;
         s += c * c;
       }
@@ -69,11 +68,21 @@ describe("projection threshold: measured error rates (documented bound in valida
     const big = honest.map((v) => v * bigScale);
     let falseReject = 0, falseAccept = 0;
     for (let i = 0; i < 300; i++) {
-      const R = plan.projectionRowsFromSeed(rng.bytes(32));
+      const R = plan.projectionFromSeed(rng.bytes(32))!;
       if (sq(honest, R) > T) falseReject++;
       if (sq(big, R) <= T) falseAccept++;
     }
     expect(falseReject).toBe(0);
     expect(falseAccept).toBe(0);
+  });
+  it("Projection.apply (m61 word path) equals row-by-row dot products, also over p128", () => {
+    const rng = seededRng("proj-apply");
+    for (const f of [m61, p128]) {
+      const plan = new ValidationPlan(f, 33, [{ kind: "l2-norm", bound: 5n, projection: { rows: 9 } }]);
+      const R = plan.projectionFromSeed(rng.bytes(32))!;
+      const v = f.random(33, rng);
+      const want = Array.from({ length: 4 }, (_, i) => f.dot(R.row(f, 3 + i), v));
+      expect(f.toBigInts(R.apply(f, v, 3, 4))).toEqual(want);
+    }
   });
 });
