@@ -177,6 +177,37 @@ export class SecureSumParty {
     return this._result;
   }
 
+  /**
+   * Parties whose messages the current step is still waiting for (empty when done, aborted
+   * or not started). During the offline prelude: every party still in its prelude.
+   */
+  get waitingFor(): number[] {
+    if (this.failed || this._result || !this.started) return [];
+    const n = this.cfg.parties;
+    const out: number[] = [];
+    const s = this.steps[this.stepIdx];
+    for (let j = 0; j < n; j++) {
+      if (j === this.cfg.me) continue;
+      if (this.engine && !this.mainStarted) { if (this.preludeOpen[j]) out.push(j); continue; }
+      if (!s) continue;
+      const box = this.inboxes[this.stepIdx]!;
+      if (s.expect.some((ph) => box.get(ph)?.[j] === undefined)) out.push(j);
+    }
+    return out;
+  }
+
+  /**
+   * Called by the driver when a phase deadline passes (the party itself keeps no clock):
+   * aborts with ProtocolAbort "timeout" naming {@link waitingFor} and throws it. No-op
+   * (returns) if the party is already done; rethrows an earlier abort.
+   */
+  timeout(): void {
+    if (this._result) return;
+    if (this.failed) throw this.failed;
+    this.failed = new ProtocolAbort("timeout", this.waitingFor, `no message from parties ${this.waitingFor.join(",")} in step ${this.phase}`);
+    throw this.failed;
+  }
+
   /** Returns the first messages. Throws ProtocolAbort "unexpected-message" if called twice. */
   start(): OutboundMessage[] {
     if (this.started) throw new ProtocolAbort("unexpected-message", [], "start() called twice");

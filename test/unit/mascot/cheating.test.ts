@@ -106,9 +106,18 @@ describe("cheating parties are caught (validated mode)", () => {
     const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [] }, { tamper: tamper(1, "coin.open", (e) => ({ ...e, phase: "maccheck.open" })) });
     expect((net.errors[0] as ProtocolAbort).code).toBe("unexpected-message");
   });
-  it("dropped message → honest parties stall (timeout is the transport's job), nobody outputs", () => {
-    const { parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "maccheck.open", (e) => (e.to === 0 ? null : e)) });
+  it("dropped message → a gap is unexpected-message; a dropped last message stalls until timeout() names the silent party", () => {
+    const gap = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "maccheck.open", (e) => (e.to === 0 ? null : e)) });
+    expect((gap.net.errors[0] as ProtocolAbort).code).toBe("unexpected-message");
+    const { parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(1, "echo", (e) => (e.to === 0 && e.seq > 10 ? null : e)) });
     expect(parties[0]!.done).toBe(false);
+    expect(parties[0]!.waitingFor).toEqual([1]);
+    let err: unknown;
+    try { parties[0]!.timeout(); } catch (e) { err = e; }
+    expect((err as ProtocolAbort).code).toBe("timeout");
+    expect((err as ProtocolAbort).culprits).toEqual([1]);
+    expect(parties[0]!.phase).toBe("aborted");
+    expect(() => parties[2]!.timeout()).not.toThrow(); // party 2 finished: no-op
   });
   it("real base OTs: a corrupted base-OT message is caught", () => {
     const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [], realBaseOt: true }, {
