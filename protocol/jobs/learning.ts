@@ -10,47 +10,59 @@
  * whether to stop, and publishes model r+1 (its hash goes into the transparency log).
  */
 import { fieldByName } from "../field/index.ts";
-import type { EvalSums } from "../learning/aggregate.ts";
 import { finishEval, finishWeightedMean } from "../learning/aggregate.ts";
-import { dequantize, type UpdateEncodingPlan } from "../learning/bounds.ts";
+import { dequantize, planEvalEncoding, type UpdateEncodingPlan } from "../learning/bounds.ts";
 import { encodeGlobalModel } from "../learning/codec.ts";
 import { totalSize } from "../learning/flatten.ts";
 import { LearningJob, planForJob } from "../learning/job.ts";
 import { serverInit, serverStep, type ServerState } from "../learning/server.ts";
 import { weightShapes, type ModelSpec } from "../learning/spec.ts";
 import { shouldStop, type RoundMetrics } from "../learning/stopping.ts";
+import type { Standardization } from "../learning/features.ts";
+import { z } from "zod";
 import { seededRng } from "../rng.ts";
 
-/** Entries appended after the update: Σloss (fixed point), correct, count. */
+/** Entries appended after the update: Σloss, Σcorrect, count (fixed point, evalPlan). */
 export const EVAL_ENTRIES = 3;
 
 export interface LearningLayout {
   plan: UpdateEncodingPlan;
+  evalPlan: ReturnType<typeof planEvalEncoding>;
   /** Total secure-sum length: plan.length + EVAL_ENTRIES. */
   length: number;
   /** Offset of the evaluation entries. */
   evalOffset: number;
-  /** Largest per-node Σloss accepted (loss clipped per row at maxRowLoss). */
-  maxRowLoss: number;
 }
 
-/** Per-row loss is clipped to this before summing, so evaluation sums are bounded. */
-export const MAX_ROW_LOSS = 50;
+/** A learning job's task: the LearningJob plus the standardisation from a prior stats job. */
+export interface LearningTask {
+  job: LearningJob;
+  /** Federated mean/std per input feature (from a statistics job), when the model standardises. */
+  standardization: Standardization | null;
+}
 
-/** Parses a learning job's task. Throws a ZodError naming the offending path. */
-export function parseLearningTask(task: Record<string, unknown>): LearningJob {
-  return LearningJob.parse(task);
+const StandardizationSchema = z.strictObject({ mean: z.array(z.number()), std: z.array(z.number().positive()) });
+
+/**
+ * Parses a learning job's task (`LearningJob` fields plus optional `standardization`).
+ * Throws ZodError naming the offending path, or RangeError if standardisation is required
+ * but missing or of the wrong length.
+ */
+export function parseLearningTask(task: Record<string, unknown>): LearningTask {
+  const { standardization, ...rest } = task;
+  const job = LearningJob.parse(rest);
+  const st = standardization === undefined ? null : StandardizationSchema.parse(standardization);
+  if (job.model.preprocessing?.standardize && !st) throw new RangeError("task.standardization is required when model.preprocessing.standardize is true (run a statistics job for the features' mean and std first)");
+  if (st && (st.mean.length !== job.model.inputDim || st.std.length !== job.model.inputDim)) throw new RangeError(`task.standardization must have inputDim (${job.model.inputDim}) entries`);
+  return { job, standardization: st };
 }
 
 /** The secure-sum layout of a job for a committee of `parties` over `fieldName`. Throws RangeError if no encoding fits. */
 export function learningLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): LearningLayout {
-  const plan = planForJob(job, parties, fieldByName(fieldName).p);
-  return { plan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length, maxRowLoss: MAX_ROW_LOSS };
-}
-
-/** Node side: the evaluation entries as integers (Σloss scaled by 2^f, clipped per row upstream). */
-export function evaluationInts(e: EvalSums, fracBits: number): number[] {
-  return [Math.round(Math.min(e.lossSum, e.count * MAX_ROW_LOSS) * 2 ** fracBits), e.correct, e.count];
+  const p = fieldByName(fieldName).p;
+  const plan = planForJob(job, parties, p);
+  const evalPlan = planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode });
+  return { plan, evalPlan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length };
 }
 
 /**
@@ -123,8 +135,8 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
   const f = layout.plan.fracBits;
   // [Σ n_k·Δ_k ‖ Σ n_k] were quantised together (protocol/learning/bounds.ts quantize).
   const { meanDelta, totalSamples } = finishWeightedMean(dequantize(ints.slice(0, layout.plan.length), f));
-  const [lossInt, correct, count] = ints.slice(layout.evalOffset);
-  const metrics = count! > 0 ? finishEval([lossInt! / 2 ** f, correct!, count!]) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
+  const ev = dequantize(ints.slice(layout.evalOffset), layout.evalPlan.fracBits);
+  const metrics = Math.round(ev[2]!) > 0 ? finishEval(ev) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
   const step = serverStep(job.model.strategy, state.server, state.weights, meanDelta);
   const history = [...state.history, { round: state.round, loss: metrics.loss, accuracy: metrics.accuracy, samples: totalSamples, parties }];
   const decision = shouldStop(history.filter((h) => Number.isFinite(h.loss)), job.stopping);

@@ -2,7 +2,8 @@
  * Binary encoding of a round's global model (stored in R2, hashed into the transparency
  * log; nodes refuse a model whose hash differs from the logged one):
  *   magic "2PMW" ‖ version u8 (1) ‖ round u32 LE ‖ count u32 LE ‖ count × float64 LE.
- * The hash is SHA-256 over those bytes with the domain prefix "2pm/model/v1".
+ * The hash is plain SHA-256 over those bytes (the magic header already separates domains):
+ * the same hash the JobDO logs and the R2 route checks for every stored model.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 
@@ -42,11 +43,7 @@ export function decodeGlobalModel(bytes: Uint8Array): { round: number; weights: 
   return { round, weights };
 }
 
-/** SHA-256("2pm/model/v1" ‖ bytes): the model hash recorded in the transparency log. */
+/** SHA-256(bytes): the model hash recorded in the transparency log (hex of this). */
 export function globalModelHash(bytes: Uint8Array): Uint8Array {
-  const prefix = new TextEncoder().encode("2pm/model/v1");
-  const buf = new Uint8Array(prefix.length + bytes.length);
-  buf.set(prefix, 0);
-  buf.set(bytes, prefix.length);
-  return sha256(buf);
+  return sha256(bytes);
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
-import { evaluationInts, initLearning, initialGlobalWeights, learningLayout, parseLearningTask, reduceLearning } from "../../../protocol/jobs/learning.ts";
+import { initLearning, initialGlobalWeights, learningLayout, parseLearningTask, reduceLearning } from "../../../protocol/jobs/learning.ts";
+import { planEvalEncoding } from "../../../protocol/learning/bounds.ts";
 import { quantize } from "../../../protocol/learning/bounds.ts";
 import { weightedContribution } from "../../../protocol/learning/aggregate.ts";
 import { decodeGlobalModel } from "../../../protocol/learning/codec.ts";
 
-const task = parseLearningTask({
+const { job: task } = parseLearningTask({
   model: {
     inputDim: 4, classes: 2, architecture: { kind: "logistic" }, loss: "binary-crossentropy",
     optimizer: { kind: "sgd", learningRate: 0.1 }, epochs: 1, batchSize: 8, seed: 7,
@@ -19,7 +20,8 @@ function aggregateOf(contribs: Array<{ delta: number[]; n: number; loss: number;
   const sum = m61.zeros(contribs[0]!.delta.length + 1 + 3);
   for (const c of contribs) {
     const q = Array.from(quantize(weightedContribution(c.delta, c.n), fracBits, bound));
-    const ev = evaluationInts({ lossSum: c.loss, correct: c.correct, count: c.count }, fracBits);
+    const ep = planEvalEncoding({ p: m61.p, parties: 3, maxSamples: 1000 });
+    const ev = Array.from(quantize([c.loss, c.correct, c.count], ep.fracBits, ep.bound));
     m61.addInPlace(sum, m61.fromInts([...q, ...ev]));
   }
   return m61.encode(sum);
@@ -66,6 +68,13 @@ describe("learning round protocol", () => {
     const out = reduceLearning(task, state, "m61", agg, 2, 2);
     expect(out.done).toBe(true);
     expect(out.result).toMatchObject({ stopReason: "target", bestRound: 0 });
+  });
+
+  it("requires a standardisation of the right length when the model standardises", () => {
+    const base = { model: { inputDim: 2, classes: 2, architecture: { kind: "logistic" }, loss: "binary-crossentropy", optimizer: { kind: "sgd", learningRate: 0.1 }, epochs: 1, batchSize: 8, seed: 1, strategy: { kind: "fedavg", serverLearningRate: 1 }, clipNorm: 1, preprocessing: { numeric: ["a", "b"], standardize: true, label: { column: "y", classes: ["0", "1"] } } }, stopping: { maxRounds: 2 }, aggregation: { mode: "validated", maxSamplesPerNode: 10 } };
+    expect(() => parseLearningTask(base)).toThrow(/standardization is required/);
+    expect(() => parseLearningTask({ ...base, standardization: { mean: [0], std: [1] } })).toThrow(/inputDim/);
+    expect(parseLearningTask({ ...base, standardization: { mean: [0, 1], std: [1, 2] } }).standardization).toEqual({ mean: [0, 1], std: [1, 2] });
   });
 
   it("refuses an aggregate of the wrong length", () => {
