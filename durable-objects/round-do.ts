@@ -19,6 +19,9 @@ import type { Env } from "../functions/env.ts";
 import { ClientFrame, encodeDelivery, type RoundAbortCode, type RoundPhase, type ServerFrame } from "../protocol/api/frames.ts";
 import type { RoundManifest } from "../protocol/api/schemas.ts";
 import { verifyCommitment } from "../protocol/crypto/commitment.ts";
+import { fieldByName } from "../protocol/field/index.ts";
+import { MACCHECK_COMMIT, verifyMacCheck } from "../protocol/mascot/mac-check.ts";
+import { ProtocolAbort } from "../protocol/mascot/errors.ts";
 import { EnvelopeError, parseEnvelope, verifyEnvelopeSignatureAsync, type ParsedEnvelope } from "../protocol/crypto/envelope.ts";
 import { fromBase64Url, toHex } from "../protocol/encoding.ts";
 import { jobObjectName } from "../protocol/names.ts";
@@ -76,6 +79,7 @@ export class RoundDO extends DurableObject<Env> {
       sql.exec("CREATE TABLE IF NOT EXISTS mailbox (recipient INTEGER NOT NULL, idx INTEGER NOT NULL, msg_id INTEGER NOT NULL, PRIMARY KEY (recipient, idx)) WITHOUT ROWID");
       sql.exec("CREATE TABLE IF NOT EXISTS seqs (party INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL)");
       sql.exec("CREATE TABLE IF NOT EXISTS commitments (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, commitment BLOB NOT NULL, opened INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (label, party, n))");
+      sql.exec("CREATE TABLE IF NOT EXISTS openings (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (label, party, n))");
       sql.exec("CREATE TABLE IF NOT EXISTS results (party INTEGER PRIMARY KEY, aggregate BLOB NOT NULL, aggregate_hash TEXT NOT NULL, transcript_hash TEXT NOT NULL, excluded TEXT NOT NULL)");
       this.state = (await ctx.storage.get<RoundState>("state")) ?? null;
       if (this.state) this.loadCaches();
@@ -237,7 +241,7 @@ export class RoundDO extends DurableObject<Env> {
     if (env.kind === "broadcast") {
       const fault = this.trackCommitOpen(env);
       if (fault) {
-        await this.abort(fault, [party], `party ${party}: ${fault} in ${env.phase}`);
+        await this.abort(fault.code, fault.culprits, fault.detail);
         return;
       }
     }
@@ -263,30 +267,43 @@ export class RoundDO extends DurableObject<Env> {
 
   /**
    * Commit-then-open bookkeeping for broadcasts named `<label>.commit` (payload: 32-byte
-   * commitment) and `<label>.open` (payload: nonce(32) ‖ value). Returns an abort code when the
-   * sender deviates, else null (and records the commitment / opening).
+   * commitment) and `<label>.open` (payload: nonce(32) ‖ value). Returns the abort when the
+   * sender deviates, else null (and records the commitment / opening). For the MAC check
+   * (`maccheck.*`, protocol/mascot/mac-check.ts), once every party opened batch n the relay
+   * itself rechecks Σσ_i = 0 and aborts `mac-check-failed` otherwise.
    */
-  private trackCommitOpen(env: ParsedEnvelope): RoundAbortCode | null {
+  private trackCommitOpen(env: ParsedEnvelope): { code: RoundAbortCode; culprits: number[]; detail: string } | null {
     const dot = env.phase.lastIndexOf(".");
     if (dot <= 0) return null;
     const label = env.phase.slice(0, dot);
     const step = env.phase.slice(dot + 1);
     const sql = this.ctx.storage.sql;
     const n = this.state!.manifest.committee.length;
+    const fault = (code: RoundAbortCode, detail: string) => ({ code, culprits: [env.from], detail: `party ${env.from}: ${detail} in ${env.phase}` });
     if (step === "commit") {
-      if (env.payload.length !== 32) return "bad-encoding";
+      if (env.payload.length !== 32) return fault("bad-encoding", "commitment is not 32 bytes");
       const k = sql.exec<{ c: number }>("SELECT COUNT(*) AS c FROM commitments WHERE label = ? AND party = ?", label, env.from).one().c;
       sql.exec("INSERT INTO commitments (label, party, n, commitment) VALUES (?, ?, ?, ?)", label, env.from, k, env.payload.slice());
       return null;
     }
-    if (step === "open") {
-      const row = sql.exec<{ n: number; commitment: ArrayBuffer }>("SELECT n, commitment FROM commitments WHERE label = ? AND party = ? AND opened = 0 ORDER BY n LIMIT 1", label, env.from).toArray()[0];
-      if (!row) return "unexpected-message";
-      const committed = sql.exec<{ c: number }>("SELECT COUNT(DISTINCT party) AS c FROM commitments WHERE label = ? AND n = ?", label, row.n).one().c;
-      if (committed < n) return "unexpected-message"; // opening before every party committed breaks commit-then-open
-      if (env.payload.length < 32) return "bad-encoding";
-      if (!verifyCommitment(new Uint8Array(row.commitment), env.payload.subarray(32), env.payload.subarray(0, 32))) return "commitment-mismatch";
-      sql.exec("UPDATE commitments SET opened = 1 WHERE label = ? AND party = ? AND n = ?", label, env.from, row.n);
+    if (step !== "open") return null;
+    const row = sql.exec<{ n: number; commitment: ArrayBuffer }>("SELECT n, commitment FROM commitments WHERE label = ? AND party = ? AND opened = 0 ORDER BY n LIMIT 1", label, env.from).toArray()[0];
+    if (!row) return fault("unexpected-message", "opening without a commitment");
+    const committed = sql.exec<{ c: number }>("SELECT COUNT(DISTINCT party) AS c FROM commitments WHERE label = ? AND n = ?", label, row.n).one().c;
+    if (committed < n) return fault("unexpected-message", "opening before every party committed"); // breaks commit-then-open
+    if (env.payload.length < 32) return fault("bad-encoding", "opening shorter than its nonce");
+    if (!verifyCommitment(new Uint8Array(row.commitment), env.payload.subarray(32), env.payload.subarray(0, 32))) return fault("commitment-mismatch", "opening does not match the commitment");
+    sql.exec("UPDATE commitments SET opened = 1 WHERE label = ? AND party = ? AND n = ?", label, env.from, row.n);
+    sql.exec("INSERT INTO openings (label, party, n, payload) VALUES (?, ?, ?, ?)", label, env.from, row.n, env.payload.slice());
+    if (`${label}.commit` !== MACCHECK_COMMIT) return null;
+    const opens = sql.exec<{ party: number; payload: ArrayBuffer }>("SELECT party, payload FROM openings WHERE label = ? AND n = ? ORDER BY party", label, row.n).toArray();
+    if (opens.length < n) return null;
+    const commits = sql.exec<{ party: number; commitment: ArrayBuffer }>("SELECT party, commitment FROM commitments WHERE label = ? AND n = ? ORDER BY party", label, row.n).toArray();
+    try {
+      verifyMacCheck(fieldByName(this.state!.manifest.field), commits.map((c) => new Uint8Array(c.commitment)), opens.map((o) => new Uint8Array(o.payload)));
+    } catch (e) {
+      if (e instanceof ProtocolAbort) return { code: e.code as RoundAbortCode, culprits: [...e.culprits], detail: `relay recheck: ${e.message}` };
+      throw e;
     }
     return null;
   }

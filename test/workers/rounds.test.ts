@@ -5,6 +5,8 @@ import { fromBase64Url, toBase64Url, toHex, utf8 } from "../../protocol/encoding
 import { openBroadcast, openDirect, pairKey, sealBroadcast, sealDirect } from "../../protocol/crypto/envelope.ts";
 import { commit as commitWith } from "../../protocol/crypto/commitment.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
+import { commitSigma } from "../../protocol/mascot/mac-check.ts";
+import { m61 } from "../../protocol/field/index.ts";
 const commit = (v: Uint8Array) => commitWith(v, cryptoRng);
 import { decodeDelivery } from "../../protocol/api/frames.ts";
 import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
@@ -166,6 +168,24 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
       await until(() => ps[0].conn.texts.some((t) => t.kind === "aborted"), 5000, "abort");
       expect(ps[0].conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "commitment-mismatch", culprits: [2] });
     }
+  });
+
+  it("MAC check: the relay rechecks Σσ_i = 0 once every party opened, and aborts `mac-check-failed` otherwise", async () => {
+    const { job, nodes } = await setup(3, { retryBudget: 0 });
+    const ps = (await join(nodes, job.id)) as [Party, Party, Party];
+    const p = m61.p;
+    const batch = async (sigmas: bigint[], expectOpenings: number) => {
+      const cs = sigmas.map((sg) => commitSigma(m61, ((sg % p) + p) % p, cryptoRng));
+      ps.forEach((q, i) => q.conn.ws.send(broadcast(q, "maccheck.commit", cs[i]!.commitPayload)));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes.every((x) => x === expectOpenings - 2) ?? false, 5000, "commits");
+      ps.forEach((q, i) => q.conn.ws.send(broadcast(q, "maccheck.open", cs[i]!.openPayload)));
+    };
+    await batch([5n, 7n, -12n], 4); // sums to 0
+    await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes.every((x) => x === 4) ?? false, 5000, "openings");
+    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("running");
+    await batch([5n, 7n, -11n], 8); // does not
+    await until(() => ps[0].conn.texts.some((t) => t.kind === "aborted"), 5000, "abort");
+    expect(ps[0].conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "mac-check-failed", culprits: [] });
   });
 
   it("a round deadline firing aborts with `timeout` naming the absent party, and the job reselects without it", async () => {
