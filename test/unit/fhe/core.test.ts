@@ -72,3 +72,31 @@ describe("zero weights", () => {
     ev.dispose(); keys.dispose(); q.dispose();
   });
 });
+
+describe("depth needing N = 16384", () => {
+  it("a two-hidden-layer square/poly2 MLP (depth 5) runs at N = 16384 within 1e-3", () => {
+    const m: DenseModel = {
+      format: "2pm-dense/v1", inputDim: 2, preprocessing: { mean: [1, -1], std: [2, 0.5] },
+      layers: [
+        { weights: [[0.5, -0.25], [0.75, 0.5]], bias: [0.1, 0], activation: "square" },
+        { weights: [[0.3, -0.2], [0.1, 0.4]], bias: [0, 0.05], activation: "poly2", poly: [0.2, 0.5, 0.1] },
+        { weights: [[1, -1], [0.5, 2]], bias: [0, 0.1], activation: "softmax" },
+      ],
+    };
+    const plan = compilePlan(m);
+    expect(plan.depth).toBe(5);
+    const params = paramsForDepth(plan.depth);
+    expect(params.polyModulusDegree).toBe(16384);
+    const ctx = CkksContext.get(seal, params);
+    const ev = new PlanEvaluator(ctx, plan);
+    const q = Querier.create(ctx, ev.needs("batch"));
+    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    const rows = [[1, 2], [-2, 0.5], [3, -1]];
+    const out = ev.evaluateBatch(q.encryptBatch(rows, 2), keys);
+    for (let k = 0; k < 2; k++) {
+      const got = q.decrypt(out[k]!, rows.length);
+      rows.forEach((r, i) => expect(Math.abs(got[i]! - plainScores(m, r)[k]!)).toBeLessThan(1e-3));
+    }
+    ev.dispose(); keys.dispose(); q.dispose();
+  });
+});
