@@ -20,6 +20,7 @@ import { checkAssignment } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { runRelaySession, RoundAborted } from "./relay-session.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
+import { learningInput } from "./tasks/learning.ts";
 
 /** What the agent reports as it works (the CLI prints these; tests read them). */
 export type AgentEvent =
@@ -33,7 +34,7 @@ export type AgentEvent =
   | { kind: "warning"; detail: string };
 
 /** Computes a local input for a round (map step), keyed by job type. */
-export type TaskHandler = (manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[]) => Promise<LocalInput>;
+export type TaskHandler = (manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[], index: number) => Promise<LocalInput>;
 
 /** Node-specific services the agent needs. */
 export interface AgentHost {
@@ -69,6 +70,7 @@ export interface AgentOptions {
 
 const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
   stats: async (manifest, dataset, field) => statsInput(manifest, dataset, field),
+  learning: learningInput,
 };
 
 /** Converts the API's predicate (bounds as decimal strings) to the MASCOT party's. */
@@ -167,7 +169,7 @@ export class NodeAgent {
       const handler = this.o.tasks?.[m.jobType] ?? defaultTasks[m.jobType];
       if (!handler) throw new Error(`this node does not run ${m.jobType} jobs`);
       const field = fieldByName(m.field);
-      const local = await handler(m, dataset, field, this.client, log);
+      const local = await handler(m, dataset, field, this.client, log, a.index);
       const input = this.o.fault?.badInput ? this.corrupt(field, local.input) : local.input;
       this.o.onEvent({ kind: "computed", ...id, length: input.length, ms: performance.now() - t0 });
       const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
