@@ -20,7 +20,6 @@ import { checkAssignment } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { runRelaySession, RoundAborted } from "./relay-session.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
-import { learningInput } from "./tasks/learning.ts";
 
 /** What the agent reports as it works (the CLI prints these; tests read them). */
 export type AgentEvent =
@@ -70,7 +69,8 @@ export interface AgentOptions {
 
 const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
   stats: async (manifest, dataset, field) => statsInput(manifest, dataset, field),
-  learning: learningInput,
+  // tfjs is loaded only by nodes that actually run a learning round.
+  learning: async (...args) => (await import("./tasks/learning.ts")).learningInput(...args),
 };
 
 /** Converts the API's predicate (bounds as decimal strings) to the MASCOT party's. */
