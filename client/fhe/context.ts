@@ -93,16 +93,13 @@ export class CkksContext {
       },
       "bad-parameters",
     );
-    if (cache.size >= 8) {
-      const [k0, c0] = cache.entries().next().value!;
-      cache.delete(k0);
-      c0.dispose();
-    }
+    // Contexts are never deleted once handed out (evaluators and keys may still use them);
+    // there is one per distinct parameter set, and only token holders create new sets.
     cache.set(key, made);
     return made;
   }
 
-  /** Releases the SEAL objects (only for contexts evicted from the cache). */
+  /** Releases the SEAL objects. Only for contexts no evaluator, key or querier still uses. */
   dispose(): void {
     for (const o of [this.evaluator, this.encoder, this.context]) if (!o.isDeleted()) o.delete();
   }
