@@ -72,3 +72,15 @@ describe("problem details", () => {
     expect(typeof r.insecureDevKey).toBe("boolean"); // true unless .dev.vars sets COORDINATOR_SIGNING_KEY
   });
 });
+
+describe("error boundary", () => {
+  it("turns our own bugs into a bare 500 without message or stack", async () => {
+    const { errorBoundary } = await import("../../functions/errors.ts");
+    const err = new Error("secret internal detail at /work/main/x.ts:1");
+    const r = errorBoundary(err, {} as never);
+    expect(r.status).toBe(500);
+    const text = await r.text();
+    expect(text).not.toContain("secret");
+    expect(JSON.parse(text)).toEqual({ type: "about:blank", title: "Internal Server Error", status: 500, code: "internal" });
+  });
+});
