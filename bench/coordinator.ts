@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- coordinator [--nodes 1000] [--heartbeats 3] [--concurrency 64] [--msg-kib 256] [--msgs 40]`
+ * `npm run bench -- coordinator [--nodes 1000] [--heartbeats 3] [--concurrency 32] [--msg-kib 256] [--msgs 40]`
  *
  * Starts the local coordinator (the `wrangler deploy --dry-run` bundle served by
  * `wrangler dev --local` on a free port, D1 migrations applied), then measures:
@@ -212,7 +212,7 @@ async function relayBench(base: string, msgKiB: number, msgs: number) {
 export async function run(args: string[]): Promise<BenchResult> {
   const nodes = arg(args, "nodes", 1000);
   const heartbeats = arg(args, "heartbeats", 3);
-  const concurrency = arg(args, "concurrency", 64);
+  const concurrency = arg(args, "concurrency", 32); // 64 has crashed the local wrangler dev proxy on this machine
   const msgKiB = arg(args, "msg-kib", 256);
   const msgs = arg(args, "msgs", 40);
   const { base, stop, log } = await startCoordinator();
