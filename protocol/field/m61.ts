@@ -98,14 +98,21 @@ function fromWords(lo: number, hi: number): bigint {
 
 /** Reduces a 128-bit little-endian value given as four 32-bit words into out[o..o+1]. */
 function reduce128Into(out: Uint32Array, o: number, w0: number, w1: number, w2: number, w3: number): void {
-  // chunks of 61 bits: bits 0..60, 61..121, 122..127; 2^61 ≡ 1.
-  const c0lo = w0, c0hi = w1 & 0x1fffffff;
-  const c1lo = ((w1 >>> 29) | (w2 << 3)) >>> 0, c1hi = (w2 >>> 29) | ((w3 & 0x3ffffff) << 3);
-  const c2 = w3 >>> 26;
-  addInto(out, o, c0lo, c0hi, c1lo, c1hi);
-  addInto(out, o, out[o]!, out[o + 1]!, c2, 0);
+  // 2^64 ≡ 8 and 2^96 ≡ 8·2^32 (mod p): x ≡ (w0 + 8·w2) + (w1 + 8·w3)·2^32, then fold 2^61 ≡ 1.
+  let lo = w0 + 8 * w2; // < 2^36
+  let hi = w1 + 8 * w3; // < 2^36
+  const c = Math.floor(lo / T32);
+  lo -= c * T32;
+  hi += c; // < 2^37
+  const top = Math.floor(hi / 0x20000000); // bits ≥ 61 of the value, < 2^8
+  hi -= top * 0x20000000;
+  lo += top;
+  if (lo > LO_MAX) { lo -= T32; hi += 1; }
+  if (hi > HI_MAX) { hi = 0; lo += 1; } // hi was 2^29: value 2^61 + lo ≡ lo + 1 (lo tiny here)
+  if (hi === HI_MAX && lo === LO_MAX) { lo = 0; hi = 0; }
+  out[o] = lo;
+  out[o + 1] = hi;
 }
-
 
 /** Element-wise a·b into a fresh vector (words). Exposed for protocol hot loops. */
 export function m61MulWords(a: Uint32Array, b: Uint32Array, out: Uint32Array): void {

@@ -64,6 +64,15 @@ for (const F of fields) {
       expect(() => F.slice(v, 3, 2)).toThrow(RangeError);
       expect(() => F.add(v, F.zeros(2))).toThrow(RangeError);
     });
+    it("fromUniformBytes = little-endian integer mod p (property, incl. edge patterns)", () => {
+      const U = F.uniformByteLength;
+      const toInt = (b: Uint8Array, off: number) => { let x = 0n; for (let j = U - 1; j >= 0; j--) x = (x << 8n) | BigInt(b[off + j]!); return x; };
+      const edgeByte = fc.constantFrom(0, 0xff, 0x1f, 0x20, 0xe0, 0x7f, 0x80);
+      fc.assert(fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), edgeByte), { minLength: U * 3, maxLength: U * 3 }), (arr) => {
+        const bytes = new Uint8Array(arr);
+        expect(F.toBigInts(F.fromUniformBytes(bytes, 3))).toEqual([0, 1, 2].map((i) => toInt(bytes, i * U) % P));
+      }), { numRuns: 500 });
+    });
     it("random and fromUniformBytes are canonical and deterministic under a seeded rng", () => {
       const a = F.random(200, seededRng("r")), b = F.random(200, seededRng("r"));
       expect(F.toBigInts(a)).toEqual(F.toBigInts(b));
