@@ -121,6 +121,24 @@ describe("encrypted inference in workerd", () => {
     }
   });
 
+  it("returns zstd-compressed results on request and refuses keys made for other parameters", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
+    const other = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: true, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("wdbc-lr", {})).json()) as { keyId: string };
+      const r = await infer("wdbc-lr", { keyId, compression: "zstd" }, q.encryptBatch([[1, 2, 3, 4]], 4));
+      expect(r.status).toBe(200);
+      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      expect(f.parts[0]![5]).toBe(2); // SEAL header: compr_mode zstd
+      expect(q.decrypt(f.parts[0]!, 1)[0]).toBeCloseTo(plainScores(lr, [1, 2, 3, 4])[0]!, 4);
+      await expectProblem(await uploadKeys("wdbc-lr", other.evaluationKeys()), 400, "bad-keys");
+    } finally {
+      q.dispose();
+      other.dispose();
+    }
+  });
+
   it("square MLP, batch", async () => {
     const ctx = CkksContext.get(seal, mlpPkg.ckks);
     const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
