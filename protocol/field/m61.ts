@@ -136,9 +136,19 @@ export function m61AddWords(acc: Uint32Array, a: Uint32Array): void {
 /** acc = 2·acc + a, in place (words): one Horner step of Σ 2^i v_i. */
 export function m61DoubleAddWords(acc: Uint32Array, a: Uint32Array): void {
   for (let i = 0; i < acc.length; i += 2) {
-    const lo = acc[i]!, hi = acc[i + 1]!;
-    addInto(acc, i, lo, hi, lo, hi);
-    addInto(acc, i, acc[i]!, acc[i + 1]!, a[i]!, a[i + 1]!);
+    // 2·acc + a < 3p: one carry pass, then fold the ≤ 2 units of 2^61 (2^61 ≡ 1).
+    let lo = 2 * acc[i]! + a[i]!;
+    const c = lo >= 8589934592 ? 2 : lo >= T32 ? 1 : 0;
+    lo -= c * T32;
+    let hi = 2 * acc[i + 1]! + a[i + 1]! + c;
+    const top = hi >>> 29;
+    hi &= HI_MAX;
+    lo += top;
+    if (lo > LO_MAX) { lo -= T32; hi += 1; }
+    if (hi > HI_MAX) { hi = 0; lo += 1; }
+    if (hi === HI_MAX && lo === LO_MAX) { lo = 0; hi = 0; }
+    acc[i] = lo;
+    acc[i + 1] = hi;
   }
 }
 

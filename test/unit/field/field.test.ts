@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { m61, p128, fieldByName, type Field } from "../../../protocol/field/index.ts";
+import { M61Vec, m61DoubleAddWords, m61SubAddWords } from "../../../protocol/field/m61.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 
 const fields: Field[] = [m61, p128];
@@ -92,6 +93,22 @@ for (const F of fields) {
     });
   });
 }
+
+describe("m61 word kernels", () => {
+  const P = m61.p;
+  const el = fc.oneof(fc.bigInt({ min: 0n, max: P - 1n }), fc.constantFrom(0n, 1n, P - 1n, P - 2n, (1n << 60n), (1n << 32n) - 1n));
+  it("doubleAdd and subAdd match BigInt", () => {
+    fc.assert(fc.property(fc.array(fc.tuple(el, el, el), { minLength: 1, maxLength: 16 }), (rows) => {
+      const A = m61.fromBigInts(rows.map((r) => r[0])) as M61Vec, B = m61.fromBigInts(rows.map((r) => r[1])) as M61Vec, C = m61.fromBigInts(rows.map((r) => r[2])) as M61Vec;
+      const acc = new M61Vec(A.d.slice());
+      m61DoubleAddWords(acc.d, B.d);
+      expect(m61.toBigInts(acc)).toEqual(rows.map(([a, b]) => (2n * a + b) % P));
+      const out = new M61Vec(new Uint32Array(A.d.length));
+      m61SubAddWords(out.d, A.d, B.d, C.d);
+      expect(m61.toBigInts(out)).toEqual(rows.map(([a, b, c]) => (((a - b + c) % P) + P) % P));
+    }), { numRuns: 300 });
+  });
+});
 
 describe("fieldByName", () => {
   it("finds both fields and rejects others", () => {
