@@ -34,12 +34,18 @@ export function loadSeal(opts: LoadSealOptions = {}): Promise<Seal> {
       const { initialize } = await import("node-seal/throws");
       const o: Record<string, unknown> = { print: () => {}, printErr: () => {} };
       const wasm = opts.wasmModule;
+      // Emscripten's instantiateWasm hook has no failure callback: surface a failed
+      // instantiation through this promise instead of hanging.
+      let fail: (e: unknown) => void = () => {};
+      const failed = new Promise<never>((_, reject) => {
+        fail = reject;
+      });
       if (wasm) {
         o.instantiateWasm = (imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) => {
           WebAssembly.instantiate(wasm, imports).then((inst) => {
             memory = Object.values(inst.exports).find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
             done(inst, wasm);
-          });
+          }, fail);
           return {};
         };
       }
@@ -62,7 +68,7 @@ export function loadSeal(opts: LoadSealOptions = {}): Promise<Seal> {
           else delete proc!.type;
         }
       }
-      return (await pending) as Seal;
+      return (await Promise.race([pending, failed])) as Seal;
     })().catch((e: unknown) => {
       loading = undefined;
       throw new FheError("not-initialized", `node-seal failed to load: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

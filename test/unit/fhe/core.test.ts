@@ -100,3 +100,11 @@ describe("depth needing N = 16384", () => {
     ev.dispose(); keys.dispose(); q.dispose();
   });
 });
+
+describe("loader", () => {
+  it("is memoised and reports WASM memory", async () => {
+    expect(await loadSealNode()).toBe(seal);
+    const { wasmMemoryBytes } = await import("../../../client/fhe/seal.ts");
+    expect(wasmMemoryBytes()).toBeGreaterThan(0);
+  });
+});
