@@ -63,6 +63,7 @@ export class Prg {
     const counter = new Uint8Array(counterBlocks(this.iv, this.block, 1));
     const ks = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, await this.cryptoKey, new Uint8Array(16 * nBlocks)));
     this.block += nBlocks;
+    if (this.spare.length === 0) { this.spare = ks; return; }
     const merged = new Uint8Array(this.spare.length + ks.length);
     merged.set(this.spare);
     merged.set(ks, this.spare.length);
