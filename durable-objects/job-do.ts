@@ -16,7 +16,7 @@ import { appendEntry, objectHash, type LogBody, type LogEntry } from "../protoco
 import { roundObjectName } from "../protocol/names.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { isJobTerminal, transitionJob } from "./machines.ts";
-import { reducers, type RoundAggregate } from "./reducers.ts";
+import { engines, reducers, type RoundAggregate } from "./reducers.ts";
 import { selectCommittee, type Candidate } from "./selection.ts";
 
 /** What a RoundDO reports when it reaches a terminal phase. */
@@ -90,6 +90,13 @@ export class JobDO extends DurableObject<Env> {
       committee: [], watchdogAt: null, pendingStart: null, excluded: [], reduceState: null, result: null, error: null,
     };
     this.append({ kind: "job", jobId, specHash, spec });
+    const init = engines[spec.type].init(spec);
+    this.state.reduceState = init.state;
+    if (init.model) {
+      const mh = toHex(sha256(init.model));
+      await this.env.MODELS.put(modelKey(jobId, 0), init.model, { customMetadata: { sha256: mh } });
+      this.append({ kind: "model", round: 0, modelHash: mh, bytes: init.model.length });
+    }
     await this.save();
     await this.env.DB.prepare("INSERT OR IGNORE INTO jobs (id, type, schema_id, status, round, attempt, label, created_at, updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)")
       .bind(jobId, spec.type, spec.schemaId, "pending", spec.label ?? null, now, now).run();

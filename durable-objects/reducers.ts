@@ -7,6 +7,8 @@
  */
 import type { JobSpec, JobType } from "../protocol/api/schemas.ts";
 import { toBase64Url } from "../protocol/encoding.ts";
+import { reduceStats, validateStatsTask } from "../protocol/jobs/stats.ts";
+import { initLearning, learningLayout, parseLearningTask, reduceLearning, type LearningState } from "../protocol/jobs/learning.ts";
 
 /** The accepted output of one round. */
 export interface RoundAggregate {
@@ -43,8 +45,62 @@ export const defaultReducer: Reducer = (spec, _state, agg) => ({
   result: { round: agg.round, aggregate: toBase64Url(agg.bytes), aggregateHash: agg.hash, excluded: agg.excluded },
 });
 
-/** The registry. The stats and learning engines replace their entry here with an import of their reducer. */
+/**
+ * A job type's coordinator-side logic: submit-time validation of its task, the initial
+ * reduce state (and round-0 global model, for learning), and the reduce.
+ */
+export interface JobEngine {
+  /** Throws (TypeError / RangeError / ZodError) with a message naming the problem; the route answers 400 invalid-task. */
+  validate(spec: JobSpec): void;
+  init(spec: JobSpec): { state: unknown; model?: Uint8Array };
+  reduce: Reducer;
+}
+
+/** Parties whose inputs were summed: the committee minus those excluded by validation. */
+function summed(agg: RoundAggregate): number {
+  return agg.committee.length - agg.excluded.length;
+}
+
+const statsEngine: JobEngine = {
+  validate: (spec) => void validateStatsTask(spec.task, spec.field, spec.committee.size, spec.schemaId),
+  init: () => ({ state: null }),
+  reduce: (spec, _state, agg) => {
+    const task = validateStatsTask(spec.task, spec.field, agg.committee.length, spec.schemaId);
+    const stats = reduceStats(task, spec.field, agg.bytes, summed(agg));
+    return {
+      state: null,
+      done: true,
+      result: { round: agg.round, stats, excludedNodes: agg.excluded.map((i) => agg.committee[i]!), aggregateHash: agg.hash },
+    };
+  },
+};
+
+const learningEngine: JobEngine = {
+  validate: (spec) => {
+    const { job } = parseLearningTask(spec.task);
+    if (job.stopping.maxRounds > spec.maxRounds) throw new RangeError(`task.stopping.maxRounds (${job.stopping.maxRounds}) exceeds the job's maxRounds (${spec.maxRounds})`);
+    if (job.aggregation.mode !== spec.mode) throw new RangeError(`task.aggregation.mode (${job.aggregation.mode}) differs from the job's mode (${spec.mode})`);
+    learningLayout(job, spec.committee.size, spec.field);
+  },
+  init: (spec) => {
+    const { state, model } = initLearning(parseLearningTask(spec.task).job);
+    return { state, model };
+  },
+  reduce: (spec, state, agg) => {
+    const { job } = parseLearningTask(spec.task);
+    const out = reduceLearning(job, state as LearningState, spec.field, agg.bytes, summed(agg), agg.committee.length);
+    return { state: out.state, done: out.done, result: { ...out.result, excludedNodes: agg.excluded.map((i) => agg.committee[i]!) }, model: out.model };
+  },
+};
+
+/** The registry of job types. */
+export const engines: Record<JobType, JobEngine> = {
+  stats: statsEngine,
+  learning: learningEngine,
+};
+
+/** Reducers by job type (the JobDO calls these when a round is accepted). */
 export const reducers: Record<JobType, Reducer> = {
-  stats: defaultReducer,
-  learning: defaultReducer,
+  stats: statsEngine.reduce,
+  learning: learningEngine.reduce,
 };

@@ -9,6 +9,17 @@ import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
 import { intParam, jsonBody } from "../validate.ts";
+import { engines } from "../../durable-objects/reducers.ts";
+
+/** A one-line description of a task validation error (zod issues flattened to path: message). */
+function taskProblem(e: Error): string {
+  const issues = (e as { issues?: unknown }).issues;
+  if (e.name === "ZodError" && Array.isArray(issues) && issues.length) {
+    return (issues as Array<{ path?: PropertyKey[]; message?: string }>).slice(0, 5)
+      .map((i) => `task.${Array.isArray(i.path) ? i.path.map(String).join(".") : "?"}: ${String(i.message ?? "invalid")}`).join("; ");
+  }
+  return e.message.slice(0, 500);
+}
 
 /** The JobDO stub of an existing job; 404 when the catalogue does not know the id. */
 export async function jobStub(c: Context<AppEnv>, id: string) {
@@ -28,6 +39,11 @@ export const jobRoutes = new Hono<AppEnv>()
   /** Submit a job. 201 with the job summary; the JobDO starts selecting a committee at once. */
   .post("/", requireToken, jsonLimit, jsonBody(JobSpec), async (c) => {
     const spec = c.req.valid("json");
+    try {
+      engines[spec.type].validate(spec);
+    } catch (e) {
+      throw new ApiError(400, "invalid-task", e instanceof Error ? taskProblem(e) : "task is invalid");
+    }
     const id = toBase64Url(cryptoRng.bytes(16));
     const r = await jobStubUnchecked(c.env, id).create(id, spec);
     if (!r.ok) throw new ApiError(409, "conflict", r.detail);

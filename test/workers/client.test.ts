@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ApiClientError, CoordinatorClient } from "../../protocol/api/client.ts";
 import { utf8, toHex } from "../../protocol/encoding.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { makeNode, TOKEN } from "./helpers.ts";
+import { makeNode, statsTask, TOKEN } from "./helpers.ts";
 
 const f = ((input: RequestInfo | URL, init?: RequestInit) => SELF.fetch(input as string, init)) as typeof fetch;
 
@@ -19,7 +19,7 @@ describe("CoordinatorClient against the real Worker", () => {
     expect((await node.self()).conditions?.load).toBe(0.2);
     expect(await node.assignments(0)).toEqual([]);
 
-    const job = await op.submitJob({ type: "learning", schemaId, committee: { size: 2, min: 2 }, maxRounds: 3, fixedPoint: { fracBits: 16, bound: 10 }, task: { model: "logreg" } });
+    const job = await op.submitJob({ type: "stats", schemaId, committee: { size: 2, min: 2 }, maxRounds: 3, fixedPoint: { fracBits: 16, bound: 10 }, task: statsTask(schemaId) });
     expect(job.status).toBe("pending");
     const hash = await op.putModel(job.id, 0, utf8("w0"));
     expect(await node.model(job.id, 0)).toEqual(utf8("w0"));

@@ -8,6 +8,9 @@ import { seededRng, type Rng } from "../../protocol/rng.ts";
 import type { Assignment, JobSpecInput, NodeRegistration } from "../../protocol/api/schemas.ts";
 import { jobObjectName, roundObjectName } from "../../protocol/names.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { m61 } from "../../protocol/field/index.ts";
+import { compileQuery, parseStatsQuery } from "../../protocol/stats/index.ts";
+import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
 
 export const BASE = "https://coordinator.test";
 export const TOKEN = "test-api-token";
@@ -63,10 +66,28 @@ export function tokenFetch(method: string, path: string, body?: unknown, token =
   });
 }
 
-export function spec(o: Partial<JobSpecInput> = {}): JobSpecInput {
+/** A minimal valid statistics task (row count over a one-column schema named `schemaId`). */
+export function statsTask(schemaId: string): Record<string, unknown> {
   return {
-    type: "stats", schemaId: "test/schema", committee: { size: 3, min: 2 }, maxRounds: 1,
-    fixedPoint: { fracBits: 16, bound: 1000 }, task: { query: "mean" }, ...o,
+    query: { version: 1, minCount: 0, measures: [{ name: "rows", kind: "count" }], limits: { maxParties: 16, maxRowsPerParty: 1000 } },
+    schema: { version: 1, name: schemaId, columns: [{ name: "x", type: "numeric" }] },
+  };
+}
+
+/** A well-formed opened aggregate for {@link statsTask}'s query: `rows` counted, slack entries 0. */
+export function statsAggregate(schemaId: string, rows: number): Uint8Array {
+  const t = statsTask(schemaId);
+  const layout = compileQuery(parseStatsQuery(t.query), parseDatasetSchema(t.schema));
+  const v = new Array<number>(layout.length).fill(0);
+  v[0] = rows;
+  return m61.encode(m61.fromInts(v));
+}
+
+export function spec(o: Partial<JobSpecInput> = {}): JobSpecInput {
+  const schemaId = o.schemaId ?? "test/schema";
+  return {
+    type: "stats", schemaId, committee: { size: 3, min: 2 }, maxRounds: 1,
+    fixedPoint: { fracBits: 16, bound: 1000 }, task: statsTask(schemaId), ...o,
   };
 }
 

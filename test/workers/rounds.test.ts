@@ -11,7 +11,7 @@ const commit = (v: Uint8Array) => commitWith(v, cryptoRng);
 import { decodeDelivery } from "../../protocol/api/frames.ts";
 import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
-import { assignments, connect, jobStub, makeNode, register, roundStub, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
+import { assignments, connect, jobStub, makeNode, register, roundStub, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
 
 interface Party { node: TestNode; a: Assignment; conn: Conn; seq: number }
 
@@ -55,7 +55,7 @@ async function submitAll(parties: Party[], aggregate: Uint8Array, transcript = s
 
 describe("a round end to end through the real Worker, JobDO and RoundDO", () => {
   it("relays, isolates mailboxes, refuses bad envelopes, accepts equal results, completes the job with a verifiable log", async () => {
-    const { job, nodes } = await setup(3);
+    const { job, nodes, schemaId } = await setup(3);
     expect(job.status).toBe("running");
     const ps = await join(nodes, job.id);
     expect(ps.map((p) => p.a.index)).toEqual([0, 1, 2]);
@@ -106,13 +106,14 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     expect(p1.conn.binaries.length).toBe(1); // nothing refused was delivered
 
     // results: equal at everyone → accepted, job completed (maxRounds 1)
-    const aggregate = utf8("aggregate-bytes");
+    const aggregate = statsAggregate(schemaId, 42);
     await submitAll(ps, aggregate);
     await until(() => ps.every((p) => p.conn.texts.some((t) => t.kind === "accepted")), 5000, "accepted");
     await until(async () => (await jobStatus(job.id)).status === "completed", 5000, "completed");
-    const result = (await (await tokenFetch("GET", `/v1/jobs/${job.id}/result`)).json()) as { result: { aggregate: string; aggregateHash: string } };
-    expect(result.result.aggregate).toBe(toBase64Url(aggregate));
+    const result = (await (await tokenFetch("GET", `/v1/jobs/${job.id}/result`)).json()) as { result: { aggregateHash: string; stats: { parties: number; measures: Array<{ groups: Array<{ count: number }> }> } } };
     expect(result.result.aggregateHash).toBe(toHex(sha256(aggregate)));
+    expect(result.result.stats.parties).toBe(3);
+    expect(result.result.stats.measures[0]!.groups[0]!.count).toBe(42); // the stats reduce finalised the opened sum
     expect((await assignments(p0.node)).filter((a) => a.jobId === job.id)).toEqual([]);
 
     // the log verifies offline against the coordinator key, and names the manifest the nodes got
@@ -214,7 +215,7 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
   });
 
   it("eviction mid-round loses nothing: mailboxes, sequence numbers, phase and job state survive", async () => {
-    const { job, nodes } = await setup(3);
+    const { job, nodes, schemaId } = await setup(3);
     const ps = (await join(nodes, job.id)) as [Party, Party, Party];
     const [p0, p1] = ps;
     p0.conn.ws.send(direct(p0, p1, "m1"));
@@ -243,7 +244,7 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     expect(texts).toEqual(["m1", "m2", "m3"]);
     // and the round still completes
     ps[1] = { ...p1, conn: again };
-    await submitAll(ps, utf8("sum"));
+    await submitAll(ps, statsAggregate(schemaId, 7));
     await until(async () => (await jobStatus(job.id)).status === "completed", 5000, "completed");
   });
 
