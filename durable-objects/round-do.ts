@@ -61,6 +61,9 @@ export interface RoundStatus {
 
 const NOTIFY_RETRY_MS = 5_000;
 
+/** Broadcast labels whose `<label>.commit` / `<label>.open` the relay verifies itself. */
+const COMMIT_OPEN_LABELS = new Set([MACCHECK_COMMIT.slice(0, MACCHECK_COMMIT.lastIndexOf("."))]);
+
 export class RoundDO extends DurableObject<Env> {
   private state: RoundState | null = null;
   private identityKeys: Uint8Array[] = [];
@@ -276,6 +279,11 @@ export class RoundDO extends DurableObject<Env> {
     const dot = env.phase.lastIndexOf(".");
     if (dot <= 0) return null;
     const label = env.phase.slice(0, dot);
+    // Only phases whose payload layout the relay knows are tracked: the MAC check's
+    // (protocol/mascot/mac-check.ts). Other `.commit`/`.open` phases (coin tosses with
+    // several commitments per message, the offline phase's plain openings) are checked by
+    // the parties themselves.
+    if (!COMMIT_OPEN_LABELS.has(label)) return null;
     const step = env.phase.slice(dot + 1);
     const sql = this.ctx.storage.sql;
     const n = this.state!.manifest.committee.length;

@@ -13,9 +13,8 @@
  * (the i-th message this party received from that sender) is assigned on receipt, after the
  * envelope checks; a dropped envelope shows up as an unexpected phase and aborts the round.
  *
- * Large party messages are split into chunks of at most {@link CHUNK_BYTES} (each chunk its
- * own sealed envelope, prefixed with chunk index and count) and reassembled on receipt; the
- * party sees one message.
+ * Party messages larger than {@link CHUNK_BYTES} are split into chunks (each its own sealed
+ * envelope, phase suffixed `#i/n`) and reassembled on receipt; the party sees one message.
  *
  * The session reconnects after a dropped connection: it re-sends its own envelopes (the
  * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
@@ -33,46 +32,46 @@ import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 /** Largest payload slice per envelope (the relay's per-envelope limit is 1 MiB). */
 export const CHUNK_BYTES = 512 * 1024;
 
-/** Splits a payload into chunks, each prefixed with (index u32 BE, count u32 BE). */
-export function chunkPayload(payload: Uint8Array, size = CHUNK_BYTES): Uint8Array[] {
-  const count = Math.max(1, Math.ceil(payload.length / size));
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const part = payload.subarray(i * size, Math.min(payload.length, (i + 1) * size));
-    const c = new Uint8Array(8 + part.length);
-    const dv = new DataView(c.buffer);
-    dv.setUint32(0, i);
-    dv.setUint32(4, count);
-    c.set(part, 8);
-    out.push(c);
-  }
-  return out;
+const CHUNK_SUFFIX = /#(\d+)\/(\d+)$/;
+
+/**
+ * Splits a message into envelope-sized pieces. A payload that fits is sent as is (so the
+ * relay sees, e.g., MAC-check commitments in their documented layout); a larger one becomes
+ * chunks whose phase carries the suffix `#i/n`.
+ */
+export function chunkPayload(phase: string, payload: Uint8Array, size = CHUNK_BYTES): Array<{ phase: string; payload: Uint8Array }> {
+  if (CHUNK_SUFFIX.test(phase)) throw new RangeError(`phase ${phase} must not end with a chunk suffix`);
+  if (payload.length <= size) return [{ phase, payload }];
+  const count = Math.ceil(payload.length / size);
+  return Array.from({ length: count }, (_, i) => ({ phase: `${phase}#${i}/${count}`, payload: payload.subarray(i * size, Math.min(payload.length, (i + 1) * size)) }));
 }
 
-/** Reassembles chunks per sender; returns the whole payload once the last chunk is in. Throws RangeError on a malformed sequence. */
+/** Reassembles chunks per sender; returns the whole message once complete. Throws RangeError on a malformed sequence. */
 export class Reassembler {
   private parts: Map<number, { phase: string; count: number; chunks: Uint8Array[] }> = new Map();
-  push(from: number, phase: string, chunk: Uint8Array): Uint8Array | undefined {
-    if (chunk.length < 8) throw new RangeError("chunk too short");
-    const dv = new DataView(chunk.buffer, chunk.byteOffset, 8);
-    const index = dv.getUint32(0), count = dv.getUint32(4);
-    const body = chunk.subarray(8);
+  push(from: number, phase: string, payload: Uint8Array): { phase: string; payload: Uint8Array } | undefined {
+    const m = CHUNK_SUFFIX.exec(phase);
     let cur = this.parts.get(from);
+    if (!m) {
+      if (cur) throw new RangeError(`message ${phase} interrupts chunked ${cur.phase}`);
+      return { phase, payload };
+    }
+    const base = phase.slice(0, m.index);
+    const index = Number(m[1]), count = Number(m[2]);
     if (!cur) {
-      if (index !== 0 || count < 1) throw new RangeError(`chunk ${index}/${count} out of order`);
-      cur = { phase, count, chunks: [] };
+      if (index !== 0 || count < 2) throw new RangeError(`chunk ${index}/${count} of ${base} out of order`);
+      cur = { phase: base, count, chunks: [] };
       this.parts.set(from, cur);
     }
-    if (cur.phase !== phase || cur.count !== count || index !== cur.chunks.length) throw new RangeError(`chunk ${index}/${count} of ${phase} out of order`);
-    cur.chunks.push(body);
+    if (cur.phase !== base || cur.count !== count || index !== cur.chunks.length) throw new RangeError(`chunk ${index}/${count} of ${base} out of order`);
+    cur.chunks.push(payload);
     if (cur.chunks.length < count) return undefined;
     this.parts.delete(from);
-    if (count === 1) return body;
     const total = cur.chunks.reduce((a, c) => a + c.length, 0);
     const out = new Uint8Array(total);
     let off = 0;
     for (const c of cur.chunks) { out.set(c, off); off += c.length; }
-    return out;
+    return { phase: base, payload: out };
   }
 }
 
@@ -159,10 +158,11 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       for (const raw of msgs) {
         const m = o.tamper ? o.tamper(raw) : raw;
         if (m.to !== "all" && (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me)) throw new Error(`relay: party addressed bad recipient ${m.to}`);
-        for (const chunk of chunkPayload(m.payload)) {
+        for (const chunk of chunkPayload(m.phase, m.payload)) {
+          const h = { ...header(m), phase: chunk.phase };
           const env = m.to === "all"
-            ? sealBroadcast({ ...header(m), seq: nextSeq++ }, chunk, keys.identitySecretKey)
-            : sealDirect({ ...header(m), to: m.to, seq: nextSeq++ }, chunk, pairKeys[m.to]!, keys.identitySecretKey, rng);
+            ? sealBroadcast({ ...h, seq: nextSeq++ }, chunk.payload, keys.identitySecretKey)
+            : sealDirect({ ...h, to: m.to, seq: nextSeq++ }, chunk.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
           sent.push(env);
           sendRaw(env);
         }
@@ -202,13 +202,13 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         : openDirect(envelope, ectx, sender.identityPublicKey, pairKeys[from]!);
       if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
       lastSeqFrom[from] = msg.seq;
-      let whole: Uint8Array | undefined;
+      let whole: { phase: string; payload: Uint8Array } | undefined;
       try {
         whole = reassembler.push(from, msg.phase, msg.payload);
       } catch (e) {
         throw new ProtocolAbort("bad-encoding", [from], `party ${from}: ${(e as Error).message}`);
       }
-      if (whole) emit(party.receive({ from, phase: msg.phase, payload: whole, seq: received[from]!++ }));
+      if (whole) emit(party.receive({ from, phase: whole.phase, payload: whole.payload, seq: received[from]!++ }));
     };
     const onText = (text: string) => {
       const f = JSON.parse(text) as ServerFrame;

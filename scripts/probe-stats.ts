@@ -1,0 +1,17 @@
+// Debug helper: run the small adult job on a 3-node cluster and print everything.
+import path from "node:path";
+import { startCluster } from "./lib/cluster.ts";
+import { loadJobSpec, watchJob } from "../client/cli/job.ts";
+const ROOT = path.resolve(import.meta.dirname, "..");
+const cluster = await startCluster({ nodes: 3, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 300 }], onNodeLine: (n, l) => console.log(n, l.slice(0, 300)) });
+try {
+  const spec = await loadJobSpec(path.join(ROOT, process.argv[2] ?? "examples/jobs/adult-stats-small.json"));
+  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+  const t0 = Date.now();
+  const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
+  console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");
+  console.log(JSON.stringify(await cluster.operator.json("GET", `/v1/jobs/${job.id}/result`)).slice(0, 1500));
+} finally {
+  console.log(cluster.coordinator.log.slice(-15).join("\n"));
+  await cluster.stop();
+}
