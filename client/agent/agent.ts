@@ -75,7 +75,9 @@ const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
 
 /** Converts the API's predicate (bounds as decimal strings) to the MASCOT party's. */
 export function toPartyPredicate(p: ApiPredicate): Predicate {
-  return p.kind === "l2-norm" ? { kind: "l2-norm", bound: BigInt(p.bound), ...(p.projection ? { projection: p.projection } : {}) } : p;
+  if (p.kind === "l2-norm") return { kind: "l2-norm", bound: BigInt(p.bound), ...(p.projection ? { projection: p.projection } : {}), ...(p.indices ? { indices: p.indices } : {}) };
+  if (p.kind === "range") return { kind: "range", bits: p.bits, ...(p.indices ? { indices: p.indices } : {}), ...(p.offset ? { offset: BigInt(p.offset) } : {}) };
+  return p;
 }
 
 export class NodeAgent {

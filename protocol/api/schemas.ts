@@ -76,8 +76,8 @@ export const Predicate = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("none") }),
   z.strictObject({ kind: z.literal("bits") }),
   z.strictObject({ kind: z.literal("one-hot"), groups: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).min(1), exact: z.boolean().optional() }),
-  z.strictObject({ kind: z.literal("range"), bits: z.number().int().min(1).max(60), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional() }),
-  z.strictObject({ kind: z.literal("l2-norm"), bound: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string"), projection: z.strictObject({ rows: z.number().int().min(1).max(4096) }).optional() }),
+  z.strictObject({ kind: z.literal("range"), bits: z.number().int().min(1).max(60), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional(), offset: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string").optional() }),
+  z.strictObject({ kind: z.literal("l2-norm"), bound: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string"), projection: z.strictObject({ rows: z.number().int().min(1).max(4096) }).optional(), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional() }),
 ]);
 export type Predicate = z.infer<typeof Predicate>;
 

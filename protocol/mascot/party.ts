@@ -39,8 +39,10 @@ export type Predicate =
   | { kind: "none" }
   | { kind: "bits" }
   | { kind: "one-hot"; groups: Array<[start: number, end: number]>; exact?: boolean }
-  | { kind: "range"; bits: number; indices?: [number, number] }
-  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number } };
+  /** x_k + offset ∈ [0, 2^bits) for k in indices (offset: a public shift, e.g. for signed entries). */
+  | { kind: "range"; bits: number; indices?: [number, number]; offset?: bigint }
+  /** Σ x_k² ≤ bound over indices (default: all entries); sound over the integers only with a range predicate on the same entries. */
+  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number }; indices?: [number, number] };
 /** One party's view of a secure sum: committee size, own index, mode, input length, predicates, session binding. */
 export interface SecureSumConfig {
   field: Field; parties: number; me: number; mode: AggregationMode;

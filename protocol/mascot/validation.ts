@@ -55,8 +55,8 @@ function bitLength(x: bigint): number {
   return x <= 0n ? 0 : x.toString(2).length;
 }
 
-interface RangeItem { kind: "range"; start: number; end: number; bits: number; auxOffset: number }
-interface L2Item { kind: "l2"; bound: bigint; slackBits: number; auxOffset: number }
+interface RangeItem { kind: "range"; start: number; end: number; bits: number; auxOffset: number; offset: bigint }
+interface L2Item { kind: "l2"; bound: bigint; slackBits: number; auxOffset: number; start: number; end: number }
 interface ProjItem { kind: "proj"; rows: number; threshold: bigint; slackBits: number; maskOffset: number; rowsOffset: number }
 interface BitsItem { kind: "bits"; start: number; end: number }
 interface GroupItem { kind: "group"; start: number; end: number; exact: boolean }
@@ -98,13 +98,18 @@ export class ValidationPlan {
           const [s, e] = p.indices ?? [0, d];
           if (!Number.isInteger(p.bits) || p.bits < 1 || p.bits > maxBits) throw new RangeError(`range: bits must be in [1, ${maxBits}], got ${p.bits}`);
           if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`range: bad indices [${s}, ${e}) for length ${d}`);
-          this.items.push({ kind: "range", start: s, end: e, bits: p.bits, auxOffset: aux });
+          const offset = p.offset ?? 0n;
+          if (typeof offset !== "bigint" || offset < 0n || offset >= field.p) throw new RangeError("range: offset must be a bigint in [0, p)");
+          this.items.push({ kind: "range", start: s, end: e, bits: p.bits, auxOffset: aux, offset });
           aux += (e - s) * p.bits; prods += (e - s) * p.bits;
           break;
         }
         case "l2-norm": {
           if (typeof p.bound !== "bigint" || p.bound < 0n || p.bound >= field.p / 4n) throw new RangeError("l2-norm: bound must be a bigint in [0, p/4)");
+          const [ls, le] = p.indices ?? [0, d];
+          if (!Number.isInteger(ls) || !Number.isInteger(le) || ls < 0 || le > d || ls >= le) throw new RangeError(`l2-norm: bad indices [${ls}, ${le}) for length ${d}`);
           if (p.projection) {
+            if (p.indices && (ls !== 0 || le !== d)) throw new RangeError("l2-norm: indices are not supported with a projection");
             const m = p.projection.rows;
             if (!Number.isInteger(m) || m < 1 || m > 1 << 16) throw new RangeError(`l2-norm: projection rows must be in [1, 65536], got ${m}`);
             const threshold = projectionThreshold(m, p.bound);
@@ -114,8 +119,8 @@ export class ValidationPlan {
             masks += slackBits; rows += m; prods += m + slackBits;
           } else {
             const slackBits = Math.max(1, bitLength(p.bound));
-            this.items.push({ kind: "l2", bound: p.bound, slackBits, auxOffset: aux });
-            aux += slackBits; prods += d + slackBits;
+            this.items.push({ kind: "l2", bound: p.bound, slackBits, auxOffset: aux, start: ls, end: le });
+            aux += slackBits; prods += le - ls + slackBits;
           }
           break;
         }
@@ -146,12 +151,12 @@ export class ValidationPlan {
     for (const it of this.items) {
       if (it.kind === "range") {
         for (let k = it.start; k < it.end; k++) {
-          const v = xs[k]!;
+          const v = (xs[k]! + it.offset) % f.p;
           for (let t = 0; t < it.bits; t++) out[it.auxOffset + (k - it.start) * it.bits + t] = (v >> BigInt(t)) & 1n;
         }
       } else if (it.kind === "l2") {
         let s = 0n;
-        for (const v of xs) s = (s + v * v) % f.p;
+        for (let k = it.start; k < it.end; k++) s = (s + xs[k]! * xs[k]!) % f.p;
         const slack = (it.bound - s + f.p) % f.p;
         for (let t = 0; t < it.slackBits; t++) out[it.auxOffset + t] = (slack >> BigInt(t)) & 1n;
       }
@@ -197,7 +202,7 @@ export class ValidationPlan {
           L.push(s); Rt.push(minusOne(s)); break;
         }
         case "range": { const b = auxAt(it.auxOffset, (it.end - it.start) * it.bits); L.push(b); Rt.push(minusOne(b)); break; }
-        case "l2": { L.push(x); Rt.push(x); const c = auxAt(it.auxOffset, it.slackBits); L.push(c); Rt.push(minusOne(c)); break; }
+        case "l2": { const v = sliceShare(f, x, it.start, it.end); L.push(v); Rt.push(v); const c = auxAt(it.auxOffset, it.slackBits); L.push(c); Rt.push(minusOne(c)); break; }
         case "proj": {
           const y = { value: R!.apply(f, x.value, it.rowsOffset, it.rows), mac: R!.apply(f, x.mac, it.rowsOffset, it.rows) };
           L.push(y); Rt.push(y);
@@ -241,11 +246,14 @@ export class ValidationPlan {
             const b = sliceShare(f, bits, k * it.bits, (k + 1) * it.bits);
             recomposed.push(f.dot(b.value, w)); recomposedMac.push(f.dot(b.mac, w));
           }
-          out.push(subShares(f, sliceShare(f, x, it.start, it.end), { value: f.fromBigInts(recomposed), mac: f.fromBigInts(recomposedMac) }));
+          // (x_k + offset) − Σ_t 2^t b_{k,t}
+          const xs = sliceShare(f, x, it.start, it.end);
+          const shifted = it.offset === 0n ? xs : addPublic(ctx, xs, f.fromBigInts(new Array<bigint>(n).fill(it.offset)));
+          out.push(subShares(f, shifted, { value: f.fromBigInts(recomposed), mac: f.fromBigInts(recomposedMac) }));
           break;
         }
         case "l2": {
-          const sq = take(this.d);
+          const sq = take(it.end - it.start);
           out.push(take(it.slackBits));
           const c = auxAt(it.auxOffset, it.slackBits);
           const w = pow2(it.slackBits);

@@ -34,7 +34,7 @@ export function learningPredicates(layout: LearningLayout): Predicate[] {
     { kind: "range", bits: plan.rangeBits, indices: [0, plan.length], offset: BigInt(plan.intBound) },
     { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length] },
     { kind: "range", bits: evalPlan.rangeBits, indices: [layout.evalOffset, layout.length] },
-  ] as Predicate[];
+  ];
 }
 
 /** Runs the node's learning step for one round. Throws TaskRejected / ModelRejected with a reason. */

@@ -35,6 +35,15 @@ describe("validation predicates (online phase, dealer triples)", () => {
     const preds: Predicate[] = [{ kind: "range", bits: 8 }, { kind: "l2-norm", bound: 100n }];
     check(3, [[6, 8, 0], [10, 1, 0], [5, 5, 5]], preds, [1]);
   });
+  it("range with a public offset checks signed entries in [−offset, 2^bits − offset)", () => {
+    // bits 4, offset 8: entries must lie in [−8, 8)
+    check(3, [[-8, 7, 0], [3, -9, 1], [0, 8, 0]], [{ kind: "range", bits: 4, offset: 8n }], [1, 2]);
+  });
+  it("l2-norm over a sub-range of signed entries (learning updates), other entries unconstrained by it", () => {
+    const preds: Predicate[] = [{ kind: "range", bits: 5, indices: [0, 3], offset: 16n }, { kind: "l2-norm", bound: 50n, indices: [0, 3] }];
+    // party 0: ‖(−5, 4, 3)‖² = 50 passes despite a large entry 1000 outside the indices; party 1: 51 fails
+    check(3, [[-5, 4, 3, 1000], [-5, 5, 1, 0], [0, 0, -7, 9]], preds, [1]);
+  });
   it("l2-norm on a random projection", () => {
     const d = 64;
     const small = Array.from({ length: d }, (_, k) => (k % 3 === 0 ? 1 : 0)); // ‖x‖² = 22
