@@ -17,7 +17,7 @@ import { roundObjectName } from "../protocol/names.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { isJobTerminal, transitionJob } from "./machines.ts";
 import { engines, reducers, type RoundAggregate } from "./reducers.ts";
-import { selectCommittee, type Candidate } from "./selection.ts";
+import { selectAvoiding, type Candidate } from "./selection.ts";
 
 /** What a RoundDO reports when it reaches a terminal phase. */
 export type RoundOutcome =
@@ -47,6 +47,8 @@ interface JobState {
   pendingStart: { round: number; attempt: number; since: number } | null;
   /** Nodes excluded from this job's committees (culprits and absentees of aborted rounds). */
   excluded: string[];
+  /** Committees of aborts that named no culprit (e.g. a failed MAC check); never re-chosen as a whole. */
+  failedCommittees?: Array<{ round: number; committee: string[] }>;
   reduceState: unknown;
   result: unknown;
   error: string | null;
@@ -247,6 +249,7 @@ export class JobDO extends DurableObject<Env> {
     this.markRound(o.round, o.attempt, "aborted", { code: o.code, culprits, detail: o.detail });
     this.append({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail });
     s.excluded = [...new Set([...s.excluded, ...culprits])];
+    if (culprits.length === 0) s.failedCommittees = [...(s.failedCommittees ?? []), { round: o.round, committee }];
     await this.save();
     await this.closeAssignments(o.round, o.attempt);
     await this.adjustReliability(committee.filter((n) => !culprits.includes(n)), culprits);
@@ -375,7 +378,8 @@ export class JobDO extends DurableObject<Env> {
     const now = Date.now();
     const livenessMs = Number(this.env.LIVENESS_WINDOW_S ?? "120") * 1000;
     const candidates = await this.loadCandidates(now, livenessMs);
-    const committee = selectCommittee(candidates, spec, spec.committee.size, { now, livenessMs, exclude: new Set(s.excluded), rng: cryptoRng });
+    const failed = (s.failedCommittees ?? []).filter((f) => f.round === round).map((f) => f.committee);
+    const committee = selectAvoiding(candidates, spec, failed, { now, livenessMs, exclude: new Set(s.excluded), rng: cryptoRng });
     s.round = round;
     s.attempt = attempt;
     if (committee.length < spec.committee.min) {

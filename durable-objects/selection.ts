@@ -79,3 +79,28 @@ export function selectCommittee(
   keyed.sort((a, b) => b.key - a.key);
   return keyed.slice(0, size).map((k) => k.c);
 }
+
+/**
+ * Selection after unattributed aborts (a failed MAC check names no culprit: MASCOT has no
+ * identifiable abort). Any committee containing every member of a failed committee would
+ * contain the unknown cheater again, so the new committee must not be a superset of any
+ * failed one; it is drawn at random (weighted as {@link selectCommittee}) with one member
+ * fewer than the eligible pool allows, but never below `min`. With k eligible nodes and one
+ * cheater this finds a clean committee within k − min + 1 further attempts. Returns the
+ * plain selection when nothing failed, or [] when no admissible committee exists.
+ */
+export function selectAvoiding(
+  candidates: readonly Candidate[], spec: Pick<JobSpec, "eligibility" | "committee">, failed: readonly (readonly string[])[],
+  opts: { now: number; livenessMs: number; exclude?: ReadonlySet<string>; rng: Rng },
+): Candidate[] {
+  const first = selectCommittee(candidates, spec, spec.committee.size, opts);
+  if (failed.length === 0) return first;
+  const eligible = selectCommittee(candidates, spec, Number.MAX_SAFE_INTEGER, opts).length;
+  const size = Math.max(spec.committee.min, Math.min(spec.committee.size, eligible - 1));
+  const admissible = (c: Candidate[]) => !failed.some((f) => f.every((id) => c.some((x) => x.nodeId === id)));
+  for (let i = 0; i < 256; i++) {
+    const c = selectCommittee(candidates, spec, size, opts);
+    if (admissible(c)) return c;
+  }
+  return [];
+}

@@ -3,9 +3,13 @@ import path from "node:path";
 import { startCluster } from "./lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 const ROOT = path.resolve(import.meta.dirname, "..");
-const cluster = await startCluster({ nodes: 3, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 300 }], onNodeLine: (n, l) => console.log(n, l.slice(0, 300)) });
+const nodes = Number(process.env.NODES ?? 3);
+const cluster = await startCluster({ nodes, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: Number(process.env.ROWS ?? 300) }], onNodeLine: (n, l) => console.log(Date.now() % 100000, n, l.slice(0, 300)) });
 try {
   const spec = await loadJobSpec(path.join(ROOT, process.argv[2] ?? "examples/jobs/adult-stats-small.json"));
+  spec.committee = { size: nodes, min: nodes };
+  spec.deadlines = { ...spec.deadlines, compute: Number(process.env.COMPUTE ?? 60) };
+  spec.retryBudget = 0;
   const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
   const t0 = Date.now();
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));

@@ -150,7 +150,9 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     const phase = () => {
       if (party.phase !== lastPhase) { lastPhase = party.phase; o.onPhase?.(lastPhase); }
     };
+    const debug = typeof process !== "undefined" && process.env?.TWOPM_DEBUG_RELAY === "1";
     const sendRaw = (data: Uint8Array | string) => {
+      if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`} open=${ws?.readyState === WebSocket.OPEN}`);
       if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
     };
     const header = (m: OutboundMessage) => ({ jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: m.phase, from: ctx.me });
@@ -188,10 +190,20 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         finish(e instanceof Error ? e : new Error(String(e)));
       }
     };
-    const onEnvelope = (bytes: Uint8Array) => {
+    // Mailbox entries are processed strictly in index order: live deliveries can overtake the
+    // redelivery that follows `hello`, so later indices wait until the gap is filled.
+    const pending = new Map<number, Uint8Array>();
+    const onDelivery = (bytes: Uint8Array) => {
       const { index, envelope } = decodeDelivery(bytes);
-      if (index <= cursor) return; // already processed before a reconnect
-      cursor = index;
+      if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
+      pending.set(index, envelope);
+      for (let next = pending.get(cursor + 1); next !== undefined && !finished; next = pending.get(cursor + 1)) {
+        pending.delete(cursor + 1);
+        cursor += 1;
+        onEnvelope(next);
+      }
+    };
+    const onEnvelope = (envelope: Uint8Array) => {
       const env = parseEnvelope(envelope);
       const from = env.from;
       const sender = ctx.committee[from];
@@ -247,10 +259,11 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       ws = sock;
       sock.addEventListener("open", () => sock.send(JSON.stringify({ v: 1, kind: "hello", cursor })));
       sock.addEventListener("message", (ev: MessageEvent) => {
+        if (debug) console.error(`relay ${ctx.me} recv ${typeof ev.data === "string" ? ev.data.slice(0, 120) : `${(ev.data as ArrayBuffer).byteLength} bytes`}`);
         if (finished) return;
         try {
           if (typeof ev.data === "string") onText(ev.data);
-          else onEnvelope(new Uint8Array(ev.data as ArrayBuffer));
+          else onDelivery(new Uint8Array(ev.data as ArrayBuffer));
         } catch (e) {
           abort(e);
         }

@@ -48,7 +48,12 @@ export class NodeProcess {
         } catch { /* not an event line */ }
       }
     });
-    child.stderr!.on("data", (b: Buffer) => this.output.push(...b.toString().split("\n").filter(Boolean)));
+    child.stderr!.on("data", (b: Buffer) => {
+      for (const line of b.toString().split("\n").filter(Boolean)) {
+        this.output.push(line);
+        this.onLine?.(this.name, line);
+      }
+    });
     await this.waitFor((e) => e.kind === "registered", 60_000);
   }
 
