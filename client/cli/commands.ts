@@ -2,6 +2,7 @@
 import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
 import { jobCommands } from "./job.ts";
+import { modelCommands } from "./model.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -9,4 +10,5 @@ export const commands: Record<string, Command> = {
   "node init": nodeInit,
   "node start": nodeStart,
   ...jobCommands,
+  ...modelCommands,
 };

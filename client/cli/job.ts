@@ -10,6 +10,8 @@ import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+import { withFederatedStandardization, type FeatureBounds } from "./pipeline.ts";
+import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;
@@ -35,7 +37,7 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
   const dir = path.dirname(path.resolve(file));
   const task = raw && typeof raw === "object" && raw.task && typeof raw.task === "object" ? { ...(raw.task as Record<string, unknown>) } : undefined;
   if (task) {
-    for (const k of ["schema", "query", "model"]) {
+    for (const k of ["schema", "query", "model", "bounds"]) {
       if (typeof task[k] === "string") task[k] = await readJson(path.resolve(dir, task[k] as string), `task.${k}`);
     }
     raw.task = task;
@@ -55,11 +57,27 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
   return r.data;
 }
 
+/**
+ * Makes a loaded learning spec submittable: `task.schema` and `task.bounds` are CLI-side
+ * inputs (not sent); when the model standardises and no standardisation is given, a
+ * feature-moments statistics job runs first (see pipeline.ts). Stats specs pass unchanged.
+ */
+export async function prepareSpec(op: OperatorClient, spec: JobSpec, print: (s: string) => void): Promise<JobSpec> {
+  if (spec.type !== "learning") return spec;
+  const { schema, bounds, ...task } = spec.task as Record<string, unknown> & { bounds?: { bounds?: FeatureBounds } };
+  const clean: JobSpec = { ...spec, task };
+  const pre = (task.model as { preprocessing?: { standardize?: boolean } } | undefined)?.preprocessing;
+  if (!pre?.standardize || task.standardization) return clean;
+  if (!schema || !bounds?.bounds) throw new CliError("a standardising learning spec needs task.schema and task.bounds (declared feature ranges) for its feature-moments job");
+  const { spec: ready } = await withFederatedStandardization(op, clean, parseDatasetSchema(schema, "task.schema"), bounds.bounds, print);
+  return ready;
+}
+
 async function submit(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" } });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
-  const spec = await loadJobSpec(positionals[0]!);
   const op = operatorFrom(values);
+  const spec = await prepareSpec(op, await loadJobSpec(positionals[0]!), (line) => console.error(line));
   const { job } = await op.json<{ job: JobSummary }>("POST", "/v1/jobs", spec);
   console.log(job.id);
   return 0;

@@ -14,7 +14,7 @@ const USAGE = `usage: 2pm <command> [options]
   job result   <job-id> [--json]
   job verify   <job-id>
   model download <job-id> [--round <n>] [--out <dir>]
-  infer        --model <job-id> --input <rows.csv> [--local]
+  infer        --model <job-id> --input <rows.csv> --schema <schema.json> [--local] [--json]
 
 Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN.`;
 

@@ -1,0 +1,127 @@
+/**
+ * `2pm model download <job>` and `2pm infer --model <job> --input rows.csv [--local]`.
+ *
+ * A learning job's answer is the global model of its best round (hash-checked against the
+ * job's transparency log). Download writes it as a tfjs LayersModel (model.json +
+ * weights.bin, loadable by tf.loadLayersModel) and as the dense JSON format. Inference
+ * turns it into a CKKS model package and scores the rows encrypted: the querier's features
+ * never leave its machine in the clear; only the querier decrypts.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { JobSpec } from "../../protocol/api/schemas.ts";
+import { toHex } from "../../protocol/encoding.ts";
+import { parseLearningTask, type LearningResult } from "../../protocol/jobs/learning.ts";
+import { decodeGlobalModel } from "../../protocol/learning/codec.ts";
+import { denseForward, toDenseModel, type DenseModel } from "../../protocol/learning/dense.ts";
+import { modelHashForRound, verifyLog, type LogEntry } from "../../protocol/log/index.ts";
+import { fromBase64Url } from "../../protocol/encoding.ts";
+import { parseData, formatFromPath } from "../data/parse.ts";
+import { loadSchemaFile } from "../data/node-fs.ts";
+import { datasetFromRows } from "../learning/from-schema.ts";
+import { parse, required } from "./args.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+
+export interface TrainedModel {
+  spec: JobSpec;
+  round: number;
+  weights: Float64Array;
+  dense: DenseModel;
+  result: LearningResult;
+}
+
+/**
+ * Fetches a learning job's chosen model (best round, else the latest), verifying the job's
+ * log signatures and the model bytes' hash against it. Throws CliError on any mismatch.
+ */
+export async function fetchTrainedModel(op: OperatorClient, jobId: string, round?: number): Promise<TrainedModel> {
+  const id = encodeURIComponent(jobId);
+  const { spec } = await op.json<{ spec: JobSpec }>("GET", `/v1/jobs/${id}`);
+  if (spec.type !== "learning") throw new CliError(`job ${jobId} is a ${spec.type} job, not a learning job`);
+  const { result } = await op.json<{ result: LearningResult | null }>("GET", `/v1/jobs/${id}/result`);
+  if (!result) throw new CliError(`job ${jobId} has no accepted round yet`);
+  const r = round ?? result.bestRound;
+  const log = await op.json<{ entries: LogEntry[]; publicKey: string }>("GET", `/v1/jobs/${id}/log`);
+  const problems = verifyLog(log.entries, fromBase64Url(log.publicKey));
+  if (problems.length) throw new CliError(`the job's transparency log does not verify: ${problems[0]}`);
+  const logged = modelHashForRound(log.entries, r);
+  if (!logged) throw new CliError(`no model logged for round ${r}`);
+  const bytes = new Uint8Array(await (await op.request("GET", `/v1/jobs/${id}/models/${r}`)).arrayBuffer());
+  if (toHex(sha256(bytes)) !== logged) throw new CliError(`model of round ${r} does not match the hash in the log`);
+  const { job, standardization } = parseLearningTask(spec.task);
+  const { weights } = decodeGlobalModel(bytes);
+  return { spec, round: r, weights, dense: toDenseModel(job.model, weights, standardization), result };
+}
+
+async function download(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...operatorOptions, round: { type: "string" }, out: { type: "string", default: "model" } });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm model download <job-id> [--round n] [--out dir]");
+  const op = operatorFrom(values);
+  const m = await fetchTrainedModel(op, positionals[0]!, values.round === undefined ? undefined : Number(values.round));
+  const { job } = parseLearningTask(m.spec.task);
+  const { layersModelFromWeights } = await import("../learning/export.ts");
+  const files = await layersModelFromWeights(job.model, m.weights, { job: positionals[0], round: m.round });
+  const out = path.resolve(values.out!);
+  await fs.mkdir(out, { recursive: true });
+  await fs.writeFile(path.join(out, "model.json"), JSON.stringify(files.modelJson, null, 2));
+  await fs.writeFile(path.join(out, "weights.bin"), files.weightsBin);
+  await fs.writeFile(path.join(out, "dense.json"), JSON.stringify(m.dense));
+  console.log(`round ${m.round} model written to ${out} (model.json + weights.bin for tf.loadLayersModel, dense.json)`);
+  return 0;
+}
+
+/** Reads rows of a CSV/JSON-lines file against a schema and encodes them as the model's raw features. */
+export async function featureRows(file: string, schemaFile: string, pre: NonNullable<ReturnType<typeof parseLearningTask>["job"]["model"]["preprocessing"]>): Promise<{ x: number[][]; y: number[] }> {
+  const schema = await loadSchemaFile(schemaFile);
+  const text = await fs.readFile(file, "utf8").catch(() => { throw new CliError(`cannot read ${file}`); });
+  const rows = parseData(text, schema, formatFromPath(file), { file });
+  const ds = datasetFromRows(schema, rows, pre);
+  const x: number[][] = [];
+  for (let i = 0; i < ds.n; i++) x.push(Array.from(ds.x.subarray(i * ds.d, (i + 1) * ds.d)));
+  return { x, y: Array.from(ds.y) };
+}
+
+async function infer(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...operatorOptions, model: { type: "string" }, input: { type: "string" }, schema: { type: "string" }, local: { type: "boolean", default: false }, json: { type: "boolean", default: false } }, false);
+  const jobId = required(values.model, "model");
+  const op = operatorFrom(values);
+  const m = await fetchTrainedModel(op, jobId);
+  const { job } = parseLearningTask(m.spec.task);
+  const pre = job.model.preprocessing;
+  if (!pre) throw new CliError("the model has no declared preprocessing; cannot encode input rows");
+  const schemaFile = required(values.schema, "schema");
+  const { x, y } = await featureRows(required(values.input, "input"), schemaFile, pre);
+  const r = await encryptedPredict(op, jobId, m.dense, x, values.local === true);
+  const agree = x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length;
+  if (values.json) console.log(JSON.stringify({ labels: r.labels, probabilities: r.probabilities.map((p) => Array.from(p)), agreeWithPlaintext: agree / x.length }));
+  else {
+    r.labels.forEach((l, i) => console.log(`${i + 1}\t${pre.label?.classes[l] ?? l}\tp=${Array.from(r.probabilities[i]!).map((p) => p.toFixed(4)).join(",")}${y[i] !== undefined ? `\ttrue=${pre.label?.classes[y[i]!] ?? y[i]}` : ""}`));
+    console.log(`${x.length} rows scored encrypted (${values.local ? "in-process" : "by the coordinator"}); ${agree}/${x.length} labels equal plaintext inference`);
+  }
+  return 0;
+}
+
+/** Plaintext reference label of one raw row. */
+export function plainLabel(model: DenseModel, row: ArrayLike<number>): number {
+  const s = denseForward(model, row);
+  return s.length === 1 ? (s[0]! > 0.5 ? 1 : 0) : s.indexOf(Math.max(...s));
+}
+
+/**
+ * Scores rows under CKKS: `local` evaluates in-process; otherwise the model package is put
+ * on the coordinator (operator token) and the Worker evaluates ciphertexts. Returns the
+ * decrypted result.
+ */
+export async function encryptedPredict(op: OperatorClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean) {
+  const { buildPackage } = await import("../fhe/package.ts");
+  const { inferRows } = await import("../fhe/client.ts");
+  const modelId = jobId.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]/, "m");
+  const pkg = await buildPackage(dense as Parameters<typeof buildPackage>[0], { modelId });
+  if (local) return inferRows({ modelId, rows, local: pkg });
+  await op.request("PUT", `/v1/models/${encodeURIComponent(modelId)}/package`, pkg);
+  return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash });
+}
+
+export const modelCommands = { "model download": download, infer };

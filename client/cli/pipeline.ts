@@ -1,0 +1,72 @@
+/**
+ * The federated-learning pipeline as a job submitter runs it: a statistics job computes
+ * every numeric feature's federated mean and variance (MASCOT, validated), which becomes the
+ * learning job's standardisation; then the learning job runs. Used by `2pm job submit` for
+ * learning specs that standardise without a given standardisation, and by the demo.
+ */
+import type { JobSpec, JobSummary } from "../../protocol/api/schemas.ts";
+import type { Preprocessing } from "../../protocol/learning/spec.ts";
+import type { Standardization } from "../../protocol/learning/features.ts";
+import { MIN_STD } from "../../protocol/learning/features.ts";
+import type { StatsQueryInput } from "../../protocol/stats/query.ts";
+import type { StatsResult } from "../../protocol/stats/engine.ts";
+import type { DatasetSchema } from "../../protocol/stats/schema.ts";
+import { CliError } from "./errors.ts";
+import type { OperatorClient } from "./operator.ts";
+import { watchJob } from "./job.ts";
+
+/** Declared public ranges per numeric column (examples/bounds/*.json). */
+export type FeatureBounds = Record<string, [number, number]>;
+
+/**
+ * A statistics query for the mean and variance of each numeric feature of `pre`, clipped to
+ * its declared bounds. Throws CliError naming a feature without bounds.
+ */
+export function featureMomentsQuery(schema: DatasetSchema, pre: Preprocessing, bounds: FeatureBounds, maxRowsPerParty: number): StatsQueryInput {
+  const measures = pre.numeric.map((col) => {
+    const b = bounds[col];
+    if (!b) throw new CliError(`no declared bounds for feature ${col}`);
+    return { name: col, kind: "variance" as const, column: col, bounds: b };
+  });
+  return { version: 1, dataset: schema.name, minCount: 0, fracBits: 8, limits: { maxParties: 16, maxRowsPerParty }, measures };
+}
+
+/** The standardisation (inputDim entries; one-hot features get mean 0, std 1) from a moments result. */
+export function standardizationFromStats(result: StatsResult, pre: Preprocessing, inputDim: number): Standardization {
+  const mean = new Array<number>(inputDim).fill(0);
+  const std = new Array<number>(inputDim).fill(1);
+  pre.numeric.forEach((col, j) => {
+    const m = result.measures.find((x) => x.name === col)?.groups[0];
+    if (!m || m.mean === null || m.mean === undefined || m.variancePopulation === null || m.variancePopulation === undefined) throw new CliError(`the statistics job returned no moments for ${col}`);
+    mean[j] = m.mean;
+    std[j] = Math.max(Math.sqrt(m.variancePopulation), MIN_STD);
+  });
+  return { mean, std };
+}
+
+export interface PipelineProgress {
+  (line: string): void;
+}
+
+/**
+ * Runs the moments job for `learning` (whose task has model.preprocessing with
+ * standardize: true and no standardization) and returns the learning spec with the
+ * standardisation filled in. Throws CliError if the statistics job does not complete.
+ */
+export async function withFederatedStandardization(op: OperatorClient, learning: JobSpec, schema: DatasetSchema, bounds: FeatureBounds, print: PipelineProgress): Promise<{ spec: JobSpec; statsJob: string }> {
+  const task = learning.task as { model: { inputDim: number; preprocessing?: Preprocessing }; aggregation: { maxSamplesPerNode: number } };
+  const pre = task.model.preprocessing;
+  if (!pre?.standardize) return { spec: learning, statsJob: "" };
+  const statsSpec: JobSpec = {
+    ...learning, type: "stats", label: `feature moments for ${learning.label ?? "learning job"}`, maxRounds: 1, mode: "validated",
+    validation: { predicates: [], excludeFailing: true },
+    task: { query: featureMomentsQuery(schema, pre, bounds, task.aggregation.maxSamplesPerNode), schema },
+  };
+  const { job } = await op.json<{ job: JobSummary }>("POST", "/v1/jobs", statsSpec);
+  print(`feature moments: statistics job ${job.id}`);
+  const final = await watchJob(op, job.id, (s) => print(`  ${s}`));
+  if (final.status !== "completed") throw new CliError(`feature moments job ${job.id} ${final.status}`);
+  const { result } = await op.json<{ result: { stats: StatsResult } }>("GET", `/v1/jobs/${job.id}/result`);
+  const standardization = standardizationFromStats(result.stats, pre, task.model.inputDim);
+  return { spec: { ...learning, task: { ...learning.task, standardization } }, statsJob: job.id };
+}
