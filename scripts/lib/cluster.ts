@@ -94,6 +94,8 @@ export interface ClusterDataset {
   splitBy?: string;
   /** Limit each slice to this many rows (for speed). */
   maxRowsPerNode?: number;
+  /** Rows to deal instead of the whole data file (e.g. with a querier's hold-out removed). */
+  rows?: Row[];
 }
 
 export interface ClusterOptions {
@@ -123,7 +125,7 @@ export interface Cluster {
 /** Reads a schema file and its data file, and deals the rows into `k` slices. */
 export function sliceDataset(d: ClusterDataset, k: number, seed: string): { schema: DatasetSchema; slices: Row[][]; all: Row[] } {
   const schema = parseDatasetSchema(JSON.parse(readFileSync(d.schemaFile, "utf8")), d.schemaFile);
-  const all = parseData(readFileSync(d.dataFile, "utf8"), schema, formatFromPath(d.dataFile), { file: d.dataFile });
+  const all = d.rows ?? parseData(readFileSync(d.dataFile, "utf8"), schema, formatFromPath(d.dataFile), { file: d.dataFile });
   const slices = splitIndices(all, schema, { k, seed, ...(d.splitBy ? { by: d.splitBy } : {}) })
     .map((idx) => idx.slice(0, d.maxRowsPerNode ?? idx.length).map((i) => all[i]!));
   return { schema, slices, all };
