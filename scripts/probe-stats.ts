@@ -4,7 +4,7 @@ import { startCluster } from "./lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const nodes = Number(process.env.NODES ?? 3);
-const cluster = await startCluster({ nodes, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: Number(process.env.ROWS ?? 300) }], onNodeLine: (n, l) => console.log(Date.now() % 100000, n, l.slice(0, 300)) });
+const cluster = await startCluster({ nodes, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: Number(process.env.ROWS ?? 300) }], onNodeLine: (n, l) => console.log(Date.now() % 100000, n, l.slice(0, 300)), nodeEnv: (i): Record<string, string> => (i === 0 && process.env.FAULT0 ? { TWOPM_FAULT: process.env.FAULT0 } : {}) });
 try {
   const spec = await loadJobSpec(path.join(ROOT, process.argv[2] ?? "examples/jobs/adult-stats-small.json"));
   spec.committee = { size: nodes, min: nodes };

@@ -37,11 +37,12 @@ if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
+      const oneLine = (m: string) => m.replace(/\s*\n\s*/g, "; ");
       if (e instanceof CliError) {
-        console.error(`2pm: ${e.message}`);
+        console.error(`2pm: ${oneLine(e.message)}`);
         process.exit(e.exitCode);
       }
-      console.error(`2pm: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`2pm: ${oneLine(e instanceof Error ? e.message : String(e))}`);
       process.exit(1);
     },
   );
