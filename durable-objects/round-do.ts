@@ -421,6 +421,10 @@ export class RoundDO extends DurableObject<Env> {
       this.send(ws, frame);
       try { ws.close(1000, s.phase); } catch { /* gone */ }
     }
+    // A terminal round needs no redelivery: drop the relayed ciphertexts (they can be tens of
+    // MB per round); commitments, openings and results stay as the round's public record.
+    this.ctx.storage.sql.exec("DELETE FROM mailbox");
+    this.ctx.storage.sql.exec("DELETE FROM messages");
     if (s.notifyPending) await this.notify();
   }
 

@@ -29,6 +29,9 @@ import type { Field } from "../../protocol/field/types.ts";
 import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 
+/** Bytes a session lets queue in its socket before it waits (pacing towards the relay). */
+const MAX_IN_FLIGHT = 1 << 20;
+
 /** Largest payload slice per envelope (the relay's per-envelope limit is 1 MiB). */
 export const CHUNK_BYTES = 512 * 1024;
 
@@ -151,9 +154,27 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       if (party.phase !== lastPhase) { lastPhase = party.phase; o.onPhase?.(lastPhase); }
     };
     const debug = typeof process !== "undefined" && process.env?.TWOPM_DEBUG_RELAY === "1";
+    // Outgoing frames go through a paced queue: at most ~1 MiB in the socket's buffer, so a
+    // party that produces tens of MB at once (OT extension) does not flood the relay.
+    const outbox: Array<Uint8Array | string> = [];
+    let pumping = false;
+    const pump = () => {
+      if (pumping) return;
+      pumping = true;
+      const step = () => {
+        while (outbox.length && ws && ws.readyState === WebSocket.OPEN) {
+          if (ws.bufferedAmount > MAX_IN_FLIGHT) { setTimeout(step, 2); return; }
+          const data = outbox.shift()!;
+          if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`}`);
+          ws.send(data);
+        }
+        pumping = false;
+      };
+      step();
+    };
     const sendRaw = (data: Uint8Array | string) => {
-      if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`} open=${ws?.readyState === WebSocket.OPEN}`);
-      if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
+      outbox.push(data);
+      pump();
     };
     const header = (m: OutboundMessage) => ({ jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: m.phase, from: ctx.me });
     const emit = (msgs: OutboundMessage[]) => {
@@ -231,6 +252,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
             started = true;
             emit(party.start());
           } else {
+            outbox.length = 0;
             for (const env of sent) sendRaw(env);
             if (resultSent && party.result) {
               const r = party.result;

@@ -1,6 +1,6 @@
 /**
  * The federated-learning pipeline as a job submitter runs it: a statistics job computes
- * every numeric feature's federated mean and variance (MASCOT, validated), which becomes the
+ * every numeric feature's federated mean and variance (MASCOT, linear-only), which becomes the
  * learning job's standardisation; then the learning job runs. Used by `2pm job submit` for
  * learning specs that standardise without a given standardisation, and by the demo.
  */
@@ -8,7 +8,8 @@ import type { JobSpec, JobSummary } from "../../protocol/api/schemas.ts";
 import type { Preprocessing } from "../../protocol/learning/spec.ts";
 import type { Standardization } from "../../protocol/learning/features.ts";
 import { MIN_STD } from "../../protocol/learning/features.ts";
-import type { StatsQueryInput } from "../../protocol/stats/query.ts";
+import { parseStatsQuery, type StatsQueryInput } from "../../protocol/stats/query.ts";
+import { compileQuery } from "../../protocol/stats/layout.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
 import type { DatasetSchema } from "../../protocol/stats/schema.ts";
 import { CliError } from "./errors.ts";
@@ -28,7 +29,18 @@ export function featureMomentsQuery(schema: DatasetSchema, pre: Preprocessing, b
     if (!b) throw new CliError(`no declared bounds for feature ${col}`);
     return { name: col, kind: "variance" as const, column: col, bounds: b };
   });
-  return { version: 1, dataset: schema.name, minCount: 0, fracBits: 8, limits: { maxParties: 16, maxRowsPerParty }, measures };
+  // The most fractional bits the field allows for these ranges: small-range features
+  // (e.g. 0.04..0.1) need many bits for their variance to survive the fixed-point encoding.
+  for (let fracBits = 24; fracBits >= 0; fracBits--) {
+    const q: StatsQueryInput = { version: 1, dataset: schema.name, minCount: 0, fracBits, limits: { maxParties: 16, maxRowsPerParty }, measures };
+    try {
+      compileQuery(parseStatsQuery(q), schema);
+      return q;
+    } catch {
+      /* overflow at this precision: try fewer bits */
+    }
+  }
+  throw new CliError("feature ranges too wide for a fixed-point moments query");
 }
 
 /** The standardisation (inputDim entries; one-hot features get mean 0, std 1) from a moments result. */
@@ -39,7 +51,8 @@ export function standardizationFromStats(result: StatsResult, pre: Preprocessing
     const m = result.measures.find((x) => x.name === col)?.groups[0];
     if (!m || m.mean === null || m.mean === undefined || m.variancePopulation === null || m.variancePopulation === undefined) throw new CliError(`the statistics job returned no moments for ${col}`);
     mean[j] = m.mean;
-    std[j] = Math.max(Math.sqrt(m.variancePopulation), MIN_STD);
+    // A feature without spread (constant in the federation) is centred but not scaled.
+    std[j] = m.variancePopulation > MIN_STD ? Math.sqrt(m.variancePopulation) : 1;
   });
   return { mean, std };
 }
@@ -58,7 +71,9 @@ export async function withFederatedStandardization(op: OperatorClient, learning:
   const pre = task.model.preprocessing;
   if (!pre?.standardize) return { spec: learning, statsJob: "" };
   const statsSpec: JobSpec = {
-    ...learning, type: "stats", label: `feature moments for ${learning.label ?? "learning job"}`, maxRounds: 1, mode: "validated",
+    // Linear-only: the moments of ~30 features with per-entry range checks cost thousands of
+    // triples per round; a cheater here can only distort the scaling, not learn anything.
+    ...learning, type: "stats", label: `feature moments for ${learning.label ?? "learning job"}`, maxRounds: 1, mode: "linear-only",
     validation: { predicates: [], excludeFailing: true },
     task: { query: featureMomentsQuery(schema, pre, bounds, task.aggregation.maxSamplesPerNode), schema },
   };
