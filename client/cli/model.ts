@@ -118,7 +118,7 @@ export async function encryptedPredict(op: OperatorClient, jobId: string, dense:
   const { buildPackage } = await import("../fhe/package.ts");
   const { inferRows } = await import("../fhe/client.ts");
   const modelId = jobId.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]/, "m");
-  const pkg = await buildPackage(dense as Parameters<typeof buildPackage>[0], { modelId });
+  const pkg = await buildPackage(dense, { modelId });
   if (local) return inferRows({ modelId, rows, local: pkg });
   await op.request("PUT", `/v1/models/${encodeURIComponent(modelId)}/package`, pkg);
   return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash });

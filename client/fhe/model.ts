@@ -12,23 +12,9 @@
 import { z } from "zod";
 import { FheError } from "./errors.ts";
 
-export type DenseActivation = "linear" | "sigmoid" | "softmax" | "relu" | "square" | "poly2";
-
-export interface DenseLayer {
-  /** [in][out] */
-  weights: number[][];
-  bias: number[];
-  activation: DenseActivation;
-  /** poly2 coefficients c0 + c1·x + c2·x² */
-  poly?: number[];
-}
-
-export interface DenseModel {
-  format: "2pm-dense/v1";
-  inputDim: number;
-  preprocessing: { mean: number[]; std: number[] } | null;
-  layers: DenseLayer[];
-}
+/** The dense model format is defined once, in protocol/learning/dense.ts (the learning export). */
+export type { DenseActivation, DenseLayer, DenseModel } from "../../protocol/learning/dense.ts";
+import type { DenseModel } from "../../protocol/learning/dense.ts";
 
 const finite = z.number().refine(Number.isFinite, "must be finite");
 export const denseModelSchema = z.object({
