@@ -80,6 +80,7 @@ export class RoundDO extends DurableObject<Env> {
       const sql = ctx.storage.sql;
       sql.exec("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, sender INTEGER NOT NULL, data BLOB NOT NULL)");
       sql.exec("CREATE TABLE IF NOT EXISTS mailbox (recipient INTEGER NOT NULL, idx INTEGER NOT NULL, msg_id INTEGER NOT NULL, PRIMARY KEY (recipient, idx)) WITHOUT ROWID");
+      sql.exec("CREATE INDEX IF NOT EXISTS mailbox_msg ON mailbox (msg_id)");
       sql.exec("CREATE TABLE IF NOT EXISTS seqs (party INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL)");
       sql.exec("CREATE TABLE IF NOT EXISTS commitments (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, commitment BLOB NOT NULL, opened INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (label, party, n))");
       sql.exec("CREATE TABLE IF NOT EXISTS openings (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (label, party, n))");
@@ -205,6 +206,9 @@ export class RoundDO extends DurableObject<Env> {
       case "ping":
         this.send(ws, { v: 1, kind: "pong" });
         return;
+      case "ack":
+        this.ack(party, frame.cursor);
+        return;
       case "hello":
         this.redeliver(ws, party, frame.cursor);
         if (s.outcome) this.send(ws, this.outcomeFrame());
@@ -261,6 +265,21 @@ export class RoundDO extends DurableObject<Env> {
       for (const sock of this.ctx.getWebSockets(`p${r}`)) {
         try { sock.send(frame); } catch { /* recipient gone; it re-reads its mailbox on reconnect */ }
       }
+    }
+  }
+
+  /**
+   * Drops `party`'s mailbox entries up to `cursor` (it has processed them) and every relayed
+   * envelope no mailbox references any more, so a round's storage holds only what is in
+   * flight. Idempotent.
+   */
+  private ack(party: number, cursor: number): void {
+    const sql = this.ctx.storage.sql;
+    const ids = sql.exec<{ msg_id: number }>("SELECT msg_id FROM mailbox WHERE recipient = ? AND idx <= ?", party, cursor).toArray().map((r) => r.msg_id);
+    if (ids.length === 0) return;
+    sql.exec("DELETE FROM mailbox WHERE recipient = ? AND idx <= ?", party, cursor);
+    for (const id of ids) {
+      if (sql.exec("SELECT 1 AS x FROM mailbox WHERE msg_id = ? LIMIT 1", id).toArray().length === 0) sql.exec("DELETE FROM messages WHERE id = ?", id);
     }
   }
 

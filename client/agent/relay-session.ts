@@ -29,6 +29,9 @@ import type { Field } from "../../protocol/field/types.ts";
 import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 
+/** Mailbox entries processed between acknowledgements to the relay. */
+const ACK_EVERY = 4;
+
 /** Bytes a session lets queue in its socket before it waits (pacing towards the relay). */
 const MAX_IN_FLIGHT = 1 << 20;
 
@@ -214,6 +217,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     // Mailbox entries are processed strictly in index order: live deliveries can overtake the
     // redelivery that follows `hello`, so later indices wait until the gap is filled.
     const pending = new Map<number, Uint8Array>();
+    let acked = 0;
     const onDelivery = (bytes: Uint8Array) => {
       const { index, envelope } = decodeDelivery(bytes);
       if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
@@ -222,6 +226,11 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         pending.delete(cursor + 1);
         cursor += 1;
         onEnvelope(next);
+      }
+      // Let the relay drop what we have processed (it keeps only what is in flight).
+      if (!finished && cursor - acked >= ACK_EVERY) {
+        acked = cursor;
+        sendRaw(JSON.stringify({ v: 1, kind: "ack", cursor }));
       }
     };
     const onEnvelope = (envelope: Uint8Array) => {

@@ -34,6 +34,8 @@ export const ClientFrame = z.discriminatedUnion("kind", [
   }),
   z.strictObject({ v: z.literal(1), kind: z.literal("abort"), code: RoundAbortCode, culprits: z.array(z.number().int().min(0)).max(64), detail: z.string().max(512).optional() }),
   z.strictObject({ v: z.literal(1), kind: z.literal("ping") }),
+  /** The client processed its mailbox up to `cursor`: the relay may drop those entries. */
+  z.strictObject({ v: z.literal(1), kind: z.literal("ack"), cursor: z.number().int().min(0) }),
 ]);
 export type ClientFrame = z.input<typeof ClientFrame>;
 
