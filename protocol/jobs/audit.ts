@@ -4,7 +4,7 @@
  * manifest is bound to its round (session id derived from job/round/attempt, committee in
  * index order without duplicates), every result and abort answers a published manifest,
  * MAC-check transcript and aggregate hashes are well-formed, at most one result per round,
- * and each round's manifest starts from the model the previous round logged. Pure; runs
+ * and each round's manifest starts from the model logged for that round. Pure; runs
  * offline (`2pm job verify`).
  */
 import { deriveSessionId } from "../api/schemas.ts";
@@ -53,7 +53,8 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
           if (jobId && m.sessionId !== toBase64Url(deriveSessionId(jobId, b.round, b.attempt))) problems.push(`entry ${i}: session id not bound to round ${key}`);
           const c = m.committee ?? [];
           if (c.some((x, k) => x.index !== k) || new Set(c.map((x) => x.nodeId)).size !== c.length) problems.push(`entry ${i}: committee not in index order or has a duplicate party`);
-          if (b.round > 0 && models.size > 0 && m.modelHash !== (models.get(b.round - 1) ?? null)) problems.push(`entry ${i}: round ${b.round} does not start from round ${b.round - 1}'s logged model`);
+          // A learning round starts from the global model logged for it (by the previous round's reduce, or at creation).
+          if (models.size > 0 && m.modelHash !== (models.get(b.round) ?? null)) problems.push(`entry ${i}: round ${b.round} does not start from the model logged for it`);
           break;
         }
         case "result": {

@@ -75,7 +75,12 @@ describe("federated statistics end to end", () => {
     return { id: job.id, final, rounds, result, lines };
   };
 
-  /** Waits until exactly `n` nodes are registered (stopped nodes deregister on SIGTERM). */
+  /** Stops a node; it deregisters itself on SIGTERM, and the operator removes it too in case it was too slow. */
+  const retire = async (n: NodeProcess) => {
+    await n.stop();
+    await cluster.operator.request("DELETE", `/v1/nodes/${n.nodeId}`).catch(() => undefined);
+  };
+  /** Waits until exactly `n` nodes are registered. */
   const waitRegistered = async (n: number) => {
     for (let i = 0; i < 60; i++) {
       const { nodes } = await cluster.operator.json<{ nodes: unknown[] }>("GET", "/v1/nodes");
@@ -102,8 +107,7 @@ describe("federated statistics end to end", () => {
     expect(result.stats.parties).toBe(5);
     // The scenarios below run with 3 honest nodes plus one extra node each. Stopped nodes
     // deregister, so they are never selected again.
-    await cluster.nodes[3]!.stop();
-    await cluster.nodes[4]!.stop();
+    for (const n of [cluster.nodes[3]!, cluster.nodes[4]!]) await retire(n);
     await waitRegistered(3);
   }, 900_000);
 
@@ -121,7 +125,7 @@ describe("federated statistics end to end", () => {
       expectMatchesPlaintext(result.stats, computePlaintext(QUERY, cluster.schemas[0]!, rowsOf(honest)));
       expect(result.stats.parties).toBe(3);
     } finally {
-      await cheat.stop();
+      await retire(cheat);
       await waitRegistered(3);
     }
   }, 900_000);
@@ -139,7 +143,7 @@ describe("federated statistics end to end", () => {
       expect(acc.committee).not.toContain(cheat.nodeId);
       expectMatchesPlaintext(result.stats, computePlaintext(QUERY, cluster.schemas[0]!, rowsOf(acc.committee.map(byId))));
     } finally {
-      await cheat.stop();
+      await retire(cheat);
       await waitRegistered(3);
     }
   }, 900_000);

@@ -10,8 +10,8 @@ const sk = seededRng("audit").bytes(32);
 const pk = ed25519.getPublicKey(sk);
 const H = (c: string) => c.repeat(64).slice(0, 64);
 
-function manifest(round: number, attempt: number, sessionJob = "job1") {
-  return { jobId: "job1", round, attempt, sessionId: toBase64Url(deriveSessionId(sessionJob, round, attempt)), committee: [{ index: 0, nodeId: "a".repeat(32) }, { index: 1, nodeId: "b".repeat(32) }], modelHash: null };
+function manifest(round: number, attempt: number, sessionJob = "job1", modelHash: string | null = null) {
+  return { jobId: "job1", round, attempt, sessionId: toBase64Url(deriveSessionId(sessionJob, round, attempt)), committee: [{ index: 0, nodeId: "a".repeat(32) }, { index: 1, nodeId: "b".repeat(32) }], modelHash };
 }
 function build(bodies: LogBody[]): LogEntry[] {
   const out: LogEntry[] = [];
@@ -19,7 +19,7 @@ function build(bodies: LogBody[]): LogEntry[] {
   return out;
 }
 const job: LogBody = { kind: "job", jobId: "job1", specHash: objectHash({ a: 1 }), spec: { a: 1 } };
-const m = (r: number, a: number, sessionJob?: string): LogBody => { const man = manifest(r, a, sessionJob); return { kind: "manifest", round: r, attempt: a, manifestHash: objectHash(man), manifest: man }; };
+const m = (r: number, a: number, sessionJob?: string, modelHash: string | null = null): LogBody => { const man = manifest(r, a, sessionJob, modelHash); return { kind: "manifest", round: r, attempt: a, manifestHash: objectHash(man), manifest: man }; };
 const result = (r: number, a: number): LogBody => ({ kind: "result", round: r, attempt: a, aggregateHash: H("ab"), transcriptHash: toBase64Url(new Uint8Array(32)), excluded: [], done: true });
 
 describe("whole-job log audit", () => {
@@ -37,6 +37,13 @@ describe("whole-job log audit", () => {
   });
   it("flags a manifest whose session id belongs to another job", () => {
     expect(verifyJobLog(build([job, m(0, 0, "other")]), pk).problems.join()).toMatch(/session id/);
+  });
+  it("checks that each learning round starts from the model logged for it", () => {
+    const model = (r: number, h: string): LogBody => ({ kind: "model", round: r, modelHash: h, bytes: 8 });
+    const good = build([job, model(0, H("a1")), m(0, 0, undefined, H("a1")), result(0, 0), model(1, H("b2")), m(1, 0, undefined, H("b2"))]);
+    expect(verifyJobLog(good, pk).problems).toEqual([]);
+    const stale = build([job, model(0, H("a1")), m(0, 0, undefined, H("a1")), result(0, 0), model(1, H("b2")), m(1, 0, undefined, H("a1"))]);
+    expect(verifyJobLog(stale, pk).problems.join()).toMatch(/round 1 does not start from the model logged for it/);
   });
   it("flags an altered entry and a foreign signature", () => {
     const log = build([job, m(0, 0), result(0, 0)]);
