@@ -1,6 +1,7 @@
 /**
  * Randomness for every protocol step. Product code takes an {@link Rng} as an argument and
- * gets {@link cryptoRng} by default; only tests pass {@link seededRng}. Never `Math.random`.
+ * gets {@link cryptoRng} by default; only tests pass {@link seededRng}. Never the built-in
+ * non-cryptographic generator of the language.
  */
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { sha256 } from "@noble/hashes/sha2.js";

@@ -51,7 +51,7 @@ function mixSeed(...xs: number[]): number {
 }
 
 /** mulberry32: a tiny deterministic PRNG for data shuffling only (never for secrets). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,7 +6,7 @@
  * federated evaluation sums and the stopping rules; and compares with central training on
  * the union of the nodes' training slices with the same hyper-parameters.
  */
-import { createLocalModel, type LocalModel } from "./model.ts";
+import { createLocalModel, mulberry32, type LocalModel } from "./model.ts";
 import { concatDatasets, subset, type Dataset } from "./datasets.ts";
 import type { ModelSpec } from "../../protocol/learning/spec.ts";
 import { evalVector, finishEval, finishWeightedMean, sumVectors, weightedContribution } from "../../protocol/learning/aggregate.ts";
@@ -79,16 +79,6 @@ export interface SimulationResult {
   federatedMillis: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Splits row indices 0..n-1 among `nodes` (deterministic given the seed). */
 export function splitIndices(ds: Dataset, nodes: number, mode: "iid" | "by-class", seed: number): number[][] {
