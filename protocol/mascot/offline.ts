@@ -592,6 +592,19 @@ export class OfflineParty {
   }
 }
 
+/** The in-memory message queue of the offline runners: per (sender, recipient) seq numbers, broadcasts fanned out. */
+function inMemoryMailbox(n: number): { queue: Array<{ to: number; m: OfflineInbound }>; post: (from: number, outs: OfflineOutbound[]) => void } {
+  const queue: Array<{ to: number; m: OfflineInbound }> = [];
+  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const post = (from: number, outs: OfflineOutbound[]) => {
+    for (const o of outs) {
+      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
+      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
+    }
+  };
+  return { queue, post };
+}
+
 /**
  * Runs n offline parties in one process with FIFO delivery (tests, benchmarks). Returns
  * every party's α_i and triples, and the bytes each party sent. Throws the first ProtocolAbort.
@@ -599,16 +612,8 @@ export class OfflineParty {
 export function runOfflineInMemory(
   parties: OfflineParty[],
 ): { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number } {
-  const n = parties.length;
-  const queue: Array<{ to: number; m: OfflineInbound }> = [];
-  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const { queue, post } = inMemoryMailbox(parties.length);
   let messages = 0;
-  const post = (from: number, outs: OfflineOutbound[]) => {
-    for (const o of outs) {
-      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
-      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
-    }
-  };
   parties.forEach((p, i) => post(i, p.start()));
   let head = 0;
   while (head < queue.length) {
@@ -625,16 +630,8 @@ export function runOfflineInMemory(
 export async function runOfflineInMemoryAsync(
   parties: OfflineParty[],
 ): Promise<{ alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number }> {
-  const n = parties.length;
-  const queue: Array<{ to: number; m: OfflineInbound }> = [];
-  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const { queue, post } = inMemoryMailbox(parties.length);
   let messages = 0;
-  const post = (from: number, outs: OfflineOutbound[]) => {
-    for (const o of outs) {
-      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
-      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
-    }
-  };
   parties.forEach((p, i) => post(i, p.start()));
   let head = 0;
   while (head < queue.length) {
