@@ -1,17 +1,27 @@
 /**
- * Starts a real local coordinator: D1 migrations applied with wrangler, then `wrangler dev`
- * (workerd with local D1, R2 and Durable Objects) on a free loopback port. Used by the
- * end-to-end tests, the demo and the benchmarks.
+ * Starts a real local coordinator: the Worker bundled by wrangler (`wrangler deploy
+ * --dry-run`), D1 migrations applied by wrangler, then the bundle served by Miniflare
+ * (workerd with local D1, R2 and SQLite-backed Durable Objects) on a free loopback port.
+ * Used by the end-to-end tests, the demo and the benchmarks.
+ *
+ * Why Miniflare and not `wrangler dev`: `wrangler dev` puts its own ProxyWorker in front of
+ * the Worker and treats any network error on a proxied request (for example a node closing
+ * its relay WebSocket while a frame is in flight) as fatal, and exits. Under 5-party MASCOT
+ * relay traffic that happened within seconds. Miniflare serves the same bundle with the same
+ * bindings and persistence layout (`<persistDir>/v3`, as `wrangler dev --persist-to`) without
+ * that proxy. `npm run dev` still uses `wrangler dev` for interactive work.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-const QUIET_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
+const QUIET_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1", CI: "true" };
+const MAX_LOG_LINES = 2000;
 
 export interface LocalCoordinator {
   url: string;
@@ -29,8 +39,10 @@ export interface StartOptions {
   port?: number;
   persistDir?: string;
   keepState?: boolean;
-  /** Extra `--var NAME:value` bindings. */
+  /** Extra plain-text bindings (override wrangler.toml `[vars]`). */
   vars?: Record<string, string>;
+  /** Log each HTTP request (default false: the relay would flood the log). */
+  logRequests?: boolean;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */
@@ -45,40 +57,117 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The parts of wrangler.toml Miniflare needs; the file stays the single source of truth. */
+interface WorkerConfig {
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  vars: Record<string, string>;
+  durableObjects: Record<string, string>;
+  d1: { binding: string; id: string };
+  r2: { binding: string; bucket: string };
+  sqliteClasses: Set<string>;
+}
+
+function readWorkerConfig(): WorkerConfig {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const str = (re: RegExp, what: string): string => {
+    const m = re.exec(toml);
+    if (!m) throw new Error(`wrangler.toml: ${what} not found`);
+    return m[1]!;
+  };
+  const list = (s: string): string[] => [...s.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+  const durableObjects: Record<string, string> = {};
+  for (const m of toml.matchAll(/\[\[durable_objects\.bindings\]\]\s*name\s*=\s*"([^"]+)"\s*class_name\s*=\s*"([^"]+)"/g)) durableObjects[m[1]!] = m[2]!;
+  const vars: Record<string, string> = {};
+  const varsBlock = /\[vars\]([\s\S]*?)(?:\n\[|$)/.exec(toml)?.[1] ?? "";
+  for (const m of varsBlock.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)) vars[m[1]!] = m[2]!;
+  return {
+    compatibilityDate: str(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
+    compatibilityFlags: list(str(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m, "compatibility_flags")),
+    vars,
+    durableObjects,
+    d1: { binding: str(/\[\[d1_databases\]\]\s*binding\s*=\s*"([^"]+)"/, "d1 binding"), id: str(/database_id\s*=\s*"([^"]+)"/, "database_id") },
+    r2: { binding: str(/\[\[r2_buckets\]\]\s*binding\s*=\s*"([^"]+)"/, "r2 binding"), bucket: str(/bucket_name\s*=\s*"([^"]+)"/, "bucket_name") },
+    sqliteClasses: new Set(list(str(/new_sqlite_classes\s*=\s*\[([^\]]*)\]/, "new_sqlite_classes"))),
+  };
+}
+
+function runWrangler(args: string[], what: string): void {
+  const r = spawnSync(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${what} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" ")}`);
+}
+
+/** Captures Miniflare's own log lines into a bounded array instead of the console. */
+class CapturingLog extends Log {
+  constructor(private readonly lines: string[]) { super(LogLevel.INFO); }
+  protected override log(message: string): void { push(this.lines, message); }
+}
+
+function push(lines: string[], text: string): void {
+  for (const l of text.split("\n")) {
+    if (!l.trim()) continue;
+    lines.push(l);
+    if (lines.length > MAX_LOG_LINES) lines.shift();
+  }
+}
+
 /**
- * Applies migrations and starts `wrangler dev`; resolves once GET /v1/health answers.
- * Throws with the coordinator's last output lines if it does not come up within 60 s.
+ * Bundles the Worker, applies migrations and starts Miniflare; resolves once GET /v1/health
+ * answers. Throws with the coordinator's last output lines if it does not come up within 60 s.
  */
 export async function startCoordinator(opts: StartOptions): Promise<LocalCoordinator> {
   const persistDir = opts.persistDir ?? mkdtempSync(path.join(os.tmpdir(), "2pm-coord-"));
-  const env = { ...process.env, ...QUIET_ENV };
-  const mig = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], { cwd: ROOT, env, encoding: "utf8" });
-  if (mig.status !== 0) throw new Error(`D1 migrations failed: ${(mig.stderr || mig.stdout).split("\n").slice(-5).join(" ")}`);
+  const bundleDir = mkdtempSync(path.join(os.tmpdir(), "2pm-bundle-"));
+  const cfg = readWorkerConfig();
+  runWrangler(["deploy", "--dry-run", "--outdir", bundleDir], "bundling the Worker");
+  runWrangler(["d1", "migrations", "apply", cfg.d1.binding, "--local", "--persist-to", persistDir], "D1 migrations");
+  const wasm = readdirSync(bundleDir).filter((f) => f.endsWith(".wasm"));
   const port = opts.port ?? (await freePort());
-  const vars: Record<string, string> = { API_TOKEN: opts.apiToken, ...(opts.signingKeyHex ? { COORDINATOR_SIGNING_KEY: opts.signingKeyHex } : {}), ...opts.vars };
-  const args = [WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--show-interactive-dev-session=false", "--inspector-port", "0"];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const log: string[] = [];
-  const onData = (b: Buffer) => { for (const l of b.toString().split("\n")) if (l.trim()) { log.push(l); if (log.length > 400) log.shift(); } };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  const url = `http://127.0.0.1:${port}`;
+  const bindings: Record<string, string> = { ...cfg.vars, API_TOKEN: opts.apiToken, ...(opts.signingKeyHex ? { COORDINATOR_SIGNING_KEY: opts.signingKeyHex } : {}), ...opts.vars };
+  // Miniflare 5 takes a new config shape; the v4 shape (what wrangler builds) is converted.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port,
+    log: new CapturingLog(log),
+    logRequests: opts.logRequests ?? false,
+    handleStructuredLogs: ({ level, message }) => push(log, `[${level}] ${message}`),
+    resourcePersistencePath: path.join(persistDir, "v3"),
+    workers: [{
+      name: "twopm-coordinator",
+      modulesRoot: bundleDir,
+      modules: [
+        { type: "ESModule", path: path.join(bundleDir, "index.js") },
+        ...wasm.map((f) => ({ type: "CompiledWasm" as const, path: path.join(bundleDir, f) })),
+      ],
+      compatibilityDate: cfg.compatibilityDate,
+      compatibilityFlags: cfg.compatibilityFlags,
+      bindings,
+      durableObjects: Object.fromEntries(Object.entries(cfg.durableObjects).map(([name, className]) => [name, { className, useSQLite: cfg.sqliteClasses.has(className) }])),
+      d1Databases: { [cfg.d1.binding]: cfg.d1.id },
+      r2Buckets: { [cfg.r2.binding]: cfg.r2.bucket },
+    }],
+  }));
+  let stopped = false;
   const stop = async () => {
-    if (child.exitCode === null) {
-      try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ }
-      await new Promise<void>((r) => { const t = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } r(); }, 3000); child.once("exit", () => { clearTimeout(t); r(); }); });
-    }
+    if (stopped) return;
+    stopped = true;
+    try { await mf.dispose(); } catch (e) { push(log, `dispose: ${(e as Error).message}`); }
+    rmSync(bundleDir, { recursive: true, force: true });
     if (!opts.keepState && !opts.persistDir) rmSync(persistDir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const r = await fetch(`${url}/v1/health`);
-      if (r.ok) return { url, apiToken: opts.apiToken, persistDir, log, stop };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    const url = (await mf.ready).origin;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await fetch(`${url}/v1/health`);
+        if (r.ok) return { url, apiToken: opts.apiToken, persistDir, log, stop };
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch (e) {
+    push(log, (e as Error).message);
   }
   await stop();
   throw new Error(`local coordinator did not start: ${log.slice(-8).join(" | ")}`);
