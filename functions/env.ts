@@ -16,6 +16,12 @@ declare global {
       COORDINATOR_SIGNING_KEY?: string;
       /** Seconds a node may be silent before it is no longer eligible. */
       LIVENESS_WINDOW_S?: string;
+      /**
+       * Benchmark only: "1" admits jobs with mode "plaintext" (inputs broadcast in the clear
+       * to the committee, no MPC), the baseline of `npm run bench -- learning`. Never set it
+       * in a deployment that holds real data.
+       */
+      ALLOW_PLAINTEXT_AGGREGATION?: string;
       /** Test-only: D1 migrations for the workerd test setup. */
       TEST_MIGRATIONS?: unknown;
     }

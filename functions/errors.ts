@@ -13,7 +13,7 @@ import type { Problem } from "../protocol/api/schemas.ts";
 export type ApiErrorCode =
   | "bad-request" | "malformed-json" | "unsupported-media-type" | "validation-failed" | "payload-too-large"
   | "unauthorized" | "missing-signature" | "bad-signature" | "stale-timestamp" | "replay" | "unknown-node" | "forbidden"
-  | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required" | "invalid-task"
+  | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required" | "invalid-task" | "plaintext-disabled"
   | "internal";
 
 const TITLES: Record<number, string> = {

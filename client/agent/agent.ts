@@ -27,7 +27,7 @@ export type AgentEvent =
   | { kind: "assignment"; jobId: string; round: number; attempt: number; index: number; committee: number }
   | { kind: "computed"; jobId: string; round: number; attempt: number; length: number; ms: number }
   | { kind: "phase"; jobId: string; round: number; attempt: number; phase: string }
-  | { kind: "round-done"; jobId: string; round: number; attempt: number; excluded: number[]; ms: number }
+  | { kind: "round-done"; jobId: string; round: number; attempt: number; excluded: number[]; ms: number; bytesSent: number; bytesReceived: number }
   | { kind: "round-aborted"; jobId: string; round: number; attempt: number; code: string; culprits: number[]; detail: string }
   | { kind: "rejected"; jobId: string; round: number; attempt: number; detail: string }
   | { kind: "warning"; detail: string };
@@ -47,6 +47,11 @@ export interface AgentHost {
 export interface FaultPlan {
   /** Multiply the first input entry by 2^40 (breaks any range predicate). */
   badInput?: boolean;
+  /**
+   * Set every entry covered by the job's L2-norm predicate to the largest value its range
+   * predicate allows: each entry passes the range check, the norm exceeds the bound.
+   */
+  bigNorm?: boolean;
   /** Flip a byte of every outbound payload of this phase. */
   tamperPhase?: string;
   /** Called when the party reaches this phase (e.g. the CLI exits the process). */
@@ -172,14 +177,16 @@ export class NodeAgent {
       if (!handler) throw new Error(`this node does not run ${m.jobType} jobs`);
       const field = fieldByName(m.field);
       const local = await handler(m, dataset, field, this.client, log, a.index);
-      const input = this.o.fault?.badInput ? this.corrupt(field, local.input) : local.input;
+      const input = this.o.fault?.badInput ? this.corrupt(field, local.input) : this.o.fault?.bigNorm ? inflateNorm(field, local.input, local.predicates) : local.input;
       this.o.onEvent({ kind: "computed", ...id, length: input.length, ms: performance.now() - t0 });
       const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
       const sessionId = fromBase64Url(m.sessionId);
       const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId }, input, this.rng);
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
       const fault = this.o.fault;
+      const traffic = { sent: 0, received: 0 };
       const result = await runRelaySession({
+        traffic,
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
         ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee },
         onPhase: (phase) => {
@@ -188,7 +195,7 @@ export class NodeAgent {
         },
         ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
       });
-      this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0 });
+      this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
       if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
       else this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });
@@ -200,6 +207,22 @@ export class NodeAgent {
     field.set(out, 0, (field.get(out, 0) + (1n << 40n)) % field.p);
     return out;
   }
+}
+
+/** Test-only (FaultPlan.bigNorm): every L2-covered entry at the largest in-range value. */
+function inflateNorm(field: Field, v: FieldVec, predicates: readonly Predicate[]): FieldVec {
+  const l2 = predicates.find((p) => p.kind === "l2-norm");
+  if (!l2) return v;
+  const out = field.slice(v, 0, v.length);
+  const [s, e] = l2.indices ?? [0, v.length];
+  for (let i = s; i < e; i++) {
+    const range = predicates.find((p) => p.kind === "range" && i >= (p.indices?.[0] ?? 0) && i < (p.indices?.[1] ?? v.length));
+    if (range?.kind !== "range") continue;
+    const offset = range.offset ?? 0n;
+    const max = (1n << BigInt(range.bits)) - 1n - offset; // x + offset ∈ [0, 2^bits)
+    field.set(out, i, ((max % field.p) + field.p) % field.p);
+  }
+  return out;
 }
 
 function flipByte(m: OutboundMessage): OutboundMessage {

@@ -120,6 +120,8 @@ export interface RelaySessionOptions {
   tamper?: (m: OutboundMessage) => OutboundMessage;
   /** Give up after this many consecutive failed reconnects. */
   maxReconnects?: number;
+  /** Incremented with the bytes of every binary frame sent to and received from the relay. */
+  traffic?: { sent: number; received: number };
 }
 
 /**
@@ -169,6 +171,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           if (ws.bufferedAmount > MAX_IN_FLIGHT) { setTimeout(step, 2); return; }
           const data = outbox.shift()!;
           if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`}`);
+          if (o.traffic && typeof data !== "string") o.traffic.sent += data.length;
           ws.send(data);
         }
         pumping = false;
@@ -296,7 +299,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         if (finished) return;
         try {
           if (typeof ev.data === "string") onText(ev.data);
-          else onDelivery(new Uint8Array(ev.data as ArrayBuffer));
+          else {
+            if (o.traffic) o.traffic.received += (ev.data as ArrayBuffer).byteLength;
+            onDelivery(new Uint8Array(ev.data as ArrayBuffer));
+          }
         } catch (e) {
           abort(e);
         }

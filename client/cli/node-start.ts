@@ -17,10 +17,11 @@ import type { NodeClient } from "../agent/node-client.ts";
 import { parse } from "./args.ts";
 import { CliError } from "./errors.ts";
 
-/** Parses TWOPM_FAULT (test-only): "bad-input", "tamper:<phase>", "crash:<phase>". */
+/** Parses TWOPM_FAULT (test-only): "bad-input", "big-norm", "tamper:<phase>", "crash:<phase>". */
 export function faultFromEnv(v: string | undefined): FaultPlan | undefined {
   if (!v) return undefined;
   if (v === "bad-input") return { badInput: true };
+  if (v === "big-norm") return { bigNorm: true };
   const [kind, phase] = v.split(":");
   if (kind === "tamper" && phase) return { tamperPhase: phase };
   if (kind === "crash" && phase) return { crashAtPhase: phase, onCrash: () => { console.error(`fault: crashing at phase ${phase}`); process.exit(137); } };

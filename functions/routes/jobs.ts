@@ -39,6 +39,9 @@ export const jobRoutes = new Hono<AppEnv>()
   /** Submit a job. 201 with the job summary; the JobDO starts selecting a committee at once. */
   .post("/", requireToken, jsonLimit, jsonBody(JobSpec), async (c) => {
     const spec = c.req.valid("json");
+    if (spec.mode === "plaintext" && c.env.ALLOW_PLAINTEXT_AGGREGATION !== "1") {
+      throw new ApiError(403, "plaintext-disabled", "mode \"plaintext\" (no MPC) is a benchmark baseline; this coordinator does not allow it");
+    }
     try {
       engines[spec.type].validate(spec);
     } catch (e) {

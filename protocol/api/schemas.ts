@@ -107,7 +107,7 @@ export const JobSpec = z
     retryBudget: z.number().int().min(0).max(100).default(3),
     field: z.enum(["m61", "p128"]).default("m61"),
     fixedPoint: z.strictObject({ fracBits: z.number().int().min(0).max(40).default(16), bound: z.number().positive().max(2 ** 40) }),
-    mode: z.enum(["validated", "linear-only"]).default("validated"),
+    mode: z.enum(["validated", "linear-only", "plaintext"]).default("validated"),
     validation: z.strictObject({ predicates: z.array(Predicate).max(32).default([]), excludeFailing: z.boolean().default(true) }).default({ predicates: [], excludeFailing: true }),
     eligibility: z
       .strictObject({
@@ -123,8 +123,8 @@ export const JobSpec = z
   })
   .superRefine((s, ctx) => {
     if (s.committee.min > s.committee.size) ctx.addIssue({ code: "custom", path: ["committee", "min"], message: "min must be ≤ size" });
-    if (s.mode === "linear-only" && s.validation.predicates.some((p) => p.kind !== "none")) {
-      ctx.addIssue({ code: "custom", path: ["validation", "predicates"], message: "linear-only mode cannot validate inputs" });
+    if (s.mode !== "validated" && s.validation.predicates.some((p) => p.kind !== "none")) {
+      ctx.addIssue({ code: "custom", path: ["validation", "predicates"], message: `${s.mode} mode cannot validate inputs` });
     }
     // Fixed-point overflow (DESIGN §6): n · bound · 2^f < p/2.
     const half = s.field === "m61" ? M61_HALF : 2 ** 126;
@@ -178,7 +178,7 @@ export const RoundManifest = z.strictObject({
   /** base64url(SHA-256("2pm/session/v1" ‖ jobId ‖ round ‖ attempt)); binds MASCOT and the relay keys. */
   sessionId: b64url(32),
   committee: z.array(CommitteeMember).min(2),
-  mode: z.enum(["validated", "linear-only"]),
+  mode: z.enum(["validated", "linear-only", "plaintext"]),
   field: z.enum(["m61", "p128"]),
   fixedPoint: z.strictObject({ fracBits: z.number().int(), bound: z.number() }),
   validation: z.strictObject({ predicates: z.array(Predicate), excludeFailing: z.boolean() }),

@@ -13,8 +13,11 @@ export const LearningJob = z
     model: ModelSpec,
     stopping: StoppingRule,
     aggregation: z.strictObject({
-      /** validated: MASCOT with range + L2-norm predicates on [n·Δ ‖ n]; linear-only: no validation (large models). */
-      mode: z.enum(["validated", "linear-only"]).default("validated"),
+      /**
+       * validated: MASCOT with range + L2-norm predicates on [n·Δ ‖ n]; linear-only: no
+       * validation (large models); plaintext: benchmark baseline only (see ALLOW_PLAINTEXT_AGGREGATION).
+       */
+      mode: z.enum(["validated", "linear-only", "plaintext"]).default("validated"),
       /** Declared maximum training rows per node (n ≤ maxSamples is part of the validation). */
       maxSamplesPerNode: z.int().min(1).max(1e9),
       fracBits: z.int().min(0).max(52).optional(),

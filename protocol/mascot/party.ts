@@ -32,8 +32,15 @@ import { buildValidatedSteps, type CopeDealer, type OfflineSource, type Validate
 export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
 /** A delivered message; seq = index of this message in the stream from `from` to us (from 0). */
 export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
-/** "validated" (default: MACs, predicates, exclusion) or "linear-only" (explicit option, no validation). */
-export type AggregationMode = "validated" | "linear-only";
+/**
+ * "validated" (default: MACs, predicates, exclusion), "linear-only" (explicit option, no
+ * validation) or "plaintext" (benchmark baseline only: every input is broadcast in the clear
+ * to the committee and summed; no privacy at all; the coordinator refuses it unless told to).
+ */
+export type AggregationMode = "validated" | "linear-only" | "plaintext";
+
+/** Phase of the plaintext baseline: broadcast of the party's input, encoded. */
+export const PLAIN_OPEN = "plain.open";
 /** Input predicates checked in validated mode (see validation.ts for costs and error bounds). */
 export type Predicate =
   | { kind: "none" }
@@ -70,7 +77,7 @@ export type Inbox = Map<string, Array<Uint8Array | undefined>>;
 
 /** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
 export const BROADCAST_PHASES = new Set([
-  LIN_COMMIT, LIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
+  LIN_COMMIT, LIN_OPEN, PLAIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
   "maccheck.commit", "maccheck.open", "echo",
 ]);
 
@@ -78,13 +85,13 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
   if (!cfg || typeof cfg !== "object") throw new TypeError("SecureSumParty: cfg must be an object");
   if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`SecureSumParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
   if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`SecureSumParty: me must be in [0, ${cfg.parties}), got ${cfg.me}`);
-  if (cfg.mode !== "validated" && cfg.mode !== "linear-only") throw new TypeError(`SecureSumParty: unknown mode ${String(cfg.mode)}`);
+  if (cfg.mode !== "validated" && cfg.mode !== "linear-only" && cfg.mode !== "plaintext") throw new TypeError(`SecureSumParty: unknown mode ${String(cfg.mode)}`);
   if (!Number.isInteger(cfg.length) || cfg.length < 1) throw new RangeError(`SecureSumParty: length must be a positive integer, got ${cfg.length}`);
   if (input.length !== cfg.length) throw new RangeError(`SecureSumParty: input has ${input.length} entries, config says ${cfg.length}`);
   if (!(cfg.sessionId instanceof Uint8Array) || cfg.sessionId.length === 0) throw new TypeError("SecureSumParty: sessionId must be non-empty bytes");
   if (!Array.isArray(cfg.predicates)) throw new TypeError("SecureSumParty: predicates must be an array");
-  if (cfg.mode === "linear-only" && cfg.predicates.some((p) => p.kind !== "none")) {
-    throw new RangeError("SecureSumParty: linear-only mode cannot check predicates; use mode \"validated\"");
+  if (cfg.mode !== "validated" && cfg.predicates.some((p) => p.kind !== "none")) {
+    throw new RangeError(`SecureSumParty: ${cfg.mode} mode cannot check predicates; use mode "validated"`);
   }
 }
 
@@ -141,6 +148,8 @@ export class SecureSumParty {
     this.nextMsg = new Array<number>(cfg.parties).fill(0);
     if (cfg.mode === "linear-only") {
       this.steps = this.linearSteps(input);
+    } else if (cfg.mode === "plaintext") {
+      this.steps = this.plainSteps(input);
     } else {
       this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng), deps.copeDealer);
       this.steps = this.engine.steps;
@@ -215,7 +224,7 @@ export class SecureSumParty {
     if (this.started) throw new ProtocolAbort("unexpected-message", [], "start() called twice");
     this.started = true;
     return this.guard(() => {
-      if (!this.engine) return this.linearStart();
+      if (!this.engine) return this.cfg.mode === "plaintext" ? this.plainStart() : this.linearStart();
       if (this.prelude) {
         const out = this.prelude.start();
         return out.concat(this.maybeStartMain());
@@ -371,5 +380,35 @@ export class SecureSumParty {
         },
       },
     ];
+  }
+
+  // ---- plaintext baseline (benchmark only) ----
+  private plainPayload: Uint8Array | undefined;
+
+  private plainStart(): OutboundMessage[] {
+    const out: OutboundMessage[] = [{ to: "all", phase: PLAIN_OPEN, payload: this.plainPayload! }];
+    this.recordOwn(out);
+    return out;
+  }
+
+  private plainSteps(input: FieldVec): Step[] {
+    const f = this.cfg.field;
+    this.plainPayload = f.encode(input);
+    return [{
+      name: PLAIN_OPEN, expect: [PLAIN_OPEN],
+      run: (box) => {
+        const sum = f.slice(input, 0, input.length);
+        box.get(PLAIN_OPEN)!.forEach((p, j) => {
+          if (j === this.cfg.me) return;
+          let v: FieldVec;
+          try { v = f.decode(p!); } catch { throw new ProtocolAbort("bad-encoding", [j], `plain.open from party ${j} is not a field vector`); }
+          if (v.length !== this.cfg.length) throw new ProtocolAbort("bad-encoding", [j], `plain.open from party ${j} has ${v.length} entries, expected ${this.cfg.length}`);
+          f.addInPlace(sum, v);
+        });
+        this.transcript.closeThrough(this.stepIdx);
+        this._result = { sum, excluded: [], transcriptHash: this.transcript.digest() };
+        return [];
+      },
+    }];
   }
 }

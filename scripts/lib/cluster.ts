@@ -1,6 +1,6 @@
 /**
  * A real local 2PM network for end-to-end tests and the demo: one local coordinator
- * (wrangler dev: workerd, D1, R2, Durable Objects) and N node processes (`2pm node start`),
+ * (Miniflare: workerd, D1, R2, Durable Objects) and N node processes (`2pm node start`),
  * each holding its own slice of a dataset. Nothing is mocked.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -96,6 +96,11 @@ export interface ClusterDataset {
   maxRowsPerNode?: number;
   /** Rows to deal instead of the whole data file (e.g. with a querier's hold-out removed). */
   rows?: Row[];
+  /**
+   * Register the slices under this schema name instead of the file's (a copy of the schema is
+   * written under it), so one node can hold two splits of the same data (e.g. IID and by class).
+   */
+  asSchema?: string;
 }
 
 export interface ClusterOptions {
@@ -109,6 +114,8 @@ export interface ClusterOptions {
   livenessSeconds?: number;
   /** Print node output lines as they come (the demo). */
   onNodeLine?: (node: string, line: string) => void;
+  /** Extra coordinator bindings (e.g. ALLOW_PLAINTEXT_AGGREGATION for the learning bench). */
+  coordinatorVars?: Record<string, string>;
 }
 
 export interface Cluster {
@@ -134,9 +141,15 @@ export function sliceDataset(d: ClusterDataset, k: number, seed: string): { sche
 /** Starts the coordinator and N registered node processes. Cleans everything up on failure. */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "2pm-cluster-"));
-  const dealt = o.datasets.map((d) => ({ ...sliceDataset(d, o.nodes, o.seed ?? "2pm-e2e"), file: d.schemaFile }));
+  const dealt = o.datasets.map((d) => {
+    const sliced = sliceDataset(d, o.nodes, o.seed ?? "2pm-e2e");
+    if (!d.asSchema) return { ...sliced, file: d.schemaFile };
+    const file = path.join(workDir, `${d.asSchema}.schema.json`);
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(d.schemaFile, "utf8")), name: d.asSchema }));
+    return { ...sliced, schema: { ...sliced.schema, name: d.asSchema }, file };
+  });
   const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
-  const coordinator = await startCoordinator({ apiToken, vars: { LIVENESS_WINDOW_S: String(o.livenessSeconds ?? 10) } });
+  const coordinator = await startCoordinator({ apiToken, vars: { LIVENESS_WINDOW_S: String(o.livenessSeconds ?? 10), ...o.coordinatorVars } });
   const nodes: NodeProcess[] = [];
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {

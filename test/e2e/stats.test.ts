@@ -1,6 +1,6 @@
 /**
- * Federated statistics end to end: a real local coordinator (wrangler dev: workerd, D1, R2,
- * Durable Objects) and real `2pm node start` processes, each holding its own slice of the
+ * Federated statistics end to end: a real local coordinator (the bundled Worker on Miniflare:
+ * workerd, D1, R2, Durable Objects) and real `2pm node start` processes, each holding its own slice of the
  * UCI adult census data. Results are compared with the same statistics computed in
  * plaintext over the union of the slices that were actually summed.
  *
@@ -151,7 +151,7 @@ describe("federated statistics end to end", () => {
   it("a node killed mid-round: the deadline fires, the round is retried with a new committee, nothing is counted twice", async () => {
     const victim = await cluster.addNode([ADULT_ROWS()]);
     const spec = await base();
-    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 120 } });
+    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 60 } });
     await victim.waitFor((e) => e.kind === "phase" && e.jobId === job.id, 300_000);
     victim.kill();
     const final = await watchJob(cluster.operator, job.id, () => undefined);

@@ -29,6 +29,13 @@ describe("job engines", () => {
     expect(((await other.json()) as P).code).toBe("invalid-task");
   });
 
+  it("refuses the benchmark-only plaintext mode unless the coordinator allows it, with plaintext-disabled", async () => {
+    const r = await tokenFetch("POST", "/v1/jobs", spec({ type: "learning", mode: "plaintext", maxRounds: 3, task: { ...learningTask, aggregation: { ...learningTask.aggregation, mode: "plaintext" } } }));
+    expect(r.status).toBe(403);
+    const p = (await r.json()) as P;
+    expect(p.code).toBe("plaintext-disabled");
+  });
+
   it("refuses a learning task with a bad model spec, naming the path", async () => {
     const r = await tokenFetch("POST", "/v1/jobs", spec({ type: "learning", maxRounds: 3, task: { ...learningTask, model: { ...model, loss: "categorical-crossentropy" } } }));
     expect(r.status).toBe(400);
