@@ -180,10 +180,90 @@ export function m61FromUniformInto(bytes: Uint8Array, n: number, out: Uint32Arra
 }
 
 function wordsOf(bytes: Uint8Array): Uint32Array {
+  if (LITTLE_ENDIAN) return new Uint32Array(bytes.slice(0, bytes.length & ~3).buffer);
   const w = new Uint32Array(bytes.length >>> 2);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < w.length; i++) w[i] = dv.getUint32(4 * i, true);
   return w;
+}
+
+// ------------------------------------------------------------------ fused Horner rows
+// The kernels below fuse "reduce 16 PRG/hash bytes to an element" with one Horner step
+// acc ← 2·acc + w of Σ_h 2^h w_h (COPE Fig. 4 and the Gilboa products of MASCOT Fig. 9),
+// so the hot loops make one pass without intermediate vectors. They do exact integer
+// arithmetic in float64 on (lo, hi) word pairs with every intermediate below 2^53.
+
+const I32 = 1 / T32;
+const I29 = 1 / 0x20000000;
+
+/** out[o..o+1] = canonical (lo + hi·2^32) mod p, for integers 0 ≤ lo, hi < 2^52. */
+function normInto(out: Uint32Array, o: number, lo: number, hi: number): void {
+  let c = Math.floor(lo * I32);
+  lo -= c * T32; hi += c;
+  c = Math.floor(hi * I29); // bits ≥ 61: 2^61 ≡ 1
+  hi -= c * 0x20000000; lo += c; // lo < 2^32 + 2^24, hi < 2^29
+  if (lo > LO_MAX) { lo -= T32; hi += 1; if (hi > HI_MAX) { hi = 0; lo += 1; } }
+  if (hi === HI_MAX && lo === LO_MAX) { lo = 0; hi = 0; }
+  out[o] = lo;
+  out[o + 1] = hi;
+}
+
+/** 4·n little-endian words of `bytes` (a view when aligned, else a copy). */
+function words32(bytes: Uint8Array, n: number): Uint32Array {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, 4 * n);
+  return wordsOf(bytes.subarray(0, 16 * n));
+}
+
+/**
+ * One Horner row of a Gilboa/COPE *sender* (the party holding both OT messages): for
+ * e < n, with w0, w1 the elements of the 16-byte blocks e of r0, r1 (wide reduction, as
+ * {@link m61FromUniformInto}): u[e] = w0 − w1 + x[e] and acc[e] ← 2·acc[e] + w0.
+ * x and acc canonical; u must not alias them.
+ */
+export function m61SenderRowWords(u: Uint32Array, acc: Uint32Array, r0: Uint8Array, r1: Uint8Array, x: Uint32Array, n: number): void {
+  const a = words32(r0, n), b = words32(r1, n);
+  const tmp = new Uint32Array(4);
+  for (let e = 0; e < n; e++) {
+    const q = 4 * e, o = 2 * e;
+    // 2^64 ≡ 8, 2^96 ≡ 8·2^32 (mod p)
+    normInto(tmp, 0, a[q]! + 8 * a[q + 2]!, a[q + 1]! + 8 * a[q + 3]!);
+    normInto(tmp, 2, b[q]! + 8 * b[q + 2]!, b[q + 1]! + 8 * b[q + 3]!);
+    const l0 = tmp[0]!, h0 = tmp[1]!;
+    normInto(u, o, l0 - tmp[2]! + x[o]! + LO_MAX, h0 - tmp[3]! + x[o + 1]! + HI_MAX); // + p keeps both parts ≥ 0
+    normInto(acc, o, 2 * acc[o]! + l0, 2 * acc[o + 1]! + h0);
+  }
+}
+
+/**
+ * One Horner row of a COPE receiver: acc[e] ← 2·acc[e] + w + (add ? add[e] : 0), w the
+ * element of block e of r (wide reduction). acc and add canonical.
+ */
+export function m61HornerRowWords(acc: Uint32Array, r: Uint8Array, n: number, add?: Uint32Array): void {
+  const a = words32(r, n);
+  if (add) {
+    for (let e = 0; e < n; e++) {
+      const q = 4 * e, o = 2 * e;
+      normInto(acc, o, 2 * acc[o]! + a[q]! + 8 * a[q + 2]! + add[o]!, 2 * acc[o + 1]! + a[q + 1]! + 8 * a[q + 3]! + add[o + 1]!);
+    }
+  } else {
+    for (let e = 0; e < n; e++) {
+      const q = 4 * e, o = 2 * e;
+      normInto(acc, o, 2 * acc[o]! + a[q]! + 8 * a[q + 2]!, 2 * acc[o + 1]! + a[q + 1]! + 8 * a[q + 3]!);
+    }
+  }
+}
+
+/**
+ * One Horner row of a Gilboa receiver (chooser) for bit h of its elements x:
+ * acc[e] ← 2·acc[e] + w + bit_h(x[e])·d[dOff + e], w the element of block e of r.
+ */
+export function m61ChooserRowWords(acc: Uint32Array, r: Uint8Array, n: number, d: Uint32Array, dOff: number, x: Uint32Array, h: number): void {
+  const a = words32(r, n), xo = h < 32 ? 0 : 1, sh = h & 31;
+  for (let e = 0; e < n; e++) {
+    const q = 4 * e, o = 2 * e, dd = 2 * (dOff + e);
+    const bit = (x[o + xo]! >>> sh) & 1;
+    normInto(acc, o, 2 * acc[o]! + a[q]! + 8 * a[q + 2]! + bit * d[dd]!, 2 * acc[o + 1]! + a[q + 1]! + 8 * a[q + 3]! + bit * d[dd + 1]!);
+  }
 }
 
 export const m61: Field = {

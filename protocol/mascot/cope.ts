@@ -22,7 +22,7 @@ import { concatBytes, utf8 } from "../encoding.ts";
 import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, type BaseOtSenderState } from "./base-ot.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { Prg } from "./prg.ts";
-import { M61Vec, m61AddWords, m61DoubleAddWords, m61FromUniformInto, m61SubAddWords } from "../field/m61.ts";
+import { M61Vec, m61AddWords, m61HornerRowWords, m61SenderRowWords } from "../field/m61.ts";
 
 /** P_A's state: both seed streams per bit i. */
 export interface CopeSenderState { readonly field: Field; readonly prg0: Prg[]; readonly prg1: Prg[] }
@@ -109,14 +109,10 @@ export function copeSenderExtend(st: CopeSenderState, x: FieldVec, tamper?: { bi
   if (x instanceof M61Vec && F.name === "m61") {
     // Fused m61 path, same output: Horner over i = k−1..0 (the streams are independent).
     const k = F.bits, msg = new Uint32Array(2 * m * k), acc = new Uint32Array(2 * m);
-    const w0 = new Uint32Array(2 * m), w1 = new Uint32Array(2 * m);
     for (let i = k - 1; i >= 0; i--) {
-      m61FromUniformInto(st.prg0[i]!.nextView(16 * m), m, w0, 0);
-      m61FromUniformInto(st.prg1[i]!.nextView(16 * m), m, w1, 0);
       const u = msg.subarray(2 * m * i, 2 * m * (i + 1));
-      m61SubAddWords(u, w0, w1, x.d);
+      m61SenderRowWords(u, acc, st.prg0[i]!.nextView(16 * m), st.prg1[i]!.nextView(16 * m), x.d, m);
       if (tamper && tamper.bit === i && m > 0) { const one = new Uint32Array(2 * m); one[0] = 1; m61AddWords(u, one); }
-      m61DoubleAddWords(acc, w0);
     }
     const t = F.neg(new M61Vec(acc));
     return { message: F.encode(new M61Vec(msg)), t };
@@ -141,17 +137,15 @@ export function copeReceiverExtend(st: CopeReceiverState, m: number, message: Ui
   const F = st.field, L = m * F.byteLength;
   if (message.length !== F.bits * L) throw new ProtocolAbort("bad-encoding", [peer], `COPE: expected ${F.bits * L} bytes, got ${message.length}`);
   if (F.name === "m61") {
-    const k = F.bits, acc = new Uint32Array(2 * m), w = new Uint32Array(2 * m);
+    const k = F.bits, acc = new Uint32Array(2 * m);
     for (let i = k - 1; i >= 0; i--) {
-      m61FromUniformInto(st.prg[i]!.nextView(16 * m), m, w, 0);
+      let u: Uint32Array | undefined;
       if (st.bits[i]) {
-        let u: FieldVec;
-        try { u = F.decode(message.subarray(i * L, (i + 1) * L)); } catch {
+        try { u = (F.decode(message.subarray(i * L, (i + 1) * L)) as M61Vec).d; } catch {
           throw new ProtocolAbort("bad-encoding", [peer], "COPE: non-canonical field element");
         }
-        m61AddWords(w, (u as M61Vec).d); // q^i = t^i_{Δ_i} + Δ_i·u^i
       }
-      m61DoubleAddWords(acc, w);
+      m61HornerRowWords(acc, st.prg[i]!.nextView(16 * m), m, u); // q^i = t^i_{Δ_i} + Δ_i·u^i
     }
     return new M61Vec(acc);
   }

@@ -227,8 +227,8 @@ export class OfflineParty {
           const got = need.map((p) => this.inbox.get(p)!);
           for (const p of need) this.inbox.delete(p);
           const B = this.batch!, msgs = got[0]!;
-          const pre: Array<{ v0: Uint8Array; v1: Uint8Array }> = [];
-          for (const j of this.peers) pre.push(await kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(this.F)));
+          // All peers at once, so one peer's native AES overlaps another's JS work.
+          const pre = await inPeerOrder(this.peers.map((j) => kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
           o = this.step();
@@ -404,8 +404,7 @@ export class OfflineParty {
     const choices = this.beginBatch();
     if (!choices) return [];
     if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
-    const ext: Array<{ message: Uint8Array; outputs: Uint8Array }> = [];
-    for (const j of this.peers) ext.push(await kosReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F)));
+    const ext = await inPeerOrder(this.peers.map((j) => kosReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F))));
     return this.finishStart(ext);
   }
 
@@ -419,7 +418,33 @@ export class OfflineParty {
     batch.coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
     for (let c = 0; c < 3; c++) batch.coinCommits[c]![this.me] = batch.coins[c]!.commitment;
     outs.push(this.out("all", `${this.batchNo}.coins`, concatBytes(...batch.coins.map((c) => c.commitment))));
+    this.prefetchInBackground();
     return outs;
+  }
+
+  /**
+   * Starts WebCrypto work for PRG streams read later (this batch's KOS-sender columns and
+   * COPE streams, the next batch's KOS-receiver columns) without waiting: the sync
+   * {@link receive} path uses whatever has arrived by the time it reads them (the event loop
+   * runs between messages) and computes the rest itself. Same output either way; a no-op
+   * for streams {@link prefetchBatch} already fetched.
+   */
+  private prefetchInBackground(): void {
+    const F = this.F, m = this.batch!.m;
+    const colBytes = paddedCount(F.bits * m * TAU) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const mNext = Math.min(this.batchSize, this.count - this.produced - m);
+    const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * TAU) / 8 : 0;
+    try {
+      for (const j of this.peers) {
+        for (const p of this.kosS[j]!.prgs) p.prefetchInBackground(colBytes);
+        for (const p of this.copeS[j]!.prg0) p.prefetchInBackground(copeBytes);
+        for (const p of this.copeS[j]!.prg1) p.prefetchInBackground(copeBytes);
+        for (const p of this.copeR[j]!.prg) p.prefetchInBackground(copeBytes);
+        if (nextCol > 0) for (const p of [...this.kosR[j]!.prg0, ...this.kosR[j]!.prg1]) p.prefetchInBackground(nextCol);
+      }
+    } catch {
+      // no WebCrypto: the streams are computed synchronously when read
+    }
   }
 
   private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>, pre?: Array<{ v0: Uint8Array; v1: Uint8Array }>): OfflineOutbound[] {
@@ -590,6 +615,16 @@ export class OfflineParty {
     this.stage = "start";
     return [];
   }
+}
+
+/**
+ * Awaits all `jobs` (one per peer, in peer order); if any fails, throws the failure of the
+ * first failing peer in that order — the error the sequential sync path would throw.
+ */
+async function inPeerOrder<T>(jobs: Array<Promise<T>>): Promise<T[]> {
+  const r = await Promise.allSettled(jobs);
+  for (const x of r) if (x.status === "rejected") throw x.reason;
+  return r.map((x) => (x as PromiseFulfilledResult<T>).value);
 }
 
 /** The in-memory message queue of the offline runners: per (sender, recipient) seq numbers, broadcasts fanned out. */

@@ -68,15 +68,16 @@ export function gfMul(a: Uint32Array, b: Uint32Array): Uint32Array {
  * at words [l·W, (l+1)·W)): = Σ_l X^l·(⊕_{j: col_l[j] = 1} χ_j), Horner in X.
  */
 function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
-  // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians: for each word of 32
-  // consecutive j, four 256-entry tables (one per byte) of XOR combinations of their χ_j,
-  // then per column one word load and four lookups, with U_l kept in registers.
+  // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians with 4-bit chunks: for each
+  // word of 32 consecutive j, eight 16-entry tables (one per nibble) of XOR combinations of
+  // their χ_j, then per column one word load and eight lookups, accumulated in registers.
+  // (4-bit chunks: 8·16 table entries per word instead of 4·256, for 2× the lookups.)
   const U = new Int32Array(4 * KAPPA);
-  const T = new Int32Array(4 * 4 * 256);
+  const T = new Int32Array(8 * 16 * 4);
   for (let w = 0; w < W; w++) {
-    for (let q = 0; q < 4; q++) {
-      const tb = 1024 * q, base = 4 * (32 * w + 8 * q);
-      for (let b = 0; b < 8; b++) {
+    for (let q = 0; q < 8; q++) {
+      const tb = 64 * q, base = 4 * (32 * w + 4 * q);
+      for (let b = 0; b < 4; b++) {
         const o = base + 4 * b, c0 = chi[o]! | 0, c1 = chi[o + 1]! | 0, c2 = chi[o + 2]! | 0, c3 = chi[o + 3]! | 0;
         const half = 1 << b;
         for (let v = 0; v < half; v++) {
@@ -88,12 +89,13 @@ function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
     for (let l = 0; l < KAPPA; l++) {
       const word = cols[l * W + w]!;
       if (word === 0) continue;
-      const i0 = 4 * (word & 0xff), i1 = 1024 + 4 * ((word >>> 8) & 0xff), i2 = 2048 + 4 * ((word >>> 16) & 0xff), i3 = 3072 + 4 * (word >>> 24);
+      const i0 = 4 * (word & 15), i1 = 64 + 4 * ((word >>> 4) & 15), i2 = 128 + 4 * ((word >>> 8) & 15), i3 = 192 + 4 * ((word >>> 12) & 15);
+      const i4 = 256 + 4 * ((word >>> 16) & 15), i5 = 320 + 4 * ((word >>> 20) & 15), i6 = 384 + 4 * ((word >>> 24) & 15), i7 = 448 + 4 * (word >>> 28);
       const u = 4 * l;
-      U[u] = U[u]! ^ T[i0]! ^ T[i1]! ^ T[i2]! ^ T[i3]!;
-      U[u + 1] = U[u + 1]! ^ T[i0 + 1]! ^ T[i1 + 1]! ^ T[i2 + 1]! ^ T[i3 + 1]!;
-      U[u + 2] = U[u + 2]! ^ T[i0 + 2]! ^ T[i1 + 2]! ^ T[i2 + 2]! ^ T[i3 + 2]!;
-      U[u + 3] = U[u + 3]! ^ T[i0 + 3]! ^ T[i1 + 3]! ^ T[i2 + 3]! ^ T[i3 + 3]!;
+      U[u] = U[u]! ^ T[i0]! ^ T[i1]! ^ T[i2]! ^ T[i3]! ^ T[i4]! ^ T[i5]! ^ T[i6]! ^ T[i7]!;
+      U[u + 1] = U[u + 1]! ^ T[i0 + 1]! ^ T[i1 + 1]! ^ T[i2 + 1]! ^ T[i3 + 1]! ^ T[i4 + 1]! ^ T[i5 + 1]! ^ T[i6 + 1]! ^ T[i7 + 1]!;
+      U[u + 2] = U[u + 2]! ^ T[i0 + 2]! ^ T[i1 + 2]! ^ T[i2 + 2]! ^ T[i3 + 2]! ^ T[i4 + 2]! ^ T[i5 + 2]! ^ T[i6 + 2]! ^ T[i7 + 2]!;
+      U[u + 3] = U[u + 3]! ^ T[i0 + 3]! ^ T[i1 + 3]! ^ T[i2 + 3]! ^ T[i3 + 3]! ^ T[i4 + 3]! ^ T[i5 + 3]! ^ T[i6 + 3]! ^ T[i7 + 3]!;
     }
   }
   const acc = new Uint32Array(4);
@@ -152,75 +154,129 @@ function permuteSync(key: Uint8Array, blocks: Uint8Array): Uint8Array {
   return ecb(key, { disablePadding: true }).decrypt(blocks);
 }
 
+/** A fixed key's WebCrypto AES-CBC handle and its constant padding tail (see {@link cbcDecryptRaw}). */
+interface PiContext { key: CryptoKey; tail: Uint32Array }
+const piContexts = new WeakMap<Uint8Array, Promise<PiContext>>();
+
+/**
+ * The WebCrypto context of fixed key `key` (cached per key object). The tail is the two
+ * blocks Y = 0¹⁶, Z = E(0x10¹⁶): appended to any CBC ciphertext, the last plaintext block
+ * is D(Z) ⊕ Y = 0x10¹⁶, a valid PKCS#7 padding, so WebCrypto accepts the decryption.
+ */
+function piContext(key: Uint8Array): Promise<PiContext> {
+  let c = piContexts.get(key);
+  if (!c) {
+    c = (async () => {
+      const k = await crypto.subtle.importKey("raw", key.slice(), "AES-CBC", false, ["encrypt", "decrypt"]);
+      const z = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv: new Uint8Array(16) }, k, new Uint8Array(16).fill(0x10)));
+      const tail = new Uint32Array(8);
+      tail.set(new Uint32Array(z.buffer, 0, 4), 4);
+      return { key: k, tail };
+    })();
+    piContexts.set(key, c);
+  }
+  return c;
+}
+
+/**
+ * Raw AES-CBC decryption (IV = 0) of `buf`, whose last 8 words must be the context's tail:
+ * returns P with P_i = D(C_i) ⊕ C_{i−1} (C_{−1} = 0) for the n = buf.length/4 − 2 data blocks
+ * (and one garbage block after them). The caller undoes the chaining XOR itself.
+ */
+async function cbcDecryptRaw(ctx: PiContext, buf: Uint32Array<ArrayBuffer>): Promise<Uint32Array> {
+  buf.set(ctx.tail, buf.length - 8);
+  const pt = await crypto.subtle.decrypt({ name: "AES-CBC", iv: new Uint8Array(16) }, ctx.key, buf);
+  return new Uint32Array(pt);
+}
+
 /**
  * π over whole blocks via WebCrypto: AES-CBC decryption is parallel, and with IV = 0 its
- * i-th output block is D(X_i) ⊕ X_{i−1}; a final block E(X_n ⊕ 0x10¹⁶) makes the PKCS#7
- * padding check pass. So D over n blocks costs two native calls. Same output as permuteSync.
+ * i-th output block is D(X_i) ⊕ X_{i−1}; a constant two-block tail makes the PKCS#7 check
+ * pass (see {@link piContext}). So D over n blocks is one native call. Same output as permuteSync.
  */
 export async function permuteAsync(key: Uint8Array, blocks: Uint8Array): Promise<Uint8Array> {
   const n = blocks.length / 16;
   if (n === 0) return new Uint8Array(0);
-  const k = await crypto.subtle.importKey("raw", key.slice(), "AES-CBC", false, ["encrypt", "decrypt"]);
-  const iv = new Uint8Array(16);
-  const last = blocks.slice(16 * (n - 1));
-  for (let i = 0; i < 16; i++) last[i]! ^= 0x10;
-  const padBlock = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CBC", iv }, k, last)).subarray(0, 16);
-  const ct = new Uint8Array(16 * (n + 1));
-  ct.set(blocks);
-  ct.set(padBlock, 16 * n);
-  const pt = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv }, k, ct));
-  for (let i = 16; i < 16 * n; i++) pt[i]! ^= blocks[i - 16]!;
-  return pt;
+  const buf = new Uint32Array(4 * (n + 2));
+  new Uint8Array(buf.buffer).set(blocks);
+  const pt = await cbcDecryptRaw(await piContext(key), buf);
+  for (let i = 4 * n - 1; i >= 4; i--) pt[i]! ^= buf[i - 4]!;
+  return new Uint8Array(pt.buffer, 0, 16 * n);
 }
 
 /**
- * TMMO hash of `rows` (n rows of 16 bytes at word stride 4), row j → outBlocks blocks
- * H(row_j, (start + j, l)) = π(π(row_j) ⊕ tweak) ⊕ π(row_j). If `xorDelta` is given it is
- * XORed into every row first (the sender's second message). Split in two halves around
- * the two π evaluations so the sync and async paths share the code.
+ * TMMO hash (Guo–Katz–Wang–Yu, S&P 2020) of n rows (4 words each), once per entry of
+ * `deltas` (undefined = the rows as they are, else the rows ⊕ that 128-bit value): row j of
+ * variant v → outBlocks blocks H(x, (start + j, l)) = π(π(x) ⊕ tweak) ⊕ π(x). Returns one
+ * byte array per variant (n · outBlocks · 16 bytes, views of one buffer).
+ *
+ * Written as three passes so the sync (noble ECB) and async (WebCrypto CBC, see
+ * {@link cbcDecryptRaw}) paths share them: `cbc` tells a pass to undo the CBC chaining.
  */
-function tccrInput(rows: Uint32Array, n: number, xorDelta?: Uint32Array): Uint8Array {
-  const inp = new Uint32Array(4 * n);
-  inp.set(rows.subarray(0, 4 * n));
-  if (xorDelta) for (let j = 0; j < n; j++) for (let w = 0; w < 4; w++) inp[4 * j + w]! ^= xorDelta[w]!;
-  return new Uint8Array(inp.buffer);
-}
-
-function tccrTweak(piBytes: Uint8Array, n: number, start: number, outBlocks: number): Uint8Array {
-  const pi = words(piBytes);
-  const tw = new Uint32Array(4 * n * outBlocks);
-  for (let j = 0; j < n; j++) {
-    const g = start + j;
-    for (let l = 0; l < outBlocks; l++) {
-      const o = 4 * (j * outBlocks + l);
-      tw[o] = pi[4 * j]! ^ (g >>> 0);
-      tw[o + 1] = pi[4 * j + 1]! ^ Math.floor(g / 4294967296);
-      tw[o + 2] = pi[4 * j + 2]! ^ l;
-      tw[o + 3] = pi[4 * j + 3]! ^ 0x4b4f5331; // "KOS1"
+function tccrPass1(rows: Uint32Array, n: number, deltas: Array<Uint32Array | undefined>, tailWords: number): Uint32Array<ArrayBuffer> {
+  const V = deltas.length, inp = new Uint32Array(4 * V * n + tailWords);
+  for (let v = 0; v < V; v++) {
+    const d = deltas[v], o = 4 * v * n;
+    inp.set(rows.subarray(0, 4 * n), o);
+    if (d) {
+      const d0 = d[0]!, d1 = d[1]!, d2 = d[2]!, d3 = d[3]!;
+      for (let i = o; i < o + 4 * n; i += 4) { inp[i]! ^= d0; inp[i + 1]! ^= d1; inp[i + 2]! ^= d2; inp[i + 3]! ^= d3; }
     }
   }
-  return new Uint8Array(tw.buffer);
+  return inp;
 }
 
-function tccrFinish(piBytes: Uint8Array, outBytes: Uint8Array, n: number, outBlocks: number): Uint8Array {
-  const pi = words(piBytes), out = words(outBytes);
-  for (let j = 0; j < n; j++) {
-    for (let l = 0; l < outBlocks; l++) {
-      const o = 4 * (j * outBlocks + l);
-      for (let w = 0; w < 4; w++) out[o + w]! ^= pi[4 * j + w]!;
+/** pi (in place) ← π(x) (undoing CBC chaining against `inp` if cbc); returns the tweaked second-π input. */
+function tccrPass2(pi: Uint32Array, inp: Uint32Array, rows: number, n: number, start: number, outBlocks: number, cbc: boolean, tailWords: number): Uint32Array<ArrayBuffer> {
+  if (cbc) for (let i = 4 * rows - 1; i >= 4; i--) pi[i]! ^= inp[i - 4]!;
+  const tw = new Uint32Array(4 * rows * outBlocks + tailWords);
+  for (let r = 0; r < rows; r++) {
+    const g = start + (r % n), glo = g >>> 0, ghi = Math.floor(g / 4294967296);
+    const p0 = pi[4 * r]!, p1 = pi[4 * r + 1]!, p2 = pi[4 * r + 2]!, p3 = pi[4 * r + 3]! ^ 0x4b4f5331; // "KOS1"
+    let o = 4 * r * outBlocks;
+    for (let l = 0; l < outBlocks; l++, o += 4) {
+      tw[o] = p0 ^ glo; tw[o + 1] = p1 ^ ghi; tw[o + 2] = p2 ^ l; tw[o + 3] = p3;
     }
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return tw;
 }
 
-function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Uint8Array {
-  const pi = permuteSync(key, tccrInput(rows, n, xorDelta));
-  return tccrFinish(pi, permuteSync(key, tccrTweak(pi, n, start, outBlocks)), n, outBlocks);
+/** out (in place) ← π(tweaked) ⊕ π(x), undoing CBC chaining against `tw` if cbc. */
+function tccrPass3(out: Uint32Array, tw: Uint32Array, pi: Uint32Array, rows: number, outBlocks: number, cbc: boolean): void {
+  const total = 4 * rows * outBlocks;
+  if (cbc) for (let i = total - 1; i >= 4; i--) out[i]! ^= tw[i - 4]!;
+  for (let r = 0; r < rows; r++) {
+    const p0 = pi[4 * r]!, p1 = pi[4 * r + 1]!, p2 = pi[4 * r + 2]!, p3 = pi[4 * r + 3]!;
+    let o = 4 * r * outBlocks;
+    for (let l = 0; l < outBlocks; l++, o += 4) { out[o]! ^= p0; out[o + 1]! ^= p1; out[o + 2]! ^= p2; out[o + 3]! ^= p3; }
+  }
 }
 
-async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, xorDelta?: Uint32Array): Promise<Uint8Array> {
-  const pi = await permuteAsync(key, tccrInput(rows, n, xorDelta));
-  return tccrFinish(pi, await permuteAsync(key, tccrTweak(pi, n, start, outBlocks)), n, outBlocks);
+function splitVariants(out: Uint32Array, V: number, n: number, outBlocks: number): Uint8Array[] {
+  const len = 16 * n * outBlocks;
+  return [...Array(V).keys()].map((v) => new Uint8Array(out.buffer, out.byteOffset + v * len, len));
+}
+
+function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Uint8Array[] {
+  const R = deltas.length * n;
+  const inp = tccrPass1(rows, n, deltas, 0);
+  const pi = words(permuteSync(key, new Uint8Array(inp.buffer)));
+  const tw = tccrPass2(pi, inp, R, n, start, outBlocks, false, 0);
+  const out = words(permuteSync(key, new Uint8Array(tw.buffer)));
+  tccrPass3(out, tw, pi, R, outBlocks, false);
+  return splitVariants(out, deltas.length, n, outBlocks);
+}
+
+async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Promise<Uint8Array[]> {
+  const R = deltas.length * n;
+  if (R === 0) return deltas.map(() => new Uint8Array(0));
+  const ctx = await piContext(key);
+  const inp = tccrPass1(rows, n, deltas, 8);
+  const pi = await cbcDecryptRaw(ctx, inp);
+  const tw = tccrPass2(pi, inp, R, n, start, outBlocks, true, 8);
+  const out = await cbcDecryptRaw(ctx, tw);
+  tccrPass3(out, tw, pi, R, outBlocks, true);
+  return splitVariants(out, deltas.length, n, outBlocks);
 }
 
 function chiSeed(sid: Uint8Array, counter: number, u: Uint8Array): Uint8Array {
@@ -300,9 +356,9 @@ export function kosReceiverExtend(
 ): { message: Uint8Array; outputs: Uint8Array } {
   const p = receiverPart1(st, x, rng, cheat);
   const q = receiverPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp));
-  const outputs = tccrHash(st.key, q.rows, x.length, st.counter, outBlocks);
+  const [outputs] = tccrHash(st.key, q.rows, x.length, st.counter, outBlocks, [undefined]);
   st.counter += p.mp;
-  return { message: q.message, outputs };
+  return { message: q.message, outputs: outputs! };
 }
 
 /** {@link kosReceiverExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output. */
@@ -313,11 +369,12 @@ export async function kosReceiverExtendAsync(
   const counter = st.counter;
   st.counter += p.mp;
   const q = receiverPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp));
-  const outputs = await tccrHashAsync(st.key, q.rows, x.length, counter, outBlocks);
-  return { message: q.message, outputs };
+  const [outputs] = await tccrHashAsync(st.key, q.rows, x.length, counter, outBlocks, [undefined]);
+  return { message: q.message, outputs: outputs! };
 }
 
-interface ReceiverPart { mp: number; W: number; u: Uint8Array; t: Uint32Array; xw: Uint32Array }
+/** `msg` is the whole extend message (u ‖ x̃ ‖ t̃, the check values filled in by part 2); `u` a view of its start. */
+interface ReceiverPart { mp: number; W: number; msg: Uint8Array; u: Uint8Array; t: Uint32Array; xw: Uint32Array }
 
 /** Fig. 7 Extend steps 1–2 (receiver): padded choices x', columns t0^l, u^l = t0^l ⊕ t1^l ⊕ x'. */
 function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { columns: number[]; bit: number }): ReceiverPart {
@@ -331,15 +388,15 @@ function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { 
   for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
   const xw = words(xp);
   const t = new Uint32Array(KAPPA * W);
-  const u = new Uint8Array(KAPPA * W * 4);
-  const uw = new Uint32Array(u.buffer);
+  const msg = new Uint8Array(KAPPA * W * 4 + 32), u = msg.subarray(0, KAPPA * W * 4);
+  const uw = new Uint32Array(msg.buffer, 0, KAPPA * W);
   for (let l = 0; l < KAPPA; l++) {
     const t0 = words(st.prg0[l]!.nextView(4 * W)), t1 = words(st.prg1[l]!.nextView(4 * W));
     t.set(t0, l * W);
     for (let w = 0; w < W; w++) uw[l * W + w] = t0[w]! ^ t1[w]! ^ xw[w]!;
   }
   if (cheat) for (const c of cheat.columns) uw[c * W + (cheat.bit >>> 5)]! ^= 1 << (cheat.bit & 31);
-  return { mp, W, u, t, xw };
+  return { mp, W, msg, u, t, xw };
 }
 
 /** Fig. 7 "Check correlation" (receiver): x̃, t̃; and the transposed rows t_j. */
@@ -347,7 +404,10 @@ function receiverPart2(_st: KosReceiverState, p: ReceiverPart, chi: Uint32Array)
   const xt = xorSelected(p.xw, chi);
   const tt = checkSum(p.t, p.W, chi);
   const rows = transposeColumns(p.t, p.W);
-  return { message: concatBytes(p.u, new Uint8Array(xt.buffer), new Uint8Array(tt.buffer)), rows };
+  const tail = new Uint32Array(p.msg.buffer, p.msg.byteOffset + p.u.length, 8);
+  tail.set(xt);
+  tail.set(tt, 4);
+  return { message: p.msg, rows };
 }
 
 /**
@@ -358,10 +418,9 @@ function receiverPart2(_st: KosReceiverState, p: ReceiverPart, chi: Uint32Array)
 export function kosSenderExtend(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): { v0: Uint8Array; v1: Uint8Array } {
   const p = senderPart1(st, m, message, peer);
   const rows = senderPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp), peer);
-  const v0 = tccrHash(st.key, rows, m, st.counter, outBlocks);
-  const v1 = tccrHash(st.key, rows, m, st.counter, outBlocks, st.delta);
+  const [v0, v1] = tccrHash(st.key, rows, m, st.counter, outBlocks, [undefined, st.delta]);
   st.counter += p.mp;
-  return { v0, v1 };
+  return { v0: v0!, v1: v1! };
 }
 
 /** {@link kosSenderExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output and checks. */
@@ -370,8 +429,8 @@ export async function kosSenderExtendAsync(st: KosSenderState, m: number, messag
   const counter = st.counter;
   st.counter += p.mp;
   const rows = senderPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp), peer);
-  const [v0, v1] = await Promise.all([tccrHashAsync(st.key, rows, m, counter, outBlocks), tccrHashAsync(st.key, rows, m, counter, outBlocks, st.delta)]);
-  return { v0, v1 };
+  const [v0, v1] = await tccrHashAsync(st.key, rows, m, counter, outBlocks, [undefined, st.delta]);
+  return { v0: v0!, v1: v1! };
 }
 
 interface SenderPart { mp: number; W: number; u: Uint8Array; q: Uint32Array; xt: Uint32Array; tt: Uint32Array }

@@ -38,36 +38,94 @@ function counterBlocks(iv: Uint8Array, start: number, nBlocks: number): Uint8Arr
   return out;
 }
 
-/** A synchronous PRG stream: successive `next(n)` calls return consecutive keystream bytes. */
+let zeroBuf = new Uint8Array(0);
+/** n zero bytes (a shared read-only buffer: the AES-CTR plaintext). */
+function zeros(n: number): Uint8Array<ArrayBuffer> {
+  if (zeroBuf.length < n) zeroBuf = new Uint8Array(Math.max(n, 2 * zeroBuf.length));
+  return zeroBuf.subarray(0, n);
+}
+
+/** A reserved run of keystream blocks being computed by WebCrypto (see {@link Prg.prefetch}). */
+interface Segment { readonly start: number; readonly nBlocks: number; data: Uint8Array | undefined; claimed: boolean; done: Promise<void> }
+
+/**
+ * A synchronous PRG stream: successive `next(n)` calls return consecutive keystream bytes.
+ *
+ * Keystream can be computed ahead with WebCrypto ({@link prefetch}, awaited, or
+ * {@link prefetchInBackground}, not awaited): that reserves the next blocks of the stream
+ * as a segment. A synchronous read that reaches a segment whose WebCrypto result has not
+ * arrived computes the same blocks with the sync AES and drops the late result, so the
+ * output never depends on timing.
+ */
 export class Prg {
   private readonly key: Uint8Array;
   private readonly iv: Uint8Array;
+  /** First block not yet read or reserved. */
   private block = 0;
   private cryptoKey: Promise<CryptoKey> | undefined;
+  /** Bytes ready to read, followed (in stream order) by the pending segments. */
   private spare: Uint8Array = new Uint8Array(0);
+  private pending: Segment[] = [];
   constructor(seed: Uint8Array) {
     const { key, iv } = splitSeed(seed);
     this.key = key.slice();
     this.iv = iv.slice();
   }
+
+  /** Reserves blocks so that ≥ n bytes are buffered or pending; starts their WebCrypto computation. */
+  private reserve(n: number, what: string): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.${what}: bad byte count ${n}`);
+    let have = this.spare.length;
+    for (const s of this.pending) have += 16 * s.nBlocks;
+    const want = n - have;
+    if (want <= 0) return;
+    const nBlocks = Math.ceil(want / 16);
+    this.cryptoKey ??= crypto.subtle.importKey("raw", this.key.slice(), "AES-CTR", false, ["encrypt"]);
+    const cryptoKey = this.cryptoKey;
+    const seg: Segment = { start: this.block, nBlocks, data: undefined, claimed: false, done: Promise.resolve() };
+    this.block += nBlocks;
+    seg.done = (async () => {
+      try {
+        const counter = new Uint8Array(counterBlocks(this.iv, seg.start, 1));
+        const ks = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, await cryptoKey, zeros(16 * nBlocks)));
+        if (!seg.claimed) seg.data = ks;
+      } catch {
+        // left to the synchronous fallback in next()
+      }
+    })();
+    this.pending.push(seg);
+  }
+
+  /** Moves the finished segments at the head of the queue into the ready buffer. */
+  private absorb(): void {
+    for (let seg = this.pending[0]; seg?.data; seg = this.pending[0]) {
+      this.pending.shift();
+      seg.claimed = true;
+      if (this.spare.length === 0) { this.spare = seg.data; continue; }
+      const merged = new Uint8Array(this.spare.length + seg.data.length);
+      merged.set(this.spare);
+      merged.set(seg.data, this.spare.length);
+      this.spare = merged;
+    }
+  }
+
   /**
    * Precomputes the next ≥ `n` keystream bytes with WebCrypto AES-CTR (much faster than the
    * sync path for bulk) so that later `next` calls are served from the buffer. Same output.
    */
   async prefetch(n: number): Promise<void> {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.prefetch: bad byte count ${n}`);
-    const want = n - this.spare.length;
-    if (want <= 0) return;
-    const nBlocks = Math.ceil(want / 16);
-    this.cryptoKey ??= crypto.subtle.importKey("raw", this.key.slice(), "AES-CTR", false, ["encrypt"]);
-    const counter = new Uint8Array(counterBlocks(this.iv, this.block, 1));
-    const ks = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CTR", counter, length: 64 }, await this.cryptoKey, new Uint8Array(16 * nBlocks)));
-    this.block += nBlocks;
-    if (this.spare.length === 0) { this.spare = ks; return; }
-    const merged = new Uint8Array(this.spare.length + ks.length);
-    merged.set(this.spare);
-    merged.set(ks, this.spare.length);
-    this.spare = merged;
+    this.reserve(n, "prefetch");
+    await Promise.all(this.pending.map((s) => s.done));
+    this.absorb();
+  }
+
+  /**
+   * Starts computing the next ≥ `n` keystream bytes with WebCrypto without waiting: if the
+   * event loop delivers them before they are read they are used, else they are recomputed
+   * synchronously. Same output either way.
+   */
+  prefetchInBackground(n: number): void {
+    this.reserve(n, "prefetchInBackground");
   }
 
   /**
@@ -75,6 +133,7 @@ export class Prg {
    * returns a read-only view into the buffer instead of a copy. Do not modify the result.
    */
   nextView(n: number): Uint8Array {
+    if (this.pending.length > 0) this.absorb();
     if (Number.isSafeInteger(n) && n >= 0 && n <= this.spare.length) {
       const r = this.spare.subarray(0, n);
       this.spare = this.spare.subarray(n);
@@ -86,20 +145,35 @@ export class Prg {
   /** The next `n` keystream bytes. Throws RangeError on a bad count. */
   next(n: number): Uint8Array {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Prg.next: bad byte count ${n}`);
+    if (this.pending.length > 0) this.absorb();
     const out = new Uint8Array(n);
-    const fromSpare = Math.min(n, this.spare.length);
-    out.set(this.spare.subarray(0, fromSpare));
-    this.spare = this.spare.subarray(fromSpare);
-    const rest = n - fromSpare;
-    if (rest > 0) {
-      const nBlocks = Math.ceil(rest / 16);
-      const ks = ecb(this.key, { disablePadding: true }).encrypt(counterBlocks(this.iv, this.block, nBlocks));
-      this.block += nBlocks;
-      out.set(ks.subarray(0, rest), fromSpare);
-      this.spare = ks.subarray(rest);
+    let filled = Math.min(n, this.spare.length);
+    out.set(this.spare.subarray(0, filled));
+    this.spare = this.spare.subarray(filled);
+    while (filled < n) {
+      const seg = this.pending.shift();
+      let ks: Uint8Array;
+      if (seg) {
+        seg.claimed = true;
+        ks = seg.data ?? this.syncBlocks(seg.start, seg.nBlocks);
+      } else {
+        const nBlocks = Math.ceil((n - filled) / 16);
+        ks = this.syncBlocks(this.block, nBlocks);
+        this.block += nBlocks;
+      }
+      const take = Math.min(n - filled, ks.length);
+      out.set(ks.subarray(0, take), filled);
+      filled += take;
+      this.spare = ks.subarray(take);
     }
     return out;
   }
+
+  /** Keystream blocks start .. start + nBlocks − 1 with the sync AES. */
+  private syncBlocks(start: number, nBlocks: number): Uint8Array {
+    return ecb(this.key, { disablePadding: true }).encrypt(counterBlocks(this.iv, start, nBlocks));
+  }
+
   /** The next `n` uniform field elements (field.uniformByteLength bytes each). */
   nextField(field: Field, n: number): FieldVec {
     return field.fromUniformBytes(this.next(n * field.uniformByteLength), n);

@@ -10,7 +10,7 @@
  * and MP-SPDZ, in which selective-failure leakage hits only the a's, removed by Combine.
  */
 import type { Field, FieldVec } from "../field/types.ts";
-import { M61Vec, m61AddWords, m61DoubleAddWords, m61FromUniformInto, m61SubAddWords } from "../field/m61.ts";
+import { M61Vec, m61ChooserRowWords, m61SenderRowWords } from "../field/m61.ts";
 import { P128Vec } from "../field/p128.ts";
 import { ProtocolAbort } from "./errors.ts";
 import type { AuthShare } from "./shares.ts";
@@ -98,12 +98,8 @@ export function gilboaSender(field: Field, y: FieldVec, v0: Uint8Array, v1: Uint
   if (y instanceof M61Vec && gilboaBlocks(field) === 1) {
     // Fused m61 path (same output): the messages of bit h are contiguous, L of 16 bytes.
     const msg = new Uint32Array(2 * L * k), acc = new Uint32Array(2 * L);
-    const w0 = new Uint32Array(2 * L), w1 = new Uint32Array(2 * L);
     for (let h = k - 1; h >= 0; h--) {
-      m61FromUniformInto(v0.subarray(16 * L * h, 16 * L * (h + 1)), L, w0, 0);
-      m61FromUniformInto(v1.subarray(16 * L * h, 16 * L * (h + 1)), L, w1, 0);
-      m61SubAddWords(msg.subarray(2 * L * h, 2 * L * (h + 1)), w0, w1, y.d);
-      m61DoubleAddWords(acc, w0);
+      m61SenderRowWords(msg.subarray(2 * L * h, 2 * L * (h + 1)), acc, v0.subarray(16 * L * h, 16 * L * (h + 1)), v1.subarray(16 * L * h, 16 * L * (h + 1)), y.d, L);
     }
     return { message: field.encode(new M61Vec(msg)), share: field.neg(new M61Vec(acc)) };
   }
@@ -123,22 +119,12 @@ export function gilboaReceiver(field: Field, x: FieldVec, outputs: Uint8Array, m
   if (message.length !== k * L * field.byteLength) throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: wrong message length");
   let d: FieldVec;
   try { d = field.decode(message); } catch { throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: non-canonical element"); }
-  const bits = gilboaChoices(field, x);
-  if (d instanceof M61Vec && gilboaBlocks(field) === 1) {
-    const acc = new Uint32Array(2 * L), w = new Uint32Array(2 * L), sel = new Uint32Array(2 * L), dd = d.d;
-    for (let h = k - 1; h >= 0; h--) {
-      m61FromUniformInto(outputs.subarray(16 * L * h, 16 * L * (h + 1)), L, w, 0);
-      const o = 2 * L * h;
-      for (let e = 0; e < L; e++) {
-        const b = bits[h * L + e]!;
-        sel[2 * e] = b ? dd[o + 2 * e]! : 0;
-        sel[2 * e + 1] = b ? dd[o + 2 * e + 1]! : 0;
-      }
-      m61AddWords(w, sel); // m_{x_h} + x_h·d_h
-      m61DoubleAddWords(acc, w);
-    }
+  if (d instanceof M61Vec && x instanceof M61Vec && gilboaBlocks(field) === 1) {
+    const acc = new Uint32Array(2 * L);
+    for (let h = k - 1; h >= 0; h--) m61ChooserRowWords(acc, outputs.subarray(16 * L * h, 16 * L * (h + 1)), L, d.d, h * L, x.d, h); // m_{x_h} + x_h·d_h
     return new M61Vec(acc);
   }
+  const bits = gilboaChoices(field, x);
   const mb = otToField(field, outputs, k * L);
   return horner(field, field.add(mb, field.mul(field.fromInts(Array.from(bits)), d)), k, L);
 }

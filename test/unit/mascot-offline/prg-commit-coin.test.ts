@@ -32,6 +32,23 @@ describe("prg", () => {
     expect(toHex(new Uint8Array(parts.flatMap((x) => [...x])))).toBe(toHex(whole));
     expect(toHex(await prgBytes(seed, 100))).toBe(toHex(whole));
   });
+  it("background prefetch never changes the stream, whether or not it arrives in time", async () => {
+    const seed = seededRng("bg").bytes(16);
+    const whole = prgBytesSync(seed, 2000);
+    // read before the WebCrypto result arrives (sync fallback), then after (buffered)
+    const p = new Prg(seed);
+    p.prefetchInBackground(100);
+    const a = p.next(40);
+    p.prefetchInBackground(500);
+    const b = p.nextView(90);
+    await new Promise((r) => setTimeout(r, 50));
+    const c = p.nextView(300);
+    p.prefetchInBackground(64);
+    await p.prefetch(1000);
+    const d = p.next(1000), e = p.next(570);
+    expect(toHex(new Uint8Array([...a, ...b, ...c, ...d, ...e]))).toBe(toHex(whole));
+    expect(() => p.prefetchInBackground(-1)).toThrow(RangeError);
+  });
   it("field expansion agrees and rejects bad seeds", async () => {
     const seed = seededRng("f").bytes(32);
     for (const F of [m61, p128]) expect(F.toBigInts(prgFieldSync(F, seed, 20))).toEqual(F.toBigInts(await prgField(F, seed, 20)));
