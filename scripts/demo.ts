@@ -1,13 +1,16 @@
 /**
- * `npm run demo [-- --nodes 5 --rounds 5 --skip-mlp --keep]`: the whole of 2PM on real data,
- * on this machine, with nothing else to set up.
+ * `npm run demo [-- --nodes 5 --rounds 5 --learn wdbc,optdigits,adult --rows 1500 --keep]`: the
+ * whole of 2PM on real data, on this machine, with nothing else to set up.
  *
  * Starts a local coordinator (workerd with D1, R2 and Durable Objects) and N node processes,
  * each holding its own slice of the UCI adult, wdbc and optdigits data (examples/data), then:
  *  1. a federated statistics job on the adult census slices (validated MASCOT);
- *  2. federated learning: wdbc logistic regression (feature standardisation from a
- *     statistics job, validated MASCOT aggregation with L2-norm bounds, federated
- *     evaluation per round), then the optdigits MLP (linear-only aggregation);
+ *  2. federated learning on the datasets named by --learn (default wdbc, optdigits): wdbc
+ *     logistic regression (feature standardisation from a statistics job, validated MASCOT
+ *     aggregation with range and L2-norm bounds, federated evaluation per round), the
+ *     optdigits MLP (linear-only aggregation), adult logistic regression with one-hot
+ *     features (validated); each compared with central training on the union of the
+ *     nodes' training rows, on test rows no node holds;
  *  3. CKKS-encrypted inference with the trained wdbc model on rows no node holds, compared
  *     with plaintext inference;
  *  4. a round with a cheating node (out-of-range input): named, excluded, job completes.
@@ -25,6 +28,7 @@ import { parseStatsQuery } from "../protocol/stats/query.ts";
 import { datasetFromRows } from "../client/learning/from-schema.ts";
 import { parseLearningTask } from "../protocol/jobs/learning.ts";
 import type { Row } from "../protocol/stats/schema.ts";
+import { compareWithCentral } from "./lib/learning-compare.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -36,13 +40,16 @@ const { values: opts } = parseArgs({
     nodes: { type: "string", default: "5" },
     rounds: { type: "string", default: "5" },
     rows: { type: "string", default: "1500" },
+    learn: { type: "string", default: "wdbc,optdigits" },
     "skip-mlp": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
   },
 });
 const N = Number(opts.nodes), ROUNDS = Number(opts.rounds), ROWS = Number(opts.rows);
-if (!(N >= 3 && N <= 10) || !(ROUNDS >= 1 && ROUNDS <= 50)) {
-  console.error("demo: --nodes must be 3..10 and --rounds 1..50");
+const LEARN = new Set(opts.learn!.split(",").map((s) => s.trim()).filter(Boolean));
+if (opts["skip-mlp"]) LEARN.delete("optdigits");
+if (!(N >= 3 && N <= 10) || !(ROUNDS >= 1 && ROUNDS <= 50) || !(ROWS >= 100 && ROWS <= 20_000) || [...LEARN].some((d) => !["wdbc", "optdigits", "adult"].includes(d))) {
+  console.error("demo: --nodes must be 3..10, --rounds 1..50, --rows 100..20000, --learn a list of wdbc, optdigits, adult");
   process.exit(2);
 }
 
@@ -106,38 +113,47 @@ async function main(): Promise<number> {
       return { detail: `${rowsSecure} rows over ${acc.committee.length} nodes; equals plaintext` };
     });
 
-    const wdbcJob = await step<string>("2a. federated learning: wdbc logistic regression", async () => {
-      const loaded = await loadJobSpec(ex("jobs/wdbc-learning.json"));
-      // Validated aggregation with 3 parties per round: with 5, the offline phase relays
-      // >100 MB per round through one RoundDO, which the local workerd runtime does not survive
-      // (see README, limitations).
-      loaded.committee = { size: 3, min: 3 };
+    const learn = async (name: string, jobFile: string, k: number, testRows: Row[]): Promise<string> => {
+      const loaded = await loadJobSpec(ex(jobFile));
+      loaded.committee = { size: N, min: Math.min(3, N) };
       loaded.maxRounds = ROUNDS;
       (loaded.task as { stopping: { maxRounds: number } }).stopping.maxRounds = ROUNDS;
       const spec = await prepareSpec(cluster.operator, loaded, (s) => say(`  ${s}`));
-      const { id } = await runJob(cluster, spec);
+      const { id, rounds } = await runJob(cluster, spec);
       const { result } = await cluster.operator.json<{ result: LearningResult }>("GET", `/v1/jobs/${id}/result`);
       for (const h of result.history) say(`  round ${h.round + 1}: federated evaluation loss ${h.loss.toFixed(4)}, accuracy ${(100 * h.accuracy).toFixed(2)}% (${h.parties} nodes, ${h.samples} training rows)`);
-      const best = result.history.find((h) => h.round === result.bestRound) ?? result.history[result.history.length - 1]!;
-      return { detail: `best round ${result.bestRound + 1}: accuracy ${(100 * best.accuracy).toFixed(2)}% (${result.stopReason})`, value: id };
-    });
+      const members = [...new Set(rounds.filter((r) => r.status === "accepted").flatMap((r) => r.committee))];
+      const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[k]!, members.map((m) => rowsOf(cluster, [m], k)), testRows);
+      say(`  test accuracy on ${cmp.testRows} rows no node holds: federated ${(100 * cmp.federated).toFixed(2)}%, central (same model and hyper-parameters on the union of the ${cmp.trainRows} training rows) ${(100 * cmp.central).toFixed(2)}%`);
+      learned.push({ name, federated: cmp.federated, central: cmp.central, rounds: cmp.rounds, mode: spec.mode });
+      return id;
+    };
+    const learned: Array<{ name: string; federated: number; central: number; rounds: number; mode: string }> = [];
+    const detail = () => { const l = learned[learned.length - 1]!; return `test accuracy ${(100 * l.federated).toFixed(2)}% federated vs ${(100 * l.central).toFixed(2)}% central, ${l.rounds} rounds (${l.mode})`; };
 
-    if (!opts["skip-mlp"]) {
+    let wdbcJob: string | undefined;
+    if (LEARN.has("wdbc")) {
+      wdbcJob = await step<string>("2a. federated learning: wdbc logistic regression", async () => {
+        const id = await learn("wdbc", "jobs/wdbc-learning.json", 1, wdbcQuery);
+        return { detail: detail(), value: id };
+      });
+    }
+    if (LEARN.has("optdigits")) {
       await step("2b. federated learning: optdigits MLP (x² activation)", async () => {
-        const spec = await loadJobSpec(ex("jobs/optdigits-learning.json"));
-        spec.committee = { size: N, min: Math.min(3, N) };
-        spec.maxRounds = ROUNDS;
-        (spec.task as { stopping: { maxRounds: number } }).stopping.maxRounds = ROUNDS;
-        const { id } = await runJob(cluster, await prepareSpec(cluster.operator, spec, say));
-        const { result } = await cluster.operator.json<{ result: LearningResult }>("GET", `/v1/jobs/${id}/result`);
-        for (const h of result.history) say(`  round ${h.round + 1}: loss ${h.loss.toFixed(4)}, accuracy ${(100 * h.accuracy).toFixed(2)}%`);
-        const best = result.history.find((h) => h.round === result.bestRound) ?? result.history[result.history.length - 1]!;
-        return { detail: `best round ${result.bestRound + 1}: accuracy ${(100 * best.accuracy).toFixed(2)}% (linear-only aggregation)` };
+        await learn("optdigits", "jobs/optdigits-learning.json", 2, sliceDataset({ schemaFile: ex("schemas/optdigits.json"), dataFile: ex("data/optdigits.tes") }, 1, "test").all);
+        return { detail: detail() };
+      });
+    }
+    if (LEARN.has("adult")) {
+      await step("2c. federated learning: adult logistic regression (one-hot)", async () => {
+        const test = sliceDataset({ schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-test.csv") }, 1, "test").all;
+        await learn("adult", "jobs/adult-learning.json", 0, test);
+        return { detail: detail() };
       });
     }
 
     await step("3. encrypted inference (CKKS) with the wdbc model", async () => {
-      if (!wdbcJob) throw new Error("no trained wdbc model (step 2a failed)");
+      if (!wdbcJob) throw new Error(LEARN.has("wdbc") ? "no trained wdbc model (step 2a failed)" : "needs the wdbc model: add wdbc to --learn");
       const m = await fetchTrainedModel(cluster.operator, wdbcJob);
       const pre = parseLearningTask(m.spec.task).job.model.preprocessing!;
       const ds = datasetFromRows(wdbc.schema, wdbcQuery, pre);

@@ -226,19 +226,26 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       const { index, envelope } = decodeDelivery(bytes);
       if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
       pending.set(index, envelope);
+      // One drain at a time: the party's async offline path yields between messages, and
+      // deliveries that arrive meanwhile wait in `pending`.
+      if (draining) return;
+      draining = true;
+      void drain().catch(abort).finally(() => { draining = false; });
+    };
+    let draining = false;
+    const drain = async () => {
       for (let next = pending.get(cursor + 1); next !== undefined && !finished; next = pending.get(cursor + 1)) {
         pending.delete(cursor + 1);
         cursor += 1;
-        onEnvelope(next);
-      }
-      // Optionally let the relay drop what we have processed (TWOPM_RELAY_ACK=1; off by
-      // default until the local-runtime crash under large rounds is understood).
-      if (ackEnabled && !finished && cursor - acked >= ACK_EVERY) {
-        acked = cursor;
-        sendRaw(JSON.stringify({ v: 1, kind: "ack", cursor }));
+        await onEnvelope(next);
+        // Optionally let the relay drop what we have processed (TWOPM_RELAY_ACK=1).
+        if (ackEnabled && !finished && cursor - acked >= ACK_EVERY) {
+          acked = cursor;
+          sendRaw(JSON.stringify({ v: 1, kind: "ack", cursor }));
+        }
       }
     };
-    const onEnvelope = (envelope: Uint8Array) => {
+    const onEnvelope = async (envelope: Uint8Array) => {
       const env = parseEnvelope(envelope);
       const from = env.from;
       const sender = ctx.committee[from];
@@ -255,7 +262,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       } catch (e) {
         throw new ProtocolAbort("bad-encoding", [from], `party ${from}: ${(e as Error).message}`);
       }
-      if (whole) emit(party.receive({ from, phase: whole.phase, payload: whole.payload, seq: received[from]!++ }));
+      if (whole) emit(await party.receiveAsync({ from, phase: whole.phase, payload: whole.payload, seq: received[from]!++ }));
     };
     const onText = (text: string) => {
       const f = JSON.parse(text) as ServerFrame;
