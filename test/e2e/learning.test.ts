@@ -3,8 +3,10 @@
  * and real `2pm node start` processes, each holding its own slices of wdbc, optdigits and
  * adult. For each dataset the federated model's test accuracy (rows no node holds) is
  * compared with the same model trained centrally on the union of the nodes' training rows
- * with the same hyper-parameters (scripts/lib/learning-compare.ts); the acceptance bound is
- * 1 percentage point (federated may be better: wdbc's 114 test rows make 1 row 0.88 points). Then, on a smaller cluster: a node whose update norm exceeds the bound
+ * with the same hyper-parameters (scripts/lib/learning-compare.ts): federated may be at most
+ * 1 percentage point below central. It may be above: wdbc's 114 test rows make 1 row 0.88
+ * points, and the x² MLP trained centrally for rounds × epochs epochs is less stable than
+ * its federated average (both figures are printed). Then, on a smaller cluster: a node whose update norm exceeds the bound
  * is named and excluded every round while training converges, and a node killed during a
  * round makes the round time out and retry with a new committee from the last accepted model.
  */
@@ -59,7 +61,7 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
   }, 300_000);
   afterAll(async () => { await cluster?.stop(); });
 
-  it("wdbc logistic regression, validated aggregation: within 1 point of central; the log verifies; encrypted inference equals plaintext", async () => {
+  it("wdbc logistic regression, validated aggregation: at most 1 point below central; the log verifies; encrypted inference equals plaintext", async () => {
     const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/wdbc-learning.json")), 2, { size: 5, min: 5 }), () => undefined);
     const { id, result, lines, status } = await run(cluster, spec);
     expect(status, lines.join("\n")).toBe("completed");
@@ -84,7 +86,7 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     expect(x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length).toBe(x.length);
   }, 900_000);
 
-  it("optdigits MLP (IID slices, linear-only aggregation): within 1 point of central", async () => {
+  it("optdigits MLP (IID slices, linear-only aggregation): at most 1 point below central", async () => {
     // Pixel counts standardised with a federated statistics job first (x² activations diverge on raw 0..16 counts).
     const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/optdigits-learning.json")), 6, { size: 5, min: 5 }), () => undefined);
     const { id, lines, status } = await run(cluster, spec);
@@ -92,17 +94,17 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[1]!, rowsOf(1), OPTDIGITS_TEST);
     console.log(`optdigits IID: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds)`);
     expect(cmp.rounds).toBe(6);
-    expect(Math.abs(cmp.diffPts)).toBeLessThanOrEqual(1);
+    expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
     expect(cmp.federated).toBeGreaterThan(0.9);
   }, 900_000);
 
-  it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): within 1 point of central", async () => {
+  it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): at most 1 point below central", async () => {
     const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/adult-learning.json")), 8, { size: 5, min: 5 }), () => undefined);
     const { id, lines, status } = await run(cluster, spec);
     expect(status, lines.join("\n")).toBe("completed");
     const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[2]!, rowsOf(2), ADULT_TEST);
     console.log(`adult: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds, ${cmp.testRows} test rows)`);
-    expect(Math.abs(cmp.diffPts)).toBeLessThanOrEqual(1);
+    expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
     expect(cmp.federated).toBeGreaterThan(0.8);
   }, 900_000);
 });
