@@ -17,7 +17,7 @@ import { roundObjectName } from "../protocol/names.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { isJobTerminal, transitionJob } from "./machines.ts";
 import { engines, reducers, type RoundAggregate } from "./reducers.ts";
-import { selectAvoiding, type Candidate } from "./selection.ts";
+import { isEligible, selectAvoiding, type Candidate } from "./selection.ts";
 
 /** What a RoundDO reports when it reaches a terminal phase. */
 export type RoundOutcome =
@@ -385,7 +385,10 @@ export class JobDO extends DurableObject<Env> {
     if (committee.length < spec.committee.min) {
       const since = s.pendingStart?.since ?? now;
       if (now - since >= spec.deadlines.select * 1000) {
-        this.fail(`insufficient-nodes: ${committee.length} eligible, ${spec.committee.min} required`);
+        const eligible = candidates.filter((c) => isEligible(c, spec, now, livenessMs) && !s.excluded.includes(c.nodeId)).length;
+        this.fail(failed.length && eligible >= spec.committee.min
+          ? `insufficient-nodes: ${eligible} eligible, but every committee of at least ${spec.committee.min} contains a failed one (${failed.length} failed attempt${failed.length > 1 ? "s" : ""})`
+          : `insufficient-nodes: ${eligible} eligible, ${spec.committee.min} required`);
         await this.save();
         await this.syncCatalogue();
         return;

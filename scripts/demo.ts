@@ -48,10 +48,20 @@ const { values: opts } = parseArgs({
 const N = Number(opts.nodes), ROUNDS = Number(opts.rounds), ROWS = Number(opts.rows);
 const LEARN = new Set(opts.learn!.split(",").map((s) => s.trim()).filter(Boolean));
 if (opts["skip-mlp"]) LEARN.delete("optdigits");
-if (!(N >= 3 && N <= 10) || !(ROUNDS >= 1 && ROUNDS <= 50) || !(ROWS >= 100 && ROWS <= 20_000) || [...LEARN].some((d) => !["wdbc", "optdigits", "adult"].includes(d))) {
-  console.error("demo: --nodes must be 3..10, --rounds 1..50, --rows 100..20000, --learn a list of wdbc, optdigits, adult");
+if (!(N >= 3 && N <= 10) || !(ROUNDS >= 1 && ROUNDS <= 50) || !(ROWS >= 100 && ROWS <= 4096) || [...LEARN].some((d) => !["wdbc", "optdigits", "adult"].includes(d))) {
+  console.error("demo: --nodes must be 3..10, --rounds 1..50, --rows 100..4096 (the demo query's maxRowsPerParty), --learn a list of wdbc, optdigits, adult");
   process.exit(2);
 }
+
+/** The protocol phases shown as progress, with readable names (the others are not shown). */
+const PHASE_LABEL: Record<string, string> = {
+  "cope.ot.A": "offline: base OTs and OT extension (MASCOT triples, MAC key shares)",
+  "cope.ot.B": "offline: triples (multiply, combine, authenticate, sacrifice)",
+  input: "online: authenticated inputs",
+  "coin.A": "online: coin toss", layer1: "online: validation products", valid: "online: open pass/fail bits",
+  "maccheck.commit": "online: MAC check (commit)", "open.sum": "online: open the sum",
+  "lin.seed": "linear-only: PRG seeds", "lin.commit": "linear-only: commit", "lin.open": "linear-only: open",
+};
 
 const summary: Array<{ step: string; outcome: string; detail: string; seconds: string }> = [];
 const say = (s: string) => console.log(s);
@@ -89,6 +99,15 @@ async function main(): Promise<number> {
   const wdbcQuery = wdbc.slices[0]!;
   const cluster = await startCluster({
     nodes: N, seed: "demo", livenessSeconds: 15,
+    // Progress inside a round: node-0's protocol phases (the other nodes run the same ones).
+    onNodeLine: (node, line) => {
+      if (node !== "node-0" || !line.startsWith("{")) return;
+      try {
+        const e = JSON.parse(line) as { kind: string; round?: number; phase?: string; ms?: number; bytesSent?: number; bytesReceived?: number };
+        if (e.kind === "phase" && e.phase && PHASE_LABEL[e.phase]) say(`    · node-0, round ${e.round! + 1}: ${PHASE_LABEL[e.phase]}`);
+        if (e.kind === "round-done") say(`    · node-0, round ${e.round! + 1}: accepted after ${(e.ms! / 1000).toFixed(1)} s, ${((e.bytesSent! + e.bytesReceived!) / 1e6).toFixed(1)} MB relayed`);
+      } catch { /* not an event line */ }
+    },
     datasets: [
       { schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-train.csv"), maxRowsPerNode: ROWS },
       { schemaFile: ex("schemas/wdbc.json"), dataFile: ex("data/wdbc.data"), rows: wdbc.slices.slice(1).flat() },
@@ -175,7 +194,7 @@ async function main(): Promise<number> {
       const cheat = await cluster.addNode([adultRows, [], []], { TWOPM_FAULT: "bad-input" });
       say(`  node ${cheat.nodeId.slice(0, 8)} joins and inflates its contribution out of the declared range`);
       try {
-        const spec = await loadJobSpec(ex("jobs/adult-stats-small.json"));
+        const spec = await loadJobSpec(ex("jobs/adult-stats-demo.json"));
         const { id, rounds } = await runJob(cluster, { ...spec, committee: { size: N + 1, min: 3 } });
         const acc = rounds.find((r) => r.status === "accepted")!;
         const { result } = await cluster.operator.json<{ result: { excludedNodes: string[]; stats: StatsResult } }>("GET", `/v1/jobs/${id}/result`);
