@@ -207,7 +207,7 @@ async function main(): Promise<number> {
     });
   } finally {
     banner("summary");
-    const w = { step: 46, outcome: 7, seconds: 8 };
+    const w = { step: Math.max(...summary.map((s) => s.step.length)) + 2, outcome: 8, seconds: 8 };
     say(`${"step".padEnd(w.step)}${"result".padEnd(w.outcome)}${"time s".padEnd(w.seconds)}detail`);
     for (const s of summary) say(`${s.step.padEnd(w.step)}${s.outcome.padEnd(w.outcome)}${s.seconds.padEnd(w.seconds)}${s.detail}`);
     failed = summary.some((s) => s.outcome !== "ok");
