@@ -18,18 +18,7 @@ export default defineConfig({
         test: {
           // End-to-end suites each start a real coordinator and node processes: one at a time.
           name: "e2e",
-          include: ["test/e2e/stats.test.ts", "test/e2e/learning.test.ts", "test/e2e/dashboard.test.ts"],
-          environment: "node",
-          fileParallelism: false,
-          testTimeout: 900_000,
-          hookTimeout: 300_000,
-        },
-      },
-      {
-        test: {
-          // The long learning acceptance runs (non-IID optdigits, adult): `npm run test:e2e`.
-          name: "e2e-full",
-          include: ["test/e2e-full/**/*.test.ts"],
+          include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           fileParallelism: false,
           testTimeout: 900_000,
