@@ -252,7 +252,8 @@ export class JobDO extends DurableObject<Env> {
     if (culprits.length === 0) s.failedCommittees = [...(s.failedCommittees ?? []), { round: o.round, committee }];
     await this.save();
     await this.closeAssignments(o.round, o.attempt);
-    await this.adjustReliability(committee.filter((n) => !culprits.includes(n)), culprits);
+    // A decline is not a failure: the node is excluded from this job but keeps its reliability.
+    await this.adjustReliability(committee.filter((n) => !culprits.includes(n)), o.code === "declined" ? [] : culprits);
     if (o.code === "cancelled" || isJobTerminal(s.status)) return { applied: true };
     if (o.attempt < s.spec.retryBudget) {
       await this.startRound(o.round, o.attempt + 1);

@@ -122,6 +122,22 @@ export class RoundDO extends DurableObject<Env> {
     await this.abort("cancelled", [], "job cancelled");
   }
 
+  /**
+   * A committee member declines the round before taking part (e.g. its data does not fit the
+   * job's limits): the round aborts at once with `declined`, naming it, instead of waiting
+   * for the join deadline. Returns false if `nodeId` is not in the committee. Idempotent;
+   * a no-op once the round has ended.
+   */
+  async decline(nodeId: string, reason: string): Promise<boolean> {
+    const s = this.state;
+    if (!s) return false;
+    const member = s.manifest.committee.find((c) => c.nodeId === nodeId);
+    if (!member) return false;
+    if (isRoundTerminal(s.phase)) return true;
+    await this.abort("declined", [member.index], `party ${member.index} declined: ${reason.slice(0, 300)}`);
+    return true;
+  }
+
   /** Runs the deadline check now (the JobDO watchdog). Idempotent. */
   async checkDeadline(): Promise<void> {
     await this.alarm();

@@ -168,6 +168,7 @@ export class NodeAgent {
     const m = a.manifest;
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
     const t0 = performance.now();
+    let joined = false;
     try {
       const log = await this.fetchLog(a.jobId);
       checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey);
@@ -185,6 +186,7 @@ export class NodeAgent {
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
       const fault = this.o.fault;
       const traffic = { sent: 0, received: 0 };
+      joined = true;
       const result = await runRelaySession({
         traffic,
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
@@ -198,7 +200,17 @@ export class NodeAgent {
       this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
       if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
-      else this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });
+      else {
+        this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });
+        // Declined before taking part: tell the round, so it aborts now (naming us) instead of
+        // waiting for its join deadline. Best effort: the deadline still covers a lost call.
+        if (!joined) {
+          const path = `/v1/rounds/${encodeURIComponent(a.jobId)}/${a.round}/${a.attempt}/decline`;
+          await this.client.signed("POST", path, { reason: (e as Error).message.slice(0, 512) || "declined" }).catch((err: unknown) => {
+            this.o.onEvent({ kind: "warning", detail: `could not decline round ${a.round}.${a.attempt}: ${(err as Error).message}` });
+          });
+        }
+      }
     }
   }
 

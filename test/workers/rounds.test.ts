@@ -11,7 +11,7 @@ const commit = (v: Uint8Array) => commitWith(v, cryptoRng);
 import { decodeDelivery } from "../../protocol/api/frames.ts";
 import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
-import { assignments, connect, jobStub, makeNode, register, roundStub, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
+import { assignments, connect, jobStub, makeNode, register, roundStub, signedFetch, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
 
 interface Party { node: TestNode; a: Assignment; conn: Conn; seq: number }
 
@@ -212,6 +212,31 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     const logKinds = ((await (await tokenFetch("GET", `/v1/jobs/${job.id}/log`)).json()) as { entries: LogEntry[] }).entries.map((e) => e.body.kind);
     expect(logKinds).toContain("abort");
     expect(logKinds.filter((k) => k === "manifest")).toHaveLength(2);
+  });
+
+  it("a member that declines aborts the round at once with `declined` naming it; the job reselects without it and its reliability is kept", async () => {
+    const { job, nodes } = await setup(3, { committee: { size: 2, min: 2 }, retryBudget: 2 });
+    const r0 = await rounds(job.id);
+    const decliner = nodes.find((n) => n.id === r0[0]!.committee[0])!;
+    const outsider = nodes.find((n) => !r0[0]!.committee.includes(n.id))!;
+    const path = `/v1/rounds/${job.id}/0/0/decline`;
+    // only a committee member can decline, with a reason, signed
+    expect((await signedFetch(outsider, "POST", path, { reason: "nope" })).status).toBe(403);
+    const bad = await signedFetch(decliner, "POST", path, { reason: "" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe("validation-failed");
+    const { SELF } = await import("cloudflare:test");
+    expect((await SELF.fetch(`https://coordinator.test${path}`, { method: "POST", body: JSON.stringify({ reason: "x" }), headers: { "content-type": "application/json" } })).status).toBe(401);
+    expect((await signedFetch(decliner, "POST", path, { reason: "rows: 1500 rows exceed maxRowsPerParty = 1024" })).status).toBe(204);
+    await until(async () => (await rounds(job.id)).length === 2, 5000, "reselection");
+    const rs = await rounds(job.id);
+    expect(rs[0]).toMatchObject({ attempt: 0, status: "aborted", abort: { code: "declined", culprits: [decliner.id] } });
+    expect(rs[0]!.abort!.detail).toMatch(/maxRowsPerParty/);
+    expect(rs[1]!.committee).not.toContain(decliner.id);
+    const rec = (await (await tokenFetch("GET", `/v1/nodes/${decliner.id}`)).json()) as { node: { reliability: number } };
+    expect(rec.node.reliability).toBeGreaterThanOrEqual(0.5);
+    // declining an ended round is a no-op
+    expect((await signedFetch(decliner, "POST", path, { reason: "again" })).status).toBe(204);
   });
 
   it("eviction mid-round loses nothing: mailboxes, sequence numbers, phase and job state survive", async () => {
