@@ -96,9 +96,21 @@ function metricsLine(result: unknown, round: number): string {
 export async function watchJob(op: OperatorClient, id: string, print: (s: string) => void = console.log, intervalMs = 500): Promise<JobSummary> {
   const seen = new Map<string, string>();
   let lastStatus = "";
+  let unreachableSince = 0;
   for (;;) {
-    const { job, spec } = await op.json<{ job: JobSummary; spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
-    const rounds = await op.json<{ rounds: RoundInfo[] } | RoundInfo[]>("GET", `/v1/jobs/${encodeURIComponent(id)}/rounds`);
+    let job: JobSummary, spec: { maxRounds?: number } | undefined, rounds: { rounds: RoundInfo[] } | RoundInfo[];
+    try {
+      ({ job, spec } = await op.json<{ job: JobSummary; spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`));
+      rounds = await op.json<{ rounds: RoundInfo[] } | RoundInfo[]>("GET", `/v1/jobs/${encodeURIComponent(id)}/rounds`);
+      unreachableSince = 0;
+    } catch (e) {
+      // A network failure (not an HTTP error) while watching a long job: retry for up to 60 s.
+      if (!(e instanceof TypeError)) throw e;
+      if (!unreachableSince) { unreachableSince = Date.now(); print(`coordinator unreachable (${e.message}); retrying`); }
+      if (Date.now() - unreachableSince > 60_000) throw new CliError(`coordinator unreachable for 60 s while watching job ${id}: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
     const list = Array.isArray(rounds) ? rounds : rounds.rounds;
     let result: unknown = null;
     for (const r of list) {
