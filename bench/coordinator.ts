@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- coordinator [--nodes 1000] [--heartbeats 3] [--concurrency 32] [--msg-kib 256] [--msgs 40]`
  *
- * Starts the local coordinator (the `wrangler deploy --dry-run` bundle served by
- * `wrangler dev --local` on a free port, D1 migrations applied), then measures:
+ * Starts the local coordinator (scripts/lib/coordinator.ts: the `wrangler deploy --dry-run`
+ * bundle served by Miniflare, D1 migrations applied), then measures:
  *  1. signed node registrations + heartbeats from N simulated nodes (req/s, p50/p99 latency);
  *     goals ≥ 2000 req/s and p99 ≤ 50 ms;
  *  2. relay throughput through one RoundDO with 5 connected parties, each sending signed
@@ -10,21 +10,15 @@
  * Clients sign with node:crypto's native Ed25519 (same bytes as protocol/crypto) so the
  * client side does not dominate the measurement.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createPrivateKey, randomBytes, sign as nodeSign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { generateNodeKeys, nodeIdFromPublicKey, type NodeKeys } from "../protocol/crypto/identity.ts";
 import { pairKey, sealAsync } from "../protocol/crypto/envelope.ts";
 import { bodyHash, canonicalRequest, signUrl } from "../protocol/crypto/request.ts";
-import { fromBase64Url, toBase64Url, toHex, utf8 } from "../protocol/encoding.ts";
+import { fromBase64Url, toBase64Url, toHex } from "../protocol/encoding.ts";
 import type { Assignment } from "../protocol/api/schemas.ts";
 import type { BenchResult } from "./types.ts";
+import { startCoordinator as startLocalCoordinator } from "../scripts/lib/coordinator.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
-const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const TOKEN = "bench-token";
 
 function arg(args: string[], name: string, def: number): number {
@@ -32,50 +26,13 @@ function arg(args: string[], name: string, def: number): number {
   return i >= 0 ? Number(args[i + 1]) : def;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 /**
- * Builds the Worker once (`wrangler deploy --dry-run --outdir`) and serves that bundle with
- * `wrangler dev --local` from a temporary config (no_bundle), so edits to the checkout by
- * other people cannot trigger reloads mid-measurement. D1 migrations are applied first.
+ * The local coordinator of scripts/lib/coordinator.ts (the deploy bundle on Miniflare,
+ * migrations applied): the same one the end-to-end tests use, without wrangler dev's proxy.
  */
-async function startCoordinator(): Promise<{ base: string; stop: () => void; log: () => string }> {
-  const out = mkdtempSync(path.join(tmpdir(), "2pm-bench-"));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1" };
-  const dist = path.join(out, "dist");
-  const build = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", dist], { cwd: root, env, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8")
-    .replace(/^main = .*$/m, `main = "dist/index.js"\nno_bundle = true`)
-    .replace(/^migrations_dir = .*$/m, `migrations_dir = ${JSON.stringify(path.join(root, "migrations"))}`);
-  const config = path.join(out, "wrangler.toml");
-  writeFileSync(config, toml);
-  const state = path.join(out, "state");
-  const mig = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "-c", config, "--persist-to", state], { cwd: out, env, encoding: "utf8" });
-  if (mig.status !== 0) throw new Error(`migrations failed: ${mig.stderr}`);
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [wrangler, "dev", "--local", "-c", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state,
-    "--var", `API_TOKEN:${TOKEN}`, "--var", "LIVENESS_WINDOW_S:600", "--log-level", process.env.BENCH_LOG_LEVEL ?? "warn"], { cwd: out, env, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout?.on("data", (d) => (log += String(d)));
-  child.stderr?.on("data", (d) => (log += String(d)));
-  const base = `http://127.0.0.1:${port}`;
-  const stop = () => { child.kill("SIGTERM"); setTimeout(() => rmSync(out, { recursive: true, force: true }), 2000).unref(); };
-  const end = Date.now() + 90_000;
-  for (;;) {
-    try { if ((await fetch(`${base}/v1/health`)).ok) break; } catch { /* not yet */ }
-    if (Date.now() > end || child.exitCode !== null) { stop(); throw new Error(`coordinator did not start:\n${log.slice(-2000)}`); }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { base, stop, log: () => log };
+async function startCoordinator(): Promise<{ base: string; stop: () => Promise<void>; log: () => string }> {
+  const c = await startLocalCoordinator({ apiToken: TOKEN, vars: { LIVENESS_WINDOW_S: "600" } });
+  return { base: c.url, stop: c.stop, log: () => c.log.join("\n") };
 }
 
 interface SimNode { keys: NodeKeys; id: string; pk: ReturnType<typeof createPrivateKey> }
@@ -212,7 +169,7 @@ async function relayBench(base: string, msgKiB: number, msgs: number) {
 export async function run(args: string[]): Promise<BenchResult> {
   const nodes = arg(args, "nodes", 1000);
   const heartbeats = arg(args, "heartbeats", 3);
-  const concurrency = arg(args, "concurrency", 32); // 64 has crashed the local wrangler dev proxy on this machine
+  const concurrency = arg(args, "concurrency", 32);
   const msgKiB = arg(args, "msg-kib", 256);
   const msgs = arg(args, "msgs", 40);
   const { base, stop, log } = await startCoordinator();
@@ -228,7 +185,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         { case: `relay 5 parties, ${small.msgs}×${small.msgKiB} KiB`, requests: small.msgs, failures: small.errors, "MB/s": small.mbps, "msg/s": Math.round(small.msgs / small.secs), secs: small.secs },
       ],
       notes: [
-        "local wrangler dev (workerd, the deploy bundle, local D1/R2/DO SQLite on disk) sharing the 2 cores with the load generator",
+        "local Miniflare (workerd, the deploy bundle, local D1/R2/DO SQLite on disk) sharing the 2 cores with the load generator",
         "register: one D1 batch (nonce insert + upsert RETURNING + datasets); heartbeat: one D1 batch (nonce + update), key from the isolate cache",
         "every request is a D1 write transaction; local D1 serialises them on one SQLite file, so req/s tracks local write latency",
         "relay: every envelope signature-verified (WebCrypto Ed25519), seq-checked, stored in the DO's SQLite mailbox, then delivered",
@@ -238,6 +195,6 @@ export async function run(args: string[]): Promise<BenchResult> {
     console.error(`coordinator log tail:\n${log().slice(-3000)}`, e instanceof Error ? e.stack : e, (e as { cause?: unknown }).cause);
     throw e;
   } finally {
-    stop();
+    await stop();
   }
 }
