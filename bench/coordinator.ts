@@ -114,7 +114,9 @@ async function relayBench(base: string, msgKiB: number, msgs: number) {
   }
   const job = await fetch(`${base}/v1/jobs`, {
     method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ type: "stats", schemaId, committee: { size: 5, min: 5 }, maxRounds: 1, fixedPoint: { fracBits: 16, bound: 100 }, deadlines: { join: 600, compute: 600, finalize: 60, select: 60 }, task: {} }),
+    body: JSON.stringify({ type: "stats", schemaId, committee: { size: 5, min: 5 }, maxRounds: 1, fixedPoint: { fracBits: 16, bound: 100 }, deadlines: { join: 600, compute: 600, finalize: 60, select: 60 },
+      // A minimal valid statistics task (the relay bench never submits a result).
+      task: { query: { version: 1, minCount: 0, measures: [{ name: "rows", kind: "count" }], limits: { maxParties: 16, maxRowsPerParty: 1000 } }, schema: { version: 1, name: schemaId, columns: [{ name: "x", type: "numeric" }] } } }),
   });
   if (job.status !== 201) throw new Error(`submit: ${job.status} ${await job.text()}`);
   const jobId = ((await job.json()) as { job: { id: string } }).job.id;
