@@ -41,13 +41,19 @@ export function encodeForJob(spec: JobSpec, schema: DatasetSchema, rows: readonl
 
 /**
  * Compares job `jobId` (spec `spec`, as submitted) with central training. `nodeRows` are the
- * rows each participating node holds; `testRows` rows none of them holds.
+ * rows each participating node holds; `testRows` rows none of them holds. `opts.model`:
+ * the job's last global model (default) or its best by federated evaluation.
  * Throws if the job has no accepted round or its log does not verify.
  */
-export async function compareWithCentral(op: OperatorClient, jobId: string, spec: JobSpec, schema: DatasetSchema, nodeRows: readonly (readonly Row[])[], testRows: readonly Row[]): Promise<Comparison> {
+export async function compareWithCentral(
+  op: OperatorClient, jobId: string, spec: JobSpec, schema: DatasetSchema, nodeRows: readonly (readonly Row[])[], testRows: readonly Row[],
+  opts: { model?: "last" | "best" } = {},
+): Promise<Comparison> {
   const { job } = parseLearningTask(spec.task);
   const { result } = await op.json<{ result: LearningResult }>("GET", `/v1/jobs/${encodeURIComponent(jobId)}/result`);
-  const trained = await fetchTrainedModel(op, jobId, result.latestModelRound);
+  // "best": the round the federation's own held-out evaluation ranks best (what `2pm model
+  // download` delivers by default); never chosen by the test rows.
+  const trained = await fetchTrainedModel(op, jobId, opts.model === "best" ? result.bestRound : result.latestModelRound);
   const test = encodeForJob(spec, schema, testRows);
   const train = concatDatasets(nodeRows.map((rows) => splitHeldOut(encodeForJob(spec, schema, rows), job.evaluation.heldOutFraction).train));
   const model = await createLocalModel(job.model);
