@@ -16,7 +16,6 @@ try {
   console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");
   console.log(JSON.stringify(await cluster.operator.json("GET", `/v1/jobs/${job.id}/result`)).slice(0, 1500));
 } finally {
-  (await import("node:fs")).writeFileSync("/tmp/coord.log", cluster.coordinator.log.join("\n"));
   console.log(cluster.coordinator.log.slice(-15).join("\n"));
   await cluster.stop();
 }

@@ -12,11 +12,12 @@
  * that proxy. `npm run dev` still uses `wrangler dev` for interactive work.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -57,41 +58,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The parts of wrangler.toml Miniflare needs; the file stays the single source of truth. */
-interface WorkerConfig {
-  compatibilityDate: string;
-  compatibilityFlags: string[];
-  vars: Record<string, string>;
-  durableObjects: Record<string, string>;
-  d1: { binding: string; id: string };
-  r2: { binding: string; bucket: string };
-  sqliteClasses: Set<string>;
-}
-
-function readWorkerConfig(): WorkerConfig {
-  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
-  const str = (re: RegExp, what: string): string => {
-    const m = re.exec(toml);
-    if (!m) throw new Error(`wrangler.toml: ${what} not found`);
-    return m[1]!;
-  };
-  const list = (s: string): string[] => [...s.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
-  const durableObjects: Record<string, string> = {};
-  for (const m of toml.matchAll(/\[\[durable_objects\.bindings\]\]\s*name\s*=\s*"([^"]+)"\s*class_name\s*=\s*"([^"]+)"/g)) durableObjects[m[1]!] = m[2]!;
-  const vars: Record<string, string> = {};
-  const varsBlock = /\[vars\]([\s\S]*?)(?:\n\[|$)/.exec(toml)?.[1] ?? "";
-  for (const m of varsBlock.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)) vars[m[1]!] = m[2]!;
-  return {
-    compatibilityDate: str(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
-    compatibilityFlags: list(str(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m, "compatibility_flags")),
-    vars,
-    durableObjects,
-    d1: { binding: str(/\[\[d1_databases\]\]\s*binding\s*=\s*"([^"]+)"/, "d1 binding"), id: str(/database_id\s*=\s*"([^"]+)"/, "database_id") },
-    r2: { binding: str(/\[\[r2_buckets\]\]\s*binding\s*=\s*"([^"]+)"/, "r2 binding"), bucket: str(/bucket_name\s*=\s*"([^"]+)"/, "bucket_name") },
-    sqliteClasses: new Set(list(str(/new_sqlite_classes\s*=\s*\[([^\]]*)\]/, "new_sqlite_classes"))),
-  };
-}
-
 function runWrangler(args: string[], what: string): void {
   const r = spawnSync(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: { ...process.env, ...QUIET_ENV }, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${what} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" ")}`);
@@ -118,13 +84,14 @@ function push(lines: string[], text: string): void {
 export async function startCoordinator(opts: StartOptions): Promise<LocalCoordinator> {
   const persistDir = opts.persistDir ?? mkdtempSync(path.join(os.tmpdir(), "2pm-coord-"));
   const bundleDir = mkdtempSync(path.join(os.tmpdir(), "2pm-bundle-"));
-  const cfg = readWorkerConfig();
+  // wrangler.toml → Miniflare worker options (bindings, DO classes with SQLite, D1, R2, vars), as vitest-pool-workers does.
+  const workerOptions = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml")).workerOptions as unknown as V4WorkerOptions;
   runWrangler(["deploy", "--dry-run", "--outdir", bundleDir], "bundling the Worker");
-  runWrangler(["d1", "migrations", "apply", cfg.d1.binding, "--local", "--persist-to", persistDir], "D1 migrations");
+  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], "D1 migrations");
   const wasm = readdirSync(bundleDir).filter((f) => f.endsWith(".wasm"));
   const port = opts.port ?? (await freePort());
   const log: string[] = [];
-  const bindings: Record<string, string> = { ...cfg.vars, API_TOKEN: opts.apiToken, ...(opts.signingKeyHex ? { COORDINATOR_SIGNING_KEY: opts.signingKeyHex } : {}), ...opts.vars };
+  const bindings: Record<string, string> = { ...(workerOptions.bindings as Record<string, string>), API_TOKEN: opts.apiToken, ...(opts.signingKeyHex ? { COORDINATOR_SIGNING_KEY: opts.signingKeyHex } : {}), ...opts.vars };
   // Miniflare 5 takes a new config shape; the v4 shape (what wrangler builds) is converted.
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: "127.0.0.1",
@@ -134,18 +101,14 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
     handleStructuredLogs: ({ level, message }) => push(log, `[${level}] ${message}`),
     resourcePersistencePath: path.join(persistDir, "v3"),
     workers: [{
+      ...workerOptions,
       name: "twopm-coordinator",
       modulesRoot: bundleDir,
       modules: [
         { type: "ESModule", path: path.join(bundleDir, "index.js") },
         ...wasm.map((f) => ({ type: "CompiledWasm" as const, path: path.join(bundleDir, f) })),
       ],
-      compatibilityDate: cfg.compatibilityDate,
-      compatibilityFlags: cfg.compatibilityFlags,
       bindings,
-      durableObjects: Object.fromEntries(Object.entries(cfg.durableObjects).map(([name, className]) => [name, { className, useSQLite: cfg.sqliteClasses.has(className) }])),
-      d1Databases: { [cfg.d1.binding]: cfg.d1.id },
-      r2Buckets: { [cfg.r2.binding]: cfg.r2.bucket },
     }],
   }));
   let stopped = false;

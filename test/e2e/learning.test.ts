@@ -86,24 +86,26 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     expect(x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length).toBe(x.length);
   }, 900_000);
 
-  it("optdigits MLP (IID slices, linear-only aggregation): at most 1 point below central", async () => {
-    // Pixel counts standardised with a federated statistics job first (x² activations diverge on raw 0..16 counts).
-    const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/optdigits-learning.json")), 6, { size: 5, min: 5 }), () => undefined);
+  /** Runs `jobFile` for `rounds` rounds on all 5 nodes (standardised first if the job says so) and compares with central. */
+  const trainAndCompare = async (name: string, jobFile: string, rounds: number, k: number, testRows: Row[]) => {
+    const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex(jobFile)), rounds, { size: 5, min: 5 }), () => undefined);
     const { id, lines, status } = await run(cluster, spec);
     expect(status, lines.join("\n")).toBe("completed");
-    const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[1]!, rowsOf(1), OPTDIGITS_TEST);
-    console.log(`optdigits IID: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds)`);
+    const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[k]!, rowsOf(k), testRows);
+    console.log(`${name}: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds, ${cmp.testRows} test rows)`);
+    return cmp;
+  };
+
+  it("optdigits MLP (IID slices, linear-only aggregation): at most 1 point below central", async () => {
+    // Pixel counts standardised with a federated statistics job first (x² activations diverge on raw 0..16 counts).
+    const cmp = await trainAndCompare("optdigits IID", "jobs/optdigits-learning.json", 6, 1, OPTDIGITS_TEST);
     expect(cmp.rounds).toBe(6);
     expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
     expect(cmp.federated).toBeGreaterThan(0.9);
   }, 900_000);
 
   it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): at most 1 point below central", async () => {
-    const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/adult-learning.json")), 8, { size: 5, min: 5 }), () => undefined);
-    const { id, lines, status } = await run(cluster, spec);
-    expect(status, lines.join("\n")).toBe("completed");
-    const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[2]!, rowsOf(2), ADULT_TEST);
-    console.log(`adult: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds, ${cmp.testRows} test rows)`);
+    const cmp = await trainAndCompare("adult", "jobs/adult-learning.json", 8, 2, ADULT_TEST);
     expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
     expect(cmp.federated).toBeGreaterThan(0.8);
   }, 900_000);
