@@ -27,18 +27,6 @@ export default defineConfig({
       },
       {
         test: {
-          // Non-IID learning acceptance: kept out of npm test because it does not yet meet its
-          // bound reliably (federated 92.9–94.5 % vs central 94.8–95.1 % over five runs).
-          name: "e2e-long",
-          include: ["test/e2e-long/**/*.test.ts"],
-          environment: "node",
-          fileParallelism: false,
-          testTimeout: 1_800_000,
-          hookTimeout: 300_000,
-        },
-      },
-      {
-        test: {
           name: "slow",
           include: ["test/slow/**/*.test.ts"],
           environment: "node",

@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --nodes 5 --rounds 5 --learn wdbc,optdigits,adult --rows 1500 --keep]`: the
+ * `npm run demo [-- --nodes 5 --rounds N --learn wdbc,optdigits,adult --rows 1500 --keep]`: the
  * whole of 2PM on real data, on this machine, with nothing else to set up.
  *
  * Starts a local coordinator (workerd with D1, R2 and Durable Objects) and N node processes,
@@ -9,8 +9,9 @@
  *     logistic regression (feature standardisation from a statistics job, validated MASCOT
  *     aggregation with range and L2-norm bounds, federated evaluation per round), the
  *     optdigits MLP (linear-only aggregation), adult logistic regression with one-hot
- *     features (validated); each compared with central training on the union of the
- *     nodes' training rows, on test rows no node holds;
+ *     features (linear-only); each compared with central training on the union of the
+ *     nodes' training rows, on test rows no node holds. Each job runs for its job file's
+ *     round limit and stopping rule unless --rounds caps every job at N rounds;
  *  3. CKKS-encrypted inference with the trained wdbc model on rows no node holds, compared
  *     with plaintext inference;
  *  4. a round with a cheating node (out-of-range input): named, excluded, job completes.
@@ -38,17 +39,17 @@ const ex = (p: string) => path.join(ROOT, "examples", p);
 const { values: opts } = parseArgs({
   options: {
     nodes: { type: "string", default: "5" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string" },
     rows: { type: "string", default: "1500" },
     learn: { type: "string", default: "wdbc,optdigits" },
     "skip-mlp": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
   },
 });
-const N = Number(opts.nodes), ROUNDS = Number(opts.rounds), ROWS = Number(opts.rows);
+const N = Number(opts.nodes), ROUNDS = opts.rounds === undefined ? undefined : Number(opts.rounds), ROWS = Number(opts.rows);
 const LEARN = new Set(opts.learn!.split(",").map((s) => s.trim()).filter(Boolean));
 if (opts["skip-mlp"]) LEARN.delete("optdigits");
-if (!(N >= 3 && N <= 10) || !(ROUNDS >= 1 && ROUNDS <= 50) || !(ROWS >= 100 && ROWS <= 4096) || [...LEARN].some((d) => !["wdbc", "optdigits", "adult"].includes(d))) {
+if (!(N >= 3 && N <= 10) || (ROUNDS !== undefined && !(ROUNDS >= 1 && ROUNDS <= 50)) || !(ROWS >= 100 && ROWS <= 4096) || [...LEARN].some((d) => !["wdbc", "optdigits", "adult"].includes(d))) {
   console.error("demo: --nodes must be 3..10, --rounds 1..50, --rows 100..4096 (the demo query's maxRowsPerParty), --learn a list of wdbc, optdigits, adult");
   process.exit(2);
 }
@@ -135,8 +136,10 @@ async function main(): Promise<number> {
     const learn = async (name: string, jobFile: string, k: number, testRows: Row[]): Promise<string> => {
       const loaded = await loadJobSpec(ex(jobFile));
       loaded.committee = { size: N, min: Math.min(3, N) };
-      loaded.maxRounds = ROUNDS;
-      (loaded.task as { stopping: { maxRounds: number } }).stopping.maxRounds = ROUNDS;
+      if (ROUNDS !== undefined) { // else the job file's own round limit and stopping rule
+        loaded.maxRounds = ROUNDS;
+        (loaded.task as { stopping: { maxRounds: number } }).stopping.maxRounds = ROUNDS;
+      }
       const spec = await prepareSpec(cluster.operator, loaded, (s) => say(`  ${s}`));
       const { id, rounds } = await runJob(cluster, spec);
       const { result } = await cluster.operator.json<{ result: LearningResult }>("GET", `/v1/jobs/${id}/result`);

@@ -1,14 +1,17 @@
 /**
  * Federated learning end to end on a real local coordinator (the bundled Worker on Miniflare)
- * and real `2pm node start` processes, each holding its own slices of wdbc, optdigits and
- * adult. For each dataset the federated model's test accuracy (rows no node holds) is
- * compared with the same model trained centrally on the union of the nodes' training rows
- * with the same hyper-parameters (scripts/lib/learning-compare.ts): federated may be at most
- * 1 percentage point below central. It may be above: wdbc's 114 test rows make 1 row 0.88
- * points, and the x² MLP trained centrally for rounds × epochs epochs is less stable than
- * its federated average (both figures are printed). Then, on a smaller cluster: a node whose update norm exceeds the bound
- * is named and excluded every round while training converges, and a node killed during a
- * round makes the round time out and retry with a new committee from the last accepted model.
+ * and real `2pm node start` processes, each holding its own slices of wdbc, optdigits (dealt
+ * IID, and a second copy split by class) and adult. For each dataset the federated model's
+ * test accuracy (rows no node holds) is compared with the same model trained centrally on
+ * the union of the nodes' training rows with the same hyper-parameters
+ * (scripts/lib/learning-compare.ts), and must be within 1 percentage point of it either way.
+ * The jobs use full-batch local gradient descent (batchSize ≥ any slice): minibatch noise in
+ * the central run alone made the two differ by several points on the x² MLP. Non-IID uses
+ * FedSGD (one local step per round), whose weighted aggregate is exactly the central
+ * full-batch gradient, so label skew cannot pull the federation away from central.
+ * Then, on a smaller cluster: a node whose update norm exceeds the bound is named and
+ * excluded every round while training converges, and a node killed during a round makes the
+ * round time out and retry with a new committee from the last accepted model.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
@@ -28,6 +31,7 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const ex = (p: string) => path.join(ROOT, "examples", p);
 const WDBC = { schemaFile: ex("schemas/wdbc.json"), dataFile: ex("data/wdbc.data") };
 const OPTDIGITS = { schemaFile: ex("schemas/optdigits.json"), dataFile: ex("data/optdigits.tra") };
+const OPTDIGITS_BY_CLASS = { ...OPTDIGITS, splitBy: "digit", asSchema: "optdigits-byclass" };
 const ADULT = { schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-train.csv"), maxRowsPerNode: 2000 };
 
 /** wdbc has no published test split: every 5th row is the test set, the rest is dealt to nodes. */
@@ -57,11 +61,11 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
   let cluster: Cluster;
   const rowsOf = (k: number): Row[][] => cluster.nodes.map((n) => n.slices[k]!.rows);
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 5, datasets: [{ ...WDBC, rows: WDBC_TRAIN }, OPTDIGITS, ADULT], livenessSeconds: 30 });
+    cluster = await startCluster({ nodes: 5, datasets: [{ ...WDBC, rows: WDBC_TRAIN }, OPTDIGITS, ADULT, OPTDIGITS_BY_CLASS], livenessSeconds: 30 });
   }, 300_000);
   afterAll(async () => { await cluster?.stop(); });
 
-  it("wdbc logistic regression, validated aggregation: at most 1 point below central; the log verifies; encrypted inference equals plaintext", async () => {
+  it("wdbc logistic regression, validated aggregation: within 1 point of central; the log verifies; encrypted inference equals plaintext", async () => {
     const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex("jobs/wdbc-learning.json")), 2, { size: 5, min: 5 }), () => undefined);
     const { id, result, lines, status } = await run(cluster, spec);
     expect(status, lines.join("\n")).toBe("completed");
@@ -70,7 +74,7 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     expect(last.accuracy).toBeGreaterThan(0.9); // federated evaluation on the nodes' held-out rows
     const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[0]!, rowsOf(0), WDBC_TEST);
     console.log(`wdbc: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds, ${cmp.testRows} test rows)`);
-    expect(cmp.diffPts).toBeGreaterThanOrEqual(-1); // not worse than central by more than 1 point (114 test rows: 1 row = 0.88 points)
+    expect(Math.abs(cmp.diffPts)).toBeLessThanOrEqual(1); // 114 test rows: 1 row = 0.88 points
     expect(cmp.federated).toBeGreaterThan(0.93);
 
     const log = await cluster.operator.json<{ entries: LogEntry[]; publicKey: string }>("GET", `/v1/jobs/${id}/log`);
@@ -86,27 +90,41 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     expect(x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length).toBe(x.length);
   }, 900_000);
 
-  /** Runs `jobFile` for `rounds` rounds on all 5 nodes (standardised first if the job says so) and compares with central. */
-  const trainAndCompare = async (name: string, jobFile: string, rounds: number, k: number, testRows: Row[]) => {
-    const spec = await prepareSpec(cluster.operator, withRounds(await loadJobSpec(ex(jobFile)), rounds, { size: 5, min: 5 }), () => undefined);
+  /** Runs `spec` on all 5 nodes (standardised first if the job says so) and compares with central on slice k. */
+  const trainAndCompare = async (name: string, loaded: JobSpec, rounds: number, k: number, testRows: Row[]) => {
+    const spec = await prepareSpec(cluster.operator, withRounds(loaded, rounds, { size: 5, min: 5 }), () => undefined);
     const { id, lines, status } = await run(cluster, spec);
     expect(status, lines.join("\n")).toBe("completed");
     const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[k]!, rowsOf(k), testRows);
     console.log(`${name}: federated ${(100 * cmp.federated).toFixed(2)} % vs central ${(100 * cmp.central).toFixed(2)} % (${cmp.rounds} rounds, ${cmp.testRows} test rows)`);
+    expect(cmp.rounds).toBe(rounds);
+    expect(Math.abs(cmp.diffPts)).toBeLessThanOrEqual(1);
     return cmp;
   };
 
-  it("optdigits MLP (IID slices, linear-only aggregation): at most 1 point below central", async () => {
+  it("optdigits MLP (IID slices, FedAvg with 5 local epochs, linear-only aggregation): within 1 point of central", async () => {
     // Pixel counts standardised with a federated statistics job first (x² activations diverge on raw 0..16 counts).
-    const cmp = await trainAndCompare("optdigits IID", "jobs/optdigits-learning.json", 6, 1, OPTDIGITS_TEST);
-    expect(cmp.rounds).toBe(6);
-    expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
+    const cmp = await trainAndCompare("optdigits IID", await loadJobSpec(ex("jobs/optdigits-learning.json")), 12, 1, OPTDIGITS_TEST);
     expect(cmp.federated).toBeGreaterThan(0.9);
   }, 900_000);
 
-  it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): at most 1 point below central", async () => {
-    const cmp = await trainAndCompare("adult", "jobs/adult-learning.json", 8, 2, ADULT_TEST);
-    expect(cmp.diffPts).toBeGreaterThanOrEqual(-1);
+  it("optdigits MLP, non-IID (each node holds only some digits), FedSGD: within 1 point of central", async () => {
+    const k = 3;
+    const labels = cluster.nodes.map((n) => new Set(n.slices[k]!.rows.map((r) => r[r.length - 1])));
+    expect(labels.every((s) => s.size < 10)).toBe(true); // label skew: no node sees every class
+    expect(new Set(labels.flatMap((s) => [...s])).size).toBe(10);
+    const loaded = await loadJobSpec(ex("jobs/optdigits-learning.json"));
+    const task = loaded.task as Task & { schema: Record<string, unknown> };
+    const spec: JobSpec = {
+      ...loaded, schemaId: OPTDIGITS_BY_CLASS.asSchema,
+      task: { ...task, schema: { ...task.schema, name: OPTDIGITS_BY_CLASS.asSchema }, model: { ...task.model, epochs: 1 } },
+    };
+    const cmp = await trainAndCompare("optdigits non-IID", spec, 60, k, OPTDIGITS_TEST);
+    expect(cmp.federated).toBeGreaterThan(0.9);
+  }, 1_200_000);
+
+  it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): within 1 point of central", async () => {
+    const cmp = await trainAndCompare("adult", await loadJobSpec(ex("jobs/adult-learning.json")), 8, 2, ADULT_TEST);
     expect(cmp.federated).toBeGreaterThan(0.8);
   }, 900_000);
 });
