@@ -59,7 +59,7 @@ const PHASE_LABEL: Record<string, string> = {
   "cope.ot.A": "offline: base OTs and OT extension (MASCOT triples, MAC key shares)",
   "cope.ot.B": "offline: triples (multiply, combine, authenticate, sacrifice)",
   input: "online: authenticated inputs",
-  "coin.A": "online: coin toss", layer1: "online: validation products", valid: "online: open pass/fail bits",
+  "coin.A": "online: coin toss, validation proofs", "coin.C": "online: proof challenge", layer1: "online: proof check", valid: "online: open pass/fail bits",
   "maccheck.commit": "online: MAC check (commit)", "open.sum": "online: open the sum",
   "lin.seed": "linear-only: PRG seeds", "lin.commit": "linear-only: commit", "lin.open": "linear-only: open",
 };

@@ -13,19 +13,22 @@
  *   1  cope.ot.A  →  cope.ot.B        base-OT receiver with choices = bits of α_i
  *   2  cope.ot.B  →  input.seed, input.cope, coin.commit      Fig. 7 Input (COPE Extend)
  *   3  input      →  coin.open (A)                           (after all inputs are fixed)
- *   4  coin A     →  input.y [+ input.mask + mult.open]      Fig. 7 check; validation layer 1
- *  with predicates:
- *   5  layer 1    →  mult.open       ρ_j·z_j (Beaver)
- *   6  layer 2    →  valid.open      w_j = ρ_j·z_j
- *   7  valid      →  coin.open (B)
- *   8  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
- *   9  commit     →  maccheck.open, echo
- *  10  open       →  open.sum        Σ over parties whose input passed
- *  11  sum        →  coin.open (C)
- *  12  coin C     →  maccheck.commit
- *  13  commit     →  maccheck.open, echo
- *  14  open       →  result
- *  without predicates, step 4 sends input.y and open.sum together and steps 5–10 vanish.
+ *   4  coin A     →  input.y [+ input.mask]       Fig. 7 check; late inputs: projection
+ *                                                  slack bits and each owner's product proof
+ *  with predicates (validation, validation.ts + product-proof.ts):
+ *   5  proof      →  coin.open (C)   (after every owner's proof is fixed)
+ *   6  coin C     →  mult.open       proofs queried at r; s Beaver products per owner
+ *   7  layer 1    →  mult.open       z_j (folded zero terms + μ·proof check); ρ_j·z_j (Beaver)
+ *   8  layer 2    →  valid.open      w_j = ρ_j·z_j
+ *   9  valid      →  coin.open (B)
+ *  10  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
+ *  11  commit     →  maccheck.open, echo
+ *  12  open       →  open.sum        Σ over parties whose input passed
+ *  13  sum        →  coin.open (final)
+ *  14  coin       →  maccheck.commit
+ *  15  commit     →  maccheck.open, echo
+ *  16  open       →  result
+ *  without predicates, step 4 sends input.y and open.sum together and steps 5–12 vanish.
  * The exclusion decision is MAC-checked before the sum is opened: otherwise a cheater could
  * make an honest input look invalid and learn a sum without it.
  */
@@ -44,6 +47,7 @@ import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma }
 import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type Projection } from "./validation.ts";
+import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
 
 /** A batch of authenticated triples (vectors of equal length): c = a·b. */
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
@@ -142,10 +146,13 @@ export interface ValidatedEngine {
   tripleCount: number;
 }
 
-/** Number of triples a validated run with these predicates consumes: n·(products + 2). */
+/**
+ * Number of triples a validated run with these predicates consumes: n·(s + 2), with s the
+ * width of each owner's product proof (product-proof.ts), ≈ √(products/32).
+ */
 export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates">): number {
   const plan = new ValidationPlan(cfg.field, cfg.length, cfg.predicates);
-  return plan.active ? cfg.parties * (plan.products + 2) : 0;
+  return plan.proof ? cfg.parties * (plan.proof.width + 2) : 0;
 }
 
 /**
@@ -163,7 +170,9 @@ export function buildValidatedSteps(
   const plan = new ValidationPlan(f, d, cfg.predicates);
   const P = plan.products;
   const E = plan.extendedLength;
-  const tripleCount = plan.active ? n * (P + 2) : 0;
+  const shape = plan.proof;
+  const S = shape?.width ?? 0; // Beaver products per owner (the proof's check at r)
+  const tripleCount = shape ? n * (S + 2) : 0;
   const offline = tripleCount > 0 ? makeOfflineOrThrow(makeOffline, tripleCount) : undefined;
   const peers = [...Array(n).keys()].filter((j) => j !== me);
   const sid = (owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), cfg.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
@@ -199,7 +208,13 @@ export function buildValidatedSteps(
 
   const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
   const enc1 = (x: bigint) => f.encode(f.fromBigInts([x]));
-  const coinCount = plan.active ? 3 : 2;
+  const coinCount = plan.active ? 4 : 2;
+  // Validation: fold coefficients γ_j (coin A), the product-proof challenge r and μ (coin C).
+  const gammaOf = (j: number) => expandSeed(f, seedA, `validation/${j}`, plan.termCount);
+  const masksOf = (v: AuthShare) => sliceShare(f, v, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+  const PM = plan.projectionMaskLength;
+  const queries: ProductQuery[] = [];
+  let mu = 0n;
 
   const nextCoin = (box: Inbox): Uint8Array => {
     const idx = coinsOpened++;
@@ -344,16 +359,14 @@ export function buildValidatedSteps(
       return out;
     }
     R = plan.projectionFromSeed(seedA);
-    if (plan.maskLength > 0) {
-      const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
-      lateE[me] = plan.lateInput(input, masks, R);
-      out.push(bcast("input.mask", f.encode(lateE[me]!)));
-    }
-    const lefts: AuthShare[] = [], rights: AuthShare[] = [];
-    for (let j = 0; j < n; j++) { const o = plan.operands(ctxOf(), shares[j]!, R); lefts.push(o.left); rights.push(o.right); }
-    const L = sumConcat(f, lefts), Rt = sumConcat(f, rights);
-    layer1 = beaverMasks(f, L, Rt, sliceTriples(f, triples!, 0, n * P));
-    out.push(bcast("mult.open", f.encode(f.concat([layer1.eps.value, layer1.delta.value]))));
+    // Late inputs via masks: the projection slack bits, then the product proof for our own
+    // gadget inputs (c∘left, right) under the fold coefficients γ just drawn.
+    const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+    const eProj = PM > 0 ? plan.lateInput(input, f.slice(masks, 0, PM), R) : f.zeros(0);
+    const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: ext, mac: f.zeros(E) }, R);
+    const h = proveProducts(f, shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(me))), clear.right.value);
+    lateE[me] = f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
+    out.push(bcast("input.mask", f.encode(lateE[me]!)));
     return out;
   });
   const collectY = (box: Inbox): void => {
@@ -370,23 +383,52 @@ export function buildValidatedSteps(
       return [openCoin()];
     });
   } else {
-    // 5: layer 1 opened → products, zero terms, z_j; Beaver for ρ_j·z_j.
-    push("layer1", plan.maskLength > 0 ? ["input.y", "input.mask", "mult.open"] : ["input.y", "mult.open"], (box) => {
+    // 5: every owner's late inputs are in; open coin C (the proof challenge).
+    push("proof", ["input.y", "input.mask"], (box) => {
       collectY(box);
-      if (plan.maskLength > 0) for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+      for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+      return [openCoin()];
+    });
+    // 6: coin C → each owner's proof queried at r (linear); Beaver for A_i(r)·B_i(r).
+    push("coin.C", ["coin.open"], (box) => {
+      const seedC = nextCoin(box);
+      const [r, m] = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2));
+      mu = m!;
+      const lefts: AuthShare[] = [], rights: AuthShare[] = [];
+      for (let j = 0; j < n; j++) {
+        const o = plan.operands(ctxOf(), shares[j]!, R);
+        const c = plan.productCoefficients(gammaOf(j));
+        const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
+        const hShare = inputViaMask(ctxOf(), sliceShare(f, masksOf(shares[j]!), PM, plan.maskLength), f.slice(lateE[j]!, PM, plan.maskLength));
+        queries[j] = queryProducts(f, shape!, a, o.right, hShare, r!);
+        lefts.push(queries[j]!.ar); rights.push(queries[j]!.br);
+      }
+      layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, triples!, 0, n * S));
+      return [bcast("mult.open", f.encode(f.concat([layer1.eps.value, layer1.delta.value])))];
+    });
+    // 7: layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus μ·(H_j(r) − Σ_i A_i(r)·B_i(r)); Beaver for ρ_j·z_j.
+    push("layer1", ["mult.open"], (box) => {
       const opened = openValues(f, f.concat([layer1!.eps.value, layer1!.delta.value]), box.get("mult.open")!, me, "mult.open");
-      const eps = f.slice(opened, 0, n * P), delta = f.slice(opened, n * P, 2 * n * P);
+      const eps = f.slice(opened, 0, n * S), delta = f.slice(opened, n * S, 2 * n * S);
       batch.add(eps, layer1!.eps.mac);
       batch.add(delta, layer1!.delta.mac);
-      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * P), eps, delta);
+      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * S), eps, delta);
+      const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
       const zs: AuthShare[] = [];
       for (let j = 0; j < n; j++) {
-        const terms = plan.terms(ctxOf(), shares[j]!, sliceShare(f, prods, j * P, (j + 1) * P), lateE[j] ?? f.zeros(0));
-        zs.push(foldTerms(f, terms, expandSeed(f, seedA, `validation/${j}`, terms.value.length)));
+        const q = queries[j]!;
+        const terms = plan.terms(ctxOf(), shares[j]!, noProducts, f.slice(lateE[j]!, 0, PM));
+        const folded = foldTerms(f, terms, gammaOf(j));
+        const pj = sliceShare(f, prods, j * S, (j + 1) * S);
+        const check = { value: f.get(q.hr.value, 0) - f.sum(pj.value), mac: f.get(q.hr.mac, 0) - f.sum(pj.mac) };
+        zs.push({
+          value: f.fromBigInts([mod(f.get(folded.value, 0) + f.get(q.sum.value, 0) + mu * check.value, f.p)]),
+          mac: f.fromBigInts([mod(f.get(folded.mac, 0) + f.get(q.sum.mac, 0) + mu * check.mac, f.p)]),
+        });
       }
       const z = sumConcat(f, zs);
-      const rho = sliceTriples(f, triples!, n * P, n * P + n).a;
-      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * P + n, n * P + 2 * n));
+      const rho = sliceTriples(f, triples!, n * S, n * S + n).a;
+      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * S + n, n * S + 2 * n));
       return [bcast("mult.open", f.encode(f.concat([layer2.eps.value, layer2.delta.value])))];
     });
     // 6: w_j = ρ_j·z_j, opened.
@@ -395,7 +437,7 @@ export function buildValidatedSteps(
       const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
       batch.add(eps, layer2!.eps.mac);
       batch.add(delta, layer2!.delta.mac);
-      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * P + n, n * P + 2 * n), eps, delta);
+      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * S + n, n * S + 2 * n), eps, delta);
       return [bcast("valid.open", f.encode(w.value))];
     });
     // 7: pass/fail bits; open coin B.
@@ -435,6 +477,11 @@ export function buildValidatedSteps(
 function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {
   if (!make) throw new RangeError(`validated mode with predicates needs ${count} triples but no offline phase is available`);
   return make(count);
+}
+
+function mod(x: bigint, p: bigint): bigint {
+  const r = x % p;
+  return r < 0n ? r + p : r;
 }
 
 /** Concatenates per-owner shares into one vector. */

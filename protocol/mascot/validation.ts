@@ -39,6 +39,7 @@ import type { Predicate } from "./party.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { M61Vec } from "../field/m61.ts";
 import { expandSeed } from "./shares.ts";
+import { proofShape, type ProofShape } from "./product-proof.ts";
 
 /** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
 export const PROJECTION_TAIL_T = 28;
@@ -71,27 +72,34 @@ export class ValidationPlan {
   readonly items: Item[] = [];
   /** Witness values appended after x (range bits, L2 slack bits). */
   readonly auxLength: number;
-  /** Masks for late inputs (projection slack bits). */
+  /** Masks for late inputs: projection slack bits, then the product proof. */
   readonly maskLength: number;
-  /** Layer-1 products per owner. */
+  /** Masks for the projection slack bits (the first part of the masks). */
+  readonly projectionMaskLength: number;
+  /** Products per owner (the pairs the product proof covers). */
   readonly products: number;
+  /** Shape of the product proof (product-proof.ts); undefined when nothing is checked. */
+  readonly proof: ProofShape | undefined;
+  /** Number of zero terms per owner (the length of {@link terms}). */
+  readonly termCount: number;
   /** Total projection rows (0 if none). */
   readonly projectionRows: number;
 
   /** Throws RangeError on a malformed predicate (bad indices, bits, bound). */
   constructor(readonly field: Field, d: number, predicates: readonly Predicate[]) {
     this.d = d;
-    let aux = 0, masks = 0, prods = 0, rows = 0;
+    let aux = 0, masks = 0, prods = 0, rows = 0, terms = 0;
     const maxBits = field.bits - 1;
     for (const p of predicates) {
       switch (p.kind) {
         case "none": break;
-        case "bits": this.items.push({ kind: "bits", start: 0, end: d }); prods += d; break;
+        case "bits": this.items.push({ kind: "bits", start: 0, end: d }); prods += d; terms += d; break;
         case "one-hot":
           for (const [s, e] of p.groups) {
             if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`one-hot: bad group [${s}, ${e}) for length ${d}`);
             this.items.push({ kind: "bits", start: s, end: e }, { kind: "group", start: s, end: e, exact: p.exact === true });
             prods += e - s + (p.exact ? 0 : 1);
+            terms += e - s + 1;
           }
           break;
         case "range": {
@@ -101,7 +109,7 @@ export class ValidationPlan {
           const offset = p.offset ?? 0n;
           if (typeof offset !== "bigint" || offset < 0n || offset >= field.p) throw new RangeError("range: offset must be a bigint in [0, p)");
           this.items.push({ kind: "range", start: s, end: e, bits: p.bits, auxOffset: aux, offset });
-          aux += (e - s) * p.bits; prods += (e - s) * p.bits;
+          aux += (e - s) * p.bits; prods += (e - s) * p.bits; terms += (e - s) * (p.bits + 1);
           break;
         }
         case "l2-norm": {
@@ -116,11 +124,11 @@ export class ValidationPlan {
             if (threshold >= field.p / 4n) throw new RangeError("l2-norm: projected threshold too large for the field");
             const slackBits = Math.max(1, bitLength(threshold));
             this.items.push({ kind: "proj", rows: m, threshold, slackBits, maskOffset: masks, rowsOffset: rows });
-            masks += slackBits; rows += m; prods += m + slackBits;
+            masks += slackBits; rows += m; prods += m + slackBits; terms += slackBits + 1;
           } else {
             const slackBits = Math.max(1, bitLength(p.bound));
             this.items.push({ kind: "l2", bound: p.bound, slackBits, auxOffset: aux, start: ls, end: le });
-            aux += slackBits; prods += le - ls + slackBits;
+            aux += slackBits; prods += le - ls + slackBits; terms += slackBits + 1;
           }
           break;
         }
@@ -128,8 +136,11 @@ export class ValidationPlan {
       }
     }
     this.auxLength = aux;
-    this.maskLength = masks;
+    this.projectionMaskLength = masks;
     this.products = prods;
+    this.proof = prods > 0 ? proofShape(prods) : undefined;
+    this.maskLength = masks + (this.proof?.length ?? 0);
+    this.termCount = terms;
     this.projectionRows = rows;
   }
 
@@ -170,10 +181,10 @@ export class ValidationPlan {
     return new Projection(this.projectionRows, this.d, expandBytes(seed, "validation/projection", Math.ceil((this.projectionRows * this.d) / 8)));
   }
 
-  /** Owner side, after R is known: e = c − r for the projection slack bits c (late input via masks). */
+  /** Owner side, after R is known: e = c − r for the projection slack bits c (late input via the projection masks r). */
   lateInput(x: FieldVec, masks: FieldVec, R: Projection | undefined): FieldVec {
     const f = this.field;
-    const c = new Array<bigint>(this.maskLength).fill(0n);
+    const c = new Array<bigint>(this.projectionMaskLength).fill(0n);
     for (const it of this.items) {
       if (it.kind !== "proj") continue;
       let s = 0n;
@@ -184,7 +195,7 @@ export class ValidationPlan {
     return f.sub(f.fromBigInts(c), masks);
   }
 
-  /** Layer-1 product operands (left ∘ right), both of length `products`, from an owner's extended share. */
+  /** Product operands (left ∘ right), both of length `products`, from an owner's extended share. */
   operands(ctx: ShareContext, ext: AuthShare, R: Projection | undefined): { left: AuthShare; right: AuthShare } {
     const f = ctx.field;
     const L: AuthShare[] = [];
@@ -215,7 +226,43 @@ export class ValidationPlan {
   }
 
   /**
-   * The zero terms from the owner's extended share, the layer-1 products (same order as
+   * For fold coefficients γ (one per zero term): the coefficient c_t with which product t
+   * enters Σ_k γ_k·term_k. Every product enters exactly one term with coefficient 1, so
+   * fold(terms(ext, prods, e)) = fold(terms(ext, 0, e)) + Σ_t c_t·prods_t.
+   * Throws RangeError if γ does not have {@link termCount} entries.
+   */
+  productCoefficients(gamma: FieldVec): FieldVec {
+    const f = this.field;
+    if (gamma.length !== this.termCount) throw new RangeError(`productCoefficients: expected ${this.termCount} coefficients, got ${gamma.length}`);
+    const out: bigint[] = [];
+    let k = 0; // next term index
+    const g = (i: number) => f.get(gamma, i);
+    for (const it of this.items) {
+      switch (it.kind) {
+        case "bits": for (let t = it.start; t < it.end; t++) out.push(g(k++)); break;
+        case "group": if (!it.exact) out.push(g(k)); k++; break;
+        case "range": { const nb = (it.end - it.start) * it.bits; for (let t = 0; t < nb; t++) out.push(g(k++)); k += it.end - it.start; break; }
+        case "l2": {
+          const total = g(k + it.slackBits);
+          for (let t = it.start; t < it.end; t++) out.push(total);
+          for (let t = 0; t < it.slackBits; t++) out.push(g(k + t));
+          k += it.slackBits + 1;
+          break;
+        }
+        case "proj": {
+          const total = g(k + it.slackBits);
+          for (let t = 0; t < it.rows; t++) out.push(total);
+          for (let t = 0; t < it.slackBits; t++) out.push(g(k + t));
+          k += it.slackBits + 1;
+          break;
+        }
+      }
+    }
+    return f.fromBigInts(out);
+  }
+
+  /**
+   * The zero terms from the owner's extended share, the products (same order as
    * `operands`) and the public late input e. All are 0 iff the predicates hold.
    */
   terms(ctx: ShareContext, ext: AuthShare, prods: AuthShare, e: FieldVec): AuthShare {

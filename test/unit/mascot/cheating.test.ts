@@ -49,6 +49,17 @@ describe("cheating parties are caught (validated mode)", () => {
     for (const e of honestErrors(parties, net.errors, 2)) expect(e.code).toBe("mac-check-failed");
     expect(sumOpened).toBe(false);
   });
+  it("product proof changed on the wire (the owner's view differs from the others') → mac-check-failed before the sum is opened", () => {
+    let sumOpened = false;
+    const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [{ kind: "range", bits: 2 }] }, {
+      tamper: (e) => {
+        if (e.phase === "open.sum") sumOpened = true;
+        return e.from === 1 && e.phase === "input.mask" ? { ...e, payload: flipElement(e.payload, 0) } : e;
+      },
+    });
+    for (const e of honestErrors(parties, net.errors, 1)) expect(e.code).toBe("mac-check-failed");
+    expect(sumOpened).toBe(false);
+  });
   it("tampered MAC share (on a preprocessed value) → mac-check-failed", () => {
     const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [{ kind: "bits" }], badMac: { party: 1, index: 0 } });
     expect(net.errors.every((e) => e instanceof ProtocolAbort && e.code === "mac-check-failed")).toBe(true);

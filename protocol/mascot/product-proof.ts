@@ -1,0 +1,167 @@
+/**
+ * Proof-assisted products for input validation: a fully linear PCP (Boneh, Boyle,
+ * Corrigan-Gibbs, Gilboa, Ishai, "Zero-knowledge proofs on secret-shared data via fully
+ * linear PCPs", CRYPTO 2019) with the ParallelSum gadget, checked on MASCOT-authenticated
+ * shares.
+ *
+ * Setting. The validation circuit of one owner's input needs S = Σ_t a_t·b_t, where a and b
+ * (length P) are linear in the owner's authenticated input (a already carries the public
+ * fold coefficients). Computing every a_t·b_t with a Beaver triple costs P triples per owner,
+ * and MASCOT triples are the expensive part (≈ 6.8 KB per triple per ordered pair of
+ * parties). The owner knows a and b in the clear, so it proves S instead:
+ *  - lay the P pairs out as L gadget calls of width s (P ≤ s·L, zero padding): call l uses
+ *    a_{(l−1)s+i}, b_{(l−1)s+i} for i < s;
+ *  - wire polynomials A_i, B_i of degree ≤ L − 1 with A_i(l), B_i(l) the call-l inputs
+ *    (l = 1..L); the proof polynomial H = Σ_i A_i·B_i has degree ≤ 2L − 2;
+ *  - the owner inputs H(1), …, H(2L − 1) (late authenticated inputs, committed before the
+ *    challenge); then S = Σ_{l ≤ L} H(l) is linear in the shares;
+ *  - after a joint random challenge r, all parties compute shares of A_i(r), B_i(r), H(r)
+ *    (linear: Lagrange coefficients at r) and check H(r) − Σ_i A_i(r)·B_i(r) = 0 with s
+ *    Beaver products.
+ * Soundness: if H ≠ Σ A_i·B_i as polynomials, the check passes w.p. ≤ (2L − 2)/p over r
+ * (≈ 2^-50 for L = 1024 in m61); if H = Σ A_i·B_i, the claimed S is the true inner product.
+ * Privacy: nothing is opened except Beaver-masked values and the final masked pass/fail
+ * value, exactly as with Beaver products for every pair.
+ * Cost per owner: s triples instead of P, and 2L − 1 extra authenticated inputs (an input
+ * costs one COPE per element with each peer, ≈ 14× less than a triple with all pairs).
+ */
+import type { Field, FieldVec } from "../field/types.ts";
+import { sliceShare, type AuthShare } from "./shares.ts";
+
+/** Layout of the proof for `products` pairs: `width` s, `calls` L, proof `length` 2L − 1. */
+export interface ProofShape {
+  products: number;
+  width: number;
+  calls: number;
+  length: number;
+}
+
+/** Upper bound on L (the prover's work is ≈ 2·P·L field multiplications). */
+export const MAX_PROOF_CALLS = 1024;
+
+/**
+ * Chooses s and L for P pairs: s ≈ √(P/32) balances the s triples (all pairs of parties)
+ * against the 2L − 1 inputs (owner's pairs only); L is capped at {@link MAX_PROOF_CALLS}.
+ * Throws RangeError if P is not a positive integer.
+ */
+export function proofShape(products: number): ProofShape {
+  if (!Number.isSafeInteger(products) || products < 1) throw new RangeError(`proofShape: products must be a positive integer, got ${products}`);
+  let width = Math.max(1, Math.ceil(Math.sqrt(products / 32)));
+  if (Math.ceil(products / width) > MAX_PROOF_CALLS) width = Math.ceil(products / MAX_PROOF_CALLS);
+  const calls = Math.ceil(products / width);
+  return { products, width, calls, length: 2 * calls - 1 };
+}
+
+function modPow(b: bigint, e: bigint, p: bigint): bigint {
+  let r = 1n;
+  b %= p;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % p;
+    b = (b * b) % p;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/** Inverse factorials 1/0!, …, 1/n! mod p. */
+function inverseFactorials(p: bigint, n: number): bigint[] {
+  const fact = [1n];
+  for (let i = 1; i <= n; i++) fact.push((fact[i - 1]! * BigInt(i)) % p);
+  const inv = new Array<bigint>(n + 1);
+  inv[n] = modPow(fact[n]!, p - 2n, p);
+  for (let i = n; i >= 1; i--) inv[i - 1] = (inv[i]! * BigInt(i)) % p;
+  return inv;
+}
+
+/**
+ * Lagrange basis over the nodes 1..N evaluated at r: λ_l(r) = Π_{m≠l} (r − m)/(l − m), so
+ * g(r) = Σ_l λ_l(r)·g(l) for every g of degree < N. Correct for any r, including a node.
+ * Requires N < p. Throws RangeError if N < 1.
+ */
+export function lagrangeBasis(f: Field, nodes: number, r: bigint, invFact = inverseFactorials(f.p, nodes - 1)): bigint[] {
+  if (!Number.isSafeInteger(nodes) || nodes < 1) throw new RangeError(`lagrangeBasis: nodes must be positive, got ${nodes}`);
+  const p = f.p;
+  const diff = (m: number) => ((r - BigInt(m)) % p + p) % p;
+  const pre = new Array<bigint>(nodes + 2);
+  const suf = new Array<bigint>(nodes + 2);
+  pre[1] = 1n;
+  for (let l = 1; l <= nodes; l++) pre[l + 1] = (pre[l]! * diff(l)) % p;
+  suf[nodes] = 1n;
+  for (let l = nodes; l >= 1; l--) suf[l - 1] = (suf[l]! * diff(l)) % p;
+  const out = new Array<bigint>(nodes);
+  for (let l = 1; l <= nodes; l++) {
+    // Π_{m≠l} (l − m) = (l − 1)!·(−1)^{N−l}·(N − l)!
+    let v = (((pre[l]! * suf[l]!) % p) * ((invFact[l - 1]! * invFact[nodes - l]!) % p)) % p;
+    if ((nodes - l) % 2 === 1) v = (p - v) % p;
+    out[l - 1] = v;
+  }
+  return out;
+}
+
+/** Row l (1-based) of a length-P vector laid out as L rows of width s, zero-padded. */
+function row(f: Field, v: FieldVec, shape: ProofShape, l: number): FieldVec {
+  const start = (l - 1) * shape.width;
+  const end = Math.min(start + shape.width, shape.products);
+  if (end - start === shape.width) return f.slice(v, start, end);
+  const out = f.zeros(shape.width);
+  for (let i = start; i < end; i++) f.set(out, i - start, f.get(v, i));
+  return out;
+}
+
+/** Σ_l coeffs[l−1]·row_l(v): the s wire polynomials evaluated where `coeffs` is the Lagrange basis. */
+function combineRows(f: Field, v: FieldVec, shape: ProofShape, coeffs: readonly bigint[]): FieldVec {
+  const acc = f.zeros(shape.width);
+  for (let l = 1; l <= shape.calls; l++) {
+    const c = coeffs[l - 1]!;
+    if (c !== 0n) f.addInPlace(acc, f.scale(row(f, v, shape, l), c));
+  }
+  return acc;
+}
+
+/**
+ * Prover (the owner, clear values): H(1), …, H(2L − 1) for H = Σ_i A_i·B_i, where a and b
+ * (length P) are the gadget inputs. Throws RangeError on a length mismatch.
+ */
+export function proveProducts(f: Field, shape: ProofShape, a: FieldVec, b: FieldVec): FieldVec {
+  if (a.length !== shape.products || b.length !== shape.products) throw new RangeError(`proveProducts: expected ${shape.products} pairs, got ${a.length} and ${b.length}`);
+  const L = shape.calls;
+  const out: bigint[] = [];
+  for (let l = 1; l <= L; l++) out.push(f.dot(row(f, a, shape, l), row(f, b, shape, l)));
+  const invFact = inverseFactorials(f.p, L - 1);
+  for (let k = L + 1; k <= 2 * L - 1; k++) {
+    const lam = lagrangeBasis(f, L, BigInt(k), invFact);
+    out.push(f.dot(combineRows(f, a, shape, lam), combineRows(f, b, shape, lam)));
+  }
+  return f.fromBigInts(out);
+}
+
+/** A linear query's result on shares: A(r), B(r) (s each) and H(r), Σ_{l ≤ L} H(l) (one each). */
+export interface ProductQuery {
+  ar: AuthShare;
+  br: AuthShare;
+  hr: AuthShare;
+  sum: AuthShare;
+}
+
+/**
+ * Verifier (every party, on its shares): the linear part of the check at challenge r.
+ * `a`, `b` are shares of the gadget inputs (length P), `h` of the proof (length 2L − 1).
+ * The caller multiplies ar∘br with Beaver triples and checks hr − Σ(ar∘br) = 0; `sum` is
+ * the claimed inner product Σ_t a_t·b_t. Throws RangeError on a length mismatch.
+ */
+export function queryProducts(f: Field, shape: ProofShape, a: AuthShare, b: AuthShare, h: AuthShare, r: bigint): ProductQuery {
+  if (a.value.length !== shape.products || b.value.length !== shape.products || h.value.length !== shape.length) {
+    throw new RangeError(`queryProducts: expected ${shape.products} pairs and a proof of ${shape.length}, got ${a.value.length}, ${b.value.length}, ${h.value.length}`);
+  }
+  const L = shape.calls;
+  const lamL = lagrangeBasis(f, L, r);
+  const lamH = f.fromBigInts(lagrangeBasis(f, shape.length, r));
+  const lin = (v: FieldVec) => combineRows(f, v, shape, lamL);
+  const head = sliceShare(f, h, 0, L);
+  return {
+    ar: { value: lin(a.value), mac: lin(a.mac) },
+    br: { value: lin(b.value), mac: lin(b.mac) },
+    hr: { value: f.fromBigInts([f.dot(h.value, lamH)]), mac: f.fromBigInts([f.dot(h.mac, lamH)]) },
+    sum: { value: f.fromBigInts([f.sum(head.value)]), mac: f.fromBigInts([f.sum(head.mac)]) },
+  };
+}
