@@ -27,7 +27,7 @@ const ex = (p: string) => path.join(ROOT, "examples", p);
 interface Case { name: string; job: string; data: ClusterDataset; target: number }
 const CASES: Record<string, Case> = {
   wdbc: { name: "wdbc", job: "jobs/wdbc-learning.json", data: { schemaFile: ex("schemas/wdbc.json"), dataFile: ex("data/wdbc.data") }, target: 0.95 },
-  optdigits: { name: "optdigits", job: "jobs/optdigits-learning.json", data: { schemaFile: ex("schemas/optdigits.json"), dataFile: ex("data/optdigits.tra") }, target: 0.93 },
+  optdigits: { name: "optdigits", job: "jobs/optdigits-learning.json", data: { schemaFile: ex("schemas/optdigits.json"), dataFile: ex("data/optdigits.tra") }, target: 0.9 },
   adult: { name: "adult", job: "jobs/adult-learning.json", data: { schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-train.csv"), maxRowsPerNode: 2000 }, target: 0.82 },
 };
 

@@ -9,7 +9,7 @@
  *     logistic regression (feature standardisation from a statistics job, validated MASCOT
  *     aggregation with range and L2-norm bounds, federated evaluation per round), the
  *     optdigits MLP (linear-only aggregation), adult logistic regression with one-hot
- *     features (linear-only); each compared with central training on the union of the
+ *     features (validated); each compared with central training on the union of the
  *     nodes' training rows, on test rows no node holds. Each job runs for its job file's
  *     round limit and stopping rule unless --rounds caps every job at N rounds;
  *  3. CKKS-encrypted inference with the trained wdbc model on rows no node holds, compared

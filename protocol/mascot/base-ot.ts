@@ -87,7 +87,8 @@ export function baseOtSenderStart(sid: Uint8Array, rng: Rng): { state: BaseOtSen
  */
 export function baseOtReceive(sid: Uint8Array, choices: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { message: Uint8Array; keys: Uint8Array } {
   if (messageA.length !== 32) throw new ProtocolAbort("bad-encoding", [peer], "base OT: A must be 32 bytes");
-  const A = decodePoint(messageA, peer, "A");
+  // Every b_i·A uses the same A: a window table for A makes them fixed-base multiplications.
+  const A = decodePoint(messageA, peer, "A").precompute(8, false);
   const m = choices.length;
   const out = new Uint8Array(32 * m);
   const keys = new Uint8Array(OT_KEY_BYTES * m);

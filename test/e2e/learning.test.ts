@@ -123,7 +123,7 @@ describe("federated learning end to end: 5 nodes, federated vs central", () => {
     expect(cmp.federated).toBeGreaterThan(0.9);
   }, 1_200_000);
 
-  it("adult logistic regression with one-hot features (standardised by a federated statistics job, linear-only aggregation): within 1 point of central", async () => {
+  it("adult logistic regression with one-hot features (standardised by a federated statistics job, validated aggregation): within 1 point of central", async () => {
     const cmp = await trainAndCompare("adult", await loadJobSpec(ex("jobs/adult-learning.json")), 8, 2, ADULT_TEST);
     expect(cmp.federated).toBeGreaterThan(0.8);
   }, 900_000);
@@ -155,7 +155,7 @@ describe("federated learning end to end: misbehaving and failing nodes", () => {
 
   it("a node killed during a round: the round times out, is retried with a new committee, and training continues from the last accepted model", async () => {
     const victim = await cluster.addNode([WDBC_TRAIN.slice(90, 180)]);
-    const job0 = withRounds({ ...spec, mode: "linear-only", task: { ...(spec.task as Task), aggregation: { mode: "linear-only", maxSamplesPerNode: 256 } } }, 3, { size: 4, min: 3 });
+    const job0 = withRounds(spec, 3, { size: 4, min: 3 }); // validated aggregation, as the job file says
     const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...job0, deadlines: { ...job0.deadlines, compute: 30 } });
     // Let round 0 be accepted with the victim, then kill it as soon as it starts round 1.
     await victim.waitFor((e) => e.kind === "phase" && e.jobId === job.id && e.round === 1, 300_000);
