@@ -40,6 +40,8 @@
  * "commitment-mismatch", "bad-encoding", "replay", "unexpected-message".
  */
 import type { Field, FieldVec } from "../field/types.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { CopeReceiverSeeds, CopeSenderSeeds } from "./input.ts";
 import type { Rng } from "../rng.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
@@ -133,6 +135,8 @@ export class OfflineParty {
   private kosS: Array<KosSenderState | undefined> = [];
   private copeS: Array<CopeSenderState | undefined> = [];
   private copeR: Array<CopeReceiverState | undefined> = [];
+  private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
+  private inputSeedsR: Array<CopeReceiverSeeds | undefined> = [];
   /** Payload bytes this party sent (a broadcast counts once per recipient). */
   bytesSent = 0;
 
@@ -156,6 +160,22 @@ export class OfflineParty {
   get phase(): string { return this.aborted ? "aborted" : this._done ? "done" : this.stage; }
   /** α_i, this party's MAC-key share. Available from construction. */
   alpha(): bigint { return this.alphaShare; }
+  /**
+   * COPE seeds for the online phase's authenticated inputs (online.ts), derived from this
+   * session's COPE Initialize OTs: for each key bit ℓ, H("…/input-cope-seed/v1" ‖ k_ℓ) of
+   * the OT output k_ℓ. Hashing random-OT outputs gives random OTs with the same choice bits
+   * (the bits of α), independent of the offline COPE streams in the random-oracle model, so
+   * the online input needs no base OTs of its own. Throws Error before done.
+   */
+  inputCopeSeeds(): InputCopeSeeds {
+    if (!this._done) throw new Error("OfflineParty.inputCopeSeeds: offline phase not finished");
+    const pick = <T>(xs: Array<T | undefined>, j: number, what: string): T => {
+      const v = xs[j];
+      if (!v) throw new RangeError(`inputCopeSeeds: no ${what} seeds for party ${j}`);
+      return v;
+    };
+    return { sender: (j) => pick(this.inputSeedsS, j, "sender"), receiver: (i) => pick(this.inputSeedsR, i, "receiver") };
+  }
   /** The `count` triples. Throws Error before done. */
   triples(): TripleShares {
     if (!this._done) throw new Error("OfflineParty.triples: offline phase not finished");
@@ -361,6 +381,7 @@ export class OfflineParty {
       // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i.
       const ext = kosReceiverExtend(this.kosR[j]!, bits, this.rng, 1);
       this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
+      this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
       outs.push(this.out(j, "setup3", ext.message));
     }
     this.stage = "setup3";
@@ -372,6 +393,7 @@ export class OfflineParty {
       // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
       const { v0, v1 } = kosSenderExtend(this.kosS[j]!, this.F.bits, msgs[j]!, j, 1);
       this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
+      this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
     }
     this.stage = "start";
     return [];
@@ -677,4 +699,20 @@ export async function runOfflineInMemoryAsync(
   }
   if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemoryAsync: parties stalled");
   return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
+}
+
+/** The online input's COPE seeds per peer (see {@link OfflineParty.inputCopeSeeds}). */
+export interface InputCopeSeeds {
+  /** Seeds for authenticating my input towards key holder j (I am the COPE sender). */
+  sender(j: number): CopeSenderSeeds;
+  /** Seeds for owner i's input under my α (I am the COPE receiver). */
+  receiver(i: number): CopeReceiverSeeds;
+}
+
+const INPUT_SEED_TAG = utf8("2pm/mascot/input-cope-seed/v1");
+
+/** k 16-byte seeds H(tag ‖ k_ℓ) from k concatenated 16-byte OT outputs. */
+function inputCopeSeeds(flat: Uint8Array, k: number): Uint8Array[] {
+  if (flat.length < 16 * k) throw new RangeError(`inputCopeSeeds: expected ${16 * k} bytes of OT output, got ${flat.length}`);
+  return Array.from({ length: k }, (_, l) => sha256(concatBytes(INPUT_SEED_TAG, flat.subarray(16 * l, 16 * l + 16))).slice(0, 16));
 }

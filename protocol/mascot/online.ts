@@ -48,6 +48,7 @@ import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } f
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type Projection } from "./validation.ts";
 import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
+import type { InputCopeSeeds } from "./offline.ts";
 
 /** A batch of authenticated triples (vectors of equal length): c = a·b. */
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
@@ -66,6 +67,8 @@ export interface OfflineSource {
   alpha(): bigint;
   /** The triples (available once done). */
   triples(): Triples;
+  /** Optional (available once done): COPE seeds for the online input, so it needs no base OTs (offline.ts). */
+  inputCopeSeeds?(): InputCopeSeeds;
 }
 
 /** Opening, online phase: shares to broadcast are the value shares; returns Σ_j shares. */
@@ -251,13 +254,16 @@ export function buildValidatedSteps(
 
   const ctxOf = (): ShareContext => ctx;
 
+  // COPE seeds from the offline phase's COPE OTs (no base OTs here), when it supplies them.
+  let seeded: InputCopeSeeds | undefined;
   const start = (): OutboundMessage[] => {
     alpha = offline ? offline.alpha() : f.get(f.random(1, rng), 0);
     ctx = { field: f, me, alpha };
     if (offline) triples = offline.triples();
+    seeded = copeDealer ? undefined : offline?.inputCopeSeeds?.();
     const out: OutboundMessage[] = [];
     for (const j of peers) {
-      if (copeDealer) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
+      if (copeDealer || seeded) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
       const { state, message } = baseOtSenderStart(sid(me, j), rng);
       otSender.set(j, state);
       out.push({ to: j, phase: "cope.ot.A", payload: message });
@@ -277,6 +283,12 @@ export function buildValidatedSteps(
     const out: OutboundMessage[] = [];
     const choices = alphaBits(alpha, k);
     for (const i of peers) {
+      if (seeded) {
+        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty when the offline phase seeds COPE");
+        copeRecv.set(i, seeded.receiver(i));
+        out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
+        continue;
+      }
       if (copeDealer) {
         if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty with the test dealer");
         const { k0, k1 } = copeDealer(i, me);
@@ -293,6 +305,11 @@ export function buildValidatedSteps(
   // 2: base-OT sender finish; Fig. 7 Input: shares and COPE corrections for our extended input.
   push("cope.ot.B", ["cope.ot.B"], (box) => {
     for (const j of peers) {
+      if (seeded) {
+        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty when the offline phase seeds COPE");
+        copeSend.set(j, seeded.sender(j));
+        continue;
+      }
       if (copeDealer) {
         if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty with the test dealer");
         copeSend.set(j, copeDealer(me, j));

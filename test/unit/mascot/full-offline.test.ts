@@ -1,15 +1,41 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
+import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { plainSum, run } from "./helpers.ts";
 
 describe("validated secure sum with the real offline phase (OfflineParty triples, real base OTs)", () => {
-  it("n = 2, bits predicate, one offender excluded", () => {
+  it("n = 2, bits predicate, one offender excluded; the online input's COPE is seeded by the offline phase (no base-OT payloads)", () => {
     const inputs = [[1, 0, 1], [0, 3, 1]].map((x) => m61.fromInts(x));
-    const { parties, net } = run({ n: 2, inputs, mode: "validated", predicates: [{ kind: "bits" }] });
+    const baseOtBytes: number[] = [];
+    const { parties, net } = run({ n: 2, inputs, mode: "validated", predicates: [{ kind: "bits" }] }, {
+      tamper: (e) => { if (e.phase.startsWith("cope.ot.")) baseOtBytes.push(e.payload.length); return e; },
+    });
     expect(net.errors).toEqual([undefined, undefined]);
+    expect(baseOtBytes.length).toBe(4); // cope.ot.A and cope.ot.B each way …
+    expect(baseOtBytes.every((b) => b === 0)).toBe(true); // … all empty
     for (const p of parties) {
       expect(p.result!.excluded).toEqual([1]);
       expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs, [1]));
     }
+  });
+
+  it("a wrong COPE correction on an input with offline-seeded COPE → cope/MAC check aborts, no sum is opened", () => {
+    const inputs = [[1, 0, 1], [0, 1, 1], [1, 1, 0]].map((x) => m61.fromInts(x));
+    let sumOpened = false;
+    const { parties, net } = run({ n: 3, inputs, mode: "validated", predicates: [{ kind: "bits" }] }, {
+      tamper: (e) => {
+        if (e.phase === "open.sum") sumOpened = true;
+        if (e.from !== 0 || e.to !== 2 || e.phase !== "input.cope") return e;
+        // Entry 0 of every bit-instance ℓ (ℓ-major blocks of E elements, 8 bytes each) off by
+        // ±1: inconsistent x across ℓ, which q = Σ 2^ℓ q^ℓ turns into a MAC error.
+        const p = e.payload.slice();
+        const block = p.length / m61.bits;
+        for (let l = 0; l < m61.bits; l++) p[l * block]! ^= 1;
+        return { ...e, payload: p };
+      },
+    });
+    expect(parties.some((p) => p.done)).toBe(false);
+    expect(net.errors.some((e) => e instanceof ProtocolAbort && e.code === "mac-check-failed")).toBe(true);
+    expect(sumOpened).toBe(false);
   });
 });

@@ -53,7 +53,7 @@ describe("receiveAsync", () => {
     const parties = makeParties({ n: 2, inputs, mode: "validated", predicates: [{ kind: "bits" }], seed: "rb" });
     let flipped = false;
     const errors = await runAsync(parties, (from, m) => {
-      if (!flipped && from === 1 && m.phase.startsWith("cope") && m.payload.length > 40) {
+      if (!flipped && from === 1 && m.phase.startsWith("offline.") && m.phase.endsWith(".cope") && m.payload.length > 40) {
         flipped = true;
         const p = m.payload.slice();
         p[40]! ^= 1;
