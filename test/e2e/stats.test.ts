@@ -151,7 +151,7 @@ describe("federated statistics end to end", () => {
   it("a node killed mid-round: the deadline fires, the round is retried with a new committee, nothing is counted twice", async () => {
     const victim = await cluster.addNode([ADULT_ROWS()]);
     const spec = await base();
-    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 60 } });
+    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 25 } });
     await victim.waitFor((e) => e.kind === "phase" && e.jobId === job.id, 300_000);
     victim.kill();
     const final = await watchJob(cluster.operator, job.id, () => undefined);
