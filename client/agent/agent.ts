@@ -19,6 +19,7 @@ import type { LoadedDataset } from "../data/source.ts";
 import { checkAssignment } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { runRelaySession, RoundAborted } from "./relay-session.ts";
+import { BaseOtCache } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
 
 /** What the agent reports as it works (the CLI prints these; tests read them). */
@@ -94,6 +95,8 @@ export class NodeAgent {
   private poll: AbortController | undefined;
   private coordinatorKey: Uint8Array | undefined;
   private readonly rng: Rng;
+  /** KOS base OTs kept per peer node across rounds (see base-ot-cache.ts). */
+  private readonly baseOts = new BaseOtCache();
 
   constructor(private readonly o: AgentOptions) {
     this.client = new NodeClient(o.coordinatorUrl, o.keys);
@@ -169,6 +172,7 @@ export class NodeAgent {
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
     const t0 = performance.now();
     let joined = false;
+    let peers: string[] = [];
     try {
       const log = await this.fetchLog(a.jobId);
       checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey);
@@ -182,7 +186,9 @@ export class NodeAgent {
       this.o.onEvent({ kind: "computed", ...id, length: input.length, ms: performance.now() - t0 });
       const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
       const sessionId = fromBase64Url(m.sessionId);
-      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId }, input, this.rng);
+      peers = m.committee.map((c) => c.nodeId).filter((n) => n !== this.client.nodeId);
+      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId }, input, this.rng,
+        { baseOts: this.baseOts.forSession(m.committee.map((c) => c.nodeId)) });
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
       const fault = this.o.fault;
       const traffic = { sent: 0, received: 0 };
@@ -197,8 +203,10 @@ export class NodeAgent {
         },
         ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
       });
+      this.baseOts.forget(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: excluded inputs are not OT faults
       this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
+      this.baseOts.forget(peers); // never retry a KOS check against the same Δ after a failure
       if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
       else {
         this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });

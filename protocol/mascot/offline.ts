@@ -21,8 +21,10 @@
  * in one process (tests, benchmarks).
  *
  * ## Message flow (per ordered pair; "bcast" = to "all")
- * setup1  A_kos                      (Chou–Orlandi first message; I am the KOS receiver of this pair)
- * setup2  B_kos                      (I am the KOS sender, base-OT choice bits = my KOS Δ)
+ * setup1  A_kos ‖ tag                (Chou–Orlandi first message; I am the KOS receiver of this pair;
+ *                                     tag ≠ 0 offers base OTs kept from an earlier session, KosBaseStore)
+ * setup2  B_kos | "reuse"            (I am the KOS sender, base-OT choice bits = my KOS Δ; "reuse" if I
+ *                                     hold the offered base: both key this session's PRGs with H(k ‖ sid))
  * setup3  KOS extend for k OTs with choice bits = bits of my α_i: the COPE Initialize OTs
  *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
  *         ordered pair are public-key operations.
@@ -53,7 +55,8 @@ import {
 import type { BaseOtSenderState } from "./base-ot.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverSetupFinish, kosSenderExtendAsync, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
+  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverFromBase, kosReceiverSetupFinishWithBase, kosSenderExtendAsync, kosSenderFromBase,
+  type KosReceiverBase, type KosSenderBase, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
   type KosReceiverState, type KosSenderState,
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
@@ -136,12 +139,17 @@ export class OfflineParty {
   private copeS: Array<CopeSenderState | undefined> = [];
   private copeR: Array<CopeReceiverState | undefined> = [];
   private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
+  private readonly baseOts: KosBaseStore | undefined;
+  /** Per peer (as KOS receiver): the base I offered to reuse in setup1, if any. */
+  private offered: Array<KosReceiverBase | undefined> = [];
+  /** Ordered pairs (me as KOS receiver, peer) whose base OTs were reused this session. */
+  reusedBaseOts = 0;
   private inputSeedsR: Array<CopeReceiverSeeds | undefined> = [];
   /** Payload bytes this party sent (a broadcast counts once per recipient). */
   bytesSent = 0;
 
   /** Throws TypeError/RangeError on a bad config. */
-  constructor(cfg: OfflineConfig, rng: Rng, opts: { cheat?: OfflineCheat } = {}) {
+  constructor(cfg: OfflineConfig, rng: Rng, opts: { cheat?: OfflineCheat; baseOts?: KosBaseStore } = {}) {
     if (!cfg || typeof cfg !== "object" || !cfg.field) throw new TypeError("OfflineParty: cfg.field is required");
     if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`OfflineParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
     if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`OfflineParty: me out of range: ${cfg.me}`);
@@ -150,7 +158,7 @@ export class OfflineParty {
     const bs = cfg.batchSize ?? 1024;
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`OfflineParty: batchSize must be a positive integer, got ${bs}`);
     this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
-    this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {};
+    this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {}; this.baseOts = opts.baseOts;
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
   }
@@ -200,7 +208,9 @@ export class OfflineParty {
     for (const j of this.peers) {
       const k = kosReceiverSetupStart(this.pairSid("kos", j, this.me), this.rng); // j = KOS sender, me = receiver
       this.kosPending[j] = k.pending;
-      outs.push(this.out(j, "setup1", k.message));
+      // A ‖ tag: the tag offers base OTs kept from an earlier session with j (zeros: none).
+      this.offered[j] = this.baseOts?.receiver(j);
+      outs.push(this.out(j, "setup1", concatBytes(k.message, this.offered[j]?.tag ?? new Uint8Array(32))));
     }
     return outs;
   }
@@ -361,9 +371,19 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const p = msgs[j]!;
-      if (p.length !== 32) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 32 bytes");
-      const k = kosSenderSetup(this.pairSid("kos", this.me, j), p, this.rng, j);
+      if (p.length !== 64) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 64 bytes");
+      const sid = this.pairSid("kos", this.me, j);
+      const offer = p.subarray(32);
+      const kept = this.baseOts?.sender(j);
+      if (kept && offer.some((b) => b !== 0) && equalBytes(kept.tag, offer)) {
+        // Both sides still hold the same base OTs: no public-key operations this session.
+        this.kosS[j] = kosSenderFromBase(sid, kept);
+        outs.push(this.out(j, "setup2", REUSE));
+        continue;
+      }
+      const k = kosSenderSetup(sid, p.subarray(0, 32), this.rng, j);
       this.kosS[j] = k.state;
+      this.baseOts?.saveSender(j, k.base);
       outs.push(this.out(j, "setup2", k.message));
     }
     this.stage = "setup2";
@@ -375,8 +395,18 @@ export class OfflineParty {
     const bits = deltaBits(this.F, this.alphaShare);
     for (const j of this.peers) {
       const p = msgs[j]!;
-      if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
-      this.kosR[j] = kosReceiverSetupFinish(this.pairSid("kos", j, this.me), this.kosPending[j]!, p, j);
+      const sid = this.pairSid("kos", j, this.me);
+      if (equalBytes(p, REUSE)) {
+        const offered = this.offered[j];
+        if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of base OTs that were not offered");
+        this.kosR[j] = kosReceiverFromBase(sid, offered);
+        this.reusedBaseOts++;
+      } else {
+        if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
+        const fresh = kosReceiverSetupFinishWithBase(sid, this.kosPending[j]!, p, j);
+        this.kosR[j] = fresh.state;
+        this.baseOts?.saveReceiver(j, fresh.base);
+      }
       this.kosPending[j] = undefined;
       // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i.
       const ext = kosReceiverExtend(this.kosR[j]!, bits, this.rng, 1);
@@ -715,4 +745,28 @@ const INPUT_SEED_TAG = utf8("2pm/mascot/input-cope-seed/v1");
 function inputCopeSeeds(flat: Uint8Array, k: number): Uint8Array[] {
   if (flat.length < 16 * k) throw new RangeError(`inputCopeSeeds: expected ${16 * k} bytes of OT output, got ${flat.length}`);
   return Array.from({ length: k }, (_, l) => sha256(concatBytes(INPUT_SEED_TAG, flat.subarray(16 * l, 16 * l + 16))).slice(0, 16));
+}
+
+/** setup2 payload meaning "reuse the base OTs you offered" (a fresh reply is 32·κ bytes). */
+const REUSE = utf8("reuse");
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
+
+/**
+ * A node's KOS base OTs kept across sessions, per peer party index of the current session
+ * (the caller maps indices to node identities). `receiver(j)`: I was the KOS receiver
+ * towards j; `sender(j)`: I was the KOS sender. The offline party offers a kept base in
+ * setup1, reuses it only if j holds the same (tag), and saves fresh ones. The holder must
+ * forget a peer's bases after any abort involving it (see {@link KosSenderBase}).
+ */
+export interface KosBaseStore {
+  receiver(j: number): KosReceiverBase | undefined;
+  sender(j: number): KosSenderBase | undefined;
+  saveReceiver(j: number, base: KosReceiverBase): void;
+  saveSender(j: number, base: KosSenderBase): void;
 }

@@ -315,8 +315,47 @@ export function kosReceiverSetupStart(sid: Uint8Array, rng: Rng): { pending: Bas
   return { pending: state, message };
 }
 
-/** Setup step 2 (KOS sender = base-OT receiver with choice bits Δ): returns its state and the reply. */
-export function kosSenderSetup(sid: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { state: KosSenderState; message: Uint8Array } {
+/**
+ * The κ base OTs of a KOS instance between two nodes, kept to set up later sessions of the
+ * same ordered pair without public-key operations (offline.ts). `tag` = H(A ‖ B) names the
+ * base OTs identically on both sides. Later sessions key their PRGs with H(k ‖ sid) (see
+ * {@link kosSenderFromBase}): independent per session in the random-oracle model, with the
+ * same choice bits Δ — so Δ is reused, which is why a node drops the material after any
+ * abort (a KOS check that a cheater gets to retry against the same Δ leaks bits of it).
+ */
+export interface KosSenderBase { readonly tag: Uint8Array; readonly delta: Uint32Array; readonly keys: Uint8Array }
+/** The KOS receiver's side of {@link KosSenderBase}: both base-OT keys per position. */
+export interface KosReceiverBase { readonly tag: Uint8Array; readonly k0: Uint8Array; readonly k1: Uint8Array }
+
+function baseTag(messageA: Uint8Array, messageB: Uint8Array): Uint8Array {
+  return sha256(concatBytes(utf8("2pm/kos/base-tag/v1"), messageA, messageB));
+}
+
+function reusedSeed(key: Uint8Array, sid: Uint8Array): Uint8Array {
+  return sha256(concatBytes(utf8("2pm/kos/reuse/v1"), key, sid)).slice(0, 16);
+}
+
+/** A KOS sender state for session `sid` from base OTs of an earlier session (no messages). */
+export function kosSenderFromBase(sid: Uint8Array, base: KosSenderBase): KosSenderState {
+  if (base.keys.length !== 16 * KAPPA || base.delta.length !== KAPPA / 32) throw new RangeError("kosSenderFromBase: malformed base");
+  const prgs: Prg[] = [];
+  for (let l = 0; l < KAPPA; l++) prgs.push(new Prg(reusedSeed(base.keys.subarray(16 * l, 16 * l + 16), sid)));
+  return { sid: sid.slice(), delta: base.delta.slice(), prgs, key: tccrKey(sid), counter: 0 };
+}
+
+/** A KOS receiver state for session `sid` from base OTs of an earlier session (no messages). */
+export function kosReceiverFromBase(sid: Uint8Array, base: KosReceiverBase): KosReceiverState {
+  if (base.k0.length !== 16 * KAPPA || base.k1.length !== 16 * KAPPA) throw new RangeError("kosReceiverFromBase: malformed base");
+  const prg0: Prg[] = [], prg1: Prg[] = [];
+  for (let l = 0; l < KAPPA; l++) {
+    prg0.push(new Prg(reusedSeed(base.k0.subarray(16 * l, 16 * l + 16), sid)));
+    prg1.push(new Prg(reusedSeed(base.k1.subarray(16 * l, 16 * l + 16), sid)));
+  }
+  return { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 };
+}
+
+/** Setup step 2 (KOS sender = base-OT receiver with choice bits Δ): returns its state, the reply and the reusable base. */
+export function kosSenderSetup(sid: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { state: KosSenderState; message: Uint8Array; base: KosSenderBase } {
   const deltaBytes = rng.bytes(16);
   const delta = new Uint32Array(deltaBytes.slice().buffer);
   const choices = new Uint8Array(KAPPA);
@@ -324,18 +363,23 @@ export function kosSenderSetup(sid: Uint8Array, messageA: Uint8Array, rng: Rng, 
   const { message, keys } = baseOtReceive(concatBytes(utf8("kos-base/"), sid), choices, messageA, rng, peer);
   const prgs: Prg[] = [];
   for (let l = 0; l < KAPPA; l++) prgs.push(new Prg(keys.slice(16 * l, 16 * l + 16)));
-  return { state: { sid: sid.slice(), delta, prgs, key: tccrKey(sid), counter: 0 }, message };
+  return { state: { sid: sid.slice(), delta, prgs, key: tccrKey(sid), counter: 0 }, message, base: { tag: baseTag(messageA, message), delta: delta.slice(), keys } };
 }
 
 /** Setup step 3 (KOS receiver): finishes the base OTs. */
 export function kosReceiverSetupFinish(sid: Uint8Array, pending: BaseOtSenderState, messageB: Uint8Array, peer: number): KosReceiverState {
+  return kosReceiverSetupFinishWithBase(sid, pending, messageB, peer).state;
+}
+
+/** {@link kosReceiverSetupFinish}, also returning the reusable base (`messageA` = the setup-1 message). */
+export function kosReceiverSetupFinishWithBase(sid: Uint8Array, pending: BaseOtSenderState, messageB: Uint8Array, peer: number): { state: KosReceiverState; base: KosReceiverBase } {
   const { k0, k1 } = baseOtSenderFinish(pending, messageB, KAPPA, peer);
   const prg0: Prg[] = [], prg1: Prg[] = [];
   for (let l = 0; l < KAPPA; l++) {
     prg0.push(new Prg(k0.slice(16 * l, 16 * l + 16)));
     prg1.push(new Prg(k1.slice(16 * l, 16 * l + 16)));
   }
-  return { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 };
+  return { state: { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 }, base: { tag: baseTag(pending.A, messageB), k0, k1 } };
 }
 
 /** Byte length of the receiver's extend message for m OTs. */

@@ -21,7 +21,7 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
-import { OfflineParty } from "./offline.ts";
+import { OfflineParty, type KosBaseStore } from "./offline.ts";
 import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
@@ -104,11 +104,13 @@ export interface PartyDeps {
   offline?: (tripleCount: number) => OfflineSource;
   /** TEST-ONLY: replaces the COPE base OTs by a shared-seed dealer (see online.ts CopeDealer). */
   copeDealer?: CopeDealer;
+  /** KOS base OTs kept across sessions by this node (offline.ts KosBaseStore); default: none kept. */
+  baseOts?: KosBaseStore;
 }
 
 /** The real offline phase: offline.ts's message-driven OfflineParty (phases "offline.*"). */
-function defaultOffline(cfg: SecureSumConfig, rng: Rng): (count: number) => OfflineSource {
-  return (count) => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count }, rng);
+function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KosBaseStore): (count: number) => OfflineSource {
+  return (count) => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count }, rng, baseOts ? { baseOts } : {});
 }
 
 /** One party of a secure sum, driven by messages (see the module comment for the phase machine). */
@@ -151,7 +153,7 @@ export class SecureSumParty {
     } else if (cfg.mode === "plaintext") {
       this.steps = this.plainSteps(input);
     } else {
-      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng), deps.copeDealer);
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.copeDealer);
       this.steps = this.engine.steps;
       this.prelude = this.engine.offline;
       this.preludeOpen = new Array<boolean>(cfg.parties).fill(this.prelude !== undefined);
