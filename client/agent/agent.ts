@@ -203,7 +203,7 @@ export class NodeAgent {
         },
         ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
       });
-      this.baseOts.forget(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: excluded inputs are not OT faults
+      this.baseOts.forget(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: also forget peers whose input was excluded
       this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
       this.baseOts.forget(peers); // never retry a KOS check against the same Δ after a failure

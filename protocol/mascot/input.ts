@@ -69,6 +69,13 @@ function reduceInto(out: Uint32Array, i: number, lo: number, hi: number): void {
 export interface CopeSenderSeeds { readonly k0: readonly Uint8Array[]; readonly k1: readonly Uint8Array[] }
 /** P_j's (MAC-key holder, COPE receiver) seeds: Δ (= α_j) and kΔ_ℓ = k_{Δ_ℓ, ℓ}. */
 export interface CopeReceiverSeeds { readonly delta: bigint; readonly kDelta: readonly Uint8Array[] }
+/** Pre-seeded COPE for the online input, per peer (offline.ts OfflineParty.inputCopeSeeds, or the test dealer). */
+export interface InputCopeSeeds {
+  /** Seeds for authenticating my input towards key holder j (I am the COPE sender). */
+  sender(j: number): CopeSenderSeeds;
+  /** Seeds for owner i's input under my α (I am the COPE receiver). */
+  receiver(i: number): CopeReceiverSeeds;
+}
 
 /**
  * COPE Extend, sender side: returns the correction vector u (k·L elements, ℓ-major) to send

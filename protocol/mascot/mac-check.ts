@@ -17,6 +17,7 @@ import { concatBytes } from "../encoding.ts";
 import { commit, verifyCommitment } from "./commit.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed } from "./shares.ts";
+import { mod } from "../field/modular.ts";
 
 /** Phase names of the two MAC-check broadcasts (fixed by docs/ARCHITECTURE.md). */
 export const MACCHECK_COMMIT = "maccheck.commit";
@@ -69,11 +70,6 @@ export function macCheckSigma(f: Field, alphaShare: bigint, opened: FieldVec, ma
   const ra = f.dot(coeffs, opened);
   const rg = f.dot(coeffs, macShares);
   return mod(rg - mod(alphaShare * ra, f.p), f.p);
-}
-
-function mod(x: bigint, p: bigint): bigint {
-  const r = x % p;
-  return r < 0n ? r + p : r;
 }
 
 /** Commits to σ_i: returns the "maccheck.commit" payload and the "maccheck.open" payload to send later. */

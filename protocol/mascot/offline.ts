@@ -43,9 +43,9 @@
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { CopeReceiverSeeds, CopeSenderSeeds } from "./input.ts";
+import type { CopeReceiverSeeds, CopeSenderSeeds, InputCopeSeeds } from "./input.ts";
 import type { Rng } from "../rng.ts";
-import { concatBytes, utf8 } from "../encoding.ts";
+import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { commit, verifyCommitment } from "./commit.ts";
 import {
@@ -375,7 +375,7 @@ export class OfflineParty {
       const sid = this.pairSid("kos", this.me, j);
       const offer = p.subarray(32);
       const kept = this.baseOts?.sender(j);
-      if (kept && offer.some((b) => b !== 0) && equalBytes(kept.tag, offer)) {
+      if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) {
         // Both sides still hold the same base OTs: no public-key operations this session.
         this.kosS[j] = kosSenderFromBase(sid, kept);
         outs.push(this.out(j, "setup2", REUSE));
@@ -396,7 +396,7 @@ export class OfflineParty {
     for (const j of this.peers) {
       const p = msgs[j]!;
       const sid = this.pairSid("kos", j, this.me);
-      if (equalBytes(p, REUSE)) {
+      if (bytesEqual(p, REUSE)) {
         const offered = this.offered[j];
         if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of base OTs that were not offered");
         this.kosR[j] = kosReceiverFromBase(sid, offered);
@@ -731,14 +731,6 @@ export async function runOfflineInMemoryAsync(
   return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
 }
 
-/** The online input's COPE seeds per peer (see {@link OfflineParty.inputCopeSeeds}). */
-export interface InputCopeSeeds {
-  /** Seeds for authenticating my input towards key holder j (I am the COPE sender). */
-  sender(j: number): CopeSenderSeeds;
-  /** Seeds for owner i's input under my α (I am the COPE receiver). */
-  receiver(i: number): CopeReceiverSeeds;
-}
-
 const INPUT_SEED_TAG = utf8("2pm/mascot/input-cope-seed/v1");
 
 /** k 16-byte seeds H(tag ‖ k_ℓ) from k concatenated 16-byte OT outputs. */
@@ -749,13 +741,6 @@ function inputCopeSeeds(flat: Uint8Array, k: number): Uint8Array[] {
 
 /** setup2 payload meaning "reuse the base OTs you offered" (a fresh reply is 32·κ bytes). */
 const REUSE = utf8("reuse");
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
 
 /**
  * A node's KOS base OTs kept across sessions, per peer party index of the current session

@@ -41,14 +41,14 @@ import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
   copeExtendReceiver, copeExtendSender, decodeCorrection, encodeCorrection, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
-  type CopeReceiverSeeds, type CopeSenderSeeds,
+  type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
 import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type Projection } from "./validation.ts";
 import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
-import type { InputCopeSeeds } from "./offline.ts";
+import { mod } from "../field/modular.ts";
 
 /** A batch of authenticated triples (vectors of equal length): c = a·b. */
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
@@ -254,16 +254,16 @@ export function buildValidatedSteps(
 
   const ctxOf = (): ShareContext => ctx;
 
-  // COPE seeds from the offline phase's COPE OTs (no base OTs here), when it supplies them.
+  // Pre-seeded COPE (no base OTs here): from the test dealer, or from the offline phase's COPE OTs.
   let seeded: InputCopeSeeds | undefined;
   const start = (): OutboundMessage[] => {
     alpha = offline ? offline.alpha() : f.get(f.random(1, rng), 0);
     ctx = { field: f, me, alpha };
     if (offline) triples = offline.triples();
-    seeded = copeDealer ? undefined : offline?.inputCopeSeeds?.();
+    seeded = copeDealer ? dealerSeeds(copeDealer, me, alpha, k) : offline?.inputCopeSeeds?.();
     const out: OutboundMessage[] = [];
     for (const j of peers) {
-      if (copeDealer || seeded) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
+      if (seeded) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
       const { state, message } = baseOtSenderStart(sid(me, j), rng);
       otSender.set(j, state);
       out.push({ to: j, phase: "cope.ot.A", payload: message });
@@ -284,15 +284,8 @@ export function buildValidatedSteps(
     const choices = alphaBits(alpha, k);
     for (const i of peers) {
       if (seeded) {
-        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty when the offline phase seeds COPE");
+        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty when COPE is pre-seeded");
         copeRecv.set(i, seeded.receiver(i));
-        out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
-        continue;
-      }
-      if (copeDealer) {
-        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty with the test dealer");
-        const { k0, k1 } = copeDealer(i, me);
-        copeRecv.set(i, { delta: alpha, kDelta: Array.from({ length: k }, (_, l) => (choices[l] ? k1[l]! : k0[l]!)) });
         out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
         continue;
       }
@@ -306,13 +299,8 @@ export function buildValidatedSteps(
   push("cope.ot.B", ["cope.ot.B"], (box) => {
     for (const j of peers) {
       if (seeded) {
-        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty when the offline phase seeds COPE");
+        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty when COPE is pre-seeded");
         copeSend.set(j, seeded.sender(j));
-        continue;
-      }
-      if (copeDealer) {
-        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty with the test dealer");
-        copeSend.set(j, copeDealer(me, j));
         continue;
       }
       const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
@@ -491,14 +479,21 @@ export function buildValidatedSteps(
   return { steps, start, offline, tripleCount };
 }
 
+/** The test dealer as pre-seeded COPE: both keys for our input, the α-chosen ones for the peers'. */
+function dealerSeeds(dealer: CopeDealer, me: number, alpha: bigint, k: number): InputCopeSeeds {
+  const choices = alphaBits(alpha, k);
+  return {
+    sender: (j) => dealer(me, j),
+    receiver: (i) => {
+      const { k0, k1 } = dealer(i, me);
+      return { delta: alpha, kDelta: Array.from({ length: k }, (_, l) => (choices[l] ? k1[l]! : k0[l]!)) };
+    },
+  };
+}
+
 function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {
   if (!make) throw new RangeError(`validated mode with predicates needs ${count} triples but no offline phase is available`);
   return make(count);
-}
-
-function mod(x: bigint, p: bigint): bigint {
-  const r = x % p;
-  return r < 0n ? r + p : r;
 }
 
 /** Concatenates per-owner shares into one vector. */

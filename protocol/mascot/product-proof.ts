@@ -27,6 +27,7 @@
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import { sliceShare, type AuthShare } from "./shares.ts";
+import { modPow } from "../field/modular.ts";
 
 /** Layout of the proof for `products` pairs: `width` s, `calls` L, proof `length` 2L − 1. */
 export interface ProofShape {
@@ -50,17 +51,6 @@ export function proofShape(products: number): ProofShape {
   if (Math.ceil(products / width) > MAX_PROOF_CALLS) width = Math.ceil(products / MAX_PROOF_CALLS);
   const calls = Math.ceil(products / width);
   return { products, width, calls, length: 2 * calls - 1 };
-}
-
-function modPow(b: bigint, e: bigint, p: bigint): bigint {
-  let r = 1n;
-  b %= p;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % p;
-    b = (b * b) % p;
-    e >>= 1n;
-  }
-  return r;
 }
 
 /** Inverse factorials 1/0!, …, 1/n! mod p. */

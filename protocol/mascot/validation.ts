@@ -39,6 +39,7 @@ import type { Predicate } from "./party.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { M61Vec } from "../field/m61.ts";
 import { expandSeed } from "./shares.ts";
+import { modPow } from "../field/modular.ts";
 import { proofShape, type ProofShape } from "./product-proof.ts";
 
 /** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
@@ -390,17 +391,6 @@ export function foldTerms(f: Field, t: AuthShare, coeffs: FieldVec): AuthShare {
   return { value: f.fromBigInts([f.dot(t.value, coeffs)]), mac: f.fromBigInts([f.dot(t.mac, coeffs)]) };
 }
 
-
-function modPow(b: bigint, e: bigint, p: bigint): bigint {
-  let r = 1n;
-  b %= p;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % p;
-    b = (b * b) % p;
-    e >>= 1n;
-  }
-  return r;
-}
 
 /**
  * Random shared bits by the squaring trick (Damgård–Fitzi–Kiltz–Nielsen–Toft, TCC 2006):
