@@ -43,7 +43,7 @@ interface Measured {
 
 async function measure(cluster: Cluster, spec: JobSpec, target: number): Promise<Measured> {
   const t0 = Date.now();
-  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+  const job = await cluster.operator.submitJob(spec);
   const final = await watchJob(cluster.operator, job.id, () => undefined, 200);
   const wall = Date.now() - t0;
   if (final.status !== "completed") throw new Error(`learning bench: job ${job.id} ${final.status} (${spec.mode})`);
@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   for (const name of names) {
     const c = CASES[name];
     if (!c) throw new Error(`unknown dataset ${JSON.stringify(name)}; one of ${Object.keys(CASES).join(", ")}`);
-    const cluster = await startCluster({ nodes, datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" } });
+    const cluster = await startCluster({ nodes, datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
     try {
       const loaded = await loadJobSpec(ex(c.job));
       const task = loaded.task as { stopping: Record<string, unknown>; aggregation: Record<string, unknown> };

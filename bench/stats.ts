@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         }
         const spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-stats.json"));
         const t0 = Date.now();
-        const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, mode, committee: { size: n, min: n }, deadlines: { ...spec.deadlines, compute: 1800 } });
+        const job = await cluster.operator.submitJob({ ...spec, mode, committee: { size: n, min: n }, deadlines: { ...spec.deadlines, compute: 1800 } });
         const final = await watchJob(cluster.operator, job.id, () => undefined, 200);
         const wall = Date.now() - t0;
         if (final.status !== "completed") throw new Error(`stats bench: job ${final.status} with ${n} nodes (${mode})`);

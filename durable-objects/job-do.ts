@@ -14,6 +14,7 @@ import type { RoundAbortCode } from "../protocol/api/frames.ts";
 import { toBase64Url, toHex } from "../protocol/encoding.ts";
 import { appendEntry, objectHash, type LogBody, type LogEntry } from "../protocol/log/index.ts";
 import { roundObjectName } from "../protocol/names.ts";
+import type { SpecSignature } from "../protocol/jobs/signed-spec.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { isJobTerminal, transitionJob } from "./machines.ts";
 import { engines, reducers, type RoundAggregate } from "./reducers.ts";
@@ -22,7 +23,9 @@ import { isEligible, selectAvoiding, type Candidate } from "./selection.ts";
 /** What a RoundDO reports when it reaches a terminal phase. */
 export type RoundOutcome =
   | { jobId: string; round: number; attempt: number; outcome: "accepted"; aggregate: Uint8Array; transcriptHash: string; excluded: number[] }
-  | { jobId: string; round: number; attempt: number; outcome: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string };
+  | { jobId: string; round: number; attempt: number; outcome: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string;
+      /** True once any member sent an output-opening message (open.sum, lin.open, plain.open): the output may be known to a corrupt member. */
+      released?: boolean };
 
 export type CreateResult = { ok: true; job: JobSummary } | { ok: false; code: "conflict"; detail: string };
 export type CancelResult = { ok: true; job: JobSummary } | { ok: false; code: "not-found" | "job-not-cancellable"; detail: string };
@@ -81,7 +84,7 @@ export class JobDO extends DurableObject<Env> {
    * Creates the job and tries to start round 0. Idempotent: calling again with the same spec
    * returns the existing job; with a different spec returns `conflict`.
    */
-  async create(jobId: string, spec: JobSpec): Promise<CreateResult> {
+  async create(jobId: string, spec: JobSpec, submitter: SpecSignature | null = null): Promise<CreateResult> {
     const specHash = objectHash(spec);
     if (this.state) {
       return this.state.specHash === specHash ? { ok: true, job: this.summary() } : { ok: false, code: "conflict", detail: "job id already used with another spec" };
@@ -91,7 +94,7 @@ export class JobDO extends DurableObject<Env> {
       jobId, spec, specHash, status: "pending", createdAt: now, updatedAt: now, round: 0, attempt: 0, roundOpen: false,
       committee: [], watchdogAt: null, pendingStart: null, excluded: [], reduceState: null, result: null, error: null,
     };
-    this.append({ kind: "job", jobId, specHash, spec });
+    this.append({ kind: "job", jobId, specHash, spec, submitter });
     const init = engines[spec.type].init(spec);
     this.state.reduceState = init.state;
     if (init.model) {
@@ -255,6 +258,16 @@ export class JobDO extends DurableObject<Env> {
     // A decline is not a failure: the node is excluded from this job but keeps its reliability.
     await this.adjustReliability(committee.filter((n) => !culprits.includes(n)), o.code === "declined" ? [] : culprits);
     if (o.code === "cancelled" || isJobTerminal(s.status)) return { applied: true };
+    if (o.released) {
+      // One output per round (DESIGN §1): the attempt may already have opened its output to a
+      // corrupt member; a rerun over a different set of honest inputs would let the difference
+      // of two sums reveal single inputs. Honest nodes refuse such a rerun on their own (their
+      // ledger); the coordinator stops the job instead of trying.
+      this.fail(`output-released: round ${o.round} attempt ${o.attempt} aborted (${o.code}) after its output may have been opened; a round is never rerun over a different set of inputs`);
+      await this.save();
+      await this.syncCatalogue();
+      return { applied: true };
+    }
     if (o.attempt < s.spec.retryBudget) {
       await this.startRound(o.round, o.attempt + 1);
     } else {

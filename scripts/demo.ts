@@ -83,7 +83,7 @@ async function step<T>(name: string, f: () => Promise<{ detail: string; value?: 
 }
 
 async function runJob(c: Cluster, spec: JobSpec): Promise<{ id: string; final: JobSummary; rounds: RoundInfo[] }> {
-  const { job } = await c.operator.json<{ job: JobSummary }>("POST", "/v1/jobs", spec);
+  const job = await c.operator.submitJob(spec);
   say(`  job ${job.id} submitted (${spec.type}, committee ${spec.committee.size}, ${spec.mode})`);
   const final = await watchJob(c.operator, job.id, (s) => say(`  ${s}`));
   const { rounds } = await c.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);

@@ -11,7 +11,7 @@ try {
   const rows = sliceDataset({ schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-test.csv"), maxRowsPerNode: 1500 }, 1, "cheat").slices[0]!;
   const cheat = await cluster.addNode([rows], { TWOPM_FAULT: "bad-input" });
   const spec = await loadJobSpec(ex("jobs/adult-stats-small.json"));
-  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: N + 1, min: 3 } });
+  const job = await cluster.operator.submitJob({ ...spec, committee: { size: N + 1, min: 3 } });
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, final.error);
   const { rounds } = await cluster.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);

@@ -13,7 +13,7 @@ try {
   const t0 = Date.now();
   const spec = await prepareSpec(cluster.operator, loaded, (s) => console.log("PIPE", s));
   console.log("standardization ready", (Date.now() - t0) / 1000, "s");
-  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+  const job = await cluster.operator.submitJob(spec);
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");
   console.log(JSON.stringify(await cluster.operator.json("GET", `/v1/jobs/${job.id}/result`)).slice(0, 1500));

@@ -10,7 +10,7 @@ try {
   spec.committee = { size: nodes, min: nodes };
   spec.deadlines = { ...spec.deadlines, compute: Number(process.env.COMPUTE ?? 60) };
   spec.retryBudget = 0;
-  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+  const job = await cluster.operator.submitJob(spec);
   const t0 = Date.now();
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");

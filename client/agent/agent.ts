@@ -9,7 +9,7 @@
  */
 import type { Assignment, Predicate as ApiPredicate, RoundManifest } from "../../protocol/api/schemas.ts";
 import type { NodeKeys } from "../../protocol/crypto/identity.ts";
-import { fromBase64Url } from "../../protocol/encoding.ts";
+import { concatBytes, fromBase64Url, fromHex, utf8 } from "../../protocol/encoding.ts";
 import { fieldByName } from "../../protocol/field/index.ts";
 import type { Field, FieldVec } from "../../protocol/field/types.ts";
 import type { LogEntry } from "../../protocol/log/index.ts";
@@ -21,6 +21,10 @@ import { NodeClient } from "./node-client.ts";
 import { runRelaySession, RoundAborted } from "./relay-session.ts";
 import { BaseOtCache } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
+import { checkPolicy, PolicyDeclined, type NodePolicy } from "./policy.ts";
+import type { Ledger } from "./ledger.ts";
+import type { Membership } from "../../protocol/consortium.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 /** What the agent reports as it works (the CLI prints these; tests read them). */
 export type AgentEvent =
@@ -30,7 +34,7 @@ export type AgentEvent =
   | { kind: "phase"; jobId: string; round: number; attempt: number; phase: string }
   | { kind: "round-done"; jobId: string; round: number; attempt: number; excluded: number[]; ms: number; bytesSent: number; bytesReceived: number }
   | { kind: "round-aborted"; jobId: string; round: number; attempt: number; code: string; culprits: number[]; detail: string }
-  | { kind: "rejected"; jobId: string; round: number; attempt: number; detail: string }
+  | { kind: "rejected"; jobId: string; round: number; attempt: number; detail: string; code?: string }
   | { kind: "warning"; detail: string };
 
 /** Computes a local input for a round (map step), keyed by job type. */
@@ -71,6 +75,26 @@ export interface AgentOptions {
   tasks?: Partial<Record<RoundManifest["jobType"], TaskHandler>>;
   fault?: FaultPlan;
   rng?: Rng;
+  /** What this node agrees to take part in (policy.ts). */
+  policy: NodePolicy;
+  /** The node's own record of jobs and released rounds (ledger.ts), in its own storage. */
+  ledger: Ledger;
+  /** The verified consortium list, when the policy requires one. */
+  membership?: Membership;
+  /** Seconds without any relay progress after which the node leaves a round (default 120). */
+  stallSeconds?: number;
+}
+
+/** Grace after a round's finalize deadline before the node leaves it on its own. */
+const LOCAL_DEADLINE_GRACE_MS = 30_000;
+
+/**
+ * What a committee member binds into its session: SHA-256 over the hash of the log entry that
+ * published the manifest. That entry hash chains the whole log before it (the signed spec, every
+ * earlier manifest), so two members shown forked logs or different keys have different views.
+ */
+export function viewHash(logEntryHash: string): Uint8Array {
+  return sha256(concatBytes(utf8("2pm/view/v1"), new Uint8Array([0]), fromHex(logEntryHash)));
 }
 
 const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
@@ -172,10 +196,12 @@ export class NodeAgent {
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
     const t0 = performance.now();
     let joined = false;
+    let joinedParty: SecureSumParty | undefined;
     let peers: string[] = [];
     try {
       const log = await this.fetchLog(a.jobId);
-      checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey);
+      checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey, this.o.keys.kxPublicKey);
+      checkPolicy(this.o.policy, { manifest: m, log, ...(this.o.membership ? { membership: this.o.membership } : {}), ledger: this.o.ledger, now: Date.now() });
       const dataset = this.datasets.find((d) => d.schema.name === m.schemaId);
       if (!dataset) throw new Error(`no local dataset for schema ${m.schemaId}`);
       const handler = this.o.tasks?.[m.jobType] ?? defaultTasks[m.jobType];
@@ -192,24 +218,33 @@ export class NodeAgent {
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
       const fault = this.o.fault;
       const traffic = { sent: 0, received: 0 };
+      // Write-ahead: from here on the output may be opened; a crash leaves "unknown" (= released).
+      await this.o.ledger.join(a.jobId, m.schemaId, a.round, a.attempt, m.committee.map((c) => c.nodeId), Date.now());
+      joinedParty = party;
       joined = true;
       const result = await runRelaySession({
         traffic,
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
-        ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee },
+        ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee, viewHash: viewHash(a.logEntryHash) },
+        deadlineMs: m.deadlines.finalize + LOCAL_DEADLINE_GRACE_MS,
+        stallMs: (this.o.stallSeconds ?? 120) * 1000,
         onPhase: (phase) => {
           this.o.onEvent({ kind: "phase", ...id, phase });
           if (fault?.crashAtPhase && phase === fault.crashAtPhase) fault.onCrash?.();
         },
         ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
       });
+      await this.o.ledger.settle(a.jobId, a.round, a.attempt, party.outputReleased);
       this.baseOts.forget(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: also forget peers whose input was excluded
       this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
+      if (joinedParty) await this.o.ledger.settle(a.jobId, a.round, a.attempt, joinedParty.outputReleased).catch((err: unknown) => {
+        this.o.onEvent({ kind: "warning", detail: `ledger: ${(err as Error).message}` });
+      });
       this.baseOts.forget(peers); // never retry a KOS check against the same Δ after a failure
       if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
       else {
-        this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message });
+        this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message, ...(e instanceof PolicyDeclined ? { code: e.code } : {}) });
         // Declined before taking part: tell the round, so it aborts now (naming us) instead of
         // waiting for its join deadline. Best effort: the deadline still covers a lost call.
         if (!joined) {

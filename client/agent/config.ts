@@ -3,6 +3,7 @@
  * local data sources it offers. Holds no secrets (keys live in `<dir>/keys.json`).
  */
 import { z } from "zod";
+import { NodePolicySchema } from "./policy.ts";
 
 export const DataSourceConfigSchema = z.strictObject({
   /** Path of the CSV or JSON-lines file, relative to the config file or absolute. */
@@ -25,6 +26,8 @@ export const NodeConfigSchema = z.strictObject({
     availability: z.strictObject({ fromHourUtc: z.number().int().min(0).max(23), toHourUtc: z.number().int().min(0).max(24) }),
   }),
   heartbeatSeconds: z.number().int().min(1).max(3600).default(10),
+  /** What this node agrees to take part in (client/agent/policy.ts); safe defaults, but no submitter is accepted until one is listed. */
+  policy: NodePolicySchema.prefault({}),
 });
 
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -18,7 +18,7 @@ export class ManifestRejected extends Error {
 }
 
 /** Throws ManifestRejected naming the first failed check; returns nothing on success. */
-export function checkAssignment(a: Assignment, log: readonly LogEntry[], coordinatorKey: Uint8Array, myNodeId: string, myIdentityKey: Uint8Array): void {
+export function checkAssignment(a: Assignment, log: readonly LogEntry[], coordinatorKey: Uint8Array, myNodeId: string, myIdentityKey: Uint8Array, myKxKey?: Uint8Array): void {
   const problems = verifyLog(log, coordinatorKey);
   if (problems.length) throw new ManifestRejected(`transparency log does not verify: ${problems[0]}`);
   const entry = log.find((e) => e.hash === a.logEntryHash);
@@ -32,6 +32,8 @@ export function checkAssignment(a: Assignment, log: readonly LogEntry[], coordin
   if (m.jobId !== a.jobId || m.round !== a.round || m.attempt !== a.attempt) throw new ManifestRejected("manifest names another round");
   const me = m.committee[a.index];
   if (!me || me.nodeId !== myNodeId || !bytesEqual(fromBase64Url(me.identityKey), myIdentityKey)) throw new ManifestRejected("this node is not at its announced committee index");
+  // Our own key-agreement key as the peers will use it: a substituted one would let the relay read our messages.
+  if (myKxKey && !bytesEqual(fromBase64Url(me.kxKey), myKxKey)) throw new ManifestRejected("the manifest carries another key-agreement key for this node");
   if (m.committee.some((c, i) => c.index !== i)) throw new ManifestRejected("committee indices are not 0..n-1 in order");
   if (new Set(m.committee.map((c) => c.nodeId)).size !== m.committee.length) throw new ManifestRejected("duplicate party in the committee");
   if (m.sessionId !== toBase64Url(deriveSessionId(m.jobId, m.round, m.attempt))) throw new ManifestRejected("session id is not bound to this round");

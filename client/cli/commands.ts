@@ -3,6 +3,8 @@ import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
 import { jobCommands } from "./job.ts";
 import { modelCommands } from "./model.ts";
+import { submitterCommands } from "./submitter.ts";
+import { consortiumCommands } from "./consortium.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -11,4 +13,6 @@ export const commands: Record<string, Command> = {
   "node start": nodeStart,
   ...jobCommands,
   ...modelCommands,
+  ...submitterCommands,
+  ...consortiumCommands,
 };

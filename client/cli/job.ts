@@ -10,6 +10,7 @@ import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+import { submitterKeyFrom } from "./submitter.ts";
 import { withFederatedStandardization, type FeatureBounds } from "./pipeline.ts";
 import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
 
@@ -77,8 +78,9 @@ async function submit(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" } });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
   const op = operatorFrom(values);
+  op.setSubmitterKey((await submitterKeyFrom(values)).secretKey);
   const spec = await prepareSpec(op, await loadJobSpec(positionals[0]!), (line) => console.error(line));
-  const { job } = await op.json<{ job: JobSummary }>("POST", "/v1/jobs", spec);
+  const job = await op.submitJob(spec);
   console.log(job.id);
   return 0;
 }

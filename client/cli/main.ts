@@ -8,15 +8,20 @@ import { commands } from "./commands.ts";
 const USAGE = `usage: 2pm <command> [options]
 
   node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--dir .2pm]
+               [--trust-submitter <key>]... [--min-committee <n>] [--consortium <list.json> --consortium-admin <key>]
   node start   [--dir .2pm]
-  job submit   <spec.json>
+  submitter init [--out ~/.2pm/submitter.json]     submitter show [--submitter-key <file>]
+  consortium init --out <admin.json>   consortium sign --admin <admin.json> --members <members.json> --name <n> --out <list.json>
+  consortium verify <list.json> --admin-key <key>
+  job submit   <spec.json> [--submitter-key <file>]
   job watch    <job-id>
   job result   <job-id> [--json]
   job verify   <job-id>
   model download <job-id> [--round <n>] [--out <dir>]
   infer        --model <job-id> --input <rows.csv> --schema <schema.json> [--local] [--json]
 
-Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN.`;
+Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN;
+the submitter key from --submitter-key, TWOPM_SUBMITTER_KEY or ~/.2pm/submitter.json.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [group, sub, ...rest] = argv;

@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { cryptoRng } from "../../protocol/rng.ts";
+import { toBase64Url } from "../../protocol/encoding.ts";
 import { generateNodeKeys, nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { FileKeyStore } from "../agent/node-key-store.ts";
 import { NodeConfigSchema } from "../agent/config.ts";
@@ -17,7 +18,13 @@ export async function nodeInit(args: string[]): Promise<number> {
     schema: { type: "string" },
     format: { type: "string", default: "csv" },
     label: { type: "string", default: "" },
+    "trust-submitter": { type: "string", multiple: true, default: [] },
+    "min-committee": { type: "string" },
+    consortium: { type: "string" },
+    "consortium-admin": { type: "string" },
   }, false);
+  const submitters = (values["trust-submitter"] as string[]).flatMap((k) => k.split(",")).map((k) => k.trim()).filter(Boolean);
+  if ((values.consortium === undefined) !== (values["consortium-admin"] === undefined)) throw new UsageError("--consortium and --consortium-admin go together");
   const dir = path.resolve(values.dir!);
   const format = values.format;
   if (format !== "csv" && format !== "jsonl") throw new UsageError(`--format must be csv or jsonl, got ${format}`);
@@ -37,6 +44,11 @@ export async function nodeInit(args: string[]): Promise<number> {
       bandwidthMbps: 100,
       availability: { fromHourUtc: 0, toHourUtc: 24 },
     },
+    policy: {
+      submitters,
+      ...(values["min-committee"] !== undefined ? { minCommittee: Number(values["min-committee"]) } : {}),
+      ...(values.consortium !== undefined ? { consortium: { adminKey: values["consortium-admin"], list: path.resolve(values.consortium) } } : {}),
+    },
   });
   if (!config.success) throw new UsageError(`bad option: ${config.error.issues[0]!.path.join(".")}: ${config.error.issues[0]!.message}`);
   const store = new FileKeyStore(path.join(dir, "keys.json"));
@@ -44,5 +56,7 @@ export async function nodeInit(args: string[]): Promise<number> {
   await store.save(keys);
   await fs.writeFile(path.join(dir, "node.json"), JSON.stringify(config.data, null, 2) + "\n", { mode: 0o644 });
   console.log(`node ${nodeIdFromPublicKey(keys.identityPublicKey)} initialised in ${dir} (keys.json mode 0600, node.json)`);
+  console.log(`identity key ${toBase64Url(keys.identityPublicKey)} (give it to your consortium admin)`);
+  if (submitters.length === 0) console.log("note: no submitter is trusted yet; add keys to policy.submitters in node.json (or pass --trust-submitter) or the node declines every job");
   return 0;
 }

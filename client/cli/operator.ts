@@ -1,10 +1,30 @@
 /** Calls made by job submitters and operators: bearer API token, JSON in and out. */
 import { ensureOk } from "../agent/node-client.ts";
 import { UsageError } from "./errors.ts";
+import type { JobSummary } from "../../protocol/api/schemas.ts";
+import { signJobSpec } from "../../protocol/jobs/signed-spec.ts";
 
 export class OperatorClient {
-  constructor(readonly baseUrl: string, private readonly token: string) {
+  /**
+   * @param submitterSecretKey the submitter's Ed25519 key that signs job specs
+   *   ({@link submitJob}); without it the client can read but not submit.
+   */
+  constructor(readonly baseUrl: string, private readonly token: string, private submitterSecretKey?: Uint8Array) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
+  }
+
+  /** Sets the key that signs submitted specs. */
+  setSubmitterKey(secretKey: Uint8Array): void {
+    this.submitterSecretKey = secretKey;
+  }
+
+  /**
+   * Signs `spec` with the submitter key and submits it (`POST /v1/jobs`). Throws UsageError
+   * without a submitter key, the zod error for an invalid spec, CoordinatorError on a non-2xx answer.
+   */
+  async submitJob(spec: unknown): Promise<JobSummary> {
+    if (!this.submitterSecretKey) throw new UsageError("no submitter key: run `2pm submitter init` and pass --submitter-key <file> or set TWOPM_SUBMITTER_KEY");
+    return (await this.json<{ job: JobSummary }>("POST", "/v1/jobs", signJobSpec(spec, this.submitterSecretKey))).job;
   }
 
   /** Sends a request with the bearer token; rejects with CoordinatorError on a non-2xx answer. */
@@ -31,4 +51,5 @@ export function operatorFrom(values: { coordinator?: string | boolean; token?: s
 export const operatorOptions = {
   coordinator: { type: "string" },
   token: { type: "string" },
+  "submitter-key": { type: "string" },
 } as const;

@@ -77,7 +77,7 @@ export async function withFederatedStandardization(op: OperatorClient, learning:
     validation: { predicates: [], excludeFailing: true },
     task: { query: featureMomentsQuery(schema, pre, bounds, task.aggregation.maxSamplesPerNode), schema },
   };
-  const { job } = await op.json<{ job: JobSummary }>("POST", "/v1/jobs", statsSpec);
+  const job = await op.submitJob(statsSpec);
   print(`feature moments: statistics job ${job.id}`);
   const final = await watchJob(op, job.id, (s) => print(`  ${s}`));
   if (final.status !== "completed") throw new CliError(`feature moments job ${job.id} ${final.status}`);

@@ -12,7 +12,7 @@ import { z } from "zod";
 export const ROUND_ABORT_CODES = [
   "mac-check-failed", "commitment-mismatch", "cope-check-failed", "ot-check-failed", "sacrifice-failed",
   "input-check-failed", "equivocation", "unexpected-message", "replay", "bad-encoding", "timeout",
-  "result-mismatch", "cancelled", "declined",
+  "result-mismatch", "cancelled", "declined", "view-mismatch",
 ] as const;
 export const RoundAbortCode = z.enum(ROUND_ABORT_CODES);
 export type RoundAbortCode = z.infer<typeof RoundAbortCode>;

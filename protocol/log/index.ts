@@ -13,7 +13,8 @@ import { sign, verify } from "../crypto/identity.ts";
 export const GENESIS_HASH = "0".repeat(64);
 
 export type LogBody =
-  | { kind: "job"; jobId: string; specHash: string; spec: unknown }
+  /** `submitter`: the submitter's Ed25519 key and signature over the spec (protocol/jobs/signed-spec.ts), null when unsigned. */
+  | { kind: "job"; jobId: string; specHash: string; spec: unknown; submitter?: { key: string; signature: string } | null }
   | { kind: "manifest"; round: number; attempt: number; manifestHash: string; manifest: unknown }
   | { kind: "dataset-commitments"; round: number; attempt: number; commitments: Array<{ nodeId: string; schemaId: string; rows: number; commitment: string }> }
   | { kind: "model"; round: number; modelHash: string; bytes: number }

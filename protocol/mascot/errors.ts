@@ -16,6 +16,8 @@ export const ABORT_CODES = [
   "replay",
   "bad-encoding",
   "timeout",
+  /** Committee members saw different manifests or logs (a forked log or a substituted key). */
+  "view-mismatch",
 ] as const;
 
 export type AbortCode = (typeof ABORT_CODES)[number];

@@ -75,6 +75,12 @@ export interface Step {
 /** Payloads of one step, by phase then sender index. */
 export type Inbox = Map<string, Array<Uint8Array | undefined>>;
 
+/**
+ * Phases that open the output (validated "open.sum", linear-only LIN_OPEN, plaintext
+ * PLAIN_OPEN): once any member sends one, the round's output may be known to a corrupt member.
+ */
+export const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN, PLAIN_OPEN]);
+
 /** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
 export const BROADCAST_PHASES = new Set([
   LIN_COMMIT, LIN_OPEN, PLAIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
@@ -181,6 +187,15 @@ export class SecureSumParty {
     if (!this.started) return "init";
     return this.steps[this.stepIdx]?.name ?? "done";
   }
+  /**
+   * True once this party has emitted its share of the output opening (OUTPUT_PHASES): from
+   * then on a corrupt member may know the output, so the node must never take part in a
+   * rerun of this round over a different set of inputs (DESIGN §1 "One output per round").
+   */
+  get outputReleased(): boolean {
+    return this._outputReleased;
+  }
+  private _outputReleased = false;
   /** True once the result is available. */
   get done(): boolean {
     return this._result !== undefined;
@@ -288,7 +303,9 @@ export class SecureSumParty {
 
   private guard(f: () => OutboundMessage[]): OutboundMessage[] {
     try {
-      return f();
+      const out = f();
+      if (!this._outputReleased && out.some((m) => OUTPUT_PHASES.has(m.phase))) this._outputReleased = true;
+      return out;
     } catch (e) {
       // After a successful finish a stray message is reported but does not void the result.
       if (e instanceof ProtocolAbort && !this._result) this.failed = e;

@@ -12,6 +12,9 @@ import { formatCsv, splitIndices } from "../../examples/split.ts";
 import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
 import { OperatorClient } from "../../client/cli/operator.ts";
 import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
+import { cryptoRng } from "../../protocol/rng.ts";
+import { toBase64Url } from "../../protocol/encoding.ts";
+import { identityPublicKey } from "../../protocol/crypto/identity.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const BIN = path.join(ROOT, "client", "cli", "bin.mjs");
@@ -116,6 +119,12 @@ export interface ClusterOptions {
   onNodeLine?: (node: string, line: string) => void;
   /** Extra coordinator bindings (e.g. ALLOW_PLAINTEXT_AGGREGATION for the learning bench). */
   coordinatorVars?: Record<string, string>;
+  /**
+   * Node policy overrides (client/agent/policy.ts) written into every node's node.json, e.g.
+   * `{ modes: [..., "plaintext"] }` for the learning bench's baseline. Every node trusts the
+   * cluster's submitter key (`Cluster.submitterKey`), which signs what `operator.submitJob` sends.
+   */
+  nodePolicy?: Record<string, unknown> | ((i: number) => Record<string, unknown>);
 }
 
 export interface Cluster {
@@ -124,6 +133,8 @@ export interface Cluster {
   nodes: NodeProcess[];
   schemas: DatasetSchema[];
   workDir: string;
+  /** The submitter key every node's policy accepts (the operator signs with it). */
+  submitterKey: { secretKey: Uint8Array; publicKeyB64: string };
   /** Starts one more node (a fresh identity) holding the given rows per dataset. */
   addNode(slices: Row[][], env?: Record<string, string>): Promise<NodeProcess>;
   stop(): Promise<void>;
@@ -150,6 +161,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   });
   const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
   const coordinator = await startCoordinator({ apiToken, vars: { LIVENESS_WINDOW_S: String(o.livenessSeconds ?? 10), ...o.coordinatorVars } });
+  const submitterSecret = cryptoRng.bytes(32);
+  const submitterKey = { secretKey: submitterSecret, publicKeyB64: toBase64Url(identityPublicKey(submitterSecret)) };
   const nodes: NodeProcess[] = [];
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {
@@ -162,11 +175,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return { schema: d.schema, path: p, rows: rowsPerDataset[k] ?? [], schemaFile: d.file };
     });
     const first = slices[0]!;
-    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`], { cwd: ROOT, encoding: "utf8" });
+    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, "--trust-submitter", submitterKey.publicKeyB64], { cwd: ROOT, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
     const cfgPath = path.join(dir, "node.json");
-    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[] };
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[]; policy: Record<string, unknown> };
     cfg.heartbeatSeconds = 2;
+    cfg.policy = { ...cfg.policy, ...(typeof o.nodePolicy === "function" ? o.nodePolicy(i) : o.nodePolicy) };
     cfg.sources = slices.map((s) => ({ path: s.path, format: "csv", schema: s.schemaFile }));
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     const n = new NodeProcess(`node-${i}`, dir, slices, o.onNodeLine);
@@ -185,5 +199,5 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await stop();
     throw e;
   }
-  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken), nodes, schemas: dealt.map((d) => d.schema), workDir, addNode, stop };
+  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken, submitterKey.secretKey), nodes, schemas: dealt.map((d) => d.schema), workDir, submitterKey, addNode, stop };
 }

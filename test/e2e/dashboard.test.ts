@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in headless Chromium", () => {
       datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 300 }],
     });
     const spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-stats-small.json"));
-    ({ job: { id: jobId } } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec));
+    ({ id: jobId } = await cluster.operator.submitJob(spec));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],

@@ -48,7 +48,7 @@ const withRounds = (spec: JobSpec, rounds: number, committee: JobSpec["committee
 };
 
 async function run(cluster: Cluster, spec: JobSpec): Promise<{ id: string; result: LearningResult & { excludedNodes?: string[] }; rounds: RoundInfo[]; lines: string[]; status: string }> {
-  const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+  const job = await cluster.operator.submitJob(spec);
   const lines: string[] = [];
   const final = await watchJob(cluster.operator, job.id, (s) => lines.push(s));
   if (final.status !== "completed") lines.push("coordinator log:", ...cluster.coordinator.log.slice(-40));
@@ -156,7 +156,7 @@ describe("federated learning end to end: misbehaving and failing nodes", () => {
   it("a node killed during a round: the round times out, is retried with a new committee, and training continues from the last accepted model", async () => {
     const victim = await cluster.addNode([WDBC_TRAIN.slice(90, 180)]);
     const job0 = withRounds(spec, 3, { size: 4, min: 3 }); // validated aggregation, as the job file says
-    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...job0, deadlines: { ...job0.deadlines, compute: 30 } });
+    const job = await cluster.operator.submitJob({ ...job0, deadlines: { ...job0.deadlines, compute: 30 } });
     // Let round 0 be accepted with the victim, then kill it as soon as it starts round 1.
     await victim.waitFor((e) => e.kind === "phase" && e.jobId === job.id && e.round === 1, 300_000);
     victim.kill();

@@ -67,7 +67,7 @@ describe("federated statistics end to end", () => {
   const rowsOf = (nodes: NodeProcess[]): Row[] => nodes.flatMap((n) => n.slices[0]!.rows);
   const byId = (id: string) => cluster.nodes.find((n) => n.nodeId === id)!;
   const run = async (spec: JobSpec) => {
-    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", spec);
+    const job = await cluster.operator.submitJob(spec);
     const lines: string[] = [];
     const final = await watchJob(cluster.operator, job.id, (s) => lines.push(s));
     const { rounds } = await cluster.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);
@@ -130,8 +130,29 @@ describe("federated statistics end to end", () => {
     }
   }, 900_000);
 
-  it("a node that tampers with its share at opening aborts the round by name; the job reselects and completes without it", async () => {
+  it("a member that tampers with its share of the sum opening: the job stops with output-released and no attempt reruns the round over other inputs", async () => {
     const cheat = await cluster.addNode([ADULT_ROWS()], { TWOPM_FAULT: "tamper:open.sum" });
+    try {
+      const { final, rounds, lines } = await run({ ...(await base()), committee: { size: 4, min: 3 }, retryBudget: 6 });
+      expect(final.status, lines.join("\n")).toBe("failed");
+      expect(final.error).toMatch(/^output-released/);
+      // Every sum anyone could see: only attempts that reached the opening. There is exactly one.
+      expect(rounds).toHaveLength(1);
+      expect(rounds[0]!.status).toBe("aborted");
+      expect(rounds[0]!.abort!.code).toBe("mac-check-failed");
+      expect(rounds[0]!.committee).toContain(cheat.nodeId);
+      // No honest member ever worked on a second attempt of the round.
+      for (const id of rounds[0]!.committee.filter((c) => c !== cheat.nodeId)) {
+        expect(byId(id).events.filter((e) => e.jobId === final.id && e.kind === "assignment" && e.attempt !== 0)).toEqual([]);
+      }
+    } finally {
+      await retire(cheat);
+      await waitRegistered(3);
+    }
+  }, 900_000);
+
+  it("a node that tampers with a validation opening (before the sum opens) aborts the round; the job reselects and completes without it", async () => {
+    const cheat = await cluster.addNode([ADULT_ROWS()], { TWOPM_FAULT: "tamper:mult.open" });
     try {
       const { final, rounds, result, lines } = await run({ ...(await base()), committee: { size: 4, min: 3 }, retryBudget: 6 });
       expect(final.status, lines.join("\n")).toBe("completed");
@@ -151,7 +172,7 @@ describe("federated statistics end to end", () => {
   it("a node killed mid-round: the deadline fires, the round is retried with a new committee, nothing is counted twice", async () => {
     const victim = await cluster.addNode([ADULT_ROWS()]);
     const spec = await base();
-    const { job } = await cluster.operator.json<{ job: { id: string } }>("POST", "/v1/jobs", { ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 25 } });
+    const job = await cluster.operator.submitJob({ ...spec, committee: { size: 4, min: 3 }, deadlines: { ...spec.deadlines, compute: 25 } });
     await victim.waitFor((e) => e.kind === "phase" && e.jobId === job.id, 300_000);
     victim.kill();
     const final = await watchJob(cluster.operator, job.id, () => undefined);

@@ -1,0 +1,126 @@
+/**
+ * Node policy (DESIGN §1 "The node decides"): what this node agrees to take part in, checked
+ * by the node itself against signatures it can verify — never on the coordinator's word.
+ * A round manifest is accepted only if
+ *   - the job's spec (first entry of the job's transparency log) is signed by a submitter
+ *     key the policy accepts, and the manifest carries exactly that spec's mode, field,
+ *     fixed-point parameters, validation predicates and task, with a committee size inside
+ *     the spec's bounds;
+ *   - the mode is one the policy accepts (`plaintext` never, unless the operator lists it);
+ *   - the committee has at least `minCommittee` members, each on the consortium list when
+ *     the policy names one (admin key pinned out of band);
+ *   - the job type and dataset are accepted, and the spec adds no validation predicate of
+ *     its own unless allowed (a submitter-chosen predicate applied to one node's input opens
+ *     a threshold question about its data; the node's own task-derived predicates always
+ *     pass for honest data, so their pass bit reveals nothing);
+ *   - the round is not a rerun of one whose output this node may already have helped open;
+ *   - the dataset's query budget (distinct jobs per window) is not exhausted.
+ * Otherwise {@link checkPolicy} throws {@link PolicyDeclined} with a stable code.
+ */
+import { z } from "zod";
+import { JobSpec, type RoundManifest } from "../../protocol/api/schemas.ts";
+import type { Membership } from "../../protocol/consortium.ts";
+import { verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
+import { canonicalJson, objectHash, type LogEntry } from "../../protocol/log/index.ts";
+import type { Ledger } from "./ledger.ts";
+
+const B64_32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url 32-byte Ed25519 public key");
+
+export const NodePolicySchema = z.strictObject({
+  /** Aggregation modes this node accepts. `plaintext` reveals the raw input: only when the operator lists it. */
+  modes: z.array(z.enum(["validated", "linear-only", "plaintext"])).min(1).default(["validated", "linear-only"]),
+  /** Smallest committee (this node included) it takes part in. */
+  minCommittee: z.number().int().min(2).max(64).default(3),
+  /** Submitter Ed25519 keys (base64url) whose signed job specs it accepts. Empty: it takes part in nothing. */
+  submitters: z.array(B64_32).max(256).default([]),
+  /** Job types it runs. */
+  jobTypes: z.array(z.enum(["stats", "learning"])).min(1).default(["stats", "learning"]),
+  /** Datasets (schema ids) it offers; absent: every configured source. */
+  schemas: z.array(z.string().min(1)).max(64).optional(),
+  /** Whether a job spec may add validation predicates of its own (beyond those the node derives from the task). */
+  submitterPredicates: z.boolean().default(false),
+  /** Consortium membership required of every committee member: the admin key (pinned here) and the signed list file. */
+  consortium: z.strictObject({ adminKey: B64_32, list: z.string().min(1) }).optional(),
+  /** Query budget per dataset: at most `maxJobs` distinct jobs within `windowDays`. */
+  budget: z.strictObject({ maxJobs: z.number().int().min(0).max(1_000_000).default(100), windowDays: z.number().positive().max(3650).default(30) }).default({ maxJobs: 100, windowDays: 30 }),
+});
+export type NodePolicy = z.infer<typeof NodePolicySchema>;
+export type NodePolicyInput = z.input<typeof NodePolicySchema>;
+
+/** The safe defaults (no accepted submitter: the operator must name one). */
+export const DEFAULT_POLICY: NodePolicy = NodePolicySchema.parse({});
+
+/** Stable decline codes, reported to the submitter with the node's signature. */
+export type DeclineCode =
+  | "unsigned-spec" | "bad-spec-signature" | "submitter-not-accepted" | "spec-mismatch" | "mode-not-accepted"
+  | "committee-too-small" | "job-type-not-accepted" | "schema-not-accepted" | "submitter-predicates" | "not-a-member"
+  | "output-released" | "budget-exhausted";
+
+/** A manifest outside this node's policy. */
+export class PolicyDeclined extends Error {
+  constructor(readonly code: DeclineCode, detail: string) {
+    super(`policy: ${code}: ${detail}`);
+    this.name = "PolicyDeclined";
+  }
+}
+
+export interface PolicyContext {
+  manifest: RoundManifest;
+  /** The job's transparency log, already verified (chain, coordinator signatures, manifest entry). */
+  log: readonly LogEntry[];
+  /** The verified consortium list, when the policy names one. */
+  membership?: Membership;
+  ledger: Ledger;
+  now: number;
+}
+
+const MANIFEST_FIELDS = ["mode", "field", "fixedPoint", "validation", "task"] as const;
+
+/**
+ * Checks a round manifest against the node's policy and the submitter-signed spec. Returns
+ * the parsed signed spec; throws PolicyDeclined naming the first check that fails. Pure
+ * apart from reading the ledger.
+ */
+export function checkPolicy(policy: NodePolicy, ctx: PolicyContext): JobSpec {
+  const m = ctx.manifest;
+  const no = (code: DeclineCode, detail: string): never => { throw new PolicyDeclined(code, detail); };
+  const first = ctx.log[0]?.body;
+  if (!first || first.kind !== "job" || first.jobId !== m.jobId) return no("spec-mismatch", "the job's log does not open with its spec");
+  if (objectHash(first.spec) !== first.specHash) no("spec-mismatch", "logged spec does not match its hash");
+  if (!first.submitter) no("unsigned-spec", "the job spec is not signed by a submitter");
+  if (!verifySpecSignature(first.specHash, first.submitter!)) no("bad-spec-signature", "the submitter's signature does not verify over the logged spec");
+  if (!policy.submitters.includes(first.submitter!.key)) no("submitter-not-accepted", `submitter ${first.submitter!.key.slice(0, 12)}… is not in this node's policy.submitters`);
+  const parsed = JobSpec.safeParse(first.spec);
+  if (!parsed.success) return no("spec-mismatch", "the signed spec does not parse");
+  const spec = parsed.data;
+  if (canonicalJson(spec) !== canonicalJson(first.spec)) no("spec-mismatch", "the signed spec is not in canonical (parsed) form");
+  if (m.jobType !== spec.type) no("spec-mismatch", `manifest job type ${m.jobType}, signed spec ${spec.type}`);
+  if (m.schemaId !== spec.schemaId) no("spec-mismatch", `manifest dataset ${m.schemaId}, signed spec ${spec.schemaId}`);
+  for (const k of MANIFEST_FIELDS) {
+    const want = k === "fixedPoint" ? { fracBits: spec.fixedPoint.fracBits, bound: spec.fixedPoint.bound } : spec[k];
+    if (canonicalJson(m[k]) !== canonicalJson(want)) no("spec-mismatch", `manifest ${k} differs from the signed spec`);
+  }
+  const n = m.committee.length;
+  if (n < spec.committee.min || n > spec.committee.size) no("spec-mismatch", `committee of ${n} outside the signed bounds [${spec.committee.min}, ${spec.committee.size}]`);
+  if (!policy.modes.includes(m.mode)) no("mode-not-accepted", `mode ${m.mode} is not in policy.modes (${policy.modes.join(", ")})`);
+  if (n < policy.minCommittee) no("committee-too-small", `committee of ${n}, policy.minCommittee is ${policy.minCommittee}`);
+  if (!policy.jobTypes.includes(m.jobType)) no("job-type-not-accepted", `job type ${m.jobType} is not in policy.jobTypes`);
+  if (policy.schemas && !policy.schemas.includes(m.schemaId)) no("schema-not-accepted", `dataset ${m.schemaId} is not in policy.schemas`);
+  if (!policy.submitterPredicates && spec.validation.predicates.some((p) => p.kind !== "none")) {
+    no("submitter-predicates", "the spec adds validation predicates of its own; policy.submitterPredicates is false");
+  }
+  if (policy.consortium) {
+    if (!ctx.membership) no("not-a-member", "policy requires a consortium list, none is loaded");
+    const outsider = m.committee.find((c) => !ctx.membership!.has(c.nodeId, c.identityKey));
+    if (outsider) no("not-a-member", `committee member ${outsider.index} (${outsider.nodeId}) is not on consortium list ${ctx.membership!.name}`);
+  }
+  const prior = ctx.ledger.releasedAttempt(m.jobId, m.round);
+  if (prior && prior.attempt !== m.attempt) {
+    no("output-released", `attempt ${prior.attempt} of round ${m.round} may already have opened its output; this node never joins a rerun over a different set of inputs`);
+  }
+  if (!ctx.ledger.knowsJob(m.jobId)) {
+    const used = ctx.ledger.jobsUsing(m.schemaId, ctx.now - policy.budget.windowDays * 86_400_000);
+    if (used >= policy.budget.maxJobs) no("budget-exhausted", `dataset ${m.schemaId} already served ${used} jobs in ${policy.budget.windowDays} days (policy.budget.maxJobs ${policy.budget.maxJobs})`);
+  }
+  return spec;
+}

@@ -1,0 +1,257 @@
+/**
+ * Red team: a malicious coordinator. The real NodeAgent talks HTTP to a coordinator the
+ * attacker runs (a small node:http server here): it signs its log correctly with its own key,
+ * so every manifest below is "coordinator-signed". The node must still refuse every manifest
+ * outside its own policy or the submitter-signed spec, decline it with a named reason, and
+ * never connect to the round's relay. A well-formed manifest (the control) passes the policy,
+ * so the test can fail.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { readFileSync } from "node:fs";
+import { NodeAgent, type AgentEvent } from "../../../client/agent/agent.ts";
+import { Ledger, memoryLedgerStore } from "../../../client/agent/ledger.ts";
+import { NodePolicySchema, type NodePolicyInput } from "../../../client/agent/policy.ts";
+import { datasetCommitment } from "../../../client/data/commitment.ts";
+import { parseData } from "../../../client/data/parse.ts";
+import { loadJobSpec } from "../../../client/cli/job.ts";
+import { deriveSessionId, type Assignment, type JobSpec, type RoundManifest } from "../../../protocol/api/schemas.ts";
+import { generateNodeKeys, identityPublicKey, nodeIdFromPublicKey, type NodeKeys } from "../../../protocol/crypto/identity.ts";
+import { signConsortium, verifyConsortium } from "../../../protocol/consortium.ts";
+import { toBase64Url } from "../../../protocol/encoding.ts";
+import { signJobSpec } from "../../../protocol/jobs/signed-spec.ts";
+import { appendEntry, objectHash, type LogBody, type LogEntry } from "../../../protocol/log/index.ts";
+import { cryptoRng } from "../../../protocol/rng.ts";
+import { parseDatasetSchema } from "../../../protocol/stats/schema.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
+const coordinatorSecret = cryptoRng.bytes(32);
+const submitterSecret = cryptoRng.bytes(32);
+const strangerSecret = cryptoRng.bytes(32);
+const submitterKey = toBase64Url(identityPublicKey(submitterSecret));
+
+interface Job { log: LogEntry[]; assignment: Assignment }
+
+/** The attacker's coordinator: serves crafted logs and assignments, records declines and relay connections. */
+class EvilCoordinator {
+  readonly declines: Array<{ path: string; reason: string }> = [];
+  readonly relayConnects: string[] = [];
+  private queue: Assignment[] = [];
+  private readonly logs = new Map<string, LogEntry[]>();
+  private server!: http.Server;
+  url = "";
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on("upgrade", (req, socket) => { this.relayConnects.push(req.url ?? ""); socket.destroy(); });
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  stop(): Promise<void> { return new Promise((r) => this.server.close(() => r())); }
+  offer(job: Job): void {
+    this.logs.set(job.assignment.jobId, job.log);
+    this.queue.push(job.assignment);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const url = new URL(req.url ?? "/", this.url);
+    const json = (status: number, v: unknown) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(v)); };
+    if (url.pathname === "/v1/coordinator/key") return json(200, { algorithm: "Ed25519", publicKey: toBase64Url(identityPublicKey(coordinatorSecret)) });
+    if (req.method === "POST" && url.pathname === "/v1/nodes") return json(201, { node: {} });
+    if (url.pathname.endsWith("/heartbeat")) return json(200, { ok: true });
+    if (url.pathname.endsWith("/assignment")) {
+      if (!this.queue.length) await new Promise((r) => setTimeout(r, 100));
+      return json(200, { assignments: this.queue.splice(0, 1) });
+    }
+    const log = /^\/v1\/jobs\/([^/]+)\/log$/.exec(url.pathname);
+    if (log) return json(200, { entries: this.logs.get(decodeURIComponent(log[1]!)) ?? [] });
+    if (url.pathname.endsWith("/decline")) {
+      this.declines.push({ path: url.pathname, reason: (JSON.parse(body) as { reason: string }).reason });
+      return json(200, { ok: true });
+    }
+    if (req.method === "DELETE") return json(200, { ok: true });
+    json(404, { code: "not-found" });
+  }
+}
+
+let spec: JobSpec;
+let evil: EvilCoordinator;
+let agent: NodeAgent;
+let me: NodeKeys;
+const peers = [generateNodeKeys(), generateNodeKeys(), generateNodeKeys()];
+const events: AgentEvent[] = [];
+const ledger = await Ledger.open(memoryLedgerStore());
+let counter = 0;
+
+function member(k: NodeKeys, index: number) {
+  return { index, nodeId: nodeIdFromPublicKey(k.identityPublicKey), identityKey: toBase64Url(k.identityPublicKey), kxKey: toBase64Url(k.kxPublicKey) };
+}
+
+/**
+ * A coordinator-signed log with the job entry (spec signed by `signer`, or unsigned) and a
+ * manifest for round 0; `edit` lets the attacker alter the manifest after the spec was signed.
+ */
+function craft(o: { spec?: JobSpec; signer?: Uint8Array | null; committee?: NodeKeys[]; edit?: (m: RoundManifest) => void; round?: number; attempt?: number; jobId?: string }): Job {
+  const jobId = o.jobId ?? `evil-${++counter}`;
+  const s = o.spec ?? spec;
+  const signed = o.signer === null ? null : signJobSpec(s, o.signer ?? submitterSecret);
+  const bodies: LogBody[] = [{ kind: "job", jobId, specHash: objectHash(signed?.spec ?? s), spec: signed?.spec ?? s, submitter: signed?.submitter ?? null }];
+  const round = o.round ?? 0, attempt = o.attempt ?? 0;
+  const committee = (o.committee ?? [me, ...peers.slice(0, 2)]).map(member);
+  const now = Date.now();
+  const manifest: RoundManifest = {
+    version: 1, kind: "round-manifest", jobId, round, attempt, jobType: s.type, schemaId: s.schemaId,
+    sessionId: toBase64Url(deriveSessionId(jobId, round, attempt)), committee, mode: s.mode, field: s.field,
+    fixedPoint: { fracBits: s.fixedPoint.fracBits, bound: s.fixedPoint.bound }, validation: s.validation, task: s.task, modelHash: null,
+    deadlines: { join: now + 60_000, compute: now + 120_000, finalize: now + 180_000 }, createdAt: now,
+  };
+  o.edit?.(manifest);
+  bodies.push({ kind: "manifest", round, attempt, manifestHash: objectHash(manifest), manifest });
+  const log: LogEntry[] = [];
+  for (const b of bodies) log.push(appendEntry(log[log.length - 1] ?? null, b, now, coordinatorSecret));
+  return { log, assignment: { jobId, round, attempt, index: 0, manifest, logEntryHash: log[log.length - 1]!.hash, wsPath: `/v1/rounds/${jobId}/${round}/${attempt}/ws` } };
+}
+
+/** Offers a crafted job and waits for the agent's verdict on it. */
+async function verdict(job: Job): Promise<AgentEvent> {
+  evil.offer(job);
+  const id = job.assignment.jobId;
+  for (let t = 0; t < 300; t++) {
+    const e = events.find((x) => "jobId" in x && x.jobId === id && (x.kind === "rejected" || x.kind === "computed"));
+    if (e) return e;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no verdict for ${id}`);
+}
+
+async function expectDeclined(job: Job, code: string): Promise<void> {
+  const e = await verdict(job);
+  expect(e.kind, JSON.stringify(e)).toBe("rejected");
+  expect((e as { code?: string }).code).toBe(code);
+  await expect.poll(() => evil.declines.find((d) => d.path.includes(`/${job.assignment.jobId}/`))?.reason).toMatch(new RegExp(`policy: ${code}`));
+  expect(evil.relayConnects.filter((u) => u.includes(`/${job.assignment.jobId}/`))).toEqual([]);
+}
+
+const consortiumAdmin = cryptoRng.bytes(32);
+
+async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeof verifyConsortium>): Promise<NodeAgent> {
+  const schema = parseDatasetSchema(JSON.parse(readFileSync(path.join(ROOT, "examples/schemas/adult.json"), "utf8")), "adult.json");
+  const text = readFileSync(path.join(ROOT, "examples/data/adult-test.csv"), "utf8").split("\n").slice(0, 40).join("\n");
+  const rows = parseData(text, schema, "csv", { file: "adult-test.csv" });
+  const a = new NodeAgent({
+    coordinatorUrl: evil.url, keys: me, datasets: [{ source: "adult-test.csv", schema, rows, commitment: datasetCommitment(schema, rows) }], heartbeatSeconds: 60, onEvent: (e) => events.push(e),
+    host: { capabilities: { cores: 2, memoryMb: 4096, bandwidthMbps: 100 }, conditions: () => ({ load: 0, freeMemoryMb: 1000, onBattery: false, online: true }), coordinatorKey: async () => identityPublicKey(coordinatorSecret) },
+    policy: NodePolicySchema.parse(policy), ledger, ...(membership ? { membership } : {}),
+  });
+  void a.run();
+  return a;
+}
+
+beforeAll(async () => {
+  me = generateNodeKeys();
+  spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-stats-small.json"));
+  evil = new EvilCoordinator();
+  await evil.start();
+});
+afterAll(async () => { await evil?.stop(); });
+
+describe("a node against a malicious coordinator (signed logs, crafted manifests)", () => {
+  beforeAll(async () => { agent = await startAgent({ submitters: [submitterKey] }); });
+  afterAll(async () => { await agent?.stop(false); });
+
+  it("refuses plaintext mode even when the submitter signed it", async () => {
+    await expectDeclined(craft({ spec: { ...spec, mode: "plaintext" } }), "mode-not-accepted");
+  });
+
+  it("refuses a committee below the policy minimum (an honest node and one sybil)", async () => {
+    await expectDeclined(craft({ spec: { ...spec, committee: { size: 3, min: 2 } }, committee: [me, peers[0]!] }), "committee-too-small");
+  });
+
+  it("refuses a manifest whose mode differs from the signed spec", async () => {
+    await expectDeclined(craft({ edit: (m) => { m.mode = "linear-only"; } }), "spec-mismatch");
+  });
+
+  it("refuses a manifest whose predicates differ from the signed spec", async () => {
+    await expectDeclined(craft({ edit: (m) => { m.validation = { ...m.validation, predicates: [{ kind: "l2-norm", bound: "1", indices: [0, 2] }] }; } }), "spec-mismatch");
+  });
+
+  it("refuses a manifest whose task differs from the signed spec, or a committee larger than signed", async () => {
+    await expectDeclined(craft({ edit: (m) => { m.task = { ...m.task, extra: 1 }; } }), "spec-mismatch");
+    await expectDeclined(craft({ committee: [me, ...peers] }), "spec-mismatch");
+  });
+
+  it("refuses a spec signed by a submitter it does not accept, and an unsigned spec", async () => {
+    await expectDeclined(craft({ signer: strangerSecret }), "submitter-not-accepted");
+    await expectDeclined(craft({ signer: null }), "unsigned-spec");
+  });
+
+  it("refuses a forged submitter signature (coordinator swaps the spec under a real signature)", async () => {
+    const job = craft({});
+    const entry0 = job.log[0]!.body as Extract<LogBody, { kind: "job" }>;
+    const forged = { ...spec, mode: "linear-only" as const };
+    const bodies: LogBody[] = [{ ...entry0, spec: forged, specHash: objectHash(forged) }, { ...(job.log[1]!.body as Extract<LogBody, { kind: "manifest" }>) }];
+    const m = { ...(bodies[1] as Extract<LogBody, { kind: "manifest" }>).manifest as RoundManifest, mode: "linear-only" as const };
+    bodies[1] = { kind: "manifest", round: 0, attempt: 0, manifestHash: objectHash(m), manifest: m };
+    const log: LogEntry[] = [];
+    for (const b of bodies) log.push(appendEntry(log[log.length - 1] ?? null, b, Date.now(), coordinatorSecret));
+    await expectDeclined({ log, assignment: { ...job.assignment, manifest: m, logEntryHash: log[1]!.hash } }, "bad-spec-signature");
+  });
+
+  it("refuses validation predicates chosen by the submitter unless the policy allows them", async () => {
+    await expectDeclined(craft({ spec: { ...spec, validation: { predicates: [{ kind: "l2-norm", bound: "100", indices: [0, 2] }], excludeFailing: true } } }), "submitter-predicates");
+  });
+
+  it("never joins a rerun of a round whose output it may have helped open (its own ledger, across restarts)", async () => {
+    const first = craft({});
+    // As if attempt 0 crashed right after the write-ahead record ("unknown" counts as released).
+    await ledger.join(first.assignment.jobId, "adult", 0, 0, [], Date.now());
+    await expectDeclined(craft({ jobId: first.assignment.jobId, attempt: 1 }), "output-released");
+  });
+
+  it("refuses a manifest that carries another key-agreement key for this node", async () => {
+    const e = await verdict(craft({ edit: (m) => { m.committee[0] = { ...m.committee[0]!, kxKey: toBase64Url(peers[2]!.kxPublicKey) }; } }));
+    expect(e.kind).toBe("rejected");
+    expect((e as { detail: string }).detail).toMatch(/key-agreement key/);
+  });
+
+  it("control: a manifest that matches the signed spec and the policy is accepted (the node computes its input)", async () => {
+    const e = await verdict(craft({}));
+    expect(e.kind, JSON.stringify(e)).toBe("computed");
+  });
+});
+
+describe("consortium membership and budgets", () => {
+  let agent2: NodeAgent;
+  beforeAll(async () => {
+    const list = signConsortium({ version: 1, kind: "2pm-consortium", name: "test", issuedAt: Date.now(), members: [me, peers[0]!, peers[1]!].map((k) => ({ identityKey: toBase64Url(k.identityPublicKey) })) }, consortiumAdmin);
+    const membership = verifyConsortium(list, toBase64Url(identityPublicKey(consortiumAdmin)));
+    agent2 = await startAgent({ submitters: [submitterKey], consortium: { adminKey: toBase64Url(identityPublicKey(consortiumAdmin)), list: "unused" }, budget: { maxJobs: 3, windowDays: 1 } }, membership);
+  });
+  afterAll(async () => { await agent2?.stop(false); });
+
+  it("refuses a committee with a member outside the consortium (a sybil the coordinator registered)", async () => {
+    await expectDeclined(craft({ committee: [me, peers[0]!, peers[2]!] }), "not-a-member");
+  });
+
+  it("refuses a member whose key the coordinator substituted (same node id, another key)", async () => {
+    await expectDeclined(craft({ edit: (m) => { m.committee[1] = { ...m.committee[1]!, identityKey: toBase64Url(peers[2]!.identityPublicKey) }; } }), "not-a-member");
+  });
+
+  it("a list signed by another admin key is refused", () => {
+    const list = signConsortium({ version: 1, kind: "2pm-consortium", name: "x", issuedAt: 1, members: [] }, cryptoRng.bytes(32));
+    expect(() => verifyConsortium(list, toBase64Url(identityPublicKey(consortiumAdmin)))).toThrow(/another admin key/);
+    const tampered = { ...signConsortium({ version: 1, kind: "2pm-consortium", name: "x", issuedAt: 1, members: [] }, consortiumAdmin) };
+    tampered.list = { ...tampered.list, members: [{ identityKey: toBase64Url(peers[2]!.identityPublicKey) }] };
+    expect(() => verifyConsortium(tampered, toBase64Url(identityPublicKey(consortiumAdmin)))).toThrow(/does not verify/);
+  });
+
+  it("declines once the dataset's query budget is spent", async () => {
+    // The ledger already holds jobs from the first suite (the control and the rerun): fill it up.
+    while (ledger.jobsUsing("adult", 0) < 3) await ledger.join(`filler-${ledger.jobsUsing("adult", 0)}`, "adult", 0, 0, [], Date.now());
+    await expectDeclined(craft({}), "budget-exhausted");
+  });
+});
