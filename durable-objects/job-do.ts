@@ -339,6 +339,17 @@ export class JobDO extends DurableObject<Env> {
     this.setStatus("failed", reason);
   }
 
+  /** "; declined: …" with the distinct reasons nodes gave for declining this job (their policy), or "". */
+  private declineReasons(): string {
+    const rows = this.ctx.storage.sql.exec<{ abort: string }>("SELECT abort FROM rounds WHERE abort IS NOT NULL ORDER BY round, attempt").toArray();
+    const reasons = new Set<string>();
+    for (const r of rows) {
+      const a = JSON.parse(r.abort) as { code: string; detail: string };
+      if (a.code === "declined") reasons.add(a.detail.replace(/^party \d+ declined: /, ""));
+    }
+    return reasons.size ? `; declined: ${[...reasons].slice(0, 5).join(" | ").slice(0, 1000)}` : "";
+  }
+
   private roundStub(round: number, attempt: number) {
     return this.env.ROUND_DO.get(this.env.ROUND_DO.idFromName(roundObjectName(this.state!.jobId, round, attempt)));
   }
@@ -400,9 +411,9 @@ export class JobDO extends DurableObject<Env> {
       const since = s.pendingStart?.since ?? now;
       if (now - since >= spec.deadlines.select * 1000) {
         const eligible = candidates.filter((c) => isEligible(c, spec, now, livenessMs) && !s.excluded.includes(c.nodeId)).length;
-        this.fail(failed.length && eligible >= spec.committee.min
+        this.fail((failed.length && eligible >= spec.committee.min
           ? `insufficient-nodes: ${eligible} eligible, but every committee of at least ${spec.committee.min} contains a failed one (${failed.length} failed attempt${failed.length > 1 ? "s" : ""})`
-          : `insufficient-nodes: ${eligible} eligible, ${spec.committee.min} required`);
+          : `insufficient-nodes: ${eligible} eligible, ${spec.committee.min} required`) + this.declineReasons());
         await this.save();
         await this.syncCatalogue();
         return;

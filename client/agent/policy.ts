@@ -9,7 +9,8 @@
  *   - the mode is one the policy accepts (`plaintext` never, unless the operator lists it);
  *   - the committee has at least `minCommittee` members, each on the consortium list when
  *     the policy names one (admin key pinned out of band);
- *   - the job type and dataset are accepted, and the spec adds no validation predicate of
+ *   - the job type and dataset are accepted, the task reads only columns the policy allows,
+ *     and the spec adds no validation predicate of
  *     its own unless allowed (a submitter-chosen predicate applied to one node's input opens
  *     a threshold question about its data; the node's own task-derived predicates always
  *     pass for honest data, so their pass bit reveals nothing);
@@ -21,6 +22,7 @@ import { z } from "zod";
 import { JobSpec, type RoundManifest } from "../../protocol/api/schemas.ts";
 import type { Membership } from "../../protocol/consortium.ts";
 import { verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
+import { taskColumns } from "../../protocol/jobs/columns.ts";
 import { canonicalJson, objectHash, type LogEntry } from "../../protocol/log/index.ts";
 import type { Ledger } from "./ledger.ts";
 
@@ -37,6 +39,12 @@ export const NodePolicySchema = z.strictObject({
   jobTypes: z.array(z.enum(["stats", "learning"])).min(1).default(["stats", "learning"]),
   /** Datasets (schema ids) it offers; absent: every configured source. */
   schemas: z.array(z.string().min(1)).max(64).optional(),
+  /**
+   * Columns a job may read, per dataset (schema id → column names; "*" = every column). A
+   * dataset absent here is unrestricted. A statistics job reads its filters', measures' and
+   * group-bys' columns; a learning job its features and label (protocol/jobs/columns.ts).
+   */
+  columns: z.record(z.string(), z.array(z.string().min(1)).max(4096)).optional(),
   /** Whether a job spec may add validation predicates of its own (beyond those the node derives from the task). */
   submitterPredicates: z.boolean().default(false),
   /** Consortium membership required of every committee member: the admin key (pinned here) and the signed list file. */
@@ -54,7 +62,7 @@ export const DEFAULT_POLICY: NodePolicy = NodePolicySchema.parse({});
 export type DeclineCode =
   | "unsigned-spec" | "bad-spec-signature" | "submitter-not-accepted" | "spec-mismatch" | "mode-not-accepted"
   | "committee-too-small" | "job-type-not-accepted" | "schema-not-accepted" | "submitter-predicates" | "not-a-member"
-  | "output-released" | "budget-exhausted";
+  | "output-released" | "budget-exhausted" | "column-not-accepted";
 
 /** A manifest outside this node's policy. */
 export class PolicyDeclined extends Error {
@@ -106,6 +114,13 @@ export function checkPolicy(policy: NodePolicy, ctx: PolicyContext): JobSpec {
   if (n < policy.minCommittee) no("committee-too-small", `committee of ${n}, policy.minCommittee is ${policy.minCommittee}`);
   if (!policy.jobTypes.includes(m.jobType)) no("job-type-not-accepted", `job type ${m.jobType} is not in policy.jobTypes`);
   if (policy.schemas && !policy.schemas.includes(m.schemaId)) no("schema-not-accepted", `dataset ${m.schemaId} is not in policy.schemas`);
+  const allowed = policy.columns?.[m.schemaId];
+  if (allowed && !allowed.includes("*")) {
+    let read: string[];
+    try { read = taskColumns(spec); } catch { return no("column-not-accepted", "cannot tell which columns the task reads"); }
+    const outside = read.filter((c) => !allowed.includes(c));
+    if (outside.length) no("column-not-accepted", `the task reads ${outside.map((c) => (c === "*" ? "every column" : c)).join(", ")}, outside policy.columns.${m.schemaId}`);
+  }
   if (!policy.submitterPredicates && spec.validation.predicates.some((p) => p.kind !== "none")) {
     no("submitter-predicates", "the spec adds validation predicates of its own; policy.submitterPredicates is false");
   }

@@ -63,9 +63,12 @@ class EvilCoordinator {
     if (url.pathname === "/v1/coordinator/key") return json(200, { algorithm: "Ed25519", publicKey: toBase64Url(identityPublicKey(coordinatorSecret)) });
     if (req.method === "POST" && url.pathname === "/v1/nodes") return json(201, { node: {} });
     if (url.pathname.endsWith("/heartbeat")) return json(200, { ok: true });
-    if (url.pathname.endsWith("/assignment")) {
-      if (!this.queue.length) await new Promise((r) => setTimeout(r, 100));
-      return json(200, { assignments: this.queue.splice(0, 1) });
+    const poll = /^\/v1\/nodes\/([0-9a-f]+)\/assignment$/.exec(url.pathname);
+    if (poll) {
+      const mine = (a: Assignment) => a.manifest.committee[a.index]?.nodeId === poll[1];
+      if (!this.queue.some(mine)) await new Promise((r) => setTimeout(r, 100));
+      const i = this.queue.findIndex(mine);
+      return json(200, { assignments: i < 0 ? [] : this.queue.splice(i, 1) });
     }
     const log = /^\/v1\/jobs\/([^/]+)\/log$/.exec(url.pathname);
     if (log) return json(200, { entries: this.logs.get(decodeURIComponent(log[1]!)) ?? [] });
@@ -138,12 +141,14 @@ async function expectDeclined(job: Job, code: string): Promise<void> {
 
 const consortiumAdmin = cryptoRng.bytes(32);
 
-async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeof verifyConsortium>): Promise<NodeAgent> {
+let restrictedKeys: NodeKeys | undefined;
+async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeof verifyConsortium>, keys: NodeKeys = me): Promise<NodeAgent> {
+  if (keys !== me) restrictedKeys = keys;
   const schema = parseDatasetSchema(JSON.parse(readFileSync(path.join(ROOT, "examples/schemas/adult.json"), "utf8")), "adult.json");
   const text = readFileSync(path.join(ROOT, "examples/data/adult-test.csv"), "utf8").split("\n").slice(0, 40).join("\n");
   const rows = parseData(text, schema, "csv", { file: "adult-test.csv" });
   const a = new NodeAgent({
-    coordinatorUrl: evil.url, keys: me, datasets: [{ source: "adult-test.csv", schema, rows, commitment: datasetCommitment(schema, rows) }], heartbeatSeconds: 60, onEvent: (e) => events.push(e),
+    coordinatorUrl: evil.url, keys, datasets: [{ source: "adult-test.csv", schema, rows, commitment: datasetCommitment(schema, rows) }], heartbeatSeconds: 60, onEvent: (e) => events.push(e),
     host: { capabilities: { cores: 2, memoryMb: 4096, bandwidthMbps: 100 }, conditions: () => ({ load: 0, freeMemoryMb: 1000, onBattery: false, online: true }), coordinatorKey: async () => identityPublicKey(coordinatorSecret) },
     policy: NodePolicySchema.parse(policy), ledger, ...(membership ? { membership } : {}),
   });
@@ -216,6 +221,17 @@ describe("a node against a malicious coordinator (signed logs, crafted manifests
     const e = await verdict(craft({ edit: (m) => { m.committee[0] = { ...m.committee[0]!, kxKey: toBase64Url(peers[2]!.kxPublicKey) }; } }));
     expect(e.kind).toBe("rejected");
     expect((e as { detail: string }).detail).toMatch(/key-agreement key/);
+  });
+
+  it("refuses a job that reads a column outside the policy's allowed columns (a second agent with policy.columns)", async () => {
+    const restricted = await startAgent({ submitters: [submitterKey], columns: { adult: ["age", "sex"] } }, undefined, generateNodeKeys());
+    try {
+      const job = craft({ committee: [restrictedKeys!, ...peers.slice(0, 2)] });
+      await expectDeclined(job, "column-not-accepted");
+      expect(events.find((e) => "jobId" in e && e.jobId === job.assignment.jobId && e.kind === "rejected")).toMatchObject({ detail: expect.stringMatching(/income/) });
+    } finally {
+      await restricted.stop(false);
+    }
   });
 
   it("control: a manifest that matches the signed spec and the policy is accepted (the node computes its input)", async () => {
