@@ -1,6 +1,7 @@
 /** The CLI's command table: "group sub" (or a single word) → handler returning an exit code. */
 import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
+import { nodeLedger } from "./node-ledger.ts";
 import { jobCommands } from "./job.ts";
 import { modelCommands } from "./model.ts";
 import { submitterCommands } from "./submitter.ts";
@@ -11,6 +12,7 @@ export type Command = (args: string[]) => Promise<number>;
 export const commands: Record<string, Command> = {
   "node init": nodeInit,
   "node start": nodeStart,
+  "node ledger": nodeLedger,
   ...jobCommands,
   ...modelCommands,
   ...submitterCommands,

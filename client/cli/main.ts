@@ -10,6 +10,7 @@ const USAGE = `usage: 2pm <command> [options]
   node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--dir .2pm]
                [--trust-submitter <key>]... [--min-committee <n>] [--consortium <list.json> --consortium-admin <key>]
   node start   [--dir .2pm]
+  node ledger  [--dir .2pm] [--json]       jobs and released rounds per dataset, against the policy's budget
   submitter init [--out ~/.2pm/submitter.json]     submitter show [--submitter-key <file>]
   consortium init --out <admin.json>   consortium sign --admin <admin.json> --members <members.json> --name <n> --out <list.json>
   consortium verify <list.json> --admin-key <key>

@@ -1,0 +1,39 @@
+/**
+ * `2pm node ledger [--dir .2pm] [--json]`: what this node has taken part in, from its own
+ * ledger (never the coordinator's): jobs per dataset against the policy's budget, and each
+ * round attempt with whether the node may have released its output.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { parseNodeConfig } from "../agent/config.ts";
+import { Ledger } from "../agent/ledger.ts";
+import { parse } from "./args.ts";
+import { CliError } from "./errors.ts";
+import { fileLedgerStore } from "./node-start.ts";
+
+export async function nodeLedger(args: string[]): Promise<number> {
+  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, json: { type: "boolean", default: false } }, false);
+  const dir = path.resolve(values.dir!);
+  let config;
+  try {
+    config = parseNodeConfig(await fs.readFile(path.join(dir, "node.json"), "utf8"));
+  } catch (e) {
+    throw new CliError(`${path.join(dir, "node.json")}: ${(e as Error).message}`);
+  }
+  const ledger = await Ledger.open(fileLedgerStore(path.join(dir, "ledger.json"))).catch((e: unknown) => { throw new CliError(`${path.join(dir, "ledger.json")}: ${(e as Error).message}`); });
+  const snap = ledger.snapshot();
+  if (values.json) {
+    console.log(JSON.stringify(snap));
+    return 0;
+  }
+  const { maxJobs, windowDays } = config.policy.budget;
+  const since = Date.now() - windowDays * 86_400_000;
+  const schemas = [...new Set(snap.jobs.map((j) => j.schemaId))];
+  if (!schemas.length) console.log("no jobs yet");
+  for (const s of schemas) console.log(`${s}: ${ledger.jobsUsing(s, since)}/${maxJobs} jobs in the last ${windowDays} days`);
+  for (const j of snap.jobs) {
+    const attempts = j.attempts.map((a) => `r${a.round}.${a.attempt}${a.released === true ? " released" : a.released === "unknown" ? " (unknown: counts as released)" : ""}`).join(", ");
+    console.log(`  ${j.jobId} (${j.schemaId}, ${new Date(j.firstAt).toISOString()}): ${attempts}`);
+  }
+  return 0;
+}
