@@ -233,7 +233,7 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
   const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
   if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
   const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
-  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true });
   const out: Row[] = [];
   try {
     const slots = CkksContext.get(seal, pkg.ckks).slots;
@@ -250,7 +250,7 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
 
 async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows: number[][], n: number): Promise<Row> {
   const base = "http://bench.local/v1/models";
-  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch), { single: true });
+  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true });
   try {
     const req = (i: number) => s.infer(i % 10 === 9 ? rows.slice(0, 4096) : [rows[i % rows.length]!], i % 10 === 9 ? "batch" : "single");
     for (let i = 0; i < 50; i++) await req(i); // warm-up with the same mix (WASM memory grows to its peak once)
@@ -268,7 +268,7 @@ async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows
     const batch = encodeFrame({ v: 1, keyId: "0".repeat(64), mode: "batch" }, s.querier.encryptBatch(rows.slice(0, 4096), s.info.inputDim));
     const control: number[] = [rssKiB(w.pid)];
     for (let i = 0; i < n; i++) {
-      const r = await w.fetch(`${base}/${pkg.modelId}/infer`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: i % 10 === 9 ? batch : single });
+      const r = await w.fetch(`${base}/${pkg.modelId}/infer`, { method: "POST", headers: { authorization: "Bearer bench-token", "content-type": FRAME_CONTENT_TYPE }, body: i % 10 === 9 ? batch : single });
       await r.arrayBuffer();
       if ((i + 1) % Math.max(1, Math.floor(n / 4)) === 0) control.push(rssKiB(w.pid));
     }

@@ -10,7 +10,7 @@ import { ApiError } from "./errors.ts";
 import type { AppEnv, Env } from "./env.ts";
 
 /** Constant-time check of `Authorization: Bearer <API_TOKEN>`. Fails closed when no token is configured. */
-export function tokenMatches(env: Env, header: string | undefined): boolean {
+export function tokenMatches(env: Pick<Env, "API_TOKEN">, header: string | undefined): boolean {
   const expected = env.API_TOKEN;
   if (!expected || !header) return false;
   const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
@@ -126,3 +126,26 @@ export const requireSelfDeferred: MiddlewareHandler<AppEnv> = async (c, next) =>
   c.set("verified", v);
   await next();
 };
+
+/**
+ * Read access to one job's log and models (DESIGN §5: "readable by the job's submitter and its
+ * committee only"): the bearer API token (submitter / operator), or a signed request from a node
+ * that sat on at least one of the job's round committees — any attempt of any round, also one
+ * that aborted or that it declined (its manifest and commitments are in the log it must check).
+ * Membership is the D1 `assignments` table, which the JobDO writes for every committee before a
+ * node can learn of its selection and only ever closes (never deletes); the lookup is one
+ * primary-key-prefix read (node_id, job_id) batched with the nonce insert: one D1 round trip.
+ * Throws 401 (no or bad token, unsigned, bad signature, replay) or 403 `not-a-member` — also
+ * for a job that does not exist, so nodes cannot probe for job ids.
+ */
+export async function tokenOrMember(c: Context<AppEnv>, jobId: string): Promise<void> {
+  if (c.req.header("authorization")) {
+    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "invalid API token");
+    return;
+  }
+  const v = await verifyNodeDeferred(c);
+  const [, member] = await runWithNonce(c.env, v, [
+    c.env.DB.prepare("SELECT 1 AS m FROM assignments WHERE node_id = ? AND job_id = ? LIMIT 1").bind(v.nodeId, jobId),
+  ]);
+  if (!member?.results.length) throw new ApiError(403, "not-a-member", "only the job's submitter (API token) and the members of its committees may read this job's log and models");
+}

@@ -12,8 +12,20 @@ declare global {
       ROUND_DO: DurableObjectNamespace<RoundDO>;
       /** Bearer token for job submitters and operators (Worker secret). */
       API_TOKEN?: string;
-      /** Hex Ed25519 seed of the coordinator's log-signing key (Worker secret). */
+      /** Hex Ed25519 seed of the coordinator's log-signing key (Worker secret). Without it, signing routes answer 503 signing-key-missing. */
       COORDINATOR_SIGNING_KEY?: string;
+      /**
+       * Tests only: "1" lets the coordinator sign with the PUBLIC development key
+       * (protocol/crypto/dev-key.ts) when COORDINATOR_SIGNING_KEY is unset. Set in
+       * vitest.config.ts for the workerd pool; never in wrangler.toml or a deployment.
+       */
+      DEV_INSECURE_SIGNING_KEY?: string;
+      /** FHE sub-app: maximum bytes of one uploaded evaluation-key set (default 48 MiB). */
+      FHE_MAX_KEY_SET_BYTES?: string;
+      /** FHE sub-app: maximum live evaluation-key sets stored per model (default 32). */
+      FHE_MAX_KEY_SETS_PER_MODEL?: string;
+      /** FHE sub-app: seconds a stored evaluation-key set lives (default 604800 = 7 days). */
+      FHE_KEY_SET_TTL_S?: string;
       /** Seconds a node may be silent before it is no longer eligible. */
       LIVENESS_WINDOW_S?: string;
       /**

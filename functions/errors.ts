@@ -8,18 +8,35 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { Problem } from "../protocol/api/schemas.ts";
+import { FheError, type FheErrorCode } from "../client/fhe/errors.ts";
 
 /** Stable error codes of the API. */
 export type ApiErrorCode =
   | "bad-request" | "malformed-json" | "unsupported-media-type" | "validation-failed" | "payload-too-large"
   | "unauthorized" | "missing-signature" | "bad-signature" | "stale-timestamp" | "replay" | "unknown-node" | "forbidden"
-  | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required" | "invalid-task" | "plaintext-disabled"
+  | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required" | "invalid-task" | "plaintext-disabled" | "bad-spec-signature"
+  | "not-a-member" | "signing-key-missing"
+  // FHE inference sub-app (functions/fhe): route codes, then the FHE module's own codes
+  | "unknown-model" | "unknown-key" | "model-id-mismatch" | "key-set-too-large" | "key-quota-exceeded"
+  | FheErrorCode
   | "internal";
 
 const TITLES: Record<number, string> = {
   400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-  413: "Payload Too Large", 415: "Unsupported Media Type", 426: "Upgrade Required", 500: "Internal Server Error",
+  413: "Payload Too Large", 415: "Unsupported Media Type", 426: "Upgrade Required", 429: "Too Many Requests", 500: "Internal Server Error",
+  503: "Service Unavailable",
 };
+
+/** HTTP status of each FHE module error code (functions/fhe); every other code is 400. */
+const FHE_STATUS: Partial<Record<FheErrorCode, ContentfulStatusCode>> = { oversized: 413, "not-initialized": 503 };
+
+/**
+ * Detail of the 503 `signing-key-missing` problem. It is also the message of the error a
+ * Durable Object throws when it needs the key (an RPC error keeps only its message), so the
+ * boundary recognises it there too.
+ */
+export const SIGNING_KEY_MISSING_DETAIL =
+  "the coordinator has no log-signing key: set the Worker secret COORDINATOR_SIGNING_KEY (DEV_INSECURE_SIGNING_KEY=1 allows the public development key, for local development and tests only)";
 
 /** A caller fault with an HTTP status and a stable code. */
 export class ApiError extends Error {
@@ -42,9 +59,11 @@ export function zodIssues(e: ZodError): NonNullable<Problem["issues"]> {
   return e.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
 }
 
-/** The app's onError handler. */
+/** The onError handler of the app and of every sub-app (functions/fhe): the one error boundary. */
 export function errorBoundary(err: Error, _c: Context): Response {
   if (err instanceof ApiError) return problem(err.status, err.code, err.message, err.issues);
+  if (err instanceof FheError) return problem(FHE_STATUS[err.code] ?? 400, err.code, err.message);
+  if (err instanceof Error && err.message.includes(SIGNING_KEY_MISSING_DETAIL)) return problem(503, "signing-key-missing", SIGNING_KEY_MISSING_DETAIL);
   if (err instanceof ZodError) return problem(400, "validation-failed", "request does not match the schema", zodIssues(err));
   if (err instanceof HTTPException) {
     const s = err.status;

@@ -13,6 +13,7 @@ import { nodeRoutes } from "./routes/nodes.ts";
 import { roundRoutes } from "./routes/rounds.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { inferRoutes } from "./fhe/routes.ts";
+import { requireSigningKey } from "./keys.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
 export { RoundDO } from "../durable-objects/round-do.ts";
 
@@ -20,6 +21,9 @@ const app = new Hono<AppEnv>()
   .get("/v1/health", (c) => c.json({ ok: true }))
   .route("/v1/nodes", nodeRoutes)
   .route("/v1/nodes", assignmentRoutes)
+  // Submitting, cancelling and model uploads append signed log entries: 503 signing-key-missing
+  // up front when the coordinator has no signing key (functions/keys.ts), before any DO call.
+  .use("/v1/jobs/*", requireSigningKey)
   .route("/v1/jobs", jobRoutes)
   .route("/v1/jobs", modelRoutes)
   .route("/v1", logRoutes)

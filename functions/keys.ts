@@ -1,40 +1,63 @@
 /**
  * The coordinator's Ed25519 log-signing key, from the Worker secret COORDINATOR_SIGNING_KEY
- * (64 hex characters = 32-byte seed). When the secret is absent — local development and
- * tests only — the key is DERIVED DETERMINISTICALLY from a fixed public string, so anyone can
- * recompute it: never deploy without setting the secret (`wrangler secret put
- * COORDINATOR_SIGNING_KEY`; scripts/dev.mjs writes a random one into .dev.vars).
+ * (64 hex characters = 32-byte seed).
+ *
+ * There is no silent fallback. Without the secret the key is missing, and every route or
+ * Durable Object that needs it fails with 503 `signing-key-missing` — except when the binding
+ * `DEV_INSECURE_SIGNING_KEY === "1"` is set (the workerd test pool, vitest.config.ts): then the
+ * PUBLIC development key of protocol/crypto/dev-key.ts is used, whose secret anyone can
+ * recompute, and `GET /v1/coordinator/key` says `insecureDevKey: true`. Nodes refuse that key
+ * (assertAcceptableCoordinatorKey). `npm run dev` writes a random secret into .dev.vars and the
+ * local coordinator of the e2e tests, demo and benchmarks (scripts/lib/coordinator.ts) passes
+ * a fresh random one per start, so neither needs the development key.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { fromHex, toBase64Url, utf8 } from "../protocol/encoding.ts";
+import type { MiddlewareHandler } from "hono";
+import { fromHex, toBase64Url } from "../protocol/encoding.ts";
 import { identityPublicKey } from "../protocol/crypto/identity.ts";
-import type { Env } from "./env.ts";
-
-const DEV_SEED_LABEL = "2pm/dev-coordinator-signing-key/v1 (INSECURE: local development only)";
+import { devCoordinatorSeed } from "../protocol/crypto/dev-key.ts";
+import { ApiError, SIGNING_KEY_MISSING_DETAIL } from "./errors.ts";
+import type { AppEnv, Env } from "./env.ts";
 
 export interface CoordinatorKey {
   secretKey: Uint8Array;
   publicKey: Uint8Array;
   publicKeyB64: string;
-  /** True when derived from the public dev label (no secret configured). */
+  /** True when this is the public development key (DEV_INSECURE_SIGNING_KEY=1, no secret). */
   insecureDevKey: boolean;
 }
 
-let cached: { src: string | undefined; key: CoordinatorKey } | undefined;
+let cached: { src: string; key: CoordinatorKey } | undefined;
 
-/** Loads (and caches per isolate) the coordinator key. Throws TypeError on a malformed secret. */
-export function coordinatorKey(env: Pick<Env, "COORDINATOR_SIGNING_KEY">): CoordinatorKey {
-  const src = env.COORDINATOR_SIGNING_KEY?.trim() || undefined;
+/**
+ * Loads (and caches per isolate) the coordinator key. Throws ApiError 503
+ * `signing-key-missing` when no secret is configured and the development key is not enabled,
+ * or when the secret is malformed.
+ */
+export function coordinatorKey(env: Pick<Env, "COORDINATOR_SIGNING_KEY" | "DEV_INSECURE_SIGNING_KEY">): CoordinatorKey {
+  const secret = env.COORDINATOR_SIGNING_KEY?.trim() || undefined;
+  const dev = !secret && env.DEV_INSECURE_SIGNING_KEY === "1";
+  if (!secret && !dev) throw new ApiError(503, "signing-key-missing", SIGNING_KEY_MISSING_DETAIL);
+  const src = secret ?? "dev";
   if (cached && cached.src === src) return cached.key;
   let secretKey: Uint8Array;
-  if (src) {
-    if (!/^[0-9a-fA-F]{64}$/.test(src)) throw new TypeError("COORDINATOR_SIGNING_KEY must be 64 hex characters");
-    secretKey = fromHex(src);
+  if (secret) {
+    if (!/^[0-9a-fA-F]{64}$/.test(secret)) throw new ApiError(503, "signing-key-missing", `${SIGNING_KEY_MISSING_DETAIL} (the configured value is not 64 hex characters)`);
+    secretKey = fromHex(secret);
   } else {
-    secretKey = sha256(utf8(DEV_SEED_LABEL));
+    secretKey = devCoordinatorSeed();
   }
   const publicKey = identityPublicKey(secretKey);
-  const key = { secretKey, publicKey, publicKeyB64: toBase64Url(publicKey), insecureDevKey: !src };
+  const key = { secretKey, publicKey, publicKeyB64: toBase64Url(publicKey), insecureDevKey: dev };
   cached = { src, key };
   return key;
 }
+
+/**
+ * Middleware (mounted on /v1/jobs/*): requests that make the JobDO sign log entries — every
+ * POST and PUT (job submission, cancellation, model upload) — fail with 503
+ * `signing-key-missing` before anything is written. Reads pass through.
+ */
+export const requireSigningKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "POST" || c.req.method === "PUT") coordinatorKey(c.env);
+  await next();
+};

@@ -110,8 +110,19 @@ export function plainLabel(model: DenseModel, row: ArrayLike<number>): number {
 }
 
 /**
+ * The operator's bearer API token. The FHE routes take binary frames, so they are called with
+ * fetch (client/fhe/client.ts) rather than through `op.request`, and need the token itself.
+ */
+function apiTokenOf(op: OperatorClient): string {
+  const t = op.token;
+  if (!t) throw new UsageError("no API token: pass --token or set TWOPM_API_TOKEN");
+  return t;
+}
+
+/**
  * Scores rows under CKKS: `local` evaluates in-process; otherwise the model package is put
- * on the coordinator (operator token) and the Worker evaluates ciphertexts. Returns the
+ * on the coordinator and the Worker evaluates ciphertexts — package upload, key upload and
+ * inference all with the operator's API token (--token / TWOPM_API_TOKEN). Returns the
  * decrypted result.
  */
 export async function encryptedPredict(op: OperatorClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean) {
@@ -121,7 +132,7 @@ export async function encryptedPredict(op: OperatorClient, jobId: string, dense:
   const pkg = await buildPackage(dense, { modelId });
   if (local) return inferRows({ modelId, rows, local: pkg });
   await op.request("PUT", `/v1/models/${encodeURIComponent(modelId)}/package`, pkg);
-  return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash });
+  return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash, token: apiTokenOf(op) });
 }
 
 export const modelCommands = { "model download": download, infer };

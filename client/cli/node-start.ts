@@ -15,6 +15,9 @@ import { watchDataSource, type LoadedDataset } from "../data/source.ts";
 import { loadSchemaFile, nodeFsAdapter } from "../data/node-fs.ts";
 import type { NodeClient } from "../agent/node-client.ts";
 import { parse } from "./args.ts";
+import { Ledger, type LedgerStore } from "../agent/ledger.ts";
+import type { NodePolicy } from "../agent/policy.ts";
+import { verifyConsortium, type Membership } from "../../protocol/consortium.ts";
 import { CliError } from "./errors.ts";
 
 /** Parses TWOPM_FAULT (test-only): "bad-input", "big-norm", "tamper:<phase>", "crash:<phase>". */
@@ -42,6 +45,35 @@ function describe(e: AgentEvent): string {
   }
 }
 
+/** A ledger file written atomically (temp file + rename), mode 0600. */
+export function fileLedgerStore(file: string): LedgerStore {
+  return {
+    load: () => fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => { if (e.code === "ENOENT") return null; throw e; }),
+    save: async (text) => {
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, text, { mode: 0o600 });
+      await fs.rename(tmp, file);
+    },
+  };
+}
+
+/** Loads and verifies the consortium list the policy names (relative to the config directory). Throws CliError. */
+async function loadMembership(policy: NodePolicy, base: string): Promise<Membership | undefined> {
+  if (!policy.consortium) return undefined;
+  const file = path.resolve(base, policy.consortium.list);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, "utf8"));
+  } catch (e) {
+    throw new CliError(`cannot read consortium list ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return verifyConsortium(raw, policy.consortium.adminKey);
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`);
+  }
+}
+
 export async function nodeStart(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, json: { type: "boolean", default: false } }, false);
   const dir = path.resolve(values.dir!);
@@ -53,6 +85,8 @@ export async function nodeStart(args: string[]): Promise<number> {
     throw new CliError(`${configPath}: ${(e as Error).message}`);
   }
   const keys = await new FileKeyStore(path.join(dir, "keys.json")).load();
+  const ledger = await Ledger.open(fileLedgerStore(path.join(dir, "ledger.json"))).catch((e: unknown) => { throw new CliError(`${path.join(dir, "ledger.json")}: ${(e as Error).message}`); });
+  const membership = await loadMembership(config.policy, path.dirname(configPath));
   if (!keys) throw new CliError(`no key file in ${dir}; run 2pm node init first`);
   const adapter = nodeFsAdapter();
   const cfgs = await Promise.all(config.sources.map(async (s) => ({ path: s.path, format: s.format, schema: await loadSchemaFile(s.schema) })));
@@ -83,12 +117,22 @@ export async function nodeStart(args: string[]): Promise<number> {
     heartbeatSeconds: config.heartbeatSeconds,
     onEvent: print,
     fault: faultFromEnv(process.env.TWOPM_FAULT),
+    policy: config.policy,
+    ledger,
+    ...(membership ? { membership } : {}),
     host: {
       capabilities: config.capabilities,
       conditions: () => ({ load: os.loadavg()[0]!, freeMemoryMb: Math.floor(os.freemem() / 2 ** 20), onBattery: false, online: true }),
       coordinatorKey: async (client: NodeClient) => {
         const r = (await (await client.get("/v1/coordinator/key")).json()) as { publicKey: string };
         const key = fromBase64Url(r.publicKey);
+        // Never trust the public development key (its secret is derivable) unless told to, for local development.
+        const { assertAcceptableCoordinatorKey } = await import("../../protocol/crypto/dev-key.ts");
+        try {
+          assertAcceptableCoordinatorKey(key, { allowDevKey: process.env.TWOPM_ALLOW_DEV_COORDINATOR_KEY === "1" });
+        } catch (e) {
+          throw new CliError(`${(e as Error).message}; set TWOPM_ALLOW_DEV_COORDINATOR_KEY=1 to accept it for local development only`);
+        }
         const pinned = await fs.readFile(pinFile, "utf8").then((t) => fromBase64Url((JSON.parse(t) as { publicKey: string }).publicKey), () => null);
         if (pinned && !bytesEqual(pinned, key)) throw new CliError(`the coordinator's log key changed since it was pinned in ${pinFile}; refusing to continue`);
         if (!pinned) await fs.writeFile(pinFile, JSON.stringify({ publicKey: toBase64Url(key), pinnedAt: new Date().toISOString() }) + "\n");

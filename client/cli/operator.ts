@@ -9,7 +9,7 @@ export class OperatorClient {
    * @param submitterSecretKey the submitter's Ed25519 key that signs job specs
    *   ({@link submitJob}); without it the client can read but not submit.
    */
-  constructor(readonly baseUrl: string, private readonly token: string, private submitterSecretKey?: Uint8Array) {
+  constructor(readonly baseUrl: string, readonly token: string, private submitterSecretKey?: Uint8Array) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
   }
 

@@ -3,7 +3,11 @@
  * evaluation keys once, encrypt rows, call the endpoint (or evaluate in-process with
  * `--local`), decrypt, apply the exact output activation, predict.
  *
- *   const r = await inferRows({ baseUrl: "https://…/v1/models", modelId: "wdbc-lr", rows });
+ *   const r = await inferRows({ baseUrl: "https://…/v1/models", modelId: "wdbc-lr", rows, token });
+ *
+ * Uploading keys and inference need the coordinator's bearer API token (`token`); the public
+ * model info does not. The one-shot {@link inferRows} deletes its uploaded key set afterwards
+ * (each model stores a bounded number of key sets: functions/fhe/routes.ts).
  *
  * The querier works from the model's public info (parameters, dimensions, output activation,
  * hash): it never needs, and without the API token never gets, the weights.
@@ -26,6 +30,8 @@ export type InferMode = "batch" | "single";
 export interface InferTransport {
   uploadKeys(keys: EvaluationKeyBytes): Promise<string>;
   infer(keyId: string, mode: InferMode, cts: Uint8Array[], compression: Compression): Promise<Uint8Array[]>;
+  /** Forgets an uploaded key set (frees its slot in the endpoint's per-model quota). */
+  releaseKeys?(keyId: string): Promise<void>;
 }
 
 async function problemOf(r: Response): Promise<FheError> {
@@ -39,18 +45,26 @@ async function problemOf(r: Response): Promise<FheError> {
   return new FheError(r.status === 413 ? "oversized" : "bad-ciphertext", `inference endpoint refused the request (${detail})`);
 }
 
-/** HTTP transport to `<baseUrl>/<modelId>/{keys,infer}` (baseUrl ends in /v1/models). */
-export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof fetch = fetch): InferTransport {
+/**
+ * HTTP transport to `<baseUrl>/<modelId>/{keys,infer}` (baseUrl ends in /v1/models). `token` is
+ * the coordinator's bearer API token, which both routes require (401 `unauthorized` without).
+ */
+export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof fetch = fetch, token?: string): InferTransport {
   const base = `${baseUrl.replace(/\/+$/, "")}/${encodeURIComponent(modelId)}`;
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {
     async uploadKeys(keys) {
       const kinds = (["relin", "galois"] as const).filter((k) => keys[k]);
-      const r = await fetchFn(`${base}/keys`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds }, kinds.map((k) => keys[k]!)) });
+      const r = await fetchFn(`${base}/keys`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds }, kinds.map((k) => keys[k]!)) });
       if (!r.ok) throw await problemOf(r);
       return ((await r.json()) as { keyId: string }).keyId;
     },
+    async releaseKeys(keyId) {
+      const r = await fetchFn(`${base}/keys/${encodeURIComponent(keyId)}`, { method: "DELETE", headers: auth });
+      if (!r.ok) throw await problemOf(r);
+    },
     async infer(keyId, mode, cts, compression) {
-      const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, keyId, mode, compression }, cts) });
+      const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, keyId, mode, compression }, cts) });
       if (!r.ok) throw await problemOf(r);
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 4096, maxPartBytes: 64 * 2 ** 20 });
       inferResponseHeaderSchema.parse(f.header);
@@ -164,6 +178,8 @@ export const DEFAULT_COMPRESSION: Compression = "none";
 export interface InferRowsOptions {
   /** Base URL of the model routes, e.g. `https://coord.example/v1/models`. Ignored with `local`. */
   baseUrl?: string;
+  /** The coordinator's bearer API token (key upload and inference require it). Ignored with `local`. */
+  token?: string;
   modelId: string;
   /** Raw feature rows (not preprocessed). */
   rows: ArrayLike<number>[];
@@ -195,7 +211,7 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
     if (!r.ok) throw await problemOf(r);
     info = checkPublicInfo(await r.json());
     if (info.modelId !== o.modelId) throw new FheError("bad-model", `endpoint served model ${info.modelId}, not ${o.modelId}`);
-    transport = httpTransport(o.baseUrl, o.modelId, fetchFn);
+    transport = httpTransport(o.baseUrl, o.modelId, fetchFn, o.token);
   }
   if (o.expectHash && info.hash !== o.expectHash) throw new FheError("bad-model", `model hash ${info.hash} differs from the pinned ${o.expectHash}`);
   const session = await FheSession.open(seal, info, transport, { single: o.mode !== "batch" && o.rows.length === 1, compression: o.compression });
@@ -203,5 +219,7 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
     return await session.infer(o.rows, o.mode);
   } finally {
     session.close();
+    // one-shot: free the key set's quota slot (best effort; it expires on its own otherwise)
+    await transport.releaseKeys?.(session.keyId).catch(() => undefined);
   }
 }

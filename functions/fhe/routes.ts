@@ -1,65 +1,89 @@
 /**
  * Encrypted inference routes, a hono sub-app mounted at /v1/models:
  *
- *   PUT  /:id/package  (bearer API_TOKEN) store a model package (JSON) in R2 `fhe-packages/<id>`
- *   GET  /:id/package  public model info (parameters, dims, output, hash; no weights, no
- *                      preprocessing statistics); the full package with the bearer token
- *   POST /:id/keys     upload public evaluation keys (binary frame) → {keyId}; R2 `fhe-keys/<keyId>`
- *   POST /:id/infer    ciphertexts in (binary frame, with keyId) → ciphertexts out
+ *   PUT    /:id/package        (token) store a model package (JSON) in R2 `fhe-packages/<id>`
+ *   GET    /:id/package        public model info (parameters, dims, output, hash; no weights, no
+ *                              preprocessing statistics); the full package with the bearer token
+ *   POST   /:id/keys           (token) upload public evaluation keys (binary frame) → {keyId};
+ *                              R2 `fhe-keys/<id>/<keyId>`, within the quotas below
+ *   DELETE /:id/keys/:keyId    (token) drop an uploaded key set (frees its quota slot)
+ *   POST   /:id/infer          (token) ciphertexts in (binary frame, with keyId) → ciphertexts out
+ *
+ * Keys and inference need the bearer API token: both cost the coordinator storage (keys) or
+ * CPU (evaluation). Quotas on stored evaluation keys (defaults; Worker vars override them):
+ *   - one key set (relin + galois parts together) ≤ FHE_MAX_KEY_SET_BYTES = 48 MiB, else
+ *     413 `key-set-too-large` (largest real set: 34.6 MB, relinearisation keys at N = 32768
+ *     and depth 10; a single-sample logistic model at N = 8192 needs 4.8 MB; docs/fhe.md);
+ *   - ≤ FHE_MAX_KEY_SETS_PER_MODEL = 32 live key sets per model, else 429 `key-quota-exceeded`
+ *     (re-uploading a stored set is free; `DELETE` frees a slot; concurrent first uploads may
+ *     overshoot by their number);
+ *   - a key set lives FHE_KEY_SET_TTL_S = 7 days after its last upload; then inference answers
+ *     404 `unknown-key` and the next upload to the model deletes it.
+ * So one model stores at most 32 × 48 MiB = 1.5 GiB of keys.
  *
  * The endpoint never receives a secret key: the key frame's schema admits only `relin` and
- * `galois` parts, each must load as that SEAL key type under the model's parameters.
- * Every error is problem-details JSON with a stable code; unknown errors are a bare 500.
+ * `galois` parts, each must load as that SEAL key type under the model's parameters. Errors
+ * go through the app's one boundary (functions/errors.ts): problem-details JSON with a stable
+ * code, FheError codes included; unknown errors are a bare 500.
  */
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import sealWasm from "../../node_modules/node-seal/dist/seal_throws.wasm";
 import { CkksContext } from "../../client/fhe/context.ts";
-import { FheError, type FheErrorCode } from "../../client/fhe/errors.ts";
+import { FheError } from "../../client/fhe/errors.ts";
 import { EvaluationKeys, PlanEvaluator } from "../../client/fhe/evaluator.ts";
 import { compilePlan } from "../../client/fhe/model.ts";
 import { modelIdSchema, publicInfo, verifyPackage, type ModelPackage } from "../../client/fhe/package.ts";
 import { paramsKey } from "../../client/fhe/params.ts";
 import { loadSeal } from "../../client/fhe/seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
-import { keyFrameHeaderSchema, inferFrameHeaderSchema, keyIdOf, fheKeysObject, fhePackageObject } from "../../client/fhe/protocol.ts";
+import { keyFrameHeaderSchema, inferFrameHeaderSchema, keyIdOf, fhePackageObject } from "../../client/fhe/protocol.ts";
+import { tokenMatches } from "../auth.ts";
+import { ApiError, errorBoundary, type ApiErrorCode } from "../errors.ts";
+import type { Env } from "../env.ts";
 
-export interface FheBindings {
-  MODELS: R2Bucket;
-  API_TOKEN?: string;
-}
+export type FheBindings = Pick<Env, "MODELS" | "API_TOKEN" | "FHE_MAX_KEY_SET_BYTES" | "FHE_MAX_KEY_SETS_PER_MODEL" | "FHE_KEY_SET_TTL_S">;
 type FheEnv = { Bindings: FheBindings };
 
-/** Route-level problem codes (in addition to {@link FheErrorCode}). */
-export type InferProblemCode = FheErrorCode | "unauthorized" | "unknown-model" | "unknown-key" | "unsupported-media-type" | "bad-request" | "model-id-mismatch" | "internal";
-
-const STATUS: Partial<Record<InferProblemCode, number>> = {
-  oversized: 413, unauthorized: 401, "unknown-model": 404, "unknown-key": 404, "unsupported-media-type": 415,
-  "not-initialized": 503, "seal-error": 400, "model-id-mismatch": 400, internal: 500,
-};
-
-class RouteError extends Error {
-  constructor(readonly code: InferProblemCode, detail: string) {
-    super(detail);
-  }
-}
-
-function problem(code: InferProblemCode, detail: string): Response {
-  const status = STATUS[code] ?? 400;
-  const title = status === 404 ? "Not Found" : status === 413 ? "Payload Too Large" : status === 401 ? "Unauthorized" : status === 415 ? "Unsupported Media Type" : status >= 500 ? "Server Error" : "Bad Request";
-  return new Response(JSON.stringify({ type: `https://2pm.dev/problems/${code}`, title, status, code, detail }), {
-    status,
-    headers: { "content-type": "application/problem+json" },
-  });
-}
-
 const MAX_PACKAGE_BYTES = 8 * 2 ** 20;
-const MAX_KEY_BYTES = 48 * 2 ** 20;
+/** Frame overhead beyond the key parts: magic, version, ≤ 4096-byte header, counts, lengths. */
+const FRAME_SLACK = 8192;
 const PACKAGE_TTL_MS = 30_000;
+
+/** Default quotas (see the module comment). */
+export const FHE_KEY_LIMITS = { keySetBytes: 48 * 2 ** 20, keySetsPerModel: 32, keySetTtlS: 7 * 24 * 3600 } as const;
+
+function positiveInt(v: string | undefined, fallback: number): number {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+}
+
+/** The effective quotas: Worker vars when set to a positive integer, else the defaults. */
+export function keyLimits(env: FheBindings): { keySetBytes: number; keySetsPerModel: number; keySetTtlMs: number } {
+  return {
+    keySetBytes: positiveInt(env.FHE_MAX_KEY_SET_BYTES, FHE_KEY_LIMITS.keySetBytes),
+    keySetsPerModel: positiveInt(env.FHE_MAX_KEY_SETS_PER_MODEL, FHE_KEY_LIMITS.keySetsPerModel),
+    keySetTtlMs: positiveInt(env.FHE_KEY_SET_TTL_S, FHE_KEY_LIMITS.keySetTtlS) * 1000,
+  };
+}
+
+/** R2 object of an evaluation-key set: scoped to the model it was uploaded for (quota unit). */
+export const fheModelKeysPrefix = (modelId: string): string => `fhe-keys/${modelId}/`;
+const keyObject = (modelId: string, keyId: string): string => `${fheModelKeysPrefix(modelId)}${keyId}`;
+
+/** When a stored key set expires: its `expiresAt` metadata, else upload time + TTL. */
+function expiresAt(o: { customMetadata?: Record<string, string>; uploaded: Date }, ttlMs: number): number {
+  const t = Number(o.customMetadata?.expiresAt);
+  return Number.isFinite(t) ? t : o.uploaded.getTime() + ttlMs;
+}
+
+/** Header of a stored key-set object. */
+const storedKeyHeaderSchema = keyFrameHeaderSchema.extend({ paramsKey: z.string() });
 
 // Per-isolate caches (bounded).
 const packages = new Map<string, { pkg: ModelPackage; evaluator: PlanEvaluator; at: number }>();
-const keyCache = new Map<string, EvaluationKeys>();
+/** `<modelId>/<keyId>` → loaded keys and their expiry. */
+const keyCache = new Map<string, { keys: EvaluationKeys; expiresAt: number }>();
 const MAX_CACHED_KEYS = 4;
 const MAX_CACHED_MODELS = 4;
 
@@ -78,7 +102,7 @@ function reap(): void {
 export function clearInferCaches(): void {
   for (const v of packages.values()) retire(v.evaluator);
   packages.clear();
-  for (const k of keyCache.values()) retire(k);
+  for (const k of keyCache.values()) retire(k.keys);
   keyCache.clear();
   reap();
 }
@@ -90,30 +114,23 @@ export function inferCacheSizes(): { keys: number; models: number } {
 
 function modelId(c: Context<FheEnv>): string {
   const id = c.req.param("id") ?? "";
-  if (!modelIdSchema.safeParse(id).success) throw new RouteError("bad-request", "invalid model id");
+  if (!modelIdSchema.safeParse(id).success) throw new ApiError(400, "bad-request", "invalid model id");
   return id;
 }
 
-/** Constant-time bearer-token check (lengths hashed first so they do not leak). */
-async function authorised(env: FheBindings, header: string | undefined): Promise<boolean> {
-  const token = env.API_TOKEN;
-  if (!token || !header?.startsWith("Bearer ")) return false;
-  const enc = new TextEncoder();
-  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(header.slice(7))), crypto.subtle.digest("SHA-256", enc.encode(token))]);
-  const x = new Uint8Array(a);
-  const y = new Uint8Array(b);
-  let d = 0;
-  for (let i = 0; i < x.length; i++) d |= x[i]! ^ y[i]!;
-  return d === 0;
+/** 401 unless the request carries the bearer API token (constant-time compare, functions/auth.ts). */
+function requireApiToken(c: Context<FheEnv>): void {
+  const h = c.req.header("authorization");
+  if (!tokenMatches(c.env, h)) throw new ApiError(401, "unauthorized", h ? "invalid API token" : "missing bearer API token");
 }
 
-async function readBody(c: Context<FheEnv>, max: number, type: string): Promise<Uint8Array> {
+async function readBody(c: Context<FheEnv>, max: number, type: string, tooLarge: { status: 413; code: ApiErrorCode; what: string } = { status: 413, code: "oversized", what: "body" }): Promise<Uint8Array> {
   const ct = c.req.header("content-type") ?? "";
-  if (!ct.startsWith(type)) throw new RouteError("unsupported-media-type", `content-type must be ${type}`);
+  if (!ct.startsWith(type)) throw new ApiError(415, "unsupported-media-type", `content-type must be ${type}`);
   const len = Number(c.req.header("content-length") ?? "0");
-  if (len > max) throw new RouteError("oversized", `body of ${len} bytes exceeds ${max}`);
+  if (len > max) throw new ApiError(tooLarge.status, tooLarge.code, `${tooLarge.what} of ${len} bytes exceeds ${max}`);
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length > max) throw new RouteError("oversized", `body of ${body.length} bytes exceeds ${max}`);
+  if (body.length > max) throw new ApiError(tooLarge.status, tooLarge.code, `${tooLarge.what} of ${body.length} bytes exceeds ${max}`);
   return body;
 }
 
@@ -122,7 +139,7 @@ async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPack
   const hit = packages.get(id);
   if (hit && Date.now() - hit.at < PACKAGE_TTL_MS) return { ...hit, ctx: hit.evaluator.ctx };
   const obj = await env.MODELS.get(fhePackageObject(id));
-  if (!obj) throw new RouteError("unknown-model", `no FHE package for model ${id}`);
+  if (!obj) throw new ApiError(404, "unknown-model", `no FHE package for model ${id}`);
   const pkg = await verifyPackage(await obj.json());
   if (hit && hit.pkg.hash === pkg.hash) {
     hit.at = Date.now();
@@ -141,22 +158,49 @@ async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPack
   return { pkg, evaluator, ctx };
 }
 
-function cacheKeys(keyId: string, keys: EvaluationKeys): void {
+function cacheKeys(cacheKey: string, keys: EvaluationKeys, expires: number): void {
+  const old = keyCache.get(cacheKey);
+  if (old) {
+    keyCache.delete(cacheKey);
+    if (old.keys !== keys) retire(old.keys);
+  }
   if (keyCache.size >= MAX_CACHED_KEYS) {
     const [k, v] = keyCache.entries().next().value!;
-    retire(v);
+    retire(v.keys);
     keyCache.delete(k);
   }
-  keyCache.set(keyId, keys);
+  keyCache.set(cacheKey, { keys, expiresAt: expires });
 }
 
 function keyParts(frameParts: Uint8Array[], kinds: Array<"relin" | "galois">): { relin?: Uint8Array; galois?: Uint8Array } {
   const out: { relin?: Uint8Array; galois?: Uint8Array } = {};
   kinds.forEach((k, i) => {
-    if (out[k]) throw new RouteError("bad-keys", `duplicate ${k} part`);
+    if (out[k]) throw new ApiError(400, "bad-keys", `duplicate ${k} part`);
     out[k] = frameParts[i]!;
   });
   return out;
+}
+
+/**
+ * Before a NEW key set is stored for `model`: deletes the model's expired key sets and refuses
+ * (429 key-quota-exceeded) if `keySetsPerModel` live ones remain.
+ */
+async function enforceKeyQuota(env: FheBindings, model: string, now: number, lim: ReturnType<typeof keyLimits>): Promise<void> {
+  let live = 0;
+  const dead: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.MODELS.list({ prefix: fheModelKeysPrefix(model), cursor, limit: 1000, include: ["customMetadata"] });
+    for (const o of page.objects) {
+      if (expiresAt(o, lim.keySetTtlMs) <= now) dead.push(o.key);
+      else live++;
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor && dead.length < 1000);
+  if (dead.length) await env.MODELS.delete(dead.slice(0, 1000));
+  if (live >= lim.keySetsPerModel) {
+    throw new ApiError(429, "key-quota-exceeded", `model ${model} already stores ${live} evaluation-key sets (limit ${lim.keySetsPerModel}); delete unused ones (DELETE /v1/models/${model}/keys/<keyId>) or wait until they expire`);
+  }
 }
 
 export const inferRoutes = new Hono<FheEnv>()
@@ -170,17 +214,17 @@ export const inferRoutes = new Hono<FheEnv>()
     }
   })
   .put("/:id/package", async (c) => {
-    if (!(await authorised(c.env, c.req.header("authorization")))) throw new RouteError("unauthorized", "missing or invalid API token");
+    requireApiToken(c);
     const id = modelId(c);
     const body = await readBody(c, MAX_PACKAGE_BYTES, "application/json");
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(body));
     } catch {
-      throw new RouteError("bad-request", "body is not JSON");
+      throw new ApiError(400, "bad-request", "body is not JSON");
     }
     const pkg = await verifyPackage(json);
-    if (pkg.modelId !== id) throw new RouteError("model-id-mismatch", `package is for model ${pkg.modelId}, not ${id}`);
+    if (pkg.modelId !== id) throw new ApiError(400, "model-id-mismatch", `package is for model ${pkg.modelId}, not ${id}`);
     await c.env.MODELS.put(fhePackageObject(id), JSON.stringify(pkg), { httpMetadata: { contentType: "application/json" }, customMetadata: { hash: pkg.hash } });
     retire(packages.get(id)?.evaluator);
     packages.delete(id);
@@ -188,78 +232,106 @@ export const inferRoutes = new Hono<FheEnv>()
   })
   .get("/:id/package", async (c) => {
     const id = modelId(c);
-    const full = c.req.header("authorization") !== undefined;
-    if (full && !(await authorised(c.env, c.req.header("authorization")))) throw new RouteError("unauthorized", "invalid API token");
-    if (full) {
+    if (c.req.header("authorization") !== undefined) {
+      requireApiToken(c);
       const obj = await c.env.MODELS.get(fhePackageObject(id));
-      if (!obj) throw new RouteError("unknown-model", `no FHE package for model ${id}`);
+      if (!obj) throw new ApiError(404, "unknown-model", `no FHE package for model ${id}`);
       return new Response(obj.body, { headers: { "content-type": "application/json", etag: obj.httpEtag } });
     }
     const { pkg } = await loadModel(c.env, id);
     return c.json(publicInfo(pkg));
   })
   .post("/:id/keys", async (c) => {
+    requireApiToken(c);
     const id = modelId(c);
+    const lim = keyLimits(c.env);
     const { ctx } = await loadModel(c.env, id);
-    const frame = decodeFrame(await readBody(c, MAX_KEY_BYTES + 8192, FRAME_CONTENT_TYPE), { maxParts: 2, maxPartBytes: MAX_KEY_BYTES });
-    const h = frame.header as { kinds?: unknown };
-    if (JSON.stringify(frame.header).toLowerCase().includes("secret")) throw new RouteError("secret-key-refused", "the endpoint accepts only public evaluation keys (relin, galois)");
-    const r = keyFrameHeaderSchema.safeParse(h);
-    if (!r.success) throw new RouteError("bad-keys", `key frame header: ${r.error.issues[0]?.message ?? "invalid"}`);
-    if (r.data.kinds.length !== frame.parts.length) throw new RouteError("bad-keys", "kinds and parts disagree");
+    const tooLarge = { status: 413 as const, code: "key-set-too-large" as const, what: "evaluation-key upload" };
+    const frame = decodeFrame(await readBody(c, lim.keySetBytes + FRAME_SLACK, FRAME_CONTENT_TYPE, tooLarge), { maxParts: 2, maxPartBytes: lim.keySetBytes + FRAME_SLACK });
+    const total = frame.parts.reduce((n, p) => n + p.length, 0);
+    if (total > lim.keySetBytes) throw new ApiError(413, "key-set-too-large", `evaluation-key set of ${total} bytes exceeds the limit of ${lim.keySetBytes}`);
+    if (JSON.stringify(frame.header).toLowerCase().includes("secret")) throw new ApiError(400, "secret-key-refused", "the endpoint accepts only public evaluation keys (relin, galois)");
+    const r = keyFrameHeaderSchema.safeParse(frame.header);
+    if (!r.success) throw new ApiError(400, "bad-keys", `key frame header: ${r.error.issues[0]?.message ?? "invalid"}`);
+    if (r.data.kinds.length !== frame.parts.length) throw new ApiError(400, "bad-keys", "kinds and parts disagree");
     const parts = keyParts(frame.parts, r.data.kinds);
-    const keys = EvaluationKeys.load(ctx, parts, MAX_KEY_BYTES); // validates before anything is stored
+    const keys = EvaluationKeys.load(ctx, parts, lim.keySetBytes); // validates before anything is stored
+    const pk = paramsKey(ctx.params);
     let keyId: string;
+    let expires: number;
     try {
-      keyId = await keyIdOf(paramsKey(ctx.params), parts);
-      const stored = await c.env.MODELS.head(fheKeysObject(keyId));
-      if (!stored) {
-        await c.env.MODELS.put(fheKeysObject(keyId), encodeFrame({ v: 1, kinds: r.data.kinds, paramsKey: paramsKey(ctx.params) }, r.data.kinds.map((k) => parts[k]!)), {
-          customMetadata: { paramsKey: paramsKey(ctx.params) },
+      keyId = await keyIdOf(pk, parts);
+      const name = keyObject(id, keyId);
+      const now = Date.now();
+      const stored = await c.env.MODELS.head(name);
+      const storedUntil = stored ? expiresAt(stored, lim.keySetTtlMs) : 0;
+      expires = storedUntil;
+      if (storedUntil <= now) await enforceKeyQuota(c.env, id, now, lim); // a new (or expired) set takes a slot
+      if (storedUntil - now < lim.keySetTtlMs / 2) {
+        // new, expired, or past half its life: (re)store it, which renews it
+        expires = now + lim.keySetTtlMs;
+        await c.env.MODELS.put(name, encodeFrame({ v: 1, kinds: r.data.kinds, paramsKey: pk }, r.data.kinds.map((k) => parts[k]!)), {
+          customMetadata: { paramsKey: pk, expiresAt: String(expires) },
         });
       }
     } catch (e) {
       retire(keys);
       throw e;
     }
-    retire(keyCache.get(keyId));
-    keyCache.delete(keyId);
-    cacheKeys(keyId, keys);
-    return c.json({ keyId, paramsKey: paramsKey(ctx.params) }, 201);
+    cacheKeys(`${id}/${keyId}`, keys, expires);
+    return c.json({ keyId, paramsKey: pk, expiresAt: expires }, 201);
+  })
+  .delete("/:id/keys/:keyId", async (c) => {
+    requireApiToken(c);
+    const id = modelId(c);
+    const keyId = c.req.param("keyId");
+    if (!/^[0-9a-f]{64}$/.test(keyId)) throw new ApiError(400, "bad-request", "invalid key id");
+    await c.env.MODELS.delete(keyObject(id, keyId));
+    const hit = keyCache.get(`${id}/${keyId}`);
+    if (hit) {
+      retire(hit.keys);
+      keyCache.delete(`${id}/${keyId}`);
+    }
+    return c.body(null, 204);
   })
   .post("/:id/infer", async (c) => {
+    requireApiToken(c);
     const id = modelId(c);
     const { pkg, evaluator, ctx } = await loadModel(c.env, id);
+    const lim = keyLimits(c.env);
     const maxCt = ctx.maxCiphertextBytes();
     const frame = decodeFrame(await readBody(c, pkg.model.inputDim * (maxCt + 4) + 8192, FRAME_CONTENT_TYPE), { maxParts: pkg.model.inputDim, maxPartBytes: maxCt });
     const r = inferFrameHeaderSchema.safeParse(frame.header);
-    if (!r.success) throw new RouteError("bad-request", `infer frame header: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
+    if (!r.success) throw new ApiError(400, "bad-request", `infer frame header: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
     const { keyId, mode } = r.data;
-    let keys = keyCache.get(keyId);
-    if (keys) {
-      keyCache.delete(keyId); // LRU: re-insert at the end
-      keyCache.set(keyId, keys);
+    const cacheKey = `${id}/${keyId}`;
+    const now = Date.now();
+    let hit = keyCache.get(cacheKey);
+    if (hit && hit.expiresAt <= now) {
+      retire(hit.keys);
+      keyCache.delete(cacheKey);
+      hit = undefined;
+    }
+    let keys: EvaluationKeys;
+    if (hit) {
+      keyCache.delete(cacheKey); // LRU: re-insert at the end
+      keyCache.set(cacheKey, hit);
+      keys = hit.keys;
     } else {
-      const obj = await c.env.MODELS.get(fheKeysObject(keyId));
-      if (!obj) throw new RouteError("unknown-key", `no evaluation keys with id ${keyId}; upload them first`);
-      const kf = decodeFrame(new Uint8Array(await obj.arrayBuffer()), { maxParts: 2, maxPartBytes: MAX_KEY_BYTES });
-      const kh = keyFrameHeaderSchema.extend({ paramsKey: z.string() }).parse(kf.header);
-      if (kh.paramsKey !== paramsKey(ctx.params)) throw new RouteError("bad-keys", "these evaluation keys were made for other CKKS parameters");
-      keys = EvaluationKeys.load(ctx, keyParts(kf.parts, kh.kinds), MAX_KEY_BYTES);
-      cacheKeys(keyId, keys);
+      const obj = await c.env.MODELS.get(keyObject(id, keyId));
+      if (!obj || expiresAt(obj, lim.keySetTtlMs) <= now) {
+        throw new ApiError(404, "unknown-key", `no evaluation keys with id ${keyId} for model ${id}; upload them first`);
+      }
+      const kf = decodeFrame(new Uint8Array(await obj.arrayBuffer()), { maxParts: 2, maxPartBytes: lim.keySetBytes + FRAME_SLACK });
+      const kh = storedKeyHeaderSchema.safeParse(kf.header);
+      if (!kh.success) throw new ApiError(400, "bad-keys", "the stored key set is unreadable; upload it again");
+      if (kh.data.paramsKey !== paramsKey(ctx.params)) throw new ApiError(400, "bad-keys", "these evaluation keys were made for other CKKS parameters");
+      keys = EvaluationKeys.load(ctx, keyParts(kf.parts, kh.data.kinds), lim.keySetBytes);
+      cacheKeys(cacheKey, keys, expiresAt(obj, lim.keySetTtlMs));
     }
     const out = mode === "single" ? (frame.parts.length === 1 ? evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression) : (() => { throw new FheError("shape-mismatch", "single mode takes one ciphertext"); })()) : evaluator.evaluateBatch(frame.parts, keys, r.data.compression);
     return new Response(encodeFrame({ v: 1, mode, modelHash: pkg.hash, outputs: out.length }, out), { headers: { "content-type": FRAME_CONTENT_TYPE } });
   })
-  .onError((err) => {
-    if (err instanceof RouteError) return problem(err.code, err.message);
-    if (err instanceof FheError) return problem(err.code, err.message);
-    if (err instanceof z.ZodError) return problem("bad-request", "request does not match the schema");
-    console.error("fhe: unhandled error", err);
-    return new Response(JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500, code: "internal" }), {
-      status: 500,
-      headers: { "content-type": "application/problem+json" },
-    });
-  });
+  .onError(errorBoundary);
 
 export type InferRoutes = typeof inferRoutes;

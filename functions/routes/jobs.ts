@@ -10,6 +10,20 @@ import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
 import { intParam, jsonBody } from "../validate.ts";
 import { engines } from "../../durable-objects/reducers.ts";
+import { SignedJobSpec, verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
+import { objectHash } from "../../protocol/log/index.ts";
+import { z } from "zod";
+
+/** `POST /v1/jobs` body: a submitter-signed spec, or (accepted, but declined by nodes with a policy) a bare spec. */
+const JobSubmission = z.unknown().transform((v, ctx): SignedJobSpec | JobSpec => {
+  const signed = typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "signed-job-spec";
+  const r = (signed ? SignedJobSpec : JobSpec).safeParse(v);
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message });
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 /** A one-line description of a task validation error (zod issues flattened to path: message). */
 function taskProblem(e: Error): string {
@@ -37,8 +51,16 @@ export function jobStubUnchecked(env: Env, id: string) {
 // (models, log) also admit signed nodes.
 export const jobRoutes = new Hono<AppEnv>()
   /** Submit a job. 201 with the job summary; the JobDO starts selecting a committee at once. */
-  .post("/", requireToken, jsonLimit, jsonBody(JobSpec), async (c) => {
-    const spec = c.req.valid("json");
+  .post("/", requireToken, jsonLimit, jsonBody(JobSubmission), async (c) => {
+    const body = c.req.valid("json");
+    // A signed spec (the normal case) carries the submitter's Ed25519 signature, which nodes
+    // check against their own policy; an unsigned spec is accepted here but no node with a
+    // policy will take part in it.
+    const signed = "kind" in body && body.kind === "signed-job-spec" ? body : null;
+    const spec: JobSpec = signed ? signed.spec : (body as JobSpec);
+    if (signed && !verifySpecSignature(objectHash(spec), signed.submitter)) {
+      throw new ApiError(400, "bad-spec-signature", "the submitter's signature does not verify over this spec");
+    }
     if (spec.mode === "plaintext" && c.env.ALLOW_PLAINTEXT_AGGREGATION !== "1") {
       throw new ApiError(403, "plaintext-disabled", "mode \"plaintext\" (no MPC) is a benchmark baseline; this coordinator does not allow it");
     }
@@ -48,7 +70,7 @@ export const jobRoutes = new Hono<AppEnv>()
       throw new ApiError(400, "invalid-task", e instanceof Error ? taskProblem(e) : "task is invalid");
     }
     const id = toBase64Url(cryptoRng.bytes(16));
-    const r = await jobStubUnchecked(c.env, id).create(id, spec);
+    const r = await jobStubUnchecked(c.env, id).create(id, spec, signed?.submitter ?? null);
     if (!r.ok) throw new ApiError(409, "conflict", r.detail);
     return c.json({ job: r.job as JobSummary }, 201);
   })

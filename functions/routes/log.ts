@@ -5,18 +5,21 @@ import { coordinatorKey } from "../keys.ts";
 import type { AppEnv } from "../env.ts";
 import { intParam } from "../validate.ts";
 import { jobStub } from "./jobs.ts";
-import { tokenOrNode } from "./models.ts";
+import { tokenOrMember } from "../auth.ts";
 
 export const logRoutes = new Hono<AppEnv>()
-  /** GET /v1/jobs/:id/log?from=&limit= (token or signed node): entries, verify with verifyLog. */
+  /**
+   * GET /v1/jobs/:id/log?from=&limit= (token, or signed by a member of one of the job's
+   * committees; others 403 not-a-member): entries, verify with verifyLog.
+   */
   .get("/jobs/:id/log", async (c) => {
-    await tokenOrNode(c);
+    await tokenOrMember(c, c.req.param("id"));
     const from = c.req.query("from") ? intParam(c.req.query("from"), "from") : 0;
     const limit = Math.min(1000, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 1000);
     const entries = await (await jobStub(c, c.req.param("id"))).log(from, limit);
     return c.json({ entries: entries as LogEntry[], publicKey: coordinatorKey(c.env).publicKeyB64 });
   })
-  /** GET /v1/coordinator/key (public): the Ed25519 key that signs every log entry. */
+  /** GET /v1/coordinator/key (public): the Ed25519 key that signs every log entry; 503 signing-key-missing without one. */
   .get("/coordinator/key", (c) => {
     const k = coordinatorKey(c.env);
     return c.json({ algorithm: "Ed25519" as const, publicKey: k.publicKeyB64, insecureDevKey: k.insecureDevKey });

@@ -1,23 +1,14 @@
 /** Global models per round in R2, hash-checked against the job's transparency log. */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { toHex } from "../../protocol/encoding.ts";
 import { modelKey } from "../../durable-objects/job-do.ts";
-import { tokenMatches, verifyNode } from "../auth.ts";
+import { tokenMatches, tokenOrMember } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { modelLimit } from "../limits.ts";
 import { intParam } from "../validate.ts";
 import { jobStub } from "./jobs.ts";
-
-/** Operators (token) or any registered node (signed request). */
-export async function tokenOrNode(c: Context<AppEnv>): Promise<void> {
-  if (c.req.header("authorization")) {
-    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "invalid API token");
-    return;
-  }
-  await verifyNode(c);
-}
 
 export const modelRoutes = new Hono<AppEnv>()
   /**
@@ -36,12 +27,13 @@ export const modelRoutes = new Hono<AppEnv>()
     return c.json({ hash: r.hash }, 201);
   })
   /**
-   * GET /v1/jobs/:id/models/:round (token or signed node): the model bytes, with header
-   * x-2pm-model-hash. The Worker re-hashes the R2 object and refuses (409
-   * model-hash-mismatch) if it differs from the logged hash.
+   * GET /v1/jobs/:id/models/:round (token, or signed by a member of one of the job's
+   * committees; others 403 not-a-member): the model bytes, with header x-2pm-model-hash. The
+   * Worker re-hashes the R2 object and refuses (409 model-hash-mismatch) if it differs from
+   * the logged hash.
    */
   .get("/:id/models/:round", async (c) => {
-    await tokenOrNode(c);
+    await tokenOrMember(c, c.req.param("id"));
     const round = intParam(c.req.param("round"), "round");
     const id = c.req.param("id");
     const logged = await (await jobStub(c, id)).modelHash(round);

@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { toHex } from "../../protocol/encoding.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -27,6 +28,8 @@ const MAX_LOG_LINES = 2000;
 export interface LocalCoordinator {
   url: string;
   apiToken: string;
+  /** Hex seed of the log-signing key this coordinator was started with. */
+  signingKeyHex: string;
   persistDir: string;
   /** Lines the coordinator printed (for diagnosing a failed test). */
   log: string[];
@@ -35,7 +38,11 @@ export interface LocalCoordinator {
 
 export interface StartOptions {
   apiToken: string;
-  /** Coordinator signing key (hex 32 bytes); a fresh one if omitted. */
+  /**
+   * Coordinator log-signing key (hex 32 bytes); a fresh random one per start if omitted, so
+   * nothing outside `npm run dev` / the workerd tests ever signs with the public development key
+   * (the Worker refuses to sign at all without a key: functions/keys.ts).
+   */
   signingKeyHex?: string;
   port?: number;
   persistDir?: string;
@@ -91,7 +98,9 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
   const wasm = readdirSync(bundleDir).filter((f) => f.endsWith(".wasm"));
   const port = opts.port ?? (await freePort());
   const log: string[] = [];
-  const bindings: Record<string, string> = { ...(workerOptions.bindings as Record<string, string>), API_TOKEN: opts.apiToken, ...(opts.signingKeyHex ? { COORDINATOR_SIGNING_KEY: opts.signingKeyHex } : {}), ...opts.vars };
+  const signingKeyHex = opts.signingKeyHex ?? toHex(crypto.getRandomValues(new Uint8Array(32)));
+  const bindings: Record<string, string> = { ...(workerOptions.bindings as Record<string, string>), API_TOKEN: opts.apiToken, ...opts.vars, COORDINATOR_SIGNING_KEY: signingKeyHex };
+  delete bindings.DEV_INSECURE_SIGNING_KEY; // never the public development key here
   // Miniflare 5 takes a new config shape; the v4 shape (what wrangler builds) is converted.
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: "127.0.0.1",
@@ -125,7 +134,7 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
     while (Date.now() < deadline) {
       try {
         const r = await fetch(`${url}/v1/health`);
-        if (r.ok) return { url, apiToken: opts.apiToken, persistDir, log, stop };
+        if (r.ok) return { url, apiToken: opts.apiToken, signingKeyHex, persistDir, log, stop };
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 250));
     }

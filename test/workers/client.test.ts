@@ -19,13 +19,23 @@ describe("CoordinatorClient against the real Worker", () => {
     expect((await node.self()).conditions?.load).toBe(0.2);
     expect(await node.assignments(0)).toEqual([]);
 
+    // a second node with the same dataset: the two form the job's committee at once
+    const peer = new CoordinatorClient({ baseUrl: "https://coordinator.test", node: makeNode(), fetch: f });
+    await peer.register({ capabilities: { cores: 2, memoryMb: 2048, bandwidthMbps: 50 }, datasets: [{ schemaId, rows: 10, commitment: toHex(sha256(utf8("e"))) }] });
     const job = await op.submitJob({ type: "stats", schemaId, committee: { size: 2, min: 2 }, maxRounds: 3, fixedPoint: { fracBits: 16, bound: 10 }, task: statsTask(schemaId) });
-    expect(job.status).toBe("pending");
-    const hash = await op.putModel(job.id, 0, utf8("w0"));
-    expect(await node.model(job.id, 0)).toEqual(utf8("w0"));
+    expect(job.status).toBe("running");
+    expect((await node.assignments(0)).map((a) => a.jobId)).toContain(job.id);
+    const hash = await op.putModel(job.id, 1, utf8("w1"));
+    // a committee member reads the job's models and log ...
+    expect(await node.model(job.id, 1)).toEqual(utf8("w1"));
     const log = await node.verifiedLog(job.id);
-    expect(log.map((e) => e.body.kind)).toEqual(["job", "model"]);
-    expect(log[1]!.body).toMatchObject({ modelHash: hash });
+    expect(log[0]!.body.kind).toBe("job");
+    expect(log.map((e) => e.body.kind)).toContain("manifest");
+    expect(log.at(-1)!.body).toMatchObject({ kind: "model", round: 1, modelHash: hash });
+    // ... a node that never sat on its committee does not
+    const outsider = new CoordinatorClient({ baseUrl: "https://coordinator.test", node: makeNode(), fetch: f });
+    await outsider.register({ capabilities: { cores: 2, memoryMb: 2048, bandwidthMbps: 50 }, datasets: [{ schemaId: `${schemaId}/other`, rows: 10, commitment: toHex(sha256(utf8("o"))) }] });
+    await expect(outsider.log(job.id)).rejects.toMatchObject({ status: 403, code: "not-a-member" });
     expect(node.roundSocketUrl("/v1/rounds/x/0/0/ws")).toMatch(/^wss:\/\/coordinator\.test\/v1\/rounds\/x\/0\/0\/ws\?x-2pm-node=/);
 
     // a wrong pinned key makes the log unverifiable

@@ -28,13 +28,13 @@ it("SEAL WASM memory stays flat over 200 requests in workerd", async () => {
   const q = Querier.create(ctx, { relin: false, galoisSteps: [1, 2, 4, 8, 16] });
   try {
     const keys = q.evaluationKeys();
-    const kr = await inferRoutes.request("/mem-lr/keys", { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ["galois"] }, [keys.galois!]) }, env);
+    const kr = await inferRoutes.request("/mem-lr/keys", { method: "POST", headers: { authorization: "Bearer test-api-token", "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ["galois"] }, [keys.galois!]) }, env);
     const { keyId } = (await kr.json()) as { keyId: string };
     const rows = Array.from({ length: ctx.slots }, (_, i) => Array.from({ length: 30 }, (_, j) => Math.cos(i * j)));
     const batch = encodeFrame({ v: 1, keyId, mode: "batch", compression: "none" }, q.encryptBatch(rows, 30, "none"));
     const single = encodeFrame({ v: 1, keyId, mode: "single", compression: "none" }, [q.encryptSingle(rows[1]!, "none")]);
     const call = async (i: number) => {
-      const r = await inferRoutes.request("/mem-lr/infer", { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: i % 10 === 9 ? batch : single }, env);
+      const r = await inferRoutes.request("/mem-lr/infer", { method: "POST", headers: { authorization: "Bearer test-api-token", "content-type": FRAME_CONTENT_TYPE }, body: i % 10 === 9 ? batch : single }, env);
       if (r.status !== 200) throw new Error(`request ${i}: ${r.status} ${await r.text()}`);
       await r.arrayBuffer();
     };

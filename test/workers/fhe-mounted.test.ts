@@ -18,10 +18,18 @@ it("serves public info, keys and inference under /v1/models with problem-details
   const seal = await loadSeal({ wasmModule: sealWasm });
   const fetchSelf = ((input: string | URL | Request, init?: RequestInit) => SELF.fetch(input as string, init)) as typeof fetch;
   const rows = [[1, 2, 3], [0, 0, 0], [-1, 4, 2]];
-  const r = await inferRows({ baseUrl: "https://x/v1/models", modelId: "mounted-lr", rows, fetch: fetchSelf, seal, mode: "batch" });
+  const r = await inferRows({ baseUrl: "https://x/v1/models", modelId: "mounted-lr", rows, fetch: fetchSelf, token: "test-api-token", seal, mode: "batch" });
   rows.forEach((x, i) => expect(r.scores[i]![0]).toBeCloseTo(x[0]! - x[1]! + 0.5 * x[2]! + 0.25, 4));
   expect(r.modelHash).toBe(pkg.hash);
-  const one = await inferRows({ baseUrl: "https://x/v1/models", modelId: "mounted-lr", rows: [rows[2]!], fetch: fetchSelf, seal });
+  const one = await inferRows({ baseUrl: "https://x/v1/models", modelId: "mounted-lr", rows: [rows[2]!], fetch: fetchSelf, token: "test-api-token", seal });
   expect(one.labels[0]).toBe(0);
   expect(one.probabilities[0]![0]).toBeCloseTo(1 / (1 + Math.exp(-(-1 - 4 + 1 + 0.25))), 4);
+  // the one-shot client deleted its key sets afterwards (quota slots freed)
+  const { env } = await import("cloudflare:test");
+  expect((await env.MODELS.list({ prefix: "fhe-keys/mounted-lr/" })).objects).toEqual([]);
+  // without the token: 401 problem details through the app's error boundary
+  await expect(inferRows({ baseUrl: "https://x/v1/models", modelId: "mounted-lr", rows, fetch: fetchSelf, seal, mode: "batch" })).rejects.toThrow(/unauthorized/);
+  const r401 = await SELF.fetch("https://x/v1/models/mounted-lr/infer", { method: "POST", headers: { "content-type": "application/vnd.2pm.fhe+binary" }, body: new Uint8Array(16) });
+  expect(r401.status).toBe(401);
+  expect(await r401.json()).toMatchObject({ status: 401, code: "unauthorized" });
 });

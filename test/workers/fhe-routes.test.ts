@@ -27,19 +27,21 @@ let seal: Seal;
 let lrPkg: ModelPackage;
 let mlpPkg: ModelPackage;
 
-function req(path: string, init: RequestInit): Promise<Response> {
-  return Promise.resolve(inferRoutes.request(path, init, env));
+type E = typeof env;
+function req(path: string, init: RequestInit, e: E = env): Promise<Response> {
+  return Promise.resolve(inferRoutes.request(path, init, e));
 }
+const auth = (token: string | null = TOKEN): Record<string, string> => (token === null ? {} : { authorization: `Bearer ${token}` });
 async function put(pkg: ModelPackage, id = pkg.modelId, token = TOKEN): Promise<Response> {
   return req(`/${id}/package`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(pkg) });
 }
-async function uploadKeys(id: string, keyParts: object, kinds?: string[]): Promise<Response> {
+async function uploadKeys(id: string, keyParts: object, kinds?: string[], o: { token?: string | null; env?: E } = {}): Promise<Response> {
   const parts = keyParts as Record<string, Uint8Array | undefined>;
   const ks = kinds ?? Object.keys(parts).filter((k) => parts[k]);
-  return req(`/${id}/keys`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ks }, ks.map((k) => parts[k]!)) });
+  return req(`/${id}/keys`, { method: "POST", headers: { ...auth(o.token), "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds: ks }, ks.map((k) => parts[k]!)) }, o.env);
 }
-async function infer(id: string, header: Record<string, unknown>, cts: Uint8Array[]): Promise<Response> {
-  return req(`/${id}/infer`, { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, mode: "batch", ...header }, cts) });
+async function infer(id: string, header: Record<string, unknown>, cts: Uint8Array[], o: { token?: string | null; env?: E } = {}): Promise<Response> {
+  return req(`/${id}/infer`, { method: "POST", headers: { ...auth(o.token), "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, mode: "batch", ...header }, cts) }, o.env);
 }
 async function expectProblem(r: Response, status: number, code: string): Promise<void> {
   expect(r.status).toBe(status);
@@ -194,8 +196,8 @@ describe("refusals", () => {
       await expectProblem(await uploadKeys("wdbc-lr", Querier.create(ctx, { relin: true, galoisSteps: [] }).evaluationKeys("zstd")), 400, "bad-keys");
       await expectProblem(await infer("wdbc-lr", { keyId }, [...good.slice(0, 3), new Uint8Array(ctx.maxCiphertextBytes() + 1)]), 413, "oversized");
       await expectProblem(await infer("wdbc-lr", { keyId }, [...good, good[0]!]), 413, "oversized");
-      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { "content-type": FRAME_CONTENT_TYPE }, body: new Uint8Array([1, 2, 3]) }), 400, "bad-ciphertext");
-      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }), 415, "unsupported-media-type");
+      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { ...auth(), "content-type": FRAME_CONTENT_TYPE }, body: new Uint8Array([1, 2, 3]) }), 400, "bad-ciphertext");
+      await expectProblem(await req("/wdbc-lr/infer", { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: "{}" }), 415, "unsupported-media-type");
       await expectProblem(await infer("nope", { keyId }, good), 404, "unknown-model");
       // MLP needs relin keys: an empty key set is refused at evaluation
       const { keyId: emptyMlp } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
@@ -205,6 +207,112 @@ describe("refusals", () => {
     } finally {
       q.dispose();
       other.dispose();
+    }
+  });
+});
+
+describe("authentication", () => {
+  it("key upload, key deletion and inference need the bearer API token (401 without, or with a wrong one)", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: true, galoisSteps: [] });
+    try {
+      const keys = q.evaluationKeys();
+      const stored = async () => (await env.MODELS.list({ prefix: "fhe-keys/" })).objects.map((o) => o.key).sort();
+      const before = await stored();
+      await expectProblem(await uploadKeys("wdbc-lr", keys, undefined, { token: null }), 401, "unauthorized");
+      await expectProblem(await uploadKeys("wdbc-lr", keys, undefined, { token: "wrong" }), 401, "unauthorized");
+      expect(await stored()).toEqual(before); // nothing stored
+      const up = await uploadKeys("wdbc-lr", keys);
+      expect(up.status).toBe(201);
+      const { keyId } = (await up.json()) as { keyId: string };
+      const cts = q.encryptBatch([[1, 2, 3, 4]], 4);
+      await expectProblem(await infer("wdbc-lr", { keyId }, cts, { token: null }), 401, "unauthorized");
+      await expectProblem(await infer("wdbc-lr", { keyId }, cts, { token: "wrong" }), 401, "unauthorized");
+      const ok = await infer("wdbc-lr", { keyId }, cts);
+      expect(ok.status).toBe(200);
+      const f = decodeFrame(new Uint8Array(await ok.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      expect(q.decrypt(f.parts[0]!, 1)[0]).toBeCloseTo(plainScores(lr, [1, 2, 3, 4])[0]!, 4);
+      // deleting needs the token too; afterwards the key id is unknown
+      await expectProblem(await req(`/wdbc-lr/keys/${keyId}`, { method: "DELETE" }), 401, "unauthorized");
+      expect((await req(`/wdbc-lr/keys/${keyId}`, { method: "DELETE", headers: auth() })).status).toBe(204);
+      await expectProblem(await infer("wdbc-lr", { keyId }, cts), 404, "unknown-key");
+    } finally {
+      q.dispose();
+    }
+  });
+
+  it("a key set is bound to the model it was uploaded for", async () => {
+    const { keyId } = (await (await uploadKeys("wdbc-lr", {})).json()) as { keyId: string };
+    const q = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: false, galoisSteps: [] });
+    try {
+      await expectProblem(await infer("toy-mlp", { keyId }, q.encryptBatch([[1, 2, 3]], 3)), 404, "unknown-key");
+    } finally {
+      q.dispose();
+    }
+  });
+});
+
+describe("evaluation-key quotas", () => {
+  let quotaPkg: ModelPackage;
+  beforeAll(async () => {
+    quotaPkg = await buildPackage(lr, { modelId: "quota-lr" });
+    expect((await put(quotaPkg)).status).toBe(201);
+  });
+
+  it("refuses a key set above FHE_MAX_KEY_SET_BYTES with 413 key-set-too-large", async () => {
+    const q = Querier.create(CkksContext.get(seal, quotaPkg.ckks), { relin: true, galoisSteps: [] });
+    try {
+      const keys = q.evaluationKeys();
+      const size = keys.relin!.length;
+      // body far above the limit (refused before it is read in full) and parts just above it (frame within the slack)
+      for (const limit of [Math.floor(size / 4), size - 1]) {
+        const e = { ...env, FHE_MAX_KEY_SET_BYTES: String(limit) };
+        await expectProblem(await uploadKeys("quota-lr", keys, undefined, { env: e }), 413, "key-set-too-large");
+      }
+      expect((await uploadKeys("quota-lr", keys, undefined, { env: { ...env, FHE_MAX_KEY_SET_BYTES: String(size) } })).status).toBe(201);
+      // the default limit (48 MiB) admits it
+      const ok = await uploadKeys("quota-lr", keys);
+      expect(ok.status).toBe(201);
+      const { keyId } = (await ok.json()) as { keyId: string };
+      expect((await req(`/quota-lr/keys/${keyId}`, { method: "DELETE", headers: auth() })).status).toBe(204);
+    } finally {
+      q.dispose();
+    }
+  });
+
+  it("refuses more than FHE_MAX_KEY_SETS_PER_MODEL live key sets per model with 429 key-quota-exceeded; re-uploads are free, deletion and expiry free a slot", async () => {
+    const ctx = CkksContext.get(seal, quotaPkg.ckks);
+    const qs = [0, 1, 2].map(() => Querier.create(ctx, { relin: true, galoisSteps: [] }));
+    const e = { ...env, FHE_MAX_KEY_SETS_PER_MODEL: "2" };
+    const prefix = "fhe-keys/quota-lr/";
+    try {
+      for (const o of (await env.MODELS.list({ prefix })).objects) await env.MODELS.delete(o.key);
+      const keySets = qs.map((q) => q.evaluationKeys()); // (each call makes fresh keys)
+      const up = async (i: number) => uploadKeys("quota-lr", keySets[i]!, undefined, { env: e });
+      const id0 = ((await (await up(0)).json()) as { keyId: string }).keyId;
+      const r1 = await up(1);
+      expect(r1.status).toBe(201);
+      const id1 = ((await r1.json()) as { keyId: string }).keyId;
+      await expectProblem(await up(2), 429, "key-quota-exceeded");
+      expect((await up(0)).status).toBe(201); // a stored set: no new slot
+      // the refused set was not stored and cannot be used
+      expect((await env.MODELS.list({ prefix })).objects.map((o) => o.key).sort()).toEqual([prefix + id0, prefix + id1].sort());
+      // deleting frees a slot
+      expect((await req(`/quota-lr/keys/${id1}`, { method: "DELETE", headers: auth() }, e)).status).toBe(204);
+      const r2 = await up(2);
+      expect(r2.status).toBe(201);
+      const id2 = ((await r2.json()) as { keyId: string }).keyId;
+      await expectProblem(await up(1), 429, "key-quota-exceeded");
+      // an expired set does not count, is refused for inference, and the next upload deletes it
+      const stored = (await env.MODELS.get(prefix + id0))!;
+      await env.MODELS.put(prefix + id0, await stored.arrayBuffer(), { customMetadata: { ...stored.customMetadata, expiresAt: String(Date.now() - 1000) } });
+      clearInferCaches();
+      await expectProblem(await infer("quota-lr", { keyId: id0 }, qs[0]!.encryptBatch([[1, 2, 3, 4]], 4), { env: e }), 404, "unknown-key");
+      expect((await infer("quota-lr", { keyId: id2 }, qs[2]!.encryptBatch([[1, 2, 3, 4]], 4), { env: e })).status).toBe(200);
+      expect((await up(1)).status).toBe(201);
+      expect(await env.MODELS.head(prefix + id0)).toBeNull();
+    } finally {
+      for (const q of qs) q.dispose();
     }
   });
 });

@@ -30,12 +30,13 @@ describe("models in R2, hash-checked against the log", () => {
     expect(got.headers.get("x-2pm-model-hash")).toBe(toHex(sha256(model)));
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(model);
 
-    // a registered node may fetch it with a signed request
+    // a registered node that never sat on the job's committee may not (test/workers/access.test.ts: members may)
     const n = makeNode();
     await register(n);
     const url = `${BASE}/v1/jobs/${job.id}/models/0`;
     const nr = await SELF.fetch(url, { headers: signRequest({ method: "GET", url, nodeId: n.id, identitySecretKey: n.identitySecretKey }) });
-    expect(nr.status).toBe(200);
+    expect(nr.status).toBe(403);
+    expect(((await nr.json()) as { code: string }).code).toBe("not-a-member");
     expect((await SELF.fetch(url)).status).toBe(401);
 
     expect((await tokenFetch("GET", `/v1/jobs/${job.id}/models/1`)).status).toBe(404);
@@ -48,12 +49,13 @@ describe("models in R2, hash-checked against the log", () => {
 });
 
 describe("transparency log access", () => {
-  it("is readable by operators and registered nodes, not anonymously", async () => {
+  it("is readable by operators, not by registered non-members nor anonymously", async () => {
     const job = await submitJob({ schemaId: `models/${crypto.randomUUID()}` });
     const n = makeNode();
     await register(n);
     const url = `${BASE}/v1/jobs/${job.id}/log`;
-    expect((await SELF.fetch(url, { headers: signRequest({ method: "GET", url, nodeId: n.id, identitySecretKey: n.identitySecretKey }) })).status).toBe(200);
+    expect((await tokenFetch("GET", `/v1/jobs/${job.id}/log`)).status).toBe(200);
+    expect((await SELF.fetch(url, { headers: signRequest({ method: "GET", url, nodeId: n.id, identitySecretKey: n.identitySecretKey }) })).status).toBe(403);
     expect((await SELF.fetch(url)).status).toBe(401);
     // job routes stay token-only even for registered nodes
     const jurl = `${BASE}/v1/jobs/${job.id}`;
