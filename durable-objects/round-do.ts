@@ -5,23 +5,30 @@
  *    (waiting → running → finalizing → accepted | aborted, durable-objects/machines.ts);
  *  - one deadline alarm per phase (idempotent: re-arms if early, no-op once terminal);
  *  - hibernatable WebSockets, one per party (tag `p<index>`, attachment = who);
- *  - point-to-point envelopes: sender signature and strictly increasing seq checked, stored in
- *    the recipient's mailbox, delivered only to that recipient, re-delivered from a cursor;
- *  - broadcasts: the same bytes to every other party; `<label>.commit` / `<label>.open`
- *    broadcasts are tracked for commit-then-open (an opening before every party committed,
- *    or one that does not match its commitment, aborts naming the sender);
- *  - acceptance: every party submits the same aggregate bytes and transcript hash.
- * It holds no decryption key: it stores ciphertexts, commitments and public values only.
+ *  - envelopes (protocol/crypto/envelope.ts v2): sender signature, context and strictly
+ *    increasing seq checked; point-to-point ones stored in the recipient's mailbox and
+ *    delivered only to it; broadcasts (encrypted to the committee) stored once and delivered
+ *    as the same bytes to every other party; everything re-delivered from a cursor;
+ *  - it cannot read any payload (broadcasts included), so commit-then-open, MAC checks and
+ *    the hash echo are checked by the parties themselves; the relay only sees phase names;
+ *  - `released`: set (durably) once it relays an output-opening envelope (base phase
+ *    "open.sum", "lin.open" or "plain.open"), and reported with an abort, so the job never
+ *    reruns a round whose output may already be known to a corrupt member;
+ *  - acceptance: every party submits the same aggregate bytes and transcript hash;
+ *  - culprits only on its own evidence: parties absent at a deadline, a member that declined,
+ *    a member that submitted two different results. A party's `abort` frame aborts the round
+ *    with the reported code (`unexpected-message` for a coordinator-only code such as
+ *    `cancelled`) but names no one (the accusation is kept in the detail text) —
+ *    unless the phase deadline has passed, when the deadline's outcome (absent parties) wins;
+ *    a result mismatch names no one either (a corrupt majority could outvote an honest member).
+ * It holds no decryption key: it stores ciphertexts and public values (phase names, results) only.
  */
 import { DurableObject } from "cloudflare:workers";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Env } from "../functions/env.ts";
 import { ClientFrame, encodeDelivery, type RoundAbortCode, type RoundPhase, type ServerFrame } from "../protocol/api/frames.ts";
 import type { RoundManifest } from "../protocol/api/schemas.ts";
-import { verifyCommitment } from "../protocol/crypto/commitment.ts";
-import { fieldByName } from "../protocol/field/index.ts";
-import { MACCHECK_COMMIT, verifyMacCheck } from "../protocol/mascot/mac-check.ts";
-import { ProtocolAbort } from "../protocol/mascot/errors.ts";
+import { LIN_OPEN } from "../protocol/mascot/linear-only.ts";
 import { EnvelopeError, parseEnvelope, verifyEnvelopeSignatureAsync, type ParsedEnvelope } from "../protocol/crypto/envelope.ts";
 import { fromBase64Url, toHex } from "../protocol/encoding.ts";
 import { jobObjectName } from "../protocol/names.ts";
@@ -48,6 +55,8 @@ interface RoundState {
   notifyPending: boolean;
   /** Whether to report the outcome to the JobDO at all (false after cancellation). */
   notifyJob: boolean;
+  /** An output-opening envelope has been relayed (absent in rounds stored before this field). */
+  released?: boolean;
 }
 
 /** Public view of a round for tests and operators. */
@@ -57,12 +66,26 @@ export interface RoundStatus {
   connected: number[];
   outcome: RoundState["outcome"];
   mailboxSizes: number[];
+  /** Whether an output-opening envelope has been relayed (see the module comment). */
+  released: boolean;
 }
 
 const NOTIFY_RETRY_MS = 5_000;
 
-/** Broadcast labels whose `<label>.commit` / `<label>.open` the relay verifies itself. */
-const COMMIT_OPEN_LABELS = new Set([MACCHECK_COMMIT.slice(0, MACCHECK_COMMIT.lastIndexOf("."))]);
+/**
+ * Phases that open the round's output (protocol/mascot/party.ts OUTPUT_PHASES): validated
+ * "open.sum", linear-only LIN_OPEN, the plaintext baseline's "plain.open". Relaying one sets
+ * `released`.
+ */
+const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN, "plain.open"]);
+
+/** Abort codes only the coordinator itself decides; a party reporting one aborts with `unexpected-message`. */
+const RELAY_ONLY_CODES: ReadonlySet<RoundAbortCode> = new Set<RoundAbortCode>(["cancelled", "declined", "result-mismatch"]);
+
+/** The phase without a chunk suffix `#i/n` (client/agent/relay-session.ts chunkPayload). */
+export function basePhase(phase: string): string {
+  return phase.replace(/#\d+\/\d+$/, "");
+}
 
 export class RoundDO extends DurableObject<Env> {
   private state: RoundState | null = null;
@@ -82,8 +105,6 @@ export class RoundDO extends DurableObject<Env> {
       sql.exec("CREATE TABLE IF NOT EXISTS mailbox (recipient INTEGER NOT NULL, idx INTEGER NOT NULL, msg_id INTEGER NOT NULL, PRIMARY KEY (recipient, idx)) WITHOUT ROWID");
       sql.exec("CREATE INDEX IF NOT EXISTS mailbox_msg ON mailbox (msg_id)");
       sql.exec("CREATE TABLE IF NOT EXISTS seqs (party INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL)");
-      sql.exec("CREATE TABLE IF NOT EXISTS commitments (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, commitment BLOB NOT NULL, opened INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (label, party, n))");
-      sql.exec("CREATE TABLE IF NOT EXISTS openings (label TEXT NOT NULL, party INTEGER NOT NULL, n INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (label, party, n))");
       sql.exec("CREATE TABLE IF NOT EXISTS results (party INTEGER PRIMARY KEY, aggregate BLOB NOT NULL, aggregate_hash TEXT NOT NULL, transcript_hash TEXT NOT NULL, excluded TEXT NOT NULL)");
       this.state = (await ctx.storage.get<RoundState>("state")) ?? null;
       if (this.state) this.loadCaches();
@@ -147,7 +168,7 @@ export class RoundDO extends DurableObject<Env> {
   async status(): Promise<RoundStatus | null> {
     if (!this.state) return null;
     const mailboxSizes = this.state.manifest.committee.map((_, i) => (this.nextIdx[i] ?? 1) - 1);
-    return { phase: this.state.phase, joined: [...this.state.joined], connected: this.connectedParties(), outcome: this.state.outcome, mailboxSizes };
+    return { phase: this.state.phase, joined: [...this.state.joined], connected: this.connectedParties(), outcome: this.state.outcome, mailboxSizes, released: this.state.released ?? false };
   }
 
   // ------------------------------------------------------------------ WebSocket
@@ -229,10 +250,23 @@ export class RoundDO extends DurableObject<Env> {
         this.redeliver(ws, party, frame.cursor);
         if (s.outcome) this.send(ws, this.outcomeFrame());
         return;
-      case "abort":
+      case "abort": {
         if (isRoundTerminal(s.phase)) return;
-        await this.abort(frame.code, frame.culprits.filter((c) => c < s.manifest.committee.length), `reported by party ${party}${frame.detail ? `: ${frame.detail}` : ""}`);
+        // Past our own phase deadline the outcome is the deadline's (absent parties, by our
+        // own observation), whichever of the alarm and this report comes first.
+        if (Date.now() >= this.phaseDeadline()) {
+          await this.alarm();
+          if (isRoundTerminal(s.phase)) return;
+        }
+        // A party's report is not evidence the relay can check: abort with its code, record
+        // whom it accuses in the detail, name no one (a liar could get honest members excluded).
+        const accused = [...new Set(frame.culprits)].filter((c) => Number.isInteger(c) && c >= 0 && c < s.manifest.committee.length).sort((a, b) => a - b);
+        const detail = `party ${party} reports ${frame.code}${accused.length ? `, accusing ${accused.join(", ")}` : ""}${frame.detail ? `: ${frame.detail}` : ""}`;
+        // Outcomes only the coordinator decides (a cancellation stops the job's retries) are not a party's to report.
+        const code: RoundAbortCode = RELAY_ONLY_CODES.has(frame.code) ? "unexpected-message" : frame.code;
+        await this.abort(code, [], detail.slice(0, 1000));
         return;
+      }
       case "result":
         await this.submitResult(ws, party, frame);
         return;
@@ -261,12 +295,12 @@ export class RoundDO extends DurableObject<Env> {
     if (env.seq <= this.lastSeq(party)) return refuse("replay", `seq ${env.seq} already used`);
     if (isRoundTerminal(s.phase)) return refuse("round-closed", `round is ${s.phase}`);
 
-    if (env.kind === "broadcast") {
-      const fault = this.trackCommitOpen(env);
-      if (fault) {
-        await this.abort(fault.code, fault.culprits, fault.detail);
-        return;
-      }
+    // From here on synchronous: the envelope is stored and delivered atomically with respect
+    // to other handlers. The relay reads nothing but the header; the parties check the rest.
+    if (!s.released && OUTPUT_PHASES.has(basePhase(env.phase))) {
+      // Durable before any delivery leaves (the output gate holds sends until the write is done).
+      s.released = true;
+      this.save().catch((e: unknown) => console.error("RoundDO: could not persist `released`", e));
     }
     const sql = this.ctx.storage.sql;
     sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, env.seq);
@@ -301,54 +335,6 @@ export class RoundDO extends DurableObject<Env> {
 
   private lastSeq(party: number): number {
     return this.lastSeqs.get(party) ?? -1;
-  }
-
-  /**
-   * Commit-then-open bookkeeping for broadcasts named `<label>.commit` (payload: 32-byte
-   * commitment) and `<label>.open` (payload: nonce(32) ‖ value). Returns the abort when the
-   * sender deviates, else null (and records the commitment / opening). For the MAC check
-   * (`maccheck.*`, protocol/mascot/mac-check.ts), once every party opened batch n the relay
-   * itself rechecks Σσ_i = 0 and aborts `mac-check-failed` otherwise.
-   */
-  private trackCommitOpen(env: ParsedEnvelope): { code: RoundAbortCode; culprits: number[]; detail: string } | null {
-    const dot = env.phase.lastIndexOf(".");
-    if (dot <= 0) return null;
-    const label = env.phase.slice(0, dot);
-    // Only phases whose payload layout the relay knows are tracked: the MAC check's
-    // (protocol/mascot/mac-check.ts). Other `.commit`/`.open` phases (coin tosses with
-    // several commitments per message, the offline phase's plain openings) are checked by
-    // the parties themselves.
-    if (!COMMIT_OPEN_LABELS.has(label)) return null;
-    const step = env.phase.slice(dot + 1);
-    const sql = this.ctx.storage.sql;
-    const n = this.state!.manifest.committee.length;
-    const fault = (code: RoundAbortCode, detail: string) => ({ code, culprits: [env.from], detail: `party ${env.from}: ${detail} in ${env.phase}` });
-    if (step === "commit") {
-      if (env.payload.length !== 32) return fault("bad-encoding", "commitment is not 32 bytes");
-      const k = sql.exec<{ c: number }>("SELECT COUNT(*) AS c FROM commitments WHERE label = ? AND party = ?", label, env.from).one().c;
-      sql.exec("INSERT INTO commitments (label, party, n, commitment) VALUES (?, ?, ?, ?)", label, env.from, k, env.payload.slice());
-      return null;
-    }
-    if (step !== "open") return null;
-    const row = sql.exec<{ n: number; commitment: ArrayBuffer }>("SELECT n, commitment FROM commitments WHERE label = ? AND party = ? AND opened = 0 ORDER BY n LIMIT 1", label, env.from).toArray()[0];
-    if (!row) return fault("unexpected-message", "opening without a commitment");
-    const committed = sql.exec<{ c: number }>("SELECT COUNT(DISTINCT party) AS c FROM commitments WHERE label = ? AND n = ?", label, row.n).one().c;
-    if (committed < n) return fault("unexpected-message", "opening before every party committed"); // breaks commit-then-open
-    if (env.payload.length < 32) return fault("bad-encoding", "opening shorter than its nonce");
-    if (!verifyCommitment(new Uint8Array(row.commitment), env.payload.subarray(32), env.payload.subarray(0, 32))) return fault("commitment-mismatch", "opening does not match the commitment");
-    sql.exec("UPDATE commitments SET opened = 1 WHERE label = ? AND party = ? AND n = ?", label, env.from, row.n);
-    sql.exec("INSERT INTO openings (label, party, n, payload) VALUES (?, ?, ?, ?)", label, env.from, row.n, env.payload.slice());
-    if (`${label}.commit` !== MACCHECK_COMMIT) return null;
-    const opens = sql.exec<{ party: number; payload: ArrayBuffer }>("SELECT party, payload FROM openings WHERE label = ? AND n = ? ORDER BY party", label, row.n).toArray();
-    if (opens.length < n) return null;
-    const commits = sql.exec<{ party: number; commitment: ArrayBuffer }>("SELECT party, commitment FROM commitments WHERE label = ? AND n = ? ORDER BY party", label, row.n).toArray();
-    try {
-      verifyMacCheck(fieldByName(this.state!.manifest.field), commits.map((c) => new Uint8Array(c.commitment)), opens.map((o) => new Uint8Array(o.payload)));
-    } catch (e) {
-      if (e instanceof ProtocolAbort) return { code: e.code as RoundAbortCode, culprits: [...e.culprits], detail: `relay recheck: ${e.message}` };
-      throw e;
-    }
-    return null;
   }
 
   private redeliver(ws: WebSocket, party: number, cursor: number): void {
@@ -398,9 +384,10 @@ export class RoundDO extends DurableObject<Env> {
       await this.finish();
       return;
     }
-    const [top, topCount] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
-    const culprits = topCount * 2 > all.length ? all.filter((r) => key(r) !== top).map((r) => r.party) : [];
-    await this.abort("result-mismatch", culprits, "committee members submitted different aggregates or transcripts");
+    // No culprit: the relay cannot tell which result is right, and a corrupt majority could
+    // frame an honest member by outvoting it.
+    const groups = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => all.filter((r) => key(r) === k).map((r) => r.party));
+    await this.abort("result-mismatch", [], `committee members submitted different aggregates or transcripts (groups: ${groups.map((g) => `[${g.join(",")}]`).join(" ")})`);
   }
 
   // ------------------------------------------------------------------ deadlines and outcome
@@ -418,8 +405,7 @@ export class RoundDO extends DurableObject<Env> {
       return;
     }
     if (isRoundTerminal(s.phase)) return;
-    const d = s.manifest.deadlines;
-    const deadline = s.phase === "waiting" ? d.join : s.phase === "running" ? d.compute : d.finalize;
+    const deadline = this.phaseDeadline();
     const now = Date.now();
     if (now < deadline) {
       await this.ctx.storage.setAlarm(deadline);
@@ -437,6 +423,13 @@ export class RoundDO extends DurableObject<Env> {
       absent = everyone.filter((i) => !connected.has(i));
     }
     await this.abort("timeout", absent, `${s.phase} deadline passed; absent: ${absent.length ? absent.join(", ") : "none"}`);
+  }
+
+  /** The current phase's deadline (Unix ms). */
+  private phaseDeadline(): number {
+    const s = this.state!;
+    const d = s.manifest.deadlines;
+    return s.phase === "waiting" ? d.join : s.phase === "running" ? d.compute : d.finalize;
   }
 
   private async abort(code: RoundAbortCode, culprits: number[], detail: string): Promise<void> {
@@ -457,7 +450,7 @@ export class RoundDO extends DurableObject<Env> {
       try { ws.close(1000, s.phase); } catch { /* gone */ }
     }
     // A terminal round needs no redelivery: drop the relayed ciphertexts (they can be tens of
-    // MB per round); commitments, openings and results stay as the round's public record.
+    // MB per round); the results stay as the round's public record.
     this.ctx.storage.sql.exec("DELETE FROM mailbox");
     this.ctx.storage.sql.exec("DELETE FROM messages");
     if (s.notifyPending) await this.notify();
@@ -471,7 +464,7 @@ export class RoundDO extends DurableObject<Env> {
       const r = this.ctx.storage.sql.exec<{ aggregate: ArrayBuffer }>("SELECT aggregate FROM results WHERE aggregate_hash = ? LIMIT 1", s.outcome.aggregateHash).one();
       report = { jobId: m.jobId, round: m.round, attempt: m.attempt, outcome: "accepted", aggregate: new Uint8Array(r.aggregate), transcriptHash: s.outcome.transcriptHash, excluded: s.outcome.excluded };
     } else if (s.outcome?.kind === "aborted") {
-      report = { jobId: m.jobId, round: m.round, attempt: m.attempt, outcome: "aborted", code: s.outcome.code, culprits: s.outcome.culprits, detail: s.outcome.detail };
+      report = { jobId: m.jobId, round: m.round, attempt: m.attempt, outcome: "aborted", code: s.outcome.code, culprits: s.outcome.culprits, detail: s.outcome.detail, released: s.released ?? false };
     } else return;
     try {
       const job = this.env.JOB_DO.get(this.env.JOB_DO.idFromName(jobObjectName(m.jobId)));

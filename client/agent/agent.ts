@@ -227,7 +227,8 @@ export class NodeAgent {
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
         ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee, viewHash: viewHash(a.logEntryHash) },
         deadlineMs: m.deadlines.finalize + LOCAL_DEADLINE_GRACE_MS,
-        stallMs: (this.o.stallSeconds ?? 120) * 1000,
+        // Peers may still be computing their input until the join deadline: never call that a stall.
+        stallMs: Math.max((this.o.stallSeconds ?? 120) * 1000, m.deadlines.join - Date.now() + 30_000),
         onPhase: (phase) => {
           this.o.onEvent({ kind: "phase", ...id, phase });
           if (fault?.crashAtPhase && phase === fault.crashAtPhase) fault.onCrash?.();

@@ -1,29 +1,49 @@
 /**
  * Runs one MASCOT party over the RoundDO WebSocket relay.
  *
- * Every outbound party message becomes a relay envelope: point-to-point messages are
- * encrypted with XChaCha20-Poly1305 under the pair key (X25519 + HKDF bound to the round's
- * session id) and signed with the node's Ed25519 key; broadcasts are signed. Inbound
- * envelopes are verified against the manifest's committee keys and opened before the party
- * sees them, so the coordinator can neither read nor alter what it relays.
+ * Every outbound party message becomes a relay envelope (protocol/crypto/envelope.ts):
+ * point-to-point messages are encrypted with XChaCha20-Poly1305 under the pair key, and
+ * broadcasts are encrypted to the committee (a fresh content key wrapped under every pair key,
+ * with a key commitment), and both are signed with the node's Ed25519 key. Inbound envelopes
+ * are verified against the manifest's committee keys and opened before the party sees them,
+ * so the coordinator can neither read nor alter what it relays — openings included.
  *
- * Sequence numbers: each sender numbers all its envelopes 0, 1, 2, … (signed and bound into
- * the AEAD's associated data); the RoundDO and every recipient require them to increase
- * strictly per sender, so a replayed or reordered envelope is refused. The party API's seq
- * (the i-th message this party received from that sender) is assigned on receipt, after the
- * envelope checks; a dropped envelope shows up as an unexpected phase and aborts the round.
+ * View binding. Pair keys are HKDF(X25519, salt = {@link relaySalt}(sessionId, viewHash)):
+ * the salt is SHA-256("2pm/relay-salt/v1" ‖ sessionId ‖ viewHash), where viewHash (32 bytes,
+ * from the agent) hashes the transparency-log entry that published the manifest and thereby
+ * the whole log prefix. Every envelope after the first is therefore bound to the member's view;
+ * the MASCOT session id itself (SecureSumConfig.sessionId) is left as the manifest's. The first
+ * envelope every member sends is a broadcast of phase {@link VIEW_PHASE} whose payload is its
+ * viewHash; every recipient requires the first envelope from each sender to be that broadcast,
+ * to open (same pair keys: same committee keys and same salt) and to carry its own viewHash,
+ * and aborts with "view-mismatch" otherwise. The party is started only once the views of all
+ * other members have been checked, so no party message is ever encrypted under keys a forked
+ * manifest or a substituted key could have put in the coordinator's hands. The party never
+ * sees the view envelope.
+ *
+ * Sequence numbers: each sender numbers all its envelopes 0, 1, 2, … (0 is the view; signed
+ * and bound into the AEAD's associated data); the RoundDO and every recipient require them to
+ * increase strictly per sender, so a replayed or reordered envelope is refused. The party
+ * API's seq (the i-th party message this party received from that sender) is assigned on
+ * receipt, after the envelope checks; a dropped envelope shows up as an unexpected phase and
+ * aborts the round.
  *
  * Party messages larger than {@link CHUNK_BYTES} are split into chunks (each its own sealed
  * envelope, phase suffixed `#i/n`) and reassembled on receipt; the party sees one message.
  *
+ * Local deadlines: the session ends with RoundAborted("timeout") — and tells the relay — when
+ * `deadlineMs` passes or when nothing arrives from the relay for `stallMs` while this party is
+ * not busy computing, so a silent or stalling relay never makes the agent hang.
+ *
  * The session reconnects after a dropped connection: it re-sends its own envelopes (the
  * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
  */
-import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError } from "../../protocol/crypto/envelope.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError, type OpenedEnvelope } from "../../protocol/crypto/envelope.ts";
 import { signUrl } from "../../protocol/crypto/request.ts";
 import type { NodeKeys } from "../../protocol/crypto/identity.ts";
 import { decodeDelivery, type ServerFrame } from "../../protocol/api/frames.ts";
-import { toBase64Url } from "../../protocol/encoding.ts";
+import { bytesEqual, concatBytes, toBase64Url, utf8 } from "../../protocol/encoding.ts";
 import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
 import type { Field } from "../../protocol/field/types.ts";
 import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
@@ -38,12 +58,29 @@ const MAX_IN_FLIGHT = 1 << 20;
 /** Largest payload slice per envelope (the relay's per-envelope limit is 1 MiB). */
 export const CHUNK_BYTES = 512 * 1024;
 
+/** Phase of the first envelope every member sends: a broadcast of its 32-byte view hash. */
+export const VIEW_PHASE = "view";
+
+/** Default for {@link RelaySessionOptions.stallMs}. */
+export const DEFAULT_STALL_MS = 120_000;
+
 const CHUNK_SUFFIX = /#(\d+)\/(\d+)$/;
+const SALT_LABEL = utf8("2pm/relay-salt/v1");
 
 /**
- * Splits a message into envelope-sized pieces. A payload that fits is sent as is (so the
- * relay sees, e.g., MAC-check commitments in their documented layout); a larger one becomes
- * chunks whose phase carries the suffix `#i/n`.
+ * The pair-key salt of a relay session: SHA-256("2pm/relay-salt/v1" ‖ sessionId ‖ viewHash).
+ * Binds every envelope's keys to the round (session id) and to the member's view of the log
+ * (viewHash, fixed 32 bytes, last, so the concatenation is unambiguous). Throws RangeError if
+ * viewHash is not 32 bytes.
+ */
+export function relaySalt(sessionId: Uint8Array, viewHash: Uint8Array): Uint8Array {
+  if (!(viewHash instanceof Uint8Array) || viewHash.length !== 32) throw new RangeError("relaySalt: viewHash must be 32 bytes");
+  return sha256(concatBytes(SALT_LABEL, sessionId, viewHash));
+}
+
+/**
+ * Splits a message into envelope-sized pieces. A payload that fits is sent as is; a larger
+ * one becomes chunks whose phase carries the suffix `#i/n`.
  */
 export function chunkPayload(phase: string, payload: Uint8Array, size = CHUNK_BYTES): Array<{ phase: string; payload: Uint8Array }> {
   if (CHUNK_SUFFIX.test(phase)) throw new RangeError(`phase ${phase} must not end with a chunk suffix`);
@@ -96,6 +133,12 @@ export interface RoundContext {
   me: number;
   sessionId: Uint8Array;
   committee: CommitteeMember[];
+  /**
+   * 32 bytes: this member's view of the transparency log (the agent passes SHA-256 over the
+   * hash of the log entry that published the manifest). Members with different views, or
+   * with different keys for one another, abort with "view-mismatch" before the party starts.
+   */
+  viewHash: Uint8Array;
 }
 
 /** The round ended without an accepted result. `code` is the RoundDO's or our own abort code. */
@@ -122,21 +165,57 @@ export interface RelaySessionOptions {
   maxReconnects?: number;
   /** Incremented with the bytes of every binary frame sent to and received from the relay. */
   traffic?: { sent: number; received: number };
+  /**
+   * Absolute local deadline (Unix ms; the agent passes the manifest's finalize deadline plus
+   * a grace): once it passes, the session ends with RoundAborted("timeout") and tells the relay.
+   */
+  deadlineMs?: number;
+  /**
+   * Stall guard (ms, default {@link DEFAULT_STALL_MS}): if no envelope or server frame arrives
+   * for this long while the party is not computing, the session ends with
+   * RoundAborted("timeout") and tells the relay.
+   */
+  stallMs?: number;
+  /**
+   * Test-only: called with every binary frame exactly as sent to the relay ("sent": an
+   * envelope) and as received from it ("received": u32 mailbox index ‖ envelope).
+   */
+  onFrame?: (dir: "sent" | "received", bytes: Uint8Array) => void;
 }
 
 /**
  * Drives `party` to completion over the relay. Resolves with the party's result once the
  * RoundDO has accepted the round (every member submitted the same aggregate and transcript
- * hash); rejects with {@link RoundAborted} on any abort (ours, a peer's or the RoundDO's).
+ * hash); rejects with {@link RoundAborted} on any abort (ours, a peer's or the RoundDO's),
+ * including "view-mismatch" (see the module comment) and a local "timeout"; rejects with a
+ * TypeError/RangeError on a malformed context (viewHash not 32 bytes, bad stallMs).
  */
 export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult> {
   const { ctx, keys, party } = o;
   const rng = o.rng ?? cryptoRng;
   const n = ctx.committee.length;
-  const pairKeys = ctx.committee.map((m, i) => (i === ctx.me ? new Uint8Array(32) : pairKey(keys.kxSecretKey, m.kxPublicKey, ctx.sessionId)));
+  const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
+  if (!(ctx.viewHash instanceof Uint8Array) || ctx.viewHash.length !== 32) return Promise.reject(new RangeError("runRelaySession: ctx.viewHash must be 32 bytes"));
+  if (!(stallMs > 0)) return Promise.reject(new RangeError("runRelaySession: stallMs must be positive"));
+  if (o.deadlineMs !== undefined && !Number.isFinite(o.deadlineMs)) return Promise.reject(new RangeError("runRelaySession: deadlineMs must be a finite Unix time in ms"));
+  let pairKeys: Array<Uint8Array | undefined> = [];
+  /** A committee entry with a malformed or low-order kx key: reported to the relay on connect. */
+  let keyError: string | undefined;
+  try {
+    const salt = relaySalt(ctx.sessionId, ctx.viewHash);
+    pairKeys = ctx.committee.map((m, i) => (i === ctx.me ? undefined : pairKey(keys.kxSecretKey, m.kxPublicKey, salt)));
+  } catch (e) {
+    keyError = `committee keys unusable: ${(e as Error).message}`;
+  }
   let nextSeq = 0;
   const lastSeqFrom = new Array<number>(n).fill(-1);
   const received = new Array<number>(n).fill(0);
+  /** Per sender: its view envelope has been checked. */
+  const viewOk = new Array<boolean>(n).fill(false);
+  viewOk[ctx.me] = true;
+  let partyStarted = false;
+  /** Party messages that arrived (after their sender's view) before every view was in. */
+  const early: Array<{ from: number; phase: string; payload: Uint8Array }> = [];
   const reassembler = new Reassembler();
   const sent: Uint8Array[] = [];
   let cursor = 0;
@@ -146,11 +225,14 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   let reconnects = 0;
   let lastPhase = "";
   let ws: WebSocket | undefined;
+  let lastActivity = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
   return new Promise<SecureSumResult>((resolve, reject) => {
     const finish = (err?: Error) => {
       if (finished) return;
       finished = true;
+      if (timer !== undefined) clearTimeout(timer);
       try { ws?.close(1000, "done"); } catch { /* closed */ }
       if (err) reject(err);
       else resolve(party.result!);
@@ -171,7 +253,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           if (ws.bufferedAmount > MAX_IN_FLIGHT) { setTimeout(step, 2); return; }
           const data = outbox.shift()!;
           if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`}`);
-          if (o.traffic && typeof data !== "string") o.traffic.sent += data.length;
+          if (typeof data !== "string") {
+            if (o.traffic) o.traffic.sent += data.length;
+            o.onFrame?.("sent", data);
+          }
           ws.send(data);
         }
         pumping = false;
@@ -182,40 +267,76 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       outbox.push(data);
       pump();
     };
-    const header = (m: OutboundMessage) => ({ jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: m.phase, from: ctx.me });
+    /** Sends a control frame (abort) at once, ahead of queued envelopes; best effort. */
+    const sendNow = (frame: object) => {
+      const text = JSON.stringify(frame);
+      try {
+        if (ws && ws.readyState === WebSocket.OPEN) ws.send(text);
+        else outbox.unshift(text);
+      } catch { /* the socket is gone; the relay's own deadline covers it */ }
+    };
+    const seal = (phaseName: string, to: number | "all", payload: Uint8Array) => {
+      const h = { jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: phaseName, from: ctx.me, seq: nextSeq++ };
+      const env = to === "all"
+        ? sealBroadcast(h, payload, pairKeys, keys.identitySecretKey, rng)
+        : sealDirect({ ...h, to }, payload, pairKeys[to]!, keys.identitySecretKey, rng);
+      sent.push(env);
+      sendRaw(env);
+    };
+    const sendResult = () => {
+      const r = party.result!;
+      sendRaw(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(o.field.encode(r.sum)), transcriptHash: toBase64Url(r.transcriptHash), excluded: r.excluded }));
+    };
     const emit = (msgs: OutboundMessage[]) => {
       for (const raw of msgs) {
         const m = o.tamper ? o.tamper(raw) : raw;
         if (m.to !== "all" && (!Number.isInteger(m.to) || m.to < 0 || m.to >= n || m.to === ctx.me)) throw new Error(`relay: party addressed bad recipient ${m.to}`);
-        for (const chunk of chunkPayload(m.phase, m.payload)) {
-          const h = { ...header(m), phase: chunk.phase };
-          const env = m.to === "all"
-            ? sealBroadcast({ ...h, seq: nextSeq++ }, chunk.payload, keys.identitySecretKey)
-            : sealDirect({ ...h, to: m.to, seq: nextSeq++ }, chunk.payload, pairKeys[m.to]!, keys.identitySecretKey, rng);
-          sent.push(env);
-          sendRaw(env);
-        }
+        for (const chunk of chunkPayload(m.phase, m.payload)) seal(chunk.phase, m.to, chunk.payload);
       }
       phase();
       if (party.done && !resultSent) {
         resultSent = true;
-        const r = party.result!;
-        sendRaw(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(o.field.encode(r.sum)), transcriptHash: toBase64Url(r.transcriptHash), excluded: r.excluded }));
+        sendResult();
       }
     };
     const abort = (e: unknown) => {
-      if (e instanceof ProtocolAbort) {
-        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: e.code, culprits: e.culprits, detail: e.message.slice(0, 500) }));
+      if (finished) return;
+      if (e instanceof RoundAborted) {
+        sendNow({ v: 1, kind: "abort", code: e.code, culprits: e.culprits, detail: e.message.slice(0, 500) });
+        finish(e);
+      } else if (e instanceof ProtocolAbort) {
+        sendNow({ v: 1, kind: "abort", code: e.code, culprits: e.culprits, detail: e.message.slice(0, 500) });
         finish(new RoundAborted(e.code, e.culprits, e.message));
       } else if (e instanceof EnvelopeError) {
         // A relayed envelope that fails its signature or AEAD check: the relay or the sender tampered.
-        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: "bad-encoding", culprits: [], detail: e.message.slice(0, 500) }));
+        sendNow({ v: 1, kind: "abort", code: "bad-encoding", culprits: [], detail: e.message.slice(0, 500) });
         finish(new RoundAborted("bad-encoding", [], e.message));
       } else {
         // Our own failure (a bug or a resource limit): tell the round so it aborts at once.
-        sendRaw(JSON.stringify({ v: 1, kind: "abort", code: "unexpected-message", culprits: [ctx.me], detail: `party ${ctx.me} failed locally` }));
+        sendNow({ v: 1, kind: "abort", code: "unexpected-message", culprits: [ctx.me], detail: `party ${ctx.me} failed locally` });
         finish(e instanceof Error ? e : new Error(String(e)));
       }
+    };
+    // Local deadlines: one timer, re-armed to the earlier of the absolute deadline and the
+    // stall horizon. Time spent computing (a drain in progress) is not a stall.
+    const armTimer = () => {
+      if (finished) return;
+      const stallAt = lastActivity + stallMs;
+      const at = o.deadlineMs !== undefined ? Math.min(stallAt, o.deadlineMs) : stallAt;
+      timer = setTimeout(checkDeadlines, Math.min(Math.max(0, at - Date.now()) + 1, 0x7fffffff));
+    };
+    const checkDeadlines = () => {
+      timer = undefined;
+      if (finished) return;
+      const now = Date.now();
+      if (o.deadlineMs !== undefined && now >= o.deadlineMs) {
+        return abort(new RoundAborted("timeout", [], `local deadline: finalize deadline passed (${new Date(o.deadlineMs).toISOString()})`));
+      }
+      if (draining) lastActivity = now;
+      else if (now - lastActivity >= stallMs) {
+        return abort(new RoundAborted("timeout", [], `local deadline: no progress for ${stallMs} ms (party phase ${party.phase})`));
+      }
+      armTimer();
     };
     // Mailbox entries are processed strictly in index order: live deliveries can overtake the
     // redelivery that follows `hello`, so later indices wait until the gap is filled.
@@ -230,7 +351,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       // deliveries that arrive meanwhile wait in `pending`.
       if (draining) return;
       draining = true;
-      void drain().catch(abort).finally(() => { draining = false; });
+      void drain().catch(abort).finally(() => { draining = false; lastActivity = Date.now(); });
     };
     let draining = false;
     const drain = async () => {
@@ -245,14 +366,40 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         }
       }
     };
+    const feed = async (from: number, phaseName: string, payload: Uint8Array) => {
+      emit(await party.receiveAsync({ from, phase: phaseName, payload, seq: received[from]!++ }));
+    };
     const onEnvelope = async (envelope: Uint8Array) => {
       const env = parseEnvelope(envelope);
       const from = env.from;
       const sender = ctx.committee[from];
       if (!sender || from === ctx.me) throw new ProtocolAbort("unexpected-message", [], `envelope from unknown party ${from}`);
       const ectx = { jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, me: ctx.me };
+      if (!viewOk[from]) {
+        // The sender's first envelope must be its view, opening under our pair key and equal to ours.
+        let msg: OpenedEnvelope;
+        try {
+          if (env.kind !== "broadcast" || env.phase !== VIEW_PHASE) throw new Error(`first envelope is ${env.kind} "${env.phase}", not the view broadcast`);
+          msg = openBroadcast(envelope, ectx, sender.identityPublicKey, pairKeys);
+        } catch (e) {
+          throw new ProtocolAbort("view-mismatch", [], `party ${from}: ${(e as Error).message} (different manifest, log or committee keys)`);
+        }
+        if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
+        lastSeqFrom[from] = msg.seq;
+        if (!bytesEqual(msg.payload, ctx.viewHash)) throw new ProtocolAbort("view-mismatch", [], `party ${from} saw another view of the log than ours`);
+        viewOk[from] = true;
+        if (viewOk.every(Boolean)) {
+          partyStarted = true;
+          emit(party.start());
+          for (const m of early.splice(0)) {
+            if (finished) return;
+            await feed(m.from, m.phase, m.payload);
+          }
+        }
+        return;
+      }
       const msg = env.kind === "broadcast"
-        ? openBroadcast(envelope, ectx, sender.identityPublicKey)
+        ? openBroadcast(envelope, ectx, sender.identityPublicKey, pairKeys)
         : openDirect(envelope, ectx, sender.identityPublicKey, pairKeys[from]!);
       if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
       lastSeqFrom[from] = msg.seq;
@@ -262,7 +409,9 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       } catch (e) {
         throw new ProtocolAbort("bad-encoding", [from], `party ${from}: ${(e as Error).message}`);
       }
-      if (whole) emit(await party.receiveAsync({ from, phase: whole.phase, payload: whole.payload, seq: received[from]!++ }));
+      if (!whole) return;
+      if (!partyStarted) early.push({ from, ...whole });
+      else await feed(from, whole.phase, whole.payload);
     };
     const onText = (text: string) => {
       const f = JSON.parse(text) as ServerFrame;
@@ -271,14 +420,12 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           reconnects = 0;
           if (!started) {
             started = true;
-            emit(party.start());
+            if (keyError !== undefined) return abort(new RoundAborted("view-mismatch", [], keyError));
+            seal(VIEW_PHASE, "all", ctx.viewHash);
           } else {
             outbox.length = 0;
             for (const env of sent) sendRaw(env);
-            if (resultSent && party.result) {
-              const r = party.result;
-              sendRaw(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(o.field.encode(r.sum)), transcriptHash: toBase64Url(r.transcriptHash), excluded: r.excluded }));
-            }
+            if (resultSent && party.result) sendResult();
           }
           return;
         case "accepted":
@@ -304,11 +451,14 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       sock.addEventListener("message", (ev: MessageEvent) => {
         if (debug) console.error(`relay ${ctx.me} recv ${typeof ev.data === "string" ? ev.data.slice(0, 120) : `${(ev.data as ArrayBuffer).byteLength} bytes`}`);
         if (finished) return;
+        lastActivity = Date.now();
         try {
           if (typeof ev.data === "string") onText(ev.data);
           else {
-            if (o.traffic) o.traffic.received += (ev.data as ArrayBuffer).byteLength;
-            onDelivery(new Uint8Array(ev.data as ArrayBuffer));
+            const bytes = new Uint8Array(ev.data as ArrayBuffer);
+            if (o.traffic) o.traffic.received += bytes.byteLength;
+            o.onFrame?.("received", bytes);
+            onDelivery(bytes);
           }
         } catch (e) {
           abort(e);
@@ -321,6 +471,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       });
       sock.addEventListener("error", () => { /* close follows */ });
     };
+    armTimer();
     connect();
   });
 }

@@ -1,33 +1,61 @@
 /**
- * Relay envelopes (docs/ARCHITECTURE.md "Relay"). One binary layout for both kinds:
+ * Relay envelopes (docs/ARCHITECTURE.md "Relay"), version 2. One binary layout for both kinds:
  *
- *   header  = version u8 (=1) ‖ kind u8 (1 direct, 2 broadcast) ‖ round u32 ‖ attempt u16 ‖
- *             from u16 ‖ to u16 (0xffff for broadcast) ‖ seq u32 ‖
- *             len u8 ‖ jobId utf8 ‖ len u8 ‖ phase utf8 ‖ nonce (24 bytes, zero for broadcast) ‖
- *             payloadLength u32                                      (all integers big-endian)
+ *   header   = version u8 (=2) ‖ kind u8 (1 direct, 2 broadcast) ‖ round u32 ‖ attempt u16 ‖
+ *              from u16 ‖ to u16 (0xffff for broadcast) ‖ seq u32 ‖
+ *              len u8 ‖ jobId utf8 ‖ len u8 ‖ phase utf8 ‖ nonce (24 random bytes) ‖
+ *              payloadLength u32                                     (all integers big-endian)
  *   envelope = header ‖ payload ‖ signature(64)
  *
- * Direct: payload = XChaCha20-Poly1305(key, nonce, plaintext, AD = header), key =
- * HKDF-SHA256(X25519(sk_from, pk_to), salt = sessionId, info = "2pm/relay/v1"). The header
- * therefore binds (jobId, round, attempt, phase, from, to, seq) into the AEAD tag.
- * Broadcast: payload is a public value in the clear. Both are signed by the sender's Ed25519
- * identity key over header ‖ payload, so the relay can check the sender without any
- * decryption key, and a recipient can prove what it was sent.
+ * Pair keys: k_ij = HKDF-SHA256(X25519(sk_i, pk_j), salt, info = "2pm/relay/v1"), the same
+ * for both directions of a pair ({@link pairKey}; the relay session's salt binds the round's
+ * session id and the members' view of the log, client/agent/relay-session.ts).
+ *
+ * Direct (kind 1): payload = XChaCha20-Poly1305(k_from,to, nonce, plaintext, AD = header). The
+ * header therefore binds (jobId, round, attempt, phase, from, to, seq) into the AEAD tag.
+ *
+ * Broadcast (kind 2), end-to-end encrypted to the committee of n members, one envelope with the
+ * same bytes for every recipient:
+ *
+ *   K        = 32 fresh random bytes (the content key of this one envelope)
+ *   payload  = count u16 (= n − 1) ‖ wrap_j for every member j ≠ from, in index order ‖ C ‖ body
+ *   wrap_j   = XChaCha20-Poly1305(k_from,j, nonce, K, AD = "2pm/bcast-wrap/v1" ‖ j u16 ‖ header)  (48 bytes)
+ *   C        = SHA-256("2pm/bcast-key/v1" ‖ K)                                              (32 bytes)
+ *   body     = XChaCha20-Poly1305(K, nonce, plaintext, AD = header)              (plaintext + 16 bytes)
+ *
+ * Overhead: 2 + 48·(n − 1) + 32 + 16 bytes per broadcast. Recipient j unwraps K from its slot,
+ * checks C (XChaCha20-Poly1305 is not key-committing: without C a malicious sender could wrap
+ * different keys for different recipients under which the same body decrypts to different
+ * plaintexts; with C every recipient that accepts holds the same K, hence the same plaintext),
+ * then decrypts the body. The nonce is random per envelope; pair keys are used with random
+ * 24-byte nonces only (direct payloads and wraps alike), and the wrap's AD prefix keeps a wrap
+ * from ever opening as a direct payload or vice versa.
+ *
+ * Both kinds are signed by the sender's Ed25519 identity key over header ‖ payload, so the
+ * relay checks the sender and delivers identical broadcast bytes to everyone without any
+ * decryption key, and MASCOT's hash echo compares what every member decrypted.
  */
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, utf8 } from "../encoding.ts";
+import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { cryptoRng, type Rng } from "../rng.ts";
 import { sharedSecret, sign, signAsync, verify, verifyAsync } from "./identity.ts";
 
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 export const BROADCAST = 0xffff;
 /** Largest payload the relay accepts (bytes). */
 export const MAX_PAYLOAD = 1 << 20;
 const NONCE_LEN = 24;
 const SIG_LEN = 64;
 const INFO = utf8("2pm/relay/v1");
+const WRAP_LABEL = utf8("2pm/bcast-wrap/v1");
+const KEY_COMMIT_LABEL = utf8("2pm/bcast-key/v1");
+const TAG_LEN = 16;
+/** Bytes of one recipient's wrap of the content key (32-byte key + tag). */
+export const BROADCAST_WRAP_BYTES = 32 + TAG_LEN;
+/** Fixed broadcast overhead besides the wraps: count u16, key commitment, body tag. */
+const BCAST_FIXED = 2 + 32 + TAG_LEN;
 
 export type EnvelopeKind = "direct" | "broadcast";
 
@@ -54,8 +82,12 @@ export interface ParsedEnvelope extends EnvelopeHeader {
   bytes: Uint8Array;
 }
 
-/** Why an envelope was refused. */
-export type EnvelopeErrorCode = "bad-encoding" | "bad-signature" | "decrypt-failed" | "wrong-context";
+/**
+ * Why an envelope was refused. `bad-key-commitment`: a broadcast's content key (unwrapped
+ * fine) does not match the key commitment C, i.e. the sender wrapped different keys for
+ * different recipients.
+ */
+export type EnvelopeErrorCode = "bad-encoding" | "bad-signature" | "decrypt-failed" | "wrong-context" | "bad-key-commitment";
 
 /** Thrown by {@link openDirect} / {@link openBroadcast} with a stable code. */
 export class EnvelopeError extends Error {
@@ -147,47 +179,96 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
 }
 
 /**
- * The symmetric key a pair of parties uses for direct envelopes:
- * HKDF-SHA256(X25519(mySecret, peerPublic), salt = sessionId, info = "2pm/relay/v1").
- * Both directions of a pair derive the same key; the AD's (from, to) prevents reflection.
+ * The symmetric key a pair of parties uses for direct envelopes and broadcast key wraps:
+ * HKDF-SHA256(X25519(mySecret, peerPublic), salt, info = "2pm/relay/v1"). `salt` binds the
+ * session (at least 16 bytes: the round's session id, or the relay session's salt over the
+ * session id and the members' view hash). Both directions of a pair derive the same key; the
+ * AD's (from, to) prevents reflection. Throws RangeError on a short salt, and on a low-order
+ * or malformed peer key.
  */
-export function pairKey(myKxSecretKey: Uint8Array, peerKxPublicKey: Uint8Array, sessionId: Uint8Array): Uint8Array {
-  if (sessionId.length < 16) throw new RangeError("pairKey: sessionId must be at least 16 bytes");
-  return hkdf(sha256, sharedSecret(myKxSecretKey, peerKxPublicKey), sessionId, INFO, 32);
+export function pairKey(myKxSecretKey: Uint8Array, peerKxPublicKey: Uint8Array, salt: Uint8Array): Uint8Array {
+  if (salt.length < 16) throw new RangeError("pairKey: salt (session id) must be at least 16 bytes");
+  return hkdf(sha256, sharedSecret(myKxSecretKey, peerKxPublicKey), salt, INFO, 32);
+}
+
+/** The key commitment C = SHA-256("2pm/bcast-key/v1" ‖ K) of a broadcast content key. */
+export function broadcastKeyCommitment(contentKey: Uint8Array): Uint8Array {
+  return sha256(concatBytes(KEY_COMMIT_LABEL, contentKey));
+}
+
+function wrapAd(recipient: number, header: Uint8Array): Uint8Array {
+  const j = new Uint8Array(2);
+  new DataView(j.buffer).setUint16(0, recipient);
+  return concatBytes(WRAP_LABEL, j, header);
+}
+
+type Sealed = { header: Uint8Array; body: Uint8Array };
+
+function buildDirect(h: EnvelopeHeader, plaintext: Uint8Array, key: Uint8Array | undefined, rng: Rng, who: string): Sealed {
+  if (h.to === "all") throw new TypeError(`${who}: recipient must be a party index`);
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw new RangeError(`${who}: direct envelopes need a 32-byte pair key`);
+  const nonce = rng.bytes(NONCE_LEN);
+  const header = encodeHeader({ ...h, kind: "direct" }, nonce, plaintext.length + TAG_LEN);
+  return { header, body: xchacha20poly1305(key, nonce, header).encrypt(plaintext) };
+}
+
+function buildBroadcast(h: EnvelopeHeader, plaintext: Uint8Array, pairKeys: ReadonlyArray<Uint8Array | undefined> | undefined, rng: Rng, who: string): Sealed {
+  if (!Array.isArray(pairKeys)) throw new TypeError(`${who}: broadcasts need the pair keys in committee order`);
+  const n = pairKeys.length;
+  if (n < 2 || n > 0xffff) throw new RangeError(`${who}: committee of ${n} members`);
+  if (h.from >= n) throw new RangeError(`${who}: sender ${h.from} is not in a committee of ${n}`);
+  for (let j = 0; j < n; j++) {
+    if (j === h.from) continue;
+    const k = pairKeys[j];
+    if (!(k instanceof Uint8Array) || k.length !== 32) throw new RangeError(`${who}: no 32-byte pair key for member ${j}`);
+  }
+  const nonce = rng.bytes(NONCE_LEN);
+  const contentKey = rng.bytes(32);
+  const header = encodeHeader({ ...h, kind: "broadcast", to: "all" }, nonce, BCAST_FIXED + (n - 1) * BROADCAST_WRAP_BYTES + plaintext.length);
+  const parts: Uint8Array[] = [];
+  const count = new Uint8Array(2);
+  new DataView(count.buffer).setUint16(0, n - 1);
+  parts.push(count);
+  for (let j = 0; j < n; j++) {
+    if (j === h.from) continue;
+    parts.push(xchacha20poly1305(pairKeys[j]!, nonce, wrapAd(j, header)).encrypt(contentKey));
+  }
+  parts.push(broadcastKeyCommitment(contentKey));
+  parts.push(xchacha20poly1305(contentKey, nonce, header).encrypt(plaintext));
+  contentKey.fill(0);
+  return { header, body: concatBytes(...parts) };
 }
 
 function assemble(header: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
   return concatBytes(header, payload, signature);
 }
 
-/** Encrypts and signs a point-to-point message. `key` comes from {@link pairKey}. */
+/** Encrypts and signs a point-to-point message. `key` comes from {@link pairKey}. Throws RangeError/TypeError on bad arguments. */
 export function sealDirect(h: Omit<EnvelopeHeader, "kind">, plaintext: Uint8Array, key: Uint8Array, identitySecretKey: Uint8Array, rng: Rng = cryptoRng): Uint8Array {
-  if (h.to === "all") throw new TypeError("sealDirect: recipient must be a party index");
-  if (key.length !== 32) throw new RangeError("sealDirect: key must be 32 bytes");
-  const nonce = rng.bytes(NONCE_LEN);
-  const header = encodeHeader({ ...h, kind: "direct" }, nonce, plaintext.length + 16);
-  const ct = xchacha20poly1305(key, nonce, header).encrypt(plaintext);
-  return assemble(header, ct, sign(identitySecretKey, concatBytes(header, ct)));
+  const { header, body } = buildDirect({ ...h, kind: "direct" }, plaintext, key, rng, "sealDirect");
+  return assemble(header, body, sign(identitySecretKey, concatBytes(header, body)));
 }
 
-/** Signs a broadcast (public value, sent in the clear). */
-export function sealBroadcast(h: Omit<EnvelopeHeader, "kind" | "to">, payload: Uint8Array, identitySecretKey: Uint8Array): Uint8Array {
-  const header = encodeHeader({ ...h, kind: "broadcast", to: "all" }, new Uint8Array(NONCE_LEN), payload.length);
-  return assemble(header, payload, sign(identitySecretKey, concatBytes(header, payload)));
+/**
+ * Encrypts a broadcast to the committee and signs it (layout in the module comment).
+ * `pairKeys[j]` is the sender's pair key with member j, in committee order (the sender's own
+ * slot is ignored); the committee size is `pairKeys.length`. Throws RangeError/TypeError on
+ * bad arguments (a missing pair key, a sender outside the committee).
+ */
+export function sealBroadcast(h: Omit<EnvelopeHeader, "kind" | "to">, plaintext: Uint8Array, pairKeys: ReadonlyArray<Uint8Array | undefined>, identitySecretKey: Uint8Array, rng: Rng = cryptoRng): Uint8Array {
+  const { header, body } = buildBroadcast({ ...h, kind: "broadcast", to: "all" }, plaintext, pairKeys, rng, "sealBroadcast");
+  return assemble(header, body, sign(identitySecretKey, concatBytes(header, body)));
 }
 
-/** As {@link sealDirect}/{@link sealBroadcast} but signing with WebCrypto (much faster for large payloads). */
-export async function sealAsync(h: EnvelopeHeader, payload: Uint8Array, identitySecretKey: Uint8Array, key?: Uint8Array, rng: Rng = cryptoRng): Promise<Uint8Array> {
-  let header: Uint8Array, body: Uint8Array;
-  if (h.kind === "direct") {
-    if (!key || key.length !== 32) throw new RangeError("sealAsync: direct envelopes need a 32-byte pair key");
-    const nonce = rng.bytes(NONCE_LEN);
-    header = encodeHeader(h, nonce, payload.length + 16);
-    body = xchacha20poly1305(key, nonce, header).encrypt(payload);
-  } else {
-    header = encodeHeader(h, new Uint8Array(NONCE_LEN), payload.length);
-    body = payload;
-  }
+/**
+ * As {@link sealDirect}/{@link sealBroadcast} but signing with WebCrypto (much faster for large
+ * payloads). `key`: the 32-byte pair key for a direct envelope; the pair keys in committee
+ * order for a broadcast.
+ */
+export async function sealAsync(h: EnvelopeHeader, payload: Uint8Array, identitySecretKey: Uint8Array, key: Uint8Array | ReadonlyArray<Uint8Array | undefined>, rng: Rng = cryptoRng): Promise<Uint8Array> {
+  const { header, body } = h.kind === "direct"
+    ? buildDirect(h, payload, key instanceof Uint8Array ? key : undefined, rng, "sealAsync")
+    : buildBroadcast(h, payload, key instanceof Uint8Array ? undefined : key, rng, "sealAsync");
   const signed = concatBytes(header, body);
   const sig = await signAsync(identitySecretKey, signed);
   return concatBytes(signed, sig);
@@ -218,12 +299,15 @@ function checkContext(env: ParsedEnvelope, ctx: ExpectedContext): void {
   if (env.from === ctx.me) throw new EnvelopeError("wrong-context", "envelope: sent by myself");
 }
 
+/** An opened envelope: what the sender signed and (for us) encrypted. */
+export interface OpenedEnvelope { phase: string; from: number; seq: number; payload: Uint8Array }
+
 /**
  * Verifies the sender's signature, the context, and decrypts a direct envelope addressed to
  * `ctx.me`. Throws EnvelopeError with code bad-encoding | bad-signature | wrong-context |
  * decrypt-failed. Sequence-number checks are the caller's (the relay and the party both track them).
  */
-export function openDirect(bytes: Uint8Array, ctx: ExpectedContext, senderIdentityPublicKey: Uint8Array, key: Uint8Array): { phase: string; from: number; seq: number; payload: Uint8Array } {
+export function openDirect(bytes: Uint8Array, ctx: ExpectedContext, senderIdentityPublicKey: Uint8Array, key: Uint8Array): OpenedEnvelope {
   const env = parseEnvelope(bytes);
   if (env.kind !== "direct" || env.to !== ctx.me) throw new EnvelopeError("wrong-context", "envelope: not a direct message to me");
   checkContext(env, ctx);
@@ -237,11 +321,50 @@ export function openDirect(bytes: Uint8Array, ctx: ExpectedContext, senderIdenti
   return { phase: env.phase, from: env.from, seq: env.seq, payload };
 }
 
-/** Verifies a broadcast's signature and context. Throws EnvelopeError like {@link openDirect}. */
-export function openBroadcast(bytes: Uint8Array, ctx: ExpectedContext, senderIdentityPublicKey: Uint8Array): { phase: string; from: number; seq: number; payload: Uint8Array } {
+/**
+ * Verifies a broadcast's signature and context, unwraps the content key from `ctx.me`'s slot
+ * with the pair key shared with the sender (`pairKeys[from]`; `pairKeys` in committee order,
+ * its length is the committee size), checks the key commitment and decrypts. Guarantees: any
+ * two recipients that accept the same envelope obtain the same plaintext. Throws
+ * EnvelopeError: bad-encoding (layout), bad-signature, wrong-context (not a broadcast,
+ * another session, a recipient outside the committee or a wrap count that does not match
+ * it), decrypt-failed (our wrap or the body does not authenticate: a wrong pair key, e.g. a
+ * different view of the committee's keys), bad-key-commitment (the sender wrapped a
+ * different key for us than the one it committed to).
+ */
+export function openBroadcast(bytes: Uint8Array, ctx: ExpectedContext, senderIdentityPublicKey: Uint8Array, pairKeys: ReadonlyArray<Uint8Array | undefined>): OpenedEnvelope {
   const env = parseEnvelope(bytes);
   if (env.kind !== "broadcast") throw new EnvelopeError("wrong-context", "envelope: not a broadcast");
   checkContext(env, ctx);
   if (!verifyEnvelopeSignature(env, senderIdentityPublicKey)) throw new EnvelopeError("bad-signature", "envelope: bad signature");
-  return { phase: env.phase, from: env.from, seq: env.seq, payload: env.payload };
+  const n = pairKeys.length;
+  if (!Number.isInteger(ctx.me) || ctx.me < 0 || ctx.me >= n || env.from >= n) throw new EnvelopeError("wrong-context", "envelope: sender or recipient outside the committee");
+  const p = env.payload;
+  if (p.length < BCAST_FIXED) throw new EnvelopeError("bad-encoding", "envelope: broadcast payload too short");
+  const count = (p[0]! << 8) | p[1]!;
+  if (count !== n - 1) throw new EnvelopeError("wrong-context", `envelope: broadcast wrapped for ${count + 1} members, committee has ${n}`);
+  const wrapsEnd = 2 + count * BROADCAST_WRAP_BYTES;
+  if (p.length < wrapsEnd + 32 + TAG_LEN) throw new EnvelopeError("bad-encoding", "envelope: broadcast payload too short");
+  const key = pairKeys[env.from];
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw new RangeError("openBroadcast: no 32-byte pair key for the sender");
+  const slot = ctx.me < env.from ? ctx.me : ctx.me - 1;
+  const wrap = p.subarray(2 + slot * BROADCAST_WRAP_BYTES, 2 + (slot + 1) * BROADCAST_WRAP_BYTES);
+  let contentKey: Uint8Array;
+  try {
+    contentKey = xchacha20poly1305(key, env.nonce, wrapAd(ctx.me, env.header)).decrypt(wrap);
+  } catch {
+    throw new EnvelopeError("decrypt-failed", "envelope: broadcast key wrap does not authenticate");
+  }
+  if (!bytesEqual(broadcastKeyCommitment(contentKey), p.subarray(wrapsEnd, wrapsEnd + 32))) {
+    throw new EnvelopeError("bad-key-commitment", "envelope: broadcast content key does not match its commitment");
+  }
+  let payload: Uint8Array;
+  try {
+    payload = xchacha20poly1305(contentKey, env.nonce, env.header).decrypt(p.subarray(wrapsEnd + 32));
+  } catch {
+    throw new EnvelopeError("decrypt-failed", "envelope: broadcast body does not authenticate");
+  } finally {
+    contentKey.fill(0);
+  }
+  return { phase: env.phase, from: env.from, seq: env.seq, payload };
 }

@@ -139,3 +139,16 @@ export async function until(pred: () => boolean | Promise<boolean>, ms = 5000, w
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The job's excluded node ids, read from the JobDO's durable state. */
+export async function jobExcluded(id: string): Promise<string[]> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  return runInDurableObject(jobStub(id), async (_instance, state) => (await state.storage.get<{ excluded?: string[] }>("state"))?.excluded ?? []);
+}
+
+/** A node's reliability score as the registry reports it. */
+export async function reliability(nodeId: string): Promise<number> {
+  const r = await tokenFetch("GET", `/v1/nodes/${nodeId}`);
+  if (r.status !== 200) throw new Error(`node lookup failed: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { node: { reliability: number } }).node.reliability;
+}

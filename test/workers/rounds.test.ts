@@ -1,4 +1,4 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase64Url, toBase64Url, toHex, utf8 } from "../../protocol/encoding.ts";
@@ -9,9 +9,10 @@ import { commitSigma } from "../../protocol/mascot/mac-check.ts";
 import { m61 } from "../../protocol/field/index.ts";
 const commit = (v: Uint8Array) => commitWith(v, cryptoRng);
 import { decodeDelivery } from "../../protocol/api/frames.ts";
+import { LIN_OPEN } from "../../protocol/mascot/linear-only.ts";
 import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
-import { assignments, connect, jobStub, makeNode, register, roundStub, signedFetch, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
+import { assignments, connect, jobExcluded, jobStub, makeNode, register, reliability, roundStub, signedFetch, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
 
 interface Party { node: TestNode; a: Assignment; conn: Conn; seq: number }
 
@@ -37,13 +38,18 @@ async function join(nodes: TestNode[], jobId: string, attempt = 0): Promise<Part
 function key(p: Party, peer: Party): Uint8Array {
   return pairKey(p.node.kxSecretKey, peer.node.kxPublicKey, fromBase64Url(p.a.manifest.sessionId));
 }
+/** `p`'s pair keys with every committee member, in committee order (own slot empty). */
+function keysOf(p: Party): Array<Uint8Array | undefined> {
+  const m = p.a.manifest;
+  return m.committee.map((c) => (c.index === p.a.index ? undefined : pairKey(p.node.kxSecretKey, fromBase64Url(c.kxKey), fromBase64Url(m.sessionId))));
+}
 function direct(p: Party, to: Party, text: string, seq = ++p.seq): Uint8Array {
   const m = p.a.manifest;
   return sealDirect({ jobId: m.jobId, round: m.round, attempt: m.attempt, phase: "test.p2p", from: p.a.index, to: to.a.index, seq }, utf8(text), key(p, to), p.node.identitySecretKey, p.node.rng);
 }
 function broadcast(p: Party, phase: string, payload: Uint8Array, seq = ++p.seq): Uint8Array {
   const m = p.a.manifest;
-  return sealBroadcast({ jobId: m.jobId, round: m.round, attempt: m.attempt, phase, from: p.a.index, seq }, payload, p.node.identitySecretKey);
+  return sealBroadcast({ jobId: m.jobId, round: m.round, attempt: m.attempt, phase, from: p.a.index, seq }, payload, keysOf(p), p.node.identitySecretKey, p.node.rng);
 }
 const errors = (c: Conn) => c.texts.filter((t) => t.kind === "error").map((t) => t.code);
 const rounds = async (id: string) => ((await (await tokenFetch("GET", `/v1/jobs/${id}/rounds`)).json()) as { rounds: RoundInfo[] }).rounds;
@@ -80,7 +86,10 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     const d2 = env2.find((e) => toHex(e) === toHex(e02))!;
     const bc2 = env2.find((e) => toHex(e) === toHex(b1))!;
     expect(new TextDecoder().decode(openDirect(d2, ctx(p2), p0.node.identityPublicKey, key(p2, p0)).payload)).toBe("for two only");
-    expect(openBroadcast(bc2, ctx(p2), p1.node.identityPublicKey).payload).toEqual(utf8("public from 1"));
+    expect(openBroadcast(bc2, ctx(p2), p1.node.identityPublicKey, keysOf(p2)).payload).toEqual(utf8("public from 1"));
+    expect(openBroadcast(decodeDelivery(p0.conn.binaries[0]!).envelope, ctx(p0), p1.node.identityPublicKey, keysOf(p0)).payload).toEqual(utf8("public from 1"));
+    // what the relay stored and delivered is ciphertext: the broadcast's plaintext is nowhere in it
+    expect(Buffer.from(bc2).includes(Buffer.from("public from 1"))).toBe(false);
     // broadcast: same bytes to everyone but the sender
     expect(toHex(decodeDelivery(p0.conn.binaries[0]!).envelope)).toBe(toHex(b1));
     expect(toHex(bc2)).toBe(toHex(b1));
@@ -127,66 +136,135 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     expect(st?.mailboxSizes).toEqual([1, 1, 2]);
   });
 
-  it("aborts on different results, naming the odd one out, and the job retries with a new attempt", async () => {
+  it("aborts on different results naming no one (a majority could frame an honest member), and keeps everyone's standing", async () => {
     const { job, nodes } = await setup(3, { retryBudget: 1 });
     const ps = await join(nodes, job.id);
     await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
+    const before = await Promise.all(ps.map((p) => reliability(p.node.id)));
     for (const [i, p] of ps.entries()) p.conn.ws.send(JSON.stringify({ v: 1, kind: "result", aggregate: toBase64Url(utf8(i === 2 ? "evil" : "good")), transcriptHash: toBase64Url(sha256(utf8("t"))), excluded: [] }));
     await until(async () => (await rounds(job.id))[0]?.status === "aborted", 5000, "abort");
     const rs = await rounds(job.id);
-    expect(rs[0]).toMatchObject({ attempt: 0, status: "aborted", abort: { code: "result-mismatch", culprits: [ps[2]!.node.id] } });
-    // the culprit is excluded; only 2 nodes are left for a committee of min 3 → waiting for nodes
+    expect(rs[0]).toMatchObject({ attempt: 0, status: "aborted", abort: { code: "result-mismatch", culprits: [] } });
+    expect(ps[0]!.conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "result-mismatch", culprits: [] });
+    expect(await jobExcluded(job.id)).toEqual([]);
+    const after = await Promise.all(ps.map((p) => reliability(p.node.id)));
+    after.forEach((r, i) => expect(r).toBeGreaterThanOrEqual(before[i]!));
+    expect(after[2]).toBe(after[0]);
+    // no culprit: this whole committee is never chosen again, and no other is possible → waiting for nodes
     expect((await jobStatus(job.id)).status).toBe("running");
   });
 
-  it("commit-then-open: an opening before every party committed aborts; a wrong opening aborts; correct ones pass", async () => {
-    // early opening
-    {
-      const { job, nodes } = await setup(3, { retryBudget: 0 });
-      const [p0, p1] = (await join(nodes, job.id)) as [Party, Party, Party];
-      const c0 = commit(utf8("s0"));
-      const c1 = commit(utf8("s1"));
-      p0.conn.ws.send(broadcast(p0, "maccheck.commit", c0.commitment));
-      p1.conn.ws.send(broadcast(p1, "maccheck.commit", c1.commitment));
-      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes[2] === 2, 5000, "commits");
-      p1.conn.ws.send(broadcast(p1, "maccheck.open", new Uint8Array([...c1.opening, ...utf8("s1")])));
-      await until(() => p0.conn.texts.some((t) => t.kind === "aborted"), 5000, "abort");
-      expect(p0.conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "unexpected-message", culprits: [1] });
-      await until(async () => (await jobStatus(job.id)).status === "failed", 5000, "failed");
-    }
-    // wrong and right openings
+  it("a member that reports false culprits excludes no one", async () => {
+    const { job, nodes } = await setup(3, { retryBudget: 0 });
+    const ps = (await join(nodes, job.id)) as [Party, Party, Party];
+    await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
+    const before = await Promise.all(ps.map((p) => reliability(p.node.id)));
+    // party 0 claims party 1 cheated in the MAC check: nothing the relay can verify
+    ps[0].conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "mac-check-failed", culprits: [1, 1, 7], detail: "party 1 is a cheater (a lie)" }));
+    await until(() => ps[2].conn.texts.some((t) => t.kind === "aborted"), 5000, "aborted frame");
+    const frame = ps[2].conn.texts.find((t) => t.kind === "aborted")!;
+    expect(frame).toMatchObject({ code: "mac-check-failed", culprits: [] });
+    expect(String(frame.detail)).toMatch(/party 0 reports mac-check-failed, accusing 1: party 1 is a cheater/);
+    await until(async () => (await rounds(job.id))[0]?.status === "aborted", 5000, "job saw the abort");
+    const rs = await rounds(job.id);
+    expect(rs[0]!.abort).toMatchObject({ code: "mac-check-failed", culprits: [] });
+    expect(rs[0]!.abort!.culprits).not.toContain(ps[1].node.id);
+    expect(await jobExcluded(job.id)).not.toContain(ps[1].node.id);
+    expect(await jobExcluded(job.id)).toEqual([]);
+    const after = await Promise.all(ps.map((p) => reliability(p.node.id)));
+    expect(after[1]).toBeGreaterThanOrEqual(before[1]!); // the accused lost nothing
+    expect(after[1]).toBe(after[2]); // and stands exactly like the uninvolved member
+    const st = await roundStub(job.id, 0, 0).status();
+    expect(st?.outcome).toMatchObject({ kind: "aborted", code: "mac-check-failed", culprits: [] });
+    // nor can a member pass its report off as a coordinator decision (a "cancelled" round stops the job's retries)
+    const second = await setup(3, { retryBudget: 0 });
+    const qs = (await join(second.nodes, second.job.id)) as [Party, Party, Party];
+    qs[1].conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "cancelled", culprits: [0] }));
+    await until(() => qs[0].conn.texts.some((t) => t.kind === "aborted"), 5000, "aborted frame");
+    expect(qs[0].conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "unexpected-message", culprits: [] });
+    await until(async () => (await jobStatus(second.job.id)).status === "failed", 5000, "the job fails normally (retry budget 0)");
+  });
+
+  it("a party's abort after the phase deadline gets the deadline's outcome: the relay names the absent member from its own observation", async () => {
+    const { job, nodes } = await setup(3, { committee: { size: 2, min: 2 }, deadlines: { join: 1, compute: 60, finalize: 60, select: 60 }, retryBudget: 0 });
+    const r0 = await rounds(job.id);
+    const [present, absent] = r0[0]!.committee as [string, string];
+    const presentNode = nodes.find((n) => n.id === present)!;
+    const a = (await assignments(presentNode)).find((x) => x.jobId === job.id)!;
+    const conn = await connect(presentNode, a.wsPath);
+    // the relay's own alarm is late (lost): only the party's report can end the round now
+    await runInDurableObject(roundStub(job.id, 0, 0), (_instance, state) => state.storage.deleteAlarm());
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("waiting");
+    // the present member's local stall guard fired: it reports a timeout (and could accuse anyone)
+    conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "timeout", culprits: [a.index], detail: "local deadline: no progress" }));
+    await until(() => conn.texts.some((t) => t.kind === "aborted"), 5000, "aborted");
+    expect(conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "timeout", culprits: [a.index === 0 ? 1 : 0] });
+    await until(async () => (await rounds(job.id))[0]?.status === "aborted", 5000, "job saw it");
+    expect((await rounds(job.id))[0]!.abort).toMatchObject({ code: "timeout", culprits: [absent] });
+  });
+
+  it("the relay refuses nothing it cannot read: openings before commitments, wrong openings and a failing MAC check are all relayed (the parties check them)", async () => {
+    const { job, nodes } = await setup(3, { retryBudget: 0 });
+    const ps = (await join(nodes, job.id)) as [Party, Party, Party];
+    await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
+    const sent: Array<{ from: number; e: Uint8Array }> = [];
+    const send = (p: Party, phase: string, payload: Uint8Array) => { const e = broadcast(p, phase, payload); sent.push({ from: p.a.index, e }); p.conn.ws.send(e); };
+    // an opening before anyone committed, then one that does not match its commitment
+    const c1 = commit(utf8("s1"));
+    send(ps[1], "maccheck.open", new Uint8Array([...c1.opening, ...utf8("s1")]));
+    send(ps[1], "maccheck.commit", c1.commitment);
+    send(ps[2], "maccheck.open", new Uint8Array([...c1.opening, ...utf8("s2-changed")]));
+    // a MAC check whose σ_i do not sum to 0
+    const cs = [5n, 7n, -11n].map((sg) => commitSigma(m61, ((sg % m61.p) + m61.p) % m61.p, cryptoRng));
+    ps.forEach((q, i) => send(q, "maccheck.commit", cs[i]!.commitPayload));
+    ps.forEach((q, i) => send(q, "maccheck.open", cs[i]!.openPayload));
+    // a payload that is not even a valid commitment
+    send(ps[0], "maccheck.commit", utf8("not 32 bytes"));
+    const total = sent.length;
+    await until(async () => {
+      const st = await roundStub(job.id, 0, 0).status();
+      return (st?.mailboxSizes.reduce((a, b) => a + b, 0) ?? 0) === total * 2;
+    }, 5000, "every broadcast relayed to both other members");
+    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("running");
+    for (const p of ps) expect(errors(p.conn)).toEqual([]);
+    expect(ps.every((p) => !p.conn.texts.some((t) => t.kind === "aborted"))).toBe(true);
+    // delivered byte for byte, and each recipient can open what was sent to it
+    const env0 = ps[0].conn.binaries.map((b) => toHex(decodeDelivery(b).envelope));
+    expect([...env0].sort()).toEqual(sent.filter((x) => x.from !== 0).map((x) => toHex(x.e)).sort());
+    const fromTwo = sent.filter((x) => x.from === 2).at(-1)!.e;
+    expect(openBroadcast(fromTwo, { jobId: job.id, round: 0, attempt: 0, me: 0 }, ps[2].node.identityPublicKey, keysOf(ps[0])).phase).toBe("maccheck.open");
+  });
+
+  it("reports `released` once an output opening was relayed, and not before", async () => {
+    // an abort before any opening: released = false
     {
       const { job, nodes } = await setup(3, { retryBudget: 0 });
       const ps = (await join(nodes, job.id)) as [Party, Party, Party];
-      const cs = ps.map((_, i) => commit(utf8(`s${i}`)));
-      ps.forEach((p, i) => p.conn.ws.send(broadcast(p, "maccheck.commit", cs[i]!.commitment)));
-      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes.every((s) => s === 2) ?? false, 5000, "commits");
-      ps[0].conn.ws.send(broadcast(ps[0], "maccheck.open", new Uint8Array([...cs[0]!.opening, ...utf8("s0")])));
-      ps[1].conn.ws.send(broadcast(ps[1], "maccheck.open", new Uint8Array([...cs[1]!.opening, ...utf8("s1")])));
-      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes[2] === 4, 5000, "two openings");
-      expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("running");
-      ps[2].conn.ws.send(broadcast(ps[2], "maccheck.open", new Uint8Array([...cs[2]!.opening, ...utf8("s2-changed")])));
-      await until(() => ps[0].conn.texts.some((t) => t.kind === "aborted"), 5000, "abort");
-      expect(ps[0].conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "commitment-mismatch", culprits: [2] });
+      ps[0].conn.ws.send(broadcast(ps[0], "input.y", utf8("masked input")));
+      ps[1].conn.ws.send(broadcast(ps[1], "open.summary", utf8("not an output phase")));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes[2] === 2, 5000, "relayed");
+      expect((await roundStub(job.id, 0, 0).status())?.released).toBe(false);
+      ps[2].conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "bad-encoding", culprits: [] }));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "aborted", 5000, "aborted");
+      expect((await roundStub(job.id, 0, 0).status())?.released).toBe(false);
     }
-  });
-
-  it("MAC check: the relay rechecks Σσ_i = 0 once every party opened, and aborts `mac-check-failed` otherwise", async () => {
-    const { job, nodes } = await setup(3, { retryBudget: 0 });
-    const ps = (await join(nodes, job.id)) as [Party, Party, Party];
-    const p = m61.p;
-    const batch = async (sigmas: bigint[], expectOpenings: number) => {
-      const cs = sigmas.map((sg) => commitSigma(m61, ((sg % p) + p) % p, cryptoRng));
-      ps.forEach((q, i) => q.conn.ws.send(broadcast(q, "maccheck.commit", cs[i]!.commitPayload)));
-      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes.every((x) => x === expectOpenings - 2) ?? false, 5000, "commits");
-      ps.forEach((q, i) => q.conn.ws.send(broadcast(q, "maccheck.open", cs[i]!.openPayload)));
-    };
-    await batch([5n, 7n, -12n], 4); // sums to 0
-    await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes.every((x) => x === 4) ?? false, 5000, "openings");
-    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("running");
-    await batch([5n, 7n, -11n], 8); // does not
-    await until(() => ps[0].conn.texts.some((t) => t.kind === "aborted"), 5000, "abort");
-    expect(ps[0].conn.texts.find((t) => t.kind === "aborted")).toMatchObject({ code: "mac-check-failed", culprits: [] });
+    // validated "open.sum" (chunked), linear-only LIN_OPEN, plaintext "plain.open": released = true, kept through eviction
+    for (const phase of ["open.sum#0/2", LIN_OPEN, "plain.open"]) {
+      const { job, nodes } = await setup(3, { retryBudget: 0 });
+      const ps = (await join(nodes, job.id)) as [Party, Party, Party];
+      ps[0].conn.ws.send(broadcast(ps[0], "input.y", utf8("masked input")));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes[1] === 1, 5000, "relayed");
+      expect((await roundStub(job.id, 0, 0).status())?.released).toBe(false);
+      ps[1].conn.ws.send(broadcast(ps[1], phase, utf8("a share of the output")));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.mailboxSizes[0] === 1, 5000, "opening relayed");
+      await evictDurableObject(roundStub(job.id, 0, 0));
+      expect((await roundStub(job.id, 0, 0).status())?.released).toBe(true);
+      ps[2].conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "mac-check-failed", culprits: [] }));
+      await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "aborted", 5000, "aborted");
+      const st = await roundStub(job.id, 0, 0).status();
+      expect(st).toMatchObject({ phase: "aborted", released: true, outcome: { kind: "aborted", code: "mac-check-failed", culprits: [] } });
+    }
   });
 
   it("a round deadline firing aborts with `timeout` naming the absent party, and the job reselects without it", async () => {
