@@ -250,7 +250,7 @@ export class JobDO extends DurableObject<Env> {
     // aborted
     const culprits = o.culprits.map((i) => committee[i]).filter((x): x is string => typeof x === "string");
     this.markRound(o.round, o.attempt, "aborted", { code: o.code, culprits, detail: o.detail });
-    this.append({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail });
+    this.append({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail, released: o.released === true });
     s.excluded = [...new Set([...s.excluded, ...culprits])];
     if (culprits.length === 0) s.failedCommittees = [...(s.failedCommittees ?? []), { round: o.round, committee }];
     await this.save();

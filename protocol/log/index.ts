@@ -19,7 +19,8 @@ export type LogBody =
   | { kind: "dataset-commitments"; round: number; attempt: number; commitments: Array<{ nodeId: string; schemaId: string; rows: number; commitment: string }> }
   | { kind: "model"; round: number; modelHash: string; bytes: number }
   | { kind: "result"; round: number; attempt: number; aggregateHash: string; transcriptHash: string; excluded: number[]; done: boolean; result?: unknown }
-  | { kind: "abort"; round: number; attempt: number; code: string; culprits: string[]; detail: string }
+  /** `released`: the relay saw an output-opening message before the abort (the round is then never rerun). */
+  | { kind: "abort"; round: number; attempt: number; code: string; culprits: string[]; detail: string; released?: boolean }
   | { kind: "status"; status: string; detail: string };
 
 export type LogEntryKind = LogBody["kind"];

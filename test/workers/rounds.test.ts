@@ -267,6 +267,21 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     }
   });
 
+  it("an abort after the output opening was relayed stops the job with output-released: no second attempt over other inputs, even with retries left", async () => {
+    const { job, nodes } = await setup(4, { committee: { size: 3, min: 3 }, retryBudget: 5 });
+    const ps = (await join(nodes, job.id)) as Party[];
+    ps[0]!.conn.ws.send(broadcast(ps[0]!, "open.sum", utf8("a share of the output")));
+    await until(async () => (await roundStub(job.id, 0, 0).status())?.released === true, 5000, "opening relayed");
+    ps[1]!.conn.ws.send(JSON.stringify({ v: 1, kind: "abort", code: "mac-check-failed", culprits: [2] }));
+    await until(async () => ((await (await tokenFetch("GET", `/v1/jobs/${job.id}`)).json()) as { job: { status: string } }).job.status === "failed", 5000, "job failed");
+    const got = (await (await tokenFetch("GET", `/v1/jobs/${job.id}`)).json()) as { job: { status: string; error: string } };
+    expect(got.job.error).toMatch(/^output-released/);
+    const r = await rounds(job.id);
+    expect(r.map((x) => [x.round, x.attempt, x.status])).toEqual([[0, 0, "aborted"]]);
+    expect(r[0]!.abort!.culprits).toEqual([]); // the accusation is not believed
+    expect(await jobExcluded(job.id)).toEqual([]);
+  });
+
   it("a round deadline firing aborts with `timeout` naming the absent party, and the job reselects without it", async () => {
     const { job, nodes } = await setup(4, { committee: { size: 2, min: 2 }, deadlines: { join: 1, compute: 60, finalize: 60, select: 60 }, retryBudget: 2 });
     const r0 = await rounds(job.id);
