@@ -4,7 +4,8 @@
  * manifest is bound to its round (session id derived from job/round/attempt, committee in
  * index order without duplicates), every result and abort answers a published manifest,
  * MAC-check transcript and aggregate hashes are well-formed, at most one result per round,
- * and each round's manifest starts from the model logged for that round. Pure; runs
+ * each round's manifest starts from the model logged for that round, and no round is rerun
+ * after an attempt that released its output. Pure; runs
  * offline (`2pm job verify`).
  */
 import { deriveSessionId } from "../api/schemas.ts";
@@ -40,6 +41,8 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
   const accepted = new Map<number, string>();
   const models = new Map<number, string>();
   const aborts: string[] = [];
+  /** Rounds with an aborted attempt that had released its output: never rerun (DESIGN §1). */
+  const released = new Set<number>();
   entries.forEach((e, i) => {
     const b = e.body;
     try {
@@ -48,6 +51,7 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
           const m = b.manifest as ManifestLike;
           const key = `${b.round}.${b.attempt}`;
           if (manifests.has(key)) problems.push(`entry ${i}: second manifest for round ${key}`);
+          if (released.has(b.round)) problems.push(`entry ${i}: round ${b.round} rerun after an attempt had released its output`);
           manifests.set(key, m);
           if (m.round !== b.round || m.attempt !== b.attempt || (jobId && m.jobId !== jobId)) problems.push(`entry ${i}: manifest names another job or round`);
           if (jobId && m.sessionId !== toBase64Url(deriveSessionId(jobId, b.round, b.attempt))) problems.push(`entry ${i}: session id not bound to round ${key}`);
@@ -71,6 +75,7 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
         case "abort": {
           const key = `${b.round}.${b.attempt}`;
           if (!manifests.has(key)) problems.push(`entry ${i}: abort for round ${key} without a manifest`);
+          if (b.released) released.add(b.round);
           aborts.push(`${key} ${b.code}${b.culprits.length ? ` (${b.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}`);
           break;
         }

@@ -29,6 +29,11 @@ describe("whole-job log audit", () => {
     expect(r.problems).toEqual([]);
     expect(r.summary[0]).toMatch(/2 round attempt\(s\), 1 accepted, 1 aborted/);
   });
+  it("flags a round rerun after an attempt released its output (a coordinator differencing two sums)", () => {
+    const abort = (released: boolean): LogBody => ({ kind: "abort", round: 0, attempt: 0, code: "mac-check-failed", culprits: [], detail: "", released });
+    expect(verifyJobLog(build([job, m(0, 0), abort(true), m(0, 1), result(0, 1)]), pk).problems.join()).toMatch(/rerun after an attempt had released its output/);
+    expect(verifyJobLog(build([job, m(0, 0), abort(false), m(0, 1), result(0, 1)]), pk).problems).toEqual([]);
+  });
   it("flags a round counted twice", () => {
     expect(verifyJobLog(build([job, m(0, 0), result(0, 0), m(0, 1), result(0, 1)]), pk).problems.join()).toMatch(/counted twice/);
   });
