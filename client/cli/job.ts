@@ -78,8 +78,9 @@ async function submit(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" } });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
   const op = operatorFrom(values);
+  const loaded = await loadJobSpec(positionals[0]!); // spec errors first: they need no key
   op.setSubmitterKey((await submitterKeyFrom(values)).secretKey);
-  const spec = await prepareSpec(op, await loadJobSpec(positionals[0]!), (line) => console.error(line));
+  const spec = await prepareSpec(op, loaded, (line) => console.error(line));
   const job = await op.submitJob(spec);
   console.log(job.id);
   return 0;

@@ -77,7 +77,7 @@ export const Predicate = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("bits") }),
   z.strictObject({ kind: z.literal("one-hot"), groups: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])).min(1), exact: z.boolean().optional() }),
   z.strictObject({ kind: z.literal("range"), bits: z.number().int().min(1).max(60), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional(), offset: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string").optional() }),
-  z.strictObject({ kind: z.literal("l2-norm"), bound: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string"), projection: z.strictObject({ rows: z.number().int().min(1).max(4096) }).optional(), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional() }),
+  z.strictObject({ kind: z.literal("l2-norm"), bound: z.string().regex(/^[0-9]{1,40}$/, "decimal integer string"), projection: z.strictObject({ rows: z.number().int().min(169, "projection rows must be ≥ 169 (tail bound e^-42 ≈ 2^-60, docs/mascot.md)").max(4096) }).optional(), indices: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional() }),
 ]);
 export type Predicate = z.infer<typeof Predicate>;
 

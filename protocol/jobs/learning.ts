@@ -21,6 +21,7 @@ import { shouldStop, type RoundMetrics } from "../learning/stopping.ts";
 import type { Standardization } from "../learning/features.ts";
 import { z } from "zod";
 import { seededRng } from "../rng.ts";
+import type { Predicate } from "../mascot/party.ts";
 
 /** Entries appended after the update: Σloss, Σcorrect, count (fixed point, evalPlan). */
 export const EVAL_ENTRIES = 3;
@@ -63,6 +64,32 @@ export function learningLayout(job: LearningJob, parties: number, fieldName: "m6
   const plan = planForJob(job, parties, p);
   const evalPlan = planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode });
   return { plan, evalPlan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length };
+}
+
+/**
+ * Validation predicates of a learning round (validated mode), derived identically by every
+ * committee member from the job:
+ *  - the d update entries n·Δ_i are signed: x + intBound ∈ [0, 2^rangeBits);
+ *  - the sample count n (encoded n·2^f) is unsigned, so it is range-checked without an
+ *    offset — 0 ≤ x < 2^countBits — and, by a second unsigned check of the shifted value
+ *    x + (2^countBits − 1 − countMax) ∈ [0, 2^countBits), also x ≤ countMax = N·2^f (no
+ *    wrap: x < 2^countBits from the first check). A signed check (x + B ≥ 0) would accept
+ *    a negative count, which passes the L2 bound ((−n)² = n²) and scales the FedAvg mean
+ *    Σ n_k·Δ_k / Σ n_k by hundreds or zeroes its denominator;
+ *  - ‖[n·Δ ‖ n]‖² ≤ l2Bound;
+ *  - the evaluation sums [Σloss, Σcorrect, count] are unsigned: [0, 2^rangeBits) with no offset.
+ */
+export function learningPredicates(layout: LearningLayout): Predicate[] {
+  const { plan, evalPlan } = layout;
+  const c = plan.length - 1; // index of the count
+  const countShift = (1n << BigInt(plan.countBits)) - 1n - BigInt(plan.countMax);
+  return [
+    { kind: "range", bits: plan.rangeBits, indices: [0, c], offset: BigInt(plan.intBound) },
+    { kind: "range", bits: plan.countBits, indices: [c, c + 1] },
+    ...(countShift > 0n ? [{ kind: "range", bits: plan.countBits, indices: [c, c + 1], offset: countShift } as Predicate] : []),
+    { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length] },
+    { kind: "range", bits: evalPlan.rangeBits, indices: [layout.evalOffset, layout.length] },
+  ];
 }
 
 /**

@@ -14,9 +14,13 @@
  *  2. the sum over P parties decodes correctly: P·B < p/2;
  *  3. validation: the L2 predicate computes Σ x_i² in F_p and checks l2Bound − Σx_i² ∈
  *     [0, 2^L) with L = bitlen(l2Bound). It is sound only if nothing wraps, so MASCOT must
- *     also range-check every entry (signed: x_i + B ∈ [0, 2^rangeBits), an affine shift that
- *     is free on authenticated shares), and we require, as docs/mascot.md states,
- *     (d + 1)·2^(2·rangeBits) + 2^L < p.
+ *     also range-check every entry — the d update entries n·Δ_i as signed values
+ *     (x_i + B ∈ [0, 2^rangeBits), an affine shift that is free on authenticated shares), the
+ *     sample count as an *unsigned* value 0 ≤ n·2^f ≤ countMax = N·2^f (two unsigned range
+ *     checks of countBits bits, see protocol/jobs/learning.ts learningPredicates: a signed
+ *     check would let a node report a negative count, which passes the L2 bound and scales
+ *     or zeroes the FedAvg denominator Σ n_k) — and we require, as docs/mascot.md states,
+ *     (d + 1)·2^(2·rangeBits) + 2^L < p (countBits ≤ rangeBits, so the count is covered).
  * The L2 bound in field integers is ⌈(N·√(C² + 1)·2^f + √(d + 1)/2)²⌉ (the √(d+1)/2 term
  * covers rounding to the grid).
  */
@@ -30,8 +34,12 @@ export interface UpdateEncodingPlan {
   bound: number;
   /** Integer bound per entry after scaling (B above). */
   intBound: number;
-  /** Range-check width for x_i + intBound. */
+  /** Range-check width for x_i + intBound (the signed update entries). */
   rangeBits: number;
+  /** Largest encoded sample count: maxSamples·2^f (the count entry is n·2^f, unsigned). */
+  countMax: number;
+  /** Unsigned range-check width of the count entry: countMax < 2^countBits. */
+  countBits: number;
   /** Σ x_i² ≤ l2Bound, in field integers. */
   l2Bound: bigint;
 }
@@ -95,7 +103,9 @@ export function planUpdateEncoding(params: UpdateEncodingParams): UpdateEncoding
   const intBound = Math.ceil(bound * 2 ** f);
   const rangeBits = Math.ceil(Math.log2(2 * intBound + 1));
   const l2Bound = l2BoundFor(dim, clipNorm, maxSamples, f);
-  return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, l2Bound };
+  const countMax = maxSamples * 2 ** f;
+  const countBits = Math.max(1, Math.ceil(Math.log2(countMax + 1)));
+  return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, countMax, countBits, l2Bound };
 }
 
 /**
@@ -131,15 +141,18 @@ export function squaredNormInt(ints: ArrayLike<number>): bigint {
 
 /**
  * Plaintext reference of the validated-mode predicates on one quantised contribution:
- * every entry within ±intBound (the range check) and Σ x_i² ≤ l2Bound. MASCOT evaluates the
- * same predicates on secret shares; this is what the simulation and tests use.
+ * every update entry within ±intBound (signed range check), the count (last entry) in
+ * [0, countMax] (unsigned), and Σ x_i² ≤ l2Bound. MASCOT evaluates the same predicates on
+ * secret shares; this is what the simulation and tests use.
  */
-export function validateContribution(ints: ArrayLike<number>, plan: UpdateEncodingPlan): { ok: boolean; reason?: "length" | "range" | "l2-norm" } {
+export function validateContribution(ints: ArrayLike<number>, plan: UpdateEncodingPlan): { ok: boolean; reason?: "length" | "range" | "count" | "l2-norm" } {
   if (ints.length !== plan.length) return { ok: false, reason: "length" };
   for (let i = 0; i < ints.length; i++) {
     const x = ints[i]!;
     if (!Number.isSafeInteger(x) || Math.abs(x) > plan.intBound) return { ok: false, reason: "range" };
   }
+  const count = ints[plan.length - 1]!;
+  if (count < 0 || count > plan.countMax) return { ok: false, reason: "count" };
   return squaredNormInt(ints) <= plan.l2Bound ? { ok: true } : { ok: false, reason: "l2-norm" };
 }
 

@@ -29,7 +29,8 @@
  *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
  *         ordered pair are public-key operations.
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
- *  kos     KOS extend message for the k·m·τ Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply)
+ *  kos     KOS extend message for the k·m·τ Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply;
+ *          τ = combineTau(field): 4 for m61, 3 for p128, for ≥ 2^-60 triple privacy, triples.ts)
  *  coins   bcast: commitments to three coin-toss seeds
  *  gilboa  d = m0 − m1 + b for each OT (b = my b_t for the peer's a_{t,l})         (Fig. 9 Multiply)
  *  coin1   bcast: opening → r, r̂                                                    (Fig. 9 Combine)
@@ -61,7 +62,7 @@ import {
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
 import type { AuthShare } from "./shares.ts";
-import { combine, gather, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, TAU, type TripleShares } from "./triples.ts";
+import { combine, combineTau, gather, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, type TripleShares } from "./triples.ts";
 
 export interface OfflineOutbound { to: number | "all"; phase: string; payload: Uint8Array }
 export interface OfflineInbound { from: number; phase: string; seq: number; payload: Uint8Array }
@@ -123,6 +124,8 @@ export class OfflineParty {
   private readonly cheat: OfflineCheat;
   private readonly alphaShare: bigint;
   private readonly peers: number[];
+  /** τ of Fig. 9 Combine for this field (triples.ts combineTau). */
+  private readonly tau: number;
   private inbox = new Map<string, Array<Uint8Array | undefined>>();
   /** (phase|from) pairs received in the current batch and setup, for replay detection. */
   private seen = new Set<string>();
@@ -160,6 +163,7 @@ export class OfflineParty {
     this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
     this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {}; this.baseOts = opts.baseOts;
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
+    this.tau = combineTau(this.F);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
   }
 
@@ -258,7 +262,7 @@ export class OfflineParty {
           for (const p of need) this.inbox.delete(p);
           const B = this.batch!, msgs = got[0]!;
           // All peers at once, so one peer's native AES overlaps another's JS work.
-          const pre = await inPeerOrder(this.peers.map((j) => kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(this.F))));
+          const pre = await inPeerOrder(this.peers.map((j) => kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
           o = this.step();
@@ -277,7 +281,7 @@ export class OfflineParty {
   async prefetchBatch(): Promise<void> {
     if (this.produced >= this.count || this.stage.startsWith("setup")) return;
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
-    const colBytes = paddedCount(F.bits * m * TAU) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
       for (const p of this.kosR[j]!.prg0) jobs.push(p.prefetch(colBytes));
@@ -434,7 +438,7 @@ export class OfflineParty {
   private beginBatch(): Uint8Array | null {
     if (this.produced >= this.count) { this._done = true; this.stage = "done"; return null; }
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
-    const a = F.random(m * TAU, this.rng), b = F.random(m, this.rng);
+    const a = F.random(m * this.tau, this.rng), b = F.random(m, this.rng);
     this.batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
     this.setStage("kos");
     return gilboaChoices(F, a);
@@ -483,9 +487,9 @@ export class OfflineParty {
    */
   private prefetchInBackground(): void {
     const F = this.F, m = this.batch!.m;
-    const colBytes = paddedCount(F.bits * m * TAU) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const mNext = Math.min(this.batchSize, this.count - this.produced - m);
-    const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * TAU) / 8 : 0;
+    const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
     try {
       for (const j of this.peers) {
         for (const p of this.kosS[j]!.prgs) p.prefetchInBackground(colBytes);
@@ -507,12 +511,12 @@ export class OfflineParty {
       for (let c = 0; c < 3; c++) B.coinCommits[c]![j] = cm.slice(32 * c, 32 * c + 32);
     }
     // own products a_l·b (Fig. 9 Multiply, the i = j term)
-    const rep = new Uint32Array(B.m * TAU);
-    for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / TAU);
+    const rep = new Uint32Array(B.m * this.tau);
+    for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / this.tau);
     const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
     this.peers.forEach((j, k) => {
-      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m * TAU, msgs[j]!, j, gilboaBlocks(F));
+      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
       const g = gilboaSender(F, bRep, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
@@ -540,11 +544,11 @@ export class OfflineParty {
   private onCoin1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     const F = this.F, B = this.batch!, m = B.m;
     const prg = new Prg(this.coinSeed(0, msgs));
-    const r = prg.nextField(F, m * TAU), rHat = prg.nextField(F, m * TAU);
+    const r = prg.nextField(F, m * this.tau), rHat = prg.nextField(F, m * this.tau);
     // Fig. 9 Combine
     let cShares = B.cProd!;
-    if (this.cheat.badTriple) cShares = F.add(cShares, F.fromInts(new Array<number>(m * TAU).fill(1)));
-    const cb = combine(F, B.a!, cShares, r, rHat);
+    if (this.cheat.badTriple) cShares = F.add(cShares, F.fromInts(new Array<number>(m * this.tau).fill(1)));
+    const cb = combine(F, B.a!, cShares, r, rHat, this.tau);
     // Fig. 9 Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer (Π_[[·]], MASCOT §4: authenticated input with a random-linear-combination check)
     const X = F.concat([F.random(1, this.rng), cb.a, B.b!, cb.c, cb.aHat, cb.cHat]);
     B.X = X;

@@ -13,12 +13,16 @@
  *   1  cope.ot.A  →  cope.ot.B        base-OT receiver with choices = bits of α_i
  *   2  cope.ot.B  →  input.seed, input.cope, coin.commit      Fig. 7 Input (COPE Extend)
  *   3  input      →  coin.open (A)                           (after all inputs are fixed)
- *   4  coin A     →  input.y [+ input.mask]       Fig. 7 check; late inputs: projection
- *                                                  slack bits and each owner's product proof
+ *   4  coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H
+ *                                         (no projection: γ = fold coefficients from coin A)
+ *                                         or the projection slack bits e (with a projection)
+ *  with a projection only (the slack bits are a late input the fold covers):
+ *   4a slack      →  coin.open (G)   fold coefficients γ, after every owner's e is fixed
+ *   4b coin G     →  input.mask      the product proof H under γ
  *  with predicates (validation, validation.ts + product-proof.ts):
  *   5  proof      →  coin.open (C)   (after every owner's proof is fixed)
- *   6  coin C     →  mult.open       proofs queried at r; s Beaver products per owner
- *   7  layer 1    →  mult.open       z_j (folded zero terms + μ·proof check); ρ_j·z_j (Beaver)
+ *   6  coin C     →  mult.open       proofs queried at r_1..r_q; q·s Beaver products per owner
+ *   7  layer 1    →  mult.open       z_j (folded zero terms + Σ_k μ_k·proof check at r_k); ρ_j·z_j (Beaver)
  *   8  layer 2    →  valid.open      w_j = ρ_j·z_j
  *   9  valid      →  coin.open (B)
  *  10  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
@@ -29,6 +33,18 @@
  *  15  commit     →  maccheck.open, echo
  *  16  open       →  result
  *  without predicates, step 4 sends input.y and open.sum together and steps 5–12 vanish.
+ *
+ * Order of coins and what each covers (DESIGN §1 "every challenge or fold coefficient is
+ * drawn after every value it covers is fixed"; every coin is committed at step 2 and opened
+ * only once the messages it covers have been received from every party):
+ *   A  Fig. 7 check coefficients (cover the extended inputs, fixed at 2), projection R
+ *      (covers x), and γ when there is no projection;
+ *   G  γ (covers inputs, witnesses and the projection slack bits e, fixed at 4);
+ *   C  proof challenges r_k and μ_k (cover H, fixed at 4 or 4b, and everything before);
+ *   B  MAC-check coefficients (cover every opened value up to 8);
+ *   final  MAC-check coefficients for the sum.
+ * An owner that saw γ before sending e could pick non-bit "slack bits" that cancel its
+ * folded terms, so an out-of-bound input would pass (test/unit/mascot/adaptive-late-input.test.ts).
  * The exclusion decision is MAC-checked before the sum is opened: otherwise a cheater could
  * make an honest input look invalid and learn a sum without it.
  */
@@ -150,12 +166,13 @@ export interface ValidatedEngine {
 }
 
 /**
- * Number of triples a validated run with these predicates consumes: n·(s + 2), with s the
- * width of each owner's product proof (product-proof.ts), ≈ √(products/32).
+ * Number of triples a validated run with these predicates consumes: n·(q·s + 2), with s the
+ * width of each owner's product proof (product-proof.ts), ≈ √(products/32), and q its
+ * number of challenge points (2 in m61, 1 in p128). Throws RangeError on bad predicates.
  */
 export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates">): number {
   const plan = new ValidationPlan(cfg.field, cfg.length, cfg.predicates);
-  return plan.proof ? cfg.parties * (plan.proof.width + 2) : 0;
+  return plan.proof ? cfg.parties * (plan.proof.queries * plan.proof.width + 2) : 0;
 }
 
 /**
@@ -174,8 +191,10 @@ export function buildValidatedSteps(
   const P = plan.products;
   const E = plan.extendedLength;
   const shape = plan.proof;
-  const S = shape?.width ?? 0; // Beaver products per owner (the proof's check at r)
-  const tripleCount = shape ? n * (S + 2) : 0;
+  const S = shape?.width ?? 0; // Beaver products per owner and challenge point
+  const Q = shape?.queries ?? 0; // challenge points r_1..r_Q of the product proof
+  const QS = Q * S; // Beaver products per owner (the proof's checks)
+  const tripleCount = shape ? n * (QS + 2) : 0;
   const offline = tripleCount > 0 ? makeOfflineOrThrow(makeOffline, tripleCount) : undefined;
   const peers = [...Array(n).keys()].filter((j) => j !== me);
   const sid = (owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), cfg.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
@@ -193,8 +212,10 @@ export function buildValidatedSteps(
   let coinCommits: Uint8Array[][] = []; // [party][coin index]
   let coinsOpened = 0;
   let seedA: Uint8Array = new Uint8Array(32);
+  let seedFold: Uint8Array = new Uint8Array(32); // coin A without a projection, coin G with one
   let R: Projection | undefined;
-  const lateE: FieldVec[] = [];
+  const lateE: FieldVec[] = []; // per owner: [projection slack e | proof H − masks]
+  const lateProj: FieldVec[] = []; // per owner: the projection slack part (when sent separately)
   let triples: Triples | undefined;
   let batch = new MacCheckBatch(f);
   let yMacs: bigint[] = [];
@@ -211,13 +232,15 @@ export function buildValidatedSteps(
 
   const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
   const enc1 = (x: bigint) => f.encode(f.fromBigInts([x]));
-  const coinCount = plan.active ? 4 : 2;
-  // Validation: fold coefficients γ_j (coin A), the product-proof challenge r and μ (coin C).
-  const gammaOf = (j: number) => expandSeed(f, seedA, `validation/${j}`, plan.termCount);
-  const masksOf = (v: AuthShare) => sliceShare(f, v, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
   const PM = plan.projectionMaskLength;
-  const queries: ProductQuery[] = [];
-  let mu = 0n;
+  // With a projection the slack bits are a late input that the fold covers: γ then needs its own coin G.
+  const foldCoin = PM > 0;
+  const coinCount = !plan.active ? 2 : foldCoin ? 5 : 4;
+  // Validation: fold coefficients γ_j (coin A, or coin G after the slack bits), the product-proof challenges r_k, μ_k (coin C).
+  const gammaOf = (j: number) => expandSeed(f, seedFold, `validation/${j}`, plan.termCount);
+  const masksOf = (v: AuthShare) => sliceShare(f, v, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+  const queries: ProductQuery[][] = []; // [owner][challenge point]
+  let mus: bigint[] = [];
 
   const nextCoin = (box: Inbox): Uint8Array => {
     const idx = coinsOpened++;
@@ -351,7 +374,7 @@ export function buildValidatedSteps(
     receiveCorrection(from, payload);
     return new Uint8Array(0);
   });
-  // 4: coin A → Fig. 7 check value y, and either validation layer 1 or the sum opening.
+  // 4: coin A → Fig. 7 check value y, and either the first late input (validation) or the sum opening.
   push("coin.A", ["coin.open"], (box) => {
     seedA = nextCoin(box);
     const r = expandSeed(f, seedA, "input-check", E);
@@ -364,16 +387,29 @@ export function buildValidatedSteps(
       return out;
     }
     R = plan.projectionFromSeed(seedA);
-    // Late inputs via masks: the projection slack bits, then the product proof for our own
-    // gadget inputs (c∘left, right) under the fold coefficients γ just drawn.
-    const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
-    const eProj = PM > 0 ? plan.lateInput(input, f.slice(masks, 0, PM), R) : f.zeros(0);
-    const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: ext, mac: f.zeros(E) }, R);
-    const h = proveProducts(f, shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(me))), clear.right.value);
-    lateE[me] = f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
+    // Late inputs via masks. With a projection: its slack bits only (they depend on R), and
+    // γ comes from coin G once every owner's slack bits are fixed. Without: γ is coin A's
+    // (every folded value was fixed at step 2) and the product proof goes out now.
+    if (foldCoin) {
+      lateProj[me] = plan.lateInput(input, f.slice(ext, d + plan.auxLength, d + plan.auxLength + PM), R);
+      out.push(bcast("input.mask", f.encode(lateProj[me]!)));
+      return out;
+    }
+    seedFold = seedA;
+    lateE[me] = proofLateInput(f.zeros(0));
     out.push(bcast("input.mask", f.encode(lateE[me]!)));
     return out;
   });
+  /**
+   * Our product proof for the gadget inputs (c∘left, right) under the fold coefficients γ
+   * (already drawn), as the late input e_H = H − masks; returns [eProj | e_H].
+   */
+  const proofLateInput = (eProj: FieldVec): FieldVec => {
+    const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+    const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: ext, mac: f.zeros(E) }, R);
+    const h = proveProducts(f, shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(me))), clear.right.value);
+    return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
+  };
   const collectY = (box: Inbox): void => {
     const ys = box.get("input.y")!;
     const yv: bigint[] = [];
@@ -388,64 +424,88 @@ export function buildValidatedSteps(
       return [openCoin()];
     });
   } else {
-    // 5: every owner's late inputs are in; open coin C (the proof challenge).
-    push("proof", ["input.y", "input.mask"], (box) => {
-      collectY(box);
-      for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
-      return [openCoin()];
-    });
-    // 6: coin C → each owner's proof queried at r (linear); Beaver for A_i(r)·B_i(r).
+    const PL = shape!.length;
+    if (foldCoin) {
+      // 4a: every owner's projection slack bits are fixed; open coin G (the fold coefficients).
+      push("slack", ["input.y", "input.mask"], (box) => {
+        collectY(box);
+        for (const j of peers) lateProj[j] = decodeVec(f, box.get("input.mask")![j]!, PM, j, "input.mask");
+        return [openCoin()];
+      });
+      // 4b: coin G → γ; our product proof under γ.
+      push("coin.G", ["coin.open"], (box) => {
+        seedFold = nextCoin(box);
+        lateE[me] = proofLateInput(lateProj[me]!);
+        return [bcast("input.mask", f.encode(f.slice(lateE[me]!, PM, plan.maskLength)))];
+      });
+      // 5: every owner's proof is in; open coin C (the proof challenges).
+      push("proof", ["input.mask"], (box) => {
+        for (const j of peers) lateE[j] = f.concat([lateProj[j]!, decodeVec(f, box.get("input.mask")![j]!, PL, j, "input.mask")]);
+        return [openCoin()];
+      });
+    } else {
+      // 5: every owner's late inputs are in; open coin C (the proof challenges).
+      push("proof", ["input.y", "input.mask"], (box) => {
+        collectY(box);
+        for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+        return [openCoin()];
+      });
+    }
+    // 6: coin C → each owner's proof queried at r_1..r_Q (linear); Beaver for A_i(r_k)·B_i(r_k).
     push("coin.C", ["coin.open"], (box) => {
       const seedC = nextCoin(box);
-      const [r, m] = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2));
-      mu = m!;
+      const ch = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2 * Q));
+      const rs = Array.from({ length: Q }, (_, k) => ch[2 * k]!);
+      mus = Array.from({ length: Q }, (_, k) => ch[2 * k + 1]!);
       const lefts: AuthShare[] = [], rights: AuthShare[] = [];
       for (let j = 0; j < n; j++) {
         const o = plan.operands(ctxOf(), shares[j]!, R);
         const c = plan.productCoefficients(gammaOf(j));
         const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
         const hShare = inputViaMask(ctxOf(), sliceShare(f, masksOf(shares[j]!), PM, plan.maskLength), f.slice(lateE[j]!, PM, plan.maskLength));
-        queries[j] = queryProducts(f, shape!, a, o.right, hShare, r!);
-        lefts.push(queries[j]!.ar); rights.push(queries[j]!.br);
+        queries[j] = rs.map((r) => queryProducts(f, shape!, a, o.right, hShare, r));
+        for (const q of queries[j]!) { lefts.push(q.ar); rights.push(q.br); }
       }
-      layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, triples!, 0, n * S));
+      layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, triples!, 0, n * QS));
       return [bcast("mult.open", f.encode(f.concat([layer1.eps.value, layer1.delta.value])))];
     });
-    // 7: layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus μ·(H_j(r) − Σ_i A_i(r)·B_i(r)); Beaver for ρ_j·z_j.
+    // 7: layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus Σ_k μ_k·(H_j(r_k) − Σ_i A_i(r_k)·B_i(r_k)); Beaver for ρ_j·z_j.
     push("layer1", ["mult.open"], (box) => {
       const opened = openValues(f, f.concat([layer1!.eps.value, layer1!.delta.value]), box.get("mult.open")!, me, "mult.open");
-      const eps = f.slice(opened, 0, n * S), delta = f.slice(opened, n * S, 2 * n * S);
+      const eps = f.slice(opened, 0, n * QS), delta = f.slice(opened, n * QS, 2 * n * QS);
       batch.add(eps, layer1!.eps.mac);
       batch.add(delta, layer1!.delta.mac);
-      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * S), eps, delta);
+      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * QS), eps, delta);
       const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
       const zs: AuthShare[] = [];
       for (let j = 0; j < n; j++) {
-        const q = queries[j]!;
+        const qs = queries[j]!;
         const terms = plan.terms(ctxOf(), shares[j]!, noProducts, f.slice(lateE[j]!, 0, PM));
         const folded = foldTerms(f, terms, gammaOf(j));
-        const pj = sliceShare(f, prods, j * S, (j + 1) * S);
-        const check = { value: f.get(q.hr.value, 0) - f.sum(pj.value), mac: f.get(q.hr.mac, 0) - f.sum(pj.mac) };
-        zs.push({
-          value: f.fromBigInts([mod(f.get(folded.value, 0) + f.get(q.sum.value, 0) + mu * check.value, f.p)]),
-          mac: f.fromBigInts([mod(f.get(folded.mac, 0) + f.get(q.sum.mac, 0) + mu * check.mac, f.p)]),
+        let value = f.get(folded.value, 0) + f.get(qs[0]!.sum.value, 0);
+        let mac = f.get(folded.mac, 0) + f.get(qs[0]!.sum.mac, 0);
+        qs.forEach((q, k) => {
+          const pj = sliceShare(f, prods, (j * Q + k) * S, (j * Q + k + 1) * S);
+          value += mus[k]! * (f.get(q.hr.value, 0) - f.sum(pj.value));
+          mac += mus[k]! * (f.get(q.hr.mac, 0) - f.sum(pj.mac));
         });
+        zs.push({ value: f.fromBigInts([mod(value, f.p)]), mac: f.fromBigInts([mod(mac, f.p)]) });
       }
       const z = sumConcat(f, zs);
-      const rho = sliceTriples(f, triples!, n * S, n * S + n).a;
-      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * S + n, n * S + 2 * n));
+      const rho = sliceTriples(f, triples!, n * QS, n * QS + n).a;
+      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * QS + n, n * QS + 2 * n));
       return [bcast("mult.open", f.encode(f.concat([layer2.eps.value, layer2.delta.value])))];
     });
-    // 6: w_j = ρ_j·z_j, opened.
+    // 8: w_j = ρ_j·z_j, opened.
     push("layer2", ["mult.open"], (box) => {
       const opened = openValues(f, f.concat([layer2!.eps.value, layer2!.delta.value]), box.get("mult.open")!, me, "mult.open");
       const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
       batch.add(eps, layer2!.eps.mac);
       batch.add(delta, layer2!.delta.mac);
-      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * S + n, n * S + 2 * n), eps, delta);
+      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * QS + n, n * QS + 2 * n), eps, delta);
       return [bcast("valid.open", f.encode(w.value))];
     });
-    // 7: pass/fail bits; open coin B.
+    // 9: pass/fail bits; open coin B.
     push("valid", ["valid.open"], (box) => {
       const opened = openValues(f, w!.value, box.get("valid.open")!, me, "valid.open");
       batch.add(opened, w!.mac);
@@ -455,7 +515,7 @@ export function buildValidatedSteps(
     });
     push("coin.B", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
     push("maccheck.commit", [MACCHECK_COMMIT], (box, idx) => macOpen(box, idx));
-    // 10: validation openings verified; open the sum of the inputs that passed.
+    // 12: validation openings verified; open the sum of the inputs that passed.
     push("maccheck.open", [MACCHECK_OPEN, ECHO_PHASE], (box) => {
       macVerify(box);
       mySum = sumShare();

@@ -15,42 +15,68 @@
  *    (l = 1..L); the proof polynomial H = Σ_i A_i·B_i has degree ≤ 2L − 2;
  *  - the owner inputs H(1), …, H(2L − 1) (late authenticated inputs, committed before the
  *    challenge); then S = Σ_{l ≤ L} H(l) is linear in the shares;
- *  - after a joint random challenge r, all parties compute shares of A_i(r), B_i(r), H(r)
- *    (linear: Lagrange coefficients at r) and check H(r) − Σ_i A_i(r)·B_i(r) = 0 with s
- *    Beaver products.
- * Soundness: if H ≠ Σ A_i·B_i as polynomials, the check passes w.p. ≤ (2L − 2)/p over r
- * (≈ 2^-50 for L = 1024 in m61); if H = Σ A_i·B_i, the claimed S is the true inner product.
+ *  - after joint random challenges r_1..r_q (a coin toss opened only once H is fixed), all
+ *    parties compute shares of A_i(r_k), B_i(r_k), H(r_k) (linear: Lagrange coefficients at
+ *    r_k) and check H(r_k) − Σ_i A_i(r_k)·B_i(r_k) = 0 with s Beaver products per point.
+ * Soundness: if H ≠ Σ A_i·B_i as polynomials, the difference (degree ≤ 2L − 2) vanishes at one
+ * uniform point w.p. ≤ (2L − 2)/p and at q independent points w.p. ≤ ((2L − 2)/p)^q. One
+ * point gives only ≈ 2^-50 at L = 1024 in m61, so {@link proofShape} takes q = the fewest
+ * points with ((2L − 2)/p)^q ≤ 2^-{@link PROOF_SOUNDNESS_BITS} (m61: q = 2 whenever L ≥ 2,
+ * ≤ 2^-100; p128: q = 1, ≤ 2^-116). If H = Σ A_i·B_i, the claimed S is the true inner product.
  * Privacy: nothing is opened except Beaver-masked values and the final masked pass/fail
- * value, exactly as with Beaver products for every pair.
- * Cost per owner: s triples instead of P, and 2L − 1 extra authenticated inputs (an input
+ * value, exactly as with Beaver products for every pair (H is never opened; A(r), B(r) only
+ * Beaver-masked, so points r inside 1..L leak nothing either).
+ * Cost per owner: q·s triples instead of P, and 2L − 1 extra authenticated inputs (an input
  * costs one COPE per element with each peer, ≈ 14× less than a triple with all pairs).
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import { sliceShare, type AuthShare } from "./shares.ts";
 import { modPow } from "../field/modular.ts";
 
-/** Layout of the proof for `products` pairs: `width` s, `calls` L, proof `length` 2L − 1. */
+/**
+ * Layout of the proof for `products` pairs: `width` s, `calls` L, proof `length` 2L − 1, and
+ * `queries` q, the number of independent challenge points the verifier checks.
+ */
 export interface ProofShape {
   products: number;
   width: number;
   calls: number;
   length: number;
+  queries: number;
 }
 
 /** Upper bound on L (the prover's work is ≈ 2·P·L field multiplications). */
 export const MAX_PROOF_CALLS = 1024;
 
+/** Target soundness of the polynomial identity test: ((2L − 2)/p)^q ≤ 2^-64. */
+export const PROOF_SOUNDNESS_BITS = 64;
+
 /**
- * Chooses s and L for P pairs: s ≈ √(P/32) balances the s triples (all pairs of parties)
- * against the 2L − 1 inputs (owner's pairs only); L is capped at {@link MAX_PROOF_CALLS}.
- * Throws RangeError if P is not a positive integer.
+ * Fewest challenge points q with ((2L − 2)/p)^q ≤ 2^-{@link PROOF_SOUNDNESS_BITS} (1 when
+ * L = 1: the check is then a constant). Throws RangeError if 2L − 2 ≥ p.
  */
-export function proofShape(products: number): ProofShape {
+export function proofQueries(p: bigint, calls: number): number {
+  const deg = BigInt(2 * calls - 2);
+  if (deg === 0n) return 1;
+  if (deg >= p) throw new RangeError(`proofQueries: 2L − 2 = ${deg} is not below p`);
+  // Compare (deg/p)^q ≤ 2^-bits exactly: deg^q · 2^bits ≤ p^q.
+  for (let q = 1; ; q++) if (deg ** BigInt(q) << BigInt(PROOF_SOUNDNESS_BITS) <= p ** BigInt(q)) return q;
+}
+
+/**
+ * Chooses s and L for P pairs: s ≈ √(P/32) balances the s triples per challenge point (all
+ * pairs of parties) against the 2L − 1 inputs (owner's pairs only) and keeps the prover's
+ * O(P·L) work; L is capped at {@link MAX_PROOF_CALLS}. With the field modulus `p`, `queries`
+ * is the fewest challenge points for the target soundness ({@link proofQueries}; the layout
+ * itself does not depend on it, so a second point costs s triples and no prover work);
+ * without it, q = 1 (layout tests only). Throws RangeError if P is not a positive integer.
+ */
+export function proofShape(products: number, p?: bigint): ProofShape {
   if (!Number.isSafeInteger(products) || products < 1) throw new RangeError(`proofShape: products must be a positive integer, got ${products}`);
   let width = Math.max(1, Math.ceil(Math.sqrt(products / 32)));
   if (Math.ceil(products / width) > MAX_PROOF_CALLS) width = Math.ceil(products / MAX_PROOF_CALLS);
   const calls = Math.ceil(products / width);
-  return { products, width, calls, length: 2 * calls - 1 };
+  return { products, width, calls, length: 2 * calls - 1, queries: p === undefined ? 1 : proofQueries(p, calls) };
 }
 
 /** Inverse factorials 1/0!, …, 1/n! mod p. */
@@ -134,7 +160,8 @@ export interface ProductQuery {
 }
 
 /**
- * Verifier (every party, on its shares): the linear part of the check at challenge r.
+ * Verifier (every party, on its shares): the linear part of the check at one challenge
+ * point r (call it once per point r_1..r_q, all from a coin opened after H was fixed).
  * `a`, `b` are shares of the gadget inputs (length P), `h` of the proof (length 2L − 1).
  * The caller multiplies ar∘br with Beaver triples and checks hr − Σ(ar∘br) = 0; `sum` is
  * the claimed inner product Σ_t a_t·b_t. Throws RangeError on a length mismatch.

@@ -3,11 +3,12 @@
  * paper's order — Multiply, Combine, Authenticate, Sacrifice — as pure functions over field
  * vectors. The message flow that strings them together is in offline.ts.
  *
- * Layouts: a batch has m triples and τ = 3 (TAU) products per triple. Vectors indexed by
- * (triple t, copy l) use index t·τ + l. Per ordered pair (i, j) the Gilboa OTs have party i
- * as chooser with the bits of its a ∈ F^{m·τ} (OT number h·mτ + t·τ + l for bit h of a_{t,l})
- * and party j as sender with correlation b_t (repeated per copy): the order of MASCOT Fig. 9
- * and MP-SPDZ, in which selective-failure leakage hits only the a's, removed by Combine.
+ * Layouts: a batch has m triples and τ ({@link combineTau}: 4 for m61, 3 for p128) products
+ * per triple. Vectors indexed by (triple t, copy l) use index t·τ + l. Per ordered pair
+ * (i, j) the Gilboa OTs have party i as chooser with the bits of its a ∈ F^{m·τ} (OT number
+ * h·mτ + t·τ + l for bit h of a_{t,l}) and party j as sender with correlation b_t (repeated
+ * per copy): the order of MASCOT Fig. 9 and MP-SPDZ, in which selective-failure leakage hits
+ * only the a's, removed by Combine.
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import { M61Vec, m61ChooserRowWords, m61SenderRowWords } from "../field/m61.ts";
@@ -15,8 +16,25 @@ import { P128Vec } from "../field/p128.ts";
 import { ProtocolAbort } from "./errors.ts";
 import type { AuthShare } from "./shares.ts";
 
-/** τ of Fig. 9: products per output triple (one kept, one sacrificed after combining). */
-export const TAU = 3;
+/** Statistical security target of the offline phase, in bits (DESIGN §4: ≥ 60 at p = 2^61 − 1). */
+export const STAT_SECURITY = 60;
+
+/**
+ * τ of Fig. 9 (Combine): products per output triple, combined with coin-tossed coefficients.
+ * Selective failure in Multiply lets a corrupt OT sender learn c bits of the τ copies of an
+ * honest a at the price of an abort with probability 1 − 2^-c. Conditioned on passing
+ * (c ≤ s bits learned, else passing has probability ≤ 2^-s), the copies keep min-entropy
+ * τ·k − s (k = log2 p), and by the leftover hash lemma the combination a = Σ r_l a_l is
+ * 2^-s-close to uniform when τ·k − s ≥ k + 2s, i.e. s ≤ (τ − 1)·k/3 (MASCOT §5). With
+ * k ≈ 61 (m61) τ = 3 gives only s ≈ 40; τ = 4 gives s ≈ 61. For p128 (k ≈ 127) τ = 3 gives
+ * s ≈ 84. Returns the least τ ≥ 3 with (τ − 1)·⌊log2 p⌋ ≥ 3·{@link STAT_SECURITY}.
+ */
+export function combineTau(field: Field): number {
+  const k = field.p.toString(2).length - 1; // ⌊log2 p⌋ (60 for 2^61 − 1, conservatively)
+  let tau = 3;
+  while ((tau - 1) * k < 3 * STAT_SECURITY) tau++;
+  return tau;
+}
 
 /** A batch of authenticated triples held by one party: [[a]], [[b]], [[c]] with c = a·b. */
 export interface TripleShares { readonly a: AuthShare; readonly b: AuthShare; readonly c: AuthShare }
@@ -37,10 +55,10 @@ export function gather(field: Field, v: FieldVec, idx: Uint32Array): FieldVec {
   return field.fromBigInts(Array.from(idx, (k) => field.get(v, k)));
 }
 
-/** Index map (t,l) → (l,t) for m triples: (l,t)-ordered = gather(v, tl2lt(m)). */
-function tl2lt(m: number): Uint32Array {
-  const idx = new Uint32Array(m * TAU);
-  for (let l = 0; l < TAU; l++) for (let t = 0; t < m; t++) idx[l * m + t] = t * TAU + l;
+/** Index map (t,l) → (l,t) for m triples of τ copies: (l,t)-ordered = gather(v, tl2lt(m, τ)). */
+function tl2lt(m: number, tau: number): Uint32Array {
+  const idx = new Uint32Array(m * tau);
+  for (let l = 0; l < tau; l++) for (let t = 0; t < m; t++) idx[l * m + t] = t * tau + l;
   return idx;
 }
 
@@ -131,15 +149,18 @@ export function gilboaReceiver(field: Field, x: FieldVec, outputs: Uint8Array, m
 
 /**
  * Combine (Fig. 9 step 3): from τ products per triple (a, c in (t,l) order) and public
- * r, r̂ ∈ F^{m·τ} (coin toss, (t,l) order) returns a = Σ r_l a_l, c = Σ r_l c_l,
- * â = Σ r̂_l a_l, ĉ = Σ r̂_l c_l (each of length m; all linear, so shares combine locally).
+ * r, r̂ ∈ F^{m·τ} (coin toss opened after the products are fixed, (t,l) order) returns
+ * a = Σ r_l a_l, c = Σ r_l c_l, â = Σ r̂_l a_l, ĉ = Σ r̂_l c_l (each of length m; all linear,
+ * so shares combine locally). τ defaults to {@link combineTau}(field). Throws RangeError if
+ * the lengths are not m·τ.
  */
-export function combine(field: Field, a: FieldVec, c: FieldVec, r: FieldVec, rHat: FieldVec): { a: FieldVec; c: FieldVec; aHat: FieldVec; cHat: FieldVec } {
-  const m = a.length / TAU, idx = tl2lt(m);
+export function combine(field: Field, a: FieldVec, c: FieldVec, r: FieldVec, rHat: FieldVec, tau = combineTau(field)): { a: FieldVec; c: FieldVec; aHat: FieldVec; cHat: FieldVec } {
+  if (a.length % tau !== 0 || c.length !== a.length || r.length !== a.length || rHat.length !== a.length) throw new RangeError(`combine: lengths must be equal multiples of τ = ${tau}`);
+  const m = a.length / tau, idx = tl2lt(m, tau);
   const A = gather(field, a, idx), C = gather(field, c, idx), R = gather(field, r, idx), RH = gather(field, rHat, idx);
   const sumL = (v: FieldVec) => {
     let acc = field.zeros(m);
-    for (let l = 0; l < TAU; l++) acc = field.add(acc, field.slice(v, l * m, (l + 1) * m));
+    for (let l = 0; l < tau; l++) acc = field.add(acc, field.slice(v, l * m, (l + 1) * m));
     return acc;
   };
   return { a: sumL(field.mul(A, R)), c: sumL(field.mul(C, R)), aHat: sumL(field.mul(A, RH)), cHat: sumL(field.mul(C, RH)) };

@@ -1,17 +1,22 @@
 /**
  * Input validation inside MASCOT (beyond the paper): each predicate on party P_j's input x
  * becomes a list of "zero terms" — authenticated values that are all 0 iff the predicate
- * holds — computed with one layer of Beaver products (online.ts). The terms are folded
- * with public random coefficients (coin toss after the inputs are authenticated) into one
- * value z_j, and only w_j = ρ_j·z_j (ρ_j a fresh random authenticated value) is opened:
- * w_j = 0 iff z_j = 0 (except w.p. 1/p), and w_j ≠ 0 is uniform, so *one pass/fail bit
- * per input* is revealed. A bad input passes only if its nonzero terms cancel under the
- * random coefficients: probability ≤ 1/p (Schwartz–Zippel, degree 1).
+ * holds — whose products are proven with a fully linear PCP (product-proof.ts, online.ts).
+ * The terms are folded with public random coefficients γ_j into one value z_j, and only
+ * w_j = ρ_j·z_j (ρ_j a fresh random authenticated value) is opened: w_j = 0 iff z_j = 0
+ * (except w.p. 1/p, ρ_j = 0), and w_j ≠ 0 is uniform, so *one pass/fail bit per input* is
+ * revealed. A bad input passes only if its nonzero terms cancel under the random
+ * coefficients: probability ≤ 1/p (Schwartz–Zippel, degree 1) — provided γ_j is drawn
+ * (coin toss) only after *every* value the terms depend on is fixed: the authenticated
+ * input and witnesses, and the late inputs (the projection slack bits below). An owner that
+ * knows γ_j before choosing a late input can solve for it (see online.ts, step order, and
+ * test/unit/mascot/adaptive-late-input.test.ts).
  *
  * Bit decomposition / less-than with a public bound: the owner knows its input, so it
  * supplies the bits as extra authenticated inputs (witnesses), and the circuit checks
  * (a) every witness bit b satisfies b·(b − 1) = 0 and (b) the value equals Σ_t 2^t b_t:
- *  - range [0, 2^b):  x_k − Σ_t 2^t b_{k,t} = 0,  b·d products;
+ *  - range [0, 2^b):  (x_k + offset) − Σ_t 2^t b_{k,t} = 0,  b·d products; offset = 0 for
+ *                     unsigned quantities (counts), a public shift only for signed ones;
  *  - L2 norm ≤ B:     Σ_k x_k² + Σ_t 2^t c_t − B = 0 with c the L = bitlen(B) bits of the slack
  *                     B − Σx² (so Σx² ≤ B ⟺ slack ∈ [0, 2^L)): the inner product ⟨x, x⟩
  *                     costs d products, plus L for the slack bits;
@@ -22,12 +27,15 @@
  * bits depend on R, so the owner inputs them late "via masks" (online phase): it
  * authenticated L random masks r with its input, and now broadcasts e = c − r; the bit
  * check c(c − 1) = r² + (2e − 1)·r + e² − e is linear given [r²], which is computed in the
- * same product layer. Accept iff ‖Rx‖² ≤ T with T = ⌈(m + 2√(m·t) + 2t)·B⌉, t = 28 (≈ 2^-40).
+ * same product layer. The fold coefficients γ_j are therefore drawn from a separate coin
+ * opened after every owner's e is in (online.ts coin G). Accept iff ‖Rx‖² ≤ T with
+ * T = ⌈(m + 2√(m·t) + 2t)·B⌉, t = {@link PROJECTION_TAIL_T} = 42 (e^-42 ≈ 2^-60.6).
  * Error bound (Laurent–Massart χ² tails; ±1 rows are sub-Gaussian with the same variance,
  * so the same form holds up to the constants of Hanson–Wright — measured in the tests):
  *   an honest x with ‖x‖² ≤ B is rejected w.p. ≤ e^{-t};
- *   an x with ‖x‖² > B·(m + 2√(mt) + 2t)/(m − 2√(mt)) is accepted w.p. ≤ e^{-t} (needs m > 4t;
- *   e.g. m = 1024 gives a gap factor of 2.06, m = 256 of 5.4). Between the two, either.
+ *   an x with ‖x‖² > B·(m + 2√(mt) + 2t)/(m − 2√(mt)) is accepted w.p. ≤ e^{-t} (needs m > 4t,
+ *   so m ≥ {@link MIN_PROJECTION_ROWS} = 169 is required; m = 1024 gives a gap factor of 2.50,
+ *   m = 256 of 11.3). Between the two, either.
  *
  * Soundness over the integers. Every check is an identity in F_p. "bits", "one-hot" and
  * "range" are exact. For "l2-norm" the identity Σx² + slack = B holds over the integers only
@@ -42,8 +50,14 @@ import { expandSeed } from "./shares.ts";
 import { modPow } from "../field/modular.ts";
 import { proofShape, type ProofShape } from "./product-proof.ts";
 
-/** Tail parameter t of the projection threshold (e^-28 ≈ 2^-40.4). */
-export const PROJECTION_TAIL_T = 28;
+/**
+ * Tail parameter t of the projection threshold: both error probabilities of the projected
+ * norm test are ≤ e^-t; t = 42 gives e^-42 ≈ 2^-60.6 (was 28, ≈ 2^-40.4).
+ */
+export const PROJECTION_TAIL_T = 42;
+
+/** Fewest projection rows: the soundness bound needs m > 4t (m − 2√(mt) > 0), so m ≥ 4t + 1 = 169. */
+export const MIN_PROJECTION_ROWS = 4 * PROJECTION_TAIL_T + 1;
 
 /** T = ⌈(m + 2√(m·t) + 2t)·B⌉ (computed with a 2^-20-granular upward-rounded factor; deterministic). */
 export function projectionThreshold(rows: number, bound: bigint): bigint {
@@ -120,7 +134,9 @@ export class ValidationPlan {
           if (p.projection) {
             if (p.indices && (ls !== 0 || le !== d)) throw new RangeError("l2-norm: indices are not supported with a projection");
             const m = p.projection.rows;
-            if (!Number.isInteger(m) || m < 1 || m > 1 << 16) throw new RangeError(`l2-norm: projection rows must be in [1, 65536], got ${m}`);
+            if (!Number.isInteger(m) || m < MIN_PROJECTION_ROWS || m > 1 << 16) {
+              throw new RangeError(`l2-norm: projection rows must be in [${MIN_PROJECTION_ROWS}, 65536] (fewer than 4t + 1 rows give no soundness bound), got ${m}`);
+            }
             const threshold = projectionThreshold(m, p.bound);
             if (threshold >= field.p / 4n) throw new RangeError("l2-norm: projected threshold too large for the field");
             const slackBits = Math.max(1, bitLength(threshold));
@@ -139,7 +155,7 @@ export class ValidationPlan {
     this.auxLength = aux;
     this.projectionMaskLength = masks;
     this.products = prods;
-    this.proof = prods > 0 ? proofShape(prods) : undefined;
+    this.proof = prods > 0 ? proofShape(prods, field.p) : undefined;
     this.maskLength = masks + (this.proof?.length ?? 0);
     this.termCount = terms;
     this.projectionRows = rows;

@@ -134,7 +134,7 @@ export interface Cluster {
   schemas: DatasetSchema[];
   workDir: string;
   /** The submitter key every node's policy accepts (the operator signs with it). */
-  submitterKey: { secretKey: Uint8Array; publicKeyB64: string };
+  submitterKey: { secretKey: Uint8Array; publicKeyB64: string; /** key file for `2pm job submit` (TWOPM_SUBMITTER_KEY) */ file: string };
   /** Starts one more node (a fresh identity) holding the given rows per dataset. */
   addNode(slices: Row[][], env?: Record<string, string>): Promise<NodeProcess>;
   stop(): Promise<void>;
@@ -162,7 +162,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const apiToken = o.apiToken ?? `e2e-${Date.now()}`;
   const coordinator = await startCoordinator({ apiToken, vars: { LIVENESS_WINDOW_S: String(o.livenessSeconds ?? 10), ...o.coordinatorVars } });
   const submitterSecret = cryptoRng.bytes(32);
-  const submitterKey = { secretKey: submitterSecret, publicKeyB64: toBase64Url(identityPublicKey(submitterSecret)) };
+  const submitterKey = { secretKey: submitterSecret, publicKeyB64: toBase64Url(identityPublicKey(submitterSecret)), file: path.join(workDir, "submitter.json") };
+  // The same key as a `2pm submitter` key file, for CLI runs (TWOPM_SUBMITTER_KEY).
+  writeFileSync(submitterKey.file, JSON.stringify({ version: 1, kind: "2pm-submitter-key", secretKey: toBase64Url(submitterSecret), publicKey: submitterKey.publicKeyB64 }), { mode: 0o600 });
   const nodes: NodeProcess[] = [];
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {

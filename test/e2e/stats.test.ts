@@ -189,7 +189,7 @@ describe("federated statistics end to end", () => {
 
   it("bad query specs and bad data files get a clear one-line error and no partial result", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "2pm-bad-"));
-    const env = { ...process.env, TWOPM_COORDINATOR: cluster.coordinator.url, TWOPM_API_TOKEN: cluster.coordinator.apiToken };
+    const env = { ...process.env, TWOPM_COORDINATOR: cluster.coordinator.url, TWOPM_API_TOKEN: cluster.coordinator.apiToken, TWOPM_SUBMITTER_KEY: cluster.submitterKey.file };
     const before = (await cluster.operator.json<{ jobs: unknown[] }>("GET", "/v1/jobs")).jobs.length;
     const badQuery = path.join(dir, "bad-query.json");
     writeFileSync(badQuery, JSON.stringify({ ...(await base()), task: { query: { version: 1, minCount: 5, measures: [{ kind: "mean", column: "no-such-column", bounds: [0, 1] }] }, schema: path.join(ROOT, "examples/schemas/adult.json") } }));

@@ -8,10 +8,9 @@
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { fromHex } from "../../../protocol/encoding.ts";
 import type { Field } from "../../../protocol/field/types.ts";
-import { learningLayout, parseLearningTask, type LearningLayout } from "../../../protocol/jobs/learning.ts";
+import { learningLayout, learningPredicates, parseLearningTask } from "../../../protocol/jobs/learning.ts";
 import { standardizeInPlace } from "../../../protocol/learning/features.ts";
 import { modelHashForRound, objectHash, type LogEntry } from "../../../protocol/log/index.ts";
-import type { Predicate } from "../../../protocol/mascot/party.ts";
 import type { LoadedDataset } from "../../data/source.ts";
 import { createLocalModel, type LocalModel } from "../../learning/model.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../../learning/from-schema.ts";
@@ -24,18 +23,11 @@ import type { LocalInput } from "./stats.ts";
 const models = new Map<string, LocalModel>();
 
 /**
- * Validation predicates of a learning round (validated mode): every update entry and the
- * sample count within ±intBound (range-checked after an affine shift by +intBound), the L2
- * norm of the update ≤ the plan's bound, and the evaluation sums within their range.
+ * Validation predicates of a learning round (validated mode): signed ranges for the update
+ * entries, unsigned 0 ≤ count ≤ maxSamplesPerNode for the sample count, the L2 bound, and
+ * unsigned ranges for the evaluation sums (protocol/jobs/learning.ts, shared with tests).
  */
-export function learningPredicates(layout: LearningLayout): Predicate[] {
-  const { plan, evalPlan } = layout;
-  return [
-    { kind: "range", bits: plan.rangeBits, indices: [0, plan.length], offset: BigInt(plan.intBound) },
-    { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length] },
-    { kind: "range", bits: evalPlan.rangeBits, indices: [layout.evalOffset, layout.length] },
-  ];
-}
+export { learningPredicates };
 
 /** Runs the node's learning step for one round. Throws TaskRejected / ModelRejected with a reason. */
 export async function learningInput(manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[], index: number): Promise<LocalInput> {

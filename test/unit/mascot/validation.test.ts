@@ -48,7 +48,7 @@ describe("validation predicates (online phase, dealer triples)", () => {
     const d = 64;
     const small = Array.from({ length: d }, (_, k) => (k % 3 === 0 ? 1 : 0)); // ‖x‖² = 22
     const big = Array.from({ length: d }, () => 10); // ‖x‖² = 6400
-    check(3, [small, big, small], [{ kind: "l2-norm", bound: 25n, projection: { rows: 128 } }], [1]);
+    check(3, [small, big, small], [{ kind: "l2-norm", bound: 25n, projection: { rows: 192 } }], [1]); // rows > 4t = 168 (MIN_PROJECTION_ROWS)
   });
 });
 
@@ -87,7 +87,7 @@ describe("projection threshold: measured error rates (documented bound in valida
   it("Projection.apply (m61 word path) equals row-by-row dot products, also over p128", () => {
     const rng = seededRng("proj-apply");
     for (const f of [m61, p128]) {
-      const plan = new ValidationPlan(f, 33, [{ kind: "l2-norm", bound: 5n, projection: { rows: 9 } }]);
+      const plan = new ValidationPlan(f, 33, [{ kind: "l2-norm", bound: 5n, projection: { rows: 169 } }]); // the fewest rows allowed
       const R = plan.projectionFromSeed(rng.bytes(32))!;
       const v = f.random(33, rng);
       const want = Array.from({ length: 4 }, (_, i) => f.dot(R.row(f, 3 + i), v));
