@@ -26,6 +26,14 @@ declare global {
       FHE_MAX_KEY_SETS_PER_MODEL?: string;
       /** FHE sub-app: seconds a stored evaluation-key set lives (default 604800 = 7 days). */
       FHE_KEY_SET_TTL_S?: string;
+      /**
+       * Optional consortium (protocol/consortium.ts): the admin's public key (base64url) and
+       * the signed membership list (JSON text). When both are set, only listed identity keys
+       * may register, so selection never offers committees that members' policies refuse.
+       * Nodes check the list themselves regardless; this only spares them the declines.
+       */
+      CONSORTIUM_ADMIN_KEY?: string;
+      CONSORTIUM_LIST?: string;
       /** Seconds a node may be silent before it is no longer eligible. */
       LIVENESS_WINDOW_S?: string;
       /**

@@ -1,4 +1,5 @@
 /** Node registry: register, heartbeat, own record, deregister, operator list. */
+import { verifyConsortium, type Membership } from "../../protocol/consortium.ts";
 import { Hono, type Context } from "hono";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
@@ -56,6 +57,27 @@ async function selfOrOperator(c: Context<AppEnv>): Promise<void> {
   if (nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
 }
 
+let consortiumCache: { src: string; membership: Membership } | undefined;
+
+/**
+ * The coordinator's consortium (CONSORTIUM_ADMIN_KEY + CONSORTIUM_LIST), verified once per
+ * isolate, or null when not configured. A list that does not verify is an operator error:
+ * 503 `consortium-invalid`, never silently open registration.
+ */
+function consortiumOf(env: Env): Membership | null {
+  const key = env.CONSORTIUM_ADMIN_KEY?.trim(), list = env.CONSORTIUM_LIST?.trim();
+  if (!key && !list) return null;
+  const src = `${key}\n${list}`;
+  if (consortiumCache?.src === src) return consortiumCache.membership;
+  try {
+    const membership = verifyConsortium(JSON.parse(list ?? ""), key ?? "");
+    consortiumCache = { src, membership };
+    return membership;
+  } catch (e) {
+    throw new ApiError(503, "consortium-invalid", `the configured consortium list is not usable: ${e instanceof Error ? e.message : "malformed"}`);
+  }
+}
+
 export const nodeRoutes = new Hono<AppEnv>()
   /** Register (or re-register with new capabilities). Signed with the key being registered. */
   .post("/", jsonLimit, rawBody, jsonBody(NodeRegistration), async (c) => {
@@ -64,6 +86,8 @@ export const nodeRoutes = new Hono<AppEnv>()
     const id = nodeIdFromPublicKey(identityKey);
     if (c.req.header(HEADER_NODE) && c.req.header(HEADER_NODE) !== id) throw new ApiError(403, "forbidden", "x-2pm-node must be the id of the registered identity key");
     const v = await verifyNodeDeferred(c, identityKey);
+    const members = consortiumOf(c.env);
+    if (members && !members.has(id, reg.identityKey)) throw new ApiError(403, "not-a-member", `this coordinator admits only the members of consortium "${members.name}"`);
     const now = Date.now();
     const a = reg.capabilities.availability;
     const res = await runWithNonce(c.env, v, [
