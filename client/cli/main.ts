@@ -38,9 +38,13 @@ export async function main(argv: string[]): Promise<number> {
   return run(args);
 }
 
-const isEntry = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin.mjs");
-if (isEntry) {
-  main(process.argv.slice(2)).then(
+/**
+ * Runs the CLI and exits the process with its code: one line on stderr and exit 1 or 2 on
+ * any error. Called by bin.mjs (also through npm's `.bin/2pm` link, `npx 2pm`) and when this
+ * file is run directly.
+ */
+export function runCli(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => {
       const oneLine = (m: string) => m.replace(/\s*\n\s*/g, "; ");
@@ -53,3 +57,5 @@ if (isEntry) {
     },
   );
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) runCli(process.argv.slice(2));
