@@ -1,12 +1,24 @@
 /**
- * `npm run bench -- mascot-offline [count] [batch] [fields] [Ns]`: MASCOT triple generation
- * (defaults 4096, 1024, "m61,p128", "2,3,5"; p128 runs count/8 triples, N = 2 only), and a 5th
- * argument "parallel" (default) / "serial" for the extra one-worker-thread-per-party rows.
- * in-process (all parties on one thread), N = 2, 3, 5. Reports setup time (base OTs),
- * triples/s after setup, and bytes sent per party per triple.
+ * `npm run bench -- mascot-offline [count] [batch] [fields] [Ns] [parallel|serial] [otes]`:
+ *
+ * 1. OT extension alone, one ordered pair in process (both sides, WebCrypto paths), for each
+ *    protocol in `otes` (default "kos,ss2,ss3,ss4,ss5,ss6,ss8"; ssK = SoftSpokenOT with that k):
+ *    bytes sent per OT (extend messages, excluding the one-off base OTs / GGM setup) and
+ *    OT/s for batches of the Gilboa size of one m61 batch (61·τ·batch OTs).
+ * 2. Triples at N = 2 (m61) for every protocol in `otes`, in one thread.
+ * 3. MASCOT triple generation with the default OT extension: (defaults 4096, 1024,
+ *    "m61,p128", "2,3,5"; p128 runs count/8 triples, N = 2 only), and "parallel" (default) /
+ *    "serial" for the extra one-worker-thread-per-party rows; in-process (all parties on one
+ *    thread). Reports setup time (base OTs), triples/s after setup, bytes sent per party per triple.
  */
 import { fieldByName } from "../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync } from "../protocol/mascot/offline.ts";
+import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync, type OfflineConfig } from "../protocol/mascot/offline.ts";
+import {
+  kosReceiverExtendAsync, kosReceiverSetupFinishWithBase, kosReceiverSetupStart, kosSenderExtendAsync, kosSenderSetup,
+} from "../protocol/mascot/ot-extension.ts";
+import { ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength } from "../protocol/mascot/softspoken.ts";
+import { combineTau } from "../protocol/mascot/triples.ts";
+import { m61 } from "../protocol/field/index.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { utf8 } from "../protocol/encoding.ts";
 import type { BenchResult } from "./types.ts";
@@ -44,13 +56,90 @@ async function runParallel(field: string, n: number, count: number, batchSize: n
   return { seconds: (performance.now() - t0) / 1000, bytes: Math.max(...bytes) };
 }
 
+/** "kos" | "ssK" → the OfflineConfig fields. */
+function oteConfig(name: string): Pick<OfflineConfig, "otExtension" | "softspokenK"> {
+  if (name === "kos") return { otExtension: "kos" };
+  const k = Number(name.slice(2));
+  if (!name.startsWith("ss") || !Number.isInteger(k)) throw new RangeError(`bench: unknown OT extension ${name}`);
+  return { otExtension: "softspoken", softspokenK: k };
+}
+
+/** One ordered pair: setup, then `reps` extends of m OTs (both sides, async). */
+async function otBench(name: string, m: number, reps: number): Promise<Record<string, string | number>> {
+  const sid = utf8(`bench-ot-${name}-${Date.now()}`);
+  const a = kosReceiverSetupStart(sid, cryptoRng);
+  const s = kosSenderSetup(sid, a.message, cryptoRng, 0);
+  const r = kosReceiverSetupFinishWithBase(sid, a.pending, s.message, 1);
+  const x = new Uint8Array(m).map((_, i) => (cryptoRng.bytes(1)[0]! >> (i & 7)) & 1);
+  let bytes = 0, setupBytes = 0;
+  let ext: () => Promise<void>;
+  let t0 = performance.now();
+  if (name === "kos") {
+    ext = async () => {
+      const e = await kosReceiverExtendAsync(r.state, x, cryptoRng, 1);
+      await kosSenderExtendAsync(s.state, m, e.message, 1, 1);
+      bytes += e.message.length;
+    };
+  } else {
+    const k = oteConfig(name).softspokenK!;
+    const R = ssReceiverSetup(sid, r.base, k, cryptoRng);
+    const S = ssSenderSetup(sid, s.base, k, R.message, 1);
+    setupBytes = ssSetupMessageLength(k);
+    ext = async () => {
+      const e = await ssReceiverExtendAsync(R.state, x, cryptoRng, 1);
+      await ssSenderExtendAsync(S, m, e.message, 1, 1);
+      bytes += e.message.length;
+    };
+  }
+  const setupMs = performance.now() - t0;
+  await ext(); // warm-up (key imports, JIT)
+  bytes = 0;
+  t0 = performance.now();
+  for (let i = 0; i < reps; i++) await ext();
+  const sec = (performance.now() - t0) / 1000;
+  return {
+    field: `OT ext ${name}`, N: 2, triples: "-", batch: m,
+    "bytes/OT": Number((bytes / (reps * m)).toFixed(2)),
+    "OT/s": Math.round((reps * m) / sec),
+    "setup ms (excl. base OTs)": Number(setupMs.toFixed(1)),
+    "setup bytes (excl. base OTs)": setupBytes,
+  };
+}
+
 export async function run(args: string[]): Promise<BenchResult> {
   const countArg = Number(args[0] ?? 4096);
   const batchSize = Number(args[1] ?? 1024);
   const fields = (args[2] ?? "m61,p128").split(",").map(fieldByName);
   const nsArg = (args[3] ?? "2,3,5").split(",").map(Number);
   const parallel = (args[4] ?? "parallel") === "parallel";
+  const otes = (args[5] ?? "kos,ss2,ss3,ss4,ss5,ss6,ss8").split(",");
   const rows: BenchResult["rows"] = [];
+  // 1. OT extension alone (one Gilboa batch of m61 per extend).
+  const mOt = m61.bits * combineTau(m61) * batchSize;
+  for (const name of otes) rows.push(await otBench(name, mOt, 3));
+  // 2. triples at N = 2, m61, per OT extension (one thread).
+  for (const name of otes) {
+    const field = m61, n = 2, count = countArg;
+    const mk = (c: number) => [...Array(n).keys()].map((me) => new OfflineParty({ field, parties: n, me, sessionId: utf8(`bench-ote-${name}-${c}`), count: c, batchSize, ...oteConfig(name) }, cryptoRng));
+    let t = performance.now();
+    const setupOnly = await runOfflineInMemoryAsync(mk(0));
+    const setupS = (performance.now() - t) / 1000;
+    t = performance.now();
+    const parties = mk(count);
+    const r = await runOfflineInMemoryAsync(parties);
+    const totalS = (performance.now() - t) / 1000;
+    const bytes = Math.max(...r.bytesSent), setupBytes = Math.max(...setupOnly.bytesSent);
+    rows.push({
+      field: `m61 ${name}`, N: n, triples: count, batch: batchSize,
+      "setup s": Number(setupS.toFixed(2)),
+      "triples/s": Math.round(count / Math.max(totalS - setupS, 1e-9)),
+      "triples/s incl. setup": Math.round(count / totalS),
+      "bytes/party/triple": Math.round((bytes - setupBytes) / count),
+      "OT-ext bytes/OT": Number((Math.max(...parties.map((p) => p.bytesByStep.kos ?? 0)) / (count * m61.bits * combineTau(m61))).toFixed(2)),
+      "OT-ext bytes/triple": Math.round(Math.max(...parties.map((p) => p.bytesByStep.kos ?? 0)) / count),
+      "MB/party": Number((bytes / 1e6).toFixed(1)),
+    });
+  }
   for (const field of fields) for (const n of field.name === "p128" ? nsArg.slice(0, 1) : nsArg) {
     const count = field.name === "p128" ? Math.max(8, Math.floor(countArg / 8)) : countArg;
     const mk = (c: number) => [...Array(n).keys()].map((me) => new OfflineParty({ field, parties: n, me, sessionId: utf8(`bench-${n}-${c}`), count: c, batchSize }, cryptoRng));
@@ -90,6 +179,8 @@ export async function run(args: string[]): Promise<BenchResult> {
       "rows without a suffix: one thread runs all N parties; '(1 thread/party)': a worker thread per party, messages relayed by the main thread (closest to MP-SPDZ's one process per party); 2 cores shared with other work",
       "anchor MP-SPDZ v0.4.2 MASCOT on this machine: N=2 14.7k triples/s (64-bit), 6.2k/s (128-bit); N=3 5.4k/s (64-bit)",
       "triples/s excludes the one-off setup (base OTs), which is measured separately",
+      "'OT ext' rows: one ordered pair, both sides in one thread, async (WebCrypto) paths, extends of 61·τ·batch OTs (one m61 Gilboa batch); bytes/OT = extend message bytes / OTs (KOS: 128 + padding bits; SoftSpokenOT: ⌈128/k⌉ + padding bits); setup = GGM trees + PPRF check, after the shared base OTs",
+      "'m61 <ote>' rows: N = 2 in one thread with that OT extension; OT-ext bytes/OT and /triple = the batches' extend messages (phase <b>.kos) per Gilboa OT (61·τ per triple) and per triple; the rest of bytes/party/triple (Gilboa corrections, COPE, broadcasts) does not depend on the OT extension",
     ],
   };
 }

@@ -1,6 +1,8 @@
 /**
  * The MASCOT offline phase as a message-driven party (Keller–Orsini–Scholl, CCS 2016):
- * MAC-key shares α_i, pairwise base OTs for KOS15 OT extension and for COPE (Fig. 4), and
+ * MAC-key shares α_i, pairwise base OTs for the OT extension — SoftSpokenOT (Roy, CRYPTO 2022;
+ * softspoken.ts, default, k = SS_DEFAULT_K) or KOS15 (ot-extension.ts, `otExtension: "kos"`) —
+ * whose OTs serve COPE (Fig. 4) and the Gilboa products, and
  * `count` authenticated triples by Fig. 9 (Multiply → Combine → Authenticate → Sacrifice).
  *
  * ## Usage (for party.ts / online.ts)
@@ -25,11 +27,13 @@
  *                                     tag ≠ 0 offers base OTs kept from an earlier session, KosBaseStore)
  * setup2  B_kos | "reuse"            (I am the KOS sender, base-OT choice bits = my KOS Δ; "reuse" if I
  *                                     hold the offered base: both key this session's PRGs with H(k ‖ sid))
- * setup3  KOS extend for k OTs with choice bits = bits of my α_i: the COPE Initialize OTs
+ * setup3  [SoftSpokenOT: my GGM-tree setup message under this session's keys H(k ‖ sid), softspoken.ts]
+ *         ‖ OT extend for k OTs with choice bits = bits of my α_i: the COPE Initialize OTs
  *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
  *         ordered pair are public-key operations.
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
- *  kos     KOS extend message for the k·m·τ Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply;
+ *  kos     OT-extension message (SoftSpokenOT or KOS; the phase keeps its name) for the k·m·τ
+ *          Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply;
  *          τ = combineTau(field): 4 for m61, 3 for p128, for ≥ 2^-60 triple privacy, triples.ts)
  *  coins   bcast: commitments to three coin-toss seeds
  *  gilboa  d = m0 − m1 + b for each OT (b = my b_t for the peer's a_{t,l})         (Fig. 9 Multiply)
@@ -39,7 +43,8 @@
  *  open    bcast: y_i = x0 + Σ r_h X_h and my share of ρ = t·a − â
  *  coin3   bcast: opening → MAC-check coefficients                                   (Fig. 10 MACCheck)
  *  sigma.commit / sigma.open   bcast: σ_cope, σ_sac committed then opened; accept iff both sums are 0
- * Aborts: "ot-check-failed" (KOS), "cope-check-failed" (input/COPE check), "sacrifice-failed",
+ * Aborts: "ot-check-failed" (OT-extension checks: SoftSpokenOT's PPRF and consistency checks,
+ * or KOS's correlation check), "cope-check-failed" (input/COPE check), "sacrifice-failed",
  * "commitment-mismatch", "bad-encoding", "replay", "unexpected-message".
  */
 import type { Field, FieldVec } from "../field/types.ts";
@@ -60,6 +65,10 @@ import {
   type KosReceiverBase, type KosSenderBase, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
   type KosReceiverState, type KosSenderState,
 } from "./ot-extension.ts";
+import {
+  SS_DEFAULT_K, ssBlockSizes, ssMessageLength, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync,
+  ssSenderSetup, ssSetupMessageLength, ssStreams, type SsReceiverState, type SsSenderState,
+} from "./softspoken.ts";
 import { Prg } from "./prg.ts";
 import type { AuthShare } from "./shares.ts";
 import { combine, combineTau, gather, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, type TripleShares } from "./triples.ts";
@@ -77,11 +86,42 @@ export interface OfflineConfig {
   count: number;
   /** Triples per batch (default 1024). */
   batchSize?: number;
+  /**
+   * OT extension for every OT of the offline phase (COPE Initialize and Gilboa): SoftSpokenOT
+   * (default, softspoken.ts) or KOS15 (ot-extension.ts). All parties must use the same.
+   */
+  otExtension?: "softspoken" | "kos";
+  /** SoftSpokenOT's k (bits per small-field VOLE, 2..8; default SS_DEFAULT_K). */
+  softspokenK?: number;
+}
+
+/** One OT-extension instance of an ordered pair, either protocol. */
+type OtReceiver = { kind: "kos"; st: KosReceiverState } | { kind: "ss"; st: SsReceiverState };
+type OtSender = { kind: "kos"; st: KosSenderState } | { kind: "ss"; st: SsSenderState };
+type Cheat = { columns: number[]; bit: number } | undefined;
+
+function otReceiverExtend(r: OtReceiver, x: Uint8Array, rng: Rng, outBlocks: number, cheat: Cheat): { message: Uint8Array; outputs: Uint8Array } {
+  return r.kind === "kos" ? kosReceiverExtend(r.st, x, rng, outBlocks, cheat) : ssReceiverExtend(r.st, x, rng, outBlocks, cheat);
+}
+function otReceiverExtendAsync(r: OtReceiver, x: Uint8Array, rng: Rng, outBlocks: number): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
+  return r.kind === "kos" ? kosReceiverExtendAsync(r.st, x, rng, outBlocks) : ssReceiverExtendAsync(r.st, x, rng, outBlocks);
+}
+function otSenderExtend(s: OtSender, m: number, msg: Uint8Array, peer: number, outBlocks: number): { v0: Uint8Array; v1: Uint8Array } {
+  return s.kind === "kos" ? kosSenderExtend(s.st, m, msg, peer, outBlocks) : ssSenderExtend(s.st, m, msg, peer, outBlocks);
+}
+function otSenderExtendAsync(s: OtSender, m: number, msg: Uint8Array, peer: number, outBlocks: number): Promise<{ v0: Uint8Array; v1: Uint8Array }> {
+  return s.kind === "kos" ? kosSenderExtendAsync(s.st, m, msg, peer, outBlocks) : ssSenderExtendAsync(s.st, m, msg, peer, outBlocks);
+}
+/** The PRG streams one Extend reads (each paddedCount(m)/8 bytes), for WebCrypto prefetch. */
+function otStreams(x: OtReceiver | OtSender): Prg[] {
+  if (x.kind === "ss") return ssStreams(x.st);
+  if ("prgs" in x.st) return x.st.prgs;
+  return [...x.st.prg0, ...x.st.prg1];
 }
 
 /** Deviations for negative tests only (a cheating party). */
 export interface OfflineCheat {
-  /** Use inconsistent KOS choice bits in these columns (caught by the KOS check). */
+  /** Use inconsistent OT-extension choice bits in these columns (KOS) or in the SoftSpokenOT blocks containing them (caught by the consistency check). */
   kosColumns?: number[];
   /** Send a wrong COPE correction u^bit (caught by the authentication check). */
   copeBit?: number;
@@ -137,8 +177,13 @@ export class OfflineParty {
   private _done = false;
   private aborted = false;
   private kosPending: Array<BaseOtSenderState | undefined> = [];
-  private kosR: Array<KosReceiverState | undefined> = [];
-  private kosS: Array<KosSenderState | undefined> = [];
+  private kosR: Array<OtReceiver | undefined> = [];
+  private kosS: Array<OtSender | undefined> = [];
+  /** OT extension in use and SoftSpokenOT's k. */
+  private readonly ote: "softspoken" | "kos";
+  private readonly ssK: number;
+  /** SoftSpokenOT, per peer (me as OT-extension sender): the base kept from setup1 until the peer's setup message (setup3). */
+  private ssSenderBase: Array<KosSenderBase | undefined> = [];
   private copeS: Array<CopeSenderState | undefined> = [];
   private copeR: Array<CopeReceiverState | undefined> = [];
   private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
@@ -150,6 +195,8 @@ export class OfflineParty {
   private inputSeedsR: Array<CopeReceiverSeeds | undefined> = [];
   /** Payload bytes this party sent (a broadcast counts once per recipient). */
   bytesSent = 0;
+  /** {@link bytesSent} per step ("setup1".."setup3", and "kos", "gilboa", … summed over batches). */
+  bytesByStep: Record<string, number> = {};
 
   /** Throws TypeError/RangeError on a bad config. */
   constructor(cfg: OfflineConfig, rng: Rng, opts: { cheat?: OfflineCheat; baseOts?: KosBaseStore } = {}) {
@@ -162,6 +209,11 @@ export class OfflineParty {
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`OfflineParty: batchSize must be a positive integer, got ${bs}`);
     this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
     this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {}; this.baseOts = opts.baseOts;
+    const ote = cfg.otExtension ?? "softspoken";
+    if (ote !== "softspoken" && ote !== "kos") throw new RangeError(`OfflineParty: otExtension must be "softspoken" or "kos", got ${String(ote)}`);
+    this.ote = ote;
+    this.ssK = cfg.softspokenK ?? SS_DEFAULT_K;
+    ssBlockSizes(this.ssK); // throws RangeError on a bad k
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
     this.tau = combineTau(this.F);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
@@ -202,7 +254,10 @@ export class OfflineParty {
   }
 
   private out(to: number | "all", phase: string, payload: Uint8Array): OfflineOutbound {
-    this.bytesSent += to === "all" ? payload.length * (this.n - 1) : payload.length;
+    const len = to === "all" ? payload.length * (this.n - 1) : payload.length;
+    this.bytesSent += len;
+    const step = phase.slice(phase.indexOf(".") + 1);
+    this.bytesByStep[step.startsWith("setup") ? phase : step] = (this.bytesByStep[step.startsWith("setup") ? phase : step] ?? 0) + len;
     return { to, phase: `offline.${phase}`, payload };
   }
 
@@ -262,7 +317,7 @@ export class OfflineParty {
           for (const p of need) this.inbox.delete(p);
           const B = this.batch!, msgs = got[0]!;
           // All peers at once, so one peer's native AES overlaps another's JS work.
-          const pre = await inPeerOrder(this.peers.map((j) => kosSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
+          const pre = await inPeerOrder(this.peers.map((j) => otSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
           o = this.step();
@@ -284,9 +339,8 @@ export class OfflineParty {
     const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
-      for (const p of this.kosR[j]!.prg0) jobs.push(p.prefetch(colBytes));
-      for (const p of this.kosR[j]!.prg1) jobs.push(p.prefetch(colBytes));
-      for (const p of this.kosS[j]!.prgs) jobs.push(p.prefetch(colBytes));
+      for (const p of otStreams(this.kosR[j]!)) jobs.push(p.prefetch(colBytes));
+      for (const p of otStreams(this.kosS[j]!)) jobs.push(p.prefetch(colBytes));
       for (const p of this.copeS[j]!.prg0) jobs.push(p.prefetch(copeBytes));
       for (const p of this.copeS[j]!.prg1) jobs.push(p.prefetch(copeBytes));
       for (const p of this.copeR[j]!.prg) jobs.push(p.prefetch(copeBytes));
@@ -381,12 +435,14 @@ export class OfflineParty {
       const kept = this.baseOts?.sender(j);
       if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) {
         // Both sides still hold the same base OTs: no public-key operations this session.
-        this.kosS[j] = kosSenderFromBase(sid, kept);
+        if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(sid, kept) };
+        else this.ssSenderBase[j] = kept;
         outs.push(this.out(j, "setup2", REUSE));
         continue;
       }
       const k = kosSenderSetup(sid, p.subarray(0, 32), this.rng, j);
-      this.kosS[j] = k.state;
+      if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: k.state };
+      else this.ssSenderBase[j] = k.base;
       this.baseOts?.saveSender(j, k.base);
       outs.push(this.out(j, "setup2", k.message));
     }
@@ -400,23 +456,33 @@ export class OfflineParty {
     for (const j of this.peers) {
       const p = msgs[j]!;
       const sid = this.pairSid("kos", j, this.me);
+      let base: KosReceiverBase;
       if (bytesEqual(p, REUSE)) {
         const offered = this.offered[j];
         if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of base OTs that were not offered");
-        this.kosR[j] = kosReceiverFromBase(sid, offered);
+        base = offered;
+        if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, offered) };
         this.reusedBaseOts++;
       } else {
         if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
         const fresh = kosReceiverSetupFinishWithBase(sid, this.kosPending[j]!, p, j);
-        this.kosR[j] = fresh.state;
+        base = fresh.base;
+        if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: fresh.state };
         this.baseOts?.saveReceiver(j, fresh.base);
       }
       this.kosPending[j] = undefined;
+      // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
+      let prefix: Uint8Array = new Uint8Array(0);
+      if (this.ote === "softspoken") {
+        const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
+        this.kosR[j] = { kind: "ss", st: ss.state };
+        prefix = ss.message;
+      }
       // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i.
-      const ext = kosReceiverExtend(this.kosR[j]!, bits, this.rng, 1);
+      const ext = otReceiverExtend(this.kosR[j]!, bits, this.rng, 1, undefined);
       this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
       this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
-      outs.push(this.out(j, "setup3", ext.message));
+      outs.push(this.out(j, "setup3", prefix.length ? concatBytes(prefix, ext.message) : ext.message));
     }
     this.stage = "setup3";
     return outs;
@@ -425,7 +491,15 @@ export class OfflineParty {
   private onSetup3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     for (const j of this.peers) {
       // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
-      const { v0, v1 } = kosSenderExtend(this.kosS[j]!, this.F.bits, msgs[j]!, j, 1);
+      let msg = msgs[j]!;
+      if (this.ote === "softspoken") {
+        const head = ssSetupMessageLength(this.ssK), want = head + ssMessageLength(this.ssK, this.F.bits);
+        if (msg.length !== want) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${want} bytes`);
+        this.kosS[j] = { kind: "ss", st: ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j) };
+        this.ssSenderBase[j] = undefined;
+        msg = msg.subarray(head);
+      }
+      const { v0, v1 } = otSenderExtend(this.kosS[j]!, this.F.bits, msg, j, 1);
       this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
       this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
     }
@@ -452,15 +526,15 @@ export class OfflineParty {
     const choices = this.beginBatch();
     if (!choices) return [];
     // Fig. 9 Multiply: I am the OT receiver with the bits of my a (all τ copies) towards every peer.
-    const ext = this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
+    const ext = this.peers.map((j) => otReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
     return this.finishStart(ext);
   }
 
   private async startBatchAsync(): Promise<OfflineOutbound[]> {
     const choices = this.beginBatch();
     if (!choices) return [];
-    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => kosReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
-    const ext = await inPeerOrder(this.peers.map((j) => kosReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F))));
+    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => otReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
+    const ext = await inPeerOrder(this.peers.map((j) => otReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F))));
     return this.finishStart(ext);
   }
 
@@ -492,11 +566,11 @@ export class OfflineParty {
     const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
     try {
       for (const j of this.peers) {
-        for (const p of this.kosS[j]!.prgs) p.prefetchInBackground(colBytes);
+        for (const p of otStreams(this.kosS[j]!)) p.prefetchInBackground(colBytes);
         for (const p of this.copeS[j]!.prg0) p.prefetchInBackground(copeBytes);
         for (const p of this.copeS[j]!.prg1) p.prefetchInBackground(copeBytes);
         for (const p of this.copeR[j]!.prg) p.prefetchInBackground(copeBytes);
-        if (nextCol > 0) for (const p of [...this.kosR[j]!.prg0, ...this.kosR[j]!.prg1]) p.prefetchInBackground(nextCol);
+        if (nextCol > 0) for (const p of otStreams(this.kosR[j]!)) p.prefetchInBackground(nextCol);
       }
     } catch {
       // no WebCrypto: the streams are computed synchronously when read
@@ -516,7 +590,7 @@ export class OfflineParty {
     const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
     this.peers.forEach((j, k) => {
-      const { v0, v1 } = pre ? pre[k]! : kosSenderExtend(this.kosS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
+      const { v0, v1 } = pre ? pre[k]! : otSenderExtend(this.kosS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
       const g = gilboaSender(F, bRep, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));

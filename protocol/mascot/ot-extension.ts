@@ -24,6 +24,8 @@
  *
  * Note: Roy (SoftSpokenOT, CRYPTO 2022) pointed out a gap in the original KOS proof; the
  * protocol is used unchanged in MP-SPDZ and libOTe and the known fix costs a few bits of s.
+ * The offline phase now defaults to SoftSpokenOT (softspoken.ts, which shares this file's
+ * base material, check arithmetic, transpose and hash); KOS remains as `otExtension: "kos"`.
  * State objects hold PRG streams and counters and are advanced by each call (single
  * thread of use per pair; never replay a message into the same state).
  */
@@ -67,7 +69,7 @@ export function gfMul(a: Uint32Array, b: Uint32Array): Uint32Array {
  * Σ_j χ_j·t_j where t_j is row j of the bit matrix given by its κ columns (`cols`, column l
  * at words [l·W, (l+1)·W)): = Σ_l X^l·(⊕_{j: col_l[j] = 1} χ_j), Horner in X.
  */
-function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
+export function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
   // U_l = ⊕_{j: col_l[j] = 1} χ_j by the method of four Russians with 4-bit chunks: for each
   // word of 32 consecutive j, eight 16-entry tables (one per nibble) of XOR combinations of
   // their χ_j, then per column one word load and eight lookups, accumulated in registers.
@@ -107,7 +109,7 @@ function checkSum(cols: Uint32Array, W: number, chi: Uint32Array): Uint32Array {
 }
 
 /** ⊕_{j: x_j=1} χ_j for packed bits x. */
-function xorSelected(xw: Uint32Array, chi: Uint32Array): Uint32Array {
+export function xorSelected(xw: Uint32Array, chi: Uint32Array): Uint32Array {
   const acc = new Uint32Array(4);
   for (let w = 0; w < xw.length; w++) {
     let word = xw[w]!;
@@ -257,7 +259,8 @@ function splitVariants(out: Uint32Array, V: number, n: number, outBlocks: number
   return [...Array(V).keys()].map((v) => new Uint8Array(out.buffer, out.byteOffset + v * len, len));
 }
 
-function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Uint8Array[] {
+/** TMMO hash of `n` rows (sync), one output per entry of `deltas` (see {@link tccrPass1}); shared with softspoken.ts. */
+export function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Uint8Array[] {
   const R = deltas.length * n;
   const inp = tccrPass1(rows, n, deltas, 0);
   const pi = words(permuteSync(key, new Uint8Array(inp.buffer)));
@@ -267,7 +270,8 @@ function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: number, 
   return splitVariants(out, deltas.length, n, outBlocks);
 }
 
-async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Promise<Uint8Array[]> {
+/** {@link tccrHash} on WebCrypto (same output). */
+export async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Promise<Uint8Array[]> {
   const R = deltas.length * n;
   if (R === 0) return deltas.map(() => new Uint8Array(0));
   const ctx = await piContext(key);
@@ -298,7 +302,8 @@ async function chiForAsync(sid: Uint8Array, counter: number, u: Uint8Array, mPri
   return new Uint32Array(p.next(16 * mPrime).buffer);
 }
 
-function words(b: Uint8Array): Uint32Array {
+/** A Uint32Array view of `b` (a copy if `b` is not 4-byte aligned). */
+export function words(b: Uint8Array): Uint32Array {
   if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
   return new Uint32Array(b.slice().buffer);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { m61, p128, type Field } from "../../../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
+import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync, type OfflineCheat, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
@@ -78,3 +78,58 @@ describe("MASCOT offline phase: a cheating party is caught", () => {
     expectAbort(() => q.receive({ from: 0, phase: "offline.7.kos", seq: 0, payload: new Uint8Array(1) }), "unexpected-message");
   });
 });
+
+describe("MASCOT offline phase: OT extension options (SoftSpokenOT default, KOS15 kept)", () => {
+  type Ote = Pick<OfflineConfig, "otExtension" | "softspokenK">;
+  const mk = (F: Field, n: number, count: number, ote: Ote, cheat?: { who: number; cheat: OfflineCheat }, tag = "ote") =>
+    [...Array(n).keys()].map((me) => new OfflineParty({ field: F, parties: n, me, sessionId: utf8(`${tag}-session`), count, batchSize: 4, ...ote }, seededRng(`${tag}/${me}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
+  const abortCode = (f: () => unknown) => { try { f(); return "no-throw"; } catch (e) { return e instanceof ProtocolAbort ? `${e.code}:${e.culprits.join(",")}` : `other:${String(e)}`; } };
+
+  for (const ote of [{ otExtension: "kos" }, { otExtension: "softspoken", softspokenK: 2 }, { otExtension: "softspoken", softspokenK: 5 }, { otExtension: "softspoken", softspokenK: 8 }] as Ote[]) {
+    it(`${ote.otExtension}${ote.softspokenK ?? ""}: correct triples (n = 3, two batches); inconsistent choice bits → ot-check-failed naming the cheater`, () => {
+      checkTriples(m61, runOfflineInMemory(mk(m61, 3, 6, ote)) as ReturnType<typeof run>, 6);
+      expect(abortCode(() => runOfflineInMemory(mk(m61, 2, 4, ote, { who: 1, cheat: { kosColumns: [7] } })))).toBe("ot-check-failed:1");
+    });
+  }
+  it("p128 with SoftSpokenOT", () => checkTriples(p128, runOfflineInMemory(mk(p128, 2, 3, { otExtension: "softspoken", softspokenK: 3 })) as ReturnType<typeof run>, 3));
+  it("SoftSpokenOT sends ⌈128/k⌉/128 of KOS's extension bytes (plus the same 32-byte check per extend)", () => {
+    const kos = mk(m61, 2, 8, { otExtension: "kos" }, undefined, "bytes");
+    runOfflineInMemory(kos);
+    const batches = 2, K = kos[0]!.bytesByStep.kos! - 32 * batches;
+    for (const k of [2, 3, 4, 8]) {
+      const ss = mk(m61, 2, 8, { otExtension: "softspoken", softspokenK: k }, undefined, "bytes");
+      runOfflineInMemory(ss);
+      expect(ss[0]!.bytesByStep.kos! - 32 * batches).toBe((K * Math.ceil(128 / k)) / 128);
+    }
+  });
+  it("a bad k or OT extension name is refused", () => {
+    for (const c of [{ softspokenK: 1 }, { softspokenK: 9 }, { otExtension: "iknp" }]) {
+      expect(() => new OfflineParty({ field: m61, parties: 2, me: 0, sessionId: utf8("s"), count: 1, ...(c as Ote) }, seededRng("bad"))).toThrow(RangeError);
+    }
+  });
+  it("SoftSpokenOT setup3: a tampered GGM correction or τ → ot-check-failed; a short one → bad-encoding; KOS vs SoftSpokenOT peers do not interoperate", () => {
+    const drive = (parties: OfflineParty[], tamper: (m: OfflineInbound, to: number) => OfflineInbound) => {
+      const q: Array<{ to: number; m: OfflineInbound }> = [];
+      const seq = [[0, 0], [0, 0]];
+      const post = (from: number, outs: ReturnType<OfflineParty["start"]>) => {
+        for (const o of outs) for (const to of o.to === "all" ? [1 - from] : [o.to]) q.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
+      };
+      parties.forEach((p, i) => post(i, p.start()));
+      while (q.length) { const { to, m } = q.shift()!; post(to, parties[to]!.receive(tamper(m, to))); }
+    };
+    const flip = (at: (len: number) => number) => (m: OfflineInbound, to: number) => {
+      if (m.phase !== "offline.setup3" || to !== 0) return m;
+      const p = m.payload.slice(); p[at(p.length)]! ^= 0x10; return { ...m, payload: p };
+    };
+    const ss: Ote = { otExtension: "softspoken", softspokenK: 4 };
+    // 32·128 + 32·blocks: τ; byte 32·128 + 1 sits in τ_0. Both GGM ciphertext sides of all levels: try every level's both halves, one must be read.
+    expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t1"), flip(() => 32 * 128 + 1)))).toBe("ot-check-failed:1");
+    expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t2"), flip(() => 32 * 128 + 32 * 32 + 3)))).toBe("ot-check-failed:1");
+    const read = [0, 16].map((o) => abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t3"), flip(() => o))));
+    expect(read.sort()).toEqual(["no-throw", "ot-check-failed:1"]);
+    expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t4"), (m, to) => (m.phase === "offline.setup3" && to === 0 ? { ...m, payload: m.payload.subarray(1) } : m)))).toBe("bad-encoding:1");
+    const mixed = [...mk(m61, 2, 2, { otExtension: "kos" }, undefined, "mix").slice(0, 1), ...mk(m61, 2, 2, ss, undefined, "mix").slice(1)];
+    expect(abortCode(() => drive(mixed, (m) => m))).toMatch(/^bad-encoding/);
+  });
+});
+
