@@ -6,6 +6,7 @@ import { jobCommands } from "./job.ts";
 import { modelCommands } from "./model.ts";
 import { submitterCommands } from "./submitter.ts";
 import { consortiumCommands } from "./consortium.ts";
+import { fheTrainCommands } from "./fhe-train.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -17,4 +18,5 @@ export const commands: Record<string, Command> = {
   ...modelCommands,
   ...submitterCommands,
   ...consortiumCommands,
+  ...fheTrainCommands,
 };

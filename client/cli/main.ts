@@ -20,6 +20,9 @@ const USAGE = `usage: 2pm <command> [options]
   job verify   <job-id>
   model download <job-id> [--round <n>] [--out <dir>]
   infer        --model <job-id> --input <rows.csv> --schema <schema.json> [--local] [--json]
+  fhe train    --data <rows.csv> --schema <schema.json> --label <column> --iterations <k> [--degree 3|5|7]
+               [--learning-rate 10] [--refresh-every <b>] [--exclude <col,...>] [--out model.json]
+               encrypted logistic regression: owner and server in this process (docs/fhe.md)
 
 Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN;
 the submitter key from --submitter-key, TWOPM_SUBMITTER_KEY or ~/.2pm/submitter.json.`;

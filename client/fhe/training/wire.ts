@@ -1,0 +1,135 @@
+/**
+ * What crosses the owner → server boundary for one block of training, and back: binary frames
+ * (client/fhe/wire.ts) whose JSON header is validated here and whose parts are public SEAL
+ * objects only — ciphertexts, relinearisation and Galois keys. There is no field, part kind or
+ * code path for a secret key; a header naming one is refused (`secret-key-refused`).
+ *
+ *   request parts:  relin | galois | data_0 … data_{c−1} | [v | beta]   (state after a refresh)
+ *   response parts: beta_T | [beta_{T−1}]
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { z } from "zod";
+import { FheError } from "../errors.ts";
+import { ckksParamsSchema, type CkksParams } from "../params.ts";
+import { decodeFrame, encodeFrame } from "../wire.ts";
+
+export const TRAIN_REQUEST = "2pm-fhe-train/v1";
+export const TRAIN_RESPONSE = "2pm-fhe-train-result/v1";
+
+export const trainRequestHeaderSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal(TRAIN_REQUEST),
+    ckks: ckksParamsSchema,
+    /** Data rows n and features d (the server learns these sizes, nothing else about the data). */
+    rows: z.number().int().min(1).max(1 << 24),
+    features: z.number().int().min(1).max(4095),
+    nag: z
+      .object({
+        iterations: z.number().int().min(1).max(1000),
+        degree: z.union([z.literal(3), z.literal(5), z.literal(7)]),
+        learningRate: z.number().positive().max(1000),
+        lambda0: z.number().gt(0).lt(1),
+      })
+      .strict(),
+    block: z.object({ from: z.number().int().min(0), to: z.number().int().min(1) }).strict(),
+    /** Whether the request carries a refreshed state (v, beta) after the data ciphertexts. */
+    state: z.boolean(),
+    /** SHA-256 of the parts (length-prefixed): a truncated or altered part is refused before any work. */
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+
+export type TrainRequestHeader = z.infer<typeof trainRequestHeaderSchema> & { ckks: CkksParams };
+
+export const trainResponseHeaderSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal(TRAIN_RESPONSE),
+    block: z.object({ from: z.number().int().min(0), to: z.number().int().min(1) }).strict(),
+    /** Whether beta_{T−1} follows beta_T (absent when the block had one iteration). */
+    betaPrev: z.boolean(),
+    /** Levels left on beta_T. */
+    levelsLeft: z.number().int().min(0),
+    /** SHA-256 of the parts (integrity in transit; a malicious server can of course compute it). */
+    digest: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+
+export type TrainResponseHeader = z.infer<typeof trainResponseHeaderSchema>;
+
+/** Public material of one block, already serialised by the owner. */
+export interface TrainRequestParts {
+  relin: Uint8Array;
+  galois: Uint8Array;
+  data: Uint8Array[];
+  state?: { v: Uint8Array; beta: Uint8Array };
+}
+
+/** Hex SHA-256 over the parts, each prefixed by its u32 length. */
+export function partsDigest(parts: Uint8Array[]): string {
+  const h = sha256.create();
+  const len = new Uint8Array(4);
+  for (const p of parts) {
+    new DataView(len.buffer).setUint32(0, p.length, true);
+    h.update(len);
+    h.update(p);
+  }
+  return Array.from(h.digest(), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const LIMITS = { maxParts: 4096 + 4, maxPartBytes: 2 ** 30 };
+
+/** Throws FheError("secret-key-refused") if any key of a (parsed JSON) header mentions a secret key. */
+function refuseSecretFields(h: unknown): void {
+  const walk = (v: unknown): void => {
+    if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        if (/secret|private|^sk$/i.test(k)) throw new FheError("secret-key-refused", `the training request names "${k}"; the server takes public material only`);
+        walk(x);
+      }
+    }
+  };
+  walk(h);
+}
+
+export function encodeTrainRequest(header: Omit<TrainRequestHeader, "digest">, p: TrainRequestParts): Uint8Array {
+  const parts = [p.relin, p.galois, ...p.data, ...(p.state ? [p.state.v, p.state.beta] : [])];
+  return encodeFrame(trainRequestHeaderSchema.parse({ ...header, digest: partsDigest(parts) }), parts);
+}
+
+/**
+ * Parses a training request: frame structure, header (strict schema), number of parts.
+ * Throws FheError("secret-key-refused" | "bad-parameters" | "shape-mismatch" | "bad-ciphertext" | "oversized").
+ */
+export function decodeTrainRequest(bytes: Uint8Array): { header: TrainRequestHeader; parts: TrainRequestParts } {
+  const f = decodeFrame(bytes, LIMITS);
+  refuseSecretFields(f.header);
+  const r = trainRequestHeaderSchema.safeParse(f.header);
+  if (!r.success) throw new FheError("bad-parameters", `invalid training request: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
+  const h = r.data as TrainRequestHeader;
+  if (partsDigest(f.parts) !== h.digest) throw new FheError("bad-ciphertext", "training request parts do not match their digest (truncated or altered in transit)");
+  if (h.block.to <= h.block.from || h.block.to > h.nag.iterations) throw new FheError("bad-parameters", `block [${h.block.from}, ${h.block.to}) is not within ${h.nag.iterations} iterations`);
+  if (h.state !== (h.block.from > 0)) throw new FheError("bad-parameters", h.state ? "a block from iteration 0 starts from zero weights and takes no state" : "a block after iteration 0 needs the refreshed state (v, beta)");
+  const extra = h.state ? 2 : 0;
+  const data = f.parts.length - 2 - extra;
+  if (data < 1) throw new FheError("shape-mismatch", `training request has ${f.parts.length} parts`);
+  const parts: TrainRequestParts = { relin: f.parts[0]!, galois: f.parts[1]!, data: f.parts.slice(2, 2 + data) };
+  if (h.state) parts.state = { v: f.parts[2 + data]!, beta: f.parts[3 + data]! };
+  return { header: h, parts };
+}
+
+export function encodeTrainResponse(header: Omit<TrainResponseHeader, "digest">, beta: Uint8Array, betaPrev?: Uint8Array): Uint8Array {
+  const parts = betaPrev ? [beta, betaPrev] : [beta];
+  return encodeFrame(trainResponseHeaderSchema.parse({ ...header, digest: partsDigest(parts) }), parts);
+}
+
+/** Parses the server's answer. Throws FheError("bad-ciphertext" | "shape-mismatch"). */
+export function decodeTrainResponse(bytes: Uint8Array): { header: TrainResponseHeader; beta: Uint8Array; betaPrev?: Uint8Array } {
+  const f = decodeFrame(bytes, { maxParts: 2, maxPartBytes: 2 ** 28 });
+  const r = trainResponseHeaderSchema.safeParse(f.header);
+  if (!r.success) throw new FheError("bad-ciphertext", `invalid training response: ${r.error.issues[0]?.message}`);
+  if (f.parts.length !== (r.data.betaPrev ? 2 : 1)) throw new FheError("shape-mismatch", `training response has ${f.parts.length} parts`);
+  if (partsDigest(f.parts) !== r.data.digest) throw new FheError("bad-ciphertext", "training response parts do not match their digest (truncated or altered in transit)");
+  return { header: r.data, beta: f.parts[0]!, betaPrev: f.parts[1] };
+}
