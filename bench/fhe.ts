@@ -14,7 +14,7 @@ import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import type { BenchResult } from "./types.ts";
+import { loadNote, type BenchResult } from "./types.ts";
 import { CkksContext, type Compression } from "../client/fhe/context.ts";
 import { EvaluationKeys, PlanEvaluator } from "../client/fhe/evaluator.ts";
 import { compilePlan, type DenseModel } from "../client/fhe/model.ts";
@@ -336,7 +336,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       "anchors (node-seal 7, N=8192): rotate 3.61 ms, mul+relin+rescale 5.23 ms, encode+encrypt 5.10 ms; LR feature-major ≈ 17–18k samples/s e2e, single sample 44 ms",
       "goals: LR batch ≥ 50k samples/s e2e, single sample ≤ 20 ms",
       `client WASM memory after the run: ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`,
-      "the 2 CPU cores are shared with other jobs (load average ≈ 10): 'ms' is the median, 'best' the fastest run, closest to the uncontended cost",
+      `${loadNote("at the end")} (the cores may be shared with other jobs): 'ms' is the median, 'best' the fastest run, closest to the uncontended cost`,
     ],
   };
 }

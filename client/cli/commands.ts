@@ -7,6 +7,7 @@ import { modelCommands } from "./model.ts";
 import { submitterCommands } from "./submitter.ts";
 import { consortiumCommands } from "./consortium.ts";
 import { fheTrainCommands } from "./fhe-train.ts";
+import { fheServeCommands } from "./fhe-serve.ts";
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -19,4 +20,5 @@ export const commands: Record<string, Command> = {
   ...submitterCommands,
   ...consortiumCommands,
   ...fheTrainCommands,
+  ...fheServeCommands,
 };

@@ -1,11 +1,13 @@
 /**
  * `2pm fhe train --data rows.csv --schema s.json --label <column> --iterations k [--degree 3]
- *  [--learning-rate 10] [--refresh-every b] [--exclude id,...] [--out model.json]`
+ *  [--learning-rate 10] [--refresh-every b] [--exclude id,...] [--out model.json]
+ *  [--server <url> [--token T]]`
  *
  * Encrypted logistic-regression training (docs/fhe.md "Training on encrypted data"): this
  * process is the data owner (standardises, encrypts with its own key, decrypts the weights)
- * and, behind a function boundary that receives only serialised public material, the
- * untrusted server. Progress per iteration on stderr; the model (`2pm-dense/v1`, with the
+ * and, without --server, also the untrusted server behind a boundary that receives only
+ * serialised public material; with --server, a running `2pm fhe serve` is the server (keys
+ * uploaded once, one request per block; token from --token or TWOPM_FHE_TOKEN). Progress per iteration on stderr; the model (`2pm-dense/v1`, with the
  * owner's standardisation) is written only when training succeeded.
  */
 import { promises as fs } from "node:fs";
@@ -36,6 +38,8 @@ export async function fheTrain(args: string[]): Promise<number> {
       "refresh-every": { type: "string" },
       exclude: { type: "string" },
       out: { type: "string", default: "model.json" },
+      server: { type: "string" },
+      token: { type: "string" },
     },
     false,
   );
@@ -48,6 +52,12 @@ export async function fheTrain(args: string[]): Promise<number> {
   if (!(learningRate > 0 && learningRate <= 1000)) throw new UsageError(`--learning-rate must be a number in (0, 1000], got ${JSON.stringify(values["learning-rate"])}`);
   const refreshEvery = positiveInt(values["refresh-every"], "refresh-every");
   const exclude = values.exclude ? values.exclude.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const serverUrl = values.server;
+  const token = values.token ?? process.env.TWOPM_FHE_TOKEN;
+  if (serverUrl !== undefined) {
+    if (!/^https?:\/\/[^/]/.test(serverUrl)) throw new UsageError(`--server must be an http(s) URL, got ${JSON.stringify(serverUrl)}`);
+    if (!token) throw new UsageError("--server needs --token (or TWOPM_FHE_TOKEN)");
+  } else if (values.token !== undefined) throw new UsageError("--token is for --server");
 
   const { planTraining } = await import("../fhe/training/params.ts");
   const { DEFAULT_NAG, accuracy, logit } = await import("../fhe/training/nag.ts");
@@ -78,17 +88,20 @@ export async function fheTrain(args: string[]): Promise<number> {
   const { loadSealNode } = await import("../fhe/seal-node.ts");
   const { trainEncrypted } = await import("../fhe/training/train.ts");
   const seal = await loadSealNode();
-  process.stderr.write(`fhe train: ${x.length} rows × ${features.length} features, ${iterations} iterations, degree ${degree}${refreshEvery ? `, refresh every ${refreshEvery}` : ""}\n`);
+  const server = serverUrl === undefined ? undefined : (await import("../fhe/training/http.ts")).httpTrainServer(serverUrl, token!);
+  process.stderr.write(`fhe train: ${x.length} rows × ${features.length} features, ${iterations} iterations, degree ${degree}${refreshEvery ? `, refresh every ${refreshEvery}` : ""}${serverUrl ? `, server ${serverUrl}` : ""}\n`);
   const t0 = performance.now();
   let r;
   try {
     r = await trainEncrypted({
-      seal, x, y, nag, refreshEvery,
+      seal, x, y, nag, refreshEvery, server,
       onProgress: (p) => process.stderr.write(`iteration ${p.iteration}/${p.iterations}  level ${p.level} (${p.levelsLeft} left)  ${p.seconds.toFixed(2)} s\n`),
+      onKeys: server && ((k) => process.stderr.write(`evaluation keys uploaded once: ${(k.bytes / 2 ** 20).toFixed(1)} MiB in ${k.seconds.toFixed(1)} s (key id ${k.keyId.slice(0, 12)}…)\n`)),
       onBlock: (b) => b.to < iterations && process.stderr.write(`refresh after iteration ${b.to}: the owner re-encrypts (v, β)\n`),
     });
   } catch (e) {
-    throw new CliError(`encrypted training failed: ${e instanceof Error ? e.message : String(e)}`);
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new CliError(`encrypted training failed: ${/fetch failed|ECONNREFUSED/.test(msg) && serverUrl ? `cannot reach ${serverUrl} (is \`2pm fhe serve\` running?)` : msg}`);
   }
   const out = path.resolve(values.out!);
   const tmp = `${out}.${process.pid}.tmp`;

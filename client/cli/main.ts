@@ -23,6 +23,10 @@ const USAGE = `usage: 2pm <command> [options]
   fhe train    --data <rows.csv> --schema <schema.json> --label <column> --iterations <k> [--degree 3|5|7]
                [--learning-rate 10] [--refresh-every <b>] [--exclude <col,...>] [--out model.json]
                encrypted logistic regression: owner and server in this process (docs/fhe.md)
+               [--server <url> [--token <t>]]   the server is a running \`fhe serve\` instead
+  fhe serve    [--host 127.0.0.1] [--port 8791] [--token <t>] [--max-key-bytes <B>] [--max-key-sets <n>]
+               [--max-total-key-bytes <B>] [--max-block-bytes <B>]
+               the untrusted compute process for fhe train --server (token or TWOPM_FHE_TOKEN)
 
 Coordinator and token come from --coordinator / --token or TWOPM_COORDINATOR / TWOPM_API_TOKEN;
 the submitter key from --submitter-key, TWOPM_SUBMITTER_KEY or ~/.2pm/submitter.json.`;

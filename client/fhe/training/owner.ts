@@ -2,7 +2,8 @@
  * The data owner's side of encrypted training: its own CKKS key (a {@link Querier}: the secret
  * key never leaves it), the standardisation computed on its rows before encryption, the packed
  * and encrypted data, the public evaluation keys the server needs (relinearisation + Galois
- * for the power-of-two steps), the serialised request for each block, decryption of the
+ * for the power-of-two steps) as one key-set frame sent once per run, the serialised request
+ * for each block (naming the key set by id), decryption of the
  * returned weights, and the refresh between blocks (decrypt and re-encrypt the weight vectors
  * only).
  */
@@ -12,7 +13,8 @@ import { Querier, type EvaluationKeyBytes } from "../querier.ts";
 import type { Seal } from "../seal.ts";
 import { galoisSteps, layoutFor, packRows, packWeights, stateFromBetas, unpackWeights, type Layout, type NagConfig, type NagState } from "./nag.ts";
 import type { TrainingPlan } from "./params.ts";
-import { decodeTrainResponse, encodeTrainRequest } from "./wire.ts";
+import type { TrainProgress } from "./server.ts";
+import { decodeTrainResponse, encodeTrainKeys, encodeTrainRequest, trainKeyId } from "./wire.ts";
 
 /** The data are encrypted as z/8, so inner products are u/8, the sigmoid polynomial's variable. */
 export const DATA_SCALE = 1 / 8;
@@ -25,6 +27,7 @@ export class TrainingOwner {
   readonly layout: Layout;
   private data: Uint8Array[] | undefined;
   private keys: EvaluationKeyBytes | undefined;
+  private keySet: { bytes: Uint8Array; keyId: Promise<string> } | undefined;
 
   private constructor(
     readonly plan: TrainingPlan,
@@ -57,6 +60,16 @@ export class TrainingOwner {
     return this.keys;
   }
 
+  /** The key-set frame the server stores once per run, and its key id (SHA-256 of the frame). */
+  keySetFrame(): { bytes: Uint8Array; keyId: Promise<string> } {
+    if (!this.keySet) {
+      const k = this.evaluationKeys();
+      const bytes = encodeTrainKeys(this.plan.params, { relin: k.relin!, galois: k.galois! });
+      this.keySet = { bytes, keyId: trainKeyId(bytes) };
+    }
+    return this.keySet;
+  }
+
   /** Encodes and encrypts full slot vectors (through the querier's feature-major path: vector k = its "feature" k). */
   private encryptVectors(vectors: Float64Array[]): Uint8Array[] {
     const slots = this.ctx.slots;
@@ -64,10 +77,12 @@ export class TrainingOwner {
     return this.querier.encryptBatch(rows, vectors.length, "none");
   }
 
-  /** The serialised public request for block `b` (state: the refreshed NAG state, for blocks after the first). */
-  request(b: { from: number; to: number }, state?: NagState): Uint8Array {
+  /**
+   * The serialised public request for block `b`, naming the uploaded key set `keyId`
+   * (state: the refreshed NAG state, for blocks after the first).
+   */
+  request(b: { from: number; to: number }, keyId: string, state?: NagState): Uint8Array {
     if (!this.data) throw new FheError("shape-mismatch", "encryptData first");
-    const keys = this.evaluationKeys();
     let st: { v: Uint8Array; beta: Uint8Array } | undefined;
     if (b.from > 0) {
       if (!state || state.t !== b.from) throw new FheError("shape-mismatch", `block from ${b.from} needs the state after ${b.from} iterations`);
@@ -75,8 +90,8 @@ export class TrainingOwner {
       st = { v: v!, beta: beta! };
     }
     return encodeTrainRequest(
-      { v: 1, kind: "2pm-fhe-train/v1", ckks: this.plan.params, rows: this.rows, features: this.features, nag: { ...this.nag }, block: b, state: !!st },
-      { relin: keys.relin!, galois: keys.galois!, data: this.data, state: st },
+      { v: 1, kind: "2pm-fhe-train/v1", ckks: this.plan.params, rows: this.rows, features: this.features, nag: { ...this.nag }, block: b, keyId, state: !!st },
+      { data: this.data, state: st },
     );
   }
 
@@ -103,14 +118,17 @@ export class TrainingOwner {
 
   /**
    * Reads a block's response: β_T (and β_{T−1}), and the NAG state to continue from
-   * (`prevBeta`: β at the block's start, which the owner already has). Throws FheError.
+   * (`prevBeta`: β at the block's start, which the owner already has); `onProgress` gets the
+   * server's per-iteration report. Throws FheError.
    */
-  readResponse(bytes: Uint8Array, block: { from: number; to: number }, prevBeta: Float64Array): NagState {
+  readResponse(bytes: Uint8Array, block: { from: number; to: number }, prevBeta: Float64Array, onProgress?: (p: TrainProgress) => void): NagState {
     const r = decodeTrainResponse(bytes);
     if (r.header.block.from !== block.from || r.header.block.to !== block.to) throw new FheError("shape-mismatch", "response is for another block");
     const beta = this.decryptWeights(r.beta);
     const betaPrev = r.betaPrev ? this.decryptWeights(r.betaPrev) : prevBeta;
-    return stateFromBetas(block.to, beta, betaPrev, this.nag);
+    const state = stateFromBetas(block.to, beta, betaPrev, this.nag);
+    for (const p of r.header.progress) onProgress?.(p);
+    return state;
   }
 
   /** Deletes the secret key. */

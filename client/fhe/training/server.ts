@@ -1,8 +1,9 @@
 /**
  * The untrusted server's side of encrypted training: one block of Nesterov iterations on CKKS
  * ciphertexts (Kim et al. 2018, Algorithm 1 with the packing of nag.ts `Layout`). It takes one
- * serialised request — public material only: the owner's ciphertexts, relinearisation and
- * Galois keys, parameters — and returns a serialised response (β_T, β_{T−1}). Its signature
+ * serialised request — public material only: the owner's ciphertexts and parameters, naming a
+ * key set by id — and the serialised key set (relinearisation and Galois keys) the server's
+ * store holds under that id, and returns a serialised response (β_T, β_{T−1}). Its signature
  * takes bytes, not SEAL objects, so a `SecretKey` (or the owner) is not even assignable to it,
  * and at run time any part that loads as a secret key is refused (`secret-key-refused`).
  *
@@ -22,10 +23,10 @@ import type { Ciphertext, Plaintext } from "node-seal/throws";
 import { CkksContext } from "../context.ts";
 import { FheError } from "../errors.ts";
 import { EvaluationKeys, galoisElt } from "../evaluator.ts";
-import { levelsOf } from "../params.ts";
+import { levelsOf, paramsKey } from "../params.ts";
 import { scoped, type Own, type Seal } from "../seal.ts";
 import { blockLevels, checkNagConfig, galoisSteps, layoutFor, levelsPerIteration, nagSchedule, SIGMOID_COEFFS, type Layout, type NagConfig } from "./nag.ts";
-import { decodeTrainRequest, encodeTrainResponse, type TrainRequestHeader } from "./wire.ts";
+import { decodeTrainKeys, decodeTrainRequest, encodeTrainResponse, type TrainRequestHeader } from "./wire.ts";
 
 /** Progress of one iteration (1-based `iteration` of `iterations`). */
 export interface TrainProgress {
@@ -48,28 +49,43 @@ export interface TrainBlockOptions {
 export type PublicTrainingRequest = Uint8Array;
 
 /**
- * Runs one block of iterations on a serialised request and returns the serialised response.
- * Throws FheError: "secret-key-refused" (a secret key in the request), "bad-parameters"
- * (header, or a block deeper than the parameters), "bad-keys", "bad-ciphertext" (malformed,
- * other parameters or another key's material where detectable), "shape-mismatch", "oversized".
- * Nothing is returned on error.
+ * The key-set frame (wire.ts `encodeTrainKeys`) the server's own store holds under `keyId`
+ * (the SHA-256 of `bytes`, computed by the store when it was uploaded: keys.ts).
  */
-export function trainBlock(seal: Seal, request: PublicTrainingRequest, opts: TrainBlockOptions = {}): Uint8Array {
-  if (!(request instanceof Uint8Array)) {
-    const name = (request as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof request;
-    throw new FheError(/secret/i.test(name) ? "secret-key-refused" : "bad-ciphertext", `trainBlock takes the serialised public request (bytes), not ${name}`);
+export interface StoredKeySet {
+  keyId: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Runs one block of iterations on a serialised request with the key set it names and returns
+ * the serialised response. Throws FheError: "secret-key-refused" (a secret key in the request
+ * or the key set), "bad-parameters" (header, or a block deeper than the parameters), "bad-keys"
+ * (the key set is not the one named, is for other parameters, malformed, missing a rotation),
+ * "bad-ciphertext" (malformed, other parameters or another key's material where detectable),
+ * "shape-mismatch", "oversized". Nothing is returned on error.
+ */
+export function trainBlock(seal: Seal, request: PublicTrainingRequest, keySet: StoredKeySet, opts: TrainBlockOptions = {}): Uint8Array {
+  for (const [what, v] of [["request", request], ["key set", keySet?.bytes]] as const) {
+    if (!(v instanceof Uint8Array)) {
+      const name = (v as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof v;
+      throw new FheError(/secret/i.test(name) ? "secret-key-refused" : "bad-ciphertext", `trainBlock takes the serialised public ${what} (bytes), not ${name}`);
+    }
   }
   const { header, parts } = decodeTrainRequest(request);
+  if (keySet.keyId !== header.keyId) throw new FheError("bad-keys", `the request names key set ${header.keyId.slice(0, 12)}…, not ${keySet.keyId.slice(0, 12)}…`);
+  const ks = decodeTrainKeys(keySet.bytes, opts.maxKeyBytes ?? 2 ** 30);
+  if (paramsKey(ks.header.ckks) !== paramsKey(header.ckks)) throw new FheError("bad-keys", `the key set is for ${paramsKey(ks.header.ckks)}, the request for ${paramsKey(header.ckks)}`);
   const nag: NagConfig = checkNagConfig({ ...header.nag });
   const ctx = CkksContext.get(seal, header.ckks);
-  const all = [parts.relin, parts.galois, ...parts.data, ...(parts.state ? [parts.state.v, parts.state.beta] : [])];
+  const all = [ks.relin, ks.galois, ...parts.data, ...(parts.state ? [parts.state.v, parts.state.beta] : [])];
   let keys: EvaluationKeys | undefined;
   try {
     const layout = layoutFor(header.rows, header.features, ctx.slots);
     if (parts.data.length !== layout.ciphertexts) throw new FheError("shape-mismatch", `${header.rows} rows of ${header.features} features take ${layout.ciphertexts} ciphertexts, got ${parts.data.length}`);
     const need = blockLevels(nag.degree, header.block.to - header.block.from, header.block.from === 0);
     if (need > levelsOf(ctx.params)) throw new FheError("bad-parameters", `iterations ${header.block.from}…${header.block.to - 1} need ${need} levels, the parameters hold ${levelsOf(ctx.params)}`);
-    keys = EvaluationKeys.load(ctx, { relin: parts.relin, galois: parts.galois }, opts.maxKeyBytes ?? 2 ** 30);
+    keys = EvaluationKeys.load(ctx, { relin: ks.relin, galois: ks.galois }, opts.maxKeyBytes ?? 2 ** 30);
     for (const s of galoisSteps(layout)) if (!keys.galois!.hasKey(galoisElt(s, ctx.params.polyModulusDegree))) throw new FheError("bad-keys", `missing Galois key for rotation step ${s}`);
     const k = keys;
     return scoped(seal, (own) => new BlockRun(ctx, k, layout, header, nag, own, opts.onProgress).run(parts));
@@ -83,7 +99,7 @@ export function trainBlock(seal: Seal, request: PublicTrainingRequest, opts: Tra
 }
 
 /** Throws FheError("secret-key-refused") if `bytes` loads as a SEAL secret key of this context. */
-function refuseSecretKey(ctx: CkksContext, bytes: Uint8Array): void {
+export function refuseSecretKey(ctx: CkksContext, bytes: Uint8Array): void {
   if (bytes.length < 16 || bytes[0] !== 0x5e || bytes[1] !== 0xa1) return;
   const sk = new ctx.seal.SecretKey();
   let loaded = false;
@@ -323,6 +339,11 @@ class BlockRun {
     }
     let prev: { v: Ciphertext | null; g: Ciphertext; phi: number } | null = null; // β_t = v_{t−1} + G'_{t−1}/φ_{t−1}
     const levels = levelsOf(ctx.params);
+    const progress: TrainProgress[] = [];
+    const report = (p: TrainProgress) => {
+      progress.push(p);
+      this.onProgress?.(p);
+    };
     for (let t = from; t < to; t++) {
       const t0 = performance.now();
       const last = t === to - 1;
@@ -333,9 +354,9 @@ class BlockRun {
         const beta = v ? this.addInto(this.copyAt(v, this.level(g), own), g, own) : g;
         let betaPrev: Ciphertext | undefined;
         if (prev) betaPrev = this.materialise([...(prev.v ? [{ ct: prev.v, c: 1 }] : []), { ct: prev.g, c: 1 / prev.phi }], own);
-        this.onProgress?.({ iteration: t + 1, iterations: this.nag.iterations, level: this.level(beta), levelsLeft: levels - this.level(beta), seconds: (performance.now() - t0) / 1000 });
+        report({ iteration: t + 1, iterations: this.nag.iterations, level: this.level(beta), levelsLeft: levels - this.level(beta), seconds: (performance.now() - t0) / 1000 });
         return encodeTrainResponse(
-          { v: 1, kind: "2pm-fhe-train-result/v1", block: { from, to }, betaPrev: !!betaPrev, levelsLeft: levels - this.level(beta) },
+          { v: 1, kind: "2pm-fhe-train-result/v1", block: { from, to }, betaPrev: !!betaPrev, levelsLeft: levels - this.level(beta), progress },
           ctx.saveCiphertext(beta, "none"),
           betaPrev && ctx.saveCiphertext(betaPrev, "none"),
         );
@@ -347,7 +368,7 @@ class BlockRun {
       if (v) bracket.push({ ct: v, c: etaN });
       prev = { v, g, phi };
       v = vNext;
-      this.onProgress?.({ iteration: t + 1, iterations: this.nag.iterations, level: this.level(v), levelsLeft: levels - this.level(v), seconds: (performance.now() - t0) / 1000 });
+      report({ iteration: t + 1, iterations: this.nag.iterations, level: this.level(v), levelsLeft: levels - this.level(v), seconds: (performance.now() - t0) / 1000 });
     }
     throw new FheError("bad-parameters", "internal: empty block");
   }

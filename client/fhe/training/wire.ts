@@ -1,11 +1,15 @@
 /**
- * What crosses the owner → server boundary for one block of training, and back: binary frames
- * (client/fhe/wire.ts) whose JSON header is validated here and whose parts are public SEAL
- * objects only — ciphertexts, relinearisation and Galois keys. There is no field, part kind or
- * code path for a secret key; a header naming one is refused (`secret-key-refused`).
+ * What crosses the owner → server boundary, and back: binary frames (client/fhe/wire.ts) whose
+ * JSON header is validated here and whose parts are public SEAL objects only — ciphertexts,
+ * relinearisation and Galois keys. There is no field, part kind or code path for a secret key;
+ * a header naming one is refused (`secret-key-refused`).
  *
- *   request parts:  relin | galois | data_0 … data_{c−1} | [v | beta]   (state after a refresh)
- *   response parts: beta_T | [beta_{T−1}]
+ *   key set (once per run):  relin | galois          key id = SHA-256 (hex) of the whole frame
+ *   block request parts:     data_0 … data_{c−1} | [v | beta]   (header names the key id)
+ *   block response parts:    beta_T | [beta_{T−1}]
+ *
+ * The evaluation keys (tens to hundreds of MB) travel once per training run; every block
+ * request names them by key id, and the server resolves the id in its own store.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { z } from "zod";
@@ -15,6 +19,23 @@ import { decodeFrame, encodeFrame } from "../wire.ts";
 
 export const TRAIN_REQUEST = "2pm-fhe-train/v1";
 export const TRAIN_RESPONSE = "2pm-fhe-train-result/v1";
+export const TRAIN_KEYS = "2pm-fhe-train-keys/v1";
+
+/** A key id: lowercase hex SHA-256 of the key-set frame. */
+export const keyIdSchema = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const trainKeysHeaderSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal(TRAIN_KEYS),
+    /** The parameters the keys were generated under (a block's parameters must be the same). */
+    ckks: ckksParamsSchema,
+    /** Part order: always relinearisation, then Galois (power-of-two steps). */
+    kinds: z.tuple([z.literal("relin"), z.literal("galois")]),
+  })
+  .strict();
+
+export type TrainKeysHeader = z.infer<typeof trainKeysHeaderSchema> & { ckks: CkksParams };
 
 export const trainRequestHeaderSchema = z
   .object({
@@ -33,6 +54,8 @@ export const trainRequestHeaderSchema = z
       })
       .strict(),
     block: z.object({ from: z.number().int().min(0), to: z.number().int().min(1) }).strict(),
+    /** Key id of the evaluation keys uploaded before (frame {@link TRAIN_KEYS}). */
+    keyId: keyIdSchema,
     /** Whether the request carries a refreshed state (v, beta) after the data ciphertexts. */
     state: z.boolean(),
     /** SHA-256 of the parts (length-prefixed): a truncated or altered part is refused before any work. */
@@ -51,6 +74,10 @@ export const trainResponseHeaderSchema = z
     betaPrev: z.boolean(),
     /** Levels left on beta_T. */
     levelsLeft: z.number().int().min(0),
+    /** Per iteration of the block: chain level after it, levels left, seconds (the owner's progress lines). */
+    progress: z
+      .array(z.object({ iteration: z.number().int().min(1), iterations: z.number().int().min(1), level: z.number().int().min(0), levelsLeft: z.number().int().min(0), seconds: z.number().min(0) }).strict())
+      .max(1000),
     /** SHA-256 of the parts (integrity in transit; a malicious server can of course compute it). */
     digest: z.string().regex(/^[0-9a-f]{64}$/),
   })
@@ -58,10 +85,8 @@ export const trainResponseHeaderSchema = z
 
 export type TrainResponseHeader = z.infer<typeof trainResponseHeaderSchema>;
 
-/** Public material of one block, already serialised by the owner. */
+/** Public material of one block, already serialised by the owner (the keys travel separately). */
 export interface TrainRequestParts {
-  relin: Uint8Array;
-  galois: Uint8Array;
   data: Uint8Array[];
   state?: { v: Uint8Array; beta: Uint8Array };
 }
@@ -78,7 +103,7 @@ export function partsDigest(parts: Uint8Array[]): string {
   return Array.from(h.digest(), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const LIMITS = { maxParts: 4096 + 4, maxPartBytes: 2 ** 30 };
+const LIMITS = { maxParts: 4096 + 2, maxPartBytes: 2 ** 30 };
 
 /** Throws FheError("secret-key-refused") if any key of a (parsed JSON) header mentions a secret key. */
 function refuseSecretFields(h: unknown): void {
@@ -94,8 +119,32 @@ function refuseSecretFields(h: unknown): void {
 }
 
 export function encodeTrainRequest(header: Omit<TrainRequestHeader, "digest">, p: TrainRequestParts): Uint8Array {
-  const parts = [p.relin, p.galois, ...p.data, ...(p.state ? [p.state.v, p.state.beta] : [])];
+  const parts = [...p.data, ...(p.state ? [p.state.v, p.state.beta] : [])];
   return encodeFrame(trainRequestHeaderSchema.parse({ ...header, digest: partsDigest(parts) }), parts);
+}
+
+/** The public evaluation keys of a run as one frame (its SHA-256 is the key id). */
+export function encodeTrainKeys(ckks: CkksParams, keys: { relin: Uint8Array; galois: Uint8Array }): Uint8Array {
+  return encodeFrame(trainKeysHeaderSchema.parse({ v: 1, kind: TRAIN_KEYS, ckks, kinds: ["relin", "galois"] }), [keys.relin, keys.galois]);
+}
+
+/**
+ * Parses a key-set frame: structure, strict header, exactly two parts (relin, galois).
+ * Throws FheError("secret-key-refused" | "bad-keys" | "bad-ciphertext" | "oversized").
+ */
+export function decodeTrainKeys(bytes: Uint8Array, maxPartBytes = 2 ** 30): { header: TrainKeysHeader; relin: Uint8Array; galois: Uint8Array } {
+  const f = decodeFrame(bytes, { maxParts: 2, maxPartBytes });
+  refuseSecretFields(f.header);
+  const r = trainKeysHeaderSchema.safeParse(f.header);
+  if (!r.success) throw new FheError("bad-keys", `invalid key set: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
+  if (f.parts.length !== 2) throw new FheError("bad-keys", `a key set has 2 parts (relin, galois), got ${f.parts.length}`);
+  return { header: r.data as TrainKeysHeader, relin: f.parts[0]!, galois: f.parts[1]! };
+}
+
+/** Key id of a key-set frame: lowercase hex SHA-256 of its bytes (WebCrypto: Node and workerd). */
+export async function trainKeyId(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -112,10 +161,10 @@ export function decodeTrainRequest(bytes: Uint8Array): { header: TrainRequestHea
   if (h.block.to <= h.block.from || h.block.to > h.nag.iterations) throw new FheError("bad-parameters", `block [${h.block.from}, ${h.block.to}) is not within ${h.nag.iterations} iterations`);
   if (h.state !== (h.block.from > 0)) throw new FheError("bad-parameters", h.state ? "a block from iteration 0 starts from zero weights and takes no state" : "a block after iteration 0 needs the refreshed state (v, beta)");
   const extra = h.state ? 2 : 0;
-  const data = f.parts.length - 2 - extra;
+  const data = f.parts.length - extra;
   if (data < 1) throw new FheError("shape-mismatch", `training request has ${f.parts.length} parts`);
-  const parts: TrainRequestParts = { relin: f.parts[0]!, galois: f.parts[1]!, data: f.parts.slice(2, 2 + data) };
-  if (h.state) parts.state = { v: f.parts[2 + data]!, beta: f.parts[3 + data]! };
+  const parts: TrainRequestParts = { data: f.parts.slice(0, data) };
+  if (h.state) parts.state = { v: f.parts[data]!, beta: f.parts[data + 1]! };
   return { header: h, parts };
 }
 

@@ -37,17 +37,17 @@ describe("encrypted NAG training", () => {
     const progress: string[] = [];
     const seen: Uint8Array[] = [];
     const inner = localTrainServer(seal, (p) => progress.push(`${p.iteration}/${p.iterations}@${p.level}`));
-    const r = await trainEncrypted({ seal, x, y, nag, server: (req) => (seen.push(req), inner(req)) });
+    const r = await trainEncrypted({ seal, x, y, nag, server: { ...inner, train: (req) => (seen.push(req), inner.train(req)) } });
     expect(r.plan.params.polyModulusDegree).toBe(16384);
     expect(progress).toEqual(["1/3@1", "2/3@4", "3/3@7"]);
     const ref = nagPlain(zRows(x, y, standardisation(x)), nag);
     const err = maxErr(r.beta, ref.beta);
     console.log(`wdbc 256×30, 3 iterations: max |β_enc − β_plain| = ${err.toExponential(2)} (max |β| ${Math.max(...ref.beta.map(Math.abs)).toFixed(3)}), server ${r.serverSeconds.toFixed(1)} s, owner ${r.ownerSeconds.toFixed(1)} s`);
     expect(err).toBeLessThan(TOL);
-    // The server got bytes holding public material only: relin, Galois, data ciphertexts.
+    // The server got bytes holding public material only: data ciphertexts naming the key set (relin, Galois) uploaded before.
     expect(seen).toHaveLength(1);
     const { header, parts } = decodeTrainRequest(seen[0]!);
-    expect(Object.keys(header).sort()).toEqual(["block", "ckks", "digest", "features", "kind", "nag", "rows", "state", "v"]);
+    expect(Object.keys(header).sort()).toEqual(["block", "ckks", "digest", "features", "keyId", "kind", "nag", "rows", "state", "v"]);
     expect(parts.data).toHaveLength(2);
     expect(parts.state).toBeUndefined();
 
@@ -62,7 +62,7 @@ describe("encrypted NAG training", () => {
     const nag: NagConfig = { ...DEFAULT_NAG, iterations: 4, learningRate: 1 };
     const seen: Uint8Array[] = [];
     const inner = localTrainServer(seal);
-    const r = await trainEncrypted({ seal, x, y, nag, refreshEvery: 2, server: (req) => (seen.push(req), inner(req)) });
+    const r = await trainEncrypted({ seal, x, y, nag, refreshEvery: 2, server: { ...inner, train: (req) => (seen.push(req), inner.train(req)) } });
     expect(r.plan.blocks).toEqual([{ from: 0, to: 2 }, { from: 2, to: 4 }]);
     const second = decodeTrainRequest(seen[1]!);
     expect(second.header.block).toEqual({ from: 2, to: 4 });
