@@ -501,12 +501,21 @@ function senderPart1(st: KosSenderState, m: number, message: Uint8Array, peer: n
   return { mp, W, u, q, xt: tail.subarray(0, 4), tt: tail.subarray(4, 8) };
 }
 
+/**
+ * The sender's correlation check shared by KOS (Fig. 7 "Check correlation") and SoftSpokenOT:
+ * Σ q_j·χ_j = t̃ + x̃·Δ in GF(2^128), else ProtocolAbort "ot-check-failed" naming `peer`
+ * (`what` says which extension); returns the rows q_j, transposed.
+ */
+export function checkCorrelation(q: Uint32Array, W: number, chi: Uint32Array, xt: Uint32Array, tt: Uint32Array, delta: Uint32Array, peer: number, what: string): Uint32Array {
+  const qt = checkSum(q, W, chi);
+  const xd = gfMul(xt, delta);
+  let diff = 0;
+  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ tt[w]! ^ xd[w]!;
+  if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], `${what} consistency check failed (inconsistent choice bits or corrections)`);
+  return transposeColumns(q, W);
+}
+
 /** Fig. 7 "Check correlation" (sender): Σ q_j·χ_j = t̃ + x̃·Δ, else abort; returns the rows q_j. */
 function senderPart2(st: KosSenderState, p: SenderPart, chi: Uint32Array, peer: number): Uint32Array {
-  const qt = checkSum(p.q, p.W, chi);
-  const xd = gfMul(p.xt, st.delta);
-  let diff = 0;
-  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ p.tt[w]! ^ xd[w]!;
-  if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], "KOS correlation check failed (inconsistent OT extension input)");
-  return transposeColumns(p.q, p.W);
+  return checkCorrelation(p.q, p.W, chi, p.xt, p.tt, st.delta, peer, "KOS correlation");
 }

@@ -58,7 +58,7 @@ import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  checkSum, gfMul, KAPPA, paddedCount, tccrHash, tccrHashAsync, transposeColumns, words, xorSelected,
+  checkCorrelation, checkSum, KAPPA, paddedCount, tccrHash, tccrHashAsync, transposeColumns, words, xorSelected,
   type KosReceiverBase, type KosSenderBase,
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
@@ -427,12 +427,7 @@ function senderPart1(st: SsSenderState, m: number, message: Uint8Array, peer: nu
 
 /** Extend step 3 (S): Σ W_j χ_j = t̃ + x̃·Δ, else abort; returns the rows q_j. */
 function senderPart2(st: SsSenderState, p: SPart, chi: Uint32Array, peer: number): Uint32Array {
-  const qt = checkSum(p.q, p.W, chi);
-  const xd = gfMul(p.xt, st.delta);
-  let diff = 0;
-  for (let w = 0; w < 4; w++) diff |= qt[w]! ^ p.tt[w]! ^ xd[w]!;
-  if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], "SoftSpokenOT consistency check failed (inconsistent choice bits or corrections)");
-  return transposeColumns(p.q, p.W);
+  return checkCorrelation(p.q, p.W, chi, p.xt, p.tt, st.delta, peer, "SoftSpokenOT");
 }
 
 /**
