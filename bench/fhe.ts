@@ -6,7 +6,8 @@
  * - logistic regression (wdbc, trained here) and a 64-16-10 square MLP (optdigits shape,
  *   seeded weights): batch throughput (feature-major, N/2 rows per ciphertext) end to end
  *   (encrypt + evaluate + decrypt, incl. serialisation) and server-only, and single-sample
- *   latency, in the client (Node) and through the Worker (the inference sub-app bundled with
+ *   latency (for the MLP: the feature-major path with one row and `mlp-single-bsgs`, the
+ *   diagonal / baby-step giant-step path, side by side), in the client (Node) and through the Worker (the inference sub-app bundled with
  *   esbuild and run in workerd by Miniflare, R2 in memory);
  * - memory over N consecutive Worker requests (workerd RSS) when --memory N is given.
  */
@@ -157,6 +158,29 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
       for (const c of r) q.decrypt(c, 1);
     });
     out.push({ section: name, where: "node", what: "single-sample e2e (feature-major, 1 row)", params: p, ms: +lat.toFixed(1), "best ms": +lastBest.toFixed(1) });
+    if (ev.bsgs) {
+      // mlp-single-bsgs: the same row, one ciphertext, diagonal products with baby-step giant-step rotations
+      const qb = Querier.create(ctx, ev.needs("single"));
+      const kb = qb.evaluationKeys();
+      const keysB = EvaluationKeys.load(ctx, kb);
+      let err = 0;
+      const want = (() => {
+        const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, "none"), keys, compression);
+        return r.map((c) => q.decrypt(c, 1)[0]!);
+      })();
+      const latB = time(reps * 5, () => {
+        const r = ev.evaluateSingle(qb.encryptBsgs(one, plan.outputDim, "none"), keysB, compression);
+        const got = qb.decrypt(r[0]!, plan.outputDim);
+        err = Math.max(...want.map((v, k) => Math.abs(v - got[k]!)));
+      });
+      const latBBest = lastBest;
+      const ctB = qb.encryptBsgs(one, plan.outputDim, "none");
+      const srvB = time(reps * 5, () => void ev.evaluateSingle(ctB, keysB, compression));
+      const keyMiB = ((kb.relin?.length ?? 0) + (kb.galois?.length ?? 0)) / 2 ** 20;
+      out.push({ section: name, where: "node", what: "mlp-single-bsgs e2e (1 row, 1 ciphertext)", params: p, ms: +latB.toFixed(2), "best ms": +latBBest.toFixed(2), note: `server-only median ${srvB.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms; Galois steps [${ev.needs("single").galoisSteps.join(",")}], keys ${keyMiB.toFixed(1)} MiB (relin + galois); max |Δ| vs feature-major ${err.toExponential(1)}` });
+      keysB.dispose();
+      qb.dispose();
+    }
   }
   ev.dispose();
   keys.dispose();
@@ -242,6 +266,10 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
     out.push({ section: name, where: "workerd", what: `batch e2e via HTTP (${batch.length} rows)`, params: p, ms: +e2e.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((batch.length / e2e) * 1000), "best samples/s": Math.round((batch.length / lastBest) * 1000) });
     const lat = await timeAsync(reps * 3, () => s.infer([rows[0]!], s.info.singleSample ? "single" : "batch"));
     out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    if (s.singlePath === "bsgs") {
+      const latB = await timeAsync(reps * 5, () => s.infer([rows[0]!], "single"));
+      out.push({ section: name, where: "workerd", what: "mlp-single-bsgs e2e via HTTP (1 row, 1 ciphertext)", params: p, ms: +latB.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    }
   } finally {
     s.close();
   }

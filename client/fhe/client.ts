@@ -15,6 +15,7 @@
  */
 import { CkksContext, type Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
+import { bsgsFits, bsgsKeySteps } from "./bsgs.ts";
 import { EvaluationKeys, PlanEvaluator, singleSampleSteps } from "./evaluator.ts";
 import { applyOutput, compilePlan, labelOf, type Plan } from "./model.ts";
 import { checkPublicInfo, publicInfo, verifyPackage, type ModelPackage, type PublicModelInfo } from "./package.ts";
@@ -25,6 +26,24 @@ import type { Seal } from "./seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "./wire.ts";
 
 export type InferMode = "batch" | "single";
+
+/**
+ * How one row of a multi-layer model (MLP) is scored: `"bsgs"` (default) — one ciphertext,
+ * diagonal matrix–vector products with baby-step giant-step rotations (client/fhe/bsgs.ts;
+ * Galois keys for the fold steps and {1, b}: 8 keys for 64-16-10 at N = 8192);
+ * `"feature-major"` — the batch path with one row (no Galois keys).
+ */
+export type MlpSingle = "bsgs" | "feature-major";
+
+/**
+ * Which single-row path a session over `info` can use when single rows are wanted:
+ * rotate-and-sum (single-layer), bsgs (multi-layer, shape fits, not disabled), or none.
+ */
+export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs", slots = info.ckks.polyModulusDegree / 2): "rotate-and-sum" | "bsgs" | undefined {
+  if (info.singleSample) return "rotate-and-sum";
+  if (mlpSingle === "bsgs" && bsgsFits(info.inputDim, info.outputDim, slots)) return "bsgs";
+  return undefined;
+}
 
 /** Where evaluation happens: the Worker endpoint, or in-process. */
 export interface InferTransport {
@@ -109,21 +128,25 @@ export class FheSession {
     private readonly transport: InferTransport,
     readonly keyId: string,
     readonly compression: Compression,
+    /** The single-row path this session's keys allow (undefined: single rows go feature-major). */
+    readonly singlePath: "rotate-and-sum" | "bsgs" | undefined,
   ) {}
 
   /**
    * Checks the model's public info, generates keys (relinearisation if the model squares;
-   * Galois keys for rotate-and-sum if it is single-layer and `single` is wanted) and uploads
-   * the public ones. Throws FheError.
+   * Galois keys when `single` is wanted: rotate-and-sum steps for a single-layer model, the
+   * single-row MLP steps (bsgs.ts) unless `mlpSingle: "feature-major"`) and uploads the public
+   * ones. Throws FheError.
    */
-  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression } = {}): Promise<FheSession> {
+  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle } = {}): Promise<FheSession> {
     const info = checkPublicInfo(model);
     const ctx = CkksContext.get(seal, info.ckks);
-    const single = (opts.single ?? true) && info.singleSample;
-    const querier = Querier.create(ctx, { relin: info.needsRelin, galoisSteps: single ? singleSampleSteps(info.inputDim) : [] });
+    const path = (opts.single ?? true) ? singlePathOf(info, opts.mlpSingle, ctx.slots) : undefined;
+    const galoisSteps = path === "rotate-and-sum" ? singleSampleSteps(info.inputDim) : path === "bsgs" ? bsgsKeySteps(info.inputDim, info.outputDim, ctx.slots) : [];
+    const querier = Querier.create(ctx, { relin: info.needsRelin, galoisSteps });
     try {
       const keyId = await transport.uploadKeys(querier.evaluationKeys("none"));
-      return new FheSession(info, querier, transport, keyId, opts.compression ?? DEFAULT_COMPRESSION);
+      return new FheSession(info, querier, transport, keyId, opts.compression ?? DEFAULT_COMPRESSION, path);
     } catch (e) {
       querier.dispose();
       throw e;
@@ -132,8 +155,9 @@ export class FheSession {
 
   /**
    * Encrypted inference on raw rows (the model's preprocessing is folded into its first layer
-   * on the evaluator's side). One row uses rotate-and-sum when the model allows it; otherwise
-   * rows go feature-major in chunks of N/2. Throws FheError.
+   * on the evaluator's side). With mode "single" (the default for one row) each row is one
+   * ciphertext — rotate-and-sum for a single-layer model, BSGS for an MLP — when the session's
+   * keys allow it; otherwise rows go feature-major in chunks of N/2. Throws FheError.
    */
   async infer(rows: ArrayLike<number>[], mode?: InferMode): Promise<InferResult> {
     const { info, querier } = this;
@@ -142,12 +166,17 @@ export class FheSession {
       if (r.length !== dim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${dim}`);
       for (let j = 0; j < dim; j++) if (!Number.isFinite(r[j]!)) throw new FheError("shape-mismatch", `row ${i} feature ${j} is not a finite number`);
     });
-    const useSingle = (mode ?? (rows.length === 1 ? "single" : "batch")) === "single" && querier.needs.galoisSteps.length > 0;
+    const useSingle = (mode ?? (rows.length === 1 ? "single" : "batch")) === "single" && this.singlePath !== undefined && (querier.needs.galoisSteps.length > 0 || this.singlePath === "bsgs");
     const scores: Float64Array[] = [];
     if (useSingle) {
       for (const r of rows) {
-        const out = await this.transport.infer(this.keyId, "single", [querier.encryptSingle(r, "none")], this.compression);
-        scores.push(Float64Array.from(out, (ct) => querier.decrypt(ct, 1)[0]!));
+        const ct = this.singlePath === "bsgs" ? querier.encryptBsgs(r, info.outputDim, "none") : querier.encryptSingle(r, "none");
+        const out = await this.transport.infer(this.keyId, "single", [ct], this.compression);
+        if (this.singlePath === "bsgs") {
+          // one ciphertext, the logits in slots 0 … outputDim − 1
+          if (out.length !== 1) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs for a single-row MLP request, expected 1`);
+          scores.push(querier.decrypt(out[0]!, info.outputDim));
+        } else scores.push(Float64Array.from(out, (ct) => querier.decrypt(ct, 1)[0]!));
       }
     } else {
       const slots = querier.ctx.slots;

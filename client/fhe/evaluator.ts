@@ -13,8 +13,13 @@
  * period P = nextPow2(inputDim) over all slots; output k = rotate-and-sum over steps
  * 1, 2, …, P/2 of (tiled w_k)·ct, + b_k. Because the input is periodic every slot holds the
  * full score, so no partial sum (which would leak single weights) is ever revealed.
+ *
+ * Single sample, multi-layer plans (MLPs): diagonal matrix–vector products with baby-step
+ * giant-step rotations over the same tiled ciphertext (bsgs.ts); one ciphertext out, the
+ * logits in slots 0 … outputDim − 1. `evaluateSingle` dispatches on the plan.
  */
 import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/throws";
+import { blockDiagonals, bsgsFits, bsgsKeySteps, bsgsTerms, rotatedPlain, rowPeriod, singleLayout, type BsgsBlock, type BsgsSchedule } from "./bsgs.ts";
 import { assertUncompressedSeal, CkksContext, type Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { Plan } from "./model.ts";
@@ -98,6 +103,12 @@ export class EvaluationKeys {
 export interface EvaluatorOptions {
   /** Bytes of constant plaintexts kept across requests (default 8 MiB: the Worker has 128 MiB). */
   plainCacheBytes?: number;
+  /**
+   * Bytes of diagonal plaintexts kept for the single-row MLP path (default 8 MiB; the optdigits
+   * 64-16-10 model needs 2.3 MiB at N = 8192: one level-0 plaintext for the rotated first layer,
+   * 16 level-2 diagonals). Beyond it they are encoded per request.
+   */
+  bsgsCacheBytes?: number;
 }
 
 /** An encrypted evaluator for one plan under one context. Reusable across requests. */
@@ -105,6 +116,10 @@ export class PlanEvaluator {
   private readonly cache = new Map<string, Plaintext>();
   private cacheBytes = 0;
   private readonly cacheLimit: number;
+  private readonly bsgsCache = new Map<string, Plaintext>();
+  private bsgsBytes = 0;
+  private readonly bsgsLimit: number;
+  private readonly bsgsBlocks = new Map<string, BsgsBlock>();
   /** Fast linear profile: one data prime, weights at 2^weightScaleBits, no rescale. */
   private readonly noRescale: boolean;
 
@@ -121,11 +136,18 @@ export class PlanEvaluator {
       if (wmax * 2 ** (ctx.params.scaleBits + ctx.params.weightScaleBits!) >= 2 ** 58) throw new FheError("bad-parameters", "weights too large for the fast linear profile");
     }
     this.cacheLimit = opts.plainCacheBytes ?? 8 * 2 ** 20;
+    this.bsgsLimit = opts.bsgsCacheBytes ?? 8 * 2 ** 20;
+  }
+
+  /** Whether single-row requests use the diagonal / BSGS path (multi-layer plans whose shape fits). */
+  get bsgs(): boolean {
+    return this.plan.layers.length > 1 && bsgsFits(this.plan.inputDim, this.plan.outputDim, this.ctx.slots);
   }
 
   /** Keys this plan needs for `mode`. */
   needs(mode: "batch" | "single"): { relin: boolean; galoisSteps: number[] } {
-    return { relin: this.plan.layers.some((l) => l.square), galoisSteps: mode === "single" ? singleSampleSteps(this.plan.inputDim) : [] };
+    const galoisSteps = mode !== "single" ? [] : this.plan.layers.length === 1 ? singleSampleSteps(this.plan.inputDim) : bsgsKeySteps(this.plan.inputDim, this.plan.outputDim, this.ctx.slots);
+    return { relin: this.plan.layers.some((l) => l.square), galoisSteps };
   }
 
   private checkKeys(keys: EvaluationKeys, mode: "batch" | "single"): void {
@@ -208,7 +230,10 @@ export class PlanEvaluator {
    * every slot holds the score. Throws like {@link evaluateBatch}.
    */
   evaluateSingle(input: Uint8Array, keys: EvaluationKeys, compression: Compression = "none"): Uint8Array[] {
-    if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", "single-sample mode supports single-layer models; use batch mode with one row");
+    if (this.plan.layers.length !== 1) {
+      if (!this.bsgs) throw new FheError("shape-mismatch", "single-sample mode for this model's shape is not supported; use batch mode with one row");
+      return this.evaluateBsgs(input, keys, compression);
+    }
     this.checkKeys(keys, "single");
     const { ctx, plan } = this;
     const ev = ctx.evaluator;
@@ -245,10 +270,148 @@ export class PlanEvaluator {
     });
   }
 
+  /** BSGS terms of block (ob, ib) of layer `li` (JS data, cached). */
+  private block(li: number, ob: number, ib: number, pIn: number, period: number, s: BsgsSchedule): BsgsBlock {
+    const key = `${li}/${ob}/${ib}/${pIn}/${period}`;
+    let b = this.bsgsBlocks.get(key);
+    if (!b) {
+      b = bsgsTerms(blockDiagonals(this.plan.layers[li]!.weights, ob, ib, s.d, pIn, period), s);
+      this.bsgsBlocks.set(key, b);
+    }
+    return b;
+  }
+
+  /**
+   * A vector (length dividing the slot count) tiled over every slot, encoded at `level` with
+   * `scale`; cached under `key` within the BSGS budget. A vector rounding to 0 everywhere becomes
+   * the constant 1/scale (never a transparent product).
+   */
+  private tiledPlain(key: string, make: () => Float64Array, level: number, scale: number, own: Own): Plaintext {
+    const hit = this.bsgsCache.get(key);
+    if (hit) return hit;
+    const { ctx } = this;
+    const v = make();
+    if (v.every((x) => Math.abs(x * scale) < 0.5)) return this.constant(`bsgs/zero/${level}/${scale}`, 0, level, scale, own);
+    const tiled = v.length === ctx.slots ? v : new Float64Array(ctx.slots);
+    if (tiled !== v) for (let t = 0; t < tiled.length; t++) tiled[t] = v[t % v.length]!;
+    const bytes = ctx.params.polyModulusDegree * ctx.levels[level]!.primes.length * 8;
+    const keep = this.bsgsBytes + bytes <= this.bsgsLimit;
+    const pt = ctx.encode(tiled, keep ? (p) => p : own, scale);
+    for (let l = 0; l < level; l++) ctx.evaluator.plainModSwitchToNextInplace(pt);
+    if (keep) {
+      this.bsgsCache.set(key, pt);
+      this.bsgsBytes += bytes;
+    }
+    return pt;
+  }
+
+  /**
+   * Single row through a multi-layer plan (bsgs.ts). `input` is {@link Querier.encryptBsgs}'s
+   * ciphertext: the rotated replication when D² ≤ slots (first layer = one product + a fold of
+   * log2 D rotations), else the row tiled with period nextPow2(inputDim) (first layer by BSGS).
+   * Later layers: Σ_j rot(Σ_i diag ⊙ rot(x, i), jb) per D × D block (chained baby steps of 1,
+   * Horner giant steps of b); each layer one rescale, + bias, square if the plan says so.
+   * Returns one ciphertext, logits in slots 0 … outputDim − 1 of every period of D (every
+   * other slot ≈ 0).
+   */
+  private evaluateBsgs(input: Uint8Array, keys: EvaluationKeys, compression: Compression): Uint8Array[] {
+    this.checkKeys(keys, "single");
+    const { ctx, plan } = this;
+    const ev = ctx.evaluator;
+    const lay = singleLayout(plan.inputDim, plan.outputDim, ctx.slots);
+    const { d, schedule: s } = lay;
+    return scoped(ctx.seal, (own) => {
+      let h: Ciphertext[] = [ctx.loadCiphertext(input, own)];
+      let level = 0;
+      let pIn = lay.rotated ? d : nextPow2(plan.inputDim);
+      const tmp = own(new ctx.seal.Ciphertext());
+      plan.layers.forEach((layer, li) => {
+        const q = this.lastPrime(level);
+        const outDim = layer.bias.length;
+        const period = rowPeriod(outDim, d, li === plan.layers.length - 1);
+        const nOut = period > 0 ? 1 : Math.ceil(outDim / d);
+        const rotatedFirst = li === 0 && lay.rotated;
+        const blocks = rotatedFirst ? [] : Array.from({ length: nOut }, (_, ob) => h.map((_x, ib) => this.block(li, ob, ib, pIn, period, s)));
+        // Baby steps: chained rotations by 1, as far as any block of this input needs.
+        const babies: Ciphertext[][] = rotatedFirst
+          ? []
+          : h.map((x, ib) => {
+              const maxI = Math.max(0, ...blocks.flatMap((row) => row[ib]!.terms.flat().map((t) => t.i)));
+              const out = [x];
+              for (let i = 1; i <= maxI; i++) {
+                const c = own(new ctx.seal.Ciphertext());
+                ev.rotateVector(out[i - 1]!, 1, keys.galois!, c);
+                out.push(c);
+              }
+              return out;
+            });
+        const outs: Ciphertext[] = [];
+        for (let ob = 0; ob < nOut; ob++) {
+          let acc: Ciphertext | undefined;
+          if (rotatedFirst) {
+            const pt = this.tiledPlain(`${li}/${ob}/rotated`, () => rotatedPlain(blockDiagonals(layer.weights, ob, 0, d, d, period), d, ctx.slots), level, q, own);
+            acc = own(new ctx.seal.Ciphertext());
+            ev.multiplyPlain(h[0]!, pt, acc);
+            ev.rescaleToNextInplace(acc);
+            // fold the D blocks (a complete cyclic sum in every slot), one level down: cheaper rotations
+            for (const st of lay.foldSteps) {
+              ev.rotateVector(acc, st, keys.galois!, tmp);
+              ev.addInplace(acc, tmp);
+            }
+          } else {
+            const giant = Math.max(...blocks[ob]!.map((b) => b.terms.length));
+            for (let j = giant - 1; j >= 0; j--) {
+              if (acc) ev.rotateVectorInplace(acc, s.baby, keys.galois!);
+              for (let ib = 0; ib < h.length; ib++) {
+                for (const { i, v } of blocks[ob]![ib]!.terms[j] ?? []) {
+                  const pt = this.tiledPlain(`${li}/${ob}/${ib}/${pIn}/${j}/${i}`, () => v, level, q, own);
+                  if (!acc) {
+                    acc = own(new ctx.seal.Ciphertext());
+                    ev.multiplyPlain(babies[ib]![i]!, pt, acc);
+                  } else {
+                    ev.multiplyPlain(babies[ib]![i]!, pt, tmp);
+                    ev.addInplace(acc, tmp);
+                  }
+                }
+              }
+            }
+            if (!acc) {
+              // an all-zero block row: 1/q times the input (an error of 2^-bits), never a transparent product
+              acc = own(new ctx.seal.Ciphertext());
+              ev.multiplyPlain(h[0]!, this.constant(`bsgs/zero/${level}/${q}`, 0, level, q, own), acc);
+            }
+            ev.rescaleToNextInplace(acc);
+          }
+          const bias = new Float64Array(d);
+          for (let r = 0; r < d; r++) {
+            const o = period > 0 ? r % period : ob * d + r;
+            bias[r] = o < outDim ? layer.bias[o]! : 0;
+          }
+          const sc = acc.scale();
+          if (bias.some((b) => Math.abs(b * sc) >= 0.5)) ev.addPlainInplace(acc, this.tiledPlain(`${li}/${ob}/b/${sc}`, () => bias, level + 1, sc, own));
+          if (layer.square) {
+            ev.squareInplace(acc);
+            ev.relinearizeInplace(acc, keys.relin!);
+            ev.rescaleToNextInplace(acc);
+          }
+          outs.push(acc);
+        }
+        h = outs;
+        level += layer.square ? 2 : 1;
+        pIn = period > 0 ? period : d;
+      });
+      return [ctx.saveCiphertext(h[0]!, compression)];
+    });
+  }
+
   /** Deletes cached plaintexts. */
   dispose(): void {
     for (const p of this.cache.values()) if (!p.isDeleted()) p.delete();
     this.cache.clear();
     this.cacheBytes = 0;
+    for (const p of this.bsgsCache.values()) if (!p.isDeleted()) p.delete();
+    this.bsgsCache.clear();
+    this.bsgsBytes = 0;
+    this.bsgsBlocks.clear();
   }
 }

@@ -6,6 +6,7 @@
 import type { Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
 import type { CkksContext, Compression } from "./context.ts";
 import { FheError } from "./errors.ts";
+import { rotatedInput, singleLayout } from "./bsgs.ts";
 import { nextPow2 } from "./evaluator.ts";
 import { scoped } from "./seal.ts";
 
@@ -100,6 +101,17 @@ export class Querier {
     const v = new Float64Array(this.ctx.slots);
     for (let i = 0; i < v.length; i++) v[i] = i % p < row.length ? row[i % p]! : 0;
     return this.encryptVectors([v], compression)[0]!;
+  }
+
+  /**
+   * Single row of an MLP (client/fhe/bsgs.ts), one ciphertext, from the public shape: the
+   * rotated replication (slot t·D + r = x[(r + t) mod D]) when D² ≤ slots, else the row
+   * tiled as in {@link encryptSingle}. The logits come back in slots 0 … outputDim − 1.
+   */
+  encryptBsgs(row: ArrayLike<number>, outputDim: number, compression: Compression = "none"): Uint8Array {
+    const lay = singleLayout(row.length, outputDim, this.ctx.slots);
+    if (!lay.rotated) return this.encryptSingle(row, compression);
+    return this.encryptVectors([rotatedInput(row, lay.d, this.ctx.slots)], compression)[0]!;
   }
 
   /** Decrypts one ciphertext to its first `count` slots. Throws FheError("bad-ciphertext"). */
