@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { BenchResult, BenchRun } from "./types.ts";
+import { loadNote, type BenchResult, type BenchRun } from "./types.ts";
 
 function printTable(r: BenchResult): void {
   const cols = [...new Set(r.rows.flatMap((row) => Object.keys(row)))];
@@ -23,11 +23,14 @@ async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
   const dir = import.meta.dirname;
   if (!name || !/^[a-z0-9-]+$/.test(name) || !existsSync(path.join(dir, `${name}.ts`))) {
-    console.error(`bench: unknown benchmark ${JSON.stringify(name ?? "")}; try one of: coordinator, mascot, stats, learning, fhe, fhe-train`);
+    console.error(`bench: unknown benchmark ${JSON.stringify(name ?? "")}; try one of: coordinator, mascot, mascot-offline, stats, learning, learning-local, fhe, fhe-train`);
     process.exit(2);
   }
   const mod = (await import(pathToFileURL(path.join(dir, `${name}.ts`)).href)) as { run: BenchRun };
+  const before = loadNote("at start");
   const result = await mod.run(args);
+  // Every bench states the machine's measured load, never a fixed guess (shared cores).
+  if (!(result.notes ?? []).some((n) => /load average/.test(n))) result.notes = [...(result.notes ?? []), before, loadNote("at end")];
   printTable(result);
   mkdirSync(path.join(dir, "results"), { recursive: true });
   const out = path.join(dir, "results", `${name}.json`);
