@@ -422,6 +422,22 @@ export async function kosReceiverExtendAsync(
   return { message: q.message, outputs: outputs! };
 }
 
+/**
+ * The receiver's padded choice bits x' packed into words: the m choices, then mp − m random
+ * padding bits from `rng` (they hide the choices in the consistency check). Shared by KOS and
+ * SoftSpokenOT. Throws RangeError (naming `who`) if a choice is not 0 or 1.
+ */
+export function packChoices(x: Uint8Array, mp: number, rng: Rng, who: string): Uint32Array {
+  const m = x.length;
+  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`${who}: choice ${j} is not a bit`);
+  const xp = new Uint8Array(mp / 8);
+  xp.set(rng.bytes(mp / 8));
+  xp.fill(0, 0, m >>> 3);
+  for (let j = 0; j < (m & ~7); j++) xp[j >>> 3]! |= (x[j]! & 1) << (j & 7);
+  for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
+  return words(xp);
+}
+
 /** `msg` is the whole extend message (u ‖ x̃ ‖ t̃, the check values filled in by part 2); `u` a view of its start. */
 interface ReceiverPart { mp: number; W: number; msg: Uint8Array; u: Uint8Array; t: Uint32Array; xw: Uint32Array }
 
@@ -429,13 +445,7 @@ interface ReceiverPart { mp: number; W: number; msg: Uint8Array; u: Uint8Array; 
 function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { columns: number[]; bit: number }): ReceiverPart {
   const m = x.length;
   const mp = paddedCount(m), W = mp / 32;
-  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`kosReceiverExtend: choice ${j} is not a bit`);
-  const xp = new Uint8Array(mp / 8);
-  xp.set(rng.bytes(mp / 8));
-  xp.fill(0, 0, m >>> 3);
-  for (let j = 0; j < (m & ~7); j++) xp[j >>> 3]! |= (x[j]! & 1) << (j & 7);
-  for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
-  const xw = words(xp);
+  const xw = packChoices(x, mp, rng, "kosReceiverExtend");
   const t = new Uint32Array(KAPPA * W);
   const msg = new Uint8Array(KAPPA * W * 4 + 32), u = msg.subarray(0, KAPPA * W * 4);
   const uw = new Uint32Array(msg.buffer, 0, KAPPA * W);

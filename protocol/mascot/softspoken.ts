@@ -58,7 +58,7 @@ import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  checkCorrelation, checkSum, KAPPA, paddedCount, tccrHash, tccrHashAsync, transposeColumns, words, xorSelected,
+  checkCorrelation, checkSum, KAPPA, packChoices, paddedCount, tccrHash, tccrHashAsync, transposeColumns, words, xorSelected,
   type KosReceiverBase, type KosSenderBase,
 } from "./ot-extension.ts";
 import { Prg } from "./prg.ts";
@@ -287,17 +287,6 @@ function reduceBlock(leaves: Array<Uint32Array | null>, kb: number, W: number, c
   return cur[0]!;
 }
 
-/** Packed padded choices x' (random padding from rng, as KOS receiverPart1). */
-function packChoices(x: Uint8Array, mp: number, rng: Rng): Uint32Array {
-  const m = x.length;
-  for (let j = 0; j < m; j++) if (x[j] !== 0 && x[j] !== 1) throw new RangeError(`ssReceiverExtend: choice ${j} is not a bit`);
-  const xp = new Uint8Array(mp / 8);
-  xp.set(rng.bytes(mp / 8));
-  xp.fill(0, 0, m >>> 3);
-  for (let j = 0; j < (m & ~7); j++) xp[j >>> 3]! |= (x[j]! & 1) << (j & 7);
-  for (let j = m & ~7; j < m; j++) xp[j >>> 3] = (xp[j >>> 3]! & ~(1 << (j & 7))) | ((x[j]! & 1) << (j & 7));
-  return words(xp);
-}
 
 function chiSeed(sid: Uint8Array, counter: number, cHash: Uint8Array): Uint8Array {
   const c = new Uint8Array(8);
@@ -339,7 +328,7 @@ interface RPart { mp: number; W: number; msg: Uint8Array; corr: Uint8Array; t: U
 /** Extend steps 1 (R): leaf columns → V (columns) and corrections c_i = u_i ⊕ x'. */
 function receiverPart1(st: SsReceiverState, x: Uint8Array, rng: Rng, cheat?: SsCheat): RPart {
   const mp = paddedCount(x.length), W = mp / 32, nb = st.sizes.length;
-  const xw = packChoices(x, mp, rng);
+  const xw = packChoices(x, mp, rng, "ssReceiverExtend");
   const t = new Uint32Array(KAPPA * W);
   const msg = new Uint8Array(nb * W * 4 + 32), corr = msg.subarray(0, nb * W * 4);
   const cw = new Uint32Array(msg.buffer, 0, nb * W);
