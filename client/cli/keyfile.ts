@@ -19,12 +19,17 @@ export interface SigningKey {
   publicKeyB64: string;
 }
 
+/** The text of a key file of `kind` for a 32-byte Ed25519 secret key. */
+export function encodeKeyFile(kind: KeyKind, secretKey: Uint8Array): string {
+  return JSON.stringify({ version: 1, kind, secretKey: toBase64Url(secretKey), publicKey: toBase64Url(identityPublicKey(secretKey)) }, null, 2) + "\n";
+}
+
 /** Creates a new key file (mode 0600). Throws CliError if the file exists. */
 export async function createKeyFile(file: string, kind: KeyKind): Promise<SigningKey> {
   const secretKey = cryptoRng.bytes(32);
   const publicKey = identityPublicKey(secretKey);
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-  const text = JSON.stringify({ version: 1, kind, secretKey: toBase64Url(secretKey), publicKey: toBase64Url(publicKey) }, null, 2) + "\n";
+  const text = encodeKeyFile(kind, secretKey);
   try {
     await fs.writeFile(file, text, { mode: 0o600, flag: "wx" });
   } catch (e) {

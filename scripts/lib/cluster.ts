@@ -11,6 +11,7 @@ import { parseData, formatFromPath } from "../../client/data/parse.ts";
 import { formatCsv, splitIndices } from "../../examples/split.ts";
 import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
 import { OperatorClient } from "../../client/cli/operator.ts";
+import { encodeKeyFile } from "../../client/cli/keyfile.ts";
 import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { toBase64Url } from "../../protocol/encoding.ts";
@@ -164,7 +165,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const submitterSecret = cryptoRng.bytes(32);
   const submitterKey = { secretKey: submitterSecret, publicKeyB64: toBase64Url(identityPublicKey(submitterSecret)), file: path.join(workDir, "submitter.json") };
   // The same key as a `2pm submitter` key file, for CLI runs (TWOPM_SUBMITTER_KEY).
-  writeFileSync(submitterKey.file, JSON.stringify({ version: 1, kind: "2pm-submitter-key", secretKey: toBase64Url(submitterSecret), publicKey: submitterKey.publicKeyB64 }), { mode: 0o600 });
+  writeFileSync(submitterKey.file, encodeKeyFile("2pm-submitter-key", submitterSecret), { mode: 0o600 });
   const nodes: NodeProcess[] = [];
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {
