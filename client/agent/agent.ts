@@ -195,7 +195,7 @@ export class NodeAgent {
     const m = a.manifest;
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
     const t0 = performance.now();
-    let joined = false;
+    /** Set once the node has joined the relay session (from then on it never declines). */
     let joinedParty: SecureSumParty | undefined;
     let peers: string[] = [];
     try {
@@ -221,7 +221,6 @@ export class NodeAgent {
       // Write-ahead: from here on the output may be opened; a crash leaves "unknown" (= released).
       await this.o.ledger.join(a.jobId, m.schemaId, a.round, a.attempt, m.committee.map((c) => c.nodeId), Date.now());
       joinedParty = party;
-      joined = true;
       const result = await runRelaySession({
         traffic,
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
@@ -248,7 +247,7 @@ export class NodeAgent {
         this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message, ...(e instanceof PolicyDeclined ? { code: e.code } : {}) });
         // Declined before taking part: tell the round, so it aborts now (naming us) instead of
         // waiting for its join deadline. Best effort: the deadline still covers a lost call.
-        if (!joined) {
+        if (!joinedParty) {
           const path = `/v1/rounds/${encodeURIComponent(a.jobId)}/${a.round}/${a.attempt}/decline`;
           await this.client.signed("POST", path, { reason: (e as Error).message.slice(0, 512) || "declined" }).catch((err: unknown) => {
             this.o.onEvent({ kind: "warning", detail: `could not decline round ${a.round}.${a.attempt}: ${(err as Error).message}` });
