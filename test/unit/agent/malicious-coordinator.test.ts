@@ -234,6 +234,18 @@ describe("a node against a malicious coordinator (signed logs, crafted manifests
     }
   });
 
+  it("refuses a job type or dataset outside policy.jobTypes / policy.schemas", async () => {
+    const cases: Array<[NodePolicyInput, string]> = [[{ jobTypes: ["learning"] }, "job-type-not-accepted"], [{ schemas: ["wdbc"] }, "schema-not-accepted"]];
+    for (const [policy, code] of cases) {
+      const restricted = await startAgent({ submitters: [submitterKey], ...policy }, undefined, generateNodeKeys());
+      try {
+        await expectDeclined(craft({ committee: [restrictedKeys!, ...peers.slice(0, 2)] }), code);
+      } finally {
+        await restricted.stop(false);
+      }
+    }
+  });
+
   it("control: a manifest that matches the signed spec and the policy is accepted (the node computes its input)", async () => {
     const e = await verdict(craft({}));
     expect(e.kind, JSON.stringify(e)).toBe("computed");
