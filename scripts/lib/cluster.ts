@@ -178,7 +178,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return { schema: d.schema, path: p, rows: rowsPerDataset[k] ?? [], schemaFile: d.file };
     });
     const first = slices[0]!;
-    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, "--trust-submitter", submitterKey.publicKeyB64], { cwd: ROOT, encoding: "utf8" });
+    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, `--trust-submitter=${submitterKey.publicKeyB64}`], { cwd: ROOT, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
     const cfgPath = path.join(dir, "node.json");
     const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[]; policy: Record<string, unknown> };
