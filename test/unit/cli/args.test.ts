@@ -3,10 +3,10 @@ import { joinDashValues, parse } from "../../../client/cli/args.ts";
 import { UsageError } from "../../../client/cli/errors.ts";
 
 const options = {
-  "trust-submitter": { type: "string", multiple: true, default: [] },
-  dir: { type: "string", short: "d" },
-  verbose: { type: "boolean" },
-} as const;
+  "trust-submitter": { type: "string" as const, multiple: true, default: [] as string[] },
+  dir: { type: "string" as const, short: "d" },
+  verbose: { type: "boolean" as const },
+};
 
 describe("CLI argument parsing", () => {
   it("accepts a string option whose value begins with '-' (a base64url key)", () => {
