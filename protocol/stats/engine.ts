@@ -44,7 +44,20 @@ export interface GroupResult {
   stddevPopulation?: number | null;
   stddevSample?: number | null;
   histogram?: HistogramCell[];
-  quantiles?: Array<{ p: number; value: number | null }>;
+  quantiles?: QuantileValue[];
+}
+
+/**
+ * One quantile. `value` is linearly interpolated inside the histogram bin `[lo, hi)` the
+ * p-quantile falls in (`method: "histogram-interpolation"`): exact bin, approximate position.
+ * On heaped data (values on a few integers) read the bin, not the interpolated value.
+ */
+export interface QuantileValue {
+  p: number;
+  value: number | null;
+  /** The bin containing the p-quantile; null when suppressed or empty. */
+  bin: [number, number] | null;
+  method: "histogram-interpolation";
 }
 
 export interface MeasureResult {
@@ -224,19 +237,28 @@ interface RawGroup {
 
 /** Quantile by linear interpolation inside the histogram bin holding rank p·N. Null if N = 0. */
 export function histogramQuantile(edges: readonly number[], cells: readonly number[], p: number): number | null {
+  return quantileBin(edges, cells, p)?.value ?? null;
+}
+
+/**
+ * The bin [lo, hi) holding the p-quantile of a histogram and the value interpolated inside it;
+ * null for an empty histogram. Pure.
+ */
+export function quantileBin(edges: readonly number[], cells: readonly number[], p: number): { value: number; bin: [number, number] } | null {
   const total = cells.reduce((a, b) => a + b, 0);
   if (total === 0) return null;
   const target = p * total;
-  let cum = 0;
+  let cum = 0, last = -1;
   for (let i = 0; i < cells.length; i++) {
     const c = cells[i]!;
+    if (c > 0) last = i;
     if (c > 0 && cum + c >= target) {
       const frac = Math.min(1, Math.max(0, (target - cum) / c));
-      return edges[i]! + frac * (edges[i + 1]! - edges[i]!);
+      return { value: edges[i]! + frac * (edges[i + 1]! - edges[i]!), bin: [edges[i]!, edges[i + 1]!] };
     }
     cum += c;
   }
-  return edges[edges.length - 1]!;
+  return { value: edges[edges.length - 1]!, bin: [edges[last]!, edges[last + 1]!] };
 }
 
 function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null, anomalies: string[] = []): StatsResult {
@@ -269,17 +291,23 @@ function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null
         }
         case "histogram": {
           const cells = raw.cells!;
+          // Small cells (1 ≤ c < minCount) are suppressed; empty ones only with suppressZeros.
           out.histogram = cells.map((c, i): HistogramCell => {
-            const s = c < min;
+            const s = c < min && (c > 0 || layout.suppressZeros);
             const cell: HistogramCell = { label: m.levels ? m.levels[i]! : binLabel(m.edges!, i), count: s ? null : c, suppressed: s };
             if (m.edges) { cell.lo = m.edges[i]!; cell.hi = m.edges[i + 1]!; }
             return cell;
           });
-          if (out.histogram.some((c) => c.suppressed)) out.count = null; // the total would reveal a suppressed cell
+          // The total reveals the suppressed cells' combined count: withheld unless that is ≥ minCount.
+          const hidden = cells.reduce((a, c, i) => a + (out.histogram![i]!.suppressed ? c : 0), 0);
+          if (out.histogram.some((c) => c.suppressed) && hidden < min) out.count = null;
           break;
         }
         case "quantiles":
-          out.quantiles = m.probs!.map((p) => ({ p, value: suppressed ? null : histogramQuantile(m.edges!, raw.cells!, p) }));
+          out.quantiles = m.probs!.map((p): QuantileValue => {
+            const q = suppressed ? null : quantileBin(m.edges!, raw.cells!, p);
+            return { p, value: q?.value ?? null, bin: q?.bin ?? null, method: "histogram-interpolation" };
+          });
           break;
       }
       return out;

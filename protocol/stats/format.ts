@@ -18,7 +18,7 @@ function groupLine(g: GroupResult): string {
   if (g.mean !== undefined) parts.push(`mean=${num(g.mean)}`);
   if (g.variancePopulation !== undefined) parts.push(`var=${num(g.variancePopulation)}`, `var(sample)=${num(g.varianceSample)}`);
   if (g.stddevPopulation !== undefined) parts.push(`sd=${num(g.stddevPopulation)}`, `sd(sample)=${num(g.stddevSample)}`);
-  if (g.quantiles) parts.push(...g.quantiles.map((q) => `q${q.p}=${num(q.value)}`));
+  if (g.quantiles) parts.push(...g.quantiles.map((q) => `q${q.p}≈${num(q.value)}${q.bin ? ` in [${num(q.bin[0])}, ${num(q.bin[1])})` : ""}`));
   if (g.histogram) {
     parts.push(`total=${num(g.count)}`);
     parts.push(...g.histogram.map((c) => `${c.label}: ${c.suppressed ? "<min" : num(c.count)}`));

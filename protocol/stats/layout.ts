@@ -112,6 +112,8 @@ export interface StatsLayout {
   length: number;
   fracBits: number;
   minCount: number;
+  /** Histogram cells with no rows are suppressed too (query.suppressZeros). */
+  suppressZeros: boolean;
   maxParties: number;
   maxRowsPerParty: number;
   /** Field modulus the overflow check was made for. */
@@ -367,6 +369,7 @@ export function compileQuery(query: StatsQuery, schema: DatasetSchema, opts: Com
     length: entries.length,
     fracBits: f,
     minCount: query.minCount,
+    suppressZeros: query.suppressZeros,
     maxParties: n,
     maxRowsPerParty: R,
     modulus: p,

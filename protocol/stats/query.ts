@@ -85,6 +85,11 @@ export const StatsQuerySpec = z.strictObject({
     .number({ error: (iss) => (iss.input === undefined ? "minCount is required (a non-negative integer)" : "minCount must be a non-negative integer") })
     .int("minCount must be a non-negative integer")
     .min(0, "minCount must be a non-negative integer"),
+  /**
+   * Also suppress histogram cells with no rows (structural zeros), for data where the absence
+   * of a category is itself sensitive. Default false: a 0 is published.
+   */
+  suppressZeros: z.boolean().default(false),
   /** Fractional bits of the fixed-point encoding of Σx and Σx². */
   fracBits: z.number().int().min(0).max(32).default(16),
   /** Limits the overflow check is made for; contributions over maxRowsPerParty rows are refused. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  compareStatsResults, computePlaintext, encodeContribution, finalise, histogramQuantile, parseDatasetSchema, parseStatsQuery, sumContributions,
+  compareStatsResults, computePlaintext, encodeContribution, finalise, histogramQuantile, quantileBin, parseDatasetSchema, parseStatsQuery, sumContributions,
   type Row, type StatsQuery,
 } from "../../../protocol/stats/index.ts";
 
@@ -145,11 +145,45 @@ describe("statistics properties", () => {
         }
         for (const cell of g.histogram ?? []) {
           expect(cell.suppressed).toBe(cell.count === null);
-          if (cell.count !== null) expect(cell.count).toBeGreaterThanOrEqual(minCount);
+          // Published cells are empty or at least minCount: a small non-empty cell never shows.
+          if (cell.count !== null && cell.count !== 0) expect(cell.count).toBeGreaterThanOrEqual(minCount);
         }
-        if (g.histogram?.some((h) => h.suppressed)) expect(g.count).toBeNull();
+        // The total never lets a reader recover a small hidden count by subtraction.
+        if (g.histogram && g.count !== null && g.histogram.some((h) => h.suppressed)) {
+          const shown = g.histogram.reduce((a, h) => a + (h.count ?? 0), 0);
+          expect(g.count - shown).toBeGreaterThanOrEqual(minCount);
+        }
       }
     }), { numRuns: 60 });
+  });
+
+  it("empty histogram cells are published as 0 unless suppressZeros; the total survives them", () => {
+    const data: Row[] = Array.from({ length: 40 }, () => [10, 5, "a", "u"]);
+    const hist = (suppressZeros: boolean) => {
+      const q = parseStatsQuery({ version: 1, minCount: 5, suppressZeros, measures: [{ name: "h", kind: "histogram", column: "c" }] });
+      const c = encodeContribution(q, schema, data);
+      return finalise(q, c.layout, c.values, { parties: 1 }).measures[0]!.groups[0]!;
+    };
+    const open = hist(false);
+    expect(open.histogram!.filter((h) => h.count === 0).length).toBeGreaterThan(0);
+    expect(open.histogram!.some((h) => h.suppressed)).toBe(false);
+    expect(open.count).toBe(40);
+    const strict = hist(true);
+    expect(strict.histogram!.filter((h) => h.suppressed).length).toBe(open.histogram!.filter((h) => h.count === 0).length);
+    expect(strict.count).toBeNull(); // the hidden cells sum to 0 < minCount: the total would reveal it
+  });
+
+  it("a quantile names the bin it falls in and how it was computed", () => {
+    const edges = [0, 10, 20, 30];
+    expect(quantileBin(edges, [0, 8, 2], 0.5)).toEqual({ value: 16.25, bin: [10, 20] });
+    expect(quantileBin(edges, [0, 8, 2], 1)!.bin).toEqual([20, 30]);
+    expect(quantileBin(edges, [0, 0, 0], 0.5)).toBeNull();
+    // Heaped data: every row is 12; the reported bin is exact, the interpolated value is not.
+    const q = parseStatsQuery({ version: 1, minCount: 1, measures: [{ name: "q", kind: "quantiles", column: "x", probs: [0.5], bins: edges }] });
+    const c = encodeContribution(q, schema, Array.from({ length: 9 }, (): Row => [12, 0, "a", "u"]));
+    const got = finalise(q, c.layout, c.values, { parties: 1 }).measures[0]!.groups[0]!.quantiles![0]!;
+    expect(got).toMatchObject({ p: 0.5, bin: [10, 20], method: "histogram-interpolation" });
+    expect(got.value).toBe(15);
   });
 
   it("filters equal pre-filtering the rows", () => {
