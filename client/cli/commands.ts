@@ -2,6 +2,7 @@
 import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
 import { nodeLedger } from "./node-ledger.ts";
+import { nodeAddSource } from "./node-sources.ts";
 import { jobCommands } from "./job.ts";
 import { modelCommands } from "./model.ts";
 import { submitterCommands } from "./submitter.ts";
@@ -15,6 +16,7 @@ export const commands: Record<string, Command> = {
   "node init": nodeInit,
   "node start": nodeStart,
   "node ledger": nodeLedger,
+  "node add-source": nodeAddSource,
   ...jobCommands,
   ...modelCommands,
   ...submitterCommands,

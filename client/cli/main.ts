@@ -7,8 +7,10 @@ import { commands } from "./commands.ts";
 
 const USAGE = `usage: 2pm <command> [options]
 
-  node init    --coordinator <url> --source <file> --schema <schema.json> [--format csv|jsonl] [--dir .2pm]
+  node init    --coordinator <url> --source <file>... --schema <schema.json>... [--format csv|jsonl] [--dir .2pm]
                [--trust-submitter <key>]... [--min-committee <n>] [--consortium <list.json> --consortium-admin <key>]
+  node add-source --source <file>... --schema <schema.json>... [--format csv|jsonl] [--dir .2pm]
+               offer more datasets (one source per schema name; one --schema for all or one each)
   node start   [--dir .2pm]
   node ledger  [--dir .2pm] [--json]       jobs and released rounds per dataset, against the policy's budget
   submitter init [--out ~/.2pm/submitter.json]     submitter show [--submitter-key <file>]

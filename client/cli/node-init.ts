@@ -8,15 +8,16 @@ import { generateNodeKeys, nodeIdFromPublicKey } from "../../protocol/crypto/ide
 import { FileKeyStore } from "../agent/node-key-store.ts";
 import { NodeConfigSchema } from "../agent/config.ts";
 import { parse, required } from "./args.ts";
-import { CliError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import { resolveSources } from "./node-sources.ts";
 
 export async function nodeInit(args: string[]): Promise<number> {
   const { values } = parse(args, {
     dir: { type: "string", default: ".2pm" },
     coordinator: { type: "string", default: process.env.TWOPM_COORDINATOR },
-    source: { type: "string" },
-    schema: { type: "string" },
-    format: { type: "string", default: "csv" },
+    source: { type: "string", multiple: true, default: [] },
+    schema: { type: "string", multiple: true, default: [] },
+    format: { type: "string" },
     label: { type: "string", default: "" },
     "trust-submitter": { type: "string", multiple: true, default: [] },
     "min-committee": { type: "string" },
@@ -26,18 +27,12 @@ export async function nodeInit(args: string[]): Promise<number> {
   const submitters = (values["trust-submitter"] as string[]).flatMap((k) => k.split(",")).map((k) => k.trim()).filter(Boolean);
   if ((values.consortium === undefined) !== (values["consortium-admin"] === undefined)) throw new UsageError("--consortium and --consortium-admin go together");
   const dir = path.resolve(values.dir!);
-  const format = values.format;
-  if (format !== "csv" && format !== "jsonl") throw new UsageError(`--format must be csv or jsonl, got ${format}`);
-  const source = path.resolve(required(values.source, "source"));
-  const schema = path.resolve(required(values.schema, "schema"));
-  for (const f of [source, schema]) {
-    await fs.access(f).catch(() => { throw new CliError(`cannot read ${f}`); });
-  }
+  const sources = await resolveSources(values.source as string[], values.schema as string[], values.format);
   const config = NodeConfigSchema.safeParse({
     version: 1,
     coordinatorUrl: required(values.coordinator, "coordinator"),
     label: values.label,
-    sources: [{ path: source, format, schema }],
+    sources: sources.map(({ path: p, format, schema }) => ({ path: p, format, schema })),
     capabilities: {
       cores: os.availableParallelism(),
       memoryMb: Math.floor(os.totalmem() / 2 ** 20),
@@ -56,6 +51,7 @@ export async function nodeInit(args: string[]): Promise<number> {
   await store.save(keys);
   await fs.writeFile(path.join(dir, "node.json"), JSON.stringify(config.data, null, 2) + "\n", { mode: 0o644 });
   console.log(`node ${nodeIdFromPublicKey(keys.identityPublicKey)} initialised in ${dir} (keys.json mode 0600, node.json)`);
+  for (const s of sources) console.log(`offers dataset ${s.dataset} from ${s.path}`);
   console.log(`identity key ${toBase64Url(keys.identityPublicKey)} (give it to your consortium admin)`);
   if (submitters.length === 0) console.log("note: no submitter is trusted yet; add keys to policy.submitters in node.json (or pass --trust-submitter) or the node declines every job");
   return 0;
