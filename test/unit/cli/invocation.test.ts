@@ -30,3 +30,32 @@ describe("CLI invocation forms", () => {
     }, 120_000);
   }
 });
+
+describe("CLI help", () => {
+  it("every command has help with examples, and every help entry a command", async () => {
+    const { HELP, commandHelp } = await import("../../../client/cli/help.ts");
+    const { commands } = await import("../../../client/cli/commands.ts");
+    expect(Object.keys(HELP).sort()).toEqual(Object.keys(commands).sort());
+    for (const name of Object.keys(commands)) {
+      const text = commandHelp(name)!;
+      expect(text).toMatch(new RegExp(`^usage: 2pm ${name} `));
+      expect(text).toMatch(/examples:\n  \S/);
+    }
+  });
+
+  it("2pm help <command> and 2pm <command> --help print that command's help with exit 0; 2pm node alone names its subcommands", () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "client/cli/bin.mjs"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const a = run("help", "job", "submit");
+    expect(a.status).toBe(0);
+    expect(a.stdout).toMatch(/^usage: 2pm job submit <spec\.json>/);
+    expect(a.stdout).toMatch(/examples:/);
+    const b = run("node", "init", "--help");
+    expect(b.status).toBe(0);
+    expect(b.stdout).toMatch(/^usage: 2pm node init /);
+    const c = run("node");
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/needs a subcommand: node init, node start/);
+    const d = run("help", "nope");
+    expect(d.status).toBe(2);
+  }, 120_000);
+});
