@@ -1,39 +1,31 @@
 /**
- * RoundDO: one per round attempt, named `round/<jobId>/<round>/<attempt>`. The relay and
- * referee of one MASCOT session:
- *  - committee and public keys from the manifest; an explicit phase machine
- *    (waiting → running → finalizing → accepted | aborted, durable-objects/machines.ts);
- *  - one deadline alarm per phase (idempotent: re-arms if early, no-op once terminal);
+ * RoundDO: one per round attempt, named `round/<jobId>/<round>/<attempt>`. The transport of
+ * one MASCOT session around the pure referee (./core/round-referee.ts, which holds the rules:
+ * phases, deadlines, `released`, acceptance, culprits):
  *  - hibernatable WebSockets, one per party (tag `p<index>`, attachment = who);
- *  - envelopes (protocol/crypto/envelope.ts v2): sender signature, context and strictly
- *    increasing seq checked; point-to-point ones stored in the recipient's mailbox and
- *    delivered only to it; broadcasts (encrypted to the committee) stored once and delivered
- *    as the same bytes to every other party; everything re-delivered from a cursor;
- *  - it cannot read any payload (broadcasts included), so commit-then-open, MAC checks and
- *    the hash echo are checked by the parties themselves; the relay only sees phase names;
- *  - `released`: set (durably) once it relays an output-opening envelope (base phase
- *    "open.sum", "lin.open" or "plain.open"), and reported with an abort, so the job never
- *    reruns a round whose output may already be known to a corrupt member;
- *  - acceptance: every party submits the same aggregate bytes and transcript hash;
- *  - culprits only on its own evidence: parties absent at a deadline, a member that declined,
- *    a member that submitted two different results. A party's `abort` frame aborts the round
- *    with the reported code (`unexpected-message` for a coordinator-only code such as
- *    `cancelled`) but names no one (the accusation is kept in the detail text) —
- *    unless the phase deadline has passed, when the deadline's outcome (absent parties) wins;
- *    a result mismatch names no one either (a corrupt majority could outvote an honest member).
+ *  - envelopes (protocol/crypto/envelope.ts v2): header checked by the referee, sender
+ *    signature and strictly increasing seq here; point-to-point ones stored in the
+ *    recipient's mailbox and delivered only to it; broadcasts (encrypted to the committee)
+ *    stored once and delivered as the same bytes to every other party; everything
+ *    re-delivered from a cursor;
+ *  - one alarm: the current phase's deadline (idempotent: re-arms if early, no-op once
+ *    terminal), or a retry of the report to the JobDO.
  * It holds no decryption key: it stores ciphertexts and public values (phase names, results) only.
  */
 import { DurableObject } from "cloudflare:workers";
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { Env } from "../functions/env.ts";
-import { ClientFrame, encodeDelivery, type RoundAbortCode, type RoundPhase, type ServerFrame } from "../protocol/api/frames.ts";
+type Env = Cloudflare.Env; // the Worker bindings, declared in functions/env.ts
+import { ClientFrame, encodeDelivery, type ServerFrame } from "../protocol/api/frames.ts";
 import type { RoundManifest } from "../protocol/api/schemas.ts";
-import { LIN_OPEN } from "../protocol/mascot/linear-only.ts";
 import { EnvelopeError, parseEnvelope, verifyEnvelopeSignatureAsync, type ParsedEnvelope } from "../protocol/crypto/envelope.ts";
 import { fromBase64Url, toHex } from "../protocol/encoding.ts";
 import { jobObjectName } from "../protocol/names.ts";
-import type { RoundOutcome } from "./job-do.ts";
-import { isRoundTerminal, transitionRound } from "./machines.ts";
+import type { RoundOutcome } from "./core/job-machine.ts";
+import { isRoundTerminal } from "./core/machines.ts";
+import {
+  checkEnvelope, initRound, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult,
+  type RoundState, type RoundStep,
+} from "./core/round-referee.ts";
 
 /** Header set by the Worker (never by a client) after verifying the node's signed request. */
 export const VERIFIED_NODE_HEADER = "x-2pm-verified-node";
@@ -44,48 +36,10 @@ interface Attachment {
   connectedAt: number;
 }
 
-interface RoundState {
-  manifest: RoundManifest;
-  logEntryHash: string;
-  phase: RoundPhase;
-  /** Parties that have connected at least once. */
-  joined: number[];
-  outcome: null | { kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] } | { kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string };
-  /** The JobDO has not yet acknowledged the outcome. */
-  notifyPending: boolean;
-  /** Whether to report the outcome to the JobDO at all (false after cancellation). */
-  notifyJob: boolean;
-  /** An output-opening envelope has been relayed (absent in rounds stored before this field). */
-  released?: boolean;
-}
-
-/** Public view of a round for tests and operators. */
-export interface RoundStatus {
-  phase: RoundPhase;
-  joined: number[];
-  connected: number[];
-  outcome: RoundState["outcome"];
-  mailboxSizes: number[];
-  /** Whether an output-opening envelope has been relayed (see the module comment). */
-  released: boolean;
-}
+/** Public view of a round for tests and operators (`released`: an output-opening envelope has been relayed). */
+export type RoundStatus = Pick<RoundState, "phase" | "joined" | "outcome" | "released"> & { connected: number[]; mailboxSizes: number[] };
 
 const NOTIFY_RETRY_MS = 5_000;
-
-/**
- * Phases that open the round's output (protocol/mascot/party.ts OUTPUT_PHASES): validated
- * "open.sum", linear-only LIN_OPEN, the plaintext baseline's "plain.open". Relaying one sets
- * `released`.
- */
-const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN, "plain.open"]);
-
-/** Abort codes only the coordinator itself decides; a party reporting one aborts with `unexpected-message`. */
-const RELAY_ONLY_CODES: ReadonlySet<RoundAbortCode> = new Set<RoundAbortCode>(["cancelled", "declined", "result-mismatch"]);
-
-/** The phase without a chunk suffix `#i/n` (client/agent/relay-session.ts chunkPayload). */
-export function basePhase(phase: string): string {
-  return phase.replace(/#\d+\/\d+$/, "");
-}
 
 export class RoundDO extends DurableObject<Env> {
   private state: RoundState | null = null;
@@ -99,13 +53,13 @@ export class RoundDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => {
+    void ctx.blockConcurrencyWhile(async () => {
       const sql = ctx.storage.sql;
       sql.exec("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, sender INTEGER NOT NULL, data BLOB NOT NULL)");
       sql.exec("CREATE TABLE IF NOT EXISTS mailbox (recipient INTEGER NOT NULL, idx INTEGER NOT NULL, msg_id INTEGER NOT NULL, PRIMARY KEY (recipient, idx)) WITHOUT ROWID");
       sql.exec("CREATE INDEX IF NOT EXISTS mailbox_msg ON mailbox (msg_id)");
       sql.exec("CREATE TABLE IF NOT EXISTS seqs (party INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL)");
-      sql.exec("CREATE TABLE IF NOT EXISTS results (party INTEGER PRIMARY KEY, aggregate BLOB NOT NULL, aggregate_hash TEXT NOT NULL, transcript_hash TEXT NOT NULL, excluded TEXT NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS aggregates (party INTEGER PRIMARY KEY, hash TEXT NOT NULL, data BLOB NOT NULL)");
       this.state = (await ctx.storage.get<RoundState>("state")) ?? null;
       if (this.state) this.loadCaches();
     });
@@ -122,53 +76,41 @@ export class RoundDO extends DurableObject<Env> {
     for (const r of this.ctx.storage.sql.exec<{ party: number; last_seq: number }>("SELECT party, last_seq FROM seqs")) this.lastSeqs.set(r.party, r.last_seq);
   }
 
-  // ------------------------------------------------------------------ RPC (JobDO)
+  // ------------------------------------------------------------------ RPC (JobDO, Worker)
 
-  /**
-   * Initialises the round from its manifest and arms the join deadline. Idempotent: a second
-   * call (same or any manifest) leaves an initialised round unchanged.
-   */
+  /** Initialises the round from its manifest and arms the join deadline. Idempotent: an initialised round stays unchanged. */
   async init(manifest: RoundManifest, logEntryHash: string): Promise<void> {
     if (this.state) return;
-    this.state = { manifest, logEntryHash, phase: "waiting", joined: [], outcome: null, notifyPending: false, notifyJob: true };
+    const step = initRound(manifest, logEntryHash);
+    this.state = step.state;
     this.loadCaches();
     await this.save();
-    await this.ctx.storage.setAlarm(manifest.deadlines.join);
+    await this.apply(step);
   }
 
   /** Aborts with reason `cancelled` without reporting back to the JobDO. Idempotent. */
   async cancel(): Promise<void> {
-    if (!this.state || isRoundTerminal(this.state.phase)) return;
-    this.state.notifyJob = false;
-    await this.abort("cancelled", [], "job cancelled");
+    if (this.state) await this.apply(onCancel(this.state));
   }
 
   /**
-   * A committee member declines the round before taking part (e.g. its data does not fit the
-   * job's limits): the round aborts at once with `declined`, naming it, instead of waiting
-   * for the join deadline. Returns false if `nodeId` is not in the committee. Idempotent;
-   * a no-op once the round has ended.
+   * A committee member declines the round before taking part: the round aborts at once with
+   * `declined`, naming it. Returns false if `nodeId` is not in the committee. Idempotent; a
+   * no-op once the round has ended.
    */
   async decline(nodeId: string, reason: string): Promise<boolean> {
-    const s = this.state;
-    if (!s) return false;
-    const member = s.manifest.committee.find((c) => c.nodeId === nodeId);
-    if (!member) return false;
-    if (isRoundTerminal(s.phase)) return true;
-    await this.abort("declined", [member.index], `party ${member.index} declined: ${reason.slice(0, 300)}`);
-    return true;
-  }
-
-  /** Runs the deadline check now (the JobDO watchdog). Idempotent. */
-  async checkDeadline(): Promise<void> {
-    await this.alarm();
+    if (!this.state) return false;
+    const step = onDecline(this.state, nodeId, reason);
+    await this.apply(step);
+    return step.member;
   }
 
   /** Read-only status. */
   async status(): Promise<RoundStatus | null> {
-    if (!this.state) return null;
-    const mailboxSizes = this.state.manifest.committee.map((_, i) => (this.nextIdx[i] ?? 1) - 1);
-    return { phase: this.state.phase, joined: [...this.state.joined], connected: this.connectedParties(), outcome: this.state.outcome, mailboxSizes, released: this.state.released ?? false };
+    const s = this.state;
+    if (!s) return null;
+    const mailboxSizes = s.manifest.committee.map((_, i) => (this.nextIdx[i] ?? 1) - 1);
+    return { phase: s.phase, joined: [...s.joined], connected: this.connectedParties(), outcome: s.outcome, mailboxSizes, released: s.released };
   }
 
   // ------------------------------------------------------------------ WebSocket
@@ -190,16 +132,8 @@ export class RoundDO extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`p${party}`]);
     server.serializeAttachment({ party, nodeId, connectedAt: Date.now() } satisfies Attachment);
     this.send(server, { v: 1, kind: "welcome", me: party, phase: s.phase, cursor: (this.nextIdx[party] ?? 1) - 1, connected: this.connectedParties() });
-    if (s.outcome) {
-      this.send(server, this.outcomeFrame());
-    } else {
-      if (!s.joined.includes(party)) s.joined.push(party);
-      if (s.phase === "waiting" && s.joined.length === s.manifest.committee.length) {
-        this.setPhase("running");
-        await this.ctx.storage.setAlarm(s.manifest.deadlines.compute);
-      }
-      await this.save();
-    }
+    if (s.outcome) this.send(server, this.outcomeFrame());
+    else await this.apply(onJoin(s, party));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -241,72 +175,56 @@ export class RoundDO extends DurableObject<Env> {
     }
     switch (frame.kind) {
       case "ping":
-        this.send(ws, { v: 1, kind: "pong" });
-        return;
+        return this.send(ws, { v: 1, kind: "pong" });
       case "ack":
-        this.ack(party, frame.cursor);
-        return;
+        return this.ack(party, frame.cursor);
       case "hello":
         this.redeliver(ws, party, frame.cursor);
         if (s.outcome) this.send(ws, this.outcomeFrame());
         return;
-      case "abort": {
-        if (isRoundTerminal(s.phase)) return;
-        // Past our own phase deadline the outcome is the deadline's (absent parties, by our
-        // own observation), whichever of the alarm and this report comes first.
-        if (Date.now() >= this.phaseDeadline()) {
-          await this.alarm();
-          if (isRoundTerminal(s.phase)) return;
+      case "abort":
+        return this.apply(onPartyAbort(s, party, frame, Date.now(), this.connectedParties()), ws);
+      case "result": {
+        let aggregate: Uint8Array;
+        try { aggregate = fromBase64Url(frame.aggregate); } catch {
+          return this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: "aggregate is not base64url" });
         }
-        // A party's report is not evidence the relay can check: abort with its code, record
-        // whom it accuses in the detail, name no one (a liar could get honest members excluded).
-        const accused = [...new Set(frame.culprits)].filter((c) => Number.isInteger(c) && c >= 0 && c < s.manifest.committee.length).sort((a, b) => a - b);
-        const detail = `party ${party} reports ${frame.code}${accused.length ? `, accusing ${accused.join(", ")}` : ""}${frame.detail ? `: ${frame.detail}` : ""}`;
-        // Outcomes only the coordinator decides (a cancellation stops the job's retries) are not a party's to report.
-        const code: RoundAbortCode = RELAY_ONLY_CODES.has(frame.code) ? "unexpected-message" : frame.code;
-        await this.abort(code, [], detail.slice(0, 1000));
-        return;
+        const r = { party, aggregateHash: toHex(sha256(aggregate)), transcriptHash: frame.transcriptHash, excluded: [...new Set(frame.excluded ?? [])].sort((a, b) => a - b) };
+        return this.apply(onResult(s, r), ws, { party, aggregate, hash: r.aggregateHash });
       }
-      case "result":
-        await this.submitResult(ws, party, frame);
-        return;
     }
   }
 
   /** Verifies and stores one envelope, then delivers it. One bad item is refused; the round goes on. */
   private async relay(ws: WebSocket, party: number, bytes: Uint8Array): Promise<void> {
-    const s = this.state!;
-    const refuse = (code: string, detail: string) => this.send(ws, { v: 1, kind: "error", code, detail });
-    if (isRoundTerminal(s.phase)) return refuse("round-closed", `round is ${s.phase}`);
+    const refuse = (r: { code: string; detail: string }) => this.send(ws, { v: 1, kind: "error", ...r });
     let env: ParsedEnvelope;
     try {
       env = parseEnvelope(bytes);
     } catch (e) {
-      return refuse("bad-encoding", e instanceof EnvelopeError ? e.message : "malformed envelope");
+      if (isRoundTerminal(this.state!.phase)) return refuse({ code: "round-closed", detail: `round is ${this.state!.phase}` });
+      return refuse({ code: "bad-encoding", detail: e instanceof EnvelopeError ? e.message : "malformed envelope" });
     }
-    const m = s.manifest;
-    if (env.jobId !== m.jobId || env.round !== m.round || env.attempt !== m.attempt) return refuse("wrong-context", "envelope belongs to another round");
-    if (env.from !== party) return refuse("forbidden", `connection is party ${party}, envelope claims ${env.from}`);
-    const n = m.committee.length;
-    if (env.to !== "all" && (env.to >= n || env.to === party)) return refuse("bad-recipient", `no party ${env.to}`);
-    const last = this.lastSeq(party);
-    if (env.seq <= last) return refuse("replay", `seq ${env.seq} not above ${last}`);
-    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse("bad-signature", "envelope signature does not verify");
-    if (env.seq <= this.lastSeq(party)) return refuse("replay", `seq ${env.seq} already used`);
-    if (isRoundTerminal(s.phase)) return refuse("round-closed", `round is ${s.phase}`);
+    const bad = checkEnvelope(this.state!, party, env, this.lastSeq(party));
+    if (bad) return refuse(bad);
+    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
+    // The state may have moved while the signature was checked.
+    const late = checkEnvelope(this.state!, party, env, this.lastSeq(party));
+    if (late) return refuse(late);
 
     // From here on synchronous: the envelope is stored and delivered atomically with respect
     // to other handlers. The relay reads nothing but the header; the parties check the rest.
-    if (!s.released && OUTPUT_PHASES.has(basePhase(env.phase))) {
+    const next = onRelay(this.state!, env.phase);
+    if (next !== this.state) {
       // Durable before any delivery leaves (the output gate holds sends until the write is done).
-      s.released = true;
+      this.state = next;
       this.save().catch((e: unknown) => console.error("RoundDO: could not persist `released`", e));
     }
     const sql = this.ctx.storage.sql;
     sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, env.seq);
     this.lastSeqs.set(party, env.seq);
     const msgId = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", party, bytes).one().id;
-    const recipients = env.to === "all" ? m.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
+    const recipients = env.to === "all" ? next.manifest.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
     for (const r of recipients) {
       const idx = this.nextIdx[r]!;
       this.nextIdx[r] = idx + 1;
@@ -345,105 +263,37 @@ export class RoundDO extends DurableObject<Env> {
     for (const r of rows) ws.send(encodeDelivery(r.idx, new Uint8Array(r.data)));
   }
 
-  private async submitResult(ws: WebSocket, party: number, f: { aggregate: string; transcriptHash: string; excluded?: number[] | undefined }): Promise<void> {
-    const s = this.state!;
-    if (s.phase !== "running" && s.phase !== "finalizing") {
-      this.send(ws, { v: 1, kind: "error", code: "wrong-phase", detail: `results are not accepted while ${s.phase}` });
-      return;
-    }
-    let aggregate: Uint8Array;
-    try { aggregate = fromBase64Url(f.aggregate); } catch {
-      this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: "aggregate is not base64url" });
-      return;
-    }
-    const aggregateHash = toHex(sha256(aggregate));
-    const excluded = JSON.stringify([...new Set(f.excluded ?? [])].sort((a, b) => a - b));
-    const sql = this.ctx.storage.sql;
-    const prior = sql.exec<{ aggregate_hash: string; transcript_hash: string; excluded: string }>("SELECT aggregate_hash, transcript_hash, excluded FROM results WHERE party = ?", party).toArray()[0];
-    if (prior) {
-      if (prior.aggregate_hash !== aggregateHash || prior.transcript_hash !== f.transcriptHash || prior.excluded !== excluded) {
-        await this.abort("equivocation", [party], `party ${party} submitted two different results`);
-      }
-      return;
-    }
-    sql.exec("INSERT INTO results (party, aggregate, aggregate_hash, transcript_hash, excluded) VALUES (?, ?, ?, ?, ?)", party, aggregate, aggregateHash, f.transcriptHash, excluded);
-    if (s.phase === "running") {
-      this.setPhase("finalizing");
-      await this.ctx.storage.setAlarm(s.manifest.deadlines.finalize);
-    }
-    await this.save();
-    const all = sql.exec<{ party: number; aggregate_hash: string; transcript_hash: string; excluded: string }>("SELECT party, aggregate_hash, transcript_hash, excluded FROM results").toArray();
-    if (all.length < s.manifest.committee.length) return;
-    const key = (r: (typeof all)[number]) => `${r.aggregate_hash}|${r.transcript_hash}|${r.excluded}`;
-    const counts = new Map<string, number>();
-    for (const r of all) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
-    if (counts.size === 1) {
-      const r = all[0]!;
-      s.outcome = { kind: "accepted", aggregateHash: r.aggregate_hash, transcriptHash: r.transcript_hash, excluded: JSON.parse(r.excluded) as number[] };
-      this.setPhase("accepted");
-      await this.finish();
-      return;
-    }
-    // No culprit: the relay cannot tell which result is right, and a corrupt majority could
-    // frame an honest member by outvoting it.
-    const groups = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => all.filter((r) => key(r) === k).map((r) => r.party));
-    await this.abort("result-mismatch", [], `committee members submitted different aggregates or transcripts (groups: ${groups.map((g) => `[${g.join(",")}]`).join(" ")})`);
-  }
-
   // ------------------------------------------------------------------ deadlines and outcome
 
   /**
-   * The phase deadline alarm. Idempotent: retries a pending JobDO report; does nothing once
-   * terminal; re-arms when called before the current phase's deadline; otherwise aborts with
-   * `timeout`, naming the absent parties.
+   * The one alarm. Idempotent: retries a pending JobDO report; otherwise the referee's
+   * deadline rule (re-arm if early, nothing once terminal, else `timeout` naming the absent).
    */
   override async alarm(): Promise<void> {
     const s = this.state;
     if (!s) return;
-    if (s.notifyPending) {
-      await this.notify();
-      return;
-    }
-    if (isRoundTerminal(s.phase)) return;
-    const deadline = this.phaseDeadline();
-    const now = Date.now();
-    if (now < deadline) {
-      await this.ctx.storage.setAlarm(deadline);
-      return;
-    }
-    const everyone = s.manifest.committee.map((c) => c.index);
-    const connected = new Set(this.connectedParties());
-    let absent: number[];
-    if (s.phase === "finalizing") {
-      const submitted = new Set(this.ctx.storage.sql.exec<{ party: number }>("SELECT party FROM results").toArray().map((r) => r.party));
-      absent = everyone.filter((i) => !submitted.has(i));
-    } else if (s.phase === "waiting") {
-      absent = everyone.filter((i) => !s.joined.includes(i) || !connected.has(i));
-    } else {
-      absent = everyone.filter((i) => !connected.has(i));
-    }
-    await this.abort("timeout", absent, `${s.phase} deadline passed; absent: ${absent.length ? absent.join(", ") : "none"}`);
+    if (s.notifyPending) return this.notify();
+    await this.apply(onDeadline(s, Date.now(), this.connectedParties()));
   }
 
-  /** The current phase's deadline (Unix ms). */
-  private phaseDeadline(): number {
-    const s = this.state!;
-    const d = s.manifest.deadlines;
-    return s.phase === "waiting" ? d.join : s.phase === "running" ? d.compute : d.finalize;
-  }
-
-  private async abort(code: RoundAbortCode, culprits: number[], detail: string): Promise<void> {
-    const s = this.state!;
-    if (isRoundTerminal(s.phase)) return;
-    s.outcome = { kind: "aborted", code, culprits: [...new Set(culprits)].sort((a, b) => a - b), detail };
-    this.setPhase("aborted");
-    await this.finish();
+  /** Carries out a referee step. `ws` is the party that caused it; `result` its submitted aggregate. */
+  private async apply(step: RoundStep, ws?: WebSocket, result?: { party: number; aggregate: Uint8Array; hash: string }): Promise<void> {
+    const changed = step.state !== this.state;
+    this.state = step.state;
+    if (result && step.effects.some((e) => e.kind === "store-aggregate")) {
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO aggregates (party, hash, data) VALUES (?, ?, ?)", result.party, result.hash, result.aggregate);
+    }
+    if (changed) await this.save();
+    for (const e of step.effects) {
+      if (e.kind === "phase") for (const sock of this.ctx.getWebSockets()) this.send(sock, { v: 1, kind: "phase", phase: e.phase });
+      else if (e.kind === "alarm") await this.ctx.storage.setAlarm(e.at);
+      else if (e.kind === "refuse" && ws) this.send(ws, { v: 1, kind: "error", code: e.code, detail: e.detail });
+      else if (e.kind === "finish") await this.finish();
+    }
   }
 
   private async finish(): Promise<void> {
     const s = this.state!;
-    s.notifyPending = s.notifyJob;
-    await this.save();
     const frame = this.outcomeFrame();
     for (const ws of this.ctx.getWebSockets()) {
       this.send(ws, frame);
@@ -459,17 +309,19 @@ export class RoundDO extends DurableObject<Env> {
   private async notify(): Promise<void> {
     const s = this.state!;
     const m = s.manifest;
+    const o = s.outcome;
+    if (!o) return;
+    const at = { jobId: m.jobId, round: m.round, attempt: m.attempt };
     let report: RoundOutcome;
-    if (s.outcome?.kind === "accepted") {
-      const r = this.ctx.storage.sql.exec<{ aggregate: ArrayBuffer }>("SELECT aggregate FROM results WHERE aggregate_hash = ? LIMIT 1", s.outcome.aggregateHash).one();
-      report = { jobId: m.jobId, round: m.round, attempt: m.attempt, outcome: "accepted", aggregate: new Uint8Array(r.aggregate), transcriptHash: s.outcome.transcriptHash, excluded: s.outcome.excluded };
-    } else if (s.outcome?.kind === "aborted") {
-      report = { jobId: m.jobId, round: m.round, attempt: m.attempt, outcome: "aborted", code: s.outcome.code, culprits: s.outcome.culprits, detail: s.outcome.detail, released: s.released ?? false };
-    } else return;
+    if (o.kind === "accepted") {
+      const r = this.ctx.storage.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM aggregates WHERE hash = ? LIMIT 1", o.aggregateHash).one();
+      report = { ...at, outcome: "accepted", aggregate: new Uint8Array(r.data), transcriptHash: o.transcriptHash, excluded: o.excluded };
+    } else {
+      report = { ...at, outcome: "aborted", code: o.code, culprits: o.culprits, detail: o.detail, released: s.released };
+    }
     try {
-      const job = this.env.JOB_DO.get(this.env.JOB_DO.idFromName(jobObjectName(m.jobId)));
-      await job.roundFinished(report);
-      s.notifyPending = false;
+      await this.env.JOB_DO.get(this.env.JOB_DO.idFromName(jobObjectName(m.jobId))).roundFinished(report);
+      this.state = { ...this.state!, notifyPending: false };
       await this.save();
     } catch (e) {
       console.error("RoundDO: could not report to the JobDO, will retry", e);
@@ -482,12 +334,6 @@ export class RoundDO extends DurableObject<Env> {
     return o.kind === "accepted"
       ? { v: 1, kind: "accepted", aggregateHash: o.aggregateHash, transcriptHash: o.transcriptHash, excluded: o.excluded }
       : { v: 1, kind: "aborted", code: o.code, culprits: o.culprits, detail: o.detail };
-  }
-
-  private setPhase(to: RoundPhase): void {
-    const s = this.state!;
-    s.phase = transitionRound(s.phase, to);
-    if (!isRoundTerminal(to)) for (const ws of this.ctx.getWebSockets()) this.send(ws, { v: 1, kind: "phase", phase: to });
   }
 
   private connectedParties(): number[] {

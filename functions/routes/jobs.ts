@@ -1,15 +1,15 @@
 /** Jobs (bearer API token): submit, list, get, cancel, rounds, result. */
 import { Hono, type Context } from "hono";
 import { toBase64Url } from "../../protocol/encoding.ts";
-import { JobSpec, JobStatus, type JobSummary } from "../../protocol/api/schemas.ts";
+import { JobListQuery, JobSpec, type JobSummary } from "../../protocol/api/schemas.ts";
 import { jobObjectName } from "../../protocol/names.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { requireToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
-import { intParam, jsonBody } from "../validate.ts";
-import { engines } from "../../durable-objects/reducers.ts";
+import { jsonBody, queryParams } from "../validate.ts";
+import { engines } from "../../durable-objects/core/job-types.ts";
 import { SignedJobSpec, verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { objectHash } from "../../protocol/log/index.ts";
 import { z } from "zod";
@@ -75,11 +75,9 @@ export const jobRoutes = new Hono<AppEnv>()
     return c.json({ job: r.job as JobSummary }, 201);
   })
   /** List jobs from the catalogue, newest first. `?status=`, `?limit=` (≤ 200), `?offset=`. */
-  .get("/", requireToken, async (c) => {
-    const status = c.req.query("status");
-    if (status !== undefined && !JobStatus.safeParse(status).success) throw new ApiError(400, "bad-request", "unknown status");
-    const limit = Math.min(200, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 50);
-    const offset = c.req.query("offset") ? intParam(c.req.query("offset"), "offset") : 0;
+  .get("/", requireToken, queryParams(JobListQuery), async (c) => {
+    const { status, limit: asked, offset = 0 } = c.req.valid("query");
+    const limit = Math.min(200, asked ?? 50);
     const q = status
       ? c.env.DB.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ? OFFSET ?").bind(status, limit, offset)
       : c.env.DB.prepare("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ? OFFSET ?").bind(limit, offset);

@@ -18,7 +18,7 @@ export interface Rational { num: bigint; den: bigint }
  * bytes at a time; one call per block instead of one per draw). Same stream semantics.
  */
 export function bufferedRng(src: Rng): Rng {
-  let buf = new Uint8Array(0), off = 0;
+  let buf: Uint8Array = new Uint8Array(0), off = 0;
   return {
     bytes(n: number): Uint8Array {
       if (n > 4096) return src.bytes(n);

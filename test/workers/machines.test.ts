@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   canTransitionJob, canTransitionRound, IllegalTransition, isJobTerminal, isRoundTerminal, JOB_STATUSES, ROUND_PHASES, transitionJob, transitionRound,
-} from "../../durable-objects/machines.ts";
+} from "../../durable-objects/core/machines.ts";
 
 describe("job state machine over every (from, to) pair", () => {
   const allowed = new Set(["pending>running", "pending>failed", "pending>cancelled", "running>completed", "running>failed", "running>cancelled"]);

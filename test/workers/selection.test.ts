@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { cryptoRng } from "../../protocol/rng.ts";
-import { inAvailabilityWindow, isEligible, selectCommittee, type Candidate } from "../../durable-objects/selection.ts";
+import { inAvailabilityWindow, isEligible, selectCommittee, type Candidate } from "../../durable-objects/core/selection.ts";
 import { jobStub, makeNode, register, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
 import type { RoundInfo } from "../../protocol/api/schemas.ts";
 

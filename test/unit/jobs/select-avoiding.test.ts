@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { selectAvoiding, type Candidate } from "../../../durable-objects/selection.ts";
+import { selectAvoiding, type Candidate } from "../../../durable-objects/core/selection.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 
 const now = 1_000_000;

@@ -2,8 +2,8 @@
  * The two explicit state machines of the coordinator, each a transition table plus one
  * check function (tested over every (from, to) pair in test/workers/machines.test.ts).
  */
-import type { JobStatus } from "../protocol/api/schemas.ts";
-import type { RoundPhase } from "../protocol/api/frames.ts";
+import type { JobStatus } from "../../protocol/api/schemas.ts";
+import type { RoundPhase } from "../../protocol/api/frames.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = ["pending", "running", "completed", "failed", "cancelled"];
 const JOB_NEXT: Record<JobStatus, readonly JobStatus[]> = {

@@ -5,8 +5,8 @@
  * and freshness. Every eligible node has a positive weight, so none is always chosen and
  * none is never chosen; randomness comes from the injected CSPRNG.
  */
-import type { JobSpec } from "../protocol/api/schemas.ts";
-import type { Rng } from "../protocol/rng.ts";
+import type { JobSpec } from "../../protocol/api/schemas.ts";
+import type { Rng } from "../../protocol/rng.ts";
 
 export interface Candidate {
   nodeId: string;

@@ -1,14 +1,12 @@
 /**
- * Reduce hooks, keyed by job type. When a round's aggregate is accepted, the JobDO calls
- * `reducers[spec.type](spec, state, aggregate, ctx)` and stores what it returns. The stats and
- * learning engines replace the default entries with their own (statistics finalisation,
- * FedAvg / server optimiser). A reducer must be deterministic in its inputs (it may be
- * re-run after a crash before its output was stored) and must not do I/O.
+ * The coordinator side of each job type, keyed by `JobSpec.type`: submit-time validation of
+ * the task, the initial reduce state (and round-0 global model, for learning), and the reduce
+ * applied to each accepted aggregate. Pure: a reduce is deterministic in its inputs (it may be
+ * re-run after a crash before its output was stored) and does no I/O.
  */
-import type { JobSpec, JobType } from "../protocol/api/schemas.ts";
-import { toBase64Url } from "../protocol/encoding.ts";
-import { reduceStats, validateStatsTask } from "../protocol/jobs/stats.ts";
-import { initLearning, learningLayout, parseLearningTask, reduceLearning, type LearningState } from "../protocol/jobs/learning.ts";
+import type { JobSpec, JobType } from "../../protocol/api/schemas.ts";
+import { reduceStats, validateStatsTask } from "../../protocol/jobs/stats.ts";
+import { initLearning, learningLayout, parseLearningTask, reduceLearning, type LearningState } from "../../protocol/jobs/learning.ts";
 
 /** The accepted output of one round. */
 export interface RoundAggregate {
@@ -26,7 +24,7 @@ export interface RoundAggregate {
 }
 
 export interface ReduceOutput {
-  /** Reducer state carried to the next round (JSON-serialisable). */
+  /** Reducer state carried to the next round (structured-cloneable). */
   state: unknown;
   /** True when the job is finished (else the JobDO starts another round, up to maxRounds). */
   done: boolean;
@@ -36,24 +34,12 @@ export interface ReduceOutput {
   model?: Uint8Array;
 }
 
-export type Reducer = (spec: JobSpec, state: unknown, aggregate: RoundAggregate) => ReduceOutput | Promise<ReduceOutput>;
-
-/** Default: keep the latest aggregate as the result; done after maxRounds. */
-export const defaultReducer: Reducer = (spec, _state, agg) => ({
-  state: { rounds: agg.round + 1 },
-  done: agg.round + 1 >= spec.maxRounds,
-  result: { round: agg.round, aggregate: toBase64Url(agg.bytes), aggregateHash: agg.hash, excluded: agg.excluded },
-});
-
-/**
- * A job type's coordinator-side logic: submit-time validation of its task, the initial
- * reduce state (and round-0 global model, for learning), and the reduce.
- */
+/** One job type on the coordinator side. */
 export interface JobEngine {
   /** Throws (TypeError / RangeError / ZodError) with a message naming the problem; the route answers 400 invalid-task. */
   validate(spec: JobSpec): void;
   init(spec: JobSpec): { state: unknown; model?: Uint8Array };
-  reduce: Reducer;
+  reduce(spec: JobSpec, state: unknown, aggregate: RoundAggregate): ReduceOutput;
 }
 
 /** Parties whose inputs were summed: the committee minus those excluded by validation. */
@@ -99,8 +85,3 @@ export const engines: Record<JobType, JobEngine> = {
   learning: learningEngine,
 };
 
-/** Reducers by job type (the JobDO calls these when a round is accepted). */
-export const reducers: Record<JobType, Reducer> = {
-  stats: statsEngine.reduce,
-  learning: learningEngine.reduce,
-};

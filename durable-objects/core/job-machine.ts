@@ -1,0 +1,369 @@
+/**
+ * The job machine: one job's lifecycle as pure functions of explicit state. Each step is
+ * `(state, input, ctx) → { state, effects }`; it never does I/O and never reads the clock or a
+ * random source except through `ctx`. The JobDO (durable-objects/job-do.ts, through
+ * job-runner.ts) loads the state, calls a step and carries out the effects in order.
+ *
+ * The transparency log is chained here (the state keeps its head), so every effect that names
+ * a log entry carries the entry itself, signed with `ctx.signingKey`.
+ *
+ * Trust rules kept here (DESIGN §1):
+ *  - culprits come only from the RoundDO's own observation; they are excluded from the job and
+ *    lose reliability (a decline keeps its reliability);
+ *  - an abort after the output may have been opened (`released`) fails the job
+ *    `output-released`: a round is never rerun over another set of inputs;
+ *  - after an abort naming no one, reselection never picks a superset of a failed committee;
+ *  - `insufficient-nodes` repeats the reasons nodes gave for declining.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { RoundAbortCode } from "../../protocol/api/frames.ts";
+import { deriveSessionId, type JobSpec, type JobStatus, type JobSummary, type RoundInfo, type RoundManifest } from "../../protocol/api/schemas.ts";
+import { toBase64Url, toHex } from "../../protocol/encoding.ts";
+import type { SpecSignature } from "../../protocol/jobs/signed-spec.ts";
+import { appendEntry, objectHash, type LogBody, type LogEntry } from "../../protocol/log/index.ts";
+import type { Rng } from "../../protocol/rng.ts";
+import { engines, type ReduceOutput } from "./job-types.ts";
+import { isJobTerminal, transitionJob } from "./machines.ts";
+import { isEligible, selectAvoiding, type Candidate } from "./selection.ts";
+
+/** What a RoundDO reports when it reaches a terminal phase. */
+export type RoundOutcome =
+  | { jobId: string; round: number; attempt: number; outcome: "accepted"; aggregate: Uint8Array; transcriptHash: string; excluded: number[] }
+  | { jobId: string; round: number; attempt: number; outcome: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string;
+      /** True once any member sent an output-opening message (open.sum, lin.open, plain.open): the output may be known to a corrupt member. */
+      released?: boolean };
+
+/** The last log entry, as much of it as the next entry's chaining needs. */
+export type LogHead = Pick<LogEntry, "seq" | "hash" | "timestamp">;
+
+export interface JobState {
+  jobId: string;
+  spec: JobSpec;
+  specHash: string;
+  status: JobStatus;
+  createdAt: number;
+  updatedAt: number;
+  /** The round attempt being selected, open, or last closed. */
+  round: number;
+  attempt: number;
+  /** The open attempt: its committee (node ids, party order), the seq of the log entry that published its manifest, and whether its RoundDO holds the manifest. */
+  open: { committee: string[]; seq: number; delivered: boolean } | null;
+  /** Waiting for enough eligible nodes for (round, attempt) since this time (Unix ms). */
+  waitingSince: number | null;
+  /** When the JobDO's one alarm should fire (next selection try, manifest redelivery), or null. */
+  wakeAt: number | null;
+  /** Nodes excluded from this job's committees (culprits of aborted rounds). */
+  excluded: string[];
+  /** Committees of aborts that named no culprit (e.g. a failed MAC check); never re-chosen as a whole in that round. */
+  failedCommittees: Array<{ round: number; committee: string[] }>;
+  /** Distinct reasons nodes gave for declining (at most 5), repeated in `insufficient-nodes`. */
+  declines: string[];
+  /** Logged global-model hash per round (hex SHA-256 of the stored bytes). */
+  models: Record<number, string>;
+  head: LogHead | null;
+  reduceState: unknown;
+  result: unknown;
+  error: string | null;
+}
+
+/** What a step asks its caller to do, in order. */
+export type JobEffect =
+  | { kind: "log"; entry: LogEntry }
+  | { kind: "put-model"; round: number; bytes: Uint8Array; hash: string }
+  /** Give the RoundDO the manifest published by log entry `seq` (idempotent); report success with {@link manifestDelivered}. */
+  | { kind: "init-round"; seq: number }
+  /** Write the committee's assignments (after init-round, so the RoundDO exists when nodes come). */
+  | { kind: "assign"; manifest: RoundManifest; logHash: string }
+  /** Close the attempt's assignments (the membership record stays). */
+  | { kind: "unassign"; round: number; attempt: number }
+  | { kind: "cancel-round"; round: number; attempt: number }
+  | { kind: "reliability"; ok: string[]; failed: string[] }
+  /** Write the job's catalogue row (D1) from the state. */
+  | { kind: "catalogue" }
+  /** Load the eligible candidates and call {@link plan}. */
+  | { kind: "select" };
+
+/** A step's outcome: the next state, the effects to carry out in order, and the answer to the caller. */
+export interface Step<R = undefined> { state: JobState; effects: JobEffect[]; result: R }
+
+/** What every step may use besides its input: the time, the log-signing key, randomness, the liveness window. */
+export interface JobContext { now: number; signingKey: Uint8Array; rng: Rng; livenessMs: number }
+
+export type CreateResult = { ok: true; job: JobSummary } | { ok: false; code: "conflict"; detail: string };
+export type CancelResult = { ok: true; job: JobSummary } | { ok: false; code: "not-found" | "job-not-cancellable"; detail: string };
+export type PutModelResult = { ok: true; hash: string } | { ok: false; code: "not-found" | "conflict"; detail: string };
+
+/** Retry interval while waiting for eligible nodes, and for redelivering a manifest. */
+export const RETRY_MS = 5_000;
+
+/** A mutable draft of the state plus the effects so far; `done()` seals them into a Step. */
+class Draft {
+  readonly s: JobState;
+  readonly effects: JobEffect[] = [];
+  constructor(state: JobState, readonly ctx: Pick<JobContext, "now" | "signingKey">) {
+    this.s = structuredClone(state);
+  }
+
+  emit(...e: JobEffect[]): void {
+    this.effects.push(...e);
+  }
+
+  log(body: LogBody): LogEntry {
+    const entry = appendEntry(this.s.head as LogEntry | null, body, this.ctx.now, this.ctx.signingKey);
+    this.s.head = { seq: entry.seq, hash: entry.hash, timestamp: entry.timestamp };
+    this.emit({ kind: "log", entry });
+    return entry;
+  }
+
+  status(to: JobStatus, detail: string): void {
+    this.s.status = transitionJob(this.s.status, to);
+    this.s.updatedAt = this.ctx.now;
+    this.log({ kind: "status", status: to, detail });
+  }
+
+  fail(reason: string): void {
+    if (isJobTerminal(this.s.status)) return;
+    this.s.error = reason;
+    this.s.waitingSince = null;
+    this.s.wakeAt = null;
+    this.status("failed", reason);
+    this.emit({ kind: "catalogue" });
+  }
+
+  model(round: number, bytes: Uint8Array): void {
+    const hash = toHex(sha256(bytes));
+    this.s.models[round] = hash;
+    this.emit({ kind: "put-model", round, bytes, hash });
+    this.log({ kind: "model", round, modelHash: hash, bytes: bytes.length });
+  }
+
+  /** Asks for a committee for (round, attempt). */
+  select(round: number, attempt: number): void {
+    this.s.round = round;
+    this.s.attempt = attempt;
+    this.s.waitingSince = null;
+    this.emit({ kind: "select" });
+  }
+
+  done<R>(result: R): Step<R> {
+    return { state: this.s, effects: this.effects, result };
+  }
+}
+
+/** The public summary of a job. */
+export function summary(s: JobState): JobSummary {
+  return { id: s.jobId, type: s.spec.type, schemaId: s.spec.schemaId, status: s.status, round: s.round, attempt: s.attempt, createdAt: s.createdAt, updatedAt: s.updatedAt, error: s.error };
+}
+
+/**
+ * A new job: logs the spec (and the job type's round-0 model), writes the catalogue row and
+ * asks for round 0's committee. `spec` must have passed `engines[spec.type].validate`.
+ */
+export function createJob(jobId: string, spec: JobSpec, submitter: SpecSignature | null, ctx: Pick<JobContext, "now" | "signingKey">): Step {
+  const now = ctx.now;
+  const d = new Draft({
+    jobId, spec, specHash: objectHash(spec), status: "pending", createdAt: now, updatedAt: now, round: 0, attempt: 0, open: null,
+    waitingSince: null, wakeAt: null, excluded: [], failedCommittees: [], declines: [], models: {}, head: null, reduceState: null, result: null, error: null,
+  }, ctx);
+  d.log({ kind: "job", jobId, specHash: d.s.specHash, spec, submitter });
+  const init = engines[spec.type].init(spec);
+  d.s.reduceState = init.state;
+  if (init.model) d.model(0, init.model);
+  d.emit({ kind: "catalogue" });
+  d.select(0, 0);
+  return d.done(undefined);
+}
+
+/**
+ * Selects the committee of (state.round, state.attempt) from `candidates` and opens the
+ * attempt (manifest and dataset commitments logged, RoundDO initialised, assignments
+ * written), or keeps waiting (retry every {@link RETRY_MS}) until `deadlines.select`, then
+ * fails `insufficient-nodes`. A no-op unless the job is live and waiting for a committee.
+ */
+export function plan(state: JobState, candidates: readonly Candidate[], ctx: JobContext): Step {
+  const d = new Draft(state, ctx);
+  const s = d.s;
+  if (isJobTerminal(s.status) || s.open) return d.done(undefined);
+  const { now, livenessMs } = ctx;
+  const { spec, round, attempt } = s;
+  const failed = s.failedCommittees.filter((f) => f.round === round).map((f) => f.committee);
+  const committee = selectAvoiding(candidates, spec, failed, { now, livenessMs, exclude: new Set(s.excluded), rng: ctx.rng });
+  if (committee.length < spec.committee.min) {
+    const since = s.waitingSince ?? now;
+    const deadline = since + spec.deadlines.select * 1000;
+    if (now >= deadline) {
+      const eligible = candidates.filter((c) => isEligible(c, spec, now, livenessMs) && !s.excluded.includes(c.nodeId)).length;
+      const why = failed.length && eligible >= spec.committee.min
+        ? `${eligible} eligible, but every committee of at least ${spec.committee.min} contains a failed one (${failed.length} failed attempt${failed.length > 1 ? "s" : ""})`
+        : `${eligible} eligible, ${spec.committee.min} required`;
+      const declined = s.declines.length ? `; declined: ${s.declines.join(" | ").slice(0, 1000)}` : "";
+      d.fail(`insufficient-nodes: ${why}${declined}`);
+      return d.done(undefined);
+    }
+    s.waitingSince = since;
+    s.wakeAt = Math.min(now + RETRY_MS, deadline);
+    s.updatedAt = now;
+    d.emit({ kind: "catalogue" });
+    return d.done(undefined);
+  }
+  const joinAt = now + spec.deadlines.join * 1000;
+  const computeAt = joinAt + spec.deadlines.compute * 1000;
+  const finalizeAt = computeAt + spec.deadlines.finalize * 1000;
+  const manifest: RoundManifest = {
+    version: 1, kind: "round-manifest", jobId: s.jobId, round, attempt, jobType: spec.type, schemaId: spec.schemaId,
+    sessionId: toBase64Url(deriveSessionId(s.jobId, round, attempt)),
+    committee: committee.map((c, index) => ({ index, nodeId: c.nodeId, identityKey: c.identityKey, kxKey: c.kxKey })),
+    mode: spec.mode, field: spec.field, fixedPoint: { fracBits: spec.fixedPoint.fracBits, bound: spec.fixedPoint.bound },
+    validation: spec.validation, task: spec.task, modelHash: s.models[round] ?? null,
+    deadlines: { join: joinAt, compute: computeAt, finalize: finalizeAt }, createdAt: now,
+  };
+  const entry = d.log({ kind: "manifest", round, attempt, manifestHash: objectHash(manifest), manifest });
+  d.log({ kind: "dataset-commitments", round, attempt, commitments: committee.map((c) => ({ nodeId: c.nodeId, schemaId: spec.schemaId, rows: c.rows, commitment: c.commitment })) });
+  s.open = { committee: committee.map((c) => c.nodeId), seq: entry.seq, delivered: false };
+  s.waitingSince = null;
+  s.wakeAt = now + RETRY_MS; // redelivers the manifest unless manifestDelivered() clears it first
+  if (s.status === "pending") d.status("running", `round ${round} started`);
+  s.updatedAt = now;
+  d.emit({ kind: "init-round", seq: entry.seq }, { kind: "assign", manifest, logHash: entry.hash }, { kind: "catalogue" });
+  return d.done(undefined);
+}
+
+/** The RoundDO acknowledged the manifest of log entry `seq`: if that is the open attempt's, no redelivery is needed. */
+export function manifestDelivered(state: JobState, seq: number): JobState {
+  if (!state.open || state.open.seq !== seq || state.open.delivered) return state;
+  return { ...state, open: { ...state.open, delivered: true }, wakeAt: null };
+}
+
+/**
+ * The JobDO's alarm: retries selection while waiting for nodes, or redelivers the open
+ * attempt's manifest. Idempotent, and harmless when early (both are retries).
+ */
+export function onWake(state: JobState): Step {
+  const s = state;
+  const none: Step = { state: s, effects: [], result: undefined };
+  if (isJobTerminal(s.status) || s.wakeAt === null) return none;
+  if (s.open) return s.open.delivered ? none : { ...none, effects: [{ kind: "init-round", seq: s.open.seq }] };
+  return s.waitingSince !== null ? { ...none, effects: [{ kind: "select" }] } : none;
+}
+
+/**
+ * Applies a RoundDO's report. Ignored (`applied: false`) unless it is about the open attempt,
+ * so duplicates, stale reports and reports after cancellation are harmless.
+ * Accepted: the job type's reduce, result logged, next round or completed.
+ * Aborted: culprits excluded, the attempt's committee remembered if no one was named, then
+ * `output-released` if the output may have been opened, else a new attempt within the retry
+ * budget, else failed.
+ */
+export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext, "now" | "signingKey">): Step<{ applied: boolean }> {
+  if (!state.open || state.round !== o.round || state.attempt !== o.attempt || state.jobId !== o.jobId) return { state, effects: [], result: { applied: false } };
+  const d = new Draft(state, ctx);
+  const s = d.s;
+  const committee = s.open!.committee;
+  s.open = null;
+  s.wakeAt = null;
+  d.emit({ kind: "unassign", round: o.round, attempt: o.attempt });
+  if (o.outcome === "accepted") {
+    const hash = toHex(sha256(o.aggregate));
+    d.emit({ kind: "reliability", ok: committee, failed: [] });
+    const result = { kind: "result", round: o.round, attempt: o.attempt, aggregateHash: hash, transcriptHash: o.transcriptHash, excluded: o.excluded } as const;
+    let out: ReduceOutput;
+    try {
+      out = engines[s.spec.type].reduce(s.spec, s.reduceState, { round: o.round, attempt: o.attempt, bytes: o.aggregate, hash, transcriptHash: o.transcriptHash, excluded: o.excluded, committee });
+      objectHash(out.result); // throws if the result cannot be logged (e.g. a non-finite number)
+    } catch (e) {
+      d.log({ ...result, done: true });
+      d.fail(`reduce-failed: ${e instanceof Error ? e.message.slice(0, 300) : "unknown error"}`);
+      return d.done({ applied: true });
+    }
+    if (out.model) d.model(o.round + 1, out.model);
+    const done = out.done || o.round + 1 >= s.spec.maxRounds;
+    d.log({ ...result, done, result: out.result });
+    s.reduceState = out.state;
+    s.result = out.result;
+    if (done) {
+      d.status("completed", `completed after round ${o.round}`);
+      d.emit({ kind: "catalogue" });
+    } else {
+      d.select(o.round + 1, 0);
+    }
+    return d.done({ applied: true });
+  }
+  // Culprits only as the RoundDO observed them (absent, declined, equivocating).
+  const culprits = [...new Set(o.culprits.map((i) => committee[i]).filter((x): x is string => typeof x === "string"))];
+  d.log({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail, released: o.released === true });
+  s.excluded = [...new Set([...s.excluded, ...culprits])];
+  if (culprits.length === 0) s.failedCommittees.push({ round: o.round, committee });
+  if (o.code === "declined") s.declines = [...new Set([...s.declines, o.detail.replace(/^party \d+ declined: /, "")])].slice(0, 5);
+  // A decline is not a failure: the node is excluded from this job but keeps its reliability.
+  d.emit({ kind: "reliability", ok: committee.filter((n) => !culprits.includes(n)), failed: o.code === "declined" ? [] : culprits });
+  if (o.code === "cancelled" || isJobTerminal(s.status)) return d.done({ applied: true });
+  if (o.released) {
+    // One output per round (DESIGN §1): the attempt may already have opened its output to a
+    // corrupt member; a rerun over a different set of honest inputs would let the difference
+    // of two sums reveal single inputs. Honest nodes refuse such a rerun on their own (their
+    // ledger); the coordinator stops the job instead of trying.
+    d.fail(`output-released: round ${o.round} attempt ${o.attempt} aborted (${o.code}) after its output may have been opened; a round is never rerun over a different set of inputs`);
+  } else if (o.attempt < s.spec.retryBudget) {
+    d.select(o.round, o.attempt + 1);
+  } else {
+    d.fail(`retry budget exhausted in round ${o.round} (last abort: ${o.code})`);
+  }
+  return d.done({ applied: true });
+}
+
+/** Cancels a live job and its open attempt. Idempotent for a cancelled job; a completed or failed one is not cancellable. */
+export function cancelJob(state: JobState, ctx: Pick<JobContext, "now" | "signingKey">): Step<CancelResult> {
+  if (state.status === "cancelled") return { state, effects: [], result: { ok: true, job: summary(state) } };
+  if (isJobTerminal(state.status)) return { state, effects: [], result: { ok: false, code: "job-not-cancellable", detail: `job is ${state.status}` } };
+  const d = new Draft(state, ctx);
+  const s = d.s;
+  d.status("cancelled", "cancelled by the submitter"); // also ends the open attempt in the log (roundsFromLog)
+  if (s.open) d.emit({ kind: "unassign", round: s.round, attempt: s.attempt }, { kind: "cancel-round", round: s.round, attempt: s.attempt });
+  s.open = null;
+  s.waitingSince = null;
+  s.wakeAt = null;
+  d.emit({ kind: "catalogue" });
+  return d.done({ ok: true, job: summary(s) });
+}
+
+/** Stores and logs the global model of `round`. Idempotent for the same bytes; models are immutable, so other bytes for a logged round are a conflict. */
+export function putModel(state: JobState, round: number, bytes: Uint8Array, ctx: Pick<JobContext, "now" | "signingKey">): Step<PutModelResult> {
+  const hash = toHex(sha256(bytes));
+  const existing = state.models[round];
+  if (existing) return { state, effects: [], result: existing === hash ? { ok: true, hash } : { ok: false, code: "conflict", detail: `round ${round} already has model ${existing}` } };
+  const d = new Draft(state, ctx);
+  d.model(round, bytes);
+  return d.done({ ok: true, hash });
+}
+
+// ---------------------------------------------------------------- views of the log
+
+/**
+ * Every round attempt the log records, oldest first: a manifest opens one; a result, an abort,
+ * or the job's cancellation ends it. The log is the JobDO's only record of its rounds.
+ */
+export function roundsFromLog(entries: readonly LogEntry[]): RoundInfo[] {
+  const rounds = new Map<string, RoundInfo>();
+  for (const { body: b, timestamp } of entries) {
+    if (b.kind === "status" && b.status === "cancelled") {
+      for (const r of rounds.values()) if (r.status === "running") Object.assign(r, { status: "aborted", endedAt: timestamp, abort: { code: "cancelled", culprits: [], detail: "job cancelled" } });
+    }
+    if (b.kind === "manifest") {
+      const m = b.manifest as RoundManifest;
+      rounds.set(`${b.round}/${b.attempt}`, { round: b.round, attempt: b.attempt, status: "running", committee: m.committee.map((c) => c.nodeId), startedAt: m.createdAt, endedAt: null, abort: null, aggregateHash: null });
+    } else if (b.kind === "result" || b.kind === "abort") {
+      const r = rounds.get(`${b.round}/${b.attempt}`);
+      if (!r) continue;
+      Object.assign(r, { endedAt: timestamp }, b.kind === "result"
+        ? { status: "accepted", aggregateHash: b.aggregateHash }
+        : { status: "aborted", abort: { code: b.code, culprits: b.culprits, detail: b.detail } });
+    }
+  }
+  return [...rounds.values()].sort((x, y) => x.round - y.round || x.attempt - y.attempt);
+}
+
+/** The manifest of (round, attempt) as logged, or null. */
+export function manifestFromLog(entries: readonly LogEntry[], round: number, attempt: number): RoundManifest | null {
+  const e = entries.find((x) => x.body.kind === "manifest" && x.body.round === round && x.body.attempt === attempt);
+  return e?.body.kind === "manifest" ? (e.body.manifest as RoundManifest) : null;
+}

@@ -1,0 +1,208 @@
+/**
+ * The round referee: the rules of one round attempt as pure functions of explicit state,
+ * `(state, event) → { state, effects }`. The RoundDO (durable-objects/round-do.ts) is the
+ * transport around it: sockets, mailboxes, sequence numbers, signature checks, and carrying
+ * out the effects.
+ *
+ * Trust rules (DESIGN §1, docs/ARCHITECTURE.md "Relay"):
+ *  - it reads nothing of the parties' data: it sees phase names and public results only;
+ *  - `released` is set once an output-opening envelope (open.sum, lin.open, plain.open; chunk
+ *    suffix stripped) is relayed, and reported with an abort;
+ *  - culprits only on its own evidence: absent at a deadline, a self-decline, two different
+ *    results from one member; a party's `abort` names no one (its accusation goes into the
+ *    detail), and codes only the coordinator decides become `unexpected-message`; once the
+ *    phase deadline has passed, the deadline's outcome wins;
+ *  - a result mismatch names no one (a corrupt majority could outvote an honest member).
+ */
+import type { RoundAbortCode, RoundPhase } from "../../protocol/api/frames.ts";
+import type { RoundManifest } from "../../protocol/api/schemas.ts";
+import { LIN_OPEN } from "../../protocol/mascot/linear-only.ts";
+import { isRoundTerminal, transitionRound } from "./machines.ts";
+
+/** One member's submitted result: public values only (the bytes stay with the transport). */
+export interface SubmittedResult {
+  party: number;
+  aggregateHash: string;
+  transcriptHash: string;
+  /** Sorted, distinct. */
+  excluded: number[];
+}
+
+export type RefereeOutcome =
+  | { kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] }
+  | { kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string };
+
+export interface RoundState {
+  manifest: RoundManifest;
+  logEntryHash: string;
+  phase: RoundPhase;
+  /** Parties that have connected at least once. */
+  joined: number[];
+  results: SubmittedResult[];
+  outcome: RefereeOutcome | null;
+  /** The JobDO has not yet acknowledged the outcome. */
+  notifyPending: boolean;
+  /** Whether to report the outcome to the JobDO at all (false after cancellation). */
+  notifyJob: boolean;
+  /** An output-opening envelope has been relayed. */
+  released: boolean;
+}
+
+export type RoundEffect =
+  /** Tell every connected party the new (non-terminal) phase. */
+  | { kind: "phase"; phase: RoundPhase }
+  | { kind: "alarm"; at: number }
+  /** An error frame to the party that caused the event; the round goes on. */
+  | { kind: "refuse"; code: string; detail: string }
+  /** Keep the aggregate bytes of the result just submitted. */
+  | { kind: "store-aggregate" }
+  /** Outcome frame to everyone, close the sockets, drop relayed ciphertexts, then report to the JobDO if `notifyPending`. */
+  | { kind: "finish" };
+
+export interface RoundStep {
+  state: RoundState;
+  effects: RoundEffect[];
+}
+
+/**
+ * Phases that open the round's output (protocol/mascot/party.ts OUTPUT_PHASES): validated
+ * "open.sum", linear-only LIN_OPEN, the plaintext baseline's "plain.open".
+ */
+export const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN, "plain.open"]);
+
+/** Abort codes only the coordinator itself decides; a party reporting one aborts with `unexpected-message`. */
+const RELAY_ONLY_CODES: ReadonlySet<RoundAbortCode> = new Set<RoundAbortCode>(["cancelled", "declined", "result-mismatch"]);
+
+/** The phase without a chunk suffix `#i/n` (client/agent/relay-session.ts chunkPayload). */
+export function basePhase(phase: string): string {
+  return phase.replace(/#\d+\/\d+$/, "");
+}
+
+const same = (state: RoundState, ...effects: RoundEffect[]): RoundStep => ({ state, effects });
+
+function setPhase(s: RoundState, to: RoundPhase, ...then: RoundEffect[]): RoundStep {
+  const state = { ...s, phase: transitionRound(s.phase, to) };
+  return same(state, ...(isRoundTerminal(to) ? [] : [{ kind: "phase", phase: to } as const]), ...then);
+}
+
+function end(s: RoundState, outcome: RefereeOutcome): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  const next = setPhase({ ...s, outcome }, outcome.kind);
+  next.state.notifyPending = next.state.notifyJob;
+  return same(next.state, { kind: "finish" });
+}
+
+function abort(s: RoundState, code: RoundAbortCode, culprits: number[], detail: string): RoundStep {
+  return end(s, { kind: "aborted", code, culprits: [...new Set(culprits)].sort((a, b) => a - b), detail });
+}
+
+/** A fresh round from its manifest, with the join deadline armed. */
+export function initRound(manifest: RoundManifest, logEntryHash: string): RoundStep {
+  const state: RoundState = { manifest, logEntryHash, phase: "waiting", joined: [], results: [], outcome: null, notifyPending: false, notifyJob: true, released: false };
+  return same(state, { kind: "alarm", at: manifest.deadlines.join });
+}
+
+/** The current phase's deadline (Unix ms). */
+export function phaseDeadline(s: RoundState): number {
+  const d = s.manifest.deadlines;
+  return s.phase === "waiting" ? d.join : s.phase === "running" ? d.compute : d.finalize;
+}
+
+/** A member connected. When the whole committee has joined, the round runs (compute deadline armed). */
+export function onJoin(s: RoundState, party: number): RoundStep {
+  if (s.outcome || s.joined.includes(party)) return same(s);
+  const state = { ...s, joined: [...s.joined, party] };
+  if (state.phase === "waiting" && state.joined.length === s.manifest.committee.length) return setPhase(state, "running", { kind: "alarm", at: s.manifest.deadlines.compute });
+  return same(state);
+}
+
+/**
+ * Header checks of an envelope from the connection of `party`, whose last accepted seq is
+ * `lastSeq`: the refusal, or null. (The transport checks the signature.)
+ */
+export function checkEnvelope(s: RoundState, party: number, e: { jobId: string; round: number; attempt: number; from: number; to: number | "all"; seq: number }, lastSeq: number): { code: string; detail: string } | null {
+  const m = s.manifest;
+  if (isRoundTerminal(s.phase)) return { code: "round-closed", detail: `round is ${s.phase}` };
+  if (e.jobId !== m.jobId || e.round !== m.round || e.attempt !== m.attempt) return { code: "wrong-context", detail: "envelope belongs to another round" };
+  if (e.from !== party) return { code: "forbidden", detail: `connection is party ${party}, envelope claims ${e.from}` };
+  if (e.to !== "all" && (e.to >= m.committee.length || e.to === party)) return { code: "bad-recipient", detail: `no party ${e.to}` };
+  if (e.seq <= lastSeq) return { code: "replay", detail: `seq ${e.seq} not above ${lastSeq}` };
+  return null;
+}
+
+/** An envelope of `phase` is being relayed: an output opening sets `released` (durable before delivery). */
+export function onRelay(s: RoundState, phase: string): RoundState {
+  return !s.released && OUTPUT_PHASES.has(basePhase(phase)) ? { ...s, released: true } : s;
+}
+
+/**
+ * A member's `abort` frame. Past the phase deadline the deadline decides (absent parties, by
+ * our own observation); otherwise the round aborts with the reported code, naming no one.
+ */
+export function onPartyAbort(s: RoundState, party: number, f: { code: RoundAbortCode; culprits: number[]; detail?: string | undefined }, now: number, connected: readonly number[]): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  if (now >= phaseDeadline(s)) {
+    const d = onDeadline(s, now, connected);
+    if (isRoundTerminal(d.state.phase)) return d;
+  }
+  // A party's report is not evidence the relay can check: abort with its code, record whom it
+  // accuses in the detail, name no one (a liar could get honest members excluded).
+  const accused = [...new Set(f.culprits)].filter((c) => Number.isInteger(c) && c >= 0 && c < s.manifest.committee.length).sort((a, b) => a - b);
+  const detail = `party ${party} reports ${f.code}${accused.length ? `, accusing ${accused.join(", ")}` : ""}${f.detail ? `: ${f.detail}` : ""}`;
+  // Outcomes only the coordinator decides (a cancellation stops the job's retries) are not a party's to report.
+  return abort(s, RELAY_ONLY_CODES.has(f.code) ? "unexpected-message" : f.code, [], detail.slice(0, 1000));
+}
+
+/**
+ * A member's result. The first one moves the round to `finalizing`; a second, different one
+ * from the same member is `equivocation` naming it; identical results from all → accepted;
+ * otherwise `result-mismatch` naming no one.
+ */
+export function onResult(s: RoundState, r: SubmittedResult): RoundStep {
+  if (s.phase !== "running" && s.phase !== "finalizing") return same(s, { kind: "refuse", code: "wrong-phase", detail: `results are not accepted while ${s.phase}` });
+  const key = (x: SubmittedResult) => `${x.aggregateHash}|${x.transcriptHash}|${x.excluded.join(",")}`;
+  const prior = s.results.find((x) => x.party === r.party);
+  if (prior) return key(prior) === key(r) ? same(s) : abort(s, "equivocation", [r.party], `party ${r.party} submitted two different results`);
+  let step = same({ ...s, results: [...s.results, r] }, { kind: "store-aggregate" });
+  if (s.phase === "running") {
+    const f = setPhase(step.state, "finalizing", { kind: "alarm", at: s.manifest.deadlines.finalize });
+    step = same(f.state, ...step.effects, ...f.effects);
+  }
+  const all = step.state.results;
+  if (all.length < s.manifest.committee.length) return step;
+  const groups = new Map<string, number[]>();
+  for (const x of all) groups.set(key(x), [...(groups.get(key(x)) ?? []), x.party]);
+  const ended = groups.size === 1
+    ? end(step.state, { kind: "accepted", aggregateHash: all[0]!.aggregateHash, transcriptHash: all[0]!.transcriptHash, excluded: all[0]!.excluded })
+    // No culprit: the relay cannot tell which result is right, and a corrupt majority could frame an honest member by outvoting it.
+    : abort(step.state, "result-mismatch", [], `committee members submitted different aggregates or transcripts (groups: ${[...groups.values()].sort((a, b) => b.length - a.length).map((g) => `[${g.join(",")}]`).join(" ")})`);
+  return same(ended.state, ...step.effects, ...ended.effects);
+}
+
+/**
+ * The phase deadline. Before it: re-arm. After it: `timeout` naming the absent parties —
+ * while waiting, those not joined or not connected; while running, those not connected;
+ * while finalizing, those without a result. Nothing once terminal.
+ */
+export function onDeadline(s: RoundState, now: number, connected: readonly number[]): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  const deadline = phaseDeadline(s);
+  if (now < deadline) return same(s, { kind: "alarm", at: deadline });
+  const on = new Set(connected);
+  const present = (i: number) => s.phase === "finalizing" ? s.results.some((r) => r.party === i) : on.has(i) && (s.phase !== "waiting" || s.joined.includes(i));
+  const absent = s.manifest.committee.map((c) => c.index).filter((i) => !present(i));
+  return abort(s, "timeout", absent, `${s.phase} deadline passed; absent: ${absent.length ? absent.join(", ") : "none"}`);
+}
+
+/** A committee member declines before taking part: `declined`, naming it. `member: false` if `nodeId` is not in the committee. */
+export function onDecline(s: RoundState, nodeId: string, reason: string): RoundStep & { member: boolean } {
+  const m = s.manifest.committee.find((c) => c.nodeId === nodeId);
+  if (!m) return { ...same(s), member: false };
+  return { ...abort(s, "declined", [m.index], `party ${m.index} declined: ${reason.slice(0, 300)}`), member: true };
+}
+
+/** The job was cancelled: abort `cancelled` without reporting back. */
+export function onCancel(s: RoundState): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  return abort({ ...s, notifyJob: false }, "cancelled", [], "job cancelled");
+}
