@@ -7,7 +7,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesEqual, fromBase64Url, utf8 } from "../protocol/encoding.ts";
 import { bodyHash, HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
 import { ApiError } from "./errors.ts";
-import type { AppEnv, Env } from "./env.ts";
+import type { AppEnv, Env, VerifiedNode } from "./env.ts";
 
 /** Constant-time check of `Authorization: Bearer <API_TOKEN>`. Fails closed when no token is configured. */
 export function tokenMatches(env: Pick<Env, "API_TOKEN">, header: string | undefined): boolean {
@@ -54,12 +54,6 @@ async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
   return key;
 }
 
-/** A verified request whose nonce is not yet consumed: run `nonce` first in the route's D1 batch. */
-export interface VerifiedNode {
-  nodeId: string;
-  /** INSERT of the nonce; fails with a UNIQUE constraint error on a replay. */
-  nonce: D1PreparedStatement;
-}
 
 /**
  * Verifies a signed node request's timestamp and signature, without consuming the nonce.

@@ -1,7 +1,6 @@
 /** Bindings of the coordinator Worker (see wrangler.toml). */
 import type { JobDO } from "../durable-objects/job-do.ts";
 import type { RoundDO } from "../durable-objects/round-do.ts";
-import type { VerifiedNode } from "./auth.ts";
 
 declare global {
   namespace Cloudflare {
@@ -49,4 +48,11 @@ declare global {
 }
 
 export type Env = Cloudflare.Env;
+/** A verified signed request whose nonce is not yet consumed (functions/auth.ts): run `nonce` first in the route's D1 batch. */
+export interface VerifiedNode {
+  nodeId: string;
+  /** INSERT of the nonce; fails with a UNIQUE constraint error on a replay. */
+  nonce: D1PreparedStatement;
+}
+
 export type AppEnv = { Bindings: Env; Variables: { nodeId: string; verified: VerifiedNode } };

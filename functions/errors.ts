@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { Problem } from "../protocol/api/schemas.ts";
 import { FheError, type FheErrorCode } from "../client/fhe/errors.ts";
+import { SIGNING_KEY_MISSING_DETAIL } from "../protocol/crypto/coordinator-key.ts";
 
 /** Stable error codes of the API. */
 export type ApiErrorCode =
@@ -35,8 +36,7 @@ const FHE_STATUS: Partial<Record<FheErrorCode, ContentfulStatusCode>> = { oversi
  * Durable Object throws when it needs the key (an RPC error keeps only its message), so the
  * boundary recognises it there too.
  */
-export const SIGNING_KEY_MISSING_DETAIL =
-  "the coordinator has no log-signing key: set the Worker secret COORDINATOR_SIGNING_KEY (DEV_INSECURE_SIGNING_KEY=1 allows the public development key, for local development and tests only)";
+export { SIGNING_KEY_MISSING_DETAIL };
 
 /** A caller fault with an HTTP status and a stable code. */
 export class ApiError extends Error {

@@ -1,7 +1,8 @@
 /**
  * The coordinator Worker: a hono app under /v1 (small route modules, one error boundary)
- * plus the Durable Object classes. `AppType` gives the node agent a typed client (hono/client).
+ * plus the Durable Object classes. `AppType` types the one API client (client/api: hc<AppType>).
  */
+/// <reference path="./fhe/wasm.d.ts" />
 import { Hono } from "hono";
 import type { AppEnv } from "./env.ts";
 import { errorBoundary, problem } from "./errors.ts";
@@ -14,11 +15,13 @@ import { roundRoutes } from "./routes/rounds.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { inferRoutes } from "./fhe/routes.ts";
 import { requireSigningKey } from "./keys.ts";
+import { openApiDocument } from "./openapi.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
 export { RoundDO } from "../durable-objects/round-do.ts";
 
 const app = new Hono<AppEnv>()
-  .get("/v1/health", (c) => c.json({ ok: true }))
+  .get("/v1/health", (c) => c.json({ ok: true as const }))
+  .get("/v1/openapi.json", (c) => c.json(openApiDocument()))
   .route("/v1/nodes", nodeRoutes)
   .route("/v1/nodes", assignmentRoutes)
   // Submitting, cancelling and model uploads append signed log entries: 503 signing-key-missing

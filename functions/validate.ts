@@ -24,6 +24,21 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
   });
 }
 
+/**
+ * `validator("query")` against a zod object (unknown parameters are ignored: signed URLs carry
+ * their auth values in the query). A mismatch is 400 `bad-request` naming the parameter.
+ */
+export function queryParams<S extends z.ZodType<Record<string, unknown>>>(schema: S) {
+  return validator("query", (q): z.output<S> => {
+    const r = schema.safeParse(q);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new ApiError(400, "bad-request", `query parameter ${i?.path.map(String).join(".") || "?"}: ${i?.message ?? "invalid"}`);
+    }
+    return r.data;
+  });
+}
+
 /** Parses a non-negative integer path parameter or throws 400. */
 export function intParam(v: string | undefined, name: string): number {
   if (!v || !/^[0-9]{1,9}$/.test(v)) throw new ApiError(400, "bad-request", `${name} must be a non-negative integer`);

@@ -86,7 +86,7 @@ async function runJob(c: Cluster, spec: JobSpec): Promise<{ id: string; final: J
   const job = await c.operator.submitJob(spec);
   say(`  job ${job.id} submitted (${spec.type}, committee ${spec.committee.size}, ${spec.mode})`);
   const final = await watchJob(c.operator, job.id, (s) => say(`  ${s}`));
-  const { rounds } = await c.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);
+  const rounds = await c.operator.rounds(job.id);
   if (final.status !== "completed") throw new Error(`job ${job.id} ${final.status}${final.error ? `: ${final.error}` : ""}`);
   return { id: job.id, final, rounds };
 }
@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     await step("1. federated statistics: adult census", async () => {
       const spec = await loadJobSpec(ex("jobs/adult-stats-demo.json"));
       const { id, rounds } = await runJob(cluster, { ...spec, committee: { size: N, min: Math.min(3, N) } });
-      const { result } = await cluster.operator.json<{ result: { stats: StatsResult } }>("GET", `/v1/jobs/${id}/result`);
+      const { result } = await cluster.operator.result<{ stats: StatsResult }>(id);
       say(renderStatsResult(result.stats).split("\n").map((l) => `  ${l}`).join("\n"));
       const acc = rounds.find((r) => r.status === "accepted")!;
       const plain = computePlaintext(parseStatsQuery((spec.task as { query: unknown }).query), cluster.schemas[0]!, rowsOf(cluster, acc.committee, 0));
@@ -142,7 +142,7 @@ async function main(): Promise<number> {
       }
       const spec = await prepareSpec(cluster.operator, loaded, (s) => say(`  ${s}`));
       const { id, rounds } = await runJob(cluster, spec);
-      const { result } = await cluster.operator.json<{ result: LearningResult }>("GET", `/v1/jobs/${id}/result`);
+      const { result } = await cluster.operator.result<LearningResult>(id);
       for (const h of result.history) say(`  round ${h.round + 1}: federated evaluation loss ${h.loss.toFixed(4)}, accuracy ${(100 * h.accuracy).toFixed(2)}% (${h.parties} nodes, ${h.samples} training rows)`);
       const members = [...new Set(rounds.filter((r) => r.status === "accepted").flatMap((r) => r.committee))];
       const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[k]!, members.map((m) => rowsOf(cluster, [m], k)), testRows);
@@ -200,7 +200,7 @@ async function main(): Promise<number> {
         const spec = await loadJobSpec(ex("jobs/adult-stats-demo.json"));
         const { id, rounds } = await runJob(cluster, { ...spec, committee: { size: N + 1, min: 3 } });
         const acc = rounds.find((r) => r.status === "accepted")!;
-        const { result } = await cluster.operator.json<{ result: { excludedNodes: string[]; stats: StatsResult } }>("GET", `/v1/jobs/${id}/result`);
+        const { result } = await cluster.operator.result<{ excludedNodes: string[]; stats: StatsResult }>(id);
         if (!result.excludedNodes.includes(cheat.nodeId)) throw new Error("the cheating node was not excluded");
         say(`  validation inside MASCOT named ${cheat.nodeId.slice(0, 8)} (only its pass/fail bit was opened); the sum covers the other ${acc.committee.length - 1} nodes`);
         return { detail: `excluded ${cheat.nodeId.slice(0, 8)}; job completed with ${result.stats.parties} nodes` };

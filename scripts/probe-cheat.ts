@@ -2,7 +2,6 @@
 import path from "node:path";
 import { startCluster, sliceDataset } from "./lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
-import type { RoundInfo } from "../protocol/api/schemas.ts";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ex = (p: string) => path.join(ROOT, "examples", p);
 const N = Number(process.env.NODES ?? 5);
@@ -14,7 +13,7 @@ try {
   const job = await cluster.operator.submitJob({ ...spec, committee: { size: N + 1, min: 3 } });
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, final.error);
-  const { rounds } = await cluster.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);
+  const rounds = await cluster.operator.rounds(job.id);
   console.log(JSON.stringify(rounds.map((r) => ({ s: r.status, abort: r.abort, n: r.committee.length, cheat: r.committee.includes(cheat.nodeId) }))));
   for (const n of cluster.nodes) console.log(n.name, n.output.filter((l) => /abort|reject|warning|error/i.test(l)).slice(-3).join(" | "));
 } finally {

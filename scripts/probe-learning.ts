@@ -16,7 +16,7 @@ try {
   const job = await cluster.operator.submitJob(spec);
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");
-  console.log(JSON.stringify(await cluster.operator.json("GET", `/v1/jobs/${job.id}/result`)).slice(0, 1500));
+  console.log(JSON.stringify(await cluster.operator.result(job.id)).slice(0, 1500));
   const { decodeGlobalModel } = await import("../protocol/learning/codec.ts");
   console.log("standardization", JSON.stringify((spec.task as { standardization?: unknown }).standardization).slice(0, 300));
   for (let r = 0; r <= loaded.maxRounds; r++) {

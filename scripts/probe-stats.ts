@@ -14,7 +14,7 @@ try {
   const t0 = Date.now();
   const final = await watchJob(cluster.operator, job.id, (s) => console.log("WATCH", s));
   console.log("FINAL", final.status, (Date.now() - t0) / 1000, "s");
-  console.log(JSON.stringify(await cluster.operator.json("GET", `/v1/jobs/${job.id}/result`)).slice(0, 1500));
+  console.log(JSON.stringify(await cluster.operator.result(job.id)).slice(0, 1500));
 } finally {
   console.log(cluster.coordinator.log.slice(-15).join("\n"));
   await cluster.stop();

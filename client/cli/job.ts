@@ -2,6 +2,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { JobSpec, type JobSummary, type RoundInfo } from "../../protocol/api/schemas.ts";
+import type { ApiClient } from "../api/client.ts";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { verifyJobLog } from "../../protocol/jobs/audit.ts";
 import type { LogEntry } from "../../protocol/log/index.ts";
@@ -9,7 +10,7 @@ import { validateStatsTask } from "../../protocol/jobs/stats.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+import { operatorFrom, operatorOptions } from "./operator.ts";
 import { submitterKeyFrom } from "./submitter.ts";
 import { withFederatedStandardization, type FeatureBounds } from "./pipeline.ts";
 import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
@@ -63,7 +64,7 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
  * inputs (not sent); when the model standardises and no standardisation is given, a
  * feature-moments statistics job runs first (see pipeline.ts). Stats specs pass unchanged.
  */
-export async function prepareSpec(op: OperatorClient, spec: JobSpec, print: (s: string) => void): Promise<JobSpec> {
+export async function prepareSpec(op: ApiClient, spec: JobSpec, print: (s: string) => void): Promise<JobSpec> {
   if (spec.type !== "learning") return spec;
   const { schema, bounds, ...task } = spec.task as Record<string, unknown> & { bounds?: { bounds?: FeatureBounds } };
   const clean: JobSpec = { ...spec, task };
@@ -96,15 +97,15 @@ function metricsLine(result: unknown, round: number): string {
 }
 
 /** Polls a job until it ends, printing each round attempt's progress; returns the final summary. */
-export async function watchJob(op: OperatorClient, id: string, print: (s: string) => void = console.log, intervalMs = 500): Promise<JobSummary> {
+export async function watchJob(op: ApiClient, id: string, print: (s: string) => void = console.log, intervalMs = 500): Promise<JobSummary> {
   const seen = new Map<string, string>();
   let lastStatus = "";
   let unreachableSince = 0;
   for (;;) {
-    let job: JobSummary, spec: { maxRounds?: number } | undefined, rounds: { rounds: RoundInfo[] } | RoundInfo[];
+    let job: JobSummary, spec: { maxRounds?: number } | undefined, list: RoundInfo[];
     try {
-      ({ job, spec } = await op.json<{ job: JobSummary; spec?: { maxRounds?: number } }>("GET", `/v1/jobs/${encodeURIComponent(id)}`));
-      rounds = await op.json<{ rounds: RoundInfo[] } | RoundInfo[]>("GET", `/v1/jobs/${encodeURIComponent(id)}/rounds`);
+      ({ job, spec } = await op.job(id));
+      list = await op.rounds(id);
       unreachableSince = 0;
     } catch (e) {
       // A network failure (not an HTTP error) while watching a long job: retry for up to 60 s.
@@ -114,14 +115,13 @@ export async function watchJob(op: OperatorClient, id: string, print: (s: string
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
-    const list = Array.isArray(rounds) ? rounds : rounds.rounds;
     let result: unknown = null;
     for (const r of list) {
       const key = `${r.round}.${r.attempt}`;
       const state = `${r.status}${r.abort ? `:${r.abort.code}` : ""}`;
       if (seen.get(key) === state) continue;
       seen.set(key, state);
-      if (r.status === "accepted" && result === null) result = await op.json<unknown>("GET", `/v1/jobs/${encodeURIComponent(id)}/result`).catch(() => null);
+      if (r.status === "accepted" && result === null) result = (await op.result(id).catch(() => null))?.result ?? null;
       const max = spec?.maxRounds ? `/${spec.maxRounds}` : "";
       const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}` : "";
       print(`round ${r.round + 1}${max} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
@@ -177,7 +177,7 @@ async function result(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, json: { type: "boolean", default: false } });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job result <job-id> [--json]");
   const op = operatorFrom(values);
-  const r = await op.json<{ status: string; result: unknown }>("GET", `/v1/jobs/${encodeURIComponent(positionals[0]!)}/result`);
+  const r = await op.result(positionals[0]!);
   if (values.json) {
     console.log(JSON.stringify(r, null, 2));
     return 0;
@@ -199,7 +199,7 @@ async function verify(args: string[]): Promise<number> {
     publicKey = values.key ?? saved.publicKey;
   } else {
     const op = operatorFrom(values);
-    const r = await op.json<{ entries: LogEntry[]; publicKey: string }>("GET", `/v1/jobs/${encodeURIComponent(positionals[0]!)}/log`);
+    const r = await op.log(positionals[0]!);
     entries = r.entries;
     publicKey = values.key ?? r.publicKey;
   }

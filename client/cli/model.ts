@@ -9,20 +9,17 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { sha256 } from "@noble/hashes/sha2.js";
 import type { JobSpec } from "../../protocol/api/schemas.ts";
-import { toHex } from "../../protocol/encoding.ts";
 import { parseLearningTask, type LearningResult } from "../../protocol/jobs/learning.ts";
 import { decodeGlobalModel } from "../../protocol/learning/codec.ts";
 import { denseForward, toDenseModel, type DenseModel } from "../../protocol/learning/dense.ts";
-import { modelHashForRound, verifyLog, type LogEntry } from "../../protocol/log/index.ts";
-import { fromBase64Url } from "../../protocol/encoding.ts";
 import { parseData, formatFromPath } from "../data/parse.ts";
 import { loadSchemaFile } from "../data/node-fs.ts";
 import { datasetFromRows } from "../learning/from-schema.ts";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { operatorFrom, operatorOptions, type OperatorClient } from "./operator.ts";
+import type { ApiClient } from "../api/client.ts";
+import { operatorFrom, operatorOptions } from "./operator.ts";
 
 export interface TrainedModel {
   spec: JobSpec;
@@ -34,22 +31,16 @@ export interface TrainedModel {
 
 /**
  * Fetches a learning job's chosen model (best round, else the latest), verifying the job's
- * log signatures and the model bytes' hash against it. Throws CliError on any mismatch.
+ * log signatures and the model bytes' hash against it (ApiClient.model). Throws CliError for
+ * a job without a model, ApiClientError `log-invalid` / `model-hash-mismatch` on a mismatch.
  */
-export async function fetchTrainedModel(op: OperatorClient, jobId: string, round?: number): Promise<TrainedModel> {
-  const id = encodeURIComponent(jobId);
-  const { spec } = await op.json<{ spec: JobSpec }>("GET", `/v1/jobs/${id}`);
+export async function fetchTrainedModel(op: ApiClient, jobId: string, round?: number): Promise<TrainedModel> {
+  const { spec } = await op.job(jobId);
   if (spec.type !== "learning") throw new CliError(`job ${jobId} is a ${spec.type} job, not a learning job`);
-  const { result } = await op.json<{ result: LearningResult | null }>("GET", `/v1/jobs/${id}/result`);
+  const { result } = await op.result<LearningResult | null>(jobId);
   if (!result) throw new CliError(`job ${jobId} has no accepted round yet`);
   const r = round ?? result.bestRound;
-  const log = await op.json<{ entries: LogEntry[]; publicKey: string }>("GET", `/v1/jobs/${id}/log`);
-  const problems = verifyLog(log.entries, fromBase64Url(log.publicKey));
-  if (problems.length) throw new CliError(`the job's transparency log does not verify: ${problems[0]}`);
-  const logged = modelHashForRound(log.entries, r);
-  if (!logged) throw new CliError(`no model logged for round ${r}`);
-  const bytes = new Uint8Array(await (await op.request("GET", `/v1/jobs/${id}/models/${r}`)).arrayBuffer());
-  if (toHex(sha256(bytes)) !== logged) throw new CliError(`model of round ${r} does not match the hash in the log`);
+  const bytes = await op.model(jobId, r);
   const { job, standardization } = parseLearningTask(spec.task);
   const { weights } = decodeGlobalModel(bytes);
   return { spec, round: r, weights, dense: toDenseModel(job.model, weights, standardization), result };
@@ -60,7 +51,7 @@ async function download(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("usage: 2pm model download <job-id> [--round n] [--out dir]");
   const op = operatorFrom(values);
   const m = await fetchTrainedModel(op, positionals[0]!, values.round === undefined ? undefined : Number(values.round));
-  const { job } = parseLearningTask(m.spec.task);
+  const { job, standardization } = parseLearningTask(m.spec.task);
   const { layersModelFromWeights } = await import("../learning/export.ts");
   const files = await layersModelFromWeights(job.model, m.weights, { job: positionals[0], round: m.round });
   const out = path.resolve(values.out!);
@@ -72,14 +63,19 @@ async function download(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Reads rows of a CSV/JSON-lines file against a schema and encodes them as the model's raw features. */
-export async function featureRows(file: string, schemaFile: string, pre: NonNullable<ReturnType<typeof parseLearningTask>["job"]["model"]["preprocessing"]>): Promise<{ x: number[][]; y: number[] }> {
+/**
+ * Reads rows of a CSV/JSON-lines file against a schema and encodes them as the model's raw
+ * features. A missing value becomes `impute[j]` (the training standardisation's mean, so the
+ * model sees what training saw: mean imputation), or 0 without one. Throws CliError for an
+ * unreadable file, the parser's error for rows that do not fit the schema.
+ */
+export async function featureRows(file: string, schemaFile: string, pre: NonNullable<ReturnType<typeof parseLearningTask>["job"]["model"]["preprocessing"]>, impute?: readonly number[]): Promise<{ x: number[][]; y: number[] }> {
   const schema = await loadSchemaFile(schemaFile);
   const text = await fs.readFile(file, "utf8").catch(() => { throw new CliError(`cannot read ${file}`); });
   const rows = parseData(text, schema, formatFromPath(file), { file });
   const ds = datasetFromRows(schema, rows, pre);
   const x: number[][] = [];
-  for (let i = 0; i < ds.n; i++) x.push(Array.from(ds.x.subarray(i * ds.d, (i + 1) * ds.d)));
+  for (let i = 0; i < ds.n; i++) x.push(Array.from(ds.x.subarray(i * ds.d, (i + 1) * ds.d), (v, j) => (Number.isNaN(v) ? impute?.[j] ?? 0 : v)));
   return { x, y: Array.from(ds.y) };
 }
 
@@ -88,11 +84,11 @@ async function infer(args: string[]): Promise<number> {
   const jobId = required(values.model, "model");
   const op = operatorFrom(values);
   const m = await fetchTrainedModel(op, jobId);
-  const { job } = parseLearningTask(m.spec.task);
+  const { job, standardization } = parseLearningTask(m.spec.task);
   const pre = job.model.preprocessing;
   if (!pre) throw new CliError("the model has no declared preprocessing; cannot encode input rows");
   const schemaFile = required(values.schema, "schema");
-  const { x, y } = await featureRows(required(values.input, "input"), schemaFile, pre);
+  const { x, y } = await featureRows(required(values.input, "input"), schemaFile, pre, standardization?.mean);
   const r = await encryptedPredict(op, jobId, m.dense, x, values.local === true);
   const agree = x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length;
   if (values.json) console.log(JSON.stringify({ labels: r.labels, probabilities: r.probabilities.map((p) => Array.from(p)), agreeWithPlaintext: agree / x.length }));
@@ -111,9 +107,9 @@ export function plainLabel(model: DenseModel, row: ArrayLike<number>): number {
 
 /**
  * The operator's bearer API token. The FHE routes take binary frames, so they are called with
- * fetch (client/fhe/client.ts) rather than through `op.request`, and need the token itself.
+ * fetch (client/fhe/client.ts) rather than through the API client, and need the token itself.
  */
-function apiTokenOf(op: OperatorClient): string {
+function apiTokenOf(op: ApiClient): string {
   const t = op.token;
   if (!t) throw new UsageError("no API token: pass --token or set TWOPM_API_TOKEN");
   return t;
@@ -125,13 +121,13 @@ function apiTokenOf(op: OperatorClient): string {
  * inference all with the operator's API token (--token / TWOPM_API_TOKEN). Returns the
  * decrypted result.
  */
-export async function encryptedPredict(op: OperatorClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean) {
+export async function encryptedPredict(op: ApiClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean) {
   const { buildPackage } = await import("../fhe/package.ts");
   const { inferRows } = await import("../fhe/client.ts");
   const modelId = jobId.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]/, "m");
   const pkg = await buildPackage(dense, { modelId });
   if (local) return inferRows({ modelId, rows, local: pkg });
-  await op.request("PUT", `/v1/models/${encodeURIComponent(modelId)}/package`, pkg);
+  await op.putFhePackage(modelId, pkg);
   return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash, token: apiTokenOf(op) });
 }
 

@@ -124,8 +124,7 @@ export async function nodeStart(args: string[]): Promise<number> {
       capabilities: config.capabilities,
       conditions: () => ({ load: os.loadavg()[0]!, freeMemoryMb: Math.floor(os.freemem() / 2 ** 20), onBattery: false, online: true }),
       coordinatorKey: async (client: NodeClient) => {
-        const r = (await (await client.get("/v1/coordinator/key")).json()) as { publicKey: string };
-        const key = fromBase64Url(r.publicKey);
+        const key = fromBase64Url((await client.coordinatorKey()).publicKey);
         // Never trust the public development key (its secret is derivable) unless told to, for local development.
         const { assertAcceptableCoordinatorKey } = await import("../../protocol/crypto/dev-key.ts");
         try {

@@ -13,7 +13,7 @@ import { compileQuery } from "../../protocol/stats/layout.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
 import type { DatasetSchema } from "../../protocol/stats/schema.ts";
 import { CliError } from "./errors.ts";
-import type { OperatorClient } from "./operator.ts";
+import type { ApiClient } from "../api/client.ts";
 import { watchJob } from "./job.ts";
 
 /** Declared public ranges per numeric column (examples/bounds/*.json). */
@@ -66,7 +66,7 @@ export interface PipelineProgress {
  * standardize: true and no standardization) and returns the learning spec with the
  * standardisation filled in. Throws CliError if the statistics job does not complete.
  */
-export async function withFederatedStandardization(op: OperatorClient, learning: JobSpec, schema: DatasetSchema, bounds: FeatureBounds, print: PipelineProgress): Promise<{ spec: JobSpec; statsJob: string }> {
+export async function withFederatedStandardization(op: ApiClient, learning: JobSpec, schema: DatasetSchema, bounds: FeatureBounds, print: PipelineProgress): Promise<{ spec: JobSpec; statsJob: string }> {
   const task = learning.task as { model: { inputDim: number; preprocessing?: Preprocessing }; aggregation: { maxSamplesPerNode: number } };
   const pre = task.model.preprocessing;
   if (!pre?.standardize) return { spec: learning, statsJob: "" };
@@ -81,7 +81,7 @@ export async function withFederatedStandardization(op: OperatorClient, learning:
   print(`feature moments: statistics job ${job.id}`);
   const final = await watchJob(op, job.id, (s) => print(`  ${s}`));
   if (final.status !== "completed") throw new CliError(`feature moments job ${job.id} ${final.status}`);
-  const { result } = await op.json<{ result: { stats: StatsResult } }>("GET", `/v1/jobs/${job.id}/result`);
+  const { result } = await op.result<{ stats: StatsResult }>(job.id);
   const standardization = standardizationFromStats(result.stats, pre, task.model.inputDim);
   return { spec: { ...learning, task: { ...learning.task, standardization } }, statsJob: job.id };
 }

@@ -1,7 +1,8 @@
 /** GET /dashboard: the operator dashboard page, with a strict Content-Security-Policy. */
 import { Hono } from "hono";
 import { toBase64Url } from "../../protocol/encoding.ts";
-import { DASHBOARD_SCRIPT, dashboardHtml } from "./page.ts";
+import { DASHBOARD_SCRIPT } from "./bundle.ts";
+import { dashboardHtml } from "./page.ts";
 
 let cached: { html: string; csp: string } | undefined;
 

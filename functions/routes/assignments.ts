@@ -1,9 +1,9 @@
 /** Assignments: a node long-polls for the rounds it was selected for. */
 import { Hono } from "hono";
-import type { Assignment, RoundManifest } from "../../protocol/api/schemas.ts";
+import { AssignmentQuery, type Assignment, type RoundManifest } from "../../protocol/api/schemas.ts";
 import { requireSelf } from "../auth.ts";
 import type { AppEnv, Env } from "../env.ts";
-import { intParam } from "../validate.ts";
+import { queryParams } from "../validate.ts";
 
 const MAX_WAIT_S = 25;
 const POLL_MS = 500;
@@ -23,8 +23,8 @@ export const assignmentRoutes = new Hono<AppEnv>()
    * GET /v1/nodes/:id/assignment?wait=<seconds ≤ 25>: the node's open assignments; waits up to
    * `wait` seconds for one to appear (long-poll). Always 200 with a possibly empty list.
    */
-  .get("/:id/assignment", requireSelf, async (c) => {
-    const wait = Math.min(MAX_WAIT_S, c.req.query("wait") ? intParam(c.req.query("wait"), "wait") : 0);
+  .get("/:id/assignment", requireSelf, queryParams(AssignmentQuery), async (c) => {
+    const wait = Math.min(MAX_WAIT_S, c.req.valid("query").wait ?? 0);
     const until = Date.now() + wait * 1000;
     for (;;) {
       const now = Date.now();

@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import type { LogEntry } from "../../protocol/log/index.ts";
 import { coordinatorKey } from "../keys.ts";
 import type { AppEnv } from "../env.ts";
-import { intParam } from "../validate.ts";
+import { queryParams } from "../validate.ts";
+import { LogQuery } from "../../protocol/api/schemas.ts";
 import { jobStub } from "./jobs.ts";
 import { tokenOrMember } from "../auth.ts";
 
@@ -12,10 +13,12 @@ export const logRoutes = new Hono<AppEnv>()
    * GET /v1/jobs/:id/log?from=&limit= (token, or signed by a member of one of the job's
    * committees; others 403 not-a-member): entries, verify with verifyLog.
    */
-  .get("/jobs/:id/log", async (c) => {
-    await tokenOrMember(c, c.req.param("id"));
-    const from = c.req.query("from") ? intParam(c.req.query("from"), "from") : 0;
-    const limit = Math.min(1000, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 1000);
+  .get("/jobs/:id/log", async (c, next) => {
+    await tokenOrMember(c, c.req.param("id")); // authentication first, then the query
+    await next();
+  }, queryParams(LogQuery), async (c) => {
+    const from = c.req.valid("query").from ?? 0;
+    const limit = Math.min(1000, c.req.valid("query").limit ?? 1000);
     const entries = await (await jobStub(c, c.req.param("id"))).log(from, limit);
     return c.json({ entries: entries as LogEntry[], publicKey: coordinatorKey(c.env).publicKeyB64 });
   })

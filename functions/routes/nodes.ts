@@ -4,12 +4,12 @@ import { Hono, type Context } from "hono";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
-import { Heartbeat, NodeRegistration, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
-import { forgetNodeKey, requireSelfDeferred, runWithNonce, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
+import { Heartbeat, NodeRegistration, PageQuery, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
+import { forgetNodeKey, requireSelfDeferred, requireToken, runWithNonce, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
-import { intParam, jsonBody, rawBody } from "../validate.ts";
+import { jsonBody, queryParams, rawBody } from "../validate.ts";
 
 type NodeRow = {
   id: string; identity_key: string; kx_key: string; label: string | null; cores: number; memory_mb: number; bandwidth_mbps: number;
@@ -142,10 +142,9 @@ export const nodeRoutes = new Hono<AppEnv>()
     return c.json({ ok: true as const });
   })
   /** Operator list (token), newest activity first. `?limit=` (≤ 500), `?offset=`. */
-  .get("/", async (c) => {
-    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "missing or invalid API token");
-    const limit = Math.min(500, c.req.query("limit") ? intParam(c.req.query("limit"), "limit") : 100);
-    const offset = c.req.query("offset") ? intParam(c.req.query("offset"), "offset") : 0;
+  .get("/", requireToken, queryParams(PageQuery), async (c) => {
+    const limit = Math.min(500, c.req.valid("query").limit ?? 100);
+    const offset = c.req.valid("query").offset ?? 0;
     const { results } = await c.env.DB.prepare("SELECT * FROM nodes ORDER BY last_seen DESC LIMIT ? OFFSET ?").bind(limit, offset).all<NodeRow>();
     const ids = results.map((r) => r.id);
     const ds = ids.length

@@ -7,9 +7,7 @@ import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../env.ts";
 import { intParam, rawBody } from "../validate.ts";
 import { jsonLimit } from "../limits.ts";
-import { z } from "zod";
-
-const DeclineBody = z.strictObject({ reason: z.string().min(1).max(512) });
+import { Decline } from "../../protocol/api/schemas.ts";
 
 export const roundRoutes = new Hono<AppEnv>()
   /**
@@ -42,7 +40,7 @@ export const roundRoutes = new Hono<AppEnv>()
     const attempt = intParam(c.req.param("attempt"), "attempt");
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(job)) throw new ApiError(404, "not-found", "no such round");
     const nodeId = await verifyNode(c);
-    const body = DeclineBody.safeParse(await c.req.json().catch(() => null));
+    const body = Decline.safeParse(await c.req.json().catch(() => null));
     if (!body.success) throw new ApiError(400, "validation-failed", "body must be {\"reason\": string (1..512)}");
     const stub = c.env.ROUND_DO.get(c.env.ROUND_DO.idFromName(roundObjectName(job, round, attempt)));
     if (!(await stub.decline(nodeId, body.data.reason))) throw new ApiError(403, "not-in-committee", "this node is not in the round's committee");

@@ -139,28 +139,31 @@ export type JobType = JobSpec["type"];
 export const JobStatus = z.enum(["pending", "running", "completed", "failed", "cancelled"]);
 export type JobStatus = z.infer<typeof JobStatus>;
 
-export interface JobSummary {
-  id: string;
-  type: JobType;
-  schemaId: string;
-  status: JobStatus;
-  round: number;
-  attempt: number;
-  createdAt: number;
-  updatedAt: number;
-  error: string | null;
-}
+export const JobSummary = z.strictObject({
+  id: JobId,
+  type: z.enum(["stats", "learning"]),
+  schemaId: z.string(),
+  status: JobStatus,
+  round: z.number().int(),
+  attempt: z.number().int(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  error: z.string().nullable(),
+});
+export type JobSummary = z.infer<typeof JobSummary>;
 
-export interface RoundInfo {
-  round: number;
-  attempt: number;
-  status: "running" | "accepted" | "aborted";
-  committee: string[];
-  startedAt: number;
-  endedAt: number | null;
-  abort: { code: string; culprits: string[]; detail: string } | null;
-  aggregateHash: string | null;
-}
+export const RoundInfo = z.strictObject({
+  round: z.number().int(),
+  attempt: z.number().int(),
+  status: z.enum(["running", "accepted", "aborted"]),
+  /** Node ids in committee order. */
+  committee: z.array(z.string()),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  abort: z.strictObject({ code: z.string(), culprits: z.array(z.string()), detail: z.string() }).nullable(),
+  aggregateHash: z.string().nullable(),
+});
+export type RoundInfo = z.infer<typeof RoundInfo>;
 
 // ---------------------------------------------------------------- rounds
 
@@ -191,18 +194,23 @@ export const RoundManifest = z.strictObject({
 });
 export type RoundManifest = z.infer<typeof RoundManifest>;
 
+/** `POST /v1/rounds/:job/:round/:attempt/decline` body: why the member declines. */
+export const Decline = z.strictObject({ reason: z.string().min(1).max(512) });
+
 /** What GET /v1/nodes/:id/assignment returns per open assignment. */
-export interface Assignment {
-  jobId: string;
-  round: number;
-  attempt: number;
-  index: number;
-  manifest: RoundManifest;
+export const Assignment = z.strictObject({
+  jobId: JobId,
+  round: z.number().int(),
+  attempt: z.number().int(),
+  /** This node's party index in the committee. */
+  index: z.number().int(),
+  manifest: RoundManifest,
   /** Hash of the log entry that published the manifest (check it with GET /v1/jobs/:id/log). */
-  logEntryHash: string;
+  logEntryHash: Hash32Hex,
   /** Path of the round's WebSocket; sign it with signUrl. */
-  wsPath: string;
-}
+  wsPath: z.string(),
+});
+export type Assignment = z.infer<typeof Assignment>;
 
 /** The session id of a round attempt (32 bytes). */
 export function deriveSessionId(jobId: string, round: number, attempt: number): Uint8Array {
@@ -213,14 +221,28 @@ export function deriveSessionId(jobId: string, round: number, attempt: number): 
   return sha256(concatBytes(utf8("2pm/session/v1"), utf8(jobId), new Uint8Array([0]), ra));
 }
 
+// ---------------------------------------------------------------- query parameters
+
+/** A non-negative integer query parameter (decimal, ≤ 9 digits). */
+const Count = z.string().regex(/^[0-9]{1,9}$/, "must be a non-negative integer").transform(Number);
+/** `?limit=&offset=` of a list. */
+export const PageQuery = z.object({ limit: Count.optional(), offset: Count.optional() });
+/** `GET /v1/jobs?status=&limit=&offset=`. */
+export const JobListQuery = PageQuery.extend({ status: JobStatus.optional() });
+/** `GET /v1/jobs/:id/log?from=&limit=`. */
+export const LogQuery = z.object({ from: Count.optional(), limit: Count.optional() });
+/** `GET /v1/nodes/:id/assignment?wait=` (seconds). */
+export const AssignmentQuery = z.object({ wait: Count.optional() });
+
 // ---------------------------------------------------------------- problems
 
 /** RFC 9457 problem details with a stable machine-readable `code`. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  issues?: Array<{ path: string; message: string }>;
-}
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.string(),
+  detail: z.string().optional(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type Problem = z.infer<typeof Problem>;

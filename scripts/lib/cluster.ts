@@ -10,7 +10,7 @@ import path from "node:path";
 import { parseData, formatFromPath } from "../../client/data/parse.ts";
 import { formatCsv, splitIndices } from "../../examples/split.ts";
 import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
-import { OperatorClient } from "../../client/cli/operator.ts";
+import { ApiClient } from "../../client/api/client.ts";
 import { encodeKeyFile } from "../../client/cli/keyfile.ts";
 import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
@@ -130,7 +130,7 @@ export interface ClusterOptions {
 
 export interface Cluster {
   coordinator: LocalCoordinator;
-  operator: OperatorClient;
+  operator: ApiClient;
   nodes: NodeProcess[];
   schemas: DatasetSchema[];
   workDir: string;
@@ -202,5 +202,5 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await stop();
     throw e;
   }
-  return { coordinator, operator: new OperatorClient(coordinator.url, apiToken, submitterKey.secretKey), nodes, schemas: dealt.map((d) => d.schema), workDir, submitterKey, addNode, stop };
+  return { coordinator, operator: new ApiClient({ baseUrl: coordinator.url, token: apiToken, submitterSecretKey: submitterKey.secretKey }), nodes, schemas: dealt.map((d) => d.schema), workDir, submitterKey, addNode, stop };
 }

@@ -6,7 +6,7 @@
  * same hyper-parameters, for rounds × local epochs epochs; both evaluated on the same test
  * rows that no node holds. Used by the end-to-end tests, the demo and the learning bench.
  */
-import type { OperatorClient } from "../../client/cli/operator.ts";
+import type { ApiClient } from "../../client/api/client.ts";
 import { fetchTrainedModel } from "../../client/cli/model.ts";
 import { concatDatasets, createLocalModel, datasetFromRows, splitHeldOut, type Dataset } from "../../client/learning/index.ts";
 import { parseLearningTask, type LearningResult } from "../../protocol/jobs/learning.ts";
@@ -46,11 +46,11 @@ export function encodeForJob(spec: JobSpec, schema: DatasetSchema, rows: readonl
  * Throws if the job has no accepted round or its log does not verify.
  */
 export async function compareWithCentral(
-  op: OperatorClient, jobId: string, spec: JobSpec, schema: DatasetSchema, nodeRows: readonly (readonly Row[])[], testRows: readonly Row[],
+  op: ApiClient, jobId: string, spec: JobSpec, schema: DatasetSchema, nodeRows: readonly (readonly Row[])[], testRows: readonly Row[],
   opts: { model?: "last" | "best" } = {},
 ): Promise<Comparison> {
   const { job } = parseLearningTask(spec.task);
-  const { result } = await op.json<{ result: LearningResult }>("GET", `/v1/jobs/${encodeURIComponent(jobId)}/result`);
+  const { result } = await op.result<LearningResult>(jobId);
   // "best": the round the federation's own held-out evaluation ranks best (what `2pm model
   // download` delivers by default); never chosen by the test rows.
   const trained = await fetchTrainedModel(op, jobId, opts.model === "best" ? result.bestRound : result.latestModelRound);

@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { startCluster, type Cluster, type NodeProcess } from "../../scripts/lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../../client/cli/job.ts";
-import type { JobSpec, RoundInfo } from "../../protocol/api/schemas.ts";
+import type { JobSpec } from "../../protocol/api/schemas.ts";
 import { computePlaintext, type StatsResult } from "../../protocol/stats/engine.ts";
 import { parseStatsQuery } from "../../protocol/stats/query.ts";
 import type { Row } from "../../protocol/stats/schema.ts";
@@ -70,20 +70,20 @@ describe("federated statistics end to end", () => {
     const job = await cluster.operator.submitJob(spec);
     const lines: string[] = [];
     const final = await watchJob(cluster.operator, job.id, (s) => lines.push(s));
-    const { rounds } = await cluster.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);
-    const { result } = await cluster.operator.json<{ result: { stats: StatsResult; excludedNodes?: string[] } }>("GET", `/v1/jobs/${job.id}/result`);
+    const rounds = await cluster.operator.rounds(job.id);
+    const { result } = await cluster.operator.result<{ stats: StatsResult; excludedNodes?: string[] }>(job.id);
     return { id: job.id, final, rounds, result, lines };
   };
 
   /** Stops a node; it deregisters itself on SIGTERM, and the operator removes it too in case it was too slow. */
   const retire = async (n: NodeProcess) => {
     await n.stop();
-    await cluster.operator.request("DELETE", `/v1/nodes/${n.nodeId}`).catch(() => undefined);
+    await cluster.operator.deregister(n.nodeId).catch(() => undefined);
   };
   /** Waits until exactly `n` nodes are registered. */
   const waitRegistered = async (n: number) => {
     for (let i = 0; i < 60; i++) {
-      const { nodes } = await cluster.operator.json<{ nodes: unknown[] }>("GET", "/v1/nodes");
+      const nodes = await cluster.operator.nodes();
       if (nodes.length === n) return;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -177,20 +177,20 @@ describe("federated statistics end to end", () => {
     victim.kill();
     const final = await watchJob(cluster.operator, job.id, () => undefined);
     expect(final.status).toBe("completed");
-    const { rounds } = await cluster.operator.json<{ rounds: RoundInfo[] }>("GET", `/v1/jobs/${job.id}/rounds`);
+    const rounds = await cluster.operator.rounds(job.id);
     expect(rounds[0]!.status).toBe("aborted");
     expect(rounds[0]!.abort!.code).toBe("timeout");
     const accepted = rounds.filter((r) => r.status === "accepted");
     expect(accepted).toHaveLength(1);
     expect(accepted[0]!.committee).not.toContain(victim.nodeId);
-    const { result } = await cluster.operator.json<{ result: { stats: StatsResult } }>("GET", `/v1/jobs/${job.id}/result`);
+    const { result } = await cluster.operator.result<{ stats: StatsResult }>(job.id);
     expectMatchesPlaintext(result.stats, computePlaintext(QUERY, cluster.schemas[0]!, rowsOf(accepted[0]!.committee.map(byId))));
   }, 900_000);
 
   it("bad query specs and bad data files get a clear one-line error and no partial result", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "2pm-bad-"));
     const env = { ...process.env, TWOPM_COORDINATOR: cluster.coordinator.url, TWOPM_API_TOKEN: cluster.coordinator.apiToken, TWOPM_SUBMITTER_KEY: cluster.submitterKey.file };
-    const before = (await cluster.operator.json<{ jobs: unknown[] }>("GET", "/v1/jobs")).jobs.length;
+    const before = (await cluster.operator.jobs()).length;
     const badQuery = path.join(dir, "bad-query.json");
     writeFileSync(badQuery, JSON.stringify({ ...(await base()), task: { query: { version: 1, minCount: 5, measures: [{ kind: "mean", column: "no-such-column", bounds: [0, 1] }] }, schema: path.join(ROOT, "examples/schemas/adult.json") } }));
     let r = spawnSync(process.execPath, [BIN, "job", "submit", badQuery], { env, encoding: "utf8" });
@@ -210,7 +210,7 @@ describe("federated statistics end to end", () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/bad\.csv:2/);
-    expect((await cluster.operator.json<{ jobs: unknown[] }>("GET", "/v1/jobs")).jobs.length).toBe(before);
+    expect((await cluster.operator.jobs()).length).toBe(before);
   }, 120_000);
 
   /** A fresh slice of adult rows for an extra node (rows not held by any other node). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import path from "node:path";
 import { loadJobSpec, prepareSpec } from "../../../client/cli/job.ts";
 import { taskColumns } from "../../../protocol/jobs/columns.ts";
-import type { OperatorClient } from "../../../client/cli/operator.ts";
+import type { ApiClient } from "../../../client/api/client.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
 
@@ -19,7 +19,7 @@ describe("taskColumns: the columns a job reads (node policy targets)", () => {
     const loaded = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-learning.json"));
     const { standardization: _s, ...task } = loaded.task as Record<string, unknown>;
     const model = task.model as { preprocessing: { numeric: string[]; categorical: Array<{ column: string }>; label: { column: string }; standardize?: boolean } };
-    const spec = await prepareSpec({} as OperatorClient, { ...loaded, task: { ...task, model: { ...model, preprocessing: { ...model.preprocessing, standardize: false } } } }, () => undefined);
+    const spec = await prepareSpec({} as ApiClient, { ...loaded, task: { ...task, model: { ...model, preprocessing: { ...model.preprocessing, standardize: false } } } }, () => undefined);
     const cols = taskColumns(spec);
     for (const c of model.preprocessing.numeric) expect(cols).toContain(c);
     for (const c of model.preprocessing.categorical) expect(cols).toContain(c.column);

@@ -1,0 +1,257 @@
+/**
+ * The operator dashboard's script (browser). Bundled by scripts/build-dashboard.ts into
+ * functions/dashboard/bundle.ts, which the Worker inlines in GET /dashboard under a CSP hash.
+ *
+ * It reads the /v1 API through the one API client (client/api) with the operator's bearer
+ * token (kept in sessionStorage, never in the URL), polls every 2 s, and verifies each job's
+ * transparency log in the browser with protocol/log's `verifyLog` (hash chain, entry hashes,
+ * the coordinator's Ed25519 signatures), so the page need not take the coordinator's word for
+ * it. Every value from the API is inserted as text, never as HTML.
+ */
+import { ApiClient } from "../api/client.ts";
+import { ApiClientError } from "../api/errors.ts";
+import type { JobSummary, NodeRecord, RoundInfo } from "../../protocol/api/schemas.ts";
+import { fromBase64Url } from "../../protocol/encoding.ts";
+import type { LearningResult } from "../../protocol/jobs/learning.ts";
+import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
+import type { HistogramCell, StatsResult } from "../../protocol/stats/engine.ts";
+
+const $ = <E extends Element = HTMLElement>(s: string): E => document.querySelector<E>(s)!;
+type Kid = Node | string | number;
+function el(tag: string, attrs: Record<string, string | ((e: Event) => void)> = {}, ...kids: Kid[]): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") e.addEventListener(k.slice(2), v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids) e.appendChild(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+}
+function svgEl(tag: string, attrs: Record<string, string | number> = {}, text?: string): SVGElement {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+let token = sessionStorage.getItem("2pm-token") ?? "";
+let client = new ApiClient({ baseUrl: location.origin, token });
+let selected = new URLSearchParams(location.hash.slice(1)).get("job") ?? "";
+const verified = new Map<string, { ok: boolean; text: string }>();
+
+/** Runs an API call; a refused token sends the operator back to the sign-in form. */
+async function api<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (e) {
+    if (e instanceof ApiClientError && (e.status === 401 || e.status === 403)) {
+      sessionStorage.removeItem("2pm-token");
+      token = "";
+      showLogin("The token was refused.");
+    }
+    throw e;
+  }
+}
+
+const ago = (ms: number): string => {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+};
+const short = (id: string): string => String(id).slice(0, 8);
+const num = (v: number | null | undefined, d = 4): string => (v === null || v === undefined ? "—" : Number.isInteger(v) ? String(v) : Number(v).toFixed(d));
+
+function showLogin(msg = ""): void {
+  $("#app").hidden = true;
+  $("#login").hidden = false;
+  $("#login-msg").textContent = msg;
+}
+
+function renderNodes(nodes: NodeRecord[]): void {
+  const body = $("#nodes tbody");
+  body.replaceChildren();
+  for (const n of nodes) {
+    const c = n.conditions;
+    body.appendChild(el("tr", {}, el("td", { class: "mono", title: n.id }, short(n.id)), el("td", {}, n.label ?? ""),
+      el("td", {}, n.datasets.map((d) => `${d.schemaId} (${d.rows})`).join(", ")),
+      el("td", {}, c ? `load ${num(c.load, 2)}, ${c.freeMemoryMb} MB free${c.onBattery ? ", battery" : ""}` : "—"),
+      el("td", {}, num(n.reliability, 2)), el("td", {}, ago(n.lastSeen))));
+  }
+  $("#node-count").textContent = `${nodes.length} registered`;
+}
+
+function renderJobs(jobs: JobSummary[]): void {
+  const body = $("#jobs tbody");
+  body.replaceChildren();
+  for (const j of jobs) {
+    const select = (): void => { selected = j.id; location.hash = `job=${j.id}`; void refresh(); };
+    body.appendChild(el("tr", { class: `job${j.id === selected ? " sel" : ""}`, "data-job": j.id, onclick: select },
+      el("td", { class: "mono" }, short(j.id)), el("td", {}, j.type), el("td", {}, j.schemaId), el("td", { class: `st ${j.status}` }, j.status), el("td", {}, j.round + 1), el("td", {}, ago(j.updatedAt))));
+  }
+  if (!selected && jobs[0]) selected = jobs[0].id;
+}
+
+function timeline(rounds: RoundInfo[]): Element {
+  if (!rounds.length) return el("p", { class: "mut" }, "No rounds yet.");
+  const w = 640, rowH = 22, h = rounds.length * rowH + 24;
+  const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "round timeline" });
+  const t0 = Math.min(...rounds.map((r) => r.startedAt)), t1 = Math.max(...rounds.map((r) => r.endedAt ?? Date.now()));
+  const x = (t: number): number => 150 + (w - 160) * ((t - t0) / Math.max(1, t1 - t0));
+  rounds.forEach((r, i) => {
+    const y = 8 + i * rowH;
+    const color = r.status === "accepted" ? "#3fb950" : r.status === "aborted" ? "#f85149" : "#d29922";
+    svg.appendChild(svgEl("text", { x: 0, y: y + 13 }, `round ${r.round + 1} · attempt ${r.attempt + 1}`));
+    const bar = svgEl("rect", { x: x(r.startedAt), y, width: Math.max(3, x(r.endedAt ?? Date.now()) - x(r.startedAt)), height: rowH - 6, rx: 3, fill: color });
+    const abort = r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (${r.abort.culprits.map(short).join(", ")})` : ""}` : "";
+    bar.appendChild(svgEl("title", {}, `${r.status}${abort}; committee ${r.committee.map(short).join(" ")}`));
+    svg.appendChild(bar);
+  });
+  svg.appendChild(svgEl("text", { x: 150, y: h - 2 }, `${((t1 - t0) / 1000).toFixed(1)} s`));
+  return svg;
+}
+
+type Point = LearningResult["history"][number];
+function lineChart(title: string, points: Point[], key: "accuracy" | "loss", fmt: (v: number) => string): Element {
+  const pts = points.filter((p) => typeof p[key] === "number");
+  if (pts.length === 0) return el("span");
+  const w = 300, h = 150, pad = 30;
+  const ys = pts.map((p) => p[key] as number);
+  const lo = Math.min(...ys), hi = Math.max(...ys), span = hi - lo || 1;
+  const X = (i: number): number => pad + (w - pad - 8) * (pts.length === 1 ? 0.5 : i / (pts.length - 1));
+  const Y = (v: number): number => h - pad + 6 - (h - pad - 10) * ((v - lo) / span);
+  const svg = svgEl("svg", { width: w, height: h, role: "img", "aria-label": title, class: "chart", "data-metric": key });
+  svg.appendChild(svgEl("polyline", { points: ys.map((v, i) => `${X(i)},${Y(v)}`).join(" "), fill: "none", stroke: "#58a6ff", "stroke-width": 2 }));
+  ys.forEach((v, i) => svg.appendChild(svgEl("circle", { cx: X(i), cy: Y(v), r: 3, fill: "#58a6ff" })));
+  svg.appendChild(svgEl("text", { x: pad, y: 12 }, `${title} — last ${fmt(ys[ys.length - 1]!)}`));
+  svg.appendChild(svgEl("text", { x: 0, y: h - pad + 6 }, fmt(lo)));
+  svg.appendChild(svgEl("text", { x: 0, y: 24 }, fmt(hi)));
+  svg.appendChild(svgEl("text", { x: w - 60, y: h - 4 }, `round ${pts[pts.length - 1]!.round + 1}`));
+  return svg;
+}
+
+function barChart(cells: HistogramCell[]): Element {
+  const max = Math.max(1, ...cells.filter((c) => !c.suppressed).map((c) => c.count ?? 0));
+  const w = 520, bh = 16, h = cells.length * (bh + 4) + 4;
+  const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${w} ${h}`, role: "img", class: "histogram" });
+  cells.forEach((c, i) => {
+    const y = 2 + i * (bh + 4);
+    svg.appendChild(svgEl("text", { x: 0, y: y + 12 }, c.label));
+    if (c.suppressed) { svg.appendChild(svgEl("text", { x: 170, y: y + 12 }, "suppressed")); return; }
+    const len = ((w - 240) * (c.count ?? 0)) / max;
+    svg.appendChild(svgEl("rect", { x: 170, y, width: Math.max(1, len), height: bh, fill: "#58a6ff", rx: 2 }));
+    svg.appendChild(svgEl("text", { x: 176 + len, y: y + 12 }, String(c.count)));
+  });
+  return svg;
+}
+
+function statsView(res: StatsResult): Element {
+  const out = el("div");
+  for (const m of res.measures) {
+    out.appendChild(el("h3", {}, `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`));
+    for (const g of m.groups) {
+      const key = g.key === null ? "" : `${g.key}: `;
+      if (g.suppressed) { out.appendChild(el("div", { class: "mut" }, `${key}suppressed (fewer than ${res.minCount} rows)`)); continue; }
+      if (g.histogram) { if (g.key !== null) out.appendChild(el("div", {}, g.key)); out.appendChild(barChart(g.histogram)); continue; }
+      if (g.quantiles) { out.appendChild(el("div", {}, key + g.quantiles.map((q) => `p${Math.round(q.p * 100)} = ${num(q.value, 2)}`).join(", "))); continue; }
+      const parts = [`count ${num(g.count)}`];
+      if (g.mean !== undefined) parts.push(`mean ${num(g.mean)}`);
+      if (g.variancePopulation !== undefined) parts.push(`variance ${num(g.variancePopulation)}`);
+      if (g.stddevPopulation !== undefined) parts.push(`stddev ${num(g.stddevPopulation)}`);
+      if (g.sum !== undefined) parts.push(`sum ${num(g.sum)}`);
+      out.appendChild(el("div", {}, key + parts.join(", ")));
+    }
+  }
+  return out;
+}
+
+function logView(entries: LogEntry[], status: { ok: boolean; text: string }): Element {
+  const wrap = el("div", {}, el("div", { id: "log-status", class: status.ok ? "completed" : "failed" }, status.text));
+  const t = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, "kind"), el("th", {}, "round"), el("th", {}, "detail"), el("th", {}, "hash"))));
+  const tb = el("tbody");
+  for (const e of entries) {
+    const b = e.body;
+    let detail = "";
+    if (b.kind === "manifest") detail = `committee ${(((b.manifest as { committee?: Array<{ nodeId: string }> } | null)?.committee) ?? []).map((c) => short(c.nodeId)).join(" ")}`;
+    else if (b.kind === "result") detail = `aggregate ${short(b.aggregateHash)}, MAC-check transcript ${b.transcriptHash.slice(0, 10)}${b.excluded.length ? `, excluded ${b.excluded.join(",")}` : ""}`;
+    else if (b.kind === "abort") detail = b.code + (b.culprits.length ? ` (${b.culprits.map(short).join(", ")})` : "");
+    else if (b.kind === "model") detail = `model ${short(b.modelHash)} (${b.bytes} bytes)`;
+    else if (b.kind === "status") detail = b.status + (b.detail ? `: ${b.detail}` : "");
+    else if (b.kind === "job") detail = `spec ${short(b.specHash)}`;
+    const round = "round" in b ? `${b.round + 1}${"attempt" in b ? `.${b.attempt + 1}` : ""}` : "";
+    tb.appendChild(el("tr", {}, el("td", {}, e.seq), el("td", {}, b.kind), el("td", {}, round), el("td", {}, detail), el("td", { class: "mono" }, short(e.hash))));
+  }
+  t.appendChild(tb);
+  wrap.appendChild(t);
+  return wrap;
+}
+
+/** The log's verification in this browser, once per (job, length). */
+function verification(id: string, entries: LogEntry[], publicKey: string): { ok: boolean; text: string } {
+  const key = `${id}:${entries.length}`;
+  let v = verified.get(key);
+  if (!v) {
+    try {
+      const problems = verifyLog(entries, fromBase64Url(publicKey));
+      v = problems.length
+        ? { ok: false, text: `✗ log does not verify: ${problems[0]}` }
+        : { ok: true, text: `✓ ${entries.length} entries: hash chain intact, every entry signed by the coordinator key ${publicKey.slice(0, 12)}…` };
+    } catch (e) {
+      v = { ok: false, text: `log not verified in this browser: ${(e as Error).message}` };
+    }
+    verified.set(key, v);
+  }
+  return v;
+}
+
+async function renderJob(id: string): Promise<void> {
+  const box = $("#job");
+  if (!id) { box.replaceChildren(el("p", { class: "mut" }, "Select a job.")); return; }
+  const [{ job, spec }, rounds, res, log] = await Promise.all([
+    api(client.job(id)), api(client.rounds(id)), api(client.result<(LearningResult & { stats?: StatsResult }) | StatsResult | null>(id)).catch(() => null), api(client.log(id)),
+  ]);
+  const kids: Element[] = [
+    el("h2", {}, spec.label ?? `${job.type} job`, " ", el("span", { class: `badge st ${job.status}`, id: "job-status" }, job.status)),
+    el("div", { class: "mut mono" }, `${job.id} · schema ${job.schemaId} · round ${job.round + 1}/${spec.maxRounds}${job.error ? ` · ${job.error}` : ""}`),
+    el("h3", {}, "Rounds"), timeline(rounds),
+  ];
+  const aborts = rounds.filter((r) => r.abort);
+  if (aborts.length) {
+    kids.push(el("ul", { id: "aborts" }, ...aborts.map((r) => el("li", {}, `round ${r.round + 1} attempt ${r.attempt + 1}: ${r.abort!.code}${r.abort!.culprits.length ? ` — culprits ${r.abort!.culprits.map(short).join(", ")}` : ""}${r.abort!.detail ? ` (${r.abort!.detail})` : ""}`))));
+  }
+  const result = res?.result ?? null;
+  const history = result && "history" in result ? result.history : undefined;
+  if (history?.length) {
+    kids.push(el("h3", {}, "Metrics per round"), el("div", {}, lineChart("accuracy", history, "accuracy", (v) => `${(100 * v).toFixed(1)}%`), lineChart("loss", history, "loss", (v) => v.toFixed(3))));
+  }
+  const stats = result && ("measures" in result ? result : result.stats);
+  if (stats?.measures) kids.push(el("h3", {}, "Result"), statsView(stats));
+  kids.push(el("h3", {}, "Transparency log"), logView(log.entries, verification(id, log.entries, log.publicKey)));
+  box.replaceChildren(...kids);
+}
+
+async function refresh(): Promise<void> {
+  if (!token) return showLogin();
+  try {
+    const [nodes, jobs] = await Promise.all([api(client.nodes()), api(client.jobs())]);
+    renderNodes(nodes);
+    renderJobs(jobs);
+    await renderJob(selected);
+    $("#live").textContent = `live · updated ${new Date().toLocaleTimeString()}`;
+    $("#error").textContent = "";
+  } catch (e) {
+    if (token) $("#error").textContent = e instanceof ApiClientError ? `${e.code}: ${e.detail}` : (e as Error).message;
+  }
+}
+
+$("#login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  token = $<HTMLInputElement>("#token").value.trim();
+  client = new ApiClient({ baseUrl: location.origin, token });
+  sessionStorage.setItem("2pm-token", token);
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  void refresh();
+});
+if (token) { $("#login").hidden = true; $("#app").hidden = false; }
+void refresh();
+setInterval(() => void refresh(), 2000);
