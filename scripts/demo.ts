@@ -20,7 +20,8 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startCluster, sliceDataset, type Cluster } from "./lib/cluster.ts";
-import { loadJobSpec, prepareSpec, renderStatsResult, watchJob } from "../client/cli/job.ts";
+import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
+import { formatStatsResult } from "../protocol/stats/format.ts";
 import { encryptedPredict, fetchTrainedModel, plainLabel } from "../client/cli/model.ts";
 import type { JobSpec, JobSummary, RoundInfo } from "../protocol/api/schemas.ts";
 import type { LearningResult } from "../protocol/jobs/learning.ts";
@@ -123,7 +124,7 @@ async function main(): Promise<number> {
       const spec = await loadJobSpec(ex("jobs/adult-stats-demo.json"));
       const { id, rounds } = await runJob(cluster, { ...spec, committee: { size: N, min: Math.min(3, N) } });
       const { result } = await cluster.operator.result<{ stats: StatsResult }>(id);
-      say(renderStatsResult(result.stats).split("\n").map((l) => `  ${l}`).join("\n"));
+      say(formatStatsResult(result.stats).split("\n").map((l) => `  ${l}`).join("\n"));
       const acc = rounds.find((r) => r.status === "accepted")!;
       const plain = computePlaintext(parseStatsQuery((spec.task as { query: unknown }).query), cluster.schemas[0]!, rowsOf(cluster, acc.committee, 0));
       const rowsSecure = result.stats.measures[0]!.groups[0]!.count, rowsPlain = plain.measures[0]!.groups[0]!.count;

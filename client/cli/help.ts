@@ -78,13 +78,18 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "job result": {
     usage: "<job-id> [--json]",
-    summary: "print a job's result",
+    summary: "print a job's result: statistics tables, or a learning job's models with loss and accuracy",
     examples: ["2pm job result $JOB", "2pm job result $JOB --json"],
   },
   "job verify": {
     usage: "<job-id>",
     summary: "verify the job's transparency log: signatures, hash chain, manifests, releases",
     examples: ["2pm job verify $JOB"],
+  },
+  "job cancel": {
+    usage: "<job-id>",
+    summary: "cancel a job: its open round is stopped and no further round starts",
+    examples: ["2pm job cancel $JOB"],
   },
   "model download": {
     usage: "<job-id> [--round <n>] [--out <dir>]",

@@ -8,6 +8,9 @@ import { verifyJobLog } from "../../protocol/jobs/audit.ts";
 import type { LogEntry } from "../../protocol/log/index.ts";
 import { validateStatsTask } from "../../protocol/jobs/stats.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
+import { formatStatsResult } from "../../protocol/stats/format.ts";
+import { formatLearningResult } from "../../protocol/learning/format.ts";
+import type { LearningResult } from "../../protocol/jobs/learning.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { operatorFrom, operatorOptions } from "./operator.ts";
@@ -142,37 +145,6 @@ async function watch(args: string[]): Promise<number> {
   return job.status === "completed" ? 0 : 1;
 }
 
-function fmt(v: number | null | undefined, digits = 4): string {
-  if (v === null || v === undefined) return "—";
-  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
-}
-
-/** Renders a statistics result as plain-text tables (suppressed cells shown as "suppressed"). */
-export function renderStatsResult(r: StatsResult): string {
-  const out: string[] = [`parties: ${r.parties ?? "plaintext"}, min count: ${r.minCount}`];
-  for (const m of r.measures) {
-    out.push("", `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`);
-    for (const g of m.groups) {
-      const key = g.key === null ? "" : `${g.key}: `;
-      if (g.suppressed) { out.push(`  ${key}suppressed (< ${r.minCount} rows)`); continue; }
-      if (g.histogram) {
-        if (g.key !== null) out.push(`  ${g.key}:`);
-        for (const c of g.histogram) out.push(`    ${c.label.padEnd(24)} ${c.suppressed ? "suppressed" : fmt(c.count)}`);
-      }
-      if (g.quantiles) out.push(`  ${key}${g.quantiles.map((q) => `p${q.p * 100}=${fmt(q.value, 2)}`).join("  ")}`);
-      if (!g.histogram && !g.quantiles) {
-        const parts = [`count ${fmt(g.count)}`];
-        if (g.sum !== undefined) parts.push(`sum ${fmt(g.sum)}`);
-        if (g.mean !== undefined) parts.push(`mean ${fmt(g.mean)}`);
-        if (g.variancePopulation !== undefined) parts.push(`variance ${fmt(g.variancePopulation)} (sample ${fmt(g.varianceSample)})`);
-        if (g.stddevPopulation !== undefined) parts.push(`stddev ${fmt(g.stddevPopulation)}`);
-        out.push(`  ${key}${parts.join(", ")}`);
-      }
-    }
-  }
-  return out.join("\n");
-}
-
 async function result(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, json: { type: "boolean", default: false } });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job result <job-id> [--json]");
@@ -182,9 +154,10 @@ async function result(args: string[]): Promise<number> {
     console.log(JSON.stringify(r, null, 2));
     return 0;
   }
-  const res = r.result as { stats?: StatsResult } | StatsResult | null;
-  if (res && "measures" in res) console.log(renderStatsResult(res));
-  else if (res && "stats" in res && res.stats) console.log(renderStatsResult(res.stats));
+  const res = r.result as { stats?: StatsResult } | StatsResult | LearningResult | null;
+  if (res && "measures" in res) console.log(formatStatsResult(res));
+  else if (res && "stats" in res && res.stats) console.log(formatStatsResult(res.stats));
+  else if (res && "history" in res) console.log(formatLearningResult(res, positionals[0]!));
   else console.log(JSON.stringify(r, null, 2));
   return 0;
 }
@@ -213,4 +186,12 @@ async function verify(args: string[]): Promise<number> {
   return 0;
 }
 
-export const jobCommands = { "job submit": submit, "job watch": watch, "job result": result, "job verify": verify };
+async function cancel(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, operatorOptions);
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job cancel <job-id>");
+  const job = await operatorFrom(values).cancelJob(positionals[0]!);
+  console.log(`job ${job.id}: ${job.status}`);
+  return 0;
+}
+
+export const jobCommands = { "job submit": submit, "job watch": watch, "job result": result, "job verify": verify, "job cancel": cancel };

@@ -1,46 +1,46 @@
 /**
- * Plain-text rendering of a {@link StatsResult} for terminals (`2pm job result`). Pure.
+ * Plain-text rendering of a {@link StatsResult} for terminals (`2pm job result`, the demo).
+ * One block per measure; histograms one line per cell; suppressed values say so. Pure.
  */
 import type { GroupResult, StatsResult } from "./engine.ts";
 
-/** Formats a number with up to `digits` significant decimals; null → "suppressed" marker. */
-function num(x: number | null | undefined, digits = 6): string {
-  if (x === null || x === undefined) return "—";
-  if (Number.isInteger(x)) return String(x);
-  return String(Number(x.toPrecision(digits)));
+/** Integers as they are, other numbers with `digits` decimals; null/undefined as "—". */
+function num(v: number | null | undefined, digits = 4): string {
+  if (v === null || v === undefined) return "—";
+  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
 }
 
-function groupLine(g: GroupResult): string {
-  if (g.suppressed) return "suppressed (fewer than minCount rows)";
-  const parts: string[] = [];
-  if (g.count !== undefined && g.histogram === undefined) parts.push(`n=${num(g.count)}`);
-  if (g.sum !== undefined) parts.push(`sum=${num(g.sum)}`);
-  if (g.mean !== undefined) parts.push(`mean=${num(g.mean)}`);
-  if (g.variancePopulation !== undefined) parts.push(`var=${num(g.variancePopulation)}`, `var(sample)=${num(g.varianceSample)}`);
-  if (g.stddevPopulation !== undefined) parts.push(`sd=${num(g.stddevPopulation)}`, `sd(sample)=${num(g.stddevSample)}`);
-  if (g.quantiles) parts.push(...g.quantiles.map((q) => `q${q.p}≈${num(q.value)}${q.bin ? ` in [${num(q.bin[0])}, ${num(q.bin[1])})` : ""}`));
+function groupLines(g: GroupResult, minCount: number): string[] {
+  const key = g.key === null ? "" : `${g.key}: `;
+  if (g.suppressed) return [`  ${key}suppressed (< ${minCount} rows)`];
+  const out: string[] = [];
   if (g.histogram) {
-    parts.push(`total=${num(g.count)}`);
-    parts.push(...g.histogram.map((c) => `${c.label}: ${c.suppressed ? "<min" : num(c.count)}`));
+    out.push(`  ${key}total ${g.count === null ? "withheld (it would reveal the suppressed cells)" : num(g.count)}`);
+    for (const c of g.histogram) out.push(`    ${c.label.padEnd(24)} ${c.suppressed ? "suppressed" : num(c.count)}`);
+  } else if (g.quantiles) {
+    out.push(`  ${key}${g.quantiles.map((q) => `p${+(q.p * 100).toFixed(2)} ≈ ${num(q.value, 2)}${q.bin ? ` in [${q.bin[0]}, ${q.bin[1]})` : ""}`).join("  ")}`);
+  } else {
+    const parts = [`count ${num(g.count)}`];
+    if (g.sum !== undefined) parts.push(`sum ${num(g.sum)}`);
+    if (g.mean !== undefined) parts.push(`mean ${num(g.mean)}`);
+    if (g.variancePopulation !== undefined) parts.push(`variance ${num(g.variancePopulation)} (sample ${num(g.varianceSample)})`);
+    if (g.stddevPopulation !== undefined) parts.push(`stddev ${num(g.stddevPopulation)} (sample ${num(g.stddevSample)})`);
+    out.push(`  ${key}${parts.join(", ")}`);
   }
-  return parts.join("  ");
+  return out;
 }
 
 /**
- * Renders every measure, one line per group (`name [group=key]  n=…  mean=…`). Suppressed
- * values print as "—" or "<min". Never throws for a well-formed result.
+ * Renders every measure as `name — kind(column) [by group]` followed by its groups. Quantiles
+ * show the bin they fall in (the interpolated value is approximate: docs/stats.md). Never
+ * throws for a well-formed result.
  */
 export function formatStatsResult(r: StatsResult): string {
-  const lines: string[] = [];
-  lines.push(`parties: ${r.parties ?? "plaintext"}  minCount: ${r.minCount}  fracBits: ${r.fracBits}`);
+  const out: string[] = [`parties: ${r.parties ?? "plaintext"}, min count: ${r.minCount}`];
   for (const m of r.measures) {
-    const head = `${m.name} (${m.kind}${m.column ? ` of ${m.column}` : ""})`;
-    if (m.groupBy === null) {
-      lines.push(`${head}: ${groupLine(m.groups[0]!)}`);
-    } else {
-      lines.push(`${head} by ${m.groupBy}:`);
-      for (const g of m.groups) lines.push(`  ${m.groupBy}=${g.key}: ${groupLine(g)}`);
-    }
+    out.push("", `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`);
+    for (const g of m.groups) out.push(...groupLines(g, r.minCount));
   }
-  return lines.join("\n");
+  if (r.anomalies.length) out.push("", `anomalies: ${r.anomalies.join("; ")}`);
+  return out.join("\n");
 }

@@ -4,7 +4,7 @@
  * after a restart the same token works and a job submitted before is still there.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -63,6 +63,12 @@ describe("npm run coordinator", () => {
     expect(((await got.json()) as { job: { id: string } }).job.id).toBe(job.id);
     const denied = await fetch(`${b.url}/v1/jobs/${job.id}`, { headers: { authorization: "Bearer wrong-token-wrong-token" } });
     expect(denied.status).toBe(401);
+    // 2pm job cancel against it, as a user would.
+    const cancel = spawnSync(process.execPath, [path.join(ROOT, "client/cli/bin.mjs"), "job", "cancel", job.id], { cwd: ROOT, encoding: "utf8", env: { ...process.env, TWOPM_COORDINATOR: b.url, TWOPM_API_TOKEN: b.token } });
+    expect(cancel.status, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(new RegExp(`job ${job.id}: cancelled`));
+    const after = await fetch(`${b.url}/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${b.token}` } });
+    expect(((await after.json()) as { job: { status: string } }).job.status).toBe("cancelled");
     expect([0, 130]).toContain(await stop(b.proc));
   }, 240_000);
 

@@ -91,7 +91,9 @@ describe("docs/tutorial.md", () => {
     }
     const all = session.output;
     expect(all).toMatch(/pima-indians-diabetes-test\.csv: \d+ rows \(hold-out\)/);
-    expect(all).toMatch(/patients \(count\) by diabetes:/);
+    expect(all).toMatch(/^patients — count by diabetes$/m);
+    expect(all).toMatch(/^learning job \S+: 5 rounds aggregated/m);
+    expect(all).toMatch(/← best$/m);
     expect(all).toMatch(/log verifies: \d+ entries/);
     expect(all).toMatch(/rows scored encrypted \(by the coordinator\); (\d+)\/\1 labels equal plaintext inference/);
   }, 900_000);

@@ -3,15 +3,21 @@ import { computePlaintext, formatStatsResult, parseStatsQuery } from "../../../p
 import { queryJson, rowsOf, schemaOf } from "./helpers.ts";
 
 describe("formatStatsResult", () => {
-  it("renders the adult census result, one line per group, suppressed cells marked", () => {
+  it("renders the adult census result, one block per measure, suppressed cells marked", () => {
     const schema = schemaOf("adult");
     const q = parseStatsQuery({ ...(queryJson("adult-census") as object), minCount: 60 });
     const text = formatStatsResult(computePlaintext(q, schema, rowsOf(schema, "adult-train.csv")));
-    expect(text).toContain("rows (count): n=32561");
-    expect(text).toContain("age_variance (variance of age): n=32561  mean=38.5816");
-    expect(text).toContain("income_by_sex (histogram of income) by sex:");
-    expect(text).toMatch(/ {2}sex=Female: total=10771 {2}<=50K: 9592 {2}>50K: 1179/);
-    expect(text).toContain("Preschool: <min"); // 51 rows < 60
-    expect(text).toMatch(/education \(histogram of education\): total=— /);
+    expect(text).toMatch(/^rows — count\n {2}count 32561$/m);
+    expect(text).toMatch(/^age_variance — variance\(age\)\n {2}count 32561, mean 38\.5816, variance /m);
+    expect(text).toMatch(/^income_by_sex — histogram\(income\) by sex\n {2}Female: total 10771\n {4}<=50K +9592\n {4}>50K +1179$/m);
+    expect(text).toMatch(/^ {4}Preschool +suppressed$/m); // 51 rows < 60
+    expect(text).toMatch(/^education — histogram\(education\)\n {2}total withheld/m);
+  });
+
+  it("quantiles name their bin", () => {
+    const schema = schemaOf("adult");
+    const q = parseStatsQuery({ version: 1, minCount: 1, measures: [{ name: "age_q", kind: "quantiles", column: "age", probs: [0.5], bins: [17, 30, 40, 50, 91] }] });
+    const text = formatStatsResult(computePlaintext(q, schema, rowsOf(schema, "adult-test.csv")));
+    expect(text).toMatch(/^ {2}p50 ≈ \d+\.\d\d in \[30, 40\)$/m);
   });
 });
