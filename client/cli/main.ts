@@ -39,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * Runs the CLI and exits the process with its code: one line on stderr and exit 1 or 2 on
- * any error. Called by bin.mjs (also through npm's `.bin/2pm` link, `npx 2pm`) and when this
- * file is run directly.
+ * any error. Called by run.ts (the entry of bin.mjs in the repository and of the built
+ * package's dist/cli.mjs, also through npm's `.bin/2pm` link, `npx 2pm`).
  */
 export function runCli(argv: string[]): void {
   main(argv).then(
@@ -57,4 +57,3 @@ export function runCli(argv: string[]): void {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) runCli(process.argv.slice(2));

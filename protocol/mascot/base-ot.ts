@@ -1,7 +1,61 @@
 /**
+ * # Base OTs: the choice (issue 13)
+ *
+ * The offline setup's κ = 128 base OTs per ordered pair — the only public-key OTs of a
+ * validated round — use **McQuoid–Rosulek–Roy POPF-OT** ("Batching Base Oblivious
+ * Transfers", ASIACRYPT 2021, eprint 2021/682; libOTe's McRosRoyTwistMul): Curve25519 and its
+ * twist with the streamlined Feistel POPF, one sender key per batch, specified and
+ * implemented in base-ot-mrr.ts. Every scalar multiplication is an RFC 7748 X25519 call, so
+ * it runs natively: Node's OpenSSL (node:crypto, sync and async paths), WebCrypto X25519
+ * (workerd, Chrome/Edge ≥ 133, Firefox ≥ 130, Safari ≥ 17; checked in workerd 2026-12 by a
+ * miniflare run: RFC 7748 vector, twist points, low-order refusal), noble's ladder elsewhere.
+ * Same messages and keys on every backend (tests and a known-answer vector).
+ *
+ * Proof model. MRR21 prove the batched POPF-OT (one sender message for all m OTs, POPF and
+ * key hash domain-separated by the OT index) UC-secure against a static malicious sender or
+ * receiver in the random-oracle model (H_popf and H_key programmable), from the POPF's
+ * programmable-once security (their streamlined Feistel, in the ROM) and a key agreement
+ * whose messages are uniformly random strings and which resists their (strong-)CDH-style
+ * attacks: X25519 on Curve25519 and its twist, both ≈ 2^126 (#E = 8ℓ, #E' = 4ℓ', ℓ and ℓ'
+ * prime). That is what the OT extensions (SoftSpokenOT, KOS) assume of their base OTs:
+ * F_OT for random OT. Chou–Orlandi, used before, has no such proof (below).
+ *
+ * Caveats (where we depart from the paper's instantiation):
+ * 1. Clamped scalars. Native X25519 clamps (a multiple of 8 with bit 254 set), so the
+ *    receiver's prime-order point has a discrete log whose top bit (curve) or top two bits
+ *    (twist) are fixed. Its string is then uniform only computationally, assuming those bits
+ *    of the discrete log are (simultaneously) hardcore — true under DL for O(log κ) top bits
+ *    (Blum–Micali-type reductions; Schnorr 1998; the short-exponent DDH assumption of
+ *    Koshiba–Kurosawa covers it) — instead of statistically as with libOTe's unclamped
+ *    scalars. The sender's clamped key is the usual X25519 key (≈ 2^251 choices).
+ * 2. Torsion on purpose. Clamping also puts every X25519 output in the prime-order subgroup,
+ *    which anyone can test; the receiver therefore adds a uniform point of E[8] or E'[4]
+ *    (affine Montgomery addition after a y-recovery square root in JavaScript, since the
+ *    platform APIs return u only) and sets bit 255 at random. Without that a sender would
+ *    read the choice bit off Y_0, Y_1 (a test runs that attack and fails if the torsion step
+ *    is removed). The sender's clamped scalar kills the torsion, so keys agree.
+ * 3. Statistical slack: curve or twist is chosen with probability 1/2 instead of
+ *    |u(E)|/p (distance ≈ 2^-128); strings ≥ p occur with probability ≈ 2^-250.
+ * 4. Checks: A_0 ‖ A_1 must be canonical, A_0 on the curve, A_1 on the twist, neither of low
+ *    order; any POPF output of low order (whose key the receiver could predict) aborts with
+ *    `bad-encoding` naming the receiver. No subgroup check on A is needed: the receiver's
+ *    message is computed before and independently of A (one-round protocol) and its clamped
+ *    scalar kills A's torsion (tested). Keys bind sid ‖ i ‖ x ‖ A ‖ φ_i.
+ * 5. Not constant time (y-recovery, POPF, BigInt arithmetic); the native X25519 calls are.
+ * 6. node:crypto is reached through `process.getBuiltinModule` (a runtime capability check,
+ *    not an import: protocol/ still imports nothing from Node); each native backend is used
+ *    only after it reproduces RFC 7748's first vector.
+ * 7. The pure-JS fallback is slower than Chou–Orlandi was (two variable-base multiplications
+ *    per OT for the sender instead of one); it only runs where no native X25519 exists.
+ * Measured (`npm run bench -- base-ot`, docs/mascot.md "Base OTs on native X25519").
+ *
+ * # Chou–Orlandi (this file)
+ *
+ * Kept for the online phase's COPE base OTs when no offline phase runs (online.ts, cope.ts;
+ * a run with predicates never uses it) and for the KOS/SoftSpokenOT vector generators.
+ *
  * Base OT: Chou–Orlandi "The Simplest Protocol for Oblivious Transfer" (LATINCRYPT 2015),
- * random-OT form, batched, over ristretto255 (@noble/curves). Used only for setup: the
- * κ = 128 base OTs of each KOS instance and the k base OTs of each COPE instance.
+ * random-OT form, batched, over ristretto255 (@noble/curves).
  *
  *   sender    a ← Z_ℓ, A = a·G                          → A
  *   receiver  b_i ← Z_ℓ, B_i = b_i·G + c_i·A             → B_1..B_m
@@ -26,8 +80,9 @@
  *   instantiation do not apply; both sides reject the identity and invalid encodings.
  * - Not constant time (noble's point arithmetic is not guaranteed constant time; the
  *   receiver computes both candidates for B_i and selects).
- * Masny–Rindal (CCS 2019) would give UC security with a programmable RO; it needs a
- * hash-to-curve and is a possible upgrade behind the same step functions.
+ * Masny–Rindal (CCS 2019) would give UC security with a programmable RO but needs three
+ * hash-to-curve evaluations per OT in JavaScript (≈ 2 exponentiations each), which costs more
+ * than the native multiplications save; MRR21's twist variant needs none (see above).
  */
 import { ristretto255 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -70,7 +125,8 @@ function kdf(sid: Uint8Array, i: number, A: Uint8Array, B: Uint8Array, P: Pt): U
 }
 
 /** Sender's private state between its two steps. Single use. */
-export interface BaseOtSenderState { readonly sid: Uint8Array; readonly a: bigint; readonly A: Uint8Array; readonly aA: Pt; used: boolean }
+/** `aA` (a·A, a ristretto point) is opaque outside this module: noble's point class is not exported, so declarations cannot name it. */
+export interface BaseOtSenderState { readonly sid: Uint8Array; readonly a: bigint; readonly A: Uint8Array; readonly aA: unknown; used: boolean }
 
 /** Sender step 1: returns the state and the 32-byte message A. */
 export function baseOtSenderStart(sid: Uint8Array, rng: Rng): { state: BaseOtSenderState; message: Uint8Array } {
@@ -119,7 +175,7 @@ export function baseOtSenderFinish(state: BaseOtSenderState, messageB: Uint8Arra
     const Bb = messageB.subarray(32 * i, 32 * i + 32);
     const aB = decodePoint(Bb, peer, `B_${i}`).multiply(state.a);
     k0.set(kdf(state.sid, i, state.A, Bb, aB), OT_KEY_BYTES * i);
-    k1.set(kdf(state.sid, i, state.A, Bb, aB.subtract(state.aA)), OT_KEY_BYTES * i);
+    k1.set(kdf(state.sid, i, state.A, Bb, aB.subtract(state.aA as Pt)), OT_KEY_BYTES * i);
   }
   return { k0, k1 };
 }

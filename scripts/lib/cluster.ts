@@ -29,11 +29,12 @@ export class NodeProcess {
   child: ChildProcess | undefined;
   nodeId = "";
 
-  constructor(readonly name: string, readonly dir: string, readonly slices: Array<{ schema: DatasetSchema; path: string; rows: Row[] }>, private readonly onLine?: (node: string, line: string) => void) {}
+  /** `bin`: the CLI script the node runs (`node <bin> node start …`): the repository's bin.mjs or an installed package's dist/cli.mjs. */
+  constructor(readonly name: string, readonly dir: string, readonly slices: Array<{ schema: DatasetSchema; path: string; rows: Row[] }>, private readonly onLine?: (node: string, line: string) => void, readonly bin: string = BIN) {}
 
   /** Starts `2pm node start --json`; resolves once the node has registered. */
   async start(env: Record<string, string> = {}): Promise<void> {
-    const child = spawn(process.execPath, [BIN, "node", "start", "--dir", this.dir, "--json"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [this.bin, "node", "start", "--dir", this.dir, "--json"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     let buf = "";
     child.stdout!.on("data", (b: Buffer) => {
@@ -126,6 +127,8 @@ export interface ClusterOptions {
    * cluster's submitter key (`Cluster.submitterKey`), which signs what `operator.submitJob` sends.
    */
   nodePolicy?: Record<string, unknown> | ((i: number) => Record<string, unknown>);
+  /** The CLI script nodes run (default: the repository's client/cli/bin.mjs), e.g. an installed @2pm/node's dist/cli.mjs. */
+  nodeBin?: string;
 }
 
 export interface Cluster {
@@ -178,7 +181,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return { schema: d.schema, path: p, rows: rowsPerDataset[k] ?? [], schemaFile: d.file };
     });
     const first = slices[0]!;
-    const init = spawnSync(process.execPath, [BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, `--trust-submitter=${submitterKey.publicKeyB64}`], { cwd: ROOT, encoding: "utf8" });
+    const init = spawnSync(process.execPath, [o.nodeBin ?? BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, `--trust-submitter=${submitterKey.publicKeyB64}`], { cwd: ROOT, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
     const cfgPath = path.join(dir, "node.json");
     const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[]; policy: Record<string, unknown> };
@@ -186,7 +189,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     cfg.policy = { ...cfg.policy, ...(typeof o.nodePolicy === "function" ? o.nodePolicy(i) : o.nodePolicy) };
     cfg.sources = slices.map((s) => ({ path: s.path, format: "csv", schema: s.schemaFile }));
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    const n = new NodeProcess(`node-${i}`, dir, slices, o.onNodeLine);
+    const n = new NodeProcess(`node-${i}`, dir, slices, o.onNodeLine, o.nodeBin ?? BIN);
     nodes.push(n);
     await n.start(env);
     return n;
