@@ -8,7 +8,7 @@
  *  2. federated learning on the datasets named by --learn (default wdbc, optdigits): wdbc
  *     logistic regression (feature standardisation from a statistics job, validated MASCOT
  *     aggregation with range and L2-norm bounds, federated evaluation per round), the
- *     optdigits MLP (linear-only aggregation), adult logistic regression with one-hot
+ *     optdigits MLP (validated aggregation, PINE norm check), adult logistic regression with one-hot
  *     features (validated); each compared with central training on the union of the
  *     nodes' training rows, on test rows no node holds. Each job runs for its job file's
  *     round limit and stopping rule unless --rounds caps every job at N rounds;
@@ -144,7 +144,7 @@ async function main(): Promise<number> {
       const spec = await prepareSpec(cluster.operator, loaded, (s) => say(`  ${s}`));
       const { id, rounds } = await runJob(cluster, spec);
       const { result } = await cluster.operator.result<LearningResult>(id);
-      for (const h of result.history) say(`  round ${h.round + 1}: federated evaluation loss ${h.loss.toFixed(4)}, accuracy ${(100 * h.accuracy).toFixed(2)}% (${h.parties} nodes, ${h.samples} training rows)`);
+      for (const h of result.history) say(`  round ${h.round + 1}: federated evaluation loss ${h.loss?.toFixed(4) ?? "— (no node evaluated)"}, accuracy ${h.accuracy === null ? "—" : `${(100 * h.accuracy).toFixed(2)}%`} (${h.parties} nodes, ${h.samples} training rows)`);
       const members = [...new Set(rounds.filter((r) => r.status === "accepted").flatMap((r) => r.committee))];
       const cmp = await compareWithCentral(cluster.operator, id, spec, cluster.schemas[k]!, members.map((m) => rowsOf(cluster, [m], k)), testRows);
       say(`  test accuracy on ${cmp.testRows} rows no node holds: federated ${(100 * cmp.federated).toFixed(2)}%, central (same model and hyper-parameters on the union of the ${cmp.trainRows} training rows) ${(100 * cmp.central).toFixed(2)}%`);

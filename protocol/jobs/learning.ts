@@ -78,16 +78,21 @@ export function learningLayout(job: LearningJob, parties: number, fieldName: "m6
  *    Σ n_k·Δ_k / Σ n_k by hundreds or zeroes its denominator;
  *  - ‖[n·Δ ‖ n]‖² ≤ l2Bound;
  *  - the evaluation sums [Σloss, Σcorrect, count] are unsigned: [0, 2^rangeBits) with no offset.
+ * With plan.normCheck "pine" (default above 256 entries, protocol/learning/bounds.ts) the
+ * per-entry signed range check of the update entries is dropped: the L2 predicate uses
+ * PINE's wraparound checks (method "pine"), which make it sound over the integers without
+ * per-entry bits — each entry is then bounded by the norm, which is what FedAvg needs.
  */
 export function learningPredicates(layout: LearningLayout): Predicate[] {
   const { plan, evalPlan } = layout;
   const c = plan.length - 1; // index of the count
   const countShift = (1n << BigInt(plan.countBits)) - 1n - BigInt(plan.countMax);
+  const pine = plan.normCheck === "pine";
   return [
-    { kind: "range", bits: plan.rangeBits, indices: [0, c], offset: BigInt(plan.intBound) },
+    ...(pine ? [] : [{ kind: "range", bits: plan.rangeBits, indices: [0, c], offset: BigInt(plan.intBound) } as Predicate]),
     { kind: "range", bits: plan.countBits, indices: [c, c + 1] },
     ...(countShift > 0n ? [{ kind: "range", bits: plan.countBits, indices: [c, c + 1], offset: countShift } as Predicate] : []),
-    { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length] },
+    pine ? { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length], method: "pine" } : { kind: "l2-norm", bound: plan.l2Bound, indices: [0, plan.length] },
     { kind: "range", bits: evalPlan.rangeBits, indices: [layout.evalOffset, layout.length] },
   ];
 }
@@ -131,7 +136,8 @@ export function initLearning(job: LearningJob): { state: LearningState; model: U
 }
 
 export interface LearningResult {
-  history: LearningState["history"];
+  /** Per completed round: model `round`'s federated evaluation; loss and accuracy null when no node evaluated (JSON has no NaN). */
+  history: Array<{ round: number; loss: number | null; accuracy: number | null; samples: number; parties: number }>;
   /** Round whose global model is the job's answer (best monitored metric, or the last). */
   bestRound: number;
   /** Round of the newest global model stored. */
@@ -173,6 +179,9 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
     state: next,
     model: encodeGlobalModel(next.round, step.weights),
     done: decision.stop,
-    result: { history, bestRound, latestModelRound: next.round, stopReason: decision.stop ? decision.reason : null },
+    result: {
+      history: history.map((h) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null })),
+      bestRound, latestModelRound: next.round, stopReason: decision.stop ? decision.reason : null,
+    },
   };
 }

@@ -23,7 +23,27 @@
  *     (d + 1)·2^(2·rangeBits) + 2^L < p (countBits ≤ rangeBits, so the count is covered).
  * The L2 bound in field integers is ⌈(N·√(C² + 1)·2^f + √(d + 1)/2)²⌉ (the √(d+1)/2 term
  * covers rounding to the grid).
+ *
+ * Norm check (validated mode), `normCheck`:
+ *  - "range" (per-entry bits, d·rangeBits witness values): condition 3 above;
+ *  - "pine" (PINE wraparound checks, protocol/mascot/validation.ts; a witness of
+ *    L + r·(b1 + 1) values whatever d): no per-entry range check on the update entries — the
+ *    L2 predicate is sound over the integers by itself iff (d + 1)·D² + 2^L < p with D the
+ *    PINE window diameter ≈ 4α√l2Bound (`pineShape`), and a cheater's entries are bounded only
+ *    by the norm, |x_i| ≤ √l2Bound, so the sum must decode with P·√l2Bound < p/2. The count is
+ *    still range-checked (unsigned), the evaluation sums too.
+ * Default: "pine" for more than {@link PINE_MIN_LENGTH} entries, else "range" (cheaper for
+ * small d: d·rangeBits < r·(b1 + 1) ≈ 2000).
  */
+import { pineShape } from "../mascot/validation.ts";
+
+/** Update vectors longer than this (d + 1 entries) use the PINE norm check by default. */
+export const PINE_MIN_LENGTH = 256;
+
+/** The norm check used for an update of `dim` parameters when the job does not choose: "pine" above {@link PINE_MIN_LENGTH} entries. */
+export function defaultNormCheck(dim: number): "range" | "pine" {
+  return dim + 1 > PINE_MIN_LENGTH ? "pine" : "range";
+}
 
 /** Encoding parameters of one job's update vectors. */
 export interface UpdateEncodingPlan {
@@ -42,6 +62,8 @@ export interface UpdateEncodingPlan {
   countBits: number;
   /** Σ x_i² ≤ l2Bound, in field integers. */
   l2Bound: bigint;
+  /** How validated mode bounds the norm: per-entry ranges + exact L2, or PINE (see above). */
+  normCheck: "range" | "pine";
 }
 
 export interface UpdateEncodingParams {
@@ -56,6 +78,8 @@ export interface UpdateEncodingParams {
   fracBits?: number;
   /** Whether the L2 validation bound (3) must hold (validated mode). Default true. */
   validated?: boolean;
+  /** Norm check of validated mode; default {@link defaultNormCheck}(dim). */
+  normCheck?: "range" | "pine";
 }
 
 function check(p: UpdateEncodingParams, f: number): string | null {
@@ -64,10 +88,18 @@ function check(p: UpdateEncodingParams, f: number): string | null {
   if (!(B < 2 ** 53)) return `entry bound ${b}·2^${f} exceeds 2^53`;
   if (!(BigInt(p.parties) * BigInt(B) < p.p / 2n)) return `sum of ${p.parties} parties may overflow p/2 (bound ${b}, ${f} fractional bits)`;
   if (p.validated ?? true) {
-    const rangeBits = Math.ceil(Math.log2(2 * B + 1));
-    const L = l2BoundFor(p.dim, p.clipNorm, p.maxSamples, f).toString(2).length;
-    if (!(BigInt(p.dim + 1) * (1n << BigInt(2 * rangeBits)) + (1n << BigInt(L)) < p.p)) {
-      return `L2 check may wrap: (d+1)·2^(2·${rangeBits}) + 2^${L} ≥ p with d=${p.dim}`;
+    const l2 = l2BoundFor(p.dim, p.clipNorm, p.maxSamples, f);
+    if ((p.normCheck ?? defaultNormCheck(p.dim)) === "pine") {
+      const sh = pineShape(p.p, p.dim + 1, l2);
+      if (!sh.fits) return `PINE norm check needs (d+1)·(2^${sh.wrapBits} − 1)² + 2^${sh.slackBits} < p with d=${p.dim}`;
+      const root = BigInt(Math.ceil(Math.sqrt(Number(l2)))) + 1n;
+      if (!(BigInt(p.parties) * root < p.p / 2n)) return `sum of ${p.parties} parties may overflow p/2 (entries bounded by the norm only)`;
+    } else {
+      const rangeBits = Math.ceil(Math.log2(2 * B + 1));
+      const L = l2.toString(2).length;
+      if (!(BigInt(p.dim + 1) * (1n << BigInt(2 * rangeBits)) + (1n << BigInt(L)) < p.p)) {
+        return `L2 check may wrap: (d+1)·2^(2·${rangeBits}) + 2^${L} ≥ p with d=${p.dim}`;
+      }
     }
   }
   return null;
@@ -95,9 +127,10 @@ export function planUpdateEncoding(params: UpdateEncodingParams): UpdateEncoding
     const err = check(params, f);
     if (err) throw new RangeError(`planUpdateEncoding: ${err}`);
   } else {
+    // Down to 4 fractional bits: the update is n·Δ, so its resolution is 2^-f/n in units of Δ.
     f = -1;
-    for (let c = 24; c >= 8; c--) if (check(params, c) === null) { f = c; break; }
-    if (f < 0) throw new RangeError(`planUpdateEncoding: no fracBits in [8, 24] fits: ${check(params, 8)}`);
+    for (let c = 24; c >= 4; c--) if (check(params, c) === null) { f = c; break; }
+    if (f < 0) throw new RangeError(`planUpdateEncoding: no fracBits in [4, 24] fits: ${check(params, 4)}`);
   }
   const bound = maxSamples * Math.max(clipNorm, 1);
   const intBound = Math.ceil(bound * 2 ** f);
@@ -105,7 +138,7 @@ export function planUpdateEncoding(params: UpdateEncodingParams): UpdateEncoding
   const l2Bound = l2BoundFor(dim, clipNorm, maxSamples, f);
   const countMax = maxSamples * 2 ** f;
   const countBits = Math.max(1, Math.ceil(Math.log2(countMax + 1)));
-  return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, countMax, countBits, l2Bound };
+  return { length: dim + 1, fracBits: f, bound, intBound, rangeBits, countMax, countBits, l2Bound, normCheck: params.normCheck ?? defaultNormCheck(dim) };
 }
 
 /**
@@ -141,7 +174,8 @@ export function squaredNormInt(ints: ArrayLike<number>): bigint {
 
 /**
  * Plaintext reference of the validated-mode predicates on one quantised contribution:
- * every update entry within ±intBound (signed range check), the count (last entry) in
+ * every update entry within ±intBound (signed range check; only with normCheck "range" —
+ * with "pine" an entry is bounded by the norm alone), the count (last entry) in
  * [0, countMax] (unsigned), and Σ x_i² ≤ l2Bound. MASCOT evaluates the same predicates on
  * secret shares; this is what the simulation and tests use.
  */
@@ -149,7 +183,7 @@ export function validateContribution(ints: ArrayLike<number>, plan: UpdateEncodi
   if (ints.length !== plan.length) return { ok: false, reason: "length" };
   for (let i = 0; i < ints.length; i++) {
     const x = ints[i]!;
-    if (!Number.isSafeInteger(x) || Math.abs(x) > plan.intBound) return { ok: false, reason: "range" };
+    if (!Number.isSafeInteger(x) || (plan.normCheck === "range" && Math.abs(x) > plan.intBound)) return { ok: false, reason: "range" };
   }
   const count = ints[plan.length - 1]!;
   if (count < 0 || count > plan.countMax) return { ok: false, reason: "count" };

@@ -7,8 +7,8 @@
  */
 import type { LearningResult } from "../jobs/learning.ts";
 
-const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)} %` : "—");
-const loss = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : "—");
+const pct = (x: number | null): string => (x !== null && Number.isFinite(x) ? `${(100 * x).toFixed(2)} %` : "—");
+const loss = (x: number | null): string => (x !== null && Number.isFinite(x) ? x.toFixed(4) : "—");
 
 /** Renders rounds, per-model metrics, the best and the newest model, and how to download them. */
 export function formatLearningResult(r: LearningResult, jobId: string): string {

@@ -14,13 +14,19 @@ export const LearningJob = z
     stopping: StoppingRule,
     aggregation: z.strictObject({
       /**
-       * validated: MASCOT with range + L2-norm predicates on [n·Δ ‖ n]; linear-only: no
-       * validation (large models); plaintext: benchmark baseline only (see ALLOW_PLAINTEXT_AGGREGATION).
+       * validated (default, every model size): MASCOT with an L2-norm predicate on [n·Δ ‖ n]
+       * (PINE or per-entry ranges, `normCheck`) and an unsigned count check; linear-only: no
+       * validation (explicit option); plaintext: benchmark baseline only (see ALLOW_PLAINTEXT_AGGREGATION).
        */
       mode: z.enum(["validated", "linear-only", "plaintext"]).default("validated"),
       /** Declared maximum training rows per node (n ≤ maxSamples is part of the validation). */
       maxSamplesPerNode: z.int().min(1).max(1e9),
       fracBits: z.int().min(0).max(52).optional(),
+      /**
+       * Validated mode's norm check: "range" (per-entry bits + exact L2) or "pine" (exact L2 +
+       * PINE wraparound checks, no per-entry bits). Default: "pine" for more than 256 entries.
+       */
+      normCheck: z.enum(["range", "pine"]).optional(),
     }),
     evaluation: z.strictObject({
       /** Fraction of each node's rows held out for federated evaluation (deterministic by row order). */
@@ -49,5 +55,6 @@ export function planForJob(job: LearningJob, parties: number, p: bigint): Update
     maxSamples: job.aggregation.maxSamplesPerNode,
     fracBits: job.aggregation.fracBits,
     validated: job.aggregation.mode === "validated",
+    ...(job.aggregation.normCheck ? { normCheck: job.aggregation.normCheck } : {}),
   });
 }

@@ -15,9 +15,10 @@
  *   3  input      →  coin.open (A)                           (after all inputs are fixed)
  *   4  coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H
  *                                         (no projection: γ = fold coefficients from coin A)
- *                                         or the projection slack bits e (with a projection)
- *  with a projection only (the slack bits are a late input the fold covers):
- *   4a slack      →  coin.open (G)   fold coefficients γ, after every owner's e is fixed
+ *                                         or the coin-A-dependent late inputs e (with a projection
+ *                                         or PINE: slack bits; success bits and window bits)
+ *  with a projection or PINE only (the late inputs e are covered by the fold):
+ *   4a late e     →  coin.open (G)   fold coefficients γ, after every owner's e is fixed
  *   4b coin G     →  input.mask      the product proof H under γ
  *  with predicates (validation, validation.ts + product-proof.ts):
  *   5  proof      →  coin.open (C)   (after every owner's proof is fixed)
@@ -37,9 +38,10 @@
  * Order of coins and what each covers (DESIGN §1 "every challenge or fold coefficient is
  * drawn after every value it covers is fixed"; every coin is committed at step 2 and opened
  * only once the messages it covers have been received from every party):
- *   A  Fig. 7 check coefficients (cover the extended inputs, fixed at 2), projection R
- *      (covers x), and γ when there is no projection;
- *   G  γ (covers inputs, witnesses and the projection slack bits e, fixed at 4);
+ *   A  Fig. 7 check coefficients (cover the extended inputs, fixed at 2), projection R and
+ *      PINE vectors z_k (cover x), and γ when there are no coin-A-dependent late inputs;
+ *   G  γ (covers inputs, witnesses and the late inputs e — projection slack bits, PINE
+ *      success and window bits — fixed at 4);
  *   C  proof challenges r_k and μ_k (cover H, fixed at 4 or 4b, and everything before);
  *   B  MAC-check coefficients (cover every opened value up to 8);
  *   final  MAC-check coefficients for the sum.
@@ -62,7 +64,7 @@ import {
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
 import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
-import { foldTerms, ValidationPlan, type Projection } from "./validation.ts";
+import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
 import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
 import { mod } from "../field/modular.ts";
 
@@ -212,10 +214,10 @@ export function buildValidatedSteps(
   let coinCommits: Uint8Array[][] = []; // [party][coin index]
   let coinsOpened = 0;
   let seedA: Uint8Array = new Uint8Array(32);
-  let seedFold: Uint8Array = new Uint8Array(32); // coin A without a projection, coin G with one
-  let R: Projection | undefined;
-  const lateE: FieldVec[] = []; // per owner: [projection slack e | proof H − masks]
-  const lateProj: FieldVec[] = []; // per owner: the projection slack part (when sent separately)
+  let seedFold: Uint8Array = new Uint8Array(32); // coin A without coin-A-dependent late inputs, coin G with them
+  let R: LateCoins = { projection: undefined, wrap: [] };
+  const lateE: FieldVec[] = []; // per owner: [coin-A-dependent late e | proof H − masks]
+  const lateProj: FieldVec[] = []; // per owner: the coin-A-dependent part (projection slack, PINE bits; sent at step 4)
   let triples: Triples | undefined;
   let batch = new MacCheckBatch(f);
   let yMacs: bigint[] = [];
@@ -232,8 +234,9 @@ export function buildValidatedSteps(
 
   const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
   const enc1 = (x: bigint) => f.encode(f.fromBigInts([x]));
-  const PM = plan.projectionMaskLength;
-  // With a projection the slack bits are a late input that the fold covers: γ then needs its own coin G.
+  const PM = plan.lateMaskLength;
+  // With a projection or PINE checks the late inputs (slack bits; success and window bits) depend on
+  // coin A and the fold covers them: γ then needs its own coin G.
   const foldCoin = PM > 0;
   const coinCount = !plan.active ? 2 : foldCoin ? 5 : 4;
   // Validation: fold coefficients γ_j (coin A, or coin G after the slack bits), the product-proof challenges r_k, μ_k (coin C).
@@ -386,9 +389,10 @@ export function buildValidatedSteps(
       out.push(bcast("open.sum", f.encode(mySum.value)));
       return out;
     }
-    R = plan.projectionFromSeed(seedA);
-    // Late inputs via masks. With a projection: its slack bits only (they depend on R), and
-    // γ comes from coin G once every owner's slack bits are fixed. Without: γ is coin A's
+    R = plan.coinVectors(seedA);
+    // Late inputs via masks. With a projection or PINE: only the values that depend on R or z
+    // (slack bits; success and window bits), and γ comes from coin G once every owner's are
+    // fixed. Without: γ is coin A's
     // (every folded value was fixed at step 2) and the product proof goes out now.
     if (foldCoin) {
       lateProj[me] = plan.lateInput(input, f.slice(ext, d + plan.auxLength, d + plan.auxLength + PM), R);
@@ -480,7 +484,7 @@ export function buildValidatedSteps(
       const zs: AuthShare[] = [];
       for (let j = 0; j < n; j++) {
         const qs = queries[j]!;
-        const terms = plan.terms(ctxOf(), shares[j]!, noProducts, f.slice(lateE[j]!, 0, PM));
+        const terms = plan.terms(ctxOf(), shares[j]!, noProducts, f.slice(lateE[j]!, 0, PM), R);
         const folded = foldTerms(f, terms, gammaOf(j));
         let value = f.get(folded.value, 0) + f.get(qs[0]!.sum.value, 0);
         let mac = f.get(folded.mac, 0) + f.get(qs[0]!.sum.mac, 0);

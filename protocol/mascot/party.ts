@@ -48,8 +48,15 @@ export type Predicate =
   | { kind: "one-hot"; groups: Array<[start: number, end: number]>; exact?: boolean }
   /** x_k + offset ∈ [0, 2^bits) for k in indices (offset: a public shift, e.g. for signed entries). */
   | { kind: "range"; bits: number; indices?: [number, number]; offset?: bigint }
-  /** Σ x_k² ≤ bound over indices (default: all entries); sound over the integers only with a range predicate on the same entries. */
-  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number }; indices?: [number, number] };
+  /**
+   * Σ x_k² ≤ bound over indices (default: all entries). method "exact" (default): an identity
+   * mod p, sound over the integers only with a range predicate on the same entries; method
+   * "pine": the exact check plus PINE wraparound checks (validation.ts), sound over the
+   * integers on its own, with no per-entry witness bits.
+   */
+  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number }; indices?: [number, number]; method?: "exact" | "pine"; pine?: PineOptions };
+/** Wraparound-check parameters of an `l2-norm` predicate with method "pine" (defaults in validation.ts). */
+export interface PineOptions { checks?: number; successes?: number; alpha?: number }
 /** One party's view of a secure sum: committee size, own index, mode, input length, predicates, session binding. */
 export interface SecureSumConfig {
   field: Field; parties: number; me: number; mode: AggregationMode;

@@ -37,10 +37,29 @@
  *   so m ≥ {@link MIN_PROJECTION_ROWS} = 169 is required; m = 1024 gives a gap factor of 2.50,
  *   m = 256 of 11.3). Between the two, either.
  *
+ * PINE norm check (method "pine"; Rothblum–Omri–Chen–Talwar, draft-chen-cfrg-vdaf-pine §4.2,
+ * adapted; proof in docs/mascot.md "PINE"): the exact check above (Σx² + Σ 2^t c_t = B, c
+ * witness bits fixed with x) plus r wraparound checks that show Σx² did not wrap mod p,
+ * without any per-entry bits. After x is fixed, coin A gives public z_1..z_r ∈ {−1, 0, 1}^m
+ * (−1, 0, 1 w.p. 1/4, 1/2, 1/4); the owner then inputs late, via masks, a success bit g_k and
+ * b1 bits of v_k = ⟨z_k, x⟩ + h per check, and the circuit checks
+ *   g_k, v-bits are bits;  g_k·(⟨z_k, x⟩ + h − Σ_t 2^t v_{k,t}) = 0;  Σ_k g_k = τ.
+ * A passed check puts ⟨z_k, x⟩ mod p in a window of 2^b1 consecutive residues (diameter
+ * D = 2^b1 − 1). If the exact check passed but Σ x̄² > B (x̄ the centred lift), the sum
+ * wrapped, so some |x̄_k| > D provided m·D² + 2^L < p (checked here); then each check passes
+ * w.p. ≤ 1/2 over z (given the others, the three values A, A ± x̄_k cannot have A and A ± x̄_k
+ * both in the window), so τ successes of r have probability ≤ Pr[Bin(r, 1/2) ≥ τ]. Honest:
+ * ⟨z, x̄⟩ is sub-Gaussian with variance proxy Σx̄²/2, so a check fails w.p. ≤ 2e^{−α²} with
+ * h = ⌈α√B⌉. Defaults {@link PINE_CHECKS} = 76, {@link PINE_SUCCESSES} = 74, {@link PINE_ALPHA}
+ * = 3.7: a wrapped input passes w.p. ≤ 2^-64.5, an honest one fails w.p. ≤ 2^-40. The late
+ * inputs depend on z, so the fold coefficients γ come from coin G (as for the projection).
+ * Witness: L + r·(b1 + 1) values, independent of m (vs m·b for per-entry ranges).
+ *
  * Soundness over the integers. Every check is an identity in F_p. "bits", "one-hot" and
  * "range" are exact. For "l2-norm" the identity Σx² + slack = B holds over the integers only
  * if no wrap-around occurs: combine it with a range predicate on the same entries such that
- * d·2^(2b) + 2^L < p (m·d²·2^(2b) for the projection); alone, it is a statement mod p.
+ * d·2^(2b) + 2^L < p (m·d²·2^(2b) for the projection); alone, it is a statement mod p —
+ * or use method "pine", which bounds the norm over the integers by itself.
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./party.ts";
@@ -59,6 +78,59 @@ export const PROJECTION_TAIL_T = 42;
 /** Fewest projection rows: the soundness bound needs m > 4t (m − 2√(mt) > 0), so m ≥ 4t + 1 = 169. */
 export const MIN_PROJECTION_ROWS = 4 * PROJECTION_TAIL_T + 1;
 
+/** PINE wraparound checks per `l2-norm` predicate with method "pine" (r). */
+export const PINE_CHECKS = 76;
+/** Successes the owner must claim, exactly (τ): Pr[Bin(76, 1/2) ≥ 74] = 2927·2^-76 ≈ 2^-64.5. */
+export const PINE_SUCCESSES = 74;
+/** Window half-width factor: h = ⌈α√B⌉; an honest check fails w.p. ≤ 2e^{−α²} ≈ 2^-18.7, three of 76 fail w.p. ≤ 2^-40. */
+export const PINE_ALPHA = 3.7;
+
+/** log2 Pr[Bin(n, q) ≥ k] (exact sum in floating point; for parameter checks and docs). */
+export function binomialTailLog2(n: number, k: number, q: number): number {
+  if (k <= 0) return 0;
+  if (k > n) return -Infinity;
+  let lg = 0; // log C(n, i) built incrementally
+  const terms: number[] = [];
+  for (let i = 0; i <= n; i++) {
+    if (i > 0) lg += Math.log(n - i + 1) - Math.log(i);
+    if (i >= k) terms.push(lg + i * Math.log(q) + (n - i) * Math.log1p(-q));
+  }
+  const m = Math.max(...terms);
+  return (m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0))) / Math.LN2;
+}
+
+/** Derived PINE parameters for a bound B over m entries: window half-width h, bits b1, diameter D = 2^b1 − 1. */
+export interface PineShape { checks: number; successes: number; alpha: number; half: bigint; wrapBits: number; diameter: bigint; slackBits: number }
+
+/**
+ * PINE parameters for ‖x‖² ≤ bound over `width` entries in F_p, and whether they are sound
+ * there: `fits` iff width·D² + 2^L < p (then a passing exact check with all |x̄_k| ≤ D cannot
+ * have wrapped). Throws RangeError on bad options.
+ */
+export function pineShape(p: bigint, width: number, bound: bigint, opts: { checks?: number; successes?: number; alpha?: number } = {}): PineShape & { fits: boolean } {
+  const checks = opts.checks ?? PINE_CHECKS, successes = opts.successes ?? (opts.checks === undefined ? PINE_SUCCESSES : opts.checks);
+  const alpha = opts.alpha ?? PINE_ALPHA;
+  if (!Number.isInteger(checks) || checks < 1 || checks > 4096) throw new RangeError(`l2-norm pine: checks must be an integer in [1, 4096], got ${checks}`);
+  if (!Number.isInteger(successes) || successes < 1 || successes > checks) throw new RangeError(`l2-norm pine: successes must be an integer in [1, checks], got ${successes}`);
+  if (!(alpha >= 1 && alpha <= 64)) throw new RangeError(`l2-norm pine: alpha must be in [1, 64], got ${alpha}`);
+  const root = sqrtCeil(bound);
+  // h ≥ α·√B: α as a 2^-20-granular upward-rounded rational, √B rounded up.
+  const half = (BigInt(Math.ceil(alpha * 2 ** 20)) * root + (1n << 20n) - 1n) >> 20n;
+  const wrapBits = bitLength(2n * half);
+  const diameter = (1n << BigInt(wrapBits)) - 1n;
+  const slackBits = Math.max(1, bitLength(bound));
+  const fits = BigInt(width) * diameter * diameter + (1n << BigInt(slackBits)) < p;
+  return { checks, successes, alpha, half, wrapBits, diameter, slackBits, fits };
+}
+
+function sqrtCeil(x: bigint): bigint {
+  if (x <= 0n) return 0n;
+  let r = BigInt(Math.floor(Math.sqrt(Number(x))));
+  while (r * r > x) r--;
+  while (r * r < x) r++;
+  return r;
+}
+
 /** T = ⌈(m + 2√(m·t) + 2t)·B⌉ (computed with a 2^-20-granular upward-rounded factor; deterministic). */
 export function projectionThreshold(rows: number, bound: bigint): bigint {
   const t = PROJECTION_TAIL_T;
@@ -74,9 +146,11 @@ function bitLength(x: bigint): number {
 interface RangeItem { kind: "range"; start: number; end: number; bits: number; auxOffset: number; offset: bigint }
 interface L2Item { kind: "l2"; bound: bigint; slackBits: number; auxOffset: number; start: number; end: number }
 interface ProjItem { kind: "proj"; rows: number; threshold: bigint; slackBits: number; maskOffset: number; rowsOffset: number }
+/** PINE wraparound checks on x[start, end) (the exact part is an L2Item): late masks [g (r) | v bits (r·b1)]. */
+interface WrapItem { kind: "wrap"; start: number; end: number; checks: number; successes: number; half: bigint; wrapBits: number; maskOffset: number; wrapIndex: number }
 interface BitsItem { kind: "bits"; start: number; end: number }
 interface GroupItem { kind: "group"; start: number; end: number; exact: boolean }
-type Item = RangeItem | L2Item | ProjItem | BitsItem | GroupItem;
+type Item = RangeItem | L2Item | ProjItem | WrapItem | BitsItem | GroupItem;
 
 /**
  * The validation circuit for one predicate list and input length d. Layout of an owner's
@@ -87,10 +161,12 @@ export class ValidationPlan {
   readonly items: Item[] = [];
   /** Witness values appended after x (range bits, L2 slack bits). */
   readonly auxLength: number;
-  /** Masks for late inputs: projection slack bits, then the product proof. */
+  /** Masks for late inputs: projection slack bits and PINE bits, then the product proof. */
   readonly maskLength: number;
-  /** Masks for the projection slack bits (the first part of the masks). */
-  readonly projectionMaskLength: number;
+  /** Masks for the late inputs that depend on coin A (projection slack bits, PINE success and window bits): the first part of the masks. */
+  readonly lateMaskLength: number;
+  /** Number of PINE wrap-vector sets (one per `l2-norm` predicate with method "pine"). */
+  readonly wrapSets: number;
   /** Products per owner (the pairs the product proof covers). */
   readonly products: number;
   /** Shape of the product proof (product-proof.ts); undefined when nothing is checked. */
@@ -103,7 +179,7 @@ export class ValidationPlan {
   /** Throws RangeError on a malformed predicate (bad indices, bits, bound). */
   constructor(readonly field: Field, d: number, predicates: readonly Predicate[]) {
     this.d = d;
-    let aux = 0, masks = 0, prods = 0, rows = 0, terms = 0;
+    let aux = 0, masks = 0, prods = 0, rows = 0, terms = 0, wraps = 0;
     const maxBits = field.bits - 1;
     for (const p of predicates) {
       switch (p.kind) {
@@ -132,6 +208,7 @@ export class ValidationPlan {
           const [ls, le] = p.indices ?? [0, d];
           if (!Number.isInteger(ls) || !Number.isInteger(le) || ls < 0 || le > d || ls >= le) throw new RangeError(`l2-norm: bad indices [${ls}, ${le}) for length ${d}`);
           if (p.projection) {
+            if (p.method === "pine") throw new RangeError("l2-norm: method \"pine\" and a projection are exclusive");
             if (p.indices && (ls !== 0 || le !== d)) throw new RangeError("l2-norm: indices are not supported with a projection");
             const m = p.projection.rows;
             if (!Number.isInteger(m) || m < MIN_PROJECTION_ROWS || m > 1 << 16) {
@@ -146,6 +223,16 @@ export class ValidationPlan {
             const slackBits = Math.max(1, bitLength(p.bound));
             this.items.push({ kind: "l2", bound: p.bound, slackBits, auxOffset: aux, start: ls, end: le });
             aux += slackBits; prods += le - ls + slackBits; terms += slackBits + 1;
+            if (p.method === "pine") {
+              const sh = pineShape(field.p, le - ls, p.bound, p.pine);
+              if (!sh.fits) throw new RangeError(`l2-norm pine: field too small: ${le - ls}·(2^${sh.wrapBits} − 1)² + 2^${sh.slackBits} ≥ p (lower the bound or use p128)`);
+              if (sh.wrapBits > field.bits - 2) throw new RangeError("l2-norm pine: window too wide for the field");
+              const r = sh.checks, late = r * (1 + sh.wrapBits);
+              this.items.push({ kind: "wrap", start: ls, end: le, checks: r, successes: sh.successes, half: sh.half, wrapBits: sh.wrapBits, maskOffset: masks, wrapIndex: wraps++ });
+              masks += late; prods += late + r; terms += late + r + 1;
+            } else if (p.method !== undefined && p.method !== "exact") {
+              throw new RangeError(`l2-norm: unknown method ${JSON.stringify(p.method)}`);
+            }
           }
           break;
         }
@@ -153,7 +240,8 @@ export class ValidationPlan {
       }
     }
     this.auxLength = aux;
-    this.projectionMaskLength = masks;
+    this.lateMaskLength = masks;
+    this.wrapSets = wraps;
     this.products = prods;
     this.proof = prods > 0 ? proofShape(prods, field.p) : undefined;
     this.maskLength = masks + (this.proof?.length ?? 0);
@@ -198,22 +286,49 @@ export class ValidationPlan {
     return new Projection(this.projectionRows, this.d, expandBytes(seed, "validation/projection", Math.ceil((this.projectionRows * this.d) / 8)));
   }
 
-  /** Owner side, after R is known: e = c − r for the projection slack bits c (late input via the projection masks r). */
-  lateInput(x: FieldVec, masks: FieldVec, R: Projection | undefined): FieldVec {
-    const f = this.field;
-    const c = new Array<bigint>(this.projectionMaskLength).fill(0n);
+  /** Everything coin A's seed fixes for the late inputs: the projection R and the PINE vectors z (one set per "pine" predicate). */
+  coinVectors(seed: Uint8Array): LateCoins {
+    const wrap: WrapVectors[] = [];
     for (const it of this.items) {
-      if (it.kind !== "proj") continue;
-      let s = 0n;
-      for (const y of f.toBigInts(R!.apply(f, x, it.rowsOffset, it.rows))) s = (s + y * y) % f.p;
-      const slack = (it.threshold - s + f.p) % f.p;
-      for (let t = 0; t < it.slackBits; t++) c[it.maskOffset + t] = (slack >> BigInt(t)) & 1n;
+      if (it.kind !== "wrap") continue;
+      const m = it.end - it.start;
+      wrap[it.wrapIndex] = new WrapVectors(it.checks, m, expandBytes(seed, `validation/pine/${it.wrapIndex}`, Math.ceil((it.checks * m) / 4)));
+    }
+    return { projection: this.projectionFromSeed(seed), wrap };
+  }
+
+  /**
+   * Owner side, after coin A: e = c − r for the late inputs c (projection slack bits; PINE
+   * success bits g and window bits of ⟨z_k, x⟩ + h) via the late masks r.
+   */
+  lateInput(x: FieldVec, masks: FieldVec, coins: LateCoins): FieldVec {
+    const f = this.field;
+    const c = new Array<bigint>(this.lateMaskLength).fill(0n);
+    for (const it of this.items) {
+      if (it.kind === "proj") {
+        let s = 0n;
+        for (const y of f.toBigInts(coins.projection!.apply(f, x, it.rowsOffset, it.rows))) s = (s + y * y) % f.p;
+        const slack = (it.threshold - s + f.p) % f.p;
+        for (let t = 0; t < it.slackBits; t++) c[it.maskOffset + t] = (slack >> BigInt(t)) & 1n;
+      } else if (it.kind === "wrap") {
+        const ys = f.toBigInts(coins.wrap[it.wrapIndex]!.apply(f, f.slice(x, it.start, it.end)));
+        const top = 1n << BigInt(it.wrapBits);
+        // The first τ checks whose window value v = ⟨z_k, x⟩ + h lies in [0, 2^b1) succeed (an
+        // honest owner fails a check w.p. ≤ 2e^{−α²}); with fewer, it claims τ anyway and is excluded.
+        const vs = ys.map((y) => (y + it.half) % f.p);
+        const passing = vs.map((v, k) => (v < top ? k : -1)).filter((k) => k >= 0);
+        const claimed = passing.length >= it.successes ? passing.slice(0, it.successes) : [...Array(it.successes).keys()];
+        for (const k of claimed) {
+          c[it.maskOffset + k] = 1n;
+          for (let t = 0; t < it.wrapBits; t++) c[it.maskOffset + it.checks + k * it.wrapBits + t] = (vs[k]! >> BigInt(t)) & 1n;
+        }
+      }
     }
     return f.sub(f.fromBigInts(c), masks);
   }
 
   /** Product operands (left ∘ right), both of length `products`, from an owner's extended share. */
-  operands(ctx: ShareContext, ext: AuthShare, R: Projection | undefined): { left: AuthShare; right: AuthShare } {
+  operands(ctx: ShareContext, ext: AuthShare, coins: LateCoins): { left: AuthShare; right: AuthShare } {
     const f = ctx.field;
     const L: AuthShare[] = [];
     const Rt: AuthShare[] = [];
@@ -232,14 +347,49 @@ export class ValidationPlan {
         case "range": { const b = auxAt(it.auxOffset, (it.end - it.start) * it.bits); L.push(b); Rt.push(minusOne(b)); break; }
         case "l2": { const v = sliceShare(f, x, it.start, it.end); L.push(v); Rt.push(v); const c = auxAt(it.auxOffset, it.slackBits); L.push(c); Rt.push(minusOne(c)); break; }
         case "proj": {
-          const y = { value: R!.apply(f, x.value, it.rowsOffset, it.rows), mac: R!.apply(f, x.mac, it.rowsOffset, it.rows) };
+          const R = coins.projection!;
+          const y = { value: R.apply(f, x.value, it.rowsOffset, it.rows), mac: R.apply(f, x.mac, it.rowsOffset, it.rows) };
           L.push(y); Rt.push(y);
           const r = maskAt(it.maskOffset, it.slackBits); L.push(r); Rt.push(r);
+          break;
+        }
+        case "wrap": {
+          // r² for every late bit mask (bit check via r² + (2e − 1)·r + e² − e), then r_g·S_r (see terms).
+          const late = maskAt(it.maskOffset, it.checks * (1 + it.wrapBits));
+          L.push(late); Rt.push(late);
+          L.push(sliceShare(f, late, 0, it.checks)); Rt.push(this.wrapResidual(ctx, ext, coins, it));
           break;
         }
       }
     }
     return { left: concatShares(f, L), right: concatShares(f, Rt) };
+  }
+
+  /** wrapResidual results per (share, coins, item): operands and terms both need them for every owner. */
+  private readonly residuals = new WeakMap<AuthShare, WeakMap<LateCoins, AuthShare[]>>();
+
+  /** S_r,k = ⟨z_k, x⟩ − Σ_t 2^t r_{k,t} (the window bits' masks r): the part of the check value that does not depend on e. */
+  private wrapResidual(ctx: ShareContext, ext: AuthShare, coins: LateCoins, it: WrapItem): AuthShare {
+    let byCoins = this.residuals.get(ext);
+    if (!byCoins) { byCoins = new WeakMap(); this.residuals.set(ext, byCoins); }
+    let list = byCoins.get(coins);
+    if (!list) { list = []; byCoins.set(coins, list); }
+    return (list[it.wrapIndex] ??= this.computeWrapResidual(ctx, ext, coins, it));
+  }
+
+  private computeWrapResidual(ctx: ShareContext, ext: AuthShare, coins: LateCoins, it: WrapItem): AuthShare {
+    const f = ctx.field;
+    const Z = coins.wrap[it.wrapIndex]!;
+    const xs = sliceShare(f, ext, it.start, it.end);
+    const base = this.d + this.auxLength + it.maskOffset + it.checks;
+    const bits = sliceShare(f, ext, base, base + it.checks * it.wrapBits);
+    const w = pow2Vec(f, it.wrapBits);
+    const rv: bigint[] = [], rm: bigint[] = [];
+    for (let k = 0; k < it.checks; k++) {
+      const b = sliceShare(f, bits, k * it.wrapBits, (k + 1) * it.wrapBits);
+      rv.push(f.dot(b.value, w)); rm.push(f.dot(b.mac, w));
+    }
+    return subShares(f, { value: Z.apply(f, xs.value), mac: Z.apply(f, xs.mac) }, { value: f.fromBigInts(rv), mac: f.fromBigInts(rm) });
   }
 
   /**
@@ -273,6 +423,13 @@ export class ValidationPlan {
           k += it.slackBits + 1;
           break;
         }
+        case "wrap": {
+          // terms: late bits (r(1 + b1)), g_k·S_k (r), Σg − τ (1); products: late bits, r_g·S_r.
+          const n = it.checks * (1 + it.wrapBits) + it.checks;
+          for (let t = 0; t < n; t++) out.push(g(k + t));
+          k += n + 1;
+          break;
+        }
       }
     }
     return f.fromBigInts(out);
@@ -282,7 +439,7 @@ export class ValidationPlan {
    * The zero terms from the owner's extended share, the products (same order as
    * `operands`) and the public late input e. All are 0 iff the predicates hold.
    */
-  terms(ctx: ShareContext, ext: AuthShare, prods: AuthShare, e: FieldVec): AuthShare {
+  terms(ctx: ShareContext, ext: AuthShare, prods: AuthShare, e: FieldVec, coins: LateCoins): AuthShare {
     const f = ctx.field;
     const out: AuthShare[] = [];
     const x = sliceShare(f, ext, 0, this.d);
@@ -347,6 +504,31 @@ export class ValidationPlan {
           out.push(addPublic(ctx, total, scalar((f.p - it.threshold) % f.p)));
           break;
         }
+        case "wrap": {
+          const r = it.checks, nl = r * (1 + it.wrapBits);
+          const sq = take(nl), gs = take(r);
+          const late = maskAt(it.maskOffset, nl);
+          const ev = f.slice(e, it.maskOffset, it.maskOffset + nl);
+          // every late value u = mask + e is a bit: u(u − 1) = mask² + (2e − 1)·mask + e² − e
+          const coef = f.sub(f.add(ev, ev), f.fromInts(new Array<number>(nl).fill(1)));
+          out.push(addPublic(ctx, { value: f.add(sq.value, f.mul(late.value, coef)), mac: f.add(sq.mac, f.mul(late.mac, coef)) }, f.sub(f.mul(ev, ev), ev)));
+          // g_k·S_k with g = r_g + e_g, S_k = S_r,k + c_k, c_k = h − Σ_t 2^t e_{k,t}:
+          // g·S = r_g·S_r + c_k·r_g + e_g·S_r + e_g·c_k
+          const rg = sliceShare(f, late, 0, r);
+          const eg = f.slice(ev, 0, r);
+          const w = pow2Vec(f, it.wrapBits);
+          const ck = f.fromBigInts(Array.from({ length: r }, (_, k) => ((it.half - f.dot(f.slice(ev, r + k * it.wrapBits, r + (k + 1) * it.wrapBits), w)) % f.p + f.p) % f.p));
+          const sr = this.wrapResidual(ctx, ext, coins, it);
+          const gsTerm = {
+            value: f.add(gs.value, f.add(f.mul(rg.value, ck), f.mul(sr.value, eg))),
+            mac: f.add(gs.mac, f.add(f.mul(rg.mac, ck), f.mul(sr.mac, eg))),
+          };
+          out.push(addPublic(ctx, gsTerm, f.mul(eg, ck)));
+          // Σ_k g_k − τ
+          const gSum = { value: scalar(f.sum(rg.value)), mac: scalar(f.sum(rg.mac)) };
+          out.push(addPublic(ctx, gSum, scalar((((f.sum(eg) - BigInt(it.successes)) % f.p) + f.p) % f.p)));
+          break;
+        }
       }
     }
     return out.length ? concatShares(f, out) : { value: f.zeros(0), mac: f.zeros(0) };
@@ -395,6 +577,59 @@ export class Projection {
     }
     return f.fromBigInts(out);
   }
+}
+
+/** What coin A fixes for the late inputs: the projection R and the PINE vectors z per "pine" predicate. */
+export interface LateCoins { projection: Projection | undefined; wrap: WrapVectors[] }
+
+/**
+ * PINE's public random vectors z_1..z_r ∈ {−1, 0, 1}^m, packed two bits per entry (00 → −1,
+ * 11 → +1, 01/10 → 0: −1, 0, 1 w.p. 1/4, 1/2, 1/4), applied without materialising rows. For
+ * m61 the signed sums run on the 32-bit limbs in float64 (exact for m < 2^20).
+ */
+export class WrapVectors {
+  constructor(readonly rows: number, readonly m: number, readonly codes: Uint8Array) {
+    if (codes.length * 4 < rows * m) throw new RangeError("WrapVectors: not enough code bits");
+  }
+
+  /** z_i[k] ∈ {−1, 0, 1}. */
+  entry(i: number, k: number): -1 | 0 | 1 {
+    const b = i * this.m + k;
+    const c = (this.codes[b >>> 2]! >> ((b & 3) * 2)) & 3;
+    return c === 0 ? -1 : c === 3 ? 1 : 0;
+  }
+
+  /** (⟨z_i, v⟩)_{i < rows} as field elements. Throws RangeError on a length mismatch. */
+  apply(f: Field, v: FieldVec): FieldVec {
+    if (v.length !== this.m) throw new RangeError(`WrapVectors.apply: vector has ${v.length} entries, expected ${this.m}`);
+    const out: bigint[] = [];
+    if (!(v instanceof M61Vec) || this.m >= 1 << 20) {
+      const xs = f.toBigInts(v);
+      for (let i = 0; i < this.rows; i++) {
+        let s = 0n;
+        for (let k = 0; k < this.m; k++) { const z = this.entry(i, k); if (z === 1) s += xs[k]!; else if (z === -1) s -= xs[k]!; }
+        out.push(((s % f.p) + f.p) % f.p);
+      }
+      return f.fromBigInts(out);
+    }
+    const w = v.d, m = this.m, codes = this.codes;
+    for (let i = 0; i < this.rows; i++) {
+      let pl = 0, ph = 0, ml = 0, mh = 0;
+      const base = i * m;
+      for (let k = 0; k < m; k++) {
+        const b = base + k;
+        const c = (codes[b >>> 2]! >> ((b & 3) << 1)) & 3;
+        if (c === 3) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else if (c === 0) { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
+      }
+      const plus = BigInt(pl) + (BigInt(ph) << 32n), minus = BigInt(ml) + (BigInt(mh) << 32n);
+      out.push((((plus - minus) % f.p) + f.p) % f.p);
+    }
+    return f.fromBigInts(out);
+  }
+}
+
+function pow2Vec(f: Field, n: number): FieldVec {
+  return f.fromBigInts(Array.from({ length: n }, (_, t) => (1n << BigInt(t)) % f.p));
 }
 
 function groupSum(f: Field, x: AuthShare, s: number, e: number): AuthShare {

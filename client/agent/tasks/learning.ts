@@ -3,7 +3,8 @@
  * coordinator, check its hash against both the manifest and the job's transparency log,
  * evaluate it on the node's held-out rows, train locally (FedAvg / FedProx, clipped), and
  * return the fixed-point vector [n·Δ ‖ n ‖ Σloss ‖ Σcorrect ‖ count] with the validation
- * predicates every party derives from the job (per-entry ranges, L2-norm bound).
+ * predicates every party derives from the job (the L2-norm bound — with PINE wraparound
+ * checks above 256 entries, else with per-entry ranges — and unsigned count and evaluation ranges).
  */
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { fromHex } from "../../../protocol/encoding.ts";
@@ -23,9 +24,10 @@ import type { LocalInput } from "./stats.ts";
 const models = new Map<string, LocalModel>();
 
 /**
- * Validation predicates of a learning round (validated mode): signed ranges for the update
- * entries, unsigned 0 ≤ count ≤ maxSamplesPerNode for the sample count, the L2 bound, and
- * unsigned ranges for the evaluation sums (protocol/jobs/learning.ts, shared with tests).
+ * Validation predicates of a learning round (validated mode): the L2 bound (PINE, or signed
+ * ranges for the update entries plus the exact check), unsigned 0 ≤ count ≤ maxSamplesPerNode
+ * for the sample count, and unsigned ranges for the evaluation sums (protocol/jobs/learning.ts,
+ * shared with tests).
  */
 export { learningPredicates };
 

@@ -7,7 +7,7 @@ describe("formatLearningResult", () => {
       history: [
         { round: 0, loss: 0.6931, accuracy: 0.5, samples: 493, parties: 3 },
         { round: 1, loss: 0.5012, accuracy: 0.7951, samples: 493, parties: 3 },
-        { round: 2, loss: Number.NaN, accuracy: Number.NaN, samples: 0, parties: 3 },
+        { round: 2, loss: null, accuracy: null, samples: 0, parties: 3 },
       ],
       bestRound: 1, latestModelRound: 3, stopReason: "max-rounds",
     }, "job-1");

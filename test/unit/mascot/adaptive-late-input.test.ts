@@ -25,7 +25,7 @@ import { seededRng } from "../../../protocol/rng.ts";
 import { SecureSumParty, type Predicate } from "../../../protocol/mascot/party.ts";
 import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
 import { expandSeed } from "../../../protocol/mascot/shares.ts";
-import { foldTerms, type Projection, type ValidationPlan as PlanType } from "../../../protocol/mascot/validation.ts";
+import { foldTerms, type LateCoins, type Projection, type ValidationPlan as PlanType } from "../../../protocol/mascot/validation.ts";
 import { copeDealer, dealer, plainSum, SID } from "./helpers.ts";
 
 type Mode = "none" | "slack" | "proof";
@@ -58,19 +58,19 @@ vi.mock("../../../protocol/mascot/coin-toss.ts", async (importOriginal) => {
 vi.mock("../../../protocol/mascot/validation.ts", async (importOriginal) => {
   const orig = await importOriginal<typeof import("../../../protocol/mascot/validation.ts")>();
   class AttackPlan extends orig.ValidationPlan {
-    override lateInput(x: FieldVec, masks: FieldVec, R: Projection | undefined): FieldVec {
+    override lateInput(x: FieldVec, masks: FieldVec, R: LateCoins): FieldVec {
       const honest = super.lateInput(x, masks, R);
       if (spy.current !== spy.attacker) return honest;
       if (spy.mode !== "slack") { spy.late = honest; return honest; }
       const f = this.field;
       const gamma = guessGamma(f, this.termCount);
-      const c = craftSlack(this, f, x, R!, gamma);
+      const c = craftSlack(this as unknown as PlanType, f, x, R.projection!, gamma);
       spy.attacks++;
       const e = f.sub(c, masks);
       spy.late = e;
       return e;
     }
-    override operands(ctx: Parameters<PlanType["operands"]>[0], ext: Parameters<PlanType["operands"]>[1], R: Projection | undefined) {
+    override operands(ctx: Parameters<PlanType["operands"]>[0], ext: Parameters<PlanType["operands"]>[1], R: LateCoins) {
       if (spy.current === spy.attacker && ctx.alpha === 0n) spy.clear = { plan: this, ext: ext.value, R };
       return super.operands(ctx, ext, R);
     }
@@ -128,7 +128,7 @@ function sqrtMod(d: bigint, p: bigint): bigint | undefined {
  */
 function craftSlack(plan: PlanType, f: Field, x: FieldVec, R: Projection, gamma: FieldVec): FieldVec {
   const p = f.p;
-  const out = new Array<bigint>(plan.projectionMaskLength).fill(0n);
+  const out = new Array<bigint>(plan.lateMaskLength).fill(0n);
   let k = 0;
   for (const it of (plan as unknown as { items: ItemView[] }).items) {
     if (it.kind === "proj") {
@@ -168,10 +168,10 @@ function clearFold(f: Field): bigint {
   const plan = p as PlanType;
   const ctx0 = { field: f, me: 0, alpha: 0n };
   const share = { value: ext as FieldVec, mac: f.zeros((ext as FieldVec).length) };
-  const ops = plan.operands(ctx0, share, R as Projection | undefined);
+  const ops = plan.operands(ctx0, share, R as LateCoins);
   const prods = f.mul(ops.left.value, ops.right.value);
-  const e = plan.projectionMaskLength > 0 ? (spy.late as FieldVec) : f.zeros(0);
-  const terms = plan.terms(ctx0, share, { value: prods, mac: f.zeros(prods.length) }, e);
+  const e = plan.lateMaskLength > 0 ? (spy.late as FieldVec) : f.zeros(0);
+  const terms = plan.terms(ctx0, share, { value: prods, mac: f.zeros(prods.length) }, e, R as LateCoins);
   return f.get(foldTerms(f, terms, guessGamma(f, plan.termCount)).value, 0);
 }
 
@@ -230,6 +230,7 @@ describe("adaptive late input: product proof H chosen after seeing the fold coef
     { name: "range with offset (signed)", predicates: [{ kind: "range", bits: 5, offset: 16n }], bad: [-17, 0, 3, 4], good: [-16, 15, 3, 4] },
     { name: "range + l2-norm", predicates: [{ kind: "range", bits: 5 }, { kind: "l2-norm", bound: 100n }], bad: [9, 9, 0, 0], good: [5, 5, 5, 5] },
     { name: "range + l2-norm with projection", predicates: [{ kind: "range", bits: 8 }, { kind: "l2-norm", bound: 100n, projection: { rows: 192 } }], bad: big, good: small },
+    { name: "l2-norm with PINE wraparound checks", predicates: [{ kind: "l2-norm", bound: 100n, method: "pine" }], bad: [9, 9, 0, 0], good: [5, 5, 5, -5] },
   ];
   for (const c of cases) {
     it(`${c.name}: the forging owner is excluded`, () => {

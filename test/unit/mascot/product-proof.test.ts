@@ -45,7 +45,7 @@ describe("product proof", () => {
     }
   });
 
-  for (const P of [1, 7, 710, 2500]) {
+  for (const P of [1, 7, 710, 2500, 33_000, 70_000]) { // 33k: L ≈ 1000; 70k: L ≈ 1490 (the m61 prover flushes its float64 sums every 1024 rows)
     it(`honest proof for P = ${P}: passes at any challenge and sums to Σ a_t·b_t`, () => {
       const a = f.random(P, rng), b = f.random(P, rng);
       const h = proveProducts(f, proofShape(P), a, b);
