@@ -9,7 +9,7 @@ import type { LogEntry } from "../../protocol/log/index.ts";
 import { validateStatsTask } from "../../protocol/jobs/stats.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { formatStatsResult } from "../../protocol/stats/format.ts";
-import { formatLearningResult } from "../../protocol/learning/format.ts";
+import { formatLearningResult } from "../../protocol/jobs/learning-format.ts";
 import type { LearningResult } from "../../protocol/jobs/learning.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
