@@ -5,7 +5,7 @@
  * evaluation in round k+1 measures model k on the nodes' held-out rows, so the newest model
  * is listed without metrics until a later round evaluates it. Pure.
  */
-import type { LearningResult } from "../jobs/learning.ts";
+import type { LearningResult } from "./learning.ts";
 
 const pct = (x: number | null): string => (x !== null && Number.isFinite(x) ? `${(100 * x).toFixed(2)} %` : "—");
 const loss = (x: number | null): string => (x !== null && Number.isFinite(x) ? x.toFixed(4) : "—");

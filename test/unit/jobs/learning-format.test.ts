@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatLearningResult } from "../../../protocol/learning/format.ts";
+import { formatLearningResult } from "../../../protocol/jobs/learning-format.ts";
 
 describe("formatLearningResult", () => {
   it("one line per evaluated model, the best marked, the newest listed even before evaluation", () => {
