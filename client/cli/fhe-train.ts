@@ -1,6 +1,6 @@
 /**
- * `2pm fhe train --data rows.csv --schema s.json --label <column> --iterations k [--degree 3]
- *  [--learning-rate 10] [--refresh-every b] [--exclude id,...] [--out model.json]
+ * `2pm fhe train --data rows.csv --schema s.json --label <column> --iterations k [--degree 5]
+ *  [--learning-rate auto|<number>] [--refresh-every b] [--exclude id,...] [--out model.json]
  *  [--server <url> [--token T]]`
  *
  * Encrypted logistic-regression training (docs/fhe.md "Training on encrypted data"): this
@@ -33,8 +33,8 @@ export async function fheTrain(args: string[]): Promise<number> {
       schema: { type: "string" },
       label: { type: "string" },
       iterations: { type: "string" },
-      degree: { type: "string", default: "3" },
-      "learning-rate": { type: "string", default: "10" },
+      degree: { type: "string", default: "5" },
+      "learning-rate": { type: "string", default: "auto" },
       "refresh-every": { type: "string" },
       exclude: { type: "string" },
       out: { type: "string", default: "model.json" },
@@ -48,8 +48,10 @@ export async function fheTrain(args: string[]): Promise<number> {
   const iterations = positiveInt(required(values.iterations, "iterations"), "iterations")!;
   const degree = Number(values.degree);
   if (degree !== 3 && degree !== 5 && degree !== 7) throw new UsageError(`--degree must be 3, 5 or 7, got ${JSON.stringify(values.degree)}`);
-  const learningRate = Number(values["learning-rate"]);
-  if (!(learningRate > 0 && learningRate <= 1000)) throw new UsageError(`--learning-rate must be a number in (0, 1000], got ${JSON.stringify(values["learning-rate"])}`);
+  // "auto": AUTO_LR_FACTOR / λ_max of the owner's standardised rows (nag.ts autoLearningRate), set once the data are read
+  const autoLr = values["learning-rate"] === "auto";
+  const learningRate = autoLr ? 1 : Number(values["learning-rate"]);
+  if (!(learningRate > 0 && learningRate <= 1000)) throw new UsageError(`--learning-rate must be "auto" or a number in (0, 1000], got ${JSON.stringify(values["learning-rate"])}`);
   const refreshEvery = positiveInt(values["refresh-every"], "refresh-every");
   const exclude = values.exclude ? values.exclude.split(",").map((s) => s.trim()).filter(Boolean) : [];
   const serverUrl = values.server;
@@ -60,7 +62,7 @@ export async function fheTrain(args: string[]): Promise<number> {
   } else if (values.token !== undefined) throw new UsageError("--token is for --server");
 
   const { planTraining } = await import("../fhe/training/params.ts");
-  const { DEFAULT_NAG, accuracy, logit } = await import("../fhe/training/nag.ts");
+  const { DEFAULT_NAG, accuracy, autoLearningRate, logit, standardisation, zRows } = await import("../fhe/training/nag.ts");
   const nag = { ...DEFAULT_NAG, iterations, degree: degree as 3 | 5 | 7, learningRate };
   try {
     planTraining(nag, refreshEvery); // too many iterations for the depth: refused before reading anything
@@ -81,6 +83,7 @@ export async function fheTrain(args: string[]): Promise<number> {
     x = Array.from({ length: ds.n }, (_, i) => Array.from(ds.x.subarray(i * ds.d, (i + 1) * ds.d)));
     y = Array.from(ds.y);
     features = ds.featureNames;
+    if (autoLr) nag.learningRate = autoLearningRate(zRows(x, y, standardisation(x)));
   } catch (e) {
     throw new CliError(e instanceof Error ? e.message : String(e));
   }
@@ -89,7 +92,7 @@ export async function fheTrain(args: string[]): Promise<number> {
   const { trainEncrypted } = await import("../fhe/training/train.ts");
   const seal = await loadSealNode();
   const server = serverUrl === undefined ? undefined : (await import("../fhe/training/http.ts")).httpTrainServer(serverUrl, token!);
-  process.stderr.write(`fhe train: ${x.length} rows × ${features.length} features, ${iterations} iterations, degree ${degree}${refreshEvery ? `, refresh every ${refreshEvery}` : ""}${serverUrl ? `, server ${serverUrl}` : ""}\n`);
+  process.stderr.write(`fhe train: ${x.length} rows × ${features.length} features, ${iterations} iterations, degree ${degree}, learning rate ${+nag.learningRate.toPrecision(4)}${autoLr ? " (auto)" : ""}${refreshEvery ? `, refresh every ${refreshEvery}` : ""}${serverUrl ? `, server ${serverUrl}` : ""}\n`);
   const t0 = performance.now();
   let r;
   try {

@@ -13,7 +13,7 @@
  * hash): it never needs, and without the API token never gets, the weights.
  *   r.labels; r.probabilities; r.scores
  */
-import { CkksContext, type Compression } from "./context.ts";
+import { CkksContext, type Compression, type Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import { bsgsFits, bsgsKeySteps } from "./bsgs.ts";
 import { EvaluationKeys, PlanEvaluator, singleSampleSteps } from "./evaluator.ts";
@@ -22,6 +22,7 @@ import { checkPublicInfo, publicInfo, verifyPackage, type ModelPackage, type Pub
 import { paramsKey } from "./params.ts";
 import { inferResponseHeaderSchema, keyIdOf } from "./protocol.ts";
 import { Querier, type EvaluationKeyBytes } from "./querier.ts";
+import type { EncryptPool } from "./encrypt-pool.ts";
 import type { Seal } from "./seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "./wire.ts";
 
@@ -48,7 +49,8 @@ export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs
 /** Where evaluation happens: the Worker endpoint, or in-process. */
 export interface InferTransport {
   uploadKeys(keys: EvaluationKeyBytes): Promise<string>;
-  infer(keyId: string, mode: InferMode, cts: Uint8Array[], compression: Compression): Promise<Uint8Array[]>;
+  /** `packing` (batch mode only; default "real") tells the evaluator the slot layout. */
+  infer(keyId: string, mode: InferMode, cts: Uint8Array[], compression: Compression, packing?: Packing): Promise<Uint8Array[]>;
   /** Forgets an uploaded key set (frees its slot in the endpoint's per-model quota). */
   releaseKeys?(keyId: string): Promise<void>;
 }
@@ -82,8 +84,9 @@ export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof 
       const r = await fetchFn(`${base}/keys/${encodeURIComponent(keyId)}`, { method: "DELETE", headers: auth });
       if (!r.ok) throw await problemOf(r);
     },
-    async infer(keyId, mode, cts, compression) {
-      const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, keyId, mode, compression }, cts) });
+    async infer(keyId, mode, cts, compression, packing = "real") {
+      const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}) };
+      const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame(header, cts) });
       if (!r.ok) throw await problemOf(r);
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 4096, maxPartBytes: 64 * 2 ** 20 });
       inferResponseHeaderSchema.parse(f.header);
@@ -102,10 +105,10 @@ export function localTransport(ctx: CkksContext, plan: Plan): InferTransport {
       if (!keys.has(id)) keys.set(id, EvaluationKeys.load(ctx, k));
       return id;
     },
-    async infer(keyId, mode, cts, compression) {
+    async infer(keyId, mode, cts, compression, packing = "real") {
       const k = keys.get(keyId);
       if (!k) throw new FheError("bad-keys", "unknown key id");
-      return mode === "single" ? evaluator.evaluateSingle(cts[0]!, k, compression) : evaluator.evaluateBatch(cts, k, compression);
+      return mode === "single" ? evaluator.evaluateSingle(cts[0]!, k, compression) : evaluator.evaluateBatch(cts, k, compression, packing);
     },
   };
 }
@@ -130,23 +133,37 @@ export class FheSession {
     readonly compression: Compression,
     /** The single-row path this session's keys allow (undefined: single rows go feature-major). */
     readonly singlePath: "rotate-and-sum" | "bsgs" | undefined,
+    /** Batch slot layout: "complex" (two rows per slot; the default without squares) or "real". */
+    readonly packing: Packing,
+    /** Encryption threads for batches (Node, `threads` > 1), else undefined. */
+    private readonly pool?: EncryptPool,
   ) {}
 
   /**
    * Checks the model's public info, generates keys (relinearisation if the model squares;
    * Galois keys when `single` is wanted: rotate-and-sum steps for a single-layer model, the
    * single-row MLP steps (bsgs.ts) unless `mlpSingle: "feature-major"`) and uploads the public
-   * ones. Throws FheError.
+   * ones. Batches use two rows per slot (`packing: "complex"`, N rows per ciphertext) for a model
+   * without squares unless `packing: "real"` is asked for; for a model that squares only when
+   * asked (then with the conjugation key). With `threads` > 1 (Node only)
+   * batches are encrypted by that many threads (encrypt-pool.ts; the next chunk is encrypted
+   * while the current one is evaluated). Throws FheError.
    */
-  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle } = {}): Promise<FheSession> {
+  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle; packing?: Packing; threads?: number } = {}): Promise<FheSession> {
     const info = checkPublicInfo(model);
     const ctx = CkksContext.get(seal, info.ckks);
     const path = (opts.single ?? true) ? singlePathOf(info, opts.mlpSingle, ctx.slots) : undefined;
+    // default: two rows per slot for models without squares; for a model that squares only on
+    // request (a full batch of an MLP is a large request: 8192 rows × 64 features = 33.5 MB)
+    const packing: Packing = opts.packing ?? (info.needsRelin ? "real" : "complex");
     const galoisSteps = path === "rotate-and-sum" ? singleSampleSteps(info.inputDim) : path === "bsgs" ? bsgsKeySteps(info.inputDim, info.outputDim, ctx.slots) : [];
+    // two rows per slot through a square: the evaluator splits them with one conjugation (Galois step 0)
+    if (packing === "complex" && info.needsRelin) galoisSteps.push(0);
     const querier = Querier.create(ctx, { relin: info.needsRelin, galoisSteps });
     try {
       const keyId = await transport.uploadKeys(querier.evaluationKeys("none"));
-      return new FheSession(info, querier, transport, keyId, opts.compression ?? DEFAULT_COMPRESSION, path);
+      const pool = (opts.threads ?? 1) > 1 ? await (await import("./encrypt-pool.ts")).EncryptPool.start(querier, opts.threads!) : undefined;
+      return new FheSession(info, querier, transport, keyId, opts.compression ?? DEFAULT_COMPRESSION, path, packing, pool);
     } catch (e) {
       querier.dispose();
       throw e;
@@ -157,7 +174,7 @@ export class FheSession {
    * Encrypted inference on raw rows (the model's preprocessing is folded into its first layer
    * on the evaluator's side). With mode "single" (the default for one row) each row is one
    * ciphertext — rotate-and-sum for a single-layer model, BSGS for an MLP — when the session's
-   * keys allow it; otherwise rows go feature-major in chunks of N/2. Throws FheError.
+   * keys allow it; otherwise rows go feature-major in chunks of N/2 (N with two rows per slot). Throws FheError.
    */
   async infer(rows: ArrayLike<number>[], mode?: InferMode): Promise<InferResult> {
     const { info, querier } = this;
@@ -179,21 +196,30 @@ export class FheSession {
         } else scores.push(Float64Array.from(out, (ct) => querier.decrypt(ct, 1)[0]!));
       }
     } else {
-      const slots = querier.ctx.slots;
-      for (let start = 0; start < rows.length; start += slots) {
-        const chunk = rows.slice(start, start + slots);
-        const out = await this.transport.infer(this.keyId, "batch", querier.encryptBatch(chunk, dim, "none"), this.compression);
+      const { packing, pool } = this;
+      const cap = querier.capacity(packing);
+      const encrypt = async (start: number) => (pool ? pool.encryptBatch(rows.slice(start, start + cap), dim, "none", packing) : querier.encryptBatch(rows.slice(start, start + cap), dim, "none", packing));
+      let pending: Promise<Uint8Array[]> | undefined = encrypt(0);
+      for (let start = 0; start < rows.length; start += cap) {
+        const chunk = rows.slice(start, start + cap);
+        const cts: Uint8Array[] = await pending!;
+        // with threads, the next chunk is encrypted while this one is evaluated
+        pending = pool && start + cap < rows.length ? encrypt(start + cap) : undefined;
+        pending?.catch(() => undefined); // awaited on the next turn; not an unhandled rejection meanwhile
+        const out = await this.transport.infer(this.keyId, "batch", cts, this.compression, packing);
+        if (!pool && start + cap < rows.length) pending = encrypt(start + cap);
         if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
-        const cols = out.map((ct) => querier.decrypt(ct, chunk.length));
+        const cols = out.map((ct) => querier.decryptPacked(ct, chunk.length, packing));
         for (let i = 0; i < chunk.length; i++) scores.push(Float64Array.from(cols, (c) => c[i]!));
       }
     }
     return { scores, probabilities: scores.map((s) => applyOutput(info.output, s)), labels: scores.map(labelOf), modelHash: info.hash };
   }
 
-  /** Deletes the secret key. */
+  /** Deletes the secret key (and stops the encryption threads, which delete their copies). */
   close(): void {
     this.querier.dispose();
+    void this.pool?.close();
   }
 }
 

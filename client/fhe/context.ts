@@ -23,6 +23,15 @@ export interface Level {
 /** Wire compression of SEAL objects. */
 export type Compression = "none" | "zlib" | "zstd";
 
+/**
+ * Slot layout of a feature-major batch: `"real"`, one row per slot (N/2 rows per ciphertext);
+ * `"complex"`, two rows per slot, a + J·b with J = X^(N/2) (N rows per ciphertext; see
+ * {@link CkksContext.complexConstantPlain}). Complex packing survives every real-linear step
+ * (plaintext products with real weights, additions, rescales) but not a square, so it is for
+ * plans without squares; it halves the ciphertexts to encrypt, upload, evaluate and decrypt per row.
+ */
+export type Packing = "real" | "complex";
+
 const HEADER = 16; // SEAL serialization header: magic u16, header size u8, version u8×2, compr mode u8 (offset 5), reserved, size u64
 
 /** Throws FheError(`code`) unless `bytes` is an uncompressed SEAL object (compr_mode none). */
@@ -149,6 +158,38 @@ export class CkksContext {
     return pt;
   }
 
+  /**
+   * A plaintext with every slot equal to `re + J·im`, where J is the monomial X^(N/2): its slot
+   * values are ±i (J² = −1, conj(J) = −J), so `a + J·b` packs two real vectors in one set of
+   * slots ("two rows per slot", {@link Querier.encryptBatch}). Built directly in NTT form: a
+   * polynomial R + M·X^(N/2) evaluates to R + M·I at the first N/2 NTT points and R − M·I at the
+   * others, I = √−1 mod q (SEAL's bit-reversed order; the sign of I only flips J's sign pattern,
+   * which encryption and decryption share). Unlike {@link constantPlain}, zero stays zero (only
+   * for additions and the J factor, never a product with a zero). Throws like constantPlain.
+   */
+  complexConstantPlain(re: number, im: number, level: number, scale: number, own: Own): Plaintext {
+    const lv = this.levels[level];
+    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const r = Math.round(re * scale);
+    const m = Math.round(im * scale);
+    for (const v of [r, m]) if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 62) throw new FheError("bad-model", `constant ${re} + J·${im} at scale 2^${Math.log2(scale).toFixed(1)} is out of range`);
+    const bytes = lv.template.slice();
+    new DataView(bytes.buffer).setFloat64(HEADER + 32 + 8, scale, true);
+    const n = this.params.polyModulusDegree;
+    const data = new BigUint64Array(bytes.buffer, PT_DATA, n * lv.primes.length);
+    const R = BigInt(r);
+    const M = BigInt(m);
+    lv.primes.forEach((q, k) => {
+      const i = sqrtMinusOne(q, n);
+      const mod = (x: bigint) => ((x % q) + q) % q;
+      data.fill(mod(R + M * i), k * n, k * n + n / 2);
+      data.fill(mod(R - M * i), k * n + n / 2, (k + 1) * n);
+    });
+    const pt = own(new this.seal.Plaintext());
+    pt.loadFromArray(this.context, bytes);
+    return pt;
+  }
+
   /** Encodes `values` (≤ slots; zero-padded) at level 0 with scale Δ. */
   encode(values: Float64Array, own: Own, scale = this.scale): Plaintext {
     if (values.length > this.slots) throw new FheError("oversized", `${values.length} values exceed ${this.slots} slots`);
@@ -193,3 +234,47 @@ export class CkksContext {
 }
 
 const cache = new Map<string, CkksContext>();
+
+const sqrtCache = new Map<string, bigint>();
+
+function powMod(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  for (; e > 0n; e >>= 1n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+  }
+  return r;
+}
+
+/**
+ * ψ^(N/2) mod q for SEAL's NTT root ψ of the prime q (the minimal primitive 2N-th root of unity,
+ * as SEAL's NTT tables choose it): the value of X^(N/2) at ψ, a square root of −1. It must be
+ * this root, not just any square root of −1: with another sign for some prime, the RNS residues
+ * would describe a huge polynomial instead of X^(N/2) — decryption at one prime still looks
+ * right, key switching does not. Throws FheError("bad-parameters") if q is not an NTT prime for N.
+ */
+function sqrtMinusOne(q: bigint, n: number): bigint {
+  const key = `${q}/${n}`;
+  const hit = sqrtCache.get(key);
+  if (hit !== undefined) return hit;
+  const m = BigInt(2 * n);
+  if ((q - 1n) % m !== 0n) throw new FheError("bad-parameters", `${q} is not an NTT prime for N = ${n}`);
+  let root = 0n;
+  for (let g = 2n; g < 10_000n && root === 0n; g++) {
+    const r = powMod(g, (q - 1n) / m, q);
+    if (powMod(r, BigInt(n), q) === q - 1n) root = r; // a primitive 2N-th root
+  }
+  if (root === 0n) throw new FheError("bad-parameters", `no primitive ${2 * n}-th root of unity modulo ${q}`);
+  // the minimal one among root^k, k odd (SEAL: try_minimal_primitive_root)
+  const sq = (root * root) % q;
+  let cur = root;
+  let min = root;
+  for (let k = 0; k < n; k++) {
+    if (cur < min) min = cur;
+    cur = (cur * sq) % q;
+  }
+  const i = powMod(min, BigInt(n / 2), q);
+  sqrtCache.set(key, i);
+  return i;
+}

@@ -20,7 +20,7 @@
  */
 import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/throws";
 import { blockDiagonals, bsgsFits, bsgsKeySteps, bsgsTerms, rotatedPlain, rowPeriod, singleLayout, type BsgsBlock, type BsgsSchedule } from "./bsgs.ts";
-import { assertUncompressedSeal, CkksContext, type Compression } from "./context.ts";
+import { assertUncompressedSeal, CkksContext, type Compression, type Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { Plan } from "./model.ts";
 import { isFastLinear, paramsKey } from "./params.ts";
@@ -40,9 +40,10 @@ export function nextPow2(n: number): number {
   return p;
 }
 
-/** SEAL's Galois element for a left rotation by `step` (generator 3, SEAL 4 convention). */
+/** SEAL's Galois element for a left rotation by `step` (generator 3, SEAL 4 convention); step 0 is complex conjugation (2N − 1). */
 export function galoisElt(step: number, n: number): number {
   const m = 2 * n;
+  if (step === 0) return m - 1;
   let e = 1;
   for (let i = 0; i < step; i++) e = (e * 3) % m;
   return e;
@@ -144,17 +145,21 @@ export class PlanEvaluator {
     return this.plan.layers.length > 1 && bsgsFits(this.plan.inputDim, this.plan.outputDim, this.ctx.slots);
   }
 
-  /** Keys this plan needs for `mode`. */
-  needs(mode: "batch" | "single"): { relin: boolean; galoisSteps: number[] } {
-    const galoisSteps = mode !== "single" ? [] : this.plan.layers.length === 1 ? singleSampleSteps(this.plan.inputDim) : bsgsKeySteps(this.plan.inputDim, this.plan.outputDim, this.ctx.slots);
-    return { relin: this.plan.layers.some((l) => l.square), galoisSteps };
+  /**
+   * Keys this plan needs for `mode` (and, in batch mode, `packing`: two rows per slot through a
+   * square needs the conjugation key, Galois step 0).
+   */
+  needs(mode: "batch" | "single", packing: Packing = "real"): { relin: boolean; galoisSteps: number[] } {
+    const relin = this.plan.layers.some((l) => l.square);
+    const galoisSteps = mode !== "single" ? (packing === "complex" && relin ? [0] : []) : this.plan.layers.length === 1 ? singleSampleSteps(this.plan.inputDim) : bsgsKeySteps(this.plan.inputDim, this.plan.outputDim, this.ctx.slots);
+    return { relin, galoisSteps };
   }
 
-  private checkKeys(keys: EvaluationKeys, mode: "batch" | "single"): void {
+  private checkKeys(keys: EvaluationKeys, mode: "batch" | "single", packing: Packing = "real"): void {
     if (keys.paramsKey !== paramsKey(this.ctx.params)) throw new FheError("bad-keys", "evaluation keys were made for other CKKS parameters");
-    const need = this.needs(mode);
+    const need = this.needs(mode, packing);
     if (need.relin && !keys.relin) throw new FheError("bad-keys", "this model needs relinearisation keys");
-    for (const s of need.galoisSteps) if (!keys.hasStep(s, this.ctx.params.polyModulusDegree)) throw new FheError("bad-keys", `missing Galois key for rotation step ${s}`);
+    for (const s of need.galoisSteps) if (!keys.hasStep(s, this.ctx.params.polyModulusDegree)) throw new FheError("bad-keys", s === 0 ? "missing the conjugation key (Galois step 0) that two rows per slot need through a square" : `missing Galois key for rotation step ${s}`);
   }
 
   /** A cached (or per-request, when over budget) constant plaintext. */
@@ -179,49 +184,123 @@ export class PlanEvaluator {
     return Number(primes[primes.length - 1]!);
   }
 
+  /** A bias constant: b in every slot, or b·(1 + J) under complex packing (both rows of a slot get it). */
+  private bias(key: string, b: number, level: number, scale: number, packing: Packing, own: Own): Plaintext {
+    if (packing === "real") return this.constant(key, b, level, scale, own);
+    const ck = `c/${key}`;
+    const hit = this.cache.get(ck);
+    if (hit) return hit;
+    const bytes = this.ctx.params.polyModulusDegree * this.ctx.levels[level]!.primes.length * 8;
+    if (this.cacheBytes + bytes > this.cacheLimit) return this.ctx.complexConstantPlain(b, b, level, scale, own);
+    const pt = this.ctx.complexConstantPlain(b, b, level, scale, (x) => x); // owned by the cache
+    this.cache.set(ck, pt);
+    this.cacheBytes += bytes;
+    return pt;
+  }
+
   /**
-   * Feature-major batch: `inputs[j]` encrypts feature j (level 0, scale Δ) of the rows.
-   * Returns `outputDim` ciphertexts of the final scores, serialised with `compression`.
-   * Throws FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
+   * Feature-major batch: `inputs[j]` encrypts feature j (level 0, scale Δ) of the rows, one row
+   * per slot (`packing` "real") or two (`"complex"`, a + J·b, J = X^(N/2)). Under complex
+   * packing every affine step keeps the two rows apart (real weights; biases added as
+   * b·(1 + J)); a square would mix them, so in the layer before the first square the products
+   * z = Σ (w/2)·x = (u_a + J·u_b)/2 — weights encoded halved — are split, before their rescale,
+   * with one conjugation (Galois step 0; conj(J) = −J): u_a = z + z̄, u_b = −J·(z − z̄) (J at
+   * scale 1 costs no level); the two halves continue one row per slot (bias, square, later
+   * layers) and the outputs are packed again as o_a + J·o_b. Returns `outputDim` ciphertexts of the final scores, serialised with
+   * `compression`. Throws FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
    */
-  evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "none"): Uint8Array[] {
+  evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "none", packing: Packing = "real"): Uint8Array[] {
     if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
-    this.checkKeys(keys, "batch");
+    this.checkKeys(keys, "batch", packing);
     const { ctx } = this;
     const ev = ctx.evaluator;
     return scoped(ctx.seal, (own) => {
-      let h: Ciphertext[] = inputs.map((b) => ctx.loadCiphertext(b, own));
+      // one stream of ciphertexts, or two (a, b) once a complex batch has been split
+      let streams: Ciphertext[][] = [inputs.map((b) => ctx.loadCiphertext(b, own))];
+      let complex = packing === "complex";
       let level = 0;
       const tmp = own(new ctx.seal.Ciphertext());
       this.plan.layers.forEach((layer, li) => {
         const q = this.weightScale(level);
-        const outs: Ciphertext[] = [];
-        for (let k = 0; k < layer.bias.length; k++) {
-          const acc = own(new ctx.seal.Ciphertext());
-          for (let j = 0; j < h.length; j++) {
-            const w = this.constant(`${li}/${j}/${k}`, layer.weights[j]![k]!, level, q, own);
-            if (j === 0) ev.multiplyPlain(h[j]!, w, acc);
-            else {
-              ev.multiplyPlain(h[j]!, w, tmp);
-              ev.addInplace(acc, tmp);
+        const split = complex && layer.square; // the halving and the split happen at this layer
+        const f = split ? 0.5 : 1;
+        const tag = split ? "/half" : "";
+        // products Σ_j w_jk·h_j (scale Δ·q, not yet rescaled)
+        streams = streams.map((h) => {
+          const outs: Ciphertext[] = [];
+          for (let k = 0; k < layer.bias.length; k++) {
+            const acc = own(new ctx.seal.Ciphertext());
+            for (let j = 0; j < h.length; j++) {
+              const w = this.constant(`${li}/${j}/${k}${tag}`, f * layer.weights[j]![k]!, level, q, own);
+              if (j === 0) ev.multiplyPlain(h[j]!, w, acc);
+              else {
+                ev.multiplyPlain(h[j]!, w, tmp);
+                ev.addInplace(acc, tmp);
+              }
             }
+            outs.push(acc);
           }
-          if (!this.noRescale) ev.rescaleToNextInplace(acc);
-          const lv = this.noRescale ? level : level + 1;
-          ev.addPlainInplace(acc, this.constant(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, lv, acc.scale(), own));
-          if (layer.square) {
-            ev.squareInplace(acc);
-            ev.relinearizeInplace(acc, keys.relin!);
-            ev.rescaleToNextInplace(acc);
+          for (const c of h) c.delete();
+          return outs;
+        });
+        if (split) {
+          // before the rescale: the conjugation's key-switching noise is then 2^bits below the
+          // scale Δ·q and vanishes in the rescale (after it, the squares would amplify it)
+          const negJ = this.unitJ(level, -1, own);
+          const a: Ciphertext[] = [];
+          const b: Ciphertext[] = [];
+          for (const z of streams[0]!) {
+            const zc = own(new ctx.seal.Ciphertext());
+            ev.complexConjugate(z, keys.galois!, zc);
+            const hb = own(new ctx.seal.Ciphertext());
+            ev.sub(z, zc, hb);
+            ev.multiplyPlainInplace(hb, negJ);
+            ev.addInplace(z, zc);
+            zc.delete();
+            a.push(z);
+            b.push(hb);
           }
-          outs.push(acc);
+          streams = [a, b];
+          complex = false;
         }
-        for (const c of h) c.delete();
-        h = outs;
+        const lv = this.noRescale ? level : level + 1;
+        for (const h of streams)
+          h.forEach((acc, k) => {
+            if (!this.noRescale) ev.rescaleToNextInplace(acc);
+            ev.addPlainInplace(acc, this.bias(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, lv, acc.scale(), complex ? "complex" : "real", own));
+            if (layer.square) {
+              ev.squareInplace(acc);
+              ev.relinearizeInplace(acc, keys.relin!);
+              ev.rescaleToNextInplace(acc);
+            }
+          });
         level += layer.square ? 2 : 1;
       });
-      return h.map((c) => ctx.saveCiphertext(c, compression));
+      if (streams.length === 2) {
+        // pack the two halves again: o_a + J·o_b
+        const j = this.unitJ(level, 1, own);
+        return streams[0]!.map((oa, k) => {
+          const ob = streams[1]![k]!;
+          ev.multiplyPlainInplace(ob, j);
+          ev.addInplace(oa, ob);
+          return ctx.saveCiphertext(oa, compression);
+        });
+      }
+      return streams[0]!.map((c) => ctx.saveCiphertext(c, compression));
     });
+  }
+
+  /** ±J (= ±X^(N/2)) at `level`, scale 1 (a product with it keeps the scale), cached. */
+  private unitJ(level: number, sign: 1 | -1, own: Own): Plaintext {
+    const key = `J/${level}/${sign}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const bytes = this.ctx.params.polyModulusDegree * this.ctx.levels[level]!.primes.length * 8;
+    if (this.cacheBytes + bytes > this.cacheLimit) return this.ctx.complexConstantPlain(0, sign, level, 1, own);
+    const pt = this.ctx.complexConstantPlain(0, sign, level, 1, (x) => x); // owned by the cache
+    this.cache.set(key, pt);
+    this.cacheBytes += bytes;
+    return pt;
   }
 
   /**

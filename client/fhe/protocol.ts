@@ -22,6 +22,8 @@ export const inferFrameHeaderSchema = z.object({
   mode: z.enum(["batch", "single"]),
   /** Compression for the returned ciphertexts (uploads are always uncompressed). */
   compression: z.enum(["none", "zstd"]).default("none"),
+  /** Batch slot layout (client/fhe/context.ts `Packing`): two rows per slot only for models without squares. */
+  packing: z.enum(["real", "complex"]).default("real"),
 });
 
 /** POST /:id/infer response frame header. */

@@ -1,10 +1,11 @@
 /**
  * The querier's side: key generation, symmetric (secret-key, seeded) encryption, decryption.
- * The secret key never leaves this object; {@link Querier.evaluationKeys} returns only the
- * public relinearisation and Galois keys.
+ * The secret key never leaves this object — except to the encryption threads of the same
+ * process ({@link Querier.secretKeyForThreads}, encrypt-pool.ts); {@link Querier.evaluationKeys}
+ * returns only the public relinearisation and Galois keys.
  */
 import type { Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
-import type { CkksContext, Compression } from "./context.ts";
+import type { CkksContext, Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import { rotatedInput, singleLayout } from "./bsgs.ts";
 import { nextPow2 } from "./evaluator.ts";
@@ -33,9 +34,26 @@ export class Querier {
 
   /** Generates a fresh secret key (SEAL's CSPRNG, seeded from the platform's). */
   static create(ctx: CkksContext, needs: KeyNeeds): Querier {
+    return Querier.build(ctx, needs);
+  }
+
+  /**
+   * The querier of an encryption thread (encrypt-worker.ts): the secret key of
+   * {@link secretKeyForThreads}, under `ctx`. Throws FheError("bad-keys") if it does not load.
+   */
+  static fromSecretKey(ctx: CkksContext, needs: KeyNeeds, secretKey: Uint8Array): Querier {
+    return Querier.build(ctx, needs, secretKey);
+  }
+
+  private static build(ctx: CkksContext, needs: KeyNeeds, secretKey?: Uint8Array): Querier {
     const s = ctx.seal;
     return scoped(s, (own) => {
-      const keygen = new s.KeyGenerator(ctx.context);
+      let keygen: KeyGenerator;
+      if (secretKey) {
+        const sk = own(new s.SecretKey());
+        scoped(s, () => sk.loadFromArray(ctx.context, secretKey), "bad-keys");
+        keygen = new s.KeyGenerator(ctx.context, sk);
+      } else keygen = new s.KeyGenerator(ctx.context);
       const secret = keygen.secretKey();
       // SEAL's Encryptor constructor wants a public key; it is used for nothing but dropped.
       const pk = own(keygen.createPublicKey());
@@ -62,6 +80,25 @@ export class Querier {
     });
   }
 
+  /**
+   * The secret key, serialised — only for the encryption threads of this process
+   * (encrypt-pool.ts posts it to its worker threads, which rebuild the querier with
+   * {@link fromSecretKey}); never for storage or the network.
+   */
+  secretKeyForThreads(): Uint8Array {
+    return new Uint8Array(this.secret.saveToArray(this.ctx.compr("none")) as Uint8Array);
+  }
+
+  /**
+   * Encrypts slot vectors as {@link encryptBatch} lays them out (`imag`: the J-parts, complex
+   * packing; same length as `real`). For encryption threads that split a batch by columns.
+   */
+  encryptColumns(real: Float64Array[], imag: Float64Array[] | undefined, compression: Compression = "none"): Uint8Array[] {
+    if (imag && imag.length !== real.length) throw new FheError("shape-mismatch", `${real.length} real columns but ${imag.length} J-columns`);
+    for (const v of [...real, ...(imag ?? [])]) if (v.length > this.ctx.slots) throw new FheError("oversized", `${v.length} values exceed ${this.ctx.slots} slots`);
+    return imag ? this.encryptPairs(real, imag, compression) : this.encryptVectors(real, compression);
+  }
+
   /** Encodes and encrypts each vector (one plaintext reused), serialised seeded. */
   private encryptVectors(vectors: Float64Array[], compression: Compression): Uint8Array[] {
     const s = this.ctx.seal;
@@ -81,18 +118,76 @@ export class Querier {
   }
 
   /**
-   * Feature-major: ciphertext j holds feature j of every row (row i in slot i), at most
-   * `slots` rows. Evaluators accept only uncompressed ciphertexts (the default). Throws FheError("oversized" | "shape-mismatch").
+   * Encrypts re + J·im per pair (J = X^(N/2), {@link CkksContext.complexConstantPlain}): im is
+   * encrypted (symmetric), multiplied by J — a monomial, so the ciphertext stays a fresh
+   * encryption with the same noise — and re is added as a plaintext. One encryption for two
+   * vectors; the result is serialised in full (c1 = J·a is no longer the seed's expansion), the
+   * same bytes per row as two seeded ciphertexts.
    */
-  encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none"): Uint8Array[] {
-    if (rows.length === 0) throw new FheError("shape-mismatch", "no rows to encrypt");
-    if (rows.length > this.ctx.slots) throw new FheError("oversized", `${rows.length} rows exceed ${this.ctx.slots} slots per ciphertext`);
-    const cols = Array.from({ length: inputDim }, () => new Float64Array(rows.length));
-    rows.forEach((r, i) => {
-      if (r.length !== inputDim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${inputDim}`);
-      for (let j = 0; j < inputDim; j++) cols[j]![i] = r[j]!;
+  private encryptPairs(re: Float64Array[], im: Float64Array[], compression: Compression): Uint8Array[] {
+    const { ctx } = this;
+    const s = ctx.seal;
+    const mode = ctx.compr(compression);
+    return scoped(s, (own) => {
+      const pr = own(new s.Plaintext());
+      const pi = own(new s.Plaintext());
+      const ct = own(new s.Ciphertext());
+      const j = ctx.complexConstantPlain(0, 1, 0, 1, own);
+      return re.map((v, k) => {
+        ctx.encoder.encode(v, ctx.scale, pr);
+        ctx.encoder.encode(im[k]!, ctx.scale, pi);
+        this.encryptor.encryptSymmetric(pi, ct);
+        ctx.evaluator.multiplyPlainInplace(ct, j);
+        ctx.evaluator.addPlainInplace(ct, pr);
+        return new Uint8Array(ct.saveToArray(mode) as Uint8Array);
+      });
     });
-    return this.encryptVectors(cols, compression);
+  }
+
+  /** Rows per ciphertext under `packing`: N/2 (real) or N (complex). */
+  capacity(packing: Packing = "real"): number {
+    return packing === "complex" ? 2 * this.ctx.slots : this.ctx.slots;
+  }
+
+  /**
+   * Feature-major: ciphertext j holds feature j of every row. `"real"` packing: row i in slot i,
+   * at most N/2 rows; `"complex"`: the first ⌈n/2⌉ rows in the real parts, the rest in the
+   * J-parts of the same slots, at most N rows (decrypt with {@link decryptPacked}; only for
+   * plans without squares). Evaluators accept only uncompressed ciphertexts (the default).
+   * Throws FheError("oversized" | "shape-mismatch").
+   */
+  encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none", packing: Packing = "real"): Uint8Array[] {
+    const { real, imag } = batchColumns(rows, inputDim, this.ctx.slots, packing);
+    return this.encryptColumns(real, imag, compression);
+  }
+
+  /**
+   * Decrypts one output of a batch encrypted with {@link encryptBatch} for `count` rows: the
+   * real parts (and, for `"complex"` packing, the J-parts) in row order. Throws FheError("bad-ciphertext").
+   */
+  decryptPacked(bytes: Uint8Array, count: number, packing: Packing = "real"): Float64Array {
+    if (packing === "real") return this.decrypt(bytes, count);
+    const half = Math.ceil(count / 2);
+    const s = this.ctx.seal;
+    return scoped(
+      s,
+      (own) => {
+        const ct = own(new s.Ciphertext());
+        ct.loadFromArray(this.ctx.context, bytes);
+        const pt = own(new s.Plaintext());
+        const out = new Float64Array(count);
+        this.decryptor.decrypt(ct, pt);
+        out.set((this.ctx.encoder.decodeFloat64(pt) as Float64Array).subarray(0, half));
+        // Re(−J·(a + J·b)) = b: J·a has purely imaginary slots
+        const lv = this.ctx.levelOf(ct);
+        if (lv < 0) throw new FheError("bad-ciphertext", "result ciphertext is not at a level of the model's parameters");
+        this.ctx.evaluator.multiplyPlainInplace(ct, this.ctx.complexConstantPlain(0, -1, lv, 1, own));
+        this.decryptor.decrypt(ct, pt);
+        out.set((this.ctx.encoder.decodeFloat64(pt) as Float64Array).subarray(0, count - half), half);
+        return out;
+      },
+      "bad-ciphertext",
+    );
   }
 
   /** Single sample: the row tiled with period nextPow2(inputDim) over all slots. */
@@ -135,4 +230,25 @@ export class Querier {
   dispose(): void {
     for (const o of [this.encryptor, this.decryptor, this.secret, this.keygen]) if (!o.isDeleted()) o.delete();
   }
+}
+
+/**
+ * The feature-major slot vectors of a batch (see {@link Querier.encryptBatch}): column j holds
+ * feature j of the rows; with `"complex"` packing the first ⌈n/2⌉ rows go to `real`, the rest to
+ * `imag` (the J-parts). Throws FheError("shape-mismatch" | "oversized").
+ */
+export function batchColumns(rows: ArrayLike<number>[], inputDim: number, slots: number, packing: Packing = "real"): { real: Float64Array[]; imag?: Float64Array[] } {
+  if (rows.length === 0) throw new FheError("shape-mismatch", "no rows to encrypt");
+  const cap = packing === "complex" ? 2 * slots : slots;
+  if (rows.length > cap) throw new FheError("oversized", `${rows.length} rows exceed ${cap} per ciphertext (${packing} packing)`);
+  const half = packing === "complex" ? Math.ceil(rows.length / 2) : rows.length;
+  const real = Array.from({ length: inputDim }, () => new Float64Array(half));
+  const imag = Array.from({ length: packing === "complex" ? inputDim : 0 }, () => new Float64Array(half));
+  rows.forEach((r, i) => {
+    if (r.length !== inputDim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${inputDim}`);
+    const dst = i < half ? real : imag;
+    const at = i < half ? i : i - half;
+    for (let j = 0; j < inputDim; j++) dst[j]![at] = r[j]!;
+  });
+  return packing === "complex" ? { real, imag } : { real };
 }

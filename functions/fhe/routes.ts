@@ -329,7 +329,7 @@ export const inferRoutes = new Hono<FheEnv>()
       keys = EvaluationKeys.load(ctx, keyParts(kf.parts, kh.data.kinds), lim.keySetBytes);
       cacheKeys(cacheKey, keys, expiresAt(obj, lim.keySetTtlMs));
     }
-    const out = mode === "single" ? (frame.parts.length === 1 ? evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression) : (() => { throw new FheError("shape-mismatch", "single mode takes one ciphertext"); })()) : evaluator.evaluateBatch(frame.parts, keys, r.data.compression);
+    const out = mode === "single" ? (frame.parts.length === 1 ? evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression) : (() => { throw new FheError("shape-mismatch", "single mode takes one ciphertext"); })()) : evaluator.evaluateBatch(frame.parts, keys, r.data.compression, r.data.packing);
     return new Response(encodeFrame({ v: 1, mode, modelHash: pkg.hash, outputs: out.length }, out), { headers: { "content-type": FRAME_CONTENT_TYPE } });
   })
   .onError(errorBoundary);

@@ -96,6 +96,12 @@ describe("encrypted inference in workerd", () => {
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
       const got = q.decrypt(f.parts[0]!, rows.length);
       rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(lr, x)[0]!)).toBeLessThan(1e-4));
+      // two rows per slot (complex packing): the J-parts hold the second half of the rows
+      const rc = await infer("wdbc-lr", { keyId, packing: "complex" }, q.encryptBatch(rows, 4, "none", "complex"));
+      expect(rc.status).toBe(200);
+      const fc = decodeFrame(new Uint8Array(await rc.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      const gotC = q.decryptPacked(fc.parts[0]!, rows.length, "complex");
+      rows.forEach((x, i) => expect(Math.abs(gotC[i]! - plainScores(lr, x)[0]!)).toBeLessThan(1e-4));
       // single sample (rotate-and-sum), after an isolate-cache eviction: keys come back from R2
       clearInferCaches();
       const rs = await infer("wdbc-lr", { keyId, mode: "single" }, [q.encryptSingle(rows[2]!)]);
@@ -154,6 +160,21 @@ describe("encrypted inference in workerd", () => {
       for (let k = 0; k < 2; k++) {
         const got = q.decrypt(f.parts[k]!, rows.length);
         rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(mlp, x)[k]!)).toBeLessThan(1e-3));
+      }
+      // two rows per slot through a square needs the conjugation key (Galois step 0), which this key set lacks
+      await expectProblem(await infer("toy-mlp", { keyId, packing: "complex" }, q.encryptBatch(rows, 3, "none", "complex")), 400, "bad-keys");
+      const qc = Querier.create(ctx, { relin: true, galoisSteps: [0] });
+      try {
+        const { keyId: kc } = (await (await uploadKeys("toy-mlp", qc.evaluationKeys())).json()) as { keyId: string };
+        const rc = await infer("toy-mlp", { keyId: kc, packing: "complex" }, qc.encryptBatch(rows, 3, "none", "complex"));
+        expect(rc.status).toBe(200);
+        const fc = decodeFrame(new Uint8Array(await rc.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+        for (let k = 0; k < 2; k++) {
+          const got = qc.decryptPacked(fc.parts[k]!, rows.length, "complex");
+          rows.forEach((x, i) => expect(Math.abs(got[i]! - plainScores(mlp, x)[k]!)).toBeLessThan(1e-3));
+        }
+      } finally {
+        qc.dispose();
       }
     } finally {
       q.dispose();

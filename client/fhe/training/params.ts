@@ -13,6 +13,16 @@ import { MAX_BITS_128, type CkksParams } from "../params.ts";
 import { blockLevels, checkNagConfig, type NagConfig } from "./nag.ts";
 
 export const OUTER_BITS = 60;
+/**
+ * Outer (first and special) primes tried after {@link OUTER_BITS} at each N: 50 bits leave 11 bits
+ * of integer headroom over a 39-bit scale, enough for the training values (inner products u/8,
+ * weights, gradients; measured max |Δβ| 2e-6 against the reference), and let N = 8192 hold 3
+ * levels — one degree-3 iteration after a refresh — with 34 MB of keys instead of N = 16384's 73 MB
+ * (the block that fits a Worker isolate, docs/fhe.md "Worker").
+ */
+export const COMPACT_OUTER_BITS = 50;
+/** The compact outer primes are used only with a scale of at least 2^39 (the measured configuration; ≥ 11 bits of headroom). */
+export const COMPACT_MIN_SCALE_BITS = 39;
 /** Below 2^36 the weights drift from the plaintext reference by more than 1e-3 (measured: 1.3e-3 at 2^35, 2.5e-5 at 2^40). */
 export const MIN_SCALE_BITS = 36;
 export const MAX_SCALE_BITS = 40;
@@ -32,15 +42,18 @@ export function keyBytes(n: number, levels: number): number {
 }
 
 /**
- * Smallest N (then the largest scale ≤ 2^40) whose 128-bit chain holds `levels` levels at a scale
- * of at least 2^36 with keys under {@link MAX_KEY_BYTES}, or undefined.
+ * Smallest N (then 60-bit outer primes before {@link COMPACT_OUTER_BITS}, then the largest scale
+ * ≤ 2^40) whose 128-bit chain holds `levels` levels at a scale of at least 2^36 (2^39 with the
+ * compact outer primes) with keys under {@link MAX_KEY_BYTES}, or undefined.
  */
 export function trainingParams(levels: number, maxKeyBytes = MAX_KEY_BYTES): CkksParams | undefined {
   if (!Number.isInteger(levels) || levels < 1) throw new RangeError(`levels must be a positive integer, got ${levels}`);
   for (const n of DEGREES) {
-    const scaleBits = Math.min(MAX_SCALE_BITS, Math.floor((MAX_BITS_128[n]! - 2 * OUTER_BITS) / levels));
-    if (scaleBits < MIN_SCALE_BITS || levels + 2 > 20 || keyBytes(n, levels) > maxKeyBytes) continue;
-    return { polyModulusDegree: n, coeffModulusBits: [OUTER_BITS, ...Array<number>(levels).fill(scaleBits), OUTER_BITS], scaleBits, securityLevel: 128 };
+    for (const outer of [OUTER_BITS, COMPACT_OUTER_BITS]) {
+      const scaleBits = Math.min(MAX_SCALE_BITS, Math.floor((MAX_BITS_128[n]! - 2 * outer) / levels));
+      if (scaleBits < (outer === OUTER_BITS ? MIN_SCALE_BITS : COMPACT_MIN_SCALE_BITS) || levels + 2 > 20 || keyBytes(n, levels) > maxKeyBytes) continue;
+      return { polyModulusDegree: n, coeffModulusBits: [outer, ...Array<number>(levels).fill(scaleBits), outer], scaleBits, securityLevel: 128 };
+    }
   }
   return undefined;
 }

@@ -69,8 +69,10 @@ export function workerRunner(): BlockRunner {
     pending.clear();
   };
   const start = (): Worker => {
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-    const w = new Worker(new URL("./serve-worker.ts", import.meta.url), { execArgv: ["--import", tsx] });
+    // Sources run under tsx (serve-worker.ts); the built package ships dist/serve-worker.js beside this bundle.
+    const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts"); // tsx may add a ?query
+    const execArgv = ts ? ["--import", pathToFileURL(createRequire(here).resolve("tsx")).href] : [];
+    const w = new Worker(new URL(ts ? "./serve-worker.ts" : "./serve-worker.js", here), { execArgv });
     w.on("message", (a: WorkerAnswer) => {
       const p = pending.get(a.id);
       if (!p) return;

@@ -22,10 +22,12 @@ describe("2pm fhe train", () => {
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {
-      expect(await fheTrain(["--data", data, "--schema", schema, "--label", "diagnosis", "--exclude", "id", "--iterations", "2", "--learning-rate", "1", "--out", out])).toBe(0);
+      // defaults: degree 5, learning rate "auto" (AUTO_LR_FACTOR / λ_max of the owner's rows)
+      expect(await fheTrain(["--data", data, "--schema", schema, "--label", "diagnosis", "--exclude", "id", "--iterations", "2", "--out", out])).toBe(0);
       const lines = err.mock.calls.map((c) => String(c[0]));
+      expect(lines.some((l) => /degree 5, learning rate \d+(\.\d+)? \(auto\)/.test(l))).toBe(true);
       expect(lines.some((l) => /^iteration 1\/2 {2}level 1 \(\d+ left\) {2}\d+\.\d+ s/.test(l))).toBe(true);
-      expect(lines.some((l) => /^iteration 2\/2 {2}level 4 \(0 left\)/.test(l))).toBe(true);
+      expect(lines.some((l) => /^iteration 2\/2 {2}level 5 \(0 left\)/.test(l))).toBe(true);
     } finally {
       err.mockRestore();
       log.mockRestore();
@@ -41,7 +43,7 @@ describe("2pm fhe train", () => {
     await expect(fheTrain([...base, "--iterations", "0"])).rejects.toBeInstanceOf(UsageError);
     await expect(fheTrain([...base, "--iterations", "2", "--degree", "4"])).rejects.toBeInstanceOf(UsageError);
     await expect(fheTrain([...base.slice(2), "--iterations", "2"])).rejects.toThrow(/missing --data/);
-    await expect(fheTrain([...base, "--iterations", "7"])).rejects.toThrow(/need 19 levels.*--refresh-every 2/);
+    await expect(fheTrain([...base, "--iterations", "7", "--degree", "3"])).rejects.toThrow(/need 19 levels.*--refresh-every 2/);
     await expect(fheTrain([...base, "--iterations", "7"])).rejects.toBeInstanceOf(CliError);
     await expect(fheTrain([...base, "--iterations", "2", "--label", "radius_mean"])).rejects.toThrow(CliError);
     await expect(fheTrain(["--data", path.join(dir, "missing.csv"), "--schema", schema, "--iterations", "2", "--out", out])).rejects.toThrow(/cannot read/);

@@ -1,6 +1,6 @@
 /** Pure parts of encrypted training: polynomial, schedule, layout, parameter sizing, export, metrics. */
 import { describe, expect, it } from "vitest";
-import { auc, blockLevels, fitSigmoid, galoisSteps, layoutFor, nagPlain, nagSchedule, packRows, packWeights, SIGMOID_COEFFS, sigmoidPoly, stateFromBetas, standardisation, toDenseModel, unpackWeights, zRows, DEFAULT_NAG } from "../../../client/fhe/training/nag.ts";
+import { auc, blockLevels, fitSigmoid, galoisSteps, layoutFor, nagPlain, nagSchedule, packRows, packWeights, SIGMOID_COEFFS, sigmoidPoly, stateFromBetas, standardisation, toDenseModel, unpackWeights, zRows, DEFAULT_NAG, AUTO_LR_FACTOR, autoLearningRate, secondMomentNorm } from "../../../client/fhe/training/nag.ts";
 import { keyBytes, MAX_KEY_BYTES, maxLevels, planTraining, trainingParams } from "../../../client/fhe/training/params.ts";
 import { MAX_BITS_128 } from "../../../client/fhe/params.ts";
 import { denseForward } from "../../../protocol/learning/dense.ts";
@@ -35,6 +35,19 @@ describe("NAG schedule", () => {
     const b2 = nagPlain(z, cfg, 2);
     const resumed = nagPlain(z, cfg, 6, stateFromBetas(3, b3.beta, b2.beta, cfg));
     resumed.beta.forEach((b, j) => expect(b).toBeCloseTo(full.beta[j]!, 12));
+  });
+});
+
+describe("automatic learning rate", () => {
+  it("λ_max of (1/n)Σ z zᵀ by power iteration; lr = AUTO_LR_FACTOR / λ_max", () => {
+    // rows ±e_j scaled: (1/n)Σ z zᵀ = diag(4/3, 1/3, 1/12)
+    const z = [[2, 0, 0], [-2, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 0.5], [0, 0, -0.5]].map((r) => Float64Array.from(r));
+    expect(secondMomentNorm(z)).toBeCloseTo(4 / 3, 6); // (1/6)·(4 + 4)
+    expect(autoLearningRate(z)).toBeCloseTo(AUTO_LR_FACTOR / (4 / 3), 6);
+    // two identical correlated columns double the top eigenvalue
+    const c = [[1, 1], [-1, -1], [1, 1], [-1, -1]].map((r) => Float64Array.from(r));
+    expect(secondMomentNorm(c)).toBeCloseTo(2, 6);
+    expect(() => secondMomentNorm([])).toThrow(RangeError);
   });
 });
 
@@ -73,6 +86,10 @@ describe("parameters", () => {
   it("chooses the smallest 128-bit N with scale ≥ 2^36 and keys within the budget", () => {
     expect(trainingParams(7)).toEqual({ polyModulusDegree: 16384, coeffModulusBits: [60, 40, 40, 40, 40, 40, 40, 40, 60], scaleBits: 40, securityLevel: 128 });
     expect(trainingParams(1)!.polyModulusDegree).toBe(8192);
+    // 3 levels (one degree-3 iteration after a refresh): N = 8192 with 50-bit outer primes (34 MB of keys, not N = 16384's 73 MB)
+    expect(trainingParams(3)).toEqual({ polyModulusDegree: 8192, coeffModulusBits: [50, 39, 39, 39, 50], scaleBits: 39, securityLevel: 128 });
+    expect(trainingParams(4)!.polyModulusDegree).toBe(16384);
+    expect(planTraining({ ...DEFAULT_NAG, iterations: 7 }, 1).params.polyModulusDegree).toBe(8192);
     expect(maxLevels()).toBe(8);
     expect(trainingParams(9)).toBeUndefined(); // 9 × 36 > 318 bits at N = 16384; N = 32768 keys over 512 MiB
     expect(trainingParams(9, 2 ** 30)).toMatchObject({ polyModulusDegree: 32768, scaleBits: 40 });

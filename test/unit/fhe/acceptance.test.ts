@@ -90,5 +90,16 @@ describe("acceptance", () => {
     console.log(`[fhe] optdigits MLP batch (params ${pkg.ckks.polyModulusDegree}/${pkg.ckks.coeffModulusBits.join(",")}): ${JSON.stringify(c)}`);
     expect(c.agreement).toBeGreaterThanOrEqual(0.999);
     expect(c.plainAcc).toBeGreaterThan(0.9);
+    // two rows per slot, split before the square with one conjugation per hidden unit
+    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model)), { single: false, packing: "complex" });
+    try {
+      const rc = await s.infer(d.xTest, "batch");
+      const cc = compare(model, d, rc);
+      console.log(`[fhe] optdigits MLP batch, two rows per slot: ${JSON.stringify(cc)}`);
+      expect(cc.agreement).toBeGreaterThanOrEqual(0.999);
+      expect(cc.maxErr).toBeLessThan(1e-3);
+    } finally {
+      s.close();
+    }
   });
 });
