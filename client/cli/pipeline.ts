@@ -25,8 +25,11 @@ export type FeatureBounds = Record<string, [number, number]>;
  */
 export function featureMomentsQuery(schema: DatasetSchema, pre: Preprocessing, bounds: FeatureBounds, maxRowsPerParty: number): StatsQueryInput {
   const measures = pre.numeric.map((col) => {
+    const spec = schema.columns.find((c) => c.name === col);
+    if (!spec) throw new CliError(`no column "${col}" in schema ${schema.name}; its columns: ${schema.columns.map((c) => c.name).join(", ")}`);
+    if (spec.type !== "numeric") throw new CliError(`feature "${col}" is a ${spec.type} column of ${schema.name}; list it under preprocessing.categorical, not numeric`);
     const b = bounds[col];
-    if (!b) throw new CliError(`no declared bounds for feature ${col}`);
+    if (!b) throw new CliError(`no declared bounds for feature ${col} (add "${col}": [min, max] to the bounds file)`);
     return { name: col, kind: "variance" as const, column: col, bounds: b };
   });
   // The most fractional bits the field allows for these ranges: small-range features
