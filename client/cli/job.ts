@@ -126,7 +126,9 @@ export async function watchJob(op: ApiClient, id: string, print: (s: string) => 
       seen.set(key, state);
       if (r.status === "accepted" && result === null) result = (await op.result(id).catch(() => null))?.result ?? null;
       const max = spec?.maxRounds ? `/${spec.maxRounds}` : "";
-      const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}` : "";
+      // A decline carries the node's own reason (its signed decline request): show it, not just the code.
+      const why = r.abort?.code === "declined" && r.abort.detail ? `: ${r.abort.detail}` : "";
+      const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}${why}` : "";
       print(`round ${r.round + 1}${max} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
     }
     if (job.status !== lastStatus) {
