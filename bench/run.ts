@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
   const dir = import.meta.dirname;
   if (!name || !/^[a-z0-9-]+$/.test(name) || !existsSync(path.join(dir, `${name}.ts`))) {
-    console.error(`bench: unknown benchmark ${JSON.stringify(name ?? "")}; try one of: coordinator, mascot, mascot-offline, stats, learning, learning-local, fhe, fhe-train`);
+    console.error(`bench: unknown benchmark ${JSON.stringify(name ?? "")}; try one of: base-ot, coordinator, package, mascot, mascot-offline, stats, learning, learning-local, fhe, fhe-train`);
     process.exit(2);
   }
   const mod = (await import(pathToFileURL(path.join(dir, `${name}.ts`)).href)) as { run: BenchRun };

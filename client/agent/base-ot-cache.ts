@@ -1,8 +1,12 @@
 /**
- * A node's KOS base OTs kept across rounds, per peer node and direction, so that a validated
- * round with a peer it has met before needs no public-key OTs (protocol/mascot/offline.ts
- * KosBaseStore; the 128 Chou–Orlandi OTs per ordered pair are most of a small validated
- * round's CPU in JavaScript).
+ * A node's OT-extension base OTs kept across rounds, per peer node and direction, so that a
+ * validated round with a peer it has met before needs no public-key OTs (protocol/mascot/
+ * offline.ts KosBaseStore). Since issue 13 these are the 128 MRR21 POPF-OTs on native X25519
+ * (base-ot-mrr.ts) of the one public-key direction per pair (the lower party index is the
+ * OT-extension sender; the other direction's base is derived fresh each session and never
+ * kept): ≈ 40 ms of CPU per pair instead of ≈ 280 ms of Chou–Orlandi in JavaScript, still a
+ * large share of a small first round (bench/results/base-ot.json). A committee order that
+ * swaps a pair's indices runs fresh base OTs once for that orientation; both are then kept.
  *
  * Safety rules (the KOS correlation Δ is reused while a base is kept):
  *  - a peer's bases are forgotten after any round with it that did not finish cleanly

@@ -22,15 +22,32 @@
  * are the caller's business (party.ts / the relay). {@link runOfflineInMemory} runs n parties
  * in one process (tests, benchmarks).
  *
- * ## Message flow (per ordered pair; "bcast" = to "all")
- * setup1  A_kos ‖ tag                (Chou–Orlandi first message; I am the KOS receiver of this pair;
- *                                     tag ≠ 0 offers base OTs kept from an earlier session, KosBaseStore)
- * setup2  B_kos | "reuse"            (I am the KOS sender, base-OT choice bits = my KOS Δ; "reuse" if I
- *                                     hold the offered base: both key this session's PRGs with H(k ‖ sid))
- * setup3  [SoftSpokenOT: my GGM-tree setup message under this session's keys H(k ‖ sid), softspoken.ts]
- *         ‖ OT extend for k OTs with choice bits = bits of my α_i: the COPE Initialize OTs
- *         (Fig. 4) come from the OT extension, as in MP-SPDZ, so only κ = 128 base OTs per
- *         ordered pair are public-key operations.
+ * ## Message flow (per ordered pair S → R, S = OT-extension sender; "bcast" = to "all")
+ * setup1  R → S: A_0 ‖ A_1 ‖ tag    (base-OT sender message, McQuoid–Rosulek–Roy POPF-OT on X25519,
+ *                                     base-ot-mrr.ts; tag ≠ 0 offers base OTs kept from an earlier
+ *                                     session, KosBaseStore)
+ * setup2  S → R: φ_1..φ_128 | "reuse" (base-OT choice bits = S's Δ; "reuse" if S holds the offered
+ *                                     base). Fresh or reused, both key this session's PRGs with
+ *                                     H(k ‖ sid) (kosSenderFromBase / ssSenderSetup).
+ *         receiveAsync runs the base-OT X25519 multiplications of all peers at once on the async
+ *         backend (node:crypto in Node, WebCrypto in workerd/browsers); receive() on the sync one
+ *         (node:crypto, else noble): same messages, same keys (protocol/crypto/x25519.ts).
+ * setup3  R → S: [SoftSpokenOT: R's GGM-tree setup message under this session's keys H(k ‖ sid),
+ *         softspoken.ts] ‖ OT extend for k OTs with choice bits = bits of R's α: the COPE
+ *         Initialize OTs (Fig. 4) come from the OT extension, as in MP-SPDZ.
+ *
+ * ## One public-key direction per pair (`derivedBaseOts`, default when count > 0)
+ * Only the extension with the lower index as sender (S = lo, R = hi) runs the steps above on
+ * public-key base OTs. In setup3 hi extends κ more OTs with choice bits = a fresh Δ' of its
+ * own: lo's (v0, v1) and hi's v_{Δ'} of those OTs are the base OTs of the extension hi → lo
+ * (S = hi, R = lo): lo holds both keys of each, hi the key its Δ' bit chose — exactly what
+ * a base OT gives (the extension's outputs realise random OT with chosen choice bits;
+ * SoftSpokenOT's and KOS's checks cover the extra OTs like the others). lo then sends that
+ * direction's setup3 (GGM trees ‖ COPE extend) ahead of its batch-0 `kos` message, so there
+ * is no extra message round; the other setup messages of the derived direction are empty.
+ * Public-key work per pair halves; the derived base is fresh every session (Δ' too) and never
+ * kept. With count = 0 (no batch to carry it) both directions use public-key base OTs.
+ *
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
  *  kos     OT-extension message (SoftSpokenOT or KOS; the phase keeps its name) for the k·m·τ
  *          Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply;
@@ -58,11 +75,11 @@ import {
   copeReceiverExtend, copeReceiverFromOts, copeSenderExtend, copeSenderFromOts, deltaBits,
   type CopeReceiverState, type CopeSenderState,
 } from "./cope.ts";
-import type { BaseOtSenderState } from "./base-ot.ts";
+import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrrSenderStart, MRR_RECEIVER_BYTES_PER_OT, MRR_SENDER_MESSAGE_BYTES, type MrrSenderState } from "./base-ot-mrr.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
-  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverFromBase, kosReceiverSetupFinishWithBase, kosSenderExtendAsync, kosSenderFromBase,
-  type KosReceiverBase, type KosSenderBase, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup, KAPPA, paddedCount,
+  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverFromBase, kosSenderExtendAsync, kosSenderFromBase,
+  type KosReceiverBase, type KosSenderBase, kosMessageLength, kosSenderExtend, KAPPA, paddedCount,
   type KosReceiverState, type KosSenderState,
 } from "./ot-extension.ts";
 import {
@@ -93,6 +110,13 @@ export interface OfflineConfig {
   otExtension?: "softspoken" | "kos";
   /** SoftSpokenOT's k (bits per small-field VOLE, 2..8; default SS_DEFAULT_K). */
   softspokenK?: number;
+  /**
+   * Public-key base OTs for one direction per pair only (default true; ignored when count = 0):
+   * the OT extension with the lower-indexed party as sender runs on public-key base OTs, and
+   * the other direction's κ base OTs are κ more OTs of that extension (see the module
+   * comment). All parties must use the same setting.
+   */
+  derivedBaseOts?: boolean;
 }
 
 /** One OT-extension instance of an ordered pair, either protocol. */
@@ -176,7 +200,7 @@ export class OfflineParty {
   private results: TripleShares[] = [];
   private _done = false;
   private aborted = false;
-  private kosPending: Array<BaseOtSenderState | undefined> = [];
+  private kosPending: Array<MrrSenderState | undefined> = [];
   private kosR: Array<OtReceiver | undefined> = [];
   private kosS: Array<OtSender | undefined> = [];
   /** OT extension in use and SoftSpokenOT's k. */
@@ -190,8 +214,17 @@ export class OfflineParty {
   private readonly baseOts: KosBaseStore | undefined;
   /** Per peer (as KOS receiver): the base I offered to reuse in setup1, if any. */
   private offered: Array<KosReceiverBase | undefined> = [];
-  /** Ordered pairs (me as KOS receiver, peer) whose base OTs were reused this session. */
+  /**
+   * Peers whose public-key base OTs were reused this session (with derived base OTs each pair
+   * has one such direction, counted at both ends; without, ordered pairs with me as receiver).
+   */
   reusedBaseOts = 0;
+  /** One public-key direction per pair (derivedBaseOts and count > 0). */
+  private readonly derive: boolean;
+  /** Derived direction (me as OT-extension receiver, peer j > me): my setup message for j, sent ahead of batch 0's extension message. */
+  private derivedSetup: Array<Uint8Array | undefined> = [];
+  /** Derived direction (me as OT-extension sender, peer j < me): j's setup message was consumed (batch 0). */
+  private derivedTaken = false;
   private inputSeedsR: Array<CopeReceiverSeeds | undefined> = [];
   /** Payload bytes this party sent (a broadcast counts once per recipient). */
   bytesSent = 0;
@@ -214,6 +247,7 @@ export class OfflineParty {
     this.ote = ote;
     this.ssK = cfg.softspokenK ?? SS_DEFAULT_K;
     ssBlockSizes(this.ssK); // throws RangeError on a bad k
+    this.derive = (cfg.derivedBaseOts ?? true) && cfg.count > 0;
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
     this.tau = combineTau(this.F);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
@@ -261,13 +295,20 @@ export class OfflineParty {
     return { to, phase: `offline.${phase}`, payload };
   }
 
+  /** Does the OT extension with sender S and receiver R run on public-key base OTs (else on OTs of the R → S extension)? */
+  private publicKey(S: number, R: number): boolean {
+    return !this.derive || S < R;
+  }
+
   /** Setup step 1: base-OT first messages to every peer. */
   start(): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
-      const k = kosReceiverSetupStart(this.pairSid("kos", j, this.me), this.rng); // j = KOS sender, me = receiver
-      this.kosPending[j] = k.pending;
-      // A ‖ tag: the tag offers base OTs kept from an earlier session with j (zeros: none).
+      // j = OT-extension sender (base-OT receiver), me = OT-extension receiver (base-OT sender).
+      if (!this.publicKey(j, this.me)) { outs.push(this.out(j, "setup1", new Uint8Array(0))); continue; }
+      const k = mrrSenderStart(baseOtSid(this.pairSid("kos", j, this.me)), this.rng);
+      this.kosPending[j] = k.state;
+      // A_0 ‖ A_1 ‖ tag: the tag offers base OTs kept from an earlier session with j (zeros: none).
       this.offered[j] = this.baseOts?.receiver(j);
       outs.push(this.out(j, "setup1", concatBytes(k.message, this.offered[j]?.tag ?? new Uint8Array(32))));
     }
@@ -311,11 +352,16 @@ export class OfflineParty {
         if (this.stage === "start") {
           await this.prefetchBatch();
           o = await this.startBatchAsync();
+        } else if ((this.stage === "setup1" || this.stage === "setup2") && this.complete(this.stage)) {
+          const msgs = this.inbox.get(this.stage)!;
+          this.inbox.delete(this.stage);
+          o = this.stage === "setup1" ? await this.onSetup1Async(msgs) : await this.onSetup2Async(msgs);
         } else if (this.stage.endsWith(".kos") && this.needed().every((p) => this.complete(p))) {
           const need = this.needed();
           const got = need.map((p) => this.inbox.get(p)!);
           for (const p of need) this.inbox.delete(p);
           const B = this.batch!, msgs = got[0]!;
+          this.takeDerivedSetup(msgs);
           // All peers at once, so one peer's native AES overlaps another's JS work.
           const pre = await inPeerOrder(this.peers.map((j) => otSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
@@ -339,10 +385,11 @@ export class OfflineParty {
     const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
+      // (A derived direction's sender side exists only once batch 0's message arrived.)
       for (const p of otStreams(this.kosR[j]!)) jobs.push(p.prefetch(colBytes));
-      for (const p of otStreams(this.kosS[j]!)) jobs.push(p.prefetch(colBytes));
-      for (const p of this.copeS[j]!.prg0) jobs.push(p.prefetch(copeBytes));
-      for (const p of this.copeS[j]!.prg1) jobs.push(p.prefetch(copeBytes));
+      if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) jobs.push(p.prefetch(colBytes));
+      for (const p of this.copeS[j]?.prg0 ?? []) jobs.push(p.prefetch(copeBytes));
+      for (const p of this.copeS[j]?.prg1 ?? []) jobs.push(p.prefetch(copeBytes));
       for (const p of this.copeR[j]!.prg) jobs.push(p.prefetch(copeBytes));
     }
     await Promise.all(jobs);
@@ -425,51 +472,109 @@ export class OfflineParty {
   private setStage(step: Step): void { this.stage = `${this.batchNo}.${step}`; }
 
   // ------------------------------------------------------------------ setup
-  private onSetup1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const outs: OfflineOutbound[] = [];
-    for (const j of this.peers) {
+  /**
+   * Setup step 2 (me = OT-extension sender, base-OT receiver with choice bits Δ), per peer in
+   * order: checks the length, answers "reuse" to an offered base I hold, else draws Δ and runs
+   * the base-OT receiver through `receive` (sync or native). Errors are kept per peer so that
+   * both paths report the first failing peer's.
+   */
+  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
+    return perPeer<number, { j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
-      if (p.length !== 64) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected 64 bytes");
-      const sid = this.pairSid("kos", this.me, j);
-      const offer = p.subarray(32);
-      const kept = this.baseOts?.sender(j);
-      if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) {
-        // Both sides still hold the same base OTs: no public-key operations this session.
-        if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(sid, kept) };
-        else this.ssSenderBase[j] = kept;
-        outs.push(this.out(j, "setup2", REUSE));
-        continue;
+      if (!this.publicKey(this.me, j)) {
+        if (p.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected an empty message (derived base OTs)");
+        return { j, none: true };
       }
-      const k = kosSenderSetup(sid, p.subarray(0, 32), this.rng, j);
-      if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: k.state };
-      else this.ssSenderBase[j] = k.base;
-      this.baseOts?.saveSender(j, k.base);
-      outs.push(this.out(j, "setup2", k.message));
+      const want = MRR_SENDER_MESSAGE_BYTES + 32;
+      if (p.length !== want) throw new ProtocolAbort("bad-encoding", [j], `offline setup1: expected ${want} bytes`);
+      const offer = p.subarray(MRR_SENDER_MESSAGE_BYTES);
+      const kept = this.baseOts?.sender(j);
+      // Both sides still hold the same base OTs: no public-key operations this session.
+      if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) return { j, kept };
+      const delta = new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer);
+      const choices = deltaChoices(delta);
+      const A = p.subarray(0, MRR_SENDER_MESSAGE_BYTES);
+      return { j, A, delta, ot: receive(baseOtSid(this.pairSid("kos", this.me, j)), choices, A, j) };
+    }, (j, e) => ({ j, ot: lazy!(e) }));
+  }
+
+  private finishSetup1(plan: Array<{ j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: { message: Uint8Array; keys: Uint8Array }; none?: true }>): OfflineOutbound[] {
+    const outs: OfflineOutbound[] = [];
+    for (const { j, kept, A, delta, ot, none } of plan) {
+      if (none) { outs.push(this.out(j, "setup2", new Uint8Array(0))); continue; }
+      const sid = this.pairSid("kos", this.me, j);
+      let base: KosSenderBase;
+      if (kept) {
+        base = kept;
+        if (this.derive) this.reusedBaseOts++;
+        outs.push(this.out(j, "setup2", REUSE));
+      } else {
+        base = { tag: baseTag(A!, ot!.message), delta: delta!, keys: ot!.keys };
+        this.baseOts?.saveSender(j, base);
+        outs.push(this.out(j, "setup2", ot!.message));
+      }
+      if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(sid, base) };
+      else this.ssSenderBase[j] = base;
     }
     this.stage = "setup2";
     return outs;
   }
 
-  private onSetup2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const kb = 32 * KAPPA, outs: OfflineOutbound[] = [];
-    const bits = deltaBits(this.F, this.alphaShare);
-    for (const j of this.peers) {
+  private onSetup1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    return this.finishSetup1(this.planSetup1(msgs, (sid, ch, A, j) => mrrReceive(sid, ch, A, this.rng, j)));
+  }
+
+  private async onSetup1Async(msgs: Array<Uint8Array | undefined>): Promise<OfflineOutbound[]> {
+    const plan = this.planSetup1(msgs, (sid, ch, A, j) => mrrReceiveAsync(sid, ch, A, this.rng, j), (e) => Promise.reject(e));
+    // All peers at once: one peer's native X25519 work overlaps another's JS.
+    const ots = await inPeerOrder(plan.map((x) => x.ot ?? Promise.resolve(undefined)));
+    return this.finishSetup1(plan.map((x, k) => ({ ...x, ot: ots[k] })));
+  }
+
+  /** Setup step 3's base OTs (me = base-OT sender): per peer, "reuse" of what I offered or the sender's keys from φ. */
+  private planSetup2<R>(msgs: Array<Uint8Array | undefined>, finish: (st: MrrSenderState, phi: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: R; none?: true }> {
+    const kb = MRR_RECEIVER_BYTES_PER_OT * KAPPA;
+    return perPeer<number, { j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
-      const sid = this.pairSid("kos", j, this.me);
-      let base: KosReceiverBase;
+      if (!this.publicKey(j, this.me)) {
+        if (p.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: expected an empty message (derived base OTs)");
+        return { j, none: true };
+      }
       if (bytesEqual(p, REUSE)) {
         const offered = this.offered[j];
         if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of base OTs that were not offered");
-        base = offered;
-        if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, offered) };
+        return { j, reused: offered };
+      }
+      if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
+      return { j, phi: p, ot: finish(this.kosPending[j]!, p, j) };
+    }, (j, e) => ({ j, ot: lazy!(e) }));
+  }
+
+  private onSetup2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    return this.finishSetup2(this.planSetup2(msgs, (st, phi, j) => mrrSenderFinish(st, phi, KAPPA, j)));
+  }
+
+  private async onSetup2Async(msgs: Array<Uint8Array | undefined>): Promise<OfflineOutbound[]> {
+    const plan = this.planSetup2(msgs, (st, phi, j) => mrrSenderFinishAsync(st, phi, KAPPA, j), (e) => Promise.reject(e));
+    const ots = await inPeerOrder(plan.map((x) => x.ot ?? Promise.resolve(undefined)));
+    return this.finishSetup2(plan.map((x, k) => ({ ...x, ot: ots[k] })));
+  }
+
+  private finishSetup2(plan: Array<{ j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: { k0: Uint8Array; k1: Uint8Array }; none?: true }>): OfflineOutbound[] {
+    const outs: OfflineOutbound[] = [];
+    const bits = deltaBits(this.F, this.alphaShare);
+    for (const { j, reused, phi, ot, none } of plan) {
+      if (none) { outs.push(this.out(j, "setup3", new Uint8Array(0))); continue; }
+      const sid = this.pairSid("kos", j, this.me);
+      let base: KosReceiverBase;
+      if (reused) {
+        base = reused;
         this.reusedBaseOts++;
       } else {
-        if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
-        const fresh = kosReceiverSetupFinishWithBase(sid, this.kosPending[j]!, p, j);
-        base = fresh.base;
-        if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: fresh.state };
-        this.baseOts?.saveReceiver(j, fresh.base);
+        base = { tag: baseTag(this.kosPending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
+        this.baseOts?.saveReceiver(j, base);
       }
+      if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, base) };
       this.kosPending[j] = undefined;
       // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
       let prefix: Uint8Array = new Uint8Array(0);
@@ -478,30 +583,106 @@ export class OfflineParty {
         this.kosR[j] = { kind: "ss", st: ss.state };
         prefix = ss.message;
       }
-      // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i.
-      const ext = otReceiverExtend(this.kosR[j]!, bits, this.rng, 1, undefined);
-      this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
-      this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
+      // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i —
+      // and, when the direction me → j is derived, κ more OTs with choice bits = my fresh Δ'
+      // for it: their outputs are its base OTs (I am its OT-extension sender, j its receiver).
+      const derived = !this.publicKey(this.me, j);
+      const delta2 = derived ? new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer) : undefined;
+      const choices = delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits;
+      const ext = otReceiverExtend(this.kosR[j]!, choices, this.rng, 1, undefined);
+      const nb = this.F.bits;
+      this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs.subarray(0, 16 * nb));
+      this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, nb) };
+      if (delta2) {
+        const base: KosSenderBase = { tag: new Uint8Array(32), delta: delta2, keys: ext.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
+        if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(this.pairSid("kos", this.me, j), base) };
+        else this.ssSenderBase[j] = base;
+      }
       outs.push(this.out(j, "setup3", prefix.length ? concatBytes(prefix, ext.message) : ext.message));
     }
     this.stage = "setup3";
     return outs;
   }
 
+  /** Extra OTs in the setup3 extension: κ when the reverse direction's base OTs are derived from it. */
+  private setup3Ots(S: number, R: number): number {
+    return this.F.bits + (this.publicKey(R, S) ? 0 : KAPPA);
+  }
+
+  /** Byte length of an OT-extension setup message (SoftSpokenOT's GGM trees; 0 for KOS) plus an extend message for m OTs. */
+  private setupLength(m: number): { head: number; total: number } {
+    const head = this.ote === "softspoken" ? ssSetupMessageLength(this.ssK) : 0;
+    return { head, total: head + (this.ote === "softspoken" ? ssMessageLength(this.ssK, m) : kosMessageLength(m)) };
+  }
+
+  /**
+   * Derived direction j → me (j the OT-extension sender, j > me): from the κ extra OTs of my
+   * extension towards j (my v0, v1), set up my receiver side and build the setup message
+   * that j gets ahead of batch 0's extension message: SoftSpokenOT's GGM trees and the COPE
+   * Initialize extend (choice bits = bits of α_i), exactly what setup3 would carry.
+   */
+  private deriveReceiver(j: number, k0: Uint8Array, k1: Uint8Array): void {
+    const sid = this.pairSid("kos", j, this.me);
+    const base: KosReceiverBase = { tag: new Uint8Array(32), k0, k1 };
+    let prefix: Uint8Array = new Uint8Array(0);
+    if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, base) };
+    else {
+      const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
+      this.kosR[j] = { kind: "ss", st: ss.state };
+      prefix = ss.message;
+    }
+    const ext = otReceiverExtend(this.kosR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1, undefined);
+    this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
+    this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
+    this.derivedSetup[j] = concatBytes(prefix, ext.message);
+  }
+
+  /**
+   * Derived direction, me as OT-extension sender (peers j < me), batch 0: strips j's setup
+   * message from the front of its extension message (in place) and sets up my sender side
+   * and COPE Initialize. Throws ProtocolAbort "bad-encoding" on a short message.
+   */
+  private takeDerivedSetup(msgs: Array<Uint8Array | undefined>): void {
+    if (!this.derive || this.derivedTaken || this.batchNo !== 0) return;
+    this.derivedTaken = true;
+    for (const j of this.peers) {
+      if (this.publicKey(this.me, j)) continue;
+      const { head, total } = this.setupLength(this.F.bits);
+      const msg = msgs[j]!;
+      if (msg.length < total) throw new ProtocolAbort("bad-encoding", [j], `offline 0.kos: expected ${total} bytes of setup ahead of the extension`);
+      if (this.ote === "softspoken") {
+        this.kosS[j] = { kind: "ss", st: ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j) };
+        this.ssSenderBase[j] = undefined;
+      }
+      const { v0, v1 } = otSenderExtend(this.kosS[j]!, this.F.bits, msg.subarray(head, total), j, 1);
+      this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
+      this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
+      msgs[j] = msg.subarray(total);
+    }
+  }
+
   private onSetup3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     for (const j of this.peers) {
-      // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
       let msg = msgs[j]!;
+      if (!this.publicKey(this.me, j)) {
+        // Derived direction: j's setup comes ahead of its batch-0 extension message.
+        if (msg.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup3: expected an empty message (derived base OTs)");
+        continue;
+      }
+      // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
+      const m = this.setup3Ots(this.me, j), { head, total } = this.setupLength(m);
       if (this.ote === "softspoken") {
-        const head = ssSetupMessageLength(this.ssK), want = head + ssMessageLength(this.ssK, this.F.bits);
-        if (msg.length !== want) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${want} bytes`);
+        if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
         this.kosS[j] = { kind: "ss", st: ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j) };
         this.ssSenderBase[j] = undefined;
         msg = msg.subarray(head);
       }
-      const { v0, v1 } = otSenderExtend(this.kosS[j]!, this.F.bits, msg, j, 1);
-      this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
-      this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
+      const { v0, v1 } = otSenderExtend(this.kosS[j]!, m, msg, j, 1);
+      const nb = this.F.bits;
+      this.copeS[j] = copeSenderFromOts(this.F, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
+      this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, nb), k1: inputCopeSeeds(v1, nb) };
+      // The reverse direction (j the OT-extension sender, me its receiver) takes the κ extra OTs as its base.
+      if (m > nb) this.deriveReceiver(j, v0.slice(16 * nb, 16 * (nb + KAPPA)), v1.slice(16 * nb, 16 * (nb + KAPPA)));
     }
     this.stage = "start";
     return [];
@@ -543,7 +724,13 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     this.peers.forEach((j, k) => {
       batch.kosOut[j] = ext[k]!.outputs;
-      outs.push(this.out(j, `${this.batchNo}.kos`, ext[k]!.message));
+      const pre = this.batchNo === 0 ? this.derivedSetup[j] : undefined;
+      if (!pre) { outs.push(this.out(j, `${this.batchNo}.kos`, ext[k]!.message)); return; }
+      // Derived direction: my setup for j rides ahead of batch 0's extension message (counted as setup).
+      outs.push(this.out(j, `${this.batchNo}.kos`, concatBytes(pre, ext[k]!.message)));
+      this.bytesByStep.kos! -= pre.length;
+      this.bytesByStep.setup3 = (this.bytesByStep.setup3 ?? 0) + pre.length;
+      this.derivedSetup[j] = undefined;
     });
     batch.coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
     for (let c = 0; c < 3; c++) batch.coinCommits[c]![this.me] = batch.coins[c]!.commitment;
@@ -566,9 +753,9 @@ export class OfflineParty {
     const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
     try {
       for (const j of this.peers) {
-        for (const p of otStreams(this.kosS[j]!)) p.prefetchInBackground(colBytes);
-        for (const p of this.copeS[j]!.prg0) p.prefetchInBackground(copeBytes);
-        for (const p of this.copeS[j]!.prg1) p.prefetchInBackground(copeBytes);
+        if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) p.prefetchInBackground(colBytes);
+        for (const p of this.copeS[j]?.prg0 ?? []) p.prefetchInBackground(copeBytes);
+        for (const p of this.copeS[j]?.prg1 ?? []) p.prefetchInBackground(copeBytes);
         for (const p of this.copeR[j]!.prg) p.prefetchInBackground(copeBytes);
         if (nextCol > 0) for (const p of otStreams(this.kosR[j]!)) p.prefetchInBackground(nextCol);
       }
@@ -578,6 +765,7 @@ export class OfflineParty {
   }
 
   private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>, pre?: Array<{ v0: Uint8Array; v1: Uint8Array }>): OfflineOutbound[] {
+    this.takeDerivedSetup(msgs);
     const F = this.F, B = this.batch!, outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const cm = coins[j]!;
@@ -817,8 +1005,34 @@ function inputCopeSeeds(flat: Uint8Array, k: number): Uint8Array[] {
   return Array.from({ length: k }, (_, l) => sha256(concatBytes(INPUT_SEED_TAG, flat.subarray(16 * l, 16 * l + 16))).slice(0, 16));
 }
 
-/** setup2 payload meaning "reuse the base OTs you offered" (a fresh reply is 32·κ bytes). */
+/** Δ (κ bits in words) as κ choice bytes 0/1. */
+function deltaChoices(delta: Uint32Array): Uint8Array {
+  const c = new Uint8Array(KAPPA);
+  for (let l = 0; l < KAPPA; l++) c[l] = (delta[l >>> 5]! >>> (l & 31)) & 1;
+  return c;
+}
+
+/** setup2 payload meaning "reuse the base OTs you offered" (a fresh reply is 64·κ bytes). */
 const REUSE = utf8("reuse");
+
+const BASE_TAG = utf8("2pm/offline/base-ot-tag/v2");
+/** Names a pair's base OTs identically on both sides: H(tag ‖ A_0 ‖ A_1 ‖ φ_1..φ_κ). */
+function baseTag(messageA: Uint8Array, messageB: Uint8Array): Uint8Array {
+  return sha256(concatBytes(BASE_TAG, messageA, messageB));
+}
+
+/** The base-OT session id of an ordered pair's OT extension. */
+function baseOtSid(pairSid: Uint8Array): Uint8Array {
+  return concatBytes(utf8("base-ot/"), pairSid);
+}
+
+/** Runs `f` for each item; with `lazy`, a throw becomes that item's rejected promise (so inPeerOrder reports the first failing peer, as the sync loop would). */
+function perPeer<T, R>(items: T[], lazy: boolean, f: (x: T) => R, fail: (x: T, e: unknown) => R): R[] {
+  return items.map((x) => {
+    if (!lazy) return f(x);
+    try { return f(x); } catch (e) { return fail(x, e); }
+  });
+}
 
 /**
  * A node's KOS base OTs kept across sessions, per peer party index of the current session

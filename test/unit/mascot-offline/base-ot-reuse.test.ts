@@ -1,6 +1,6 @@
 /**
- * KOS base OTs kept across sessions (offline.ts KosBaseStore, client/agent/base-ot-cache.ts):
- * a second session between the same nodes reuses them (no Chou–Orlandi messages), still
+ * Base OTs kept across sessions (offline.ts KosBaseStore, client/agent/base-ot-cache.ts):
+ * a second session between the same nodes reuses them (no public-key base OTs), still
  * produces correct authenticated triples with different outputs, falls back to fresh base
  * OTs when one side has forgotten, and a cheat in a reusing session is still caught.
  */
@@ -43,9 +43,14 @@ describe("KOS base OTs reused across sessions", () => {
     expect(second.reused).toEqual([2, 2, 2]); // each party reused its base with both peers
     const a2 = checkTriples(second.r);
     expect(a2).not.toEqual(a1);
+    // Public-key base OTs run in one direction per pair (the lower party index is the
+    // OT-extension sender): a new order keeps a→b (a is still below b) but flips c's pairs, which
+    // run fresh base OTs once; from then on both orientations are kept.
     const shuffled = session(caches, [NODES[2]!, NODES[0]!, NODES[1]!], "round-3");
-    expect(shuffled.reused).toEqual([2, 2, 2]);
+    expect(shuffled.reused).toEqual([0, 1, 1]);
     checkTriples(shuffled.r);
+    expect(session(caches, [NODES[2]!, NODES[0]!, NODES[1]!], "round-4").reused).toEqual([2, 2, 2]);
+    expect(session(caches, NODES, "round-5").reused).toEqual([2, 2, 2]);
   });
 
   it("a node that forgot its peers' bases gets fresh base OTs with them; the others keep reusing among themselves", () => {
