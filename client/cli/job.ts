@@ -17,6 +17,9 @@ import { operatorFrom, operatorOptions } from "./operator.ts";
 import { submitterKeyFrom } from "./submitter.ts";
 import { withFederatedStandardization, type FeatureBounds } from "./pipeline.ts";
 import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
+import { preprocessingIssues } from "../../protocol/learning/spec.ts";
+import { encodedDim } from "../../protocol/learning/features.ts";
+import { parseLearningTask } from "../../protocol/jobs/learning.ts";
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;
@@ -70,12 +73,44 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
 export async function prepareSpec(op: ApiClient, spec: JobSpec, print: (s: string) => void): Promise<JobSpec> {
   if (spec.type !== "learning") return spec;
   const { schema, bounds, ...task } = spec.task as Record<string, unknown> & { bounds?: { bounds?: FeatureBounds } };
+  checkLearningSpec(task, schema);
   const clean: JobSpec = { ...spec, task };
   const pre = (task.model as { preprocessing?: { standardize?: boolean } } | undefined)?.preprocessing;
   if (!pre?.standardize || task.standardization) return clean;
   if (!schema || !bounds?.bounds) throw new CliError("a standardising learning spec needs task.schema and task.bounds (declared feature ranges) for its feature-moments job");
   const { spec: ready } = await withFederatedStandardization(op, clean, parseDatasetSchema(schema, "task.schema"), bounds.bounds, print);
   return ready;
+}
+
+/**
+ * Checks a learning task before anything runs (the feature-moments job included): fills
+ * `model.inputDim` from the preprocessing when it is left out, checks the preprocessing
+ * against the dataset schema (columns, types, levels, classes) when the spec names one, and
+ * parses the whole task as the coordinator will. Mutates `task.model.inputDim` only when
+ * absent. Throws CliError listing every problem.
+ */
+export function checkLearningSpec(task: Record<string, unknown>, schemaJson: unknown): void {
+  const model = task.model as { inputDim?: number; preprocessing?: Parameters<typeof preprocessingIssues>[0] } | undefined;
+  const pre = model?.preprocessing;
+  if (model && pre && model.inputDim === undefined) model.inputDim = encodedDim({ ...pre, categorical: pre.categorical ?? [] } as Parameters<typeof encodedDim>[0]);
+  const issues: string[] = [];
+  if (pre && schemaJson !== undefined) {
+    try {
+      issues.push(...preprocessingIssues(pre, parseDatasetSchema(schemaJson, "task.schema")));
+    } catch (e) {
+      issues.push(`task.schema: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  try {
+    // The standardisation is computed later by the moments job: parse as if it were there.
+    const st = (task.model as { inputDim?: number } | undefined)?.inputDim ?? 0;
+    parseLearningTask(task.standardization === undefined && pre?.standardize !== false ? { ...task, standardization: { mean: new Array(st).fill(0), std: new Array(st).fill(1) } } : task);
+  } catch (e) {
+    const z = e as { issues?: Array<{ path: PropertyKey[]; message: string }> };
+    if (z.issues) issues.push(...z.issues.map((i) => `task.${i.path.map(String).join(".")}: ${i.message}`));
+    else issues.push((e as Error).message);
+  }
+  if (issues.length) throw new CliError(`invalid learning spec: ${issues.join("; ")}`);
 }
 
 async function submit(args: string[]): Promise<number> {

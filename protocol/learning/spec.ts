@@ -5,6 +5,7 @@
  * Pure: zod only.
  */
 import { z } from "zod";
+import type { DatasetSchema } from "../stats/schema.ts";
 
 /** Hidden-layer activations. `square` is x², `poly2` is c0 + c1·x + c2·x² (FHE-friendly). */
 export const HiddenActivation = z.enum(["relu", "sigmoid", "tanh", "square", "poly2", "linear"]);
@@ -64,6 +65,40 @@ export const Preprocessing = z.strictObject({
   label: z.strictObject({ column: z.string().min(1), classes: z.array(z.string()).min(2) }).optional(),
 });
 export type Preprocessing = z.infer<typeof Preprocessing>;
+
+/**
+ * Every way `pre` does not fit the declared dataset schema, as `path: message` strings (empty
+ * when it fits): unknown columns (naming the schema's), a numeric feature that is not a numeric
+ * column, a categorical feature or label that is not categorical, and levels or classes the
+ * schema does not declare (they would silently encode as all zeros). Pure; never throws.
+ */
+export function preprocessingIssues(pre: z.input<typeof Preprocessing>, schema: DatasetSchema): string[] {
+  const issues: string[] = [];
+  const col = (name: string) => schema.columns.find((c) => c.name === name);
+  const names = schema.columns.map((c) => c.name).join(", ");
+  pre.numeric.forEach((name, i) => {
+    const c = col(name);
+    if (!c) issues.push(`preprocessing.numeric.${i}: no column "${name}" in schema ${schema.name} (columns: ${names})`);
+    else if (c.type !== "numeric") issues.push(`preprocessing.numeric.${i}: "${name}" is a ${c.type} column; list it under categorical`);
+  });
+  (pre.categorical ?? []).forEach((cat, i) => {
+    const c = col(cat.column);
+    if (!c) { issues.push(`preprocessing.categorical.${i}: no column "${cat.column}" in schema ${schema.name} (columns: ${names})`); return; }
+    if (c.type === "numeric") { issues.push(`preprocessing.categorical.${i}: "${cat.column}" is numeric; list it under numeric`); return; }
+    const unknown = cat.levels.filter((l) => !c.levels.includes(l));
+    if (unknown.length) issues.push(`preprocessing.categorical.${i}: ${cat.column} has no level ${unknown.map((l) => JSON.stringify(l)).join(", ")} (levels: ${c.levels.join(", ")})`);
+  });
+  if (pre.label) {
+    const c = col(pre.label.column);
+    if (!c) issues.push(`preprocessing.label: no column "${pre.label.column}" in schema ${schema.name} (columns: ${names})`);
+    else if (c.type === "numeric") issues.push(`preprocessing.label: "${pre.label.column}" is numeric; a label needs declared classes`);
+    else {
+      const unknown = pre.label.classes.filter((l) => !c.levels.includes(l));
+      if (unknown.length) issues.push(`preprocessing.label: ${pre.label.column} has no class ${unknown.map((l) => JSON.stringify(l)).join(", ")} (levels: ${c.levels.join(", ")})`);
+    }
+  }
+  return issues;
+}
 
 /** The model spec of a learning job. `z.input<typeof ModelSpec>` is what a submitter writes. */
 export const ModelSpec = z
