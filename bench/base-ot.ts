@@ -29,6 +29,7 @@ import { mrrReceiveAsync, mrrSenderFinishAsync, mrrSenderStartAsync } from "../p
 import { forceX25519BackendForTests, nativeX25519, x25519AsyncBackend, x25519Sync } from "../protocol/crypto/x25519.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 import type { BenchResult } from "./types.ts";
+import { cpuMs } from "./timing.ts";
 
 const M = 128;
 
@@ -37,10 +38,6 @@ function arg(args: string[], name: string, dflt: string): string {
   return a ? a.slice(name.length + 3) : dflt;
 }
 
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -12,23 +12,12 @@ import { cryptoRng } from "../protocol/rng.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
 import { runNetwork, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/transport.ts";
 import type { BenchResult } from "./types.ts";
+import { cpuMs, Timed } from "./timing.ts";
 import { loadavg } from "node:os";
 import { OfflineParty, runOfflineInMemory } from "../protocol/mascot/offline.ts";
 import { copeExtendReceiver, copeExtendSender } from "../protocol/mascot/input.ts";
 
-/** Process CPU time in ms (user + system): robust to other processes competing for the cores. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
-class Timed implements MessageParty {
-  cpu = 0;
-  constructor(readonly p: SecureSumParty) {}
-  get done(): boolean { return this.p.done; }
-  start(): Outbound[] { const t = cpuMs(); try { return this.p.start(); } finally { this.cpu += cpuMs() - t; } }
-  receive(m: Inbound): Outbound[] { const t = cpuMs(); try { return this.p.receive(m); } finally { this.cpu += cpuMs() - t; } }
-}
 
 export function secureSumOnce(n: number, d: number, mode: AggregationMode, predicates: Predicate[] = []) {
   const f = m61;

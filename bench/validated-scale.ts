@@ -29,19 +29,9 @@ import { runNetwork, type Inbound, type MessageParty, type Outbound } from "../p
 import { ValidationPlan } from "../protocol/mascot/validation.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
+import { cpuMs, Timed } from "./timing.ts";
 
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
-class Timed implements MessageParty {
-  cpu = 0;
-  constructor(readonly p: SecureSumParty) {}
-  get done(): boolean { return this.p.done; }
-  start(): Outbound[] { const t = cpuMs(); try { return this.p.start(); } finally { this.cpu += cpuMs() - t; } }
-  receive(m: Inbound): Outbound[] { const t = cpuMs(); try { return this.p.receive(m); } finally { this.cpu += cpuMs() - t; } }
-}
 
 function arg(args: string[], name: string): string | undefined {
   const a = args.find((x) => x.startsWith(`--${name}=`));

@@ -28,7 +28,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { randomBelow, seededRng, type Rng } from "../protocol/rng.ts";
+import { bufferedRng, randomBelow, seededRng, type Rng } from "../protocol/rng.ts";
 import { columnIndex, parseDatasetSchema, type DatasetSchema, type Row } from "../protocol/stats/schema.ts";
 import { formatFromPath, parseData } from "../client/data/parse.ts";
 
@@ -94,7 +94,7 @@ function shuffle(idx: number[], rng: Rng): number[] {
  */
 export function holdoutIndices(n: number, fraction: number, seed: string): { test: number[]; rest: number[] } {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`--holdout must be a fraction strictly between 0 and 1, got ${fraction}`);
-  const idx = shuffle([...Array(n).keys()], buffered(seededRng(`2pm/split/holdout/v1/${seed}`)));
+  const idx = shuffle([...Array(n).keys()], bufferedRng(seededRng(`2pm/split/holdout/v1/${seed}`), 65536));
   const cut = Math.floor(fraction * n);
   return { test: idx.slice(0, cut).sort((a, b) => a - b), rest: idx.slice(cut).sort((a, b) => a - b) };
 }
@@ -108,7 +108,7 @@ export function holdoutIndices(n: number, fraction: number, seed: string): { tes
 export function splitIndices(rows: readonly Row[], schema: DatasetSchema, opts: SplitOptions): number[][] {
   const { k } = opts;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
-  const rng = buffered(seededRng(`2pm/split/v1/${opts.seed}`));
+  const rng = bufferedRng(seededRng(`2pm/split/v1/${opts.seed}`), 65536);
   const slices: number[][] = Array.from({ length: k }, () => []);
   if (opts.dirichlet !== undefined && opts.by === undefined) throw new TypeError("--dirichlet needs --by <column> or --by-class");
   if (opts.by === undefined) {
@@ -166,19 +166,6 @@ export function splitIndices(rows: readonly Row[], schema: DatasetSchema, opts: 
   }
   for (const s of slices) s.sort((a, b) => a - b);
   return slices;
-}
-
-/** Serves small reads from 64 KiB blocks of the underlying stream (same determinism, far fewer calls). */
-function buffered(src: Rng): Rng {
-  let buf: Uint8Array = new Uint8Array(0), off = 0;
-  return {
-    bytes(n: number): Uint8Array {
-      if (n > 65536) return src.bytes(n);
-      if (off + n > buf.length) { buf = src.bytes(65536); off = 0; }
-      off += n;
-      return buf.slice(off - n, off);
-    },
-  };
 }
 
 const needsQuote = (s: string, d: string): boolean => s.includes(d) || s.includes('"') || s.includes("\n") || s.includes("\r") || s !== s.trim();

@@ -57,3 +57,22 @@ export function randomBelow(rng: Rng, bound: number): number {
     if (x < limit) return x % bound;
   }
 }
+
+/**
+ * Serves small reads from `blockBytes` blocks of `src` (one call per block instead of one per
+ * draw; samplers and shuffles draw a few bytes at a time); larger reads go straight to `src`.
+ * Deterministic given `src` and `blockBytes` (a seeded stream yields different bytes for a
+ * different block size, so keep it fixed where outputs must be reproducible). Never throws
+ * beyond what `src` throws.
+ */
+export function bufferedRng(src: Rng, blockBytes = 8192): Rng {
+  let buf: Uint8Array = new Uint8Array(0), off = 0;
+  return {
+    bytes(n: number): Uint8Array {
+      if (n > blockBytes) return src.bytes(n);
+      if (off + n > buf.length) { buf = src.bytes(blockBytes); off = 0; }
+      off += n;
+      return buf.slice(off - n, off);
+    },
+  };
+}

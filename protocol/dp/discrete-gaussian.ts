@@ -8,41 +8,16 @@
  * σ² is a rational `num/den`. For privacy, noise must come from a cryptographic Rng
  * (protocol/rng.ts cryptoRng); seeded streams are for tests only.
  */
-import type { Rng } from "../rng.ts";
+import { bufferedRng, randomBelow, type Rng } from "../rng.ts";
 
 /** A non-negative rational n/d with d > 0. */
 export interface Rational { num: bigint; den: bigint }
-
-/**
- * Serves many small reads from 8 KiB blocks of the underlying Rng (the sampler draws a few
- * bytes at a time; one call per block instead of one per draw). Same stream semantics.
- */
-export function bufferedRng(src: Rng): Rng {
-  let buf: Uint8Array = new Uint8Array(0), off = 0;
-  return {
-    bytes(n: number): Uint8Array {
-      if (n > 4096) return src.bytes(n);
-      if (off + n > buf.length) { buf = src.bytes(8192); off = 0; }
-      off += n;
-      return buf.subarray(off - n, off);
-    },
-  };
-}
 
 /** Uniform integer in [0, n) for n ≥ 1, by rejection on whole bytes. Throws RangeError for n < 1. */
 export function uniformBelow(rng: Rng, n: bigint): bigint {
   if (n < 1n) throw new RangeError(`uniformBelow: bound must be ≥ 1, got ${n}`);
   if (n === 1n) return 0n;
-  if (n <= 0x100000000n) {
-    // Fast path: 32-bit words as Numbers, masked to the bound's bit length.
-    const m = Number(n), mask = 2 ** (Math.floor(Math.log2(m - 1)) + 1) - 1;
-    for (;;) {
-      const b = rng.bytes(4);
-      const x = ((b[0]! | (b[1]! << 8) | (b[2]! << 16)) >>> 0) + b[3]! * 2 ** 24;
-      const y = mask >= 2 ** 32 - 1 ? x : x % (mask + 1); // mask + 1 is a power of two: the low bits
-      if (y < m) return BigInt(y);
-    }
-  }
+  if (n <= 0x100000000n) return BigInt(randomBelow(rng, Number(n))); // fast path on Numbers
   const bits = (n - 1n).toString(2).length;
   const bytes = Math.ceil(bits / 8), excess = BigInt(bytes * 8 - bits);
   for (;;) {

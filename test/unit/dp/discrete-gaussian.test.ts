@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bernoulliExp, bufferedRng, discreteGaussianPmf, sampleDiscreteGaussian, sampleDiscreteLaplace, uniformBelow } from "../../../protocol/dp/discrete-gaussian.ts";
-import { seededRng } from "../../../protocol/rng.ts";
+import { bernoulliExp, discreteGaussianPmf, sampleDiscreteGaussian, sampleDiscreteLaplace, uniformBelow } from "../../../protocol/dp/discrete-gaussian.ts";
+import { bufferedRng, seededRng } from "../../../protocol/rng.ts";
 
 /**
  * Pearson χ² of samples against a pmf on bins −m..m, the tails folded into the end bins.
