@@ -14,7 +14,7 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(path.join(os.tmpdir(), "2pm-coord-cli-"));
 const running: ChildProcess[] = [];
 
-/** Starts the command; resolves with the printed URL and token once it listens. */
+/** Starts the command; resolves with the printed URL and token once it has printed the export line. */
 function start(args: string[]): Promise<{ proc: ChildProcess; url: string; token: string; out: string[] }> {
   const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "coordinator.ts"), ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } });
   running.push(proc);
@@ -27,7 +27,8 @@ function start(args: string[]): Promise<{ proc: ChildProcess; url: string; token
       const text = out.join("");
       url = /listening on (\S+)/.exec(text)?.[1] ?? url;
       token = /API token (\S+)/.exec(text)?.[1] ?? token;
-      if (url && token) { clearTimeout(timer); resolve({ proc, url, token, out }); }
+      // The export line is printed last; the output may arrive in several chunks.
+      if (url && token && /TWOPM_API_TOKEN=\S+\n/.test(text)) { clearTimeout(timer); resolve({ proc, url, token, out }); }
     };
     proc.stdout!.on("data", on);
     proc.stderr!.on("data", on);
