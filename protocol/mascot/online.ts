@@ -27,8 +27,8 @@
  *   8  layer 2    →  valid.open      w_j = ρ_j·z_j
  *   9  valid      →  coin.open (B)
  *  10  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
- *  11  commit     →  maccheck.open, echo
- *  12  open       →  open.sum        Σ over parties whose input passed
+ *  11  commit     →  maccheck.open, echo (+ coin.open (S) with noise)
+ *  12  open       →  open.sum        Σ over parties whose input passed (with noise: Σ x_j + r ⊙ z_j)
  *  13  sum        →  coin.open (final)
  *  14  coin       →  maccheck.commit
  *  15  commit     →  maccheck.open, echo
@@ -44,6 +44,10 @@
  *      success and window bits — fixed at 4);
  *   C  proof challenges r_k and μ_k (cover H, fixed at 4 or 4b, and everything before);
  *   B  MAC-check coefficients (cover every opened value up to 8);
+ *   S  (only with `noise`, noise.ts) the public signs r of y = Σ (x_j + r ⊙ z_j): opened at 11,
+ *      after every input and noise vector (fixed at 2), the exclusion decision (8) and every
+ *      party's MAC-check commitment (10) are fixed, so no party can choose its noise, or
+ *      whether it is counted, knowing r;
  *   final  MAC-check coefficients for the sum.
  * An owner that saw γ before sending e could pick non-bit "slack bits" that cancel its
  * folded terms, so an out-of-bound input would pass (test/unit/mascot/adaptive-late-input.test.ts).
@@ -62,9 +66,10 @@ import {
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
-import type { Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
+import type { Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
+import { noisePredicate, sampleNoise, signVector } from "./noise.ts";
 import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
 import { mod } from "../field/modular.ts";
 
@@ -172,24 +177,50 @@ export interface ValidatedEngine {
  * width of each owner's product proof (product-proof.ts), ≈ √(products/32), and q its
  * number of challenge points (2 in m61, 1 in p128). Throws RangeError on bad predicates.
  */
-export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates">): number {
-  const plan = new ValidationPlan(cfg.field, cfg.length, cfg.predicates);
+export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates" | "noise">): number {
+  const plan = planFor(cfg);
   return plan.proof ? cfg.parties * (plan.proof.queries * plan.proof.width + 2) : 0;
 }
 
 /**
+ * The validation plan of a configuration: over the input x, or with `noise` over [x | z]
+ * with the noise-norm predicate (noise.ts) on z and the caller's predicates scoped to x. The
+ * caller may list the noise predicate itself (a node's task does, so that a party built
+ * without `noise` fails on its out-of-range indices instead of releasing an exact sum); it is
+ * then used once. Throws RangeError on bad predicates or noise.
+ */
+export function planFor(cfg: Pick<SecureSumConfig, "field" | "length" | "predicates" | "noise">): ValidationPlan {
+  if (!cfg.noise) return new ValidationPlan(cfg.field, cfg.length, cfg.predicates);
+  const np = noisePredicate(cfg.field, cfg.noise, cfg.length);
+  const isNoise = (p: Predicate) => p.kind === "l2-norm" && p.bound === np.bound && p.method === "pine" && !p.projection && !p.pine && p.indices?.[0] === np.indices[0] && p.indices?.[1] === np.indices[1];
+  return new ValidationPlan(cfg.field, 2 * cfg.length, [...cfg.predicates.filter((p) => !isNoise(p)), np], cfg.length);
+}
+
+/**
  * Builds the validated secure sum for party.ts. `makeOffline(count, alpha?)` supplies the
- * offline phase when triples are needed; when none are, α_i is sampled here.
+ * offline phase when triples are needed; when none are, α_i is sampled here. With
+ * `cfg.noise`, `noise` is this party's noise vector z (length cfg.length; sampled from `rng`
+ * when omitted): [x | z] is authenticated, ‖z‖² is bounded, and the output is
+ * Σ (x_j + r ⊙ z_j) with signs r from the sign coin (noise.ts, docs/dp.md).
  */
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
   makeOffline?: (tripleCount: number) => OfflineSource,
   copeDealer?: CopeDealer,
+  noise?: FieldVec,
 ): ValidatedEngine {
   const f = cfg.field;
   const { parties: n, me, length: d } = cfg;
   const k = f.bits;
-  const plan = new ValidationPlan(f, d, cfg.predicates);
+  const plan = planFor(cfg);
+  // With noise the authenticated input is [x | z] (length 2d); only x + r ⊙ z is opened.
+  const noised = cfg.noise !== undefined;
+  if (!noised && noise !== undefined) throw new RangeError("buildValidatedSteps: a noise vector needs cfg.noise");
+  const z = noised ? noise ?? sampleNoise(f, rng, cfg.noise!) : undefined;
+  if (z && z.length !== d) throw new RangeError(`buildValidatedSteps: noise has ${z.length} entries, expected ${d}`);
+  const full = z ? f.concat([input, z]) : input;
+  const D = plan.d; // authenticated input length (d, or 2d with noise)
+  let signs: FieldVec | undefined;
   const P = plan.products;
   const E = plan.extendedLength;
   const shape = plan.proof;
@@ -238,10 +269,11 @@ export function buildValidatedSteps(
   // With a projection or PINE checks the late inputs (slack bits; success and window bits) depend on
   // coin A and the fold covers them: γ then needs its own coin G.
   const foldCoin = PM > 0;
-  const coinCount = !plan.active ? 2 : foldCoin ? 5 : 4;
+  // + the sign coin with noise (always validated: the noise predicate makes the plan active).
+  const coinCount = (!plan.active ? 2 : foldCoin ? 5 : 4) + (noised ? 1 : 0);
   // Validation: fold coefficients γ_j (coin A, or coin G after the slack bits), the product-proof challenges r_k, μ_k (coin C).
   const gammaOf = (j: number) => expandSeed(f, seedFold, `validation/${j}`, plan.termCount);
-  const masksOf = (v: AuthShare) => sliceShare(f, v, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+  const masksOf = (v: AuthShare) => sliceShare(f, v, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
   const queries: ProductQuery[][] = []; // [owner][challenge point]
   let mus: bigint[] = [];
 
@@ -276,7 +308,14 @@ export function buildValidatedSteps(
     batch = new MacCheckBatch(f);
   };
 
-  const sumShare = (): AuthShare => sumShares(f, shares.filter((_, j) => !excluded.includes(j)).map((s) => sliceShare(f, s, 0, d)), d);
+  // Σ_{j not excluded} x_j, or with noise Σ_{j not excluded} (x_j + r ⊙ z_j) (r public: a local linear map).
+  const sumShare = (): AuthShare => {
+    const kept = shares.filter((_, j) => !excluded.includes(j));
+    const xs = sumShares(f, kept.map((s) => sliceShare(f, s, 0, d)), d);
+    if (!noised) return xs;
+    const zs = sumShares(f, kept.map((s) => sliceShare(f, s, d, 2 * d)), d);
+    return { value: f.add(xs.value, f.mul(zs.value, signs!)), mac: f.add(xs.mac, f.mul(zs.mac, signs!)) };
+  };
 
   const ctxOf = (): ShareContext => ctx;
 
@@ -332,7 +371,7 @@ export function buildValidatedSteps(
       const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
       copeSend.set(j, { k0: splitKeys(k0, k), k1: splitKeys(k1, k) });
     }
-    ext = f.concat([input, plan.witness(input), f.random(plan.maskLength + 1, rng)]);
+    ext = f.concat([full, plan.witness(full), f.random(plan.maskLength + 1, rng)]);
     const out: OutboundMessage[] = [];
     const ts: FieldVec[] = [];
     const masks: FieldVec[] = [];
@@ -395,7 +434,7 @@ export function buildValidatedSteps(
     // fixed. Without: γ is coin A's
     // (every folded value was fixed at step 2) and the product proof goes out now.
     if (foldCoin) {
-      lateProj[me] = plan.lateInput(input, f.slice(ext, d + plan.auxLength, d + plan.auxLength + PM), R);
+      lateProj[me] = plan.lateInput(full, f.slice(ext, D + plan.auxLength, D + plan.auxLength + PM), R);
       out.push(bcast("input.mask", f.encode(lateProj[me]!)));
       return out;
     }
@@ -409,7 +448,7 @@ export function buildValidatedSteps(
    * (already drawn), as the late input e_H = H − masks; returns [eProj | e_H].
    */
   const proofLateInput = (eProj: FieldVec): FieldVec => {
-    const masks = f.slice(ext, d + plan.auxLength, d + plan.auxLength + plan.maskLength);
+    const masks = f.slice(ext, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
     const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: ext, mac: f.zeros(E) }, R);
     const h = proveProducts(f, shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(me))), clear.right.value);
     return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
@@ -518,10 +557,14 @@ export function buildValidatedSteps(
       return [openCoin()];
     });
     push("coin.B", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
-    push("maccheck.commit", [MACCHECK_COMMIT], (box, idx) => macOpen(box, idx));
-    // 12: validation openings verified; open the sum of the inputs that passed.
-    push("maccheck.open", [MACCHECK_OPEN, ECHO_PHASE], (box) => {
+    // 11: with noise, the sign coin S is opened here, with σ already committed: every input,
+    // noise vector and the exclusion decision are fixed, so r cannot steer any of them (a party
+    // can still refuse to go on after seeing r, but only by a named fault: docs/dp.md).
+    push("maccheck.commit", [MACCHECK_COMMIT], (box, idx) => (noised ? [...macOpen(box, idx), openCoin()] : macOpen(box, idx)));
+    // 12: validation openings verified; open the sum of the inputs that passed (noised: signs from coin S).
+    push("maccheck.open", noised ? [MACCHECK_OPEN, ECHO_PHASE, "coin.open"] : [MACCHECK_OPEN, ECHO_PHASE], (box) => {
       macVerify(box);
+      if (noised) signs = signVector(f, nextCoin(box), d);
       mySum = sumShare();
       return [bcast("open.sum", f.encode(mySum.value))];
     });
@@ -536,7 +579,7 @@ export function buildValidatedSteps(
   push("maccheck.open.final", [MACCHECK_OPEN, ECHO_PHASE], (box, idx) => {
     macVerify(box);
     transcript.closeThrough(idx);
-    done({ sum: openedSum!, excluded: [...excluded], transcriptHash: transcript.digest() });
+    done({ sum: openedSum!, excluded: [...excluded], transcriptHash: transcript.digest(), ...(signs ? { signs: f.toBigInts(signs).map((v) => (v === 1n ? 1 : -1)) } : {}) });
     return [];
   });
 

@@ -27,6 +27,7 @@ import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
 import { buildValidatedSteps, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
+import { checkNoiseConfig, type NoiseConfig } from "./noise.ts";
 
 /** A message to send: to one party or to "all" (a broadcast, same bytes to everyone). */
 export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
@@ -61,9 +62,18 @@ export interface PineOptions { checks?: number; successes?: number; alpha?: numb
 export interface SecureSumConfig {
   field: Field; parties: number; me: number; mode: AggregationMode;
   length: number; predicates: Predicate[]; sessionId: Uint8Array;
+  /**
+   * Differential-privacy noise (validated mode only; noise.ts, docs/dp.md): public per-entry
+   * σ² covering all `length` entries. Each party inputs its own z ~ N_Z(0, σ²) next to x, its
+   * norm is checked, and only Σ (x_j + r ⊙ z_j) is opened, r public signs from a late coin.
+   */
+  noise?: NoiseConfig;
 }
-/** The output: the sum of the accepted inputs, the excluded parties, and the transcript hash all parties echoed. */
-export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array }
+/**
+ * The output: the sum of the accepted inputs, the excluded parties, and the transcript hash all
+ * parties echoed. With noise: `sum` = Σ (x_j + r ⊙ z_j) and `signs` = r (public).
+ */
+export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array; signs?: Array<1 | -1> }
 
 /** One protocol step: the phases expected from every other party, and what to do once they are in. */
 export interface Step {
@@ -106,6 +116,10 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
   if (cfg.mode !== "validated" && cfg.predicates.some((p) => p.kind !== "none")) {
     throw new RangeError(`SecureSumParty: ${cfg.mode} mode cannot check predicates; use mode "validated"`);
   }
+  if (cfg.noise !== undefined) {
+    if (cfg.mode !== "validated") throw new RangeError(`SecureSumParty: ${cfg.mode} mode cannot add noise that no party can remove; use mode "validated"`);
+    checkNoiseConfig(cfg.noise, cfg.length);
+  }
 }
 
 /**
@@ -119,6 +133,12 @@ export interface PartyDeps {
   copeDealer?: CopeDealer;
   /** KOS base OTs kept across sessions by this node (offline.ts KosBaseStore); default: none kept. */
   baseOts?: KosBaseStore;
+  /**
+   * With cfg.noise: this party's noise vector z (cfg.length field elements) instead of one
+   * sampled from the party's Rng. For tests (a cheating party's noise) and callers that sample
+   * elsewhere; a real node leaves it out.
+   */
+  noise?: FieldVec;
 }
 
 /** The real offline phase: offline.ts's message-driven OfflineParty (phases "offline.*"). */
@@ -166,7 +186,7 @@ export class SecureSumParty {
     } else if (cfg.mode === "plaintext") {
       this.steps = this.plainSteps(input);
     } else {
-      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.copeDealer);
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.copeDealer, deps.noise);
       this.steps = this.engine.steps;
       this.prelude = this.engine.offline;
       this.preludeOpen = new Array<boolean>(cfg.parties).fill(this.prelude !== undefined);

@@ -176,15 +176,21 @@ export class ValidationPlan {
   /** Total projection rows (0 if none). */
   readonly projectionRows: number;
 
-  /** Throws RangeError on a malformed predicate (bad indices, bits, bound). */
-  constructor(readonly field: Field, d: number, predicates: readonly Predicate[]) {
+  /**
+   * `scope` (default d): the entries [0, scope) that predicates without `indices` cover ("bits",
+   * "range", "l2-norm"); a noised input [x | z] passes scope = |x| so they never reach the
+   * noise z, which its own predicate (noise.ts) bounds. Projections need scope = d.
+   * Throws RangeError on a malformed predicate (bad indices, bits, bound).
+   */
+  constructor(readonly field: Field, d: number, predicates: readonly Predicate[], scope: number = d) {
     this.d = d;
+    if (!Number.isInteger(scope) || scope < 1 || scope > d) throw new RangeError(`ValidationPlan: scope must be an integer in [1, ${d}], got ${scope}`);
     let aux = 0, masks = 0, prods = 0, rows = 0, terms = 0, wraps = 0;
     const maxBits = field.bits - 1;
     for (const p of predicates) {
       switch (p.kind) {
         case "none": break;
-        case "bits": this.items.push({ kind: "bits", start: 0, end: d }); prods += d; terms += d; break;
+        case "bits": this.items.push({ kind: "bits", start: 0, end: scope }); prods += scope; terms += scope; break;
         case "one-hot":
           for (const [s, e] of p.groups) {
             if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`one-hot: bad group [${s}, ${e}) for length ${d}`);
@@ -194,7 +200,7 @@ export class ValidationPlan {
           }
           break;
         case "range": {
-          const [s, e] = p.indices ?? [0, d];
+          const [s, e] = p.indices ?? [0, scope];
           if (!Number.isInteger(p.bits) || p.bits < 1 || p.bits > maxBits) throw new RangeError(`range: bits must be in [1, ${maxBits}], got ${p.bits}`);
           if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > d || s >= e) throw new RangeError(`range: bad indices [${s}, ${e}) for length ${d}`);
           const offset = p.offset ?? 0n;
@@ -205,10 +211,11 @@ export class ValidationPlan {
         }
         case "l2-norm": {
           if (typeof p.bound !== "bigint" || p.bound < 0n || p.bound >= field.p / 4n) throw new RangeError("l2-norm: bound must be a bigint in [0, p/4)");
-          const [ls, le] = p.indices ?? [0, d];
+          const [ls, le] = p.indices ?? [0, scope];
           if (!Number.isInteger(ls) || !Number.isInteger(le) || ls < 0 || le > d || ls >= le) throw new RangeError(`l2-norm: bad indices [${ls}, ${le}) for length ${d}`);
           if (p.projection) {
             if (p.method === "pine") throw new RangeError("l2-norm: method \"pine\" and a projection are exclusive");
+            if (scope !== d) throw new RangeError("l2-norm: a projection is not supported on a noised input (use method \"pine\")");
             if (p.indices && (ls !== 0 || le !== d)) throw new RangeError("l2-norm: indices are not supported with a projection");
             const m = p.projection.rows;
             if (!Number.isInteger(m) || m < MIN_PROJECTION_ROWS || m > 1 << 16) {

@@ -12,6 +12,7 @@
 import type { DatasetSchema, Row, Value } from "./schema.ts";
 import { binLabel, compileQuery, M61, type CompileOptions, type FilterLayout, type MeasureLayout, type StatsLayout } from "./layout.ts";
 import type { MeasureKind, StatsQuery } from "./query.ts";
+import { sqrtCeil, statsPrivacyPlan, type StatsPrivacyPlan } from "./dp.ts";
 
 // ---------------------------------------------------------------- result types
 
@@ -66,6 +67,27 @@ export interface MeasureResult {
   column: string | null;
   groupBy: string | null;
   groups: GroupResult[];
+  /**
+   * Private queries: the ρ this measure spent and the per-node noise standard deviation of
+   * each of its parts, in the measure's units (count: rows; sum: value; sumsq: value²).
+   * Every node adds its own noise, so the released noise has variance parties · σ².
+   */
+  privacy?: { rho: number; sigma: { count: number; sum?: number; sumsq?: number } };
+}
+
+/** What a private release guarantees to every honest node (docs/dp.md). */
+export interface ReleasePrivacy {
+  mechanism: "discrete-gaussian, per node, sign-randomised";
+  /** zCDP ρ achieved for this release (≤ the ρ asked for). */
+  rho: number;
+  rhoRequested: number;
+  /** (ε, δ)-DP implied by ρ. */
+  epsilon: number;
+  delta: number;
+  /** Parties that added noise (= parties summed). */
+  noisyParties: number;
+  /** The per-node noise norm bound the protocol checked, as a decimal string. */
+  normBound: string;
 }
 
 export interface StatsResult {
@@ -75,6 +97,8 @@ export interface StatsResult {
   minCount: number;
   fracBits: number;
   measures: MeasureResult[];
+  /** Present for private queries: the guarantee applied (the noise is in every value). */
+  privacy?: ReleasePrivacy;
   /**
    * Consistency problems found in the aggregate that range validation cannot rule out
    * (e.g. Σ(x − lo) > count · (hi − lo)): some party submitted in-range but inconsistent
@@ -328,6 +352,8 @@ function present(layout: StatsLayout, raws: RawGroup[][], parties: number | null
  * Throws RangeError if `summed` has the wrong length, `parties` is outside
  * [1, limits.maxParties], or an entry exceeds parties · (2^bits − 1) (not a sum of
  * range-validated contributions: validation was skipped or the aggregate is corrupt).
+ * Private queries (`query.privacy`): `summed` is the noised release; see {@link finalisePrivate}
+ * (tolerances from the noise bound, post-processing only, `privacy` stated in the result).
  */
 export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonly bigint[], opts: { parties: number }): StatsResult {
   const { parties } = opts;
@@ -336,6 +362,8 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
     throw new RangeError(`parties: must be an integer in [1, ${layout.maxParties}], got ${parties}`);
   }
   if (query.fracBits !== layout.fracBits || query.minCount !== layout.minCount) throw new RangeError("layout: does not belong to this query");
+  const plan = statsPrivacyPlan(query, layout);
+  if (plan) return finalisePrivate(layout, summed, parties, plan);
   const P = BigInt(parties);
   for (let i = 0; i < summed.length; i++) {
     const s = summed[i]!;
@@ -388,6 +416,71 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
     }),
   );
   return present(layout, raws, parties, anomalies);
+}
+
+/**
+ * Private release (docs/dp.md): `summed` = Σ x_j + r ⊙ Σ z_j, each ‖z_j‖² ≤ B. Entries are
+ * lifted to (−p/2, p/2); each must lie within P·√B of [0, P·(2^bits − 1)] (else the aggregate
+ * is corrupt: RangeError). Identities are checked up to the noise's worst case P·√B·‖c‖₂
+ * (never a false alarm, weaker than the exact check). Post-processing only: counts and cells
+ * clamped at 0, means to [lo, hi], variances to [0, (hi − lo)²/4]; nothing suppressed.
+ */
+function finalisePrivate(layout: StatsLayout, summed: readonly bigint[], parties: number, plan: StatsPrivacyPlan): StatsResult {
+  const p = layout.modulus, P = BigInt(parties);
+  const noiseMax = P * sqrtCeil(plan.normBound);
+  const y = summed.map((v, i) => {
+    if (typeof v !== "bigint" || v < 0n || v >= p) throw new RangeError(`summed[${i}] must be a field element in [0, p)`);
+    const c = v > p / 2n ? v - p : v;
+    const top = P * ((1n << BigInt(layout.bits[i]!)) - 1n);
+    if (c < -noiseMax || c > top + noiseMax) {
+      throw new RangeError(`summed[${i}] (${layout.entries[i]!.measure}, ${layout.entries[i]!.role}) = ${c} is outside [−P·√B, P·(2^${layout.bits[i]} − 1) + P·√B]: not a noised sum of validated contributions`);
+    }
+    return c;
+  });
+  const anomalies: string[] = [];
+  for (const id of layout.identities) {
+    let expect = P * id.constant, norm2 = 1n;
+    for (const [i, coef] of id.terms) { expect += coef * y[i]!; norm2 += coef * coef; }
+    const diff = y[id.slack]! - expect;
+    if ((diff < 0n ? -diff : diff) > noiseMax * sqrtCeil(norm2)) anomalies.push(`identity broken beyond the noise at entry ${id.slack}: some party's entries are inconsistent (${id.guarantees})`);
+  }
+  const fs = 2 ** layout.fracBits;
+  const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
+  const raws = layout.measures.map((m) =>
+    m.groups.map((g): RawGroup => {
+      if (m.cellCount > 0) {
+        const cells: number[] = [];
+        for (let c = 0; c < m.cellCount; c++) cells.push(Math.max(0, Number(y[g.cells! + c]!)));
+        return { count: cells.reduce((a, b) => a + b, 0), cells };
+      }
+      const count = Math.max(0, Number(y[g.count!]!));
+      const raw: RawGroup = { count };
+      if (g.sum !== undefined) {
+        const [lo, hi] = m.bounds!;
+        const u1 = Number(y[g.sum]!) / fs; // noisy Σ(x − lo)
+        raw.sum = u1 + count * lo;
+        const mu = count > 0 ? clamp(u1 / count, 0, hi - lo) : NaN;
+        raw.mean = count > 0 ? mu + lo : NaN;
+        if (g.sumsq !== undefined) {
+          const u2 = Number(y[g.sumsq]!) / fs; // noisy Σ(x − lo)²
+          raw.varPop = count > 0 ? clamp(u2 / count - mu * mu, 0, ((hi - lo) * (hi - lo)) / 4) : NaN;
+        }
+      }
+      return raw;
+    }),
+  );
+  const result = present(layout, raws, parties, anomalies);
+  result.measures.forEach((mr, mi) => {
+    const mp = plan.measures[mi]!;
+    const sigma: { count: number; sum?: number; sumsq?: number } = { count: 0 };
+    for (const sg of mp.segments) sigma[sg.role] = sg.sigma;
+    mr.privacy = { rho: mp.rho, sigma };
+  });
+  result.privacy = {
+    mechanism: "discrete-gaussian, per node, sign-randomised", rho: plan.rho, rhoRequested: plan.rhoRequested,
+    epsilon: plan.epsilon, delta: plan.delta, noisyParties: parties, normBound: plan.normBound.toString(),
+  };
+  return result;
 }
 
 /** num/den as a double, accurate even when both exceed 2^53. */

@@ -37,8 +37,16 @@ function groupLines(g: GroupResult, minCount: number): string[] {
  */
 export function formatStatsResult(r: StatsResult): string {
   const out: string[] = [`parties: ${r.parties ?? "plaintext"}, min count: ${r.minCount}`];
+  if (r.privacy) {
+    const pv = r.privacy;
+    out.push(`privacy: ρ = ${pv.rho.toPrecision(4)} zCDP, (ε, δ) = (${pv.epsilon.toPrecision(4)}, ${pv.delta}); every value carries discrete Gaussian noise from each of ${pv.noisyParties} nodes`);
+  }
   for (const m of r.measures) {
     out.push("", `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`);
+    if (m.privacy) {
+      const s = m.privacy.sigma;
+      out.push(`  (ρ ${m.privacy.rho.toPrecision(3)}; noise σ per node: count ${num(s.count, 3)}${s.sum !== undefined ? `, sum ${num(s.sum, 3)}` : ""}${s.sumsq !== undefined ? `, Σ(x − lo)² ${num(s.sumsq, 3)}` : ""})`);
+    }
     for (const g of m.groups) out.push(...groupLines(g, r.minCount));
   }
   if (r.anomalies.length) out.push("", `anomalies: ${r.anomalies.join("; ")}`);

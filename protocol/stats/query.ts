@@ -4,6 +4,7 @@
  * against a dataset schema. Pure.
  */
 import { z } from "zod";
+import { PrivacySpec } from "../dp/privacy.ts";
 
 const ColumnRef = z.string().min(1, "column name must not be empty");
 const Scalar = z.union([z.number().finite(), z.string()]);
@@ -37,6 +38,8 @@ const base = {
   name: z.string().min(1).max(128).optional(),
   /** Categorical column to group by: one result cell per level. */
   groupBy: ColumnRef.optional(),
+  /** Private queries: this measure's share of the budget is weight / Σ weights (default 1; protocol/stats/dp.ts). */
+  weight: z.number({ error: "weight must be a positive number" }).positive("weight must be a positive number").max(1e6, "weight must be at most 1e6").optional(),
 };
 
 export const CountMeasure = z.strictObject({
@@ -75,6 +78,12 @@ export const MeasureSpec = z.discriminatedUnion("kind", [
 ], { error: 'kind must be one of "count", "sum", "mean", "variance", "stddev", "histogram", "quantiles"' });
 
 export const StatsQuerySpec = z.strictObject({
+  /**
+   * Differential privacy for the release (docs/dp.md): `{ rho }` or `{ epsilon, delta }`.
+   * Every opened entry gets per-node discrete Gaussian noise (protocol/stats/dp.ts); needs
+   * validated mode, minCount 0 and suppressZeros false (noise replaces suppression).
+   */
+  privacy: PrivacySpec.optional(),
   version: z.literal(1, { error: "version must be 1" }),
   /** Optional dataset schema name the query is written for (checked by compileQuery). */
   dataset: z.string().min(1).optional(),
@@ -99,6 +108,14 @@ export const StatsQuerySpec = z.strictObject({
       maxRowsPerParty: z.number().int().min(1).max(2 ** 32).default(2 ** 20),
     })
     .default({ maxParties: 64, maxRowsPerParty: 2 ** 20 }),
+}).superRefine((q, ctx) => {
+  if (q.privacy) {
+    // Suppression decided on exact counts is not differentially private; on noisy ones it adds nothing the reader cannot do.
+    if (q.minCount !== 0) ctx.addIssue({ code: "custom", path: ["minCount"], message: "a private query needs minCount 0 (noise replaces small-cell suppression: docs/dp.md)" });
+    if (q.suppressZeros) ctx.addIssue({ code: "custom", path: ["suppressZeros"], message: "a private query cannot suppress zeros (the noise hides them: docs/dp.md)" });
+  } else if (q.measures.some((m) => m.weight !== undefined)) {
+    ctx.addIssue({ code: "custom", path: ["measures"], message: "weight only applies to private queries (add privacy)" });
+  }
 });
 
 export type FilterSpec = z.infer<typeof FilterSpec>;

@@ -7,7 +7,9 @@ import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import type { Field, FieldVec } from "../../../protocol/field/types.ts";
 import { objectHash } from "../../../protocol/log/index.ts";
 import type { Predicate } from "../../../protocol/mascot/party.ts";
+import { noisePredicate, type NoiseConfig } from "../../../protocol/mascot/noise.ts";
 import { encodeContribution, parseStatsQuery } from "../../../protocol/stats/index.ts";
+import { statsPrivacyPlan } from "../../../protocol/stats/dp.ts";
 import { parseDatasetSchema, type DatasetSchema } from "../../../protocol/stats/schema.ts";
 import type { LoadedDataset } from "../../data/source.ts";
 import { TaskRejected } from "./errors.ts";
@@ -17,6 +19,11 @@ export interface LocalInput {
   predicates: Predicate[];
   /** Rows used (local only; never sent). */
   rows: number;
+  /**
+   * Private queries: the public noise σ² per entry. The party must get it as
+   * SecureSumConfig.noise, so that it adds its own noise inside MASCOT (docs/dp.md).
+   */
+  noise?: NoiseConfig;
 }
 
 /** Statistics task of a job spec: `{ query, schema }` (schema must equal the node's own). */
@@ -25,13 +32,24 @@ export function parseStatsTask(task: Record<string, unknown>): { query: ReturnTy
 }
 
 /**
- * Encodes this node's contribution. Throws TaskRejected when the node's declared schema
- * differs from the job's, or the query cannot be encoded (e.g. overflow bound broken).
+ * Encodes this node's contribution. For a private query also the noise every party adds
+ * (derived by this node from the signed query, never taken from the coordinator). Throws
+ * TaskRejected when the node's declared schema differs from the job's ("schema-mismatch"), a
+ * private query comes in a mode that cannot noise it ("privacy-mode": linear-only and
+ * plaintext would release the exact aggregate), or the query cannot be encoded (overflow, or
+ * noise that does not fit the field).
  */
 export function statsInput(manifest: RoundManifest, dataset: LoadedDataset, field: Field): LocalInput {
   const { query, schema } = parseStatsTask(manifest.task);
   if (objectHash(schema) !== objectHash(dataset.schema)) throw new TaskRejected("schema-mismatch", `the job's schema ${schema.name} differs from this node's declared schema`);
+  if (query.privacy && manifest.mode !== "validated") {
+    throw new TaskRejected("privacy-mode", `the query asks for differential privacy but the round runs in ${manifest.mode} mode, which cannot add noise that no party can remove`);
+  }
   const c = encodeContribution(query, schema, dataset.rows, { modulus: field.p });
   const predicates: Predicate[] = manifest.mode === "validated" ? (c.layout.predicates as Predicate[]) : [];
-  return { input: field.fromBigInts(c.values), predicates, rows: c.rowsUsed };
+  const plan = statsPrivacyPlan(query, c.layout);
+  if (!plan) return { input: field.fromBigInts(c.values), predicates, rows: c.rowsUsed };
+  // The noise-norm predicate on [d, 2d) is listed too: a party built without `noise` then fails
+  // (indices beyond its input) instead of opening the exact sum; with `noise` it is used once.
+  return { input: field.fromBigInts(c.values), predicates: [...predicates, noisePredicate(field, plan.noise, c.layout.length)], rows: c.rowsUsed, noise: plan.noise };
 }
