@@ -15,7 +15,11 @@
  *     a threshold question about its data; the node's own task-derived predicates always
  *     pass for honest data, so their pass bit reveals nothing);
  *   - the round is not a rerun of one whose output this node may already have helped open;
- *   - the dataset's query budget (distinct jobs per window) is not exhausted.
+ *   - the dataset's query budget (distinct jobs per window) is not exhausted;
+ *   - the round's privacy cost, which the node computes itself from the signed spec
+ *     (protocol/dp/cost.ts), fits the dataset's privacy budget: ρ already spent in the window
+ *     (its own ledger) + this round ≤ ρ_max, and a job without `privacy` (non-private, cost
+ *     unbounded) is taken only when the budget allows non-private releases.
  * Otherwise {@link checkPolicy} throws {@link PolicyDeclined} with a stable code.
  */
 import { z } from "zod";
@@ -25,6 +29,18 @@ import { verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { taskColumns } from "../../protocol/jobs/columns.ts";
 import { canonicalJson, objectHash, type LogEntry } from "../../protocol/log/index.ts";
 import type { Ledger } from "./ledger.ts";
+import { checkBudget, type PrivacyBudget } from "../../protocol/dp/accountant.ts";
+import { privacyCost, roundCost, type PrivacyCost } from "../../protocol/dp/cost.ts";
+
+/** Fields of a privacy budget; each absent one is inherited (dataset override → policy-wide default). */
+const PrivacyBudgetFields = {
+  /** ρ_max (zCDP) this dataset may spend; absent everywhere: no privacy budget for the dataset. */
+  rho: z.number({ error: "rho must be a positive number" }).positive("rho must be a positive number").max(100, "rho must be at most 100").optional(),
+  /** The cap holds over any window of this many days (older releases no longer count); absent: over the dataset's whole life. */
+  windowDays: z.number().positive().max(36_500).optional(),
+  /** Whether jobs without `privacy` (non-private, unbounded cost) are still taken on a dataset with a budget. Default false. */
+  allowNonPrivate: z.boolean().optional(),
+};
 
 const B64_32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url 32-byte Ed25519 public key");
 
@@ -51,6 +67,12 @@ export const NodePolicySchema = z.strictObject({
   consortium: z.strictObject({ adminKey: B64_32, list: z.string().min(1) }).optional(),
   /** Query budget per dataset: at most `maxJobs` distinct jobs within `windowDays`. */
   budget: z.strictObject({ maxJobs: z.number().int().min(0).max(1_000_000).default(100), windowDays: z.number().positive().max(3650).default(30) }).default({ maxJobs: 100, windowDays: 30 }),
+  /**
+   * Privacy budget (zCDP ρ) per dataset: the top-level fields apply to every dataset,
+   * `datasets.<schema id>` overrides them field by field. Absent: no privacy budget (every
+   * release is recorded in the ledger, none is capped).
+   */
+  privacy: z.strictObject({ ...PrivacyBudgetFields, datasets: z.record(z.string().min(1), z.strictObject(PrivacyBudgetFields)).optional() }).optional(),
 });
 export type NodePolicy = z.infer<typeof NodePolicySchema>;
 export type NodePolicyInput = z.input<typeof NodePolicySchema>;
@@ -62,7 +84,7 @@ export const DEFAULT_POLICY: NodePolicy = NodePolicySchema.parse({});
 export type DeclineCode =
   | "unsigned-spec" | "bad-spec-signature" | "submitter-not-accepted" | "spec-mismatch" | "mode-not-accepted"
   | "committee-too-small" | "job-type-not-accepted" | "schema-not-accepted" | "submitter-predicates" | "not-a-member"
-  | "output-released" | "budget-exhausted" | "column-not-accepted";
+  | "output-released" | "budget-exhausted" | "column-not-accepted" | "privacy-budget";
 
 /** A manifest outside this node's policy. */
 export class PolicyDeclined extends Error {
@@ -82,12 +104,31 @@ export interface PolicyContext {
   now: number;
 }
 
+/**
+ * The privacy budget that applies to dataset `schemaId`: the dataset's override, each absent
+ * field taken from the policy-wide default; null when neither names a ρ. Non-private releases
+ * are refused unless `allowNonPrivate` is set; a budget without `windowDays` is for the
+ * dataset's whole life.
+ */
+export function privacyBudgetFor(policy: Pick<NodePolicy, "privacy">, schemaId: string): PrivacyBudget | null {
+  const p = policy.privacy;
+  if (!p) return null;
+  const o = p.datasets?.[schemaId] ?? {};
+  const rho = o.rho ?? p.rho;
+  if (rho === undefined) return null;
+  return { rho, windowDays: o.windowDays ?? p.windowDays ?? null, allowNonPrivate: o.allowNonPrivate ?? p.allowNonPrivate ?? false };
+}
+
+const fmt = (x: number) => Number(x.toPrecision(4)).toString();
+
 const MANIFEST_FIELDS = ["mode", "field", "fixedPoint", "validation", "task"] as const;
 
 /**
  * Checks a round manifest against the node's policy and the submitter-signed spec. Returns
- * the parsed signed spec; throws PolicyDeclined naming the first check that fails. Pure
- * apart from reading the ledger.
+ * the parsed signed spec; throws PolicyDeclined naming the first check that fails. Reads the
+ * ledger and, on success only, leaves it the round's admission (ρ computed from the signed
+ * spec, never from the manifest), which the ledger's `join` records and re-checks against the
+ * budget.
  */
 export function checkPolicy(policy: NodePolicy, ctx: PolicyContext): JobSpec {
   const m = ctx.manifest;
@@ -137,5 +178,25 @@ export function checkPolicy(policy: NodePolicy, ctx: PolicyContext): JobSpec {
     const used = ctx.ledger.jobsUsing(m.schemaId, ctx.now - policy.budget.windowDays * 86_400_000);
     if (used >= policy.budget.maxJobs) no("budget-exhausted", `dataset ${m.schemaId} already served ${used} jobs in ${policy.budget.windowDays} days (policy.budget.maxJobs ${policy.budget.maxJobs})`);
   }
+  // Privacy: from the signed spec only (the manifest's task was compared with it above).
+  let cost: PrivacyCost, rho: number | null;
+  try {
+    cost = privacyCost(spec);
+    rho = roundCost(cost, m.round);
+  } catch (e) {
+    return no("privacy-budget", `cannot account for this round's privacy: ${(e as Error).message}`);
+  }
+  const budget = privacyBudgetFor(policy, m.schemaId);
+  const id = { jobId: m.jobId, round: m.round, attempt: m.attempt };
+  const check = (ledger: Ledger): void => {
+    if (!budget) return;
+    const v = checkBudget(budget, ledger.privacyCharges(m.schemaId, id), rho, ctx.now);
+    if (v.ok) return;
+    const window = budget.windowDays === null ? "in total" : `in the last ${budget.windowDays} days`;
+    if (v.reason === "non-private") no("privacy-budget", `the signed spec has no privacy field (a non-private release) and dataset ${m.schemaId} has a privacy budget (ρ ${fmt(budget.rho)}); policy.privacy.allowNonPrivate is false`);
+    no("privacy-budget", `round ${m.round + 1} would spend ρ ${fmt(rho!)} on dataset ${m.schemaId}, which has spent ρ ${fmt(v.spent)} ${window} of its ρ ${fmt(budget.rho)} (${fmt(v.remaining)} left)`);
+  };
+  check(ctx.ledger);
+  ctx.ledger.admit({ ...id, schemaId: m.schemaId, rho, privacy: cost.kind === "private" ? cost.privacy : null, recheck: check });
   return spec;
 }

@@ -142,7 +142,7 @@ async function expectDeclined(job: Job, code: string): Promise<void> {
 const consortiumAdmin = cryptoRng.bytes(32);
 
 let restrictedKeys: NodeKeys | undefined;
-async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeof verifyConsortium>, keys: NodeKeys = me): Promise<NodeAgent> {
+async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeof verifyConsortium>, keys: NodeKeys = me, own: Ledger = ledger): Promise<NodeAgent> {
   if (keys !== me) restrictedKeys = keys;
   const schema = parseDatasetSchema(JSON.parse(readFileSync(path.join(ROOT, "examples/schemas/adult.json"), "utf8")), "adult.json");
   const text = readFileSync(path.join(ROOT, "examples/data/adult-test.csv"), "utf8").split("\n").slice(0, 40).join("\n");
@@ -150,7 +150,7 @@ async function startAgent(policy: NodePolicyInput, membership?: ReturnType<typeo
   const a = new NodeAgent({
     coordinatorUrl: evil.url, keys, datasets: [{ source: "adult-test.csv", schema, rows, commitment: datasetCommitment(schema, rows) }], heartbeatSeconds: 60, onEvent: (e) => events.push(e),
     host: { capabilities: { cores: 2, memoryMb: 4096, bandwidthMbps: 100 }, conditions: () => ({ load: 0, freeMemoryMb: 1000, onBattery: false, online: true }), coordinatorKey: async () => identityPublicKey(coordinatorSecret) },
-    policy: NodePolicySchema.parse(policy), ledger, ...(membership ? { membership } : {}),
+    policy: NodePolicySchema.parse(policy), ledger: own, ...(membership ? { membership } : {}),
   });
   void a.run();
   return a;
@@ -281,5 +281,71 @@ describe("consortium membership and budgets", () => {
     // The ledger already holds jobs from the first suite (the control and the rerun): fill it up.
     while (ledger.jobsUsing("adult", 0) < 3) await ledger.join(`filler-${ledger.jobsUsing("adult", 0)}`, "adult", 0, 0, [], Date.now());
     await expectDeclined(craft({}), "budget-exhausted");
+  });
+});
+
+describe("privacy budgets: the node charges the signed ρ to its own signed ledger", () => {
+  const dpKeys = generateNodeKeys();
+  let dpLedger: Ledger;
+  let dpAgent: NodeAgent;
+  let privateSpec: JobSpec;
+  const dpJob = (o: Parameters<typeof craft>[0] = {}) => craft({ spec: privateSpec, committee: [dpKeys, ...peers.slice(0, 2)], ...o });
+  beforeAll(async () => {
+    privateSpec = { ...spec, task: { ...spec.task, query: { ...(spec.task.query as object), minCount: 0, privacy: { rho: 0.3 } } } };
+    dpLedger = await Ledger.open(memoryLedgerStore(), { signingKey: dpKeys.identitySecretKey });
+    dpAgent = await startAgent({ submitters: [submitterKey], privacy: { rho: 0.5 } }, undefined, dpKeys, dpLedger);
+  });
+  afterAll(async () => { await dpAgent?.stop(false); });
+
+  it("a job without privacy is declined on a dataset with a privacy budget", async () => {
+    await expectDeclined(craft({ committee: [dpKeys, ...peers.slice(0, 2)] }), "privacy-budget");
+  });
+
+  it("a coordinator that lowers or strips the ρ in the manifest is refused; the signed ρ is what counts", async () => {
+    const q = privateSpec.task.query as Record<string, unknown>;
+    await expectDeclined(dpJob({ edit: (m) => { m.task = { ...m.task, query: { ...q, privacy: { rho: 0.01 } } }; } }), "spec-mismatch");
+    const { privacy: _drop, ...stripped } = q;
+    await expectDeclined(dpJob({ edit: (m) => { m.task = { ...m.task, query: stripped }; } }), "spec-mismatch");
+    expect(dpLedger.privacyCharges("adult")).toEqual([]);
+  });
+
+  it("once the budget is spent it declines privacy-budget, and the submitter sees the reason", async () => {
+    dpLedger.admit({ jobId: "earlier", round: 0, attempt: 0, schemaId: "adult", rho: 0.3, privacy: { rho: 0.3 } });
+    await dpLedger.join("earlier", "adult", 0, 0, [], Date.now());
+    await expectDeclined(dpJob(), "privacy-budget"); // 0.3 spent + 0.3 > 0.5
+  });
+
+  it("within the budget it takes part: the policy admits the signed ρ, and any write-ahead record of the round carries exactly it (last: the agent then waits on the relay)", async () => {
+    const small = { ...privateSpec, task: { ...privateSpec.task, query: { ...(privateSpec.task.query as object), privacy: { rho: 0.2 } } } };
+    const job = craft({ spec: small, committee: [dpKeys, ...peers.slice(0, 2)] });
+    const e = await verdict(job);
+    expect(e.kind, JSON.stringify(e)).toBe("computed"); // past the policy: 0.3 spent + 0.2 ≤ 0.5
+    const record = () => dpLedger.snapshot().jobs.find((j) => j.jobId === job.assignment.jobId);
+    const ended = () => events.find((x) => "jobId" in x && x.jobId === job.assignment.jobId && (x.kind === "rejected" || x.kind === "round-aborted"));
+    await expect.poll(() => record() ?? ended(), { timeout: 10_000 }).toBeTruthy();
+    const r = record();
+    if (r) {
+      expect(r.attempts[0]).toMatchObject({ rho: 0.2 });
+      expect(r.privacy).toEqual({ rho: 0.2 });
+      expect(dpLedger.snapshot().signedBy).toBe(toBase64Url(dpKeys.identityPublicKey));
+    } else {
+      // The party could not be built (the agent does not hand its task's noise to the party yet): nothing joined, nothing charged.
+      expect(ended()).not.toHaveProperty("code");
+      expect(dpLedger.privacyCharges("adult").map((c) => c.rho)).toEqual([0.3]);
+    }
+  });
+
+  it("the admission reaches the ledger through the real agent: a non-private job on a dataset that allows them is recorded with no ρ", async () => {
+    const keys = generateNodeKeys();
+    const own = await Ledger.open(memoryLedgerStore(), { signingKey: keys.identitySecretKey });
+    const a = await startAgent({ submitters: [submitterKey], privacy: { rho: 0.5, allowNonPrivate: true } }, undefined, keys, own);
+    try {
+      const job = craft({ committee: [keys, ...peers.slice(0, 2)] });
+      expect((await verdict(job)).kind).toBe("computed");
+      await expect.poll(() => own.snapshot().jobs.find((j) => j.jobId === job.assignment.jobId)?.attempts[0]).toMatchObject({ rho: null });
+      expect(own.snapshot().jobs[0]!.privacy).toBeNull();
+    } finally {
+      await a.stop(false);
+    }
   });
 });
