@@ -79,6 +79,12 @@ const ROUTES: Record<string, Record<string, Operation>> = {
   "/v1/models/{id}/keys/{keyId}": { delete: { summary: "drop an uploaded key set", auth: "token", ok: [204, null] } },
   "/v1/models/{id}/infer": { post: { summary: "ciphertexts in, ciphertexts out (binary frames)", auth: "token", body: { binary: "application/x-2pm-frame" }, ok: [200, { binary: "application/x-2pm-frame" }] } },
   "/dashboard": { get: { summary: "the operator dashboard (HTML)", auth: "public", ok: [200, { binary: "text/html" }] } },
+  "/node": { get: { summary: "redirect to /node/", auth: "public", ok: [308, null] } },
+  "/node/": { get: { summary: "the browser node page (HTML)", auth: "public", ok: [200, { binary: "text/html" }] } },
+  "/node/learning.js": { get: { summary: "the browser node's learning bundle (tfjs cpu)", auth: "public", ok: [200, { binary: "text/javascript" }] } },
+  "/querier": { get: { summary: "redirect to /querier/", auth: "public", ok: [308, null] } },
+  "/querier/": { get: { summary: "the browser querier page (HTML)", auth: "public", ok: [200, { binary: "text/html" }] } },
+  "/querier/seal.wasm": { get: { summary: "node-seal's WebAssembly for the querier page", auth: "public", ok: [200, { binary: "application/wasm" }] } },
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
@@ -122,7 +128,7 @@ let cached: Record<string, unknown> | undefined;
 export function openApiDocument(): Record<string, unknown> {
   cached ??= {
     openapi: "3.1.0",
-    info: { title: "2PM coordinator", version: "1", description: "Federated statistics and learning with MASCOT secure aggregation; CKKS encrypted inference. Errors are problem details with a stable `code`." },
+    info: { title: "2PM coordinator", version: "1", description: "Federated statistics and learning with MASCOT secure aggregation; CKKS encrypted inference. Errors are problem details with a stable `code`. `round` and `attempt` are 0-based indices in paths and bodies; texts meant for people count from 1; `/models/{round}` is model k, the global model after k rounds." },
     paths: Object.fromEntries(Object.entries(ROUTES).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, op]) => [m, operation(path, op)]))])),
     components: {
       schemas: {

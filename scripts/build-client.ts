@@ -25,6 +25,8 @@ export async function buildClient(): Promise<string[]> {
   const common = { bundle: true, platform: "node" as const, format: "esm" as const, target: "node22", external, sourcemap: true, logLevel: "warning" as const, legalComments: "none" as const };
   await build({ ...common, entryPoints: { cli: path.join(CLIENT, "cli", "run.ts") }, outdir: DIST, outExtension: { ".js": ".mjs" }, banner: { js: "#!/usr/bin/env node" } });
   await build({ ...common, entryPoints: { node: path.join(CLIENT, "node.ts"), querier: path.join(CLIENT, "querier.ts") }, outdir: DIST, outExtension: { ".js": ".mjs" } });
+  // The browser entry (client/browser/index.ts): ESM for bundlers; learning (tfjs) in a lazily imported chunk.
+  await build({ ...common, platform: "browser", target: "es2022", splitting: true, entryPoints: { browser: path.join(CLIENT, "browser", "index.ts") }, outdir: DIST, outExtension: { ".js": ".mjs" }, chunkNames: "browser-chunks/[name]-[hash]" });
   // Worker threads are started by URL next to the code that starts them (dist/*.mjs), as
   // "./<name>.js" (the sources use "./<name>.ts" under tsx): one bundle per worker.
   await build({ ...common, entryPoints: { "encrypt-worker": path.join(CLIENT, "fhe", "encrypt-worker.ts"), "serve-worker": path.join(CLIENT, "fhe", "training", "serve-worker.ts") }, outdir: DIST });

@@ -1,0 +1,83 @@
+/**
+ * GET /node/ (and /node): the browser node page, with a strict Content-Security-Policy: the
+ * only scripts are the inlined bundle and /node/learning.js, each allowed by its SHA-256 (the
+ * page loads the latter with the same hash as its integrity value), no other external
+ * resource, and connections only to this origin or to another coordinator over https/wss.
+ * GET /node/learning.js: the lazily loaded learning bundle (tfjs cpu).
+ * GET /querier/ (and /querier): the browser querier page (CKKS in the page); its CSP admits
+ * its inline script by hash and WebAssembly compilation ('wasm-unsafe-eval'), connections to
+ * this origin only. GET /querier/seal.wasm: node-seal's WebAssembly for it.
+ * Mounted by functions/index.ts with `.route("/", nodePageRoutes)`.
+ */
+import { Hono, type Context } from "hono";
+import { toBase64Url } from "../../protocol/encoding.ts";
+import { NODE_LEARNING_SCRIPT, NODE_PAGE_SCRIPT, QUERIER_PAGE_SCRIPT } from "./bundle.ts";
+import { nodePageHtml, querierPageHtml } from "./page.ts";
+import { SEAL_WASM_BASE64 } from "./seal-wasm.ts";
+
+let cached: { html: string; csp: string } | undefined;
+let cachedQuerier: { html: string; csp: string } | undefined;
+let wasm: Uint8Array<ArrayBuffer> | undefined;
+
+async function hashSource(code: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(code)));
+  const b64 = toBase64Url(digest).replace(/-/g, "+").replace(/_/g, "/");
+  return `'sha256-${b64}${"=".repeat((4 - (b64.length % 4)) % 4)}'`;
+}
+
+/** The page and its CSP (computed once per isolate). */
+export async function nodePage(): Promise<{ html: string; csp: string }> {
+  if (!cached) {
+    cached = {
+      html: nodePageHtml(),
+      csp: `default-src 'none'; script-src ${await hashSource(NODE_PAGE_SCRIPT)} ${await hashSource(NODE_LEARNING_SCRIPT)}; style-src 'unsafe-inline'; connect-src 'self' https: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    };
+  }
+  return cached;
+}
+
+/** The querier page and its CSP (computed once per isolate). */
+export async function querierPage(): Promise<{ html: string; csp: string }> {
+  cachedQuerier ??= {
+    html: querierPageHtml(),
+    csp: `default-src 'none'; script-src ${await hashSource(QUERIER_PAGE_SCRIPT)} 'wasm-unsafe-eval'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  };
+  return cachedQuerier;
+}
+
+function hardening(c: Context): void {
+  c.header("x-content-type-options", "nosniff");
+  c.header("referrer-policy", "no-referrer");
+  c.header("cross-origin-opener-policy", "same-origin");
+}
+
+export const nodePageRoutes = new Hono()
+  .get("/node", (c) => c.redirect("/node/", 308))
+  .get("/node/", async (c) => {
+    const p = await nodePage();
+    hardening(c);
+    c.header("content-security-policy", p.csp);
+    c.header("cache-control", "no-store");
+    return c.html(p.html);
+  })
+  .get("/node/learning.js", (c) => {
+    hardening(c);
+    c.header("content-type", "text/javascript; charset=utf-8");
+    c.header("cache-control", "no-cache");
+    return c.body(NODE_LEARNING_SCRIPT);
+  })
+  .get("/querier", (c) => c.redirect("/querier/", 308))
+  .get("/querier/", async (c) => {
+    const p = await querierPage();
+    hardening(c);
+    c.header("content-security-policy", p.csp);
+    c.header("cache-control", "no-store");
+    return c.html(p.html);
+  })
+  .get("/querier/seal.wasm", (c) => {
+    wasm ??= Uint8Array.from(atob(SEAL_WASM_BASE64), (ch) => ch.charCodeAt(0));
+    hardening(c);
+    c.header("content-type", "application/wasm");
+    c.header("cache-control", "no-cache");
+    return c.body(wasm);
+  });
