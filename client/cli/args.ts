@@ -33,13 +33,42 @@ export function joinDashValues(args: string[], options: Options): string[] {
   return out;
 }
 
+/** A job id (16 random bytes, base64url: 22 characters) may begin with "-". */
+const DASH_ID = /^-[A-Za-z0-9_-]{21}$/;
+
+/**
+ * Moves positionals that begin with "-" (job ids, one time in 64) after a `--`, so they parse
+ * as positionals instead of being refused as unknown options. Only tokens shaped like an id
+ * that are neither a defined option nor the value of the string option before them are moved.
+ * Pure; never throws.
+ */
+export function protectDashPositionals(args: string[], options: Options): string[] {
+  const flags = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    flags.add(`--${name}`);
+    if (o.short) flags.add(`-${o.short}`);
+  }
+  const keep: string[] = [], moved: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") { keep.push(...args.slice(i)); break; }
+    const prev = args[i - 1];
+    const prevTakesValue = prev !== undefined && prev.startsWith("--") && !prev.includes("=") && options[prev.slice(2)]?.type === "string";
+    if (DASH_ID.test(a) && !flags.has(a) && !prevTakesValue) moved.push(a);
+    else keep.push(a);
+  }
+  if (!moved.length) return args;
+  return keep.includes("--") ? [...keep, ...moved] : [...keep, "--", ...moved];
+}
+
 /**
  * Parses `args` strictly against `options`. Throws UsageError (one line) for an unknown
  * option, a missing value or a positional where none is allowed.
  */
 export function parse<T extends Options>(args: string[], options: T, allowPositionals = true) {
   try {
-    return parseArgs({ args: joinDashValues(args, options), options, allowPositionals, strict: true });
+    const joined = joinDashValues(args, options);
+    return parseArgs({ args: allowPositionals ? protectDashPositionals(joined, options) : joined, options, allowPositionals, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0]!);
   }

@@ -3,6 +3,7 @@ import { nodeInit } from "./node-init.ts";
 import { nodeStart } from "./node-start.ts";
 import { nodeLedger } from "./node-ledger.ts";
 import { nodeAddSource } from "./node-sources.ts";
+import { nodeBudget } from "./node-budget.ts";
 import { jobCommands } from "./job.ts";
 import { modelCommands } from "./model.ts";
 import { submitterCommands } from "./submitter.ts";
@@ -17,6 +18,7 @@ export const commands: Record<string, Command> = {
   "node start": nodeStart,
   "node ledger": nodeLedger,
   "node add-source": nodeAddSource,
+  "node budget": nodeBudget,
   ...jobCommands,
   ...modelCommands,
   ...submitterCommands,

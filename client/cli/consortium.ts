@@ -9,6 +9,7 @@ import { promises as fs } from "node:fs";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { createKeyFile, loadKeyFile } from "./keyfile.ts";
+import { jsonOption, outputFor } from "./output.ts";
 import { signConsortium, verifyConsortium } from "../../protocol/consortium.ts";
 
 async function readJson(file: string): Promise<unknown> {
@@ -20,14 +21,14 @@ async function readJson(file: string): Promise<unknown> {
 }
 
 async function init(args: string[]): Promise<number> {
-  const { values } = parse(args, { out: { type: "string" } }, false);
+  const { values } = parse(args, { out: { type: "string" }, ...jsonOption }, false);
   const key = await createKeyFile(required(values.out, "out"), "2pm-consortium-admin-key");
-  console.log(`admin key written to ${values.out} (mode 0600); public key ${key.publicKeyB64}`);
+  outputFor(values).result({ file: values.out, publicKey: key.publicKeyB64 }, `admin key written to ${values.out} (mode 0600); public key ${key.publicKeyB64}`);
   return 0;
 }
 
 async function signList(args: string[]): Promise<number> {
-  const { values } = parse(args, { admin: { type: "string" }, members: { type: "string" }, name: { type: "string" }, out: { type: "string" } }, false);
+  const { values } = parse(args, { admin: { type: "string" }, members: { type: "string" }, name: { type: "string" }, out: { type: "string" }, ...jsonOption }, false);
   const admin = await loadKeyFile(required(values.admin, "admin"), "2pm-consortium-admin-key");
   const members = await readJson(required(values.members, "members"));
   if (!Array.isArray(members)) throw new CliError(`${values.members}: expected a JSON array of { identityKey, label? }`);
@@ -40,16 +41,16 @@ async function signList(args: string[]): Promise<number> {
     throw new CliError(`members: ${issue ? `${issue.path.map(String).join(".")}: ${issue.message}` : (e as Error).message}`);
   }
   await fs.writeFile(required(values.out, "out"), JSON.stringify(signed, null, 2) + "\n");
-  console.log(`signed list "${signed.list.name}" with ${signed.list.members.length} members written to ${values.out}`);
+  outputFor(values).result({ file: values.out, name: signed.list.name, members: signed.list.members.length }, `signed list "${signed.list.name}" with ${signed.list.members.length} members written to ${values.out}`);
   return 0;
 }
 
 async function verifyList(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { "admin-key": { type: "string" } });
+  const { values, positionals } = parse(args, { "admin-key": { type: "string" }, ...jsonOption });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm consortium verify <list.json> --admin-key <key>");
   try {
     const m = verifyConsortium(await readJson(positionals[0]!), required(values["admin-key"], "admin-key"));
-    console.log(`valid: "${m.name}", ${m.size} members, issued ${new Date(m.issuedAt).toISOString()}`);
+    outputFor(values).result({ valid: true, name: m.name, members: m.size, issuedAt: m.issuedAt }, `valid: "${m.name}", ${m.size} members, issued ${new Date(m.issuedAt).toISOString()}`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) throw e;

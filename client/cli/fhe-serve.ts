@@ -11,6 +11,7 @@
  */
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { jsonOption, outputFor } from "./output.ts";
 
 function bytesOpt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -32,6 +33,7 @@ export async function fheServe(args: string[]): Promise<number> {
       "max-total-key-bytes": { type: "string" },
       "max-key-sets": { type: "string" },
       "max-block-bytes": { type: "string" },
+      ...jsonOption,
     },
     false,
   );
@@ -60,7 +62,7 @@ export async function fheServe(args: string[]): Promise<number> {
   const shown = typeof addr === "object" && addr ? (addr.family === "IPv6" ? `[${addr.address}]` : addr.address) : values.host;
   const url = `http://${shown}:${typeof addr === "object" && addr ? addr.port : port}`;
   const l = s.store.limits;
-  console.log(`fhe serve: listening on ${url}`);
+  outputFor(values).result({ listening: url }, `fhe serve: listening on ${url}`);
   process.stderr.write(`fhe serve: key sets ≤ ${l.maxSetBytes} B each, ≤ ${l.maxSets} sets, ≤ ${l.maxTotalBytes} B in all; block requests ≤ ${maxBlockBytes ?? 2 ** 28} B; one block at a time\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

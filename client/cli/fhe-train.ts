@@ -17,6 +17,7 @@ import { loadSchemaFile } from "../data/node-fs.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../learning/from-schema.ts";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { jsonOption, outputFor } from "./output.ts";
 
 function positiveInt(v: string | undefined, name: string, dflt?: number): number | undefined {
   if (v === undefined) return dflt;
@@ -40,6 +41,7 @@ export async function fheTrain(args: string[]): Promise<number> {
       out: { type: "string", default: "model.json" },
       server: { type: "string" },
       token: { type: "string" },
+      ...jsonOption,
     },
     false,
   );
@@ -112,9 +114,11 @@ export async function fheTrain(args: string[]): Promise<number> {
   await fs.rename(tmp, out);
   const acc = accuracy(x.map((row) => logit(r.beta, r.standardisation, row)), y);
   const p = r.plan.params;
-  console.log(
+  const seconds = (performance.now() - t0) / 1000;
+  outputFor(values).result(
+    { out, features: features.length, rows: x.length, iterations, degree, learningRate: nag.learningRate, polyModulusDegree: p.polyModulusDegree, coeffModulusBits: p.coeffModulusBits, blocks: r.plan.blocks.length, seconds, serverSeconds: r.serverSeconds, trainingAccuracy: acc },
     `model written to ${out} (2pm-dense/v1, ${features.length} features); N=${p.polyModulusDegree}, q=[${p.coeffModulusBits.join(",")}], ` +
-      `${r.plan.blocks.length} block(s); ${((performance.now() - t0) / 1000).toFixed(1)} s (server ${r.serverSeconds.toFixed(1)} s); training accuracy ${(100 * acc).toFixed(1)} %`,
+      `${r.plan.blocks.length} block(s); ${seconds.toFixed(1)} s (server ${r.serverSeconds.toFixed(1)} s); training accuracy ${(100 * acc).toFixed(1)} %`,
   );
   return 0;
 }

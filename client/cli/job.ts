@@ -1,4 +1,4 @@
-/** `2pm job submit | watch | result | verify`. */
+/** `2pm job submit | watch | result | verify | cancel | list`. */
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { JobSpec, type JobSummary, type RoundInfo } from "../../protocol/api/schemas.ts";
@@ -20,6 +20,8 @@ import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
 import { preprocessingIssues } from "../../protocol/learning/spec.ts";
 import { encodedDim } from "../../protocol/learning/features.ts";
 import { parseLearningTask } from "../../protocol/jobs/learning.ts";
+import { jsonOption, outputFor, type Output } from "./output.ts";
+import { estimateEta, Progress, type ProgressState } from "./progress.ts";
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;
@@ -57,7 +59,7 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
   }
   if (r.data.type === "stats") {
     try {
-      validateStatsTask(r.data.task, r.data.field, r.data.committee.size, r.data.schemaId);
+      validateStatsTask(r.data.task, r.data.field, r.data.committee.size, r.data.schemaId, r.data.mode);
     } catch (e) {
       throw new CliError(`job spec ${file}: task: ${(e as Error).message}`);
     }
@@ -113,34 +115,76 @@ export function checkLearningSpec(task: Record<string, unknown>, schemaJson: unk
   if (issues.length) throw new CliError(`invalid learning spec: ${issues.join("; ")}`);
 }
 
+/** Reasons in a failure text, one per line: "…; declined: a | b" → the head, then "  declined: a", "  declined: b". Pure. */
+export function failureLines(error: string): string[] {
+  const i = error.indexOf("; declined: ");
+  if (i < 0) return [error];
+  return [error.slice(0, i), ...error.slice(i + "; declined: ".length).split(" | ").map((r) => `  declined: ${r}`)];
+}
+
 async function submit(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" } });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json>");
+  const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" }, wait: { type: "boolean", default: false }, ...jsonOption });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json> [--wait] [--json]");
   const op = operatorFrom(values);
+  const out = outputFor(values);
   const loaded = await loadJobSpec(positionals[0]!); // spec errors first: they need no key
   op.setSubmitterKey((await submitterKeyFrom(values)).secretKey);
   const spec = await prepareSpec(op, loaded, (line) => console.error(line));
   const job = await op.submitJob(spec);
-  console.log(job.id);
-  return 0;
+  if (!values.wait) {
+    out.result(job, job.id);
+    return 0;
+  }
+  out.event({ kind: "submitted", ...job }, `job ${job.id} submitted`);
+  const final = await watchCli(op, job.id, out);
+  return final.status === "completed" ? 0 : 1;
 }
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
-function metricsLine(result: unknown, round: number): string {
-  const hist = (result as { history?: Array<{ round: number; loss?: number; accuracy?: number }> } | null)?.history;
-  const h = hist?.find((x) => x.round === round);
+type History = Array<{ round: number; loss?: number | null; accuracy?: number | null }>;
+type Watched = { history?: History; final?: "evaluating" | "evaluated"; latestModelRound?: number } | null;
+
+function metricsLine(result: Watched, round: number): string {
+  const h = result?.history?.find((x) => x.round === round);
   if (!h) return "";
-  return ` loss ${h.loss?.toFixed(4) ?? "?"} accuracy ${h.accuracy !== undefined ? (100 * h.accuracy).toFixed(2) + "%" : "?"}`;
+  const loss = typeof h.loss === "number" ? h.loss.toFixed(4) : "—";
+  const acc = typeof h.accuracy === "number" ? `${(100 * h.accuracy).toFixed(2)}%` : "—";
+  return ` loss ${loss} accuracy ${acc}`;
 }
 
-/** Polls a job until it ends, printing each round attempt's progress; returns the final summary. */
-export async function watchJob(op: ApiClient, id: string, print: (s: string) => void = console.log, intervalMs = 500): Promise<JobSummary> {
+/** One thing `job watch` reports: a round attempt that changed state, or the job's status. */
+export type WatchEvent =
+  | { kind: "round"; round: number; attempt: number; status: RoundInfo["status"]; committee: string[]; abort: RoundInfo["abort"]; finalEvaluation: boolean; loss?: number | null; accuracy?: number | null }
+  | { kind: "job"; id: string; status: JobSummary["status"]; error: string | null };
+
+export interface WatchOptions {
+  intervalMs?: number;
+  /** Called for each event with its text; when given, `print` is not called. */
+  onEvent?: (e: WatchEvent, text: string) => void;
+  /** Called after each poll with the job's progress (for a status line). */
+  onProgress?: (p: ProgressState) => void;
+}
+
+/**
+ * Polls a job until it ends, reporting each round attempt's progress as a line (1-based:
+ * "round 2/5 attempt 1"; a learning job's evaluation-only last round as "final evaluation of
+ * model k"), and the job's status with each decline reason on its own line; returns the
+ * final summary. Retries a lost connection for up to 60 s, then throws CliError; an HTTP
+ * error (e.g. 404 for an unknown job) is thrown as is.
+ */
+export async function watchJob(op: ApiClient, id: string, print: (s: string) => void = console.log, options: number | WatchOptions = 500): Promise<JobSummary> {
+  const o: WatchOptions = typeof options === "number" ? { intervalMs: options } : options;
+  const intervalMs = o.intervalMs ?? 500;
+  const emit = (e: WatchEvent, text: string) => (o.onEvent ? o.onEvent(e, text) : text.split("\n").forEach((l) => print(l)));
   const seen = new Map<string, string>();
+  const durations = new Map<string, number>();
   let lastStatus = "";
   let unreachableSince = 0;
+  let result: Watched = null;
+  let resultFor = "";
   for (;;) {
-    let job: JobSummary, spec: { maxRounds?: number } | undefined, list: RoundInfo[];
+    let job: JobSummary, spec: { maxRounds?: number; type?: string } | undefined, list: RoundInfo[];
     try {
       ({ job, spec } = await op.job(id));
       list = await op.rounds(id);
@@ -153,55 +197,84 @@ export async function watchJob(op: ApiClient, id: string, print: (s: string) => 
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
-    let result: unknown = null;
+    // The result tells which rounds were evaluated and whether the open round only evaluates the final model.
+    const accepted = list.filter((r) => r.status === "accepted").length;
+    const want = `${accepted}/${list.length ? list[list.length - 1]!.round : -1}`;
+    if (want !== resultFor && (accepted > 0)) {
+      result = ((await op.result(id).catch(() => null))?.result ?? null) as Watched;
+      resultFor = want;
+    }
+    const max = spec?.maxRounds ? `/${spec.maxRounds}` : "";
+    const isFinal = (round: number) => result?.final !== undefined && result.latestModelRound === round && spec?.type === "learning";
+    const name = (round: number) => (isFinal(round) ? `final evaluation of model ${round}` : `round ${round + 1}${max}`);
     for (const r of list) {
       const key = `${r.round}.${r.attempt}`;
       const state = `${r.status}${r.abort ? `:${r.abort.code}` : ""}`;
+      if (r.endedAt !== null) durations.set(key, r.endedAt - r.startedAt);
       if (seen.get(key) === state) continue;
       seen.set(key, state);
-      if (r.status === "accepted" && result === null) result = (await op.result(id).catch(() => null))?.result ?? null;
-      const max = spec?.maxRounds ? `/${spec.maxRounds}` : "";
       // A decline carries the node's own reason (its signed decline request): show it, not just the code.
       const why = r.abort?.code === "declined" && r.abort.detail ? `: ${r.abort.detail}` : "";
       const detail = r.status === "aborted" && r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (culprits ${r.abort.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}${why}` : "";
-      print(`round ${r.round + 1}${max} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
+      const h = result?.history?.find((x) => x.round === r.round);
+      const ev: WatchEvent = { kind: "round", round: r.round, attempt: r.attempt, status: r.status, committee: r.committee, abort: r.abort, finalEvaluation: isFinal(r.round),
+        ...(r.status === "accepted" && h ? { loss: h.loss ?? null, accuracy: h.accuracy ?? null } : {}) };
+      emit(ev, `${name(r.round)} attempt ${r.attempt + 1}: ${r.status} [committee ${r.committee.map((c) => c.slice(0, 8)).join(" ")}]${detail}${r.status === "accepted" ? metricsLine(result, r.round) : ""}`);
     }
     if (job.status !== lastStatus) {
       lastStatus = job.status;
-      print(`job ${id}: ${job.status}${job.error ? ` — ${job.error}` : ""}`);
+      emit({ kind: "job", id, status: job.status, error: job.error }, [`job ${id}: ${job.status}${job.error ? ` — ${failureLines(job.error)[0]}` : ""}`, ...(job.error ? failureLines(job.error).slice(1) : [])].join("\n"));
     }
     if (TERMINAL.has(job.status)) return job;
+    if (o.onProgress) {
+      const open = list.find((r) => r.status === "running");
+      const finished = list.filter((r) => r.status === "accepted" && r.endedAt !== null).map((r) => r.endedAt! - r.startedAt);
+      const total = spec?.maxRounds ?? null;
+      const phase = open ? `${name(open.round)} running (attempt ${open.attempt + 1})` : job.status === "pending" || !list.length ? "waiting for a committee" : `selecting the committee of ${name(job.round)}`;
+      // Learning jobs may stop early; the estimate assumes they run to maxRounds (plus the final evaluation).
+      const remaining = total === null ? null : total - accepted + (spec?.type === "learning" && result?.final === undefined ? 1 : 0);
+      o.onProgress({ done: Math.min(accepted, total ?? accepted), total, phase, etaMs: estimateEta(finished, remaining, open ? Date.now() - open.startedAt : 0) });
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
+/** `job watch` / `job submit --wait` on the command line: JSON lines under --json, else lines with a status bar on a terminal. */
+async function watchCli(op: ApiClient, id: string, out: Output): Promise<JobSummary> {
+  if (out.json) return watchJob(op, id, console.log, { onEvent: (e) => console.log(JSON.stringify(e)) });
+  const bar = new Progress(process.stdout);
+  try {
+    return await watchJob(op, id, (l) => bar.line(l), { onEvent: (_e, text) => text.split("\n").forEach((l) => bar.line(l)), onProgress: (p) => bar.update(p) });
+  } finally {
+    bar.end();
+  }
+}
+
 async function watch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, operatorOptions);
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job watch <job-id>");
-  const job = await watchJob(operatorFrom(values), positionals[0]!);
+  const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job watch <job-id> [--json]");
+  const job = await watchCli(operatorFrom(values), positionals[0]!, outputFor(values));
   return job.status === "completed" ? 0 : 1;
 }
 
 async function result(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...operatorOptions, json: { type: "boolean", default: false } });
+  const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
   if (positionals.length !== 1) throw new UsageError("usage: 2pm job result <job-id> [--json]");
   const op = operatorFrom(values);
   const r = await op.result(positionals[0]!);
-  if (values.json) {
-    console.log(JSON.stringify(r, null, 2));
-    return 0;
-  }
-  const res = r.result as { stats?: StatsResult } | StatsResult | LearningResult | null;
-  if (res && "measures" in res) console.log(formatStatsResult(res));
-  else if (res && "stats" in res && res.stats) console.log(formatStatsResult(res.stats));
-  else if (res && "history" in res) console.log(formatLearningResult(res, positionals[0]!));
-  else console.log(JSON.stringify(r, null, 2));
+  outputFor(values).result(r, () => {
+    const res = r.result as { stats?: StatsResult } | StatsResult | LearningResult | null;
+    if (res && "measures" in res) return formatStatsResult(res);
+    if (res && "stats" in res && res.stats) return formatStatsResult(res.stats);
+    if (res && "history" in res) return formatLearningResult(res, positionals[0]!);
+    return [`job ${positionals[0]}: ${r.status}, no result yet${r.error ? ` — ${r.error}` : ""}`];
+  });
   return 0;
 }
 
 async function verify(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...operatorOptions, key: { type: "string" }, file: { type: "string" } });
-  if (positionals.length !== 1 && !values.file) throw new UsageError("usage: 2pm job verify <job-id> [--key <coordinator key>] [--file log.json]");
+  const { values, positionals } = parse(args, { ...operatorOptions, key: { type: "string" }, file: { type: "string" }, ...jsonOption });
+  if (positionals.length !== 1 && !values.file) throw new UsageError("usage: 2pm job verify <job-id> [--key <coordinator key>] [--file log.json] [--json]");
   let entries: LogEntry[], publicKey: string;
   if (values.file) {
     const saved = (await readJson(values.file, "log file")) as { entries: LogEntry[]; publicKey: string };
@@ -214,21 +287,41 @@ async function verify(args: string[]): Promise<number> {
     publicKey = values.key ?? r.publicKey;
   }
   const report = verifyJobLog(entries, fromBase64Url(publicKey));
-  for (const line of report.summary) console.log(line);
-  if (report.problems.length) {
+  const out = outputFor(values);
+  const ok = report.problems.length === 0;
+  out.result({ ok, entries: entries.length, publicKey, summary: report.summary, problems: report.problems }, [
+    ...report.summary,
+    ...(ok ? [`log verifies: ${entries.length} entries, hash chain intact, every entry signed by ${publicKey.slice(0, 12)}…`] : []),
+  ]);
+  if (!ok) {
     for (const p of report.problems) console.error(`problem: ${p}`);
     throw new CliError(`log does not verify (${report.problems.length} problem${report.problems.length > 1 ? "s" : ""})`);
   }
-  console.log(`log verifies: ${entries.length} entries, hash chain intact, every entry signed by ${publicKey.slice(0, 12)}…`);
   return 0;
 }
 
 async function cancel(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, operatorOptions);
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job cancel <job-id>");
+  const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm job cancel <job-id> [--json]");
   const job = await operatorFrom(values).cancelJob(positionals[0]!);
-  console.log(`job ${job.id}: ${job.status}`);
+  outputFor(values).result(job, `job ${job.id}: ${job.status}`);
   return 0;
 }
 
-export const jobCommands = { "job submit": submit, "job watch": watch, "job result": result, "job verify": verify, "job cancel": cancel };
+const STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
+
+async function list(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...operatorOptions, status: { type: "string" }, limit: { type: "string", default: "20" }, ...jsonOption }, false);
+  const status = values.status as (typeof STATUSES)[number] | undefined;
+  if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(values.status)}`);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError(`--limit must be an integer in [1, 100], got ${JSON.stringify(values.limit)}`);
+  const jobs = await operatorFrom(values).jobs({ ...(status ? { status } : {}), limit });
+  outputFor(values).result(jobs, () => jobs.length === 0 ? ["no jobs"] : [
+    `${"id".padEnd(38)}${"type".padEnd(10)}${"dataset".padEnd(16)}${"status".padEnd(11)}${"round".padEnd(7)}updated`,
+    ...jobs.map((j) => `${j.id.padEnd(38)}${j.type.padEnd(10)}${j.schemaId.slice(0, 15).padEnd(16)}${j.status.padEnd(11)}${String(j.round + 1).padEnd(7)}${new Date(j.updatedAt).toISOString().slice(0, 19)}Z${j.error ? `  ${failureLines(j.error)[0]}` : ""}`),
+  ]);
+  return 0;
+}
+
+export const jobCommands = { "job submit": submit, "job watch": watch, "job result": result, "job verify": verify, "job cancel": cancel, "job list": list };

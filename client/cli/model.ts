@@ -18,6 +18,7 @@ import { loadSchemaFile } from "../data/node-fs.ts";
 import { datasetFromRows } from "../learning/from-schema.ts";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { jsonOption, outputFor } from "./output.ts";
 import type { ApiClient } from "../api/client.ts";
 import { operatorFrom, operatorOptions } from "./operator.ts";
 
@@ -47,10 +48,12 @@ export async function fetchTrainedModel(op: ApiClient, jobId: string, round?: nu
 }
 
 async function download(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...operatorOptions, round: { type: "string" }, out: { type: "string", default: "model" } });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm model download <job-id> [--round n] [--out dir]");
+  const { values, positionals } = parse(args, { ...operatorOptions, round: { type: "string" }, out: { type: "string", default: "model" }, ...jsonOption });
+  if (positionals.length !== 1) throw new UsageError("usage: 2pm model download <job-id> [--round <model>] [--out dir]");
   const op = operatorFrom(values);
-  const m = await fetchTrainedModel(op, positionals[0]!, values.round === undefined ? undefined : Number(values.round));
+  const round = values.round === undefined ? undefined : Number(values.round);
+  if (round !== undefined && !(Number.isInteger(round) && round >= 0)) throw new UsageError(`--round must be a model number (0 = the initial model, k = after k rounds), got ${JSON.stringify(values.round)}`);
+  const m = await fetchTrainedModel(op, positionals[0]!, round);
   const { job, standardization } = parseLearningTask(m.spec.task);
   const { layersModelFromWeights } = await import("../learning/export.ts");
   const files = await layersModelFromWeights(job.model, m.weights, { job: positionals[0], round: m.round });
@@ -59,7 +62,13 @@ async function download(args: string[]): Promise<number> {
   await fs.writeFile(path.join(out, "model.json"), JSON.stringify(files.modelJson, null, 2));
   await fs.writeFile(path.join(out, "weights.bin"), files.weightsBin);
   await fs.writeFile(path.join(out, "dense.json"), JSON.stringify(m.dense));
-  console.log(`round ${m.round} model written to ${out} (model.json + weights.bin for tf.loadLayersModel, dense.json)`);
+  const h = m.result.history.find((x) => x.round === m.round);
+  const metrics = h && h.accuracy !== null && h.loss !== null ? `, evaluated: accuracy ${(100 * h.accuracy).toFixed(2)} %, loss ${h.loss.toFixed(4)}` : ", not evaluated";
+  const which = m.round === m.result.bestRound ? "best model" : m.round === m.result.latestModelRound ? "final model" : "model";
+  outputFor(values).result(
+    { jobId: positionals[0], model: m.round, best: m.round === m.result.bestRound, loss: h?.loss ?? null, accuracy: h?.accuracy ?? null, out, files: ["model.json", "weights.bin", "dense.json"] },
+    `${which} ${m.round} (after ${m.round} round${m.round === 1 ? "" : "s"}${metrics}) written to ${out} (model.json + weights.bin for tf.loadLayersModel, dense.json)`,
+  );
   return 0;
 }
 
@@ -80,7 +89,7 @@ export async function featureRows(file: string, schemaFile: string, pre: NonNull
 }
 
 async function infer(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...operatorOptions, model: { type: "string" }, input: { type: "string" }, schema: { type: "string" }, local: { type: "boolean", default: false }, json: { type: "boolean", default: false } }, false);
+  const { values } = parse(args, { ...operatorOptions, model: { type: "string" }, input: { type: "string" }, schema: { type: "string" }, local: { type: "boolean", default: false }, ...jsonOption }, false);
   const jobId = required(values.model, "model");
   const op = operatorFrom(values);
   const m = await fetchTrainedModel(op, jobId);

@@ -10,6 +10,7 @@ import { NodeConfigSchema } from "../agent/config.ts";
 import { parse, required } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { resolveSources } from "./node-sources.ts";
+import { jsonOption, outputFor } from "./output.ts";
 
 export async function nodeInit(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -23,6 +24,7 @@ export async function nodeInit(args: string[]): Promise<number> {
     "min-committee": { type: "string" },
     consortium: { type: "string" },
     "consortium-admin": { type: "string" },
+    ...jsonOption,
   }, false);
   const submitters = (values["trust-submitter"] as string[]).flatMap((k) => k.split(",")).map((k) => k.trim()).filter(Boolean);
   if ((values.consortium === undefined) !== (values["consortium-admin"] === undefined)) throw new UsageError("--consortium and --consortium-admin go together");
@@ -50,9 +52,13 @@ export async function nodeInit(args: string[]): Promise<number> {
   const keys = generateNodeKeys(cryptoRng);
   await store.save(keys);
   await fs.writeFile(path.join(dir, "node.json"), JSON.stringify(config.data, null, 2) + "\n", { mode: 0o644 });
-  console.log(`node ${nodeIdFromPublicKey(keys.identityPublicKey)} initialised in ${dir} (keys.json mode 0600, node.json)`);
-  for (const s of sources) console.log(`offers dataset ${s.dataset} from ${s.path}`);
-  console.log(`identity key ${toBase64Url(keys.identityPublicKey)} (give it to your consortium admin)`);
-  if (submitters.length === 0) console.log("note: no submitter is trusted yet; add keys to policy.submitters in node.json (or pass --trust-submitter) or the node declines every job");
+  const nodeId = nodeIdFromPublicKey(keys.identityPublicKey), identityKey = toBase64Url(keys.identityPublicKey);
+  const out = outputFor(values);
+  out.result({ nodeId, dir, identityKey, datasets: sources.map((s) => ({ dataset: s.dataset, path: s.path, format: s.format })), submitters }, [
+    `node ${nodeId} initialised in ${dir} (keys.json mode 0600, node.json)`,
+    ...sources.map((s) => `offers dataset ${s.dataset} from ${s.path}`),
+    `identity key ${identityKey} (give it to your consortium admin)`,
+  ]);
+  if (submitters.length === 0) out.note("note: no submitter is trusted yet; add keys to policy.submitters in node.json (or pass --trust-submitter) or the node declines every job");
   return 0;
 }

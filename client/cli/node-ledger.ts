@@ -9,10 +9,11 @@ import { parseNodeConfig } from "../agent/config.ts";
 import { Ledger } from "../agent/ledger.ts";
 import { parse } from "./args.ts";
 import { CliError } from "./errors.ts";
+import { jsonOption } from "./output.ts";
 import { fileLedgerStore } from "./node-start.ts";
 
 export async function nodeLedger(args: string[]): Promise<number> {
-  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, json: { type: "boolean", default: false } }, false);
+  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, ...jsonOption }, false);
   const dir = path.resolve(values.dir!);
   let config;
   try {
@@ -32,7 +33,7 @@ export async function nodeLedger(args: string[]): Promise<number> {
   if (!schemas.length) console.log("no jobs yet");
   for (const s of schemas) console.log(`${s}: ${ledger.jobsUsing(s, since)}/${maxJobs} jobs in the last ${windowDays} days`);
   for (const j of snap.jobs) {
-    const attempts = j.attempts.map((a) => `r${a.round}.${a.attempt}${a.released === true ? " released" : a.released === "unknown" ? " (unknown: counts as released)" : ""}`).join(", ");
+    const attempts = j.attempts.map((a) => `round ${a.round + 1} attempt ${a.attempt + 1}${a.released === true ? " released" : a.released === "unknown" ? " (unknown: counts as released)" : ""}`).join(", ");
     console.log(`  ${j.jobId} (${j.schemaId}, ${new Date(j.firstAt).toISOString()}): ${attempts}`);
   }
   return 0;

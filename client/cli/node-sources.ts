@@ -10,6 +10,7 @@ import type { DataSourceConfig } from "../agent/config.ts";
 import { parseNodeConfig } from "../agent/config.ts";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { jsonOption, outputFor } from "./output.ts";
 
 /** The largest number of sources a node.json holds (NodeConfigSchema). */
 export const MAX_SOURCES = 16;
@@ -65,6 +66,7 @@ export async function nodeAddSource(args: string[]): Promise<number> {
     source: { type: "string", multiple: true, default: [] },
     schema: { type: "string", multiple: true, default: [] },
     format: { type: "string" },
+    ...jsonOption,
   }, false);
   const dir = path.resolve(required(values.dir, "dir"));
   const file = path.join(dir, "node.json");
@@ -84,6 +86,7 @@ export async function nodeAddSource(args: string[]): Promise<number> {
   raw.sources = [...raw.sources, ...added.map(({ path: p, format, schema }) => ({ path: p, format, schema }))];
   parseNodeConfig(JSON.stringify(raw)); // still a valid config
   await fs.writeFile(file, JSON.stringify(raw, null, 2) + "\n", { mode: 0o644 });
-  for (const a of added) console.log(`added ${a.path} (dataset ${a.dataset}, ${a.format}); restart the node to offer it`);
+  outputFor(values).result({ added: added.map((a) => ({ dataset: a.dataset, path: a.path, format: a.format })) },
+    added.map((a) => `added ${a.path} (dataset ${a.dataset}, ${a.format}); restart the node to offer it`));
   return 0;
 }

@@ -4,6 +4,7 @@
  * The coordinator's log key is pinned on first start (`coordinator-key.json`) and checked
  * on every later start.
  */
+import { describeEvent } from "../agent/describe-event.ts";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,6 +20,8 @@ import { Ledger, type LedgerStore } from "../agent/ledger.ts";
 import type { NodePolicy } from "../agent/policy.ts";
 import { verifyConsortium, type Membership } from "../../protocol/consortium.ts";
 import { CliError } from "./errors.ts";
+import { jsonOption } from "./output.ts";
+import { Progress } from "./progress.ts";
 
 /** Parses TWOPM_FAULT (test-only): "bad-input", "big-norm", "tamper:<phase>", "crash:<phase>". */
 export function faultFromEnv(v: string | undefined): FaultPlan | undefined {
@@ -29,20 +32,6 @@ export function faultFromEnv(v: string | undefined): FaultPlan | undefined {
   if (kind === "tamper" && phase) return { tamperPhase: phase };
   if (kind === "crash" && phase) return { crashAtPhase: phase, onCrash: () => { console.error(`fault: crashing at phase ${phase}`); process.exit(137); } };
   throw new CliError(`TWOPM_FAULT: unknown fault ${JSON.stringify(v)}`);
-}
-
-function describe(e: AgentEvent): string {
-  const r = "jobId" in e ? `${e.jobId} r${e.round}.${e.attempt}` : "";
-  switch (e.kind) {
-    case "registered": return `registered as ${e.nodeId}; datasets: ${e.datasets.map((d) => `${d.schemaId} (${d.rows} rows, commitment ${d.commitment.slice(0, 12)}…)`).join(", ")}`;
-    case "assignment": return `${r}: selected as party ${e.index} of ${e.committee}`;
-    case "computed": return `${r}: local contribution ready (${e.length} field elements, ${e.ms.toFixed(0)} ms)`;
-    case "phase": return `${r}: phase ${e.phase}`;
-    case "round-done": return `${r}: accepted${e.excluded.length ? ` (excluded parties ${e.excluded.join(",")})` : ""} in ${e.ms.toFixed(0)} ms`;
-    case "round-aborted": return `${r}: aborted: ${e.code}${e.culprits.length ? ` (culprits ${e.culprits.join(",")})` : ""}`;
-    case "rejected": return `${r}: declined: ${e.detail}`;
-    case "warning": return `warning: ${e.detail}`;
-  }
 }
 
 /** A ledger file written atomically (temp file + rename), mode 0600. */
@@ -75,7 +64,7 @@ async function loadMembership(policy: NodePolicy, base: string): Promise<Members
 }
 
 export async function nodeStart(args: string[]): Promise<number> {
-  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, json: { type: "boolean", default: false } }, false);
+  const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, ...jsonOption }, false);
   const dir = path.resolve(values.dir!);
   const configPath = path.join(dir, "node.json");
   let config;
@@ -85,9 +74,10 @@ export async function nodeStart(args: string[]): Promise<number> {
     throw new CliError(`${configPath}: ${(e as Error).message}`);
   }
   const keys = await new FileKeyStore(path.join(dir, "keys.json")).load();
-  const ledger = await Ledger.open(fileLedgerStore(path.join(dir, "ledger.json"))).catch((e: unknown) => { throw new CliError(`${path.join(dir, "ledger.json")}: ${(e as Error).message}`); });
-  const membership = await loadMembership(config.policy, path.dirname(configPath));
   if (!keys) throw new CliError(`no key file in ${dir}; run 2pm node init first`);
+  // The ledger's entries are signed with the node's own identity key (tamper-evident; docs/node-policy.md).
+  const ledger = await Ledger.open(fileLedgerStore(path.join(dir, "ledger.json")), { signingKey: keys.identitySecretKey }).catch((e: unknown) => { throw new CliError(`${path.join(dir, "ledger.json")}: ${(e as Error).message}`); });
+  const membership = await loadMembership(config.policy, path.dirname(configPath));
   const adapter = nodeFsAdapter();
   const cfgs = await Promise.all(config.sources.map(async (s) => ({ path: s.path, format: s.format, schema: await loadSchemaFile(s.schema) })));
   let agent: NodeAgent | undefined;
@@ -107,7 +97,18 @@ export async function nodeStart(args: string[]): Promise<number> {
     for (const w of watchers) w.stop();
     throw new CliError((e as Error).message);
   }
-  const print = (e: AgentEvent) => console.log(values.json ? JSON.stringify({ t: Date.now(), ...e }) : `[${new Date().toISOString().slice(11, 19)}] ${describe(e)}`);
+  // On a terminal, MPC phases update one status line (rounds done, the current round and phase); every other event is a line.
+  const bar = new Progress(process.stdout, !values.json);
+  let roundsDone = 0;
+  const print = (e: AgentEvent) => {
+    if (values.json) { console.log(JSON.stringify({ t: Date.now(), ...e })); return; }
+    if (e.kind === "phase" && bar.drawing) {
+      bar.update({ done: roundsDone, total: null, phase: `${roundsDone} round${roundsDone === 1 ? "" : "s"} done · job ${e.jobId.slice(0, 8)} round ${e.round + 1} attempt ${e.attempt + 1}: ${e.phase}`, etaMs: null });
+      return;
+    }
+    if (e.kind === "round-done") roundsDone++;
+    bar.line(`[${new Date().toISOString().slice(11, 19)}] ${describeEvent(e)}`);
+  };
   const pinFile = path.join(dir, "coordinator-key.json");
   agent = new NodeAgent({
     coordinatorUrl: config.coordinatorUrl,
@@ -140,7 +141,7 @@ export async function nodeStart(args: string[]): Promise<number> {
     },
   });
   const running = agent;
-  const shutdown = () => { for (const w of watchers) w.stop(); void running.stop(true).finally(() => process.exit(0)); };
+  const shutdown = () => { bar.end(); for (const w of watchers) w.stop(); void running.stop(true).finally(() => process.exit(0)); };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
   await agent.run();

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { parse } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { createKeyFile, loadKeyFile, type SigningKey } from "./keyfile.ts";
+import { jsonOption, outputFor } from "./output.ts";
 
 /** The default submitter key file: `~/.2pm/submitter.json`. */
 export const DEFAULT_SUBMITTER_KEY = path.join(os.homedir(), ".2pm", "submitter.json");
@@ -24,18 +25,20 @@ export async function submitterKeyFrom(values: { "submitter-key"?: string | bool
 }
 
 async function init(args: string[]): Promise<number> {
-  const { values } = parse(args, { out: { type: "string", default: DEFAULT_SUBMITTER_KEY } }, false);
+  const { values } = parse(args, { out: { type: "string", default: DEFAULT_SUBMITTER_KEY }, ...jsonOption }, false);
   const key = await createKeyFile(values.out!, "2pm-submitter-key");
-  console.log(`submitter key written to ${values.out} (mode 0600)`);
-  console.log(`public key ${key.publicKeyB64}`);
-  console.log("nodes that accept your jobs list this key in policy.submitters (2pm node init --trust-submitter <key>)");
+  outputFor(values).result({ file: path.resolve(values.out!), publicKey: key.publicKeyB64 }, [
+    `submitter key written to ${values.out} (mode 0600)`,
+    `public key ${key.publicKeyB64}`,
+    "nodes that accept your jobs list this key in policy.submitters (2pm node init --trust-submitter <key>)",
+  ]);
   return 0;
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values } = parse(args, { "submitter-key": { type: "string" } }, false);
+  const { values } = parse(args, { "submitter-key": { type: "string" }, ...jsonOption }, false);
   const key = await submitterKeyFrom(values);
-  console.log(key.publicKeyB64);
+  outputFor(values).result({ publicKey: key.publicKeyB64 }, key.publicKeyB64);
   return 0;
 }
 

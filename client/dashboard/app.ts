@@ -15,6 +15,7 @@ import { fromBase64Url } from "../../protocol/encoding.ts";
 import type { LearningResult } from "../../protocol/jobs/learning.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
 import type { HistogramCell, StatsResult } from "../../protocol/stats/engine.ts";
+import { chartLayout, type ChartText } from "./chart.ts";
 
 const $ = <E extends Element = HTMLElement>(s: string): E => document.querySelector<E>(s)!;
 type Kid = Node | string | number;
@@ -91,7 +92,8 @@ function renderJobs(jobs: JobSummary[]): void {
   if (!selected && jobs[0]) selected = jobs[0].id;
 }
 
-function timeline(rounds: RoundInfo[]): Element {
+/** Round attempts on a time axis; `name` labels a round (1-based, or the final evaluation). */
+function timeline(rounds: RoundInfo[], name: (round: number) => string): Element {
   if (!rounds.length) return el("p", { class: "mut" }, "No rounds yet.");
   const w = 640, rowH = 22, h = rounds.length * rowH + 24;
   const svg = svgEl("svg", { width: "100%", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "round timeline" });
@@ -100,7 +102,8 @@ function timeline(rounds: RoundInfo[]): Element {
   rounds.forEach((r, i) => {
     const y = 8 + i * rowH;
     const color = r.status === "accepted" ? "#3fb950" : r.status === "aborted" ? "#f85149" : "#d29922";
-    svg.appendChild(svgEl("text", { x: 0, y: y + 13 }, `round ${r.round + 1} · attempt ${r.attempt + 1}`));
+    const label = name(r.round).startsWith("final") ? "final eval." : name(r.round);
+    svg.appendChild(svgEl("text", { x: 0, y: y + 13 }, `${label} · attempt ${r.attempt + 1}`));
     const bar = svgEl("rect", { x: x(r.startedAt), y, width: Math.max(3, x(r.endedAt ?? Date.now()) - x(r.startedAt)), height: rowH - 6, rx: 3, fill: color });
     const abort = r.abort ? ` — ${r.abort.code}${r.abort.culprits.length ? ` (${r.abort.culprits.map(short).join(", ")})` : ""}` : "";
     bar.appendChild(svgEl("title", {}, `${r.status}${abort}; committee ${r.committee.map(short).join(" ")}`));
@@ -111,21 +114,26 @@ function timeline(rounds: RoundInfo[]): Element {
 }
 
 type Point = LearningResult["history"][number];
-function lineChart(title: string, points: Point[], key: "accuracy" | "loss", fmt: (v: number) => string): Element {
-  const pts = points.filter((p) => typeof p[key] === "number");
-  if (pts.length === 0) return el("span");
-  const w = 300, h = 150, pad = 30;
-  const ys = pts.map((p) => p[key] as number);
-  const lo = Math.min(...ys), hi = Math.max(...ys), span = hi - lo || 1;
-  const X = (i: number): number => pad + (w - pad - 8) * (pts.length === 1 ? 0.5 : i / (pts.length - 1));
-  const Y = (v: number): number => h - pad + 6 - (h - pad - 10) * ((v - lo) / span);
-  const svg = svgEl("svg", { width: w, height: h, role: "img", "aria-label": title, class: "chart", "data-metric": key });
-  svg.appendChild(svgEl("polyline", { points: ys.map((v, i) => `${X(i)},${Y(v)}`).join(" "), fill: "none", stroke: "#58a6ff", "stroke-width": 2 }));
-  ys.forEach((v, i) => svg.appendChild(svgEl("circle", { cx: X(i), cy: Y(v), r: 3, fill: "#58a6ff" })));
-  svg.appendChild(svgEl("text", { x: pad, y: 12 }, `${title} — last ${fmt(ys[ys.length - 1]!)}`));
-  svg.appendChild(svgEl("text", { x: 0, y: h - pad + 6 }, fmt(lo)));
-  svg.appendChild(svgEl("text", { x: 0, y: 24 }, fmt(hi)));
-  svg.appendChild(svgEl("text", { x: w - 60, y: h - 4 }, `round ${pts[pts.length - 1]!.round + 1}`));
+/** A metric chart (accuracy or loss of each model), laid out by chart.ts: titled axes, real model numbers, no overlapping labels. */
+function lineChart(points: Point[], key: "accuracy" | "loss", fmt: (v: number) => string): Element {
+  const values = points.flatMap((p) => (typeof p[key] === "number" ? [{ model: p.round, value: p[key] as number }] : []));
+  if (values.length === 0) return el("span");
+  const L = chartLayout(values, key, fmt);
+  const svg = svgEl("svg", { width: L.width, height: L.height, viewBox: `0 0 ${L.width} ${L.height}`, role: "img", "aria-label": `${key} of each model`, class: "chart", "data-metric": key });
+  const text = (t: ChartText, cls: string) => svgEl("text", { x: t.x, y: t.y, "text-anchor": t.anchor, class: cls, ...(t.rotate ? { transform: `rotate(${t.rotate} ${t.x} ${t.y})` } : {}) }, t.text);
+  const { x0, y0, x1, y1 } = L.plot;
+  svg.appendChild(svgEl("polyline", { points: `${x0},${y0} ${x0},${y1} ${x1},${y1}`, fill: "none", stroke: "#30363d" }));
+  svg.appendChild(svgEl("polyline", { points: L.points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#58a6ff", "stroke-width": 2 }));
+  for (const p of L.points) {
+    const c = svgEl("circle", { cx: p.x, cy: p.y, r: 3, fill: "#58a6ff" });
+    c.appendChild(svgEl("title", {}, `model ${p.model}: ${key} ${fmt(p.value)}`));
+    svg.appendChild(c);
+  }
+  svg.appendChild(text(L.title, "chart-title"));
+  svg.appendChild(text(L.xTitle, "axis-title"));
+  svg.appendChild(text(L.yTitle, "axis-title"));
+  for (const t of L.xTicks) svg.appendChild(text(t, "tick x-tick"));
+  for (const t of L.yTicks) svg.appendChild(text(t, "tick y-tick"));
   return svg;
 }
 
@@ -174,10 +182,11 @@ function logView(entries: LogEntry[], status: { ok: boolean; text: string }): El
     if (b.kind === "manifest") detail = `committee ${(((b.manifest as { committee?: Array<{ nodeId: string }> } | null)?.committee) ?? []).map((c) => short(c.nodeId)).join(" ")}`;
     else if (b.kind === "result") detail = `aggregate ${short(b.aggregateHash)}, MAC-check transcript ${b.transcriptHash.slice(0, 10)}${b.excluded.length ? `, excluded ${b.excluded.join(",")}` : ""}`;
     else if (b.kind === "abort") detail = b.code + (b.culprits.length ? ` (${b.culprits.map(short).join(", ")})` : "");
-    else if (b.kind === "model") detail = `model ${short(b.modelHash)} (${b.bytes} bytes)`;
+    else if (b.kind === "model") detail = `model ${b.round} (after ${b.round} round${b.round === 1 ? "" : "s"}): ${short(b.modelHash)}, ${b.bytes} bytes`;
     else if (b.kind === "status") detail = b.status + (b.detail ? `: ${b.detail}` : "");
     else if (b.kind === "job") detail = `spec ${short(b.specHash)}`;
-    const round = "round" in b ? `${b.round + 1}${"attempt" in b ? `.${b.attempt + 1}` : ""}` : "";
+    // round.attempt counted from 1; a model entry's `round` is the model's number, shown in its detail
+    const round = "round" in b && b.kind !== "model" ? `${b.round + 1}${"attempt" in b ? `.${b.attempt + 1}` : ""}` : "";
     tb.appendChild(el("tr", {}, el("td", {}, e.seq), el("td", {}, b.kind), el("td", {}, round), el("td", {}, detail), el("td", { class: "mono" }, short(e.hash))));
   }
   t.appendChild(tb);
@@ -209,19 +218,24 @@ async function renderJob(id: string): Promise<void> {
   const [{ job, spec }, rounds, res, log] = await Promise.all([
     api(client.job(id)), api(client.rounds(id)), api(client.result<(LearningResult & { stats?: StatsResult }) | StatsResult | null>(id)).catch(() => null), api(client.log(id)),
   ]);
+  const result = res?.result ?? null;
+  const learning = result && "history" in result ? result : null;
+  // Rounds count from 1; a learning job's last round only evaluates its final model.
+  const finalRound = learning?.final !== undefined ? learning.latestModelRound : null;
+  const roundName = (r: number) => (r === finalRound ? `final evaluation (model ${r})` : `round ${r + 1}`);
+  const where = job.status === "completed" ? `${rounds.filter((r) => r.status === "accepted" && r.round !== finalRound).length} of ${spec.maxRounds} rounds` : job.round === finalRound ? roundName(job.round) : `round ${job.round + 1} of ${spec.maxRounds}`;
   const kids: Element[] = [
     el("h2", {}, spec.label ?? `${job.type} job`, " ", el("span", { class: `badge st ${job.status}`, id: "job-status" }, job.status)),
-    el("div", { class: "mut mono" }, `${job.id} · schema ${job.schemaId} · round ${job.round + 1}/${spec.maxRounds}${job.error ? ` · ${job.error}` : ""}`),
-    el("h3", {}, "Rounds"), timeline(rounds),
+    el("div", { class: "mut mono", id: "job-where" }, `${job.id} · schema ${job.schemaId} · ${where}${job.error ? ` · ${job.error}` : ""}`),
+    el("h3", {}, "Rounds"), timeline(rounds, roundName),
   ];
   const aborts = rounds.filter((r) => r.abort);
   if (aborts.length) {
-    kids.push(el("ul", { id: "aborts" }, ...aborts.map((r) => el("li", {}, `round ${r.round + 1} attempt ${r.attempt + 1}: ${r.abort!.code}${r.abort!.culprits.length ? ` — culprits ${r.abort!.culprits.map(short).join(", ")}` : ""}${r.abort!.detail ? ` (${r.abort!.detail})` : ""}`))));
+    kids.push(el("ul", { id: "aborts" }, ...aborts.map((r) => el("li", {}, `${roundName(r.round)} attempt ${r.attempt + 1}: ${r.abort!.code}${r.abort!.culprits.length ? ` — culprits ${r.abort!.culprits.map(short).join(", ")}` : ""}${r.abort!.detail ? ` (${r.abort!.detail})` : ""}`))));
   }
-  const result = res?.result ?? null;
-  const history = result && "history" in result ? result.history : undefined;
+  const history = learning?.history;
   if (history?.length) {
-    kids.push(el("h3", {}, "Metrics per round"), el("div", {}, lineChart("accuracy", history, "accuracy", (v) => `${(100 * v).toFixed(1)}%`), lineChart("loss", history, "loss", (v) => v.toFixed(3))));
+    kids.push(el("h3", {}, "Federated evaluation of each model"), el("div", { class: "charts" }, lineChart(history, "accuracy", (v) => `${(100 * v).toFixed(1)}%`), lineChart(history, "loss", (v) => v.toFixed(3))));
   }
   const stats = result && ("measures" in result ? result : result.stats);
   if (stats?.measures) kids.push(el("h3", {}, "Result"), statsView(stats));

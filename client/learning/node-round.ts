@@ -2,7 +2,8 @@
  * The map step of a learning round on a node, for the agent: verify the global model
  * against the logged hash, evaluate it on held-out rows (federated evaluation of the
  * incoming model), train locally, and produce the fixed-point contribution [n·Δ ‖ n] and the
- * evaluation vector, ready for the secure sum (then `field.fromInts`).
+ * evaluation vector, ready for the secure sum (then `field.fromInts`); or, in the job's
+ * evaluation-only last round, the evaluation alone ({@link runNodeEvaluation}).
  */
 import type { LocalModel, LocalUpdate } from "./model.ts";
 import { subset, type Dataset } from "./datasets.ts";
@@ -55,6 +56,27 @@ export interface NodeRoundOutput {
   update: LocalUpdate;
 }
 
+/** Checks the fetched global model against the logged hash, its round and the model's size; returns its weights. Throws {@link ModelRejected}. */
+function verifiedWeights(input: Pick<NodeRoundInput, "model" | "globalModel" | "expectedHash" | "round">): Float64Array {
+  if (!bytesEqual(globalModelHash(input.globalModel), input.expectedHash)) throw new ModelRejected("hash-mismatch", "SHA-256 of the fetched model differs from the logged hash");
+  const { round, weights } = decodeGlobalModel(input.globalModel);
+  if (round !== input.round) throw new ModelRejected("wrong-round", `model is for round ${round}, expected ${input.round}`);
+  if (weights.length !== input.model.size) throw new ModelRejected("wrong-size", `model has ${weights.length} weights, spec ${input.model.size}`);
+  return weights;
+}
+
+/**
+ * The node's step in a learning job's evaluation-only round (the final model's evaluation,
+ * protocol/jobs/learning.ts): verify the model as {@link runNodeRound} does, evaluate it on
+ * the held-out rows, train nothing. Returns [Σloss, Σcorrect, count], quantised with
+ * `evalPlan`. Throws {@link ModelRejected}.
+ */
+export function runNodeEvaluation(input: Pick<NodeRoundInput, "model" | "globalModel" | "expectedHash" | "round" | "heldOut"> & { evalPlan: NonNullable<NodeRoundInput["evalPlan"]> }): { evaluation: Float64Array; evalSums: EvalSums } {
+  const weights = verifiedWeights(input);
+  const evalSums = input.heldOut.n > 0 ? input.model.evaluate(input.heldOut, weights) : { lossSum: 0, correct: 0, count: 0 };
+  return { evaluation: quantize(evalVector(evalSums), input.evalPlan.fracBits, input.evalPlan.bound), evalSums };
+}
+
 /**
  * Runs the node's map step. Throws {@link ModelRejected} if the model bytes do not hash to
  * `expectedHash` (checked before anything else), carry another round, or do not fit the
@@ -63,10 +85,8 @@ export interface NodeRoundOutput {
  */
 export function runNodeRound(input: NodeRoundInput): NodeRoundOutput {
   const { model, plan } = input;
-  if (!bytesEqual(globalModelHash(input.globalModel), input.expectedHash)) throw new ModelRejected("hash-mismatch", "SHA-256 of the fetched model differs from the logged hash");
-  const { round, weights } = decodeGlobalModel(input.globalModel);
-  if (round !== input.round) throw new ModelRejected("wrong-round", `model is for round ${round}, expected ${input.round}`);
-  if (weights.length !== model.size || plan.length !== model.size + 1) throw new ModelRejected("wrong-size", `model has ${weights.length} weights, spec ${model.size}`);
+  const weights = verifiedWeights(input);
+  if (plan.length !== model.size + 1) throw new ModelRejected("wrong-size", `update plan has ${plan.length} entries, model ${model.size} weights + count`);
   const evalSums = input.heldOut.n > 0 ? model.evaluate(input.heldOut, weights) : { lossSum: 0, correct: 0, count: 0 };
   const update = model.trainLocal(weights, input.train, { round: input.round, salt: input.salt });
   const contribution = quantize(weightedContribution(update.delta, update.samples), plan.fracBits, plan.bound);

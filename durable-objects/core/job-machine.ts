@@ -13,7 +13,12 @@
  *  - an abort after the output may have been opened (`released`) fails the job
  *    `output-released`: a round is never rerun over another set of inputs;
  *  - after an abort naming no one, reselection never picks a superset of a failed committee;
- *  - `insufficient-nodes` repeats the reasons nodes gave for declining.
+ *  - `insufficient-nodes` repeats the reasons nodes gave for declining, and is reported at once
+ *    when the job's own exclusions leave fewer live eligible nodes than the committee minimum.
+ *
+ * Numbering: `round` and `attempt` are 0-based in state, effects and the log's fields; every
+ * human-readable text (status details, failure reasons) counts them from 1 ("round 1" is
+ * round 0). Model k is the global model after k aggregated rounds (model 0 the initial one).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { RoundAbortCode } from "../../protocol/api/frames.ts";
@@ -121,6 +126,21 @@ class Draft {
     this.log({ kind: "status", status: to, detail });
   }
 
+  /**
+   * The current round cannot run: completes the job if its type says the round is optional
+   * (the job type's `abandonRound`, job-types.ts), else fails it with `reason`.
+   */
+  giveUp(reason: string): void {
+    if (isJobTerminal(this.s.status)) return;
+    const alt = engines[this.s.spec.type].abandonRound?.(this.s.spec, this.s.reduceState) ?? null;
+    if (!alt) return this.fail(reason);
+    this.s.result = alt.result;
+    this.s.waitingSince = null;
+    this.s.wakeAt = null;
+    this.status("completed", `completed after round ${this.s.round}; round ${this.s.round + 1} (optional) did not run: ${reason}`);
+    this.emit({ kind: "catalogue" });
+  }
+
   fail(reason: string): void {
     if (isJobTerminal(this.s.status)) return;
     this.s.error = reason;
@@ -148,6 +168,11 @@ class Draft {
   done<R>(result: R): Step<R> {
     return { state: this.s, effects: this.effects, result };
   }
+}
+
+/** The reasons nodes gave for declining this job, as a suffix of a failure reason ("" when none). */
+function declinesText(s: JobState): string {
+  return s.declines.length ? `; declined: ${s.declines.join(" | ").slice(0, 1000)}` : "";
 }
 
 /** The public summary of a job. */
@@ -178,7 +203,9 @@ export function createJob(jobId: string, spec: JobSpec, submitter: SpecSignature
  * Selects the committee of (state.round, state.attempt) from `candidates` and opens the
  * attempt (manifest and dataset commitments logged, RoundDO initialised, assignments
  * written), or keeps waiting (retry every {@link RETRY_MS}) until `deadlines.select`, then
- * fails `insufficient-nodes`. A no-op unless the job is live and waiting for a committee.
+ * fails `insufficient-nodes` — at once, without waiting, when nodes this job excluded (declines,
+ * culprits) leave fewer live eligible candidates than `committee.min`; the failure repeats the
+ * nodes' stated decline reasons. A no-op unless the job is live and waiting for a committee.
  */
 export function plan(state: JobState, candidates: readonly Candidate[], ctx: JobContext): Step {
   const d = new Draft(state, ctx);
@@ -191,13 +218,16 @@ export function plan(state: JobState, candidates: readonly Candidate[], ctx: Job
   if (committee.length < spec.committee.min) {
     const since = s.waitingSince ?? now;
     const deadline = since + spec.deadlines.select * 1000;
-    if (now >= deadline) {
-      const eligible = candidates.filter((c) => isEligible(c, spec, now, livenessMs) && !s.excluded.includes(c.nodeId)).length;
+    const eligible = candidates.filter((c) => isEligible(c, spec, now, livenessMs) && !s.excluded.includes(c.nodeId)).length;
+    // Fail at once when this job's own exclusions (declines, culprits) leave too few of the
+    // live nodes the coordinator knows: waiting for the deadline could not change the answer
+    // unless a new node registered, and the submitter should hear the nodes' reasons now.
+    const ruledOut = s.excluded.length > 0 && eligible < spec.committee.min;
+    if (now >= deadline || ruledOut) {
       const why = failed.length && eligible >= spec.committee.min
         ? `${eligible} eligible, but every committee of at least ${spec.committee.min} contains a failed one (${failed.length} failed attempt${failed.length > 1 ? "s" : ""})`
-        : `${eligible} eligible, ${spec.committee.min} required`;
-      const declined = s.declines.length ? `; declined: ${s.declines.join(" | ").slice(0, 1000)}` : "";
-      d.fail(`insufficient-nodes: ${why}${declined}`);
+        : `${eligible} eligible, ${spec.committee.min} required${s.excluded.length ? ` (${s.excluded.length} excluded from this job)` : ""}`;
+      d.giveUp(`insufficient-nodes: ${why}${declinesText(s)}`);
       return d.done(undefined);
     }
     s.waitingSince = since;
@@ -222,7 +252,7 @@ export function plan(state: JobState, candidates: readonly Candidate[], ctx: Job
   s.open = { committee: committee.map((c) => c.nodeId), seq: entry.seq, delivered: false };
   s.waitingSince = null;
   s.wakeAt = now + RETRY_MS; // redelivers the manifest unless manifestDelivered() clears it first
-  if (s.status === "pending") d.status("running", `round ${round} started`);
+  if (s.status === "pending") d.status("running", `round ${round + 1} started`);
   s.updatedAt = now;
   d.emit({ kind: "init-round", seq: entry.seq }, { kind: "assign", manifest, logHash: entry.hash }, { kind: "catalogue" });
   return d.done(undefined);
@@ -276,12 +306,12 @@ export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext
       return d.done({ applied: true });
     }
     if (out.model) d.model(o.round + 1, out.model);
-    const done = out.done || o.round + 1 >= s.spec.maxRounds;
+    const done = out.done || o.round + 1 >= engines[s.spec.type].roundLimit(s.spec);
     d.log({ ...result, done, result: out.result });
     s.reduceState = out.state;
     s.result = out.result;
     if (done) {
-      d.status("completed", `completed after round ${o.round}`);
+      d.status("completed", `completed after round ${o.round + 1}`);
       d.emit({ kind: "catalogue" });
     } else {
       d.select(o.round + 1, 0);
@@ -293,7 +323,10 @@ export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext
   d.log({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail, released: o.released === true });
   s.excluded = [...new Set([...s.excluded, ...culprits])];
   if (culprits.length === 0) s.failedCommittees.push({ round: o.round, committee });
-  if (o.code === "declined") s.declines = [...new Set([...s.declines, o.detail.replace(/^party \d+ declined: /, "")])].slice(0, 5);
+  if (o.code === "declined") {
+    const who = culprits.length ? `node ${culprits.map((n) => n.slice(0, 8)).join(", ")}: ` : "";
+    s.declines = [...new Set([...s.declines, `${who}${o.detail.replace(/^party \d+ declined: /, "")}`])].slice(0, 5);
+  }
   // A decline is not a failure: the node is excluded from this job but keeps its reliability.
   d.emit({ kind: "reliability", ok: committee.filter((n) => !culprits.includes(n)), failed: o.code === "declined" ? [] : culprits });
   if (o.code === "cancelled" || isJobTerminal(s.status)) return d.done({ applied: true });
@@ -302,11 +335,11 @@ export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext
     // corrupt member; a rerun over a different set of honest inputs would let the difference
     // of two sums reveal single inputs. Honest nodes refuse such a rerun on their own (their
     // ledger); the coordinator stops the job instead of trying.
-    d.fail(`output-released: round ${o.round} attempt ${o.attempt} aborted (${o.code}) after its output may have been opened; a round is never rerun over a different set of inputs`);
+    d.giveUp(`output-released: round ${o.round + 1} attempt ${o.attempt + 1} aborted (${o.code}) after its output may have been opened; a round is never rerun over a different set of inputs`);
   } else if (o.attempt < s.spec.retryBudget) {
     d.select(o.round, o.attempt + 1);
   } else {
-    d.fail(`retry budget exhausted in round ${o.round} (last abort: ${o.code})`);
+    d.giveUp(`retry budget exhausted in round ${o.round + 1} (last abort: ${o.code})${declinesText(s)}`);
   }
   return d.done({ applied: true });
 }
@@ -330,7 +363,7 @@ export function cancelJob(state: JobState, ctx: Pick<JobContext, "now" | "signin
 export function putModel(state: JobState, round: number, bytes: Uint8Array, ctx: Pick<JobContext, "now" | "signingKey">): Step<PutModelResult> {
   const hash = toHex(sha256(bytes));
   const existing = state.models[round];
-  if (existing) return { state, effects: [], result: existing === hash ? { ok: true, hash } : { ok: false, code: "conflict", detail: `round ${round} already has model ${existing}` } };
+  if (existing) return { state, effects: [], result: existing === hash ? { ok: true, hash } : { ok: false, code: "conflict", detail: `model ${round} is already logged with hash ${existing}` } };
   const d = new Draft(state, ctx);
   d.model(round, bytes);
   return d.done({ ok: true, hash });

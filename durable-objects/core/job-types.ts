@@ -6,7 +6,9 @@
  */
 import type { JobSpec, JobType } from "../../protocol/api/schemas.ts";
 import { reduceStats, validateStatsTask } from "../../protocol/jobs/stats.ts";
-import { initLearning, learningLayout, parseLearningTask, reduceLearning, type LearningState } from "../../protocol/jobs/learning.ts";
+import {
+  initLearning, learningLayout, parseLearningTask, reduceFinalEvaluation, reduceLearning, startFinalEvaluation, type LearningResult, type LearningState,
+} from "../../protocol/jobs/learning.ts";
 
 /** The accepted output of one round. */
 export interface RoundAggregate {
@@ -26,7 +28,7 @@ export interface RoundAggregate {
 export interface ReduceOutput {
   /** Reducer state carried to the next round (structured-cloneable). */
   state: unknown;
-  /** True when the job is finished (else the JobDO starts another round, up to maxRounds). */
+  /** True when the job is finished (else the JobDO starts another round, up to the engine's roundLimit). */
   done: boolean;
   /** The job's current result (JSON-serialisable), shown by GET /v1/jobs/:id/result. */
   result: unknown;
@@ -39,6 +41,14 @@ export interface JobEngine {
   /** Throws (TypeError / RangeError / ZodError) with a message naming the problem; the route answers 400 invalid-task. */
   validate(spec: JobSpec): void;
   init(spec: JobSpec): { state: unknown; model?: Uint8Array };
+  /** The most rounds the job may run (the machine completes it after that many accepted rounds): `spec.maxRounds` unless the type adds rounds of its own. */
+  roundLimit(spec: JobSpec): number;
+  /**
+   * Called when the current round cannot run (no committee, retry budget exhausted, output
+   * released). Returns the result to complete the job with when that round is optional, or
+   * null to fail the job (the default).
+   */
+  abandonRound?(spec: JobSpec, state: unknown): { result: unknown } | null;
   reduce(spec: JobSpec, state: unknown, aggregate: RoundAggregate): ReduceOutput;
 }
 
@@ -48,7 +58,8 @@ function summed(agg: RoundAggregate): number {
 }
 
 const statsEngine: JobEngine = {
-  validate: (spec) => void validateStatsTask(spec.task, spec.field, spec.committee.size, spec.schemaId),
+  roundLimit: (spec) => spec.maxRounds,
+  validate: (spec) => void validateStatsTask(spec.task, spec.field, spec.committee.size, spec.schemaId, spec.mode),
   init: () => ({ state: null }),
   reduce: (spec, _state, agg) => {
     const task = validateStatsTask(spec.task, spec.field, agg.committee.length, spec.schemaId);
@@ -61,7 +72,17 @@ const statsEngine: JobEngine = {
   },
 };
 
+/** The learning engine's state: the protocol's LearningState, plus the last result while the final model is being evaluated. */
+type LearningEngineState = LearningState & { finalEvaluation?: LearningResult };
+
 const learningEngine: JobEngine = {
+  // One evaluation-only round after the last training round (protocol/jobs/learning.ts).
+  roundLimit: (spec) => spec.maxRounds + 1,
+  // Training is over once the final evaluation is pending: without it the job still has its models.
+  abandonRound: (_spec, state) => {
+    const prior = (state as LearningEngineState | null)?.finalEvaluation;
+    return prior ? { result: { ...prior, final: "not-evaluated" } satisfies LearningResult } : null;
+  },
   validate: (spec) => {
     const { job } = parseLearningTask(spec.task);
     if (job.stopping.maxRounds > spec.maxRounds) throw new RangeError(`task.stopping.maxRounds (${job.stopping.maxRounds}) exceeds the job's maxRounds (${spec.maxRounds})`);
@@ -74,8 +95,18 @@ const learningEngine: JobEngine = {
   },
   reduce: (spec, state, agg) => {
     const { job } = parseLearningTask(spec.task);
-    const out = reduceLearning(job, state as LearningState, spec.field, agg.bytes, summed(agg), agg.committee.length);
-    return { state: out.state, done: out.done, result: { ...out.result, excludedNodes: agg.excluded.map((i) => agg.committee[i]!) }, model: out.model };
+    const st = state as LearningEngineState;
+    const excludedNodes = agg.excluded.map((i) => agg.committee[i]!);
+    if (st.finalEvaluation) {
+      const { finalEvaluation: prior, ...learning } = st;
+      const out = reduceFinalEvaluation(job, learning, prior, spec.field, agg.bytes, summed(agg), agg.committee.length);
+      return { state: out.state, done: true, result: { ...out.result, excludedNodes } };
+    }
+    const out = reduceLearning(job, st, spec.field, agg.bytes, summed(agg), agg.committee.length);
+    // The stopping rule fired: the job's last round evaluates the model this round produced.
+    const result = out.done ? startFinalEvaluation(out.result) : out.result;
+    const next: LearningEngineState = out.done ? { ...out.state, finalEvaluation: result } : out.state;
+    return { state: next, done: false, result: { ...result, excludedNodes }, model: out.model };
   },
 };
 

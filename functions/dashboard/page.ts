@@ -23,6 +23,7 @@ tr.job{cursor:pointer}tr.job:hover,tr.sel{background:#1f2730}
 button{background:var(--acc);color:#fff;border:0;border-radius:6px;padding:7px 14px;cursor:pointer}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;border:1px solid currentColor}
 svg text{fill:var(--mut);font-size:11px}.err{color:var(--bad)}
+.charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{flex:none}svg text.axis-title{fill:var(--fg)}svg text.chart-title{fill:var(--fg);font-weight:600}
 `;
 
 /** The dashboard page: static HTML with inline style and script (same for every request). */

@@ -12,6 +12,9 @@ import { deriveSessionId } from "../api/schemas.ts";
 import { toBase64Url } from "../encoding.ts";
 import { objectHash, verifyLog, type LogEntry } from "../log/index.ts";
 
+/** Round and attempt as people read them: counted from 1 ("3.1" is round 3, first attempt). */
+const shown = (b: { round: number; attempt: number }): string => `${b.round + 1}.${b.attempt + 1}`;
+
 export interface AuditReport {
   problems: string[];
   summary: string[];
@@ -50,23 +53,23 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
         case "manifest": {
           const m = b.manifest as ManifestLike;
           const key = `${b.round}.${b.attempt}`;
-          if (manifests.has(key)) problems.push(`entry ${i}: second manifest for round ${key}`);
-          if (released.has(b.round)) problems.push(`entry ${i}: round ${b.round} rerun after an attempt had released its output`);
+          if (manifests.has(key)) problems.push(`entry ${i}: second manifest for round ${shown(b)}`);
+          if (released.has(b.round)) problems.push(`entry ${i}: round ${b.round + 1} rerun after an attempt had released its output`);
           manifests.set(key, m);
           if (m.round !== b.round || m.attempt !== b.attempt || (jobId && m.jobId !== jobId)) problems.push(`entry ${i}: manifest names another job or round`);
-          if (jobId && m.sessionId !== toBase64Url(deriveSessionId(jobId, b.round, b.attempt))) problems.push(`entry ${i}: session id not bound to round ${key}`);
+          if (jobId && m.sessionId !== toBase64Url(deriveSessionId(jobId, b.round, b.attempt))) problems.push(`entry ${i}: session id not bound to round ${shown(b)}`);
           const c = m.committee ?? [];
           if (c.some((x, k) => x.index !== k) || new Set(c.map((x) => x.nodeId)).size !== c.length) problems.push(`entry ${i}: committee not in index order or has a duplicate party`);
           // A learning round starts from the global model logged for it (by the previous round's reduce, or at creation).
-          if (models.size > 0 && m.modelHash !== (models.get(b.round) ?? null)) problems.push(`entry ${i}: round ${b.round} does not start from the model logged for it`);
+          if (models.size > 0 && m.modelHash !== (models.get(b.round) ?? null)) problems.push(`entry ${i}: round ${b.round + 1} does not start from the model logged for it`);
           break;
         }
         case "result": {
           const key = `${b.round}.${b.attempt}`;
-          if (!manifests.has(key)) problems.push(`entry ${i}: result for round ${key} without a manifest`);
+          if (!manifests.has(key)) problems.push(`entry ${i}: result for round ${shown(b)} without a manifest`);
           if (!HEX64.test(b.aggregateHash)) problems.push(`entry ${i}: malformed aggregate hash`);
           if (!B64_32.test(b.transcriptHash) && !HEX64.test(b.transcriptHash)) problems.push(`entry ${i}: malformed MAC-check transcript hash`);
-          if (accepted.has(b.round)) problems.push(`entry ${i}: second accepted result for round ${b.round} (counted twice)`);
+          if (accepted.has(b.round)) problems.push(`entry ${i}: second accepted result for round ${b.round + 1} (counted twice)`);
           accepted.set(b.round, b.aggregateHash);
           const n = manifests.get(key)?.committee?.length ?? 0;
           if (b.excluded.some((x) => x < 0 || x >= n)) problems.push(`entry ${i}: excluded party outside the committee`);
@@ -74,9 +77,9 @@ export function verifyJobLog(entries: readonly LogEntry[], coordinatorPublicKey:
         }
         case "abort": {
           const key = `${b.round}.${b.attempt}`;
-          if (!manifests.has(key)) problems.push(`entry ${i}: abort for round ${key} without a manifest`);
+          if (!manifests.has(key)) problems.push(`entry ${i}: abort for round ${shown(b)} without a manifest`);
           if (b.released) released.add(b.round);
-          aborts.push(`${key} ${b.code}${b.culprits.length ? ` (${b.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}`);
+          aborts.push(`${shown(b)} ${b.code}${b.culprits.length ? ` (${b.culprits.map((c) => c.slice(0, 8)).join(", ")})` : ""}`);
           break;
         }
         case "model":

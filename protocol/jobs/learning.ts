@@ -8,6 +8,7 @@
  * model r on the node's held-out rows. The reduce divides (FedAvg weighting), applies the
  * server optimiser (FedAvg / FedAdam / FedYogi), records the evaluation of model r, decides
  * whether to stop, and publishes model r+1 (its hash goes into the transparency log).
+ * Once the stopping rule fires, one evaluation-only round evaluates the final model (below).
  */
 import { fieldByName } from "../field/index.ts";
 import { finishEval, finishWeightedMean } from "../learning/aggregate.ts";
@@ -22,6 +23,7 @@ import type { Standardization } from "../learning/features.ts";
 import { z } from "zod";
 import { seededRng } from "../rng.ts";
 import type { Predicate } from "../mascot/party.ts";
+import type { LogEntry } from "../log/index.ts";
 
 /** Entries appended after the update: Σloss, Σcorrect, count (fixed point, evalPlan). */
 export const EVAL_ENTRIES = 3;
@@ -136,13 +138,24 @@ export function initLearning(job: LearningJob): { state: LearningState; model: U
 }
 
 export interface LearningResult {
-  /** Per completed round: model `round`'s federated evaluation; loss and accuracy null when no node evaluated (JSON has no NaN). */
+  /**
+   * Per evaluated model: model `round`'s federated evaluation; loss and accuracy null when no
+   * node evaluated (JSON has no NaN). `samples` counts the rows trained on from that model (0
+   * for the final model, which is only evaluated).
+   */
   history: Array<{ round: number; loss: number | null; accuracy: number | null; samples: number; parties: number }>;
   /** Round whose global model is the job's answer (best monitored metric, or the last). */
   bestRound: number;
   /** Round of the newest global model stored. */
   latestModelRound: number;
   stopReason: "target" | "no-improvement" | "max-rounds" | null;
+  /**
+   * The final model's evaluation: "evaluating" once the stopping rule fired (the next round
+   * only evaluates model `latestModelRound`), "evaluated" when that round is done,
+   * "not-evaluated" if that round could not run (the job completes with its models anyway).
+   * Absent while training goes on (and in results logged before this field existed).
+   */
+  final?: "evaluating" | "evaluated" | "not-evaluated";
 }
 
 /** Signed integers from a field-encoded aggregate (values above p/2 are negative). Throws RangeError past 2^53. */
@@ -182,6 +195,81 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
     result: {
       history: history.map((h) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null })),
       bestRound, latestModelRound: next.round, stopReason: decision.stop ? decision.reason : null,
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the final evaluation
+
+/*
+ * Evaluation runs inside each training round on the incoming model, so the model produced by
+ * the last training round would never be evaluated. When the stopping rule fires, the job
+ * therefore runs one more round in which nodes only evaluate that final model: they sum
+ * [Σloss ‖ Σcorrect ‖ count] (no update, no new model), and the result gains its metrics.
+ */
+
+/** The secure-sum layout of an evaluation-only round: the three evaluation sums. */
+export function evaluationLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): { evalPlan: LearningLayout["evalPlan"]; length: number } {
+  const p = fieldByName(fieldName).p;
+  return { evalPlan: planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode }), length: EVAL_ENTRIES };
+}
+
+/** Validation predicates of an evaluation-only round (validated mode): the sums are unsigned, [0, 2^rangeBits). */
+export function evaluationPredicates(layout: ReturnType<typeof evaluationLayout>): Predicate[] {
+  return [{ kind: "range", bits: layout.evalPlan.rangeBits, indices: [0, EVAL_ENTRIES] }];
+}
+
+/**
+ * Whether `round` of a learning job only evaluates the final model, decided from the job's
+ * log as every committee member sees it: the previous round's logged result says the stopping
+ * rule fired (`final: "evaluating"`). A coordinator that claims it falsely can only make nodes
+ * disclose less (three sums instead of an update) and end training early, which it could do
+ * anyway by stopping the job. Pure.
+ */
+export function isFinalEvaluationRound(entries: readonly LogEntry[], round: number): boolean {
+  if (round === 0) return false;
+  for (const e of entries) {
+    if (e.body.kind !== "result" || e.body.round !== round - 1) continue;
+    const r = e.body.result as Partial<LearningResult> | undefined;
+    if (r?.final === "evaluating" && r.latestModelRound === round) return true;
+  }
+  return false;
+}
+
+/**
+ * Marks a training round's result as the last training round: the stopping rule fired, so the
+ * next round evaluates model `result.latestModelRound` only. Pure.
+ */
+export function startFinalEvaluation(result: LearningResult): LearningResult {
+  return { ...result, final: "evaluating" };
+}
+
+/**
+ * Applies the evaluation-only round: model `state.round`'s metrics join the history, and the
+ * best model becomes the final one if it beats the stopping rule's choice on the monitored
+ * metric (by more than `minDelta`). `prior` is the previous round's result. Throws RangeError
+ * on an aggregate of the wrong length. Pure.
+ */
+export function reduceFinalEvaluation(job: LearningJob, state: LearningState, prior: LearningResult, fieldName: "m61" | "p128", aggregate: Uint8Array, parties: number, committeeSize: number): { state: LearningState; result: LearningResult } {
+  const layout = evaluationLayout(job, committeeSize, fieldName);
+  const ints = signedInts(fieldName, aggregate);
+  if (ints.length !== layout.length) throw new RangeError(`evaluation aggregate has ${ints.length} entries, expected ${layout.length}`);
+  const ev = dequantize(ints, layout.evalPlan.fracBits);
+  const m = Math.round(ev[2]!) > 0 ? finishEval(ev) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
+  const entry = { round: state.round, loss: m.loss, accuracy: m.accuracy, samples: 0, parties };
+  const history = [...state.history, entry];
+  const rule = job.stopping;
+  const monitor = rule.monitor ?? rule.target?.metric ?? "loss";
+  const best = prior.history.find((h) => h.round === prior.bestRound);
+  const finalBetter = Number.isFinite(m.loss) && (!best || best.loss === null || best.accuracy === null
+    || (monitor === "accuracy" ? m.accuracy > best.accuracy + rule.minDelta : m.loss < best.loss - rule.minDelta));
+  return {
+    state: { ...state, history },
+    result: {
+      ...prior,
+      history: [...prior.history, { ...entry, loss: Number.isFinite(m.loss) ? m.loss : null, accuracy: Number.isFinite(m.accuracy) ? m.accuracy : null }],
+      bestRound: finalBetter ? state.round : prior.bestRound,
+      final: "evaluated",
     },
   };
 }

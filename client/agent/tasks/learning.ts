@@ -5,17 +5,19 @@
  * return the fixed-point vector [n·Δ ‖ n ‖ Σloss ‖ Σcorrect ‖ count] with the validation
  * predicates every party derives from the job (the L2-norm bound — with PINE wraparound
  * checks above 256 entries, else with per-entry ranges — and unsigned count and evaluation ranges).
+ * In the job's evaluation-only last round (the log says the stopping rule fired) it sends
+ * only the evaluation of the final model, with unsigned range checks.
  */
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { fromHex } from "../../../protocol/encoding.ts";
 import type { Field } from "../../../protocol/field/types.ts";
-import { learningLayout, learningPredicates, parseLearningTask } from "../../../protocol/jobs/learning.ts";
+import { evaluationLayout, evaluationPredicates, isFinalEvaluationRound, learningLayout, learningPredicates, parseLearningTask } from "../../../protocol/jobs/learning.ts";
 import { standardizeInPlace } from "../../../protocol/learning/features.ts";
 import { modelHashForRound, objectHash, type LogEntry } from "../../../protocol/log/index.ts";
 import type { LoadedDataset } from "../../data/source.ts";
 import { createLocalModel, type LocalModel } from "../../learning/model.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../../learning/from-schema.ts";
-import { runNodeRound, splitHeldOut } from "../../learning/node-round.ts";
+import { runNodeEvaluation, runNodeRound, splitHeldOut } from "../../learning/node-round.ts";
 import type { NodeClient } from "../node-client.ts";
 import { TaskRejected } from "./errors.ts";
 import type { LocalInput } from "./stats.ts";
@@ -31,6 +33,23 @@ const models = new Map<string, LocalModel>();
  */
 export { learningPredicates };
 
+/**
+ * The round's global model bytes (checked against the log by the caller). A network failure
+ * (fetch's TypeError) is retried twice, after 0.5 s and 1.5 s, so a momentary connection
+ * error does not turn into a decline; an HTTP error is not retried.
+ */
+async function fetchModel(client: NodeClient, jobId: string, round: number): Promise<Uint8Array> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await client.get(`/v1/jobs/${encodeURIComponent(jobId)}/models/${round}`);
+      return new Uint8Array(await r.arrayBuffer());
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt >= 2) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 3 ** attempt));
+    }
+  }
+}
+
 /** Runs the node's learning step for one round. Throws TaskRejected / ModelRejected with a reason. */
 export async function learningInput(manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[], index: number): Promise<LocalInput> {
   const { job, standardization } = parseLearningTask(manifest.task);
@@ -42,13 +61,18 @@ export async function learningInput(manifest: RoundManifest, dataset: LoadedData
   if (ds.n > job.aggregation.maxSamplesPerNode) throw new TaskRejected("too-many-rows", `node holds ${ds.n} rows, the job allows ${job.aggregation.maxSamplesPerNode}`);
   if (pre.standardize && standardization) standardizeInPlace(ds.x, ds.n, ds.d, standardization);
   const { train, heldOut } = splitHeldOut(ds, job.evaluation.heldOutFraction);
-  const r = await client.get(`/v1/jobs/${encodeURIComponent(manifest.jobId)}/models/${manifest.round}`);
-  const bytes = new Uint8Array(await r.arrayBuffer());
+  const bytes = await fetchModel(client, manifest.jobId, manifest.round);
   const key = objectHash(job.model);
   let model = models.get(key);
   if (!model) {
     model = await createLocalModel(job.model);
     models.set(key, model);
+  }
+  if (isFinalEvaluationRound(log, manifest.round)) {
+    // The job's last round: evaluate the final model only (no training, no update sent).
+    const evalLayout = evaluationLayout(job, manifest.committee.length, manifest.field);
+    const ev = runNodeEvaluation({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, heldOut, evalPlan: evalLayout.evalPlan });
+    return { input: field.fromInts([...ev.evaluation]), predicates: manifest.mode === "validated" ? evaluationPredicates(evalLayout) : [], rows: ds.n };
   }
   const out = runNodeRound({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, train, heldOut, plan: layout.plan, evalPlan: layout.evalPlan, salt: index });
   const ints = [...out.contribution, ...out.evaluation];

@@ -26,4 +26,13 @@ describe("CLI argument parsing", () => {
     expect(joinDashValues(["--", "--dir", "-x"], options)).toEqual(["--", "--dir", "-x"]);
     expect(() => parse(["--nope"], options)).toThrow(/Unknown option '--nope'/);
   });
+
+  it("takes a job id that begins with '-' as a positional (job watch -1abc…), before or after options", () => {
+    const id = "-1QkhKYheS3BQRaw_kcOGj";
+    expect(parse([id, "--dir", "x"], options).positionals).toEqual([id]);
+    expect(parse(["--verbose", id], options).positionals).toEqual([id]);
+    expect(parse(["--dir", id], options).values.dir).toBe(id); // an option's value stays its value
+    expect(() => parse([id], options, false)).toThrow(UsageError); // no positionals allowed: still refused
+    expect(() => parse(["-zzz"], options)).toThrow(UsageError); // not id-shaped: still an unknown option
+  });
 });

@@ -154,14 +154,45 @@ describe("job machine: outcomes", () => {
     expect(r.state.excluded).toEqual([a]);
     const f = plan(r.state, nodes(2), ctx());
     expect(f.state.status).toBe("failed");
-    expect(f.state.error).toBe("insufficient-nodes: 1 eligible, 2 required; declined: policy: budget exhausted");
+    expect(f.state.error).toBe(`insufficient-nodes: 1 eligible, 2 required (1 excluded from this job); declined: node ${a}: policy: budget exhausted`);
+  });
+
+  it("a decline that leaves too few live eligible nodes fails the job at once, with each node's reason, not at the select deadline", () => {
+    const { state } = opened({ committee: { size: 3, min: 3 }, retryBudget: 5, deadlines: { join: 60, compute: 60, finalize: 60, select: 600 } }, nodes(3));
+    const [a] = state.open!.committee as [string];
+    const r = onOutcome(state, aborted(state, { code: "declined", culprits: [0], detail: "party 0 declined: too-many-rows: node holds 900 rows, the job allows 500" }), ctx(T0 + 1000));
+    expect(kinds(r.effects)).toContain("select");
+    const f = plan(r.state, nodes(3, T0 + 1000), ctx(T0 + 1000)); // the selection the step asked for
+    expect(f.state).toMatchObject({ status: "failed", wakeAt: null, waitingSince: null });
+    expect(f.state.error).toBe(`insufficient-nodes: 2 eligible, 3 required (1 excluded from this job); declined: node ${a}: too-many-rows: node holds 900 rows, the job allows 500`);
+    expect(logged(f.effects).map((e) => e.body)).toMatchObject([{ kind: "status", status: "failed" }]);
+    // a culprit (not a decline) that leaves too few also ends the job at once
+    const t = onOutcome(state, aborted(state, { code: "timeout", culprits: [1] }), ctx(T0 + 1000));
+    expect(plan(t.state, nodes(3, T0 + 1000), ctx(T0 + 1000)).state.status).toBe("failed");
+  });
+
+  it("after a decline, enough remaining nodes start the next attempt; too few nodes with no exclusion still wait for the deadline", () => {
+    const { state } = opened({ committee: { size: 2, min: 2 }, retryBudget: 5, deadlines: { join: 60, compute: 60, finalize: 60, select: 600 } }, nodes(2));
+    const r = onOutcome(state, aborted(state, { code: "declined", culprits: [0], detail: "party 0 declined: no" }), ctx());
+    const next = plan(r.state, nodes(3), ctx());
+    expect(next.state).toMatchObject({ status: "running", attempt: 1 });
+    expect(next.state.open!.committee).not.toContain(state.open!.committee[0]);
+    const fresh = plan(createJob("j", spec({ committee: { size: 3, min: 3 }, deadlines: { join: 60, compute: 60, finalize: 60, select: 600 } }), null, ctx()).state, nodes(2), ctx());
+    expect(fresh.state).toMatchObject({ status: "pending", waitingSince: T0 });
+  });
+
+  it("a decline that exhausts the retry budget repeats the node's reason", () => {
+    const { state } = opened({ retryBudget: 0 });
+    const [a] = state.open!.committee as [string];
+    const r = onOutcome(state, aborted(state, { code: "declined", culprits: [0], detail: "party 0 declined: budget-exhausted: dataset used" }), ctx());
+    expect(r.state.error).toBe(`retry budget exhausted in round 1 (last abort: declined); declined: node ${a}: budget-exhausted: dataset used`);
   });
 
   it("an abort after release fails the job output-released, never another attempt, even with retries left", () => {
     const { state } = opened({ retryBudget: 5 });
     const r = onOutcome(state, aborted(state, { code: "mac-check-failed", released: true }), ctx());
     expect(r.state.status).toBe("failed");
-    expect(r.state.error).toMatch(/^output-released: round 0 attempt 0 aborted \(mac-check-failed\)/);
+    expect(r.state.error).toMatch(/^output-released: round 1 attempt 1 aborted \(mac-check-failed\)/);
     expect(kinds(r.effects)).not.toContain("select");
     expect(logged(r.effects)[0]!.body).toMatchObject({ kind: "abort", released: true });
   });
@@ -183,7 +214,7 @@ describe("job machine: outcomes", () => {
   it("the retry budget bounds the attempts", () => {
     const { state } = opened({ retryBudget: 0 });
     const r = onOutcome(state, aborted(state), ctx());
-    expect(r.state).toMatchObject({ status: "failed", error: "retry budget exhausted in round 0 (last abort: timeout)" });
+    expect(r.state).toMatchObject({ status: "failed", error: "retry budget exhausted in round 1 (last abort: timeout)" });
   });
 });
 

@@ -48,7 +48,7 @@ describe("whole-job log audit", () => {
     const good = build([job, model(0, H("a1")), m(0, 0, undefined, H("a1")), result(0, 0), model(1, H("b2")), m(1, 0, undefined, H("b2"))]);
     expect(verifyJobLog(good, pk).problems).toEqual([]);
     const stale = build([job, model(0, H("a1")), m(0, 0, undefined, H("a1")), result(0, 0), model(1, H("b2")), m(1, 0, undefined, H("a1"))]);
-    expect(verifyJobLog(stale, pk).problems.join()).toMatch(/round 1 does not start from the model logged for it/);
+    expect(verifyJobLog(stale, pk).problems.join()).toMatch(/round 2 does not start from the model logged for it/);
   });
   it("flags an altered entry and a foreign signature", () => {
     const log = build([job, m(0, 0), result(0, 0)]);
