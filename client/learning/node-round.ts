@@ -11,6 +11,10 @@ import { bytesEqual } from "../../protocol/encoding.ts";
 import { decodeGlobalModel, globalModelHash } from "../../protocol/learning/codec.ts";
 import { weightedContribution, evalVector, type EvalSums } from "../../protocol/learning/aggregate.ts";
 import { quantize, validateContribution, type UpdateEncodingPlan, type planEvalEncoding } from "../../protocol/learning/bounds.ts";
+import type { LearningDp } from "../../protocol/learning/dp.ts";
+import type { ModelSpec } from "../../protocol/learning/spec.ts";
+import { cryptoRng, type Rng } from "../../protocol/rng.ts";
+import { clippedGradientSum, sampleBatch } from "./dp-sgd.ts";
 
 /** A model whose bytes do not match the transparency log, or of the wrong round or size. */
 export class ModelRejected extends Error {
@@ -95,4 +99,29 @@ export function runNodeRound(input: NodeRoundInput): NodeRoundOutput {
   const ev = evalVector(evalSums);
   const evaluation = input.evalPlan ? quantize(ev, input.evalPlan.fracBits, input.evalPlan.bound) : ev;
   return { contribution, evaluation, evalSums, update };
+}
+
+/**
+ * The node's step in a training round of a private job (DP-FedSGD, protocol/learning/dp.ts):
+ * verify the model as {@link runNodeRound} does, sample exactly dp.batchSize training rows
+ * with `rng` (cryptoRng by default), and return the quantised [Σ clip(g_i) ‖ B] and the zero
+ * evaluation vector (a private training round releases no evaluation). The noise is added by
+ * the MASCOT party (SecureSumConfig.noise). Throws {@link ModelRejected}, RangeError when the
+ * node has fewer training rows than the batch, and Error if the contribution fails the job's
+ * own validation (a bug).
+ */
+export function runNodeDpRound(input: Pick<NodeRoundInput, "globalModel" | "expectedHash" | "round" | "train" | "plan"> & { spec: Pick<ModelSpec, "inputDim" | "classes" | "architecture">; size: number; dp: LearningDp; rng?: Rng }): { contribution: Float64Array; evaluation: Float64Array; clipped: number } {
+  const weights = verifiedWeights({ ...input, model: { size: input.size } as LocalModel });
+  const { plan, dp } = input;
+  if (plan.length !== input.size + 1) throw new ModelRejected("wrong-size", `update plan has ${plan.length} entries, model ${input.size} weights + count`);
+  if (input.train.n < dp.batchSize) throw new RangeError(`the node has ${input.train.n} training rows, the job samples ${dp.batchSize} per round`);
+  const batch = sampleBatch(input.train.n, dp.batchSize, input.rng ?? cryptoRng);
+  const { sum, clipped } = clippedGradientSum(input.spec, weights, input.train, batch, dp.clip);
+  const v = new Float64Array(sum.length + 1);
+  v.set(sum);
+  v[sum.length] = dp.batchSize;
+  const contribution = quantize(v, plan.fracBits, plan.bound);
+  const ok = validateContribution(contribution, plan);
+  if (!ok.ok) throw new Error(`runNodeDpRound: own contribution fails validation (${ok.reason})`);
+  return { contribution, evaluation: new Float64Array(3), clipped };
 }

@@ -7,6 +7,7 @@
  * Pure; every function throws RangeError for parameters outside its domain.
  */
 import { compose } from "./zcdp.ts";
+import { resolveRho, type PrivacySpec } from "./privacy.ts";
 
 /**
  * Relative slack allowed when comparing composed ρ with a cap (1e-9): Σρ in floating point can
@@ -61,6 +62,25 @@ export class JobAccountant {
     if (round >= this.releases) throw new RangeError(`round ${round + 1} is beyond the job's ${this.releases} release(s)`);
     return this.perRelease;
   }
+}
+
+/**
+ * How many releases a private learning job makes at most: min(jobMaxRounds, stoppingMaxRounds)
+ * training rounds plus the final evaluation round. `jobMaxRounds` defaults to stoppingMaxRounds
+ * (the coordinator refuses stopping.maxRounds > maxRounds, so for every job it runs they agree;
+ * a node charging with the smaller value charges at least the ρ its noise spends). Throws
+ * RangeError for a count that is not a positive integer.
+ */
+export function learningReleases(stoppingMaxRounds: number, jobMaxRounds: number = stoppingMaxRounds): number {
+  for (const [v, w] of [[stoppingMaxRounds, "stopping.maxRounds"], [jobMaxRounds, "maxRounds"]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${w} must be a positive integer, got ${v}`);
+  }
+  return Math.min(stoppingMaxRounds, jobMaxRounds) + 1;
+}
+
+/** A private learning job's accountant (protocol/learning/dp.ts): total ρ of `privacy` over {@link learningReleases} releases. Throws RangeError as JobAccountant. */
+export function learningAccountant(privacy: PrivacySpec, stoppingMaxRounds: number, jobMaxRounds?: number): JobAccountant {
+  return new JobAccountant(resolveRho(privacy), learningReleases(stoppingMaxRounds, jobMaxRounds));
 }
 
 /** A data holder's cap on one dataset: ρ_max per window of `windowDays` (null: over the dataset's whole life). */

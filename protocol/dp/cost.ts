@@ -6,12 +6,11 @@
  *
  *  - statistics: `task.query.privacy`; a statistics job releases once (its first accepted
  *    round completes it), so its one release spends the whole ρ;
- *  - learning: `task.privacy` (not yet accepted by learning specs; this is where they plug
- *    in): the total is split evenly over every round the signed spec allows, by
- *    {@link JobAccountant}, so the rounds compose (zcdp.compose) to at most the total. That is
- *    min(maxRounds, task.stopping.maxRounds) training rounds plus the one evaluation-only
- *    round after the last (protocol/jobs/learning.ts), which releases sums over the node's
- *    rows too.
+ *  - learning: `task.privacy` (protocol/learning/job.ts): the total is split evenly over every
+ *    round the signed spec allows, by {@link JobAccountant}, so the rounds compose
+ *    (zcdp.compose) to at most the total. That is min(maxRounds, task.stopping.maxRounds)
+ *    training rounds plus the one evaluation-only round after the last
+ *    (accountant.ts `learningReleases`, the same count the node's noise uses, protocol/learning/dp.ts).
  *
  * A job without `privacy` is non-private: its cost is unbounded (`kind: "non-private"`).
  * The figures assume the node adds the noise its own task derives from the same spec (docs/dp.md);
@@ -19,7 +18,7 @@
  */
 import { z } from "zod";
 import type { JobSpec } from "../api/schemas.ts";
-import { JobAccountant } from "./accountant.ts";
+import { JobAccountant, learningReleases } from "./accountant.ts";
 import { PrivacySpec, resolveRho } from "./privacy.ts";
 
 /** The privacy cost of a job on the data of each node that takes part. */
@@ -49,9 +48,6 @@ export class PrivacyCostError extends Error {
 /** The statistics engine opens exactly one aggregate per job (durable-objects/core/job-types.ts: done after the first round). */
 const STATS_RELEASES = 1;
 
-/** Rounds a learning job runs beyond its training rounds: the final model's evaluation (durable-objects/core/job-types.ts roundLimit). */
-const LEARNING_EXTRA_ROUNDS = 1;
-
 const LearningRounds = z.looseObject({ stopping: z.looseObject({ maxRounds: z.int().min(1) }).optional() });
 
 function parsePrivacy(raw: unknown, where: string): PrivacySpec | null {
@@ -79,7 +75,7 @@ export function privacyCost(spec: Pick<JobSpec, "type" | "task" | "maxRounds">):
     const t = LearningRounds.safeParse(spec.task);
     // A non-private job needs no count (its task's own parser reports a malformed stopping rule).
     if (!t.success && privacy) throw new PrivacyCostError(`task.stopping.maxRounds: ${t.error.issues[0]!.message}`);
-    releases = Math.min(spec.maxRounds, (t.success ? t.data.stopping?.maxRounds : undefined) ?? spec.maxRounds) + LEARNING_EXTRA_ROUNDS;
+    releases = learningReleases((t.success ? t.data.stopping?.maxRounds : undefined) ?? spec.maxRounds, spec.maxRounds);
   }
   if (!privacy) return { kind: "non-private", releases };
   const total = resolveRho(privacy);

@@ -12,7 +12,8 @@
  */
 import { fieldByName } from "../field/index.ts";
 import { finishEval, finishWeightedMean } from "../learning/aggregate.ts";
-import { dequantize, planEvalEncoding, type UpdateEncodingPlan } from "../learning/bounds.ts";
+import { dequantize, MAX_ROW_LOSS, planEvalEncoding, type UpdateEncodingPlan } from "../learning/bounds.ts";
+import { learningAccountant, learningNoisePlan, noiseFitIssues, privacyStatement, type LearningNoisePlan, type LearningPrivacyStatement } from "../learning/dp.ts";
 import { encodeGlobalModel } from "../learning/codec.ts";
 import { totalSize } from "../learning/flatten.ts";
 import { LearningJob, planForJob } from "../learning/job.ts";
@@ -23,10 +24,14 @@ import type { Standardization } from "../learning/features.ts";
 import { z } from "zod";
 import { seededRng } from "../rng.ts";
 import type { Predicate } from "../mascot/party.ts";
+import type { NoiseConfig } from "../mascot/noise.ts";
 import type { LogEntry } from "../log/index.ts";
 
 /** Entries appended after the update: Σloss, Σcorrect, count (fixed point, evalPlan). */
 export const EVAL_ENTRIES = 3;
+
+/** Fractional bits of a private job's evaluation sums (non-private: planEvalEncoding's default 16). */
+export const DP_EVAL_FRAC_BITS = 4;
 
 export interface LearningLayout {
   plan: UpdateEncodingPlan;
@@ -35,6 +40,8 @@ export interface LearningLayout {
   length: number;
   /** Offset of the evaluation entries. */
   evalOffset: number;
+  /** A private job's noise (protocol/learning/dp.ts); absent for a non-private job. */
+  privacy?: LearningNoisePlan;
 }
 
 /** A learning job's task: the LearningJob plus the standardisation from a prior stats job. */
@@ -63,9 +70,30 @@ export function parseLearningTask(task: Record<string, unknown>): LearningTask {
 /** The secure-sum layout of a job for a committee of `parties` over `fieldName`. Throws RangeError if no encoding fits. */
 export function learningLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): LearningLayout {
   const p = fieldByName(fieldName).p;
-  const plan = planForJob(job, parties, p);
-  const evalPlan = planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode });
-  return { plan, evalPlan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length };
+  // A private job's evaluation sums carry noise of σ ≫ 1 row, so 4 fractional bits of loss suffice (and keep the noise in the field).
+  const evalPlan = planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode, ...(job.privacy ? { fracBits: DP_EVAL_FRAC_BITS } : {}) });
+  if (!job.privacy || !job.dp) {
+    const plan = planForJob(job, parties, p);
+    return { plan, evalPlan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length };
+  }
+  // A private job: the largest fracBits ≤ 16 whose encoding and noise both fit the field
+  // (under DP the noise, σ ≈ 2C/√(2ρ) per entry, dominates the 2^-f rounding).
+  const { privacy, dp } = job;
+  const candidates = job.aggregation.fracBits !== undefined ? [job.aggregation.fracBits] : Array.from({ length: 13 }, (_, i) => 16 - i);
+  let last = "";
+  for (const f of candidates) {
+    let plan: UpdateEncodingPlan;
+    try { plan = planForJob(job, parties, p, f); } catch (e) { last = (e as Error).message; continue; }
+    const noise = learningNoisePlan({ privacy, dp, stoppingMaxRounds: job.stopping.maxRounds, updateLength: plan.length, fracBits: f, evalFracBits: evalPlan.fracBits });
+    const entry = plan.normCheck === "pine" ? BigInt(Math.ceil(Math.sqrt(Number(plan.l2Bound)))) + 1n : BigInt(plan.intBound);
+    const issues = [
+      ...noiseFitIssues(p, parties, plan.length + EVAL_ENTRIES, noise.training.normBound, entry > BigInt(evalPlan.intBound) ? entry : BigInt(evalPlan.intBound)),
+      ...noiseFitIssues(p, parties, EVAL_ENTRIES, noise.evaluation.normBound, BigInt(evalPlan.intBound)),
+    ];
+    if (issues.length === 0) return { plan, evalPlan, length: plan.length + EVAL_ENTRIES, evalOffset: plan.length, privacy: noise };
+    last = `fracBits ${f}: ${issues.join("; ")}`;
+  }
+  throw new RangeError(`learningLayout: no fracBits fits the private job and its noise in field ${fieldName} (${last}); lower aggregation.fracBits (the noise, not the rounding, dominates), use field p128, or raise the budget`);
 }
 
 /**
@@ -156,6 +184,12 @@ export interface LearningResult {
    * Absent while training goes on (and in results logged before this field existed).
    */
   final?: "evaluating" | "evaluated" | "not-evaluated";
+  /**
+   * A private job's privacy (protocol/learning/dp.ts): ρ per round, ρ and (ε, δ) spent by the
+   * releases so far, per-node σ. Training rounds release no evaluation (loss and accuracy null);
+   * the final model's metrics come from noisy sums, clamped.
+   */
+  privacy?: LearningPrivacyStatement;
 }
 
 /** Signed integers from a field-encoded aggregate (values above p/2 are negative). Throws RangeError past 2^53. */
@@ -179,6 +213,7 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
   const ints = signedInts(fieldName, aggregate);
   if (ints.length !== layout.length) throw new RangeError(`aggregate has ${ints.length} entries, the job's layout ${layout.length}`);
   const f = layout.plan.fracBits;
+  if (job.privacy && job.dp && layout.privacy) return reducePrivate(job, job.privacy, job.dp, layout.privacy, state, ints, f, parties);
   // [Σ n_k·Δ_k ‖ Σ n_k] were quantised together (protocol/learning/bounds.ts quantize).
   const { meanDelta, totalSamples } = finishWeightedMean(dequantize(ints.slice(0, layout.plan.length), f));
   const ev = dequantize(ints.slice(layout.evalOffset), layout.evalPlan.fracBits);
@@ -199,6 +234,51 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
   };
 }
 
+/**
+ * DP-FedSGD reduce: the noisy Σ of clipped per-example gradients over the public parties·B
+ * examples gives the mean gradient ĝ (no noisy count is used); Δ = −learningRate·ĝ goes to the
+ * server optimiser. No evaluation is released in a training round. The accountant stops
+ * training while one more training round and the final evaluation round would still fit the
+ * budget no more: after releases − 1 training rounds.
+ */
+function reducePrivate(job: LearningJob, privacy: NonNullable<LearningJob["privacy"]>, dp: NonNullable<LearningJob["dp"]>, plan: LearningNoisePlan, state: LearningState, ints: number[], f: number, parties: number): { state: LearningState; model: Uint8Array; result: LearningResult; done: boolean } {
+  if (!Number.isSafeInteger(parties) || parties < 1) throw new RangeError(`reduceLearning: parties must be a positive integer, got ${parties}`);
+  const d = ints.length - EVAL_ENTRIES - 1;
+  const sum = dequantize(ints.slice(0, d), f);
+  const examples = parties * dp.batchSize;
+  const lr = job.model.optimizer.learningRate;
+  const meanDelta = new Float64Array(d);
+  for (let i = 0; i < d; i++) meanDelta[i] = (-lr * sum[i]!) / examples;
+  const step = serverStep(job.model.strategy, state.server, state.weights, meanDelta);
+  const history = [...state.history, { round: state.round, loss: Number.NaN, accuracy: Number.NaN, samples: examples, parties }];
+  const next: LearningState = { round: state.round + 1, weights: step.weights, server: step.state, history };
+  const acct = learningAccountant(privacy, job.stopping.maxRounds);
+  const done = next.round + 1 >= acct.releases;
+  return {
+    state: next,
+    model: encodeGlobalModel(next.round, step.weights),
+    done,
+    result: {
+      history: history.map((h) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null })),
+      bestRound: next.round, latestModelRound: next.round, stopReason: done ? "max-rounds" : null,
+      privacy: privacyStatement(privacy, dp, job.stopping.maxRounds, plan, next.round, parties),
+    },
+  };
+}
+
+/**
+ * Metrics from noisy evaluation sums [Σloss, Σcorrect, count] (post-processing only): the count
+ * rounded and clamped at 0, Σcorrect clamped to [0, count], Σloss to [0, count·MAX_ROW_LOSS].
+ * NaN metrics when the clamped count is 0.
+ */
+export function noisyEvalMetrics(ev: ArrayLike<number>): { loss: number; accuracy: number; count: number } {
+  const count = Math.max(0, Math.round(ev[2]!));
+  if (count === 0) return { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
+  const correct = Math.min(count, Math.max(0, ev[1]!));
+  const loss = Math.min(count * MAX_ROW_LOSS, Math.max(0, ev[0]!));
+  return finishEval([loss, correct, count]);
+}
+
 // ---------------------------------------------------------------- the final evaluation
 
 /*
@@ -208,8 +288,13 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
  * [Σloss ‖ Σcorrect ‖ count] (no update, no new model), and the result gains its metrics.
  */
 
-/** The secure-sum layout of an evaluation-only round: the three evaluation sums. */
-export function evaluationLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): { evalPlan: LearningLayout["evalPlan"]; length: number } {
+/** The secure-sum layout of an evaluation-only round: the three evaluation sums (and, for a private job, their noise). Throws RangeError as learningLayout. */
+export function evaluationLayout(job: LearningJob, parties: number, fieldName: "m61" | "p128"): { evalPlan: LearningLayout["evalPlan"]; length: number; noise?: NoiseConfig } {
+  // A private job: the noise of the final evaluation (its share of the budget, protocol/learning/dp.ts).
+  if (job.privacy) {
+    const l = learningLayout(job, parties, fieldName);
+    return { evalPlan: l.evalPlan, length: EVAL_ENTRIES, noise: l.privacy!.evaluation.noise };
+  }
   const p = fieldByName(fieldName).p;
   return { evalPlan: planEvalEncoding({ p, parties, maxSamples: job.aggregation.maxSamplesPerNode }), length: EVAL_ENTRIES };
 }
@@ -244,6 +329,12 @@ export function startFinalEvaluation(result: LearningResult): LearningResult {
   return { ...result, final: "evaluating" };
 }
 
+/** The privacy statement after the final evaluation round (one more release). */
+function finalPrivacy(job: LearningJob, prior: LearningPrivacyStatement, committeeSize: number, fieldName: "m61" | "p128", parties: number): LearningPrivacyStatement {
+  const plan = learningLayout(job, committeeSize, fieldName).privacy!;
+  return privacyStatement(job.privacy!, job.dp!, job.stopping.maxRounds, plan, Math.min(prior.roundsReleased + 1, prior.releases), parties);
+}
+
 /**
  * Applies the evaluation-only round: model `state.round`'s metrics join the history, and the
  * best model becomes the final one if it beats the stopping rule's choice on the monitored
@@ -255,7 +346,7 @@ export function reduceFinalEvaluation(job: LearningJob, state: LearningState, pr
   const ints = signedInts(fieldName, aggregate);
   if (ints.length !== layout.length) throw new RangeError(`evaluation aggregate has ${ints.length} entries, expected ${layout.length}`);
   const ev = dequantize(ints, layout.evalPlan.fracBits);
-  const m = Math.round(ev[2]!) > 0 ? finishEval(ev) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
+  const m = job.privacy ? noisyEvalMetrics(ev) : Math.round(ev[2]!) > 0 ? finishEval(ev) : { loss: Number.NaN, accuracy: Number.NaN, count: 0 };
   const entry = { round: state.round, loss: m.loss, accuracy: m.accuracy, samples: 0, parties };
   const history = [...state.history, entry];
   const rule = job.stopping;
@@ -270,6 +361,7 @@ export function reduceFinalEvaluation(job: LearningJob, state: LearningState, pr
       history: [...prior.history, { ...entry, loss: Number.isFinite(m.loss) ? m.loss : null, accuracy: Number.isFinite(m.accuracy) ? m.accuracy : null }],
       bestRound: finalBetter ? state.round : prior.bestRound,
       final: "evaluated",
+      ...(prior.privacy ? { privacy: finalPrivacy(job, prior.privacy, committeeSize, fieldName, parties) } : {}),
     },
   };
 }

@@ -7,6 +7,11 @@
  * checks above 256 entries, else with per-entry ranges — and unsigned count and evaluation ranges).
  * In the job's evaluation-only last round (the log says the stopping rule fired) it sends
  * only the evaluation of the final model, with unsigned range checks.
+ * A private job (`privacy` + `dp`, docs/dp.md "Learning (DP-FedAvg)") instead sends the sum of
+ * a fixed-size batch's clipped per-example gradients with the count B and zero evaluation
+ * entries, and in the final round the evaluation sums; either way it returns
+ * `LocalInput.noise` (the noise its MASCOT party must add, from the signed task) and lists the
+ * noise-norm predicate, so a party built without that noise refuses to start.
  */
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { fromHex } from "../../../protocol/encoding.ts";
@@ -17,7 +22,8 @@ import { modelHashForRound, objectHash, type LogEntry } from "../../../protocol/
 import type { LoadedDataset } from "../../data/source.ts";
 import { createLocalModel, type LocalModel } from "../../learning/model.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../../learning/from-schema.ts";
-import { runNodeEvaluation, runNodeRound, splitHeldOut } from "../../learning/node-round.ts";
+import { runNodeDpRound, runNodeEvaluation, runNodeRound, splitHeldOut } from "../../learning/node-round.ts";
+import { noisePredicate } from "../../../protocol/mascot/noise.ts";
 import type { NodeClient } from "../node-client.ts";
 import { TaskRejected } from "./errors.ts";
 import type { LocalInput } from "./stats.ts";
@@ -50,9 +56,16 @@ async function fetchModel(client: NodeClient, jobId: string, round: number): Pro
   }
 }
 
-/** Runs the node's learning step for one round. Throws TaskRejected / ModelRejected with a reason. */
+/**
+ * Runs the node's learning step for one round. Throws TaskRejected ("privacy-mode": a private
+ * job outside validated mode; "too-few-rows": fewer training rows than dp.batchSize;
+ * "model-hash-mismatch", "too-many-rows") or ModelRejected with a reason.
+ */
 export async function learningInput(manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[], index: number): Promise<LocalInput> {
   const { job, standardization } = parseLearningTask(manifest.task);
+  if (job.privacy && manifest.mode !== "validated") {
+    throw new TaskRejected("privacy-mode", `the job asks for differential privacy but the round runs in ${manifest.mode} mode, which cannot add noise that no party can remove`);
+  }
   const layout = learningLayout(job, manifest.committee.length, manifest.field);
   const logged = modelHashForRound(log, manifest.round);
   if (!manifest.modelHash || logged !== manifest.modelHash) throw new TaskRejected("model-hash-mismatch", `round ${manifest.round}: manifest model hash does not match the transparency log`);
@@ -72,7 +85,22 @@ export async function learningInput(manifest: RoundManifest, dataset: LoadedData
     // The job's last round: evaluate the final model only (no training, no update sent).
     const evalLayout = evaluationLayout(job, manifest.committee.length, manifest.field);
     const ev = runNodeEvaluation({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, heldOut, evalPlan: evalLayout.evalPlan });
-    return { input: field.fromInts([...ev.evaluation]), predicates: manifest.mode === "validated" ? evaluationPredicates(evalLayout) : [], rows: ds.n };
+    const predicates = manifest.mode === "validated" ? evaluationPredicates(evalLayout) : [];
+    if (!evalLayout.noise) return { input: field.fromInts([...ev.evaluation]), predicates, rows: ds.n };
+    // Private job: the noise-norm predicate on [3, 6) is listed too, so a party built without `noise` fails instead of opening exact sums.
+    return { input: field.fromInts([...ev.evaluation]), predicates: [...predicates, noisePredicate(field, evalLayout.noise, evalLayout.length)], rows: ds.n, noise: evalLayout.noise };
+  }
+  if (job.dp && layout.privacy) {
+    // DP-FedSGD: per-example clipped gradients of a fixed-size batch; the party adds the noise.
+    if (train.n < job.dp.batchSize) throw new TaskRejected("too-few-rows", `node holds ${train.n} training rows, the job samples ${job.dp.batchSize} per round`);
+    const out = runNodeDpRound({ globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, train, plan: layout.plan, spec: job.model, size: model.size, dp: job.dp });
+    const noise = layout.privacy.training.noise;
+    return {
+      input: field.fromInts([...out.contribution, ...out.evaluation]),
+      predicates: [...learningPredicates(layout), noisePredicate(field, noise, layout.length)],
+      rows: ds.n,
+      noise,
+    };
   }
   const out = runNodeRound({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, train, heldOut, plan: layout.plan, evalPlan: layout.evalPlan, salt: index });
   const ints = [...out.contribution, ...out.evaluation];
