@@ -27,6 +27,10 @@ export function formatLearningResult(r: LearningResult, jobId: string): string {
   const best = r.history.find((h) => h.round === r.bestRound);
   const newest = r.history.find((h) => h.round === rounds);
   out.push("", `best model: ${r.bestRound}${best ? ` (accuracy ${pct(best.accuracy)}, loss ${loss(best.loss)})` : ""}; newest model: ${rounds}${newest && rounds !== r.bestRound ? ` (accuracy ${pct(newest.accuracy)}, loss ${loss(newest.loss)})` : ""}`);
+  if (r.privacy) {
+    const q = r.privacy;
+    out.push(`privacy: ρ spent ${q.rhoSpent.toPrecision(3)} of ${q.rhoTotal.toPrecision(3)} (ε = ${q.epsilonSpent.toPrecision(3)} at δ = ${q.delta}) over ${q.roundsReleased}/${q.releases} releases; per example (replace-one), clip ${q.clip}, batch ${q.batchSize}, σ per node ${q.sigmaUpdate.toPrecision(3)}, ${q.noisyParties} noisy parties`);
+  }
   out.push(`download: 2pm model download ${jobId} [--round <model>]   (default: the best model)`);
   return out.join("\n");
 }

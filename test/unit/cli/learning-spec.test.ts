@@ -40,4 +40,12 @@ describe("learning specs are checked whole before anything runs", () => {
     expect(msg).toMatch(/income has no class ">50k"/);
     expect(msg).toMatch(/task\.model\.inputDim: preprocessing encodes \d+ features, inputDim is \d+/);
   });
+
+  it("the private example (adult-learning-dp.json) passes: privacy and dp parameters in validated mode", async () => {
+    const spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-learning-dp.json"));
+    const { schema, bounds: _b, ...task } = spec.task as Record<string, unknown>;
+    expect(spec.mode).toBe("validated");
+    expect(() => checkLearningSpec(structuredClone(task) as Record<string, any>, schema)).not.toThrow();
+    expect(task.privacy).toEqual({ epsilon: 3, delta: 1e-6 });
+  });
 });
