@@ -6,9 +6,7 @@
  * (hash chain, head and every entry signature under this node's key when signed); a tampered
  * ledger is an error, not an empty budget.
  */
-import { promises as fs } from "node:fs";
 import path from "node:path";
-import { parseNodeConfig } from "../agent/config.ts";
 import { Ledger, type LedgerSnapshot } from "../agent/ledger.ts";
 import { FileKeyStore } from "../agent/node-key-store.ts";
 import { privacyBudgetFor, type NodePolicy } from "../agent/policy.ts";
@@ -18,7 +16,7 @@ import { epsilonOf } from "../../protocol/dp/zcdp.ts";
 import { toBase64Url } from "../../protocol/encoding.ts";
 import { parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { fileLedgerStore } from "./node-start.ts";
+import { fileLedgerStore, readNodeConfig } from "./node-start.ts";
 
 /** ρ with the (ε, δ) it implies. */
 export interface RhoEps { rho: number; epsilon: number }
@@ -120,12 +118,7 @@ export async function nodeBudget(args: string[]): Promise<number> {
   const delta = Number(values.delta);
   if (!(delta > 0 && delta < 1)) throw new UsageError(`--delta must be a number in (0, 1), got ${values.delta}`);
   const dir = path.resolve(values.dir!);
-  let config;
-  try {
-    config = parseNodeConfig(await fs.readFile(path.join(dir, "node.json"), "utf8"));
-  } catch (e) {
-    throw new CliError(`${path.join(dir, "node.json")}: ${(e as Error).message}`);
-  }
+  const config = await readNodeConfig(dir);
   const keys = await new FileKeyStore(path.join(dir, "keys.json")).load();
   const ledgerFile = path.join(dir, "ledger.json");
   const ledger = await Ledger.open(fileLedgerStore(ledgerFile), { audit: true, ...(keys ? { verifyKey: keys.identityPublicKey } : {}) }).catch((e: unknown) => { throw new CliError(`${ledgerFile}: ${(e as Error).message}`); });

@@ -3,24 +3,17 @@
  * ledger (never the coordinator's): jobs per dataset against the policy's budget, and each
  * round attempt with whether the node may have released its output.
  */
-import { promises as fs } from "node:fs";
 import path from "node:path";
-import { parseNodeConfig } from "../agent/config.ts";
 import { Ledger } from "../agent/ledger.ts";
 import { parse } from "./args.ts";
 import { CliError } from "./errors.ts";
 import { jsonOption } from "./output.ts";
-import { fileLedgerStore } from "./node-start.ts";
+import { fileLedgerStore, readNodeConfig } from "./node-start.ts";
 
 export async function nodeLedger(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, ...jsonOption }, false);
   const dir = path.resolve(values.dir!);
-  let config;
-  try {
-    config = parseNodeConfig(await fs.readFile(path.join(dir, "node.json"), "utf8"));
-  } catch (e) {
-    throw new CliError(`${path.join(dir, "node.json")}: ${(e as Error).message}`);
-  }
+  const config = await readNodeConfig(dir);
   const ledger = await Ledger.open(fileLedgerStore(path.join(dir, "ledger.json"))).catch((e: unknown) => { throw new CliError(`${path.join(dir, "ledger.json")}: ${(e as Error).message}`); });
   const snap = ledger.snapshot();
   if (values.json) {

@@ -9,7 +9,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fromBase64Url, toBase64Url, bytesEqual } from "../../protocol/encoding.ts";
-import { parseNodeConfig } from "../agent/config.ts";
+import { parseNodeConfig, type NodeConfig } from "../agent/config.ts";
 import { FileKeyStore } from "../agent/node-key-store.ts";
 import { NodeAgent, type AgentEvent, type FaultPlan } from "../agent/agent.ts";
 import { watchDataSource, type LoadedDataset } from "../data/source.ts";
@@ -63,16 +63,21 @@ async function loadMembership(policy: NodePolicy, base: string): Promise<Members
   }
 }
 
+/** Reads and parses `<dir>/node.json`. Throws CliError naming the file for a missing, unreadable or invalid config. */
+export async function readNodeConfig(dir: string): Promise<NodeConfig> {
+  const file = path.join(dir, "node.json");
+  try {
+    return parseNodeConfig(await fs.readFile(file, "utf8"));
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`);
+  }
+}
+
 export async function nodeStart(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, ...jsonOption }, false);
   const dir = path.resolve(values.dir!);
   const configPath = path.join(dir, "node.json");
-  let config;
-  try {
-    config = parseNodeConfig(await fs.readFile(configPath, "utf8"));
-  } catch (e) {
-    throw new CliError(`${configPath}: ${(e as Error).message}`);
-  }
+  const config = await readNodeConfig(dir);
   const keys = await new FileKeyStore(path.join(dir, "keys.json")).load();
   if (!keys) throw new CliError(`no key file in ${dir}; run 2pm node init first`);
   // The ledger's entries are signed with the node's own identity key (tamper-evident; docs/node-policy.md).

@@ -1,27 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bernoulliExp, discreteGaussianPmf, sampleDiscreteGaussian, sampleDiscreteLaplace, uniformBelow } from "../../../protocol/dp/discrete-gaussian.ts";
 import { bufferedRng, seededRng } from "../../../protocol/rng.ts";
-
-/**
- * Pearson χ² of samples against a pmf on bins −m..m, the tails folded into the end bins.
- * Wilson–Hilferty: for df = 2m, the 1 − 10^-6 quantile is ≈ df·(1 − 2/(9df) + 4.753·√(2/(9df)))³.
- */
-function chiSquare(samples: bigint[], pmf: (x: number) => number, m: number): { stat: number; critical: number } {
-  const counts = new Array<number>(2 * m + 1).fill(0);
-  for (const s of samples) counts[Math.max(-m, Math.min(m, Number(s))) + m]!++;
-  const n = samples.length;
-  let stat = 0;
-  for (let k = -m; k <= m; k++) {
-    let p = pmf(k);
-    if (k === -m) for (let j = -200; j < -m; j++) p += pmf(j);
-    if (k === m) for (let j = m + 1; j <= 200; j++) p += pmf(j);
-    const e = n * p;
-    stat += (counts[k + m]! - e) ** 2 / e;
-  }
-  const df = 2 * m;
-  const critical = df * (1 - 2 / (9 * df) + 4.753 * Math.sqrt(2 / (9 * df))) ** 3;
-  return { stat, critical };
-}
+import { chiSquare } from "./chi-square.ts";
 
 describe("discrete Gaussian sampler (CKS20)", () => {
   it("uniformBelow covers [0, n) uniformly and refuses n < 1", () => {
