@@ -7,9 +7,19 @@
  *    signature and strictly increasing seq here; point-to-point ones stored in the
  *    recipient's mailbox and delivered only to it; broadcasts (encrypted to the committee)
  *    stored once and delivered as the same bytes to every other party; everything
- *    re-delivered from a cursor;
- *  - one alarm: the current phase's deadline (idempotent: re-arms if early, no-op once
- *    terminal), or a retry of the report to the JobDO.
+ *    re-delivered from a cursor. Stored before delivered, in group commits (one SQLite
+ *    transaction per burst of envelopes, {@link RoundDO.flush}): a crash loses only envelopes
+ *    nobody received and whose seqs were not recorded, which their senders re-send after
+ *    `welcome.lastSeq` — nothing is lost silently, delivered twice under two indices, or
+ *    delivered under an index that is later reused;
+ *  - one alarm: the current phase's deadline or, while the round runs, the next liveness
+ *    check (the referee's onAlarm: a member silent past the progress timeout, while others are
+ *    heard, is named); idempotent: re-arms if early, no-op once terminal; or a retry of the
+ *    report to the JobDO;
+ *  - liveness: when the relay last heard from each party — any frame it handled, the socket's
+ *    connection time, and the runtime's auto-answered pings (answered without waking the
+ *    object, timestamped per socket) — kept in memory and saved at each alarm, so a
+ *    hibernated or restarted object still knows who fell silent.
  * It holds no decryption key: it stores ciphertexts and public values (phase names, results) only.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -23,9 +33,21 @@ import { jobObjectName } from "../protocol/names.ts";
 import type { RoundOutcome } from "./core/job-machine.ts";
 import { isRoundTerminal } from "./core/machines.ts";
 import {
-  checkEnvelope, initRound, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult,
+  alarmAt, checkEnvelope, DEFAULT_PROGRESS_MS, initRound, onAlarm, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
   type RoundState, type RoundStep,
 } from "./core/round-referee.ts";
+
+/** The text of a client `ping` frame (frames.ts), answered by the runtime without waking the object. */
+const PING = JSON.stringify({ v: 1, kind: "ping" });
+const PONG = JSON.stringify({ v: 1, kind: "pong" });
+
+/** The progress timeout from the `ROUND_PROGRESS_TIMEOUT_MS` var (non-negative integer; 0 = off), else the default. */
+function progressTimeout(env: Env): number {
+  const v = env.ROUND_PROGRESS_TIMEOUT_MS;
+  if (v === undefined || v === "") return DEFAULT_PROGRESS_MS;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_PROGRESS_MS;
+}
 
 /** Header set by the Worker (never by a client) after verifying the node's signed request. */
 export const VERIFIED_NODE_HEADER = "x-2pm-verified-node";
@@ -41,6 +63,10 @@ export type RoundStatus = Pick<RoundState, "phase" | "joined" | "outcome" | "rel
 
 const NOTIFY_RETRY_MS = 5_000;
 
+/** A group commit is written at once when its envelopes reach this many bytes or this count (else at the end of the burst). */
+const BATCH_BYTES = 4 << 20;
+const BATCH_ENVELOPES = 256;
+
 export class RoundDO extends DurableObject<Env> {
   private state: RoundState | null = null;
   private identityKeys: Uint8Array[] = [];
@@ -50,6 +76,12 @@ export class RoundDO extends DurableObject<Env> {
   private lastSeqs = new Map<number, number>();
   /** Per-sender processing chain, so async signature checks keep arrival order. */
   private chains = new Map<number, Promise<void>>();
+  /** When the relay last heard from each party (Unix ms): saved at each alarm, raised by every frame. */
+  private heard: number[] = [];
+  /** Accepted envelopes waiting for the next group commit ({@link flush}), with their mailbox indices. */
+  private batch: Array<{ party: number; seq: number; bytes: Uint8Array; recipients: number[]; idxs: number[] }> = [];
+  private batchBytes = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -62,7 +94,32 @@ export class RoundDO extends DurableObject<Env> {
       sql.exec("CREATE TABLE IF NOT EXISTS aggregates (party INTEGER PRIMARY KEY, hash TEXT NOT NULL, data BLOB NOT NULL)");
       this.state = (await ctx.storage.get<RoundState>("state")) ?? null;
       if (this.state) this.loadCaches();
+      // Waking from hibernation keeps the sockets: their parties keep what was saved (their pings
+      // are timestamped by the runtime). A party without a socket here — every party after a
+      // restart, which dropped all sockets — gets the object's start: a restart of the
+      // coordinator is a grace period for reconnecting, never evidence against anyone.
+      const saved = (await ctx.storage.get<number[]>("heard")) ?? [];
+      const now = Date.now();
+      const withSocket = new Set(ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as Attachment | null)?.party));
+      this.heard = (this.state?.manifest.committee ?? []).map((_, i) => (withSocket.has(i) ? saved[i] ?? now : Math.max(saved[i] ?? 0, now)));
     });
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  /** Last time each party was heard: the in-memory record, raised by its open sockets' connection and auto-answered ping times. */
+  private heardNow(): number[] {
+    const out = [...this.heard];
+    for (const ws of this.ctx.getWebSockets()) {
+      const a = ws.deserializeAttachment() as Attachment | null;
+      if (!a || a.party >= out.length) continue;
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+      out[a.party] = Math.max(out[a.party] ?? 0, a.connectedAt, pinged);
+    }
+    return out;
+  }
+
+  private hear(party: number): void {
+    if (party < this.heard.length) this.heard[party] = Date.now();
   }
 
   private loadCaches(): void {
@@ -81,9 +138,10 @@ export class RoundDO extends DurableObject<Env> {
   /** Initialises the round from its manifest and arms the join deadline. Idempotent: an initialised round stays unchanged. */
   async init(manifest: RoundManifest, logEntryHash: string): Promise<void> {
     if (this.state) return;
-    const step = initRound(manifest, logEntryHash);
+    const step = initRound(manifest, logEntryHash, { progressMs: progressTimeout(this.env) });
     this.state = step.state;
     this.loadCaches();
+    this.heard = manifest.committee.map(() => Date.now());
     await this.save();
     await this.apply(step);
   }
@@ -131,7 +189,8 @@ export class RoundDO extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [`p${party}`]);
     server.serializeAttachment({ party, nodeId, connectedAt: Date.now() } satisfies Attachment);
-    this.send(server, { v: 1, kind: "welcome", me: party, phase: s.phase, cursor: (this.nextIdx[party] ?? 1) - 1, connected: this.connectedParties() });
+    this.hear(party);
+    this.send(server, { v: 1, kind: "welcome", me: party, phase: s.phase, cursor: (this.nextIdx[party] ?? 1) - 1, connected: this.connectedParties(), lastSeq: this.lastSeq(party) });
     if (s.outcome) this.send(server, this.outcomeFrame());
     else await this.apply(onJoin(s, party));
     return new Response(null, { status: 101, webSocket: client });
@@ -141,6 +200,7 @@ export class RoundDO extends DurableObject<Env> {
     const who = ws.deserializeAttachment() as Attachment | null;
     if (!who || !this.state) return;
     const party = who.party;
+    this.hear(party);
     const prev = this.chains.get(party) ?? Promise.resolve();
     const next = prev.then(() => this.handle(ws, party, message)).catch((e: unknown) => {
       console.error("RoundDO: message handler failed", e);
@@ -174,7 +234,7 @@ export class RoundDO extends DurableObject<Env> {
       return;
     }
     switch (frame.kind) {
-      case "ping":
+      case "ping": // normally answered by the runtime (auto-response); here only if it was not byte-exact
         return this.send(ws, { v: 1, kind: "pong" });
       case "ack":
         return this.ack(party, frame.cursor);
@@ -212,27 +272,67 @@ export class RoundDO extends DurableObject<Env> {
     const late = checkEnvelope(this.state!, party, env, this.lastSeq(party));
     if (late) return refuse(late);
 
-    // From here on synchronous: the envelope is stored and delivered atomically with respect
-    // to other handlers. The relay reads nothing but the header; the parties check the rest.
+    // From here on synchronous: the envelope is accepted (seq and mailbox indices taken) and
+    // queued for the next group commit; it is delivered once that commit is written. The relay
+    // reads nothing but the header; the parties check the rest.
     const next = onRelay(this.state!, env.phase);
     if (next !== this.state) {
       // Durable before any delivery leaves (the output gate holds sends until the write is done).
       this.state = next;
       this.save().catch((e: unknown) => console.error("RoundDO: could not persist `released`", e));
     }
-    const sql = this.ctx.storage.sql;
-    sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, env.seq);
     this.lastSeqs.set(party, env.seq);
-    const msgId = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", party, bytes).one().id;
     const recipients = env.to === "all" ? next.manifest.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
-    for (const r of recipients) {
+    const idxs = recipients.map((r) => {
       const idx = this.nextIdx[r]!;
       this.nextIdx[r] = idx + 1;
-      sql.exec("INSERT INTO mailbox (recipient, idx, msg_id) VALUES (?, ?, ?)", r, idx, msgId);
-      const frame = encodeDelivery(idx, bytes);
-      for (const sock of this.ctx.getWebSockets(`p${r}`)) {
-        try { sock.send(frame); } catch { /* recipient gone; it re-reads its mailbox on reconnect */ }
-      }
+      return idx;
+    });
+    this.batch.push({ party, seq: env.seq, bytes, recipients, idxs });
+    this.batchBytes += bytes.length;
+    if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_ENVELOPES) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), 0);
+  }
+
+  /**
+   * Group commit: writes every queued envelope (message rows, mailbox entries, each sender's
+   * last seq) in one transaction, then delivers them. Persist-before-deliver holds for every
+   * envelope — a crash before the commit loses only envelopes nobody has seen and whose seqs
+   * are not recorded, so their senders re-send them after `welcome` (lastSeq) — but the
+   * commit cost is paid once per burst instead of once per envelope. Idempotent on an empty queue.
+   */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const sql = this.ctx.storage.sql;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const lastSeq = new Map<number, number>();
+        for (const b of batch) {
+          const msgId = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", b.party, b.bytes).one().id;
+          b.recipients.forEach((r, k) => sql.exec("INSERT INTO mailbox (recipient, idx, msg_id) VALUES (?, ?, ?)", r, b.idxs[k]!, msgId));
+          lastSeq.set(b.party, b.seq);
+        }
+        for (const [party, seq] of lastSeq) sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, seq);
+      });
+    } catch (e) {
+      // Nothing of the batch was written, but the in-memory seqs and mailbox indices count it:
+      // reset the object so it reloads a consistent state; the parties reconnect and re-send.
+      console.error("RoundDO: group commit failed, resetting the object", e);
+      this.ctx.abort("relay storage error");
+      return;
+    }
+    for (const b of batch) {
+      b.recipients.forEach((r, k) => {
+        const frame = encodeDelivery(b.idxs[k]!, b.bytes);
+        for (const sock of this.ctx.getWebSockets(`p${r}`)) {
+          try { sock.send(frame); } catch { /* recipient gone; it re-reads its mailbox on reconnect */ }
+        }
+      });
     }
   }
 
@@ -273,7 +373,10 @@ export class RoundDO extends DurableObject<Env> {
     const s = this.state;
     if (!s) return;
     if (s.notifyPending) return this.notify();
-    await this.apply(onDeadline(s, Date.now(), this.connectedParties()));
+    const heard = this.heardNow();
+    this.heard = heard;
+    if (!isRoundTerminal(s.phase)) await this.ctx.storage.put("heard", heard);
+    await this.apply(onAlarm(s, Date.now(), this.connectedParties(), heard));
   }
 
   /** Carries out a referee step. `ws` is the party that caused it; `result` its submitted aggregate. */
@@ -286,7 +389,7 @@ export class RoundDO extends DurableObject<Env> {
     if (changed) await this.save();
     for (const e of step.effects) {
       if (e.kind === "phase") for (const sock of this.ctx.getWebSockets()) this.send(sock, { v: 1, kind: "phase", phase: e.phase });
-      else if (e.kind === "alarm") await this.ctx.storage.setAlarm(e.at);
+      else if (e.kind === "alarm") await this.ctx.storage.setAlarm(alarmAt(this.state, e.at, Date.now()));
       else if (e.kind === "refuse" && ws) this.send(ws, { v: 1, kind: "error", code: e.code, detail: e.detail });
       else if (e.kind === "finish") await this.finish();
     }
@@ -300,7 +403,11 @@ export class RoundDO extends DurableObject<Env> {
       try { ws.close(1000, s.phase); } catch { /* gone */ }
     }
     // A terminal round needs no redelivery: drop the relayed ciphertexts (they can be tens of
-    // MB per round); the results stay as the round's public record.
+    // MB per round) and anything still queued; the results stay as the round's public record.
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.batch = [];
+    this.batchBytes = 0;
     this.ctx.storage.sql.exec("DELETE FROM mailbox");
     this.ctx.storage.sql.exec("DELETE FROM messages");
     if (s.notifyPending) await this.notify();

@@ -36,6 +36,12 @@ declare global {
       /** Seconds a node may be silent before it is no longer eligible. */
       LIVENESS_WINDOW_S?: string;
       /**
+       * Round progress timeout (ms, default 8000; "0" turns it off): a committee member the
+       * running round needs, silent this long (no frame, no ping) while others are heard, is
+       * named in a `timeout` abort at once (durable-objects/core/round-referee.ts onAlarm).
+       */
+      ROUND_PROGRESS_TIMEOUT_MS?: string;
+      /**
        * Benchmark only: "1" admits jobs with mode "plaintext" (inputs broadcast in the clear
        * to the committee, no MPC), the baseline of `npm run bench -- learning`. Never set it
        * in a deployment that holds real data.

@@ -13,6 +13,7 @@ import { modelRoutes } from "./routes/models.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { roundRoutes } from "./routes/rounds.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
+import { nodePageRoutes } from "./node-page/routes.ts";
 import { inferRoutes } from "./fhe/routes.ts";
 import { requireSigningKey } from "./keys.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -32,7 +33,8 @@ const app = new Hono<AppEnv>()
   .route("/v1", logRoutes)
   .route("/v1/rounds", roundRoutes)
   .route("/v1/models", inferRoutes) // FHE inference (functions/fhe, owned by the FHE engineer)
-  .route("/dashboard", dashboardRoutes); // operator dashboard (functions/dashboard)
+  .route("/dashboard", dashboardRoutes) // operator dashboard (functions/dashboard)
+  .route("/", nodePageRoutes); // browser node page at /node/ (functions/node-page)
 
 app.notFound(() => problem(404, "not-found", "no such route"));
 app.onError(errorBoundary);

@@ -3,25 +3,42 @@ import type { Context, MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
 import type { z } from "zod";
 import { ApiError, zodIssues } from "./errors.ts";
+import { parseJsonStrict, StrictJsonError } from "../protocol/api/frames.ts";
 
+/**
+ * Reads a JSON body: 415 `unsupported-media-type` unless application/json, 400
+ * `malformed-json` if it does not parse, 400 `validation-failed` (issue naming the object) if
+ * any object in it has a `"__proto__"` key (refused like any unknown field, never dropped).
+ */
 async function readJson(c: Context): Promise<unknown> {
   const ct = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (ct !== "application/json") throw new ApiError(415, "unsupported-media-type", "content-type must be application/json");
+  const text = await c.req.text();
   try {
-    return await c.req.json();
-  } catch {
+    return parseJsonStrict(text);
+  } catch (e) {
+    if (e instanceof StrictJsonError && e.reason === "proto-key") {
+      throw new ApiError(400, "validation-failed", "request body must not contain the key \"__proto__\"", [{ path: e.path, message: "the key \"__proto__\" is not allowed" }]);
+    }
     throw new ApiError(400, "malformed-json", "request body is not valid JSON");
   }
 }
 
-/** `validator("json")` that refuses non-JSON, malformed JSON and schema mismatches (unknown fields included). */
+/** `validator("json")` that refuses non-JSON, malformed JSON, `__proto__` keys and schema mismatches (unknown fields included). */
 export function jsonBody<S extends z.ZodType>(schema: S) {
-  return validator("json", async (_v, c): Promise<z.output<S>> => {
-    const raw = await readJson(c);
-    const r = schema.safeParse(raw);
-    if (!r.success) throw new ApiError(400, "validation-failed", "request body does not match the schema", zodIssues(r.error));
-    return r.data;
-  });
+  return validator("json", async (_v, c): Promise<z.output<S>> => parseBody(c, schema));
+}
+
+/**
+ * The body parsed strictly ({@link jsonBody}'s rules) against `schema`, for handlers that must
+ * authenticate before they read the body. Throws ApiError 415/400 (`malformed-json`,
+ * `validation-failed` with the issues, `__proto__` keys included).
+ */
+export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const raw = await readJson(c);
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new ApiError(400, "validation-failed", "request body does not match the schema", zodIssues(r.error));
+  return r.data;
 }
 
 /**

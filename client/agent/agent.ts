@@ -18,7 +18,8 @@ import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 import type { LoadedDataset } from "../data/source.ts";
 import { checkAssignment } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
-import { runRelaySession, RoundAborted } from "./relay-session.ts";
+import { reconnectDelay, runRelaySession, RoundAborted } from "./relay-session.ts";
+import { ApiClientError } from "../api/errors.ts";
 import { BaseOtCache } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
 import { checkPolicy, PolicyDeclined, type NodePolicy } from "./policy.ts";
@@ -132,22 +133,30 @@ export class NodeAgent {
     return this.datasets.map((d) => ({ schemaId: d.schema.name, rows: d.rows.length, commitment: d.commitment.digest }));
   }
 
-  /** Registers, starts heartbeats and serves assignments until {@link stop}. */
+  /**
+   * Registers, starts heartbeats and serves assignments until {@link stop}. Survives an
+   * unreachable or restarting coordinator: registration and the coordinator key are retried
+   * with capped exponential backoff (transport errors and 5xx only; a refusal such as 400 or
+   * 403, or a changed pinned key, is final and rejects), failed polls back off the same way,
+   * and a heartbeat answered `unknown-node` (a coordinator that lost its registry) registers again.
+   */
   async run(): Promise<void> {
-    await this.client.register({ capabilities: this.o.host.capabilities, datasets: this.descriptors(), ...(this.o.label ? { label: this.o.label } : {}) });
-    this.o.onEvent({ kind: "registered", nodeId: this.client.nodeId, datasets: this.descriptors() });
-    this.coordinatorKey = await this.o.host.coordinatorKey(this.client);
+    await this.retrying("registration", () => this.register());
+    this.coordinatorKey = await this.retrying("coordinator key", () => this.o.host.coordinatorKey(this.client));
+    if (this.stopped) return;
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatSeconds * 1000);
+    let failures = 0;
     while (!this.stopped) {
       let list: Assignment[] = [];
       try {
         this.poll = new AbortController();
         list = await this.client.assignments(20, this.poll.signal);
+        failures = 0;
       } catch (e) {
         if (this.stopped) break;
         this.o.onEvent({ kind: "warning", detail: `assignment poll failed: ${(e as Error).message}` });
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, reconnectDelay(++failures, this.rng, 500, 5_000)));
         continue;
       }
       for (const a of list) {
@@ -176,11 +185,38 @@ export class NodeAgent {
     void this.heartbeat(true);
   }
 
+  private async register(): Promise<void> {
+    await this.client.register({ capabilities: this.o.host.capabilities, datasets: this.descriptors(), ...(this.o.label ? { label: this.o.label } : {}) });
+    this.o.onEvent({ kind: "registered", nodeId: this.client.nodeId, datasets: this.descriptors() });
+  }
+
+  /**
+   * Runs `op` until it succeeds or the agent stops, backing off (capped, jittered) after
+   * transport failures (TypeError from fetch) and 5xx answers; any other error is rethrown at once.
+   */
+  private async retrying<T>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        // Transport failures only: fetch rejects with a TypeError when the network fails (Fetch
+        // standard), and a 5xx is the coordinator's; anything else (a refusal, a changed pinned
+        // key) is final.
+        const transient = e instanceof TypeError || (e instanceof ApiClientError && e.status >= 500);
+        if (this.stopped || !transient) throw e;
+        this.o.onEvent({ kind: "warning", detail: `${what} failed, retrying: ${(e as Error).message}` });
+        await new Promise((r) => setTimeout(r, reconnectDelay(attempt, this.rng, 500, 5_000)));
+      }
+    }
+  }
+
   private async heartbeat(withDatasets = false): Promise<void> {
     try {
       await this.client.heartbeat({ ...this.o.host.conditions(), ...(withDatasets ? { datasets: this.descriptors() } : {}) });
     } catch (e) {
       this.o.onEvent({ kind: "warning", detail: `heartbeat failed: ${(e as Error).message}` });
+      // A coordinator that lost its registry (a fresh deployment) no longer knows this node.
+      if (e instanceof ApiClientError && e.code === "unknown-node" && !this.stopped) await this.register().catch(() => undefined);
     }
   }
 

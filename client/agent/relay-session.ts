@@ -32,11 +32,19 @@
  * envelope, phase suffixed `#i/n`) and reassembled on receipt; the party sees one message.
  *
  * Local deadlines: the session ends with RoundAborted("timeout") — and tells the relay — when
- * `deadlineMs` passes or when nothing arrives from the relay for `stallMs` while this party is
- * not busy computing, so a silent or stalling relay never makes the agent hang.
+ * `deadlineMs` passes or when nothing but pongs arrives from a connected relay for `stallMs`
+ * while this party is not busy computing (time without a connection does not count: the
+ * session keeps reconnecting until `deadlineMs`), so a silent relay never makes the agent hang.
  *
- * The session reconnects after a dropped connection: it re-sends its own envelopes (the
- * relay ignores exact duplicates) and asks for its mailbox from the last index it processed.
+ * Transport faults. Any failure of the socket — `error` (Node 22's WebSocket fires only
+ * `error`, never `close`, on a refused connection and stays CONNECTING), `close`, no `open`
+ * within {@link OPEN_TIMEOUT_MS}, or silence past {@link DEAD_SOCKET_MS} while pings go
+ * unanswered — drops that socket and reconnects after a capped exponential backoff with jitter
+ * ({@link reconnectDelay}). On `welcome` the session resumes: it re-sends its own envelopes
+ * above the relay's `lastSeq` for it (all of them if the relay does not say) and asks for its
+ * mailbox from the last index it processed. It gives up on a round only at `deadlineMs` (or
+ * after `maxReconnects`, if set). While connected it pings every {@link PING_MS}, which tells
+ * the relay it is alive (the RoundDO names a member silent past its progress timeout).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError, type OpenedEnvelope } from "../../protocol/crypto/envelope.ts";
@@ -61,10 +69,37 @@ export const CHUNK_BYTES = 512 * 1024;
 /** Phase of the first envelope every member sends: a broadcast of its 32-byte view hash. */
 export const VIEW_PHASE = "view";
 
+/** A socket that has not opened after this long is dropped and replaced. */
+export const OPEN_TIMEOUT_MS = 10_000;
+
+/** Ping period while connected (the relay's liveness signal; answered by `pong`). */
+export const PING_MS = 2_000;
+
+/** A connected socket from which nothing at all (not even a pong) arrived for this long is dropped. */
+export const DEAD_SOCKET_MS = 15_000;
+
+/** First reconnect delay (ms) and the cap of the exponential backoff. */
+export const RECONNECT_BASE_MS = 200;
+export const RECONNECT_CAP_MS = 2_000;
+
+/**
+ * Delay before reconnect attempt `attempt` (1, 2, …): min(cap, base·2^(attempt−1)), scaled
+ * by a uniform jitter factor in [0.5, 1) so a committee cut off together does not reconnect in
+ * lockstep. Throws RangeError if `attempt` is not a positive integer.
+ */
+export function reconnectDelay(attempt: number, rng: Rng, base = RECONNECT_BASE_MS, cap = RECONNECT_CAP_MS): number {
+  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError("reconnectDelay: attempt must be a positive integer");
+  const d = Math.min(cap, base * 2 ** Math.min(attempt - 1, 30));
+  const b = rng.bytes(2);
+  return Math.round(d * (0.5 + ((b[0]! << 8) | b[1]!) / 131072));
+}
+
 /** Default for {@link RelaySessionOptions.stallMs}. */
 export const DEFAULT_STALL_MS = 120_000;
 
 const CHUNK_SUFFIX = /#(\d+)\/(\d+)$/;
+const PING_FRAME = JSON.stringify({ v: 1, kind: "ping" });
+const PONG_FRAME = JSON.stringify({ v: 1, kind: "pong" });
 const SALT_LABEL = utf8("2pm/relay-salt/v1");
 
 /**
@@ -161,7 +196,10 @@ export interface RelaySessionOptions {
   onPhase?: (phase: string) => void;
   /** Test-only fault injection: may rewrite an outbound message before it is sealed. */
   tamper?: (m: OutboundMessage) => OutboundMessage;
-  /** Give up after this many consecutive failed reconnects. */
+  /**
+   * Give up (RoundAborted "timeout") after this many consecutive failed reconnects. Default:
+   * never; the session keeps reconnecting until `deadlineMs`.
+   */
   maxReconnects?: number;
   /** Incremented with the bytes of every binary frame sent to and received from the relay. */
   traffic?: { sent: number; received: number };
@@ -227,12 +265,23 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   let ws: WebSocket | undefined;
   let lastActivity = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The current socket's open timeout, the pending reconnect and the ping interval. */
+  let openTimer: ReturnType<typeof setTimeout> | undefined;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
+  /** Last frame of any kind (pongs included) on the current socket. */
+  let lastHeard = Date.now();
+  /** Since when the session has had no open socket (undefined while connected): not counted as a stall. */
+  let downSince: number | undefined = Date.now();
 
   return new Promise<SecureSumResult>((resolve, reject) => {
     const finish = (err?: Error) => {
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(openTimer);
+      clearTimeout(reconnectTimer);
+      clearInterval(pingTimer);
       try { ws?.close(1000, "done"); } catch { /* closed */ }
       if (err) reject(err);
       else resolve(party.result!);
@@ -332,8 +381,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       if (o.deadlineMs !== undefined && now >= o.deadlineMs) {
         return abort(new RoundAborted("timeout", [], `local deadline: finalize deadline passed (${new Date(o.deadlineMs).toISOString()})`));
       }
+      // Computing is not a stall, and neither is time without a connection (the reconnect loop
+      // runs until the deadline): the stall guard is about a connected relay that goes silent.
       if (draining) lastActivity = now;
-      else if (now - lastActivity >= stallMs) {
+      else if (downSince === undefined && now - lastActivity >= stallMs) {
         return abort(new RoundAborted("timeout", [], `local deadline: no progress for ${stallMs} ms (party phase ${party.phase})`));
       }
       armTimer();
@@ -423,8 +474,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
             if (keyError !== undefined) return abort(new RoundAborted("view-mismatch", [], keyError));
             seal(VIEW_PHASE, "all", ctx.viewHash);
           } else {
+            // Resume: re-send what the relay has not accepted from us (sent[i] has seq i).
             outbox.length = 0;
-            for (const env of sent) sendRaw(env);
+            const from = f.lastSeq === undefined ? 0 : Math.max(0, f.lastSeq + 1);
+            for (const env of sent.slice(from)) sendRaw(env);
             if (resultSent && party.result) sendResult();
           }
           return;
@@ -441,17 +494,52 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           return;
       }
     };
+    /** Drops `sock` after a transport failure and schedules the next attempt (backoff + jitter). */
+    const lost = (sock: WebSocket, why: string) => {
+      if (finished || ws !== sock) return;
+      ws = undefined;
+      downSince ??= Date.now();
+      clearTimeout(openTimer);
+      clearInterval(pingTimer);
+      try { sock.close(); } catch { /* already closing */ }
+      if (++reconnects > (o.maxReconnects ?? Infinity)) return finish(new RoundAborted("timeout", [], `relay connection lost (${why}) after ${o.maxReconnects} reconnects`));
+      const delay = reconnectDelay(reconnects, rng);
+      if (debug) console.error(`relay ${ctx.me} ${why}; reconnect ${reconnects} in ${delay} ms`);
+      reconnectTimer = setTimeout(connect, delay);
+    };
     const connect = () => {
+      reconnectTimer = undefined;
+      if (finished) return;
       const base = o.coordinatorUrl.replace(/^http/, "ws").replace(/\/$/, "");
       const url = signUrl({ url: `${base}/v1/rounds/${encodeURIComponent(ctx.jobId)}/${ctx.round}/${ctx.attempt}/ws`, nodeId: o.nodeId, identitySecretKey: keys.identitySecretKey, rng });
-      const sock = new WebSocket(url);
+      let sock: WebSocket;
+      try {
+        sock = new WebSocket(url);
+      } catch (e) {
+        return abort(e); // a malformed coordinator URL: not a transport fault
+      }
       sock.binaryType = "arraybuffer";
       ws = sock;
-      sock.addEventListener("open", () => sock.send(JSON.stringify({ v: 1, kind: "hello", cursor })));
+      openTimer = setTimeout(() => lost(sock, "open timeout"), OPEN_TIMEOUT_MS);
+      sock.addEventListener("open", () => {
+        if (ws !== sock) return;
+        clearTimeout(openTimer);
+        lastHeard = Date.now();
+        if (downSince !== undefined) { lastActivity += lastHeard - downSince; downSince = undefined; }
+        sock.send(JSON.stringify({ v: 1, kind: "hello", cursor }));
+        pingTimer = setInterval(() => {
+          if (ws !== sock) return;
+          if (Date.now() - lastHeard > DEAD_SOCKET_MS) return lost(sock, "no answer");
+          sock.send(PING_FRAME);
+        }, PING_MS);
+        pump();
+      });
       sock.addEventListener("message", (ev: MessageEvent) => {
         if (debug) console.error(`relay ${ctx.me} recv ${typeof ev.data === "string" ? ev.data.slice(0, 120) : `${(ev.data as ArrayBuffer).byteLength} bytes`}`);
-        if (finished) return;
-        lastActivity = Date.now();
+        if (finished || ws !== sock) return;
+        lastHeard = Date.now();
+        if (ev.data === PONG_FRAME) return; // liveness only: not relay progress
+        lastActivity = lastHeard;
         try {
           if (typeof ev.data === "string") onText(ev.data);
           else {
@@ -464,12 +552,8 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           abort(e);
         }
       });
-      sock.addEventListener("close", () => {
-        if (finished || ws !== sock) return;
-        if (++reconnects > (o.maxReconnects ?? 20)) return finish(new RoundAborted("timeout", [], "relay connection lost"));
-        setTimeout(connect, Math.min(5000, 200 * 2 ** reconnects));
-      });
-      sock.addEventListener("error", () => { /* close follows */ });
+      sock.addEventListener("close", () => lost(sock, "closed"));
+      sock.addEventListener("error", () => lost(sock, "error"));
     };
     armTimer();
     connect();

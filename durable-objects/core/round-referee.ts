@@ -12,7 +12,13 @@
  *    results from one member; a party's `abort` names no one (its accusation goes into the
  *    detail), and codes only the coordinator decides become `unexpected-message`; once the
  *    phase deadline has passed, the deadline's outcome wins;
- *  - a result mismatch names no one (a corrupt majority could outvote an honest member).
+ *  - a result mismatch names no one (a corrupt majority could outvote an honest member);
+ *  - liveness ({@link onAlarm}): while the round runs, a member the phase still needs (running:
+ *    everyone; finalizing: those without a result) from whom the relay has heard nothing — no
+ *    frame, no ping — for `progressMs` is named in a `timeout` abort at once, provided some
+ *    other member was heard within `progressMs` (if nobody was, the silence is more likely the
+ *    coordinator's own outage, and the phase deadline decides). The transport supplies when it
+ *    last heard from each party; that is its own observation, never a party's word.
  */
 import type { RoundAbortCode, RoundPhase } from "../../protocol/api/frames.ts";
 import type { RoundManifest } from "../../protocol/api/schemas.ts";
@@ -46,7 +52,15 @@ export interface RoundState {
   notifyJob: boolean;
   /** An output-opening envelope has been relayed. */
   released: boolean;
+  /**
+   * Progress timeout (ms): a needed member silent this long while others are heard is named
+   * and the round aborts early ({@link onAlarm}). Absent or 0: only the phase deadlines apply.
+   */
+  progressMs?: number;
 }
+
+/** Default {@link RoundState.progressMs}: nodes ping every 2 s, so this is four missed pings. */
+export const DEFAULT_PROGRESS_MS = 8_000;
 
 export type RoundEffect =
   /** Tell every connected party the new (non-terminal) phase. */
@@ -96,10 +110,63 @@ function abort(s: RoundState, code: RoundAbortCode, culprits: number[], detail: 
   return end(s, { kind: "aborted", code, culprits: [...new Set(culprits)].sort((a, b) => a - b), detail });
 }
 
-/** A fresh round from its manifest, with the join deadline armed. */
-export function initRound(manifest: RoundManifest, logEntryHash: string): RoundStep {
-  const state: RoundState = { manifest, logEntryHash, phase: "waiting", joined: [], results: [], outcome: null, notifyPending: false, notifyJob: true, released: false };
+/**
+ * A fresh round from its manifest, with the join deadline armed. `progressMs` (default
+ * {@link DEFAULT_PROGRESS_MS}; 0 turns early liveness aborts off). Throws RangeError on a
+ * negative or non-integer `progressMs`.
+ */
+export function initRound(manifest: RoundManifest, logEntryHash: string, o: { progressMs?: number } = {}): RoundStep {
+  const progressMs = o.progressMs ?? DEFAULT_PROGRESS_MS;
+  if (!Number.isSafeInteger(progressMs) || progressMs < 0) throw new RangeError(`initRound: progressMs must be a non-negative integer, got ${progressMs}`);
+  const state: RoundState = { manifest, logEntryHash, phase: "waiting", joined: [], results: [], outcome: null, notifyPending: false, notifyJob: true, released: false, progressMs };
   return same(state, { kind: "alarm", at: manifest.deadlines.join });
+}
+
+/** Whether the liveness rule applies in this state (a progress timeout is set and the round runs or finalizes). */
+function livenessOn(s: RoundState): s is RoundState & { progressMs: number } {
+  return !!s.progressMs && (s.phase === "running" || s.phase === "finalizing");
+}
+
+/**
+ * When to arm the one alarm for a wanted time `at`: no later than the next liveness check
+ * (`now + progressMs`) while the liveness rule applies, else `at`. Pure.
+ */
+export function alarmAt(s: RoundState, at: number, now: number): number {
+  return livenessOn(s) ? Math.min(at, now + s.progressMs) : at;
+}
+
+/** Parties the current phase still needs something from: running, everyone; finalizing, those without a result. */
+export function neededParties(s: RoundState): number[] {
+  const all = s.manifest.committee.map((c) => c.index);
+  if (s.phase === "running") return all;
+  if (s.phase === "finalizing") return all.filter((i) => !s.results.some((r) => r.party === i));
+  return [];
+}
+
+/**
+ * The one alarm. At or past the phase deadline: {@link onDeadline}. Before it, while the round
+ * runs or finalizes: the liveness rule — `heard[i]` is when the transport last heard anything
+ * from party i (Unix ms). Needed parties silent for ≥ progressMs are named in a `timeout`
+ * abort if at least one party was heard within progressMs; otherwise the alarm is re-armed at
+ * the earliest time a needed party could become silent (or the deadline). Nothing once terminal.
+ */
+export function onAlarm(s: RoundState, now: number, connected: readonly number[], heard: readonly number[]): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  const deadline = phaseDeadline(s);
+  if (now >= deadline) return onDeadline(s, now, connected);
+  if (!livenessOn(s)) return same(s, { kind: "alarm", at: deadline });
+  const p = s.progressMs;
+  const last = (i: number) => heard[i] ?? -Infinity;
+  const needed = neededParties(s);
+  const silent = needed.filter((i) => now - last(i) >= p);
+  const live = s.manifest.committee.map((c) => c.index).filter((i) => now - last(i) < p);
+  if (silent.length && live.length) {
+    return abort(s, "timeout", silent, `no progress from ${silent.length > 1 ? "parties" : "party"} ${silent.join(", ")} for ≥ ${p} ms while ${s.phase} (heard within it: ${live.join(", ")})`);
+  }
+  // Next check: when the first needed party that is still live could turn silent; if all are
+  // silent (nobody live), look again after a full period.
+  const next = Math.min(...needed.map((i) => (now - last(i) < p ? last(i) + p : now + p)));
+  return same(s, { kind: "alarm", at: Math.min(deadline, Math.max(next, now + 1)) });
 }
 
 /** The current phase's deadline (Unix ms). */

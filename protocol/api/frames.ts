@@ -33,6 +33,7 @@ export const ClientFrame = z.discriminatedUnion("kind", [
     excluded: z.array(z.number().int().min(0)).max(64).default([]),
   }),
   z.strictObject({ v: z.literal(1), kind: z.literal("abort"), code: RoundAbortCode, culprits: z.array(z.number().int().min(0)).max(64), detail: z.string().max(512).optional() }),
+  /** Liveness (answered by `pong`; the RoundDO counts it as the party being alive). */
   z.strictObject({ v: z.literal(1), kind: z.literal("ping") }),
   /** The client processed its mailbox up to `cursor`: the relay may drop those entries. */
   z.strictObject({ v: z.literal(1), kind: z.literal("ack"), cursor: z.number().int().min(0) }),
@@ -40,7 +41,11 @@ export const ClientFrame = z.discriminatedUnion("kind", [
 export type ClientFrame = z.input<typeof ClientFrame>;
 
 export type ServerFrame =
-  | { v: 1; kind: "welcome"; me: number; phase: RoundPhase; cursor: number; connected: number[] }
+  /**
+   * `lastSeq`: the highest envelope seq the relay has accepted from this party (−1: none), so
+   * a reconnecting party re-sends only what is above it.
+   */
+  | { v: 1; kind: "welcome"; me: number; phase: RoundPhase; cursor: number; connected: number[]; lastSeq?: number }
   | { v: 1; kind: "phase"; phase: RoundPhase }
   | { v: 1; kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] }
   | { v: 1; kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string }
@@ -59,4 +64,39 @@ export function encodeDelivery(index: number, envelope: Uint8Array): Uint8Array 
 export function decodeDelivery(frame: Uint8Array): { index: number; envelope: Uint8Array } {
   if (frame.length < 4) throw new RangeError("delivery frame too short");
   return { index: new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0), envelope: frame.subarray(4) };
+}
+
+/** Thrown by {@link parseJsonStrict}: the text is not JSON, or an object in it has the key `__proto__` (at `path`). */
+export class StrictJsonError extends Error {
+  constructor(readonly reason: "malformed" | "proto-key", detail: string, readonly path = "") {
+    super(detail);
+    this.name = "StrictJsonError";
+  }
+}
+
+/**
+ * `JSON.parse` for untrusted bodies and frames. Refuses (StrictJsonError "proto-key", with the
+ * dotted path of the object) any object key `"__proto__"` at any depth: zod drops such a key
+ * silently instead of refusing it as unknown, and code that copies objects could let it reach
+ * a prototype. Throws StrictJsonError "malformed" on text that is not JSON. Iterative, so deep
+ * nesting cannot overflow the stack.
+ */
+export function parseJsonStrict(text: string): unknown {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new StrictJsonError("malformed", "not valid JSON");
+  }
+  if (!text.includes("__proto__") && !text.includes("\\u")) return v; // no key can spell it
+  const stack: Array<{ x: unknown; path: string }> = [{ x: v, path: "" }];
+  while (stack.length) {
+    const { x, path } = stack.pop()!;
+    if (typeof x !== "object" || x === null) continue;
+    if (!Array.isArray(x) && Object.hasOwn(x, "__proto__")) {
+      throw new StrictJsonError("proto-key", `the key "__proto__" is not allowed${path ? ` (in ${path})` : ""}`, path);
+    }
+    for (const [k, y] of Object.entries(x)) if (typeof y === "object" && y !== null) stack.push({ x: y, path: path ? `${path}.${k}` : k });
+  }
+  return v;
 }

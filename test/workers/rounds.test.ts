@@ -366,6 +366,38 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     await until(async () => (await jobStatus(job.id)).status === "completed", 5000, "completed");
   });
 
+  it("a burst relayed across an eviction (group commit in flight): after resuming from welcome.lastSeq every envelope is delivered exactly once, one content per mailbox index", async () => {
+    const { job, nodes } = await setup(2);
+    const [p0, p1] = (await join(nodes, job.id)) as [Party, Party];
+    const envs = Array.from({ length: 20 }, (_, i) => direct(p0, p1, `m${i + 1}`, i + 1));
+    for (const e of envs) p0.conn.ws.send(e);
+    await evictDurableObject(roundStub(job.id, 0, 0)); // no wait: part of the burst may still be queued
+    const s0 = await connect(p0.node, p0.a.wsPath);
+    await until(() => s0.texts.some((t) => t.kind === "welcome"), 5000, "welcome");
+    const lastSeq = s0.texts.find((t) => t.kind === "welcome")!.lastSeq as number;
+    expect(lastSeq).toBeGreaterThanOrEqual(-1);
+    expect(lastSeq).toBeLessThanOrEqual(20);
+    for (const e of envs.slice(Math.max(0, lastSeq))) s0.ws.send(e); // seq i is envs[i-1]: re-send every seq > lastSeq
+    const s1 = await connect(p1.node, p1.a.wsPath);
+    s1.ws.send(JSON.stringify({ v: 1, kind: "hello", cursor: 0 }));
+    const byIndex = new Map<number, string>();
+    const read = () => {
+      for (const b of [...p1.conn.binaries, ...s1.binaries]) {
+        const d = decodeDelivery(b);
+        const text = new TextDecoder().decode(openDirect(d.envelope, { jobId: job.id, round: 0, attempt: 0, me: 1 }, p0.node.identityPublicKey, key(p1, p0)).payload);
+        const seen = byIndex.get(d.index);
+        if (seen !== undefined && seen !== text) throw new Error(`mailbox index ${d.index} delivered as ${seen} and as ${text}`);
+        byIndex.set(d.index, text);
+      }
+      return byIndex.size;
+    };
+    await until(() => read() >= 20, 5000, "all twenty");
+    expect(read()).toBe(20);
+    expect([...byIndex.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect([...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i + 1}`));
+    expect(errors(s0).filter((c) => c !== "replay")).toEqual([]);
+  });
+
   it("cancelling a running job aborts its round (`cancelled`) and closes the assignments", async () => {
     const { job, nodes } = await setup(2);
     const ps = await join(nodes, job.id);
@@ -387,5 +419,56 @@ describe("a round end to end through the real Worker, JobDO and RoundDO", () => 
     const { SELF } = await import("cloudflare:test");
     const r = await SELF.fetch(`https://coordinator.test/v1/rounds/${job.id}/0/0/ws`, { headers: { upgrade: "websocket" } });
     expect(r.status).toBe(401);
+  });
+});
+
+describe("liveness inside a round (issue 15, fault 4)", () => {
+  const PING = JSON.stringify({ v: 1, kind: "ping" });
+  /** Shortens the round's progress timeout (the var's default is 8 s) in its durable state. */
+  const setProgress = (id: string, ms: number) => runInDurableObject(roundStub(id, 0, 0), async (instance, state) => {
+    const s = { ...(await state.storage.get<Record<string, unknown>>("state"))!, progressMs: ms };
+    await state.storage.put("state", s);
+    (instance as unknown as { state: unknown }).state = s;
+  });
+  const pinging = (ps: Party[]) => {
+    const t = setInterval(() => { for (const p of ps) try { p.conn.ws.send(PING); } catch { /* closed */ } }, 50);
+    return () => clearInterval(t);
+  };
+
+  it("a connected member that stops sending (no frames, no pings) is named at the next alarm; the members that ping are not blamed", async () => {
+    const { job } = await (async () => {
+      const r = await setup(4, { committee: { size: 3, min: 3 }, retryBudget: 1 });
+      const ps = await join(r.nodes, r.job.id);
+      await until(() => ps.every((p) => p.conn.texts.some((t) => t.kind === "phase" && t.phase === "running") || p.conn.texts.some((t) => t.kind === "welcome" && t.phase === "running")), 5000, "running");
+      await setProgress(r.job.id, 400);
+      const stop = pinging([ps[0]!, ps[2]!]); // party 1 is stalled (SIGSTOP: socket open, nothing sent)
+      await new Promise((res) => setTimeout(res, 700));
+      // The armed alarm is no later than the next liveness check, never the 60 s compute deadline.
+      const alarm = await runInDurableObject(roundStub(r.job.id, 0, 0), (_i, state) => state.storage.getAlarm());
+      expect(alarm).not.toBeNull();
+      await runDurableObjectAlarm(roundStub(r.job.id, 0, 0));
+      stop();
+      const stalled = ps[1]!.node.id;
+      await until(async () => (await rounds(r.job.id)).length === 2, 5000, "reselection");
+      const rs = await rounds(r.job.id);
+      expect(rs[0]).toMatchObject({ attempt: 0, status: "aborted", abort: { code: "timeout", culprits: [stalled] } });
+      expect(await jobExcluded(r.job.id)).toEqual([stalled]);
+      return r;
+    })();
+    expect((await jobStatus(job.id)).status).toBe("running");
+  });
+
+  it("when every member is silent (as after a coordinator outage) the alarm names no one and re-arms", async () => {
+    const { job, nodes } = await setup(2);
+    const ps = await join(nodes, job.id);
+    await until(() => ps.every((p) => p.conn.texts.some((t) => t.kind === "welcome")), 5000, "welcome");
+    await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
+    await setProgress(job.id, 300);
+    await new Promise((res) => setTimeout(res, 500));
+    await runDurableObjectAlarm(roundStub(job.id, 0, 0));
+    expect((await roundStub(job.id, 0, 0).status())?.phase).toBe("running");
+    const alarm = await runInDurableObject(roundStub(job.id, 0, 0), (_i, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + 300 + 50);
   });
 });

@@ -1,7 +1,7 @@
 /** The round referee: phases, deadlines, `released`, acceptance and culprit rules, as pure functions. */
 import { describe, expect, it } from "vitest";
 import {
-  checkEnvelope, initRound, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult, type RoundState, type SubmittedResult,
+  alarmAt, checkEnvelope, initRound, onAlarm, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult, type RoundState, type SubmittedResult,
 } from "../../../durable-objects/core/round-referee.ts";
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { LIN_OPEN } from "../../../protocol/mascot/linear-only.ts";
@@ -108,5 +108,74 @@ describe("round referee", () => {
     expect(checkEnvelope(s, 0, { ...e, to: 3 }, 4)?.code).toBe("bad-recipient");
     expect(checkEnvelope(s, 0, e, 5)?.code).toBe("replay");
     expect(checkEnvelope(onCancel(s).state, 0, e, 4)?.code).toBe("round-closed");
+  });
+});
+
+describe("round referee: liveness (a stalled member is blamed, fast)", () => {
+  const P = 8_000;
+  const at = (ms: number) => T0 + ms;
+  const runningAt = (progressMs = P) => {
+    let s = initRound(manifest, "h", { progressMs }).state;
+    for (const p of [0, 1, 2]) s = onJoin(s, p).state;
+    return s;
+  };
+
+  it("names the one member silent past the progress timeout while the others are heard; the others are not blamed", () => {
+    const s = runningAt();
+    const step = onAlarm(s, at(9_000), [0, 1, 2], [at(8_500), at(500), at(8_900)]);
+    expect(step.state.phase).toBe("aborted");
+    expect(step.state.outcome).toMatchObject({ kind: "aborted", code: "timeout", culprits: [1] });
+    expect(step.effects).toEqual([{ kind: "finish" }]);
+  });
+
+  it("before anyone is silent: re-arms at the earliest time a needed member could turn silent", () => {
+    const s = runningAt();
+    const step = onAlarm(s, at(5_000), [0, 1, 2], [at(4_000), at(2_000), at(4_500)]);
+    expect(step.state).toBe(s);
+    expect(step.effects).toEqual([{ kind: "alarm", at: at(2_000) + P }]);
+  });
+
+  it("everyone silent (the coordinator's own outage, e.g. a restart): no one is named before the phase deadline", () => {
+    const s = runningAt();
+    const step = onAlarm(s, at(12_000), [], [at(1_000), at(1_000), at(1_000)]);
+    expect(step.state).toBe(s);
+    expect(step.effects).toEqual([{ kind: "alarm", at: at(12_000) + P }]);
+    // the phase deadline still decides, naming the absent
+    expect(onAlarm(s, D.compute, [0, 2], [at(1_000), at(1_000), at(1_000)]).state.outcome).toMatchObject({ code: "timeout", culprits: [1] });
+  });
+
+  it("while finalizing, only members without a result are needed: a member that submitted and went quiet is not blamed", () => {
+    let s = runningAt();
+    s = onResult(s, res(0)).state;
+    s = onResult(s, res(1)).state;
+    expect(s.phase).toBe("finalizing");
+    // 0 and 1 submitted and were silent since; 2 (no result) pings
+    expect(onAlarm(s, at(20_000), [0, 1, 2], [at(1_000), at(1_000), at(19_000)]).state).toBe(s);
+    // 2 (no result) is silent, 0 is heard: 2 is named, not 1
+    expect(onAlarm(s, at(20_000), [0, 1, 2], [at(19_000), at(1_000), at(1_000)]).state.outcome).toMatchObject({ code: "timeout", culprits: [2] });
+  });
+
+  it("does not apply while waiting (members may still compute their inputs), nor with progressMs 0, nor on rounds from before it existed", () => {
+    const waiting = onJoin(initRound(manifest, "h", { progressMs: P }).state, 0).state;
+    expect(onAlarm(waiting, at(9_000), [0], [at(0), at(0), at(0)])).toEqual({ state: waiting, effects: [{ kind: "alarm", at: D.join }] });
+    const off = runningAt(0);
+    expect(onAlarm(off, at(15_000), [0, 1, 2], [at(14_000), at(0), at(14_000)]).state).toBe(off);
+    const legacy = { ...runningAt(), progressMs: undefined };
+    expect(onAlarm(legacy, at(15_000), [0, 1, 2], [at(14_000), at(0), at(14_000)]).state).toBe(legacy);
+    expect(() => initRound(manifest, "h", { progressMs: -1 })).toThrow(RangeError);
+  });
+
+  it("alarmAt pulls a far phase deadline in to the next liveness check only while the rule applies", () => {
+    const s = runningAt();
+    expect(alarmAt(s, D.compute, at(1_000))).toBe(at(1_000) + P);
+    expect(alarmAt(s, at(2_000), at(1_000))).toBe(at(2_000));
+    expect(alarmAt(initRound(manifest, "h").state, D.join, at(1_000))).toBe(D.join);
+  });
+
+  it("past the phase deadline onAlarm is onDeadline; once terminal it does nothing", () => {
+    const s = runningAt();
+    expect(onAlarm(s, D.compute, [0, 1, 2], [D.compute, D.compute, D.compute])).toEqual(onDeadline(s, D.compute, [0, 1, 2]));
+    const ended = onCancel(s).state;
+    expect(onAlarm(ended, at(9_000), [], [0, 0, 0])).toEqual({ state: ended, effects: [] });
   });
 });

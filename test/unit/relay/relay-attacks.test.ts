@@ -13,6 +13,7 @@
  *  (d) a silent relay (a member never joins, or nothing answers) ends the session with a
  *      named local timeout within stallMs / at deadlineMs, and the relay is told.
  */
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RoundAborted, runRelaySession } from "../../../client/agent/relay-session.ts";
 import { generateNodeKeys } from "../../../protocol/crypto/identity.ts";
@@ -183,8 +184,11 @@ describe("local deadlines: a silent relay never makes a session hang", () => {
     expect(Date.now() - t0).toBeLessThan(6000);
   });
 
-  it("an unreachable relay: the session ends within stallMs instead of retrying for minutes", async () => {
+  it("an unreachable relay: the session keeps reconnecting (with backoff) and gives up only at its deadline, not at the stall guard", async () => {
     const port = await freePort();
+    let attempts = 0;
+    const refusing = net.createServer((s) => { attempts++; s.destroy(); }); // accepts TCP, then resets: the upgrade fails every time
+    await new Promise<void>((r) => refusing.listen(port, "127.0.0.1", () => r()));
     const field = fieldByName("m61");
     const keys = generateNodeKeys(cryptoRng);
     const peer = generateNodeKeys(cryptoRng);
@@ -192,12 +196,18 @@ describe("local deadlines: a silent relay never makes a session hang", () => {
     const party = new SecureSumParty({ field, parties: 2, me: 0, mode: "linear-only", length: 1, predicates: [], sessionId }, field.fromInts([1]), cryptoRng);
     const t0 = Date.now();
     const run = runRelaySession({
-      coordinatorUrl: `http://127.0.0.1:${port}`, nodeId: "0".repeat(32), keys, field, party, stallMs: 800,
+      coordinatorUrl: `http://127.0.0.1:${port}`, nodeId: "0".repeat(32), keys, field, party, stallMs: 300, deadlineMs: t0 + 2500,
       ctx: { jobId: "nojob", round: 0, attempt: 0, me: 0, sessionId, viewHash: cryptoRng.bytes(32),
         committee: [keys, peer].map((k, i) => ({ nodeId: String(i).repeat(32), identityPublicKey: k.identityPublicKey, kxPublicKey: k.kxPublicKey })) },
     });
-    await expect(run).rejects.toMatchObject({ name: "RoundAborted", code: "timeout" });
-    expect(Date.now() - t0).toBeLessThan(5000);
+    try {
+      await expect(run).rejects.toMatchObject({ name: "RoundAborted", code: "timeout", message: expect.stringMatching(/finalize deadline passed/) });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(2500);
+      expect(Date.now() - t0).toBeLessThan(6000);
+      expect(attempts).toBeGreaterThanOrEqual(3); // it kept trying, backing off
+    } finally {
+      refusing.close();
+    }
   });
 
   it("refuses a malformed view hash up front", async () => {
