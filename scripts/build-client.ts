@@ -17,8 +17,11 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const CLIENT = path.join(ROOT, "client");
 const DIST = path.join(CLIENT, "dist");
 
-/** Builds dist/; returns the runtime dependencies left external. Throws on a build error. */
-export async function buildClient(): Promise<string[]> {
+/**
+ * Builds dist/; returns the runtime dependencies left external. `declarations: false` skips the
+ * .d.ts emit (the demo runs the built CLI and needs no types). Throws on a build error.
+ */
+export async function buildClient(o: { declarations?: boolean } = {}): Promise<string[]> {
   const pkg = JSON.parse(readFileSync(path.join(CLIENT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   const external = Object.keys(pkg.dependencies).flatMap((d) => [d, `${d}/*`]);
   rmSync(DIST, { recursive: true, force: true });
@@ -30,6 +33,7 @@ export async function buildClient(): Promise<string[]> {
   // Worker threads are started by URL next to the code that starts them (dist/*.mjs), as
   // "./<name>.js" (the sources use "./<name>.ts" under tsx): one bundle per worker.
   await build({ ...common, entryPoints: { "encrypt-worker": path.join(CLIENT, "fhe", "encrypt-worker.ts"), "serve-worker": path.join(CLIENT, "fhe", "training", "serve-worker.ts") }, outdir: DIST });
+  if (o.declarations === false) return Object.keys(pkg.dependencies);
   const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(CLIENT, "tsconfig.build.json"), "--noCheck"], { cwd: ROOT, encoding: "utf8" });
   if (tsc.status !== 0) throw new Error(`declarations: ${(tsc.stdout + tsc.stderr).trim().split("\n").slice(0, 10).join("\n")}`);
   return Object.keys(pkg.dependencies);

@@ -2,7 +2,8 @@
  * `npm run demo [-- --nodes 5 --rounds N --learn wdbc,optdigits,adult --rows 1500 --keep]`: the
  * whole of 2PM on real data, on this machine, with nothing else to set up.
  *
- * Starts a local coordinator (workerd with D1, R2 and Durable Objects) and N node processes,
+ * Builds the node package (client/dist, as `npm run build:client` does, without types), then
+ * starts a local coordinator (workerd with D1, R2 and Durable Objects) and N node processes of the built CLI,
  * each holding its own slice of the UCI adult, wdbc and optdigits data (examples/data), then:
  *  1. a federated statistics job on the adult census slices (validated MASCOT);
  *  2. federated learning on the datasets named by --learn (default wdbc, optdigits): wdbc
@@ -20,6 +21,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startCluster, sliceDataset, type Cluster } from "./lib/cluster.ts";
+import { buildClient } from "./build-client.ts";
 import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
 import { formatStatsResult } from "../protocol/stats/format.ts";
 import { encryptedPredict, fetchTrainedModel, plainLabel } from "../client/cli/model.ts";
@@ -99,8 +101,10 @@ async function main(): Promise<number> {
   // wdbc: 20% of rows held back from every node, as the querier's rows for encrypted inference.
   const wdbc = sliceDataset({ schemaFile: ex("schemas/wdbc.json"), dataFile: ex("data/wdbc.data") }, 5, "demo-holdout");
   const wdbcQuery = wdbc.slices[0]!;
+  // The nodes run the built package (client/dist/cli.mjs, as `npm install @2pm/node` gets it), not the sources.
+  await buildClient({ declarations: false });
   const cluster = await startCluster({
-    nodes: N, seed: "demo", livenessSeconds: 15,
+    nodes: N, seed: "demo", livenessSeconds: 15, nodeBin: path.join(ROOT, "client", "dist", "cli.mjs"),
     // Progress inside a round: node-0's protocol phases (the other nodes run the same ones).
     onNodeLine: (node, line) => {
       if (node !== "node-0" || !line.startsWith("{")) return;

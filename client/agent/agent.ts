@@ -249,7 +249,7 @@ export class NodeAgent {
       const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
       const sessionId = fromBase64Url(m.sessionId);
       peers = m.committee.map((c) => c.nodeId).filter((n) => n !== this.client.nodeId);
-      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId }, input, this.rng,
+      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId, ...(m.mode === "validated" && local.noise ? { noise: local.noise } : {}) }, input, this.rng,
         { baseOts: this.baseOts.forSession(m.committee.map((c) => c.nodeId)) });
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
       const fault = this.o.fault;

@@ -16,6 +16,7 @@ import type { LearningResult } from "../../protocol/jobs/learning.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
 import type { HistogramCell, StatsResult } from "../../protocol/stats/engine.ts";
 import { chartLayout, type ChartText } from "./chart.ts";
+import { epsilonOf } from "../../protocol/dp/zcdp.ts";
 
 const $ = <E extends Element = HTMLElement>(s: string): E => document.querySelector<E>(s)!;
 type Kid = Node | string | number;
@@ -117,16 +118,21 @@ type Point = LearningResult["history"][number];
 /** A metric chart (accuracy or loss of each model), laid out by chart.ts: titled axes, real model numbers, no overlapping labels. */
 function lineChart(points: Point[], key: "accuracy" | "loss", fmt: (v: number) => string): Element {
   const values = points.flatMap((p) => (typeof p[key] === "number" ? [{ model: p.round, value: p[key] as number }] : []));
+  return seriesChart(values, key, fmt);
+}
+
+/** A line chart of (k, value) points laid out by chart.ts (titled axes, no overlapping labels). */
+function seriesChart(values: Array<{ model: number; value: number }>, key: string, fmt: (v: number) => string, labels: { title?: string; xTitle?: string } = {}): Element {
   if (values.length === 0) return el("span");
-  const L = chartLayout(values, key, fmt);
-  const svg = svgEl("svg", { width: L.width, height: L.height, viewBox: `0 0 ${L.width} ${L.height}`, role: "img", "aria-label": `${key} of each model`, class: "chart", "data-metric": key });
+  const L = chartLayout(values, key, fmt, 360, 220, labels);
+  const svg = svgEl("svg", { width: L.width, height: L.height, viewBox: `0 0 ${L.width} ${L.height}`, role: "img", "aria-label": L.title.text, class: "chart", "data-metric": key });
   const text = (t: ChartText, cls: string) => svgEl("text", { x: t.x, y: t.y, "text-anchor": t.anchor, class: cls, ...(t.rotate ? { transform: `rotate(${t.rotate} ${t.x} ${t.y})` } : {}) }, t.text);
   const { x0, y0, x1, y1 } = L.plot;
   svg.appendChild(svgEl("polyline", { points: `${x0},${y0} ${x0},${y1} ${x1},${y1}`, fill: "none", stroke: "#30363d" }));
   svg.appendChild(svgEl("polyline", { points: L.points.map((p) => `${p.x},${p.y}`).join(" "), fill: "none", stroke: "#58a6ff", "stroke-width": 2 }));
   for (const p of L.points) {
     const c = svgEl("circle", { cx: p.x, cy: p.y, r: 3, fill: "#58a6ff" });
-    c.appendChild(svgEl("title", {}, `model ${p.model}: ${key} ${fmt(p.value)}`));
+    c.appendChild(svgEl("title", {}, `${p.model}: ${key} ${fmt(p.value)}`));
     svg.appendChild(c);
   }
   svg.appendChild(text(L.title, "chart-title"));
@@ -152,8 +158,32 @@ function barChart(cells: HistogramCell[]): Element {
   return svg;
 }
 
+/**
+ * The privacy a private learning job has spent, release by release: ε (at the job's δ) after
+ * k releases of ρ per round each (zCDP composes additively), and one line with the totals.
+ */
+function learningPrivacyView(p: NonNullable<LearningResult["privacy"]>): Element {
+  const values = Array.from({ length: p.roundsReleased }, (_, i) => ({ model: i + 1, value: epsilonOf((i + 1) * p.rhoPerRound, p.delta) }));
+  return el("div", { id: "privacy" },
+    el("div", {}, `Differential privacy per training example (replace-one): ρ spent ${p.rhoSpent.toPrecision(3)} of ${p.rhoTotal.toPrecision(3)}, ε = ${p.epsilonSpent.toPrecision(3)} at δ = ${p.delta}; ${p.roundsReleased} of ${p.releases} releases; clip ${p.clip}, batch ${p.batchSize}, σ per node ${p.sigmaUpdate.toPrecision(3)}; ${p.noisyParties} parties added noise.`),
+    seriesChart(values, "ε", (v) => v.toFixed(2), { title: "ε spent after each release", xTitle: "releases (k)" }));
+}
+
+/** What a private statistics release applied: ρ, (ε, δ), and each measure's per-node σ. */
+function statsPrivacyView(res: StatsResult): Element {
+  const p = res.privacy!;
+  const sig = (m: StatsResult["measures"][number]) => {
+    const s = m.privacy?.sigma;
+    return s ? `${m.name}: σ count ${s.count.toPrecision(3)}${s.sum !== undefined ? `, sum ${s.sum.toPrecision(3)}` : ""}${s.sumsq !== undefined ? `, sum of squares ${s.sumsq.toPrecision(3)}` : ""}` : "";
+  };
+  return el("div", { id: "privacy" },
+    el("div", {}, `Differential privacy: ρ = ${p.rho.toPrecision(3)} (ε = ${p.epsilon.toPrecision(3)} at δ = ${p.delta}); noise ${p.mechanism}, added by each of ${p.noisyParties} parties.`),
+    el("div", { class: "mut" }, res.measures.map(sig).filter(Boolean).join("; ")));
+}
+
 function statsView(res: StatsResult): Element {
   const out = el("div");
+  if (res.privacy) out.appendChild(statsPrivacyView(res));
   for (const m of res.measures) {
     out.appendChild(el("h3", {}, `${m.name} — ${m.kind}${m.column ? `(${m.column})` : ""}${m.groupBy ? ` by ${m.groupBy}` : ""}`));
     for (const g of m.groups) {
@@ -237,6 +267,7 @@ async function renderJob(id: string): Promise<void> {
   if (history?.length) {
     kids.push(el("h3", {}, "Federated evaluation of each model"), el("div", { class: "charts" }, lineChart(history, "accuracy", (v) => `${(100 * v).toFixed(1)}%`), lineChart(history, "loss", (v) => v.toFixed(3))));
   }
+  if (learning?.privacy) kids.push(el("h3", {}, "Privacy spent"), learningPrivacyView(learning.privacy));
   const stats = result && ("measures" in result ? result : result.stats);
   if (stats?.measures) kids.push(el("h3", {}, "Result"), statsView(stats));
   kids.push(el("h3", {}, "Transparency log"), logView(log.entries, verification(id, log.entries, log.publicKey)));

@@ -28,10 +28,10 @@ export function textWidth(text: string): number {
 }
 
 /**
- * Lays out a chart of `values` (model k → metric), sorted by k. Throws RangeError when there
- * is no point. Pure.
+ * Lays out a chart of `values` (model k → metric), sorted by k; `text` overrides the title
+ * ("<metric> of each model") and the x-axis title. Throws RangeError when there is no point. Pure.
  */
-export function chartLayout(values: ReadonlyArray<{ model: number; value: number }>, metric: "accuracy" | "loss", fmt: (v: number) => string, width = 360, height = 220): ChartLayout {
+export function chartLayout(values: ReadonlyArray<{ model: number; value: number }>, metric: string, fmt: (v: number) => string, width = 360, height = 220, text: { title?: string; xTitle?: string } = {}): ChartLayout {
   if (values.length === 0) throw new RangeError("chartLayout: no points");
   const pts = [...values].sort((a, b) => a.model - b.model);
   const ys = pts.map((p) => p.value);
@@ -56,8 +56,8 @@ export function chartLayout(values: ReadonlyArray<{ model: number; value: number
   }
   return {
     width, height, plot,
-    title: { x: plot.x0, y: 14, text: `${metric} of each model — last ${fmt(ys[ys.length - 1]!)}`, anchor: "start" },
-    xTitle: { x: (plot.x0 + plot.x1) / 2, y: height - 6, text: "model after k rounds (k)", anchor: "middle" },
+    title: { x: plot.x0, y: 14, text: `${text.title ?? `${metric} of each model`} — last ${fmt(ys[ys.length - 1]!)}`, anchor: "start" },
+    xTitle: { x: (plot.x0 + plot.x1) / 2, y: height - 6, text: text.xTitle ?? "model after k rounds (k)", anchor: "middle" },
     yTitle: { x: 12, y: (plot.y0 + plot.y1) / 2, text: metric, anchor: "middle", rotate: -90 },
     xTicks: ticks.map((m) => ({ x: X(m), y: plot.y1 + 16, text: String(m), anchor: "middle" })),
     yTicks: yVals.map((v, i) => ({ x: plot.x0 - 6, y: Y(v) + 4, text: yLabels[i]!, anchor: "end" })),
