@@ -73,7 +73,8 @@ const statsEngine: JobEngine = {
 };
 
 /** The learning engine's state: the protocol's LearningState, plus the last result while the final model is being evaluated. */
-type LearningEngineState = LearningState & { finalEvaluation?: LearningResult };
+/** `excludedNodes`: every node excluded by validation in any round so far (the result lists them all). */
+type LearningEngineState = LearningState & { finalEvaluation?: LearningResult; excludedNodes?: string[] };
 
 const learningEngine: JobEngine = {
   // One evaluation-only round after the last training round (protocol/jobs/learning.ts).
@@ -96,16 +97,17 @@ const learningEngine: JobEngine = {
   reduce: (spec, state, agg) => {
     const { job } = parseLearningTask(spec.task);
     const st = state as LearningEngineState;
-    const excludedNodes = agg.excluded.map((i) => agg.committee[i]!);
+    const excludedNodes = [...new Set([...(st.excludedNodes ?? []), ...agg.excluded.map((i) => agg.committee[i]!)])];
     if (st.finalEvaluation) {
-      const { finalEvaluation: prior, ...learning } = st;
+      const { finalEvaluation: prior, excludedNodes: _seen, ...learning } = st;
       const out = reduceFinalEvaluation(job, learning, prior, spec.field, agg.bytes, summed(agg), agg.committee.length);
       return { state: out.state, done: true, result: { ...out.result, excludedNodes } };
     }
-    const out = reduceLearning(job, st, spec.field, agg.bytes, summed(agg), agg.committee.length);
+    const { excludedNodes: _seen, ...learning } = st;
+    const out = reduceLearning(job, learning, spec.field, agg.bytes, summed(agg), agg.committee.length);
     // The stopping rule fired: the job's last round evaluates the model this round produced.
     const result = out.done ? startFinalEvaluation(out.result) : out.result;
-    const next: LearningEngineState = out.done ? { ...out.state, finalEvaluation: result } : out.state;
+    const next: LearningEngineState = { ...out.state, excludedNodes, ...(out.done ? { finalEvaluation: result } : {}) };
     return { state: next, done: false, result: { ...result, excludedNodes }, model: out.model };
   },
 };

@@ -111,6 +111,37 @@ describe("federated statistics end to end", () => {
     await waitRegistered(3);
   }, 900_000);
 
+  it("a differentially private query (ε = 1): every node adds its own noise inside MASCOT; the result states the privacy and is within the noise of plaintext", async () => {
+    const query = parseStatsQuery({
+      version: 1, dataset: "adult", minCount: 0, fracBits: 0, privacy: { epsilon: 1, delta: 1e-6 },
+      limits: { maxParties: 8, maxRowsPerParty: 2048 },
+      measures: [
+        { name: "rows", kind: "count" },
+        { name: "age_mean", kind: "mean", column: "age", bounds: [17, 90] },
+        { name: "education", kind: "histogram", column: "education" },
+      ],
+    });
+    const spec = await base();
+    const { final, rounds, result, lines } = await run({ ...spec, committee: { size: 3, min: 3 }, task: { ...spec.task, query } });
+    expect(final.status, lines.join("\n")).toBe("completed");
+    const acc = rounds.find((r) => r.status === "accepted")!;
+    const want = computePlaintext({ ...query, privacy: undefined }, cluster.schemas[0]!, rowsOf(acc.committee.map(byId)));
+    const p = result.stats.privacy!;
+    expect(p.noisyParties).toBe(3);
+    expect(p.rho).toBeLessThanOrEqual(p.rhoRequested);
+    expect(p.epsilon).toBeLessThanOrEqual(1 + 1e-9);
+    // Each released count is within 7 standard deviations of the released noise (3 nodes' noise, variance 3σ²) of the exact count,
+    // and the counts are not all exact (with this many cells and σ ≥ 1 that happens with probability < 1e-9).
+    let exact = 0, cells = 0;
+    result.stats.measures.forEach((m, i) => {
+      const sd = Math.sqrt(3) * m.privacy!.sigma.count;
+      const gotCounts = m.groups.flatMap((g) => g.histogram ? g.histogram.map((c) => c.count ?? 0) : [g.count ?? 0]);
+      const wantCounts = want.measures[i]!.groups.flatMap((g) => g.histogram ? g.histogram.map((c) => c.count ?? 0) : [g.count ?? 0]);
+      gotCounts.forEach((c, j) => { cells++; if (c === wantCounts[j]) exact++; expect(Math.abs(c - wantCounts[j]!)).toBeLessThanOrEqual(7 * sd + 1); });
+    });
+    expect(exact).toBeLessThan(cells);
+  }, 900_000);
+
   it("a node whose input breaks the range predicate is named and excluded; the job completes", async () => {
     const cheat = await cluster.addNode([ADULT_ROWS()], { TWOPM_FAULT: "bad-input" });
     try {
