@@ -81,7 +81,8 @@ export const StatsQuerySpec = z.strictObject({
   /**
    * Differential privacy for the release (docs/dp.md): `{ rho }` or `{ epsilon, delta }`.
    * Every opened entry gets per-node discrete Gaussian noise (protocol/stats/dp.ts); needs
-   * validated mode, minCount 0 and suppressZeros false (noise replaces suppression).
+   * validated mode. `minCount` and `suppressZeros` still apply, to the released (noisy)
+   * counts: post-processing, so they cost no privacy.
    */
   privacy: PrivacySpec.optional(),
   version: z.literal(1, { error: "version must be 1" }),
@@ -109,11 +110,8 @@ export const StatsQuerySpec = z.strictObject({
     })
     .default({ maxParties: 64, maxRowsPerParty: 2 ** 20 }),
 }).superRefine((q, ctx) => {
-  if (q.privacy) {
-    // Suppression decided on exact counts is not differentially private; on noisy ones it adds nothing the reader cannot do.
-    if (q.minCount !== 0) ctx.addIssue({ code: "custom", path: ["minCount"], message: "a private query needs minCount 0 (noise replaces small-cell suppression: docs/dp.md)" });
-    if (q.suppressZeros) ctx.addIssue({ code: "custom", path: ["suppressZeros"], message: "a private query cannot suppress zeros (the noise hides them: docs/dp.md)" });
-  } else if (q.measures.some((m) => m.weight !== undefined)) {
+  // A private query's suppression is decided on the noisy counts (finalisePrivate), never on exact ones.
+  if (!q.privacy && q.measures.some((m) => m.weight !== undefined)) {
     ctx.addIssue({ code: "custom", path: ["measures"], message: "weight only applies to private queries (add privacy)" });
   }
 });

@@ -32,9 +32,8 @@ describe("private query spec", () => {
     expect(privateCensus().privacy).toEqual(privacy);
     expect(parseStatsQuery({ ...census, minCount: 0, privacy: { rho: 0.5 } }).privacy).toEqual({ rho: 0.5 });
   });
-  it("refuses suppression with privacy, and weights without it", () => {
-    expect(() => parseStatsQuery({ ...census, privacy })).toThrow(/minCount 0/);
-    expect(() => parseStatsQuery({ ...census, minCount: 0, suppressZeros: true, privacy })).toThrow(/suppress zeros/);
+  it("keeps suppression available with privacy (applied to the noisy counts); refuses weights without it", () => {
+    expect(parseStatsQuery({ ...census, minCount: 5, suppressZeros: true, privacy }).minCount).toBe(5);
     expect(() => parseStatsQuery({ ...census, measures: [{ kind: "count", weight: 2 }] })).toThrow(/weight only applies/);
     expect(() => parseStatsQuery({ ...census, minCount: 0, privacy: { epsilon: 1 } })).toThrow(/privacy/);
   });
@@ -166,6 +165,21 @@ describe("finalising a noised aggregate", () => {
     expect(r.measures.every((m) => m.groups.every((x) => !x.suppressed))).toBe(true);
     expect(formatStatsResult(r)).toMatch(/privacy: ρ = .* zCDP, \(ε, δ\)/);
     expect(formatStatsResult(r)).toMatch(/noise σ per node: count/);
+  });
+
+  it("suppression stays available for private queries: minCount is applied to the released counts (post-processing)", () => {
+    const qs = parseStatsQuery({ version: 1, minCount: 3100, fracBits: 0, privacy: { rho: 1 }, limits: { maxParties: 4, maxRowsPerParty: 65536 },
+      measures: [{ name: "n", kind: "count" }, { name: "age", kind: "variance", column: "age", bounds: [17, 90] }, { name: "sex", kind: "histogram", column: "sex" }] });
+    const ls = compileQuery(qs, schema);
+    const ex = sumContributions(parts.map((p) => encodeContribution(qs, schema, p).values));
+    const r = finalise(qs, ls, ex, { parties: 3 });
+    // 9000 rows in all: the total is shown; each sex cell is compared with 3100 as released.
+    expect(r.measures[0]!.groups[0]!.suppressed).toBe(false);
+    const cells = r.measures[2]!.groups[0]!.histogram!;
+    const exactCells = finalise(parseStatsQuery({ ...qs, privacy: undefined }), compileQuery(parseStatsQuery({ ...qs, privacy: undefined }), schema), ex, { parties: 3 }).measures[2]!.groups[0]!.histogram!;
+    cells.forEach((c, i) => expect(c.suppressed).toBe(exactCells[i]!.suppressed));
+    expect(cells.some((c) => c.suppressed)).toBe(true);
+    expect(r.privacy).toBeDefined();
   });
 
   it("a count that noise made negative is clamped to 0; a variance to [0, (hi − lo)²/4]", () => {
