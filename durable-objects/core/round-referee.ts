@@ -59,8 +59,13 @@ export interface RoundState {
   progressMs?: number;
 }
 
-/** Default {@link RoundState.progressMs}: nodes ping every 2 s, so this is four missed pings. */
-export const DEFAULT_PROGRESS_MS = 8_000;
+/**
+ * Default {@link RoundState.progressMs}. Nodes ping every 2 s, but a node cannot ping while
+ * one synchronous protocol step runs: a validated p128 round with DP noise has steps of over
+ * 8 s on a loaded 2-core machine, and an honest node must never be named for computing.
+ * 30 s is fifteen missed pings; deployments with light rounds may lower it.
+ */
+export const DEFAULT_PROGRESS_MS = 30_000;
 
 export type RoundEffect =
   /** Tell every connected party the new (non-terminal) phase. */

@@ -60,7 +60,8 @@ class FlakyProxy {
 
 let coord: LocalCoordinator;
 beforeAll(async () => {
-  coord = await startCoordinator({ apiToken: `reconnect-${Date.now()}`, vars: { LIVENESS_WINDOW_S: "600" } });
+  // Light rounds: an 8 s progress timeout (the deployed default is 30 s, for heavy rounds).
+  coord = await startCoordinator({ apiToken: `reconnect-${Date.now()}`, vars: { LIVENESS_WINDOW_S: "600", ROUND_PROGRESS_TIMEOUT_MS: "8000" } });
 });
 afterAll(async () => {
   await coord?.stop();
