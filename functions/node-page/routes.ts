@@ -51,15 +51,18 @@ function hardening(c: Context): void {
   c.header("cross-origin-opener-policy", "same-origin");
 }
 
+/** A page with its own content security policy, never cached. */
+async function servePage(c: Context, load: () => Promise<{ html: string; csp: string }>): Promise<Response> {
+  const p = await load();
+  hardening(c);
+  c.header("content-security-policy", p.csp);
+  c.header("cache-control", "no-store");
+  return c.html(p.html);
+}
+
 export const nodePageRoutes = new Hono()
   .get("/node", (c) => c.redirect("/node/", 308))
-  .get("/node/", async (c) => {
-    const p = await nodePage();
-    hardening(c);
-    c.header("content-security-policy", p.csp);
-    c.header("cache-control", "no-store");
-    return c.html(p.html);
-  })
+  .get("/node/", (c) => servePage(c, nodePage))
   .get("/node/learning.js", (c) => {
     hardening(c);
     c.header("content-type", "text/javascript; charset=utf-8");
@@ -67,13 +70,7 @@ export const nodePageRoutes = new Hono()
     return c.body(NODE_LEARNING_SCRIPT);
   })
   .get("/querier", (c) => c.redirect("/querier/", 308))
-  .get("/querier/", async (c) => {
-    const p = await querierPage();
-    hardening(c);
-    c.header("content-security-policy", p.csp);
-    c.header("cache-control", "no-store");
-    return c.html(p.html);
-  })
+  .get("/querier/", (c) => servePage(c, querierPage))
   .get("/querier/seal.wasm", (c) => {
     wasm ??= Uint8Array.from(atob(SEAL_WASM_BASE64), (ch) => ch.charCodeAt(0));
     hardening(c);
