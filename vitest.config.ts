@@ -27,6 +27,15 @@ export default defineConfig({
       },
       {
         test: {
+          // The seeded simulation of the coordinator core (`npm run test:sim`; SIM_SEED=… replays one seed).
+          name: "sim",
+          include: ["test/sim/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 900_000,
+        },
+      },
+      {
+        test: {
           name: "slow",
           include: ["test/slow/**/*.test.ts"],
           environment: "node",

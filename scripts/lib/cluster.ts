@@ -13,6 +13,7 @@ import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol
 import { ApiClient } from "../../client/api/client.ts";
 import { encodeKeyFile } from "../../client/cli/keyfile.ts";
 import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { toBase64Url } from "../../protocol/encoding.ts";
 import { identityPublicKey } from "../../protocol/crypto/identity.ts";
@@ -129,6 +130,8 @@ export interface ClusterOptions {
   nodePolicy?: Record<string, unknown> | ((i: number) => Record<string, unknown>);
   /** The CLI script nodes run (default: the repository's client/cli/bin.mjs), e.g. an installed @2pm/node's dist/cli.mjs. */
   nodeBin?: string;
+  /** Indices of nodes that reach the coordinator through their own TCP proxy (`Cluster.proxies`), so a test can cut their network. */
+  proxiedNodes?: number[];
 }
 
 export interface Cluster {
@@ -139,6 +142,8 @@ export interface Cluster {
   workDir: string;
   /** The submitter key every node's policy accepts (the operator signs with it). */
   submitterKey: { secretKey: Uint8Array; publicKeyB64: string; /** key file for `2pm job submit` (TWOPM_SUBMITTER_KEY) */ file: string };
+  /** Node name (`node-<i>`) → the TCP proxy it reaches the coordinator through ({@link ClusterOptions.proxiedNodes}). */
+  proxies: Map<string, TcpProxy>;
   /** Starts one more node (a fresh identity) holding the given rows per dataset. */
   addNode(slices: Row[][], env?: Record<string, string>): Promise<NodeProcess>;
   stop(): Promise<void>;
@@ -170,6 +175,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   // The same key as a `2pm submitter` key file, for CLI runs (TWOPM_SUBMITTER_KEY).
   writeFileSync(submitterKey.file, encodeKeyFile("2pm-submitter-key", submitterSecret), { mode: 0o600 });
   const nodes: NodeProcess[] = [];
+  const proxies = new Map<string, TcpProxy>();
   let counter = 0;
   const addNode = async (rowsPerDataset: Row[][], env: Record<string, string> = {}): Promise<NodeProcess> => {
     const i = counter++;
@@ -181,7 +187,13 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return { schema: d.schema, path: p, rows: rowsPerDataset[k] ?? [], schemaFile: d.file };
     });
     const first = slices[0]!;
-    const init = spawnSync(process.execPath, [o.nodeBin ?? BIN, "node", "init", "--dir", dir, "--coordinator", coordinator.url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, `--trust-submitter=${submitterKey.publicKeyB64}`], { cwd: ROOT, encoding: "utf8" });
+    let url = coordinator.url;
+    if (o.proxiedNodes?.includes(i)) {
+      const proxy = await startTcpProxy(coordinator.url);
+      proxies.set(`node-${i}`, proxy);
+      url = proxy.url;
+    }
+    const init = spawnSync(process.execPath, [o.nodeBin ?? BIN, "node", "init", "--dir", dir, "--coordinator", url, "--source", first.path, "--schema", first.schemaFile, "--label", `node-${i}`, `--trust-submitter=${submitterKey.publicKeyB64}`], { cwd: ROOT, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`node init failed: ${init.stderr}`);
     const cfgPath = path.join(dir, "node.json");
     const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { heartbeatSeconds?: number; sources: unknown[]; policy: Record<string, unknown> };
@@ -196,6 +208,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   };
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
+    await Promise.all([...proxies.values()].map((p) => p.close()));
     await coordinator.stop();
     rmSync(workDir, { recursive: true, force: true });
   };
@@ -205,5 +218,5 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await stop();
     throw e;
   }
-  return { coordinator, operator: new ApiClient({ baseUrl: coordinator.url, token: apiToken, submitterSecretKey: submitterKey.secretKey }), nodes, schemas: dealt.map((d) => d.schema), workDir, submitterKey, addNode, stop };
+  return { coordinator, operator: new ApiClient({ baseUrl: coordinator.url, token: apiToken, submitterSecretKey: submitterKey.secretKey }), nodes, schemas: dealt.map((d) => d.schema), workDir, submitterKey, proxies, addNode, stop };
 }

@@ -33,6 +33,14 @@ export interface LocalCoordinator {
   persistDir: string;
   /** Lines the coordinator printed (for diagnosing a failed test). */
   log: string[];
+  /**
+   * Stops the coordinator as a crash would (the Miniflare instance is disposed without any
+   * goodbye to the nodes), then serves the same bundle again on the same port with the same
+   * persisted state and signing key; resolves once GET /v1/health answers again. `downMs`:
+   * how long the port stays closed in between (refused connections). Throws if it does not
+   * come back within 60 s.
+   */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,7 +110,7 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
   const bindings: Record<string, string> = { ...(workerOptions.bindings as Record<string, string>), API_TOKEN: opts.apiToken, ...opts.vars, COORDINATOR_SIGNING_KEY: signingKeyHex };
   delete bindings.DEV_INSECURE_SIGNING_KEY; // never the public development key here
   // Miniflare 5 takes a new config shape; the v4 shape (what wrangler builds) is converted.
-  const mf = new Miniflare(convertV4MiniflareOptions({
+  const options = convertV4MiniflareOptions({
     host: "127.0.0.1",
     port,
     log: new CapturingLog(log),
@@ -119,7 +127,8 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
       ],
       bindings,
     }],
-  }));
+  });
+  let mf = new Miniflare(options);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -128,16 +137,28 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
     rmSync(bundleDir, { recursive: true, force: true });
     if (!opts.keepState && !opts.persistDir) rmSync(persistDir, { recursive: true, force: true });
   };
-  try {
-    const url = (await mf.ready).origin;
+  const healthy = async (url: string): Promise<boolean> => {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       try {
         const r = await fetch(`${url}/v1/health`);
-        if (r.ok) return { url, apiToken: opts.apiToken, signingKeyHex, persistDir, log, stop };
+        if (r.ok) return true;
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 250));
     }
+    return false;
+  };
+  try {
+    const url = (await mf.ready).origin;
+    const restart = async (downMs = 0): Promise<void> => {
+      if (stopped) throw new Error("the coordinator was stopped");
+      await mf.dispose();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      mf = new Miniflare(options);
+      await mf.ready;
+      if (!(await healthy(url))) throw new Error(`local coordinator did not come back: ${log.slice(-8).join(" | ")}`);
+    };
+    if (await healthy(url)) return { url, apiToken: opts.apiToken, signingKeyHex, persistDir, log, restart, stop };
   } catch (e) {
     push(log, (e as Error).message);
   }
