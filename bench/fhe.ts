@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only]`: CKKS inference benchmarks.
+ * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only] [--single-only]`: CKKS inference benchmarks
+ * (`--single-only`: one LR row, masked sum vs rotate-and-sum, Node / wrangler dev / Miniflare → fhe-single.json).
  *
  * - per-op times (node-seal 7, N = 8192): encode+encrypt, multiply+relin+rescale, rotate,
  *   plain-constant multiply+add, (de)serialisation, decrypt+decode;
@@ -18,9 +19,9 @@ import path from "node:path";
 import { loadNote, type BenchResult } from "./types.ts";
 import { CkksContext, type Compression } from "../client/fhe/context.ts";
 import { EvaluationKeys, PlanEvaluator } from "../client/fhe/evaluator.ts";
-import { compilePlan, type DenseModel } from "../client/fhe/model.ts";
+import { compilePlan, plainScores, type DenseModel } from "../client/fhe/model.ts";
 import { buildPackage, publicInfo, type ModelPackage } from "../client/fhe/package.ts";
-import { paramsForDepth, type CkksParams } from "../client/fhe/params.ts";
+import { isFastLinear, paramsForDepth, type CkksParams } from "../client/fhe/params.ts";
 import { Querier } from "../client/fhe/querier.ts";
 import { scoped, wasmMemoryBytes, type Seal } from "../client/fhe/seal.ts";
 import { loadSealNode } from "../client/fhe/seal-node.ts";
@@ -172,7 +173,8 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     out.push({ section: name, where: "node", what: "batch server-only, two rows per slot", params: p, ms: +serverC.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((big.length / serverC) * 1000), "best samples/s": Math.round((big.length / lastBest) * 1000) });
   }
   const one = batch[0]!;
-  if (single) {
+  if (single && isFastLinear(pkg.ckks)) {
+    // no rescale in this profile: the single row stays on rotate-and-sum (evaluateMaskedSum refuses it)
     const lat = time(reps * 3, () => {
       const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
       q.decrypt(r[0]!, 1);
@@ -181,6 +183,32 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     const ct1 = q.encryptSingle(one, "none");
     const srv = time(reps * 3, () => void ev.evaluateSingle(ct1, keys, compression));
     out.push({ section: name, where: "node", what: "single-sample e2e (rotate-and-sum)", params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+  } else if (single) {
+    // the earlier path (rotate-and-sum) and the default one (masked sum) on the same row, same run
+    const lat = time(reps * 3, () => {
+      const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
+      q.decrypt(r[0]!, 1);
+    });
+    const latBest = lastBest;
+    const ct1 = q.encryptSingle(one, "none");
+    const srv = time(reps * 3, () => void ev.evaluateSingle(ct1, keys, compression));
+    out.push({ section: name, where: "node", what: "single-sample e2e (rotate-and-sum, before)", params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+    const want = Array.from(plainScores(pkg.model, one));
+    const errR = Math.max(...ev.evaluateSingle(ct1, keys, compression).map((c, k) => Math.abs(q.decrypt(c, 1)[0]! - want[k]!)));
+    let err = 0;
+    const latM = time(reps * 5, () => {
+      const r = ev.evaluateMaskedSum(q.encryptRow(one, "none"), compression);
+      err = Math.max(...r.map((c, k) => Math.abs(q.decryptMaskedSum(c) - want[k]!)));
+    });
+    const latMBest = lastBest;
+    const ctM = q.encryptRow(one, "none");
+    const srvM = time(reps * 5, () => void ev.evaluateMaskedSum(ctM, compression));
+    const srvMBest = lastBest;
+    const encM = time(reps * 5, () => void q.encryptRow(one, "none"));
+    const encMBest = lastBest;
+    const resM = ev.evaluateMaskedSum(ctM, compression);
+    const decM = time(reps * 5, () => void resM.forEach((c) => q.decryptMaskedSum(c)));
+    out.push({ section: name, where: "node", what: "single-sample e2e (masked sum, default)", params: p, ms: +latM.toFixed(2), "best ms": +latMBest.toFixed(2), note: `no Galois keys; encrypt ${encM.toFixed(2)} (best ${encMBest.toFixed(2)}), server ${srvM.toFixed(2)} (best ${srvMBest.toFixed(2)}), decrypt ${decM.toFixed(2)} (best ${lastBest.toFixed(2)}) ms; request ${(ctM.length / 1024).toFixed(0)} KiB, response ${(resM[0]!.length / 1024).toFixed(0)} KiB; max |Δ| vs plaintext ${err.toExponential(1)} (rotate-and-sum ${errR.toExponential(1)})` });
   } else {
     const lat = time(reps, () => {
       const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, "none"), keys, compression);
@@ -217,33 +245,65 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
   return out;
 }
 
-interface WorkerHandle {
+export interface WorkerHandle {
   fetch: typeof fetch;
+  /** The workerd process running the user worker (of the two `wrangler dev` starts, the one that is not the proxy). */
   pid?: number;
   dispose(): Promise<void>;
 }
 
-/**
- * Bundles the inference sub-app (mounted as functions/index.ts mounts it) with esbuild into a
- * temp dir, the node-seal `.wasm` beside it as a CompiledWasm module, and serves it with
- * `wrangler dev` (unstable_dev: real workerd, local R2, HTTP on localhost).
- */
-async function startWorker(): Promise<WorkerHandle> {
+const INFER_ENTRY = `import { Hono } from "hono"; import { inferRoutes } from "./functions/fhe/routes.ts";
+        const app = new Hono(); app.route("/v1/models", inferRoutes); export default app;`;
+
+/** Bundles `entry` (resolved from the repo root) and the node-seal `.wasm` into a temp dir. */
+async function bundleWorker(entry: string): Promise<string> {
   const esbuild = await import("esbuild");
-  const { unstable_dev } = await import("wrangler");
   const root = path.resolve(import.meta.dirname, "..");
   const dir = await mkdtemp(path.join(tmpdir(), "2pm-fhe-bench-"));
   await copyFile(path.join(root, "node_modules/node-seal/dist/seal_throws.wasm"), path.join(dir, "seal_throws.wasm"));
   await esbuild.build({
     stdin: {
-      contents: `import { Hono } from "hono"; import { inferRoutes } from "./functions/fhe/routes.ts";
-        const app = new Hono(); app.route("/v1/models", inferRoutes); export default app;`,
+      contents: entry,
       resolveDir: root, sourcefile: "bench-fhe-worker.ts", loader: "ts",
     },
     bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: path.join(dir, "worker.mjs"), mainFields: ["module", "main"], conditions: ["workerd", "worker", "import"],
-    external: ["node:*", "module", "fs", "path", "url", "crypto"], logLevel: "error",
+    external: ["node:*", "cloudflare:*", "module", "fs", "path", "url", "crypto"], logLevel: "error",
     plugins: [{ name: "wasm", setup(b) { b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./seal_throws.wasm", external: true })); } }],
   });
+  return dir;
+}
+
+/**
+ * The same bundle run by Miniflare directly (workerd, in-memory R2), requests through
+ * `dispatchFetch`: no `wrangler dev` proxy worker in the path, so the figure is workerd's own.
+ */
+export async function startMiniflare(entry = INFER_ENTRY): Promise<WorkerHandle> {
+  const dir = await bundleWorker(entry);
+  const { Miniflare, convertV4MiniflareOptions } = await import("miniflare");
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    modulesRoot: dir,
+    modules: [{ type: "ESModule", path: path.join(dir, "worker.mjs") }, { type: "CompiledWasm", path: path.join(dir, "seal_throws.wasm") }],
+    compatibilityDate: "2026-08-01",
+    compatibilityFlags: ["nodejs_compat"],
+    bindings: { API_TOKEN: "bench-token" },
+    r2Buckets: ["MODELS"],
+  }));
+  await mf.ready;
+  const f = (async (input: string | URL, init?: RequestInit) => {
+    const r = await mf.dispatchFetch(String(input).replace("http://bench.local", "http://localhost"), init as never);
+    return new Response(new Uint8Array(await r.arrayBuffer()), { status: r.status, headers: Object.fromEntries(r.headers as unknown as Iterable<[string, string]>) });
+  }) as typeof fetch;
+  return { fetch: f, dispose: async () => { await mf.dispose(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+/**
+ * Bundles a sub-app (default: the inference routes mounted as functions/index.ts mounts them)
+ * with esbuild into a temp dir, the node-seal `.wasm` beside it as a CompiledWasm module, and
+ * serves it with `wrangler dev` (unstable_dev: real workerd, local R2, HTTP on localhost).
+ */
+export async function startWorker(entry = INFER_ENTRY): Promise<WorkerHandle> {
+  const { unstable_dev } = await import("wrangler");
+  const dir = await bundleWorker(entry);
   const before = new Set(childPids());
   const w = await unstable_dev(path.join(dir, "worker.mjs"), {
     bundle: false,
@@ -256,7 +316,11 @@ async function startWorker(): Promise<WorkerHandle> {
     logLevel: "error",
     experimental: { disableExperimentalWarning: true, disableDevRegistry: true, watch: false },
   } as never);
-  const pid = childPids().find((p) => !before.has(p));
+  // wrangler dev starts two workerd processes: a proxy and the one running this worker; warm
+  // the worker up (one request) and take the new process with the larger RSS
+  const fresh = childPids().filter((p) => !before.has(p));
+  await fetch(`http://${w.address}:${w.port}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
+  const pid = fresh.sort((a, b) => rssKiB(b) - rssKiB(a))[0];
   const base = `http://${w.address}:${w.port}`;
   const f = ((input: string | URL, init?: RequestInit) => fetch(String(input).replace("http://bench.local", base), init)) as typeof fetch;
   return { fetch: f, pid, dispose: async () => { await w.stop(); await rm(dir, { recursive: true, force: true }); } };
@@ -272,7 +336,7 @@ function childPids(): number[] {
   }
 }
 
-function rssKiB(pid: number | undefined): number {
+export function rssKiB(pid: number | undefined): number {
   if (!pid) return -1;
   try {
     return Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)], { encoding: "utf8" }).trim());
@@ -309,13 +373,42 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
       }
     }
     const lat = await timeAsync(reps * 3, () => s.infer([rows[0]!], s.info.singleSample ? "single" : "batch"));
-    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.singlePath === "masked-sum" ? "masked sum, default" : s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    if (s.singlePath === "masked-sum") {
+      // the earlier single-row path in the same run (Galois keys for log2 of the padded width)
+      const old = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true, linearSingle: "rotate-and-sum" });
+      try {
+        const ms = await timeAsync(reps * 3, () => old.infer([rows[0]!], "single"));
+        out.push({ section: name, where: "workerd", what: "single-sample e2e via HTTP (rotate-and-sum, before)", params: p, ms: +ms.toFixed(2), "best ms": +lastBest.toFixed(2) });
+      } finally {
+        old.close();
+      }
+    }
     if (s.singlePath === "bsgs") {
       const latB = await timeAsync(reps * 5, () => s.infer([rows[0]!], "single"));
       out.push({ section: name, where: "workerd", what: "mlp-single-bsgs e2e via HTTP (1 row, 1 ciphertext)", params: p, ms: +latB.toFixed(2), "best ms": +lastBest.toFixed(2) });
     }
   } finally {
     s.close();
+  }
+  return out;
+}
+
+/** Single-row latency of a single-layer model through a Worker handle: masked sum, then rotate-and-sum. */
+async function workerSingle(seal: Seal, w: WorkerHandle, where: string, pkg: ModelPackage, rows: number[][], reps: number): Promise<Row[]> {
+  const base = "http://bench.local/v1/models";
+  const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
+  if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
+  const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
+  const out: Row[] = [];
+  for (const linearSingle of ["masked-sum", "rotate-and-sum"] as const) {
+    const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true, linearSingle });
+    try {
+      const ms = await timeAsync(reps * 5, () => s.infer([rows[0]!], "single"));
+      out.push({ section: "LR wdbc", where, what: `single-sample e2e via HTTP (${linearSingle === "masked-sum" ? "masked sum, default" : "rotate-and-sum, before"})`, params: p, ms: +ms.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    } finally {
+      s.close();
+    }
   }
   return out;
 }
@@ -360,6 +453,23 @@ export async function run(args: string[]): Promise<BenchResult> {
   const startLoad = loadNote("at start");
   const seal = await loadSealNode();
   const rows: Row[] = [];
+  if (args.includes("--single-only")) {
+    // one row of the wdbc LR (default profile): masked sum against rotate-and-sum, in Node, through
+    // wrangler dev (HTTP via its proxy) and through Miniflare's dispatchFetch (workerd, no proxy)
+    const d = loadWdbc();
+    const lrPkg = await buildPackage(await trainLogReg(d, 200), { modelId: "wdbc-lr" });
+    const lrRows = rowsFor(lrPkg, 64, [...d.xTrain, ...d.xTest]);
+    rows.push(...(await nodeModel(seal, "LR wdbc", lrPkg, lrRows, reps, "none")).filter((r) => String(r.what).startsWith("single")));
+    for (const [where, start] of [["workerd (wrangler dev)", () => startWorker()], ["workerd (Miniflare dispatchFetch)", () => startMiniflare()]] as const) {
+      const w = await start();
+      try {
+        rows.push(...(await workerSingle(seal, w, where, lrPkg, lrRows, reps)));
+      } finally {
+        await w.dispose();
+      }
+    }
+    return { name: "fhe-single", rows, notes: ["LR wdbc, default profile (q = [60, 40, 60]), one row: masked sum (default) and rotate-and-sum (before) in the same run", startLoad] };
+  }
   if (args.includes("--memory-only")) {
     const d = loadWdbc();
     const lrPkg = await buildPackage(await trainLogReg(d, 50), { modelId: "wdbc-lr" });
@@ -409,6 +519,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows,
     notes: [
       "anchors (node-seal 7, N=8192): rotate 3.61 ms, mul+relin+rescale 5.23 ms, encode+encrypt 5.10 ms; LR feature-major ≈ 17–18k samples/s e2e, single sample 44 ms",
+      "single sample of a single-layer model: 'masked sum' is the default path (one product, one rescale, a fresh uniform mask on every coefficient but the constant one, which carries the score; no rotation, no Galois key); 'rotate-and-sum' the path before, measured in the same run",
       "goals (issue 18): LR batch e2e (default profile) ≥ 100k samples/s, LR single sample ≤ 10 ms in Node and Worker, MLP 64-16-10 batch ≥ 10k samples/s, single row ≤ 100 ms",
       `client WASM memory after the run: ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`,
       `${startLoad}; ${loadNote("at the end")} (the cores may be shared with other jobs): 'ms' is the median, 'best' the fastest run, closest to the uncontended cost`,

@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   if (!(result.notes ?? []).some((n) => /load average/.test(n))) result.notes = [...(result.notes ?? []), before, loadNote("at end")];
   printTable(result);
   mkdirSync(path.join(dir, "results"), { recursive: true });
-  const out = path.join(dir, "results", `${name}.json`);
+  // a bench may name its result differently for a partial run (fhe --memory-only → fhe-memory.json)
+  const out = path.join(dir, "results", `${/^[a-z0-9-]+$/.test(result.name) ? result.name : name}.json`);
   writeFileSync(out, JSON.stringify({ ...result, node: process.version, date: new Date().toISOString() }, null, 2));
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
 }

@@ -15,6 +15,7 @@ import { roundRoutes } from "./routes/rounds.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { nodePageRoutes } from "./node-page/routes.ts";
 import { inferRoutes } from "./fhe/routes.ts";
+import { trainRoutes } from "./fhe/train-routes.ts";
 import { requireSigningKey } from "./keys.ts";
 import { openApiDocument } from "./openapi.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
@@ -32,7 +33,8 @@ const app = new Hono<AppEnv>()
   .route("/v1/jobs", modelRoutes)
   .route("/v1", logRoutes)
   .route("/v1/rounds", roundRoutes)
-  .route("/v1/models", inferRoutes) // FHE inference (functions/fhe, owned by the FHE engineer)
+  .route("/v1/models", inferRoutes) // FHE inference (functions/fhe)
+  .route("/v1/fhe/train", trainRoutes) // FHE training blocks (functions/fhe/train-routes.ts)
   .route("/dashboard", dashboardRoutes) // operator dashboard (functions/dashboard)
   .route("/", nodePageRoutes); // browser node page at /node/ (functions/node-page)
 

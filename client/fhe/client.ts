@@ -19,7 +19,7 @@ import { bsgsFits, bsgsKeySteps } from "./bsgs.ts";
 import { EvaluationKeys, PlanEvaluator, singleSampleSteps } from "./evaluator.ts";
 import { applyOutput, compilePlan, labelOf, type Plan } from "./model.ts";
 import { checkPublicInfo, publicInfo, verifyPackage, type ModelPackage, type PublicModelInfo } from "./package.ts";
-import { paramsKey } from "./params.ts";
+import { isFastLinear, paramsKey } from "./params.ts";
 import { inferResponseHeaderSchema, keyIdOf } from "./protocol.ts";
 import { Querier, type EvaluationKeyBytes } from "./querier.ts";
 import type { EncryptPool } from "./encrypt-pool.ts";
@@ -37,11 +37,25 @@ export type InferMode = "batch" | "single";
 export type MlpSingle = "bsgs" | "feature-major";
 
 /**
- * Which single-row path a session over `info` can use when single rows are wanted:
- * rotate-and-sum (single-layer), bsgs (multi-layer, shape fits, not disabled), or none.
+ * How one row of a single-layer model (logistic / linear regression) is scored: `"masked-sum"`
+ * (default; not under the fast linear profile, which has no rescale) — one product, one
+ * rescale and a random mask per output, no rotation and no
+ * evaluation key (PlanEvaluator.evaluateMaskedSum); `"rotate-and-sum"` — the earlier path, log2
+ * of the padded width rotations with Galois keys (kept for older queriers and the bench).
  */
-export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs", slots = info.ckks.polyModulusDegree / 2): "rotate-and-sum" | "bsgs" | undefined {
-  if (info.singleSample) return "rotate-and-sum";
+export type LinearSingle = "masked-sum" | "rotate-and-sum";
+
+/** A session's single-row path. */
+export type SinglePath = LinearSingle | "bsgs";
+
+/**
+ * Which single-row path a session over `info` can use when single rows are wanted:
+ * masked-sum or rotate-and-sum (single-layer, `linearSingle`), bsgs (multi-layer, shape fits,
+ * not disabled), or none.
+ */
+export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs", slots = info.ckks.polyModulusDegree / 2, linearSingle: LinearSingle = "masked-sum"): SinglePath | undefined {
+  // the masked sum needs a rescale (PlanEvaluator.evaluateMaskedSum): not under the fast linear profile
+  if (info.singleSample) return isFastLinear(info.ckks) ? "rotate-and-sum" : linearSingle;
   if (mlpSingle === "bsgs" && bsgsFits(info.inputDim, info.outputDim, slots)) return "bsgs";
   return undefined;
 }
@@ -49,8 +63,11 @@ export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs
 /** Where evaluation happens: the Worker endpoint, or in-process. */
 export interface InferTransport {
   uploadKeys(keys: EvaluationKeyBytes): Promise<string>;
-  /** `packing` (batch mode only; default "real") tells the evaluator the slot layout. */
-  infer(keyId: string, mode: InferMode, cts: Uint8Array[], compression: Compression, packing?: Packing): Promise<Uint8Array[]>;
+  /**
+   * `packing` (batch mode only; default "real") tells the evaluator the slot layout; `single`
+   * (single mode, single-layer models; default "rotate-and-sum") the single-row path.
+   */
+  infer(keyId: string, mode: InferMode, cts: Uint8Array[], compression: Compression, packing?: Packing, single?: LinearSingle): Promise<Uint8Array[]>;
   /** Forgets an uploaded key set (frees its slot in the endpoint's per-model quota). */
   releaseKeys?(keyId: string): Promise<void>;
 }
@@ -84,8 +101,8 @@ export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof 
       const r = await fetchFn(`${base}/keys/${encodeURIComponent(keyId)}`, { method: "DELETE", headers: auth });
       if (!r.ok) throw await problemOf(r);
     },
-    async infer(keyId, mode, cts, compression, packing = "real") {
-      const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}) };
+    async infer(keyId, mode, cts, compression, packing = "real", single = "rotate-and-sum") {
+      const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}), ...(mode === "single" && single === "masked-sum" ? { single } : {}) };
       const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame(header, cts) });
       if (!r.ok) throw await problemOf(r);
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 4096, maxPartBytes: 64 * 2 ** 20 });
@@ -105,10 +122,12 @@ export function localTransport(ctx: CkksContext, plan: Plan): InferTransport {
       if (!keys.has(id)) keys.set(id, EvaluationKeys.load(ctx, k));
       return id;
     },
-    async infer(keyId, mode, cts, compression, packing = "real") {
+    async infer(keyId, mode, cts, compression, packing = "real", single = "rotate-and-sum") {
       const k = keys.get(keyId);
       if (!k) throw new FheError("bad-keys", "unknown key id");
-      return mode === "single" ? evaluator.evaluateSingle(cts[0]!, k, compression) : evaluator.evaluateBatch(cts, k, compression, packing);
+      if (mode === "single" && cts.length !== 1) throw new FheError("shape-mismatch", "single mode takes one ciphertext");
+      if (mode === "single") return single === "masked-sum" ? evaluator.evaluateMaskedSum(cts[0]!, compression) : evaluator.evaluateSingle(cts[0]!, k, compression);
+      return evaluator.evaluateBatch(cts, k, compression, packing);
     },
   };
 }
@@ -132,7 +151,7 @@ export class FheSession {
     readonly keyId: string,
     readonly compression: Compression,
     /** The single-row path this session's keys allow (undefined: single rows go feature-major). */
-    readonly singlePath: "rotate-and-sum" | "bsgs" | undefined,
+    readonly singlePath: SinglePath | undefined,
     /** Batch slot layout: "complex" (two rows per slot; the default without squares) or "real". */
     readonly packing: Packing,
     /** Encryption threads for batches (Node, `threads` > 1), else undefined. */
@@ -141,7 +160,8 @@ export class FheSession {
 
   /**
    * Checks the model's public info, generates keys (relinearisation if the model squares;
-   * Galois keys when `single` is wanted: rotate-and-sum steps for a single-layer model, the
+   * Galois keys when `single` is wanted: none for a single-layer model (masked sum; the
+   * rotate-and-sum steps with `linearSingle: "rotate-and-sum"`), the
    * single-row MLP steps (bsgs.ts) unless `mlpSingle: "feature-major"`) and uploads the public
    * ones. Batches use two rows per slot (`packing: "complex"`, N rows per ciphertext) for a model
    * without squares unless `packing: "real"` is asked for; for a model that squares only when
@@ -149,10 +169,10 @@ export class FheSession {
    * batches are encrypted by that many threads (encrypt-pool.ts; the next chunk is encrypted
    * while the current one is evaluated). Throws FheError.
    */
-  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle; packing?: Packing; threads?: number } = {}): Promise<FheSession> {
+  static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle; linearSingle?: LinearSingle; packing?: Packing; threads?: number } = {}): Promise<FheSession> {
     const info = checkPublicInfo(model);
     const ctx = CkksContext.get(seal, info.ckks);
-    const path = (opts.single ?? true) ? singlePathOf(info, opts.mlpSingle, ctx.slots) : undefined;
+    const path = (opts.single ?? true) ? singlePathOf(info, opts.mlpSingle, ctx.slots, opts.linearSingle) : undefined;
     // default: two rows per slot for models without squares; for a model that squares only on
     // request (a full batch of an MLP is a large request: 8192 rows × 64 features = 33.5 MB)
     const packing: Packing = opts.packing ?? (info.needsRelin ? "real" : "complex");
@@ -173,7 +193,7 @@ export class FheSession {
   /**
    * Encrypted inference on raw rows (the model's preprocessing is folded into its first layer
    * on the evaluator's side). With mode "single" (the default for one row) each row is one
-   * ciphertext — rotate-and-sum for a single-layer model, BSGS for an MLP — when the session's
+   * ciphertext — masked sum (or rotate-and-sum) for a single-layer model, BSGS for an MLP — when the session's
    * keys allow it; otherwise rows go feature-major in chunks of N/2 (N with two rows per slot). Throws FheError.
    */
   async infer(rows: ArrayLike<number>[], mode?: InferMode): Promise<InferResult> {
@@ -183,10 +203,16 @@ export class FheSession {
       if (r.length !== dim) throw new FheError("shape-mismatch", `row ${i} has ${r.length} features, expected ${dim}`);
       for (let j = 0; j < dim; j++) if (!Number.isFinite(r[j]!)) throw new FheError("shape-mismatch", `row ${i} feature ${j} is not a finite number`);
     });
-    const useSingle = (mode ?? (rows.length === 1 ? "single" : "batch")) === "single" && this.singlePath !== undefined && (querier.needs.galoisSteps.length > 0 || this.singlePath === "bsgs");
+    const useSingle = (mode ?? (rows.length === 1 ? "single" : "batch")) === "single" && this.singlePath !== undefined && (querier.needs.galoisSteps.length > 0 || this.singlePath !== "rotate-and-sum");
     const scores: Float64Array[] = [];
     if (useSingle) {
       for (const r of rows) {
+        if (this.singlePath === "masked-sum") {
+          const out = await this.transport.infer(this.keyId, "single", [querier.encryptRow(r, "none")], this.compression, undefined, "masked-sum");
+          if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
+          scores.push(Float64Array.from(out, (ct) => querier.decryptMaskedSum(ct)));
+          continue;
+        }
         const ct = this.singlePath === "bsgs" ? querier.encryptBsgs(r, info.outputDim, "none") : querier.encryptSingle(r, "none");
         const out = await this.transport.infer(this.keyId, "single", [ct], this.compression);
         if (this.singlePath === "bsgs") {

@@ -190,6 +190,96 @@ export class CkksContext {
     return pt;
   }
 
+  /**
+   * A uniformly random plaintext at `level` (NTT form, scale `scale`) whose polynomial has the
+   * constant coefficient `c0` (mod every prime) and uniformly random coefficients elsewhere —
+   * the server's mask of the masked-sum single-sample path ({@link PlanEvaluator.evaluateMaskedSum}).
+   * In SEAL's NTT form the N values of a polynomial modulo q are its evaluations at the N
+   * primitive 2N-th roots, whose sum is N·c0 (Σ_roots ρ^j = 0 for 0 < j < N): so N − 1 values
+   * uniform in [0, q) and the last one fixing the sum to N·c0 make exactly that distribution,
+   * independently of SEAL's ordering of the values. Randomness: `crypto.getRandomValues` (the
+   * platform's CSPRNG, Node and workerd), rejection-sampled (no modulo bias).
+   */
+  maskPlain(c0: bigint, level: number, scale: number, own: Own): Plaintext {
+    const lv = this.levels[level];
+    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const bytes = lv.template.slice();
+    new DataView(bytes.buffer).setFloat64(HEADER + 32 + 8, scale, true);
+    const n = this.params.polyModulusDegree;
+    const words = new Uint32Array(bytes.buffer, PT_DATA, 2 * n * lv.primes.length); // little-endian lo, hi per value
+    const buf = new Uint32Array(8192);
+    let bi = buf.length;
+    const next = (): number => {
+      if (bi === buf.length) {
+        crypto.getRandomValues(buf);
+        bi = 0;
+      }
+      return buf[bi++]!;
+    };
+    lv.primes.forEach((q, k) => {
+      const bits = q.toString(2).length; // 33 … 60 (SEAL primes are > 2^32 here); the hi word has bits − 32 bits
+      if (bits <= 32) throw new FheError("bad-parameters", `prime ${q} is too small for the masked sum`);
+      const hiMask = 2 ** (bits - 32) - 1;
+      const qHi = Number(q >> 32n);
+      const qLo = Number(q & 0xffffffffn);
+      let sumLo = 0;
+      let sumHi = 0;
+      const base = 2 * k * n;
+      for (let i = 0; i < n - 1; i++) {
+        let hi: number, lo: number;
+        do {
+          hi = next() & hiMask;
+          lo = next();
+        } while (hi > qHi || (hi === qHi && lo >= qLo));
+        words[base + 2 * i] = lo;
+        words[base + 2 * i + 1] = hi;
+        sumLo += lo; // < 2^45 and 2^41: exact in a double
+        sumHi += hi;
+      }
+      const sum = (BigInt(sumHi) << 32n) + BigInt(sumLo);
+      let last = (BigInt(n) * c0 - sum) % q;
+      if (last < 0n) last += q;
+      words[base + 2 * (n - 1)] = Number(last & 0xffffffffn);
+      words[base + 2 * (n - 1) + 1] = Number(last >> 32n);
+    });
+    const pt = own(new this.seal.Plaintext());
+    pt.loadFromArray(this.context, bytes);
+    return pt;
+  }
+
+  /**
+   * The constant coefficient of a (decrypted) NTT-form plaintext at a level of this context,
+   * centred in (−Q/2, Q/2] and returned as a double: (Σ of its N values mod q)·N⁻¹ per prime,
+   * joined by CRT ({@link maskPlain}'s identity read backwards). Throws FheError("bad-ciphertext")
+   * if the plaintext is not at a level of this context.
+   */
+  constantCoefficient(pt: Plaintext): number {
+    const level = this.levelOf(pt);
+    const lv = this.levels[level];
+    if (!lv) throw new FheError("bad-ciphertext", "plaintext is not at a level of the model's parameters");
+    const bytes = new Uint8Array(pt.saveToArray(this.seal.ComprModeType.none) as Uint8Array);
+    const n = this.params.polyModulusDegree;
+    if (bytes.length < PT_DATA + 8 * n * lv.primes.length) throw new FheError("bad-ciphertext", "plaintext is shorter than its level");
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + PT_DATA, 2 * n * lv.primes.length);
+    const N = BigInt(n);
+    let Q = 1n;
+    let x = 0n;
+    lv.primes.forEach((q, k) => {
+      let sumLo = 0;
+      let sumHi = 0;
+      for (let i = 2 * k * n, end = 2 * (k + 1) * n; i < end; i += 2) {
+        sumLo += words[i]!;
+        sumHi += words[i + 1]!;
+      }
+      const c = (((BigInt(sumHi) << 32n) + BigInt(sumLo)) % q) * modInverse(N % q, q) % q;
+      // CRT: x ≡ previous residues mod Q, ≡ c mod q
+      const t = (((c - x) % q) + q) % q * modInverse(Q % q, q) % q;
+      x += Q * t;
+      Q *= q;
+    });
+    return Number(x > Q / 2n ? x - Q : x);
+  }
+
   /** Encodes `values` (≤ slots; zero-padded) at level 0 with scale Δ. */
   encode(values: Float64Array, own: Own, scale = this.scale): Plaintext {
     if (values.length > this.slots) throw new FheError("oversized", `${values.length} values exceed ${this.slots} slots`);
@@ -236,6 +326,11 @@ export class CkksContext {
 const cache = new Map<string, CkksContext>();
 
 const sqrtCache = new Map<string, bigint>();
+
+/** a⁻¹ mod a prime m (Fermat). */
+function modInverse(a: bigint, m: bigint): bigint {
+  return powMod(a, m - 2n, m);
+}
 
 function powMod(b: bigint, e: bigint, m: bigint): bigint {
   let r = 1n;

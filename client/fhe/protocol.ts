@@ -24,6 +24,11 @@ export const inferFrameHeaderSchema = z.object({
   compression: z.enum(["none", "zstd"]).default("none"),
   /** Batch slot layout (client/fhe/context.ts `Packing`): two rows per slot only for models without squares. */
   packing: z.enum(["real", "complex"]).default("real"),
+  /**
+   * Single mode, single-layer models: "masked-sum" (no rotations; current queriers send it) or
+   * "rotate-and-sum" (the default when absent: queriers from before the masked sum).
+   */
+  single: z.enum(["rotate-and-sum", "masked-sum"]).default("rotate-and-sum"),
 });
 
 /** POST /:id/infer response frame header. */

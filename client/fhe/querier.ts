@@ -198,6 +198,33 @@ export class Querier {
     return this.encryptVectors([v], compression)[0]!;
   }
 
+  /** Single sample for the masked-sum path: the row in slots 0 … length − 1, zeros elsewhere. */
+  encryptRow(row: ArrayLike<number>, compression: Compression = "none"): Uint8Array {
+    if (row.length > this.ctx.slots) throw new FheError("oversized", `${row.length} values exceed ${this.ctx.slots} slots`);
+    return this.encryptVectors([Float64Array.from(row as ArrayLike<number>)], compression)[0]!;
+  }
+
+  /**
+   * Decrypts a masked-sum result ({@link PlanEvaluator.evaluateMaskedSum}): the score is the
+   * constant coefficient c0 of the decrypted polynomial times N/(2·scale); every other
+   * coefficient is the server's uniform mask. Throws FheError("bad-ciphertext").
+   */
+  decryptMaskedSum(bytes: Uint8Array): number {
+    const s = this.ctx.seal;
+    return scoped(
+      s,
+      (own) => {
+        const ct = own(new s.Ciphertext());
+        ct.loadFromArray(this.ctx.context, bytes);
+        if (ct.size() !== 2) throw new FheError("bad-ciphertext", `result has ${ct.size()} polynomials, expected 2`);
+        const pt = own(new s.Plaintext());
+        this.decryptor.decrypt(ct, pt);
+        return (this.ctx.constantCoefficient(pt) * this.ctx.params.polyModulusDegree) / (2 * ct.scale());
+      },
+      "bad-ciphertext",
+    );
+  }
+
   /**
    * Single row of an MLP (client/fhe/bsgs.ts), one ciphertext, from the public shape: the
    * rotated replication (slot t·D + r = x[(r + t) mod D]) when D² ≤ slots, else the row

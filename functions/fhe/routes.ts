@@ -7,7 +7,9 @@
  *   POST   /:id/keys           (token) upload public evaluation keys (binary frame) → {keyId};
  *                              R2 `fhe-keys/<id>/<keyId>`, within the quotas below
  *   DELETE /:id/keys/:keyId    (token) drop an uploaded key set (frees its quota slot)
- *   POST   /:id/infer          (token) ciphertexts in (binary frame, with keyId) → ciphertexts out
+ *   POST   /:id/infer          (token) ciphertexts in (binary frame, with keyId) → ciphertexts out;
+ *                              `mode: "single"` with `single: "masked-sum"` (single-layer models)
+ *                              uses no evaluation key, but the key id must still name a stored set
  *
  * Keys and inference need the bearer API token: both cost the coordinator storage (keys) or
  * CPU (evaluation). Quotas on stored evaluation keys (defaults; Worker vars override them):
@@ -329,7 +331,9 @@ export const inferRoutes = new Hono<FheEnv>()
       keys = EvaluationKeys.load(ctx, keyParts(kf.parts, kh.data.kinds), lim.keySetBytes);
       cacheKeys(cacheKey, keys, expiresAt(obj, lim.keySetTtlMs));
     }
-    const out = mode === "single" ? (frame.parts.length === 1 ? evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression) : (() => { throw new FheError("shape-mismatch", "single mode takes one ciphertext"); })()) : evaluator.evaluateBatch(frame.parts, keys, r.data.compression, r.data.packing);
+    if (mode === "single" && frame.parts.length !== 1) throw new FheError("shape-mismatch", "single mode takes one ciphertext");
+    // single rows of a single-layer model: masked sum (no keys used) or rotate-and-sum, as the querier asks
+    const out = mode === "batch" ? evaluator.evaluateBatch(frame.parts, keys, r.data.compression, r.data.packing) : r.data.single === "masked-sum" ? evaluator.evaluateMaskedSum(frame.parts[0]!, r.data.compression) : evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression);
     return new Response(encodeFrame({ v: 1, mode, modelHash: pkg.hash, outputs: out.length }, out), { headers: { "content-type": FRAME_CONTENT_TYPE } });
   })
   .onError(errorBoundary);

@@ -33,3 +33,11 @@ it("serves public info, keys and inference under /v1/models with problem-details
   expect(r401.status).toBe(401);
   expect(await r401.json()).toMatchObject({ status: 401, code: "unauthorized" });
 });
+
+it("mounts the FHE training routes at /v1/fhe/train behind the token", async () => {
+  for (const [method, path] of [["POST", "/v1/fhe/train/keys"], ["POST", "/v1/fhe/train/block"], ["DELETE", "/v1/fhe/train/keys/abc"]] as const) {
+    const r = await SELF.fetch(`https://x${path}`, { method, headers: { "content-type": "application/x-2pm-frame" }, body: method === "POST" ? new Uint8Array(16) : null });
+    expect(r.status, `${method} ${path}`).toBe(401);
+    expect(await r.json()).toMatchObject({ status: 401, code: "unauthorized" });
+  }
+});

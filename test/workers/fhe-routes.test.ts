@@ -116,6 +116,37 @@ describe("encrypted inference in workerd", () => {
     }
   });
 
+  it("single sample by masked sum: no Galois key, the score equals plaintext, slots are masked", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
+      const row = [5, -1, 2, 4.5];
+      const ct = q.encryptRow(row);
+      const r = await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [ct]);
+      expect(r.status).toBe(200);
+      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      expect(f.parts).toHaveLength(1);
+      expect(Math.abs(q.decryptMaskedSum(f.parts[0]!) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
+      // the slots themselves are the mask: no product w_j·x_j is readable
+      const slots = q.decrypt(f.parts[0]!, 4);
+      expect(slots.every((v) => Math.abs(v) > 1e3 || !Number.isFinite(v))).toBe(true);
+      // a masked sum is for single-layer models only; a tampered ciphertext is refused
+      const { keyId: mk } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
+      const m = CkksContext.get(seal, mlpPkg.ckks);
+      const qm = Querier.create(m, { relin: false, galoisSteps: [] });
+      await expectProblem(await infer("toy-mlp", { keyId: mk, mode: "single", single: "masked-sum" }, [qm.encryptRow([1, 2, 3])]), 400, "shape-mismatch");
+      qm.dispose();
+      const bad = ct.slice();
+      bad[20] = bad[20]! ^ 0xff; // inside the parms id
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [bad]), 400, "bad-ciphertext");
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [ct, ct]), 400, "shape-mismatch");
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "sideways" }, [ct]), 400, "bad-request");
+    } finally {
+      q.dispose();
+    }
+  });
+
   it("concurrent requests survive a package replacement and cache evictions", async () => {
     const ctx = CkksContext.get(seal, lrPkg.ckks);
     const q = Querier.create(ctx, { relin: false, galoisSteps: [] });

@@ -59,12 +59,13 @@ describe("acceptance", () => {
     expect(Math.abs(one.scores[0]![0]! - plainScores(model, d.xTest[3]!)[0]!)).toBeLessThan(1e-2);
   });
 
-  it("wdbc logistic regression: single-sample rotate-and-sum", async () => {
+  it.each(["masked-sum", "rotate-and-sum"] as const)("wdbc logistic regression: single sample, %s", async (path) => {
     const d = loadWdbc();
     const model = await trainLogReg(d);
     const pkg = await verifyPackage(await buildPackage(model, { modelId: "wdbc-lr" }));
     const ctx = CkksContext.get(seal, pkg.ckks);
-    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(ctx, compilePlan(pkg.model)), { single: true });
+    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(ctx, compilePlan(pkg.model)), { single: true, linearSingle: path });
+    expect(s.singlePath).toBe(path);
     try {
       let maxErr = 0;
       for (const x of d.xTest.slice(0, 20)) {
@@ -73,7 +74,7 @@ describe("acceptance", () => {
         maxErr = Math.max(maxErr, Math.abs(r.scores[0]![0]! - p[0]!));
         expect(r.labels[0]).toBe(labelOf(p));
       }
-      console.log(`[fhe] wdbc LR single: 20 rows, maxErr=${maxErr}`);
+      console.log(`[fhe] wdbc LR single (${path}): 20 rows, maxErr=${maxErr}`);
       expect(maxErr).toBeLessThan(1e-3);
     } finally {
       s.close();
