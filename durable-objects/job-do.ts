@@ -3,7 +3,10 @@
  * job's state under blockConcurrencyWhile and hands every call to the core's JobRunner
  * (durable-objects/core/), which runs the pure job machine and carries out its effects on the
  * Workers store (./job-store.ts) and the job's RoundDOs. One alarm, re-armed from the
- * state's `wakeAt` (selection retries, manifest redelivery); round deadlines are the RoundDO's.
+ * state's `wakeAt` (selection retries) or, while effects of a committed step are not yet done
+ * (the state's outbox), within a second; round deadlines are the RoundDO's. On construction —
+ * after a crash, an eviction or a deploy — it loads the state and carries out what the outbox
+ * still holds, so no job is left half-way between two steps.
  */
 import { DurableObject } from "cloudflare:workers";
 type Env = Cloudflare.Env; // the Worker bindings, declared in functions/env.ts
@@ -29,7 +32,8 @@ export class JobDO extends DurableObject<Env> {
       (jobId, round, attempt) => env.ROUND_DO.get(env.ROUND_DO.idFromName(roundObjectName(jobId, round, attempt))),
       () => ({ now: Date.now(), signingKey: coordinatorKey(env).secretKey, rng: cryptoRng, livenessMs: Number(env.LIVENESS_WINDOW_S ?? "120") * 1000 }),
     );
-    void ctx.blockConcurrencyWhile(() => this.runner.load());
+    const loaded = ctx.blockConcurrencyWhile(() => this.runner.load());
+    ctx.waitUntil(loaded.then(() => this.runner.recover(), () => undefined));
   }
 
   /** Creates the job and tries to start round 0. Idempotent: the same spec again returns the existing job; another spec is a `conflict`. */
@@ -89,7 +93,7 @@ export class JobDO extends DurableObject<Env> {
     return this.runner.roundFinished(o);
   }
 
-  /** Alarm: retries committee selection while waiting for nodes, or redelivers the open round's manifest. Idempotent. */
+  /** Alarm: carries out the outbox, retries committee selection while waiting for nodes. Idempotent; throws (and workerd retries) only if the state could not be stored. */
   override async alarm(): Promise<void> {
     await this.runner.alarm();
   }

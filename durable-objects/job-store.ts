@@ -9,10 +9,16 @@ import type { LogEntry } from "../protocol/log/index.ts";
 import type { JobState } from "./core/job-machine.ts";
 import type { Candidate } from "./core/selection.ts";
 import type { JobStore } from "./core/store.ts";
+import type { StoredModel } from "./core/job-types.ts";
 
 /** R2 key of a job's global model for a round. */
 export function modelKey(jobId: string, round: number): string {
   return `models/${jobId}/${round}`;
+}
+
+/** R2 key of the job type's private state stored beside model `round` (never served by the model route). */
+export function carryKey(jobId: string, round: number): string {
+  return `${modelKey(jobId, round)}/carry`;
 }
 
 export class WorkersJobStore implements JobStore {
@@ -24,25 +30,31 @@ export class WorkersJobStore implements JobStore {
     return (await this.storage.get<JobState>("state")) ?? null;
   }
 
-  async saveState(s: JobState): Promise<void> {
-    await this.storage.put("state", s);
-  }
-
-  appendLog(e: LogEntry): void {
-    this.storage.sql.exec("INSERT INTO log (seq, entry) VALUES (?, ?)", e.seq, JSON.stringify(e));
+  /**
+   * Atomic: the log rows, the state and the alarm are issued with no await between them, so
+   * workerd coalesces them into one implicit transaction (all or nothing).
+   */
+  async commit(s: JobState, entries: readonly LogEntry[], alarm: number | null): Promise<void> {
+    for (const e of entries) this.storage.sql.exec("INSERT INTO log (seq, entry) VALUES (?, ?)", e.seq, JSON.stringify(e));
+    const put = this.storage.put("state", s);
+    const armed = alarm === null ? this.storage.deleteAlarm() : this.storage.setAlarm(alarm);
+    await Promise.all([put, armed]);
   }
 
   readLog(from: number, limit = -1): LogEntry[] {
     return this.storage.sql.exec<{ entry: string }>("SELECT entry FROM log WHERE seq >= ? ORDER BY seq LIMIT ?", from, limit).toArray().map((r) => JSON.parse(r.entry) as LogEntry);
   }
 
-  async setAlarm(at: number | null): Promise<void> {
-    if (at === null) await this.storage.deleteAlarm();
-    else await this.storage.setAlarm(at);
+  async putModel(jobId: string, round: number, bytes: Uint8Array, hash: string, carry?: Uint8Array): Promise<void> {
+    // The carry first: a model in R2 whose carry is missing would read as a complete round.
+    if (carry) await this.env.MODELS.put(carryKey(jobId, round), carry);
+    await this.env.MODELS.put(modelKey(jobId, round), bytes, { customMetadata: { sha256: hash } });
   }
 
-  async putModel(jobId: string, round: number, bytes: Uint8Array, hash: string): Promise<void> {
-    await this.env.MODELS.put(modelKey(jobId, round), bytes, { customMetadata: { sha256: hash } });
+  async getModel(jobId: string, round: number): Promise<StoredModel | null> {
+    const [model, carry] = await Promise.all([this.env.MODELS.get(modelKey(jobId, round)), this.env.MODELS.get(carryKey(jobId, round))]);
+    if (!model) return null;
+    return { bytes: new Uint8Array(await model.arrayBuffer()), carry: carry ? new Uint8Array(await carry.arrayBuffer()) : null };
   }
 
   async candidates(spec: JobSpec, seenSince: number): Promise<Candidate[]> {
@@ -70,21 +82,22 @@ export class WorkersJobStore implements JobStore {
 
   async openAssignments(m: RoundManifest, logHash: string, now: number): Promise<void> {
     const ins = this.env.DB.prepare(
-      "INSERT OR REPLACE INTO assignments (node_id, job_id, round, attempt, party, manifest, log_hash, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+      "INSERT OR IGNORE INTO assignments (node_id, job_id, round, attempt, party, manifest, log_hash, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
     );
     const json = JSON.stringify(m);
     await this.env.DB.batch(m.committee.map((c) => ins.bind(c.nodeId, m.jobId, m.round, m.attempt, c.index, json, logHash, now, m.deadlines.finalize)));
   }
 
-  async closeAssignments(jobId: string, round: number, attempt: number): Promise<void> {
-    await this.env.DB.prepare("UPDATE assignments SET status = 'closed' WHERE job_id = ? AND round = ? AND attempt = ?").bind(jobId, round, attempt).run();
-  }
-
-  async adjustReliability(ok: readonly string[], failed: readonly string[]): Promise<void> {
+  /** One D1 batch (a transaction): credits members whose assignment is still open, then closes the attempt's assignments. */
+  async closeAssignments(jobId: string, round: number, attempt: number, ok: readonly string[], failed: readonly string[]): Promise<void> {
     const upd = (col: "rounds_ok" | "rounds_failed") => this.env.DB.prepare(
-      `UPDATE nodes SET ${col} = ${col} + 1, reliability = (rounds_ok + ${col === "rounds_ok" ? 2 : 1}) * 1.0 / (rounds_ok + rounds_failed + 3) WHERE id = ?`,
+      `UPDATE nodes SET ${col} = ${col} + 1, reliability = (rounds_ok + ${col === "rounds_ok" ? 2 : 1}) * 1.0 / (rounds_ok + rounds_failed + 3)
+        WHERE id = ?1 AND EXISTS (SELECT 1 FROM assignments a WHERE a.node_id = ?1 AND a.job_id = ?2 AND a.round = ?3 AND a.attempt = ?4 AND a.status = 'open')`,
     );
-    const stmts = [...ok.map((n) => upd("rounds_ok").bind(n)), ...failed.map((n) => upd("rounds_failed").bind(n))];
-    if (stmts.length) await this.env.DB.batch(stmts);
+    await this.env.DB.batch([
+      ...ok.map((n) => upd("rounds_ok").bind(n, jobId, round, attempt)),
+      ...failed.map((n) => upd("rounds_failed").bind(n, jobId, round, attempt)),
+      this.env.DB.prepare("UPDATE assignments SET status = 'closed' WHERE job_id = ? AND round = ? AND attempt = ?").bind(jobId, round, attempt),
+    ]);
   }
 }

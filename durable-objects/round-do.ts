@@ -20,6 +20,10 @@
  *    connection time, and the runtime's auto-answered pings (answered without waking the
  *    object, timestamped per socket) — kept in memory and saved at each alarm, so a
  *    hibernated or restarted object still knows who fell silent.
+ *  - crash safety: state saved before anything leaves; a storage error resets the object
+ *    ({@link RoundDO.durably}); on start or a repeated `init` a live round (or an outcome the
+ *    JobDO has not acknowledged) gets its alarm back ({@link RoundDO.ensureAlarm}); envelopes
+ *    without a seq gap ({@link checkSequence}); proved with the JobDO by test/sim/.
  * It holds no decryption key: it stores ciphertexts and public values (phase names, results) only.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -33,7 +37,7 @@ import { jobObjectName } from "../protocol/names.ts";
 import type { RoundOutcome } from "./core/job-machine.ts";
 import { isRoundTerminal } from "./core/machines.ts";
 import {
-  alarmAt, checkEnvelope, DEFAULT_PROGRESS_MS, initRound, onAlarm, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
+  alarmAt, checkEnvelope, checkSequence, DEFAULT_PROGRESS_MS, initRound, onAlarm, phaseDeadline, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
   type RoundState, type RoundStep,
 } from "./core/round-referee.ts";
 
@@ -102,6 +106,7 @@ export class RoundDO extends DurableObject<Env> {
       const now = Date.now();
       const withSocket = new Set(ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as Attachment | null)?.party));
       this.heard = (this.state?.manifest.committee ?? []).map((_, i) => (withSocket.has(i) ? saved[i] ?? now : Math.max(saved[i] ?? 0, now)));
+      await this.ensureAlarm();
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -135,9 +140,12 @@ export class RoundDO extends DurableObject<Env> {
 
   // ------------------------------------------------------------------ RPC (JobDO, Worker)
 
-  /** Initialises the round from its manifest and arms the join deadline. Idempotent: an initialised round stays unchanged. */
+  /**
+   * Initialises the round from its manifest and arms the join deadline. Idempotent: an
+   * initialised round stays unchanged (its alarm is re-armed if a crash lost it).
+   */
   async init(manifest: RoundManifest, logEntryHash: string): Promise<void> {
-    if (this.state) return;
+    if (this.state) return this.ensureAlarm();
     const step = initRound(manifest, logEntryHash, { progressMs: progressTimeout(this.env) });
     this.state = step.state;
     this.loadCaches();
@@ -183,6 +191,7 @@ export class RoundDO extends DurableObject<Env> {
     if (!nodeId || !member) return new Response("not in this round's committee", { status: 403 });
     const party = member.index;
     for (const old of this.ctx.getWebSockets(`p${party}`)) {
+      this.keepHeard(old);
       try { old.close(4001, "replaced by a newer connection"); } catch { /* already closed */ }
     }
     const pair = new WebSocketPair();
@@ -212,11 +221,25 @@ export class RoundDO extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    this.keepHeard(ws);
     try { ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing"); } catch { /* already closed */ }
   }
 
-  override async webSocketError(_ws: WebSocket, _error: unknown): Promise<void> {
-    /* the socket is gone; the party may reconnect and resume from its cursor */
+  override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    this.keepHeard(ws); // the socket is gone; the party may reconnect and resume from its cursor
+  }
+
+  /**
+   * A socket is going away: its last auto-answered ping is the party's last sign of life, so
+   * it moves into the in-memory record (else a party that was only pinging — computing a long
+   * step — and then lost its connection for a moment would look silent since its last frame).
+   * Found by the simulation (test/sim/).
+   */
+  private keepHeard(ws: WebSocket): void {
+    const a = ws.deserializeAttachment() as Attachment | null;
+    if (!a || a.party >= this.heard.length) return;
+    const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+    this.heard[a.party] = Math.max(this.heard[a.party] ?? 0, a.connectedAt, pinged);
   }
 
   private async handle(ws: WebSocket, party: number, message: string | ArrayBuffer): Promise<void> {
@@ -243,7 +266,7 @@ export class RoundDO extends DurableObject<Env> {
         if (s.outcome) this.send(ws, this.outcomeFrame());
         return;
       case "abort":
-        return this.apply(onPartyAbort(s, party, frame, Date.now(), this.connectedParties()), ws);
+        return this.apply(onPartyAbort(s, party, frame, Date.now(), this.connectedParties(), this.heardNow()), ws);
       case "result": {
         let aggregate: Uint8Array;
         try { aggregate = fromBase64Url(frame.aggregate); } catch {
@@ -269,7 +292,7 @@ export class RoundDO extends DurableObject<Env> {
     if (bad) return refuse(bad);
     if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
     // The state may have moved while the signature was checked.
-    const late = checkEnvelope(this.state!, party, env, this.lastSeq(party));
+    const late = checkEnvelope(this.state!, party, env, this.lastSeq(party)) ?? checkSequence(env.seq, this.lastSeq(party));
     if (late) return refuse(late);
 
     // From here on synchronous: the envelope is accepted (seq and mailbox indices taken) and
@@ -279,7 +302,10 @@ export class RoundDO extends DurableObject<Env> {
     if (next !== this.state) {
       // Durable before any delivery leaves (the output gate holds sends until the write is done).
       this.state = next;
-      this.save().catch((e: unknown) => console.error("RoundDO: could not persist `released`", e));
+      this.save().catch((e: unknown) => {
+        console.error("RoundDO: could not persist `released`, resetting the object", e);
+        this.ctx.abort("storage error (released)"); // the envelope is not delivered; its sender re-sends it
+      });
     }
     this.lastSeqs.set(party, env.seq);
     const recipients = env.to === "all" ? next.manifest.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
@@ -379,17 +405,44 @@ export class RoundDO extends DurableObject<Env> {
     await this.apply(onAlarm(s, Date.now(), this.connectedParties(), heard));
   }
 
+  /**
+   * A live round, or an outcome the JobDO has not acknowledged, always has an alarm: a crash
+   * between writing the state and arming the alarm (or during the report) is repaired when the
+   * object starts or is initialised again. Idempotent.
+   */
+  private async ensureAlarm(): Promise<void> {
+    const s = this.state;
+    if (!s || (isRoundTerminal(s.phase) && !s.notifyPending) || (await this.ctx.storage.getAlarm()) !== null) return;
+    const now = Date.now();
+    await this.ctx.storage.setAlarm(s.notifyPending ? now : alarmAt(s, phaseDeadline(s), now));
+  }
+
+  /**
+   * Runs storage writes of a step. A failure resets the object (`ctx.abort`), so its memory
+   * never runs ahead of its storage: it restarts from what was stored, the parties reconnect
+   * and re-send what the relay does not have (welcome.lastSeq), the alarm repairs the rest.
+   */
+  private async durably(what: string, f: () => unknown): Promise<void> {
+    try {
+      await f();
+    } catch (e) {
+      console.error(`RoundDO: ${what} failed, resetting the object`, e);
+      this.ctx.abort(`storage error (${what})`);
+      throw e;
+    }
+  }
+
   /** Carries out a referee step. `ws` is the party that caused it; `result` its submitted aggregate. */
   private async apply(step: RoundStep, ws?: WebSocket, result?: { party: number; aggregate: Uint8Array; hash: string }): Promise<void> {
     const changed = step.state !== this.state;
     this.state = step.state;
     if (result && step.effects.some((e) => e.kind === "store-aggregate")) {
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO aggregates (party, hash, data) VALUES (?, ?, ?)", result.party, result.hash, result.aggregate);
+      await this.durably("aggregate", () => this.ctx.storage.sql.exec("INSERT OR REPLACE INTO aggregates (party, hash, data) VALUES (?, ?, ?)", result.party, result.hash, result.aggregate));
     }
-    if (changed) await this.save();
+    if (changed) await this.durably("state", () => this.save());
     for (const e of step.effects) {
       if (e.kind === "phase") for (const sock of this.ctx.getWebSockets()) this.send(sock, { v: 1, kind: "phase", phase: e.phase });
-      else if (e.kind === "alarm") await this.ctx.storage.setAlarm(alarmAt(this.state, e.at, Date.now()));
+      else if (e.kind === "alarm") await this.durably("alarm", () => this.ctx.storage.setAlarm(alarmAt(this.state!, e.at, Date.now())));
       else if (e.kind === "refuse" && ws) this.send(ws, { v: 1, kind: "error", code: e.code, detail: e.detail });
       else if (e.kind === "finish") await this.finish();
     }
@@ -410,7 +463,11 @@ export class RoundDO extends DurableObject<Env> {
     this.batchBytes = 0;
     this.ctx.storage.sql.exec("DELETE FROM mailbox");
     this.ctx.storage.sql.exec("DELETE FROM messages");
-    if (s.notifyPending) await this.notify();
+    if (s.notifyPending) {
+      // The report's retry is armed before the first try: a crash during it cannot strand the outcome.
+      await this.durably("alarm", () => this.ctx.storage.setAlarm(Date.now() + NOTIFY_RETRY_MS));
+      await this.notify();
+    }
   }
 
   private async notify(): Promise<void> {
@@ -424,7 +481,7 @@ export class RoundDO extends DurableObject<Env> {
       const r = this.ctx.storage.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM aggregates WHERE hash = ? LIMIT 1", o.aggregateHash).one();
       report = { ...at, outcome: "accepted", aggregate: new Uint8Array(r.data), transcriptHash: o.transcriptHash, excluded: o.excluded };
     } else {
-      report = { ...at, outcome: "aborted", code: o.code, culprits: o.culprits, detail: o.detail, released: s.released };
+      report = { ...at, outcome: "aborted", code: o.code, culprits: o.culprits, detail: o.detail, released: s.released, ...(o.during ? { during: o.during } : {}) };
     }
     try {
       await this.env.JOB_DO.get(this.env.JOB_DO.idFromName(jobObjectName(m.jobId))).roundFinished(report);

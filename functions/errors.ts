@@ -16,7 +16,7 @@ export type ApiErrorCode =
   | "bad-request" | "malformed-json" | "unsupported-media-type" | "validation-failed" | "payload-too-large"
   | "unauthorized" | "missing-signature" | "bad-signature" | "stale-timestamp" | "replay" | "unknown-node" | "forbidden"
   | "not-found" | "conflict" | "job-not-cancellable" | "not-in-committee" | "model-hash-mismatch" | "upgrade-required" | "invalid-task" | "plaintext-disabled" | "bad-spec-signature"
-  | "not-a-member" | "signing-key-missing" | "consortium-invalid"
+  | "not-a-member" | "signing-key-missing" | "consortium-invalid" | "spec-too-large"
   // FHE inference sub-app (functions/fhe): route codes, then the FHE module's own codes
   | "unknown-model" | "unknown-key" | "model-id-mismatch" | "key-set-too-large" | "key-quota-exceeded"
   | FheErrorCode

@@ -14,11 +14,12 @@ import { fieldByName } from "../../protocol/field/index.ts";
 import type { Field, FieldVec } from "../../protocol/field/types.ts";
 import type { LogEntry } from "../../protocol/log/index.ts";
 import { SecureSumParty, type OutboundMessage, type Predicate } from "../../protocol/mascot/party.ts";
+import type { PartyThread, ThreadParty } from "./party-thread.ts";
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 import type { LoadedDataset } from "../data/source.ts";
 import { checkAssignment } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
-import { reconnectDelay, runRelaySession, RoundAborted } from "./relay-session.ts";
+import { reconnectDelay, runRelaySession, RoundAborted, type RelayParty } from "./relay-session.ts";
 import { ApiClientError } from "../api/errors.ts";
 import { BaseOtCache } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
@@ -49,20 +50,17 @@ export interface AgentHost {
   coordinatorKey(client: NodeClient): Promise<Uint8Array>;
 }
 
-/** Test-only deviations, to prove the protocol catches them. Never set in production. */
-export interface FaultPlan {
-  /** Multiply the first input entry by 2^40 (breaks any range predicate). */
-  badInput?: boolean;
-  /**
-   * Set every entry covered by the job's L2-norm predicate to the largest value its range
-   * predicate allows: each entry passes the range check, the norm exceeds the bound.
-   */
-  bigNorm?: boolean;
-  /** Flip a byte of every outbound payload of this phase. */
-  tamperPhase?: string;
-  /** Called when the party reaches this phase (e.g. the CLI exits the process). */
-  crashAtPhase?: string;
-  onCrash?: () => void;
+/**
+ * Hooks that let a test make this node deviate, to prove the protocol catches it
+ * (client/agent/testing/faults.ts builds them from TWOPM_FAULT). Production never sets them.
+ */
+export interface AgentHooks {
+  /** Replaces the node's computed input before it enters the protocol. */
+  input?(field: Field, input: FieldVec, predicates: readonly Predicate[]): FieldVec;
+  /** Rewrites each outbound protocol message. */
+  tamper?(m: OutboundMessage): OutboundMessage;
+  /** Called when the party reaches a phase. */
+  onPhase?(phase: string): void;
 }
 
 export interface AgentOptions {
@@ -74,7 +72,7 @@ export interface AgentOptions {
   heartbeatSeconds: number;
   onEvent: (e: AgentEvent) => void;
   tasks?: Partial<Record<RoundManifest["jobType"], TaskHandler>>;
-  fault?: FaultPlan;
+  hooks?: AgentHooks;
   rng?: Rng;
   /** What this node agrees to take part in (policy.ts). */
   policy: NodePolicy;
@@ -84,6 +82,12 @@ export interface AgentOptions {
   membership?: Membership;
   /** Seconds without any relay progress after which the node leaves a round (default 120). */
   stallSeconds?: number;
+  /**
+   * Run the rounds' MASCOT parties in this thread (party-thread.ts, Node), so protocol steps
+   * never block the relay session's pings. Absent: the parties run on the agent's own thread
+   * (the browser node, in-process tests).
+   */
+  partyThread?: PartyThread;
 }
 
 /** Grace after a round's finalize deadline before the node leaves it on its own. */
@@ -98,7 +102,12 @@ export function viewHash(logEntryHash: string): Uint8Array {
   return sha256(concatBytes(utf8("2pm/view/v1"), new Uint8Array([0]), fromHex(logEntryHash)));
 }
 
-const defaultTasks: Partial<Record<RoundManifest["jobType"], TaskHandler>> = {
+/**
+ * The node side of the job-type registry (protocol/jobs/registry.ts): one task per job type
+ * (a type without one fails to compile); each parses its task and derives its predicates
+ * through the registry entry of its type.
+ */
+const defaultTasks: Record<RoundManifest["jobType"], TaskHandler> = {
   stats: async (manifest, dataset, field) => statsInput(manifest, dataset, field),
   // tfjs is loaded only by nodes that actually run a learning round.
   learning: async (...args) => (await import("./tasks/learning.ts")).learningInput(...args),
@@ -232,8 +241,9 @@ export class NodeAgent {
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
     const t0 = performance.now();
     /** Set once the node has joined the relay session (from then on it never declines). */
-    let joinedParty: SecureSumParty | undefined;
+    let joinedParty: RelayParty | undefined;
     let peers: string[] = [];
+    let threadParty: ThreadParty | undefined;
     try {
       const log = await this.fetchLog(a.jobId);
       checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey, this.o.keys.kxPublicKey);
@@ -244,15 +254,18 @@ export class NodeAgent {
       if (!handler) throw new Error(`this node does not run ${m.jobType} jobs`);
       const field = fieldByName(m.field);
       const local = await handler(m, dataset, field, this.client, log, a.index);
-      const input = this.o.fault?.badInput ? this.corrupt(field, local.input) : this.o.fault?.bigNorm ? inflateNorm(field, local.input, local.predicates) : local.input;
+      const input = this.o.hooks?.input ? this.o.hooks.input(field, local.input, local.predicates) : local.input;
       this.o.onEvent({ kind: "computed", ...id, length: input.length, ms: performance.now() - t0 });
       const predicates = [...m.validation.predicates.map(toPartyPredicate), ...local.predicates];
       const sessionId = fromBase64Url(m.sessionId);
       peers = m.committee.map((c) => c.nodeId).filter((n) => n !== this.client.nodeId);
-      const party = new SecureSumParty({ field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId, ...(m.mode === "validated" && local.noise ? { noise: local.noise } : {}) }, input, this.rng,
-        { baseOts: this.baseOts.forSession(m.committee.map((c) => c.nodeId)) });
+      const partyConfig = { field, parties: m.committee.length, me: a.index, mode: m.mode, length: input.length, predicates: m.mode === "validated" ? predicates : [], sessionId, ...(m.mode === "validated" && local.noise ? { noise: local.noise } : {}) };
+      const committeeIds = m.committee.map((c) => c.nodeId);
+      const party: RelayParty = this.o.partyThread
+        ? (threadParty = await this.o.partyThread.party(partyConfig, input, committeeIds))
+        : new SecureSumParty(partyConfig, input, this.rng, { baseOts: this.baseOts.forSession(committeeIds) });
       const committee = m.committee.map((c) => ({ nodeId: c.nodeId, identityPublicKey: fromBase64Url(c.identityKey), kxPublicKey: fromBase64Url(c.kxKey) }));
-      const fault = this.o.fault;
+      const hooks = this.o.hooks;
       const traffic = { sent: 0, received: 0 };
       // Write-ahead: from here on the output may be opened; a crash leaves "unknown" (= released).
       await this.o.ledger.join(a.jobId, m.schemaId, a.round, a.attempt, m.committee.map((c) => c.nodeId), Date.now());
@@ -266,18 +279,18 @@ export class NodeAgent {
         stallMs: Math.max((this.o.stallSeconds ?? 120) * 1000, m.deadlines.join - Date.now() + 30_000),
         onPhase: (phase) => {
           this.o.onEvent({ kind: "phase", ...id, phase });
-          if (fault?.crashAtPhase && phase === fault.crashAtPhase) fault.onCrash?.();
+          hooks?.onPhase?.(phase);
         },
-        ...(fault?.tamperPhase ? { tamper: (msg: OutboundMessage) => (msg.phase === fault.tamperPhase ? flipByte(msg) : msg) } : {}),
+        ...(hooks?.tamper ? { tamper: hooks.tamper } : {}),
       });
       await this.o.ledger.settle(a.jobId, a.round, a.attempt, party.outputReleased);
-      this.baseOts.forget(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: also forget peers whose input was excluded
+      await this.forgetBaseOts(result.excluded.map((j) => m.committee[j]?.nodeId ?? "")); // conservative: also forget peers whose input was excluded
       this.o.onEvent({ kind: "round-done", ...id, excluded: result.excluded, ms: performance.now() - t0, bytesSent: traffic.sent, bytesReceived: traffic.received });
     } catch (e) {
       if (joinedParty) await this.o.ledger.settle(a.jobId, a.round, a.attempt, joinedParty.outputReleased).catch((err: unknown) => {
         this.o.onEvent({ kind: "warning", detail: `ledger: ${(err as Error).message}` });
       });
-      this.baseOts.forget(peers); // never retry a KOS check against the same Δ after a failure
+      await this.forgetBaseOts(peers); // never retry a KOS check against the same Δ after a failure
       if (e instanceof RoundAborted) this.o.onEvent({ kind: "round-aborted", ...id, code: e.code, culprits: e.culprits, detail: e.message });
       else {
         this.o.onEvent({ kind: "rejected", ...id, detail: (e as Error).message, ...(e instanceof PolicyDeclined ? { code: e.code } : {}) });
@@ -290,36 +303,15 @@ export class NodeAgent {
           });
         }
       }
+    } finally {
+      await threadParty?.dispose();
     }
   }
 
-  private corrupt(field: Field, v: FieldVec): FieldVec {
-    const out = field.slice(v, 0, v.length);
-    field.set(out, 0, (field.get(out, 0) + (1n << 40n)) % field.p);
-    return out;
+  /** Forgets the kept base OTs shared with these nodes, wherever the parties run. */
+  private async forgetBaseOts(nodeIds: readonly string[]): Promise<void> {
+    this.baseOts.forget(nodeIds);
+    await this.o.partyThread?.forget(nodeIds);
   }
-}
 
-/** Test-only (FaultPlan.bigNorm): every L2-covered entry at the largest in-range value. */
-function inflateNorm(field: Field, v: FieldVec, predicates: readonly Predicate[]): FieldVec {
-  const l2 = predicates.find((p) => p.kind === "l2-norm");
-  if (!l2) return v;
-  const out = field.slice(v, 0, v.length);
-  const [s, e] = l2.indices ?? [0, v.length];
-  for (let i = s; i < e; i++) {
-    const range = predicates.find((p) => p.kind === "range" && i >= (p.indices?.[0] ?? 0) && i < (p.indices?.[1] ?? v.length));
-    if (range?.kind !== "range") continue;
-    const offset = range.offset ?? 0n;
-    const max = (1n << BigInt(range.bits)) - 1n - offset; // x + offset ∈ [0, 2^bits)
-    field.set(out, i, ((max % field.p) + field.p) % field.p);
-  }
-  return out;
-}
-
-function flipByte(m: OutboundMessage): OutboundMessage {
-  // Flip the low bit of the last 8-byte word: for field-encoded payloads that is the least
-  // significant byte of the last element, so the value stays canonical but is wrong.
-  const payload = m.payload.slice();
-  if (payload.length) payload[Math.max(0, payload.length - 8)]! ^= 0x01;
-  return { ...m, payload };
 }

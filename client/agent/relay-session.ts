@@ -54,7 +54,21 @@ import { decodeDelivery, type ServerFrame } from "../../protocol/api/frames.ts";
 import { bytesEqual, concatBytes, toBase64Url, utf8 } from "../../protocol/encoding.ts";
 import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
 import type { Field } from "../../protocol/field/types.ts";
-import type { OutboundMessage, SecureSumParty, SecureSumResult } from "../../protocol/mascot/party.ts";
+import type { InboundMessage, OutboundMessage, SecureSumResult } from "../../protocol/mascot/party.ts";
+
+/**
+ * What the relay session needs of a party: protocol/mascot's SecureSumParty in this thread, or
+ * a party in the agent's party thread (party-thread.ts ThreadParty), whose calls are async.
+ * Calls never overlap: each is awaited before the next.
+ */
+export interface RelayParty {
+  readonly phase: string;
+  readonly done: boolean;
+  readonly result: SecureSumResult | undefined;
+  readonly outputReleased: boolean;
+  start(): OutboundMessage[] | Promise<OutboundMessage[]>;
+  receiveAsync(m: InboundMessage): Promise<OutboundMessage[]>;
+}
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 
 /** Mailbox entries processed between acknowledgements to the relay. */
@@ -189,7 +203,7 @@ export interface RelaySessionOptions {
   nodeId: string;
   keys: NodeKeys;
   ctx: RoundContext;
-  party: SecureSumParty;
+  party: RelayParty;
   field: Field;
   rng?: Rng;
   /** Called with the party's phase whenever it changes (for the terminal and logs). */
@@ -441,7 +455,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         viewOk[from] = true;
         if (viewOk.every(Boolean)) {
           partyStarted = true;
-          emit(party.start());
+          emit(await party.start());
           for (const m of early.splice(0)) {
             if (finished) return;
             await feed(m.from, m.phase, m.payload);

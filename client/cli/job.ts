@@ -6,7 +6,8 @@ import type { ApiClient } from "../api/client.ts";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { verifyJobLog } from "../../protocol/jobs/audit.ts";
 import type { LogEntry } from "../../protocol/log/index.ts";
-import { validateStatsTask } from "../../protocol/jobs/stats.ts";
+import { validateSpec } from "../../protocol/jobs/registry.ts";
+import { SpecLimitError } from "../../protocol/jobs/limits.ts";
 import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { formatStatsResult } from "../../protocol/stats/format.ts";
 import { formatLearningResult } from "../../protocol/jobs/learning-format.ts";
@@ -57,13 +58,8 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
     const i = r.error.issues[0]!;
     throw new CliError(`job spec ${file}: ${i.path.join(".") || "(root)"}: ${i.message}`);
   }
-  if (r.data.type === "stats") {
-    try {
-      validateStatsTask(r.data.task, r.data.field, r.data.committee.size, r.data.schemaId, r.data.mode);
-    } catch (e) {
-      throw new CliError(`job spec ${file}: task: ${(e as Error).message}`);
-    }
-  }
+  // A learning task still holds CLI-side inputs (schema, bounds) here: prepareSpec checks it once they are gone.
+  if (r.data.type === "stats") checkSubmittable(r.data, `job spec ${file}`);
   return r.data;
 }
 
@@ -78,10 +74,24 @@ export async function prepareSpec(op: ApiClient, spec: JobSpec, print: (s: strin
   checkLearningSpec(task, schema);
   const clean: JobSpec = { ...spec, task };
   const pre = (task.model as { preprocessing?: { standardize?: boolean } } | undefined)?.preprocessing;
-  if (!pre?.standardize || task.standardization) return clean;
+  if (!pre?.standardize || task.standardization) return checkSubmittable(clean, "job spec");
   if (!schema || !bounds?.bounds) throw new CliError("a standardising learning spec needs task.schema and task.bounds (declared feature ranges) for its feature-moments job");
   const { spec: ready } = await withFederatedStandardization(op, clean, parseDatasetSchema(schema, "task.schema"), bounds.bounds, print);
-  return ready;
+  return checkSubmittable(ready, "job spec");
+}
+
+/**
+ * The coordinator's own submission checks (protocol/jobs/registry.ts: the task parsed as the
+ * coordinator parses it, and the limits it can serve), run before anything is sent or run.
+ * Returns the spec; throws CliError naming the problem.
+ */
+function checkSubmittable(spec: JobSpec, what: string): JobSpec {
+  try {
+    validateSpec(spec);
+  } catch (e) {
+    throw new CliError(`${what}: ${e instanceof SpecLimitError ? "too large for the coordinator: " : "task: "}${(e as Error).message}`);
+  }
+  return spec;
 }
 
 /**

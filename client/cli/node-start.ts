@@ -4,6 +4,7 @@
  * The coordinator's log key is pinned on first start (`coordinator-key.json`) and checked
  * on every later start.
  */
+import { PartyThread } from "../agent/party-thread.ts";
 import { describeEvent } from "../agent/describe-event.ts";
 import { promises as fs } from "node:fs";
 import os from "node:os";
@@ -11,7 +12,7 @@ import path from "node:path";
 import { fromBase64Url, toBase64Url, bytesEqual } from "../../protocol/encoding.ts";
 import { parseNodeConfig, type NodeConfig } from "../agent/config.ts";
 import { FileKeyStore } from "../agent/node-key-store.ts";
-import { NodeAgent, type AgentEvent, type FaultPlan } from "../agent/agent.ts";
+import { NodeAgent, type AgentEvent, type AgentHooks } from "../agent/agent.ts";
 import { watchDataSource, type LoadedDataset } from "../data/source.ts";
 import { loadSchemaFile, nodeFsAdapter } from "../data/node-fs.ts";
 import type { NodeClient } from "../agent/node-client.ts";
@@ -23,15 +24,14 @@ import { CliError } from "./errors.ts";
 import { jsonOption } from "./output.ts";
 import { Progress } from "./progress.ts";
 
-/** Parses TWOPM_FAULT (test-only): "bad-input", "big-norm", "tamper:<phase>", "crash:<phase>". */
-export function faultFromEnv(v: string | undefined): FaultPlan | undefined {
-  if (!v) return undefined;
-  if (v === "bad-input") return { badInput: true };
-  if (v === "big-norm") return { bigNorm: true };
-  const [kind, phase] = v.split(":");
-  if (kind === "tamper" && phase) return { tamperPhase: phase };
-  if (kind === "crash" && phase) return { crashAtPhase: phase, onCrash: () => { console.error(`fault: crashing at phase ${phase}`); process.exit(137); } };
-  throw new CliError(`TWOPM_FAULT: unknown fault ${JSON.stringify(v)}`);
+/** TWOPM_FAULT (test-only): loads the testing module only when a fault is asked for. Throws CliError for an unknown fault. */
+async function testFaultHooks(v: string): Promise<AgentHooks> {
+  const { faultFromEnv, faultHooks } = await import("../agent/testing/faults.ts");
+  try {
+    return faultHooks(faultFromEnv(v));
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
 }
 
 /** A ledger file written atomically (temp file + rename), mode 0600. */
@@ -122,7 +122,9 @@ export async function nodeStart(args: string[]): Promise<number> {
     datasets,
     heartbeatSeconds: config.heartbeatSeconds,
     onEvent: print,
-    fault: faultFromEnv(process.env.TWOPM_FAULT),
+    ...(process.env.TWOPM_FAULT ? { hooks: await testFaultHooks(process.env.TWOPM_FAULT) } : {}),
+    // Protocol steps run in a worker thread, so the relay keeps hearing this node while it computes (TWOPM_PARTY_THREAD=0: in the main thread).
+    ...(process.env.TWOPM_PARTY_THREAD === "0" ? {} : { partyThread: new PartyThread() }),
     policy: config.policy,
     ledger,
     ...(membership ? { membership } : {}),

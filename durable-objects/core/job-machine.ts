@@ -21,13 +21,13 @@
  * round 0). Model k is the global model after k aggregated rounds (model 0 the initial one).
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { RoundAbortCode } from "../../protocol/api/frames.ts";
+import type { RoundAbortCode, RoundPhase } from "../../protocol/api/frames.ts";
 import { deriveSessionId, type JobSpec, type JobStatus, type JobSummary, type RoundInfo, type RoundManifest } from "../../protocol/api/schemas.ts";
 import { toBase64Url, toHex } from "../../protocol/encoding.ts";
 import type { SpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { appendEntry, objectHash, type LogBody, type LogEntry } from "../../protocol/log/index.ts";
 import type { Rng } from "../../protocol/rng.ts";
-import { engines, type ReduceOutput } from "./job-types.ts";
+import { engines, type ReduceOutput, type StoredModel } from "./job-types.ts";
 import { isJobTerminal, transitionJob } from "./machines.ts";
 import { isEligible, selectAvoiding, type Candidate } from "./selection.ts";
 
@@ -36,7 +36,9 @@ export type RoundOutcome =
   | { jobId: string; round: number; attempt: number; outcome: "accepted"; aggregate: Uint8Array; transcriptHash: string; excluded: number[] }
   | { jobId: string; round: number; attempt: number; outcome: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string;
       /** True once any member sent an output-opening message (open.sum, lin.open, plain.open): the output may be known to a corrupt member. */
-      released?: boolean };
+      released?: boolean;
+      /** The round's phase when it aborted (`waiting`: before every member had joined). */
+      during?: RoundPhase };
 
 /** The last log entry, as much of it as the next entry's chaining needs. */
 export type LogHead = Pick<LogEntry, "seq" | "hash" | "timestamp">;
@@ -52,7 +54,11 @@ export interface JobState {
   round: number;
   attempt: number;
   /** The open attempt: its committee (node ids, party order), the seq of the log entry that published its manifest, and whether its RoundDO holds the manifest. */
-  open: { committee: string[]; seq: number; delivered: boolean } | null;
+  open: {
+    committee: string[]; seq: number; delivered: boolean;
+    /** When the attempt opened and its join deadline (Unix ms), and when its assignments were confirmed written (null until then). Absent in older states. */
+    openedAt?: number; joinAt?: number; assignedAt?: number | null;
+  } | null;
   /** Waiting for enough eligible nodes for (round, attempt) since this time (Unix ms). */
   waitingSince: number | null;
   /** When the JobDO's one alarm should fire (next selection try, manifest redelivery), or null. */
@@ -69,20 +75,37 @@ export interface JobState {
   reduceState: unknown;
   result: unknown;
   error: string | null;
+  /**
+   * The outbox: effects of committed steps not yet confirmed done, oldest first (every kind
+   * but `log` and `put-model`, which are carried out with or before the commit). Written in
+   * the same atomic commit as the state and its log entries, so a crash or storage error
+   * after the commit loses nothing: the runner (job-runner.ts) carries the outbox out after
+   * each commit and again on the next call or alarm. Every effect in it is idempotent.
+   * Absent in states stored before the outbox existed (read as empty).
+   */
+  outbox?: JobEffect[];
 }
 
-/** What a step asks its caller to do, in order. */
+/**
+ * What a step asks its caller to do, in order. `log` entries are committed atomically with
+ * the state; `put-model` (content fixed by the state: a reduce is deterministic) is written
+ * before that commit; every other effect goes to the state's outbox and must be idempotent.
+ */
 export type JobEffect =
   | { kind: "log"; entry: LogEntry }
-  | { kind: "put-model"; round: number; bytes: Uint8Array; hash: string }
+  /** `carry`: the job type's private state stored beside the model (never served). */
+  | { kind: "put-model"; round: number; bytes: Uint8Array; hash: string; carry?: Uint8Array }
   /** Give the RoundDO the manifest published by log entry `seq` (idempotent); report success with {@link manifestDelivered}. */
   | { kind: "init-round"; seq: number }
-  /** Write the committee's assignments (after init-round, so the RoundDO exists when nodes come). */
-  | { kind: "assign"; manifest: RoundManifest; logHash: string }
-  /** Close the attempt's assignments (the membership record stays). */
-  | { kind: "unassign"; round: number; attempt: number }
+  /** Write the committee's assignments from the manifest published by log entry `seq` (after init-round, so the RoundDO exists when nodes come). */
+  | { kind: "assign"; seq: number }
+  /**
+   * Close the attempt's assignments (the membership record stays) and, in the same
+   * transaction, credit each member whose assignment was still open: one good round for `ok`,
+   * one failed round for `failed`. Exactly once per member and attempt, however often repeated.
+   */
+  | { kind: "unassign"; round: number; attempt: number; ok: string[]; failed: string[] }
   | { kind: "cancel-round"; round: number; attempt: number }
-  | { kind: "reliability"; ok: string[]; failed: string[] }
   /** Write the job's catalogue row (D1) from the state. */
   | { kind: "catalogue" }
   /** Load the eligible candidates and call {@link plan}. */
@@ -150,10 +173,10 @@ class Draft {
     this.emit({ kind: "catalogue" });
   }
 
-  model(round: number, bytes: Uint8Array): void {
+  model(round: number, bytes: Uint8Array, carry?: Uint8Array): void {
     const hash = toHex(sha256(bytes));
     this.s.models[round] = hash;
-    this.emit({ kind: "put-model", round, bytes, hash });
+    this.emit({ kind: "put-model", round, bytes, hash, ...(carry ? { carry } : {}) });
     this.log({ kind: "model", round, modelHash: hash, bytes: bytes.length });
   }
 
@@ -188,7 +211,7 @@ export function createJob(jobId: string, spec: JobSpec, submitter: SpecSignature
   const now = ctx.now;
   const d = new Draft({
     jobId, spec, specHash: objectHash(spec), status: "pending", createdAt: now, updatedAt: now, round: 0, attempt: 0, open: null,
-    waitingSince: null, wakeAt: null, excluded: [], failedCommittees: [], declines: [], models: {}, head: null, reduceState: null, result: null, error: null,
+    waitingSince: null, wakeAt: null, excluded: [], failedCommittees: [], declines: [], models: {}, head: null, reduceState: null, result: null, error: null, outbox: [],
   }, ctx);
   d.log({ kind: "job", jobId, specHash: d.s.specHash, spec, submitter });
   const init = engines[spec.type].init(spec);
@@ -249,14 +272,36 @@ export function plan(state: JobState, candidates: readonly Candidate[], ctx: Job
   };
   const entry = d.log({ kind: "manifest", round, attempt, manifestHash: objectHash(manifest), manifest });
   d.log({ kind: "dataset-commitments", round, attempt, commitments: committee.map((c) => ({ nodeId: c.nodeId, schemaId: spec.schemaId, rows: c.rows, commitment: c.commitment })) });
-  s.open = { committee: committee.map((c) => c.nodeId), seq: entry.seq, delivered: false };
+  s.open = { committee: committee.map((c) => c.nodeId), seq: entry.seq, delivered: false, openedAt: now, joinAt, assignedAt: null };
   s.waitingSince = null;
-  s.wakeAt = now + RETRY_MS; // redelivers the manifest unless manifestDelivered() clears it first
+  s.wakeAt = null; // the manifest's delivery and the assignments are retried from the outbox until done
   if (s.status === "pending") d.status("running", `round ${round + 1} started`);
   s.updatedAt = now;
-  d.emit({ kind: "init-round", seq: entry.seq }, { kind: "assign", manifest, logHash: entry.hash }, { kind: "catalogue" });
+  d.emit({ kind: "init-round", seq: entry.seq }, { kind: "assign", seq: entry.seq }, { kind: "catalogue" });
   return d.done(undefined);
 }
+
+/** The assignments of the manifest of log entry `seq` were written at `now`: if that is the open attempt's, its members can join from then on. */
+export function assignmentsWritten(state: JobState, seq: number, now: number): JobState {
+  if (!state.open || state.open.seq !== seq || state.open.assignedAt != null) return state;
+  return { ...state, open: { ...state.open, assignedAt: now } };
+}
+
+/**
+ * Whether the coordinator itself made the open attempt's members late: its assignments were
+ * written (a storage outage delayed them in the outbox) less than half the join window, at most
+ * {@link ASSIGN_MARGIN_MS}, before the join deadline — or not confirmed at all. Unknown (false)
+ * for states from before these fields existed.
+ */
+function assignedLate(open: NonNullable<JobState["open"]>): boolean {
+  if (open.joinAt === undefined || open.openedAt === undefined || open.assignedAt === undefined) return false;
+  if (open.assignedAt === null) return true;
+  const margin = Math.min(ASSIGN_MARGIN_MS, (open.joinAt - open.openedAt) / 2);
+  return open.assignedAt > open.joinAt - margin;
+}
+
+/** See {@link assignedLate}. */
+export const ASSIGN_MARGIN_MS = 10_000;
 
 /** The RoundDO acknowledged the manifest of log entry `seq`: if that is the open attempt's, no redelivery is needed. */
 export function manifestDelivered(state: JobState, seq: number): JobState {
@@ -266,14 +311,19 @@ export function manifestDelivered(state: JobState, seq: number): JobState {
 
 /**
  * The JobDO's alarm: retries selection while waiting for nodes, or redelivers the open
- * attempt's manifest. Idempotent, and harmless when early (both are retries).
+ * attempt's manifest if it is undelivered and not already in the outbox (a state stored
+ * before the outbox existed). Idempotent, and harmless when early (both are retries).
  */
 export function onWake(state: JobState): Step {
   const s = state;
   const none: Step = { state: s, effects: [], result: undefined };
   if (isJobTerminal(s.status) || s.wakeAt === null) return none;
-  if (s.open) return s.open.delivered ? none : { ...none, effects: [{ kind: "init-round", seq: s.open.seq }] };
-  return s.waitingSince !== null ? { ...none, effects: [{ kind: "select" }] } : none;
+  if (s.open) {
+    const seq = s.open.seq;
+    const queued = (s.outbox ?? []).some((e) => e.kind === "init-round" && e.seq === seq);
+    return s.open.delivered || queued ? none : { ...none, effects: [{ kind: "init-round", seq }] };
+  }
+  return s.waitingSince !== null && !(s.outbox ?? []).some((e) => e.kind === "select") ? { ...none, effects: [{ kind: "select" }] } : none;
 }
 
 /**
@@ -283,29 +333,31 @@ export function onWake(state: JobState): Step {
  * Aborted: culprits excluded, the attempt's committee remembered if no one was named, then
  * `output-released` if the output may have been opened, else a new attempt within the retry
  * budget, else failed.
+ * `model`: the stored global model the round started from (JobStore.getModel of
+ * `state.round`), which the job type's reduce needs; weights are never kept in the state.
  */
-export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext, "now" | "signingKey">): Step<{ applied: boolean }> {
+export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext, "now" | "signingKey">, model: StoredModel | null = null): Step<{ applied: boolean }> {
   if (!state.open || state.round !== o.round || state.attempt !== o.attempt || state.jobId !== o.jobId) return { state, effects: [], result: { applied: false } };
   const d = new Draft(state, ctx);
   const s = d.s;
-  const committee = s.open!.committee;
+  const opened = s.open!;
+  const committee = opened.committee;
   s.open = null;
   s.wakeAt = null;
-  d.emit({ kind: "unassign", round: o.round, attempt: o.attempt });
   if (o.outcome === "accepted") {
     const hash = toHex(sha256(o.aggregate));
-    d.emit({ kind: "reliability", ok: committee, failed: [] });
+    d.emit({ kind: "unassign", round: o.round, attempt: o.attempt, ok: committee, failed: [] });
     const result = { kind: "result", round: o.round, attempt: o.attempt, aggregateHash: hash, transcriptHash: o.transcriptHash, excluded: o.excluded } as const;
     let out: ReduceOutput;
     try {
-      out = engines[s.spec.type].reduce(s.spec, s.reduceState, { round: o.round, attempt: o.attempt, bytes: o.aggregate, hash, transcriptHash: o.transcriptHash, excluded: o.excluded, committee });
+      out = engines[s.spec.type].reduce(s.spec, s.reduceState, { round: o.round, attempt: o.attempt, bytes: o.aggregate, hash, transcriptHash: o.transcriptHash, excluded: o.excluded, committee }, model);
       objectHash(out.result); // throws if the result cannot be logged (e.g. a non-finite number)
     } catch (e) {
       d.log({ ...result, done: true });
       d.fail(`reduce-failed: ${e instanceof Error ? e.message.slice(0, 300) : "unknown error"}`);
       return d.done({ applied: true });
     }
-    if (out.model) d.model(o.round + 1, out.model);
+    if (out.model) d.model(o.round + 1, out.model, out.carry);
     const done = out.done || o.round + 1 >= engines[s.spec.type].roundLimit(s.spec);
     d.log({ ...result, done, result: out.result });
     s.reduceState = out.state;
@@ -318,17 +370,22 @@ export function onOutcome(state: JobState, o: RoundOutcome, ctx: Pick<JobContext
     }
     return d.done({ applied: true });
   }
-  // Culprits only as the RoundDO observed them (absent, declined, equivocating).
-  const culprits = [...new Set(o.culprits.map((i) => committee[i]).filter((x): x is string => typeof x === "string"))];
-  d.log({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail: o.detail, released: o.released === true });
+  // Culprits only as the RoundDO observed them (absent, declined, equivocating) — except absence
+  // at the join deadline of members the coordinator itself assigned late (a storage outage):
+  // that is the coordinator's fault, so no one is named and the committee is not a failed one.
+  const named = [...new Set(o.culprits.map((i) => committee[i]).filter((x): x is string => typeof x === "string"))];
+  const late = o.code === "timeout" && o.during === "waiting" && named.length > 0 && assignedLate(opened);
+  const culprits = late ? [] : named;
+  const detail = late ? `${o.detail}; not blamed: the coordinator wrote this attempt's assignments late` : o.detail;
+  d.log({ kind: "abort", round: o.round, attempt: o.attempt, code: o.code, culprits, detail, released: o.released === true });
   s.excluded = [...new Set([...s.excluded, ...culprits])];
-  if (culprits.length === 0) s.failedCommittees.push({ round: o.round, committee });
+  if (culprits.length === 0 && !late) s.failedCommittees.push({ round: o.round, committee });
   if (o.code === "declined") {
     const who = culprits.length ? `node ${culprits.map((n) => n.slice(0, 8)).join(", ")}: ` : "";
     s.declines = [...new Set([...s.declines, `${who}${o.detail.replace(/^party \d+ declined: /, "")}`])].slice(0, 5);
   }
   // A decline is not a failure: the node is excluded from this job but keeps its reliability.
-  d.emit({ kind: "reliability", ok: committee.filter((n) => !culprits.includes(n)), failed: o.code === "declined" ? [] : culprits });
+  d.emit({ kind: "unassign", round: o.round, attempt: o.attempt, ok: committee.filter((n) => !culprits.includes(n)), failed: o.code === "declined" ? [] : culprits });
   if (o.code === "cancelled" || isJobTerminal(s.status)) return d.done({ applied: true });
   if (o.released) {
     // One output per round (DESIGN §1): the attempt may already have opened its output to a
@@ -351,7 +408,7 @@ export function cancelJob(state: JobState, ctx: Pick<JobContext, "now" | "signin
   const d = new Draft(state, ctx);
   const s = d.s;
   d.status("cancelled", "cancelled by the submitter"); // also ends the open attempt in the log (roundsFromLog)
-  if (s.open) d.emit({ kind: "unassign", round: s.round, attempt: s.attempt }, { kind: "cancel-round", round: s.round, attempt: s.attempt });
+  if (s.open) d.emit({ kind: "unassign", round: s.round, attempt: s.attempt, ok: [], failed: [] }, { kind: "cancel-round", round: s.round, attempt: s.attempt });
   s.open = null;
   s.waitingSince = null;
   s.wakeAt = null;

@@ -8,6 +8,7 @@ import type { LogEntry } from "../../protocol/log/index.ts";
 import type { JobState } from "./job-machine.ts";
 import type { Candidate } from "./selection.ts";
 import type { JobStore, RoundPort } from "./store.ts";
+import type { StoredModel } from "./job-types.ts";
 
 export class MemoryJobStore implements JobStore {
   state: JobState | null = null;
@@ -15,7 +16,7 @@ export class MemoryJobStore implements JobStore {
   alarm: number | null = null;
   /** The registry: every node with a dataset of the job's schema (tests edit it). */
   nodes: Candidate[] = [];
-  readonly models = new Map<string, { bytes: Uint8Array; hash: string }>();
+  readonly models = new Map<string, { bytes: Uint8Array; hash: string; carry?: Uint8Array }>();
   readonly catalogueRows = new Map<string, Pick<JobState, "status" | "round" | "attempt" | "error">>();
   /** `${jobId}/${round}/${attempt}/${nodeId}` → open or closed. */
   readonly assignments = new Map<string, "open" | "closed">();
@@ -24,21 +25,24 @@ export class MemoryJobStore implements JobStore {
   async loadState(): Promise<JobState | null> {
     return structuredClone(this.state);
   }
-  async saveState(s: JobState): Promise<void> {
+  /** All or nothing: a seq gap throws before anything is written. */
+  async commit(s: JobState, entries: readonly LogEntry[], alarm: number | null): Promise<void> {
+    entries.forEach((e, i) => {
+      if (e.seq !== this.entries.length + i) throw new RangeError(`log seq ${e.seq} after ${this.entries.length + i} entries`);
+    });
+    for (const e of entries) this.entries.push(structuredClone(e));
     this.state = structuredClone(s);
-  }
-  appendLog(e: LogEntry): void {
-    if (e.seq !== this.entries.length) throw new RangeError(`log seq ${e.seq} after ${this.entries.length} entries`);
-    this.entries.push(structuredClone(e));
+    this.alarm = alarm;
   }
   readLog(from: number, limit = Infinity): LogEntry[] {
     return this.entries.slice(from, from + limit);
   }
-  async setAlarm(at: number | null): Promise<void> {
-    this.alarm = at;
+  async putModel(jobId: string, round: number, bytes: Uint8Array, hash: string, carry?: Uint8Array): Promise<void> {
+    this.models.set(`${jobId}/${round}`, { bytes, hash, ...(carry ? { carry } : {}) });
   }
-  async putModel(jobId: string, round: number, bytes: Uint8Array, hash: string): Promise<void> {
-    this.models.set(`${jobId}/${round}`, { bytes, hash });
+  async getModel(jobId: string, round: number): Promise<StoredModel | null> {
+    const m = this.models.get(`${jobId}/${round}`);
+    return m ? { bytes: m.bytes, carry: m.carry ?? null } : null;
   }
   async candidates(spec: JobSpec, seenSince: number): Promise<Candidate[]> {
     return this.nodes.filter((n) => n.rows >= spec.eligibility.minRows && n.lastSeen >= seenSince && n.online);
@@ -46,19 +50,22 @@ export class MemoryJobStore implements JobStore {
   async catalogue(s: JobState): Promise<void> {
     this.catalogueRows.set(s.jobId, { status: s.status, round: s.round, attempt: s.attempt, error: s.error });
   }
+  /** Never re-opens a closed assignment (a repeated `assign` after `unassign` would credit its members twice). */
   async openAssignments(m: RoundManifest): Promise<void> {
-    for (const c of m.committee) this.assignments.set(`${m.jobId}/${m.round}/${m.attempt}/${c.nodeId}`, "open");
+    for (const c of m.committee) {
+      const k = `${m.jobId}/${m.round}/${m.attempt}/${c.nodeId}`;
+      if (!this.assignments.has(k)) this.assignments.set(k, "open");
+    }
   }
-  async closeAssignments(jobId: string, round: number, attempt: number): Promise<void> {
-    for (const k of this.assignments.keys()) if (k.startsWith(`${jobId}/${round}/${attempt}/`)) this.assignments.set(k, "closed");
-  }
-  async adjustReliability(ok: readonly string[], failed: readonly string[]): Promise<void> {
+  async closeAssignments(jobId: string, round: number, attempt: number, ok: readonly string[], failed: readonly string[]): Promise<void> {
+    const open = (n: string) => this.assignments.get(`${jobId}/${round}/${attempt}/${n}`) === "open";
     const bump = (n: string, k: "ok" | "failed") => {
       const r = this.reliability.get(n) ?? { ok: 0, failed: 0 };
       this.reliability.set(n, { ...r, [k]: r[k] + 1 });
     };
-    ok.forEach((n) => bump(n, "ok"));
-    failed.forEach((n) => bump(n, "failed"));
+    ok.filter(open).forEach((n) => bump(n, "ok"));
+    failed.filter(open).forEach((n) => bump(n, "failed"));
+    for (const k of this.assignments.keys()) if (k.startsWith(`${jobId}/${round}/${attempt}/`)) this.assignments.set(k, "closed");
   }
 }
 

@@ -36,7 +36,8 @@ export interface SubmittedResult {
 
 export type RefereeOutcome =
   | { kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] }
-  | { kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string };
+  /** `during`: the phase the round was in when it aborted (absent in states stored before it existed). */
+  | { kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string; during?: RoundPhase };
 
 export interface RoundState {
   manifest: RoundManifest;
@@ -112,7 +113,7 @@ function end(s: RoundState, outcome: RefereeOutcome): RoundStep {
 }
 
 function abort(s: RoundState, code: RoundAbortCode, culprits: number[], detail: string): RoundStep {
-  return end(s, { kind: "aborted", code, culprits: [...new Set(culprits)].sort((a, b) => a - b), detail });
+  return end(s, { kind: "aborted", code, culprits: [...new Set(culprits)].sort((a, b) => a - b), detail, during: s.phase });
 }
 
 /**
@@ -158,7 +159,7 @@ export function neededParties(s: RoundState): number[] {
 export function onAlarm(s: RoundState, now: number, connected: readonly number[], heard: readonly number[]): RoundStep {
   if (isRoundTerminal(s.phase)) return same(s);
   const deadline = phaseDeadline(s);
-  if (now >= deadline) return onDeadline(s, now, connected);
+  if (now >= deadline) return onDeadline(s, now, connected, heard);
   if (!livenessOn(s)) return same(s, { kind: "alarm", at: deadline });
   const p = s.progressMs;
   const last = (i: number) => heard[i] ?? -Infinity;
@@ -202,6 +203,21 @@ export function checkEnvelope(s: RoundState, party: number, e: { jobId: string; 
   return null;
 }
 
+/**
+ * The sequence rule, checked after the sender's signature: a member numbers its envelopes 0, 1,
+ * 2, … without a gap, so one above `lastSeq + 1` means an earlier one never reached the relay
+ * (its connection dropped, or the relay's group commit failed and reset the object) while the
+ * sender, reconnected, sent a newer one before its `welcome`. Accepting it would make the
+ * missing one a "replay" when re-sent, and the round would stall. Refused with `replay` — the
+ * code a sender treats as "already handled, go on" (client/agent/relay-session.ts) — because
+ * the sender re-sends everything above `welcome.lastSeq`, in order, right after: nothing is lost.
+ */
+export function checkSequence(seq: number, lastSeq: number): { code: string; detail: string } | null {
+  // Checked from the second accepted envelope on: a sender's first may carry any seq (the
+  // client's is 0, sent only after its first `welcome`; some test harnesses start at 1).
+  return lastSeq >= 0 && seq > lastSeq + 1 ? { code: "replay", detail: `out of order: seq ${seq} after ${lastSeq}; re-send from ${lastSeq + 1}` } : null;
+}
+
 /** An envelope of `phase` is being relayed: an output opening sets `released` (durable before delivery). */
 export function onRelay(s: RoundState, phase: string): RoundState {
   return !s.released && OUTPUT_PHASES.has(basePhase(phase)) ? { ...s, released: true } : s;
@@ -211,10 +227,10 @@ export function onRelay(s: RoundState, phase: string): RoundState {
  * A member's `abort` frame. Past the phase deadline the deadline decides (absent parties, by
  * our own observation); otherwise the round aborts with the reported code, naming no one.
  */
-export function onPartyAbort(s: RoundState, party: number, f: { code: RoundAbortCode; culprits: number[]; detail?: string | undefined }, now: number, connected: readonly number[]): RoundStep {
+export function onPartyAbort(s: RoundState, party: number, f: { code: RoundAbortCode; culprits: number[]; detail?: string | undefined }, now: number, connected: readonly number[], heard?: readonly number[]): RoundStep {
   if (isRoundTerminal(s.phase)) return same(s);
   if (now >= phaseDeadline(s)) {
-    const d = onDeadline(s, now, connected);
+    const d = onDeadline(s, now, connected, heard);
     if (isRoundTerminal(d.state.phase)) return d;
   }
   // A party's report is not evidence the relay can check: abort with its code, record whom it
@@ -254,14 +270,18 @@ export function onResult(s: RoundState, r: SubmittedResult): RoundStep {
 /**
  * The phase deadline. Before it: re-arm. After it: `timeout` naming the absent parties —
  * while waiting, those not joined or not connected; while running, those not connected;
- * while finalizing, those without a result. Nothing once terminal.
+ * while finalizing, those without a result. With `heard` (when the transport last heard each
+ * party) and a progress timeout, a party heard within it counts as connected: a member
+ * reconnecting after a blip at the deadline is not absent (found by the simulation, test/sim/).
+ * Nothing once terminal.
  */
-export function onDeadline(s: RoundState, now: number, connected: readonly number[]): RoundStep {
+export function onDeadline(s: RoundState, now: number, connected: readonly number[], heard?: readonly number[]): RoundStep {
   if (isRoundTerminal(s.phase)) return same(s);
   const deadline = phaseDeadline(s);
   if (now < deadline) return same(s, { kind: "alarm", at: deadline });
   const on = new Set(connected);
-  const present = (i: number) => s.phase === "finalizing" ? s.results.some((r) => r.party === i) : on.has(i) && (s.phase !== "waiting" || s.joined.includes(i));
+  const recent = (i: number) => !!heard && !!s.progressMs && now - (heard[i] ?? -Infinity) < s.progressMs;
+  const present = (i: number) => s.phase === "finalizing" ? s.results.some((r) => r.party === i) : (on.has(i) || recent(i)) && (s.phase !== "waiting" || s.joined.includes(i));
   const absent = s.manifest.committee.map((c) => c.index).filter((i) => !present(i));
   return abort(s, "timeout", absent, `${s.phase} deadline passed; absent: ${absent.length ? absent.join(", ") : "none"}`);
 }

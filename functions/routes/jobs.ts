@@ -9,7 +9,8 @@ import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
 import { jsonBody, queryParams } from "../validate.ts";
-import { engines } from "../../durable-objects/core/job-types.ts";
+import { validateSpec } from "../../protocol/jobs/registry.ts";
+import { SpecLimitError } from "../../protocol/jobs/limits.ts";
 import { SignedJobSpec, verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { objectHash } from "../../protocol/log/index.ts";
 import { z } from "zod";
@@ -64,9 +65,12 @@ export const jobRoutes = new Hono<AppEnv>()
     if (spec.mode === "plaintext" && c.env.ALLOW_PLAINTEXT_AGGREGATION !== "1") {
       throw new ApiError(403, "plaintext-disabled", "mode \"plaintext\" (no MPC) is a benchmark baseline; this coordinator does not allow it");
     }
+    // Before anything is written (no JobDO, no R2 object, no D1 row for a refused job): the
+    // job type's checks, including the limits of what this coordinator can serve.
     try {
-      engines[spec.type].validate(spec);
+      validateSpec(spec);
     } catch (e) {
+      if (e instanceof SpecLimitError) throw new ApiError(413, e.code, `spec exceeds ${e.limit}: ${e.message}`);
       throw new ApiError(400, "invalid-task", e instanceof Error ? taskProblem(e) : "task is invalid");
     }
     const id = toBase64Url(cryptoRng.bytes(16));

@@ -45,7 +45,7 @@ export class PrivacyCostError extends Error {
   }
 }
 
-/** The statistics engine opens exactly one aggregate per job (durable-objects/core/job-types.ts: done after the first round). */
+/** The statistics engine opens exactly one aggregate per job (protocol/jobs/stats.ts: done after the first round). */
 const STATS_RELEASES = 1;
 
 const LearningRounds = z.looseObject({ stopping: z.looseObject({ maxRounds: z.int().min(1) }).optional() });

@@ -14,7 +14,8 @@ import { fieldByName } from "../field/index.ts";
 import { finishEval, finishWeightedMean } from "../learning/aggregate.ts";
 import { dequantize, MAX_ROW_LOSS, planEvalEncoding, type UpdateEncodingPlan } from "../learning/bounds.ts";
 import { learningAccountant, learningNoisePlan, noiseFitIssues, privacyStatement, type LearningNoisePlan, type LearningPrivacyStatement } from "../learning/dp.ts";
-import { encodeGlobalModel } from "../learning/codec.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { decodeGlobalModel, decodeServerMoments, encodeGlobalModel, encodeServerMoments } from "../learning/codec.ts";
 import { totalSize } from "../learning/flatten.ts";
 import { LearningJob, planForJob } from "../learning/job.ts";
 import { serverInit, serverStep, type ServerState } from "../learning/server.ts";
@@ -22,10 +23,13 @@ import { weightShapes, type ModelSpec } from "../learning/spec.ts";
 import { shouldStop, type RoundMetrics } from "../learning/stopping.ts";
 import type { Standardization } from "../learning/features.ts";
 import { z } from "zod";
+import { toHex } from "../encoding.ts";
 import { seededRng } from "../rng.ts";
 import type { Predicate } from "../mascot/party.ts";
-import type { NoiseConfig } from "../mascot/noise.ts";
+import { noisePredicate, type NoiseConfig } from "../mascot/noise.ts";
 import type { LogEntry } from "../log/index.ts";
+import { checkModelParameters, checkSpecLimits } from "./limits.ts";
+import { summedParties, type JobTypeDef, type RoundContext, type RoundPlan, type StoredModel } from "./types.ts";
 
 /** Entries appended after the update: Σloss, Σcorrect, count (fixed point, evalPlan). */
 export const EVAL_ENTRIES = 3;
@@ -336,12 +340,13 @@ function finalPrivacy(job: LearningJob, prior: LearningPrivacyStatement, committ
 }
 
 /**
- * Applies the evaluation-only round: model `state.round`'s metrics join the history, and the
+ * Applies the evaluation-only round (only `state.round` and `state.history` are read; the
+ * rest of `state` is returned as is): model `state.round`'s metrics join the history, and the
  * best model becomes the final one if it beats the stopping rule's choice on the monitored
  * metric (by more than `minDelta`). `prior` is the previous round's result. Throws RangeError
  * on an aggregate of the wrong length. Pure.
  */
-export function reduceFinalEvaluation(job: LearningJob, state: LearningState, prior: LearningResult, fieldName: "m61" | "p128", aggregate: Uint8Array, parties: number, committeeSize: number): { state: LearningState; result: LearningResult } {
+export function reduceFinalEvaluation<S extends Pick<LearningState, "round" | "history">>(job: LearningJob, state: S, prior: LearningResult, fieldName: "m61" | "p128", aggregate: Uint8Array, parties: number, committeeSize: number): { state: S; result: LearningResult } {
   const layout = evaluationLayout(job, committeeSize, fieldName);
   const ints = signedInts(fieldName, aggregate);
   if (ints.length !== layout.length) throw new RangeError(`evaluation aggregate has ${ints.length} entries, expected ${layout.length}`);
@@ -365,3 +370,138 @@ export function reduceFinalEvaluation(job: LearningJob, state: LearningState, pr
     },
   };
 }
+
+// ---------------------------------------------------------------- the job type
+
+/** A learning round's layout: a training round's update and evaluation plans, or the final evaluation-only round's. */
+export type LearningRoundLayout =
+  | { kind: "training"; layout: LearningLayout }
+  | { kind: "evaluation"; layout: ReturnType<typeof evaluationLayout> };
+
+/**
+ * The round's secure sum as every member derives it from the job: in a training round the
+ * update layout with the L2-norm, count and evaluation predicates in validated mode (a private
+ * job: always, with its noise and the noise-norm predicate on [d, 2d)); in the evaluation-only
+ * round the three evaluation sums with unsigned ranges (and their noise). Throws RangeError as
+ * {@link learningLayout}.
+ */
+export function learningRoundPlan(job: LearningJob, ctx: RoundContext): RoundPlan<LearningRoundLayout> {
+  const field = fieldByName(ctx.field);
+  if (ctx.evaluationOnly) {
+    const ev = evaluationLayout(job, ctx.parties, ctx.field);
+    const predicates = ctx.mode === "validated" ? evaluationPredicates(ev) : [];
+    const layout = { kind: "evaluation", layout: ev } as const;
+    if (!ev.noise) return { length: ev.length, predicates, layout };
+    return { length: ev.length, predicates: [...predicates, noisePredicate(field, ev.noise, ev.length)], noise: ev.noise, layout };
+  }
+  const l = learningLayout(job, ctx.parties, ctx.field);
+  const layout = { kind: "training", layout: l } as const;
+  if (job.dp && l.privacy) {
+    const noise = l.privacy.training.noise;
+    return { length: l.length, predicates: [...learningPredicates(l), noisePredicate(field, noise, l.length)], noise, layout };
+  }
+  return { length: l.length, predicates: ctx.mode === "validated" ? learningPredicates(l) : [], layout };
+}
+
+/** Every column a learning task reads: its preprocessing's numeric, categorical and label columns, sorted; ["*"] without preprocessing (features from the whole schema). */
+export function learningColumns(task: LearningTask): string[] {
+  const pre = task.job.model.preprocessing;
+  if (!pre) return ["*"];
+  return [...new Set([...pre.numeric, ...pre.categorical.map((c) => c.column), ...(pre.label ? [pre.label.column] : [])])].sort();
+}
+
+/**
+ * The coordinator's state of a learning job between rounds: small and weight-free. The global
+ * model the next round starts from is stored by round (its hash logged and kept here); an
+ * adaptive server optimiser's moments are stored beside it (`carryHash`).
+ */
+export interface LearningJobState {
+  /** The round whose global model the next round trains from. */
+  round: number;
+  /** Hex SHA-256 of model `round`'s bytes. */
+  modelHash: string;
+  /** The server optimiser without its moments. */
+  server: Pick<ServerState, "kind" | "round">;
+  /** Hex SHA-256 of the stored moments of model `round` (FedAdam / FedYogi after round 0), else null. */
+  carryHash: string | null;
+  history: LearningState["history"];
+  /** The last training round's result while the final model is being evaluated. */
+  finalEvaluation?: LearningResult;
+  /** Every node excluded by validation in any round so far (the result lists them all). */
+  excludedNodes?: string[];
+}
+
+const hexHash = (b: Uint8Array): string => toHex(sha256(b));
+
+/**
+ * The full protocol state of the round a reduce applies, from the lean state and the stored
+ * model. A state stored before weights moved out of it (it holds `weights` and `server`
+ * itself) is used as it is; the reduce then stores the lean one. Throws RangeError on a missing
+ * or altered model or moments.
+ */
+function loadLearningState(job: LearningJob, st: LearningJobState, stored: StoredModel | null): LearningState {
+  const legacy = st as unknown as Partial<LearningState>;
+  if (legacy.weights instanceof Float64Array && legacy.server) return { round: st.round, weights: legacy.weights, server: legacy.server, history: st.history };
+  if (!stored) throw new RangeError(`the global model of round ${st.round} is missing from storage`);
+  if (hexHash(stored.bytes) !== st.modelHash) throw new RangeError(`the stored global model of round ${st.round} does not match its logged hash`);
+  const { round, weights } = decodeGlobalModel(stored.bytes);
+  if (round !== st.round) throw new RangeError(`the stored global model is for round ${round}, expected ${st.round}`);
+  const fresh = serverInit(job.model.strategy, weights.length);
+  if (st.carryHash === null) return { round, weights, server: { ...fresh, round: st.server.round }, history: st.history };
+  if (!stored.carry || hexHash(stored.carry) !== st.carryHash) throw new RangeError(`the server optimiser's moments of round ${st.round} are missing or do not match their hash`);
+  const { m, v } = decodeServerMoments(stored.carry);
+  if (m.length !== weights.length) throw new RangeError(`the server optimiser's moments have ${m.length} entries, the model ${weights.length}`);
+  return { round, weights, server: { kind: st.server.kind, round: st.server.round, m, v }, history: st.history };
+}
+
+/** The learning job type: FedAvg-family rounds, then one evaluation-only round of the final model. */
+export const learningJobType: JobTypeDef<LearningTask, LearningRoundLayout> = {
+  type: "learning",
+  parseTask: parseLearningTask,
+  validate(spec) {
+    checkSpecLimits(spec, spec.maxRounds + 1);
+    const task = parseLearningTask(spec.task);
+    const { job } = task;
+    if (job.stopping.maxRounds > spec.maxRounds) throw new RangeError(`task.stopping.maxRounds (${job.stopping.maxRounds}) exceeds the job's maxRounds (${spec.maxRounds})`);
+    if (job.aggregation.mode !== spec.mode) throw new RangeError(`task.aggregation.mode (${job.aggregation.mode}) differs from the job's mode (${spec.mode})`);
+    // Before any layout or weights: a training round sums the update, the count and the evaluation sums.
+    checkModelParameters(totalSize(weightShapes(job.model)), spec.field, 1 + EVAL_ENTRIES);
+    learningLayout(job, spec.committee.size, spec.field);
+    return task;
+  },
+  columns: learningColumns,
+  roundPlan: (task, ctx) => learningRoundPlan(task.job, ctx),
+  init(spec) {
+    const { job } = parseLearningTask(spec.task);
+    const { state, model } = initLearning(job);
+    const lean: LearningJobState = { round: 0, modelHash: hexHash(model), server: { kind: state.server.kind, round: 0 }, carryHash: null, history: [] };
+    return { state: lean, model };
+  },
+  // One evaluation-only round after the last training round.
+  roundLimit: (spec) => spec.maxRounds + 1,
+  // Training is over once the final evaluation is pending: without it the job still has its models.
+  abandonRound: (_spec, state) => {
+    const prior = (state as LearningJobState | null)?.finalEvaluation;
+    return prior ? { result: { ...prior, final: "not-evaluated" } satisfies LearningResult } : null;
+  },
+  reduce(spec, state, agg, stored) {
+    const { job } = parseLearningTask(spec.task);
+    const st = state as LearningJobState;
+    const excludedNodes = [...new Set([...(st.excludedNodes ?? []), ...agg.excluded.map((i) => agg.committee[i]!)])];
+    if (st.finalEvaluation) {
+      const { finalEvaluation: prior, excludedNodes: _seen, ...rest } = st;
+      const out = reduceFinalEvaluation(job, rest, prior, spec.field, agg.bytes, summedParties(agg), agg.committee.length);
+      return { state: out.state, done: true, result: { ...out.result, excludedNodes } };
+    }
+    const out = reduceLearning(job, loadLearningState(job, st, stored), spec.field, agg.bytes, summedParties(agg), agg.committee.length);
+    const { m, v } = out.state.server;
+    const carry = m && v ? encodeServerMoments(out.state.round, m, v) : undefined;
+    // The stopping rule fired: the job's last round evaluates the model this round produced.
+    const result = out.done ? startFinalEvaluation(out.result) : out.result;
+    const next: LearningJobState = {
+      round: out.state.round, modelHash: hexHash(out.model), server: { kind: out.state.server.kind, round: out.state.server.round },
+      carryHash: carry ? hexHash(carry) : null, history: out.state.history, excludedNodes, ...(out.done ? { finalEvaluation: result } : {}),
+    };
+    return { state: next, done: false, result: { ...result, excludedNodes }, model: out.model, ...(carry ? { carry } : {}) };
+  },
+};

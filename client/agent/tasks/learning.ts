@@ -6,7 +6,9 @@
  * predicates every party derives from the job (the L2-norm bound — with PINE wraparound
  * checks above 256 entries, else with per-entry ranges — and unsigned count and evaluation ranges).
  * In the job's evaluation-only last round (the log says the stopping rule fired) it sends
- * only the evaluation of the final model, with unsigned range checks.
+ * only the evaluation of the final model, with unsigned range checks. The task's parser, the
+ * layout and the predicates are the job type's (protocol/jobs/registry.ts `jobTypes.learning`),
+ * the same the coordinator uses.
  * A private job (`privacy` + `dp`, docs/dp.md "Learning (DP-FedAvg)") instead sends the sum of
  * a fixed-size batch's clipped per-example gradients with the count B and zero evaluation
  * entries, and in the final round the evaluation sums; either way it returns
@@ -16,28 +18,20 @@
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { fromHex } from "../../../protocol/encoding.ts";
 import type { Field } from "../../../protocol/field/types.ts";
-import { evaluationLayout, evaluationPredicates, isFinalEvaluationRound, learningLayout, learningPredicates, parseLearningTask } from "../../../protocol/jobs/learning.ts";
+import { isFinalEvaluationRound } from "../../../protocol/jobs/learning.ts";
+import { jobTypes } from "../../../protocol/jobs/registry.ts";
 import { standardizeInPlace } from "../../../protocol/learning/features.ts";
 import { modelHashForRound, objectHash, type LogEntry } from "../../../protocol/log/index.ts";
 import type { LoadedDataset } from "../../data/source.ts";
 import { createLocalModel, type LocalModel } from "../../learning/model.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../../learning/from-schema.ts";
 import { runNodeDpRound, runNodeEvaluation, runNodeRound, splitHeldOut } from "../../learning/node-round.ts";
-import { noisePredicate } from "../../../protocol/mascot/noise.ts";
 import type { NodeClient } from "../node-client.ts";
 import { TaskRejected } from "./errors.ts";
 import type { LocalInput } from "./stats.ts";
 
 /** Models are kept per job spec so tfjs graphs are built once per job, not per round. */
 const models = new Map<string, LocalModel>();
-
-/**
- * Validation predicates of a learning round (validated mode): the L2 bound (PINE, or signed
- * ranges for the update entries plus the exact check), unsigned 0 ≤ count ≤ maxSamplesPerNode
- * for the sample count, and unsigned ranges for the evaluation sums (protocol/jobs/learning.ts,
- * shared with tests).
- */
-export { learningPredicates };
 
 /**
  * The round's global model bytes (checked against the log by the caller). A network failure
@@ -62,11 +56,13 @@ async function fetchModel(client: NodeClient, jobId: string, round: number): Pro
  * "model-hash-mismatch", "too-many-rows") or ModelRejected with a reason.
  */
 export async function learningInput(manifest: RoundManifest, dataset: LoadedDataset, field: Field, client: NodeClient, log: readonly LogEntry[], index: number): Promise<LocalInput> {
-  const { job, standardization } = parseLearningTask(manifest.task);
+  const type = jobTypes.learning;
+  const task = type.parseTask(manifest.task);
+  const { job, standardization } = task;
   if (job.privacy && manifest.mode !== "validated") {
     throw new TaskRejected("privacy-mode", `the job asks for differential privacy but the round runs in ${manifest.mode} mode, which cannot add noise that no party can remove`);
   }
-  const layout = learningLayout(job, manifest.committee.length, manifest.field);
+  const plan = type.roundPlan(task, { field: manifest.field, mode: manifest.mode, parties: manifest.committee.length, evaluationOnly: isFinalEvaluationRound(log, manifest.round) });
   const logged = modelHashForRound(log, manifest.round);
   if (!manifest.modelHash || logged !== manifest.modelHash) throw new TaskRejected("model-hash-mismatch", `round ${manifest.round}: manifest model hash does not match the transparency log`);
   const pre = job.model.preprocessing ?? preprocessingFromSchema(dataset.schema, { standardize: false });
@@ -81,32 +77,21 @@ export async function learningInput(manifest: RoundManifest, dataset: LoadedData
     model = await createLocalModel(job.model);
     models.set(key, model);
   }
-  if (isFinalEvaluationRound(log, manifest.round)) {
+  // The round's predicates (and a private round's noise, whose noise-norm predicate on [d, 2d)
+  // makes a party built without `noise` fail instead of opening exact sums) come from the plan.
+  const planned = { predicates: plan.predicates, rows: ds.n, ...(plan.noise ? { noise: plan.noise } : {}) };
+  if (plan.layout.kind === "evaluation") {
     // The job's last round: evaluate the final model only (no training, no update sent).
-    const evalLayout = evaluationLayout(job, manifest.committee.length, manifest.field);
-    const ev = runNodeEvaluation({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, heldOut, evalPlan: evalLayout.evalPlan });
-    const predicates = manifest.mode === "validated" ? evaluationPredicates(evalLayout) : [];
-    if (!evalLayout.noise) return { input: field.fromInts([...ev.evaluation]), predicates, rows: ds.n };
-    // Private job: the noise-norm predicate on [3, 6) is listed too, so a party built without `noise` fails instead of opening exact sums.
-    return { input: field.fromInts([...ev.evaluation]), predicates: [...predicates, noisePredicate(field, evalLayout.noise, evalLayout.length)], rows: ds.n, noise: evalLayout.noise };
+    const ev = runNodeEvaluation({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, heldOut, evalPlan: plan.layout.layout.evalPlan });
+    return { input: field.fromInts([...ev.evaluation]), ...planned };
   }
+  const layout = plan.layout.layout;
   if (job.dp && layout.privacy) {
     // DP-FedSGD: per-example clipped gradients of a fixed-size batch; the party adds the noise.
     if (train.n < job.dp.batchSize) throw new TaskRejected("too-few-rows", `node holds ${train.n} training rows, the job samples ${job.dp.batchSize} per round`);
     const out = runNodeDpRound({ globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, train, plan: layout.plan, spec: job.model, size: model.size, dp: job.dp });
-    const noise = layout.privacy.training.noise;
-    return {
-      input: field.fromInts([...out.contribution, ...out.evaluation]),
-      predicates: [...learningPredicates(layout), noisePredicate(field, noise, layout.length)],
-      rows: ds.n,
-      noise,
-    };
+    return { input: field.fromInts([...out.contribution, ...out.evaluation]), ...planned };
   }
   const out = runNodeRound({ model, globalModel: bytes, expectedHash: fromHex(manifest.modelHash), round: manifest.round, train, heldOut, plan: layout.plan, evalPlan: layout.evalPlan, salt: index });
-  const ints = [...out.contribution, ...out.evaluation];
-  return {
-    input: field.fromInts(ints),
-    predicates: manifest.mode === "validated" ? learningPredicates(layout) : [],
-    rows: ds.n,
-  };
+  return { input: field.fromInts([...out.contribution, ...out.evaluation]), ...planned };
 }

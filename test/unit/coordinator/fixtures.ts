@@ -6,7 +6,8 @@ import { learningLayout, parseLearningTask } from "../../../protocol/jobs/learni
 import { seededRng } from "../../../protocol/rng.ts";
 import { compileQuery, parseStatsQuery } from "../../../protocol/stats/index.ts";
 import { parseDatasetSchema } from "../../../protocol/stats/schema.ts";
-import type { JobContext } from "../../../durable-objects/core/job-machine.ts";
+import type { JobContext, JobEffect } from "../../../durable-objects/core/job-machine.ts";
+import type { StoredModel } from "../../../durable-objects/core/job-types.ts";
 import type { Candidate } from "../../../durable-objects/core/selection.ts";
 
 export const T0 = Date.UTC(2026, 0, 1, 12);
@@ -56,6 +57,12 @@ const learningTask = {
 /** A learning job (logistic regression, 3 rounds). */
 export function learningSpec(o: Partial<JobSpecInput> = {}): JobSpec {
   return spec({ type: "learning", maxRounds: 3, task: learningTask, ...o });
+}
+
+/** The model (and carry) a step's `put-model` effect stores for `round`, as the store would hand it back; null if it stores none. */
+export function storedModel(effects: readonly JobEffect[], round: number): StoredModel | null {
+  const e = effects.find((x): x is Extract<JobEffect, { kind: "put-model" }> => x.kind === "put-model" && x.round === round);
+  return e ? { bytes: e.bytes, carry: e.carry ?? null } : null;
 }
 
 /** A well-formed opened aggregate for {@link learningSpec} with committee `parties`: zero update, one sample, one evaluated. */

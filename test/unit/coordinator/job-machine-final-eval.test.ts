@@ -16,7 +16,8 @@ import { createLocalModel, type LocalModel } from "../../../client/learning/mode
 import type { Dataset } from "../../../client/learning/datasets.ts";
 import { ModelRejected, runNodeEvaluation } from "../../../client/learning/node-round.ts";
 import { runWithDealer } from "../mascot/helpers.ts";
-import { ctx, learningAggregate, learningSpec, nodes } from "./fixtures.ts";
+import { ctx, learningAggregate, learningSpec, nodes, storedModel } from "./fixtures.ts";
+import type { StoredModel } from "../../../durable-objects/core/job-types.ts";
 
 const logged = (effects: JobEffect[]) => effects.flatMap((e) => (e.kind === "log" ? [e.entry] : []));
 const spec = learningSpec(); // 3 training rounds, committee of 3
@@ -30,7 +31,9 @@ function evalAggregate(loss: number, correct: number, count: number): Uint8Array
 
 /** Runs the job until it is done or `stopAt` training rounds are accepted; returns state and log. */
 function drive(evalAgg: Uint8Array | null) {
-  let s: JobState = createJob("job1", spec, null, ctx()).state;
+  const c = createJob("job1", spec, null, ctx());
+  let s: JobState = c.state;
+  const models = new Map<number, StoredModel | null>([[0, storedModel(c.effects, 0)]]);
   const log: LogEntry[] = [];
   const step = (effects: JobEffect[]) => log.push(...logged(effects));
   for (let i = 0; i < 10 && s.status !== "completed" && s.status !== "failed"; i++) {
@@ -40,7 +43,9 @@ function drive(evalAgg: Uint8Array | null) {
     const final = isFinalEvaluationRound(log, s.round);
     if (final && !evalAgg) break;
     const aggregate = final ? evalAgg! : learningAggregate(spec, 3);
-    const r = onOutcome(s, { jobId: s.jobId, round: s.round, attempt: s.attempt, outcome: "accepted", aggregate, transcriptHash: "t", excluded: [] }, ctx());
+    const r = onOutcome(s, { jobId: s.jobId, round: s.round, attempt: s.attempt, outcome: "accepted", aggregate, transcriptHash: "t", excluded: [] }, ctx(), s.models[s.round] ? models.get(s.round) ?? null : null);
+    const next = storedModel(r.effects, s.round + 1);
+    if (next) models.set(s.round + 1, next);
     step(r.effects);
     s = r.state;
   }

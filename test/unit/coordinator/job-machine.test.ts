@@ -1,10 +1,10 @@
 /** The pure job machine: transitions, effects, the output-released rule, reselection, culprits, deadlines. */
 import { describe, expect, it } from "vitest";
-import { cancelJob, createJob, manifestDelivered, onOutcome, onWake, plan, putModel, RETRY_MS, type JobEffect, type JobState, type RoundOutcome } from "../../../durable-objects/core/job-machine.ts";
+import { assignmentsWritten, cancelJob, createJob, manifestDelivered, onOutcome, onWake, plan, putModel, RETRY_MS, type JobEffect, type JobState, type RoundOutcome } from "../../../durable-objects/core/job-machine.ts";
 import { verifyLog } from "../../../protocol/log/index.ts";
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { m61 } from "../../../protocol/field/index.ts";
-import { aggregate, ctx, learningAggregate, learningSpec, nodes, PUBLIC_KEY, spec, T0 } from "./fixtures.ts";
+import { aggregate, ctx, learningAggregate, learningSpec, nodes, PUBLIC_KEY, spec, storedModel, T0 } from "./fixtures.ts";
 
 const kinds = (effects: JobEffect[]) => effects.map((e) => e.kind);
 const logged = (effects: JobEffect[]) => effects.flatMap((e) => (e.kind === "log" ? [e.entry] : []));
@@ -39,11 +39,14 @@ describe("job machine: create and plan", () => {
     const m = (log[1]!.body as { manifest: RoundManifest }).manifest;
     expect(m.deadlines).toEqual({ join: T0 + 10_000, compute: T0 + 30_000, finalize: T0 + 60_000 });
     expect(effects.find((e) => e.kind === "init-round")).toEqual({ kind: "init-round", seq: 1 });
-    expect(effects.find((e) => e.kind === "assign")).toMatchObject({ logHash: log[1]!.hash, manifest: m });
+    expect(effects.find((e) => e.kind === "assign")).toEqual({ kind: "assign", seq: 1 });
     expect(verifyLog(log, PUBLIC_KEY)).toEqual([]);
-    // the manifest's delivery is retried by the alarm until acknowledged
-    expect(state.wakeAt).toBe(T0 + RETRY_MS);
-    expect(onWake(state).effects).toEqual([{ kind: "init-round", seq: 1 }]);
+    // delivery and assignments are retried from the outbox (job-runner.ts), not by `wakeAt`
+    expect(state.wakeAt).toBeNull();
+    // a state stored before the outbox existed: the alarm redelivers an undelivered manifest, once
+    const legacy = { ...state, wakeAt: T0 + RETRY_MS, outbox: undefined };
+    expect(onWake(legacy).effects).toEqual([{ kind: "init-round", seq: 1 }]);
+    expect(onWake({ ...legacy, outbox: [{ kind: "init-round", seq: 1 }] }).effects).toEqual([]);
     expect(manifestDelivered(state, 0)).toBe(state);
     const d = manifestDelivered(state, 1);
     expect(d.wakeAt).toBeNull();
@@ -84,8 +87,7 @@ describe("job machine: outcomes", () => {
     expect(r.state.status).toBe("completed");
     expect((r.state.result as { stats: { measures: Array<{ groups: Array<{ count: number }> }> } }).stats.measures[0]!.groups[0]!.count).toBe(42);
     expect(logged(r.effects).map((e) => e.body.kind)).toEqual(["result", "status"]);
-    expect(r.effects).toContainEqual({ kind: "reliability", ok: state.open!.committee, failed: [] });
-    expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0 });
+    expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0, ok: state.open!.committee, failed: [] });
     expect(r.state.open).toBeNull();
   });
 
@@ -99,9 +101,9 @@ describe("job machine: outcomes", () => {
     const c = createJob("job1", s, null, ctx());
     expect(kinds(c.effects)).toEqual(["log", "put-model", "log", "catalogue", "select"]);
     const o = plan(c.state, nodes(3), ctx()).state;
-    const r = onOutcome(o, { ...accepted(o), aggregate: learningAggregate(s, 3) }, ctx());
+    const r = onOutcome(o, { ...accepted(o), aggregate: learningAggregate(s, 3) }, ctx(), storedModel(c.effects, 0));
     expect(r.state).toMatchObject({ status: "running", round: 1, attempt: 0, open: null });
-    expect(kinds(r.effects)).toEqual(["unassign", "reliability", "put-model", "log", "log", "select"]);
+    expect(kinds(r.effects)).toEqual(["unassign", "put-model", "log", "log", "select"]);
     expect(Object.keys(r.state.models)).toEqual(["0", "1"]);
     const next = plan(r.state, nodes(3), ctx()).state;
     expect(next.open).not.toBeNull();
@@ -117,10 +119,11 @@ describe("job machine: outcomes", () => {
 
   it("a learning round in which no node evaluated is accepted with null metrics (the log holds no NaN) and the job goes on", () => {
     const s = learningSpec();
-    const o = plan(createJob("job1", s, null, ctx()).state, nodes(3), ctx()).state;
+    const c = createJob("job1", s, null, ctx());
+    const o = plan(c.state, nodes(3), ctx()).state;
     const bytes = learningAggregate(s, 3);
     const noEval = m61.encode(m61.fromInts(m61.toBigInts(m61.decode(bytes)).map((x, i, a) => (i === a.length - 1 ? 0 : Number(x)))));
-    const r = onOutcome(o, { ...accepted(o), aggregate: noEval }, ctx());
+    const r = onOutcome(o, { ...accepted(o), aggregate: noEval }, ctx(), storedModel(c.effects, 0));
     expect(r.state).toMatchObject({ status: "running", round: 1 });
     expect(JSON.stringify(r.state)).not.toMatch(/reduce-failed/);
   });
@@ -140,7 +143,7 @@ describe("job machine: outcomes", () => {
     const [a, b] = state.open!.committee as [string, string];
     const r = onOutcome(state, aborted(state, { culprits: [1, 1, 9] }), ctx());
     expect(r.state.excluded).toEqual([b]);
-    expect(r.effects).toContainEqual({ kind: "reliability", ok: [a], failed: [b] });
+    expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0, ok: [a], failed: [b] });
     expect(r.state).toMatchObject({ round: 0, attempt: 1, status: "running" });
     expect(logged(r.effects)[0]!.body).toMatchObject({ kind: "abort", culprits: [b], released: false });
     for (let i = 0; i < 20; i++) expect(plan(r.state, nodes(4), ctx(T0, `s${i}`)).state.open!.committee).not.toContain(b);
@@ -150,7 +153,7 @@ describe("job machine: outcomes", () => {
     const { state } = opened({ committee: { size: 2, min: 2 }, deadlines: { join: 60, compute: 60, finalize: 60, select: 0 } }, nodes(2));
     const [a, b] = state.open!.committee as [string, string];
     const r = onOutcome(state, aborted(state, { code: "declined", culprits: [0], detail: "party 0 declined: policy: budget exhausted" }), ctx());
-    expect(r.effects).toContainEqual({ kind: "reliability", ok: [b], failed: [] });
+    expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0, ok: [b], failed: [] });
     expect(r.state.excluded).toEqual([a]);
     const f = plan(r.state, nodes(2), ctx());
     expect(f.state.status).toBe("failed");
@@ -203,12 +206,37 @@ describe("job machine: outcomes", () => {
     const r = onOutcome(state, aborted(state, { code: "mac-check-failed" }), ctx());
     expect(r.state.failedCommittees).toEqual([{ round: 0, committee: state.open!.committee }]);
     expect(r.state.excluded).toEqual([]);
-    expect(r.effects).toContainEqual({ kind: "reliability", ok: state.open!.committee, failed: [] });
+    expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0, ok: state.open!.committee, failed: [] });
     for (let i = 0; i < 20; i++) {
       const c = plan(r.state, nodes(3), ctx(T0, `r${i}`)).state.open!.committee;
       expect(c).toHaveLength(2);
       expect(failed.every((n) => c.includes(n))).toBe(false);
     }
+  });
+
+  it("absence at the join deadline of members the coordinator assigned late (a storage outage) blames no one; on time, or later in the round, it does", () => {
+    const { state } = opened({ committee: { size: 2, min: 2 }, retryBudget: 3 }, nodes(4)); // join deadline T0 + 60 s
+    const [a, b] = state.open!.committee as [string, string];
+    const absent = (s: JobState, during: "waiting" | "running") => onOutcome(s, aborted(s, { code: "timeout", culprits: [1], detail: "waiting deadline passed; absent: 1", during }), ctx(T0 + 60_000));
+    const blamed = (r: ReturnType<typeof absent>) => logged(r.effects)[0]!.body as { culprits: string[]; detail: string };
+    // written on time: the absent member is named, excluded and loses reliability
+    const onTime = absent(assignmentsWritten(state, state.open!.seq, T0 + 1_000), "waiting");
+    expect(blamed(onTime).culprits).toEqual([b]);
+    expect(onTime.state.excluded).toEqual([b]);
+    // written 5 s before the deadline (margin: 10 s), or never confirmed: nobody is named, excluded, or a failed committee
+    for (const late of [assignmentsWritten(state, state.open!.seq, T0 + 55_000), state]) {
+      const r = absent(late, "waiting");
+      expect(blamed(r).culprits).toEqual([]);
+      expect(blamed(r).detail).toMatch(/not blamed: the coordinator wrote this attempt's assignments late$/);
+      expect(r.state).toMatchObject({ excluded: [], failedCommittees: [], attempt: 1 });
+      expect(r.effects).toContainEqual({ kind: "unassign", round: 0, attempt: 0, ok: [a, b], failed: [] });
+    }
+    // a member that joined and then fell silent while running is named even after a late start
+    expect(blamed(absent(assignmentsWritten(state, state.open!.seq, T0 + 55_000), "running")).culprits).toEqual([b]);
+    // assignmentsWritten only records the first write of the open attempt
+    const w = assignmentsWritten(state, state.open!.seq, T0 + 1_000);
+    expect(assignmentsWritten(w, state.open!.seq, T0 + 9_000)).toBe(w);
+    expect(assignmentsWritten(state, state.open!.seq + 1, T0)).toBe(state);
   });
 
   it("the retry budget bounds the attempts", () => {

@@ -1,10 +1,10 @@
 /** The job runner over the in-memory store: what the JobDO does, outside workerd. */
 import { describe, expect, it } from "vitest";
-import { JobRunner } from "../../../durable-objects/core/job-runner.ts";
+import { JobRunner, OUTBOX_RETRY_MS } from "../../../durable-objects/core/job-runner.ts";
 import { MemoryJobStore, MemoryRoundPort } from "../../../durable-objects/core/memory-store.ts";
 import { RETRY_MS, roundsFromLog } from "../../../durable-objects/core/job-machine.ts";
 import { verifyLog } from "../../../protocol/log/index.ts";
-import { aggregate, ctx, nodes, PUBLIC_KEY, spec, T0 } from "./fixtures.ts";
+import { aggregate, ctx, learningAggregate, learningSpec, nodes, PUBLIC_KEY, spec, T0 } from "./fixtures.ts";
 
 function setup(k = 3) {
   const store = new MemoryJobStore();
@@ -67,13 +67,17 @@ describe("job runner over the memory store", () => {
     port("job1", 0, 0).failInit = true;
     await runner.create("job1", spec(), null);
     expect(store.state!.open!.delivered).toBe(false);
-    expect(store.alarm).toBe(T0 + RETRY_MS);
-    expect([...store.assignments.values()]).toEqual(["open", "open", "open"]);
+    expect(store.alarm).toBe(T0 + OUTBOX_RETRY_MS);
+    // the outbox keeps the init and everything after it, in order: no assignment before the RoundDO exists
+    expect(store.state!.outbox!.map((e) => e.kind)).toEqual(["init-round", "assign", "catalogue"]);
+    expect(store.assignments.size).toBe(0);
     port("job1", 0, 0).failInit = false;
-    tick(RETRY_MS);
+    tick(OUTBOX_RETRY_MS);
     await runner.alarm();
     expect(port("job1", 0, 0).inits).toHaveLength(1);
     expect(store.state!.open!.delivered).toBe(true);
+    expect(store.state!.outbox).toEqual([]);
+    expect([...store.assignments.values()]).toEqual(["open", "open", "open"]);
     expect(store.alarm).toBeNull();
   });
 
@@ -92,6 +96,26 @@ describe("job runner over the memory store", () => {
     expect(port("job1", 0, 1).cancelled).toBe(1);
     expect(roundsFromLog(store.entries).map((x) => [x.attempt, x.status, x.abort?.code])).toEqual([[0, "aborted", "timeout"], [1, "aborted", "cancelled"]]);
     expect([...store.assignments.values()].every((v) => v === "closed")).toBe(true);
+  });
+
+  it("calls are serialised: a duplicate report arriving while the first is between its model write and its commit is answered `applied: false`", async () => {
+    const store = new MemoryJobStore();
+    store.nodes = nodes(3);
+    const s = learningSpec();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const put = store.putModel.bind(store);
+    store.putModel = async (j, r, bytes, hash, carry) => { if (r === 1) await gate; return put(j, r, bytes, hash, carry); };
+    const runner = new JobRunner(store, () => new MemoryRoundPort(), () => ctx(T0));
+    await runner.create("job1", s, null);
+    const o = { jobId: "job1", round: 0, attempt: 0, outcome: "accepted" as const, aggregate: learningAggregate(s, 3), transcriptHash: "t", excluded: [] };
+    const first = runner.roundFinished(o);
+    const second = runner.roundFinished(o); // the RoundDO's retry, while the first waits on R2
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    expect(await first).toEqual({ applied: true });
+    expect(await second).toEqual({ applied: false });
+    expect(store.entries.filter((e) => e.body.kind === "result")).toHaveLength(1);
   });
 
   it("putModel stores the bytes and logs the hash once", async () => {

@@ -1,7 +1,7 @@
 /** The round referee: phases, deadlines, `released`, acceptance and culprit rules, as pure functions. */
 import { describe, expect, it } from "vitest";
 import {
-  alarmAt, checkEnvelope, initRound, onAlarm, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult, type RoundState, type SubmittedResult,
+  alarmAt, checkEnvelope, checkSequence, initRound, onAlarm, onCancel, onDeadline, onDecline, onJoin, onPartyAbort, onRelay, onResult, type RoundState, type SubmittedResult,
 } from "../../../durable-objects/core/round-referee.ts";
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import { LIN_OPEN } from "../../../protocol/mascot/linear-only.ts";
@@ -60,7 +60,7 @@ describe("round referee", () => {
 
   it("a party's abort names no one, keeps its accusation in the detail, and cannot pass as a coordinator decision", () => {
     const a = onPartyAbort(running(), 0, { code: "mac-check-failed", culprits: [1, 1, 7], detail: "a lie" }, T0, [0, 1, 2]);
-    expect(a.state.outcome).toEqual({ kind: "aborted", code: "mac-check-failed", culprits: [], detail: "party 0 reports mac-check-failed, accusing 1: a lie" });
+    expect(a.state.outcome).toEqual({ kind: "aborted", code: "mac-check-failed", culprits: [], detail: "party 0 reports mac-check-failed, accusing 1: a lie", during: "running" });
     for (const code of ["cancelled", "declined", "result-mismatch"] as const) {
       expect(onPartyAbort(running(), 1, { code, culprits: [0] }, T0, [0, 1, 2]).state.outcome).toMatchObject({ code: "unexpected-message", culprits: [] });
     }
@@ -86,10 +86,32 @@ describe("round referee", () => {
     expect(onDeadline(t.state, D.finalize + 1, [])).toEqual({ state: t.state, effects: [] });
   });
 
+  it("sequence: after the first accepted envelope, a gap is refused (as a replay the sender re-sends past) until the missing one arrives", () => {
+    expect(checkSequence(0, -1)).toBeNull();
+    expect(checkSequence(1, -1)).toBeNull(); // the first may start anywhere
+    expect(checkSequence(3, 2)).toBeNull();
+    expect(checkSequence(4, 2)).toMatchObject({ code: "replay", detail: "out of order: seq 4 after 2; re-send from 3" });
+  });
+
+  it("at a deadline, a member heard within the progress timeout but reconnecting is present; one silent for longer, or never joined, is absent", () => {
+    const w = onJoin(onJoin(fresh(), 0).state, 1).state; // party 2 never joined
+    const heard = [D.join - 1_000, D.join - 60_000, D.join];
+    // party 0 is between two connections at the join deadline, heard 1 s ago
+    expect(onDeadline(w, D.join, [1], heard).state.outcome).toMatchObject({ code: "timeout", culprits: [2] });
+    // without `heard` (or with progress timeouts off) only the socket counts
+    expect(onDeadline(w, D.join, [1]).state.outcome).toMatchObject({ culprits: [0, 2] });
+    expect(onDeadline({ ...w, progressMs: 0 }, D.join, [1], heard).state.outcome).toMatchObject({ culprits: [0, 2] });
+    // running: party 1, disconnected and silent for a minute, is absent; party 0 (heard 1 s ago) is not
+    expect(onDeadline(running(), D.compute, [2], [D.compute - 1_000, D.compute - 60_000, D.compute]).state.outcome).toMatchObject({ culprits: [1] });
+    // through the alarm and a party's late abort as well
+    expect(onAlarm(w, D.join, [1], heard).state.outcome).toMatchObject({ culprits: [2] });
+    expect(onPartyAbort(w, 1, { code: "timeout", culprits: [] }, D.join, [1], heard).state.outcome).toMatchObject({ culprits: [2] });
+  });
+
   it("a decline names the member at once; outsiders are not members; a cancellation reports nothing back", () => {
     const d = onDecline(running(), "n2", "policy: no");
     expect(d.member).toBe(true);
-    expect(d.state.outcome).toEqual({ kind: "aborted", code: "declined", culprits: [2], detail: "party 2 declined: policy: no" });
+    expect(d.state.outcome).toEqual({ kind: "aborted", code: "declined", culprits: [2], detail: "party 2 declined: policy: no", during: "running" });
     expect(onDecline(running(), "x", "r").member).toBe(false);
     expect(onDecline(d.state, "n2", "again")).toMatchObject({ member: true, effects: [] });
     const c = onCancel(running());

@@ -1,0 +1,96 @@
+/**
+ * The party thread of a node agent (Node worker_threads, started by party-thread.ts): it runs
+ * the MASCOT parties of the node's rounds, so a protocol step that computes for seconds never
+ * blocks the agent's event loop — the relay session keeps pinging, acknowledging and receiving
+ * while the party computes, and the round referee's progress timeout can be short without
+ * naming an honest node that is merely busy.
+ *
+ * The thread keeps the node's OT-extension base OTs (base-ot-cache.ts) across rounds, as the
+ * agent did; they never leave the thread. Its randomness is the platform CSPRNG
+ * (protocol/rng.ts cryptoRng). One request at a time per party; parties of different rounds
+ * may interleave.
+ */
+import { parentPort } from "node:worker_threads";
+import { fieldByName } from "../../protocol/field/index.ts";
+import type { Field } from "../../protocol/field/types.ts";
+import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
+import { SecureSumParty, type OutboundMessage } from "../../protocol/mascot/party.ts";
+import { cryptoRng } from "../../protocol/rng.ts";
+import { BaseOtCache } from "./base-ot-cache.ts";
+import type { PartyAnswer, PartyRequest, PartyView } from "./party-protocol.ts";
+
+const port = parentPort;
+if (!port) throw new Error("party-worker.ts runs only as a worker thread (client/agent/party-thread.ts)");
+
+const cache = new BaseOtCache();
+const parties = new Map<number, { p: SecureSumParty; field: Field }>();
+
+function view({ p, field }: { p: SecureSumParty; field: Field }): PartyView {
+  const r = p.result;
+  return {
+    phase: p.phase, done: p.done, outputReleased: p.outputReleased,
+    ...(r ? { result: { sum: field.encode(r.sum), excluded: r.excluded, transcriptHash: r.transcriptHash, ...(r.signs ? { signs: r.signs } : {}) } } : {}),
+  };
+}
+
+function party(id: number): { p: SecureSumParty; field: Field } {
+  const e = parties.get(id);
+  if (!e) throw new Error(`party thread: no party ${id}`);
+  return e;
+}
+
+/** An error thrown by a party call, with the party's view at that moment (outputReleased matters after an abort). */
+class CallFailed extends Error {
+  constructor(readonly cause: unknown, readonly view: PartyView) { super(cause instanceof Error ? cause.message : String(cause)); }
+}
+
+async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null }> {
+  switch (req.op) {
+    case "create": {
+      const field = fieldByName(req.spec.field);
+      const e = { p: new SecureSumParty({ ...req.spec, field }, field.decode(req.input), cryptoRng, { baseOts: cache.forSession(req.committee) }), field };
+      parties.set(req.party, e);
+      return { out: [], view: view(e) };
+    }
+    case "start": {
+      const e = party(req.party);
+      try {
+        return { out: e.p.start(), view: view(e) };
+      } catch (err) {
+        throw new CallFailed(err, view(e));
+      }
+    }
+    case "receive": {
+      const e = party(req.party);
+      try {
+        return { out: await e.p.receiveAsync(req.message), view: view(e) };
+      } catch (err) {
+        throw new CallFailed(err, view(e));
+      }
+    }
+    case "drop":
+      parties.delete(req.party);
+      return { out: [], view: null };
+    case "forget":
+      cache.forget(req.nodeIds);
+      return { out: [], view: null };
+  }
+}
+
+port.on("message", (req: PartyRequest) => {
+  handle(req).then(
+    (r) => {
+      const a: PartyAnswer = { id: req.id, ok: true, out: r.out, view: r.view };
+      port.postMessage(a);
+    },
+    (e: unknown) => {
+      const cause = e instanceof CallFailed ? e.cause : e;
+      const a: PartyAnswer = {
+        id: req.id, ok: false, message: cause instanceof Error ? cause.message : String(cause),
+        ...(cause instanceof ProtocolAbort ? { abort: { code: cause.code, culprits: cause.culprits } } : {}),
+        ...(e instanceof CallFailed ? { view: e.view } : {}),
+      };
+      port.postMessage(a);
+    },
+  );
+});
