@@ -12,7 +12,8 @@
  *    thread). Reports setup time (base OTs; a one-triple run, see below), triples/s after setup, bytes sent per party per triple.
  */
 import { fieldByName } from "../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemoryAsync, type OfflineConfig } from "../protocol/mascot/offline.ts";
+import { OfflineParty, type OfflineConfig } from "../protocol/mascot/offline.ts";
+import { runOfflineInMemoryAsync } from "../protocol/mascot/transport.ts";
 import {
   kosReceiverExtendAsync, kosReceiverSetupFinishWithBase, kosReceiverSetupStart, kosSenderExtendAsync, kosSenderSetup,
 } from "../protocol/mascot/ot-extension.ts";

@@ -10,11 +10,11 @@ import { m61 } from "../protocol/field/index.ts";
 import type { FieldVec } from "../protocol/field/types.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
-import { runNetwork, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/transport.ts";
+import { runNetwork, runOfflineInMemory, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/transport.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
 import { loadavg } from "node:os";
-import { OfflineParty, runOfflineInMemory } from "../protocol/mascot/offline.ts";
+import { OfflineParty } from "../protocol/mascot/offline.ts";
 import { copeExtendReceiver, copeExtendSender } from "../protocol/mascot/input.ts";
 
 

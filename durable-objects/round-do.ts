@@ -37,7 +37,7 @@ import { jobObjectName } from "../protocol/names.ts";
 import type { RoundOutcome } from "./core/job-machine.ts";
 import { isRoundTerminal } from "./core/machines.ts";
 import {
-  alarmAt, checkEnvelope, checkSequence, DEFAULT_PROGRESS_MS, initRound, onAlarm, phaseDeadline, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
+  alarmAt, BUSY_GRACE_MS, checkEnvelope, checkSequence, DEFAULT_PROGRESS_MS, initRound, onAlarm, phaseDeadline, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
   type RoundState, type RoundStep,
 } from "./core/round-referee.ts";
 
@@ -259,6 +259,9 @@ export class RoundDO extends DurableObject<Env> {
     switch (frame.kind) {
       case "ping": // normally answered by the runtime (auto-response); here only if it was not byte-exact
         return this.send(ws, { v: 1, kind: "pong" });
+      case "busy": // a step on the pinging thread is starting: heard until BUSY_GRACE_MS from now
+        if (party < this.heard.length) this.heard[party] = Math.max(this.heard[party] ?? 0, Date.now() + BUSY_GRACE_MS);
+        return;
       case "ack":
         return this.ack(party, frame.cursor);
       case "hello":

@@ -59,11 +59,9 @@ if (!(N >= 3 && N <= 10) || (ROUNDS !== undefined && !(ROUNDS >= 1 && ROUNDS <= 
 
 /** The protocol phases shown as progress, with readable names (the others are not shown). */
 const PHASE_LABEL: Record<string, string> = {
-  "cope.ot.A": "offline: base OTs and OT extension (MASCOT triples, MAC key shares)",
-  "cope.ot.B": "offline: triples (multiply, combine, authenticate, sacrifice)",
-  input: "online: authenticated inputs",
+  input: "online: authenticated inputs (the offline phase's triples are made beside it)",
   "coin.A": "online: coin toss, validation proofs", "coin.C": "online: proof challenge", layer1: "online: proof check", valid: "online: open pass/fail bits",
-  "maccheck.commit": "online: MAC check (commit)", "open.sum": "online: open the sum",
+  "maccheck.commit": "online: MAC check (commit)", "sum.commit": "online: commit to the sum shares", "open.sum": "online: open the sum",
   "lin.seed": "linear-only: PRG seeds", "lin.commit": "linear-only: commit", "lin.open": "linear-only: open",
 };
 

@@ -273,6 +273,7 @@ export class NodeAgent {
       const result = await runRelaySession({
         traffic,
         coordinatorUrl: this.o.coordinatorUrl, nodeId: this.client.nodeId, keys: this.o.keys, field, party, rng: this.rng,
+        announceSteps: !this.o.partyThread,
         ctx: { jobId: a.jobId, round: a.round, attempt: a.attempt, me: a.index, sessionId, committee, viewHash: viewHash(a.logEntryHash) },
         deadlineMs: m.deadlines.finalize + LOCAL_DEADLINE_GRACE_MS,
         // Peers may still be computing their input until the join deadline: never call that a stall.

@@ -113,6 +113,7 @@ export const DEFAULT_STALL_MS = 120_000;
 
 const CHUNK_SUFFIX = /#(\d+)\/(\d+)$/;
 const PING_FRAME = JSON.stringify({ v: 1, kind: "ping" });
+const BUSY_FRAME = { v: 1, kind: "busy" } as const;
 const PONG_FRAME = JSON.stringify({ v: 1, kind: "pong" });
 const SALT_LABEL = utf8("2pm/relay-salt/v1");
 
@@ -208,6 +209,13 @@ export interface RelaySessionOptions {
   rng?: Rng;
   /** Called with the party's phase whenever it changes (for the terminal and logs). */
   onPhase?: (phase: string) => void;
+  /**
+   * The party's steps run on this thread, so no ping goes out while one computes (the browser
+   * node): announce each step with a `busy` frame first (protocol/api/frames.ts), so the
+   * relay's progress timeout does not name this node for computing. Not needed for a party in
+   * a worker thread (party-thread.ts).
+   */
+  announceSteps?: boolean;
   /** Test-only fault injection: may rewrite an outbound message before it is sealed. */
   tamper?: (m: OutboundMessage) => OutboundMessage;
   /**
@@ -431,7 +439,16 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         }
       }
     };
+    let lastBusy = 0;
+    /** Before a party call that may block this thread: a `busy` frame (at most one a second), flushed before the call starts. */
+    const announce = async () => {
+      if (!o.announceSteps || Date.now() - lastBusy < 1000) return;
+      lastBusy = Date.now();
+      sendNow(BUSY_FRAME);
+      await new Promise((r) => setTimeout(r, 0));
+    };
     const feed = async (from: number, phaseName: string, payload: Uint8Array) => {
+      await announce();
       emit(await party.receiveAsync({ from, phase: phaseName, payload, seq: received[from]!++ }));
     };
     const onEnvelope = async (envelope: Uint8Array) => {
@@ -455,6 +472,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         viewOk[from] = true;
         if (viewOk.every(Boolean)) {
           partyStarted = true;
+          await announce();
           emit(await party.start());
           for (const m of early.splice(0)) {
             if (finished) return;

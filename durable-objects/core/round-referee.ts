@@ -61,12 +61,22 @@ export interface RoundState {
 }
 
 /**
- * Default {@link RoundState.progressMs}. Nodes ping every 2 s, but a node cannot ping while
- * one synchronous protocol step runs: a validated p128 round with DP noise has steps of over
- * 8 s on a loaded 2-core machine, and an honest node must never be named for computing.
- * 30 s is fifteen missed pings; deployments with light rounds may lower it.
+ * Default {@link RoundState.progressMs}: five missed pings (nodes ping every 2 s). A node
+ * process runs its protocol steps in a worker thread (client/agent/party-thread.ts), so it
+ * pings while it computes: silence means stopped or dead. A node whose steps run on the
+ * pinging thread (the browser node) announces each step with a `busy` frame, which buys it
+ * {@link BUSY_GRACE_MS} more: a validated p128 round with DP noise has steps of over 8 s on a
+ * loaded 2-core machine, and an honest node must never be named for computing.
  */
-export const DEFAULT_PROGRESS_MS = 30_000;
+export const DEFAULT_PROGRESS_MS = 10_000;
+
+/**
+ * How long after a `busy` frame a party counts as heard (the transport adds it to the time it
+ * received the frame). A stopped party that sent one is named at most this much later; a party
+ * that keeps sending `busy` without progress is no worse than one that keeps pinging: the
+ * phase deadlines bound both.
+ */
+export const BUSY_GRACE_MS = 30_000;
 
 export type RoundEffect =
   /** Tell every connected party the new (non-terminal) phase. */

@@ -35,6 +35,11 @@ export const ClientFrame = z.discriminatedUnion("kind", [
   z.strictObject({ v: z.literal(1), kind: z.literal("abort"), code: RoundAbortCode, culprits: z.array(z.number().int().min(0)).max(64), detail: z.string().max(512).optional() }),
   /** Liveness (answered by `pong`; the RoundDO counts it as the party being alive). */
   z.strictObject({ v: z.literal(1), kind: z.literal("ping") }),
+  /**
+   * The party is about to run a protocol step on the same thread that pings (a browser node's
+   * page): the RoundDO counts it as heard for BUSY_GRACE_MS more (durable-objects/core/round-referee.ts).
+   */
+  z.strictObject({ v: z.literal(1), kind: z.literal("busy") }),
   /** The client processed its mailbox up to `cursor`: the relay may drop those entries. */
   z.strictObject({ v: z.literal(1), kind: z.literal("ack"), cursor: z.number().int().min(0) }),
 ]);

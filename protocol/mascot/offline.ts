@@ -19,8 +19,8 @@
  * `OfflineParty` structurally implements online.ts's `OfflineSource`. Every phase name starts
  * with "offline.". Messages of later stages/batches may arrive early and are buffered; a
  * second message with the same phase from the same sender is a "replay". Sequence numbers
- * are the caller's business (party.ts / the relay). {@link runOfflineInMemory} runs n parties
- * in one process (tests, benchmarks).
+ * are the caller's business (party.ts / the relay). transport.ts's `runOfflineInMemory` runs n
+ * parties in one process (tests, benchmarks).
  *
  * ## Message flow (per ordered pair S → R, S = OT-extension sender; "bcast" = to "all")
  * setup1  R → S: A_0 ‖ A_1 ‖ tag    (base-OT sender message, McQuoid–Rosulek–Roy POPF-OT on X25519,
@@ -266,13 +266,30 @@ export class OfflineParty {
    * the online input needs no base OTs of its own. Throws Error before done.
    */
   inputCopeSeeds(): InputCopeSeeds {
-    if (!this._done) throw new Error("OfflineParty.inputCopeSeeds: offline phase not finished");
+    if (!this.inputReady()) throw new Error("OfflineParty.inputCopeSeeds: COPE Initialize not finished with every peer");
     const pick = <T>(xs: Array<T | undefined>, j: number, what: string): T => {
       const v = xs[j];
       if (!v) throw new RangeError(`inputCopeSeeds: no ${what} seeds for party ${j}`);
       return v;
     };
     return { sender: (j) => pick(this.inputSeedsS, j, "sender"), receiver: (i) => pick(this.inputSeedsR, i, "receiver") };
+  }
+  /**
+   * True once {@link inputCopeSeeds} can be called: the COPE Initialize OTs are done with every
+   * peer, in both directions (after setup3, or — with derived base OTs, as the OT-extension
+   * sender of a derived direction — after batch 0's extension message). From then on the
+   * online input can run while the triples are still being made (party.ts overlaps them).
+   */
+  inputReady(): boolean {
+    return this.peers.every((j) => this.inputSeedsS[j] !== undefined && this.inputSeedsR[j] !== undefined);
+  }
+  /**
+   * Peers whose messages the current stage still lacks (empty when done, or between stages):
+   * what a driver names when the offline phase times out.
+   */
+  get waitingFor(): number[] {
+    if (this._done || this.aborted || this.stage === "start") return [];
+    return this.peers.filter((j) => this.needed().some((p) => this.inbox.get(p)?.[j] === undefined));
   }
   /** The `count` triples. Throws Error before done. */
   triples(): TripleShares {
@@ -943,58 +960,6 @@ async function inPeerOrder<T>(jobs: Array<Promise<T>>): Promise<T[]> {
   const r = await Promise.allSettled(jobs);
   for (const x of r) if (x.status === "rejected") throw x.reason;
   return r.map((x) => (x as PromiseFulfilledResult<T>).value);
-}
-
-/** The in-memory message queue of the offline runners: per (sender, recipient) seq numbers, broadcasts fanned out. */
-function inMemoryMailbox(n: number): { queue: Array<{ to: number; m: OfflineInbound }>; post: (from: number, outs: OfflineOutbound[]) => void } {
-  const queue: Array<{ to: number; m: OfflineInbound }> = [];
-  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  const post = (from: number, outs: OfflineOutbound[]) => {
-    for (const o of outs) {
-      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
-      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
-    }
-  };
-  return { queue, post };
-}
-
-/**
- * Runs n offline parties in one process with FIFO delivery (tests, benchmarks). Returns
- * every party's α_i and triples, and the bytes each party sent. Throws the first ProtocolAbort.
- */
-export function runOfflineInMemory(
-  parties: OfflineParty[],
-): { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number } {
-  const { queue, post } = inMemoryMailbox(parties.length);
-  let messages = 0;
-  parties.forEach((p, i) => post(i, p.start()));
-  let head = 0;
-  while (head < queue.length) {
-    const { to, m } = queue[head++]!;
-    messages++;
-    post(to, parties[to]!.receive(m));
-    if (head > 4096) { queue.splice(0, head); head = 0; }
-  }
-  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemory: parties stalled");
-  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
-}
-
-/** {@link runOfflineInMemory} with {@link OfflineParty.receiveAsync} (WebCrypto prefetch). */
-export async function runOfflineInMemoryAsync(
-  parties: OfflineParty[],
-): Promise<{ alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number }> {
-  const { queue, post } = inMemoryMailbox(parties.length);
-  let messages = 0;
-  parties.forEach((p, i) => post(i, p.start()));
-  let head = 0;
-  while (head < queue.length) {
-    const { to, m } = queue[head++]!;
-    messages++;
-    post(to, await parties[to]!.receiveAsync(m));
-    if (head > 4096) { queue.splice(0, head); head = 0; }
-  }
-  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemoryAsync: parties stalled");
-  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
 }
 
 const INPUT_SEED_TAG = utf8("2pm/mascot/input-cope-seed/v1");

@@ -7,48 +7,77 @@
  * MAC shares are kept for the deferred, batched MAC check (mac-check.ts, Fig. 10).
  *
  * {@link buildValidatedSteps} assembles the validated secure sum as a list of steps driven
- * by party.ts's phase machine. Message rounds (after the optional offline prelude that
- * supplies α_i and triples):
- *   0  start         cope.ot.A        base OTs (CO15) for COPE, we are the base-OT sender
- *   1  cope.ot.A  →  cope.ot.B        base-OT receiver with choices = bits of α_i
- *   2  cope.ot.B  →  input.seed, input.cope, coin.commit      Fig. 7 Input (COPE Extend)
- *   3  input      →  coin.open (A)                           (after all inputs are fixed)
- *   4  coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H
+ * by party.ts's phase machine. Message rounds R (relay trips on the critical path, as
+ * transport.ts counts them; the PINE learning round with the offline prelude, N = 3, in
+ * brackets; test/unit/mascot/rounds.test.ts pins the totals):
+ *  offline prelude (offline.ts, with predicates): setup1–3 (R1–3), batch 0: kos (R4), gilboa (5),
+ *     coin1 (6), cope (7), coin2 (8), open (9), coin3 (10), sigma.commit (11), sigma.open (12).
+ *     The online steps below run beside it from R4–5 on (party.ts), until a step needs triples.
+ *   start            input.seed, input.cope, coin.commit   Fig. 7 Input (COPE Extend) [R4–5]
+ *                    — when COPE is pre-seeded (offline prelude: as soon as its COPE Initialize
+ *                    with every peer is done; or the test dealer). Otherwise two base-OT rounds
+ *                    first: start → cope.ot.A (CO15, we are the base-OT sender), cope.ot.A →
+ *                    cope.ot.B (receiver, choices = bits of α_i), cope.ot.B → the input.
+ *   input      →  coin.open (A)                           (after all inputs are fixed) [6]
+ *   coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H [7]
  *                                         (no projection: γ = fold coefficients from coin A)
  *                                         or the coin-A-dependent late inputs e (with a projection
  *                                         or PINE: slack bits; success bits and window bits)
  *  with a projection or PINE only (the late inputs e are covered by the fold):
- *   4a late e     →  coin.open (G)   fold coefficients γ, after every owner's e is fixed
- *   4b coin G     →  input.mask      the product proof H under γ
+ *   late e     →  coin.open (G)   fold coefficients γ, after every owner's e is fixed [8]
+ *   coin G     →  input.mask      the product proof H under γ [9]
  *  with predicates (validation, validation.ts + product-proof.ts):
- *   5  proof      →  coin.open (C)   (after every owner's proof is fixed)
- *   6  coin C     →  mult.open       proofs queried at r_1..r_q; q·s Beaver products per owner
- *   7  layer 1    →  mult.open       z_j (folded zero terms + Σ_k μ_k·proof check at r_k); ρ_j·z_j (Beaver)
- *   8  layer 2    →  valid.open      w_j = ρ_j·z_j
- *   9  valid      →  coin.open (B)
- *  10  coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
- *  11  commit     →  maccheck.open, echo (+ coin.open (S) with noise)
- *  12  open       →  open.sum        Σ over parties whose input passed (with noise: Σ x_j + r ⊙ z_j)
- *  13  sum        →  coin.open (final)
- *  14  coin       →  maccheck.commit
- *  15  commit     →  maccheck.open, echo
- *  16  open       →  result
- *  without predicates, step 4 sends input.y and open.sum together and steps 5–12 vanish.
+ *   proof      →  coin.open (C)   (after every owner's proof is fixed) [10]
+ *   coin C     →  mult.open       proofs queried at r_1..r_q; q·s Beaver products per owner
+ *                                 — the first step that uses triples: it waits for the
+ *                                 offline prelude's checks (sigma.open) [13]
+ *   layer 1    →  mult.open       z_j (folded zero terms + Σ_k μ_k·proof check at r_k); ρ_j·z_j (Beaver) [14]
+ *   layer 2    →  valid.open      w_j = ρ_j·z_j [15]
+ *   valid      →  coin.open (B) + sum.commit   (without noise: our sum share is fixed by the
+ *                                 exclusion decision; commit to it, hiding) [16]
+ *   coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
+ *                 + coin.open (final) without noise: it covers only the committed sum shares [17]
+ *   commit     →  maccheck.open, echo (+ coin.open (S) with noise) [18]
+ *   open       →  open.sum        Σ over parties whose input passed (with noise: Σ x_j + r ⊙ z_j;
+ *                                 without: the opening of the commitment) [19]
+ *   sum        →  maccheck.commit (final coin already open) [20]
+ *                 — with noise: coin.open (final), then maccheck.commit (one round more)
+ *   commit     →  maccheck.open, echo [21]
+ *   open       →  result
+ *  without predicates: coin A → input.y and open.sum together, then coin.open (final),
+ *  maccheck.commit, maccheck.open + echo (no offline prelude, so the two base-OT rounds stay).
+ * Round totals (before issue 13 → now): no predicates 8 → 8; range/bits with the offline
+ * prelude 28 → 21; PINE or projection 30 → 21; PINE + noise 30 → 22; dealer triples and
+ * COPE (tests) 16 → 13. Merged steps and why each is sound:
+ *  - no cope.ot rounds when COPE is pre-seeded (they carried empty messages);
+ *  - the input, coins A, G, C and the late inputs run beside the offline batch: they use
+ *    only α_i and the COPE seeds, which are final once COPE Initialize is done (its OT
+ *    extension's consistency check ran at that moment); nothing they open depends on the
+ *    triples, and every coin still waits for what it covers. The first use of a triple
+ *    (layer 1) waits for the offline sacrifice and COPE checks, as before: an unchecked
+ *    triple would let a Gilboa selective failure show through w_j;
+ *  - the sum share is committed at "valid" and opened only after the validation openings'
+ *    MAC check, so the final coin can be opened at "coin B" (it covers only the sum, which the
+ *    commitments fix; a party that then opens something else is named: commitment-mismatch).
+ *    With noise the sum depends on coin S (opened after the first σ commitments), so that
+ *    schedule keeps its separate final-coin round.
  *
  * Order of coins and what each covers (DESIGN §1 "every challenge or fold coefficient is
- * drawn after every value it covers is fixed"; every coin is committed at step 2 and opened
- * only once the messages it covers have been received from every party):
- *   A  Fig. 7 check coefficients (cover the extended inputs, fixed at 2), projection R and
- *      PINE vectors z_k (cover x), and γ when there are no coin-A-dependent late inputs;
+ * drawn after every value it covers is fixed"; every coin is committed with the input and
+ * opened only once the messages it covers have been received from every party —
+ * rounds.test.ts checks this for every party and configuration under random interleavings):
+ *   A  Fig. 7 check coefficients (cover the extended inputs), projection R and PINE vectors
+ *      z_k (cover x), and γ when there are no coin-A-dependent late inputs;
  *   G  γ (covers inputs, witnesses and the late inputs e — projection slack bits, PINE
- *      success and window bits — fixed at 4);
- *   C  proof challenges r_k and μ_k (cover H, fixed at 4 or 4b, and everything before);
- *   B  MAC-check coefficients (cover every opened value up to 8);
- *   S  (only with `noise`, noise.ts) the public signs r of y = Σ (x_j + r ⊙ z_j): opened at 11,
- *      after every input and noise vector (fixed at 2), the exclusion decision (8) and every
- *      party's MAC-check commitment (10) are fixed, so no party can choose its noise, or
+ *      success and window bits — sent after coin A);
+ *   C  proof challenges r_k and μ_k (cover H and everything before);
+ *   B  MAC-check coefficients (cover every opened value up to valid.open);
+ *   S  (only with `noise`, noise.ts) the public signs r of y = Σ (x_j + r ⊙ z_j): opened with
+ *      the first maccheck.open, after every input and noise vector, the exclusion decision
+ *      and every party's MAC-check commitment are fixed, so no party can choose its noise, or
  *      whether it is counted, knowing r;
- *   final  MAC-check coefficients for the sum.
+ *   final  MAC-check coefficients for the sum: without noise after every sum.commit, with
+ *      noise after every open.sum.
  * An owner that saw γ before sending e could pick non-bit "slack bits" that cancel its
  * folded terms, so an out-of-bound input would pass (test/unit/mascot/adaptive-late-input.test.ts).
  * The exclusion decision is MAC-checked before the sum is opened: otherwise a cheater could
@@ -61,17 +90,21 @@ import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, OT_KEY_BYTES, typ
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
+import { commit, verifyCommitment } from "./commit.ts";
 import {
   copeExtendReceiver, copeExtendSender, decodeCorrection, encodeCorrection, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
-import type { Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./party.ts";
+import type { Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
 import { noisePredicate, sampleNoise, signVector } from "./noise.ts";
-import { proveProducts, queryProducts, type ProductQuery } from "./product-proof.ts";
+import { proveProducts, queryProducts, type ProductQuery, type ProofShape } from "./product-proof.ts";
 import { mod } from "../field/modular.ts";
+
+/** Broadcast commitment to a party's share of the sum (with predicates, without noise: at the valid step). */
+export const SUM_COMMIT = "sum.commit";
 
 /** A batch of authenticated triples (vectors of equal length): c = a·b. */
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
@@ -90,8 +123,19 @@ export interface OfflineSource {
   alpha(): bigint;
   /** The triples (available once done). */
   triples(): Triples;
-  /** Optional (available once done): COPE seeds for the online input, so it needs no base OTs (offline.ts). */
+  /**
+   * Optional: COPE seeds for the online input, so it needs no base OTs (offline.ts). Available
+   * once done, or earlier once {@link inputReady} says so.
+   */
   inputCopeSeeds?(): InputCopeSeeds;
+  /**
+   * Optional: true once α_i and {@link inputCopeSeeds} are available although the triples are
+   * not (offline.ts: after COPE Initialize with every peer). The online input then starts at
+   * once and runs beside the triple batches; only the steps that use triples wait for done.
+   */
+  inputReady?(): boolean;
+  /** Optional: the peers the offline phase is waiting for (named on a timeout). */
+  readonly waitingFor?: number[];
 }
 
 /** Opening, online phase: shares to broadcast are the value shares; returns Σ_j shares. */
@@ -164,7 +208,13 @@ export type CopeDealer = (owner: number, holder: number) => { k0: Uint8Array[]; 
 /** The validated secure sum as party.ts drives it: steps, first messages, offline prelude. */
 export interface ValidatedEngine {
   steps: Step[];
-  /** First messages of the main protocol (after the offline prelude, if any). */
+  /**
+   * True once {@link start} may run: no offline prelude, or it is done, or it has made the
+   * input's COPE material ({@link OfflineSource.inputReady}); steps that use triples are
+   * marked `needsPrelude` and wait for the prelude to finish.
+   */
+  canStart(): boolean;
+  /** First messages of the main protocol (the input itself when COPE is pre-seeded). */
   start(): OutboundMessage[];
   /** The offline prelude (triples, α), or undefined when no triples are needed. */
   offline: OfflineSource | undefined;
@@ -197,11 +247,502 @@ export function planFor(cfg: Pick<SecureSumConfig, "field" | "length" | "predica
 }
 
 /**
+ * Public parameters of one party's validated run: fixed when the steps are built and never
+ * changed by a step (sizes, flags, the committee, where randomness and the result go).
+ */
+interface RunParams {
+  readonly f: Field;
+  readonly n: number;
+  readonly me: number;
+  readonly d: number;
+  /** Bits of the MAC key α_i (COPE instances per owner and peer). */
+  readonly k: number;
+  readonly sessionId: Uint8Array;
+  readonly plan: ValidationPlan;
+  /** Authenticated input length (d, or 2d with noise), extended input length, products per owner. */
+  readonly D: number;
+  readonly E: number;
+  readonly P: number;
+  readonly shape: ProofShape | undefined;
+  /** Beaver products per owner and challenge point (s), challenge points (q), per owner (q·s). */
+  readonly S: number;
+  readonly Q: number;
+  readonly QS: number;
+  /** Coin-A-dependent late inputs per owner (projection slack bits, PINE success and window bits). */
+  readonly PM: number;
+  readonly noised: boolean;
+  /** γ needs its own coin G (the coin-A-dependent late inputs are folded too). */
+  readonly foldCoin: boolean;
+  /** The sum share is committed at the valid step and the final coin opened at coin B (no noise). */
+  readonly commitSum: boolean;
+  /** COPE seeds come from the offline phase or the test dealer: no cope.ot rounds. */
+  readonly preseeded: boolean;
+  readonly coinCount: number;
+  readonly peers: readonly number[];
+  /** Our authenticated input: x, or [x | z] with noise. */
+  readonly full: FieldVec;
+  readonly rng: Rng;
+  readonly transcript: Transcript;
+  readonly done: (r: SecureSumResult) => void;
+  readonly offline: OfflineSource | undefined;
+  readonly copeDealer: CopeDealer | undefined;
+}
+
+/**
+ * One party's run state, secret values included: the one record every step function reads
+ * and writes (no step keeps state of its own). Single-use values — our coin seeds and
+ * openings, the σ and sum openings — are dropped once used; using one again is our bug and
+ * throws ({@link takeCoin}, {@link takeSigma}).
+ */
+interface RunState {
+  alpha: bigint;
+  ctx: ShareContext | undefined;
+  otSender: Map<number, BaseOtSenderState>;
+  copeSend: Map<number, CopeSenderSeeds>;
+  copeRecv: Map<number, CopeReceiverSeeds>;
+  /** Our extended input [x | witness | masks | x0]. */
+  ext: FieldVec | undefined;
+  /** Per owner: our share of its extended vector. */
+  shares: AuthShare[];
+  /** Per owner: COPE Extend receiver output, computed when its correction arrives. */
+  qs: Map<number, FieldVec>;
+  /** Our coin-toss states (dropped once opened and finished), everyone's commitments [party][coin]. */
+  coins: Array<CoinState | undefined>;
+  coinCommits: Uint8Array[][];
+  coinsOpened: number;
+  seedA: Uint8Array | undefined;
+  /** γ's seed: coin A without coin-A-dependent late inputs, coin G with them. */
+  seedFold: Uint8Array | undefined;
+  R: LateCoins;
+  /** Per owner: [coin-A-dependent late e | proof H − masks]; and its coin-A-dependent part. */
+  lateE: FieldVec[];
+  lateProj: FieldVec[];
+  triples: Triples | undefined;
+  batch: MacCheckBatch;
+  yMacs: bigint[];
+  myY: bigint;
+  /** [owner][challenge point] linear parts of the product proof, and the μ_k. */
+  queries: ProductQuery[][];
+  mus: bigint[];
+  layer1: { eps: AuthShare; delta: AuthShare } | undefined;
+  layer2: { eps: AuthShare; delta: AuthShare } | undefined;
+  w: AuthShare | undefined;
+  excluded: number[];
+  /** Our σ commitment and its opening (single use), everyone's commitments. */
+  sigma: { commit: Uint8Array; open: Uint8Array } | undefined;
+  sigmaCommits: Array<Uint8Array | undefined>;
+  mySum: AuthShare | undefined;
+  openedSum: FieldVec | undefined;
+  /** Opening of our sum commitment (single use), everyone's commitments, the final coin's seed. */
+  sumOpen: Uint8Array | undefined;
+  sumCommits: Uint8Array[];
+  seedFinal: Uint8Array | undefined;
+  signs: FieldVec | undefined;
+}
+
+const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
+const enc1 = (f: Field, x: bigint) => f.encode(f.fromBigInts([x]));
+const ctxOf = (s: RunState): ShareContext => s.ctx!;
+const copeSid = (p: RunParams, owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), p.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
+const copeLabel = (owner: number, holder: number) => `input-cope/${owner}->${holder}`;
+/** Fold coefficients γ_j (coin A, or coin G after the coin-A-dependent late inputs). */
+const gammaOf = (p: RunParams, s: RunState, j: number) => expandSeed(p.f, s.seedFold!, `validation/${j}`, p.plan.termCount);
+const masksOf = (p: RunParams, v: AuthShare) => sliceShare(p.f, v, p.D + p.plan.auxLength, p.D + p.plan.auxLength + p.plan.maskLength);
+/** The triples, once the offline prelude is done (only steps marked `needsPrelude` call this). */
+const triplesOf = (p: RunParams, s: RunState): Triples => (s.triples ??= p.offline!.triples());
+
+/** Our opening of the next coin (commit-then-open, coin-toss.ts). Throws Error if that coin was used. */
+function openCoin(s: RunState): OutboundMessage {
+  const c = s.coins[s.coinsOpened];
+  if (!c) throw new Error(`coin ${s.coinsOpened} already used`);
+  return bcast("coin.open", coinOpenPayload(c));
+}
+/** Joint seed of the next coin from every party's opening (checked against the commitments); drops our coin state. */
+function takeCoin(p: RunParams, s: RunState, box: Inbox): Uint8Array {
+  const idx = s.coinsOpened++;
+  const mine = s.coins[idx];
+  if (!mine) throw new Error(`coin ${idx} already used`);
+  s.coins[idx] = undefined;
+  const opens = box.get("coin.open")!.map((x, j) => (j === p.me ? coinOpenPayload(mine) : x!));
+  return coinFinish(s.coinCommits.map((c) => c[idx]!), opens);
+}
+/** Fig. 10 MACCheck, 1st message: commit to σ_i over every value opened since the last check. */
+function macCommit(p: RunParams, s: RunState, seed: Uint8Array): OutboundMessage {
+  const c = commitSigma(p.f, s.batch.sigma(s.alpha, seed), p.rng);
+  s.sigma = { commit: c.commitPayload, open: c.openPayload };
+  return bcast(MACCHECK_COMMIT, c.commitPayload);
+}
+/** Fig. 10 MACCheck, 2nd message: open σ_i, and echo the transcript through this step (echo.ts). */
+function macOpen(p: RunParams, s: RunState, box: Inbox, stepIndex: number): OutboundMessage[] {
+  s.sigmaCommits = box.get(MACCHECK_COMMIT)!.map((c, j) => (j === p.me ? s.sigma!.commit : c));
+  p.transcript.closeThrough(stepIndex);
+  return [bcast(MACCHECK_OPEN, s.sigma!.open), bcast(ECHO_PHASE, p.transcript.digest())];
+}
+/** Our σ opening, dropped once used. Throws Error on reuse. */
+function takeSigma(s: RunState): Uint8Array {
+  if (!s.sigma) throw new Error("σ opening already used");
+  const o = s.sigma.open;
+  s.sigma = undefined;
+  return o;
+}
+/** Fig. 10 MACCheck, verdict: Σσ_i = 0, then equal echoes; starts a new batch. */
+function macVerify(p: RunParams, s: RunState, box: Inbox): void {
+  const { f, n, me } = p;
+  const mine = takeSigma(s);
+  let total = 0n;
+  const opens = box.get(MACCHECK_OPEN)!;
+  for (let j = 0; j < n; j++) total += j === me ? f.get(f.decode(mine.subarray(32)), 0) : openSigma(f, j, s.sigmaCommits[j]!, opens[j]!);
+  // The MAC check decides correctness, then the echo decides consistency of the views.
+  if (total % f.p !== 0n) throw new ProtocolAbort("mac-check-failed", [], "MAC check failed: Σσ_i ≠ 0 (an opened value or a MAC share was wrong)");
+  const echoes = new Map<number, Uint8Array>();
+  for (const j of p.peers) echoes.set(j, box.get(ECHO_PHASE)![j]!);
+  checkEchoes(p.transcript.digest(), echoes);
+  s.batch = new MacCheckBatch(f);
+}
+/** Σ_{j not excluded} x_j, or with noise Σ_{j not excluded} (x_j + r ⊙ z_j) (r public: a local linear map). */
+function sumShare(p: RunParams, s: RunState): AuthShare {
+  const { f, d } = p;
+  const kept = s.shares.filter((_, j) => !s.excluded.includes(j));
+  const xs = sumShares(f, kept.map((x) => sliceShare(f, x, 0, d)), d);
+  if (!p.noised) return xs;
+  const zs = sumShares(f, kept.map((x) => sliceShare(f, x, d, 2 * d)), d);
+  return { value: f.add(xs.value, f.mul(zs.value, s.signs!)), mac: f.add(xs.mac, f.mul(zs.mac, s.signs!)) };
+}
+
+/** Fig. 7 Input (Π_[[·]]): shares and COPE corrections of our extended input, and every coin commitment. */
+function sendInput(p: RunParams, s: RunState): OutboundMessage[] {
+  const { f, me, plan, E, rng } = p;
+  const ext = f.concat([p.full, plan.witness(p.full), f.random(plan.maskLength + 1, rng)]);
+  s.ext = ext;
+  const out: OutboundMessage[] = [];
+  const ts: FieldVec[] = [];
+  const masks: FieldVec[] = [];
+  for (const j of p.peers) {
+    const seed = rng.bytes(32);
+    masks.push(expandSeed(f, seed, `input-share/${me}->${j}`, E));
+    const { u, t } = copeExtendSender(f, s.copeSend.get(j)!, ext, copeLabel(me, j));
+    ts.push(t);
+    out.push({ to: j, phase: "input.seed", payload: seed }, { to: j, phase: "input.cope", payload: encodeCorrection(f, u) });
+  }
+  s.shares[me] = ownerInputShare(f, s.alpha, ext, ts, masks);
+  for (let c = 0; c < p.coinCount; c++) s.coins.push(coinCommit(rng));
+  out.push(bcast("coin.commit", concatBytes(...s.coins.map((c) => c!.commitment))));
+  return out;
+}
+
+/** First messages: α_i; the input itself when COPE is pre-seeded, else our base-OT messages for COPE (CO15). */
+function startRun(p: RunParams, s: RunState): OutboundMessage[] {
+  const { f, me, k, rng } = p;
+  s.alpha = p.offline ? p.offline.alpha() : f.get(f.random(1, rng), 0);
+  s.ctx = { field: f, me, alpha: s.alpha };
+  if (p.preseeded) {
+    const seeded = p.copeDealer ? dealerSeeds(p.copeDealer, me, s.alpha, k) : p.offline!.inputCopeSeeds!();
+    for (const j of p.peers) { s.copeSend.set(j, seeded.sender(j)); s.copeRecv.set(j, seeded.receiver(j)); }
+    return sendInput(p, s);
+  }
+  const out: OutboundMessage[] = [];
+  for (const j of p.peers) {
+    const { state, message } = baseOtSenderStart(copeSid(p, me, j), rng);
+    s.otSender.set(j, state);
+    out.push({ to: j, phase: "cope.ot.A", payload: message });
+  }
+  return out;
+}
+
+/** cope.ot.A: base-OT receiver for COPE where we hold the MAC key (choices = bits of α_i; Fig. 4 Initialize). */
+function stepCopeOtA(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { me, k, rng } = p;
+  const out: OutboundMessage[] = [];
+  const choices = alphaBits(s.alpha, k);
+  for (const i of p.peers) {
+    const { message, keys } = baseOtReceive(copeSid(p, i, me), choices, box.get("cope.ot.A")![i]!, rng, i);
+    s.copeRecv.set(i, { delta: s.alpha, kDelta: splitKeys(keys, k) });
+    out.push({ to: i, phase: "cope.ot.B", payload: message });
+  }
+  return out;
+}
+
+/** cope.ot.B: base-OT sender finish (Fig. 4 Initialize), then our input (Fig. 7). */
+function stepCopeOtB(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  for (const j of p.peers) {
+    const { k0, k1 } = baseOtSenderFinish(s.otSender.get(j)!, box.get("cope.ot.B")![j]!, p.k, j);
+    s.copeSend.set(j, { k0: splitKeys(k0, p.k), k1: splitKeys(k1, p.k) });
+  }
+  s.otSender.clear();
+  return sendInput(p, s);
+}
+
+/** COPE Extend, receiver side (Fig. 4), for one owner's correction. */
+function receiveCorrection(p: RunParams, s: RunState, i: number, payload: Uint8Array): void {
+  const u = decodeCorrection(p.f, payload, p.k * p.E, i);
+  s.qs.set(i, copeExtendReceiver(p.f, s.copeRecv.get(i)!, u, p.E, copeLabel(i, p.me), i));
+}
+
+/** input: peers' inputs authenticated (Fig. 7: our MAC shares via COPE); the coin commitments; open coin A. */
+function stepInput(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, me, E, coinCount } = p;
+  for (const i of p.peers) {
+    const seed = box.get("input.seed")![i]!;
+    if (seed.length !== 32) throw new ProtocolAbort("bad-encoding", [i], `input.seed from party ${i} must be 32 bytes`);
+    if (!s.qs.has(i)) receiveCorrection(p, s, i, box.get("input.cope")![i]!);
+    s.shares[i] = peerInputShare(expandSeed(f, seed, `input-share/${i}->${me}`, E), s.qs.get(i)!);
+  }
+  s.qs.clear();
+  s.coinCommits = box.get("coin.commit")!.map((c, j) => {
+    if (j === me) return s.coins.map((x) => x!.commitment);
+    if (c!.length !== 32 * coinCount) throw new ProtocolAbort("bad-encoding", [j], `coin.commit from party ${j}: ${c!.length} bytes`);
+    return Array.from({ length: coinCount }, (_, t) => c!.subarray(32 * t, 32 * t + 32));
+  });
+  return [openCoin(s)];
+}
+
+/** input, on arrival: turn a k·E-element correction into E elements at once (bounds memory), once our COPE receiver state exists. */
+function eagerInput(p: RunParams, s: RunState, phase: string, from: number, payload: Uint8Array): Uint8Array {
+  if (phase !== "input.cope" || !s.copeRecv.has(from)) return payload;
+  receiveCorrection(p, s, from, payload);
+  return new Uint8Array(0);
+}
+
+/**
+ * coin A → Fig. 7 check value y, and either the sum opening (no predicates) or the first late
+ * input via masks (Fig. 1 Input): with a projection or PINE only the values that depend on R
+ * or z (γ then comes from coin G); without, γ is coin A's and the product proof goes out now.
+ */
+function stepCoinA(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, me, plan, E, D, PM } = p;
+  s.seedA = takeCoin(p, s, box);
+  const r = expandSeed(f, s.seedA, "input-check", E);
+  s.yMacs = s.shares.map((x) => inputCheckMac(f, x, r));
+  s.myY = inputCheckValue(f, s.ext!, r);
+  const out = [bcast("input.y", enc1(f, s.myY))];
+  if (!plan.active) {
+    s.mySum = sumShare(p, s);
+    out.push(bcast("open.sum", f.encode(s.mySum.value)));
+    return out;
+  }
+  s.R = plan.coinVectors(s.seedA);
+  if (p.foldCoin) {
+    s.lateProj[me] = plan.lateInput(p.full, f.slice(s.ext!, D + plan.auxLength, D + plan.auxLength + PM), s.R);
+    out.push(bcast("input.mask", f.encode(s.lateProj[me]!)));
+    return out;
+  }
+  s.seedFold = s.seedA;
+  s.lateE[me] = proofLateInput(p, s, f.zeros(0));
+  out.push(bcast("input.mask", f.encode(s.lateE[me]!)));
+  return out;
+}
+
+/**
+ * Our product proof (product-proof.ts, BBCGGI FLPCP) for the gadget inputs (c∘left, right)
+ * under the fold coefficients γ (already drawn), as the late input e_H = H − masks; returns [eProj | e_H].
+ */
+function proofLateInput(p: RunParams, s: RunState, eProj: FieldVec): FieldVec {
+  const { f, plan, D, E, PM } = p;
+  const masks = f.slice(s.ext!, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
+  const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: s.ext!, mac: f.zeros(E) }, s.R);
+  const h = proveProducts(f, p.shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(p, s, p.me))), clear.right.value);
+  return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
+}
+
+/** Every party's Fig. 7 check value y joins the MAC-check batch. */
+function collectY(p: RunParams, s: RunState, box: Inbox): void {
+  const { f, n, me } = p;
+  const ys = box.get("input.y")!;
+  const yv: bigint[] = [];
+  for (let j = 0; j < n; j++) yv.push(j === me ? s.myY : f.get(decodeVec(f, ys[j]!, 1, j, "input.y"), 0));
+  s.batch.add(f.fromBigInts(yv), f.fromBigInts(s.yMacs));
+}
+
+/** open.sum without predicates: y and the sum opened; open the final coin. */
+function stepOpenSumPlain(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  collectY(p, s, box);
+  s.openedSum = openValues(p.f, s.mySum!.value, box.get("open.sum")!, p.me, "open.sum");
+  s.batch.add(s.openedSum, s.mySum!.mac);
+  return [openCoin(s)];
+}
+
+/** late e (projection or PINE): every owner's coin-A-dependent late inputs are fixed; open coin G. */
+function stepSlack(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  collectY(p, s, box);
+  for (const j of p.peers) s.lateProj[j] = decodeVec(p.f, box.get("input.mask")![j]!, p.PM, j, "input.mask");
+  return [openCoin(s)];
+}
+
+/** coin G → γ; our product proof under γ (late input via masks). */
+function stepCoinG(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  s.seedFold = takeCoin(p, s, box);
+  s.lateE[p.me] = proofLateInput(p, s, s.lateProj[p.me]!);
+  return [bcast("input.mask", p.f.encode(p.f.slice(s.lateE[p.me]!, p.PM, p.plan.maskLength)))];
+}
+
+/** proof: every owner's proof H (and, without coin G, y) is in; open coin C (the proof challenges). */
+function stepProof(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, plan } = p;
+  if (p.foldCoin) {
+    for (const j of p.peers) s.lateE[j] = f.concat([s.lateProj[j]!, decodeVec(f, box.get("input.mask")![j]!, p.shape!.length, j, "input.mask")]);
+  } else {
+    collectY(p, s, box);
+    for (const j of p.peers) s.lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+  }
+  return [openCoin(s)];
+}
+
+/** coin C → each owner's proof queried at r_1..r_q (linear, FLPCP); Beaver (Fig. 1 Multiply) for A_i(r_k)·B_i(r_k). */
+function stepCoinC(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, n, plan, Q, QS, PM } = p;
+  const tri = triplesOf(p, s);
+  const seedC = takeCoin(p, s, box);
+  const ch = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2 * Q));
+  const rs = Array.from({ length: Q }, (_, k) => ch[2 * k]!);
+  s.mus = Array.from({ length: Q }, (_, k) => ch[2 * k + 1]!);
+  const lefts: AuthShare[] = [], rights: AuthShare[] = [];
+  for (let j = 0; j < n; j++) {
+    const o = plan.operands(ctxOf(s), s.shares[j]!, s.R);
+    const c = plan.productCoefficients(gammaOf(p, s, j));
+    const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
+    const hShare = inputViaMask(ctxOf(s), sliceShare(f, masksOf(p, s.shares[j]!), PM, plan.maskLength), f.slice(s.lateE[j]!, PM, plan.maskLength));
+    s.queries[j] = rs.map((r) => queryProducts(f, p.shape!, a, o.right, hShare, r));
+    for (const q of s.queries[j]!) { lefts.push(q.ar); rights.push(q.br); }
+  }
+  s.layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, tri, 0, n * QS));
+  return [bcast("mult.open", f.encode(f.concat([s.layer1.eps.value, s.layer1.delta.value])))];
+}
+
+/**
+ * layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus
+ * Σ_k μ_k·(H_j(r_k) − Σ_i A_i(r_k)·B_i(r_k)); Beaver for ρ_j·z_j.
+ */
+function stepLayer1(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, n, me, plan, P, S, Q, QS, PM } = p;
+  const l1 = s.layer1!;
+  const opened = openValues(f, f.concat([l1.eps.value, l1.delta.value]), box.get("mult.open")!, me, "mult.open");
+  const eps = f.slice(opened, 0, n * QS), delta = f.slice(opened, n * QS, 2 * n * QS);
+  s.batch.add(eps, l1.eps.mac);
+  s.batch.add(delta, l1.delta.mac);
+  const tri = triplesOf(p, s);
+  const prods = beaverFinish(ctxOf(s), sliceTriples(f, tri, 0, n * QS), eps, delta);
+  const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
+  const zs: AuthShare[] = [];
+  for (let j = 0; j < n; j++) {
+    const qs = s.queries[j]!;
+    const terms = plan.terms(ctxOf(s), s.shares[j]!, noProducts, f.slice(s.lateE[j]!, 0, PM), s.R);
+    const folded = foldTerms(f, terms, gammaOf(p, s, j));
+    let value = f.get(folded.value, 0) + f.get(qs[0]!.sum.value, 0);
+    let mac = f.get(folded.mac, 0) + f.get(qs[0]!.sum.mac, 0);
+    qs.forEach((q, k) => {
+      const pj = sliceShare(f, prods, (j * Q + k) * S, (j * Q + k + 1) * S);
+      value += s.mus[k]! * (f.get(q.hr.value, 0) - f.sum(pj.value));
+      mac += s.mus[k]! * (f.get(q.hr.mac, 0) - f.sum(pj.mac));
+    });
+    zs.push({ value: f.fromBigInts([mod(value, f.p)]), mac: f.fromBigInts([mod(mac, f.p)]) });
+  }
+  const z = sumConcat(f, zs);
+  const rho = sliceTriples(f, tri, n * QS, n * QS + n).a;
+  s.layer2 = beaverMasks(f, rho, z, sliceTriples(f, tri, n * QS + n, n * QS + 2 * n));
+  return [bcast("mult.open", f.encode(f.concat([s.layer2.eps.value, s.layer2.delta.value])))];
+}
+
+/** layer 2 opened → w_j = ρ_j·z_j (Beaver), opened: one pass/fail value per owner. */
+function stepLayer2(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, n, me, QS } = p;
+  const l2 = s.layer2!;
+  const opened = openValues(f, f.concat([l2.eps.value, l2.delta.value]), box.get("mult.open")!, me, "mult.open");
+  const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
+  s.batch.add(eps, l2.eps.mac);
+  s.batch.add(delta, l2.delta.mac);
+  s.w = beaverFinish(ctxOf(s), sliceTriples(f, triplesOf(p, s), n * QS + n, n * QS + 2 * n), eps, delta);
+  return [bcast("valid.open", f.encode(s.w.value))];
+}
+
+/**
+ * valid: pass/fail values opened → the excluded owners; open coin B. Without noise our sum
+ * share is now fixed: commit to it (hiding; opened at maccheck.open only after the validation
+ * openings are verified), so that the final coin can be opened before the sum is.
+ */
+function stepValid(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, n, me } = p;
+  const opened = openValues(f, s.w!.value, box.get("valid.open")!, me, "valid.open");
+  s.batch.add(opened, s.w!.mac);
+  s.excluded = [];
+  for (let j = 0; j < n; j++) if (f.get(opened, j) !== 0n) s.excluded.push(j);
+  if (!p.commitSum) return [openCoin(s)];
+  s.mySum = sumShare(p, s);
+  const value = f.encode(s.mySum.value);
+  const c = commit(value, p.rng);
+  s.sumOpen = concatBytes(c.opening, value);
+  s.sumCommits[me] = c.commitment;
+  return [openCoin(s), bcast(SUM_COMMIT, c.commitment)];
+}
+
+/** coin B → Fig. 10 σ commitment; without noise also the final coin, which covers only the (now received) sum commitments. */
+function stepCoinB(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const out = [macCommit(p, s, takeCoin(p, s, box))];
+  if (!p.commitSum) return out;
+  const cs = box.get(SUM_COMMIT)!;
+  for (const j of p.peers) {
+    if (cs[j]!.length !== 32) throw new ProtocolAbort("bad-encoding", [j], `${SUM_COMMIT} from party ${j} must be 32 bytes`);
+    s.sumCommits[j] = cs[j]!;
+  }
+  out.push(openCoin(s));
+  return out;
+}
+
+/**
+ * maccheck.commit: every σ commitment is in → σ opening and echo (Fig. 10). With noise the
+ * sign coin S is opened here, with σ already committed: every input, noise vector and the
+ * exclusion decision are fixed, so r cannot steer any of them (a party can still refuse to go
+ * on after seeing r, but only by a named fault: docs/dp.md). Without noise the final coin's
+ * openings arrive here.
+ */
+function stepMacCommit(p: RunParams, s: RunState, box: Inbox, idx: number): OutboundMessage[] {
+  if (p.commitSum) s.seedFinal = takeCoin(p, s, box);
+  return p.noised ? [...macOpen(p, s, box, idx), openCoin(s)] : macOpen(p, s, box, idx);
+}
+
+/** maccheck.open: validation openings verified → open the sum of the inputs that passed (committed, or with noise under the signs of coin S). */
+function stepMacOpen(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  macVerify(p, s, box);
+  if (p.commitSum) {
+    const o = s.sumOpen;
+    if (!o) throw new Error("sum opening already used");
+    s.sumOpen = undefined;
+    return [bcast("open.sum", o)];
+  }
+  if (p.noised) s.signs = signVector(p.f, takeCoin(p, s, box), p.d);
+  s.mySum = sumShare(p, s);
+  return [bcast("open.sum", p.f.encode(s.mySum.value))];
+}
+
+/** open.sum: the sum (checked against the commitments, or opened directly with noise) joins the final MAC check. */
+function stepOpenSum(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
+  const { f, me } = p;
+  if (!p.commitSum) {
+    s.openedSum = openValues(f, s.mySum!.value, box.get("open.sum")!, me, "open.sum");
+    s.batch.add(s.openedSum, s.mySum!.mac);
+    return [openCoin(s)];
+  }
+  s.openedSum = openCommittedSum(f, s.mySum!.value, s.sumCommits, box.get("open.sum")!, me);
+  s.batch.add(s.openedSum, s.mySum!.mac);
+  return [macCommit(p, s, s.seedFinal!)];
+}
+
+/** maccheck.open.final: the sum's MAC check and the echo pass → the result. */
+function stepFinish(p: RunParams, s: RunState, box: Inbox, idx: number): OutboundMessage[] {
+  macVerify(p, s, box);
+  p.transcript.closeThrough(idx);
+  p.done({ sum: s.openedSum!, excluded: [...s.excluded], transcriptHash: p.transcript.digest(), ...(s.signs ? { signs: p.f.toBigInts(s.signs).map((v) => (v === 1n ? 1 : -1)) } : {}) });
+  return [];
+}
+
+/**
  * Builds the validated secure sum for party.ts. `makeOffline(count, alpha?)` supplies the
  * offline phase when triples are needed; when none are, α_i is sampled here. With
  * `cfg.noise`, `noise` is this party's noise vector z (length cfg.length; sampled from `rng`
  * when omitted): [x | z] is authenticated, ‖z‖² is bounded, and the output is
- * Σ (x_j + r ⊙ z_j) with signs r from the sign coin (noise.ts, docs/dp.md).
+ * Σ (x_j + r ⊙ z_j) with signs r from the sign coin (noise.ts, docs/dp.md). Every step is a
+ * function of the run's parameters and its one state record (RunParams, RunState), named
+ * after the schedule in the module comment. Throws RangeError on a bad noise vector or when
+ * triples are needed and no offline phase is given.
  */
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
@@ -211,379 +752,76 @@ export function buildValidatedSteps(
 ): ValidatedEngine {
   const f = cfg.field;
   const { parties: n, me, length: d } = cfg;
-  const k = f.bits;
   const plan = planFor(cfg);
   // With noise the authenticated input is [x | z] (length 2d); only x + r ⊙ z is opened.
   const noised = cfg.noise !== undefined;
   if (!noised && noise !== undefined) throw new RangeError("buildValidatedSteps: a noise vector needs cfg.noise");
   const z = noised ? noise ?? sampleNoise(f, rng, cfg.noise!) : undefined;
   if (z && z.length !== d) throw new RangeError(`buildValidatedSteps: noise has ${z.length} entries, expected ${d}`);
-  const full = z ? f.concat([input, z]) : input;
-  const D = plan.d; // authenticated input length (d, or 2d with noise)
-  let signs: FieldVec | undefined;
-  const P = plan.products;
-  const E = plan.extendedLength;
   const shape = plan.proof;
-  const S = shape?.width ?? 0; // Beaver products per owner and challenge point
-  const Q = shape?.queries ?? 0; // challenge points r_1..r_Q of the product proof
-  const QS = Q * S; // Beaver products per owner (the proof's checks)
-  const tripleCount = shape ? n * (QS + 2) : 0;
+  const S = shape?.width ?? 0;
+  const Q = shape?.queries ?? 0;
+  const tripleCount = shape ? n * (Q * S + 2) : 0;
   const offline = tripleCount > 0 ? makeOfflineOrThrow(makeOffline, tripleCount) : undefined;
-  const peers = [...Array(n).keys()].filter((j) => j !== me);
-  const sid = (owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), cfg.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
-  const copeLabel = (owner: number, holder: number) => `input-cope/${owner}->${holder}`;
-
-  let alpha = 0n;
-  let ctx: ShareContext;
-  const otSender = new Map<number, BaseOtSenderState>();
-  const copeSend = new Map<number, CopeSenderSeeds>();
-  const copeRecv = new Map<number, CopeReceiverSeeds>();
-  let ext: FieldVec; // our extended input [x | witness | masks | x0]
-  const seedsSent = new Map<number, Uint8Array>();
-  const shares: AuthShare[] = []; // per owner: our share of its extended vector
-  const coins: CoinState[] = [];
-  let coinCommits: Uint8Array[][] = []; // [party][coin index]
-  let coinsOpened = 0;
-  let seedA: Uint8Array = new Uint8Array(32);
-  let seedFold: Uint8Array = new Uint8Array(32); // coin A without coin-A-dependent late inputs, coin G with them
-  let R: LateCoins = { projection: undefined, wrap: [] };
-  const lateE: FieldVec[] = []; // per owner: [coin-A-dependent late e | proof H − masks]
-  const lateProj: FieldVec[] = []; // per owner: the coin-A-dependent part (projection slack, PINE bits; sent at step 4)
-  let triples: Triples | undefined;
-  let batch = new MacCheckBatch(f);
-  let yMacs: bigint[] = [];
-  let myY = 0n;
-  let layer1: { eps: AuthShare; delta: AuthShare } | undefined;
-  let layer2: { eps: AuthShare; delta: AuthShare } | undefined;
-  let w: AuthShare | undefined;
-  let excluded: number[] = [];
-  let sigmaOpen: Uint8Array | undefined;
-  let sigmaCommit: Uint8Array | undefined;
-  let sigmaCommits: Array<Uint8Array | undefined> = [];
-  let mySum: AuthShare | undefined;
-  let openedSum: FieldVec | undefined;
-
-  const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
-  const enc1 = (x: bigint) => f.encode(f.fromBigInts([x]));
   const PM = plan.lateMaskLength;
-  // With a projection or PINE checks the late inputs (slack bits; success and window bits) depend on
-  // coin A and the fold covers them: γ then needs its own coin G.
-  const foldCoin = PM > 0;
-  // + the sign coin with noise (always validated: the noise predicate makes the plan active).
-  const coinCount = (!plan.active ? 2 : foldCoin ? 5 : 4) + (noised ? 1 : 0);
-  // Validation: fold coefficients γ_j (coin A, or coin G after the slack bits), the product-proof challenges r_k, μ_k (coin C).
-  const gammaOf = (j: number) => expandSeed(f, seedFold, `validation/${j}`, plan.termCount);
-  const masksOf = (v: AuthShare) => sliceShare(f, v, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
-  const queries: ProductQuery[][] = []; // [owner][challenge point]
-  let mus: bigint[] = [];
-
-  const nextCoin = (box: Inbox): Uint8Array => {
-    const idx = coinsOpened++;
-    const opens = box.get("coin.open")!.map((p, j) => (j === me ? coinOpenPayload(coins[idx]!) : p!));
-    return coinFinish(coinCommits.map((c) => c[idx]!), opens);
+  const p: RunParams = {
+    f, n, me, d, k: f.bits, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, QS: Q * S, PM,
+    noised, foldCoin: PM > 0, commitSum: plan.active && !noised,
+    preseeded: copeDealer !== undefined || offline?.inputCopeSeeds !== undefined,
+    // A and the final coin; with validation C, B, and G when γ must follow coin-A-dependent late inputs; S with noise.
+    coinCount: (!plan.active ? 2 : PM > 0 ? 5 : 4) + (noised ? 1 : 0),
+    peers: [...Array(n).keys()].filter((j) => j !== me),
+    full: z ? f.concat([input, z]) : input, rng, transcript, done, offline, copeDealer,
   };
-  const openCoin = (): OutboundMessage => bcast("coin.open", coinOpenPayload(coins[coinsOpened]!));
-
-  const macCommit = (seed: Uint8Array): OutboundMessage => {
-    const sigma = batch.sigma(alpha, seed);
-    const c = commitSigma(f, sigma, rng);
-    sigmaCommit = c.commitPayload;
-    sigmaOpen = c.openPayload;
-    return bcast(MACCHECK_COMMIT, c.commitPayload);
-  };
-  const macOpen = (box: Inbox, stepIndex: number): OutboundMessage[] => {
-    sigmaCommits = box.get(MACCHECK_COMMIT)!.map((c, j) => (j === me ? sigmaCommit! : c));
-    transcript.closeThrough(stepIndex);
-    return [bcast(MACCHECK_OPEN, sigmaOpen!), bcast(ECHO_PHASE, transcript.digest())];
-  };
-  const macVerify = (box: Inbox): void => {
-    let total = 0n;
-    const opens = box.get(MACCHECK_OPEN)!;
-    for (let j = 0; j < n; j++) total += j === me ? f.get(f.decode(sigmaOpen!.subarray(32)), 0) : openSigma(f, j, sigmaCommits[j]!, opens[j]!);
-    // The MAC check decides correctness, then the echo decides consistency of the views.
-    if (total % f.p !== 0n) throw new ProtocolAbort("mac-check-failed", [], "MAC check failed: Σσ_i ≠ 0 (an opened value or a MAC share was wrong)");
-    const echoes = new Map<number, Uint8Array>();
-    for (const j of peers) echoes.set(j, box.get(ECHO_PHASE)![j]!);
-    checkEchoes(transcript.digest(), echoes);
-    batch = new MacCheckBatch(f);
-  };
-
-  // Σ_{j not excluded} x_j, or with noise Σ_{j not excluded} (x_j + r ⊙ z_j) (r public: a local linear map).
-  const sumShare = (): AuthShare => {
-    const kept = shares.filter((_, j) => !excluded.includes(j));
-    const xs = sumShares(f, kept.map((s) => sliceShare(f, s, 0, d)), d);
-    if (!noised) return xs;
-    const zs = sumShares(f, kept.map((s) => sliceShare(f, s, d, 2 * d)), d);
-    return { value: f.add(xs.value, f.mul(zs.value, signs!)), mac: f.add(xs.mac, f.mul(zs.mac, signs!)) };
-  };
-
-  const ctxOf = (): ShareContext => ctx;
-
-  // Pre-seeded COPE (no base OTs here): from the test dealer, or from the offline phase's COPE OTs.
-  let seeded: InputCopeSeeds | undefined;
-  const start = (): OutboundMessage[] => {
-    alpha = offline ? offline.alpha() : f.get(f.random(1, rng), 0);
-    ctx = { field: f, me, alpha };
-    if (offline) triples = offline.triples();
-    seeded = copeDealer ? dealerSeeds(copeDealer, me, alpha, k) : offline?.inputCopeSeeds?.();
-    const out: OutboundMessage[] = [];
-    for (const j of peers) {
-      if (seeded) { out.push({ to: j, phase: "cope.ot.A", payload: new Uint8Array(0) }); continue; }
-      const { state, message } = baseOtSenderStart(sid(me, j), rng);
-      otSender.set(j, state);
-      out.push({ to: j, phase: "cope.ot.A", payload: message });
-    }
-    return out;
+  const s: RunState = {
+    alpha: 0n, ctx: undefined, otSender: new Map(), copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
+    coins: [], coinCommits: [], coinsOpened: 0, seedA: undefined, seedFold: undefined, R: { projection: undefined, wrap: [] },
+    lateE: [], lateProj: [], triples: undefined, batch: new MacCheckBatch(f), yMacs: [], myY: 0n, queries: [], mus: [],
+    layer1: undefined, layer2: undefined, w: undefined, excluded: [], sigma: undefined, sigmaCommits: [],
+    mySum: undefined, openedSum: undefined, sumOpen: undefined, sumCommits: [], seedFinal: undefined, signs: undefined,
   };
 
   const steps: Step[] = [];
-  let stepNo = 0;
-  const push = (name: string, expect: string[], run: (box: Inbox, idx: number) => OutboundMessage[], eager?: Step["eager"]) => {
-    const idx = stepNo++;
-    steps.push(eager ? { name, expect, run: (box) => run(box, idx), eager } : { name, expect, run: (box) => run(box, idx) });
+  type Run = (p: RunParams, s: RunState, box: Inbox, idx: number) => OutboundMessage[];
+  const push = (name: string, expect: string[], run: Run, opts: { eager?: Step["eager"]; needsPrelude?: boolean } = {}) => {
+    const idx = steps.length;
+    steps.push({ name, expect, run: (box) => run(p, s, box, idx), ...(opts.eager ? { eager: opts.eager } : {}), ...(opts.needsPrelude ? { needsPrelude: true } : {}) });
   };
-
-  // 1: base-OT receiver for COPE where we hold the MAC key (choices = bits of α_i).
-  push("cope.ot.A", ["cope.ot.A"], (box) => {
-    const out: OutboundMessage[] = [];
-    const choices = alphaBits(alpha, k);
-    for (const i of peers) {
-      if (seeded) {
-        if (box.get("cope.ot.A")![i]!.length !== 0) throw new ProtocolAbort("bad-encoding", [i], "cope.ot.A must be empty when COPE is pre-seeded");
-        copeRecv.set(i, seeded.receiver(i));
-        out.push({ to: i, phase: "cope.ot.B", payload: new Uint8Array(0) });
-        continue;
-      }
-      const { message, keys } = baseOtReceive(sid(i, me), choices, box.get("cope.ot.A")![i]!, rng, i);
-      copeRecv.set(i, { delta: alpha, kDelta: splitKeys(keys, k) });
-      out.push({ to: i, phase: "cope.ot.B", payload: message });
-    }
-    return out;
-  });
-  // 2: base-OT sender finish; Fig. 7 Input: shares and COPE corrections for our extended input.
-  push("cope.ot.B", ["cope.ot.B"], (box) => {
-    for (const j of peers) {
-      if (seeded) {
-        if (box.get("cope.ot.B")![j]!.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "cope.ot.B must be empty when COPE is pre-seeded");
-        copeSend.set(j, seeded.sender(j));
-        continue;
-      }
-      const { k0, k1 } = baseOtSenderFinish(otSender.get(j)!, box.get("cope.ot.B")![j]!, k, j);
-      copeSend.set(j, { k0: splitKeys(k0, k), k1: splitKeys(k1, k) });
-    }
-    ext = f.concat([full, plan.witness(full), f.random(plan.maskLength + 1, rng)]);
-    const out: OutboundMessage[] = [];
-    const ts: FieldVec[] = [];
-    const masks: FieldVec[] = [];
-    for (const j of peers) {
-      const s = rng.bytes(32);
-      seedsSent.set(j, s);
-      masks.push(expandSeed(f, s, `input-share/${me}->${j}`, E));
-      const { u, t } = copeExtendSender(f, copeSend.get(j)!, ext, copeLabel(me, j));
-      ts.push(t);
-      out.push({ to: j, phase: "input.seed", payload: s }, { to: j, phase: "input.cope", payload: encodeCorrection(f, u) });
-    }
-    shares[me] = ownerInputShare(f, alpha, ext, ts, masks);
-    for (let c = 0; c < coinCount; c++) coins.push(coinCommit(rng));
-    out.push(bcast("coin.commit", concatBytes(...coins.map((c) => c.commitment))));
-    return out;
-  });
-  // 3: peers' inputs authenticated (our MAC shares via COPE); open coin A.
-  // COPE Extend, receiver side, for one owner's correction (consumed on arrival when possible).
-  const qs = new Map<number, FieldVec>();
-  const receiveCorrection = (i: number, payload: Uint8Array): void => {
-    const u = decodeCorrection(f, payload, k * E, i);
-    qs.set(i, copeExtendReceiver(f, copeRecv.get(i)!, u, E, copeLabel(i, me), i));
-  };
-  push("input", ["input.seed", "input.cope", "coin.commit"], (box) => {
-    for (const i of peers) {
-      const s = box.get("input.seed")![i]!;
-      if (s.length !== 32) throw new ProtocolAbort("bad-encoding", [i], `input.seed from party ${i} must be 32 bytes`);
-      if (!qs.has(i)) receiveCorrection(i, box.get("input.cope")![i]!);
-      shares[i] = peerInputShare(expandSeed(f, s, `input-share/${i}->${me}`, E), qs.get(i)!);
-    }
-    qs.clear();
-    coinCommits = box.get("coin.commit")!.map((c, j) => {
-      if (j === me) return coins.map((x) => x.commitment);
-      if (c!.length !== 32 * coinCount) throw new ProtocolAbort("bad-encoding", [j], `coin.commit from party ${j}: ${c!.length} bytes`);
-      return Array.from({ length: coinCount }, (_, t) => c!.subarray(32 * t, 32 * t + 32));
-    });
-    return [openCoin()];
-  }, (phase, from, payload) => {
-    // Bound memory: turn a k·E-element correction into E elements as soon as it arrives,
-    // provided our base-OT receiver step for that owner has run (it has for any honest owner).
-    if (phase !== "input.cope" || !copeRecv.has(from)) return payload;
-    receiveCorrection(from, payload);
-    return new Uint8Array(0);
-  });
-  // 4: coin A → Fig. 7 check value y, and either the first late input (validation) or the sum opening.
-  push("coin.A", ["coin.open"], (box) => {
-    seedA = nextCoin(box);
-    const r = expandSeed(f, seedA, "input-check", E);
-    yMacs = shares.map((s) => inputCheckMac(f, s, r));
-    myY = inputCheckValue(f, ext, r);
-    const out = [bcast("input.y", enc1(myY))];
-    if (!plan.active) {
-      mySum = sumShare();
-      out.push(bcast("open.sum", f.encode(mySum.value)));
-      return out;
-    }
-    R = plan.coinVectors(seedA);
-    // Late inputs via masks. With a projection or PINE: only the values that depend on R or z
-    // (slack bits; success and window bits), and γ comes from coin G once every owner's are
-    // fixed. Without: γ is coin A's
-    // (every folded value was fixed at step 2) and the product proof goes out now.
-    if (foldCoin) {
-      lateProj[me] = plan.lateInput(full, f.slice(ext, D + plan.auxLength, D + plan.auxLength + PM), R);
-      out.push(bcast("input.mask", f.encode(lateProj[me]!)));
-      return out;
-    }
-    seedFold = seedA;
-    lateE[me] = proofLateInput(f.zeros(0));
-    out.push(bcast("input.mask", f.encode(lateE[me]!)));
-    return out;
-  });
-  /**
-   * Our product proof for the gadget inputs (c∘left, right) under the fold coefficients γ
-   * (already drawn), as the late input e_H = H − masks; returns [eProj | e_H].
-   */
-  const proofLateInput = (eProj: FieldVec): FieldVec => {
-    const masks = f.slice(ext, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
-    const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: ext, mac: f.zeros(E) }, R);
-    const h = proveProducts(f, shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(me))), clear.right.value);
-    return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
-  };
-  const collectY = (box: Inbox): void => {
-    const ys = box.get("input.y")!;
-    const yv: bigint[] = [];
-    for (let j = 0; j < n; j++) yv.push(j === me ? myY : f.get(decodeVec(f, ys[j]!, 1, j, "input.y"), 0));
-    batch.add(f.fromBigInts(yv), f.fromBigInts(yMacs));
-  };
-  if (!plan.active) {
-    push("open.sum", ["input.y", "open.sum"], (box) => {
-      collectY(box);
-      openedSum = openValues(f, mySum!.value, box.get("open.sum")!, me, "open.sum");
-      batch.add(openedSum, mySum!.mac);
-      return [openCoin()];
-    });
-  } else {
-    const PL = shape!.length;
-    if (foldCoin) {
-      // 4a: every owner's projection slack bits are fixed; open coin G (the fold coefficients).
-      push("slack", ["input.y", "input.mask"], (box) => {
-        collectY(box);
-        for (const j of peers) lateProj[j] = decodeVec(f, box.get("input.mask")![j]!, PM, j, "input.mask");
-        return [openCoin()];
-      });
-      // 4b: coin G → γ; our product proof under γ.
-      push("coin.G", ["coin.open"], (box) => {
-        seedFold = nextCoin(box);
-        lateE[me] = proofLateInput(lateProj[me]!);
-        return [bcast("input.mask", f.encode(f.slice(lateE[me]!, PM, plan.maskLength)))];
-      });
-      // 5: every owner's proof is in; open coin C (the proof challenges).
-      push("proof", ["input.mask"], (box) => {
-        for (const j of peers) lateE[j] = f.concat([lateProj[j]!, decodeVec(f, box.get("input.mask")![j]!, PL, j, "input.mask")]);
-        return [openCoin()];
-      });
-    } else {
-      // 5: every owner's late inputs are in; open coin C (the proof challenges).
-      push("proof", ["input.y", "input.mask"], (box) => {
-        collectY(box);
-        for (const j of peers) lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
-        return [openCoin()];
-      });
-    }
-    // 6: coin C → each owner's proof queried at r_1..r_Q (linear); Beaver for A_i(r_k)·B_i(r_k).
-    push("coin.C", ["coin.open"], (box) => {
-      const seedC = nextCoin(box);
-      const ch = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2 * Q));
-      const rs = Array.from({ length: Q }, (_, k) => ch[2 * k]!);
-      mus = Array.from({ length: Q }, (_, k) => ch[2 * k + 1]!);
-      const lefts: AuthShare[] = [], rights: AuthShare[] = [];
-      for (let j = 0; j < n; j++) {
-        const o = plan.operands(ctxOf(), shares[j]!, R);
-        const c = plan.productCoefficients(gammaOf(j));
-        const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
-        const hShare = inputViaMask(ctxOf(), sliceShare(f, masksOf(shares[j]!), PM, plan.maskLength), f.slice(lateE[j]!, PM, plan.maskLength));
-        queries[j] = rs.map((r) => queryProducts(f, shape!, a, o.right, hShare, r));
-        for (const q of queries[j]!) { lefts.push(q.ar); rights.push(q.br); }
-      }
-      layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, triples!, 0, n * QS));
-      return [bcast("mult.open", f.encode(f.concat([layer1.eps.value, layer1.delta.value])))];
-    });
-    // 7: layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus Σ_k μ_k·(H_j(r_k) − Σ_i A_i(r_k)·B_i(r_k)); Beaver for ρ_j·z_j.
-    push("layer1", ["mult.open"], (box) => {
-      const opened = openValues(f, f.concat([layer1!.eps.value, layer1!.delta.value]), box.get("mult.open")!, me, "mult.open");
-      const eps = f.slice(opened, 0, n * QS), delta = f.slice(opened, n * QS, 2 * n * QS);
-      batch.add(eps, layer1!.eps.mac);
-      batch.add(delta, layer1!.delta.mac);
-      const prods = beaverFinish(ctxOf(), sliceTriples(f, triples!, 0, n * QS), eps, delta);
-      const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
-      const zs: AuthShare[] = [];
-      for (let j = 0; j < n; j++) {
-        const qs = queries[j]!;
-        const terms = plan.terms(ctxOf(), shares[j]!, noProducts, f.slice(lateE[j]!, 0, PM), R);
-        const folded = foldTerms(f, terms, gammaOf(j));
-        let value = f.get(folded.value, 0) + f.get(qs[0]!.sum.value, 0);
-        let mac = f.get(folded.mac, 0) + f.get(qs[0]!.sum.mac, 0);
-        qs.forEach((q, k) => {
-          const pj = sliceShare(f, prods, (j * Q + k) * S, (j * Q + k + 1) * S);
-          value += mus[k]! * (f.get(q.hr.value, 0) - f.sum(pj.value));
-          mac += mus[k]! * (f.get(q.hr.mac, 0) - f.sum(pj.mac));
-        });
-        zs.push({ value: f.fromBigInts([mod(value, f.p)]), mac: f.fromBigInts([mod(mac, f.p)]) });
-      }
-      const z = sumConcat(f, zs);
-      const rho = sliceTriples(f, triples!, n * QS, n * QS + n).a;
-      layer2 = beaverMasks(f, rho, z, sliceTriples(f, triples!, n * QS + n, n * QS + 2 * n));
-      return [bcast("mult.open", f.encode(f.concat([layer2.eps.value, layer2.delta.value])))];
-    });
-    // 8: w_j = ρ_j·z_j, opened.
-    push("layer2", ["mult.open"], (box) => {
-      const opened = openValues(f, f.concat([layer2!.eps.value, layer2!.delta.value]), box.get("mult.open")!, me, "mult.open");
-      const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
-      batch.add(eps, layer2!.eps.mac);
-      batch.add(delta, layer2!.delta.mac);
-      w = beaverFinish(ctxOf(), sliceTriples(f, triples!, n * QS + n, n * QS + 2 * n), eps, delta);
-      return [bcast("valid.open", f.encode(w.value))];
-    });
-    // 9: pass/fail bits; open coin B.
-    push("valid", ["valid.open"], (box) => {
-      const opened = openValues(f, w!.value, box.get("valid.open")!, me, "valid.open");
-      batch.add(opened, w!.mac);
-      excluded = [];
-      for (let j = 0; j < n; j++) if (f.get(opened, j) !== 0n) excluded.push(j);
-      return [openCoin()];
-    });
-    push("coin.B", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
-    // 11: with noise, the sign coin S is opened here, with σ already committed: every input,
-    // noise vector and the exclusion decision are fixed, so r cannot steer any of them (a party
-    // can still refuse to go on after seeing r, but only by a named fault: docs/dp.md).
-    push("maccheck.commit", [MACCHECK_COMMIT], (box, idx) => (noised ? [...macOpen(box, idx), openCoin()] : macOpen(box, idx)));
-    // 12: validation openings verified; open the sum of the inputs that passed (noised: signs from coin S).
-    push("maccheck.open", noised ? [MACCHECK_OPEN, ECHO_PHASE, "coin.open"] : [MACCHECK_OPEN, ECHO_PHASE], (box) => {
-      macVerify(box);
-      if (noised) signs = signVector(f, nextCoin(box), d);
-      mySum = sumShare();
-      return [bcast("open.sum", f.encode(mySum.value))];
-    });
-    push("open.sum", ["open.sum"], (box) => {
-      openedSum = openValues(f, mySum!.value, box.get("open.sum")!, me, "open.sum");
-      batch.add(openedSum, mySum!.mac);
-      return [openCoin()];
-    });
+  if (!p.preseeded) {
+    push("cope.ot.A", ["cope.ot.A"], stepCopeOtA);
+    push("cope.ot.B", ["cope.ot.B"], stepCopeOtB);
   }
-  push("coin.final", ["coin.open"], (box) => [macCommit(nextCoin(box))]);
-  push("maccheck.commit.final", [MACCHECK_COMMIT], (box, idx) => macOpen(box, idx));
-  push("maccheck.open.final", [MACCHECK_OPEN, ECHO_PHASE], (box, idx) => {
-    macVerify(box);
-    transcript.closeThrough(idx);
-    done({ sum: openedSum!, excluded: [...excluded], transcriptHash: transcript.digest(), ...(signs ? { signs: f.toBigInts(signs).map((v) => (v === 1n ? 1 : -1)) } : {}) });
-    return [];
-  });
+  push("input", ["input.seed", "input.cope", "coin.commit"], stepInput, { eager: (phase, from, payload) => eagerInput(p, s, phase, from, payload) });
+  push("coin.A", ["coin.open"], stepCoinA);
+  if (!plan.active) {
+    push("open.sum", ["input.y", "open.sum"], stepOpenSumPlain);
+  } else {
+    if (p.foldCoin) {
+      push("slack", ["input.y", "input.mask"], stepSlack);
+      push("coin.G", ["coin.open"], stepCoinG);
+      push("proof", ["input.mask"], stepProof);
+    } else {
+      push("proof", ["input.y", "input.mask"], stepProof);
+    }
+    push("coin.C", ["coin.open"], stepCoinC, { needsPrelude: true });
+    push("layer1", ["mult.open"], stepLayer1);
+    push("layer2", ["mult.open"], stepLayer2);
+    push("valid", ["valid.open"], stepValid);
+    push("coin.B", p.commitSum ? ["coin.open", SUM_COMMIT] : ["coin.open"], stepCoinB);
+    push("maccheck.commit", p.commitSum ? [MACCHECK_COMMIT, "coin.open"] : [MACCHECK_COMMIT], stepMacCommit);
+    push("maccheck.open", noised ? [MACCHECK_OPEN, ECHO_PHASE, "coin.open"] : [MACCHECK_OPEN, ECHO_PHASE], stepMacOpen);
+    push("open.sum", ["open.sum"], stepOpenSum);
+  }
+  if (!p.commitSum) push("coin.final", ["coin.open"], (pp, ss, box) => [macCommit(pp, ss, takeCoin(pp, ss, box))]);
+  push("maccheck.commit.final", [MACCHECK_COMMIT], (pp, ss, box, idx) => macOpen(pp, ss, box, idx));
+  push("maccheck.open.final", [MACCHECK_OPEN, ECHO_PHASE], stepFinish);
 
-  return { steps, start, offline, tripleCount };
+  const canStart = (): boolean => !offline || offline.done || offline.inputReady?.() === true;
+  const start = (): OutboundMessage[] => {
+    if (!canStart()) throw new Error("buildValidatedSteps: start() before the offline phase has made α and the COPE seeds");
+    return startRun(p, s);
+  };
+  return { steps, canStart, start, offline, tripleCount };
 }
 
 /** The test dealer as pre-seeded COPE: both keys for our input, the α-chosen ones for the peers'. */
@@ -601,6 +839,27 @@ function dealerSeeds(dealer: CopeDealer, me: number, alpha: bigint, k: number): 
 function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {
   if (!make) throw new RangeError(`validated mode with predicates needs ${count} triples but no offline phase is available`);
   return make(count);
+}
+
+/**
+ * Opens a committed sum: every peer's payload must be nonce(32) ‖ enc(share) opening its
+ * commitment (`commits[j]`, sent at the valid step). Returns Σ_j shares. Throws ProtocolAbort
+ * "bad-encoding" (length, non-canonical element) or "commitment-mismatch" naming every peer
+ * whose opening does not match.
+ */
+function openCommittedSum(f: Field, mine: FieldVec, commits: readonly Uint8Array[], payloads: ReadonlyArray<Uint8Array | undefined>, me: number): FieldVec {
+  const acc = f.add(mine, f.zeros(mine.length));
+  const bad: number[] = [];
+  for (let j = 0; j < payloads.length; j++) {
+    if (j === me) continue;
+    const p = payloads[j]!;
+    if (p.length !== 32 + mine.length * f.byteLength) throw new ProtocolAbort("bad-encoding", [j], `open.sum from party ${j}: ${p.length} bytes, expected ${32 + mine.length * f.byteLength}`);
+    const value = p.subarray(32);
+    if (!verifyCommitment(commits[j]!, value, p.subarray(0, 32))) { bad.push(j); continue; }
+    f.addInPlace(acc, decodeVec(f, value, mine.length, j, "open.sum"));
+  }
+  if (bad.length) throw new ProtocolAbort("commitment-mismatch", bad, `open.sum from ${bad.length > 1 ? "parties" : "party"} ${bad.join(", ")} does not open the committed share`);
+  return acc;
 }
 
 /** Concatenates per-owner shares into one vector. */

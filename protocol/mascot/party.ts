@@ -17,8 +17,17 @@
  * later step (a faster peer) are buffered; a step runs once all of its messages are in.
  * seq numbering (what the relay or transport.ts assigns): the i-th message (from 0) that
  * `from` sent to this party, broadcasts and point-to-point alike.
+ *
+ * Offline prelude (validated mode with predicates, offline.ts). Its messages (phases
+ * starting with {@link OFFLINE_PREFIX}) share each sender's seq stream with the main protocol
+ * but go to the offline party, which checks their stage and replays itself. The main
+ * protocol starts as soon as the engine can (ValidatedEngine.canStart: α_i and the input's
+ * COPE seeds exist), so the input and the coins before the product proof run beside the
+ * triple batches; a step marked `needsPrelude` (the first use of triples) runs only once the
+ * offline phase is done, its checks included (docs/mascot.md "Relay round trips").
  */
-import type { Field, FieldVec } from "../field/types.ts";
+import type { FieldVec } from "../field/types.ts";
+import type { InboundMessage, Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { OfflineParty, type KosBaseStore } from "./offline.ts";
@@ -26,72 +35,17 @@ import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
-import { buildValidatedSteps, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
-import { checkNoiseConfig, type NoiseConfig } from "./noise.ts";
+import { buildValidatedSteps, SUM_COMMIT, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
+import { checkNoiseConfig } from "./noise.ts";
 
-/** A message to send: to one party or to "all" (a broadcast, same bytes to everyone). */
-export interface OutboundMessage { to: number | "all"; phase: string; payload: Uint8Array }
-/** A delivered message; seq = index of this message in the stream from `from` to us (from 0). */
-export interface InboundMessage { from: number; phase: string; seq: number; payload: Uint8Array }
-/**
- * "validated" (default: MACs, predicates, exclusion), "linear-only" (explicit option, no
- * validation) or "plaintext" (benchmark baseline only: every input is broadcast in the clear
- * to the committee and summed; no privacy at all; the coordinator refuses it unless told to).
- */
-export type AggregationMode = "validated" | "linear-only" | "plaintext";
+/** Every phase of the offline prelude (offline.ts) starts with this; no main-protocol phase does. */
+export const OFFLINE_PREFIX = "offline.";
 
 /** Phase of the plaintext baseline: broadcast of the party's input, encoded. */
 export const PLAIN_OPEN = "plain.open";
-/** Input predicates checked in validated mode (see validation.ts for costs and error bounds). */
-export type Predicate =
-  | { kind: "none" }
-  | { kind: "bits" }
-  | { kind: "one-hot"; groups: Array<[start: number, end: number]>; exact?: boolean }
-  /** x_k + offset ∈ [0, 2^bits) for k in indices (offset: a public shift, e.g. for signed entries). */
-  | { kind: "range"; bits: number; indices?: [number, number]; offset?: bigint }
-  /**
-   * Σ x_k² ≤ bound over indices (default: all entries). method "exact" (default): an identity
-   * mod p, sound over the integers only with a range predicate on the same entries; method
-   * "pine": the exact check plus PINE wraparound checks (validation.ts), sound over the
-   * integers on its own, with no per-entry witness bits.
-   */
-  | { kind: "l2-norm"; bound: bigint; projection?: { rows: number }; indices?: [number, number]; method?: "exact" | "pine"; pine?: PineOptions };
-/** Wraparound-check parameters of an `l2-norm` predicate with method "pine" (defaults in validation.ts). */
-export interface PineOptions { checks?: number; successes?: number; alpha?: number }
-/** One party's view of a secure sum: committee size, own index, mode, input length, predicates, session binding. */
-export interface SecureSumConfig {
-  field: Field; parties: number; me: number; mode: AggregationMode;
-  length: number; predicates: Predicate[]; sessionId: Uint8Array;
-  /**
-   * Differential-privacy noise (validated mode only; noise.ts, docs/dp.md): public per-entry
-   * σ² covering all `length` entries. Each party inputs its own z ~ N_Z(0, σ²) next to x, its
-   * norm is checked, and only Σ (x_j + r ⊙ z_j) is opened, r public signs from a late coin.
-   */
-  noise?: NoiseConfig;
-}
-/**
- * The output: the sum of the accepted inputs, the excluded parties, and the transcript hash all
- * parties echoed. With noise: `sum` = Σ (x_j + r ⊙ z_j) and `signs` = r (public).
- */
-export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array; signs?: Array<1 | -1> }
-
-/** One protocol step: the phases expected from every other party, and what to do once they are in. */
-export interface Step {
-  readonly name: string;
-  readonly expect: readonly string[];
-  /** `inbox.get(phase)[j]` is party j's payload (undefined at our own index). */
-  run(inbox: Inbox): OutboundMessage[];
-  /**
-   * Optional: called as each message of this step arrives (after the seq/phase checks);
-   * may consume a large payload right away and return what to keep in the inbox instead
-   * (bounds memory to one payload at a time). Must leave the payload alone if it cannot
-   * process it yet. May throw ProtocolAbort.
-   */
-  eager?(phase: string, from: number, payload: Uint8Array): Uint8Array;
-}
-/** Payloads of one step, by phase then sender index. */
-export type Inbox = Map<string, Array<Uint8Array | undefined>>;
-
+export type {
+  AggregationMode, InboundMessage, Inbox, OutboundMessage, PineOptions, Predicate, SecureSumConfig, SecureSumResult, Step,
+} from "./types.ts";
 /**
  * Phases that open the output (validated "open.sum", linear-only LIN_OPEN, plaintext
  * PLAIN_OPEN): once any member sends one, the round's output may be known to a corrupt member.
@@ -101,7 +55,7 @@ export const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN,
 /** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
 export const BROADCAST_PHASES = new Set([
   LIN_COMMIT, LIN_OPEN, PLAIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
-  "maccheck.commit", "maccheck.open", "echo",
+  "maccheck.commit", "maccheck.open", "echo", SUM_COMMIT,
 ]);
 
 function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
@@ -149,8 +103,6 @@ function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KosBaseStore):
 /** One party of a secure sum, driven by messages (see the module comment for the phase machine). */
 export class SecureSumParty {
   private prelude: OfflineSource | undefined;
-  /** Per sender: still inside the offline prelude (no main-protocol message seen yet). */
-  private preludeOpen: boolean[] = [];
   private mainStarted = false;
   private readonly cfg: SecureSumConfig;
   private readonly transcript: Transcript;
@@ -189,7 +141,6 @@ export class SecureSumParty {
       this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.copeDealer, deps.noise);
       this.steps = this.engine.steps;
       this.prelude = this.engine.offline;
-      this.preludeOpen = new Array<boolean>(cfg.parties).fill(this.prelude !== undefined);
     }
     this.indexSteps();
   }
@@ -234,21 +185,23 @@ export class SecureSumParty {
 
   /**
    * Parties whose messages the current step is still waiting for (empty when done, aborted
-   * or not started). During the offline prelude: every party still in its prelude.
+   * or not started). While the offline prelude runs and names peers it lacks messages from
+   * (OfflineSource.waitingFor), those; before the main protocol has started (or with a prelude
+   * that names no one), every other party.
    */
   get waitingFor(): number[] {
     if (this.failed || this._result || !this.started) return [];
     const n = this.cfg.parties;
-    const out: number[] = [];
-    const s = this.steps[this.stepIdx];
-    for (let j = 0; j < n; j++) {
-      if (j === this.cfg.me) continue;
-      if (this.engine && !this.mainStarted) { if (this.preludeOpen[j]) out.push(j); continue; }
-      if (!s) continue;
-      const box = this.inboxes[this.stepIdx]!;
-      if (s.expect.some((ph) => box.get(ph)?.[j] === undefined)) out.push(j);
+    const others = [...Array(n).keys()].filter((j) => j !== this.cfg.me);
+    if (this.prelude && !this.prelude.done) {
+      const w = this.prelude.waitingFor;
+      if (w && w.length > 0) return [...w];
+      if (!this.mainStarted || this.steps[this.stepIdx]?.needsPrelude) return w ? [] : others;
     }
-    return out;
+    const s = this.steps[this.stepIdx];
+    if (!s) return [];
+    const box = this.inboxes[this.stepIdx]!;
+    return others.filter((j) => s.expect.some((ph) => box.get(ph)?.[j] === undefined));
   }
 
   /**
@@ -269,10 +222,7 @@ export class SecureSumParty {
     this.started = true;
     return this.guard(() => {
       if (!this.engine) return this.cfg.mode === "plaintext" ? this.plainStart() : this.linearStart();
-      if (this.prelude) {
-        const out = this.prelude.start();
-        return out.concat(this.maybeStartMain());
-      }
+      if (this.prelude) return this.prelude.start().concat(this.afterPrelude());
       return this.startMain();
     });
   }
@@ -307,7 +257,7 @@ export class SecureSumParty {
     if (!d) return out;
     try {
       const o = await this.prelude!.receiveAsync!(d);
-      return this.guard(() => o.concat(this.maybeStartMain()));
+      return this.guard(() => o.concat(this.afterPrelude()));
     } catch (e) {
       if (e instanceof ProtocolAbort && !this._result) this.failed = e;
       throw e;
@@ -324,8 +274,14 @@ export class SecureSumParty {
     return out.concat(this.drain());
   }
 
-  private maybeStartMain(): OutboundMessage[] {
-    return this.prelude && this.prelude.done && !this.mainStarted ? this.startMain() : [];
+  /**
+   * After the offline prelude advanced: starts the main protocol once the engine can
+   * (α and the input's COPE seeds are there, typically long before the triples), and runs
+   * any step that was waiting for the triples.
+   */
+  private afterPrelude(): OutboundMessage[] {
+    if (!this.mainStarted) return this.engine!.canStart() ? this.startMain() : [];
+    return this.drain();
   }
 
   private guard(f: () => OutboundMessage[]): OutboundMessage[] {
@@ -358,19 +314,17 @@ export class SecureSumParty {
     }
     const k = this.nextMsg[from]!;
     const want = this.expectedSeq[from]![k];
-    if (this.preludeOpen[from]) {
-      if (m.phase !== want) {
-        // Offline prelude message: the offline party runs its own checks.
-        if (this.prelude!.done) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the offline phase`);
-        this.nextSeq[from]!++;
-        if (this.deferPrelude) {
-          this.deferred = m;
-          return [];
-        }
-        const out = this.prelude!.receive(m);
-        return out.concat(this.maybeStartMain());
+    if (m.phase.startsWith(OFFLINE_PREFIX)) {
+      // Offline prelude message (interleaved with the main protocol's first steps): the
+      // offline party runs its own checks (phase, stage, replay).
+      if (!this.prelude || this.prelude.done) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} ${this.prelude ? "after the offline phase" : "(no offline phase)"}`);
+      this.nextSeq[from]!++;
+      if (this.deferPrelude) {
+        this.deferred = m;
+        return [];
       }
-      this.preludeOpen[from] = false;
+      const out = this.prelude.receive(m);
+      return out.concat(this.afterPrelude());
     }
     if (this._result || want === undefined) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the protocol ended`);
     if (m.phase !== want) throw new ProtocolAbort("unexpected-message", [from], `expected ${want} from party ${from}, got ${m.phase}`);
@@ -387,12 +341,16 @@ export class SecureSumParty {
     return this.drain();
   }
 
-  /** Runs every step whose messages are all in (only once the main protocol has started). */
+  /**
+   * Runs every step whose messages are all in (only once the main protocol has started; a
+   * step that uses triples only once the offline prelude is done).
+   */
   private drain(): OutboundMessage[] {
     const out: OutboundMessage[] = [];
     if (this.engine && !this.mainStarted) return out;
     while (this.stepIdx < this.steps.length && this.pending[this.stepIdx] === 0) {
       const s = this.steps[this.stepIdx]!;
+      if (s.needsPrelude && this.prelude && !this.prelude.done) break;
       const box = this.inboxes[this.stepIdx]!;
       const sent = s.run(box);
       this.inboxes[this.stepIdx] = new Map(); // free payloads

@@ -4,10 +4,14 @@
  * sender (seq = 0, 1, 2, … counting point-to-point and broadcast messages alike), fans a
  * broadcast out to every other party with identical bytes, and counts traffic. Hooks let a
  * test tamper with, drop, duplicate (replay) or reorder messages in flight; a seeded Rng
- * gives a random but per-channel-FIFO interleaving (what a real relay may do).
+ * gives a random but per-channel-FIFO interleaving (what a real relay may do). Also the
+ * offline phase's own in-memory runners ({@link runOfflineInMemory}). Testing module: no
+ * production path imports it.
  */
 import type { Rng } from "../rng.ts";
 import { randomBelow } from "../rng.ts";
+import type { OfflineInbound, OfflineOutbound, OfflineParty } from "./offline.ts";
+import type { TripleShares } from "./triples.ts";
 
 /** A message produced by a party (mirrors party.ts's OutboundMessage). */
 export interface Outbound { to: number | "all"; phase: string; payload: Uint8Array }
@@ -30,6 +34,12 @@ export interface Envelope {
   payload: Uint8Array;
   /** True if the sender addressed it to "all". */
   broadcast: boolean;
+  /**
+   * Message round (set by the transport): 1 + the largest round of any message the sender
+   * had received when it sent this one (1 for a party's first messages). Along the critical
+   * path this is the number of sequential relay trips (see {@link NetworkRun.rounds}).
+   */
+  round?: number;
 }
 
 /** Test hooks: tamper/drop/replay/reorder envelopes, random interleaving, a delivery cap. */
@@ -59,6 +69,15 @@ export interface NetworkRun {
   messagesSent: number[];
   /** Number of deliveries made. */
   deliveries: number;
+  /**
+   * Sequential message rounds (relay round trips on the critical path): the largest
+   * {@link Envelope.round} delivered. A party's state after a receive() depends on every
+   * message it has received, so a message's round is 1 + the largest round its sender had
+   * received (a Lamport clock); with a per-hop relay latency L a run needs ≥ rounds·L.
+   */
+  rounds: number;
+  /** Per phase: [first, last] round in which a message of that phase was delivered. */
+  phaseRounds: Record<string, [number, number]>;
 }
 
 /**
@@ -77,6 +96,10 @@ export function runNetwork(parties: readonly MessageParty[], hooks: NetworkHooks
   // One FIFO per (from, to) channel.
   const channels: Envelope[][][] = Array.from({ length: n }, () => Array.from({ length: n }, () => []));
   const globalOrder: Array<[number, number]> = [];
+  // Lamport clock per party: the largest round among the messages it has received.
+  const clock = new Array<number>(n).fill(0);
+  let rounds = 0;
+  const phaseRounds: Record<string, [number, number]> = {};
 
   const enqueue = (e: Envelope): void => {
     const out = hooks.tamper ? hooks.tamper(e) : e;
@@ -94,7 +117,7 @@ export function runNetwork(parties: readonly MessageParty[], hooks: NetworkHooks
       const targets = m.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [m.to];
       for (const to of targets) {
         if (!Number.isInteger(to) || to < 0 || to >= n || to === from) throw new RangeError(`runNetwork: party ${from} sent to bad destination ${String(to)}`);
-        enqueue({ from, to, phase: m.phase, seq: seq[from]![to]!++, payload: m.payload, broadcast: m.to === "all" });
+        enqueue({ from, to, phase: m.phase, seq: seq[from]![to]!++, payload: m.payload, broadcast: m.to === "all", round: clock[from]! + 1 });
       }
     }
   };
@@ -129,8 +152,68 @@ export function runNetwork(parties: readonly MessageParty[], hooks: NetworkHooks
     }
     if (!e) break;
     deliveries++;
+    const r = e.round ?? clock[e.from]! + 1;
+    if (r > clock[e.to]!) clock[e.to] = r;
+    if (r > rounds) rounds = r;
+    const pr = phaseRounds[e.phase];
+    if (!pr) phaseRounds[e.phase] = [r, r];
+    else { if (r < pr[0]) pr[0] = r; if (r > pr[1]) pr[1] = r; }
     const msg: Inbound = { from: e.from, phase: e.phase, seq: e.seq, payload: e.payload };
     call(e.to, () => parties[e.to]!.receive(msg));
   }
-  return { errors, done: parties.map((p) => p.done), bytesSent, bytesDelivered, messagesSent, deliveries };
+  return { errors, done: parties.map((p) => p.done), bytesSent, bytesDelivered, messagesSent, deliveries, rounds, phaseRounds };
+}
+
+// ---- the offline phase alone (offline.ts), in one process: tests and benchmarks ----
+
+/** The in-memory message queue of the offline runners: per (sender, recipient) seq numbers, broadcasts fanned out. */
+function inMemoryMailbox(n: number): { queue: Array<{ to: number; m: OfflineInbound }>; post: (from: number, outs: OfflineOutbound[]) => void } {
+  const queue: Array<{ to: number; m: OfflineInbound }> = [];
+  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const post = (from: number, outs: OfflineOutbound[]) => {
+    for (const o of outs) {
+      const tos = o.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [o.to];
+      for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
+    }
+  };
+  return { queue, post };
+}
+
+/**
+ * Runs n offline parties in one process with FIFO delivery (tests, benchmarks). Returns
+ * every party's α_i and triples, and the bytes each party sent. Throws the first ProtocolAbort.
+ */
+export function runOfflineInMemory(
+  parties: OfflineParty[],
+): { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number } {
+  const { queue, post } = inMemoryMailbox(parties.length);
+  let messages = 0;
+  parties.forEach((p, i) => post(i, p.start()));
+  let head = 0;
+  while (head < queue.length) {
+    const { to, m } = queue[head++]!;
+    messages++;
+    post(to, parties[to]!.receive(m));
+    if (head > 4096) { queue.splice(0, head); head = 0; }
+  }
+  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemory: parties stalled");
+  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
+}
+
+/** {@link runOfflineInMemory} with {@link OfflineParty.receiveAsync} (WebCrypto prefetch). */
+export async function runOfflineInMemoryAsync(
+  parties: OfflineParty[],
+): Promise<{ alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number }> {
+  const { queue, post } = inMemoryMailbox(parties.length);
+  let messages = 0;
+  parties.forEach((p, i) => post(i, p.start()));
+  let head = 0;
+  while (head < queue.length) {
+    const { to, m } = queue[head++]!;
+    messages++;
+    post(to, await parties[to]!.receiveAsync(m));
+    if (head > 4096) { queue.splice(0, head); head = 0; }
+  }
+  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemoryAsync: parties stalled");
+  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
 }

@@ -62,7 +62,7 @@
  * or use method "pine", which bounds the norm over the integers by itself.
  */
 import type { Field, FieldVec } from "../field/types.ts";
-import type { Predicate } from "./party.ts";
+import type { Predicate } from "./types.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { M61Vec } from "../field/m61.ts";
 import { expandSeed } from "./shares.ts";

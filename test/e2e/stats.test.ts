@@ -170,8 +170,13 @@ describe("federated statistics end to end", () => {
       // Every sum anyone could see: only attempts that reached the opening. There is exactly one.
       expect(rounds).toHaveLength(1);
       expect(rounds[0]!.status).toBe("aborted");
-      expect(rounds[0]!.abort!.code).toBe("mac-check-failed");
+      // Every member committed to its sum share before any was opened: the tampered opening
+      // breaks the cheater's own commitment (docs/mascot.md "Relay round trips"). The members
+      // accuse it; the relay cannot check an accusation, so it names no one.
+      expect(rounds[0]!.abort!.code).toBe("commitment-mismatch");
       expect(rounds[0]!.committee).toContain(cheat.nodeId);
+      expect(rounds[0]!.abort!.culprits).toEqual([]);
+      expect(rounds[0]!.abort!.detail).toMatch(new RegExp(`accusing ${rounds[0]!.committee.indexOf(cheat.nodeId)}\\b`));
       // No honest member ever worked on a second attempt of the round.
       for (const id of rounds[0]!.committee.filter((c) => c !== cheat.nodeId)) {
         expect(byId(id).events.filter((e) => e.jobId === final.id && e.kind === "assignment" && e.attempt !== 0)).toEqual([]);

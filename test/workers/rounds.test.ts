@@ -458,6 +458,26 @@ describe("liveness inside a round (issue 15, fault 4)", () => {
     expect((await jobStatus(job.id)).status).toBe("running");
   });
 
+  it("a member that announced a step with `busy` is not named while it computes; without the frame it is", async () => {
+    const r = await setup(4, { committee: { size: 3, min: 3 }, retryBudget: 1 });
+    const ps = await join(r.nodes, r.job.id);
+    await until(async () => (await roundStub(r.job.id, 0, 0).status())?.phase === "running", 5000, "running");
+    await setProgress(r.job.id, 400);
+    ps[1]!.conn.ws.send(JSON.stringify({ v: 1, kind: "busy" })); // party 1 starts a long step on its pinging thread
+    const stop = pinging([ps[0]!, ps[2]!]);
+    await new Promise((res) => setTimeout(res, 700));
+    await runDurableObjectAlarm(roundStub(r.job.id, 0, 0));
+    expect((await roundStub(r.job.id, 0, 0).status())?.phase).toBe("running"); // silent 700 ms > 400 ms, but busy
+    // Party 2 stops pinging and never announced a step: it is named at the next check.
+    stop();
+    const again = pinging([ps[0]!]);
+    await new Promise((res) => setTimeout(res, 700));
+    await runDurableObjectAlarm(roundStub(r.job.id, 0, 0));
+    again();
+    await until(async () => (await rounds(r.job.id)).length === 2, 5000, "reselection");
+    expect((await rounds(r.job.id))[0]).toMatchObject({ status: "aborted", abort: { code: "timeout", culprits: [ps[2]!.node.id] } });
+  });
+
   it("when every member is silent (as after a coordinator outage) the alarm names no one and re-arms", async () => {
     const { job, nodes } = await setup(2);
     const ps = await join(nodes, job.id);

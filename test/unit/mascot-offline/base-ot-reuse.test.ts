@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
+import { OfflineParty, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
+import { runOfflineInMemory } from "../../../protocol/mascot/transport.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { m61, p128, type Field } from "../../../protocol/field/index.ts";
-import { OfflineParty, runOfflineInMemory, runOfflineInMemoryAsync, type OfflineCheat, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
+import { OfflineParty, type OfflineCheat, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
+import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/transport.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";

@@ -43,8 +43,9 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
 /** Phases a party sends, per configuration (what the campaign may tamper with). */
 function phasesFor(mode: AggregationMode, predicates: Predicate[]): string[] {
   if (mode === "linear-only") return ["lin.seed", "lin.commit", "lin.open"];
-  const base = ["cope.ot.A", "cope.ot.B", "input.seed", "input.cope", "coin.commit", "coin.open", "input.y", "maccheck.commit", "maccheck.open", "echo"];
-  return predicates.length === 0 ? [...base, "open.sum"] : [...base, "open.sum", "mult.open", "valid.open"];
+  // (COPE comes pre-seeded from the test dealer: no cope.ot.A / cope.ot.B messages exist.)
+  const base = ["input.seed", "input.cope", "coin.commit", "coin.open", "input.y", "maccheck.commit", "maccheck.open", "echo"];
+  return predicates.length === 0 ? [...base, "open.sum"] : [...base, "open.sum", "sum.commit", "mult.open", "valid.open"];
 }
 
 export function campaignRun(i: number, seed: string): RunReport {
