@@ -1,7 +1,7 @@
 /**
  * The Workers implementation of the core's {@link JobStore}: the JobDO's own storage (KV
  * "state", SQL table `log`), R2 for model bytes, D1 for the node registry, the job catalogue
- * and assignments.
+ * and assignments, the registry shards (./registry-shard-do.ts) for node liveness.
  */
 type Env = Cloudflare.Env; // the Worker bindings, declared in functions/env.ts
 import type { JobSpec, RoundManifest } from "../protocol/api/schemas.ts";
@@ -10,6 +10,8 @@ import type { JobState } from "./core/job-machine.ts";
 import type { Candidate } from "./core/selection.ts";
 import type { JobStore } from "./core/store.ts";
 import type { StoredModel } from "./core/job-types.ts";
+import { mergeLiveness } from "./core/registry.ts";
+import { readLiveness } from "./registry-shard-do.ts";
 
 /** R2 key of a job's global model for a round. */
 export function modelKey(jobId: string, round: number): string {
@@ -57,20 +59,33 @@ export class WorkersJobStore implements JobStore {
     return { bytes: new Uint8Array(await model.arrayBuffer()), carry: carry ? new Uint8Array(await carry.arrayBuffer()) : null };
   }
 
+  /**
+   * Durable records from D1 (datasets of the schema with enough rows, capabilities,
+   * reliability), then liveness from the registry shards — one RPC per shard, in parallel —
+   * filtered by `seenSince` and online, freshest first. A node no shard knows yet keeps D1's
+   * registration-time values (durable-objects/core/registry.ts mergeLiveness).
+   */
   async candidates(spec: JobSpec, seenSince: number): Promise<Candidate[]> {
     const { results } = await this.env.DB.prepare(
       `SELECT n.id, n.identity_key, n.kx_key, n.reliability, n.last_seen, n.cores, n.memory_mb, n.bandwidth_mbps, n.avail_from, n.avail_to,
               n.on_battery, n.online, d.rows, d.commitment
          FROM node_datasets d JOIN nodes n ON n.id = d.node_id
-        WHERE d.schema_id = ? AND d.rows >= ? AND n.last_seen >= ? AND n.online = 1
+        WHERE d.schema_id = ? AND d.rows >= ?
         ORDER BY n.last_seen DESC LIMIT 10000`,
-    ).bind(spec.schemaId, spec.eligibility.minRows, seenSince).all<Record<string, number | string | null>>();
-    return results.map((r) => ({
-      nodeId: String(r.id), identityKey: String(r.identity_key), kxKey: String(r.kx_key), rows: Number(r.rows), commitment: String(r.commitment),
-      reliability: Number(r.reliability), lastSeen: Number(r.last_seen), cores: Number(r.cores), memoryMb: Number(r.memory_mb),
-      bandwidthMbps: Number(r.bandwidth_mbps), availFrom: r.avail_from === null ? null : Number(r.avail_from), availTo: r.avail_to === null ? null : Number(r.avail_to),
-      onBattery: Number(r.on_battery ?? 0) === 1, online: Number(r.online) === 1,
-    }));
+    ).bind(spec.schemaId, spec.eligibility.minRows).all<Record<string, number | string | null>>();
+    const live = await readLiveness(this.env.REGISTRY_SHARD, results.map((r) => String(r.id)));
+    const out: Candidate[] = [];
+    for (const r of results) {
+      const l = mergeLiveness({ lastSeen: Number(r.last_seen), online: Number(r.online) === 1, onBattery: Number(r.on_battery ?? 0) === 1 }, live.get(String(r.id)));
+      if (l.lastSeen < seenSince || !l.online) continue;
+      out.push({
+        nodeId: String(r.id), identityKey: String(r.identity_key), kxKey: String(r.kx_key), rows: Number(r.rows), commitment: String(r.commitment),
+        reliability: Number(r.reliability), lastSeen: l.lastSeen, cores: Number(r.cores), memoryMb: Number(r.memory_mb),
+        bandwidthMbps: Number(r.bandwidth_mbps), availFrom: r.avail_from === null ? null : Number(r.avail_from), availTo: r.avail_to === null ? null : Number(r.avail_to),
+        onBattery: l.onBattery, online: l.online,
+      });
+    }
+    return out.sort((x, y) => y.lastSeen - x.lastSeen);
   }
 
   async catalogue(s: JobState): Promise<void> {

@@ -1,6 +1,14 @@
 /**
  * Authentication: bearer API token (job submitters, operators) and signed node requests
- * (protocol/crypto/request.ts) with replay protection through the `request_nonces` D1 table.
+ * (protocol/crypto/request.ts) with replay protection in the node's registry shard
+ * (durable-objects/registry-shard-do.ts): every nonce is consumed in the one shard its node id
+ * maps to, before the route performs any write.
+ *
+ * Atomicity: the nonce and a route's D1 writes are no longer one transaction. A replay is
+ * refused before any write (routes write only after the shard said `ok`); a request whose
+ * nonce was consumed but whose D1 write then failed answers an error and the client signs a
+ * new request (every client already does: a resent request would be a replay). A heartbeat
+ * writes only its shard: nonce and liveness in one shard transaction.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -8,6 +16,7 @@ import { bytesEqual, fromBase64Url, utf8 } from "../protocol/encoding.ts";
 import { bodyHash, HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv, Env, VerifiedNode } from "./env.ts";
+import { registryShard } from "../durable-objects/registry-shard-do.ts";
 
 /** Constant-time check of `Authorization: Bearer <API_TOKEN>`. Fails closed when no token is configured. */
 export function tokenMatches(env: Pick<Env, "API_TOKEN">, header: string | undefined): boolean {
@@ -40,6 +49,12 @@ export function forgetNodeKey(nodeId: string): void {
   keyCache.delete(nodeId);
 }
 
+/** Caches a node's identity key in this isolate (after a successful registration). */
+export function rememberNodeKey(nodeId: string, key: Uint8Array): void {
+  if (keyCache.size > 50_000) keyCache.clear();
+  keyCache.set(nodeId, { key, at: Date.now() });
+}
+
 async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
   const hit = keyCache.get(nodeId);
   if (hit && Date.now() - hit.at < KEY_CACHE_MS) return hit.key;
@@ -49,8 +64,7 @@ async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
     throw new ApiError(401, "unknown-node", "no node is registered under this id");
   }
   const key = fromBase64Url(row.identity_key);
-  if (keyCache.size > 50_000) keyCache.clear();
-  keyCache.set(nodeId, { key, at: Date.now() });
+  rememberNodeKey(nodeId, key);
   return key;
 }
 
@@ -58,7 +72,8 @@ async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
 /**
  * Verifies a signed node request's timestamp and signature, without consuming the nonce.
  * `publicKey` is the claimed node's Ed25519 key (from the registration body, or looked up in
- * D1 / the isolate cache when omitted). The caller MUST run `nonce` (see {@link runWithNonce}).
+ * D1 / the isolate cache when omitted). The caller MUST consume the nonce ({@link consumeNonce},
+ * {@link readWithNonce}, or a registry shard call that does) before acting on the request.
  * Throws ApiError 401 (missing-signature, bad-signature, stale-timestamp, unknown-node).
  */
 export async function verifyNodeDeferred(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<VerifiedNode> {
@@ -71,33 +86,36 @@ export async function verifyNodeDeferred(c: Context<AppEnv>, publicKey?: Uint8Ar
   const err = await verifyRequestAuth({ method, url: c.req.url, bodyHashHex: bodyHash(body), auth, publicKey: key });
   if (err === "stale-timestamp") throw new ApiError(401, "stale-timestamp", `timestamp outside ±${SIGNATURE_WINDOW_MS / 1000}s`);
   if (err) throw new ApiError(401, err, "request signature does not verify");
-  const now = Date.now();
-  if ((crypto.getRandomValues(new Uint8Array(1))[0]! & 0x3f) === 0) {
-    c.executionCtx.waitUntil(c.env.DB.prepare("DELETE FROM request_nonces WHERE expires_at < ?").bind(now).run().catch(() => undefined));
-  }
-  return {
-    nodeId: auth.node,
-    nonce: c.env.DB.prepare("INSERT INTO request_nonces (node_id, nonce, expires_at) VALUES (?, ?, ?)").bind(auth.node, auth.nonce, now + 2 * SIGNATURE_WINDOW_MS),
-  };
+  return { nodeId: auth.node, nonce: auth.nonce };
+}
+
+/** The error a replayed nonce answers. */
+export function replayError(): ApiError {
+  return new ApiError(401, "replay", "nonce already used");
 }
 
 /**
- * Runs the nonce insert and `statements` as one D1 batch (one transaction, one round trip).
- * A replayed nonce aborts the whole batch: ApiError 401 `replay`, nothing else is written.
+ * Consumes the request's nonce in its node's registry shard. Throws ApiError 401 `replay` if
+ * it was used before (nothing else happens then); a shard failure propagates (500).
  */
-export async function runWithNonce(env: Env, v: VerifiedNode, statements: D1PreparedStatement[]): Promise<D1Result[]> {
-  try {
-    return await env.DB.batch([v.nonce, ...statements]);
-  } catch (e) {
-    if (e instanceof Error && /UNIQUE constraint failed/i.test(e.message)) throw new ApiError(401, "replay", "nonce already used");
-    throw e;
-  }
+export async function consumeNonce(env: Env, v: VerifiedNode): Promise<void> {
+  if ((await registryShard(env.REGISTRY_SHARD, v.nodeId).consume(v.nodeId, v.nonce)) === "replay") throw replayError();
 }
 
-/** Verifies a signed node request and consumes its nonce at once (read-only routes). Returns the node id. */
+/**
+ * For read-only `statements`: consumes the nonce and runs the reads concurrently (one round
+ * trip of latency), returning the reads' results only if the nonce was fresh. Throws ApiError
+ * 401 `replay` otherwise (the reads' results are discarded). Never pass a writing statement.
+ */
+export async function readWithNonce(env: Env, v: VerifiedNode, statements: D1PreparedStatement[]): Promise<D1Result[]> {
+  const [, res] = await Promise.all([consumeNonce(env, v), statements.length ? env.DB.batch(statements) : Promise.resolve([])]);
+  return res;
+}
+
+/** Verifies a signed node request and consumes its nonce at once. Returns the node id; throws as {@link verifyNodeDeferred} and {@link consumeNonce}. */
 export async function verifyNode(c: Context<AppEnv>, publicKey?: Uint8Array): Promise<string> {
   const v = await verifyNodeDeferred(c, publicKey);
-  await runWithNonce(c.env, v, []);
+  await consumeNonce(c.env, v);
   return v.nodeId;
 }
 
@@ -110,8 +128,9 @@ export const requireSelf: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /**
- * Middleware: like {@link requireSelf} but leaves the nonce for the route's own D1 batch
- * (`runWithNonce(c.env, c.get("verified"), [...])`): one D1 round trip per request.
+ * Middleware: like {@link requireSelf} but leaves the nonce to the route, which MUST consume
+ * it before any write (`consumeNonce(c.env, c.get("verified"))`, or the heartbeat's shard
+ * call, which consumes it with the liveness update in one shard transaction).
  */
 export const requireSelfDeferred: MiddlewareHandler<AppEnv> = async (c, next) => {
   const v = await verifyNodeDeferred(c);
@@ -128,7 +147,7 @@ export const requireSelfDeferred: MiddlewareHandler<AppEnv> = async (c, next) =>
  * that aborted or that it declined (its manifest and commitments are in the log it must check).
  * Membership is the D1 `assignments` table, which the JobDO writes for every committee before a
  * node can learn of its selection and only ever closes (never deletes); the lookup is one
- * primary-key-prefix read (node_id, job_id) batched with the nonce insert: one D1 round trip.
+ * primary-key-prefix read (node_id, job_id), concurrent with the nonce's consumption.
  * Throws 401 (no or bad token, unsigned, bad signature, replay) or 403 `not-a-member` — also
  * for a job that does not exist, so nodes cannot probe for job ids.
  */
@@ -138,7 +157,7 @@ export async function tokenOrMember(c: Context<AppEnv>, jobId: string): Promise<
     return;
   }
   const v = await verifyNodeDeferred(c);
-  const [, member] = await runWithNonce(c.env, v, [
+  const [member] = await readWithNonce(c.env, v, [
     c.env.DB.prepare("SELECT 1 AS m FROM assignments WHERE node_id = ? AND job_id = ? LIMIT 1").bind(v.nodeId, jobId),
   ]);
   if (!member?.results.length) throw new ApiError(403, "not-a-member", "only the job's submitter (API token) and the members of its committees may read this job's log and models");

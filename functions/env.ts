@@ -1,6 +1,7 @@
 /** Bindings of the coordinator Worker (see wrangler.toml). */
 import type { JobDO } from "../durable-objects/job-do.ts";
 import type { RoundDO } from "../durable-objects/round-do.ts";
+import type { RegistryShardDO } from "../durable-objects/registry-shard-do.ts";
 
 declare global {
   namespace Cloudflare {
@@ -9,6 +10,8 @@ declare global {
       MODELS: R2Bucket;
       JOB_DO: DurableObjectNamespace<JobDO>;
       ROUND_DO: DurableObjectNamespace<RoundDO>;
+      /** Node liveness and request nonces, sharded by node id (durable-objects/core/registry.ts). */
+      REGISTRY_SHARD: DurableObjectNamespace<RegistryShardDO>;
       /** Bearer token for job submitters and operators (Worker secret). */
       API_TOKEN?: string;
       /** Hex Ed25519 seed of the coordinator's log-signing key (Worker secret). Without it, signing routes answer 503 signing-key-missing. */
@@ -54,11 +57,11 @@ declare global {
 }
 
 export type Env = Cloudflare.Env;
-/** A verified signed request whose nonce is not yet consumed (functions/auth.ts): run `nonce` first in the route's D1 batch. */
+/** A verified signed request whose nonce is not yet consumed (functions/auth.ts): consume it in the node's registry shard before any write. */
 export interface VerifiedNode {
   nodeId: string;
-  /** INSERT of the nonce; fails with a UNIQUE constraint error on a replay. */
-  nonce: D1PreparedStatement;
+  /** The request's nonce (x-2pm-nonce), format-checked by the signature verification. */
+  nonce: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { nodeId: string; verified: VerifiedNode } };

@@ -20,6 +20,7 @@ import { requireSigningKey } from "./keys.ts";
 import { openApiDocument } from "./openapi.ts";
 export { JobDO } from "../durable-objects/job-do.ts";
 export { RoundDO } from "../durable-objects/round-do.ts";
+export { RegistryShardDO } from "../durable-objects/registry-shard-do.ts";
 
 const app = new Hono<AppEnv>()
   .get("/v1/health", (c) => c.json({ ok: true as const }))

@@ -1,11 +1,18 @@
-/** Node registry: register, heartbeat, own record, deregister, operator list. */
+/**
+ * Node registry: register, heartbeat, own record, deregister, operator list. D1 holds the
+ * durable records (registration, datasets, reliability); liveness (last seen, online,
+ * conditions) and nonces live in the node's registry shard (durable-objects/registry-shard-do.ts),
+ * so a heartbeat never writes D1. Records returned here overlay the shard's liveness on D1's.
+ */
 import { verifyConsortium, type Membership } from "../../protocol/consortium.ts";
 import { Hono, type Context } from "hono";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
 import { Heartbeat, NodeRegistration, PageQuery, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
-import { forgetNodeKey, requireSelfDeferred, requireToken, runWithNonce, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
+import { forgetNodeKey, rememberNodeKey, replayError, requireSelfDeferred, requireToken, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
+import { readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import type { Liveness } from "../../durable-objects/core/registry.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
@@ -18,13 +25,26 @@ type NodeRow = {
 };
 
 async function loadNode(env: Env, id: string): Promise<NodeRecord | null> {
-  const [n, ds] = await env.DB.batch([
-    env.DB.prepare("SELECT * FROM nodes WHERE id = ?").bind(id),
-    env.DB.prepare("SELECT schema_id, rows, commitment FROM node_datasets WHERE node_id = ? ORDER BY schema_id").bind(id),
+  if (!/^[0-9a-f]{32}$/.test(id)) return null; // not a node id: no D1 row, no shard to ask
+  const [[n, ds], live] = await Promise.all([
+    env.DB.batch([
+      env.DB.prepare("SELECT * FROM nodes WHERE id = ?").bind(id),
+      env.DB.prepare("SELECT schema_id, rows, commitment FROM node_datasets WHERE node_id = ? ORDER BY schema_id").bind(id),
+    ]),
+    readLiveness(env.REGISTRY_SHARD, [id]),
   ]);
   const row = (n!.results as NodeRow[])[0];
   if (!row) return null;
-  return toRecord(row, ds!.results as Array<{ schema_id: string; rows: number; commitment: string }>);
+  return toRecord(withLiveness(row, live.get(id)), ds!.results as Array<{ schema_id: string; rows: number; commitment: string }>);
+}
+
+/** The D1 row with the shard's liveness laid over it (D1's own columns only for a node the shard has not seen). */
+function withLiveness(row: NodeRow, l: Liveness | undefined | null): NodeRow {
+  if (!l) return row;
+  return {
+    ...row, last_seen: l.lastSeen, online: l.online ? 1 : 0,
+    ...(l.load !== null ? { load: l.load, free_memory_mb: l.freeMemoryMb, on_battery: l.onBattery ? 1 : 0 } : {}),
+  };
 }
 
 function toRecord(row: NodeRow, ds: Array<{ schema_id: string; rows: number; commitment: string }>): NodeRecord {
@@ -79,7 +99,10 @@ function consortiumOf(env: Env): Membership | null {
 }
 
 export const nodeRoutes = new Hono<AppEnv>()
-  /** Register (or re-register with new capabilities). Signed with the key being registered. */
+  /**
+   * Register (or re-register with new capabilities). Signed with the key being registered. The
+   * nonce is consumed (and the node marked seen) in its shard first; a replay writes nothing.
+   */
   .post("/", jsonLimit, rawBody, jsonBody(NodeRegistration), async (c) => {
     const reg = c.req.valid("json");
     const identityKey = fromBase64Url(reg.identityKey);
@@ -88,9 +111,11 @@ export const nodeRoutes = new Hono<AppEnv>()
     const v = await verifyNodeDeferred(c, identityKey);
     const members = consortiumOf(c.env);
     if (members && !members.has(id, reg.identityKey)) throw new ApiError(403, "not-a-member", `this coordinator admits only the members of consortium "${members.name}"`);
+    const shard = await registryShard(c.env.REGISTRY_SHARD, id).register(id, v.nonce);
+    if (shard.outcome === "replay") throw replayError();
     const now = Date.now();
     const a = reg.capabilities.availability;
-    const res = await runWithNonce(c.env, v, [
+    const res = await c.env.DB.batch([
       c.env.DB.prepare(
         `INSERT INTO nodes (id, identity_key, kx_key, label, cores, memory_mb, bandwidth_mbps, avail_from, avail_to, online, registered_at, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
@@ -100,26 +125,27 @@ export const nodeRoutes = new Hono<AppEnv>()
       ).bind(id, reg.identityKey, reg.kxKey, reg.label ?? null, reg.capabilities.cores, reg.capabilities.memoryMb, reg.capabilities.bandwidthMbps, a?.fromHourUtc ?? null, a?.toHourUtc ?? null, now, now),
       ...datasetStatements(c.env, id, reg.datasets, now),
     ]);
-    const row = (res[1]!.results as NodeRow[])[0]!;
-    const node = toRecord(row, reg.datasets.map((d) => ({ schema_id: d.schemaId, rows: d.rows, commitment: d.commitment })));
+    rememberNodeKey(id, identityKey);
+    const row = (res[0]!.results as NodeRow[])[0]!;
+    const node = toRecord(withLiveness(row, shard.liveness), reg.datasets.map((d) => ({ schema_id: d.schemaId, rows: d.rows, commitment: d.commitment })));
     return c.json({ node }, 201);
   })
-  /** Heartbeat with current conditions (optionally new dataset descriptors). Signed by the node itself. */
+  /**
+   * Heartbeat with current conditions (optionally new dataset descriptors). Signed by the node
+   * itself. Nonce and liveness are one transaction in the node's registry shard (no D1 write);
+   * only new dataset descriptors go to D1, after the nonce was consumed.
+   */
   .post("/:id/heartbeat", jsonLimit, rawBody, requireSelfDeferred, jsonBody(Heartbeat), async (c) => {
     const hb = c.req.valid("json");
     const id = c.get("nodeId");
-    const now = Date.now();
-    const stmts: D1PreparedStatement[] = [
-      c.env.DB.prepare("UPDATE nodes SET load = ?, free_memory_mb = ?, on_battery = ?, online = ?, last_seen = ? WHERE id = ?")
-        .bind(hb.load, hb.freeMemoryMb, hb.onBattery ? 1 : 0, hb.online ? 1 : 0, now, id),
-      ...(hb.datasets ? datasetStatements(c.env, id, hb.datasets, now) : []),
-    ];
-    const res = await runWithNonce(c.env, c.get("verified"), stmts);
-    if (res[1]!.meta.changes === 0) {
+    const r = await registryShard(c.env.REGISTRY_SHARD, id).heartbeat(id, c.get("verified").nonce, { load: hb.load, freeMemoryMb: hb.freeMemoryMb, onBattery: hb.onBattery, online: hb.online });
+    if (r.outcome === "replay") throw replayError();
+    if (r.outcome === "unknown-node") {
       forgetNodeKey(id); // deregistered meanwhile (key came from this isolate's cache)
       throw new ApiError(401, "unknown-node", "no node is registered under this id");
     }
-    return c.json({ ok: true as const, lastSeen: now });
+    if (hb.datasets) await c.env.DB.batch(datasetStatements(c.env, id, hb.datasets, r.lastSeen));
+    return c.json({ ok: true as const, lastSeen: r.lastSeen });
   })
   /** The node's own record (signed), or any record (operator token). */
   .get("/:id", async (c) => {
@@ -128,7 +154,10 @@ export const nodeRoutes = new Hono<AppEnv>()
     if (!node) throw new ApiError(404, "not-found", "no such node");
     return c.json({ node });
   })
-  /** Deregister: the node (signed) or an operator (token). Open assignments are closed. */
+  /**
+   * Deregister: the node (signed) or an operator (token). Open assignments are closed; the
+   * node's shard keeps a tombstone, so no isolate's cached key lets a heartbeat through.
+   */
   .delete("/:id", async (c) => {
     await selfOrOperator(c);
     const id = c.req.param("id");
@@ -139,9 +168,13 @@ export const nodeRoutes = new Hono<AppEnv>()
       c.env.DB.prepare("DELETE FROM nodes WHERE id = ?").bind(id),
     ]);
     if (res[2]!.meta.changes === 0) throw new ApiError(404, "not-found", "no such node");
+    await registryShard(c.env.REGISTRY_SHARD, id).forget(id);
     return c.json({ ok: true as const });
   })
-  /** Operator list (token), newest activity first. `?limit=` (≤ 500), `?offset=`. */
+  /**
+   * Operator list (token), most recently registered first (D1's `last_seen` is the last
+   * registration; `lastSeen` in each record is the shard's). `?limit=` (≤ 500), `?offset=`.
+   */
   .get("/", requireToken, queryParams(PageQuery), async (c) => {
     const limit = Math.min(500, c.req.valid("query").limit ?? 100);
     const offset = c.req.valid("query").offset ?? 0;
@@ -150,6 +183,7 @@ export const nodeRoutes = new Hono<AppEnv>()
     const ds = ids.length
       ? (await c.env.DB.prepare(`SELECT node_id, schema_id, rows, commitment FROM node_datasets WHERE node_id IN (${ids.map(() => "?").join(",")})`).bind(...ids).all<{ node_id: string; schema_id: string; rows: number; commitment: string }>()).results
       : [];
-    const nodes = results.map((r) => toRecord(r, ds.filter((d) => d.node_id === r.id)));
+    const live = await readLiveness(c.env.REGISTRY_SHARD, ids);
+    const nodes = results.map((r) => toRecord(withLiveness(r, live.get(r.id)), ds.filter((d) => d.node_id === r.id)));
     return c.json({ nodes, limit, offset });
   });

@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { roundObjectName } from "../../protocol/names.ts";
 import { VERIFIED_NODE_HEADER } from "../../durable-objects/round-do.ts";
-import { requireToken, runWithNonce, verifyNodeDeferred } from "../auth.ts";
+import { readWithNonce, requireToken, verifyNodeDeferred } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { intParam, parseBody, rawBody } from "../validate.ts";
@@ -19,7 +19,7 @@ function roundParams(c: Context<AppEnv>): { job: string; round: number; attempt:
 }
 
 /**
- * Verifies the node's signed request and, in the same D1 batch as its nonce, that it holds an
+ * Verifies the node's signed request and, concurrently with consuming its nonce, that it holds an
  * assignment to this round attempt (written by the JobDO after the RoundDO was initialised,
  * closed but never deleted). Only then may the caller touch the RoundDO, so no request can
  * create a Durable Object for a round that does not exist. Returns the node id; throws 401,
@@ -27,7 +27,7 @@ function roundParams(c: Context<AppEnv>): { job: string; round: number; attempt:
  */
 async function verifyCommitteeMember(c: Context<AppEnv>, r: { job: string; round: number; attempt: number }): Promise<string> {
   const v = await verifyNodeDeferred(c);
-  const [, member] = await runWithNonce(c.env, v, [
+  const [member] = await readWithNonce(c.env, v, [
     c.env.DB.prepare("SELECT 1 AS m FROM assignments WHERE node_id = ? AND job_id = ? AND round = ? AND attempt = ?").bind(v.nodeId, r.job, r.round, r.attempt),
   ]);
   if (!member?.results.length) throw new ApiError(403, "not-in-committee", "this node is not in the round's committee");

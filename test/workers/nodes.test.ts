@@ -81,8 +81,11 @@ describe("node registration and signed requests", () => {
     // A claiming B's id but signing with A's key
     const forged = await signedFetch(b, "POST", `/v1/nodes/${b.id}/heartbeat`, { load: 0, freeMemoryMb: 1, onBattery: false, online: false }, { asNode: { ...a, id: b.id } });
     expect(((await forged.json()) as { code: string }).code).toBe("bad-signature");
+    // none of A's attempts changed B's liveness (its registry shard's) or its D1 record
     const row = await env.DB.prepare("SELECT online FROM nodes WHERE id = ?").bind(b.id).first<{ online: number }>();
     expect(row?.online).toBe(1);
+    const own = ((await (await tokenFetch("GET", `/v1/nodes/${b.id}`)).json()) as { node: { conditions: unknown } }).node;
+    expect(own.conditions).toBeNull();
   });
 
   it("refuses unsigned requests and unknown nodes", async () => {

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { registryShard } from "../../durable-objects/registry-shard-do.ts";
 import { describe, expect, it } from "vitest";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { inAvailabilityWindow, isEligible, selectCommittee, type Candidate } from "../../durable-objects/core/selection.ts";
@@ -8,7 +9,7 @@ import type { RoundInfo } from "../../protocol/api/schemas.ts";
 
 const eligibility = { minRows: 10, minCores: 2, minMemoryMb: 1000, minBandwidthMbps: 10, allowOnBattery: false };
 
-describe("committee selection through the real JobDO and D1", () => {
+describe("committee selection through the real JobDO, D1 and the registry shards", () => {
   it("honours eligibility (schema, rows, resources, liveness, online, battery) and excludes stale nodes", async () => {
     const schemaId = `sel/${crypto.randomUUID()}`;
     const good: TestNode[] = [makeNode(), makeNode(), makeNode()];
@@ -19,7 +20,11 @@ describe("committee selection through the real JobDO and D1", () => {
     const oneCore = makeNode(); await register(oneCore, { schemaId, rows: 50, cores: 1 });
     const slowLink = makeNode(); await register(slowLink, { schemaId, rows: 50, bandwidthMbps: 1 });
     const stale = makeNode(); await register(stale, { schemaId, rows: 50 });
+    // silent for 10 minutes: liveness is the node's registry shard's (D1 keeps the registration)
     await env.DB.prepare("UPDATE nodes SET last_seen = ? WHERE id = ?").bind(Date.now() - 10 * 60_000, stale.id).run();
+    await runInDurableObject(registryShard(env.REGISTRY_SHARD, stale.id), async (_i, state) => {
+      state.storage.sql.exec("UPDATE liveness SET last_seen = ? WHERE node_id = ?", Date.now() - 10 * 60_000, stale.id);
+    });
     const offline = makeNode(); await register(offline, { schemaId, rows: 50 });
     await signedFetch(offline, "POST", `/v1/nodes/${offline.id}/heartbeat`, { load: 0, freeMemoryMb: 100, onBattery: false, online: false });
     const battery = makeNode(); await register(battery, { schemaId, rows: 50 });

@@ -1,0 +1,241 @@
+/**
+ * RegistryShardDO: one of {@link REGISTRY_SHARDS} objects, named `registry/<shards>/shard/<s>`
+ * (durable-objects/core/registry.ts), holding for the nodes that map to it their liveness
+ * (last seen, online, the conditions selection uses) and the nonces of their signed requests.
+ * A heartbeat is one small SQLite transaction here, never a D1 write; the Worker consumes every
+ * signed request's nonce here before it performs any write, and selection reads liveness here
+ * (one RPC per shard). A deregistered node leaves a tombstone for {@link TOMBSTONE_MS}, so a
+ * Worker isolate that still caches its key cannot revive it. One alarm prunes expired nonces
+ * and old tombstones in batches while there are any.
+ *
+ * Group commit: a storage commit costs an fsync (≈ 2 ms on a local disk, a replicated write on
+ * Cloudflare), so the writes of all calls that arrive while one batch is open are applied in
+ * one transaction and each call answers once that transaction is durable. Replay checks see
+ * both the table and the open batch, so a nonce is `ok` for exactly one call; a failed batch
+ * fails all its calls (none answered `ok`, the clients sign new requests).
+ *
+ * Every method refuses (TypeError `wrong-shard`) a node id that does not map to this object,
+ * so a node's nonces can only ever be recorded in its one shard.
+ */
+import { DurableObject } from "cloudflare:workers";
+type Env = Cloudflare.Env; // the Worker bindings, declared in functions/env.ts
+import {
+  checkNodeId, groupByShard, MAX_LIVENESS_IDS, NONCE_TTL_MS, parseRegistryShardName, PRUNE_BATCH, PRUNE_INTERVAL_MS, registryShardName, registryShardOf,
+  REGISTRY_SHARDS, TOMBSTONE_MS, type Conditions, type ConsumeResult, type HeartbeatResult, type Liveness, type RegistryShard,
+} from "./core/registry.ts";
+
+type LivenessRow = { node_id: string; last_seen: number; online: number; on_battery: number; load: number | null; free_memory_mb: number | null };
+
+function toLiveness(r: LivenessRow): Liveness {
+  return { lastSeen: r.last_seen, online: r.online === 1, onBattery: r.on_battery === 1, load: r.load, freeMemoryMb: r.free_memory_mb };
+}
+
+export class RegistryShardDO extends DurableObject<Env> implements RegistryShard {
+  /** This object's shard index, from its name; null for an object not named by registryShardName (it refuses every call). */
+  private readonly shard: number | null;
+  /** The armed alarm time (mirrors storage, loaded at start), so a write arms it at most once. */
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.shard = parseRegistryShardName(ctx.id.name ?? "");
+    void ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS nonces (node_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (node_id, nonce)) WITHOUT ROWID");
+      sql.exec("CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at)");
+      sql.exec(`CREATE TABLE IF NOT EXISTS liveness (node_id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, online INTEGER NOT NULL, on_battery INTEGER NOT NULL DEFAULT 0,
+                load REAL, free_memory_mb INTEGER, removed_at INTEGER) WITHOUT ROWID`);
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  private own(nodeId: string): void {
+    if (this.shard === null) throw new TypeError(`wrong-shard: RegistryShardDO must be addressed by registryShardName(), got ${JSON.stringify(this.ctx.id.name ?? null)}`);
+    checkNodeId(nodeId);
+    if (registryShardOf(nodeId) !== this.shard) throw new TypeError(`wrong-shard: node ${nodeId} belongs to shard ${registryShardOf(nodeId)}, not ${this.shard}`);
+  }
+
+  /** Writes of the open batch, applied in order in one transaction by {@link commit}. */
+  private batch: Array<() => void> = [];
+  /** Nonces of the open batch (`nodeId nonce`), not yet in the table. */
+  private batchNonces = new Set<string>();
+  /** Settles when the open batch is durable; null when no batch is open. */
+  private batchDone: Promise<void> | null = null;
+
+  /**
+   * Claims a nonce for `nodeId` in the open batch unless the table or the batch has it; true
+   * when it was new (its INSERT then joins the batch). Synchronous: no other call interleaves.
+   */
+  private claimNonce(nodeId: string, nonce: string, now: number): boolean {
+    if (typeof nonce !== "string" || !/^[A-Za-z0-9_-]{16,86}$/.test(nonce)) throw new TypeError("nonce must be base64url, 16..86 characters");
+    const key = `${nodeId} ${nonce}`;
+    if (this.batchNonces.has(key)) return false;
+    if (this.ctx.storage.sql.exec("SELECT 1 FROM nonces WHERE node_id = ? AND nonce = ?", nodeId, nonce).toArray().length) return false;
+    this.batchNonces.add(key);
+    // a plain INSERT: a duplicate here would be our bug, and fails the whole batch rather than answer `ok` twice
+    this.batch.push(() => this.ctx.storage.sql.exec("INSERT INTO nonces (node_id, nonce, expires_at) VALUES (?, ?, ?)", nodeId, nonce, now + NONCE_TTL_MS));
+    return true;
+  }
+
+  /** Adds `write` to the open batch (opening one if needed); resolves once the batch is durable. */
+  private commit(write?: () => void): Promise<void> {
+    if (write) this.batch.push(write);
+    this.batchDone ??= new Promise<void>((resolve, reject) => {
+      // one macrotask later: the calls already queued join this batch
+      setTimeout(() => {
+        const writes = this.batch;
+        this.batch = [];
+        this.batchDone = null;
+        try {
+          this.ctx.storage.transactionSync(() => { for (const w of writes) w(); });
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+          return;
+        } finally {
+          this.batchNonces.clear(); // in the table now, or refused with the failed batch
+        }
+        resolve(); // the output gate holds every answer until this transaction is durable
+      }, 0);
+    });
+    return this.batchDone;
+  }
+
+  private armPruning(now: number): void {
+    if (this.alarmAt !== null) return;
+    this.alarmAt = now + PRUNE_INTERVAL_MS;
+    void this.ctx.storage.setAlarm(this.alarmAt);
+  }
+
+  private row(nodeId: string): (LivenessRow & { removed_at: number | null }) | undefined {
+    return this.ctx.storage.sql.exec<LivenessRow & { removed_at: number | null }>("SELECT * FROM liveness WHERE node_id = ?", nodeId).toArray()[0];
+  }
+
+  /**
+   * Consumes a signed request's nonce for `nodeId`: `ok` the first time, `replay` ever after
+   * (for {@link NONCE_TTL_MS}, past which the request's timestamp no longer verifies). Not
+   * idempotent by design: exactly one call per nonce gets `ok`. Throws TypeError for a
+   * malformed id or nonce, or an id of another shard.
+   */
+  async consume(nodeId: string, nonce: string): Promise<ConsumeResult> {
+    this.own(nodeId);
+    const now = Date.now();
+    if (!this.claimNonce(nodeId, nonce, now)) return "replay";
+    this.armPruning(now);
+    await this.commit();
+    return "ok";
+  }
+
+  /**
+   * A signed registration: consumes the nonce and, in the same transaction, marks the node
+   * seen and online now (clearing a tombstone; earlier conditions are kept). On `replay`
+   * nothing is written and `liveness` is null. Throws as {@link consume}.
+   */
+  async register(nodeId: string, nonce: string): Promise<{ outcome: ConsumeResult; liveness: Liveness | null }> {
+    this.own(nodeId);
+    const now = Date.now();
+    if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay", liveness: null };
+    this.armPruning(now);
+    let liveness: Liveness | null = null;
+    await this.commit(() => {
+      liveness = toLiveness(this.ctx.storage.sql.exec<LivenessRow>(
+        `INSERT INTO liveness (node_id, last_seen, online, removed_at) VALUES (?, ?, 1, NULL)
+         ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen, online = 1, removed_at = NULL RETURNING *`, nodeId, now,
+      ).one());
+    });
+    return { outcome: "ok", liveness };
+  }
+
+  /**
+   * A signed heartbeat: consumes the nonce and records `conditions` and the time, in one
+   * transaction. `replay`: nothing written; `unknown-node`: the node was deregistered (nonce
+   * consumed, liveness unchanged). Throws as {@link consume}, and TypeError for bad conditions.
+   */
+  async heartbeat(nodeId: string, nonce: string, conditions: Conditions): Promise<HeartbeatResult> {
+    this.own(nodeId);
+    const { load, freeMemoryMb, onBattery, online } = conditions;
+    if (!Number.isFinite(load) || !Number.isFinite(freeMemoryMb) || typeof onBattery !== "boolean" || typeof online !== "boolean") throw new TypeError("conditions: load and freeMemoryMb must be finite numbers, onBattery and online booleans");
+    const now = Date.now();
+    if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay" };
+    this.armPruning(now);
+    if (this.row(nodeId)?.removed_at != null) {
+      await this.commit(); // the nonce is consumed all the same
+      return { outcome: "unknown-node" };
+    }
+    await this.commit(() => {
+      this.ctx.storage.sql.exec(
+        `INSERT INTO liveness (node_id, last_seen, online, on_battery, load, free_memory_mb) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen, online = excluded.online, on_battery = excluded.on_battery,
+           load = excluded.load, free_memory_mb = excluded.free_memory_mb`,
+        nodeId, now, online ? 1 : 0, onBattery ? 1 : 0, load, freeMemoryMb,
+      );
+    });
+    return { outcome: "ok", lastSeen: now };
+  }
+
+  /**
+   * Deregistration: replaces the node's liveness by a tombstone that refuses heartbeats for
+   * {@link TOMBSTONE_MS} (a later registration clears it). Idempotent. Throws as {@link consume}.
+   */
+  async forget(nodeId: string): Promise<void> {
+    this.own(nodeId);
+    const now = Date.now();
+    this.armPruning(now);
+    await this.commit(() => {
+      this.ctx.storage.sql.exec(
+        `INSERT INTO liveness (node_id, last_seen, online, removed_at) VALUES (?, 0, 0, ?)
+         ON CONFLICT (node_id) DO UPDATE SET online = 0, on_battery = 0, load = NULL, free_memory_mb = NULL, removed_at = excluded.removed_at`, nodeId, now,
+      );
+    });
+  }
+
+  /**
+   * Read-only: the liveness of those of `nodeIds` this shard knows (registered or heartbeated,
+   * not deregistered), as [id, liveness] pairs. Throws TypeError for more than
+   * {@link MAX_LIVENESS_IDS} ids, a malformed id or an id of another shard.
+   */
+  async liveness(nodeIds: string[]): Promise<Array<[string, Liveness]>> {
+    if (!Array.isArray(nodeIds) || nodeIds.length > MAX_LIVENESS_IDS) throw new TypeError(`nodeIds must be an array of at most ${MAX_LIVENESS_IDS} ids`);
+    for (const id of nodeIds) this.own(id);
+    if (nodeIds.length === 0) return [];
+    return this.ctx.storage.sql.exec<LivenessRow>(
+      "SELECT l.node_id, l.last_seen, l.online, l.on_battery, l.load, l.free_memory_mb FROM json_each(?) j JOIN liveness l ON l.node_id = j.value WHERE l.removed_at IS NULL",
+      JSON.stringify(nodeIds),
+    ).toArray().map((r) => [r.node_id, toLiveness(r)]);
+  }
+
+  /**
+   * Pruning: deletes expired nonces ({@link PRUNE_BATCH} per statement) and tombstones older
+   * than {@link TOMBSTONE_MS}; re-arms while any nonce or tombstone remains. Idempotent (safe
+   * to run twice or late).
+   */
+  override async alarm(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    for (let i = 0; i < 1000; i++) {
+      const n = sql.exec(
+        "DELETE FROM nonces WHERE (node_id, nonce) IN (SELECT node_id, nonce FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)", now, PRUNE_BATCH,
+      ).rowsWritten;
+      if (n < PRUNE_BATCH) break;
+    }
+    sql.exec("DELETE FROM liveness WHERE removed_at IS NOT NULL AND removed_at < ?", now - TOMBSTONE_MS);
+    const left = sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM nonces LIMIT 1)) + (SELECT COUNT(*) FROM (SELECT 1 FROM liveness WHERE removed_at IS NOT NULL LIMIT 1)) AS n").one().n;
+    this.alarmAt = left > 0 ? now + PRUNE_INTERVAL_MS : null;
+    if (this.alarmAt !== null) await this.ctx.storage.setAlarm(this.alarmAt);
+  }
+}
+
+/** The stub of `nodeId`'s registry shard: the only way the Worker and the JobDO address one. Throws TypeError for a malformed id. */
+export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeId: string): DurableObjectStub<RegistryShardDO> {
+  return ns.get(ns.idFromName(registryShardName(registryShardOf(nodeId))));
+}
+
+/**
+ * Liveness of `nodeIds` from their shards: one RPC per shard involved, all in parallel. Nodes
+ * a shard does not know (deregistered, or registered before liveness moved to the shards and
+ * silent since) are absent from the map. Rejects if any shard call fails (never a partial view).
+ */
+export async function readLiveness(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>): Promise<Map<string, Liveness>> {
+  const groups = groupByShard(nodeIds, REGISTRY_SHARDS);
+  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(ns.idFromName(registryShardName(s))).liveness(ids)));
+  return new Map(parts.flat() as Array<[string, Liveness]>);
+}

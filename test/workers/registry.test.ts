@@ -1,0 +1,224 @@
+/**
+ * The registry shards (durable-objects/registry-shard-do.ts) inside workerd with the real
+ * bindings: heartbeats land in the node's shard (not D1), selection reads liveness from the
+ * shards, a nonce is refused on any route and across a restart of its shard, expired nonces
+ * and old tombstones are pruned, and no node's nonce can be recorded in another shard.
+ */
+import { SELF, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { signRequest } from "../../protocol/crypto/request.ts";
+import type { Rng } from "../../protocol/rng.ts";
+import { NONCE_TTL_MS, parseRegistryShardName, REGISTRY_SHARDS, registryShardName, registryShardOf } from "../../durable-objects/core/registry.ts";
+import { readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import { BASE, heartbeat, jobStub, makeNode, register, registration, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
+
+const code = async (r: Response) => ((await r.json()) as { code: string }).code;
+const shardOf = (id: string) => registryShard(env.REGISTRY_SHARD, id);
+const liveness = async (id: string) => (await readLiveness(env.REGISTRY_SHARD, [id])).get(id);
+const hex32 = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** An rng that always yields the same bytes: every request signed with it carries the same nonce. */
+function fixedNonce(): Rng {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return { bytes: (n: number) => b.slice(0, n) };
+}
+
+/** A signed request with a chosen nonce source. */
+function signedWith(node: TestNode, rng: Rng, method: string, path: string, body?: unknown): Promise<Response> {
+  const url = BASE + path;
+  const text = body === undefined ? null : JSON.stringify(body);
+  const headers = { ...signRequest({ method, url, body: text, nodeId: node.id, identitySecretKey: node.identitySecretKey, rng }), ...(text ? { "content-type": "application/json" } : {}) };
+  return SELF.fetch(url, { method, headers, body: text ?? undefined });
+}
+
+/** Sets a node's shard record `ms` into the past (as if it had been silent that long). */
+async function age(node: TestNode, ms: number): Promise<void> {
+  await runInDurableObject(shardOf(node.id), async (_i, state) => {
+    state.storage.sql.exec("UPDATE liveness SET last_seen = ? WHERE node_id = ?", Date.now() - ms, node.id);
+  });
+}
+
+describe("shard mapping and names (pinned)", () => {
+  it("maps a node id by its first 32 bits modulo the shard count, and names shards registry/<count>/shard/<s>", () => {
+    expect(REGISTRY_SHARDS).toBe(16);
+    expect(registryShardOf("00000000" + "0".repeat(24))).toBe(0);
+    expect(registryShardOf("0000000f" + "0".repeat(24))).toBe(15);
+    expect(registryShardOf("00000013" + "f".repeat(24))).toBe(3);
+    expect(registryShardOf("ffffffff" + "0".repeat(24), 64)).toBe(63);
+    expect(registryShardName(3)).toBe("registry/16/shard/3");
+    expect(parseRegistryShardName("registry/16/shard/3")).toBe(3);
+    for (const bad of ["registry/16/shard/16", "registry/8/shard/3", "registry/16/shard/03", "job/x"]) expect(parseRegistryShardName(bad)).toBeNull();
+    expect(() => registryShardOf("NOT-A-NODE-ID")).toThrow(TypeError);
+    expect(() => registryShardOf(hex32(), 12)).toThrow(RangeError);
+    expect(() => registryShardName(16)).toThrow(RangeError);
+  });
+
+  it("spreads random node ids evenly over the shards", () => {
+    const counts = new Array<number>(REGISTRY_SHARDS).fill(0);
+    for (let i = 0; i < 3200; i++) counts[registryShardOf(hex32())]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(120); // mean 200
+  });
+});
+
+describe("liveness lives in the node's shard", () => {
+  it("a heartbeat updates the shard's record, not D1, and the node's record shows it", async () => {
+    const n = makeNode();
+    const t0 = Date.now();
+    expect((await register(n)).status).toBe(201);
+    const before = await liveness(n.id);
+    expect(before).toMatchObject({ online: true, load: null });
+    expect(before!.lastSeen).toBeGreaterThanOrEqual(t0);
+    const d1Before = await env.DB.prepare("SELECT last_seen, load FROM nodes WHERE id = ?").bind(n.id).first<{ last_seen: number; load: number | null }>();
+    await new Promise((r) => setTimeout(r, 5));
+    const hb = await signedFetch(n, "POST", `/v1/nodes/${n.id}/heartbeat`, { load: 0.7, freeMemoryMb: 1234, onBattery: true, online: true });
+    expect(hb.status).toBe(200);
+    const { lastSeen } = (await hb.json()) as { lastSeen: number };
+    expect(await liveness(n.id)).toEqual({ lastSeen, online: true, onBattery: true, load: 0.7, freeMemoryMb: 1234 });
+    expect(lastSeen).toBeGreaterThan(before!.lastSeen);
+    // D1 was not written by the heartbeat
+    expect(await env.DB.prepare("SELECT last_seen, load FROM nodes WHERE id = ?").bind(n.id).first()).toEqual(d1Before);
+    // the record overlays the shard's liveness
+    const rec = ((await (await tokenFetch("GET", `/v1/nodes/${n.id}`)).json()) as { node: { lastSeen: number; conditions: unknown } }).node;
+    expect(rec.lastSeen).toBe(lastSeen);
+    expect(rec.conditions).toEqual({ load: 0.7, freeMemoryMb: 1234, onBattery: true, online: true });
+  });
+
+  it("selection reads liveness from the shards: stale and offline nodes are skipped, a heartbeat makes them eligible again", async () => {
+    const schemaId = `registry/${crypto.randomUUID()}`;
+    const a = makeNode(), b = makeNode(), c = makeNode();
+    for (const n of [a, b, c]) expect((await register(n, { schemaId })).status).toBe(201);
+    await age(b, 10 * 60_000); // silent 10 min in its shard (D1 still says: registered just now)
+    expect((await signedFetch(c, "POST", `/v1/nodes/${c.id}/heartbeat`, { load: 0, freeMemoryMb: 100, onBattery: false, online: false })).status).toBe(200);
+    const job = await submitJob({ schemaId, committee: { size: 3, min: 3 } });
+    expect(job.status).toBe("pending"); // only a is eligible
+    expect((await heartbeat(b)).status).toBe(200);
+    expect((await heartbeat(c)).status).toBe(200);
+    expect(await runDurableObjectAlarm(jobStub(job.id))).toBe(true);
+    expect((await jobStub(job.id).get())?.status).toBe("running");
+    expect([...(await jobStub(job.id).rounds())[0]!.committee].sort()).toEqual([a.id, b.id, c.id].sort());
+  });
+});
+
+describe("nonces: consumed exactly once, in the node's one shard", () => {
+  it("refuses a nonce reused on another route, and the replay writes nothing", async () => {
+    const n = makeNode();
+    const rng = fixedNonce();
+    expect((await signedWith(n, rng, "POST", "/v1/nodes", registration(n, { rows: 100 }))).status).toBe(201);
+    // the same nonce, validly signed over other requests
+    const hb = await signedWith(n, rng, "POST", `/v1/nodes/${n.id}/heartbeat`, { load: 0.9, freeMemoryMb: 1, onBattery: false, online: false });
+    expect(hb.status).toBe(401);
+    expect(await code(hb)).toBe("replay");
+    expect(await liveness(n.id)).toMatchObject({ online: true, load: null });
+    const rereg = await signedWith(n, rng, "POST", "/v1/nodes", registration(n, { rows: 999 }));
+    expect(await code(rereg)).toBe("replay");
+    expect((await env.DB.prepare("SELECT rows FROM node_datasets WHERE node_id = ?").bind(n.id).first<{ rows: number }>())?.rows).toBe(100);
+    expect(await code(await signedWith(n, rng, "GET", `/v1/nodes/${n.id}`))).toBe("replay");
+    expect(await code(await signedWith(n, rng, "GET", `/v1/nodes/${n.id}/assignment`))).toBe("replay");
+    expect(await code(await signedWith(n, rng, "DELETE", `/v1/nodes/${n.id}`))).toBe("replay");
+    expect(await env.DB.prepare("SELECT 1 FROM nodes WHERE id = ?").bind(n.id).first()).not.toBeNull();
+  });
+
+  it("refuses a replay after its shard object restarts", async () => {
+    const n = makeNode();
+    await register(n);
+    const url = `${BASE}/v1/nodes/${n.id}/heartbeat`;
+    const body = JSON.stringify({ load: 0.2, freeMemoryMb: 1, onBattery: false, online: true });
+    const headers = { ...signRequest({ method: "POST", url, body, nodeId: n.id, identitySecretKey: n.identitySecretKey }), "content-type": "application/json" };
+    expect((await SELF.fetch(url, { method: "POST", headers, body })).status).toBe(200);
+    await evictDurableObject(shardOf(n.id));
+    const again = await SELF.fetch(url, { method: "POST", headers, body });
+    expect(again.status).toBe(401);
+    expect(await code(again)).toBe("replay");
+    expect((await heartbeat(n)).status).toBe(200); // a fresh nonce still passes
+  });
+
+  it("a shard refuses node ids of other shards and objects not named by registryShardName", async () => {
+    const id = hex32();
+    const other = (registryShardOf(id) + 1) % REGISTRY_SHARDS;
+    const wrong = env.REGISTRY_SHARD.get(env.REGISTRY_SHARD.idFromName(registryShardName(other)));
+    const hb = { load: 0, freeMemoryMb: 0, onBattery: false, online: true };
+    // (called on the instance inside the object: a throw across RPC is reported by the pool as unhandled)
+    await runInDurableObject(wrong, async (shard) => {
+      await expect(shard.consume(id, "A".repeat(22))).rejects.toThrow(/wrong-shard/);
+      await expect(shard.register(id, "A".repeat(22))).rejects.toThrow(/wrong-shard/);
+      await expect(shard.heartbeat(id, "B".repeat(22), hb)).rejects.toThrow(/wrong-shard/);
+      await expect(shard.liveness([id])).rejects.toThrow(/wrong-shard/);
+      await expect(shard.forget(id)).rejects.toThrow(/wrong-shard/);
+    });
+    const stray = env.REGISTRY_SHARD.get(env.REGISTRY_SHARD.idFromName("registry/16/shard/99"));
+    await runInDurableObject(stray, async (shard) => {
+      await expect(shard.consume(id, "C".repeat(22))).rejects.toThrow(/registryShardName/);
+    });
+    // the right shard takes it exactly once
+    expect(await shardOf(id).consume(id, "A".repeat(22))).toBe("ok");
+    expect(await shardOf(id).consume(id, "A".repeat(22))).toBe("replay");
+    await runInDurableObject(shardOf(id), async (shard) => {
+      await expect(shard.consume(id, "short")).rejects.toThrow(TypeError);
+      await expect(shard.consume("NOT-AN-ID", "A".repeat(22))).rejects.toThrow(TypeError);
+      await expect(shard.heartbeat(id, "E".repeat(22), { ...hb, load: Number.NaN })).rejects.toThrow(TypeError);
+    });
+  });
+
+  it("concurrent uses of one nonce (one group commit): exactly one is ok; distinct nonces all are", async () => {
+    const id = hex32();
+    const stub = shardOf(id);
+    // over RPC
+    const same = await Promise.all(Array.from({ length: 12 }, () => stub.consume(id, "same-nonce-".padEnd(24, "z"))));
+    expect(same.filter((r) => r === "ok")).toHaveLength(1);
+    // calls started in one turn on the instance: all of them join one open batch
+    await runInDurableObject(stub, async (shard) => {
+      const again = await Promise.all(Array.from({ length: 12 }, () => shard.consume(id, "batch-nonce-".padEnd(24, "y"))));
+      expect(again.filter((r) => r === "ok")).toHaveLength(1);
+      const distinct = await Promise.all(Array.from({ length: 12 }, (_, i) => shard.consume(id, `distinct-${i}`.padEnd(24, "q"))));
+      expect(distinct.every((r) => r === "ok")).toBe(true);
+      const hb = { load: 0.5, freeMemoryMb: 10, onBattery: false, online: true };
+      const beats = await Promise.all(Array.from({ length: 6 }, (_, i) => shard.heartbeat(id, i < 3 ? "beat-shared".padEnd(24, "w") : `beat-${i}`.padEnd(24, "w"), hb)));
+      expect(beats.filter((r) => r.outcome === "ok")).toHaveLength(4);
+      expect(beats.filter((r) => r.outcome === "replay")).toHaveLength(2);
+    });
+    expect(await stub.consume(id, "batch-nonce-".padEnd(24, "y"))).toBe("replay");
+  });
+
+  it("prunes expired nonces (in batches, by alarm) and keeps live ones", async () => {
+    const id = hex32();
+    const stub = shardOf(id);
+    const nonces = Array.from({ length: 6 }, (_, i) => `nonce-${i}-${"x".repeat(16)}`);
+    for (const nc of nonces) expect(await stub.consume(id, nc)).toBe("ok");
+    const count = () => runInDurableObject(stub, async (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM nonces WHERE node_id = ?", id).one().n);
+    await runInDurableObject(stub, async (_i, state) => {
+      expect(await state.storage.getAlarm()).not.toBeNull(); // armed by the writes
+      state.storage.sql.exec("UPDATE nonces SET expires_at = ? WHERE node_id = ? AND nonce IN (?, ?, ?, ?)", Date.now() - 1, id, nonces[0], nonces[1], nonces[2], nonces[3]);
+    });
+    expect(await count()).toBe(6);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await count()).toBe(2);
+    // live nonces are still refused; the alarm is re-armed while nonces remain
+    expect(await stub.consume(id, nonces[5]!)).toBe("replay");
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    expect(NONCE_TTL_MS).toBeGreaterThanOrEqual(2 * 60_000);
+  });
+});
+
+describe("deregistration leaves a tombstone in the shard", () => {
+  it("a deregistered node's heartbeat is refused by its shard even with a cached key; re-registration clears it; old tombstones are pruned", async () => {
+    const n = makeNode();
+    await register(n);
+    expect((await signedFetch(n, "DELETE", `/v1/nodes/${n.id}`)).status).toBe(200);
+    expect(await liveness(n.id)).toBeUndefined();
+    // what a Worker isolate that still cached the key would do: go to the shard
+    expect(await shardOf(n.id).heartbeat(n.id, "D".repeat(22), { load: 0, freeMemoryMb: 0, onBattery: false, online: true })).toEqual({ outcome: "unknown-node" });
+    expect(await liveness(n.id)).toBeUndefined();
+    expect((await register(n)).status).toBe(201);
+    expect(await liveness(n.id)).toMatchObject({ online: true });
+    expect((await heartbeat(n)).status).toBe(200);
+    // a tombstone older than TOMBSTONE_MS goes with the next alarm
+    const m = makeNode();
+    await register(m);
+    expect((await signedFetch(m, "DELETE", `/v1/nodes/${m.id}`)).status).toBe(200);
+    const rows = () => runInDurableObject(shardOf(m.id), async (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM liveness WHERE node_id = ?", m.id).one().n);
+    expect(await rows()).toBe(1);
+    await runInDurableObject(shardOf(m.id), async (_i, state) => { state.storage.sql.exec("UPDATE liveness SET removed_at = ? WHERE node_id = ?", Date.now() - 10 * 60_000, m.id); });
+    await runDurableObjectAlarm(shardOf(m.id));
+    expect(await rows()).toBe(0);
+  });
+});
