@@ -173,26 +173,24 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     out.push({ section: name, where: "node", what: "batch server-only, two rows per slot", params: p, ms: +serverC.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((big.length / serverC) * 1000), "best samples/s": Math.round((big.length / lastBest) * 1000) });
   }
   const one = batch[0]!;
+  /** One row through rotate-and-sum, end to end and server only; returns its ciphertext. */
+  const rotateAndSum = (what: string) => {
+    const lat = time(reps * 3, () => {
+      const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
+      q.decrypt(r[0]!, 1);
+    });
+    const latBest = lastBest;
+    const ct = q.encryptSingle(one, "none");
+    const srv = time(reps * 3, () => void ev.evaluateSingle(ct, keys, compression));
+    out.push({ section: name, where: "node", what, params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+    return ct;
+  };
   if (single && isFastLinear(pkg.ckks)) {
     // no rescale in this profile: the single row stays on rotate-and-sum (evaluateMaskedSum refuses it)
-    const lat = time(reps * 3, () => {
-      const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
-      q.decrypt(r[0]!, 1);
-    });
-    const latBest = lastBest;
-    const ct1 = q.encryptSingle(one, "none");
-    const srv = time(reps * 3, () => void ev.evaluateSingle(ct1, keys, compression));
-    out.push({ section: name, where: "node", what: "single-sample e2e (rotate-and-sum)", params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+    rotateAndSum("single-sample e2e (rotate-and-sum)");
   } else if (single) {
     // the earlier path (rotate-and-sum) and the default one (masked sum) on the same row, same run
-    const lat = time(reps * 3, () => {
-      const r = ev.evaluateSingle(q.encryptSingle(one, "none"), keys, compression);
-      q.decrypt(r[0]!, 1);
-    });
-    const latBest = lastBest;
-    const ct1 = q.encryptSingle(one, "none");
-    const srv = time(reps * 3, () => void ev.evaluateSingle(ct1, keys, compression));
-    out.push({ section: name, where: "node", what: "single-sample e2e (rotate-and-sum, before)", params: p, ms: +lat.toFixed(2), "best ms": +latBest.toFixed(2), note: `server-only median ${srv.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms` });
+    const ct1 = rotateAndSum("single-sample e2e (rotate-and-sum, before)");
     const want = Array.from(plainScores(pkg.model, one));
     const errR = Math.max(...ev.evaluateSingle(ct1, keys, compression).map((c, k) => Math.abs(q.decrypt(c, 1)[0]! - want[k]!)));
     let err = 0;

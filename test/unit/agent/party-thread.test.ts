@@ -10,42 +10,22 @@ import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import type { OutboundMessage, SecureSumConfig } from "../../../protocol/mascot/party.ts";
 import { PartyThread, type ThreadParty } from "../../../client/agent/party-thread.ts";
-import { plainSum, randInputs } from "../mascot/helpers.ts";
+import { deliverAsync, plainSum, randInputs } from "../mascot/helpers.ts";
 
 const threads: PartyThread[] = [];
 afterEach(async () => { await Promise.all(threads.splice(0).map((t) => t.close())); });
 
-/** Delivers messages in FIFO order through the threaded parties; returns per-party errors and how often a 5 ms timer fired meanwhile. */
+/** Runs the parties to the end ({@link deliverAsync}) while a 5 ms timer counts how often this thread's event loop got to run. */
 async function runThreaded(parties: ThreadParty[], tamper?: (from: number, m: OutboundMessage) => OutboundMessage): Promise<{ errors: unknown[]; ticks: number; ms: number }> {
-  const n = parties.length;
-  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  const queue: Array<{ to: number; from: number; m: OutboundMessage }> = [];
-  const errors: unknown[] = new Array(n).fill(undefined);
   let ticks = 0;
   const timer = setInterval(() => { ticks++; }, 5);
   const t0 = Date.now();
-  const post = (from: number, out: OutboundMessage[]) => {
-    for (const raw of out) {
-      const m = tamper ? tamper(from, raw) : raw;
-      const to = m.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [m.to];
-      for (const t of to) queue.push({ to: t, from, m });
-    }
-  };
   try {
-    for (const [i, p] of parties.entries()) post(i, await p.start());
-    while (queue.length) {
-      const { to, from, m } = queue.shift()!;
-      if (errors[to] !== undefined) continue;
-      try {
-        post(to, await parties[to]!.receiveAsync({ from, phase: m.phase, payload: m.payload, seq: seq[to]![from]!++ }));
-      } catch (e) {
-        errors[to] = e;
-      }
-    }
+    const errors = await deliverAsync(parties, tamper);
+    return { errors, ticks, ms: Date.now() - t0 };
   } finally {
     clearInterval(timer);
   }
-  return { errors, ticks, ms: Date.now() - t0 };
 }
 
 async function threadedParties(n: number, inputs: ReturnType<typeof randInputs>, cfg: Omit<SecureSumConfig, "field" | "parties" | "me" | "length">): Promise<ThreadParty[]> {

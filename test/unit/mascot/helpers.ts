@@ -1,7 +1,7 @@
 import { m61 } from "../../../protocol/field/index.ts";
 import type { Field, FieldVec } from "../../../protocol/field/types.ts";
 import { seededRng } from "../../../protocol/rng.ts";
-import { SecureSumParty, type AggregationMode, type Predicate } from "../../../protocol/mascot/party.ts";
+import { SecureSumParty, type AggregationMode, type OutboundMessage, type Predicate } from "../../../protocol/mascot/party.ts";
 import { runNetwork, type NetworkHooks } from "../../../protocol/mascot/transport.ts";
 
 export const SID = new TextEncoder().encode("job-1/round-0/attempt-0");
@@ -83,4 +83,39 @@ export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates:
     }));
   const net = runNetwork(parties, hooks);
   return { parties, net };
+}
+
+/** What {@link deliverAsync} drives: a SecureSumParty, or one in the agent's party thread (start may be async). */
+export interface AsyncParty {
+  start(): OutboundMessage[] | Promise<OutboundMessage[]>;
+  receiveAsync(m: { from: number; phase: string; seq: number; payload: Uint8Array }): Promise<OutboundMessage[]>;
+}
+
+/**
+ * Delivers messages one at a time in FIFO order, awaiting each receiveAsync (the node agent's
+ * path); `tamper` may rewrite any message before delivery. Returns each party's error, if any.
+ */
+export async function deliverAsync(parties: AsyncParty[], tamper?: (from: number, m: OutboundMessage) => OutboundMessage): Promise<unknown[]> {
+  const n = parties.length;
+  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const queue: Array<{ to: number; from: number; m: OutboundMessage }> = [];
+  const errors: unknown[] = new Array(n).fill(undefined);
+  const post = (from: number, out: OutboundMessage[]) => {
+    for (const raw of out) {
+      const m = tamper ? tamper(from, raw) : raw;
+      const to = m.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [m.to];
+      for (const t of to) queue.push({ to: t, from, m });
+    }
+  };
+  for (const [i, p] of parties.entries()) post(i, await p.start());
+  while (queue.length) {
+    const { to, from, m } = queue.shift()!;
+    if (errors[to] !== undefined) continue;
+    try {
+      post(to, await parties[to]!.receiveAsync({ from, phase: m.phase, payload: m.payload, seq: seq[to]![from]!++ }));
+    } catch (e) {
+      errors[to] = e;
+    }
+  }
+  return errors;
 }

@@ -5,34 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
-import type { OutboundMessage, SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { makeParties, plainSum, randInputs, run } from "./helpers.ts";
-
-/** Delivers messages one at a time in FIFO order, awaiting receiveAsync; returns per-party errors. */
-async function runAsync(parties: SecureSumParty[], tamper?: (from: number, m: OutboundMessage) => OutboundMessage): Promise<Array<unknown>> {
-  const n = parties.length;
-  const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  const queue: Array<{ to: number; from: number; m: OutboundMessage }> = [];
-  const errors: unknown[] = new Array(n).fill(undefined);
-  const post = (from: number, out: OutboundMessage[]) => {
-    for (const raw of out) {
-      const m = tamper ? tamper(from, raw) : raw;
-      const to = m.to === "all" ? [...Array(n).keys()].filter((j) => j !== from) : [m.to];
-      for (const t of to) queue.push({ to: t, from, m });
-    }
-  };
-  parties.forEach((p, i) => post(i, p.start()));
-  while (queue.length) {
-    const { to, from, m } = queue.shift()!;
-    if (errors[to] !== undefined) continue;
-    try {
-      post(to, await parties[to]!.receiveAsync({ from, phase: m.phase, payload: m.payload, seq: seq[to]![from]!++ }));
-    } catch (e) {
-      errors[to] = e;
-    }
-  }
-  return errors;
-}
+import { deliverAsync, makeParties, plainSum, randInputs, run } from "./helpers.ts";
 
 describe("receiveAsync", () => {
   it("validated sum with range predicates: same sum and transcript hash as the sync path", async () => {
@@ -40,7 +13,7 @@ describe("receiveAsync", () => {
     const opts = { n: 3, inputs, mode: "validated" as const, predicates: [{ kind: "range" as const, bits: 8 }], seed: "ra" };
     const sync = run(opts).parties;
     const asyncParties = makeParties(opts);
-    const errors = await runAsync(asyncParties);
+    const errors = await deliverAsync(asyncParties);
     expect(errors.every((e) => e === undefined)).toBe(true);
     for (const [i, p] of asyncParties.entries()) {
       expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
@@ -52,7 +25,7 @@ describe("receiveAsync", () => {
     const inputs = randInputs(m61, 2, 4, "rb", 200);
     const parties = makeParties({ n: 2, inputs, mode: "validated", predicates: [{ kind: "bits" }], seed: "rb" });
     let flipped = false;
-    const errors = await runAsync(parties, (from, m) => {
+    const errors = await deliverAsync(parties, (from, m) => {
       if (!flipped && from === 1 && m.phase.startsWith("offline.") && m.phase.endsWith(".cope") && m.payload.length > 40) {
         flipped = true;
         const p = m.payload.slice();
