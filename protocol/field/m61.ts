@@ -9,8 +9,10 @@
  */
 import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
+import { checkRowShape, checkSignRows, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums } from "./kernels.ts";
 
 const P = (1n << 61n) - 1n;
+const P_ = P;
 const HI_MAX = 0x1fffffff; // 2^29 − 1: hi word of p
 const LO_MAX = 0xffffffff;
 const T21 = 2097152;
@@ -266,6 +268,213 @@ export function m61ChooserRowWords(acc: Uint32Array, r: Uint8Array, n: number, d
   }
 }
 
+// ------------------------------------------------------------------ COPE Extend folds
+// The fused sender/receiver folds of Field.copeSenderFold / copeReceiverFold (moved here
+// from protocol/mascot/input.ts): one pass per ℓ, Horner accumulators kept as unreduced
+// float64 limbs (exact below 2^53) and normalised every LAZY steps.
+
+const T29 = 536870912;
+
+/** Steps between normalisations of the lazy Horner accumulators (2^(33+LAZY+1) < 2^53). */
+const LAZY = 16;
+
+/** Brings lazy limbs back below 2^32 / 2^29 (value mod 2^61 − 1, not necessarily canonical). */
+function normaliseLazy(lo: Float64Array, hi: Float64Array): void {
+  for (let j = 0; j < lo.length; j++) {
+    let l = lo[j]!, h = hi[j]!;
+    const c = Math.floor(l / T32);
+    l -= c * T32;
+    h += c;
+    const top = Math.floor(h / T29);
+    h -= top * T29;
+    l += top;
+    lo[j] = l;
+    hi[j] = h;
+  }
+}
+
+/**
+ * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
+ * lo, hi: non-negative integers with lo < 2^53 and hi < 2^50 (a lazy sum of a few words).
+ */
+function reduceInto(out: Uint32Array, i: number, lo: number, hi: number): void {
+  const c = Math.floor(lo / T32);
+  lo -= c * T32;
+  hi += c;
+  const top = Math.floor(hi / T29); // bits ≥ 61 fold back: 2^61 ≡ 1
+  hi -= top * T29;
+  lo += top;
+  if (lo >= T32) { lo -= T32; hi += 1; }
+  if (hi >= T29) { hi -= T29; lo += 1; }
+  if (hi === 0x1fffffff && lo === 0xffffffff) { hi = 0; lo = 0; }
+  out[i] = lo;
+  out[i + 1] = hi;
+}
+
+/** The words of an m61 row of exactly L elements (TypeError / RangeError otherwise). */
+function rowWords(v: FieldVec, L: number, what: string): Uint32Array {
+  const d = vec(v, what).d;
+  if (d.length !== 2 * L) throw new RangeError(`${what}: ${d.length >>> 1} elements, expected ${L}`);
+  return d;
+}
+
+/** m61 {@link Field.copeSenderFold}: u_ℓ = t0 − t1 + x and t ← 2t + t0 fused, lazy reduction. */
+function m61CopeSenderFold(x: FieldVec, k: number, rows: (l: number) => readonly [FieldVec, FieldVec]): { u: FieldVec; t: FieldVec } {
+  checkCount("m61.copeSenderFold", k);
+  const xd = vec(x, "x").d;
+  const L = xd.length >>> 1;
+  const u = new Uint32Array(2 * k * L);
+  // t by lazy Horner: lo/hi limbs kept unreduced in float64 (exact below 2^53) and
+  // normalised every LAZY steps (each step at most doubles them and adds < 2^32).
+  const tlo = new Float64Array(L), thi = new Float64Array(L);
+  for (let l = k - 1; l >= 0; l--) {
+    const [r0, r1] = rows(l);
+    const t0 = rowWords(r0, L, `m61.copeSenderFold row ${l}`);
+    const t1 = rowWords(r1, L, `m61.copeSenderFold row ${l}`);
+    const o = 2 * l * L;
+    for (let i = 0, j = 0; j < L; i += 2, j++) {
+      const a = t0[i]!, b = t0[i + 1]!;
+      reduceInto(u, o + i, a + (0xffffffff - t1[i]!) + xd[i]!, b + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
+      tlo[j] = 2 * tlo[j]! + a;
+      thi[j] = 2 * thi[j]! + b;
+    }
+    if (l % LAZY === 0) normaliseLazy(tlo, thi);
+  }
+  const t = new Uint32Array(2 * L);
+  for (let j = 0; j < L; j++) reduceInto(t, 2 * j, tlo[j]!, thi[j]!);
+  return { u: new M61Vec(u), t: new M61Vec(t) };
+}
+
+/** m61 {@link Field.copeReceiverFold}: q ← 2q + q_ℓ (+ u_ℓ when Δ_ℓ = 1), lazy reduction. */
+function m61CopeReceiverFold(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => FieldVec): FieldVec {
+  checkCount("m61.copeReceiverFold", k);
+  checkCount("m61.copeReceiverFold", L);
+  const ud = vec(u, "u").d;
+  if (ud.length !== 2 * k * L) throw new RangeError(`m61.copeReceiverFold correction: ${ud.length >>> 1} elements, expected ${k * L}`);
+  const qlo = new Float64Array(L), qhi = new Float64Array(L);
+  for (let l = k - 1; l >= 0; l--) {
+    const ql = rowWords(row(l), L, `m61.copeReceiverFold row ${l}`);
+    if ((delta >> BigInt(l)) & 1n) {
+      const o = 2 * l * L;
+      for (let i = 0, j = 0; j < L; i += 2, j++) {
+        qlo[j] = 2 * qlo[j]! + ql[i]! + ud[o + i]!;
+        qhi[j] = 2 * qhi[j]! + ql[i + 1]! + ud[o + i + 1]!;
+      }
+    } else {
+      for (let i = 0, j = 0; j < L; i += 2, j++) {
+        qlo[j] = 2 * qlo[j]! + ql[i]!;
+        qhi[j] = 2 * qhi[j]! + ql[i + 1]!;
+      }
+    }
+    if (l % LAZY === 0) normaliseLazy(qlo, qhi);
+  }
+  const q = new Uint32Array(2 * L);
+  for (let j = 0; j < L; j++) reduceInto(q, 2 * j, qlo[j]!, qhi[j]!);
+  return new M61Vec(q);
+}
+
+/** Throws RangeError unless `r` holds at least 16·n bytes (n wide-reduced elements). */
+function checkUniformRow(what: string, r: Uint8Array, n: number): void {
+  if (!(r instanceof Uint8Array)) throw new TypeError(`${what}: row must be a Uint8Array`);
+  if (r.length < 16 * n) throw new RangeError(`${what}: need ${16 * n} bytes, got ${r.length}`);
+}
+
+/** m61 {@link Field.copeSenderFoldUniform}: one fused {@link m61SenderRowWords} pass per ℓ. */
+function m61CopeSenderFoldUniform(x: FieldVec, k: number, rows: (l: number) => readonly [Uint8Array, Uint8Array]): { u: FieldVec; t: FieldVec } {
+  checkCount("m61.copeSenderFoldUniform", k);
+  const xd = vec(x, "x").d, m = xd.length >>> 1;
+  const msg = new Uint32Array(2 * m * k), acc = new Uint32Array(2 * m);
+  for (let i = k - 1; i >= 0; i--) {
+    const [r0, r1] = rows(i);
+    checkUniformRow(`m61.copeSenderFoldUniform row ${i}`, r0, m);
+    checkUniformRow(`m61.copeSenderFoldUniform row ${i}`, r1, m);
+    m61SenderRowWords(msg.subarray(2 * m * i, 2 * m * (i + 1)), acc, r0, r1, xd, m);
+  }
+  return { u: new M61Vec(msg), t: new M61Vec(acc) };
+}
+
+/** m61 {@link Field.copeReceiverFoldUniform}: one fused {@link m61HornerRowWords} pass per ℓ. */
+function m61CopeReceiverFoldUniform(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => Uint8Array): FieldVec {
+  checkCount("m61.copeReceiverFoldUniform", k);
+  checkCount("m61.copeReceiverFoldUniform", L);
+  const ud = vec(u, "u").d;
+  if (ud.length !== 2 * k * L) throw new RangeError(`m61.copeReceiverFoldUniform correction: ${ud.length >>> 1} elements, expected ${k * L}`);
+  const acc = new Uint32Array(2 * L);
+  for (let i = k - 1; i >= 0; i--) {
+    const r = row(i);
+    checkUniformRow(`m61.copeReceiverFoldUniform row ${i}`, r, L);
+    m61HornerRowWords(acc, r, L, (delta >> BigInt(i)) & 1n ? ud.subarray(2 * L * i, 2 * L * (i + 1)) : undefined); // q^i = t^i_{Δ_i} + Δ_i·u^i
+  }
+  return new M61Vec(acc);
+}
+
+/** m61 {@link Field.chooserFoldUniform}: one fused {@link m61ChooserRowWords} pass per h. */
+function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: number) => Uint8Array): FieldVec {
+  checkCount("m61.chooserFoldUniform", k);
+  if (k > 61) throw new RangeError(`m61.chooserFoldUniform: k = ${k} > 61 bits`);
+  const xd = vec(x, "x").d, dd = vec(d, "d").d, L = xd.length >>> 1;
+  if (dd.length !== 2 * k * L) throw new RangeError(`m61.chooserFoldUniform d: ${dd.length >>> 1} elements, expected ${k * L}`);
+  const acc = new Uint32Array(2 * L);
+  for (let h = k - 1; h >= 0; h--) {
+    const r = row(h);
+    checkUniformRow(`m61.chooserFoldUniform row ${h}`, r, L);
+    m61ChooserRowWords(acc, r, L, dd, h * L, xd, h); // m_{x_h} + x_h·d_h
+  }
+  return new M61Vec(acc);
+}
+
+/**
+ * m61 {@link Field.combinedRowDots} (moved from product-proof.ts): the Σ_l c_l·row_l sums run
+ * on 21-bit limbs in float64 without reduction (each limb product < 2^43, at most 1024 of
+ * them: < 2^53, exact), reduced once per wire, coefficient vector and 1024 rows.
+ */
+function m61CombinedRowDots(av: FieldVec, bv: FieldVec, s: number, L: number, count: number, coeffs: (j: number) => FieldVec): bigint[] {
+  checkRowShape("m61.combinedRowDots", av, bv, s, L, count);
+  const a = vec(av, "a"), b = vec(bv, "b"), P = a.length, p = P_;
+  const out: bigint[] = [];
+  const limbs = (v: M61Vec) => {
+    const x0 = new Float64Array(L * s), x1 = new Float64Array(L * s), x2 = new Float64Array(L * s);
+    for (let t = 0; t < P; t++) {
+      const lo = v.d[2 * t]!, hi = v.d[2 * t + 1]!;
+      x0[t] = lo & 0x1fffff; x1[t] = (lo >>> 21) | ((hi & 0x3ff) << 11); x2[t] = hi >>> 10;
+    }
+    return [x0, x1, x2] as const;
+  };
+  const [a0, a1, a2] = limbs(a), [b0, b1, b2] = limbs(b);
+  const sa = new Float64Array(5 * s), sb = new Float64Array(5 * s);
+  const ra = new Array<bigint>(s), rb = new Array<bigint>(s);
+  const reduce = (acc: Float64Array, i: number) =>
+    (BigInt(acc[5 * i]!) + (BigInt(acc[5 * i + 1]!) << 21n) + (BigInt(acc[5 * i + 2]!) << 42n) + (BigInt(acc[5 * i + 3]!) << 63n) + (BigInt(acc[5 * i + 4]!) << 84n)) % p;
+  const flush = () => {
+    for (let i = 0; i < s; i++) { ra[i] = ra[i]! + reduce(sa, i); rb[i] = rb[i]! + reduce(sb, i); }
+    sa.fill(0); sb.fill(0);
+  };
+  for (let j = 0; j < count; j++) {
+    const lam = rowWords(coeffs(j), L, `m61.combinedRowDots coefficients ${j}`);
+    ra.fill(0n); rb.fill(0n);
+    for (let l = 0; l < L; l++) {
+      if (l > 0 && l % 1024 === 0) flush();
+      const lo = lam[2 * l]!, hi = lam[2 * l + 1]!;
+      const c0 = lo & 0x1fffff, c1 = (lo >>> 21) | ((hi & 0x3ff) << 11), c2 = hi >>> 10;
+      const base = l * s;
+      for (let i = 0; i < s; i++) {
+        const t = base + i, o = 5 * i;
+        const x0 = a0[t]!, x1 = a1[t]!, x2 = a2[t]!;
+        sa[o] = sa[o]! + x0 * c0; sa[o + 1] = sa[o + 1]! + x0 * c1 + x1 * c0; sa[o + 2] = sa[o + 2]! + x0 * c2 + x1 * c1 + x2 * c0;
+        sa[o + 3] = sa[o + 3]! + x1 * c2 + x2 * c1; sa[o + 4] = sa[o + 4]! + x2 * c2;
+        const y0 = b0[t]!, y1 = b1[t]!, y2 = b2[t]!;
+        sb[o] = sb[o]! + y0 * c0; sb[o + 1] = sb[o + 1]! + y0 * c1 + y1 * c0; sb[o + 2] = sb[o + 2]! + y0 * c2 + y1 * c1 + y2 * c0;
+        sb[o + 3] = sb[o + 3]! + y1 * c2 + y2 * c1; sb[o + 4] = sb[o + 4]! + y2 * c2;
+      }
+    }
+    flush();
+    let h = 0n;
+    for (let i = 0; i < s; i++) h += (ra[i]! % p) * (rb[i]! % p);
+    out.push(h % p);
+  }
+  return out;
+}
+
 export const m61: Field = {
   name: "m61",
   p: P,
@@ -432,5 +641,98 @@ export const m61: Field = {
     let o = 0;
     for (const v of vs) { const x = (v as M61Vec).d; d.set(x, o); o += x.length; }
     return new M61Vec(d);
+  },
+  copeSenderFold: m61CopeSenderFold,
+  copeReceiverFold: m61CopeReceiverFold,
+  copeSenderFoldUniform: m61CopeSenderFoldUniform,
+  chooserFoldUniform: m61ChooserFoldUniform,
+  combinedRowDots: m61CombinedRowDots,
+  signedRowSums(v, codes, codeBits, start, count) {
+    const w = vec(v).d, n = w.length >>> 1;
+    // Word-limb sums in float64 are exact for n < 2^20 (each limb < 2^32); beyond, BigInt.
+    if (n >= 1 << 20) return genericSignedRowSums(m61, v, codes, codeBits, start, count);
+    checkSignRows("m61.signedRowSums", codes, codeBits, n, start, count);
+    const out: bigint[] = [];
+    for (let i = start; i < start + count; i++) {
+      let pl = 0, ph = 0, ml = 0, mh = 0;
+      const base = i * n;
+      if (codeBits === 1) {
+        for (let k = 0; k < n; k++) {
+          const b = base + k;
+          if ((codes[b >>> 3]! >> (b & 7)) & 1) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
+        }
+      } else {
+        for (let k = 0; k < n; k++) {
+          const b = base + k;
+          const c = (codes[b >>> 2]! >> ((b & 3) << 1)) & 3;
+          if (c === 3) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else if (c === 0) { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
+        }
+      }
+      const plus = BigInt(pl) + (BigInt(ph) << 32n), minus = BigInt(ml) + (BigInt(mh) << 32n);
+      out.push((((plus - minus) % P) + P) % P);
+    }
+    return m61.fromBigInts(out);
+  },
+  scaleAddRange(acc, v, start, end, s) {
+    const a = vec(acc, "acc").d, x = vec(v).d;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || 2 * end > x.length || 2 * (end - start) > a.length) {
+      throw new RangeError(`m61.scaleAddRange: bad range [${start}, ${end}) of ${x.length >>> 1} into ${a.length >>> 1}`);
+    }
+    const [slo, shi] = toWords(s);
+    m61MulAddScalarWords(a.subarray(0, 2 * (end - start)), x.subarray(2 * start, 2 * end), slo, shi);
+  },
+  fromMaskedBytes(bytes, n) {
+    checkCount("m61.fromMaskedBytes", n);
+    if (bytes.length < 8 * n) throw new RangeError(`m61.fromMaskedBytes: need ${8 * n} bytes, got ${bytes.length}`);
+    if (!LITTLE_ENDIAN || bytes.byteOffset % 4 !== 0) return genericFromMaskedBytes(m61, bytes, n);
+    // In place: clear the top 3 bits of each hi word; reject (undefined) if any element is p.
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
+    let bad = false;
+    for (let i = 1; i < w.length; i += 2) {
+      const hi = w[i]! & 0x1fffffff;
+      w[i] = hi;
+      if (hi === 0x1fffffff && w[i - 1] === 0xffffffff) bad = true;
+    }
+    return bad ? undefined : new M61Vec(w);
+  },
+  choiceBits(x) {
+    const d = vec(x).d, L = d.length >>> 1;
+    const out = new Uint8Array(61 * L);
+    for (let e = 0; e < L; e++) {
+      const lo = d[2 * e]!, hi = d[2 * e + 1]!;
+      for (let h = 0; h < 32; h++) out[h * L + e] = (lo >>> h) & 1;
+      for (let h = 32; h < 61; h++) out[h * L + e] = (hi >>> (h - 32)) & 1;
+    }
+    return out;
+  },
+  gather(v, idx) {
+    const x = vec(v).d, n = x.length >>> 1;
+    const d = new Uint32Array(2 * idx.length);
+    for (let i = 0; i < idx.length; i++) {
+      const k = idx[i]!;
+      if (k >= n) throw new RangeError(`m61.gather: index ${k} out of range`);
+      d[2 * i] = x[2 * k]!; d[2 * i + 1] = x[2 * k + 1]!;
+    }
+    return new M61Vec(d);
+  },
+  copeReceiverFoldUniform: m61CopeReceiverFoldUniform,
+  encodeView(v) {
+    // On little-endian hosts the word array already is the encoding: no copy.
+    const x = vec(v).d;
+    if (LITTLE_ENDIAN) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    return m61.encode(v);
+  },
+  decodeExact(bytes, n) {
+    checkCount("m61.decodeExact", n);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("m61.decodeExact: bytes must be a Uint8Array");
+    if (bytes.length !== 8 * n) throw new RangeError(`m61.decodeExact: ${bytes.length} bytes, expected ${8 * n} (${n} elements)`);
+    if (!LITTLE_ENDIAN || bytes.byteOffset % 4 !== 0) return genericDecodeExact(m61, bytes, n);
+    // Aligned little-endian: check canonicity in place and return a view (no copy).
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
+    for (let i = 1; i < w.length; i += 2) {
+      const hi = w[i]!;
+      if (hi > HI_MAX || (hi === HI_MAX && w[i - 1] === LO_MAX)) throw new RangeError(`m61.decodeExact: element ${i >>> 1} is not canonical`);
+    }
+    return new M61Vec(w);
   },
 };

@@ -5,6 +5,10 @@
  */
 import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
+import {
+  genericChoiceBits, genericChooserFoldUniform, genericCopeReceiverFold, genericCopeReceiverFoldUniform, genericCopeSenderFold,
+  genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums,
+} from "./kernels.ts";
 
 const P = (1n << 127n) - 1n;
 const MASK64 = (1n << 64n) - 1n;
@@ -156,4 +160,30 @@ export const p128: Field = {
     return new P128Vec(x.v.slice(start, end));
   },
   concat(vs) { return new P128Vec(vs.flatMap((v) => vec(v).v)); },
+  copeSenderFold(x, k, rows) { return genericCopeSenderFold(p128, x, k, rows); },
+  copeReceiverFold(u, L, k, delta, row) { return genericCopeReceiverFold(p128, u, L, k, delta, row); },
+  copeSenderFoldUniform(x, k, rows) { return genericCopeSenderFoldUniform(p128, x, k, rows); },
+  copeReceiverFoldUniform(u, L, k, delta, row) { return genericCopeReceiverFoldUniform(p128, u, L, k, delta, row); },
+  chooserFoldUniform(x, k, d, row) { return genericChooserFoldUniform(p128, x, k, d, row); },
+  choiceBits(x) { return genericChoiceBits(p128, x); },
+  gather(v, idx) {
+    const x = vec(v).v;
+    return new P128Vec(Array.from(idx, (k) => {
+      if (k >= x.length) throw new RangeError(`p128.gather: index ${k} out of range`);
+      return x[k]!;
+    }));
+  },
+  scaleAddRange(acc, v, start, end, s) {
+    const a = vec(acc, "acc").v, x = vec(v).v;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > x.length || end - start > a.length) {
+      throw new RangeError(`p128.scaleAddRange: bad range [${start}, ${end}) of ${x.length} into ${a.length}`);
+    }
+    const c = mod(s);
+    for (let i = 0; i < end - start; i++) a[i] = red(a[i]! + x[start + i]! * c);
+  },
+  fromMaskedBytes(bytes, n) { return genericFromMaskedBytes(p128, bytes, n); },
+  signedRowSums(v, codes, codeBits, start, count) { return genericSignedRowSums(p128, v, codes, codeBits, start, count); },
+  combinedRowDots(a, b, width, rows, count, coeffs) { return genericCombinedRowDots(p128, a, b, width, rows, count, coeffs); },
+  encodeView(v) { return p128.encode(v); },
+  decodeExact(bytes, n) { return genericDecodeExact(p128, bytes, n); },
 };

@@ -22,7 +22,6 @@ import { concatBytes, utf8 } from "../encoding.ts";
 import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, type BaseOtSenderState } from "./base-ot.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { Prg } from "./prg.ts";
-import { M61Vec, m61AddWords, m61HornerRowWords, m61SenderRowWords } from "../field/m61.ts";
 
 /** P_A's state: both seed streams per bit i. */
 export interface CopeSenderState { readonly field: Field; readonly prg0: Prg[]; readonly prg1: Prg[] }
@@ -90,77 +89,29 @@ export function copeSenderFromOts(field: Field, k0: Uint8Array, k1: Uint8Array):
   return { field, prg0, prg1 };
 }
 
-/** Horner Σ_i 2^i v_i over i = k−1..0. */
-function gadget(field: Field, parts: FieldVec[]): FieldVec {
-  let acc = field.zeros(parts[0]!.length);
-  for (let i = parts.length - 1; i >= 0; i--) {
-    acc = field.add(acc, acc);
-    field.addInPlace(acc, parts[i]!);
-  }
-  return acc;
-}
-
 /**
  * Extend, P_A (Fig. 4 Extend 1–2, 4): returns the message u^1..u^k (k·m encoded elements)
  * and P_A's share t with q + t = Δ·x. `tamper` (tests only) adds 1 to u^i's first element.
  */
 export function copeSenderExtend(st: CopeSenderState, x: FieldVec, tamper?: { bit: number }): { message: Uint8Array; t: FieldVec } {
-  const F = st.field, m = x.length;
-  if (x instanceof M61Vec && F.name === "m61") {
-    // Fused m61 path, same output: Horner over i = k−1..0 (the streams are independent).
-    const k = F.bits, msg = new Uint32Array(2 * m * k), acc = new Uint32Array(2 * m);
-    for (let i = k - 1; i >= 0; i--) {
-      const u = msg.subarray(2 * m * i, 2 * m * (i + 1));
-      m61SenderRowWords(u, acc, st.prg0[i]!.nextView(16 * m), st.prg1[i]!.nextView(16 * m), x.d, m);
-      if (tamper && tamper.bit === i && m > 0) { const one = new Uint32Array(2 * m); one[0] = 1; m61AddWords(u, one); }
-    }
-    const t = F.neg(new M61Vec(acc));
-    return { message: F.encode(new M61Vec(msg)), t };
-  }
-  const us: Uint8Array[] = [];
-  const t0s: FieldVec[] = [];
-  for (let i = 0; i < F.bits; i++) {
-    const t0 = st.prg0[i]!.nextField(F, m), t1 = st.prg1[i]!.nextField(F, m);
-    let u = F.add(F.sub(t0, t1), x);
-    if (tamper && tamper.bit === i && m > 0) u = F.add(u, F.concat([F.fromInts([1]), F.zeros(m - 1)]));
-    us.push(F.encode(u));
-    t0s.push(t0);
-  }
-  return { message: concatBytes(...us), t: F.neg(gadget(F, t0s)) };
+  const F = st.field, m = x.length, n = F.uniformByteLength * m;
+  // u^i = t^i_0 − t^i_1 + x and Σ_i 2^i t^i_0 by the field's fused fold (the streams are independent).
+  const { u, t } = F.copeSenderFoldUniform(x, F.bits, (i) => [st.prg0[i]!.nextView(n), st.prg1[i]!.nextView(n)]);
+  if (tamper && m > 0) F.set(u, tamper.bit * m, F.get(u, tamper.bit * m) + 1n);
+  return { message: F.encode(u), t: F.neg(t) };
 }
 
 /**
  * Extend, P_B (Fig. 4 Extend 1, 3–4): on u^1..u^k for m elements returns q = Σ 2^i q^i.
+ * The whole message is decoded before any use, so whether it aborts does not depend on Δ's bits.
  * Throws ProtocolAbort "bad-encoding" (culprit `peer`) on a wrong length or non-canonical element.
  */
 export function copeReceiverExtend(st: CopeReceiverState, m: number, message: Uint8Array, peer: number): FieldVec {
-  const F = st.field, L = m * F.byteLength;
+  const F = st.field, L = m * F.byteLength, n = F.uniformByteLength * m;
   if (message.length !== F.bits * L) throw new ProtocolAbort("bad-encoding", [peer], `COPE: expected ${F.bits * L} bytes, got ${message.length}`);
-  if (F.name === "m61") {
-    const k = F.bits, acc = new Uint32Array(2 * m);
-    for (let i = k - 1; i >= 0; i--) {
-      let u: Uint32Array | undefined;
-      if (st.bits[i]) {
-        try { u = (F.decode(message.subarray(i * L, (i + 1) * L)) as M61Vec).d; } catch {
-          throw new ProtocolAbort("bad-encoding", [peer], "COPE: non-canonical field element");
-        }
-      }
-      m61HornerRowWords(acc, st.prg[i]!.nextView(16 * m), m, u); // q^i = t^i_{Δ_i} + Δ_i·u^i
-    }
-    return new M61Vec(acc);
+  let u: FieldVec;
+  try { u = F.decodeExact(message, F.bits * m); } catch {
+    throw new ProtocolAbort("bad-encoding", [peer], "COPE: non-canonical field element");
   }
-  const qs: FieldVec[] = [];
-  for (let i = 0; i < F.bits; i++) {
-    const t = st.prg[i]!.nextField(F, m);
-    if (st.bits[i]) {
-      let u: FieldVec;
-      try { u = F.decode(message.subarray(i * L, (i + 1) * L)); } catch {
-        throw new ProtocolAbort("bad-encoding", [peer], "COPE: non-canonical field element");
-      }
-      qs.push(F.add(t, u));
-    } else {
-      qs.push(t);
-    }
-  }
-  return gadget(F, qs);
+  return F.copeReceiverFoldUniform(u, m, F.bits, st.delta, (i) => st.prg[i]!.nextView(n)); // q^i = t^i_{Δ_i} + Δ_i·u^i
 }

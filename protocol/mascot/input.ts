@@ -24,47 +24,6 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed, type AuthShare } from "./shares.ts";
-import { M61Vec } from "../field/m61.ts";
-
-const T32 = 4294967296;
-const T29 = 536870912;
-
-/** Steps between normalisations of the lazy Horner accumulators (2^(33+LAZY+1) < 2^53). */
-const LAZY = 16;
-
-/** Brings lazy limbs back below 2^32 / 2^29 (value mod 2^61 − 1, not necessarily canonical). */
-function normaliseLazy(lo: Float64Array, hi: Float64Array): void {
-  for (let j = 0; j < lo.length; j++) {
-    let l = lo[j]!, h = hi[j]!;
-    const c = Math.floor(l / T32);
-    l -= c * T32;
-    h += c;
-    const top = Math.floor(h / T29);
-    h -= top * T29;
-    l += top;
-    lo[j] = l;
-    hi[j] = h;
-  }
-}
-
-/**
- * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
- * lo, hi: non-negative integers with lo < 2^53 and hi < 2^50 (a lazy sum of a few words).
- */
-function reduceInto(out: Uint32Array, i: number, lo: number, hi: number): void {
-  const c = Math.floor(lo / T32);
-  lo -= c * T32;
-  hi += c;
-  const top = Math.floor(hi / T29); // bits ≥ 61 fold back: 2^61 ≡ 1
-  hi -= top * T29;
-  lo += top;
-  if (lo >= T32) { lo -= T32; hi += 1; }
-  if (hi >= T29) { hi -= T29; lo += 1; }
-  if (hi === 0x1fffffff && lo === 0xffffffff) { hi = 0; lo = 0; }
-  out[i] = lo;
-  out[i + 1] = hi;
-}
-
 /** P_i's (input owner, COPE sender) seeds for one ordered pair: k0_ℓ, k1_ℓ for ℓ < field.bits. */
 export interface CopeSenderSeeds { readonly k0: readonly Uint8Array[]; readonly k1: readonly Uint8Array[] }
 /** P_j's (MAC-key holder, COPE receiver) seeds: Δ (= α_j) and kΔ_ℓ = k_{Δ_ℓ, ℓ}. */
@@ -79,123 +38,50 @@ export interface InputCopeSeeds {
 
 /**
  * COPE Extend, sender side: returns the correction vector u (k·L elements, ℓ-major) to send
- * to the key holder and t (L elements). Throws RangeError if the seed lists are not field.bits long.
+ * to the key holder and t (L elements), by the field's fused fold ({@link Field.copeSenderFold}).
+ * Throws RangeError if the seed lists are not field.bits long.
  */
 export function copeExtendSender(f: Field, seeds: CopeSenderSeeds, x: FieldVec, label: string): { u: FieldVec; t: FieldVec } {
   const k = f.bits;
   if (seeds.k0.length !== k || seeds.k1.length !== k) throw new RangeError(`copeExtendSender: need ${k} seed pairs`);
   const L = x.length;
-  if (x instanceof M61Vec) {
-    // Hot path (m61): one fused pass per ℓ computing u_ℓ = t0 − t1 + x and t ← 2t + t0
-    // (Horner from ℓ = k−1 down), with a lazy Mersenne reduction per element.
-    const u = new Uint32Array(2 * k * L);
-    // t by lazy Horner: lo/hi limbs kept unreduced in float64 (exact below 2^53) and
-    // normalised every LAZY steps (each step at most doubles them and adds < 2^32).
-    const tlo = new Float64Array(L), thi = new Float64Array(L);
-    const xd = x.d;
-    for (let l = k - 1; l >= 0; l--) {
-      const t0 = (expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L) as M61Vec).d;
-      const t1 = (expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L) as M61Vec).d;
-      const o = 2 * l * L;
-      for (let i = 0, j = 0; j < L; i += 2, j++) {
-        const a = t0[i]!, b = t0[i + 1]!;
-        reduceInto(u, o + i, a + (0xffffffff - t1[i]!) + xd[i]!, b + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
-        tlo[j] = 2 * tlo[j]! + a;
-        thi[j] = 2 * thi[j]! + b;
-      }
-      if (l % LAZY === 0) normaliseLazy(tlo, thi);
-    }
-    const t = new Uint32Array(2 * L);
-    for (let j = 0; j < L; j++) reduceInto(t, 2 * j, tlo[j]!, thi[j]!);
-    return { u: new M61Vec(u), t: new M61Vec(t) };
-  }
-  const us: FieldVec[] = [];
-  let t = f.zeros(L);
-  for (let l = k - 1; l >= 0; l--) {
-    const t0 = expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L);
-    const t1 = expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L);
-    const u = f.sub(t0, t1);
-    f.addInPlace(u, x);
-    us[l] = u;
-    t = f.add(t, t);
-    f.addInPlace(t, t0);
-  }
-  return { u: f.concat(us), t };
+  return f.copeSenderFold(x, k, (l) => [
+    expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L),
+    expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L),
+  ]);
 }
 
 /**
- * COPE Extend, receiver side: q (L elements) from the sender's u (k·L elements).
+ * COPE Extend, receiver side: q (L elements) from the sender's u (k·L elements), by the
+ * field's fused fold ({@link Field.copeReceiverFold}).
  * Throws ProtocolAbort "bad-encoding" naming `from` if u has the wrong length.
  */
 export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: FieldVec, L: number, label: string, from: number): FieldVec {
   const k = f.bits;
   if (seeds.kDelta.length !== k) throw new RangeError(`copeExtendReceiver: need ${k} seeds`);
   if (u.length !== k * L) throw new ProtocolAbort("bad-encoding", [from], `COPE correction from party ${from}: ${u.length} elements, expected ${k * L}`);
-  if (u instanceof M61Vec) {
-    const qlo = new Float64Array(L), qhi = new Float64Array(L);
-    const ud = u.d;
-    for (let l = k - 1; l >= 0; l--) {
-      const ql = (expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L) as M61Vec).d;
-      if ((seeds.delta >> BigInt(l)) & 1n) {
-        const o = 2 * l * L;
-        for (let i = 0, j = 0; j < L; i += 2, j++) {
-          qlo[j] = 2 * qlo[j]! + ql[i]! + ud[o + i]!;
-          qhi[j] = 2 * qhi[j]! + ql[i + 1]! + ud[o + i + 1]!;
-        }
-      } else {
-        for (let i = 0, j = 0; j < L; i += 2, j++) {
-          qlo[j] = 2 * qlo[j]! + ql[i]!;
-          qhi[j] = 2 * qhi[j]! + ql[i + 1]!;
-        }
-      }
-      if (l % LAZY === 0) normaliseLazy(qlo, qhi);
-    }
-    const q = new Uint32Array(2 * L);
-    for (let j = 0; j < L; j++) reduceInto(q, 2 * j, qlo[j]!, qhi[j]!);
-    return new M61Vec(q);
-  }
-  let q = f.zeros(L);
-  for (let l = k - 1; l >= 0; l--) {
-    const ql = expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L);
-    if ((seeds.delta >> BigInt(l)) & 1n) f.addInPlace(ql, f.slice(u, l * L, (l + 1) * L));
-    q = f.add(q, q);
-    f.addInPlace(q, ql);
-  }
-  return q;
+  return f.copeReceiverFold(u, L, k, seeds.delta, (l) => expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L));
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /**
- * Encodes a COPE correction vector for the wire (Field.encode; for m61 on little-endian
- * hosts the word array already is the encoding, so no copy is made).
+ * Encodes a COPE correction vector for the wire ({@link Field.encodeView}: the bytes of
+ * Field.encode, zero-copy where the field allows; do not mutate u while the bytes are in use).
  */
 export function encodeCorrection(f: Field, u: FieldVec): Uint8Array {
-  if (LITTLE_ENDIAN && u instanceof M61Vec) return new Uint8Array(u.d.buffer, u.d.byteOffset, u.d.byteLength);
-  return f.encode(u);
+  return f.encodeView(u);
 }
 
 /**
- * Decodes a COPE correction of exactly n elements (canonical check included; for m61 on
- * little-endian hosts without copying when aligned). Throws ProtocolAbort "bad-encoding"
- * naming `from`.
+ * Decodes a COPE correction of exactly n elements ({@link Field.decodeExact}: canonical
+ * check included, zero-copy where the field allows). Throws ProtocolAbort "bad-encoding"
+ * naming `from` on a wrong length or a non-canonical element.
  */
 export function decodeCorrection(f: Field, bytes: Uint8Array, n: number, from: number): FieldVec {
-  if (bytes.length !== n * f.byteLength) throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: ${bytes.length} bytes, expected ${n * f.byteLength}`);
-  if (LITTLE_ENDIAN && f.name === "m61" && bytes.byteOffset % 4 === 0) {
-    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
-    for (let i = 1; i < w.length; i += 2) {
-      const hi = w[i]!;
-      if (hi > 0x1fffffff || (hi === 0x1fffffff && w[i - 1] === 0xffffffff)) {
-        throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: non-canonical field element`);
-      }
-    }
-    return new M61Vec(w);
-  }
   try {
-    return f.decode(bytes);
-  } catch {
-    throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: non-canonical field element`);
+    return f.decodeExact(bytes, n);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: ${e.message}`);
+    throw e;
   }
 }
 

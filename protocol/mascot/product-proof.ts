@@ -32,7 +32,6 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import { sliceShare, type AuthShare } from "./shares.ts";
 import { modPow } from "../field/modular.ts";
-import { M61Vec, m61MulAddScalarWords } from "../field/m61.ts";
 
 /**
  * Layout of the proof for `products` pairs: `width` s, `calls` L, proof `length` 2L − 1, and
@@ -131,63 +130,30 @@ function row(f: Field, v: FieldVec, shape: ProofShape, l: number): FieldVec {
 
 /** Σ_l coeffs[l−1]·row_l(v): the s wire polynomials evaluated where `coeffs` is the Lagrange basis. */
 function combineRows(f: Field, v: FieldVec, shape: ProofShape, coeffs: readonly bigint[]): FieldVec {
-  if (v instanceof M61Vec) {
-    // m61: multiply-add on the word limbs of each row view in place (no per-row allocation).
-    const out = new Uint32Array(2 * shape.width);
-    for (let l = 1; l <= shape.calls; l++) {
-      const c = coeffs[l - 1]!;
-      if (c === 0n) continue;
-      const start = (l - 1) * shape.width, end = Math.min(start + shape.width, shape.products);
-      m61MulAddScalarWords(out.subarray(0, 2 * (end - start)), v.d.subarray(2 * start, 2 * end), Number(c & 0xffffffffn), Number(c >> 32n));
-    }
-    return new M61Vec(out);
-  }
+  // Multiply-add each row in place (no per-row allocation); the last row may be short.
   const acc = f.zeros(shape.width);
   for (let l = 1; l <= shape.calls; l++) {
     const c = coeffs[l - 1]!;
-    if (c !== 0n) f.addInPlace(acc, f.scale(row(f, v, shape, l), c));
+    if (c === 0n) continue;
+    const start = (l - 1) * shape.width, end = Math.min(start + shape.width, shape.products);
+    f.scaleAddRange(acc, v, start, end, c);
   }
   return acc;
 }
 
 /**
  * Prover (the owner, clear values): H(1), …, H(2L − 1) for H = Σ_i A_i·B_i, where a and b
- * (length P) are the gadget inputs. Throws RangeError on a length mismatch.
+ * (length P) are the gadget inputs. H(1..L) are row inner products; the wire polynomials are
+ * extrapolated to L+1..2L−1 with λ_l(k) = (−1)^(L−l)·(k−1)!/((k−L−1)!·(k−l)·(l−1)!·(L−l)!)
+ * and H(k) = ⟨Σ_l λ_l(k)·row_l(a), Σ_l λ_l(k)·row_l(b)⟩ by {@link Field.combinedRowDots}.
+ * Throws RangeError on a length mismatch.
  */
 export function proveProducts(f: Field, shape: ProofShape, a: FieldVec, b: FieldVec): FieldVec {
   if (a.length !== shape.products || b.length !== shape.products) throw new RangeError(`proveProducts: expected ${shape.products} pairs, got ${a.length} and ${b.length}`);
-  if (a instanceof M61Vec && b instanceof M61Vec) return proveProductsM61(f, shape, a, b);
-  const L = shape.calls;
-  const out: bigint[] = [];
-  for (let l = 1; l <= L; l++) out.push(f.dot(row(f, a, shape, l), row(f, b, shape, l)));
-  const invFact = inverseFactorials(f.p, L - 1);
-  for (let k = L + 1; k <= 2 * L - 1; k++) {
-    const lam = lagrangeBasis(f, L, BigInt(k), invFact);
-    out.push(f.dot(combineRows(f, a, shape, lam), combineRows(f, b, shape, lam)));
-  }
-  return f.fromBigInts(out);
-}
-
-/**
- * m61 prover, the same values as the generic one: the wire polynomials are extrapolated from
- * 1..L to L+1..2L−1 with λ_l(k) = (−1)^(L−l)·(k−1)!/((k−L−1)!·(k−l)·(l−1)!·(L−l)!), and the
- * Σ_l λ_l(k)·row_l sums run on 21-bit limbs in float64 without reduction (each limb product
- * < 2^43, at most 1024 of them: < 2^53, exact), reduced once per wire, point and 1024 rows.
- */
-function proveProductsM61(f: Field, shape: ProofShape, a: M61Vec, b: M61Vec): FieldVec {
-  const L = shape.calls, s = shape.width, P = shape.products, p = f.p;
+  const L = shape.calls, p = f.p;
   const out: bigint[] = [];
   for (let l = 1; l <= L; l++) out.push(f.dot(row(f, a, shape, l), row(f, b, shape, l)));
   if (L === 1) return f.fromBigInts(out);
-  const limbs = (v: M61Vec) => {
-    const x0 = new Float64Array(L * s), x1 = new Float64Array(L * s), x2 = new Float64Array(L * s);
-    for (let t = 0; t < P; t++) {
-      const lo = v.d[2 * t]!, hi = v.d[2 * t + 1]!;
-      x0[t] = lo & 0x1fffff; x1[t] = (lo >>> 21) | ((hi & 0x3ff) << 11); x2[t] = hi >>> 10;
-    }
-    return [x0, x1, x2] as const;
-  };
-  const [a0, a1, a2] = limbs(a), [b0, b1, b2] = limbs(b);
   // factorials and inverses up to 2L
   const fact = [1n];
   for (let i = 1; i <= 2 * L; i++) fact.push((fact[i - 1]! * BigInt(i)) % p);
@@ -201,40 +167,13 @@ function proveProductsM61(f: Field, shape: ProofShape, a: M61Vec, b: M61Vec): Fi
     return (L - l) % 2 === 1 ? (p - v) % p : v;
   }));
   const invs = f.fromBigInts(Array.from({ length: 2 * L }, (_, j) => (j === 0 ? 0n : inv(j))));
-  const invWords = (invs as M61Vec).d;
-  const seg = new M61Vec(new Uint32Array(2 * L));
-  const sa = new Float64Array(5 * s), sb = new Float64Array(5 * s);
-  const ra = new Array<bigint>(s), rb = new Array<bigint>(s);
-  const reduce = (acc: Float64Array, i: number) =>
-    (BigInt(acc[5 * i]!) + (BigInt(acc[5 * i + 1]!) << 21n) + (BigInt(acc[5 * i + 2]!) << 42n) + (BigInt(acc[5 * i + 3]!) << 63n) + (BigInt(acc[5 * i + 4]!) << 84n)) % p;
-  const flush = () => {
-    for (let i = 0; i < s; i++) { ra[i] = ra[i]! + reduce(sa, i); rb[i] = rb[i]! + reduce(sb, i); }
-    sa.fill(0); sb.fill(0);
+  const idx = new Uint32Array(L);
+  const lambda = (j: number) => { // λ(k) for k = L + 1 + j
+    const k = L + 1 + j;
+    for (let l = 1; l <= L; l++) idx[l - 1] = k - l;
+    return f.scale(f.mul(f.gather(invs, idx), g), (fact[k - 1]! * invFact[k - L - 1]!) % p);
   };
-  for (let k = L + 1; k <= 2 * L - 1; k++) {
-    for (let l = 1; l <= L; l++) { seg.d[2 * (l - 1)] = invWords[2 * (k - l)]!; seg.d[2 * (l - 1) + 1] = invWords[2 * (k - l) + 1]!; }
-    const lam = f.scale(f.mul(seg, g), (fact[k - 1]! * invFact[k - L - 1]!) % p) as M61Vec;
-    ra.fill(0n); rb.fill(0n);
-    for (let l = 0; l < L; l++) {
-      if (l > 0 && l % 1024 === 0) flush();
-      const lo = lam.d[2 * l]!, hi = lam.d[2 * l + 1]!;
-      const c0 = lo & 0x1fffff, c1 = (lo >>> 21) | ((hi & 0x3ff) << 11), c2 = hi >>> 10;
-      const base = l * s;
-      for (let i = 0; i < s; i++) {
-        const t = base + i, o = 5 * i;
-        const x0 = a0[t]!, x1 = a1[t]!, x2 = a2[t]!;
-        sa[o] = sa[o]! + x0 * c0; sa[o + 1] = sa[o + 1]! + x0 * c1 + x1 * c0; sa[o + 2] = sa[o + 2]! + x0 * c2 + x1 * c1 + x2 * c0;
-        sa[o + 3] = sa[o + 3]! + x1 * c2 + x2 * c1; sa[o + 4] = sa[o + 4]! + x2 * c2;
-        const y0 = b0[t]!, y1 = b1[t]!, y2 = b2[t]!;
-        sb[o] = sb[o]! + y0 * c0; sb[o + 1] = sb[o + 1]! + y0 * c1 + y1 * c0; sb[o + 2] = sb[o + 2]! + y0 * c2 + y1 * c1 + y2 * c0;
-        sb[o + 3] = sb[o + 3]! + y1 * c2 + y2 * c1; sb[o + 4] = sb[o + 4]! + y2 * c2;
-      }
-    }
-    flush();
-    let h = 0n;
-    for (let i = 0; i < s; i++) h += (ra[i]! % p) * (rb[i]! % p);
-    out.push(h % p);
-  }
+  out.push(...f.combinedRowDots(a, b, shape.width, L, L - 1, lambda));
   return f.fromBigInts(out);
 }
 

@@ -12,7 +12,6 @@
 import { chacha12 } from "@noble/ciphers/chacha.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
-import { M61Vec } from "../field/m61.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 
 /** Party i's share of an authenticated vector [[x]]: value shares x_i and MAC shares γ_i. */
@@ -154,15 +153,9 @@ export function expandSeed(f: Field, seed: Uint8Array, label: string, n: number)
   if (seed.length < 16) throw new RangeError(`expandSeed: seed must be at least 16 bytes, got ${seed.length}`);
   const key = sha256(concatBytes(utf8("2pm/mascot/expand/v1"), utf8(label), new Uint8Array([0]), seed));
   if (f.name === "m61") {
-    const bytes = chacha12(key, NONCE, new Uint8Array(8 * n));
-    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n);
-    let bad = false;
-    for (let i = 1; i < w.length; i += 2) {
-      const hi = w[i]! & 0x1fffffff;
-      w[i] = hi;
-      if (hi === 0x1fffffff && w[i - 1] === 0xffffffff) bad = true;
-    }
-    if (!bad) return new M61Vec(w);
+    // The stream format, not a representation: m61 draws byteLength bytes per element, masked.
+    const v = f.fromMaskedBytes(chacha12(key, NONCE, new Uint8Array(8 * n)), n);
+    if (v) return v;
   }
   const wide = chacha12(key, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array(n * f.uniformByteLength));
   return f.fromUniformBytes(wide, n);

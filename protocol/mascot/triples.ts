@@ -11,8 +11,6 @@
  * only the a's, removed by Combine.
  */
 import type { Field, FieldVec } from "../field/types.ts";
-import { M61Vec, m61ChooserRowWords, m61SenderRowWords } from "../field/m61.ts";
-import { P128Vec } from "../field/p128.ts";
 import { ProtocolAbort } from "./errors.ts";
 import type { AuthShare } from "./shares.ts";
 
@@ -44,15 +42,9 @@ export function gilboaBlocks(field: Field): number {
   return Math.ceil(field.uniformByteLength / 16);
 }
 
-/** out[i] = v[idx[i]]. */
+/** out[i] = v[idx[i]] ({@link Field.gather}). Throws RangeError if an index is out of range. */
 export function gather(field: Field, v: FieldVec, idx: Uint32Array): FieldVec {
-  if (v instanceof M61Vec) {
-    const d = new Uint32Array(2 * idx.length);
-    for (let i = 0; i < idx.length; i++) { d[2 * i] = v.d[2 * idx[i]!]!; d[2 * i + 1] = v.d[2 * idx[i]! + 1]!; }
-    return new M61Vec(d);
-  }
-  if (v instanceof P128Vec) return new P128Vec(Array.from(idx, (k) => v.v[k]!));
-  return field.fromBigInts(Array.from(idx, (k) => field.get(v, k)));
+  return field.gather(v, idx);
 }
 
 /** Index map (t,l) → (l,t) for m triples of τ copies: (l,t)-ordered = gather(v, tl2lt(m, τ)). */
@@ -62,13 +54,23 @@ function tl2lt(m: number, tau: number): Uint32Array {
   return idx;
 }
 
-/** OT messages (n messages of gilboaBlocks·16 bytes) → n field elements. */
-function otToField(field: Field, bytes: Uint8Array, n: number): FieldVec {
+/**
+ * OT messages (n messages of gilboaBlocks·16 bytes) → the uniformByteLength·n bytes that
+ * {@link Field.fromUniformBytes} reads for n elements (the bytes themselves when one block
+ * per element, else the first uniformByteLength bytes of each message, packed).
+ */
+function otUniformBytes(field: Field, bytes: Uint8Array, n: number): Uint8Array {
   const per = field.uniformByteLength, stride = gilboaBlocks(field) * 16;
-  if (per === stride) return field.fromUniformBytes(bytes, n);
+  if (per === stride) return bytes;
   const packed = new Uint8Array(n * per);
   for (let j = 0; j < n; j++) packed.set(bytes.subarray(j * stride, j * stride + per), j * per);
-  return field.fromUniformBytes(packed, n);
+  return packed;
+}
+
+/** Row h (the L messages of bit h, contiguous) of k·L OT messages, as uniform bytes. */
+function otRow(field: Field, bytes: Uint8Array, L: number, h: number): Uint8Array {
+  const stride = gilboaBlocks(field) * 16;
+  return otUniformBytes(field, bytes.subarray(stride * L * h, stride * L * (h + 1)), L);
 }
 
 /**
@@ -76,32 +78,7 @@ function otToField(field: Field, bytes: Uint8Array, n: number): FieldVec {
  * index h·L + e (little-endian bits, k = field.bits of them per element).
  */
 export function gilboaChoices(field: Field, x: FieldVec): Uint8Array {
-  const L = x.length, k = field.bits;
-  const out = new Uint8Array(k * L);
-  if (x instanceof M61Vec) {
-    const d = x.d;
-    for (let e = 0; e < L; e++) {
-      const lo = d[2 * e]!, hi = d[2 * e + 1]!;
-      for (let h = 0; h < 32; h++) out[h * L + e] = (lo >>> h) & 1;
-      for (let h = 32; h < k; h++) out[h * L + e] = (hi >>> (h - 32)) & 1;
-    }
-    return out;
-  }
-  const xs = field.toBigInts(x);
-  for (let e = 0; e < L; e++) {
-    let v = xs[e]!;
-    for (let h = 0; h < k; h++) { out[h * L + e] = Number(v & 1n); v >>= 1n; }
-  }
-  return out;
-}
-
-function horner(field: Field, v: FieldVec, k: number, seg: number): FieldVec {
-  let acc = field.zeros(seg);
-  for (let h = k - 1; h >= 0; h--) {
-    acc = field.add(acc, acc);
-    field.addInPlace(acc, field.slice(v, h * seg, (h + 1) * seg));
-  }
-  return acc;
+  return field.choiceBits(x);
 }
 
 /**
@@ -112,19 +89,10 @@ function horner(field: Field, v: FieldVec, k: number, seg: number): FieldVec {
  * removes). Sends d_h = m0_h − m1_h + y; its share of a_peer·y is −Σ_h 2^h m0_h.
  */
 export function gilboaSender(field: Field, y: FieldVec, v0: Uint8Array, v1: Uint8Array): { message: Uint8Array; share: FieldVec } {
-  const k = field.bits, L = y.length;
-  if (y instanceof M61Vec && gilboaBlocks(field) === 1) {
-    // Fused m61 path (same output): the messages of bit h are contiguous, L of 16 bytes.
-    const msg = new Uint32Array(2 * L * k), acc = new Uint32Array(2 * L);
-    for (let h = k - 1; h >= 0; h--) {
-      m61SenderRowWords(msg.subarray(2 * L * h, 2 * L * (h + 1)), acc, v0.subarray(16 * L * h, 16 * L * (h + 1)), v1.subarray(16 * L * h, 16 * L * (h + 1)), y.d, L);
-    }
-    return { message: field.encode(new M61Vec(msg)), share: field.neg(new M61Vec(acc)) };
-  }
-  const m0 = otToField(field, v0, k * L), m1 = otToField(field, v1, k * L);
-  const yRep = field.concat(new Array<FieldVec>(k).fill(y));
-  const d = field.add(field.sub(m0, m1), yRep);
-  return { message: field.encode(d), share: field.neg(horner(field, m0, k, L)) };
+  // d_h = m0_h − m1_h + y and Σ_h 2^h m0_h: the COPE sender fold, rows = the messages of bit h.
+  const L = y.length;
+  const { u, t } = field.copeSenderFoldUniform(y, field.bits, (h) => [otRow(field, v0, L, h), otRow(field, v1, L, h)]);
+  return { message: field.encode(u), share: field.neg(t) };
 }
 
 /**
@@ -136,15 +104,8 @@ export function gilboaReceiver(field: Field, x: FieldVec, outputs: Uint8Array, m
   const k = field.bits, L = x.length;
   if (message.length !== k * L * field.byteLength) throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: wrong message length");
   let d: FieldVec;
-  try { d = field.decode(message); } catch { throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: non-canonical element"); }
-  if (d instanceof M61Vec && x instanceof M61Vec && gilboaBlocks(field) === 1) {
-    const acc = new Uint32Array(2 * L);
-    for (let h = k - 1; h >= 0; h--) m61ChooserRowWords(acc, outputs.subarray(16 * L * h, 16 * L * (h + 1)), L, d.d, h * L, x.d, h); // m_{x_h} + x_h·d_h
-    return new M61Vec(acc);
-  }
-  const bits = gilboaChoices(field, x);
-  const mb = otToField(field, outputs, k * L);
-  return horner(field, field.add(mb, field.mul(field.fromInts(Array.from(bits)), d)), k, L);
+  try { d = field.decodeExact(message, k * L); } catch { throw new ProtocolAbort("bad-encoding", [peer], "Gilboa: non-canonical element"); }
+  return field.chooserFoldUniform(x, k, d, (h) => otRow(field, outputs, L, h)); // Σ_h 2^h (m_{x_h} + x_h·d_h)
 }
 
 /**

@@ -64,7 +64,6 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./types.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
-import { M61Vec } from "../field/m61.ts";
 import { expandSeed } from "./shares.ts";
 import { modPow } from "../field/modular.ts";
 import { proofShape, type ProofShape } from "./product-proof.ts";
@@ -544,8 +543,7 @@ export class ValidationPlan {
 
 /**
  * A public ±1 matrix (rows × d) stored as packed sign bits (bit set = +1), applied without
- * materialising rows. For m61 the signed sums run on the word limbs in float64 (exact for
- * d < 2^20); other fields build one row at a time and use Field.dot.
+ * materialising rows (Field.signedRowSums, 1-bit codes).
  */
 export class Projection {
   constructor(readonly rows: number, readonly d: number, readonly signs: Uint8Array) {
@@ -566,23 +564,7 @@ export class Projection {
   /** (R·v) restricted to rows [start, start + count): count field elements. Throws RangeError on a length mismatch. */
   apply(f: Field, v: FieldVec, start: number, count: number): FieldVec {
     if (v.length !== this.d) throw new RangeError(`Projection.apply: vector has ${v.length} entries, expected ${this.d}`);
-    if (!(v instanceof M61Vec) || this.d >= 1 << 20) {
-      const out: bigint[] = [];
-      for (let i = start; i < start + count; i++) out.push(f.dot(this.row(f, i), v));
-      return f.fromBigInts(out);
-    }
-    const w = v.d, d = this.d, out: bigint[] = [];
-    for (let i = start; i < start + count; i++) {
-      let pl = 0, ph = 0, ml = 0, mh = 0;
-      const base = i * d;
-      for (let k = 0; k < d; k++) {
-        const b = base + k;
-        if ((this.signs[b >>> 3]! >> (b & 7)) & 1) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
-      }
-      const plus = BigInt(pl) + (BigInt(ph) << 32n), minus = BigInt(ml) + (BigInt(mh) << 32n);
-      out.push((((plus - minus) % f.p) + f.p) % f.p);
-    }
-    return f.fromBigInts(out);
+    return f.signedRowSums(v, this.signs, 1, start, count);
   }
 }
 
@@ -591,8 +573,8 @@ export interface LateCoins { projection: Projection | undefined; wrap: WrapVecto
 
 /**
  * PINE's public random vectors z_1..z_r ∈ {−1, 0, 1}^m, packed two bits per entry (00 → −1,
- * 11 → +1, 01/10 → 0: −1, 0, 1 w.p. 1/4, 1/2, 1/4), applied without materialising rows. For
- * m61 the signed sums run on the 32-bit limbs in float64 (exact for m < 2^20).
+ * 11 → +1, 01/10 → 0: −1, 0, 1 w.p. 1/4, 1/2, 1/4), applied without materialising rows
+ * (Field.signedRowSums, 2-bit codes).
  */
 export class WrapVectors {
   constructor(readonly rows: number, readonly m: number, readonly codes: Uint8Array) {
@@ -609,29 +591,7 @@ export class WrapVectors {
   /** (⟨z_i, v⟩)_{i < rows} as field elements. Throws RangeError on a length mismatch. */
   apply(f: Field, v: FieldVec): FieldVec {
     if (v.length !== this.m) throw new RangeError(`WrapVectors.apply: vector has ${v.length} entries, expected ${this.m}`);
-    const out: bigint[] = [];
-    if (!(v instanceof M61Vec) || this.m >= 1 << 20) {
-      const xs = f.toBigInts(v);
-      for (let i = 0; i < this.rows; i++) {
-        let s = 0n;
-        for (let k = 0; k < this.m; k++) { const z = this.entry(i, k); if (z === 1) s += xs[k]!; else if (z === -1) s -= xs[k]!; }
-        out.push(((s % f.p) + f.p) % f.p);
-      }
-      return f.fromBigInts(out);
-    }
-    const w = v.d, m = this.m, codes = this.codes;
-    for (let i = 0; i < this.rows; i++) {
-      let pl = 0, ph = 0, ml = 0, mh = 0;
-      const base = i * m;
-      for (let k = 0; k < m; k++) {
-        const b = base + k;
-        const c = (codes[b >>> 2]! >> ((b & 3) << 1)) & 3;
-        if (c === 3) { pl += w[2 * k]!; ph += w[2 * k + 1]!; } else if (c === 0) { ml += w[2 * k]!; mh += w[2 * k + 1]!; }
-      }
-      const plus = BigInt(pl) + (BigInt(ph) << 32n), minus = BigInt(ml) + (BigInt(mh) << 32n);
-      out.push((((plus - minus) % f.p) + f.p) % f.p);
-    }
-    return f.fromBigInts(out);
+    return f.signedRowSums(v, this.codes, 2, 0, this.rows);
   }
 }
 

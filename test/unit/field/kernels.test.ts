@@ -1,0 +1,159 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { m61, p128, type Field, type FieldVec } from "../../../protocol/field/index.ts";
+import {
+  genericChoiceBits, genericChooserFoldUniform, genericCopeReceiverFold, genericCopeReceiverFoldUniform, genericCopeSenderFold,
+  genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericGather, genericSignedRowSums, signCode,
+} from "../../../protocol/field/kernels.ts";
+import { seededRng, type Rng } from "../../../protocol/rng.ts";
+
+// Every fused kernel of the Field interface against the field-generic reference in kernels.ts.
+
+/** L elements: random, or the edge values 0, 1, p − 1, p − 2, 2^32 − 1 (cycled). */
+function elements(f: Field, L: number, rng: Rng, extreme: boolean): FieldVec {
+  if (!extreme) return f.random(L, rng);
+  const edge = [0n, 1n, f.p - 1n, f.p - 2n, (1n << 32n) - 1n];
+  return f.fromBigInts(Array.from({ length: L }, (_, i) => edge[i % edge.length]!));
+}
+/** Uniform PRG-like rows; with `extreme`, all-0xff bytes (the largest wide value). */
+const uniformRow = (f: Field, L: number, rng: Rng, extreme: boolean) => (extreme ? new Uint8Array(f.uniformByteLength * L).fill(0xff) : rng.bytes(f.uniformByteLength * L));
+const eq = (f: Field, a: FieldVec, b: FieldVec) => expect(f.toBigInts(a)).toEqual(f.toBigInts(b));
+const cases = fc.record({ seed: fc.string({ maxLength: 6 }), L: fc.integer({ min: 0, max: 9 }), extreme: fc.boolean() });
+
+describe("Field kernels equal the generic path", () => {
+  for (const f of [m61, p128]) {
+    const k = f.bits;
+    it(`${f.name}: copeSenderFold / copeReceiverFold (vector rows)`, () => {
+      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
+        const rng = seededRng(`kern/cope/${f.name}/${seed}`);
+        const x = elements(f, L, rng, extreme);
+        const t0 = Array.from({ length: k }, () => elements(f, L, rng, extreme)), t1 = Array.from({ length: k }, () => f.random(L, rng));
+        const rows = (l: number) => [f.slice(t0[l]!, 0, L), f.slice(t1[l]!, 0, L)] as const; // fresh: folds may overwrite
+        const fast = f.copeSenderFold(x, k, rows), ref = genericCopeSenderFold(f, x, k, rows);
+        eq(f, fast.u, ref.u);
+        eq(f, fast.t, ref.t);
+        const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
+        const row = (l: number) => f.slice(t0[l]!, 0, L);
+        eq(f, f.copeReceiverFold(ref.u, L, k, delta, row), genericCopeReceiverFold(f, ref.u, L, k, delta, row));
+      }), { numRuns: 8 });
+    });
+    it(`${f.name}: copeSenderFoldUniform / copeReceiverFoldUniform (PRG rows), q − t = Δ·x`, () => {
+      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
+        const rng = seededRng(`kern/copeU/${f.name}/${seed}`);
+        const x = elements(f, L, rng, extreme);
+        const r0 = Array.from({ length: k }, () => uniformRow(f, L, rng, extreme)), r1 = Array.from({ length: k }, () => uniformRow(f, L, rng, false));
+        const rows = (l: number) => [r0[l]!, r1[l]!] as const;
+        const fast = f.copeSenderFoldUniform(x, k, rows), ref = genericCopeSenderFoldUniform(f, x, k, rows);
+        eq(f, fast.u, ref.u);
+        eq(f, fast.t, ref.t);
+        const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
+        const chosen = r0.map((r, l) => (((delta >> BigInt(l)) & 1n) === 1n ? r1[l]! : r));
+        const q = f.copeReceiverFoldUniform(ref.u, L, k, delta, (l) => chosen[l]!);
+        eq(f, q, genericCopeReceiverFoldUniform(f, ref.u, L, k, delta, (l) => chosen[l]!));
+        eq(f, f.sub(q, fast.t), f.scale(x, delta));
+      }), { numRuns: 8 });
+    });
+    it(`${f.name}: chooserFoldUniform and choiceBits`, () => {
+      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
+        const rng = seededRng(`kern/chooser/${f.name}/${seed}`);
+        const x = elements(f, L, rng, extreme), d = elements(f, k * L, rng, extreme);
+        const rs = Array.from({ length: k }, () => uniformRow(f, L, rng, extreme));
+        expect(f.choiceBits(x)).toEqual(genericChoiceBits(f, x));
+        eq(f, f.chooserFoldUniform(x, k, d, (h) => rs[h]!), genericChooserFoldUniform(f, x, k, d, (h) => rs[h]!));
+      }), { numRuns: 8 });
+    });
+    it(`${f.name}: gather, scaleAddRange, fromMaskedBytes, encodeView`, () => {
+      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
+        const rng = seededRng(`kern/misc/${f.name}/${seed}`);
+        const v = elements(f, L + 3, rng, extreme);
+        const idx = Uint32Array.from({ length: 2 * L }, () => Number(rng.bytes(1)[0]!) % (L + 3));
+        eq(f, f.gather(v, idx), genericGather(f, v, idx));
+        expect(() => f.gather(v, Uint32Array.of(L + 3))).toThrow(RangeError);
+        const acc = elements(f, L + 1, rng, extreme), s = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
+        const want = f.toBigInts(acc).map((a, i) => (i < L ? (a + s * f.get(v, 2 + i)) % f.p : a));
+        f.scaleAddRange(acc, v, 2, 2 + L, s);
+        expect(f.toBigInts(acc)).toEqual(want);
+        expect(() => f.scaleAddRange(acc, v, 2, L + 4, s)).toThrow(RangeError);
+        const bytes = extreme ? new Uint8Array(f.byteLength * L).fill(0xee) : rng.bytes(f.byteLength * L);
+        const ref = genericFromMaskedBytes(f, bytes.slice(), L);
+        const fast = f.fromMaskedBytes(bytes.slice(), L);
+        expect(fast && f.toBigInts(fast)).toEqual(ref && f.toBigInts(ref));
+        expect(f.encodeView(v)).toEqual(f.encode(v));
+      }), { numRuns: 8 });
+    });
+    it(`${f.name}: signedRowSums (1- and 2-bit codes) and combinedRowDots`, () => {
+      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
+        const rng = seededRng(`kern/rows/${f.name}/${seed}`);
+        const n = L + 1, rows = 4, v = elements(f, n, rng, extreme);
+        for (const codeBits of [1, 2] as const) {
+          const codes = extreme ? new Uint8Array(rows * n).fill(codeBits === 1 ? 0xff : 0x00) : rng.bytes(rows * n);
+          const fast = f.toBigInts(f.signedRowSums(v, codes, codeBits, 1, 3));
+          expect(fast).toEqual(f.toBigInts(genericSignedRowSums(f, v, codes, codeBits, 1, 3)));
+          const naive = [1, 2, 3].map((i) => f.toBigInts(v).reduce((s, x, k) => s + BigInt(signCode(codes, codeBits, i * n + k)) * x, 0n));
+          expect(fast).toEqual(naive.map((s) => ((s % f.p) + f.p) % f.p));
+          expect(() => f.signedRowSums(v, codes.subarray(0, 1), codeBits, 0, rows + 8)).toThrow(RangeError);
+        }
+        const width = 3, R = Math.ceil(n / width), a = elements(f, n, rng, extreme), b = f.random(n, rng);
+        const cs = Array.from({ length: 3 }, () => elements(f, R, rng, extreme));
+        const fast = f.combinedRowDots(a, b, width, R, 3, (j) => cs[j]!);
+        expect(fast).toEqual(genericCombinedRowDots(f, a, b, width, R, 3, (j) => cs[j]!));
+        const rowOf = (v: FieldVec, l: number) => Array.from({ length: width }, (_, i) => (l * width + i < n ? f.get(v, l * width + i) : 0n));
+        const comb = (v: FieldVec, c: FieldVec) => Array.from({ length: width }, (_, i) => Array.from({ length: R }, (_, l) => f.get(c, l) * rowOf(v, l)[i]!).reduce((x, y) => x + y, 0n) % f.p);
+        expect(fast).toEqual(cs.map((c) => { const ca = comb(a, c), cb = comb(b, c); return ca.reduce((s, x, i) => s + x * cb[i]!, 0n) % f.p; }));
+        expect(() => f.combinedRowDots(a, b, width, R - 1, 1, (j) => cs[j]!)).toThrow(RangeError);
+      }), { numRuns: 8 });
+    });
+    it(`${f.name}: fromMaskedBytes rejects an element equal to p`, () => {
+      const b = new Uint8Array(2 * f.byteLength).fill(0xff); // masks to 2^bits − 1 = p
+      expect(f.fromMaskedBytes(b, 2)).toBeUndefined();
+      expect(genericFromMaskedBytes(f, new Uint8Array(2 * f.byteLength).fill(0xff), 2)).toBeUndefined();
+    });
+    it(`${f.name}: decodeExact round-trips (aligned and unaligned) and refuses wrong lengths and non-canonical elements`, () => {
+      const rng = seededRng(`kern/decode/${f.name}`);
+      const v = elements(f, 7, rng, true), enc = f.encode(v);
+      for (const off of [0, 1, 4]) {
+        const buf = new Uint8Array(off + enc.length);
+        buf.set(enc, off);
+        eq(f, f.decodeExact(buf.subarray(off), 7), v);
+        eq(f, genericDecodeExact(f, buf.subarray(off), 7), v);
+        expect(() => f.decodeExact(buf.subarray(off), 6)).toThrow(RangeError);
+        expect(() => f.decodeExact(buf.subarray(off), 8)).toThrow(RangeError);
+        expect(() => f.decodeExact(buf.subarray(off, off + enc.length - 1), 7)).toThrow(RangeError);
+        for (const bad of [f.p, (1n << BigInt(8 * f.byteLength)) - 1n]) {
+          const b = buf.slice();
+          for (let j = 0; j < f.byteLength; j++) b[off + 3 * f.byteLength + j] = Number((bad >> BigInt(8 * j)) & 0xffn);
+          expect(() => f.decodeExact(b.subarray(off), 7)).toThrow(/not canonical/);
+        }
+      }
+      expect(() => f.decodeExact(new Uint8Array(0), 0)).not.toThrow();
+    });
+    it(`${f.name}: folds refuse rows and corrections of the wrong length`, () => {
+      const rng = seededRng(`kern/len/${f.name}`);
+      const x = f.random(3, rng);
+      expect(() => f.copeSenderFold(x, 2, () => [f.random(2, rng), f.random(3, rng)])).toThrow(RangeError);
+      expect(() => f.copeSenderFoldUniform(x, 2, () => [rng.bytes(f.uniformByteLength * 2), rng.bytes(f.uniformByteLength * 3)])).toThrow(RangeError);
+      expect(() => f.copeReceiverFold(f.random(5, rng), 3, 2, 1n, () => f.random(3, rng))).toThrow(RangeError);
+      expect(() => f.copeReceiverFoldUniform(f.random(6, rng), 3, 2, 1n, () => rng.bytes(f.uniformByteLength * 2))).toThrow(RangeError);
+      expect(() => f.chooserFoldUniform(x, 2, f.random(5, rng), () => rng.bytes(f.uniformByteLength * 3))).toThrow(RangeError);
+    });
+  }
+});
+
+/** Protocol steps reach field representations only through the Field interface. */
+describe("protocol/mascot uses no concrete field vector", () => {
+  const dir = join(import.meta.dirname, "../../../protocol/mascot");
+  const concrete = /instanceof\s+(M61Vec|P128Vec)\b|from\s+["'][^"']*field\/(m61|p128)\.ts["']/;
+  const files = readdirSync(dir).filter((n) => n.endsWith(".ts"));
+  it("no instanceof M61Vec|P128Vec and no import of field/m61.ts or field/p128.ts", () => {
+    expect(files.length).toBeGreaterThan(10);
+    const offenders = files.filter((n) => concrete.test(readFileSync(join(dir, n), "utf8")));
+    expect(offenders).toEqual([]);
+  });
+  it("the pattern catches both forms", () => {
+    expect(concrete.test("if (x instanceof M61Vec) {")).toBe(true);
+    expect(concrete.test('import { P128Vec } from "../field/p128.ts";')).toBe(true);
+    expect(concrete.test('import type { Field } from "../field/types.ts";')).toBe(false);
+  });
+});
