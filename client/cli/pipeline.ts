@@ -20,7 +20,7 @@ import type { StatsResult } from "../../protocol/stats/engine.ts";
 import type { DatasetSchema } from "../../protocol/stats/schema.ts";
 import { CliError } from "./errors.ts";
 import type { ApiClient } from "../api/client.ts";
-import { watchJob } from "./job.ts";
+import { watchJob } from "./watch-job.ts";
 
 /** The share of a private learning job's ρ spent on its federated feature moments. */
 export const MOMENTS_PRIVACY_SHARE = 0.1;

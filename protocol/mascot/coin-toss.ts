@@ -11,7 +11,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
-import { commit, verifyCommitment } from "./commit.ts";
+import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import { ProtocolAbort } from "./errors.ts";
 
 export interface CoinState { readonly seed: Uint8Array; readonly nonce: Uint8Array; readonly commitment: Uint8Array }

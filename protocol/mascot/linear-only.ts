@@ -39,7 +39,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
 import { concatBytes } from "../encoding.ts";
-import { commit, verifyCommitment } from "./commit.ts";
+import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed } from "./shares.ts";
 

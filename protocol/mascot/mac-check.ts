@@ -14,7 +14,7 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
 import { concatBytes } from "../encoding.ts";
-import { commit, verifyCommitment } from "./commit.ts";
+import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { expandSeed } from "./shares.ts";
 import { mod } from "../field/modular.ts";

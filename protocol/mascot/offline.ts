@@ -70,7 +70,7 @@ import type { CopeReceiverSeeds, CopeSenderSeeds, InputCopeSeeds } from "./input
 import type { Rng } from "../rng.ts";
 import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
-import { commit, verifyCommitment } from "./commit.ts";
+import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import {
   copeReceiverExtend, copeReceiverFromOts, copeSenderExtend, copeSenderFromOts, deltaBits,
   type CopeReceiverState, type CopeSenderState,

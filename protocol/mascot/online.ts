@@ -90,7 +90,7 @@ import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, OT_KEY_BYTES, typ
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
-import { commit, verifyCommitment } from "./commit.ts";
+import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import {
   copeExtendReceiver, copeExtendSender, decodeCorrection, encodeCorrection, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ctr } from "@noble/ciphers/aes.js";
 import { Prg, prgBytes, prgBytesSync, prgField, prgFieldSync } from "../../../protocol/mascot/prg.ts";
-import { commit, verifyCommitment } from "../../../protocol/mascot/commit.ts";
+import { commit, verifyCommitment } from "../../../protocol/crypto/commitment.ts";
 import { coinCommit, coinFinish, coinOpenPayload } from "../../../protocol/mascot/coin-toss.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { m61, p128 } from "../../../protocol/field/index.ts";

@@ -12,7 +12,7 @@ import { prgBytesSync, prgFieldSync } from "../../../protocol/mascot/prg.ts";
 import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart } from "../../../protocol/mascot/base-ot.ts";
 import { copeReceiverExtend, copeReceiverInit, copeSenderExtend, copeSenderInitFinish, copeSenderInitStart, deltaBits } from "../../../protocol/mascot/cope.ts";
 import { kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup } from "../../../protocol/mascot/ot-extension.ts";
-import { commit } from "../../../protocol/mascot/commit.ts";
+import { commit } from "../../../protocol/crypto/commitment.ts";
 
 const s = (xs: bigint[]) => xs.map((x) => x.toString());
 
