@@ -198,13 +198,6 @@ function splitKeys(flat: Uint8Array, k: number): Uint8Array[] {
   return Array.from({ length: k }, (_, l) => flat.subarray(OT_KEY_BYTES * l, OT_KEY_BYTES * (l + 1)));
 }
 
-/**
- * TEST-ONLY replacement of the COPE base OTs: returns the base-OT key pairs (16 bytes each,
- * k = field.bits of them) for the ordered pair owner → holder, identically at both parties.
- * The cope.ot.A/B messages are still exchanged (empty) so the phase machine is unchanged.
- */
-export type CopeDealer = (owner: number, holder: number) => { k0: Uint8Array[]; k1: Uint8Array[] };
-
 /** The validated secure sum as party.ts drives it: steps, first messages, offline prelude. */
 export interface ValidatedEngine {
   steps: Step[];
@@ -285,7 +278,6 @@ interface RunParams {
   readonly transcript: Transcript;
   readonly done: (r: SecureSumResult) => void;
   readonly offline: OfflineSource | undefined;
-  readonly copeDealer: CopeDealer | undefined;
 }
 
 /**
@@ -436,7 +428,7 @@ function startRun(p: RunParams, s: RunState): OutboundMessage[] {
   s.alpha = p.offline ? p.offline.alpha() : f.get(f.random(1, rng), 0);
   s.ctx = { field: f, me, alpha: s.alpha };
   if (p.preseeded) {
-    const seeded = p.copeDealer ? dealerSeeds(p.copeDealer, me, s.alpha, k) : p.offline!.inputCopeSeeds!();
+    const seeded = p.offline!.inputCopeSeeds!();
     for (const j of p.peers) { s.copeSend.set(j, seeded.sender(j)); s.copeRecv.set(j, seeded.receiver(j)); }
     return sendInput(p, s);
   }
@@ -747,7 +739,6 @@ function stepFinish(p: RunParams, s: RunState, box: Inbox, idx: number): Outboun
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
   makeOffline?: (tripleCount: number) => OfflineSource,
-  copeDealer?: CopeDealer,
   noise?: FieldVec,
 ): ValidatedEngine {
   const f = cfg.field;
@@ -767,11 +758,11 @@ export function buildValidatedSteps(
   const p: RunParams = {
     f, n, me, d, k: f.bits, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, QS: Q * S, PM,
     noised, foldCoin: PM > 0, commitSum: plan.active && !noised,
-    preseeded: copeDealer !== undefined || offline?.inputCopeSeeds !== undefined,
+    preseeded: offline?.inputCopeSeeds !== undefined,
     // A and the final coin; with validation C, B, and G when γ must follow coin-A-dependent late inputs; S with noise.
     coinCount: (!plan.active ? 2 : PM > 0 ? 5 : 4) + (noised ? 1 : 0),
     peers: [...Array(n).keys()].filter((j) => j !== me),
-    full: z ? f.concat([input, z]) : input, rng, transcript, done, offline, copeDealer,
+    full: z ? f.concat([input, z]) : input, rng, transcript, done, offline,
   };
   const s: RunState = {
     alpha: 0n, ctx: undefined, otSender: new Map(), copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
@@ -822,18 +813,6 @@ export function buildValidatedSteps(
     return startRun(p, s);
   };
   return { steps, canStart, start, offline, tripleCount };
-}
-
-/** The test dealer as pre-seeded COPE: both keys for our input, the α-chosen ones for the peers'. */
-function dealerSeeds(dealer: CopeDealer, me: number, alpha: bigint, k: number): InputCopeSeeds {
-  const choices = alphaBits(alpha, k);
-  return {
-    sender: (j) => dealer(me, j),
-    receiver: (i) => {
-      const { k0, k1 } = dealer(i, me);
-      return { delta: alpha, kDelta: Array.from({ length: k }, (_, l) => (choices[l] ? k1[l]! : k0[l]!)) };
-    },
-  };
 }
 
 function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {

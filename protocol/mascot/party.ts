@@ -35,7 +35,7 @@ import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
-import { buildValidatedSteps, SUM_COMMIT, type CopeDealer, type OfflineSource, type ValidatedEngine } from "./online.ts";
+import { buildValidatedSteps, SUM_COMMIT, type OfflineSource, type ValidatedEngine } from "./online.ts";
 import { checkNoiseConfig } from "./noise.ts";
 
 /** Every phase of the offline prelude (offline.ts) starts with this; no main-protocol phase does. */
@@ -83,8 +83,6 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
  */
 export interface PartyDeps {
   offline?: (tripleCount: number) => OfflineSource;
-  /** TEST-ONLY: replaces the COPE base OTs by a shared-seed dealer (see online.ts CopeDealer). */
-  copeDealer?: CopeDealer;
   /** KOS base OTs kept across sessions by this node (offline.ts KosBaseStore); default: none kept. */
   baseOts?: KosBaseStore;
   /**
@@ -138,7 +136,7 @@ export class SecureSumParty {
     } else if (cfg.mode === "plaintext") {
       this.steps = this.plainSteps(input);
     } else {
-      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.copeDealer, deps.noise);
+      this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.noise);
       this.steps = this.engine.steps;
       this.prelude = this.engine.offline;
     }

@@ -28,7 +28,7 @@ import { TaskRejected } from "../../../client/agent/tasks/errors.ts";
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import type { LoadedDataset } from "../../../client/data/source.ts";
 import type { NodeClient } from "../../../client/agent/node-client.ts";
-import { copeDealer, dealer, SID } from "../mascot/helpers.ts";
+import { dealer, SID } from "../mascot/helpers.ts";
 
 type DenseSpec = Parameters<typeof predictProba>[0];
 
@@ -281,7 +281,7 @@ describe("a private learning round through MASCOT (3 parties, in process)", () =
     const predicates = [...learningPredicates(layout), noisePredicate(m61, noise, layout.length)];
     const parties = xs.map((x, me) => new SecureSumParty(
       { field: m61, parties: n, me, mode: "validated", length: layout.length, predicates, sessionId: SID, noise },
-      m61.fromInts(x), seededRng(`dpl/${me}`), { offline: dealer(m61, n, me, "dpl"), copeDealer: copeDealer(m61, "dpl") }));
+      m61.fromInts(x), seededRng(`dpl/${me}`), { offline: dealer(m61, n, me, "dpl", { cope: true }) }));
     const net = runNetwork(parties);
     expect(net.errors.filter((e) => e !== undefined)).toEqual([]);
     const res = parties[0]!.result!;

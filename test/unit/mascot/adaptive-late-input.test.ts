@@ -26,7 +26,7 @@ import { SecureSumParty, type Predicate } from "../../../protocol/mascot/party.t
 import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
 import { expandSeed } from "../../../protocol/mascot/shares.ts";
 import { foldTerms, type LateCoins, type Projection, type ValidationPlan as PlanType } from "../../../protocol/mascot/validation.ts";
-import { copeDealer, dealer, plainSum, SID } from "./helpers.ts";
+import { dealer, plainSum, SID } from "./helpers.ts";
 
 type Mode = "none" | "slack" | "proof";
 const spy = vi.hoisted(() => ({
@@ -183,7 +183,7 @@ function runAttack(opts: { inputs: number[][]; predicates: Predicate[]; attacker
   Object.assign(spy, { current: -1, attacker: opts.attacker, mode: opts.mode, seeds: [], clear: undefined, late: undefined, attacks: 0, foldZeroUnderGuess: 0 });
   const parties = inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
-    x, seededRng(`${opts.seed}/${me}`), { offline: dealer(f, n, me, opts.seed), copeDealer: copeDealer(f, opts.seed) }));
+    x, seededRng(`${opts.seed}/${me}`), { offline: dealer(f, n, me, opts.seed, { cope: true }) }));
   // Tell the mocks which party is running (the whole run is synchronous).
   const wrapped: MessageParty[] = parties.map((p, i) => ({
     start: () => { spy.current = i; return p.start(); },

@@ -26,7 +26,7 @@ import { runNetwork, type Envelope } from "../../../protocol/mascot/transport.ts
 import { randomBelow, seededRng, type Rng } from "../../../protocol/rng.ts";
 import { bytesEqual } from "../../../protocol/encoding.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
-import { SID, copeDealer, dealer } from "./helpers.ts";
+import { SID, dealer } from "./helpers.ts";
 
 export type Outcome = "abort" | "harmless" | "substitution" | "no-deviation" | "UNDETECTED";
 export const ATTACKS = ["flip", "random", "truncate", "extend", "drop", "replay", "reorder", "equivocate", "wrong-phase"] as const;
@@ -63,7 +63,7 @@ export function campaignRun(i: number, seed: string): RunReport {
   const sid = SID;
   const parties = inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode, length: d, predicates, sessionId: sid }, x, seededRng(`campaign/${seed}/${i}/party/${me}`),
-    mode === "validated" ? { offline: dealer(f, n, me, `${seed}/${i}`), copeDealer: copeDealer(f, `${seed}/${i}`) } : {}));
+    mode === "validated" ? { offline: dealer(f, n, me, `${seed}/${i}`, { cope: true }) } : {}));
 
   // Occurrence counting per recipient (a broadcast is one envelope per recipient).
   const seen = new Map<number, number>();

@@ -36,6 +36,7 @@ export function randInputs(f: Field, n: number, d: number, seed: string, max = 1
 }
 
 import type { OfflineSource, Triples } from "../../../protocol/mascot/online.ts";
+import type { InputCopeSeeds } from "../../../protocol/mascot/input.ts";
 import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
 
 /**
@@ -43,7 +44,8 @@ import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
  * α and triples from a shared seed and keeps its own shares. Insecure by construction;
  * used to test the online phase and validation independently of offline.ts.
  */
-export function dealer(f: Field, n: number, me: number, seed: string, badTriple?: { party: number; index: number }, badMac?: { party: number; index: number }): (count: number) => OfflineSource {
+export function dealer(f: Field, n: number, me: number, seed: string, opts: { badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; cope?: boolean } = {}): (count: number) => OfflineSource {
+  const { badTriple, badMac } = opts;
   return (count: number) => {
     const rng = seededRng(`dealer/${seed}`);
     const alphas = f.random(n, rng);
@@ -61,15 +63,27 @@ export function dealer(f: Field, n: number, me: number, seed: string, badTriple?
     if (badTriple) f.set(c, badTriple.index, (f.get(c, badTriple.index) + 1n) % f.p);
     const t: Triples = { a: share(a), b: share(b), c: share(c) };
     if (badMac && badMac.party === me) f.set(t.a.mac, badMac.index, (f.get(t.a.mac, badMac.index) + 1n) % f.p);
-    return { start: () => [], receive: () => [], done: true, alpha: () => f.get(alphas, me), triples: () => t };
+    const mine = f.get(alphas, me);
+    return { start: () => [], receive: () => [], done: true, alpha: () => mine, triples: () => t, ...(opts.cope ? { inputCopeSeeds: () => dealtCopeSeeds(f, seed, me, mine) } : {}) };
   };
 }
 
-/** TEST-ONLY COPE base-OT dealer: both sides of an ordered pair derive the same key pairs. */
-export function copeDealer(f: Field, seed: string) {
-  return (owner: number, holder: number) => {
+/**
+ * TEST-ONLY pre-seeded COPE for the online input (what offline.ts derives from its COPE
+ * Initialize OTs): both base-OT keys per ordered pair from a shared seed; as the key holder,
+ * the ones α's bits choose.
+ */
+function dealtCopeSeeds(f: Field, seed: string, me: number, alpha: bigint): InputCopeSeeds {
+  const keys = (owner: number, holder: number) => {
     const rng = seededRng(`cope-dealer/${seed}/${owner}/${holder}`);
     return { k0: Array.from({ length: f.bits }, () => rng.bytes(16)), k1: Array.from({ length: f.bits }, () => rng.bytes(16)) };
+  };
+  return {
+    sender: (j) => keys(me, j),
+    receiver: (i) => {
+      const { k0, k1 } = keys(i, me);
+      return { delta: alpha, kDelta: Array.from({ length: f.bits }, (_, l) => (((alpha >> BigInt(l)) & 1n) === 1n ? k1[l]! : k0[l]!)) };
+    },
   };
 }
 
@@ -78,8 +92,7 @@ export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates:
   const parties = opts.inputs.map((x, me) => new Party(
     { field, parties: opts.n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
     x, seededRng(`${opts.seed ?? "s"}/${me}`), {
-      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", opts.badTriple, opts.badMac),
-      ...(opts.realBaseOt ? {} : { copeDealer: copeDealer(field, opts.seed ?? "s") }),
+      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", { ...(opts.badTriple ? { badTriple: opts.badTriple } : {}), ...(opts.badMac ? { badMac: opts.badMac } : {}), cope: !opts.realBaseOt }),
     }));
   const net = runNetwork(parties, hooks);
   return { parties, net };

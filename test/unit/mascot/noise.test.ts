@@ -20,7 +20,7 @@ import { discreteGaussianPmf } from "../../../protocol/dp/discrete-gaussian.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { modPow } from "../../../protocol/field/modular.ts";
 import { chiSquare } from "../dp/chi-square.ts";
-import { copeDealer, dealer, randInputs, SID } from "./helpers.ts";
+import { dealer, randInputs, SID } from "./helpers.ts";
 
 const f = m61;
 const lift = (v: bigint): bigint => (v > f.p / 2n ? v - f.p : v);
@@ -31,7 +31,7 @@ function runNoised(opts: { inputs: FieldVec[]; noise: NoiseConfig; predicates?: 
   const parties = opts.inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates: opts.predicates ?? [], sessionId: SID, noise: opts.noise },
     x, seededRng(`${opts.seed}/${me}`), {
-      offline: dealer(f, n, me, opts.seed), copeDealer: copeDealer(f, opts.seed),
+      offline: dealer(f, n, me, opts.seed, { cope: true }),
       ...(opts.z?.[me] ? { noise: opts.z[me] } : {}),
     }));
   const net = runNetwork(parties, hooks);
@@ -204,7 +204,7 @@ describe("noise inside the validated sum", () => {
     let opens = 0;
     const parties = inputs.map((x, me) => new SecureSumParty(
       { field: f, parties: n, me, mode: "validated", length: d, predicates: [], sessionId: SID, noise: uniform(d, 4n) },
-      x, seededRng(`refuse/${me}`), { offline: dealer(f, n, me, "refuse"), copeDealer: copeDealer(f, "refuse") }));
+      x, seededRng(`refuse/${me}`), { offline: dealer(f, n, me, "refuse", { cope: true }) }));
     const net = runNetwork(parties, {
       tamper: (e) => {
         if (e.from !== 1 || e.phase !== "coin.open") return e;

@@ -10,7 +10,7 @@ import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { SecureSumParty, type AggregationMode, type InboundMessage } from "../../../protocol/mascot/party.ts";
 import { runNetwork } from "../../../protocol/mascot/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
-import { SID, copeDealer, dealer } from "./helpers.ts";
+import { SID, dealer } from "./helpers.ts";
 
 const ALL_PHASES = ["lin.seed", "lin.commit", "lin.open", "cope.ot.A", "cope.ot.B", "input.seed", "input.cope", "coin.commit", "coin.open",
   "input.y", "input.mask", "open.sum", "mult.open", "valid.open", "maccheck.commit", "maccheck.open", "echo", "offline.0.kos", "bogus"];
@@ -18,7 +18,7 @@ const ALL_PHASES = ["lin.seed", "lin.commit", "lin.open", "cope.ot.A", "cope.ot.
 function make(mode: AggregationMode, me: number): SecureSumParty {
   const x = m61.fromInts([1, 0, 1]);
   return new SecureSumParty({ field: m61, parties: 2, me, mode, length: 3, predicates: [], sessionId: SID }, x, seededRng(`pm/${me}`),
-    mode === "validated" ? { offline: dealer(m61, 2, me, "pm"), copeDealer: copeDealer(m61, "pm") } : {});
+    mode === "validated" ? { offline: dealer(m61, 2, me, "pm", { cope: true }) } : {});
 }
 
 function code(f: () => unknown): string {

@@ -23,7 +23,7 @@ import { Transcript } from "../../../protocol/mascot/echo.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
 import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
-import { copeDealer, dealer, plainSum, SID } from "./helpers.ts";
+import { dealer, plainSum, SID } from "./helpers.ts";
 
 type Cheat = "none" | "claim-failing" | "non-bit-window" | "non-bit-success" | "count-low" | "count-high";
 const spy = vi.hoisted(() => ({ current: -1, cheater: -1, cheat: "none" as Cheat, passing: -1 }));
@@ -96,7 +96,7 @@ function runPine(inputs: bigint[][], predicates: Predicate[], seed: string, chea
   Object.assign(spy, { current: -1, cheater, cheat, passing: -1 });
   const parties = xs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates, sessionId: SID },
-    x, seededRng(`${seed}/${me}`), { offline: dealer(f, n, me, seed), copeDealer: copeDealer(f, seed) }));
+    x, seededRng(`${seed}/${me}`), { offline: dealer(f, n, me, seed, { cope: true }) }));
   const wrapped: MessageParty[] = parties.map((p, i) => ({
     start: () => { spy.current = i; return p.start(); },
     receive: (m) => { spy.current = i; return p.receive(m); },

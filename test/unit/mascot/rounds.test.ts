@@ -17,7 +17,7 @@ import { OfflineParty } from "../../../protocol/mascot/offline.ts";
 import type { NoiseConfig } from "../../../protocol/mascot/noise.ts";
 import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
-import { copeDealer, dealer, SID } from "./helpers.ts";
+import { dealer, SID } from "./helpers.ts";
 
 const f = m61;
 
@@ -31,7 +31,7 @@ const CASES: Case[] = [
   { name: "validated, range + l2 (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "range", bits: 4 }, { kind: "l2-norm", bound: B }], rounds: 21 },
   { name: "validated, PINE l2 (offline prelude; default learning round)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], rounds: 21 },
   { name: "validated, PINE l2 + noise (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], noise: { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] }, rounds: 22 },
-  { name: "validated, bits, dealer triples and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r"), copeDealer: copeDealer(f, "r") }), rounds: 13 },
+  { name: "validated, bits, dealer triples and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r", { cope: true }) }), rounds: 13 },
 ];
 
 /** What each coin covers: phases and how many messages of each from every peer must have arrived first. */

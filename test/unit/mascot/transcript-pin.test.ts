@@ -13,16 +13,16 @@ import { SecureSumParty, type PartyDeps, type Predicate } from "../../../protoco
 import type { NoiseConfig } from "../../../protocol/mascot/noise.ts";
 import { runNetwork } from "../../../protocol/mascot/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
-import { copeDealer, dealer, SID } from "./helpers.ts";
+import { dealer, SID } from "./helpers.ts";
 
 const f = m61;
 const d = 6;
 const noise: NoiseConfig = { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] };
 const CASES: Array<{ name: string; predicates: Predicate[]; noise?: NoiseConfig; deps?: (me: number) => PartyDeps; hash: string }> = [
   { name: "no predicates, real base OTs", predicates: [], hash: "679864e0e235b1c0a7563338d62439472769f809f51a88d15f01a66ed18a4063" },
-  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin"), copeDealer: copeDealer(f, "pin") }), hash: "66c037ac0150fd9bc938b09fa97932d70bfa92fa188ad62013b6d3ecdef3451f" },
+  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "66c037ac0150fd9bc938b09fa97932d70bfa92fa188ad62013b6d3ecdef3451f" },
   { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "9e675e38e8617813bce40c25c809273795dd823f9bff70fc19eaf6ae46887411" },
-  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin"), copeDealer: copeDealer(f, "pin") }), hash: "deedb5a1ea122d27c25045857a27fe2fc43310f1d4868424a6e152445a7eb706" },
+  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "deedb5a1ea122d27c25045857a27fe2fc43310f1d4868424a6e152445a7eb706" },
 ];
 
 describe("pinned transcripts of seeded runs", () => {

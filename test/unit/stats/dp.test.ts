@@ -18,7 +18,7 @@ import { statsInput } from "../../../client/agent/tasks/stats.ts";
 import { TaskRejected } from "../../../client/agent/tasks/errors.ts";
 import type { RoundManifest } from "../../../protocol/api/schemas.ts";
 import type { LoadedDataset } from "../../../client/data/source.ts";
-import { copeDealer, dealer, SID } from "../mascot/helpers.ts";
+import { dealer, SID } from "../mascot/helpers.ts";
 import { queryJson, rowsOf, schemaOf } from "./helpers.ts";
 
 const schema = schemaOf("adult");
@@ -222,7 +222,7 @@ describe("a private census release through MASCOT (3 parties, in process)", () =
     const n = parts.length;
     const parties = parts.map((p, me) => new SecureSumParty(
       { field: m61, parties: n, me, mode: "validated", length: layout.length, predicates: layout.predicates, sessionId: SID, noise: plan.noise },
-      m61.fromBigInts(encodeContribution(q, schema, p).values), seededRng(`census/${me}`), { offline: dealer(m61, n, me, "census"), copeDealer: copeDealer(m61, "census") }));
+      m61.fromBigInts(encodeContribution(q, schema, p).values), seededRng(`census/${me}`), { offline: dealer(m61, n, me, "census", { cope: true }) }));
     const net = runNetwork(parties);
     expect(net.errors.filter((e) => e !== undefined)).toEqual([]);
     const res = parties[0]!.result!;
