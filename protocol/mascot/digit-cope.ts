@@ -1,0 +1,223 @@
+/**
+ * COPE over 2^w-ary digits of Δ: MASCOT's Π_COPE (Keller–Orsini–Scholl, CCS 2016, Fig. 4)
+ * with Δ split into digits of w bits instead of bits, each digit served by an (N−1)-out-of-N
+ * correlation (N = 2^w) punctured out of w random OTs with a GGM tree — the small-field VOLE
+ * of SoftSpokenOT (Roy, CRYPTO 2022, §3–4), used here over F_p with integer digit values.
+ * Same inputs, outputs and base OTs as cope.ts (the random OTs whose choice bits are Δ's
+ * bits, little-endian); per element and ordered pair it sends ⌈k/w⌉ field elements instead
+ * of k (k = field.bits), at about 2^w/w times cope.ts's PRG work: w = 2 halves the bytes at
+ * equal PRG work, w = 4 quarters them at twice the work.
+ *
+ *   Digits:  Δ = Σ_i 2^{o_i}·Δ_i with Δ_i ∈ [0, N_i), N_i = 2^{w_i} (w_i = w except a
+ *            narrower last digit), bits o_i .. o_i + w_i − 1 of Δ.
+ *   Setup (once per pair, P_A → P_B, 32 bytes per base OT): for digit i, P_A derives a root
+ *            seed from the digit's first OT pair and expands a GGM tree of depth w_i; for level
+ *            ℓ it sends c^b_ℓ = H_pad(k^b_ℓ) ⊕ X^b_ℓ, X^b_ℓ the XOR of all level-(ℓ+1) nodes that
+ *            are b-children (leaf index bit ℓ = b, least significant bit first). P_B, with
+ *            choice bit β_ℓ = bit ℓ of Δ_i, learns X^{β_ℓ}_ℓ and so every leaf except
+ *            π_i = (N_i − 1) − Δ_i (the path through the (1 − β_ℓ)-children).
+ *   Extend(x ∈ F^m): leaf streams r_j = PRG(leaf_j) ∈ F^m (continuing across Extends), value
+ *            v(j) = N_i − 1 − j (so v(π_i) = Δ_i).
+ *            P_A: a_i = Σ_j r_j, b_i = Σ_j v(j)·r_j; sends c_i = x − a_i; t = Σ_i 2^{o_i}·b_i.
+ *            P_B: q_i = Σ_{j≠π_i} (Δ_i − v(j))·r_j + Δ_i·c_i = Δ_i·a_i − b_i + Δ_i·c_i
+ *                     = Δ_i·x − b_i;  q = Σ_i 2^{o_i}·q_i,  so  q + t = Δ·x  (as cope.ts).
+ *
+ * Security (as Fig. 4): c_i is masked by r_{π_i}, which P_B cannot compute (its seed is the
+ * punctured GGM leaf), so P_B learns nothing of x; P_A receives nothing. A malicious P_A may
+ * use a different x per digit or a wrong setup ("COPE with errors"): the error term is then
+ * Σ_i 2^{o_i}·Δ_i·e_i (or, for a bad setup, a pseudorandom error on the leaves P_B derived
+ * through the corrupted correction, present iff a given bit of Δ selects it), which the
+ * authentication step's random-linear-combination MAC check (offline.ts, MASCOT §4
+ * Π_[[·]]) catches unless it vanishes — which happens only on a guess of Δ's digits
+ * (selective failure: passing reveals c bits of Δ with probability ≤ 2^−c, the same leak
+ * budget MASCOT's proof already charges for bit-wise COPE).
+ *
+ * Steps are functions of explicit state; a state's leaf streams advance with each Extend.
+ * Not yet used by offline.ts (cope.ts is the deployed variant); wiring it in changes the
+ * offline transcript and adds the setup to the sender's first COPE message.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { Field, FieldVec } from "../field/types.ts";
+import { concatBytes, utf8 } from "../encoding.ts";
+import { deltaBits } from "./cope.ts";
+import { ProtocolAbort } from "./errors.ts";
+import { Prg } from "./prg.ts";
+
+/** Largest digit width accepted (2^8 leaf streams per digit is already 32× cope.ts's PRG work). */
+export const MAX_DIGIT_BITS = 8;
+
+/** One digit of Δ: its first bit o and width w (N = 2^w leaves). */
+export interface Digit { readonly offset: number; readonly width: number }
+
+/** P_A's state: every leaf stream of every digit. */
+export interface DigitCopeSenderState { readonly field: Field; readonly digits: readonly Digit[]; readonly leaves: readonly (readonly Prg[])[] }
+/** P_B's state: Δ, its digits, and the leaf streams of each digit except the punctured one (null). */
+export interface DigitCopeReceiverState {
+  readonly field: Field;
+  readonly delta: bigint;
+  readonly digits: readonly Digit[];
+  readonly values: readonly number[];
+  readonly leaves: readonly (readonly (Prg | null)[])[];
+}
+
+const GGM = utf8("2pm/digit-cope/ggm");
+const PAD = utf8("2pm/digit-cope/pad");
+const ROOT = utf8("2pm/digit-cope/root");
+
+/** The digits of a k-bit Δ with width w: ⌈k/w⌉ digits, the last one narrower if w ∤ k. Throws RangeError on a width outside [1, MAX_DIGIT_BITS]. */
+export function digitLayout(field: Field, width: number): Digit[] {
+  if (!Number.isInteger(width) || width < 1 || width > MAX_DIGIT_BITS) throw new RangeError(`digit COPE: width must be an integer in [1, ${MAX_DIGIT_BITS}], got ${width}`);
+  const out: Digit[] = [];
+  for (let o = 0; o < field.bits; o += width) out.push({ offset: o, width: Math.min(width, field.bits - o) });
+  return out;
+}
+
+function ggmChildren(seed: Uint8Array): [Uint8Array, Uint8Array] {
+  const h = sha256(concatBytes(GGM, seed));
+  return [h.slice(0, 16), h.slice(16, 32)];
+}
+
+function pad(key: Uint8Array): Uint8Array {
+  return sha256(concatBytes(PAD, key)).subarray(0, 16);
+}
+
+function xorInto(acc: Uint8Array, x: Uint8Array): void {
+  for (let i = 0; i < 16; i++) acc[i]! ^= x[i]!;
+}
+
+function keyAt(keys: Uint8Array, i: number): Uint8Array {
+  return keys.subarray(16 * i, 16 * i + 16);
+}
+
+/**
+ * P_A's state and the setup message (32 bytes per base OT) from k random OTs made elsewhere
+ * (as cope.ts's copeSenderFromOts): P_A holds both keys k0, k1 (16·k bytes each). The setup
+ * must reach P_B before its first Extend. Throws RangeError on a key length or width problem.
+ */
+export function digitCopeSenderFromOts(field: Field, width: number, k0: Uint8Array, k1: Uint8Array): { state: DigitCopeSenderState; setup: Uint8Array } {
+  if (k0.length !== 16 * field.bits || k1.length !== 16 * field.bits) throw new RangeError(`digit COPE: need ${16 * field.bits} bytes of OT keys`);
+  const digits = digitLayout(field, width);
+  const setup = new Uint8Array(32 * field.bits);
+  const leaves: Prg[][] = [];
+  for (const d of digits) {
+    let level: Uint8Array[] = [sha256(concatBytes(ROOT, keyAt(k0, d.offset), keyAt(k1, d.offset))).slice(0, 16)];
+    for (let l = 0; l < d.width; l++) {
+      const next: Uint8Array[] = new Array(2 * level.length);
+      const x0 = new Uint8Array(16), x1 = new Uint8Array(16);
+      level.forEach((node, j) => {
+        const [c0, c1] = ggmChildren(node);
+        next[j] = c0; // bit l of the leaf index = 0
+        next[j + level.length] = c1; // bit l = 1
+        xorInto(x0, c0);
+        xorInto(x1, c1);
+      });
+      xorInto(x0, pad(keyAt(k0, d.offset + l)));
+      xorInto(x1, pad(keyAt(k1, d.offset + l)));
+      setup.set(x0, 32 * (d.offset + l));
+      setup.set(x1, 32 * (d.offset + l) + 16);
+      level = next;
+    }
+    leaves.push(level.map((s) => new Prg(s)));
+  }
+  return { state: { field, digits, leaves }, setup };
+}
+
+/**
+ * P_B's state from the random OTs it received (16·k bytes, choice bits = bits of Δ) and P_A's
+ * setup message. Throws RangeError on a key length or width problem, ProtocolAbort
+ * "bad-encoding" (culprit `peer`) if the setup has the wrong length. A wrong-but-well-formed
+ * setup is not detectable here; it is caught like any COPE error (see the module comment).
+ */
+export function digitCopeReceiverFromOts(field: Field, width: number, delta: bigint, keys: Uint8Array, setup: Uint8Array, peer: number): DigitCopeReceiverState {
+  const bits = deltaBits(field, delta);
+  if (keys.length !== 16 * field.bits) throw new RangeError(`digit COPE: need ${16 * field.bits} bytes of OT keys`);
+  if (setup.length !== 32 * field.bits) throw new ProtocolAbort("bad-encoding", [peer], `digit COPE: setup must be ${32 * field.bits} bytes, got ${setup.length}`);
+  const digits = digitLayout(field, width);
+  const values: number[] = [];
+  const leaves: (Prg | null)[][] = [];
+  for (const d of digits) {
+    let value = 0;
+    for (let l = 0; l < d.width; l++) value |= bits[d.offset + l]! << l;
+    values.push(value);
+    // Known nodes of the current level (null on the path to the punctured leaf π = N − 1 − value).
+    let level: (Uint8Array | null)[] = [null];
+    for (let l = 0; l < d.width; l++) {
+      const beta = bits[d.offset + l]!;
+      const x = setup.slice(32 * (d.offset + l) + 16 * beta, 32 * (d.offset + l) + 16 * beta + 16);
+      xorInto(x, pad(keyAt(keys, d.offset + l)));
+      const next: (Uint8Array | null)[] = new Array(2 * level.length).fill(null);
+      let hole = -1;
+      level.forEach((node, j) => {
+        if (node === null) { hole = j; return; }
+        const [c0, c1] = ggmChildren(node);
+        next[j] = c0;
+        next[j + level.length] = c1;
+        xorInto(x, beta === 0 ? c0 : c1);
+      });
+      // The path node's β-child is X^β minus the known β-children; its (1 − β)-child stays unknown.
+      next[hole + beta * level.length] = x;
+      level = next;
+    }
+    leaves.push(level.map((s) => (s === null ? null : new Prg(s))));
+  }
+  return { field, delta, digits, values, leaves };
+}
+
+/** Every leaf stream a state reads (for WebCrypto prefetch, as offline.ts does for cope.ts's streams); each Extend of m elements reads field.uniformByteLength·m bytes from each. */
+export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverState): Prg[] {
+  return st.leaves.flatMap((row) => row.filter((p): p is Prg => p !== null));
+}
+
+/**
+ * a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j over the leaf streams' next m uniform elements
+ * (a null stream — the punctured leaf — counts as r_j = 0), by prefix sums: 2N additions.
+ */
+function prefixFold(F: Field, m: number, streams: readonly (Uint8Array | null)[]): { a: FieldVec; b: FieldVec } {
+  const a = F.zeros(m), b = F.zeros(m);
+  streams.forEach((bytes, j) => {
+    if (bytes !== null) F.addInPlace(a, F.fromUniformBytes(bytes, m));
+    if (j < streams.length - 1) F.addInPlace(b, a);
+  });
+  return { a, b };
+}
+
+/**
+ * Extend, P_A: the message c_1..c_D (D·m encoded elements, D = number of digits) and P_A's
+ * share t with q + t = Δ·x. Advances every leaf stream by m uniform elements.
+ */
+export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { message: Uint8Array; t: FieldVec } {
+  const F = st.field, m = x.length, n = F.uniformByteLength * m;
+  const t = F.zeros(m);
+  const cs: FieldVec[] = [];
+  st.digits.forEach((d, i) => {
+    // a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j = Σ_{k ≤ N−2} (r_0 + … + r_k): additions only.
+    const { a, b } = prefixFold(F, m, st.leaves[i]!.map((prg) => prg.nextView(n)));
+    F.scaleAddRange(t, b, 0, m, (1n << BigInt(d.offset)) % F.p);
+    cs.push(F.sub(x, a));
+  });
+  return { message: F.encode(F.concat(cs)), t };
+}
+
+/**
+ * Extend, P_B: on c_1..c_D for m elements returns q with q + t = Δ·x. The whole message is
+ * decoded before any use, so whether it aborts does not depend on Δ. Throws ProtocolAbort
+ * "bad-encoding" (culprit `peer`) on a wrong length or a non-canonical element.
+ */
+export function digitCopeReceiverExtend(st: DigitCopeReceiverState, m: number, message: Uint8Array, peer: number): FieldVec {
+  const F = st.field, D = st.digits.length, n = F.uniformByteLength * m;
+  if (message.length !== D * m * F.byteLength) throw new ProtocolAbort("bad-encoding", [peer], `digit COPE: expected ${D * m * F.byteLength} bytes, got ${message.length}`);
+  let c: FieldVec;
+  try { c = F.decodeExact(message, D * m); } catch {
+    throw new ProtocolAbort("bad-encoding", [peer], "digit COPE: non-canonical field element");
+  }
+  const q = F.zeros(m);
+  st.digits.forEach((d, i) => {
+    // q_i = Δ_i·(A′ + c_i) − B′ with A′, B′ the sender's a, b without the punctured leaf.
+    const { a, b } = prefixFold(F, m, st.leaves[i]!.map((prg) => prg?.nextView(n) ?? null));
+    const base = (1n << BigInt(d.offset)) % F.p, delta = BigInt(st.values[i]!);
+    F.scaleAddRange(a, c, i * m, (i + 1) * m, 1n);
+    F.scaleAddRange(q, a, 0, m, (base * delta) % F.p);
+    F.scaleAddRange(q, b, 0, m, (F.p - base) % F.p);
+  });
+  return q;
+}
