@@ -83,6 +83,14 @@ describe("liveness lives in the node's shard", () => {
     expect(rec.conditions).toEqual({ load: 0.7, freeMemoryMb: 1234, onBattery: true, online: true });
   });
 
+  it("D1 keeps no nonce table: the migrations drop request_nonces, and a signed request leaves no nonce row in D1", async () => {
+    const n = await makeNode();
+    expect((await register(n)).status).toBe(201);
+    expect((await heartbeat(n)).status).toBe(200);
+    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name LIKE '%nonce%'").all<{ name: string }>();
+    expect(tables.results).toEqual([]);
+  });
+
   it("selection reads liveness from the shards: stale and offline nodes are skipped, a heartbeat makes them eligible again", async () => {
     const schemaId = `registry/${crypto.randomUUID()}`;
     const a = makeNode(), b = makeNode(), c = makeNode();
