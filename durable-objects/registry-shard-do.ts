@@ -20,8 +20,9 @@
 import { DurableObject } from "cloudflare:workers";
 type Env = Cloudflare.Env; // the Worker bindings, declared in functions/env.ts
 import {
-  checkNodeId, groupByShard, MAX_LIVENESS_IDS, NONCE_TTL_MS, parseRegistryShardName, PRUNE_BATCH, PRUNE_INTERVAL_MS, registryShardName, registryShardOf,
-  REGISTRY_SHARDS, TOMBSTONE_MS, type Conditions, type ConsumeResult, type HeartbeatResult, type Liveness, type RegistryShard,
+  checkNodeId, groupByShard, MAX_LIVENESS_IDS, NONCE_TTL_MS, parseAnyRegistryShardName, PRUNE_BATCH, PRUNE_INTERVAL_MS, registryPlan, registryShardName,
+  registryShardOf, REGISTRY_SHARDS, TOMBSTONE_MS, type Conditions, type ConsumeResult, type HeartbeatResult, type Liveness, type RegistryPlan,
+  type RegistryShard, type RegistryVars,
 } from "./core/registry.ts";
 
 type LivenessRow = { node_id: string; last_seen: number; online: number; on_battery: number; load: number | null; free_memory_mb: number | null };
@@ -31,14 +32,14 @@ function toLiveness(r: LivenessRow): Liveness {
 }
 
 export class RegistryShardDO extends DurableObject<Env> implements RegistryShard {
-  /** This object's shard index, from its name; null for an object not named by registryShardName (it refuses every call). */
-  private readonly shard: number | null;
+  /** This object's shard count and index, from its name; null for an object not named by registryShardName (it refuses every call). */
+  private readonly place: { shards: number; shard: number } | null;
   /** The armed alarm time (mirrors storage, loaded at start), so a write arms it at most once. */
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.shard = parseRegistryShardName(ctx.id.name ?? "");
+    this.place = parseAnyRegistryShardName(ctx.id.name ?? "");
     void ctx.blockConcurrencyWhile(async () => {
       const sql = ctx.storage.sql;
       sql.exec("CREATE TABLE IF NOT EXISTS nonces (node_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (node_id, nonce)) WITHOUT ROWID");
@@ -50,9 +51,10 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
   }
 
   private own(nodeId: string): void {
-    if (this.shard === null) throw new TypeError(`wrong-shard: RegistryShardDO must be addressed by registryShardName(), got ${JSON.stringify(this.ctx.id.name ?? null)}`);
+    if (this.place === null) throw new TypeError(`wrong-shard: RegistryShardDO must be addressed by registryShardName(), got ${JSON.stringify(this.ctx.id.name ?? null)}`);
     checkNodeId(nodeId);
-    if (registryShardOf(nodeId) !== this.shard) throw new TypeError(`wrong-shard: node ${nodeId} belongs to shard ${registryShardOf(nodeId)}, not ${this.shard}`);
+    const { shards, shard } = this.place;
+    if (registryShardOf(nodeId, shards) !== shard) throw new TypeError(`wrong-shard: node ${nodeId} belongs to shard ${registryShardOf(nodeId, shards)} of ${shards}, not ${shard}`);
   }
 
   /** Writes of the open batch, applied in order in one transaction by {@link commit}. */
@@ -123,6 +125,21 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
     this.armPruning(now);
     await this.commit();
     return "ok";
+  }
+
+  /**
+   * Consumes the nonce as {@link consume}, and also answers `unknown-node` when this shard
+   * holds the node's tombstone (the nonce is consumed all the same): the old shard's check of
+   * a heartbeat while the registry switches shard counts. Throws as {@link consume}.
+   */
+  async consumeUnlessRemoved(nodeId: string, nonce: string): Promise<ConsumeResult | "unknown-node"> {
+    this.own(nodeId);
+    const now = Date.now();
+    if (!this.claimNonce(nodeId, nonce, now)) return "replay";
+    this.armPruning(now);
+    const removed = this.row(nodeId)?.removed_at != null;
+    await this.commit();
+    return removed ? "unknown-node" : "ok";
   }
 
   /**
@@ -224,18 +241,101 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
   }
 }
 
-/** The stub of `nodeId`'s registry shard: the only way the Worker and the JobDO address one. Throws TypeError for a malformed id. */
-export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeId: string): DurableObjectStub<RegistryShardDO> {
-  return ns.get(ns.idFromName(registryShardName(registryShardOf(nodeId))));
+/** The stub of `nodeId`'s shard among `shards` (default {@link REGISTRY_SHARDS}). Low level: the Worker and the DOs go through {@link NodeRegistry}. Throws TypeError for a malformed id. */
+export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeId: string, shards = REGISTRY_SHARDS): DurableObjectStub<RegistryShardDO> {
+  return ns.get(ns.idFromName(registryShardName(registryShardOf(nodeId, shards), shards)));
 }
 
 /**
- * Liveness of `nodeIds` from their shards: one RPC per shard involved, all in parallel. Nodes
- * a shard does not know (deregistered, or registered before liveness moved to the shards and
- * silent since) are absent from the map. Rejects if any shard call fails (never a partial view).
+ * Liveness of `nodeIds` from their shards among `shards`: one RPC per shard involved, all in
+ * parallel. Nodes a shard does not know are absent from the map. Rejects if any shard call
+ * fails (never a partial view).
  */
-export async function readLiveness(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>): Promise<Map<string, Liveness>> {
-  const groups = groupByShard(nodeIds, REGISTRY_SHARDS);
-  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(ns.idFromName(registryShardName(s))).liveness(ids)));
+async function readShards(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>, shards: number): Promise<Map<string, Liveness>> {
+  const groups = groupByShard(nodeIds, shards);
+  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(ns.idFromName(registryShardName(s, shards))).liveness(ids)));
   return new Map(parts.flat() as Array<[string, Liveness]>);
+}
+
+/**
+ * The node registry as the Worker and the DOs use it: each call goes to the node's shard under
+ * the current {@link RegistryPlan}, and while the shard count switches (core/registry.ts,
+ * "Growing") also to its shard of the previous count, so a nonce is refused in every shard it
+ * could have landed in, a tombstone in the old shard still refuses heartbeats, and liveness
+ * falls back to the old shard. Methods throw as the RegistryShardDO methods they call.
+ */
+export class NodeRegistry {
+  constructor(private readonly ns: DurableObjectNamespace<RegistryShardDO>, readonly plan: RegistryPlan) {}
+
+  private current(nodeId: string): DurableObjectStub<RegistryShardDO> {
+    return registryShard(this.ns, nodeId, this.plan.shards);
+  }
+
+  /** The node's shard of the previous count while the switch lasts and it differs from the current one, else null. */
+  private previous(nodeId: string): DurableObjectStub<RegistryShardDO> | null {
+    const p = this.plan.previous;
+    if (!p) return null;
+    const name = registryShardName(registryShardOf(nodeId, p.shards), p.shards);
+    return name === registryShardName(registryShardOf(nodeId, this.plan.shards), this.plan.shards) ? null : this.ns.get(this.ns.idFromName(name));
+  }
+
+  /** Consumes a signed request's nonce: `ok` exactly once across every shard it could land in, `replay` ever after. */
+  async consume(nodeId: string, nonce: string): Promise<ConsumeResult> {
+    const old = this.previous(nodeId);
+    const results = await Promise.all([this.current(nodeId).consume(nodeId, nonce), ...(old ? [old.consume(nodeId, nonce)] : [])]);
+    return results.includes("replay") ? "replay" : "ok";
+  }
+
+  /** A signed registration (RegistryShardDO.register in the current shard); during a switch the old shard registers it first (consuming the nonce and clearing a tombstone there). */
+  async register(nodeId: string, nonce: string): Promise<{ outcome: ConsumeResult; liveness: Liveness | null }> {
+    const old = this.previous(nodeId);
+    if (old && (await old.register(nodeId, nonce)).outcome === "replay") return { outcome: "replay", liveness: null };
+    return this.current(nodeId).register(nodeId, nonce);
+  }
+
+  /** A signed heartbeat (RegistryShardDO.heartbeat in the current shard); during a switch the old shard consumes the nonce first and refuses a node it holds a tombstone for. */
+  async heartbeat(nodeId: string, nonce: string, conditions: Conditions): Promise<HeartbeatResult> {
+    const old = this.previous(nodeId);
+    if (old) {
+      const r = await old.consumeUnlessRemoved(nodeId, nonce);
+      if (r === "replay") return { outcome: "replay" };
+      if (r === "unknown-node") {
+        const cur = await this.current(nodeId).consume(nodeId, nonce); // the nonce is spent everywhere
+        return cur === "replay" ? { outcome: "replay" } : { outcome: "unknown-node" };
+      }
+    }
+    return this.current(nodeId).heartbeat(nodeId, nonce, conditions);
+  }
+
+  /** Deregistration: a tombstone in the current shard and, during a switch, in the old one. Idempotent. */
+  async forget(nodeId: string): Promise<void> {
+    const old = this.previous(nodeId);
+    await Promise.all([this.current(nodeId).forget(nodeId), ...(old ? [old.forget(nodeId)] : [])]);
+  }
+
+  /**
+   * Liveness of `nodeIds` (one RPC per shard involved, in parallel): the current shards' records
+   * and, during a switch, the old shards' for nodes the current ones do not know yet. Nodes no
+   * shard knows are absent. Rejects if any shard call fails (never a partial view).
+   */
+  async liveness(nodeIds: Iterable<string>): Promise<Map<string, Liveness>> {
+    const ids = [...nodeIds];
+    const live = await readShards(this.ns, ids, this.plan.shards);
+    const p = this.plan.previous;
+    if (p) {
+      const missing = ids.filter((id) => !live.has(id));
+      if (missing.length > 0) for (const [id, l] of await readShards(this.ns, missing, p.shards)) live.set(id, l);
+    }
+    return live;
+  }
+}
+
+/** The registry of a Worker or DO environment at `now` (see core/registry.ts registryPlan). Throws RegistryConfigError for bad registry variables. */
+export function nodeRegistry(env: RegistryVars & { REGISTRY_SHARD: DurableObjectNamespace<RegistryShardDO> }, now = Date.now()): NodeRegistry {
+  return new NodeRegistry(env.REGISTRY_SHARD, registryPlan(env, now));
+}
+
+/** Liveness of `nodeIds` under the default plan (no switch in progress). Kept for callers without the Worker variables; prefer {@link NodeRegistry.liveness}. */
+export function readLiveness(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>): Promise<Map<string, Liveness>> {
+  return readShards(ns, nodeIds, REGISTRY_SHARDS);
 }

@@ -16,12 +16,16 @@
  * that shard with its own validly signed requests; per-shard load is what the operator watches.
  *
  * Growing. The count is part of every object name (`registry/16/shard/3`), so a new count
- * names new, empty objects. To double it: for one nonce lifetime ({@link NONCE_TTL_MS}) after
- * the switch, consume each nonce in the node's new shard AND its old shard (a nonce is then
- * refused in every shard it could have landed in), and read liveness from the new shard
- * falling back to the old one; after one liveness window every live node has heartbeated into
- * its new shard and the old objects can be deleted. Until a count change is needed this is not
- * wired (a change of {@link REGISTRY_SHARDS} without it would forget up to two minutes of nonces).
+ * names new, empty objects. The operator sets `REGISTRY_SHARDS` to the new count and, for the
+ * switch, `REGISTRY_PREVIOUS_SHARDS` (the old count) and `REGISTRY_RESHARDED_AT` (when the new
+ * count took effect; {@link registryPlan}). For {@link reshardOverlapMs} after that instant —
+ * the longest of a nonce's lifetime, a tombstone's and the liveness window — every nonce is
+ * consumed in the node's old shard as well as its new one (so it is refused in every shard it
+ * could have landed in), a heartbeat is refused where the old shard holds a tombstone, a
+ * deregistration writes both, and liveness falls back to the old shard for nodes that have not
+ * heartbeated into their new one yet. After the overlap the old objects are never addressed
+ * again (the variables may then be removed). durable-objects/registry-shard-do.ts NodeRegistry
+ * carries this out; every Worker and DO path goes through it.
  */
 import { SIGNATURE_WINDOW_MS } from "../../protocol/crypto/request.ts";
 
@@ -79,6 +83,71 @@ export function parseRegistryShardName(name: string, shards = REGISTRY_SHARDS): 
   if (!m || Number(m[1]) !== shards) return null;
   const s = Number(m[2]);
   return s < shards && registryShardName(s, shards) === name ? s : null;
+}
+
+/**
+ * Inverse of {@link registryShardName} for any shard count: `{ shards, shard }` for a
+ * well-formed name whose count is a power of two in [1, 65536], else null. A RegistryShardDO
+ * reads its own count from its name, so objects of the old and the new count coexist.
+ */
+export function parseAnyRegistryShardName(name: string): { shards: number; shard: number } | null {
+  const m = /^registry\/(\d{1,5})\/shard\/(\d{1,5})$/.exec(name);
+  if (!m) return null;
+  const shards = Number(m[1]);
+  if (shards < 1 || shards > 65536 || (shards & (shards - 1)) !== 0) return null;
+  const shard = parseRegistryShardName(name, shards);
+  return shard === null ? null : { shards, shard };
+}
+
+/** Which shard counts the registry addresses now: the current one and, during a switch, the previous one until `until` (Unix ms). */
+export interface RegistryPlan {
+  readonly shards: number;
+  readonly previous: { readonly shards: number; readonly until: number } | null;
+}
+
+/** The Worker variables that configure the registry (all optional strings; see {@link registryPlan}). */
+export interface RegistryVars {
+  REGISTRY_SHARDS?: string;
+  REGISTRY_PREVIOUS_SHARDS?: string;
+  REGISTRY_RESHARDED_AT?: string;
+  LIVENESS_WINDOW_S?: string;
+}
+
+/** Thrown for registry variables that do not describe a valid plan (an operator's configuration error). */
+export class RegistryConfigError extends Error {
+  override readonly name = "RegistryConfigError";
+}
+
+function shardCount(v: string, what: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65536 || (n & (n - 1)) !== 0) throw new RegistryConfigError(`${what} must be a power of two in [1, 65536], got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** How long the old count stays addressed after a switch: the longest-lived of a nonce, a tombstone and a liveness record (`livenessWindowMs`). */
+export function reshardOverlapMs(livenessWindowMs: number): number {
+  return Math.max(NONCE_TTL_MS, TOMBSTONE_MS, livenessWindowMs);
+}
+
+/**
+ * The registry plan at `now` from the Worker variables: `REGISTRY_SHARDS` (default
+ * {@link REGISTRY_SHARDS}); with `REGISTRY_PREVIOUS_SHARDS` and `REGISTRY_RESHARDED_AT` (an
+ * ISO date or Unix ms) set together, the previous count stays addressed until
+ * {@link reshardOverlapMs} after the switch, then `previous` is null. Throws
+ * RegistryConfigError for a count that is not a power of two, an unparsable instant, or only
+ * one of the two switch variables set.
+ */
+export function registryPlan(vars: RegistryVars, now: number): RegistryPlan {
+  const shards = vars.REGISTRY_SHARDS === undefined || vars.REGISTRY_SHARDS === "" ? REGISTRY_SHARDS : shardCount(vars.REGISTRY_SHARDS, "REGISTRY_SHARDS");
+  const prev = vars.REGISTRY_PREVIOUS_SHARDS || undefined, at = vars.REGISTRY_RESHARDED_AT || undefined;
+  if (prev === undefined && at === undefined) return { shards, previous: null };
+  if (prev === undefined || at === undefined) throw new RegistryConfigError("REGISTRY_PREVIOUS_SHARDS and REGISTRY_RESHARDED_AT must be set together");
+  const previousShards = shardCount(prev, "REGISTRY_PREVIOUS_SHARDS");
+  const since = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+  if (!Number.isFinite(since)) throw new RegistryConfigError(`REGISTRY_RESHARDED_AT must be an ISO date or Unix ms, got ${JSON.stringify(at)}`);
+  const windowS = Number(vars.LIVENESS_WINDOW_S ?? "120");
+  const until = since + reshardOverlapMs(Number.isFinite(windowS) && windowS > 0 ? windowS * 1000 : 120_000);
+  return { shards, previous: previousShards === shards || now >= until ? null : { shards: previousShards, until } };
 }
 
 /** Groups node ids by shard (each id once), for one liveness RPC per shard. */

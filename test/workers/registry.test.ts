@@ -8,8 +8,11 @@ import { SELF, env, evictDurableObject, runDurableObjectAlarm, runInDurableObjec
 import { describe, expect, it } from "vitest";
 import { signRequest } from "../../protocol/crypto/request.ts";
 import type { Rng } from "../../protocol/rng.ts";
-import { NONCE_TTL_MS, parseRegistryShardName, REGISTRY_SHARDS, registryShardName, registryShardOf } from "../../durable-objects/core/registry.ts";
-import { readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import {
+  NONCE_TTL_MS, parseAnyRegistryShardName, parseRegistryShardName, REGISTRY_SHARDS, RegistryConfigError, registryPlan, registryShardName, registryShardOf,
+  reshardOverlapMs, TOMBSTONE_MS, type RegistryPlan,
+} from "../../durable-objects/core/registry.ts";
+import { NodeRegistry, readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
 import { BASE, heartbeat, jobStub, makeNode, register, registration, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
 
 const code = async (r: Response) => ((await r.json()) as { code: string }).code;
@@ -228,5 +231,88 @@ describe("deregistration leaves a tombstone in the shard", () => {
     await runInDurableObject(shardOf(m.id), async (_i, state) => { state.storage.sql.exec("UPDATE liveness SET removed_at = ? WHERE node_id = ?", Date.now() - 10 * 60_000, m.id); });
     await runDurableObjectAlarm(shardOf(m.id));
     expect(await rows()).toBe(0);
+  });
+});
+
+describe("growing the shard count (16 → 32) without forgetting nonces, tombstones or liveness", () => {
+  const now = Date.parse("2026-12-06T12:00:00Z");
+  /** A node id whose shard differs between 16 and 32 shards (bit 4 of its first 32 bits set). */
+  const movingId = () => "000000" + (16 + Math.floor(Math.random() * 16)).toString(16).padStart(2, "0") + hex32().slice(8);
+  const before: RegistryPlan = { shards: 16, previous: null };
+  const during: RegistryPlan = { shards: 32, previous: { shards: 16, until: Date.now() + 3_600_000 } };
+  const after: RegistryPlan = { shards: 32, previous: null };
+  const hb = { load: 0.5, freeMemoryMb: 512, onBattery: false, online: true };
+
+  it("reads the plan from the Worker variables and refuses a bad one", () => {
+    expect(registryPlan({}, now)).toEqual({ shards: 16, previous: null });
+    expect(registryPlan({ REGISTRY_SHARDS: "64" }, now)).toEqual({ shards: 64, previous: null });
+    const at = "2026-12-06T11:59:00Z";
+    const p = registryPlan({ REGISTRY_SHARDS: "32", REGISTRY_PREVIOUS_SHARDS: "16", REGISTRY_RESHARDED_AT: at, LIVENESS_WINDOW_S: "120" }, now);
+    expect(p).toEqual({ shards: 32, previous: { shards: 16, until: Date.parse(at) + reshardOverlapMs(120_000) } });
+    expect(reshardOverlapMs(120_000)).toBe(Math.max(NONCE_TTL_MS, TOMBSTONE_MS, 120_000));
+    // the overlap ends: the old count is no longer addressed
+    expect(registryPlan({ REGISTRY_SHARDS: "32", REGISTRY_PREVIOUS_SHARDS: "16", REGISTRY_RESHARDED_AT: String(now - reshardOverlapMs(120_000)) }, now).previous).toBeNull();
+    for (const bad of [{ REGISTRY_SHARDS: "12" }, { REGISTRY_SHARDS: "0" }, { REGISTRY_SHARDS: "131072" }, { REGISTRY_PREVIOUS_SHARDS: "16" },
+      { REGISTRY_RESHARDED_AT: at }, { REGISTRY_PREVIOUS_SHARDS: "16", REGISTRY_RESHARDED_AT: "yesterday" }, { REGISTRY_PREVIOUS_SHARDS: "10", REGISTRY_RESHARDED_AT: at }]) {
+      expect(() => registryPlan(bad, now), JSON.stringify(bad)).toThrow(RegistryConfigError);
+    }
+    expect(parseAnyRegistryShardName("registry/32/shard/31")).toEqual({ shards: 32, shard: 31 });
+    for (const bad of ["registry/12/shard/3", "registry/32/shard/32", "registry/32/shard/07", "registry/0/shard/0"]) expect(parseAnyRegistryShardName(bad)).toBeNull();
+  });
+
+  it("a nonce consumed before the switch is refused during it (in the node's old shard), and a new one is ok exactly once", async () => {
+    const id = movingId();
+    expect(registryShardOf(id, 32)).not.toBe(registryShardOf(id, 16));
+    const old = new NodeRegistry(env.REGISTRY_SHARD, before), mid = new NodeRegistry(env.REGISTRY_SHARD, during);
+    expect(await old.consume(id, "before-switch-nonce-1")).toBe("ok");
+    expect(await mid.consume(id, "before-switch-nonce-1")).toBe("replay");
+    expect(await mid.consume(id, "during-switch-nonce-1")).toBe("ok");
+    expect(await mid.consume(id, "during-switch-nonce-1")).toBe("replay");
+    expect(await old.consume(id, "during-switch-nonce-1")).toBe("replay"); // an isolate still on the old plan refuses it too
+    expect(await new NodeRegistry(env.REGISTRY_SHARD, after).consume(id, "during-switch-nonce-1")).toBe("replay");
+    // a replayed heartbeat or registration is refused the same way
+    expect(await old.consume(id, "before-switch-nonce-2")).toBe("ok");
+    expect((await mid.heartbeat(id, "before-switch-nonce-2", hb)).outcome).toBe("replay");
+    expect((await mid.register(id, "before-switch-nonce-2")).outcome).toBe("replay");
+  });
+
+  it("a tombstone written before the switch still refuses the node's heartbeat during it", async () => {
+    const id = movingId();
+    const old = new NodeRegistry(env.REGISTRY_SHARD, before), mid = new NodeRegistry(env.REGISTRY_SHARD, during);
+    expect((await old.register(id, "tomb-register-nonce")).outcome).toBe("ok");
+    await old.forget(id);
+    expect((await mid.heartbeat(id, "tomb-heartbeat-nonce", hb)).outcome).toBe("unknown-node");
+    expect((await mid.liveness([id])).has(id)).toBe(false);
+    expect(await mid.consume(id, "tomb-heartbeat-nonce")).toBe("replay"); // spent in both shards
+    // re-registration clears it; deregistration during the switch writes both shards
+    expect((await mid.register(id, "tomb-reregister-nonce")).outcome).toBe("ok");
+    expect((await mid.heartbeat(id, "tomb-heartbeat-nonce-2", hb)).outcome).toBe("ok");
+    await mid.forget(id);
+    expect((await old.heartbeat(id, "tomb-heartbeat-nonce-3", hb)).outcome).toBe("unknown-node");
+    expect((await new NodeRegistry(env.REGISTRY_SHARD, after).heartbeat(id, "tomb-heartbeat-nonce-4", hb)).outcome).toBe("unknown-node");
+  });
+
+  it("liveness falls back to the old shard until the node heartbeats into its new one", async () => {
+    const id = movingId(), quiet = movingId();
+    const old = new NodeRegistry(env.REGISTRY_SHARD, before), mid = new NodeRegistry(env.REGISTRY_SHARD, during);
+    expect((await old.register(id, "live-register-nonce-a")).outcome).toBe("ok");
+    expect((await old.register(quiet, "live-register-nonce-b")).outcome).toBe("ok");
+    const seen = (await mid.liveness([id, quiet]));
+    expect(seen.get(id)?.online).toBe(true);
+    expect(seen.get(quiet)?.online).toBe(true);
+    expect((await new NodeRegistry(env.REGISTRY_SHARD, after).liveness([id])).has(id)).toBe(false); // only the overlap reads the old count
+    const r = await mid.heartbeat(id, "live-heartbeat-nonce-a", { ...hb, load: 0.25 });
+    expect(r.outcome).toBe("ok");
+    expect((await new NodeRegistry(env.REGISTRY_SHARD, after).liveness([id])).get(id)?.load).toBe(0.25); // written to the new shard
+    expect((await mid.liveness([id])).get(id)?.load).toBe(0.25);
+  });
+
+  it("a shard of the new count refuses node ids of its other shards", async () => {
+    const id = movingId();
+    const wrong = env.REGISTRY_SHARD.get(env.REGISTRY_SHARD.idFromName(registryShardName(registryShardOf(id, 16), 32)));
+    await runInDurableObject(wrong, async (shard) => {
+      await expect(shard.consume(id, "W".repeat(22))).rejects.toThrow(/wrong-shard/);
+      await expect(shard.consumeUnlessRemoved(id, "W".repeat(22))).rejects.toThrow(/wrong-shard/);
+    });
   });
 });
