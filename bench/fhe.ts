@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only] [--single-only]`: CKKS inference benchmarks
- * (`--single-only`: one LR row, masked sum vs rotate-and-sum, Node / wrangler dev / Miniflare → fhe-single.json).
+ * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only] [--single-only] [--stream-only]`: CKKS inference benchmarks
+ * (`--single-only`: one LR row, constant term vs masked sum vs rotate-and-sum, Node / wrangler dev / Miniflare → fhe-single.json;
+ * `--stream-only`: 65,536 LR rows end to end with 2 and 1 encryption threads → fhe-stream.json). Every row carries
+ * `load`, the 1-minute load average when it was measured.
  *
  * - per-op times (node-seal 7, N = 8192): encode+encrypt, multiply+relin+rescale, rotate,
  *   plain-constant multiply+add, (de)serialisation, decrypt+decode;
@@ -16,6 +18,7 @@ import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import os from "node:os";
 import { loadNote, type BenchResult } from "./types.ts";
 import { CkksContext, type Compression } from "../client/fhe/context.ts";
 import { EvaluationKeys, PlanEvaluator } from "../client/fhe/evaluator.ts";
@@ -31,6 +34,25 @@ import { seededRng } from "../protocol/rng.ts";
 import { loadWdbc, trainLogReg } from "../test/unit/fhe/helpers.ts";
 
 type Row = Record<string, string | number>;
+
+/** The 1-minute load average now, for the row measured last (the cores are shared). */
+function loadNow(): string {
+  return os.loadavg()[0]!.toFixed(2);
+}
+
+/** Stamps rows measured just now that carry no load yet. */
+function stamp(rows: Row[]): Row[] {
+  const l = loadNow();
+  for (const r of rows) r.load ??= l;
+  return rows;
+}
+
+/** An array whose push stamps each row with the load at that moment (rows that carry none). */
+function stamped(): Row[] {
+  const a: Row[] = [];
+  a.push = (...rs: Row[]) => Array.prototype.push.apply(a, stamp(rs));
+  return a;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,7 +93,7 @@ function perOps(seal: Seal, params: CkksParams, reps: number): Row[] {
   const label = `N${params.polyModulusDegree} q[${params.coeffModulusBits.join(",")}]`;
   const v = Float64Array.from({ length: ctx.slots }, (_, i) => Math.sin(i));
   const ctBytes = q.encryptBatch([[0]], 1)[0]!;
-  const rows: Row[] = [];
+  const rows: Row[] = stamped();
   const add = (op: string, ms: number) => rows.push({ section: "per-op", where: "node", what: op, params: label, ms: +ms.toFixed(3), "best ms": +lastBest.toFixed(3) });
   scoped(seal, (own) => {
     const ev = ctx.evaluator;
@@ -122,7 +144,7 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
   const single = plan.layers.length === 1;
   const q = Querier.create(ctx, single ? ev.needs("single") : ev.needs("batch"));
   const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
-  const out: Row[] = [];
+  const out: Row[] = stamped();
   const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
   const batch = rows.slice(0, ctx.slots);
   let encMs = 0, evMs = 0, decMs = 0, up = 0;
@@ -206,7 +228,19 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     const encMBest = lastBest;
     const resM = ev.evaluateMaskedSum(ctM, compression);
     const decM = time(reps * 5, () => void resM.forEach((c) => q.decryptMaskedSum(c)));
-    out.push({ section: name, where: "node", what: "single-sample e2e (masked sum, default)", params: p, ms: +latM.toFixed(2), "best ms": +latMBest.toFixed(2), note: `no Galois keys; encrypt ${encM.toFixed(2)} (best ${encMBest.toFixed(2)}), server ${srvM.toFixed(2)} (best ${srvMBest.toFixed(2)}), decrypt ${decM.toFixed(2)} (best ${lastBest.toFixed(2)}) ms; request ${(ctM.length / 1024).toFixed(0)} KiB, response ${(resM[0]!.length / 1024).toFixed(0)} KiB; max |Δ| vs plaintext ${err.toExponential(1)} (rotate-and-sum ${errR.toExponential(1)})` });
+    out.push({ section: name, where: "node", what: "single-sample e2e (masked sum, before)", params: p, ms: +latM.toFixed(2), "best ms": +latMBest.toFixed(2), note: `no Galois keys; encrypt ${encM.toFixed(2)} (best ${encMBest.toFixed(2)}), server ${srvM.toFixed(2)} (best ${srvMBest.toFixed(2)}), decrypt ${decM.toFixed(2)} (best ${lastBest.toFixed(2)}) ms; request ${(ctM.length / 1024).toFixed(0)} KiB, response ${(resM[0]!.length / 1024).toFixed(0)} KiB; max |Δ| vs plaintext ${err.toExponential(1)} (rotate-and-sum ${errR.toExponential(1)})`, load: loadNow() });
+    // the default: the same computation, replied as c1 and the constant term of c0
+    let errT = 0;
+    const latT = time(reps * 5, () => {
+      const r = ev.evaluateConstantTerm(q.encryptRow(one, "none"));
+      errT = Math.max(...r.map((c, k) => Math.abs(q.decryptConstantTerm(c) - want[k]!)));
+    });
+    const latTBest = lastBest;
+    const srvT = time(reps * 5, () => void ev.evaluateConstantTerm(ctM));
+    const srvTBest = lastBest;
+    const resT = ev.evaluateConstantTerm(ctM);
+    const decT = time(reps * 5, () => void resT.forEach((c) => q.decryptConstantTerm(c)));
+    out.push({ section: name, where: "node", what: "single-sample e2e (constant term, default)", params: p, ms: +latT.toFixed(2), "best ms": +latTBest.toFixed(2), note: `no Galois keys; server ${srvT.toFixed(2)} (best ${srvTBest.toFixed(2)}), decrypt ${decT.toFixed(2)} (best ${lastBest.toFixed(2)}) ms; request ${(ctM.length / 1024).toFixed(0)} KiB, response ${(resT[0]!.length / 1024).toFixed(0)} KiB; max |Δ| vs plaintext ${errT.toExponential(1)}`, load: loadNow() });
   } else {
     const lat = time(reps, () => {
       const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, "none"), keys, compression);
@@ -351,7 +385,7 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
   // the session's default layout: two rows per slot for LR, one for the MLP (a full MLP batch of
   // two rows per slot is a 33.5 MB request; through `wrangler dev` the isolate dropped it)
   const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true });
-  const out: Row[] = [];
+  const out: Row[] = stamped();
   try {
     const slots = CkksContext.get(seal, pkg.ckks).slots;
     const batch = rows.slice(0, s.packing === "complex" ? 2 * slots : slots);
@@ -371,8 +405,8 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
       }
     }
     const lat = await timeAsync(reps * 3, () => s.infer([rows[0]!], s.info.singleSample ? "single" : "batch"));
-    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.singlePath === "masked-sum" ? "masked sum, default" : s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2), "best ms": +lastBest.toFixed(2) });
-    if (s.singlePath === "masked-sum") {
+    out.push({ section: name, where: "workerd", what: `single-sample e2e via HTTP (${s.singlePath === "constant-term" ? "constant term, default" : s.info.singleSample ? "rotate-and-sum" : "feature-major"})`, params: p, ms: +lat.toFixed(2), "best ms": +lastBest.toFixed(2) });
+    if (s.singlePath === "constant-term") {
       // the earlier single-row path in the same run (Galois keys for log2 of the padded width)
       const old = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true, linearSingle: "rotate-and-sum" });
       try {
@@ -398,12 +432,12 @@ async function workerSingle(seal: Seal, w: WorkerHandle, where: string, pkg: Mod
   const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
   if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
   const p = `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`;
-  const out: Row[] = [];
-  for (const linearSingle of ["masked-sum", "rotate-and-sum"] as const) {
+  const out: Row[] = stamped();
+  for (const linearSingle of ["constant-term", "masked-sum", "rotate-and-sum"] as const) {
     const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true, linearSingle });
     try {
       const ms = await timeAsync(reps * 5, () => s.infer([rows[0]!], "single"));
-      out.push({ section: "LR wdbc", where, what: `single-sample e2e via HTTP (${linearSingle === "masked-sum" ? "masked sum, default" : "rotate-and-sum, before"})`, params: p, ms: +ms.toFixed(2), "best ms": +lastBest.toFixed(2) });
+      out.push({ section: "LR wdbc", where, what: `single-sample e2e via HTTP (${linearSingle === "constant-term" ? "constant term, default" : linearSingle === "masked-sum" ? "masked sum, before" : "rotate-and-sum, before"})`, params: p, ms: +ms.toFixed(2), "best ms": +lastBest.toFixed(2), load: loadNow() });
     } finally {
       s.close();
     }
@@ -442,6 +476,28 @@ async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows
   }
 }
 
+/**
+ * The LR batch goal as a stream: 65,536 rows (8 ciphertext batches of 8192, two rows per slot)
+ * through FheSession --local, encrypt + evaluate + decrypt (incl. serialisation and the rows'
+ * probabilities and labels), with 2 encryption threads pipelined with the evaluation (the next
+ * batch is encrypted while this one is evaluated and decrypted: both cores busy) and with 1.
+ */
+async function streamed(seal: Seal, pkg: ModelPackage, base: number[][], reps: number): Promise<Row[]> {
+  const out: Row[] = stamped();
+  const n = 65536;
+  const rows = Array.from({ length: n }, (_, i) => base[i % base.length]!);
+  for (const threads of [2, 1]) {
+    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model)), { single: false, threads });
+    try {
+      const ms = await timeAsync(reps, () => s.infer(rows, "batch"));
+      out.push({ section: "LR wdbc", where: "node", what: `batch e2e stream via FheSession --local (${n} rows, two per slot, ${threads} encryption thread${threads > 1 ? "s" : ""})`, params: `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`, ms: +ms.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((n / ms) * 1000), "best samples/s": Math.round((n / lastBest) * 1000) });
+    } finally {
+      s.close();
+    }
+  }
+  return out;
+}
+
 export async function run(args: string[]): Promise<BenchResult> {
   const quick = args.includes("--quick");
   const noWorker = args.includes("--no-worker");
@@ -450,7 +506,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const reps = quick ? 3 : 7;
   const startLoad = loadNote("at start");
   const seal = await loadSealNode();
-  const rows: Row[] = [];
+  const rows: Row[] = stamped();
   if (args.includes("--single-only")) {
     // one row of the wdbc LR (default profile): masked sum against rotate-and-sum, in Node, through
     // wrangler dev (HTTP via its proxy) and through Miniflare's dispatchFetch (workerd, no proxy)
@@ -466,7 +522,13 @@ export async function run(args: string[]): Promise<BenchResult> {
         await w.dispose();
       }
     }
-    return { name: "fhe-single", rows, notes: ["LR wdbc, default profile (q = [60, 40, 60]), one row: masked sum (default) and rotate-and-sum (before) in the same run", startLoad] };
+    return { name: "fhe-single", rows, notes: ["LR wdbc, default profile (q = [60, 40, 60]), one row: constant term (default), masked sum and rotate-and-sum (before) in the same run; 'load' is the 1-minute load average when the row was measured", startLoad, loadNote("at the end")] };
+  }
+  if (args.includes("--stream-only")) {
+    const d = loadWdbc();
+    const lrPkg = await buildPackage(await trainLogReg(d, 200), { modelId: "wdbc-lr" });
+    rows.push(...(await streamed(seal, lrPkg, [...d.xTrain, ...d.xTest], reps)));
+    return { name: "fhe-stream", rows, notes: ["LR wdbc, default profile (q = [60, 40, 60]), 65,536 rows end to end through FheSession --local; 'load' is the 1-minute load average when the row was measured", startLoad, loadNote("at the end")] };
   }
   if (args.includes("--memory-only")) {
     const d = loadWdbc();
@@ -501,6 +563,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows.push({ section: "LR wdbc", where: "node", what: `batch e2e via FheSession --local (${n} rows, ${packing === "complex" ? "two per slot" : "one per slot"}, ${threads} encryption thread${threads > 1 ? "s" : ""})`, params: "", ms: +ms.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((n / ms) * 1000), "best samples/s": Math.round((n / lastBest) * 1000) });
     s.close();
   }
+  rows.push(...(await streamed(seal, lrPkg, lrRows, quick ? 2 : 3)));
   if (!noWorker) {
     const w = await startWorker();
     try {
@@ -517,7 +580,8 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows,
     notes: [
       "anchors (node-seal 7, N=8192): rotate 3.61 ms, mul+relin+rescale 5.23 ms, encode+encrypt 5.10 ms; LR feature-major ≈ 17–18k samples/s e2e, single sample 44 ms",
-      "single sample of a single-layer model: 'masked sum' is the default path (one product, one rescale, a fresh uniform mask on every coefficient but the constant one, which carries the score; no rotation, no Galois key); 'rotate-and-sum' the path before, measured in the same run",
+      "single sample of a single-layer model: 'constant term' is the default path (one product, one rescale, no rotation, no Galois key; the reply is c1 and the constant term of c0, which carries the score); 'masked sum' (the same computation, the whole ciphertext with every other coefficient masked) and 'rotate-and-sum' the paths before, measured in the same run",
+      "'load' on each row: the 1-minute load average when it was measured (2 cores, shared); 'LR batch e2e stream' is the batch goal as stated: 65,536 rows encrypted, evaluated and decrypted through FheSession --local, the encryption threads pipelined with the evaluation",
       "goals (issue 18): LR batch e2e (default profile) ≥ 100k samples/s, LR single sample ≤ 10 ms in Node and Worker, MLP 64-16-10 batch ≥ 10k samples/s, single row ≤ 100 ms",
       `client WASM memory after the run: ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`,
       `${startLoad}; ${loadNote("at the end")} (the cores may be shared with other jobs): 'ms' is the median, 'best' the fastest run, closest to the uncontended cost`,

@@ -37,13 +37,16 @@ export type InferMode = "batch" | "single";
 export type MlpSingle = "bsgs" | "feature-major";
 
 /**
- * How one row of a single-layer model (logistic / linear regression) is scored: `"masked-sum"`
- * (default; not under the fast linear profile, which has no rescale) — one product, one
- * rescale and a random mask per output, no rotation and no
- * evaluation key (PlanEvaluator.evaluateMaskedSum); `"rotate-and-sum"` — the earlier path, log2
- * of the padded width rotations with Galois keys (kept for older queriers and the bench).
+ * How one row of a single-layer model (logistic / linear regression) is scored:
+ * `"constant-term"` (default; not under the fast linear profile, which has no rescale) — one
+ * product and one rescale per output, no rotation and no evaluation key, and a reply of c1 and
+ * the constant term of c0 only (PlanEvaluator.evaluateConstantTerm: half the masked sum's bytes);
+ * `"masked-sum"` — the same computation replied as a whole ciphertext with every other
+ * coefficient masked (PlanEvaluator.evaluateMaskedSum; the default before); `"rotate-and-sum"` —
+ * the earliest path, log2 of the padded width rotations with Galois keys (kept for older queriers
+ * and the bench).
  */
-export type LinearSingle = "masked-sum" | "rotate-and-sum";
+export type LinearSingle = "constant-term" | "masked-sum" | "rotate-and-sum";
 
 /** A session's single-row path. */
 export type SinglePath = LinearSingle | "bsgs";
@@ -53,7 +56,7 @@ export type SinglePath = LinearSingle | "bsgs";
  * masked-sum or rotate-and-sum (single-layer, `linearSingle`), bsgs (multi-layer, shape fits,
  * not disabled), or none.
  */
-export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs", slots = info.ckks.polyModulusDegree / 2, linearSingle: LinearSingle = "masked-sum"): SinglePath | undefined {
+export function singlePathOf(info: PublicModelInfo, mlpSingle: MlpSingle = "bsgs", slots = info.ckks.polyModulusDegree / 2, linearSingle: LinearSingle = "constant-term"): SinglePath | undefined {
   // the masked sum needs a rescale (PlanEvaluator.evaluateMaskedSum): not under the fast linear profile
   if (info.singleSample) return isFastLinear(info.ckks) ? "rotate-and-sum" : linearSingle;
   if (mlpSingle === "bsgs" && bsgsFits(info.inputDim, info.outputDim, slots)) return "bsgs";
@@ -102,7 +105,7 @@ export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof 
       if (!r.ok) throw await problemOf(r);
     },
     async infer(keyId, mode, cts, compression, packing = "real", single = "rotate-and-sum") {
-      const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}), ...(mode === "single" && single === "masked-sum" ? { single } : {}) };
+      const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}), ...(mode === "single" && single !== "rotate-and-sum" ? { single } : {}) };
       const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame(header, cts) });
       if (!r.ok) throw await problemOf(r);
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 4096, maxPartBytes: 64 * 2 ** 20 });
@@ -126,7 +129,7 @@ export function localTransport(ctx: CkksContext, plan: Plan): InferTransport {
       const k = keys.get(keyId);
       if (!k) throw new FheError("bad-keys", "unknown key id");
       if (mode === "single" && cts.length !== 1) throw new FheError("shape-mismatch", "single mode takes one ciphertext");
-      if (mode === "single") return single === "masked-sum" ? evaluator.evaluateMaskedSum(cts[0]!, compression) : evaluator.evaluateSingle(cts[0]!, k, compression);
+      if (mode === "single") return single === "constant-term" ? evaluator.evaluateConstantTerm(cts[0]!) : single === "masked-sum" ? evaluator.evaluateMaskedSum(cts[0]!, compression) : evaluator.evaluateSingle(cts[0]!, k, compression);
       return evaluator.evaluateBatch(cts, k, compression, packing);
     },
   };
@@ -160,14 +163,14 @@ export class FheSession {
 
   /**
    * Checks the model's public info, generates keys (relinearisation if the model squares;
-   * Galois keys when `single` is wanted: none for a single-layer model (masked sum; the
+   * Galois keys when `single` is wanted: none for a single-layer model (constant term or masked sum; the
    * rotate-and-sum steps with `linearSingle: "rotate-and-sum"`), the
    * single-row MLP steps (bsgs.ts) unless `mlpSingle: "feature-major"`) and uploads the public
    * ones. Batches use two rows per slot (`packing: "complex"`, N rows per ciphertext) for a model
    * without squares unless `packing: "real"` is asked for; for a model that squares only when
    * asked (then with the conjugation key). With `threads` > 1 (Node only)
-   * batches are encrypted by that many threads (encrypt-pool.ts; the next chunk is encrypted
-   * while the current one is evaluated). Throws FheError.
+   * batches are encrypted by that many threads (encrypt-pool.ts; the next two chunks are
+   * encrypted while the current one is evaluated). Throws FheError.
    */
   static async open(seal: Seal, model: PublicModelInfo, transport: InferTransport, opts: { single?: boolean; compression?: Compression; mlpSingle?: MlpSingle; linearSingle?: LinearSingle; packing?: Packing; threads?: number } = {}): Promise<FheSession> {
     const info = checkPublicInfo(model);
@@ -193,7 +196,7 @@ export class FheSession {
   /**
    * Encrypted inference on raw rows (the model's preprocessing is folded into its first layer
    * on the evaluator's side). With mode "single" (the default for one row) each row is one
-   * ciphertext — masked sum (or rotate-and-sum) for a single-layer model, BSGS for an MLP — when the session's
+   * ciphertext — constant term (or masked sum, rotate-and-sum) for a single-layer model, BSGS for an MLP — when the session's
    * keys allow it; otherwise rows go feature-major in chunks of N/2 (N with two rows per slot). Throws FheError.
    */
   async infer(rows: ArrayLike<number>[], mode?: InferMode): Promise<InferResult> {
@@ -207,10 +210,11 @@ export class FheSession {
     const scores: Float64Array[] = [];
     if (useSingle) {
       for (const r of rows) {
-        if (this.singlePath === "masked-sum") {
-          const out = await this.transport.infer(this.keyId, "single", [querier.encryptRow(r, "none")], this.compression, undefined, "masked-sum");
+        if (this.singlePath === "masked-sum" || this.singlePath === "constant-term") {
+          const path = this.singlePath;
+          const out = await this.transport.infer(this.keyId, "single", [querier.encryptRow(r, "none")], this.compression, undefined, path);
           if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
-          scores.push(Float64Array.from(out, (ct) => querier.decryptMaskedSum(ct)));
+          scores.push(Float64Array.from(out, (ct) => (path === "constant-term" ? querier.decryptConstantTerm(ct) : querier.decryptMaskedSum(ct))));
           continue;
         }
         const ct = this.singlePath === "bsgs" ? querier.encryptBsgs(r, info.outputDim, "none") : querier.encryptSingle(r, "none");
@@ -225,15 +229,26 @@ export class FheSession {
       const { packing, pool } = this;
       const cap = querier.capacity(packing);
       const encrypt = async (start: number) => (pool ? pool.encryptBatch(rows.slice(start, start + cap), dim, "none", packing) : querier.encryptBatch(rows.slice(start, start + cap), dim, "none", packing));
-      let pending: Promise<Uint8Array[]> | undefined = encrypt(0);
+      // With threads, the next two chunks are queued for encryption while this one is evaluated
+      // and decrypted (the threads never wait for this loop); without, the next chunk is
+      // encrypted after this one's evaluation.
+      const ahead: Promise<Uint8Array[]>[] = [];
+      let queued = 0;
+      const enqueue = (depth: number) => {
+        while (ahead.length < depth && queued < rows.length) {
+          const p = encrypt(queued);
+          p.catch(() => undefined); // awaited in its turn; not an unhandled rejection meanwhile
+          ahead.push(p);
+          queued += cap;
+        }
+      };
+      enqueue(1);
       for (let start = 0; start < rows.length; start += cap) {
         const chunk = rows.slice(start, start + cap);
-        const cts: Uint8Array[] = await pending!;
-        // with threads, the next chunk is encrypted while this one is evaluated
-        pending = pool && start + cap < rows.length ? encrypt(start + cap) : undefined;
-        pending?.catch(() => undefined); // awaited on the next turn; not an unhandled rejection meanwhile
+        const cts: Uint8Array[] = await ahead.shift()!;
+        if (pool) enqueue(2);
         const out = await this.transport.infer(this.keyId, "batch", cts, this.compression, packing);
-        if (!pool && start + cap < rows.length) pending = encrypt(start + cap);
+        if (!pool) enqueue(1);
         if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
         const cols = out.map((ct) => querier.decryptPacked(ct, chunk.length, packing));
         for (let i = 0; i < chunk.length; i++) scores.push(Float64Array.from(cols, (c) => c[i]!));
@@ -273,6 +288,12 @@ export interface InferRowsOptions {
   expectHash?: string;
   /** A loaded node-seal module (default: Node loader). */
   seal?: Seal;
+  /**
+   * Batch encryption threads (Node only; default 1, the calling thread): with 2 or more, rows
+   * beyond one ciphertext batch are encrypted by a thread pool pipelined with the evaluation
+   * (`FheSession.open`'s `threads`).
+   */
+  threads?: number;
 }
 
 /** One-shot inference: public model info → keys → encrypt → endpoint (or local) → decrypt → labels. */
@@ -295,7 +316,7 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
     transport = httpTransport(o.baseUrl, o.modelId, fetchFn, o.token);
   }
   if (o.expectHash && info.hash !== o.expectHash) throw new FheError("bad-model", `model hash ${info.hash} differs from the pinned ${o.expectHash}`);
-  const session = await FheSession.open(seal, info, transport, { single: o.mode !== "batch" && o.rows.length === 1, compression: o.compression });
+  const session = await FheSession.open(seal, info, transport, { single: o.mode !== "batch" && o.rows.length === 1, compression: o.compression, threads: o.threads });
   try {
     return await session.infer(o.rows, o.mode);
   } finally {

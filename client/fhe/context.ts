@@ -325,6 +325,26 @@ export class CkksContext {
 
 const cache = new Map<string, CkksContext>();
 
+/**
+ * The constant coefficient, per prime, of a polynomial stored as SEAL stores an NTT-form RNS
+ * polynomial (for each prime in turn, its N values as little-endian u64, here as lo/hi u32 pairs
+ * from `words[0]`): (Σ of the N values mod q)·N⁻¹ mod q ({@link CkksContext.maskPlain}'s
+ * identity). Returns one residue per prime, each in [0, q).
+ */
+export function nttConstantTerms(words: Uint32Array, n: number, primes: readonly bigint[]): bigint[] {
+  if (words.length < 2 * n * primes.length) throw new FheError("bad-ciphertext", "polynomial is shorter than its level");
+  const N = BigInt(n);
+  return primes.map((q, k) => {
+    let sumLo = 0;
+    let sumHi = 0;
+    for (let i = 2 * k * n, end = 2 * (k + 1) * n; i < end; i += 2) {
+      sumLo += words[i]!; // < 2^45 and 2^41 for N ≤ 2^13… 2^15: exact in a double
+      sumHi += words[i + 1]!;
+    }
+    return ((((BigInt(sumHi) << 32n) + BigInt(sumLo)) % q) * modInverse(N % q, q)) % q;
+  });
+}
+
 const sqrtCache = new Map<string, bigint>();
 
 /** a⁻¹ mod a prime m (Fermat). */

@@ -1,7 +1,7 @@
 /**
  * Parallel batch encryption for a querier in Node (worker_threads): the client's encode +
  * encrypt is the largest cost of a feature-major batch (docs/fhe.md "Measured"), and columns are
- * independent, so `threads` threads each encrypt every `threads`-th column. Each thread loads
+ * independent, so `threads` threads encrypt groups of columns from one queue. Each thread loads
  * SEAL and rebuilds the querier from the secret key posted at start (same process, over the
  * worker's startup data; the pool keeps no copy); the ciphertexts are the same as
  * {@link Querier.encryptBatch}'s. Node only: never imported by the Worker bundle or at module
@@ -22,9 +22,20 @@ import { FheError } from "./errors.ts";
 import { batchColumns, type Querier } from "./querier.ts";
 import type { EncryptAnswer, EncryptJob, EncryptWorkerData } from "./encrypt-worker.ts";
 
+/** One group of columns waiting for, or on, a thread. */
+interface Task {
+  job: Omit<EncryptJob, "id">;
+  resolve: (c: Uint8Array[]) => void;
+  reject: (e: Error) => void;
+}
+
 export class EncryptPool {
   private next = 0;
-  private readonly pending = new Map<number, { resolve: (c: Uint8Array[]) => void; reject: (e: Error) => void }>();
+  /** Tasks on a thread, by job id, with the thread they run on. */
+  private readonly pending = new Map<number, Task & { worker: Worker }>();
+  /** Tasks waiting for a free thread (first in, first out, across calls: a batch queued behind another starts as threads free up). */
+  private readonly queue: Task[] = [];
+  private readonly idle: Worker[];
   /** Set when a thread failed or exited: every later call is refused with it (no job waits on a dead thread). */
   private failure: Error | undefined;
 
@@ -32,13 +43,16 @@ export class EncryptPool {
     private readonly querier: Querier,
     private readonly workers: Worker[],
   ) {
+    this.idle = [...workers];
     for (const w of workers) {
       w.on("message", (a: EncryptAnswer) => {
         const p = this.pending.get(a.id);
         if (!p) return;
         this.pending.delete(a.id);
+        this.idle.push(p.worker);
         if (a.ok) p.resolve(a.cts);
         else p.reject(a.code === "internal" ? new Error(`encryption thread: ${a.message}`) : new FheError(a.code as FheError["code"], a.message));
+        this.dispatch();
       });
       w.on("error", (e) => this.failAll(e));
       w.on("exit", (code) => this.failAll(new Error(`encryption thread exited (code ${code})`)));
@@ -74,30 +88,43 @@ export class EncryptPool {
     this.failure ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    for (const t of this.queue.splice(0)) t.reject(e);
+  }
+
+  /** Hands queued tasks to idle threads. */
+  private dispatch(): void {
+    while (this.idle.length && this.queue.length && !this.failure) {
+      const w = this.idle.shift()!;
+      const t = this.queue.shift()!;
+      const id = this.next++;
+      this.pending.set(id, { ...t, worker: w });
+      const job: EncryptJob = { id, ...t.job };
+      w.postMessage(job, [...job.real, ...(job.imag ?? [])].map((v) => v.buffer as ArrayBuffer));
+    }
   }
 
   /**
-   * {@link Querier.encryptBatch} with the columns spread over the threads (column j on thread
-   * j mod threads); the ciphertexts in column order. Throws FheError("shape-mismatch" | "oversized"),
-   * or the thread's error once a thread has failed or exited (then or before).
+   * {@link Querier.encryptBatch} with the columns spread over the threads: in groups of
+   * ⌈columns / (3·threads)⌉, each taken by the next free thread (a thread slowed by other work
+   * on the cores takes fewer; a batch queued behind another starts as threads free up, so a
+   * caller can keep the threads busy by asking for the next batch early); the ciphertexts in
+   * column order. Throws FheError("shape-mismatch" | "oversized"), or the thread's error once a
+   * thread has failed or exited (then or before).
    */
   async encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none", packing: Packing = "real"): Promise<Uint8Array[]> {
     if (this.failure) throw this.failure;
     const { real, imag } = batchColumns(rows, inputDim, this.querier.ctx.slots, packing);
-    const t = this.workers.length;
-    const parts = await Promise.all(
-      this.workers.map((w, k) => {
-        const idx = real.map((_, j) => j).filter((j) => j % t === k);
-        if (idx.length === 0) return Promise.resolve<Uint8Array[]>([]);
-        const id = this.next++;
-        const job: EncryptJob = { id, real: idx.map((j) => real[j]!), imag: imag && idx.map((j) => imag[j]!), compression };
-        return new Promise<Uint8Array[]>((resolve, reject) => {
-          this.pending.set(id, { resolve, reject });
-          w.postMessage(job, [...job.real, ...(job.imag ?? [])].map((v) => v.buffer as ArrayBuffer));
-        });
-      }),
-    );
-    return real.map((_, j) => parts[j % t]![Math.floor(j / t)]!);
+    const size = Math.max(1, Math.ceil(real.length / (3 * this.workers.length)));
+    const groups: Promise<Uint8Array[]>[] = [];
+    for (let j = 0; j < real.length; j += size) {
+      groups.push(
+        new Promise<Uint8Array[]>((resolve, reject) => {
+          this.queue.push({ job: { real: real.slice(j, j + size), imag: imag?.slice(j, j + size), compression }, resolve, reject });
+        }),
+      );
+    }
+    this.dispatch();
+    return (await Promise.all(groups)).flat();
   }
 
   /** Stops the threads (each deletes its copy of the secret key). */

@@ -25,10 +25,12 @@ export const inferFrameHeaderSchema = z.object({
   /** Batch slot layout (client/fhe/context.ts `Packing`): two rows per slot only for models without squares. */
   packing: z.enum(["real", "complex"]).default("real"),
   /**
-   * Single mode, single-layer models: "masked-sum" (no rotations; current queriers send it) or
-   * "rotate-and-sum" (the default when absent: queriers from before the masked sum).
+   * Single mode, single-layer models: "constant-term" (no rotations, reply = c1 and the constant
+   * term of c0; current queriers send it), "masked-sum" (no rotations, whole masked ciphertext;
+   * queriers of the previous version) or "rotate-and-sum" (the default when absent: queriers from
+   * before the masked sum).
    */
-  single: z.enum(["rotate-and-sum", "masked-sum"]).default("rotate-and-sum"),
+  single: z.enum(["rotate-and-sum", "masked-sum", "constant-term"]).default("rotate-and-sum"),
 });
 
 /** POST /:id/infer response frame header. */

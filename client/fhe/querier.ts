@@ -8,7 +8,7 @@ import type { Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/th
 import type { CkksContext, Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import { rotatedInput, singleLayout } from "./bsgs.ts";
-import { nextPow2 } from "./evaluator.ts";
+import { constantTermReplyBytes, nextPow2 } from "./evaluator.ts";
 import { scoped } from "./seal.ts";
 
 export interface KeyNeeds {
@@ -223,6 +223,64 @@ export class Querier {
       },
       "bad-ciphertext",
     );
+  }
+
+  /**
+   * Decrypts a constant-term reply ({@link PlanEvaluator.evaluateConstantTerm}): the constant
+   * terms of c0 (one per prime of level 1) and c1 are put into a ciphertext of that level whose c0
+   * is the constant polynomial (the same value at every NTT point), which decrypts to c0 + c1·s
+   * with the same constant coefficient; the score is that coefficient times N/(2·scale). Throws
+   * FheError("bad-ciphertext") for a reply of the wrong size or with a value not below its prime
+   * (SEAL's validation on load).
+   */
+  decryptConstantTerm(reply: Uint8Array): number {
+    const { ctx } = this;
+    const s = ctx.seal;
+    const n = ctx.params.polyModulusDegree;
+    const lv = ctx.levels[1];
+    if (!lv) throw new FheError("bad-ciphertext", "the constant-term reply needs a level to rescale to");
+    const k = lv.primes.length;
+    if (reply.length !== constantTermReplyBytes(n, k)) throw new FheError("bad-ciphertext", `constant-term reply of ${reply.length} bytes, expected ${constantTermReplyBytes(n, k)}`);
+    const bytes = this.levelOneTemplate().slice();
+    const polyBytes = 8 * n * k;
+    const c0 = bytes.length - 2 * polyBytes;
+    const dv = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+    const poly = new BigUint64Array(n);
+    for (let i = 0; i < k; i++) {
+      poly.fill(dv.getBigUint64(8 * i, true)); // a value ≥ q is refused by SEAL's load below
+      bytes.set(new Uint8Array(poly.buffer), c0 + 8 * n * i);
+    }
+    bytes.set(reply.subarray(8 * k), c0 + polyBytes);
+    return scoped(
+      s,
+      (own) => {
+        const ct = own(new s.Ciphertext());
+        ct.loadFromArray(ctx.context, bytes);
+        const pt = own(new s.Plaintext());
+        this.decryptor.decrypt(ct, pt);
+        return (ctx.constantCoefficient(pt) * n) / (2 * ctx.scale);
+      },
+      "bad-ciphertext",
+    );
+  }
+
+  private template1: Uint8Array | undefined;
+
+  /** A serialised (uncompressed) ciphertext at level 1 whose data ends the bytes (c0, then c1), made once. */
+  private levelOneTemplate(): Uint8Array {
+    if (this.template1) return this.template1;
+    const { ctx } = this;
+    const s = ctx.seal;
+    this.template1 = scoped(s, (own) => {
+      const pt = ctx.encode(new Float64Array(1), own);
+      const ct = own(new s.Ciphertext());
+      this.encryptor.encryptSymmetric(pt, ct);
+      ctx.evaluator.cipherModSwitchToNextInplace(ct);
+      const bytes = ctx.saveCiphertext(ct, "none");
+      if (ct.size() !== 2 || ctx.levelOf(ct) !== 1 || bytes.length < 2 * 8 * ctx.params.polyModulusDegree * ctx.levels[1]!.primes.length) throw new FheError("seal-error", "unexpected ciphertext layout at level 1");
+      return bytes;
+    });
+    return this.template1;
   }
 
   /**

@@ -8,8 +8,10 @@
  *                              R2 `fhe-keys/<id>/<keyId>`, within the quotas below
  *   DELETE /:id/keys/:keyId    (token) drop an uploaded key set (frees its quota slot)
  *   POST   /:id/infer          (token) ciphertexts in (binary frame, with keyId) → ciphertexts out;
- *                              `mode: "single"` with `single: "masked-sum"` (single-layer models)
- *                              uses no evaluation key, but the key id must still name a stored set
+ *                              `mode: "single"` with `single: "constant-term"` or "masked-sum"
+ *                              (single-layer models) uses no evaluation key, but the key id must
+ *                              still name a stored set; the response carries a Server-Timing
+ *                              header (model, body, keys, eval, frame; ms)
  *
  * Keys and inference need the bearer API token: both cost the coordinator storage (keys) or
  * CPU (evaluation). Quotas on stored evaluation keys (defaults; Worker vars override them):
@@ -299,13 +301,23 @@ export const inferRoutes = new Hono<FheEnv>()
   .post("/:id/infer", async (c) => {
     requireApiToken(c);
     const id = modelId(c);
+    // Server-Timing: where a request's time goes (model, body, keys, evaluation, response frame), in ms
+    const marks: Array<[string, number]> = [];
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      marks.push([name, now - mark]);
+      mark = now;
+    };
     const { pkg, evaluator, ctx } = await loadModel(c.env, id);
+    lap("model");
     const lim = keyLimits(c.env);
     const maxCt = ctx.maxCiphertextBytes();
     const frame = decodeFrame(await readBody(c, pkg.model.inputDim * (maxCt + 4) + 8192, FRAME_CONTENT_TYPE), { maxParts: pkg.model.inputDim, maxPartBytes: maxCt });
     const r = inferFrameHeaderSchema.safeParse(frame.header);
     if (!r.success) throw new ApiError(400, "bad-request", `infer frame header: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
     const { keyId, mode } = r.data;
+    lap("body");
     const cacheKey = `${id}/${keyId}`;
     const now = Date.now();
     let hit = keyCache.get(cacheKey);
@@ -331,10 +343,14 @@ export const inferRoutes = new Hono<FheEnv>()
       keys = EvaluationKeys.load(ctx, keyParts(kf.parts, kh.data.kinds), lim.keySetBytes);
       cacheKeys(cacheKey, keys, expiresAt(obj, lim.keySetTtlMs));
     }
+    lap("keys");
     if (mode === "single" && frame.parts.length !== 1) throw new FheError("shape-mismatch", "single mode takes one ciphertext");
     // single rows of a single-layer model: masked sum (no keys used) or rotate-and-sum, as the querier asks
-    const out = mode === "batch" ? evaluator.evaluateBatch(frame.parts, keys, r.data.compression, r.data.packing) : r.data.single === "masked-sum" ? evaluator.evaluateMaskedSum(frame.parts[0]!, r.data.compression) : evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression);
-    return new Response(encodeFrame({ v: 1, mode, modelHash: pkg.hash, outputs: out.length }, out), { headers: { "content-type": FRAME_CONTENT_TYPE } });
+    const out = mode === "batch" ? evaluator.evaluateBatch(frame.parts, keys, r.data.compression, r.data.packing) : r.data.single === "constant-term" ? evaluator.evaluateConstantTerm(frame.parts[0]!) : r.data.single === "masked-sum" ? evaluator.evaluateMaskedSum(frame.parts[0]!, r.data.compression) : evaluator.evaluateSingle(frame.parts[0]!, keys, r.data.compression);
+    lap("eval");
+    const body = encodeFrame({ v: 1, mode, modelHash: pkg.hash, outputs: out.length }, out);
+    lap("frame");
+    return new Response(body, { headers: { "content-type": FRAME_CONTENT_TYPE, "server-timing": marks.map(([n, ms]) => `${n};dur=${ms.toFixed(2)}`).join(", ") } });
   })
   .onError(errorBoundary);
 

@@ -8,7 +8,7 @@ import { Querier } from "../../client/fhe/querier.ts";
 import { loadSeal, type Seal } from "../../client/fhe/seal.ts";
 import { encodeFrame, decodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { plainScores, type DenseModel } from "../../client/fhe/model.ts";
-import { nextPow2 } from "../../client/fhe/evaluator.ts";
+import { constantTermReplyBytes, nextPow2 } from "../../client/fhe/evaluator.ts";
 
 const TOKEN = "test-api-token";
 const lr: DenseModel = {
@@ -142,6 +142,34 @@ describe("encrypted inference in workerd", () => {
       await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [bad]), 400, "bad-ciphertext");
       await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [ct, ct]), 400, "shape-mismatch");
       await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "sideways" }, [ct]), 400, "bad-request");
+    } finally {
+      q.dispose();
+    }
+  });
+
+  it("single sample by constant term: c1 and the constant term of c0 only, the score equals plaintext; Server-Timing names the phases", async () => {
+    const ctx = CkksContext.get(seal, lrPkg.ckks);
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    try {
+      const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
+      const row = [5, -1, 2, 4.5];
+      const ct = q.encryptRow(row);
+      const r = await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [ct]);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("server-timing")).toMatch(/^model;dur=[\d.]+, body;dur=[\d.]+, keys;dur=[\d.]+, eval;dur=[\d.]+, frame;dur=[\d.]+$/);
+      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+      expect(f.parts).toHaveLength(1);
+      expect(f.parts[0]!.length).toBe(constantTermReplyBytes(ctx.params.polyModulusDegree, ctx.levels[1]!.primes.length));
+      expect(Math.abs(q.decryptConstantTerm(f.parts[0]!) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
+      // the same refusals as the masked sum
+      const { keyId: mk } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
+      const qm = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: false, galoisSteps: [] });
+      await expectProblem(await infer("toy-mlp", { keyId: mk, mode: "single", single: "constant-term" }, [qm.encryptRow([1, 2, 3])]), 400, "shape-mismatch");
+      qm.dispose();
+      const bad = ct.slice();
+      bad[20] = bad[20]! ^ 0xff;
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [bad]), 400, "bad-ciphertext");
+      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [ct, ct]), 400, "shape-mismatch");
     } finally {
       q.dispose();
     }

@@ -43,6 +43,11 @@ describe("acceptance", () => {
     expect(c.agreement).toBeGreaterThanOrEqual(0.999);
     expect(c.maxErr).toBeLessThan(1e-3);
     expect(c.plainAcc).toBeGreaterThan(0.93);
+    // two encryption threads, three ciphertext batches (the rows repeated): the same labels
+    const many = Array.from({ length: 2 * 8192 + 7 }, (_, i) => d.xTest[i % d.xTest.length]!);
+    const t = await inferRows({ modelId: "wdbc-lr", rows: many, local: pkg, mode: "batch", seal, threads: 2 });
+    expect(t.labels).toHaveLength(many.length);
+    t.labels.forEach((l, i) => expect(l).toBe(r.labels[i % d.xTest.length]));
   });
 
   it("wdbc logistic regression, fast linear profile (one data prime): batch and single", async () => {
@@ -59,7 +64,7 @@ describe("acceptance", () => {
     expect(Math.abs(one.scores[0]![0]! - plainScores(model, d.xTest[3]!)[0]!)).toBeLessThan(1e-2);
   });
 
-  it.each(["masked-sum", "rotate-and-sum"] as const)("wdbc logistic regression: single sample, %s", async (path) => {
+  it.each(["constant-term", "masked-sum", "rotate-and-sum"] as const)("wdbc logistic regression: single sample, %s", async (path) => {
     const d = loadWdbc();
     const model = await trainLogReg(d);
     const pkg = await verifyPackage(await buildPackage(model, { modelId: "wdbc-lr" }));

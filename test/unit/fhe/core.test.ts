@@ -139,12 +139,21 @@ describe("two rows per slot (complex packing, a + J·b with J = X^(N/2))", () =>
         rows.forEach((r, i) => expect(Math.abs(got[i]! - r[j]!)).toBeLessThan(1e-6));
       }
       await expect(pool.encryptBatch([[1, 2]], 4)).rejects.toThrow(/features/);
+      // two batches at once share the queue: each gets its own columns back, in order
+      const other = rowsOf(7).map((r) => r.map((v) => -3 * v));
+      const [a, b] = await Promise.all([pool.encryptBatch(rows, 4, "none", "complex"), pool.encryptBatch(other, 4)]);
+      for (let j = 0; j < 4; j++) {
+        const ga = q.decryptPacked(a[j]!, rows.length, "complex");
+        rows.forEach((r, i) => expect(Math.abs(ga[i]! - r[j]!)).toBeLessThan(1e-6));
+        const gb = q.decrypt(b[j]!, other.length);
+        other.forEach((r, i) => expect(Math.abs(gb[i]! - r[j]!)).toBeLessThan(1e-6));
+      }
     } finally {
       await pool.close();
       q.dispose();
     }
     const s = await FheSession.open(seal, publicInfo(pkg), localTransport(ctx, compilePlan(pkg.model)), { single: false, threads: 2 });
-    const rows = rowsOf(2 * ctx.slots + 5); // two requests: the second is encrypted while the first is evaluated
+    const rows = rowsOf(4 * 2 * ctx.slots + 5); // five requests: the next two are encrypted while one is evaluated
     const r = await s.infer(rows, "batch");
     rows.forEach((x, i) => plainScores(lr, x).forEach((v, k) => expect(Math.abs(r.scores[i]![k]! - v)).toBeLessThan(1e-5)));
     s.close();

@@ -1,13 +1,15 @@
 /**
- * The masked-sum single-sample path for single-layer models (PlanEvaluator.evaluateMaskedSum):
- * equality to plaintext, the mask (no slot of the product readable, fresh per request), the
- * session choosing it with no Galois keys, and refusals.
+ * The rotation-free single-sample paths for single-layer models: the masked sum
+ * (PlanEvaluator.evaluateMaskedSum: equality to plaintext, the mask — no slot of the product
+ * readable, fresh per request —, refusals) and the constant-term reply (evaluateConstantTerm:
+ * equality to plaintext and to the masked sum at half its bytes, refusals of malformed replies);
+ * the session choosing the constant term with no Galois keys.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadSealNode } from "../../../client/fhe/seal-node.ts";
 import { CkksContext } from "../../../client/fhe/context.ts";
 import { Querier } from "../../../client/fhe/querier.ts";
-import { PlanEvaluator } from "../../../client/fhe/evaluator.ts";
+import { constantTermReplyBytes, PlanEvaluator } from "../../../client/fhe/evaluator.ts";
 import { compilePlan, plainScores, type DenseModel } from "../../../client/fhe/model.ts";
 import { FheSession, localTransport, type InferTransport } from "../../../client/fhe/client.ts";
 import { buildPackage, publicInfo } from "../../../client/fhe/package.ts";
@@ -107,18 +109,27 @@ describe("masked sum (single-layer, one row, no rotations)", () => {
     };
     const s = await FheSession.open(seal, publicInfo(pkg), transport);
     try {
-      expect(s.singlePath).toBe("masked-sum");
+      expect(s.singlePath).toBe("constant-term");
       expect(s.querier.needs.galoisSteps).toEqual([]);
       expect(uploads[0]).toEqual({}); // nothing to upload: no relin, no Galois key
       const r = await s.infer([rowOf(2)]);
       const want = plainScores(lr, rowOf(2));
       r.scores[0]!.forEach((v, k) => expect(Math.abs(v - want[k]!)).toBeLessThan(1e-5));
       await s.infer([rowOf(2), rowOf(3)]);
-      expect(calls).toEqual(["single:1:masked-sum", "batch:30:complex"]);
+      expect(calls).toEqual(["single:1:constant-term", "batch:30:complex"]);
     } finally {
       s.close();
     }
-    // the earlier path stays selectable (older endpoints, the bench)
+    // the earlier paths stay selectable (older endpoints, the bench)
+    const masked = await FheSession.open(seal, publicInfo(pkg), transport, { linearSingle: "masked-sum" });
+    try {
+      expect(masked.singlePath).toBe("masked-sum");
+      const r = await masked.infer([rowOf(2)]);
+      expect(Math.abs(r.scores[0]![1]! - plainScores(lr, rowOf(2))[1]!)).toBeLessThan(1e-5);
+      expect(calls.at(-1)).toBe("single:1:masked-sum");
+    } finally {
+      masked.close();
+    }
     const old = await FheSession.open(seal, publicInfo(pkg), base, { linearSingle: "rotate-and-sum" });
     try {
       expect(old.singlePath).toBe("rotate-and-sum");
@@ -148,5 +159,72 @@ describe("masked sum (single-layer, one row, no rotations)", () => {
     expect(() => lev.evaluateMaskedSum(ct.subarray(0, 100))).toThrow(expect.objectContaining({ code: "bad-ciphertext" }));
     expect(() => lev.evaluateMaskedSum(lq.encryptRow(rowOf(0), "zstd"))).toThrow(expect.objectContaining({ code: "bad-ciphertext" }));
     ev.dispose(); lev.dispose(); q.dispose(); lq.dispose();
+  });
+});
+
+describe("constant-term reply (the masked sum's computation, c1 and the constant term of c0 only)", () => {
+  it("equals the plaintext scores with half the masked reply's bytes, and matches the masked sum", async () => {
+    const pkg = await buildPackage(lr, { modelId: "ct" });
+    const ctx = CkksContext.get(seal, pkg.ckks);
+    const ev = new PlanEvaluator(ctx, compilePlan(pkg.model));
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    const n = ctx.params.polyModulusDegree;
+    let maxErr = 0;
+    for (let i = 0; i < 5; i++) {
+      const ct = q.encryptRow(rowOf(i));
+      const out = ev.evaluateConstantTerm(ct);
+      expect(out).toHaveLength(3);
+      const want = plainScores(lr, rowOf(i));
+      const masked = ev.evaluateMaskedSum(ct);
+      out.forEach((c, k) => {
+        expect(c.length).toBe(constantTermReplyBytes(n, 1)); // 8 + 8N: one prime left after the rescale
+        expect(c.length).toBeLessThan(masked[k]!.length / 2 + 64);
+        const v = q.decryptConstantTerm(c);
+        maxErr = Math.max(maxErr, Math.abs(v - want[k]!));
+        expect(Math.abs(v - q.decryptMaskedSum(masked[k]!))).toBeLessThan(1e-5);
+      });
+    }
+    console.log(`[fhe] constant term: max |error| ${maxErr.toExponential(1)}`);
+    expect(maxErr).toBeLessThan(1e-5);
+    ev.dispose(); q.dispose();
+  });
+
+  it("refuses replies of the wrong size or with values not below their prime, the fast linear profile and multi-layer plans", async () => {
+    const pkg = await buildPackage(lr, { modelId: "ct" });
+    const ctx = CkksContext.get(seal, pkg.ckks);
+    const ev = new PlanEvaluator(ctx, compilePlan(pkg.model));
+    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    const reply = ev.evaluateConstantTerm(q.encryptRow(rowOf(1)))[0]!;
+    const bad = { code: "bad-ciphertext" };
+    expect(() => q.decryptConstantTerm(reply.subarray(0, reply.length - 8))).toThrow(expect.objectContaining(bad));
+    const longer = new Uint8Array(reply.length + 8);
+    longer.set(reply);
+    expect(() => q.decryptConstantTerm(longer)).toThrow(expect.objectContaining(bad));
+    const q0 = ctx.levels[1]!.primes[0]!;
+    const bigTerm = reply.slice();
+    new DataView(bigTerm.buffer).setBigUint64(0, q0, true); // the constant term must be below q
+    expect(() => q.decryptConstantTerm(bigTerm)).toThrow(expect.objectContaining(bad));
+    const bigC1 = reply.slice();
+    new DataView(bigC1.buffer).setBigUint64(8 + 8 * 17, q0 + 1n, true); // a c1 value ≥ q
+    expect(() => q.decryptConstantTerm(bigC1)).toThrow(expect.objectContaining(bad));
+    ev.dispose(); q.dispose();
+
+    const fast = await buildPackage(lr, { modelId: "ct-fast", profile: "fast-linear" });
+    const fctx = CkksContext.get(seal, fast.ckks);
+    const fev = new PlanEvaluator(fctx, compilePlan(fast.model));
+    const fq = Querier.create(fctx, { relin: false, galoisSteps: [] });
+    expect(() => fev.evaluateConstantTerm(fq.encryptRow(rowOf(0)))).toThrow(expect.objectContaining({ code: "bad-parameters" }));
+    fev.dispose(); fq.dispose();
+
+    const mlp: DenseModel = {
+      format: "2pm-dense/v1", inputDim: 3, preprocessing: null,
+      layers: [{ weights: [[0.5, -1], [1, 0.25], [-0.75, 1]], bias: [0.1, -0.2], activation: "square" }, { weights: [[1], [-2]], bias: [0.05], activation: "sigmoid" }],
+    };
+    const plan = compilePlan(mlp);
+    const mctx = CkksContext.get(seal, paramsForDepth(plan.depth));
+    const mev = new PlanEvaluator(mctx, plan);
+    const mq = Querier.create(mctx, { relin: false, galoisSteps: [] });
+    expect(() => mev.evaluateConstantTerm(mq.encryptRow([1, 2, 3]))).toThrow(expect.objectContaining({ code: "shape-mismatch" }));
+    mev.dispose(); mq.dispose();
   });
 });
