@@ -165,7 +165,8 @@ export function digitCopeReceiverFromOts(field: Field, width: number, delta: big
 
 /** Every leaf stream a state reads (for WebCrypto prefetch, as offline.ts does for cope.ts's streams); each Extend of m elements reads field.uniformByteLength·m bytes from each. */
 export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverState): Prg[] {
-  return st.leaves.flatMap((row) => row.filter((p): p is Prg => p !== null));
+  const rows: readonly (readonly (Prg | null)[])[] = st.leaves;
+  return rows.flatMap((row) => row.filter((p): p is Prg => p !== null));
 }
 
 /**

@@ -102,7 +102,7 @@ describe("digit COPE", () => {
     for (const [bit, half, breaks] of [[0, 0, true], [0, 1, false], [1, 1, true], [1, 0, false]] as const) {
       const { s, msg, chosen } = setup(F, width, delta);
       const bad = msg.slice();
-      bad[32 * bit + 16 * half] ^= 1;
+      bad[32 * bit + 16 * half] = bad[32 * bit + 16 * half]! ^ 1;
       const r = digitCopeReceiverFromOts(F, width, delta, chosen, bad, 1);
       const x = F.fromInts([11, 12]);
       const { message, t } = digitCopeSenderExtend(s, x);
