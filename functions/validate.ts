@@ -4,6 +4,7 @@ import { validator } from "hono/validator";
 import type { z } from "zod";
 import { ApiError, zodIssues } from "./errors.ts";
 import { parseJsonStrict, StrictJsonError } from "../protocol/api/frames.ts";
+import { firstIssue } from "../protocol/api/schemas.ts";
 
 /**
  * Reads a JSON body: 415 `unsupported-media-type` unless application/json, 400
@@ -48,10 +49,7 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
 export function queryParams<S extends z.ZodType<Record<string, unknown>>>(schema: S) {
   return validator("query", (q): z.output<S> => {
     const r = schema.safeParse(q);
-    if (!r.success) {
-      const i = r.error.issues[0];
-      throw new ApiError(400, "bad-request", `query parameter ${i?.path.map(String).join(".") || "?"}: ${i?.message ?? "invalid"}`);
-    }
+    if (!r.success) throw new ApiError(400, "bad-request", `query parameter ${firstIssue(r.error)}`);
     return r.data;
   });
 }

@@ -12,12 +12,11 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from "./encoding.ts";
 import { identityPublicKey, nodeIdFromPublicKey, sign, verify } from "./crypto/identity.ts";
 import { canonicalJson } from "./log/index.ts";
-
-const B64_32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url 32-byte key");
+import { b64url, firstIssue, Key32 } from "./api/schemas.ts";
 
 export const ConsortiumMember = z.strictObject({
   /** base64url Ed25519 identity key of the node; its node id is derived from it. */
-  identityKey: B64_32,
+  identityKey: Key32,
   label: z.string().max(128).optional(),
 });
 export type ConsortiumMember = z.infer<typeof ConsortiumMember>;
@@ -35,8 +34,8 @@ export type ConsortiumList = z.infer<typeof ConsortiumList>;
 export const SignedConsortium = z.strictObject({
   list: ConsortiumList,
   /** base64url Ed25519 public key of the admin that signed (must equal the key the node pinned). */
-  adminKey: B64_32,
-  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/, "must be a base64url 64-byte signature"),
+  adminKey: Key32,
+  signature: b64url(64),
 });
 export type SignedConsortium = z.infer<typeof SignedConsortium>;
 
@@ -73,7 +72,7 @@ export interface Membership {
  */
 export function verifyConsortium(raw: unknown, pinnedAdminKey: string): Membership {
   const r = SignedConsortium.safeParse(raw);
-  if (!r.success) throw new ConsortiumError(`${r.error.issues[0]!.path.join(".") || "(root)"}: ${r.error.issues[0]!.message}`);
+  if (!r.success) throw new ConsortiumError(firstIssue(r.error));
   const s = r.data;
   if (s.adminKey !== pinnedAdminKey) throw new ConsortiumError("signed by another admin key than the one this node trusts");
   let ok = false;

@@ -54,3 +54,27 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/**
+ * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped.
+ * Throws TypeError on non-finite numbers, bigints and functions.
+ */
+export function canonicalJson(v: unknown): string {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "number":
+      if (!Number.isFinite(v)) throw new TypeError("canonicalJson: non-finite number");
+      return JSON.stringify(v);
+    case "string":
+    case "boolean":
+      return JSON.stringify(v);
+    case "object": {
+      if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : canonicalJson(x))).join(",")}]`;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonicalJson: unsupported ${typeof v}`);
+  }
+}

@@ -230,8 +230,7 @@ export class NodeAgent {
   }
 
   private async fetchLog(jobId: string): Promise<LogEntry[]> {
-    const r = await this.client.get(`/v1/jobs/${encodeURIComponent(jobId)}/log`);
-    return ((await r.json()) as { entries: LogEntry[] }).entries;
+    return (await this.client.log(jobId)).entries;
   }
 
   /** Runs one assignment end to end; reports the outcome as events, never throws. */
@@ -298,8 +297,7 @@ export class NodeAgent {
         // Declined before taking part: tell the round, so it aborts now (naming us) instead of
         // waiting for its join deadline. Best effort: the deadline still covers a lost call.
         if (!joinedParty) {
-          const path = `/v1/rounds/${encodeURIComponent(a.jobId)}/${a.round}/${a.attempt}/decline`;
-          await this.client.signed("POST", path, { reason: (e as Error).message.slice(0, 512) || "declined" }).catch((err: unknown) => {
+          await this.client.decline(a.jobId, a.round, a.attempt, (e as Error).message).catch((err: unknown) => {
             this.o.onEvent({ kind: "warning", detail: `could not decline round ${a.round}.${a.attempt}: ${(err as Error).message}` });
           });
         }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { NodePolicySchema } from "./policy.ts";
+import { parseJsonText } from "../../protocol/api/schemas.ts";
 
 export const DataSourceConfigSchema = z.strictObject({
   /** Path of the CSV or JSON-lines file, relative to the config file or absolute. */
@@ -35,16 +36,5 @@ export type DataSourceConfig = z.infer<typeof DataSourceConfigSchema>;
 
 /** Parses a config file's text; throws TypeError naming the first bad field. */
 export function parseNodeConfig(text: string): NodeConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new TypeError("config is not valid JSON");
-  }
-  const r = NodeConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new TypeError(`config field ${i.path.join(".") || "(root)"}: ${i.message}`);
-  }
-  return r.data;
+  return parseJsonText(NodeConfigSchema, text, "config");
 }

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { identityPublicKey, kxPublicKey, type NodeKeys } from "../../protocol/crypto/identity.ts";
 import { fromBase64Url, toBase64Url } from "../../protocol/encoding.ts";
+import { parseJsonText } from "../../protocol/api/schemas.ts";
 
 export type { NodeKeys };
 
@@ -22,18 +23,11 @@ export function encodeKeyFile(keys: NodeKeys): string {
 
 /** Parses a key file. Throws TypeError with a message naming the problem (never the key). */
 export function decodeKeyFile(text: string): NodeKeys {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new TypeError("key file is not valid JSON");
-  }
-  const parsed = KeyFileSchema.safeParse(raw);
-  if (!parsed.success) throw new TypeError("key file has an unexpected shape");
+  const parsed = parseJsonText(KeyFileSchema, text, "key file");
   let identitySecretKey: Uint8Array, kxSecretKey: Uint8Array;
   try {
-    identitySecretKey = fromBase64Url(parsed.data.identitySecretKey);
-    kxSecretKey = fromBase64Url(parsed.data.kxSecretKey);
+    identitySecretKey = fromBase64Url(parsed.identitySecretKey);
+    kxSecretKey = fromBase64Url(parsed.kxSecretKey);
   } catch {
     throw new TypeError("key file holds keys that are not base64url");
   }

@@ -29,11 +29,10 @@ import { identityPublicKey, sign, verify } from "../../protocol/crypto/identity.
 import { bytesEqual, concatBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from "../../protocol/encoding.ts";
 import { canonicalJson } from "../../protocol/log/index.ts";
 import { PrivacySpec } from "../../protocol/dp/privacy.ts";
+import { b64url, firstIssue, Hash32Hex } from "../../protocol/api/schemas.ts";
 import type { PrivacyCharge } from "../../protocol/dp/accountant.ts";
 
 const GENESIS = "0".repeat(64);
-const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex characters");
-const B64 = (n: number) => z.string().regex(/^[A-Za-z0-9_-]+$/, "must be base64url").refine((s) => Math.floor((s.length * 3) / 4) === n, { message: `must encode ${n} bytes` });
 
 const JoinBody = z.strictObject({
   kind: z.literal("join"),
@@ -51,15 +50,15 @@ const SettleBody = z.strictObject({ kind: z.literal("settle"), jobId: z.string()
 const Body = z.discriminatedUnion("kind", [JoinBody, SettleBody]);
 type Body = z.infer<typeof Body>;
 
-const Entry = z.strictObject({ seq: z.number().int().min(0), prev: Hex64, at: z.number(), body: Body, hash: Hex64, sig: B64(64).nullable() });
+const Entry = z.strictObject({ seq: z.number().int().min(0), prev: Hash32Hex, at: z.number(), body: Body, hash: Hash32Hex, sig: b64url(64).nullable() });
 type Entry = z.infer<typeof Entry>;
 
 const LedgerFileV2 = z.strictObject({
   version: z.literal(2),
   /** base64url Ed25519 key that signs every entry and the head; null for an unsigned ledger (hash chain only). */
-  key: B64(32).nullable(),
+  key: b64url(32).nullable(),
   entries: z.array(Entry),
-  head: z.strictObject({ count: z.number().int().min(0), hash: Hex64, sig: B64(64).nullable() }),
+  head: z.strictObject({ count: z.number().int().min(0), hash: Hash32Hex, sig: b64url(64).nullable() }),
 });
 type LedgerFileV2 = z.infer<typeof LedgerFileV2>;
 
@@ -203,7 +202,7 @@ export class Ledger {
     const version = (raw as { version?: unknown } | null)?.version;
     if (version === 1) {
       const r = LedgerFileV1.safeParse(raw);
-      if (!r.success) throw new LedgerError("ledger-invalid", `${r.error.issues[0]!.path.join(".")}: ${r.error.issues[0]!.message}`);
+      if (!r.success) throw new LedgerError("ledger-invalid", firstIssue(r.error));
       for (const j of r.data.jobs) {
         for (const a of j.attempts) {
           void l.append({ kind: "join", jobId: j.jobId, schemaId: j.schemaId, round: a.round, attempt: a.attempt, committee: a.committee, rho: null, privacy: null }, j.firstAt, false);
@@ -213,7 +212,7 @@ export class Ledger {
       return l;
     }
     const r = LedgerFileV2.safeParse(raw);
-    if (!r.success) throw new LedgerError("ledger-invalid", `${r.error.issues[0]!.path.join(".") || "(root)"}: ${r.error.issues[0]!.message}`);
+    if (!r.success) throw new LedgerError("ledger-invalid", firstIssue(r.error));
     l.load(r.data, keys);
     return l;
   }

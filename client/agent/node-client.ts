@@ -10,14 +10,4 @@ export class NodeClient extends ApiClient {
   constructor(baseUrl: string, keys: NodeKeys, fetchImpl?: typeof fetch) {
     super({ baseUrl, node: keys, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
   }
-
-  /** A signed GET of a job resource the node may read (raw response). */
-  async get(path: string): Promise<Response> {
-    return this.request("GET", path);
-  }
-
-  /** A signed JSON request (raw response); prefer the typed methods. */
-  async signed(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-    return this.request(method, path, { ...(body === undefined ? {} : { body: JSON.stringify(body), contentType: "application/json" }), ...(signal ? { signal } : {}) });
-  }
 }

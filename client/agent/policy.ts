@@ -23,7 +23,7 @@
  * Otherwise {@link checkPolicy} throws {@link PolicyDeclined} with a stable code.
  */
 import { z } from "zod";
-import { JobSpec, type RoundManifest } from "../../protocol/api/schemas.ts";
+import { JobSpec, Key32, type RoundManifest } from "../../protocol/api/schemas.ts";
 import type { Membership } from "../../protocol/consortium.ts";
 import { verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { taskColumns } from "../../protocol/jobs/columns.ts";
@@ -42,15 +42,13 @@ const PrivacyBudgetFields = {
   allowNonPrivate: z.boolean().optional(),
 };
 
-const B64_32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url 32-byte Ed25519 public key");
-
 export const NodePolicySchema = z.strictObject({
   /** Aggregation modes this node accepts. `plaintext` reveals the raw input: only when the operator lists it. */
   modes: z.array(z.enum(["validated", "linear-only", "plaintext"])).min(1).default(["validated", "linear-only"]),
   /** Smallest committee (this node included) it takes part in. */
   minCommittee: z.number().int().min(2).max(64).default(3),
   /** Submitter Ed25519 keys (base64url) whose signed job specs it accepts. Empty: it takes part in nothing. */
-  submitters: z.array(B64_32).max(256).default([]),
+  submitters: z.array(Key32).max(256).default([]),
   /** Job types it runs. */
   jobTypes: z.array(z.enum(["stats", "learning"])).min(1).default(["stats", "learning"]),
   /** Datasets (schema ids) it offers; absent: every configured source. */
@@ -64,7 +62,7 @@ export const NodePolicySchema = z.strictObject({
   /** Whether a job spec may add validation predicates of its own (beyond those the node derives from the task). */
   submitterPredicates: z.boolean().default(false),
   /** Consortium membership required of every committee member: the admin key (pinned here) and the signed list file. */
-  consortium: z.strictObject({ adminKey: B64_32, list: z.string().min(1) }).optional(),
+  consortium: z.strictObject({ adminKey: Key32, list: z.string().min(1) }).optional(),
   /** Query budget per dataset: at most `maxJobs` distinct jobs within `windowDays`. */
   budget: z.strictObject({ maxJobs: z.number().int().min(0).max(1_000_000).default(100), windowDays: z.number().positive().max(3650).default(30) }).default({ maxJobs: 100, windowDays: 30 }),
   /**

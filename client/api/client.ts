@@ -3,8 +3,7 @@
  * hono's typed client `hc<AppType>` (request and response types come from the routes in
  * functions/, so they cannot drift from what the server sends), with the caller's
  * credentials on every request (./auth.ts) and every non-2xx answer turned into the one
- * error type, {@link ApiClientError}. The methods below are one call each of the typed client;
- * `request` is the raw, authenticated escape hatch.
+ * error type, {@link ApiClientError}. The methods below are one call each of the typed client.
  */
 import { hc, type ClientResponse } from "hono/client";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -45,7 +44,6 @@ export class ApiClient {
    */
   private readonly rpc: Rpc;
   private readonly creds: Credentials;
-  private readonly send: typeof fetch;
   private submitterSecretKey: Uint8Array | undefined;
 
   /** Throws TypeError for a base URL that is not http(s). */
@@ -54,8 +52,7 @@ export class ApiClient {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.creds = credentials(opts);
     this.submitterSecretKey = opts.submitterSecretKey;
-    this.send = authenticatedFetch(this.creds, opts.fetch ?? ((...a) => fetch(...a)));
-    this.rpc = hc<AppType>(this.baseUrl, { fetch: this.send });
+    this.rpc = hc<AppType>(this.baseUrl, { fetch: authenticatedFetch(this.creds, opts.fetch ?? ((...a) => fetch(...a))) });
   }
 
   /** The bearer token, when this is an operator's client. */
@@ -72,12 +69,6 @@ export class ApiClient {
   /** Sets the key that signs submitted specs. */
   setSubmitterKey(secretKey: Uint8Array): void {
     this.submitterSecretKey = secretKey;
-  }
-
-  /** Any request, authenticated; resolves to the 2xx Response or throws ApiClientError (binary bodies, raw reads). */
-  async request(method: string, path: string, init: { body?: string | Uint8Array; contentType?: string; signal?: AbortSignal } = {}): Promise<Response> {
-    const headers: Record<string, string> = init.contentType ? { "content-type": init.contentType } : {};
-    return ensureOk(await this.send(this.baseUrl + path, { method, headers, body: init.body as BodyInit | undefined, signal: init.signal }));
   }
 
   // ------------------------------------------------------------ public
@@ -120,8 +111,8 @@ export class ApiClient {
 
   /** POST /v1/rounds/:job/:round/:attempt/decline: a member declines before taking part. */
   async decline(jobId: string, round: number, attempt: number, reason: string): Promise<void> {
-    const path = `/v1/rounds/${encodeURIComponent(jobId)}/${round}/${attempt}/decline`;
-    await this.request("POST", path, { body: JSON.stringify({ reason: reason.slice(0, 512) || "declined" }), contentType: "application/json" });
+    const init = { body: JSON.stringify({ reason: reason.slice(0, 512) || "declined" }), headers: { "content-type": "application/json" } };
+    await ensureOk(await this.rpc.v1.rounds[":job"][":round"][":attempt"].decline.$post({ param: { job: jobId, round: String(round), attempt: String(attempt) } }, { init }));
   }
 
   /** A signed ws:// or wss:// URL for a round's WebSocket (`Assignment.wsPath`). */

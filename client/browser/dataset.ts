@@ -4,25 +4,16 @@
  * CLI node uses (client/data/parse.ts, client/data/commitment.ts), so the same file gives
  * the same commitment in both. Pure: text in, a checked dataset or the list of problems out.
  */
-import { parseDatasetSchema, SchemaError, type DatasetSchema } from "../../protocol/stats/schema.ts";
-import { datasetCommitment } from "../data/commitment.ts";
-import { DataError, formatFromPath, formatIssue, parseData } from "../data/parse.ts";
-import type { LoadedDataset } from "../data/source.ts";
+import { SchemaError, type DatasetSchema } from "../../protocol/stats/schema.ts";
+import { DataError, formatIssue } from "../data/parse.ts";
+import { datasetFromText, type LoadedDataset } from "../data/source.ts";
+
+export { parseSchemaText } from "../data/source.ts";
 
 /** What the page shows after checking a file against its schema. */
 export type SchemaCheck =
   | { ok: true; dataset: LoadedDataset; rows: number; columns: string[] }
   | { ok: false; columns: string[]; errors: string[] };
-
-/**
- * Parses a schema file's text. Throws SchemaError (or SyntaxError for bad JSON) naming
- * `source` and the problem.
- */
-export function parseSchemaText(text: string, source: string): DatasetSchema {
-  let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new SyntaxError(`${source}: not valid JSON (${(e as Error).message})`); }
-  return parseDatasetSchema(json, source);
-}
 
 /**
  * Checks `text` (the file named `fileName`; `.jsonl` → JSON lines, else CSV) against `schema`.
@@ -32,8 +23,8 @@ export function parseSchemaText(text: string, source: string): DatasetSchema {
 export function checkDataText(fileName: string, text: string, schema: DatasetSchema): SchemaCheck {
   const columns = schema.columns.map((c) => c.name);
   try {
-    const rows = parseData(text, schema, formatFromPath(fileName), { file: fileName });
-    return { ok: true, rows: rows.length, columns, dataset: { source: fileName, schema, rows, commitment: datasetCommitment(schema, rows) } };
+    const dataset = datasetFromText(text, schema, fileName);
+    return { ok: true, rows: dataset.rows.length, columns, dataset };
   } catch (e) {
     if (e instanceof DataError) return { ok: false, columns, errors: e.issues.map(formatIssue) };
     if (e instanceof SchemaError) return { ok: false, columns, errors: [e.message] };

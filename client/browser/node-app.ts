@@ -16,33 +16,24 @@ import { Ledger } from "../agent/ledger.ts";
 import { NodePolicySchema, type NodePolicy } from "../agent/policy.ts";
 import { nodeIdFromPublicKey, type NodeKeys } from "../../protocol/crypto/identity.ts";
 import { toBase64Url } from "../../protocol/encoding.ts";
+import { parseJsonText } from "../../protocol/api/schemas.ts";
 import type { DatasetSchema } from "../../protocol/stats/schema.ts";
 import type { LoadedDataset } from "../data/source.ts";
 import type { Membership } from "../../protocol/consortium.ts";
 import { loadMembership } from "./consortium.ts";
 import { checkDataText, parseSchemaText } from "./dataset.ts";
+import { $, h } from "./dom.ts";
 import { browserHost } from "./host.ts";
 import { openKv, type KvStore } from "./idb.ts";
 import { IdbKeyStore, webCryptoEd25519 } from "./idb-key-store.ts";
 import { idbLedgerStore } from "./idb-ledger-store.ts";
 import { describeEvent, foldProgress, type RoundProgress } from "./progress.ts";
 
-const $ = <T extends HTMLElement = HTMLElement>(sel: string): T => {
-  const el = document.querySelector<T>(sel);
-  if (!el) throw new Error(`page is missing ${sel}`);
-  return el;
-};
 const text = (sel: string, s: string, cls?: string): void => {
   const el = $(sel);
   el.textContent = s;
   if (cls !== undefined) el.className = cls;
 };
-function h(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string | number>): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  for (const c of children) el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
 
 /** The policy shown by default: the CLI's safe defaults (no submitter trusted yet). */
 const BROWSER_DEFAULT_POLICY: NodePolicy = NodePolicySchema.parse({});
@@ -164,11 +155,7 @@ async function recheck(): Promise<void> {
 }
 
 function readPolicy(): NodePolicy {
-  let raw: unknown;
-  try { raw = JSON.parse($<HTMLTextAreaElement>("#policy").value); } catch (e) { throw new TypeError(`policy is not valid JSON: ${(e as Error).message}`); }
-  const r = NodePolicySchema.safeParse(raw);
-  if (!r.success) { const i = r.error.issues[0]!; throw new TypeError(`policy field ${i.path.join(".") || "(root)"}: ${i.message}`); }
-  return r.data;
+  return parseJsonText(NodePolicySchema, $<HTMLTextAreaElement>("#policy").value, "policy");
 }
 
 function updateStart(): void {

@@ -12,21 +12,11 @@ import { inferRows, type InferResult } from "../fhe/client.ts";
 import { checkPublicInfo, type PublicModelInfo } from "../fhe/package.ts";
 import { loadSeal, type Seal } from "../fhe/seal.ts";
 import { parseFeatureRows } from "./feature-rows.ts";
+import { $, h } from "./dom.ts";
 
 /** Set by the build: the `sha256-<base64>` of the SEAL WASM binary served at /querier/seal.wasm. */
 declare const __SEAL_WASM_SHA256__: string;
 
-const $ = <T extends HTMLElement = HTMLElement>(sel: string): T => {
-  const el = document.querySelector<T>(sel);
-  if (!el) throw new Error(`page is missing ${sel}`);
-  return el;
-};
-function h(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string | number>): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  for (const c of children) el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
 const status = (s: string, cls = ""): void => { $("#q-status").appendChild(h("div", { class: cls }, `[${new Date().toISOString().slice(11, 19)}] ${s}`)); };
 
 let info: PublicModelInfo | undefined;

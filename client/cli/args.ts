@@ -79,3 +79,14 @@ export function required(value: string | boolean | undefined | (string | boolean
   if (typeof value !== "string" || value === "") throw new UsageError(`missing --${name}`);
   return value;
 }
+
+/**
+ * An integer option in [min, max], undefined when absent. Throws UsageError
+ * `--<name> must be <what>, got "<value>"` (what: "an integer in [min, max]" by default).
+ */
+export function intOption(value: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER, what = `an integer in [${min}, ${max}]`): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -9,6 +9,7 @@ import { promises as fs } from "node:fs";
 import { parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { createKeyFile, loadKeyFile } from "./keyfile.ts";
+import { usageError } from "./help.ts";
 import { jsonOption, outputFor } from "./output.ts";
 import { signConsortium, verifyConsortium } from "../../protocol/consortium.ts";
 
@@ -47,7 +48,7 @@ async function signList(args: string[]): Promise<number> {
 
 async function verifyList(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { "admin-key": { type: "string" }, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm consortium verify <list.json> --admin-key <key>");
+  if (positionals.length !== 1) throw usageError("consortium verify");
   try {
     const m = verifyConsortium(await readJson(positionals[0]!), required(values["admin-key"], "admin-key"));
     outputFor(values).result({ valid: true, name: m.name, members: m.size, issuedAt: m.issuedAt }, `valid: "${m.name}", ${m.size} members, issued ${new Date(m.issuedAt).toISOString()}`);

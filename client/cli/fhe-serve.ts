@@ -9,7 +9,7 @@
  * `fhe serve: listening on <url>` on stdout once it accepts connections, one line per request
  * on stderr, and stops on SIGINT / SIGTERM.
  */
-import { parse } from "./args.ts";
+import { intOption, parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { jsonOption, outputFor } from "./output.ts";
 
@@ -37,14 +37,11 @@ export async function fheServe(args: string[]): Promise<number> {
     },
     false,
   );
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer in [0, 65535], got ${JSON.stringify(values.port)}`);
+  const port = intOption(values.port, "port", 0, 65535)!;
   const token = values.token ?? process.env.TWOPM_FHE_TOKEN;
   if (!token) throw new UsageError("missing --token (or TWOPM_FHE_TOKEN): the server refuses requests without a bearer token");
   if (token.length < 16) throw new UsageError("the token must be at least 16 characters");
-  const sets = values["max-key-sets"];
-  const maxSets = sets === undefined ? undefined : Number(sets);
-  if (maxSets !== undefined && (!Number.isInteger(maxSets) || maxSets < 1)) throw new UsageError(`--max-key-sets must be a positive integer, got ${JSON.stringify(sets)}`);
+  const maxSets = intOption(values["max-key-sets"], "max-key-sets", 1, undefined, "a positive integer");
   const limits = {
     ...(values["max-key-bytes"] !== undefined && { maxSetBytes: bytesOpt(values["max-key-bytes"], "max-key-bytes") }),
     ...(values["max-total-key-bytes"] !== undefined && { maxTotalBytes: bytesOpt(values["max-total-key-bytes"], "max-total-key-bytes") }),

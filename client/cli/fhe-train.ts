@@ -15,16 +15,11 @@ import path from "node:path";
 import { parseData, formatFromPath } from "../data/parse.ts";
 import { loadSchemaFile } from "../data/node-fs.ts";
 import { datasetFromRows, preprocessingFromSchema } from "../learning/from-schema.ts";
-import { parse, required } from "./args.ts";
+import { intOption, parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { jsonOption, outputFor } from "./output.ts";
 
-function positiveInt(v: string | undefined, name: string, dflt?: number): number | undefined {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
+const positiveInt = (v: string | undefined, name: string): number | undefined => intOption(v, name, 1, undefined, "a positive integer");
 
 export async function fheTrain(args: string[]): Promise<number> {
   const { values } = parse(

@@ -4,6 +4,7 @@
  * examples. The single source for usage text (main.ts builds its usage from it; a test
  * checks every command in commands.ts has an entry and every entry a command).
  */
+import { UsageError } from "./errors.ts";
 
 export interface CommandHelp {
   /** Options and positionals, as on the usage line. */
@@ -152,4 +153,9 @@ export function commandHelp(name: string): string | undefined {
     "examples:",
     ...h.examples.map((e) => `  ${e}`),
   ].join("\n");
+}
+
+/** The UsageError a command throws for wrong positionals: its usage line from {@link HELP}. */
+export function usageError(name: string): UsageError {
+  return new UsageError(`usage: 2pm ${name} ${HELP[name]?.usage ?? ""}`.trimEnd());
 }

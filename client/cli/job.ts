@@ -1,7 +1,7 @@
 /** `2pm job submit | watch | result | verify | cancel | list`. */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { JobSpec, type JobSummary } from "../../protocol/api/schemas.ts";
+import { firstIssue, JobSpec, type JobSummary } from "../../protocol/api/schemas.ts";
 import type { ApiClient } from "../api/client.ts";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import { verifyJobLog } from "../../protocol/jobs/audit.ts";
@@ -12,7 +12,7 @@ import type { StatsResult } from "../../protocol/stats/engine.ts";
 import { formatStatsResult } from "../../protocol/stats/format.ts";
 import { formatLearningResult } from "../../protocol/jobs/learning-format.ts";
 import type { LearningResult } from "../../protocol/jobs/learning.ts";
-import { parse } from "./args.ts";
+import { intOption, parse } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { operatorFrom, operatorOptions } from "./operator.ts";
 import { submitterKeyFrom } from "./submitter.ts";
@@ -21,6 +21,7 @@ import { parseDatasetSchema } from "../../protocol/stats/schema.ts";
 import { preprocessingIssues } from "../../protocol/learning/spec.ts";
 import { encodedDim } from "../../protocol/learning/features.ts";
 import { parseLearningTask } from "../../protocol/jobs/learning.ts";
+import { usageError } from "./help.ts";
 import { jsonOption, outputFor, type Output } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { failureLines, watchJob } from "./watch-job.ts";
@@ -57,10 +58,7 @@ export async function loadJobSpec(file: string): Promise<JobSpec> {
     raw.task = task;
   }
   const r = JobSpec.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new CliError(`job spec ${file}: ${i.path.join(".") || "(root)"}: ${i.message}`);
-  }
+  if (!r.success) throw new CliError(`job spec ${file}: ${firstIssue(r.error)}`);
   // A learning task still holds CLI-side inputs (schema, bounds) here: prepareSpec checks it once they are gone.
   if (r.data.type === "stats") checkSubmittable(r.data, `job spec ${file}`);
   return r.data;
@@ -130,7 +128,7 @@ export function checkLearningSpec(task: Record<string, unknown>, schemaJson: unk
 
 async function submit(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, id: { type: "string" }, wait: { type: "boolean", default: false }, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job submit <spec.json> [--wait] [--json]");
+  if (positionals.length !== 1) throw usageError("job submit");
   const op = operatorFrom(values);
   const out = outputFor(values);
   const loaded = await loadJobSpec(positionals[0]!); // spec errors first: they need no key
@@ -159,14 +157,14 @@ async function watchCli(op: ApiClient, id: string, out: Output): Promise<JobSumm
 
 async function watch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job watch <job-id> [--json]");
+  if (positionals.length !== 1) throw usageError("job watch");
   const job = await watchCli(operatorFrom(values), positionals[0]!, outputFor(values));
   return job.status === "completed" ? 0 : 1;
 }
 
 async function result(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job result <job-id> [--json]");
+  if (positionals.length !== 1) throw usageError("job result");
   const op = operatorFrom(values);
   const r = await op.result(positionals[0]!);
   outputFor(values).result(r, () => {
@@ -181,7 +179,7 @@ async function result(args: string[]): Promise<number> {
 
 async function verify(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, key: { type: "string" }, file: { type: "string" }, ...jsonOption });
-  if (positionals.length !== 1 && !values.file) throw new UsageError("usage: 2pm job verify <job-id> [--key <coordinator key>] [--file log.json] [--json]");
+  if (positionals.length !== 1 && !values.file) throw usageError("job verify");
   let entries: LogEntry[], publicKey: string;
   if (values.file) {
     const saved = (await readJson(values.file, "log file")) as { entries: LogEntry[]; publicKey: string };
@@ -209,7 +207,7 @@ async function verify(args: string[]): Promise<number> {
 
 async function cancel(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm job cancel <job-id> [--json]");
+  if (positionals.length !== 1) throw usageError("job cancel");
   const job = await operatorFrom(values).cancelJob(positionals[0]!);
   outputFor(values).result(job, `job ${job.id}: ${job.status}`);
   return 0;
@@ -221,8 +219,7 @@ async function list(args: string[]): Promise<number> {
   const { values } = parse(args, { ...operatorOptions, status: { type: "string" }, limit: { type: "string", default: "20" }, ...jsonOption }, false);
   const status = values.status as (typeof STATUSES)[number] | undefined;
   if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(values.status)}`);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError(`--limit must be an integer in [1, 100], got ${JSON.stringify(values.limit)}`);
+  const limit = intOption(values.limit, "limit", 1, 100)!;
   const jobs = await operatorFrom(values).jobs({ ...(status ? { status } : {}), limit });
   outputFor(values).result(jobs, () => jobs.length === 0 ? ["no jobs"] : [
     `${"id".padEnd(38)}${"type".padEnd(10)}${"dataset".padEnd(16)}${"status".padEnd(11)}${"round".padEnd(7)}updated`,

@@ -3,12 +3,11 @@
  * publicKey}` (base64url), written with mode 0600 and never overwritten; refused when other
  * users can read them. The secret key never leaves the machine.
  */
-import { promises as fs } from "node:fs";
-import path from "node:path";
 import { fromBase64Url, toBase64Url } from "../../protocol/encoding.ts";
 import { identityPublicKey } from "../../protocol/crypto/identity.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { CliError } from "./errors.ts";
+import { createSecretFile, readSecretFile } from "../agent/node-key-store.ts";
 
 export type KeyKind = "2pm-submitter-key" | "2pm-consortium-admin-key";
 
@@ -24,32 +23,18 @@ export function encodeKeyFile(kind: KeyKind, secretKey: Uint8Array): string {
   return JSON.stringify({ version: 1, kind, secretKey: toBase64Url(secretKey), publicKey: toBase64Url(identityPublicKey(secretKey)) }, null, 2) + "\n";
 }
 
-/** Creates a new key file (mode 0600). Throws CliError if the file exists. */
+/** Creates a new key file (mode 0600). Throws KeyFileError if the file exists or cannot be written. */
 export async function createKeyFile(file: string, kind: KeyKind): Promise<SigningKey> {
   const secretKey = cryptoRng.bytes(32);
   const publicKey = identityPublicKey(secretKey);
-  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-  const text = encodeKeyFile(kind, secretKey);
-  try {
-    await fs.writeFile(file, text, { mode: 0o600, flag: "wx" });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new CliError(`key file ${file} already exists; refusing to overwrite it`);
-    throw new CliError(`cannot write key file ${file}: ${(e as Error).message}`);
-  }
+  await createSecretFile(file, encodeKeyFile(kind, secretKey));
   return { secretKey, publicKey, publicKeyB64: toBase64Url(publicKey) };
 }
 
-/** Loads a key file of the given kind. Throws CliError (unreadable, readable by others, wrong kind, inconsistent keys). */
+/** Loads a key file of the given kind. Throws KeyFileError if others can read it, CliError if it is missing, of another kind or inconsistent. */
 export async function loadKeyFile(file: string, kind: KeyKind): Promise<SigningKey> {
-  let text: string;
-  try {
-    const st = await fs.stat(file);
-    if (process.platform !== "win32" && (st.mode & 0o077) !== 0) throw new CliError(`key file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`);
-    text = await fs.readFile(file, "utf8");
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read key file ${file}`);
-  }
+  const text = await readSecretFile(file);
+  if (text === null) throw new CliError(`cannot read key file ${file}`);
   let raw: { version?: unknown; kind?: unknown; secretKey?: unknown; publicKey?: unknown };
   try { raw = JSON.parse(text) as typeof raw; } catch { throw new CliError(`key file ${file} is not valid JSON`); }
   if (raw.version !== 1 || raw.kind !== kind || typeof raw.secretKey !== "string") throw new CliError(`key file ${file} is not a ${kind} file`);

@@ -16,8 +16,9 @@ import { denseForward, toDenseModel, type DenseModel } from "../../protocol/lear
 import { parseData, formatFromPath } from "../data/parse.ts";
 import { loadSchemaFile } from "../data/node-fs.ts";
 import { datasetFromRows } from "../learning/from-schema.ts";
-import { parse, required } from "./args.ts";
+import { intOption, parse, required } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { usageError } from "./help.ts";
 import { jsonOption, outputFor } from "./output.ts";
 import type { ApiClient } from "../api/client.ts";
 import { operatorFrom, operatorOptions } from "./operator.ts";
@@ -49,10 +50,9 @@ export async function fetchTrainedModel(op: ApiClient, jobId: string, round?: nu
 
 async function download(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { ...operatorOptions, round: { type: "string" }, out: { type: "string", default: "model" }, ...jsonOption });
-  if (positionals.length !== 1) throw new UsageError("usage: 2pm model download <job-id> [--round <model>] [--out dir]");
+  if (positionals.length !== 1) throw usageError("model download");
   const op = operatorFrom(values);
-  const round = values.round === undefined ? undefined : Number(values.round);
-  if (round !== undefined && !(Number.isInteger(round) && round >= 0)) throw new UsageError(`--round must be a model number (0 = the initial model, k = after k rounds), got ${JSON.stringify(values.round)}`);
+  const round = intOption(values.round, "round", 0, undefined, "a model number (0 = the initial model, k = after k rounds)");
   const m = await fetchTrainedModel(op, positionals[0]!, round);
   const { job, standardization } = parseLearningTask(m.spec.task);
   const { layersModelFromWeights } = await import("../learning/export.ts");

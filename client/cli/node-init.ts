@@ -11,6 +11,7 @@ import { parse, required } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { resolveSources } from "./node-sources.ts";
 import { jsonOption, outputFor } from "./output.ts";
+import { firstIssue } from "../../protocol/api/schemas.ts";
 
 export async function nodeInit(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -47,7 +48,7 @@ export async function nodeInit(args: string[]): Promise<number> {
       ...(values.consortium !== undefined ? { consortium: { adminKey: values["consortium-admin"], list: path.resolve(values.consortium) } } : {}),
     },
   });
-  if (!config.success) throw new UsageError(`bad option: ${config.error.issues[0]!.path.join(".")}: ${config.error.issues[0]!.message}`);
+  if (!config.success) throw new UsageError(`bad option: ${firstIssue(config.error)}`);
   const store = new FileKeyStore(path.join(dir, "keys.json"));
   const keys = generateNodeKeys(cryptoRng);
   await store.save(keys);

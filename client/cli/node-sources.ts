@@ -6,6 +6,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { loadSchemaFile } from "../data/node-fs.ts";
+import { formatFromPath } from "../data/parse.ts";
 import type { DataSourceConfig } from "../agent/config.ts";
 import { parseNodeConfig } from "../agent/config.ts";
 import { parse, required } from "./args.ts";
@@ -16,7 +17,7 @@ import { jsonOption, outputFor } from "./output.ts";
 export const MAX_SOURCES = 16;
 
 function formatOf(file: string, given: string | undefined): "csv" | "jsonl" {
-  const f = given ?? (/\.(jsonl|ndjson)$/i.test(file) ? "jsonl" : "csv");
+  const f = given ?? formatFromPath(file);
   if (f !== "csv" && f !== "jsonl") throw new UsageError(`--format must be csv or jsonl, got ${f}`);
   return f;
 }

@@ -15,21 +15,11 @@ import { fromBase64Url } from "../../protocol/encoding.ts";
 import type { LearningResult } from "../../protocol/jobs/learning.ts";
 import { verifyLog, type LogEntry } from "../../protocol/log/index.ts";
 import type { HistogramCell, StatsResult } from "../../protocol/stats/engine.ts";
+import { num } from "../../protocol/stats/format.ts";
 import { chartLayout, type ChartText } from "./chart.ts";
+import { $, h as el } from "../browser/dom.ts";
 import { epsilonOf } from "../../protocol/dp/zcdp.ts";
 
-const $ = <E extends Element = HTMLElement>(s: string): E => document.querySelector<E>(s)!;
-type Kid = Node | string | number;
-function el(tag: string, attrs: Record<string, string | ((e: Event) => void)> = {}, ...kids: Kid[]): HTMLElement {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") e.addEventListener(k.slice(2), v);
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) e.appendChild(k instanceof Node ? k : document.createTextNode(String(k)));
-  return e;
-}
 function svgEl(tag: string, attrs: Record<string, string | number> = {}, text?: string): SVGElement {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
@@ -61,7 +51,6 @@ const ago = (ms: number): string => {
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 };
 const short = (id: string): string => String(id).slice(0, 8);
-const num = (v: number | null | undefined, d = 4): string => (v === null || v === undefined ? "—" : Number.isInteger(v) ? String(v) : Number(v).toFixed(d));
 
 function showLogin(msg = ""): void {
   $("#app").hidden = true;

@@ -3,8 +3,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
-import { parseDatasetSchema, type DatasetSchema } from "../../protocol/stats/schema.ts";
-import type { DataFileAdapter } from "./source.ts";
+import type { DatasetSchema } from "../../protocol/stats/schema.ts";
+import { parseSchemaText, type DataFileAdapter } from "./source.ts";
 
 /**
  * Reads files with `fs.promises.readFile`; watches by polling `stat` (`fs.watchFile`), which,
@@ -26,8 +26,5 @@ export function nodeFsAdapter(opts: { pollMs?: number } = {}): DataFileAdapter {
 
 /** Reads and validates a dataset schema file. Throws `SchemaError` (naming the file) or the read error. */
 export async function loadSchemaFile(path: string): Promise<DatasetSchema> {
-  const text = await readFile(path, "utf8");
-  let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new SyntaxError(`${path}: not valid JSON (${(e as Error).message})`); }
-  return parseDatasetSchema(json, path);
+  return parseSchemaText(await readFile(path, "utf8"), path);
 }

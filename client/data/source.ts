@@ -4,7 +4,7 @@
  * browser (which supplies rows directly with {@link datasetFromObjects}, or an adapter of
  * its own over a picked file).
  */
-import type { DatasetSchema, Row } from "../../protocol/stats/schema.ts";
+import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
 import { datasetCommitment, type DatasetCommitment } from "./commitment.ts";
 import { formatFromPath, parseData, rowsFromObjects, type DataFormat } from "./parse.ts";
 
@@ -36,9 +36,23 @@ export interface LoadedDataset {
  * data, or the adapter's error if the file cannot be read. Never returns a partial dataset.
  */
 export async function loadDataSource(adapter: DataFileAdapter, cfg: DataSourceConfig): Promise<LoadedDataset> {
-  const text = await adapter.readText(cfg.path);
-  const rows = parseData(text, cfg.schema, cfg.format ?? formatFromPath(cfg.path), { file: cfg.path });
-  return { source: cfg.path, schema: cfg.schema, rows, commitment: datasetCommitment(cfg.schema, rows) };
+  return datasetFromText(await adapter.readText(cfg.path), cfg.schema, cfg.path, cfg.format);
+}
+
+/**
+ * Parses and commits to the text of a data file named `source` (format by default from its
+ * extension). Throws `DataError` (file/line/column) for bad data; never returns a partial dataset.
+ */
+export function datasetFromText(text: string, schema: DatasetSchema, source: string, format: DataFormat = formatFromPath(source)): LoadedDataset {
+  const rows = parseData(text, schema, format, { file: source });
+  return { source, schema, rows, commitment: datasetCommitment(schema, rows) };
+}
+
+/** Parses a schema file's text. Throws SchemaError (or SyntaxError for bad JSON) naming `source` and the problem. */
+export function parseSchemaText(text: string, source: string): DatasetSchema {
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) { throw new SyntaxError(`${source}: not valid JSON (${(e as Error).message})`); }
+  return parseDatasetSchema(json, source);
 }
 
 /**

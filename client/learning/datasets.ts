@@ -24,35 +24,36 @@ function lines(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("|"));
 }
 
-/** wdbc.data: id, diagnosis (M → 1, B → 0), 30 real features. Throws RangeError on a malformed row. */
-export function parseWdbc(text: string): Dataset {
+/**
+ * One comma-separated row per line: `row` returns its features (in `featureNames` order) and
+ * class, or undefined for a malformed row, which throws RangeError naming `name` and the row.
+ */
+function numericDataset(text: string, name: string, featureNames: string[], classes: number, row: (f: string[]) => { features: number[]; label: number } | undefined): Dataset {
   const rows = lines(text);
-  const d = 30;
+  const d = featureNames.length;
   const x = new Float32Array(rows.length * d);
   const y = new Int32Array(rows.length);
   rows.forEach((line, r) => {
-    const f = line.split(",");
-    if (f.length !== 32 || (f[1] !== "M" && f[1] !== "B")) throw new RangeError(`wdbc: malformed row ${r + 1}`);
-    y[r] = f[1] === "M" ? 1 : 0;
-    for (let j = 0; j < d; j++) x[r * d + j] = Number(f[j + 2]);
+    const p = row(line.split(","));
+    if (!p) throw new RangeError(`${name}: malformed row ${r + 1}`);
+    x.set(p.features, r * d);
+    y[r] = p.label;
   });
-  return { x, y, n: rows.length, d, classes: 2, featureNames: Array.from({ length: d }, (_, j) => `f${j + 1}`) };
+  return { x, y, n: rows.length, d, classes, featureNames };
+}
+
+/** wdbc.data: id, diagnosis (M → 1, B → 0), 30 real features. Throws RangeError on a malformed row. */
+export function parseWdbc(text: string): Dataset {
+  return numericDataset(text, "wdbc", Array.from({ length: 30 }, (_, j) => `f${j + 1}`), 2, (f) =>
+    f.length === 32 && (f[1] === "M" || f[1] === "B") ? { features: f.slice(2).map(Number), label: f[1] === "M" ? 1 : 0 } : undefined);
 }
 
 /** optdigits.tra/.tes: 64 counts in 0..16 then the class 0..9. Throws RangeError on a malformed row. */
 export function parseOptdigits(text: string): Dataset {
-  const rows = lines(text);
-  const d = 64;
-  const x = new Float32Array(rows.length * d);
-  const y = new Int32Array(rows.length);
-  rows.forEach((line, r) => {
-    const f = line.split(",").map(Number);
-    const c = f[64];
-    if (f.length !== 65 || c === undefined || !Number.isInteger(c) || c < 0 || c > 9) throw new RangeError(`optdigits: malformed row ${r + 1}`);
-    y[r] = c;
-    for (let j = 0; j < d; j++) x[r * d + j] = f[j]!;
+  return numericDataset(text, "optdigits", Array.from({ length: 64 }, (_, j) => `p${j}`), 10, (s) => {
+    const f = s.map(Number), c = f[64];
+    return f.length === 65 && c !== undefined && Number.isInteger(c) && c >= 0 && c <= 9 ? { features: f.slice(0, 64), label: c } : undefined;
   });
-  return { x, y, n: rows.length, d, classes: 10, featureNames: Array.from({ length: d }, (_, j) => `p${j}`) };
 }
 
 /**
@@ -61,17 +62,10 @@ export function parseOptdigits(text: string): Dataset {
  * as given. Throws RangeError on a malformed row.
  */
 export function parsePima(text: string): Dataset {
-  const rows = lines(text);
-  const d = 8;
-  const x = new Float32Array(rows.length * d);
-  const y = new Int32Array(rows.length);
-  rows.forEach((line, r) => {
-    const f = line.split(",").map(Number);
-    if (f.length !== 9 || f.some((v) => !Number.isFinite(v)) || (f[8] !== 0 && f[8] !== 1)) throw new RangeError(`pima: malformed row ${r + 1}`);
-    y[r] = f[8]!;
-    for (let j = 0; j < d; j++) x[r * d + j] = f[j]!;
+  return numericDataset(text, "pima", ["pregnancies", "glucose", "blood-pressure", "skin-thickness", "insulin", "bmi", "pedigree", "age"], 2, (s) => {
+    const f = s.map(Number);
+    return f.length === 9 && f.every((v) => Number.isFinite(v)) && (f[8] === 0 || f[8] === 1) ? { features: f.slice(0, 8), label: f[8] } : undefined;
   });
-  return { x, y, n: rows.length, d, classes: 2, featureNames: ["pregnancies", "glucose", "blood-pressure", "skin-thickness", "insulin", "bmi", "pedigree", "age"] };
 }
 
 /** Column names of adult-train.csv / adult-test.csv (adult.names), the last being the label. */

@@ -11,7 +11,7 @@
  * per-example gradients, each clipped to L2 ≤ C: ‖sum‖ ≤ B·C, and replacing one row changes it
  * by at most 2C (protocol/learning/dp.ts).
  */
-import type { Rng } from "../../protocol/rng.ts";
+import { randomBelow, type Rng } from "../../protocol/rng.ts";
 import { outputLayer, weightShapes, type HiddenLayer, type ModelSpec } from "../../protocol/learning/spec.ts";
 import { totalSize } from "../../protocol/learning/flatten.ts";
 import type { Dataset } from "./datasets.ts";
@@ -152,16 +152,6 @@ export function perExampleGradient(spec: DenseSpec, weights: ArrayLike<number>, 
     delta = back;
   }
   return { grad, loss };
-}
-
-/** Uniform random integer in [0, n) from `rng` (rejection sampling on 32-bit words; n ≤ 2^32). */
-function randomBelow(rng: Rng, n: number): number {
-  const limit = Math.floor(2 ** 32 / n) * n;
-  for (;;) {
-    const b = rng.bytes(4);
-    const v = (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 2 ** 24;
-    if (v < limit) return v % n;
-  }
 }
 
 /**

@@ -31,34 +31,28 @@ export class IllegalTransition extends Error {
   }
 }
 
+/** The three checks over a transition table; `name` labels its IllegalTransition. */
+function machine<S extends string>(name: string, next: Record<S, readonly S[]>) {
+  const can = (from: S, to: S): boolean => next[from].includes(to);
+  const transition = (from: S, to: S): S => {
+    if (!can(from, to)) throw new IllegalTransition(name, from, to);
+    return to;
+  };
+  return { can, transition, isTerminal: (s: S): boolean => next[s].length === 0 };
+}
+
+const job = machine("job", JOB_NEXT);
+const round = machine("round", ROUND_NEXT);
+
 /** True iff a job may go from `from` to `to`. */
-export function canTransitionJob(from: JobStatus, to: JobStatus): boolean {
-  return JOB_NEXT[from].includes(to);
-}
-
+export const canTransitionJob = job.can;
 /** Returns `to` if the job transition is legal, else throws IllegalTransition. */
-export function transitionJob(from: JobStatus, to: JobStatus): JobStatus {
-  if (!canTransitionJob(from, to)) throw new IllegalTransition("job", from, to);
-  return to;
-}
-
+export const transitionJob = job.transition;
 /** True for completed, failed, cancelled. */
-export function isJobTerminal(s: JobStatus): boolean {
-  return JOB_NEXT[s].length === 0;
-}
-
+export const isJobTerminal = job.isTerminal;
 /** True iff a round may go from `from` to `to`. */
-export function canTransitionRound(from: RoundPhase, to: RoundPhase): boolean {
-  return ROUND_NEXT[from].includes(to);
-}
-
+export const canTransitionRound = round.can;
 /** Returns `to` if the round transition is legal, else throws IllegalTransition. */
-export function transitionRound(from: RoundPhase, to: RoundPhase): RoundPhase {
-  if (!canTransitionRound(from, to)) throw new IllegalTransition("round", from, to);
-  return to;
-}
-
+export const transitionRound = round.transition;
 /** True for accepted, aborted. */
-export function isRoundTerminal(p: RoundPhase): boolean {
-  return ROUND_NEXT[p].length === 0;
-}
+export const isRoundTerminal = round.isTerminal;

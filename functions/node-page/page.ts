@@ -5,30 +5,22 @@
  * built by scripts/build-browser-node.ts).
  */
 import { NODE_PAGE_SCRIPT, QUERIER_PAGE_SCRIPT } from "./bundle.ts";
+import { pageHtml } from "../pages.ts";
 
 const STYLE = `
-:root{--bg:#0f1419;--panel:#171d24;--line:#2a323c;--fg:#e6e9ed;--mut:#8b96a3;--ok:#3fb950;--bad:#f85149;--run:#d29922;--acc:#58a6ff}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;background:var(--bg);color:var(--fg)}
-header{display:flex;align-items:center;gap:16px;padding:12px 20px;border-bottom:1px solid var(--line)}header h1{font-size:18px;margin:0}
 #privacy{margin:16px 20px;padding:10px 14px;border:1px solid var(--ok);border-radius:8px;background:#12261a}
 main{display:grid;grid-template-columns:minmax(340px,1fr) 1.4fr;gap:16px;padding:0 20px 16px}
-section{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin-bottom:16px}
-h2{font-size:15px;margin:0 0 8px}label{display:block;margin:8px 0 4px;color:var(--mut)}
+label{display:block;margin:8px 0 4px;color:var(--mut)}
 input[type=text],input[type=url],input[type=password],textarea{width:100%;padding:7px;background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:6px}
 textarea{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;min-height:220px}
-button{background:var(--acc);color:#fff;border:0;border-radius:6px;padding:7px 14px;cursor:pointer;margin:8px 8px 0 0}button:disabled{opacity:.45;cursor:default}
-table{width:100%;border-collapse:collapse;font-size:13px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid var(--line)}th{color:var(--mut);font-weight:500}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}.mut{color:var(--mut)}.err{color:var(--bad)}.ok,.accepted{color:var(--ok)}.run,.running,.warn{color:var(--run)}.aborted,.declined{color:var(--bad)}
+button{margin:8px 8px 0 0}button:disabled{opacity:.45;cursor:default}
+.mono{word-break:break-all}.ok,.accepted{color:var(--ok)}.run,.running,.warn{color:var(--run)}.aborted,.declined{color:var(--bad)}
 #events{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;max-height:320px;overflow:auto;white-space:pre-wrap}
 `;
 
 /** The browser node page: static HTML with inline style and script (same for every request). */
 export function nodePageHtml(): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>2PM browser node</title><style>${STYLE}</style></head>
-<body>
-<header><h1>2PM browser node</h1><span class="mut">take part in federated statistics and learning from this page</span></header>
+  return pageHtml("2PM browser node", STYLE, `<header><h1>2PM browser node</h1><span class="mut">take part in federated statistics and learning from this page</span></header>
 <p id="privacy"><strong>Your data never leaves this page.</strong> The file you open is read and checked here, in this tab's memory.
 The coordinator receives only the dataset's name, row count and commitment (a hash); the secure-aggregation messages it relays are
 encrypted to the other committee members, and only the committee's combined result is ever opened. Keys and the ledger stay in this browser (IndexedDB).</p>
@@ -54,18 +46,12 @@ encrypted to the other committee members, and only the committee's combined resu
 <h2 style="margin-top:12px">Progress</h2><div id="events"></div></section>
 <section><h2>Ledger</h2><p id="ledger-status" class="mut"></p>
 <table id="ledger"><thead><tr><th>job</th><th>dataset</th><th>first round</th><th>attempts</th></tr></thead><tbody></tbody></table></section>
-</div></main>
-<script>${NODE_PAGE_SCRIPT}</script>
-</body></html>`;
+</div></main>`, NODE_PAGE_SCRIPT);
 }
 
 /** The browser querier page: static HTML with inline style and script (same for every request). */
 export function querierPageHtml(): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>2PM encrypted inference</title><style>${STYLE}</style></head>
-<body>
-<header><h1>2PM encrypted inference</h1><span class="mut">score rows with a federated model without showing them to anyone</span></header>
+  return pageHtml("2PM encrypted inference", STYLE, `<header><h1>2PM encrypted inference</h1><span class="mut">score rows with a federated model without showing them to anyone</span></header>
 <p id="privacy"><strong>Your rows and your secret key never leave this page.</strong> The page makes a CKKS key pair here (SEAL compiled to
 WebAssembly), encrypts the rows, and sends the coordinator only ciphertexts and public evaluation keys. The coordinator computes on the
 ciphertexts without being able to read them; the page decrypts the scores and deletes the secret key.</p>
@@ -81,7 +67,5 @@ ciphertexts without being able to read them; the page decrypts the scores and de
 </div><div>
 <section><h2>Progress</h2><div id="q-status" class="mono"></div></section>
 <section><h2>Predictions</h2><table id="results"><thead><tr><th>row</th><th>label</th><th>probabilities</th><th>scores</th></tr></thead><tbody></tbody></table></section>
-</div></main>
-<script>${QUERIER_PAGE_SCRIPT}</script>
-</body></html>`;
+</div></main>`, QUERIER_PAGE_SCRIPT);
 }

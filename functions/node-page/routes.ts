@@ -9,8 +9,8 @@
  * this origin only. GET /querier/seal.wasm: node-seal's WebAssembly for it.
  * Mounted by functions/index.ts with `.route("/", nodePageRoutes)`.
  */
-import { Hono, type Context } from "hono";
-import { toBase64Url } from "../../protocol/encoding.ts";
+import { Hono } from "hono";
+import { hardening, pageCsp, scriptHash, servePage } from "../pages.ts";
 import { NODE_LEARNING_SCRIPT, NODE_PAGE_SCRIPT, QUERIER_PAGE_SCRIPT } from "./bundle.ts";
 import { nodePageHtml, querierPageHtml } from "./page.ts";
 import { SEAL_WASM_BASE64 } from "./seal-wasm.ts";
@@ -19,45 +19,16 @@ let cached: { html: string; csp: string } | undefined;
 let cachedQuerier: { html: string; csp: string } | undefined;
 let wasm: Uint8Array<ArrayBuffer> | undefined;
 
-async function hashSource(code: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(code)));
-  const b64 = toBase64Url(digest).replace(/-/g, "+").replace(/_/g, "/");
-  return `'sha256-${b64}${"=".repeat((4 - (b64.length % 4)) % 4)}'`;
-}
-
 /** The page and its CSP (computed once per isolate). */
 export async function nodePage(): Promise<{ html: string; csp: string }> {
-  if (!cached) {
-    cached = {
-      html: nodePageHtml(),
-      csp: `default-src 'none'; script-src ${await hashSource(NODE_PAGE_SCRIPT)} ${await hashSource(NODE_LEARNING_SCRIPT)}; style-src 'unsafe-inline'; connect-src 'self' https: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
-    };
-  }
+  cached ??= { html: nodePageHtml(), csp: pageCsp(`${await scriptHash(NODE_PAGE_SCRIPT)} ${await scriptHash(NODE_LEARNING_SCRIPT)}`, "'self' https: wss:") };
   return cached;
 }
 
 /** The querier page and its CSP (computed once per isolate). */
 export async function querierPage(): Promise<{ html: string; csp: string }> {
-  cachedQuerier ??= {
-    html: querierPageHtml(),
-    csp: `default-src 'none'; script-src ${await hashSource(QUERIER_PAGE_SCRIPT)} 'wasm-unsafe-eval'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
-  };
+  cachedQuerier ??= { html: querierPageHtml(), csp: pageCsp(`${await scriptHash(QUERIER_PAGE_SCRIPT)} 'wasm-unsafe-eval'`, "'self'") };
   return cachedQuerier;
-}
-
-function hardening(c: Context): void {
-  c.header("x-content-type-options", "nosniff");
-  c.header("referrer-policy", "no-referrer");
-  c.header("cross-origin-opener-policy", "same-origin");
-}
-
-/** A page with its own content security policy, never cached. */
-async function servePage(c: Context, load: () => Promise<{ html: string; csp: string }>): Promise<Response> {
-  const p = await load();
-  hardening(c);
-  c.header("content-security-policy", p.csp);
-  c.header("cache-control", "no-store");
-  return c.html(p.html);
 }
 
 export const nodePageRoutes = new Hono()

@@ -5,7 +5,7 @@ import { JobListQuery, JobSpec, type JobSummary } from "../../protocol/api/schem
 import { jobObjectName } from "../../protocol/names.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { requireToken } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, zodIssues } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
 import { jsonLimit } from "../limits.ts";
 import { jsonBody, queryParams } from "../validate.ts";
@@ -13,7 +13,7 @@ import { validateSpec } from "../../protocol/jobs/registry.ts";
 import { SpecLimitError } from "../../protocol/jobs/limits.ts";
 import { SignedJobSpec, verifySpecSignature } from "../../protocol/jobs/signed-spec.ts";
 import { objectHash } from "../../protocol/log/index.ts";
-import { z } from "zod";
+import { z, ZodError } from "zod";
 
 /** `POST /v1/jobs` body: a submitter-signed spec, or (accepted, but declined by nodes with a policy) a bare spec. */
 const JobSubmission = z.unknown().transform((v, ctx): SignedJobSpec | JobSpec => {
@@ -27,13 +27,9 @@ const JobSubmission = z.unknown().transform((v, ctx): SignedJobSpec | JobSpec =>
 });
 
 /** A one-line description of a task validation error (zod issues flattened to path: message). */
-function taskProblem(e: Error): string {
-  const issues = (e as { issues?: unknown }).issues;
-  if (e.name === "ZodError" && Array.isArray(issues) && issues.length) {
-    return (issues as Array<{ path?: PropertyKey[]; message?: string }>).slice(0, 5)
-      .map((i) => `task.${Array.isArray(i.path) ? i.path.map(String).join(".") : "?"}: ${String(i.message ?? "invalid")}`).join("; ");
-  }
-  return e.message.slice(0, 500);
+function taskProblem(e: unknown): string {
+  if (e instanceof ZodError) return zodIssues(e).slice(0, 5).map((i) => `task.${i.path}: ${i.message}`).join("; ");
+  return e instanceof Error ? e.message.slice(0, 500) : "task is invalid";
 }
 
 /** The JobDO stub of an existing job; 404 when the catalogue does not know the id. */
@@ -71,7 +67,7 @@ export const jobRoutes = new Hono<AppEnv>()
       validateSpec(spec);
     } catch (e) {
       if (e instanceof SpecLimitError) throw new ApiError(413, e.code, `spec exceeds ${e.limit}: ${e.message}`);
-      throw new ApiError(400, "invalid-task", e instanceof Error ? taskProblem(e) : "task is invalid");
+      throw new ApiError(400, "invalid-task", taskProblem(e));
     }
     const id = toBase64Url(cryptoRng.bytes(16));
     const r = await jobStubUnchecked(c.env, id).create(id, spec, signed?.submitter ?? null);

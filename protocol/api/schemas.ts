@@ -8,7 +8,26 @@ import { concatBytes, utf8 } from "../encoding.ts";
 
 export const API_VERSION = 1;
 
-const b64url = (bytes?: number) =>
+/** A zod error's first issue as "path: message" ("(root)" for the whole value): the one-line form every caller prints. */
+export function firstIssue(e: z.ZodError): string {
+  const i = e.issues[0];
+  return i ? `${i.path.map(String).join(".") || "(root)"}: ${i.message}` : "invalid";
+}
+
+/**
+ * Parses `text` as JSON, then with `schema` (the files and fields people write: node.json, a
+ * policy, a key file). Throws TypeError `<what> is not valid JSON` or `<what> field <path>: <message>`.
+ */
+export function parseJsonText<S extends z.ZodType>(schema: S, text: string, what: string): z.output<S> {
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { throw new TypeError(`${what} is not valid JSON`); }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new TypeError(`${what} field ${firstIssue(r.error)}`);
+  return r.data;
+}
+
+/** Unpadded base64url text, of exactly `bytes` bytes when given (keys, signatures, hashes everywhere in 2PM). */
+export const b64url = (bytes?: number) =>
   z.string().regex(/^[A-Za-z0-9_-]*$/, "must be base64url").refine((s) => bytes === undefined || Math.floor((s.length * 3) / 4) === bytes, {
     message: `must encode ${bytes} bytes`,
   });

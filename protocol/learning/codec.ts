@@ -10,37 +10,59 @@ import { sha256 } from "@noble/hashes/sha2.js";
 const MAGIC = [0x32, 0x50, 0x4d, 0x57]; // "2PMW"
 const HEADER = 4 + 1 + 4 + 4;
 
-/** Encodes round + weights. Throws RangeError on a bad round or a non-finite weight. */
-export function encodeGlobalModel(round: number, weights: ArrayLike<number>): Uint8Array {
-  if (!Number.isInteger(round) || round < 0 || round > 0xffffffff) throw new RangeError(`encodeGlobalModel: bad round ${round}`);
-  const out = new Uint8Array(HEADER + 8 * weights.length);
+/**
+ * magic ‖ version u8 (1) ‖ round u32 LE ‖ count u32 LE ‖ the vectors (each `count` float64 LE),
+ * the frame of both encodings below. Throws RangeError (prefixed `fn`) on a bad round, vectors
+ * of different lengths or a non-finite entry (`what` names it).
+ */
+function encodeFrame(fn: string, what: string, magic: readonly number[], round: number, vectors: ReadonlyArray<ArrayLike<number>>): Uint8Array {
+  if (!Number.isInteger(round) || round < 0 || round > 0xffffffff) throw new RangeError(`${fn}: bad round ${round}`);
+  const n = vectors[0]!.length;
+  if (vectors.some((v) => v.length !== n)) throw new RangeError(`${fn}: m has ${n} entries, v ${vectors[1]!.length}`);
+  const out = new Uint8Array(HEADER + 8 * n * vectors.length);
   const dv = new DataView(out.buffer);
-  out.set(MAGIC, 0);
+  out.set(magic, 0);
   out[4] = 1;
   dv.setUint32(5, round, true);
-  dv.setUint32(9, weights.length, true);
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
-    if (!Number.isFinite(w)) throw new RangeError(`encodeGlobalModel: non-finite weight at ${i}`);
-    dv.setFloat64(HEADER + 8 * i, w, true);
-  }
+  dv.setUint32(9, n, true);
+  vectors.forEach((v, k) => {
+    for (let i = 0; i < n; i++) {
+      const w = v[i]!;
+      if (!Number.isFinite(w)) throw new RangeError(`${fn}: non-finite ${what} at ${i}`);
+      dv.setFloat64(HEADER + 8 * (k * n + i), w, true);
+    }
+  });
   return out;
+}
+
+/** Decodes {@link encodeFrame}'s bytes holding `k` vectors. Throws RangeError (prefixed `fn`) on a bad magic (`notA`), version, length or a non-finite entry. */
+function decodeFrame(fn: string, what: string, notA: string, magic: readonly number[], k: number, bytes: Uint8Array): { round: number; vectors: Float64Array[] } {
+  if (bytes.length < HEADER || magic.some((b, i) => bytes[i] !== b)) throw new RangeError(`${fn}: not ${notA}`);
+  if (bytes[4] !== 1) throw new RangeError(`${fn}: unsupported version ${bytes[4]}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const round = dv.getUint32(5, true);
+  const n = dv.getUint32(9, true);
+  if (bytes.length !== HEADER + 8 * k * n) throw new RangeError(`${fn}: length ${bytes.length} ≠ ${HEADER + 8 * k * n}`);
+  const vectors = Array.from({ length: k }, (_, j) => {
+    const v = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      v[i] = dv.getFloat64(HEADER + 8 * (j * n + i), true);
+      if (!Number.isFinite(v[i]!)) throw new RangeError(`${fn}: non-finite ${what} at ${i}`);
+    }
+    return v;
+  });
+  return { round, vectors };
+}
+
+/** Encodes round + weights. Throws RangeError on a bad round or a non-finite weight. */
+export function encodeGlobalModel(round: number, weights: ArrayLike<number>): Uint8Array {
+  return encodeFrame("encodeGlobalModel", "weight", MAGIC, round, [weights]);
 }
 
 /** Decodes {@link encodeGlobalModel}'s bytes. Throws RangeError on a bad magic, version or length. */
 export function decodeGlobalModel(bytes: Uint8Array): { round: number; weights: Float64Array } {
-  if (bytes.length < HEADER || MAGIC.some((b, i) => bytes[i] !== b)) throw new RangeError("decodeGlobalModel: not a 2PMW model");
-  if (bytes[4] !== 1) throw new RangeError(`decodeGlobalModel: unsupported version ${bytes[4]}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const round = dv.getUint32(5, true);
-  const n = dv.getUint32(9, true);
-  if (bytes.length !== HEADER + 8 * n) throw new RangeError(`decodeGlobalModel: length ${bytes.length} ≠ ${HEADER + 8 * n}`);
-  const weights = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    weights[i] = dv.getFloat64(HEADER + 8 * i, true);
-    if (!Number.isFinite(weights[i]!)) throw new RangeError(`decodeGlobalModel: non-finite weight at ${i}`);
-  }
-  return { round, weights };
+  const { round, vectors } = decodeFrame("decodeGlobalModel", "weight", "a 2PMW model", MAGIC, 1, bytes);
+  return { round, weights: vectors[0]! };
 }
 
 /** SHA-256(bytes): the model hash recorded in the transparency log (hex of this). */
@@ -58,38 +80,11 @@ const MOMENTS_MAGIC = [0x32, 0x50, 0x4d, 0x53]; // "2PMS"
  * Throws RangeError on a bad round, vectors of different lengths or a non-finite entry.
  */
 export function encodeServerMoments(round: number, m: ArrayLike<number>, v: ArrayLike<number>): Uint8Array {
-  if (!Number.isInteger(round) || round < 0 || round > 0xffffffff) throw new RangeError(`encodeServerMoments: bad round ${round}`);
-  if (m.length !== v.length) throw new RangeError(`encodeServerMoments: m has ${m.length} entries, v ${v.length}`);
-  const n = m.length;
-  const out = new Uint8Array(HEADER + 16 * n);
-  const dv = new DataView(out.buffer);
-  out.set(MOMENTS_MAGIC, 0);
-  out[4] = 1;
-  dv.setUint32(5, round, true);
-  dv.setUint32(9, n, true);
-  for (let i = 0; i < n; i++) {
-    const a = m[i]!, b = v[i]!;
-    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new RangeError(`encodeServerMoments: non-finite moment at ${i}`);
-    dv.setFloat64(HEADER + 8 * i, a, true);
-    dv.setFloat64(HEADER + 8 * (n + i), b, true);
-  }
-  return out;
+  return encodeFrame("encodeServerMoments", "moment", MOMENTS_MAGIC, round, [m, v]);
 }
 
 /** Decodes {@link encodeServerMoments}'s bytes. Throws RangeError on a bad magic, version, length or a non-finite entry. */
 export function decodeServerMoments(bytes: Uint8Array): { round: number; m: Float64Array; v: Float64Array } {
-  if (bytes.length < HEADER || MOMENTS_MAGIC.some((b, i) => bytes[i] !== b)) throw new RangeError("decodeServerMoments: not 2PMS server moments");
-  if (bytes[4] !== 1) throw new RangeError(`decodeServerMoments: unsupported version ${bytes[4]}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const round = dv.getUint32(5, true);
-  const n = dv.getUint32(9, true);
-  if (bytes.length !== HEADER + 16 * n) throw new RangeError(`decodeServerMoments: length ${bytes.length} ≠ ${HEADER + 16 * n}`);
-  const m = new Float64Array(n);
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    m[i] = dv.getFloat64(HEADER + 8 * i, true);
-    v[i] = dv.getFloat64(HEADER + 8 * (n + i), true);
-    if (!Number.isFinite(m[i]!) || !Number.isFinite(v[i]!)) throw new RangeError(`decodeServerMoments: non-finite moment at ${i}`);
-  }
-  return { round, m, v };
+  const { round, vectors: [m, v] } = decodeFrame("decodeServerMoments", "moment", "2PMS server moments", MOMENTS_MAGIC, 2, bytes);
+  return { round, m: m!, v: v! };
 }

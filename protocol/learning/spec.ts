@@ -30,26 +30,22 @@ export const Architecture = z.discriminatedUnion("kind", [
 ]);
 export type Architecture = z.infer<typeof Architecture>;
 
+/** The server optimiser parameters of FedAdam and FedYogi. */
+const ADAPTIVE = {
+  eta: z.number().positive(),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.99),
+  tau: z.number().positive().default(1e-3),
+};
+
 /** Federated strategy. Server-side parameters follow Reddi et al., "Adaptive Federated Optimization", ICLR 2021. */
 export const Strategy = z.discriminatedUnion("kind", [
   /** McMahan et al. 2017; `serverLearningRate` 1 is plain model averaging. */
   z.strictObject({ kind: z.literal("fedavg"), serverLearningRate: z.number().positive().default(1) }),
   /** Li et al. 2020: local objective + μ/2‖w − w_global‖²; server as FedAvg. */
   z.strictObject({ kind: z.literal("fedprox"), mu: z.number().nonnegative(), serverLearningRate: z.number().positive().default(1) }),
-  z.strictObject({
-    kind: z.literal("fedadam"),
-    eta: z.number().positive(),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.99),
-    tau: z.number().positive().default(1e-3),
-  }),
-  z.strictObject({
-    kind: z.literal("fedyogi"),
-    eta: z.number().positive(),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.99),
-    tau: z.number().positive().default(1e-3),
-  }),
+  z.strictObject({ kind: z.literal("fedadam"), ...ADAPTIVE }),
+  z.strictObject({ kind: z.literal("fedyogi"), ...ADAPTIVE }),
 ]);
 export type Strategy = z.infer<typeof Strategy>;
 

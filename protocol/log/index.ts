@@ -7,8 +7,11 @@
  *   signature_i = Ed25519(coordinatorKey, hash_i bytes)
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from "../encoding.ts";
+import { canonicalJson, concatBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from "../encoding.ts";
+
 import { sign, verify } from "../crypto/identity.ts";
+
+export { canonicalJson };
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -36,29 +39,6 @@ export interface LogEntry {
   signature: string;
 }
 
-/**
- * Deterministic JSON: object keys sorted, no whitespace, `undefined` members dropped.
- * Throws TypeError on non-finite numbers, bigints and functions.
- */
-export function canonicalJson(v: unknown): string {
-  if (v === null) return "null";
-  switch (typeof v) {
-    case "number":
-      if (!Number.isFinite(v)) throw new TypeError("canonicalJson: non-finite number");
-      return JSON.stringify(v);
-    case "string":
-    case "boolean":
-      return JSON.stringify(v);
-    case "object": {
-      if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : canonicalJson(x))).join(",")}]`;
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-    }
-    default:
-      throw new TypeError(`canonicalJson: unsupported ${typeof v}`);
-  }
-}
 
 /** Hex SHA-256 of the canonical JSON of `v` (used for manifests and specs). */
 export function objectHash(v: unknown): string {

@@ -4,8 +4,8 @@
  */
 import type { GroupResult, StatsResult } from "./engine.ts";
 
-/** Integers as they are, other numbers with `digits` decimals; null/undefined as "—". */
-function num(v: number | null | undefined, digits = 4): string {
+/** Integers as they are, other numbers with `digits` decimals; null/undefined as "—". Pure (the CLI and the dashboard print numbers so). */
+export function num(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined) return "—";
   return Number.isInteger(v) ? String(v) : v.toFixed(digits);
 }

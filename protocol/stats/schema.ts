@@ -4,6 +4,7 @@
  * the coordinator's eligibility check. Pure: no I/O.
  */
 import { z } from "zod";
+import { canonicalJson } from "../encoding.ts";
 
 const name = z
   .string()
@@ -105,13 +106,4 @@ export function columnIndex(schema: DatasetSchema, column: string): number {
  */
 export function canonicalSchemaJson(schema: DatasetSchema): string {
   return canonicalJson(schema);
-}
-
-/** JSON with object keys sorted recursively and no whitespace. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
 }

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseData, formatFromPath } from "../../client/data/parse.ts";
 import { formatCsv, splitIndices } from "../../examples/split.ts";
-import { parseDatasetSchema, type DatasetSchema, type Row } from "../../protocol/stats/schema.ts";
+import type { DatasetSchema, Row } from "../../protocol/stats/schema.ts";
+import { parseSchemaText } from "../../client/data/source.ts";
 import { ApiClient } from "../../client/api/client.ts";
 import { encodeKeyFile } from "../../client/cli/keyfile.ts";
 import { startCoordinator, type LocalCoordinator } from "./coordinator.ts";
@@ -151,7 +152,7 @@ export interface Cluster {
 
 /** Reads a schema file and its data file, and deals the rows into `k` slices. */
 export function sliceDataset(d: ClusterDataset, k: number, seed: string): { schema: DatasetSchema; slices: Row[][]; all: Row[] } {
-  const schema = parseDatasetSchema(JSON.parse(readFileSync(d.schemaFile, "utf8")), d.schemaFile);
+  const schema = parseSchemaText(readFileSync(d.schemaFile, "utf8"), d.schemaFile);
   const all = d.rows ?? parseData(readFileSync(d.dataFile, "utf8"), schema, formatFromPath(d.dataFile), { file: d.dataFile });
   const slices = splitIndices(all, schema, { k, seed, ...(d.splitBy ? { by: d.splitBy } : {}) })
     .map((idx) => idx.slice(0, d.maxRowsPerNode ?? idx.length).map((i) => all[i]!));

@@ -41,8 +41,7 @@ const models = new Map<string, LocalModel>();
 async function fetchModel(client: NodeClient, jobId: string, round: number): Promise<Uint8Array> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = await client.get(`/v1/jobs/${encodeURIComponent(jobId)}/models/${round}`);
-      return new Uint8Array(await r.arrayBuffer());
+      return await client.modelBytes(jobId, round);
     } catch (e) {
       if (!(e instanceof TypeError) || attempt >= 2) throw e;
       await new Promise((resolve) => setTimeout(resolve, 500 * 3 ** attempt));

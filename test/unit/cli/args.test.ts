@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { joinDashValues, parse } from "../../../client/cli/args.ts";
+import { intOption, joinDashValues, parse } from "../../../client/cli/args.ts";
 import { UsageError } from "../../../client/cli/errors.ts";
 
 const options = {
@@ -34,5 +34,24 @@ describe("CLI argument parsing", () => {
     expect(parse(["--dir", id], options).values.dir).toBe(id); // an option's value stays its value
     expect(() => parse([id], options, false)).toThrow(UsageError); // no positionals allowed: still refused
     expect(() => parse(["-zzz"], options)).toThrow(UsageError); // not id-shaped: still an unknown option
+  });
+});
+
+describe("intOption", () => {
+  it("returns an integer in range, undefined when absent, and refuses anything else naming the option", () => {
+    expect(intOption("20", "limit", 1, 100)).toBe(20);
+    expect(intOption(undefined, "limit", 1, 100)).toBeUndefined();
+    for (const bad of ["0", "101", "2.5", "x", ""]) expect(() => intOption(bad, "limit", 1, 100)).toThrow(new UsageError(`--limit must be an integer in [1, 100], got ${JSON.stringify(bad)}`));
+    expect(() => intOption("-1", "round", 0, undefined, "a model number")).toThrow(/^--round must be a model number, got "-1"$/);
+  });
+});
+
+describe("usageError", () => {
+  it("is the command's usage line from the help table, as a UsageError (exit 2)", async () => {
+    const { HELP, usageError } = await import("../../../client/cli/help.ts");
+    const e = usageError("job watch");
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe(`usage: 2pm job watch ${HELP["job watch"]!.usage}`);
   });
 });

@@ -31,7 +31,7 @@ function round(r: number, mode: string, extraLog: LogEntry[] = []) {
   const modelHash = toHex(globalModelHash(bytes));
   const manifest = { task, mode, committee: [{}, {}, {}], field: "m61", round: r, jobId: "job", modelHash } as unknown as RoundManifest;
   const log = [...extraLog, { body: { kind: "model", round: r, modelHash, bytes: bytes.length } } as unknown as LogEntry];
-  const client = { get: async () => new Response(new Uint8Array(bytes)) } as unknown as NodeClient;
+  const client = { modelBytes: async () => new Uint8Array(bytes) } as unknown as NodeClient;
   return [manifest, dataset, m61, client, log, 0] as const;
 }
 

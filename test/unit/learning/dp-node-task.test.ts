@@ -39,7 +39,7 @@ function roundInputs(round: number, weights: Float64Array, extraLog: LogEntry[] 
   const modelHash = toHex(globalModelHash(bytes));
   const manifest = { task, mode: "validated", committee, field: "m61", round, jobId: "job", modelHash } as unknown as RoundManifest;
   const log = [...extraLog, { body: { kind: "model", round, modelHash, bytes: bytes.length } } as unknown as LogEntry];
-  const client = { get: async () => new Response(new Uint8Array(bytes)) } as unknown as NodeClient;
+  const client = { modelBytes: async () => new Uint8Array(bytes) } as unknown as NodeClient;
   return { manifest, log, client };
 }
 
