@@ -86,3 +86,39 @@ export function verifyConsortium(raw: unknown, pinnedAdminKey: string): Membersh
     has: (nodeId, key) => byId.get(nodeId) === key,
   };
 }
+
+/**
+ * Where a node remembers, per admin key, the issue time of the newest list it has accepted:
+ * any durable async key-value store (IndexedDB in the browser, a file beside node.json for a
+ * node process). `put` must be durable when it resolves.
+ */
+export interface AcceptedListStore {
+  get<T>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+}
+
+/** The store key of the newest accepted list's issue time for `adminKey`. */
+export function consortiumRecord(adminKey: string): string {
+  return `consortium:${adminKey}`;
+}
+
+/**
+ * Verifies the list in `text` (from the file `fileName`) against the pinned `adminKey`, with
+ * rollback protection: a list issued before the newest one this node already accepted from
+ * that admin is refused (it could restore members removed since), and a newer one is
+ * remembered before it is returned. Throws ConsortiumError when the text is not JSON, does not
+ * verify (shape, admin key, signature) or is older than the remembered list; a store failure
+ * propagates.
+ */
+export async function acceptConsortium(store: AcceptedListStore, text: string, fileName: string, adminKey: string): Promise<Membership> {
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { throw new ConsortiumError(`${fileName} is not valid JSON`); }
+  const m = verifyConsortium(raw, adminKey);
+  const rec = consortiumRecord(adminKey);
+  const seen = await store.get<{ issuedAt: number }>(rec);
+  if (seen && m.issuedAt < seen.issuedAt) {
+    throw new ConsortiumError(`${fileName} was issued ${new Date(m.issuedAt).toISOString()}, before the list this node already accepted (${new Date(seen.issuedAt).toISOString()}); refusing the older list`);
+  }
+  if (!seen || m.issuedAt > seen.issuedAt) await store.put(rec, { issuedAt: m.issuedAt });
+  return m;
+}

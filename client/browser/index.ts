@@ -18,5 +18,5 @@ export { openKv, IdbError, type KvStore } from "./idb.ts";
 export { IdbKeyStore, KeyStoreError, webCryptoEd25519 } from "./idb-key-store.ts";
 export { idbLedgerStore } from "./idb-ledger-store.ts";
 export { browserHost, CoordinatorKeyError } from "./host.ts";
-export { loadMembership } from "./consortium.ts";
+export { acceptConsortium } from "../../protocol/consortium.ts";
 export { describeEvent, foldProgress, type RoundProgress } from "./progress.ts";

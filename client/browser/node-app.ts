@@ -19,8 +19,7 @@ import { toBase64Url } from "../../protocol/encoding.ts";
 import { parseJsonText } from "../../protocol/api/schemas.ts";
 import type { DatasetSchema } from "../../protocol/stats/schema.ts";
 import type { LoadedDataset } from "../data/source.ts";
-import type { Membership } from "../../protocol/consortium.ts";
-import { loadMembership } from "./consortium.ts";
+import { acceptConsortium, type Membership } from "../../protocol/consortium.ts";
 import { checkDataText, parseSchemaText } from "./dataset.ts";
 import { $, h } from "./dom.ts";
 import { browserHost } from "./host.ts";
@@ -208,7 +207,7 @@ async function onStart(): Promise<void> {
     const f = $<HTMLInputElement>("#consortium-file").files?.[0];
     try {
       if (!f) throw new TypeError(`the policy requires a consortium list: open the signed list file (${policy.consortium.list})`);
-      membership = await loadMembership(state.kv, await f.text(), f.name, policy.consortium.adminKey);
+      membership = await acceptConsortium(state.kv, await f.text(), f.name, policy.consortium.adminKey);
       text("#consortium-status", `consortium "${membership.name}": ${membership.size} members, issued ${new Date(membership.issuedAt).toISOString()}, signature verified`, "ok");
     } catch (e) {
       showError("#start-error", e);

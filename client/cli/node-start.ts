@@ -19,7 +19,7 @@ import type { NodeClient } from "../agent/node-client.ts";
 import { parse } from "./args.ts";
 import { Ledger, type LedgerStore } from "../agent/ledger.ts";
 import type { NodePolicy } from "../agent/policy.ts";
-import { verifyConsortium, type Membership } from "../../protocol/consortium.ts";
+import { acceptConsortium, ConsortiumError, type AcceptedListStore, type Membership } from "../../protocol/consortium.ts";
 import { CliError } from "./errors.ts";
 import { jsonOption } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -34,32 +34,74 @@ async function testFaultHooks(v: string): Promise<AgentHooks> {
   }
 }
 
+/** Writes `text` to `file` atomically (temp file + rename), mode 0600. */
+async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text, { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
 /** A ledger file written atomically (temp file + rename), mode 0600. */
 export function fileLedgerStore(file: string): LedgerStore {
   return {
     load: () => fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => { if (e.code === "ENOENT") return null; throw e; }),
-    save: async (text) => {
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, text, { mode: 0o600 });
-      await fs.rename(tmp, file);
+    save: (text) => writeFileAtomic(file, text),
+  };
+}
+
+/**
+ * The node's memory of accepted consortium lists (protocol/consortium.ts AcceptedListStore):
+ * one JSON object in `file`, written atomically. Throws CliError when the file exists but is
+ * not a JSON object (the node then refuses to start rather than forget what it accepted).
+ */
+export function fileAcceptedListStore(file: string): AcceptedListStore {
+  const read = async (): Promise<Record<string, unknown>> => {
+    let text: string;
+    try { text = await fs.readFile(file, "utf8"); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+      throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+    }
+    let v: unknown;
+    try { v = JSON.parse(text); } catch { v = null; }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CliError(`${file} is damaged (not a JSON object); it records the newest consortium list this node accepted — restore it, or remove it only if you trust the list you are starting with`);
+    return v as Record<string, unknown>;
+  };
+  return {
+    get: async <T>(key: string): Promise<T | undefined> => {
+      const all = await read();
+      return Object.hasOwn(all, key) ? (all[key] as T) : undefined;
+    },
+    put: async (key, value) => {
+      const all = await read();
+      all[key] = value;
+      await writeFileAtomic(file, JSON.stringify(all, null, 2) + "\n");
     },
   };
 }
 
-/** Loads and verifies the consortium list the policy names (relative to the config directory). Throws CliError. */
-async function loadMembership(policy: NodePolicy, base: string): Promise<Membership | undefined> {
+/** Where a node directory remembers the newest consortium list it accepted per admin key. */
+export const ACCEPTED_LISTS_FILE = "consortium-accepted.json";
+
+/**
+ * Loads and verifies the consortium list the policy names (relative to the config directory
+ * `base`), refusing a list older than the newest one this node accepted before from the same
+ * admin (remembered in `base`/{@link ACCEPTED_LISTS_FILE}), as the browser node does.
+ * Throws CliError for an unreadable, unverifiable or rolled-back list.
+ */
+export async function loadMembership(policy: NodePolicy, base: string): Promise<Membership | undefined> {
   if (!policy.consortium) return undefined;
   const file = path.resolve(base, policy.consortium.list);
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await fs.readFile(file, "utf8"));
+    text = await fs.readFile(file, "utf8");
   } catch (e) {
     throw new CliError(`cannot read consortium list ${file}: ${(e as Error).message}`);
   }
   try {
-    return verifyConsortium(raw, policy.consortium.adminKey);
+    return await acceptConsortium(fileAcceptedListStore(path.join(base, ACCEPTED_LISTS_FILE)), text, file, policy.consortium.adminKey);
   } catch (e) {
-    throw new CliError(`${file}: ${(e as Error).message}`);
+    if (e instanceof ConsortiumError) throw new CliError(`${file}: ${e.message}`);
+    throw e;
   }
 }
 

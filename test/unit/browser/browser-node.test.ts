@@ -25,8 +25,7 @@ import { nodePage } from "../../../functions/node-page/routes.ts";
 import { NODE_LEARNING_SCRIPT, NODE_PAGE_SCRIPT, QUERIER_PAGE_SCRIPT } from "../../../functions/node-page/bundle.ts";
 import { nodePageRoutes, querierPage } from "../../../functions/node-page/routes.ts";
 import { parseFeatureRows } from "../../../client/browser/feature-rows.ts";
-import { consortiumRecord, loadMembership } from "../../../client/browser/consortium.ts";
-import { signConsortium } from "../../../protocol/consortium.ts";
+import { acceptConsortium as loadMembership, consortiumRecord, signConsortium } from "../../../protocol/consortium.ts";
 import { nodeIdFromPublicKey } from "../../../protocol/crypto/identity.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
