@@ -111,7 +111,7 @@ export const HELP: Record<string, CommandHelp> = {
     examples: ["2pm model download $JOB --out model", "2pm model download $JOB --round 5 --out final-model"],
   },
   infer: {
-    usage: "--model <job-id> --input <rows.csv> --schema <schema.json> [--local] [--json]",
+    usage: "--model <job-id> --input <rows.csv> --schema <schema.json> [--local] [--threads <1..16>] [--json]",
     summary: "score rows under CKKS encryption: only this process sees rows and predictions",
     examples: ["2pm infer --model $JOB --input new-patients.csv --schema schema.json"],
   },

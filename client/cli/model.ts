@@ -9,6 +9,7 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import os from "node:os";
 import type { JobSpec } from "../../protocol/api/schemas.ts";
 import { parseLearningTask, type LearningResult } from "../../protocol/jobs/learning.ts";
 import { decodeGlobalModel } from "../../protocol/learning/codec.ts";
@@ -89,8 +90,9 @@ export async function featureRows(file: string, schemaFile: string, pre: NonNull
 }
 
 async function infer(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...operatorOptions, model: { type: "string" }, input: { type: "string" }, schema: { type: "string" }, local: { type: "boolean", default: false }, ...jsonOption }, false);
+  const { values } = parse(args, { ...operatorOptions, model: { type: "string" }, input: { type: "string" }, schema: { type: "string" }, local: { type: "boolean", default: false }, threads: { type: "string" }, ...jsonOption }, false);
   const jobId = required(values.model, "model");
+  const threads = intOption(values.threads, "threads", 1, 16);
   const op = operatorFrom(values);
   const m = await fetchTrainedModel(op, jobId);
   const { job, standardization } = parseLearningTask(m.spec.task);
@@ -98,7 +100,7 @@ async function infer(args: string[]): Promise<number> {
   if (!pre) throw new CliError("the model has no declared preprocessing; cannot encode input rows");
   const schemaFile = required(values.schema, "schema");
   const { x, y } = await featureRows(required(values.input, "input"), schemaFile, pre, standardization?.mean);
-  const r = await encryptedPredict(op, jobId, m.dense, x, values.local === true);
+  const r = await encryptedPredict(op, jobId, m.dense, x, values.local === true, threads ?? defaultThreads(x.length));
   const agree = x.filter((row, i) => plainLabel(m.dense, row) === r.labels[i]).length;
   if (values.json) console.log(JSON.stringify({ labels: r.labels, probabilities: r.probabilities.map((p) => Array.from(p)), agreeWithPlaintext: agree / x.length }));
   else {
@@ -106,6 +108,15 @@ async function infer(args: string[]): Promise<number> {
     console.log(`${x.length} rows scored encrypted (${values.local ? "in-process" : "by the coordinator"}); ${agree}/${x.length} labels equal plaintext inference`);
   }
   return 0;
+}
+
+/**
+ * Encryption threads when --threads is not given: one per core up to 4 once the rows fill
+ * more than one ciphertext batch (4096 rows at N = 8192), else 1 (a thread's start-up —
+ * loading SEAL — costs more than it saves on a small input).
+ */
+function defaultThreads(rows: number): number {
+  return rows > 4096 ? Math.max(1, Math.min(4, os.availableParallelism())) : 1;
 }
 
 /** Plaintext reference label of one raw row. */
@@ -127,17 +138,17 @@ function apiTokenOf(op: ApiClient): string {
 /**
  * Scores rows under CKKS: `local` evaluates in-process; otherwise the model package is put
  * on the coordinator and the Worker evaluates ciphertexts — package upload, key upload and
- * inference all with the operator's API token (--token / TWOPM_API_TOKEN). Returns the
- * decrypted result.
+ * inference all with the operator's API token (--token / TWOPM_API_TOKEN); `threads` > 1
+ * encrypts batches in that many threads. Returns the decrypted result.
  */
-export async function encryptedPredict(op: ApiClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean) {
+export async function encryptedPredict(op: ApiClient, jobId: string, dense: DenseModel, rows: number[][], local: boolean, threads = 1) {
   const { buildPackage } = await import("../fhe/package.ts");
   const { inferRows } = await import("../fhe/client.ts");
   const modelId = jobId.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]/, "m");
   const pkg = await buildPackage(dense, { modelId });
-  if (local) return inferRows({ modelId, rows, local: pkg });
+  if (local) return inferRows({ modelId, rows, local: pkg, threads });
   await op.putFhePackage(modelId, pkg);
-  return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash, token: apiTokenOf(op) });
+  return inferRows({ baseUrl: `${op.baseUrl}/v1/models`, modelId, rows, expectHash: pkg.hash, token: apiTokenOf(op), threads });
 }
 
 export const modelCommands = { "model download": download, infer };
