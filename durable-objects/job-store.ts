@@ -11,7 +11,7 @@ import type { Candidate } from "./core/selection.ts";
 import type { JobStore } from "./core/store.ts";
 import type { StoredModel } from "./core/job-types.ts";
 import { mergeLiveness } from "./core/registry.ts";
-import { readLiveness } from "./registry-shard-do.ts";
+import { nodeRegistry } from "./registry-shard-do.ts";
 
 /** R2 key of a job's global model for a round. */
 export function modelKey(jobId: string, round: number): string {
@@ -73,7 +73,7 @@ export class WorkersJobStore implements JobStore {
         WHERE d.schema_id = ? AND d.rows >= ?
         ORDER BY n.last_seen DESC LIMIT 10000`,
     ).bind(spec.schemaId, spec.eligibility.minRows).all<Record<string, number | string | null>>();
-    const live = await readLiveness(this.env.REGISTRY_SHARD, results.map((r) => String(r.id)));
+    const live = await nodeRegistry(this.env).liveness(results.map((r) => String(r.id)));
     const out: Candidate[] = [];
     for (const r of results) {
       const l = mergeLiveness({ lastSeen: Number(r.last_seen), online: Number(r.online) === 1, onBattery: Number(r.on_battery ?? 0) === 1 }, live.get(String(r.id)));

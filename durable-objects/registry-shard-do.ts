@@ -334,8 +334,3 @@ export class NodeRegistry {
 export function nodeRegistry(env: RegistryVars & { REGISTRY_SHARD: DurableObjectNamespace<RegistryShardDO> }, now = Date.now()): NodeRegistry {
   return new NodeRegistry(env.REGISTRY_SHARD, registryPlan(env, now));
 }
-
-/** Liveness of `nodeIds` under the default plan (no switch in progress). Kept for callers without the Worker variables; prefer {@link NodeRegistry.liveness}. */
-export function readLiveness(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>): Promise<Map<string, Liveness>> {
-  return readShards(ns, nodeIds, REGISTRY_SHARDS);
-}

@@ -16,7 +16,7 @@ import { bytesEqual, fromBase64Url, utf8 } from "../protocol/encoding.ts";
 import { bodyHash, HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv, Env, VerifiedNode } from "./env.ts";
-import { registryShard } from "../durable-objects/registry-shard-do.ts";
+import { nodeRegistry } from "../durable-objects/registry-shard-do.ts";
 
 /** Constant-time check of `Authorization: Bearer <API_TOKEN>`. Fails closed when no token is configured. */
 export function tokenMatches(env: Pick<Env, "API_TOKEN">, header: string | undefined): boolean {
@@ -99,7 +99,7 @@ export function replayError(): ApiError {
  * it was used before (nothing else happens then); a shard failure propagates (500).
  */
 export async function consumeNonce(env: Env, v: VerifiedNode): Promise<void> {
-  if ((await registryShard(env.REGISTRY_SHARD, v.nodeId).consume(v.nodeId, v.nonce)) === "replay") throw replayError();
+  if ((await nodeRegistry(env).consume(v.nodeId, v.nonce)) === "replay") throw replayError();
 }
 
 /**

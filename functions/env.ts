@@ -39,6 +39,14 @@ declare global {
       /** Seconds a node may be silent before it is no longer eligible. */
       LIVENESS_WINDOW_S?: string;
       /**
+       * Registry shard count (a power of two, default 16) and, while it switches, the previous
+       * count and the instant of the switch (ISO date or Unix ms): durable-objects/core/registry.ts
+       * registryPlan.
+       */
+      REGISTRY_SHARDS?: string;
+      REGISTRY_PREVIOUS_SHARDS?: string;
+      REGISTRY_RESHARDED_AT?: string;
+      /**
        * Round progress timeout (ms, default 8000; "0" turns it off): a committee member the
        * running round needs, silent this long (no frame, no ping) while others are heard, is
        * named in a `timeout` abort at once (durable-objects/core/round-referee.ts onAlarm).

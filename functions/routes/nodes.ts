@@ -11,7 +11,7 @@ import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
 import { Heartbeat, NodeRegistration, PageQuery, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
 import { forgetNodeKey, rememberNodeKey, replayError, requireSelfDeferred, requireToken, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
-import { readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import { nodeRegistry } from "../../durable-objects/registry-shard-do.ts";
 import type { Liveness } from "../../durable-objects/core/registry.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, Env } from "../env.ts";
@@ -31,7 +31,7 @@ async function loadNode(env: Env, id: string): Promise<NodeRecord | null> {
       env.DB.prepare("SELECT * FROM nodes WHERE id = ?").bind(id),
       env.DB.prepare("SELECT schema_id, rows, commitment FROM node_datasets WHERE node_id = ? ORDER BY schema_id").bind(id),
     ]),
-    readLiveness(env.REGISTRY_SHARD, [id]),
+    nodeRegistry(env).liveness([id]),
   ]);
   const row = (n!.results as NodeRow[])[0];
   if (!row) return null;
@@ -111,7 +111,7 @@ export const nodeRoutes = new Hono<AppEnv>()
     const v = await verifyNodeDeferred(c, identityKey);
     const members = consortiumOf(c.env);
     if (members && !members.has(id, reg.identityKey)) throw new ApiError(403, "not-a-member", `this coordinator admits only the members of consortium "${members.name}"`);
-    const shard = await registryShard(c.env.REGISTRY_SHARD, id).register(id, v.nonce);
+    const shard = await nodeRegistry(c.env).register(id, v.nonce);
     if (shard.outcome === "replay") throw replayError();
     const now = Date.now();
     const a = reg.capabilities.availability;
@@ -138,7 +138,7 @@ export const nodeRoutes = new Hono<AppEnv>()
   .post("/:id/heartbeat", jsonLimit, rawBody, requireSelfDeferred, jsonBody(Heartbeat), async (c) => {
     const hb = c.req.valid("json");
     const id = c.get("nodeId");
-    const r = await registryShard(c.env.REGISTRY_SHARD, id).heartbeat(id, c.get("verified").nonce, { load: hb.load, freeMemoryMb: hb.freeMemoryMb, onBattery: hb.onBattery, online: hb.online });
+    const r = await nodeRegistry(c.env).heartbeat(id, c.get("verified").nonce, { load: hb.load, freeMemoryMb: hb.freeMemoryMb, onBattery: hb.onBattery, online: hb.online });
     if (r.outcome === "replay") throw replayError();
     if (r.outcome === "unknown-node") {
       forgetNodeKey(id); // deregistered meanwhile (key came from this isolate's cache)
@@ -168,7 +168,7 @@ export const nodeRoutes = new Hono<AppEnv>()
       c.env.DB.prepare("DELETE FROM nodes WHERE id = ?").bind(id),
     ]);
     if (res[2]!.meta.changes === 0) throw new ApiError(404, "not-found", "no such node");
-    await registryShard(c.env.REGISTRY_SHARD, id).forget(id);
+    await nodeRegistry(c.env).forget(id);
     return c.json({ ok: true as const });
   })
   /**
@@ -183,7 +183,7 @@ export const nodeRoutes = new Hono<AppEnv>()
     const ds = ids.length
       ? (await c.env.DB.prepare(`SELECT node_id, schema_id, rows, commitment FROM node_datasets WHERE node_id IN (${ids.map(() => "?").join(",")})`).bind(...ids).all<{ node_id: string; schema_id: string; rows: number; commitment: string }>()).results
       : [];
-    const live = await readLiveness(c.env.REGISTRY_SHARD, ids);
+    const live = await nodeRegistry(c.env).liveness(ids);
     const nodes = results.map((r) => toRecord(withLiveness(r, live.get(r.id)), ds.filter((d) => d.node_id === r.id)));
     return c.json({ nodes, limit, offset });
   });

@@ -12,12 +12,12 @@ import {
   NONCE_TTL_MS, parseAnyRegistryShardName, parseRegistryShardName, REGISTRY_SHARDS, RegistryConfigError, registryPlan, registryShardName, registryShardOf,
   reshardOverlapMs, TOMBSTONE_MS, type RegistryPlan,
 } from "../../durable-objects/core/registry.ts";
-import { NodeRegistry, readLiveness, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import { NodeRegistry, nodeRegistry, registryShard } from "../../durable-objects/registry-shard-do.ts";
 import { BASE, heartbeat, jobStub, makeNode, register, registration, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
 
 const code = async (r: Response) => ((await r.json()) as { code: string }).code;
 const shardOf = (id: string) => registryShard(env.REGISTRY_SHARD, id);
-const liveness = async (id: string) => (await readLiveness(env.REGISTRY_SHARD, [id])).get(id);
+const liveness = async (id: string) => (await nodeRegistry(env).liveness([id])).get(id);
 const hex32 = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /** An rng that always yields the same bytes: every request signed with it carries the same nonce. */
