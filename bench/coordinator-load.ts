@@ -9,12 +9,16 @@
  *  - `health`: unsigned GET /v1/health for `seconds` at `concurrency`: the HTTP ceiling of this
  *    coordinator on this machine (no signature, no storage), to read the other figures against.
  *  - `relay`: `parties` registered nodes form one round's committee and each sends `msgs`
- *    sealed envelopes of `msgKiB` to the next over the RoundDO's WebSocket.
+ *    sealed envelopes of `msgKiB` to the next over the RoundDO's WebSocket, as a node's relay
+ *    session does: at most 1 MiB waiting in its socket, nothing between `pause` and `resume`,
+ *    an `ack` every 16 deliveries or 1 MiB. Sockets are a minimal RFC 6455 client over
+ *    node:net ({@link rawWebSocket}); the generator's CPU time is reported with the figures.
  *
  * Clients sign with node:crypto's native Ed25519 (the same bytes as protocol/crypto) so the
  * client side does not dominate the measurement.
  */
 import { generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from "node:crypto";
+import net from "node:net";
 import os from "node:os";
 import { nodeIdFromPublicKey } from "../protocol/crypto/identity.ts";
 import { pairKey, sealAsync } from "../protocol/crypto/envelope.ts";
@@ -34,8 +38,8 @@ export interface PhaseResult { requests: number; failures: number; retries: numb
 /** What the `registry` task reports: registrations, heartbeats, and both together. */
 export interface RegistryResult { kind: "registry"; nodes: number; concurrency: number; register: PhaseResult; heartbeat: PhaseResult; total: PhaseResult; failureSamples: string[]; loadavg: number[] }
 
-/** What the `relay` task reports. */
-export interface RelayResult { kind: "relay"; parties: number; msgs: number; msgKiB: number; mb: number; secs: number; mbps: number; msgps: number; errors: number; loadavg: number[] }
+/** What the `relay` task reports. `pauses`: `pause` frames the simulated nodes received. `genCpu`: this generator's CPU time over the timed section, in cores (1 = one core busy throughout). */
+export interface RelayResult { kind: "relay"; parties: number; msgs: number; msgKiB: number; mb: number; secs: number; mbps: number; msgps: number; errors: number; pauses: number; genCpu: number; loadavg: number[] }
 
 /** What the `health` task reports. */
 export interface HealthResult { kind: "health"; concurrency: number; phase: PhaseResult; loadavg: number[] }
@@ -182,35 +186,139 @@ async function relay(t: Extract<LoadTask, { kind: "relay" }>): Promise<RelayResu
   let bytesDelivered = 0;
   let errors = 0;
   let firstError = "";
-  const sockets: WebSocket[] = [];
   let done!: () => void;
   const allDone = new Promise<void>((r) => (done = r));
-  await Promise.all(assigned.map(({ n, a }, i) => new Promise<void>((resolve, reject) => {
-    const url = signUrl({ url: base + a.wsPath, nodeId: n.id, identitySecretKey: n.identitySecret }).replace(/^http/, "ws");
-    const ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error("websocket error"));
-    ws.onmessage = (e) => {
-      if (typeof e.data === "string") {
-        if ((JSON.parse(e.data) as { kind?: string }).kind === "error") { errors++; firstError ||= e.data.slice(0, 300); }
-        return;
-      }
-      received[i]!++;
-      bytesDelivered += (e.data as ArrayBuffer).byteLength - 4;
+  const sockets: RawSocket[] = [];
+  // Each simulated node sends like client/agent/relay-session.ts: at most MAX_IN_FLIGHT bytes
+  // waiting in its socket, and nothing while the relay says `pause`.
+  const MAX_IN_FLIGHT = 1 << 20;
+  const next = new Array<number>(N).fill(0);
+  const paused = new Array<boolean>(N).fill(false);
+  let pauses = 0;
+  const ACK_BYTES = 1 << 20;
+  const unacked = new Array<number>(N).fill(0);
+  let started = false;
+  const pump = (i: number) => {
+    const ws = sockets[i]!;
+    const list = envelopes[i]!;
+    while (started && !paused[i] && next[i]! < list.length && ws.buffered() < MAX_IN_FLIGHT) ws.send(list[next[i]!++]!);
+  };
+  sockets.push(...await Promise.all(assigned.map(({ n, a }, i) => rawWebSocket(signUrl({ url: base + a.wsPath, nodeId: n.id, identitySecretKey: n.identitySecret }), {
+    text: (text) => {
+      const kind = (JSON.parse(text) as { kind?: string }).kind;
+      if (kind === "error") { errors++; firstError ||= text.slice(0, 300); }
+      else if (kind === "pause") { paused[i] = true; pauses++; }
+      else if (kind === "resume") { paused[i] = false; pump(i); }
+    },
+    drain: () => pump(i),
+    binary: (len, index) => {
+      // acknowledge like a node (client/agent/relay-session.ts): the relay drops what is acknowledged
+      unacked[i]! += len;
+      if (++received[i]! % 16 === 0 || unacked[i]! >= ACK_BYTES || received[i] === msgs) { unacked[i] = 0; sockets[i]!.sendText(JSON.stringify({ v: 1, kind: "ack", cursor: index })); }
+      bytesDelivered += len - 4;
       if (received.every((r) => r === msgs)) done();
-    };
-    sockets[i] = ws;
-  })));
+    },
+  }))));
   await new Promise((r) => setTimeout(r, 200));
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(sockets.map(async (ws, i) => { for (const e of envelopes[i]!) ws.send(e); }));
+  started = true;
+  for (let i = 0; i < N; i++) pump(i);
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([allDone, new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`relay bench timed out: received ${received.join(",")}, errors ${errors}${firstError ? `, first: ${firstError}` : ""}`)), 180_000); })]);
   clearTimeout(timer);
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   for (const ws of sockets) ws.close();
-  return { kind: "relay", parties: N, msgs: msgs * N, msgKiB, mb: bytesDelivered / 1e6, secs, mbps: bytesDelivered / 1e6 / secs, msgps: (msgs * N) / secs, errors, loadavg: os.loadavg() };
+  return { kind: "relay", parties: N, msgs: msgs * N, msgKiB, mb: bytesDelivered / 1e6, secs, mbps: bytesDelivered / 1e6 / secs, msgps: (msgs * N) / secs, errors, pauses, genCpu: (cpu.user + cpu.system) / 1e6 / secs, loadavg: os.loadavg() };
+}
+
+/** Index of the blank line ending an HTTP head, or -1. */
+function headEnd(b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i++) if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  return -1;
+}
+
+/** A minimal RFC 6455 client socket for the relay task. */
+interface RawSocket { send(data: Uint8Array): void; sendText(text: string): void; close(): void; buffered(): number }
+
+/**
+ * Opens a WebSocket with a minimal RFC 6455 client over node:net, so the generator's own cost
+ * per frame is a header and a `write` (the built-in WebSocket frames, masks and reassembles in
+ * JavaScript and was the ceiling of this bench: one core busy at ≈ 30 MB/s). Client frames use
+ * the all-zero masking key, which RFC 6455 §5.3 allows (the key exists to defeat proxy cache
+ * poisoning, irrelevant on loopback), so the payload is written unchanged. Server frames are
+ * parsed without copying except across TCP chunk boundaries. Resolves once the upgrade is
+ * answered with 101; rejects otherwise.
+ */
+function rawWebSocket(url: string, on: { text(s: string): void; binary(len: number, index: number): void; drain(): void }): Promise<RawSocket> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port) });
+    sock.setNoDelay(true);
+    let buf: Buffer = Buffer.alloc(0);
+    let open = false;
+    const parse = () => {
+      while (buf.length >= 2) {
+        const op = buf[0]! & 0x0f;
+        let len = buf[1]! & 0x7f;
+        let o = 2;
+        if (len === 126) { if (buf.length < 4) return; len = (buf[2]! << 8) | buf[3]!; o = 4; }
+        else if (len === 127) { if (buf.length < 10) return; len = Number(new DataView(buf.buffer, buf.byteOffset, 10).getBigUint64(2)); o = 10; }
+        if (buf.length < o + len) { need = o + len; parts = [buf]; have = buf.length; buf = Buffer.alloc(0); return; }
+        const body = buf.subarray(o, o + len);
+        buf = buf.subarray(o + len);
+        if (op === 1) on.text(new TextDecoder().decode(body));
+        else if (op === 2) on.binary(len, len >= 4 ? ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0 : 0);
+      }
+    };
+    // Chunks of an incomplete frame are only joined once the whole frame is in (`need` bytes).
+    let parts: Buffer[] = [];
+    let have = 0;
+    let need = 0;
+    sock.on("data", (chunk: Buffer) => {
+      if (open && need > 0) {
+        parts.push(chunk);
+        have += chunk.length;
+        if (have < need) return;
+        buf = Buffer.concat(parts, have);
+        parts = [];
+        have = 0;
+        need = 0;
+        return parse();
+      }
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (!open) {
+        const end = headEnd(buf);
+        if (end < 0) return;
+        const head = new TextDecoder("latin1").decode(buf.subarray(0, end));
+        buf = buf.subarray(end + 4);
+        if (!/^HTTP\/1\.1 101/.test(head)) { sock.destroy(); return reject(new Error(`upgrade refused: ${head.split("\r\n")[0]}`)); }
+        open = true;
+        const frame = (data: Uint8Array, opcode: number) => {
+          const n = data.length;
+          const h = Buffer.alloc(n < 126 ? 6 : n < 65536 ? 8 : 14); // FIN|opcode, MASK bit, length, zero key
+          h[0] = 0x80 | opcode;
+          if (n < 126) h[1] = 0x80 | n;
+          else if (n < 65536) { h[1] = 0x80 | 126; h.writeUInt16BE(n, 2); }
+          else { h[1] = 0x80 | 127; h.writeBigUInt64BE(BigInt(n), 2); }
+          sock.cork(); sock.write(h); sock.write(data); sock.uncork();
+        };
+        resolve({
+          send: (data: Uint8Array) => frame(data, 0x2),
+          sendText: (text: string) => frame(new TextEncoder().encode(text), 0x1),
+          close() { sock.end(Buffer.from([0x88, 0x80, 0, 0, 0, 0])); },
+          buffered: () => sock.writableLength,
+        });
+      }
+      parse();
+    });
+    sock.on("error", (e) => { if (!open) reject(e); });
+    sock.on("drain", () => on.drain());
+    sock.on("connect", () => {
+      sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${btoa(String.fromCharCode(...randomBytes(16)))}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+  });
 }
 
 async function health(t: Extract<LoadTask, { kind: "health" }>): Promise<HealthResult> {

@@ -4,14 +4,18 @@
  * phases, deadlines, `released`, acceptance, culprits):
  *  - hibernatable WebSockets, one per party (tag `p<index>`, attachment = who);
  *  - envelopes (protocol/crypto/envelope.ts v2): header checked by the referee, sender
- *    signature and strictly increasing seq here; point-to-point ones stored in the
- *    recipient's mailbox and delivered only to it; broadcasts (encrypted to the committee)
- *    stored once and delivered as the same bytes to every other party; everything
- *    re-delivered from a cursor. Stored before delivered, in group commits (one SQLite
- *    transaction per burst of envelopes, {@link RoundDO.flush}): a crash loses only envelopes
- *    nobody received and whose seqs were not recorded, which their senders re-send after
- *    `welcome.lastSeq` — nothing is lost silently, delivered twice under two indices, or
- *    delivered under an index that is later reused;
+ *    signature and strictly increasing seq here; point-to-point ones go into the recipient's
+ *    mailbox and only to it; broadcasts (encrypted to the committee) once, as the same bytes to
+ *    every other party; everything re-delivered from a cursor. Per burst one SQLite
+ *    transaction makes the seqs, mailbox indices and each entry's (sender, seq) durable before
+ *    any delivery ({@link RoundDO.flush}); payloads are held in memory until acknowledged and
+ *    written to the mailbox tables only when they linger, memory runs high or the recipient
+ *    is away. Flow control: a window per recipient, `pause`/`resume` to every sender when a
+ *    reader falls behind, a reader that stops (or a sender that ignores the pause) named
+ *    (docs/coordinator.md "Relay: throughput and back-pressure"). A crash loses at most held
+ *    payloads, which their senders re-send into the same indices ({@link RoundDO.refill}) —
+ *    nothing is lost silently, delivered twice under two indices, or delivered under an
+ *    index that is later reused;
  *  - one alarm: the current phase's deadline or, while the round runs, the next liveness
  *    check (the referee's onAlarm: a member silent past the progress timeout, while others are
  *    heard, is named); idempotent: re-arms if early, no-op once terminal; or a retry of the
@@ -37,8 +41,8 @@ import { jobObjectName } from "../protocol/names.ts";
 import type { RoundOutcome } from "./core/job-machine.ts";
 import { isRoundTerminal } from "./core/machines.ts";
 import {
-  alarmAt, BUSY_GRACE_MS, checkEnvelope, checkSequence, DEFAULT_PROGRESS_MS, initRound, onAlarm, phaseDeadline, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onResult,
-  type RoundState, type RoundStep,
+  alarmAt, BUSY_GRACE_MS, checkEnvelope, checkSequence, DEFAULT_PROGRESS_MS, initRound, onAlarm, phaseDeadline, onCancel, onDecline, onJoin, onPartyAbort, onRelay, onRelayFault, onResult,
+  type RelayFault, type RoundState, type RoundStep,
 } from "./core/round-referee.ts";
 
 /** The text of a client `ping` frame (frames.ts), answered by the runtime without waking the object. */
@@ -71,11 +75,82 @@ const NOTIFY_RETRY_MS = 5_000;
 const BATCH_BYTES = 4 << 20;
 const BATCH_ENVELOPES = 256;
 
+/**
+ * Flow-control limits of the relay (docs/coordinator.md "Relay: throughput and back-pressure").
+ * Envelope bytes in memory of one RoundDO stay under `memoryHardBytes` + one group commit
+ * ({@link BATCH_BYTES}); storage under the committee size × `hardBytes`.
+ */
+export interface RelayLimits {
+  /** Bytes sent to one recipient's socket and not yet acknowledged, at most (more waits in memory or storage). */
+  windowBytes: number;
+  /** Envelope bytes held in memory above which every sender is paused (resumed under half of it). */
+  memoryBytes: number;
+  /** Envelope bytes held in memory at most (what senders had in flight when paused): above it the oldest are written to the mailbox tables. */
+  memoryHardBytes: number;
+  /** A held envelope unacknowledged this long (ms) is written to the mailbox tables (so hibernation or a restart after a lull loses nothing). */
+  spillMs: number;
+  /** A recipient's unacknowledged backlog above this pauses every sender… */
+  pauseBytes: number;
+  /** …until every backlog is back under this. */
+  resumeBytes: number;
+  /** A backlog above this means a sender ignored the pause: the round aborts naming it. */
+  hardBytes: number;
+  /** While paused, a reader over the pause mark that acknowledges nothing this long (ms) is named. */
+  readerStallMs: number;
+}
+
+export const RELAY_LIMITS: Readonly<RelayLimits> = {
+  windowBytes: 4 << 20, memoryBytes: 32 << 20, memoryHardBytes: 64 << 20, spillMs: 2_000, pauseBytes: 64 << 20, resumeBytes: 32 << 20, hardBytes: 128 << 20, readerStallMs: 30_000,
+};
+
+/** The relay's flow-control frames (protocol/api/frames.ts ServerFrame `pause` / `resume`). */
+type RelayControlFrame = Extract<ServerFrame, { kind: "pause" | "resume" }>;
+
+/** A relayed envelope while some recipient has not acknowledged it. `bytes`: null once written to `messages` (`id`) or released. */
+interface Msg { bytes: Uint8Array | null; size: number; sender: number; id: number | null; live: number; at: number; refs: Array<[recipient: number, idx: number]> }
+
+/** One recipient's relay state: its unacknowledged entries (index → envelope, held or stored) and counters. */
+interface Box {
+  entries: Map<number, { msg: Msg; stored: boolean }>;
+  /** Highest index assigned (queued included) / committed (seq and index durable). */
+  assigned: number;
+  top: number;
+  acked: number;
+  ackedSaved: number;
+  /** Highest index sent on its current socket, and the bytes of those sent but unacknowledged. */
+  sent: number;
+  inflight: number;
+  /** Bytes of all unacknowledged entries (held or stored). */
+  backlog: number;
+  lastAck: number;
+  /** When `inflight` last rose from 0. */
+  sentAt: number;
+}
+
+const newBox = (): Box => ({ entries: new Map(), assigned: 0, top: 0, acked: 0, ackedSaved: 0, sent: 0, inflight: 0, backlog: 0, lastAck: Date.now(), sentAt: 0 });
+
 export class RoundDO extends DurableObject<Env> {
   private state: RoundState | null = null;
   private identityKeys: Uint8Array[] = [];
-  /** Next mailbox index per recipient (cache of MAX(idx)+1). */
-  private nextIdx: number[] = [];
+  /** Per recipient: mailbox indices, unacknowledged entries, window and backlog. */
+  private boxes: Box[] = [];
+  /** Envelopes held in memory, oldest first, and their bytes. */
+  private held = new Set<Msg>();
+  private heldBytes = 0;
+  private tickTimer: ReturnType<typeof setTimeout> | undefined;
+  private stallTimer: ReturnType<typeof setInterval> | undefined;
+  /** Senders are paused (since when, because of which recipient's backlog or, -1, of memory). */
+  private paused: { since: number; party: number } | null = null;
+  /** A relay fault ended the round: nothing more is relayed. */
+  private faulted = false;
+  /**
+   * After a restart: mailbox entries whose payload was lost (held in memory only), by
+   * `sender:seq` → [recipient, index]; their senders are asked to re-send them (welcome.lastSeq)
+   * and the re-sent envelope fills the same indices ({@link refill}).
+   */
+  private lost = new Map<string, Array<[recipient: number, idx: number]>>();
+  /** Flow-control limits (tests may lower them through runInDurableObject). */
+  limits: RelayLimits = { ...RELAY_LIMITS };
   /** Last accepted seq per sender (cache of the `seqs` table). */
   private lastSeqs = new Map<number, number>();
   /** Per-sender processing chain, so async signature checks keep arrival order. */
@@ -96,6 +171,8 @@ export class RoundDO extends DurableObject<Env> {
       sql.exec("CREATE INDEX IF NOT EXISTS mailbox_msg ON mailbox (msg_id)");
       sql.exec("CREATE TABLE IF NOT EXISTS seqs (party INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL)");
       sql.exec("CREATE TABLE IF NOT EXISTS aggregates (party INTEGER PRIMARY KEY, hash TEXT NOT NULL, data BLOB NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS boxes (recipient INTEGER PRIMARY KEY, top INTEGER NOT NULL, acked INTEGER NOT NULL)");
+      sql.exec("CREATE TABLE IF NOT EXISTS meta (recipient INTEGER NOT NULL, idx INTEGER NOT NULL, sender INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, idx)) WITHOUT ROWID");
       this.state = (await ctx.storage.get<RoundState>("state")) ?? null;
       if (this.state) this.loadCaches();
       // Waking from hibernation keeps the sockets: their parties keep what was saved (their pings
@@ -106,6 +183,7 @@ export class RoundDO extends DurableObject<Env> {
       const now = Date.now();
       const withSocket = new Set(ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as Attachment | null)?.party));
       this.heard = (this.state?.manifest.committee ?? []).map((_, i) => (withSocket.has(i) ? saved[i] ?? now : Math.max(saved[i] ?? 0, now)));
+      if (this.state && !isRoundTerminal(this.state.phase)) this.resumeSockets();
       await this.ensureAlarm();
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
@@ -129,10 +207,42 @@ export class RoundDO extends DurableObject<Env> {
 
   private loadCaches(): void {
     const m = this.state!.manifest;
+    const sql = this.ctx.storage.sql;
     this.identityKeys = m.committee.map((c) => fromBase64Url(c.identityKey));
-    this.nextIdx = m.committee.map(() => 1);
-    for (const r of this.ctx.storage.sql.exec<{ recipient: number; top: number }>("SELECT recipient, MAX(idx) AS top FROM mailbox GROUP BY recipient")) {
-      this.nextIdx[r.recipient] = r.top + 1;
+    this.limits.readerStallMs = this.state!.progressMs ? Math.max(RELAY_LIMITS.readerStallMs, 3 * this.state!.progressMs) : RELAY_LIMITS.readerStallMs;
+    this.boxes = m.committee.map(newBox);
+    // Objects written before the `boxes` table: the mailbox's highest index.
+    for (const r of sql.exec<{ recipient: number; top: number }>("SELECT recipient, MAX(idx) AS top FROM mailbox GROUP BY recipient")) {
+      const b = this.boxes[r.recipient];
+      if (b) b.top = r.top;
+    }
+    for (const r of sql.exec<{ recipient: number; top: number; acked: number }>("SELECT recipient, top, acked FROM boxes")) {
+      const b = this.boxes[r.recipient];
+      if (!b) continue;
+      b.top = Math.max(b.top, r.top);
+      b.acked = b.ackedSaved = b.sent = r.acked;
+    }
+    const msgs = new Map<number, Msg>();
+    for (const r of sql.exec<{ recipient: number; idx: number; msg_id: number; sender: number; size: number }>(
+      "SELECT mb.recipient AS recipient, mb.idx AS idx, mb.msg_id AS msg_id, m.sender AS sender, length(m.data) AS size FROM mailbox mb JOIN messages m ON m.id = mb.msg_id",
+    )) {
+      const b = this.boxes[r.recipient];
+      if (!b || r.idx <= b.acked) continue;
+      let msg = msgs.get(r.msg_id);
+      if (!msg) msgs.set(r.msg_id, (msg = { bytes: null, size: r.size, sender: r.sender, id: r.msg_id, live: 0, at: 0, refs: [] }));
+      msg.refs.push([r.recipient, r.idx]);
+      b.entries.set(r.idx, { msg, stored: true });
+      b.backlog += r.size;
+    }
+    for (const b of this.boxes) b.assigned = b.top;
+    // Entries neither acknowledged nor stored were held in memory when the object stopped: their
+    // sender and seq (written with the indices, before delivery) say who must re-send what.
+    this.lost.clear();
+    for (const r of sql.exec<{ recipient: number; idx: number; sender: number; seq: number }>("SELECT recipient, idx, sender, seq FROM meta")) {
+      const b = this.boxes[r.recipient];
+      if (!b || r.idx <= b.acked || r.idx > b.top || b.entries.has(r.idx)) continue;
+      const k = `${r.sender}:${r.seq}`;
+      this.lost.set(k, [...(this.lost.get(k) ?? []), [r.recipient, r.idx]]);
     }
     this.lastSeqs.clear();
     for (const r of this.ctx.storage.sql.exec<{ party: number; last_seq: number }>("SELECT party, last_seq FROM seqs")) this.lastSeqs.set(r.party, r.last_seq);
@@ -175,7 +285,7 @@ export class RoundDO extends DurableObject<Env> {
   async status(): Promise<RoundStatus | null> {
     const s = this.state;
     if (!s) return null;
-    const mailboxSizes = s.manifest.committee.map((_, i) => (this.nextIdx[i] ?? 1) - 1);
+    const mailboxSizes = s.manifest.committee.map((_, i) => this.boxes[i]?.assigned ?? 0);
     return { phase: s.phase, joined: [...s.joined], connected: this.connectedParties(), outcome: s.outcome, mailboxSizes, released: s.released };
   }
 
@@ -199,7 +309,8 @@ export class RoundDO extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`p${party}`]);
     server.serializeAttachment({ party, nodeId, connectedAt: Date.now() } satisfies Attachment);
     this.hear(party);
-    this.send(server, { v: 1, kind: "welcome", me: party, phase: s.phase, cursor: (this.nextIdx[party] ?? 1) - 1, connected: this.connectedParties(), lastSeq: this.lastSeq(party) });
+    this.send(server, { v: 1, kind: "welcome", me: party, phase: s.phase, cursor: this.boxes[party]?.assigned ?? 0, connected: this.connectedParties(), lastSeq: this.welcomeSeq(party) });
+    if (this.paused) this.send(server, { v: 1, kind: "pause", party: this.paused.party });
     if (s.outcome) this.send(server, this.outcomeFrame());
     else await this.apply(onJoin(s, party));
     return new Response(null, { status: 101, webSocket: client });
@@ -263,10 +374,11 @@ export class RoundDO extends DurableObject<Env> {
         if (party < this.heard.length) this.heard[party] = Math.max(this.heard[party] ?? 0, Date.now() + BUSY_GRACE_MS);
         return;
       case "ack":
-        return this.ack(party, frame.cursor);
+        if (!this.ack(party, frame.cursor)) this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: `ack cursor ${frame.cursor} above the mailbox (${this.boxes[party]!.top})` });
+        return;
       case "hello":
-        this.redeliver(ws, party, frame.cursor);
-        if (s.outcome) this.send(ws, this.outcomeFrame());
+        if (s.outcome) return this.send(ws, this.outcomeFrame());
+        if (!this.redeliver(party, frame.cursor)) this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: `hello cursor ${frame.cursor} above the mailbox (${this.boxes[party]!.top})` });
         return;
       case "abort":
         return this.apply(onPartyAbort(s, party, frame, Date.now(), this.connectedParties(), this.heardNow()), ws);
@@ -281,7 +393,7 @@ export class RoundDO extends DurableObject<Env> {
     }
   }
 
-  /** Verifies and stores one envelope, then delivers it. One bad item is refused; the round goes on. */
+  /** Verifies one envelope and accepts it: seq and mailbox indices taken, queued for the next group commit. One bad item is refused; the round goes on. */
   private async relay(ws: WebSocket, party: number, bytes: Uint8Array): Promise<void> {
     const refuse = (r: { code: string; detail: string }) => this.send(ws, { v: 1, kind: "error", ...r });
     let env: ParsedEnvelope;
@@ -291,6 +403,7 @@ export class RoundDO extends DurableObject<Env> {
       if (isRoundTerminal(this.state!.phase)) return refuse({ code: "round-closed", detail: `round is ${this.state!.phase}` });
       return refuse({ code: "bad-encoding", detail: e instanceof EnvelopeError ? e.message : "malformed envelope" });
     }
+    if (this.lost.has(`${party}:${env.seq}`)) return this.refill(ws, party, env);
     const bad = checkEnvelope(this.state!, party, env, this.lastSeq(party));
     if (bad) return refuse(bad);
     if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
@@ -312,23 +425,72 @@ export class RoundDO extends DurableObject<Env> {
     }
     this.lastSeqs.set(party, env.seq);
     const recipients = env.to === "all" ? next.manifest.committee.map((c) => c.index).filter((i) => i !== party) : [env.to];
-    const idxs = recipients.map((r) => {
-      const idx = this.nextIdx[r]!;
-      this.nextIdx[r] = idx + 1;
-      return idx;
-    });
+    const idxs = recipients.map((r) => ++this.boxes[r]!.assigned);
     this.batch.push({ party, seq: env.seq, bytes, recipients, idxs });
     this.batchBytes += bytes.length;
     if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_ENVELOPES) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), 0);
   }
 
+  /** Whether mailbox entry `idx` of `r` was lost by a restart and waits for its sender to re-send it. */
+  private awaiting(r: number, idx: number): boolean {
+    for (const list of this.lost.values()) if (list.some(([x, i]) => x === r && i === idx)) return true;
+    return false;
+  }
+
+  /** The seq a (re)connecting party is told it was last accepted: below its first envelope a restart lost, so it re-sends from there. */
+  private welcomeSeq(party: number): number {
+    let seq = this.lastSeq(party);
+    for (const k of this.lost.keys()) {
+      const [from, q] = k.split(":").map(Number) as [number, number];
+      if (from === party && q - 1 < seq) seq = q - 1;
+    }
+    return seq;
+  }
+
   /**
-   * Group commit: writes every queued envelope (message rows, mailbox entries, each sender's
-   * last seq) in one transaction, then delivers them. Persist-before-deliver holds for every
-   * envelope — a crash before the commit loses only envelopes nobody has seen and whose seqs
-   * are not recorded, so their senders re-send them after `welcome` (lastSeq) — but the
-   * commit cost is paid once per burst instead of once per envelope. Idempotent on an empty queue.
+   * A sender re-sent an envelope a restart lost (`sender:seq` recorded with its mailbox indices
+   * before delivery): once its signature and header check out (same session, addressed to the
+   * recorded recipients), its bytes fill the same indices and go out. Seq numbers are signed, so
+   * the filled bytes are the ones the sender signed for that seq; an index is never re-used.
+   */
+  private async refill(ws: WebSocket, party: number, env: ParsedEnvelope): Promise<void> {
+    const refuse = (r: { code: string; detail: string }) => this.send(ws, { v: 1, kind: "error", ...r });
+    const key = `${party}:${env.seq}`;
+    const bad = checkEnvelope(this.state!, party, env, env.seq - 1);
+    if (bad) return refuse(bad);
+    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
+    const slots = this.lost.get(key);
+    if (!slots) return refuse({ code: "replay", detail: `seq ${env.seq} already re-sent` });
+    if (slots.some(([r]) => !(env.to === "all" ? r !== party : env.to === r))) return refuse({ code: "forbidden", detail: `seq ${env.seq} was addressed to other recipients` });
+    this.lost.delete(key);
+    const bytes = env.bytes;
+    const live = slots.filter(([r, idx]) => idx > this.boxes[r]!.acked);
+    if (live.length === 0) return;
+    const msg: Msg = { bytes, size: bytes.length, sender: party, id: null, live: live.length, at: Date.now(), refs: [] };
+    this.held.add(msg);
+    this.heldBytes += msg.size;
+    for (const [r, idx] of live) {
+      this.boxes[r]!.entries.set(idx, { msg, stored: false });
+      this.boxes[r]!.backlog += msg.size;
+      msg.refs.push([r, idx]);
+    }
+    for (const [r] of live) this.pump(r);
+    this.checkPause();
+    this.armTick();
+  }
+
+  /**
+   * Group commit of a burst of accepted envelopes: ONE small transaction records each sender's
+   * last seq and each recipient's highest mailbox index (and the acknowledged cursors not yet
+   * saved) — the payloads are not written here. Then every envelope goes to its connected
+   * recipients' sockets within their windows ({@link pump}) and is held in memory until they
+   * acknowledge it; what stays unacknowledged past `spillMs`, what exceeds the memory budget,
+   * and what waits for a disconnected recipient is written to the mailbox tables ({@link spill}).
+   * Seqs and indices are durable before any delivery (the output gate holds the sends until
+   * the commit is written), so a restart never re-uses a mailbox index nor accepts a seq twice;
+   * what it can lose is a held payload, which is detected when its recipient reconnects
+   * ({@link pump}: `state-lost`). Idempotent on an empty queue.
    */
   private flush(): void {
     clearTimeout(this.flushTimer);
@@ -337,59 +499,251 @@ export class RoundDO extends DurableObject<Env> {
     if (batch.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
-    const sql = this.ctx.storage.sql;
-    try {
-      this.ctx.storage.transactionSync(() => {
-        const lastSeq = new Map<number, number>();
-        for (const b of batch) {
-          const msgId = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", b.party, b.bytes).one().id;
-          b.recipients.forEach((r, k) => sql.exec("INSERT INTO mailbox (recipient, idx, msg_id) VALUES (?, ?, ?)", r, b.idxs[k]!, msgId));
-          lastSeq.set(b.party, b.seq);
-        }
-        for (const [party, seq] of lastSeq) sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, seq);
-      });
-    } catch (e) {
-      // Nothing of the batch was written, but the in-memory seqs and mailbox indices count it:
-      // reset the object so it reloads a consistent state; the parties reconnect and re-send.
-      console.error("RoundDO: group commit failed, resetting the object", e);
-      this.ctx.abort("relay storage error");
-      return;
-    }
+    const seqs = new Map<number, number>();
+    const tops = new Map<number, number>();
     for (const b of batch) {
+      seqs.set(b.party, b.seq);
+      b.recipients.forEach((r, k) => tops.set(r, b.idxs[k]!));
+    }
+    if (!this.commit(() => {
+      const sql = this.ctx.storage.sql;
+      for (const [party, seq] of seqs) sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, seq);
+      for (const [r, top] of tops) sql.exec("INSERT INTO boxes (recipient, top, acked) VALUES (?, ?, 0) ON CONFLICT (recipient) DO UPDATE SET top = excluded.top", r, top);
+      for (const b of batch) b.recipients.forEach((r, k) => sql.exec("INSERT INTO meta (recipient, idx, sender, seq) VALUES (?, ?, ?, ?)", r, b.idxs[k]!, b.party, b.seq));
+      this.saveAcks();
+    }, "group commit")) return;
+    const now = Date.now();
+    for (const b of batch) {
+      const msg: Msg = { bytes: b.bytes, size: b.bytes.length, sender: b.party, id: null, live: b.recipients.length, at: now, refs: [] };
+      this.held.add(msg);
+      this.heldBytes += msg.size;
       b.recipients.forEach((r, k) => {
-        const frame = encodeDelivery(b.idxs[k]!, b.bytes);
-        for (const sock of this.ctx.getWebSockets(`p${r}`)) {
-          try { sock.send(frame); } catch { /* recipient gone; it re-reads its mailbox on reconnect */ }
-        }
+        const box = this.boxes[r]!;
+        box.entries.set(b.idxs[k]!, { msg, stored: false });
+        box.top = b.idxs[k]!;
+        box.backlog += msg.size;
+        msg.refs.push([r, b.idxs[k]!]);
+        if (box.backlog > this.limits.hardBytes && !this.faulted) this.fault({ kind: "pause-ignored", party: b.party, recipient: r, backlog: box.backlog });
       });
+    }
+    if (this.faulted) return;
+    for (const r of tops.keys()) this.pump(r);
+    if (this.heldBytes > this.limits.memoryHardBytes) this.spillOldest(this.limits.memoryBytes);
+    this.checkPause();
+    this.armTick();
+  }
+
+  /** Runs `f` in one SQLite transaction; on failure resets the object (memory must not run ahead of storage) and returns false. */
+  private commit(f: () => void, what: string): boolean {
+    try {
+      this.ctx.storage.transactionSync(f);
+      return true;
+    } catch (e) {
+      console.error(`RoundDO: ${what} failed, resetting the object`, e);
+      this.ctx.abort(`relay storage error (${what})`); // the parties reconnect and re-send above welcome.lastSeq
+      return false;
     }
   }
 
-  /**
-   * Drops `party`'s mailbox entries up to `cursor` (it has processed them) and every relayed
-   * envelope no mailbox references any more, so a round's storage holds only what is in
-   * flight. Idempotent.
-   */
-  private ack(party: number, cursor: number): void {
+  /** Writes the acknowledged cursors that changed (inside a transaction). */
+  private saveAcks(): void {
+    this.boxes.forEach((box, r) => {
+      if (box.acked === box.ackedSaved) return;
+      this.ctx.storage.sql.exec("INSERT INTO boxes (recipient, top, acked) VALUES (?, ?, ?) ON CONFLICT (recipient) DO UPDATE SET acked = excluded.acked", r, box.top, box.acked);
+      this.ctx.storage.sql.exec("DELETE FROM meta WHERE recipient = ? AND idx <= ?", r, box.acked);
+      box.ackedSaved = box.acked;
+    });
+  }
+
+  /** Writes held envelopes (and their entries still unacknowledged) to the mailbox tables and drops their bytes from memory. */
+  private spill(msgs: Msg[]): void {
+    if (msgs.length === 0) return;
     const sql = this.ctx.storage.sql;
-    const ids = sql.exec<{ msg_id: number }>("SELECT msg_id FROM mailbox WHERE recipient = ? AND idx <= ?", party, cursor).toArray().map((r) => r.msg_id);
-    if (ids.length === 0) return;
-    sql.exec("DELETE FROM mailbox WHERE recipient = ? AND idx <= ?", party, cursor);
-    for (const id of ids) {
-      if (sql.exec("SELECT 1 AS x FROM mailbox WHERE msg_id = ? LIMIT 1", id).toArray().length === 0) sql.exec("DELETE FROM messages WHERE id = ?", id);
+    if (!this.commit(() => {
+      for (const m of msgs) {
+        m.id = sql.exec<{ id: number }>("INSERT INTO messages (sender, data) VALUES (?, ?) RETURNING id", m.sender, m.bytes!).one().id;
+        for (const [r, idx] of m.refs) {
+          const e = this.boxes[r]!.entries.get(idx);
+          if (e?.msg === m && !e.stored) sql.exec("INSERT INTO mailbox (recipient, idx, msg_id) VALUES (?, ?, ?)", r, idx, m.id);
+        }
+      }
+      this.saveAcks();
+    }, "spill")) return;
+    for (const m of msgs) {
+      for (const [r, idx] of m.refs) {
+        const e = this.boxes[r]!.entries.get(idx);
+        if (e?.msg === m) e.stored = true;
+      }
+      this.release(m, m.live);
     }
+  }
+
+  /** Spills the oldest held envelopes until at most `target` bytes are held. */
+  private spillOldest(target: number): void {
+    const out: Msg[] = [];
+    let bytes = this.heldBytes;
+    for (const m of this.held) {
+      if (bytes <= target) break;
+      out.push(m);
+      bytes -= m.size;
+    }
+    this.spill(out);
+  }
+
+  /** `n` in-memory entries of `m` are gone (acknowledged or stored): its bytes are dropped with the last. */
+  private release(m: Msg, n: number): void {
+    m.live -= n;
+    if (m.live > 0 || m.bytes === null) return;
+    if (m.id === null) m.refs = [];
+    m.bytes = null;
+    this.held.delete(m);
+    this.heldBytes -= m.size;
+  }
+
+  /** The maintenance timer: spills what stayed unacknowledged past `spillMs`, saves acknowledged cursors. */
+  private armTick(): void {
+    if (this.tickTimer !== undefined || this.faulted) return;
+    if (this.held.size === 0 && !this.boxes.some((b) => b.acked !== b.ackedSaved)) return;
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      if (!this.state || isRoundTerminal(this.state.phase)) return;
+      const old: Msg[] = [];
+      const cutoff = Date.now() - this.limits.spillMs;
+      for (const m of this.held) { if (m.at > cutoff) break; old.push(m); }
+      if (old.length) this.spill(old);
+      else this.commit(() => this.saveAcks(), "acks");
+      this.armTick();
+    }, Math.max(10, this.limits.spillMs / 2));
+  }
+
+  /**
+   * Sends `r`'s mailbox entries after the last one sent on its socket, while its unacknowledged
+   * in-flight bytes stay under the window (the rest waits: held, or stored). An entry that is
+   * neither held nor stored was lost by a restart before `r` processed it: the round aborts
+   * (`state-lost`, nobody named) rather than skip it or re-use its index.
+   */
+  private pump(r: number): void {
+    const box = this.boxes[r]!;
+    const sock = this.ctx.getWebSockets(`p${r}`).find((w) => w.readyState === WebSocket.OPEN);
+    if (!sock || this.faulted) return;
+    while (box.sent < box.top && box.inflight < this.limits.windowBytes) {
+      const idx = box.sent + 1;
+      const e = box.entries.get(idx);
+      if (!e && this.awaiting(r, idx)) return; // its sender re-sends it after reconnecting (refill)
+      const bytes = e?.msg.bytes ?? (e ? this.readStored(r, idx) : null);
+      if (!e || !bytes) return this.fault({ kind: "state-lost", party: r, from: idx, to: box.top });
+      try { sock.send(encodeDelivery(idx, bytes)); } catch { return; /* gone; it resumes from its cursor */ }
+      if (box.inflight === 0) box.sentAt = Date.now();
+      box.sent = idx;
+      box.inflight += e.msg.size;
+    }
+  }
+
+  private readStored(r: number, idx: number): Uint8Array | null {
+    const row = this.ctx.storage.sql.exec<{ data: ArrayBuffer }>("SELECT m.data AS data FROM mailbox mb JOIN messages m ON m.id = mb.msg_id WHERE mb.recipient = ? AND mb.idx = ?", r, idx).toArray()[0];
+    return row ? new Uint8Array(row.data) : null;
+  }
+
+  /**
+   * `party` processed its mailbox up to `cursor`: those entries leave memory and storage, its
+   * window opens again and the pause may lift. Idempotent; a cursor above the highest index
+   * assigned is refused (false).
+   */
+  private ack(party: number, cursor: number): boolean {
+    const box = this.boxes[party]!;
+    if (cursor > box.top) return false;
+    if (cursor <= box.acked) return true;
+    let storedUpTo = 0;
+    for (let i = box.acked + 1; i <= cursor; i++) {
+      const e = box.entries.get(i);
+      if (!e) continue;
+      box.entries.delete(i);
+      box.backlog -= e.msg.size;
+      if (i <= box.sent) box.inflight -= e.msg.size;
+      if (e.stored) storedUpTo = i;
+      else this.release(e.msg, 1);
+    }
+    box.acked = cursor;
+    box.lastAck = Date.now();
+    if (this.lost.size) {
+      for (const [k, slots] of this.lost) {
+        const rest = slots.filter(([r, idx]) => r !== party || idx > cursor);
+        if (rest.length === 0) this.lost.delete(k);
+        else if (rest.length !== slots.length) this.lost.set(k, rest);
+      }
+    }
+    if (box.sent < cursor) box.sent = cursor;
+    box.inflight = box.sent === cursor ? 0 : Math.max(0, box.inflight);
+    if (storedUpTo) {
+      const sql = this.ctx.storage.sql;
+      const ids = sql.exec<{ msg_id: number }>("SELECT DISTINCT msg_id FROM mailbox WHERE recipient = ? AND idx <= ?", party, storedUpTo).toArray().map((x) => x.msg_id);
+      sql.exec("DELETE FROM mailbox WHERE recipient = ? AND idx <= ?", party, storedUpTo);
+      for (const id of ids) sql.exec("DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mailbox WHERE msg_id = ?)", id, id);
+    }
+    this.pump(party);
+    this.checkPause();
+    this.armTick();
+    return true;
+  }
+
+  /**
+   * Back-pressure. When the envelopes held in memory pass `memoryBytes`, or a recipient's
+   * unacknowledged backlog passes `pauseBytes`, every party is told `pause` (its relay session
+   * stops sending envelopes; control frames still flow); when memory is back under half of
+   * `memoryBytes` and every backlog under `resumeBytes`, `resume`. While paused, a reader that
+   * was sent entries and acknowledges none of them for `readerStallMs` is named (`slow-reader`):
+   * a reader with nothing to read, or one that keeps acknowledging, never is.
+   */
+  private checkPause(): void {
+    if (this.faulted) return;
+    let worst = -1;
+    let most = 0;
+    this.boxes.forEach((b, r) => { if (b.backlog > most) { most = b.backlog; worst = r; } });
+    if (!this.paused && (most > this.limits.pauseBytes || this.heldBytes > this.limits.memoryBytes)) {
+      this.paused = { since: Date.now(), party: most > this.limits.pauseBytes ? worst : -1 };
+      this.broadcastControl({ v: 1, kind: "pause", party: this.paused.party });
+      this.stallTimer = setInterval(() => this.checkStall(), Math.max(20, Math.min(1000, this.limits.readerStallMs / 4)));
+    } else if (this.paused && most <= this.limits.resumeBytes && this.heldBytes <= this.limits.memoryBytes / 2) {
+      this.paused = null;
+      clearInterval(this.stallTimer);
+      this.stallTimer = undefined;
+      this.broadcastControl({ v: 1, kind: "resume" });
+    }
+  }
+
+  private checkStall(): void {
+    if (!this.paused || this.faulted) return;
+    const now = Date.now();
+    this.boxes.forEach((b, r) => {
+      if (this.faulted || b.inflight === 0) return;
+      const quiet = now - Math.max(b.lastAck, b.sentAt, this.paused!.since);
+      if (quiet >= this.limits.readerStallMs) this.fault({ kind: "slow-reader", party: r, ms: quiet, backlog: b.backlog });
+    });
+  }
+
+  private broadcastControl(frame: RelayControlFrame): void {
+    for (const sock of this.ctx.getWebSockets()) this.send(sock, frame);
+  }
+
+  /** A relay fault (referee: onRelayFault) ends the round; nothing more is relayed. */
+  private fault(f: RelayFault): void {
+    if (this.faulted || !this.state) return;
+    this.faulted = true;
+    void this.apply(onRelayFault(this.state, f)).catch((e: unknown) => console.error("RoundDO: relay fault handling failed", e));
   }
 
   private lastSeq(party: number): number {
     return this.lastSeqs.get(party) ?? -1;
   }
 
-  private redeliver(ws: WebSocket, party: number, cursor: number): void {
-    const rows = this.ctx.storage.sql.exec<{ idx: number; data: ArrayBuffer }>(
-      "SELECT mb.idx AS idx, m.data AS data FROM mailbox mb JOIN messages m ON m.id = mb.msg_id WHERE mb.recipient = ? AND mb.idx > ? ORDER BY mb.idx",
-      party, cursor,
-    );
-    for (const r of rows) ws.send(encodeDelivery(r.idx, new Uint8Array(r.data)));
+  /** A (re)connected party processed its mailbox up to `cursor`: acknowledge that, then send everything after it anew. */
+  private redeliver(party: number, cursor: number): boolean {
+    if (!this.ack(party, cursor)) return false;
+    const box = this.boxes[party]!;
+    box.sent = Math.max(cursor, box.acked);
+    box.inflight = 0;
+    this.pump(party);
+    return true;
   }
 
   // ------------------------------------------------------------------ deadlines and outcome
@@ -460,12 +814,10 @@ export class RoundDO extends DurableObject<Env> {
     }
     // A terminal round needs no redelivery: drop the relayed ciphertexts (they can be tens of
     // MB per round) and anything still queued; the results stay as the round's public record.
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    this.batch = [];
-    this.batchBytes = 0;
+    this.dropRelay();
     this.ctx.storage.sql.exec("DELETE FROM mailbox");
     this.ctx.storage.sql.exec("DELETE FROM messages");
+    this.ctx.storage.sql.exec("DELETE FROM meta");
     if (s.notifyPending) {
       // The report's retry is armed before the first try: a crash during it cannot strand the outcome.
       await this.durably("alarm", () => this.ctx.storage.setAlarm(Date.now() + NOTIFY_RETRY_MS));
@@ -510,6 +862,46 @@ export class RoundDO extends DurableObject<Env> {
       if (a && ws.readyState === WebSocket.OPEN) out.add(a.party);
     }
     return [...out].sort((a, b) => a - b);
+  }
+
+  /** Forgets every queued, held and in-flight envelope and stops the relay's timers (the round has ended). */
+  private dropRelay(): void {
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.tickTimer);
+    clearInterval(this.stallTimer);
+    this.flushTimer = this.tickTimer = this.stallTimer = undefined;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.held.clear();
+    this.heldBytes = 0;
+    this.paused = null;
+    this.lost.clear();
+    for (const b of this.boxes) { b.entries.clear(); b.backlog = b.inflight = 0; }
+  }
+
+  /**
+   * After the object started with sockets still open (woken from hibernation, or evicted): what
+   * each recipient was sent is unknown, so its unacknowledged entries are sent again from its
+   * acknowledged cursor (duplicates are dropped by index). A recipient with entries neither held
+   * nor stored (a restart lost them) is asked to reconnect (close 4002): its `hello` tells
+   * whether it had processed them ({@link pump}).
+   */
+  private resumeSockets(): void {
+    const senders = new Set([...this.lost.keys()].map((k) => Number(k.split(":")[0])));
+    this.boxes.forEach((b, r) => {
+      let lost = senders.has(r);
+      for (let i = b.acked + 1; i <= b.top && !lost; i++) lost = !b.entries.has(i);
+      for (const ws of this.ctx.getWebSockets(`p${r}`)) {
+        if (lost) { try { ws.close(4002, "relay restarted: reconnect and say hello"); } catch { /* gone */ } }
+      }
+      if (!lost) this.pump(r);
+    });
+  }
+
+  /** Relay counters for tests and the bench: bytes held in memory, per-recipient unacknowledged backlog, paused. */
+  async relayStats(): Promise<{ heldBytes: number; backlog: number[]; stored: number; paused: boolean }> {
+    const stored = this.boxes.reduce((a, b) => a + [...b.entries.values()].filter((e) => e.stored).length, 0);
+    return { heldBytes: this.heldBytes, backlog: this.boxes.map((b) => b.backlog), stored, paused: this.paused !== null };
   }
 
   private send(ws: WebSocket, frame: ServerFrame): void {

@@ -45,6 +45,13 @@
  * mailbox from the last index it processed. It gives up on a round only at `deadlineMs` (or
  * after `maxReconnects`, if set). While connected it pings every {@link PING_MS}, which tells
  * the relay it is alive (the RoundDO names a member silent past its progress timeout).
+ *
+ * Flow control (docs/coordinator.md "Relay: throughput and back-pressure"). The session
+ * acknowledges what it has processed ({@link ACK_EVERY}, {@link ACK_BYTES}, and whenever its
+ * mailbox is drained); the relay sends each recipient only a window ahead of its
+ * acknowledgements. When a recipient falls behind, the relay sends `pause`: the session stops
+ * sending envelopes (acknowledgements, pings and aborts still go) until `resume` or a new
+ * connection's `welcome` — a session that kept sending would be named by the relay.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError, type OpenedEnvelope } from "../../protocol/crypto/envelope.ts";
@@ -71,8 +78,15 @@ export interface RelayParty {
 }
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 
-/** Mailbox entries processed between acknowledgements to the relay. */
-const ACK_EVERY = 4;
+/**
+ * Acknowledgements: after this many processed mailbox entries, or bytes, or whenever the
+ * mailbox is drained, the session tells the relay its cursor (the relay holds every envelope
+ * until its recipient acknowledges it, and paces each recipient by what it has acknowledged).
+ */
+export const ACK_EVERY = 16;
+export const ACK_BYTES = 1 << 20;
+/** Delay (ms) of the acknowledgement after the mailbox is drained. */
+export const ACK_IDLE_MS = 20;
 
 /** Bytes a session lets queue in its socket before it waits (pacing towards the relay). */
 const MAX_IN_FLIGHT = 1 << 20;
@@ -107,6 +121,7 @@ export function reconnectDelay(attempt: number, rng: Rng, base = RECONNECT_BASE_
   const b = rng.bytes(2);
   return Math.round(d * (0.5 + ((b[0]! << 8) | b[1]!) / 131072));
 }
+
 
 /** Default for {@link RelaySessionOptions.stallMs}. */
 export const DEFAULT_STALL_MS = 120_000;
@@ -287,6 +302,8 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   let ws: WebSocket | undefined;
   let lastActivity = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The acknowledgement after a drained mailbox ({@link ACK_IDLE_MS}). */
+  let ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** The current socket's open timeout, the pending reconnect and the ping interval. */
   let openTimer: ReturnType<typeof setTimeout> | undefined;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -301,6 +318,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(ackTimer);
       clearTimeout(openTimer);
       clearTimeout(reconnectTimer);
       clearInterval(pingTimer);
@@ -316,11 +334,14 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     // party that produces tens of MB at once (OT extension) does not flood the relay.
     const outbox: Array<Uint8Array | string> = [];
     let pumping = false;
+    /** The relay said `pause` on this connection (flow control): envelopes wait; `resume` or a new `welcome` lifts it. */
+    let relayPaused = false;
     const pump = () => {
       if (pumping) return;
       pumping = true;
       const step = () => {
         while (outbox.length && ws && ws.readyState === WebSocket.OPEN) {
+          if (relayPaused && typeof outbox[0] !== "string") break; // resumed by `resume` (onText)
           if (ws.bufferedAmount > MAX_IN_FLIGHT) { setTimeout(step, 2); return; }
           const data = outbox.shift()!;
           if (debug) console.error(`relay ${ctx.me} send ${typeof data === "string" ? data.slice(0, 80) : `${data.length} bytes`}`);
@@ -415,7 +436,14 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     // redelivery that follows `hello`, so later indices wait until the gap is filled.
     const pending = new Map<number, Uint8Array>();
     let acked = 0;
-    const ackEnabled = typeof process !== "undefined" && process.env?.TWOPM_RELAY_ACK === "1";
+    let unackedBytes = 0;
+    /** Tells the relay the cursor (at once, ahead of queued envelopes: the relay's window waits on it). */
+    const ack = () => {
+      if (finished || cursor <= acked) return;
+      acked = cursor;
+      unackedBytes = 0;
+      sendNow({ v: 1, kind: "ack", cursor });
+    };
     const onDelivery = (bytes: Uint8Array) => {
       const { index, envelope } = decodeDelivery(bytes);
       if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
@@ -431,13 +459,13 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       for (let next = pending.get(cursor + 1); next !== undefined && !finished; next = pending.get(cursor + 1)) {
         pending.delete(cursor + 1);
         cursor += 1;
+        unackedBytes += next.length;
         await onEnvelope(next);
-        // Optionally let the relay drop what we have processed (TWOPM_RELAY_ACK=1).
-        if (ackEnabled && !finished && cursor - acked >= ACK_EVERY) {
-          acked = cursor;
-          sendRaw(JSON.stringify({ v: 1, kind: "ack", cursor }));
-        }
+        if (cursor - acked >= ACK_EVERY || unackedBytes >= ACK_BYTES) ack();
       }
+      // Drained: what was processed is acknowledged shortly (one frame per burst, not per envelope).
+      clearTimeout(ackTimer);
+      ackTimer = setTimeout(ack, ACK_IDLE_MS);
     };
     let lastBusy = 0;
     /** Before a party call that may block this thread: a `busy` frame (at most one a second), flushed before the call starts. */
@@ -501,6 +529,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       switch (f.kind) {
         case "welcome":
           reconnects = 0;
+          relayPaused = false; // a new connection: the relay repeats `pause` after `welcome` if it still holds
           if (!started) {
             started = true;
             if (keyError !== undefined) return abort(new RoundAborted("view-mismatch", [], keyError));
@@ -518,6 +547,12 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           return finish();
         case "aborted":
           return finish(new RoundAborted(f.code, f.culprits, f.detail));
+        case "pause":
+          relayPaused = true;
+          return;
+        case "resume":
+          relayPaused = false;
+          return pump();
         case "error":
           // Our own envelopes re-sent after a reconnect are refused as replays: expected.
           if (f.code === "replay") return;

@@ -308,3 +308,39 @@ export function onCancel(s: RoundState): RoundStep {
   if (isRoundTerminal(s.phase)) return same(s);
   return abort({ ...s, notifyJob: false }, "cancelled", [], "job cancelled");
 }
+
+/**
+ * What the relay itself observed going wrong with its transport (durable-objects/round-do.ts,
+ * "Back-pressure" and "Crash safety" in docs/coordinator.md):
+ *  - `slow-reader`: the relay paused every sender because `party`'s unacknowledged backlog
+ *    passed the pause mark, and `party` acknowledged nothing for `ms` while paused;
+ *  - `pause-ignored`: `party` kept sending after the pause until a recipient's backlog passed
+ *    the hard limit (an honest session stops at the pause, with at most its socket's
+ *    in-flight bytes behind it);
+ *  - `state-lost`: a restart lost relayed envelopes that were held only in memory and that a
+ *    reconnecting recipient (`party`) had not processed: they cannot be re-delivered.
+ */
+export type RelayFault =
+  | { kind: "slow-reader"; party: number; ms: number; backlog: number }
+  | { kind: "pause-ignored"; party: number; recipient: number; backlog: number }
+  | { kind: "state-lost"; party: number; from: number; to: number };
+
+/**
+ * A relay fault aborts the round: `slow-reader` with `timeout` naming the reader, and
+ * `pause-ignored` with `unexpected-message` naming the sender (both the relay's own evidence:
+ * backlog and acknowledgements it counted); `state-lost` with `timeout` naming no one (the
+ * coordinator's restart, not a member, lost the envelopes), so the job retries. Nothing once
+ * terminal. Pure.
+ */
+export function onRelayFault(s: RoundState, f: RelayFault): RoundStep {
+  if (isRoundTerminal(s.phase)) return same(s);
+  const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+  switch (f.kind) {
+    case "slow-reader":
+      return abort(s, "timeout", [f.party], `relay back-pressure: party ${f.party} acknowledged nothing for ${f.ms} ms with ${mib(f.backlog)} unread while the senders were paused`);
+    case "pause-ignored":
+      return abort(s, "unexpected-message", [f.party], `relay back-pressure: party ${f.party} kept sending while paused (backlog of party ${f.recipient} reached ${mib(f.backlog)})`);
+    case "state-lost":
+      return abort(s, "timeout", [], `relay state lost: a coordinator restart lost envelopes ${f.from}..${f.to} of party ${f.party}'s mailbox before it processed them (held in memory only); no member is at fault`);
+  }
+}

@@ -55,7 +55,14 @@ export type ServerFrame =
   | { v: 1; kind: "accepted"; aggregateHash: string; transcriptHash: string; excluded: number[] }
   | { v: 1; kind: "aborted"; code: RoundAbortCode; culprits: number[]; detail: string }
   | { v: 1; kind: "error"; code: string; detail: string }
-  | { v: 1; kind: "pong" };
+  | { v: 1; kind: "pong" }
+  /**
+   * Flow control (durable-objects/round-do.ts, docs/coordinator.md "Relay: throughput and
+   * back-pressure"): stop sending envelopes — `party` is the recipient whose unread backlog
+   * caused it, −1 when the relay's memory did — until `resume` or a new connection's `welcome`.
+   */
+  | { v: 1; kind: "pause"; party: number }
+  | { v: 1; kind: "resume" };
 
 /** Prefixes a delivered envelope with its mailbox index. */
 export function encodeDelivery(index: number, envelope: Uint8Array): Uint8Array {
