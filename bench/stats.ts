@@ -8,14 +8,46 @@
  *  - mascot: contribution ready → round accepted by the RoundDO, slowest node, with the time
  *    spent in each protocol phase (first node to enter → last node to leave) in `phases`;
  *  - coordinator: submit → job completed, minus the two above (selection, assignment
- *    delivery, long-poll latency, reduce and logging).
+ *    delivery, long-poll latency, reduce and logging);
+ *  - node_cpu_max_s / node_cpu_sum_s: CPU of the node processes (agent + party thread) from
+ *    submit to completion (Linux /proc), and coordinator_cpu_s (workerd + this process): with
+ *    N nodes on a few cores the wall time is bounded below by the sum over the cores.
+ * `--jobs k` runs k jobs in a row per cluster (job 2 on: base OTs kept from job 1, the steady
+ * state of nodes that meet again). `--profile-node DIR` writes V8 CPU profiles of node 0 (agent and party thread) into DIR.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { startCluster } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { BenchResult } from "./types.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere or once it has exited. */
+function procCpu(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of this process's workerd children (the local coordinator Miniflare runs). */
+function workerdPids(): number[] {
+  try {
+    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+      } catch { return false; }
+    });
+  } catch { return []; }
+}
 
 function arg(args: string[], name: string, dflt: string): string {
   const i = args.indexOf(`--${name}`);
@@ -28,44 +60,57 @@ export async function run(args: string[]): Promise<BenchResult> {
   const modes = arg(args, "modes", "validated,linear-only").split(",") as Array<"validated" | "linear-only">;
   // Validated runs relay Θ(n²) base-OT and offline traffic; --max-validated skips larger n.
   const maxValidated = Number(arg(args, "max-validated", "10"));
+  // --profile-node DIR: node 0 runs with --cpu-prof into DIR (agent and party thread, one profile each; written at exit).
+  const profileDir = arg(args, "profile-node", "");
+  // --jobs k: k jobs in a row on the same cluster; from the second on, the nodes reuse the base OTs kept from the first (client/agent/base-ot-cache.ts).
+  const jobs = Number(arg(args, "jobs", "1"));
   const out: BenchResult["rows"] = [];
   for (const n of sizes) {
-    const cluster = await startCluster({ nodes: n, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }] });
+    const cluster = await startCluster({ nodes: n, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], ...(profileDir ? { nodeEnv: (i: number): Record<string, string> => (i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}) } : {}) });
     try {
       for (const mode of modes) {
         if (mode === "validated" && n > maxValidated) {
           out.push({ nodes: n, mode, rows_per_node: rows, wall_s: "skipped", slowest_phases: `n > --max-validated ${maxValidated}` });
           continue;
         }
-        const spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-stats.json"));
-        const t0 = Date.now();
-        const job = await cluster.operator.submitJob({ ...spec, mode, committee: { size: n, min: n }, deadlines: { ...spec.deadlines, compute: 1800 } });
-        const final = await watchJob(cluster.operator, job.id, () => undefined, 200);
-        const wall = Date.now() - t0;
-        if (final.status !== "completed") throw new Error(`stats bench: job ${final.status} with ${n} nodes (${mode})`);
-        let local = 0, mascot = 0;
-        const phaseSpan = new Map<string, { start: number; end: number }>();
-        for (const node of cluster.nodes) {
-          const ev = node.events.filter((e) => e.jobId === job.id);
-          const assigned = ev.find((e) => e.kind === "assignment")!.t;
-          const computed = ev.find((e) => e.kind === "computed")!.t;
-          const done = ev.find((e) => e.kind === "round-done")!.t;
-          local = Math.max(local, computed - assigned);
-          mascot = Math.max(mascot, done - computed);
-          const phases = ev.filter((e) => e.kind === "phase");
-          phases.forEach((p, i) => {
-            const end = phases[i + 1]?.t ?? done;
-            const span = phaseSpan.get(String(p.phase)) ?? { start: Infinity, end: 0 };
-            phaseSpan.set(String(p.phase), { start: Math.min(span.start, p.t), end: Math.max(span.end, end) });
+        for (let jobNo = 1; jobNo <= jobs; jobNo++) {
+          const spec = await loadJobSpec(path.join(ROOT, "examples/jobs/adult-stats.json"));
+          const pids = cluster.nodes.map((nd) => nd.child?.pid), wd = workerdPids();
+          const cpu0 = pids.map(procCpu), wd0 = wd.map(procCpu), self0 = process.cpuUsage(), load0 = os.loadavg()[0]!;
+          const t0 = Date.now();
+          const job = await cluster.operator.submitJob({ ...spec, mode, committee: { size: n, min: n }, deadlines: { ...spec.deadlines, compute: 1800 } });
+          const final = await watchJob(cluster.operator, job.id, () => undefined, 200);
+          const wall = Date.now() - t0;
+          const nodeCpu = pids.map((pid, i) => (procCpu(pid) ?? NaN) - (cpu0[i] ?? NaN));
+          const workerdCpu = wd.reduce((a, pid, i) => a + ((procCpu(pid) ?? NaN) - (wd0[i] ?? NaN)), 0);
+          const selfCpu = (() => { const u = process.cpuUsage(self0); return (u.user + u.system) / 1e6; })();
+          if (final.status !== "completed") throw new Error(`stats bench: job ${final.status} with ${n} nodes (${mode})`);
+          let local = 0, mascot = 0;
+          const phaseSpan = new Map<string, { start: number; end: number }>();
+          for (const node of cluster.nodes) {
+            const ev = node.events.filter((e) => e.jobId === job.id);
+            const assigned = ev.find((e) => e.kind === "assignment")!.t;
+            const computed = ev.find((e) => e.kind === "computed")!.t;
+            const done = ev.find((e) => e.kind === "round-done")!.t;
+            local = Math.max(local, computed - assigned);
+            mascot = Math.max(mascot, done - computed);
+            const phases = ev.filter((e) => e.kind === "phase");
+            phases.forEach((p, i) => {
+              const end = phases[i + 1]?.t ?? done;
+              const span = phaseSpan.get(String(p.phase)) ?? { start: Infinity, end: 0 };
+              phaseSpan.set(String(p.phase), { start: Math.min(span.start, p.t), end: Math.max(span.end, end) });
+            });
+          }
+          const top = [...phaseSpan.entries()].map(([k, v]) => [k, v.end - v.start] as const).sort((a, b) => b[1] - a[1]).slice(0, 4);
+          out.push({
+            nodes: n, mode, ...(jobs > 1 ? { job: jobNo } : {}), rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
+            coordinator_s: Math.max(0, wall - local - mascot) / 1000,
+            node_cpu_max_s: Number(Math.max(...nodeCpu).toFixed(2)), node_cpu_sum_s: Number(nodeCpu.reduce((a, b) => a + b, 0).toFixed(1)),
+            coordinator_cpu_s: Number((workerdCpu + selfCpu).toFixed(1)), load_1m: `${load0.toFixed(1)}→${os.loadavg()[0]!.toFixed(1)}`,
+            slowest_phases: top.map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(", "),
           });
+          console.log(JSON.stringify(out[out.length - 1]));
         }
-        const top = [...phaseSpan.entries()].map(([k, v]) => [k, v.end - v.start] as const).sort((a, b) => b[1] - a[1]).slice(0, 4);
-        out.push({
-          nodes: n, mode, rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
-          coordinator_s: Math.max(0, wall - local - mascot) / 1000,
-          slowest_phases: top.map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(", "),
-        });
-        console.log(JSON.stringify(out[out.length - 1]));
       }
     } finally {
       await cluster.stop();
@@ -77,6 +122,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     notes: [
       "adult census query (count, mean/variance of age, education histogram, income by sex, count by sex, age quantiles, hours by sex), 1 round",
       "validated: MASCOT-authenticated inputs with range predicates; linear-only: PRG-seed additive sharing + commit-then-open",
+      "node_cpu_*: CPU seconds (user + system, /proc) of the node processes (agent + party thread) from submit to completion, slowest and sum; coordinator_cpu_s: workerd + the bench process (Miniflare, the operator's polling); load_1m: 1-min load average at submit → completion (N node processes and the coordinator share the machine's cores)",
     ],
   };
 }

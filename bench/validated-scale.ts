@@ -22,6 +22,8 @@
  * with every party on its own machine and each message delivered L ms after it was sent
  * (a discrete-event run: a party's clock advances by the CPU time of each of its handlers,
  * a message arrives at its sender's clock + L), and `rounds`, the sequential relay trips.
+ * `--aes=node` (default) runs the PRG streams on node:crypto's AES-128-CTR, as a node's party
+ * thread does (client/agent/party-aes.ts); `--aes=js` on the sync JS AES (before issue 13's change).
  */
 import { loadavg } from "node:os";
 import { m61 } from "../protocol/field/index.ts";
@@ -34,6 +36,8 @@ import { ValidationPlan } from "../protocol/mascot/validation.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
+import { setNativeAesCtr } from "../protocol/mascot/prg.ts";
+import { nodeAesCtr } from "../client/agent/party-aes.ts";
 
 
 
@@ -122,6 +126,9 @@ export async function run(args: string[]): Promise<BenchResult> {
   const modes = (arg(args, "modes") ?? "pine,range,none,linear").split(",");
   const latencies = arg(args, "latency")?.split(",").map(Number) ?? [];
   const reps = Number(arg(args, "reps") ?? 1);
+  const aes = arg(args, "aes") ?? "node";
+  if (aes !== "node" && aes !== "js") throw new Error(`validated-scale: --aes must be node or js, got ${aes}`);
+  setNativeAesCtr(aes === "node" ? nodeAesCtr : undefined);
   const rows: BenchResult["rows"] = [];
   const notes: string[] = [];
   const load0 = loadavg()[0]!;
@@ -167,6 +174,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   notes.push("time: party_cpu_s = slowest party's process CPU inside start()/receive() (parties on separate machines); wall_s = all N parties serialised on one thread of a shared 2-core machine");
   notes.push("bytes: MB_up = payload bytes a party uploads (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out; a node's relay traffic per round ≈ up + what it receives");
   if (latencies.length) notes.push(`sim_s (--latency): a discrete-event run, every party on its own machine (its clock advances by the process CPU of each handler), each message delivered latency_ms_per_hop after its sender's clock; fastest of ${reps} run(s); rounds = sequential message rounds of that run (a Lamport clock, so it can exceed the schedule's depth when an unrelated later message arrives first)`);
+  notes.push(`PRG streams: ${aes === "node" ? "node:crypto AES-128-CTR (the party thread's setting)" : "sync JS AES (@noble/ciphers)"}`);
+  setNativeAesCtr(undefined);
   notes.push(`witness = exact-norm slack bits + PINE success/window bits (late inputs); proof_late = product-proof values; machine load (1 min) at start ${load0.toFixed(1)}`);
   return { name: "validated-scale", rows, notes };
 }

@@ -39,6 +39,18 @@ export class PartyThread {
   private nextParty = 1;
   private readonly pending = new Map<number, { resolve: (a: PartyAnswer) => void; reject: (e: Error) => void }>();
 
+  /**
+   * `warm` (default true): start the thread now, so loading (and, under tsx, transpiling) the
+   * protocol modules happens while the agent is idle rather than inside its first round. The
+   * idle thread is unref'd: it never keeps the process alive. A thread that fails to start
+   * is reported by the first call, as without warming.
+   */
+  constructor(opts: { warm?: boolean } = {}) {
+    if (opts.warm ?? true) {
+      try { this.start(); } catch { /* the first call starts it again and reports the failure */ }
+    }
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
     const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts");

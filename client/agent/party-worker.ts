@@ -7,7 +7,7 @@
  *
  * The thread keeps the node's OT-extension base OTs (base-ot-cache.ts) across rounds, as the
  * agent did; they never leave the thread. Its randomness is the platform CSPRNG
- * (protocol/rng.ts cryptoRng). One request at a time per party; parties of different rounds
+ * (protocol/rng.ts cryptoRng); its PRG streams use node:crypto's AES-128-CTR (party-aes.ts). One request at a time per party; parties of different rounds
  * may interleave.
  */
 import { parentPort } from "node:worker_threads";
@@ -17,11 +17,13 @@ import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
 import { SecureSumParty, type OutboundMessage } from "../../protocol/mascot/party.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import { BaseOtCache } from "./base-ot-cache.ts";
+import { installNodeAes } from "./party-aes.ts";
 import type { PartyAnswer, PartyRequest, PartyView } from "./party-protocol.ts";
 
 const port = parentPort;
 if (!port) throw new Error("party-worker.ts runs only as a worker thread (client/agent/party-thread.ts)");
 
+installNodeAes(); // native sync AES-128-CTR for the PRG streams (same bytes as WebCrypto and noble)
 const cache = new BaseOtCache();
 const parties = new Map<number, { p: SecureSumParty; field: Field }>();
 

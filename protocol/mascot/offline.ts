@@ -383,6 +383,10 @@ export class OfflineParty {
           const pre = await inPeerOrder(this.peers.map((j) => otSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
+          // coin1 (COPE sender) and cope (COPE receiver) read the COPE streams: native AES-CTR
+          // instead of the sync fallback.
+          const copeStep = this.batch && (this.stage.endsWith(".coin1") || this.stage.endsWith(".cope"));
+          if (copeStep && this.needed().every((p) => this.complete(p))) await this.prefetchCopeStreams(this.stage.endsWith(".coin1"));
           o = this.step();
         }
         if (!o) break;
@@ -408,6 +412,23 @@ export class OfflineParty {
       for (const p of this.copeS[j]?.prg0 ?? []) jobs.push(p.prefetch(copeBytes));
       for (const p of this.copeS[j]?.prg1 ?? []) jobs.push(p.prefetch(copeBytes));
       for (const p of this.copeR[j]!.prg) jobs.push(p.prefetch(copeBytes));
+    }
+    await Promise.all(jobs);
+  }
+
+  /**
+   * Makes the COPE streams the next step reads available from WebCrypto (Prg.prefetch: what
+   * the batch start already reserved in the background is awaited, the rest — e.g. a derived
+   * direction's streams, which exist only once batch 0's message arrived — computed now).
+   * `sender`: the streams coin1's Extend reads (my X under each peer's α); else cope's (each
+   * peer's X under my α). Same bytes as the sync path.
+   */
+  private async prefetchCopeStreams(sender: boolean): Promise<void> {
+    const copeBytes = (5 * this.batch!.m + 1) * this.F.uniformByteLength;
+    const jobs: Promise<void>[] = [];
+    for (const j of this.peers) {
+      const streams = sender ? [...(this.copeS[j]?.prg0 ?? []), ...(this.copeS[j]?.prg1 ?? [])] : (this.copeR[j]?.prg ?? []);
+      for (const p of streams) jobs.push(p.prefetch(copeBytes));
     }
     await Promise.all(jobs);
   }

@@ -5,7 +5,12 @@
  *
  * Two implementations with identical output: {@link prgBytes} (async, WebCrypto, fastest
  * for long single streams) and {@link Prg} / {@link prgBytesSync} (sync, @noble/ciphers AES
- * over counter blocks, used by the step functions because they are synchronous).
+ * over counter blocks, used by the step functions because they are synchronous). A host with
+ * a native synchronous AES-128-CTR (Node's node:crypto; the party thread installs it,
+ * client/agent/party-aes.ts) can hand it to {@link setNativeAesCtr}: every sync read then uses
+ * it and the WebCrypto prefetch is skipped (a party reads thousands of short streams — one
+ * per SoftSpokenOT leaf and COPE position — where WebCrypto's per-call cost dominates). The
+ * output never depends on which implementation ran.
  */
 import { ecb } from "@noble/ciphers/aes.js";
 import type { Field, FieldVec } from "../field/types.ts";
@@ -38,6 +43,26 @@ function counterBlocks(iv: Uint8Array, start: number, nBlocks: number): Uint8Arr
   return out;
 }
 
+/**
+ * A native synchronous AES-128-CTR: a keystream for `key` (16 bytes) starting at the counter
+ * block `counter` (16 bytes, incremented as a big-endian integer); each call of the returned
+ * function yields the next `nBytes` bytes. Callers never let the low 64 counter bits wrap
+ * within one stream, so any standard CTR mode agrees with the WebCrypto (length 64) one.
+ */
+export type NativeAesCtr = (key: Uint8Array, counter: Uint8Array) => (nBytes: number) => Uint8Array;
+let nativeCtr: NativeAesCtr | undefined;
+
+/**
+ * Installs a native synchronous AES-128-CTR for every {@link Prg} of this thread (undefined
+ * removes it). Same keystream as without it — the caller guarantees `f` is AES-128-CTR; a
+ * wrong `f` shows up as an OT/MAC check failure against honest peers, never as a silent error
+ * in the sum. Throws TypeError if `f` is neither a function nor undefined.
+ */
+export function setNativeAesCtr(f: NativeAesCtr | undefined): void {
+  if (f !== undefined && typeof f !== "function") throw new TypeError("setNativeAesCtr: expected a function or undefined");
+  nativeCtr = f;
+}
+
 let zeroBuf = new Uint8Array(0);
 /** n zero bytes (a shared read-only buffer: the AES-CTR plaintext). */
 function zeros(n: number): Uint8Array<ArrayBuffer> {
@@ -66,6 +91,8 @@ export class Prg {
   /** Bytes ready to read, followed (in stream order) by the pending segments. */
   private spare: Uint8Array = new Uint8Array(0);
   private pending: Segment[] = [];
+  /** The native keystream (see {@link setNativeAesCtr}) positioned at block `at`, valid up to block `end` (the low-64-bit wrap). */
+  private native: { f: NativeAesCtr; read: (nBytes: number) => Uint8Array; at: number; end: number } | undefined;
   constructor(seed: Uint8Array) {
     const { key, iv } = splitSeed(seed);
     this.key = key.slice();
@@ -78,7 +105,7 @@ export class Prg {
     let have = this.spare.length;
     for (const s of this.pending) have += 16 * s.nBlocks;
     const want = n - have;
-    if (want <= 0) return;
+    if (want <= 0 || nativeCtr) return; // native sync AES: nothing to compute ahead
     const nBlocks = Math.ceil(want / 16);
     this.cryptoKey ??= crypto.subtle.importKey("raw", this.key.slice(), "AES-CTR", false, ["encrypt"]);
     const cryptoKey = this.cryptoKey;
@@ -139,6 +166,13 @@ export class Prg {
       this.spare = this.spare.subarray(n);
       return r;
     }
+    if (Number.isSafeInteger(n) && n > 0 && this.spare.length === 0 && this.pending.length === 0) {
+      // Nothing buffered: a view of freshly computed blocks (no copy).
+      const nBlocks = Math.ceil(n / 16), ks = this.syncBlocks(this.block, nBlocks);
+      this.block += nBlocks;
+      this.spare = ks.subarray(n);
+      return ks.subarray(0, n);
+    }
     return this.next(n);
   }
 
@@ -171,6 +205,25 @@ export class Prg {
 
   /** Keystream blocks start .. start + nBlocks − 1 with the sync AES. */
   private syncBlocks(start: number, nBlocks: number): Uint8Array {
+    if (nativeCtr && nBlocks > 0) {
+      const out = new Uint8Array(16 * nBlocks);
+      for (let done = 0; done < nBlocks;) {
+        let st = this.native;
+        if (!st || st.f !== nativeCtr || st.at !== start + done || st.at >= st.end) {
+          // A new native stream from block start + done, good until the low 64 counter bits wrap.
+          const c0 = counterBlocks(this.iv, start + done, 1), dv = new DataView(c0.buffer);
+          const toWrap = dv.getUint32(8, false) === 0xffffffff ? 4294967296 - dv.getUint32(12, false) : Infinity;
+          st = this.native = { f: nativeCtr, read: nativeCtr(this.key, c0), at: start + done, end: start + done + toWrap };
+        }
+        const take = Math.min(nBlocks - done, st.end - st.at);
+        const ks = st.read(16 * take);
+        if (done === 0 && take === nBlocks) { st.at += take; return ks; }
+        out.set(ks, 16 * done);
+        st.at += take;
+        done += take;
+      }
+      return out;
+    }
     return ecb(this.key, { disablePadding: true }).encrypt(counterBlocks(this.iv, start, nBlocks));
   }
 

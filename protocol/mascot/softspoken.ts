@@ -148,7 +148,10 @@ function leafOf(s: Uint8Array): { seed: Uint8Array; check: Uint8Array } {
 }
 
 function pprfHash(sid: Uint8Array, checks: Uint8Array[][]): Uint8Array {
-  return sha256(concatBytes(T_PPRF, sid, ...checks.flat()));
+  // SHA-256(T_PPRF ‖ sid ‖ every t_x), absorbed piecewise (no ~11 KB concatenation per pair).
+  const h = sha256.create().update(T_PPRF).update(sid);
+  for (const block of checks) for (const t of block) h.update(t);
+  return h.digest();
 }
 
 function tccrKeySs(sid: Uint8Array): Uint8Array {

@@ -91,4 +91,14 @@ describe("party thread", () => {
     await expect(pending).rejects.toThrow(/party thread/);
     await closing;
   });
+
+  it("starts (loads the protocol modules) at construction unless told not to, so the first round does not pay for it", async () => {
+    const warm = new PartyThread(), cold = new PartyThread({ warm: false });
+    threads.push(warm, cold);
+    const workerOf = (t: PartyThread) => (t as unknown as { worker?: unknown }).worker;
+    expect(workerOf(warm)).toBeDefined();
+    expect(workerOf(cold)).toBeUndefined();
+    await warm.forget(["x"]); // the warm thread answers without being started again
+    expect(workerOf(warm)).toBeDefined();
+  });
 });

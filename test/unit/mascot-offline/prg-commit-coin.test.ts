@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ctr } from "@noble/ciphers/aes.js";
-import { Prg, prgBytes, prgBytesSync, prgField, prgFieldSync } from "../../../protocol/mascot/prg.ts";
+import { Prg, prgBytes, prgBytesSync, prgField, prgFieldSync, setNativeAesCtr } from "../../../protocol/mascot/prg.ts";
+import { nodeAesCtr } from "../../../client/agent/party-aes.ts";
 import { commit, verifyCommitment } from "../../../protocol/crypto/commitment.ts";
 import { coinCommit, coinFinish, coinOpenPayload } from "../../../protocol/mascot/coin-toss.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
@@ -48,6 +49,41 @@ describe("prg", () => {
     const d = p.next(1000), e = p.next(570);
     expect(toHex(new Uint8Array([...a, ...b, ...c, ...d, ...e]))).toBe(toHex(whole));
     expect(() => p.prefetchInBackground(-1)).toThrow(RangeError);
+  });
+  it("a native AES-128-CTR (node:crypto) gives the same streams, across the low-64-bit counter wrap", async () => {
+    const rng = seededRng("native");
+    // iv low 64 bits = 2^64 − 3: the wrap falls inside the first read
+    const near = new Uint8Array(32); near.set(rng.bytes(24)); near.fill(0xff, 24, 31); near[31] = 0xfd;
+    const seeds = [rng.bytes(16), rng.bytes(32), new Uint8Array(32).fill(0xff), near];
+    const want = seeds.map((s) => prgBytesSync(s, 3000));
+    setNativeAesCtr(nodeAesCtr);
+    try {
+      for (const [i, seed] of seeds.entries()) {
+        expect(toHex(prgBytesSync(seed, 3000))).toBe(toHex(want[i]!));
+        const p = new Prg(seed);
+        p.prefetchInBackground(500); // a no-op with native AES
+        await p.prefetch(100);
+        const parts = [p.next(7), p.nextView(90), p.next(1), p.next(2902)];
+        expect(toHex(new Uint8Array(parts.flatMap((x) => [...x])))).toBe(toHex(want[i]!));
+        const q = new Prg(seed); // views of fresh blocks (nothing buffered), then of their tail
+        const views = [q.nextView(40), q.nextView(8), q.nextView(2000), q.next(952)];
+        expect(toHex(new Uint8Array(views.flatMap((x) => [...x])))).toBe(toHex(want[i]!));
+      }
+      // the hook is really used: a wrong "AES" changes the stream
+      setNativeAesCtr(() => (n) => new Uint8Array(n));
+      expect(toHex(prgBytesSync(seeds[0]!, 32))).not.toBe(toHex(want[0]!.subarray(0, 32)));
+    } finally {
+      setNativeAesCtr(undefined);
+    }
+    expect(toHex(prgBytesSync(seeds[3]!, 3000))).toBe(toHex(want[3]!));
+    expect(() => setNativeAesCtr(42 as unknown as undefined)).toThrow(TypeError);
+  });
+  it("nextView of fresh blocks equals the stream", () => {
+    const seed = new Uint8Array(32).fill(0xff); // wraps the low 64 counter bits after one block
+    const whole = prgBytesSync(seed, 600);
+    const q = new Prg(seed);
+    const views = [q.nextView(17), q.nextView(15), q.nextView(500), q.next(68)];
+    expect(toHex(new Uint8Array(views.flatMap((x) => [...x])))).toBe(toHex(whole));
   });
   it("field expansion agrees and rejects bad seeds", async () => {
     const seed = seededRng("f").bytes(32);

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
+import { setNativeAesCtr } from "../../../protocol/mascot/prg.ts";
+import { nodeAesCtr } from "../../../client/agent/party-aes.ts";
 import { deliverAsync, makeParties, plainSum, randInputs, run } from "./helpers.ts";
 
 describe("receiveAsync", () => {
@@ -18,6 +20,24 @@ describe("receiveAsync", () => {
     for (const [i, p] of asyncParties.entries()) {
       expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
       expect(p.result!.transcriptHash).toEqual(sync[i]!.result!.transcriptHash);
+    }
+  }, 120_000);
+
+  it("with node:crypto AES for the PRG streams (the party thread's setting): same sum and transcript hash", async () => {
+    const inputs = randInputs(m61, 3, 6, "rn", 200);
+    const opts = { n: 3, inputs, mode: "validated" as const, predicates: [{ kind: "range" as const, bits: 8 }], seed: "rn" };
+    const sync = run(opts).parties;
+    setNativeAesCtr(nodeAesCtr);
+    try {
+      const parties = makeParties(opts);
+      const errors = await deliverAsync(parties);
+      expect(errors.every((e) => e === undefined)).toBe(true);
+      for (const [i, p] of parties.entries()) {
+        expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
+        expect(p.result!.transcriptHash).toEqual(sync[i]!.result!.transcriptHash);
+      }
+    } finally {
+      setNativeAesCtr(undefined);
     }
   }, 120_000);
 
