@@ -5,6 +5,10 @@
  * on every later start.
  */
 import { PartyThread } from "../agent/party-thread.ts";
+import { nodeEd25519 } from "../agent/native-ed25519.ts";
+import { setNativeEd25519 } from "../../protocol/crypto/identity.ts";
+import { nodeXChaCha20Poly1305 } from "../agent/native-xchacha.ts";
+import { setNativeXChaCha20Poly1305 } from "../../protocol/crypto/envelope.ts";
 import { describeEvent } from "../agent/describe-event.ts";
 import { promises as fs } from "node:fs";
 import os from "node:os";
@@ -117,6 +121,9 @@ export async function readNodeConfig(dir: string): Promise<NodeConfig> {
 
 export async function nodeStart(args: string[]): Promise<number> {
   const { values } = parse(args, { dir: { type: "string", default: ".2pm" }, ...jsonOption }, false);
+  // envelopes are signed, verified, encrypted and decrypted by OpenSSL, not pure-JS SHA-512 / ChaCha
+  setNativeEd25519(nodeEd25519);
+  setNativeXChaCha20Poly1305(nodeXChaCha20Poly1305);
   const dir = path.resolve(values.dir!);
   const configPath = path.join(dir, "node.json");
   const config = await readNodeConfig(dir);

@@ -42,6 +42,22 @@ import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { cryptoRng, type Rng } from "../rng.ts";
 import { sharedSecret, sign, signAsync, verify, verifyAsync } from "./identity.ts";
 
+/** An XChaCha20-Poly1305 instance for one (key, 24-byte nonce, AD): `decrypt` throws on a bad tag. */
+export interface XChaChaAead { encrypt(plaintext: Uint8Array): Uint8Array; decrypt(ciphertext: Uint8Array): Uint8Array }
+/** Makes an {@link XChaChaAead}; noble's by default, a platform's once installed. */
+export type XChaChaFactory = (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array) => XChaChaAead;
+
+let aead: XChaChaFactory = xchacha20poly1305;
+
+/**
+ * Installs a platform XChaCha20-Poly1305 for sealing and opening envelopes (null: back to
+ * noble); node processes install OpenSSL's (client/agent/native-xchacha.ts). It must produce
+ * exactly noble's bytes (the construction is deterministic) and throw on a bad tag. Process-wide.
+ */
+export function setNativeXChaCha20Poly1305(factory: XChaChaFactory | null): void {
+  aead = factory ?? xchacha20poly1305;
+}
+
 export const ENVELOPE_VERSION = 2;
 export const BROADCAST = 0xffff;
 /** Largest payload the relay accepts (bytes). */
@@ -209,7 +225,7 @@ function buildDirect(h: EnvelopeHeader, plaintext: Uint8Array, key: Uint8Array |
   if (!(key instanceof Uint8Array) || key.length !== 32) throw new RangeError(`${who}: direct envelopes need a 32-byte pair key`);
   const nonce = rng.bytes(NONCE_LEN);
   const header = encodeHeader({ ...h, kind: "direct" }, nonce, plaintext.length + TAG_LEN);
-  return { header, body: xchacha20poly1305(key, nonce, header).encrypt(plaintext) };
+  return { header, body: aead(key, nonce, header).encrypt(plaintext) };
 }
 
 function buildBroadcast(h: EnvelopeHeader, plaintext: Uint8Array, pairKeys: ReadonlyArray<Uint8Array | undefined> | undefined, rng: Rng, who: string): Sealed {
@@ -231,10 +247,10 @@ function buildBroadcast(h: EnvelopeHeader, plaintext: Uint8Array, pairKeys: Read
   parts.push(count);
   for (let j = 0; j < n; j++) {
     if (j === h.from) continue;
-    parts.push(xchacha20poly1305(pairKeys[j]!, nonce, wrapAd(j, header)).encrypt(contentKey));
+    parts.push(aead(pairKeys[j]!, nonce, wrapAd(j, header)).encrypt(contentKey));
   }
   parts.push(broadcastKeyCommitment(contentKey));
-  parts.push(xchacha20poly1305(contentKey, nonce, header).encrypt(plaintext));
+  parts.push(aead(contentKey, nonce, header).encrypt(plaintext));
   contentKey.fill(0);
   return { header, body: concatBytes(...parts) };
 }
@@ -314,7 +330,7 @@ export function openDirect(bytes: Uint8Array, ctx: ExpectedContext, senderIdenti
   if (!verifyEnvelopeSignature(env, senderIdentityPublicKey)) throw new EnvelopeError("bad-signature", "envelope: bad signature");
   let payload: Uint8Array;
   try {
-    payload = xchacha20poly1305(key, env.nonce, env.header).decrypt(env.payload);
+    payload = aead(key, env.nonce, env.header).decrypt(env.payload);
   } catch {
     throw new EnvelopeError("decrypt-failed", "envelope: authentication tag mismatch");
   }
@@ -351,7 +367,7 @@ export function openBroadcast(bytes: Uint8Array, ctx: ExpectedContext, senderIde
   const wrap = p.subarray(2 + slot * BROADCAST_WRAP_BYTES, 2 + (slot + 1) * BROADCAST_WRAP_BYTES);
   let contentKey: Uint8Array;
   try {
-    contentKey = xchacha20poly1305(key, env.nonce, wrapAd(ctx.me, env.header)).decrypt(wrap);
+    contentKey = aead(key, env.nonce, wrapAd(ctx.me, env.header)).decrypt(wrap);
   } catch {
     throw new EnvelopeError("decrypt-failed", "envelope: broadcast key wrap does not authenticate");
   }
@@ -360,7 +376,7 @@ export function openBroadcast(bytes: Uint8Array, ctx: ExpectedContext, senderIde
   }
   let payload: Uint8Array;
   try {
-    payload = xchacha20poly1305(contentKey, env.nonce, env.header).decrypt(p.subarray(wrapsEnd + 32));
+    payload = aead(contentKey, env.nonce, env.header).decrypt(p.subarray(wrapsEnd + 32));
   } catch {
     throw new EnvelopeError("decrypt-failed", "envelope: broadcast body does not authenticate");
   } finally {

@@ -59,17 +59,35 @@ export function nodeIdFromPublicKey(identityPublicKey: Uint8Array): string {
   return toHex(sha256(identityPublicKey)).slice(0, 32);
 }
 
+/**
+ * A synchronous platform Ed25519 that {@link sign} and {@link verify} use instead of noble
+ * once installed ({@link setNativeEd25519}; node processes install node:crypto's,
+ * client/agent/native-ed25519.ts). RFC 8032 signing is deterministic, so it must return the
+ * same bytes as noble; `verify` must return false, never throw, on malformed input.
+ */
+export interface Ed25519Backend {
+  sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+let nativeEd25519: Ed25519Backend | null = null;
+
+/** Installs a platform Ed25519 for {@link sign} / {@link verify} (null: back to noble). Process-wide. */
+export function setNativeEd25519(backend: Ed25519Backend | null): void {
+  nativeEd25519 = backend;
+}
+
 /** Ed25519 signature (64 bytes) of `message`. Deterministic (RFC 8032). */
 export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   check32("sign: secretKey", secretKey);
-  return ed25519.sign(message, secretKey);
+  return nativeEd25519 ? nativeEd25519.sign(secretKey, message) : ed25519.sign(message, secretKey);
 }
 
 /** Verifies an Ed25519 signature; returns false (never throws) on any malformed input. */
 export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
-    return ed25519.verify(signature, message, publicKey);
+    return nativeEd25519 ? nativeEd25519.verify(publicKey, message, signature) : ed25519.verify(signature, message, publicKey);
   } catch {
     return false;
   }

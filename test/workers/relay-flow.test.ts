@@ -227,3 +227,22 @@ describe("relay crash safety with held envelopes (issue 15)", () => {
     expect((await roundStub(jobId, 0, 0).status())?.phase).toBe("running");
   });
 });
+
+describe("relay WebSocket compression", () => {
+  it("never negotiates permessage-deflate (every frame is ciphertext)", async () => {
+    const { SELF } = await import("cloudflare:test");
+    const { signUrl } = await import("../../protocol/crypto/request.ts");
+    const { BASE } = await import("./helpers.ts");
+    const schemaId = `relay-flow/${crypto.randomUUID()}`;
+    const nodes = [makeNode(), makeNode()];
+    for (const node of nodes) expect((await register(node, { schemaId })).status).toBe(201);
+    const job = await submitJob({ schemaId, committee: { size: 2, min: 2 } });
+    const a = (await assignments(nodes[0]!)).find((x) => x.jobId === job.id)!;
+    const url = signUrl({ url: BASE + a.wsPath, nodeId: nodes[0]!.id, identitySecretKey: nodes[0]!.identitySecretKey });
+    const res = await SELF.fetch(url, { headers: { upgrade: "websocket", "sec-websocket-extensions": "permessage-deflate; client_max_window_bits" } });
+    expect(res.status).toBe(101);
+    expect(res.headers.get("sec-websocket-extensions")).toBeNull();
+    res.webSocket!.accept();
+    res.webSocket!.close();
+  });
+});
