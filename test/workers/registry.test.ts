@@ -237,7 +237,7 @@ describe("deregistration leaves a tombstone in the shard", () => {
 describe("growing the shard count (16 → 32) without forgetting nonces, tombstones or liveness", () => {
   const now = Date.parse("2026-12-06T12:00:00Z");
   /** A node id whose shard differs between 16 and 32 shards (bit 4 of its first 32 bits set). */
-  const movingId = () => "000000" + (16 + Math.floor(Math.random() * 16)).toString(16).padStart(2, "0") + hex32().slice(8);
+  const movingId = () => "000000" + (16 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 16)).toString(16).padStart(2, "0") + hex32().slice(8);
   const before: RegistryPlan = { shards: 16, previous: null };
   const during: RegistryPlan = { shards: 32, previous: { shards: 16, until: Date.now() + 3_600_000 } };
   const after: RegistryPlan = { shards: 32, previous: null };
