@@ -382,8 +382,7 @@ export class PlanEvaluator {
    * "bad-parameters" for the fast linear profile | "bad-ciphertext" | "oversized").
    */
   evaluateMaskedSum(input: Uint8Array, compression: Compression = "none"): Uint8Array[] {
-    if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", "the masked-sum single-sample path is for single-layer models only");
-    if (this.noRescale) throw new FheError("bad-parameters", "the masked-sum single-sample path needs a rescale; the fast linear profile uses rotate-and-sum");
+    this.requireSingleRowPlan("masked-sum");
     const { ctx, plan } = this;
     const ev = ctx.evaluator;
     const layer = plan.layers[0]!;
@@ -418,8 +417,7 @@ export class PlanEvaluator {
    * reads it with {@link Querier.decryptConstantTerm}. Throws like {@link evaluateMaskedSum}.
    */
   evaluateConstantTerm(input: Uint8Array): Uint8Array[] {
-    if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", "the constant-term single-sample path is for single-layer models only");
-    if (this.noRescale) throw new FheError("bad-parameters", "the constant-term single-sample path needs a rescale; the fast linear profile uses rotate-and-sum");
+    this.requireSingleRowPlan("constant-term");
     const { ctx, plan } = this;
     const ev = ctx.evaluator;
     const layer = plan.layers[0]!;
@@ -445,6 +443,12 @@ export class PlanEvaluator {
         return out;
       });
     });
+  }
+
+  /** The single-row reply paths need a single-layer plan and a rescale. Throws FheError "shape-mismatch" | "bad-parameters" naming `path`. */
+  private requireSingleRowPlan(path: string): void {
+    if (this.plan.layers.length !== 1) throw new FheError("shape-mismatch", `the ${path} single-sample path is for single-layer models only`);
+    if (this.noRescale) throw new FheError("bad-parameters", `the ${path} single-sample path needs a rescale; the fast linear profile uses rotate-and-sum`);
   }
 
   /** w_k in slots 0 … inputDim − 1 at level 0, scale `q` (cached; the masked-sum and constant-term paths). */

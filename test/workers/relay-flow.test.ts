@@ -145,18 +145,23 @@ describe("relay flow control (issue 15: back-pressure instead of unbounded buffe
 });
 
 describe("relay crash safety with held envelopes (issue 15)", () => {
-  const textsOf = (c: Conn, jobId: string, from: Party, me: Party) => c.binaries.map((b) => {
-    const d = decodeDelivery(b);
-    return [d.index, new TextDecoder().decode(openDirect(d.envelope, { jobId, round: 0, attempt: 0, me: me.a.index }, from.node.identityPublicKey, key(me, from)).payload)] as const;
-  });
-
-  it("a crash loses envelopes held only in memory: their sender is told to re-send them (welcome.lastSeq) and each fills its own mailbox index again; nothing is skipped, duplicated or re-indexed", async () => {
+  /** Two parties; p0 sends p1 three envelopes, delivered and held in memory only (no spill). */
+  async function threeHeld() {
     const { jobId, ps } = await round(2);
     const [p0, p1] = ps as [Party, Party];
     await setLimits(jobId, { spillMs: 600_000 });
     const envs = ["m1", "m2", "m3"].map((t) => direct(p0, p1, utf8(t)));
     for (const e of envs) p0.conn.ws.send(e);
     await until(() => p1.conn.binaries.length === 3, 5000, "delivered");
+    return { jobId, p0, p1, envs };
+  }
+  const textsOf = (c: Conn, jobId: string, from: Party, me: Party) => c.binaries.map((b) => {
+    const d = decodeDelivery(b);
+    return [d.index, new TextDecoder().decode(openDirect(d.envelope, { jobId, round: 0, attempt: 0, me: me.a.index }, from.node.identityPublicKey, key(me, from)).payload)] as const;
+  });
+
+  it("a crash loses envelopes held only in memory: their sender is told to re-send them (welcome.lastSeq) and each fills its own mailbox index again; nothing is skipped, duplicated or re-indexed", async () => {
+    const { jobId, p0, p1, envs } = await threeHeld();
     expect((await stats(jobId)).stored).toBe(0);
     await crash(jobId);
     const r1 = await connect(p1.node, p1.a.wsPath);
@@ -206,12 +211,7 @@ describe("relay crash safety with held envelopes (issue 15)", () => {
   });
 
   it("after a crash, a recipient that had processed the held envelopes goes on: new envelopes get new indices and the round continues", async () => {
-    const { jobId, ps } = await round(2);
-    const [p0, p1] = ps as [Party, Party];
-    await setLimits(jobId, { spillMs: 600_000 });
-    const envs = ["m1", "m2", "m3"].map((t) => direct(p0, p1, utf8(t)));
-    for (const e of envs) p0.conn.ws.send(e);
-    await until(() => p1.conn.binaries.length === 3, 5000, "delivered");
+    const { jobId, p0, p1, envs } = await threeHeld();
     await crash(jobId);
     const again = await connect(p1.node, p1.a.wsPath);
     again.ws.send(JSON.stringify({ v: 1, kind: "hello", cursor: 3 }));
