@@ -18,6 +18,7 @@
  * client side does not dominate the measurement.
  */
 import { generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { nodeIdFromPublicKey } from "../protocol/crypto/identity.ts";
@@ -38,8 +39,42 @@ export interface PhaseResult { requests: number; failures: number; retries: numb
 /** What the `registry` task reports: registrations, heartbeats, and both together. */
 export interface RegistryResult { kind: "registry"; nodes: number; concurrency: number; register: PhaseResult; heartbeat: PhaseResult; total: PhaseResult; failureSamples: string[]; loadavg: number[] }
 
-/** What the `relay` task reports. `pauses`: `pause` frames the simulated nodes received. `genCpu`: this generator's CPU time over the timed section, in cores (1 = one core busy throughout). */
-export interface RelayResult { kind: "relay"; parties: number; msgs: number; msgKiB: number; mb: number; secs: number; mbps: number; msgps: number; errors: number; pauses: number; genCpu: number; loadavg: number[] }
+/**
+ * What the `relay` task reports. `pauses`: `pause` frames the simulated nodes received.
+ * `genCpu`: this generator's CPU time over the timed section, in cores (1 = one core busy
+ * throughout). `coordCpuUs`: CPU time (µs) the coordinator's workerd processes used per relayed
+ * message over the timed section — a figure a loaded machine distorts far less than wall-clock
+ * rates (null where /proc is not available).
+ */
+export interface RelayResult { kind: "relay"; parties: number; msgs: number; msgKiB: number; mb: number; secs: number; mbps: number; msgps: number; errors: number; pauses: number; genCpu: number; coordCpuUs: number | null; loadavg: number[] }
+
+/**
+ * CPU seconds (user + system) used so far by the workerd processes below the bench process
+ * (this generator's parent), from Linux /proc (USER_HZ = 100, so 10 ms resolution); null when
+ * none is found or /proc is not readable.
+ */
+function workerdCpuSecs(): number | null {
+  try {
+    const procs: Array<{ pid: number; ppid: number; comm: string; ticks: number }> = [];
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      let stat: string;
+      try { stat = readFileSync(`/proc/${d}/stat`, "utf8"); } catch { continue; }
+      const close = stat.lastIndexOf(")");
+      const f = stat.slice(close + 2).split(" "); // state ppid … utime(11) stime(12)
+      procs.push({ pid: Number(d), ppid: Number(f[1]), comm: stat.slice(stat.indexOf("(") + 1, close), ticks: Number(f[11]) + Number(f[12]) });
+    }
+    const below = new Set([process.ppid]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const p of procs) if (!below.has(p.pid) && below.has(p.ppid)) { below.add(p.pid); grew = true; }
+    }
+    const w = procs.filter((p) => below.has(p.pid) && p.comm.startsWith("workerd"));
+    return w.length ? w.reduce((a, p) => a + p.ticks, 0) / 100 : null;
+  } catch {
+    return null;
+  }
+}
 
 /** What the `health` task reports. */
 export interface HealthResult { kind: "health"; concurrency: number; phase: PhaseResult; loadavg: number[] }
@@ -221,6 +256,7 @@ async function relay(t: Extract<LoadTask, { kind: "relay" }>): Promise<RelayResu
   }))));
   await new Promise((r) => setTimeout(r, 200));
   const cpu0 = process.cpuUsage();
+  const coord0 = workerdCpuSecs();
   const t0 = performance.now();
   started = true;
   for (let i = 0; i < N; i++) pump(i);
@@ -229,8 +265,10 @@ async function relay(t: Extract<LoadTask, { kind: "relay" }>): Promise<RelayResu
   clearTimeout(timer);
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const coord1 = workerdCpuSecs();
+  const coordCpuUs = coord0 !== null && coord1 !== null ? ((coord1 - coord0) * 1e6) / (msgs * N) : null;
   for (const ws of sockets) ws.close();
-  return { kind: "relay", parties: N, msgs: msgs * N, msgKiB, mb: bytesDelivered / 1e6, secs, mbps: bytesDelivered / 1e6 / secs, msgps: (msgs * N) / secs, errors, pauses, genCpu: (cpu.user + cpu.system) / 1e6 / secs, loadavg: os.loadavg() };
+  return { kind: "relay", parties: N, msgs: msgs * N, msgKiB, mb: bytesDelivered / 1e6, secs, mbps: bytesDelivered / 1e6 / secs, msgps: (msgs * N) / secs, errors, pauses, genCpu: (cpu.user + cpu.system) / 1e6 / secs, coordCpuUs, loadavg: os.loadavg() };
 }
 
 /** Index of the blank line ending an HTTP head, or -1. */

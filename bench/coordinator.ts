@@ -91,7 +91,7 @@ export async function run(args: string[]): Promise<BenchResult> {
           const name = `relay ${parties} parties, ${parties * count}×${kib} KiB`;
           try {
             const r = await inChild<RelayResult>({ kind: "relay", base: c.url, token: TOKEN, parties, msgKiB: kib, msgs: count });
-            rows.push({ case: name, requests: r.msgs, failures: r.errors, "MB/s": r.mbps, "msg/s": Math.round(r.msgps), MB: r.mb, secs: r.secs, pauses: r.pauses, "gen cores": r.genCpu.toFixed(2), load: load(r.loadavg), goal });
+            rows.push({ case: name, requests: r.msgs, failures: r.errors, "MB/s": r.mbps, "msg/s": Math.round(r.msgps), MB: r.mb, secs: r.secs, pauses: r.pauses, "gen cores": r.genCpu.toFixed(2), "coord µs/msg": r.coordCpuUs === null ? "—" : Math.round(r.coordCpuUs), load: load(r.loadavg), goal });
           } catch (e) {
             // a failed case is reported, and the other cases still run
             rows.push({ case: name, failures: "run failed", goal });
@@ -108,7 +108,8 @@ export async function run(args: string[]): Promise<BenchResult> {
         "register: nonce consumed and node marked seen in its registry shard (RegistryShardDO, 16 shards by node id), then one D1 batch (upsert RETURNING + datasets)",
         "heartbeat: one SQLite transaction in the node's registry shard (nonce + liveness), no D1 write; identity key from the isolate cache (filled at registration)",
         "before (issue 15, every request a D1 write transaction incl. the nonce): 468–630 req/s, p99 134–158 ms with 1000 nodes",
-        "relay: every envelope signature-verified (WebCrypto Ed25519) and seq-checked; seqs, mailbox indices and (sender, seq) per entry group-committed before delivery; payloads held in memory until acknowledged, windowed per recipient, senders paused past the memory/backlog marks (docs/coordinator.md \"Relay: throughput and back-pressure\")",
+        "relay: sender authenticated by its connection, header and seq checked per envelope, signatures checked by the recipients (a bad one is disputed and settled on the relay's copy: docs/coordinator.md \"Relay: sender authentication and disputes\"); seqs, mailbox indices and (sender, seq) per entry group-committed before delivery; payloads held in memory until acknowledged, windowed per recipient, senders paused past the memory/backlog marks (\"Relay: throughput and back-pressure\")",
+        "coord µs/msg: CPU time of the coordinator's workerd processes over the timed section per relayed message (Linux /proc, 10 ms resolution): less distorted by a loaded machine than the rates",
         "relay load generator: RFC 6455 over node:net (zero masking key), ≤ 1 MiB queued per simulated node, honours pause/resume, acknowledges every 16 entries or 1 MiB; `gen cores` = its own CPU over the timed section; `pauses` = pause frames the nodes received",
         "HTTP ceiling row: the same generator against a route with no signature and no storage: what this machine's Miniflare + fetch can serve at all",
         "load column: os.loadavg() 1/5/15 min measured in the load generator when the case ended",

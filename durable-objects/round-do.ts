@@ -3,8 +3,11 @@
  * one MASCOT session around the pure referee (./core/round-referee.ts, which holds the rules:
  * phases, deadlines, `released`, acceptance, culprits):
  *  - hibernatable WebSockets, one per party (tag `p<index>`, attachment = who);
- *  - envelopes (protocol/crypto/envelope.ts v2): header checked by the referee, sender
- *    signature and strictly increasing seq here; point-to-point ones go into the recipient's
+ *  - envelopes (protocol/crypto/envelope.ts v2): header checked by the referee (its `from` must
+ *    be the connection's party, which the Worker authenticated), strictly increasing seq here;
+ *    the sender's signature is NOT checked on the hot path: every recipient verifies every
+ *    envelope and answers a bad one with `dispute`, which this object settles on its own copy
+ *    ({@link RoundDO.dispute}: the sender or the disputer is named); point-to-point ones go into the recipient's
  *    mailbox and only to it; broadcasts (encrypted to the committee) once, as the same bytes to
  *    every other party; everything re-delivered from a cursor. Per burst one SQLite
  *    transaction makes the seqs, mailbox indices and each entry's (sender, seq) durable before
@@ -74,6 +77,8 @@ const NOTIFY_RETRY_MS = 5_000;
 /** A group commit is written at once when its envelopes reach this many bytes or this count (else at the end of the burst). */
 const BATCH_BYTES = 4 << 20;
 const BATCH_ENVELOPES = 256;
+/** Mailbox-entry records per INSERT of a group commit (4 bound parameters each; SQLite in Durable Objects binds at most 100). */
+const META_ROWS = 25;
 
 /**
  * Flow-control limits of the relay (docs/coordinator.md "Relay: throughput and back-pressure").
@@ -153,7 +158,9 @@ export class RoundDO extends DurableObject<Env> {
   limits: RelayLimits = { ...RELAY_LIMITS };
   /** Last accepted seq per sender (cache of the `seqs` table). */
   private lastSeqs = new Map<number, number>();
-  /** Per-sender processing chain, so async signature checks keep arrival order. */
+  /** Who each socket is (its attachment, read once per socket object). */
+  private parties = new WeakMap<WebSocket, Attachment>();
+  /** Per-party processing chain, so asynchronous handling (refills, disputes, results) keeps arrival order. */
   private chains = new Map<number, Promise<void>>();
   /** When the relay last heard from each party (Unix ms): saved at each alarm, raised by every frame. */
   private heard: number[] = [];
@@ -317,12 +324,34 @@ export class RoundDO extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const who = ws.deserializeAttachment() as Attachment | null;
+    let who = this.parties.get(ws);
+    if (!who) {
+      who = ws.deserializeAttachment() as Attachment | null ?? undefined;
+      if (who) this.parties.set(ws, who);
+    }
     if (!who || !this.state) return;
     const party = who.party;
     this.hear(party);
-    const prev = this.chains.get(party) ?? Promise.resolve();
-    const next = prev.then(() => this.handle(ws, party, message)).catch((e: unknown) => {
+    const prev = this.chains.get(party);
+    if (!prev && message instanceof ArrayBuffer) {
+      // The hot path (an envelope, nothing of this party's still being handled): synchronous,
+      // without a chain; only re-filling a lost entry is asynchronous, and is then chained.
+      let pending: Promise<void> | void;
+      try { pending = this.relay(ws, party, new Uint8Array(message)); } catch (e) {
+        console.error("RoundDO: message handler failed", e);
+        return this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
+      }
+      if (!pending) return;
+      const running = pending.catch((e: unknown) => {
+        console.error("RoundDO: message handler failed", e);
+        this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
+      });
+      this.chains.set(party, running);
+      await running;
+      if (this.chains.get(party) === running) this.chains.delete(party);
+      return;
+    }
+    const next = (prev ?? Promise.resolve()).then(() => this.handle(ws, party, message)).catch((e: unknown) => {
       console.error("RoundDO: message handler failed", e);
       this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
     });
@@ -373,6 +402,8 @@ export class RoundDO extends DurableObject<Env> {
       case "busy": // a step on the pinging thread is starting: heard until BUSY_GRACE_MS from now
         if (party < this.heard.length) this.heard[party] = Math.max(this.heard[party] ?? 0, Date.now() + BUSY_GRACE_MS);
         return;
+      case "dispute":
+        return this.dispute(ws, party, frame.index);
       case "ack":
         if (!this.ack(party, frame.cursor)) this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: `ack cursor ${frame.cursor} above the mailbox (${this.boxes[party]!.top})` });
         return;
@@ -393,8 +424,37 @@ export class RoundDO extends DurableObject<Env> {
     }
   }
 
-  /** Verifies one envelope and accepts it: seq and mailbox indices taken, queued for the next group commit. One bad item is refused; the round goes on. */
-  private async relay(ws: WebSocket, party: number, bytes: Uint8Array): Promise<void> {
+  /**
+   * Settles `party`'s dispute of entry `index` of its own mailbox (ClientFrame `dispute`) on the
+   * relay's own copy — held in memory or stored, as every unacknowledged entry is: the sender's
+   * signature does not verify → abort `bad-signature` naming the sender; it verifies → abort
+   * `unexpected-message` naming `party` (an honest recipient disputes only what fails). An entry
+   * `party` already acknowledged is not held any more and was vouched for by `party`: named. An
+   * index never assigned to `party`'s mailbox, or one a restart lost and its sender has yet to
+   * re-send (never delivered on this connection), is refused with an error frame; the round
+   * goes on.
+   */
+  private async dispute(ws: WebSocket, party: number, index: number): Promise<void> {
+    const box = this.boxes[party]!;
+    if (isRoundTerminal(this.state!.phase) || this.faulted) return;
+    if (index > box.top) return this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: `dispute of entry ${index}: not in the mailbox (${box.top})` });
+    if (index <= box.acked) return this.fault({ kind: "false-dispute", party, sender: null, index, acked: true });
+    const e = box.entries.get(index);
+    const bytes = e ? e.msg.bytes ?? this.readStored(party, index) : null;
+    if (!e || !bytes) return this.send(ws, { v: 1, kind: "error", code: "bad-frame", detail: `dispute of entry ${index}: not delivered yet (its sender re-sends it after a restart)` });
+    const sender = e.msg.sender;
+    let ok = false;
+    try { ok = await verifyEnvelopeSignatureAsync(parseEnvelope(bytes), this.identityKeys[sender]!); } catch { ok = false; /* accepted envelopes parse: cannot happen */ }
+    this.fault(ok ? { kind: "false-dispute", party, sender, index, acked: false } : { kind: "bad-signature", party: sender, recipient: party, index });
+  }
+
+  /**
+   * Accepts one envelope from `party`'s authenticated connection: header (round, claimed sender
+   * = `party`, recipient) and seq checked, seq and mailbox indices taken, queued for the next
+   * group commit. Its signature is left to the recipients (disputes, {@link dispute}). One bad
+   * item is refused; the round goes on.
+   */
+  private relay(ws: WebSocket, party: number, bytes: Uint8Array): Promise<void> | void {
     const refuse = (r: { code: string; detail: string }) => this.send(ws, { v: 1, kind: "error", ...r });
     let env: ParsedEnvelope;
     try {
@@ -404,16 +464,12 @@ export class RoundDO extends DurableObject<Env> {
       return refuse({ code: "bad-encoding", detail: e instanceof EnvelopeError ? e.message : "malformed envelope" });
     }
     if (this.lost.has(`${party}:${env.seq}`)) return this.refill(ws, party, env);
-    const bad = checkEnvelope(this.state!, party, env, this.lastSeq(party));
+    const bad = checkEnvelope(this.state!, party, env, this.lastSeq(party)) ?? checkSequence(env.seq, this.lastSeq(party));
     if (bad) return refuse(bad);
-    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
-    // The state may have moved while the signature was checked.
-    const late = checkEnvelope(this.state!, party, env, this.lastSeq(party)) ?? checkSequence(env.seq, this.lastSeq(party));
-    if (late) return refuse(late);
 
     // From here on synchronous: the envelope is accepted (seq and mailbox indices taken) and
     // queued for the next group commit; it is delivered once that commit is written. The relay
-    // reads nothing but the header; the parties check the rest.
+    // reads nothing but the header; the parties check the rest (and dispute a bad signature).
     const next = onRelay(this.state!, env.phase);
     if (next !== this.state) {
       // Durable before any delivery leaves (the output gate holds sends until the write is done).
@@ -452,14 +508,20 @@ export class RoundDO extends DurableObject<Env> {
    * A sender re-sent an envelope a restart lost (`sender:seq` recorded with its mailbox indices
    * before delivery): once its signature and header check out (same session, addressed to the
    * recorded recipients), its bytes fill the same indices and go out. Seq numbers are signed, so
-   * the filled bytes are the ones the sender signed for that seq; an index is never re-used.
+   * the filled bytes are the ones the sender signed for that seq; an index is never re-used. A
+   * re-sent envelope whose signature does not verify (rare path, checked here) aborts the round
+   * naming its sender (`bad-signature`), as a disputed one would.
    */
   private async refill(ws: WebSocket, party: number, env: ParsedEnvelope): Promise<void> {
     const refuse = (r: { code: string; detail: string }) => this.send(ws, { v: 1, kind: "error", ...r });
     const key = `${party}:${env.seq}`;
     const bad = checkEnvelope(this.state!, party, env, env.seq - 1);
     if (bad) return refuse(bad);
-    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
+    if (!(await verifyEnvelopeSignatureAsync(env, this.identityKeys[party]!))) {
+      const slot = this.lost.get(key)?.[0];
+      if (slot) return this.fault({ kind: "bad-signature", party, recipient: slot[0], index: slot[1], resentSeq: env.seq });
+      return refuse({ code: "bad-signature", detail: "envelope signature does not verify" });
+    }
     const slots = this.lost.get(key);
     if (!slots) return refuse({ code: "replay", detail: `seq ${env.seq} already re-sent` });
     if (slots.some(([r]) => !(env.to === "all" ? r !== party : env.to === r))) return refuse({ code: "forbidden", detail: `seq ${env.seq} was addressed to other recipients` });
@@ -509,7 +571,12 @@ export class RoundDO extends DurableObject<Env> {
       const sql = this.ctx.storage.sql;
       for (const [party, seq] of seqs) sql.exec("INSERT INTO seqs (party, last_seq) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET last_seq = excluded.last_seq", party, seq);
       for (const [r, top] of tops) sql.exec("INSERT INTO boxes (recipient, top, acked) VALUES (?, ?, 0) ON CONFLICT (recipient) DO UPDATE SET top = excluded.top", r, top);
-      for (const b of batch) b.recipients.forEach((r, k) => sql.exec("INSERT INTO meta (recipient, idx, sender, seq) VALUES (?, ?, ?, ?)", r, b.idxs[k]!, b.party, b.seq));
+      // The per-entry records, META_ROWS to a statement (one call into SQLite per row was a
+      // measurable share of a 4 KiB envelope's cost; bound parameters are limited to 100).
+      const rows: number[] = [];
+      const insert = (k: number) => sql.exec(`INSERT INTO meta (recipient, idx, sender, seq) VALUES ${"(?, ?, ?, ?), ".repeat(k - 1)}(?, ?, ?, ?)`, ...rows.splice(0, 4 * k));
+      for (const b of batch) b.recipients.forEach((r, k) => { rows.push(r, b.idxs[k]!, b.party, b.seq); if (rows.length === 4 * META_ROWS) insert(META_ROWS); });
+      if (rows.length) insert(rows.length / 4);
       this.saveAcks();
     }, "group commit")) return;
     const now = Date.now();

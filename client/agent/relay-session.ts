@@ -52,6 +52,16 @@
  * acknowledgements. When a recipient falls behind, the relay sends `pause`: the session stops
  * sending envelopes (acknowledgements, pings and aborts still go) until `resume` or a new
  * connection's `welcome` — a session that kept sending would be named by the relay.
+ *
+ * Optimistic relay verification (docs/coordinator.md "Relay: sender authentication and
+ * disputes"). The relay authenticates each sender by its signed connection but does not check
+ * every envelope's signature; this session does, for every envelope, before it is counted as
+ * processed, and acknowledges only what it verified (the signature check runs synchronously
+ * at the start of {@link onEnvelope}, so no acknowledgement can include an entry being
+ * checked). An entry whose sender signature does not verify is answered by `dispute {index}`
+ * instead: the session stops processing its mailbox there and waits for the relay, which
+ * checks its own copy and aborts the round naming the sender (bad signature) or this party
+ * (a false dispute). On a new connection the entry is delivered again and disputed again.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { pairKey, sealBroadcast, sealDirect, openDirect, openBroadcast, parseEnvelope, EnvelopeError, type OpenedEnvelope } from "../../protocol/crypto/envelope.ts";
@@ -233,6 +243,8 @@ export interface RelaySessionOptions {
   announceSteps?: boolean;
   /** Test-only fault injection: may rewrite an outbound message before it is sealed. */
   tamper?: (m: OutboundMessage) => OutboundMessage;
+  /** Test-only fault injection: may rewrite a sealed envelope (its bytes, signature included) before it is sent. */
+  tamperEnvelope?: (envelope: Uint8Array, seq: number) => Uint8Array;
   /**
    * Give up (RoundAborted "timeout") after this many consecutive failed reconnects. Default:
    * never; the session keeps reconnecting until `deadlineMs`.
@@ -312,6 +324,8 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
   let lastHeard = Date.now();
   /** Since when the session has had no open socket (undefined while connected): not counted as a stall. */
   let downSince: number | undefined = Date.now();
+  /** Mailbox index disputed on the current connection (processing stops there until the relay decides or a new `welcome`). */
+  let disputed: number | undefined;
 
   return new Promise<SecureSumResult>((resolve, reject) => {
     const finish = (err?: Error) => {
@@ -369,9 +383,10 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     };
     const seal = (phaseName: string, to: number | "all", payload: Uint8Array) => {
       const h = { jobId: ctx.jobId, round: ctx.round, attempt: ctx.attempt, phase: phaseName, from: ctx.me, seq: nextSeq++ };
-      const env = to === "all"
+      const sealed = to === "all"
         ? sealBroadcast(h, payload, pairKeys, keys.identitySecretKey, rng)
         : sealDirect({ ...h, to }, payload, pairKeys[to]!, keys.identitySecretKey, rng);
+      const env = o.tamperEnvelope ? o.tamperEnvelope(sealed, h.seq) : sealed;
       sent.push(env);
       sendRaw(env);
     };
@@ -449,8 +464,9 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
       if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
       pending.set(index, envelope);
       // One drain at a time: the party's async offline path yields between messages, and
-      // deliveries that arrive meanwhile wait in `pending`.
-      if (draining) return;
+      // deliveries that arrive meanwhile wait in `pending`. After a dispute nothing more is
+      // processed on this connection.
+      if (draining || disputed !== undefined) return;
       draining = true;
       void drain().catch(abort).finally(() => { draining = false; lastActivity = Date.now(); });
     };
@@ -460,7 +476,17 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         pending.delete(cursor + 1);
         cursor += 1;
         unackedBytes += next.length;
-        await onEnvelope(next);
+        try {
+          await onEnvelope(next);
+        } catch (e) {
+          if (!(e instanceof EnvelopeError && e.code === "bad-signature")) throw e;
+          // Not processed, never acknowledged: the relay decides on its own copy (module comment).
+          cursor -= 1;
+          disputed = cursor + 1;
+          ack();
+          sendNow({ v: 1, kind: "dispute", index: disputed });
+          return;
+        }
         if (cursor - acked >= ACK_EVERY || unackedBytes >= ACK_BYTES) ack();
       }
       // Drained: what was processed is acknowledged shortly (one frame per burst, not per envelope).
@@ -492,6 +518,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
           if (env.kind !== "broadcast" || env.phase !== VIEW_PHASE) throw new Error(`first envelope is ${env.kind} "${env.phase}", not the view broadcast`);
           msg = openBroadcast(envelope, ectx, sender.identityPublicKey, pairKeys);
         } catch (e) {
+          if (e instanceof EnvelopeError && e.code === "bad-signature") throw e; // disputed (drain)
           throw new ProtocolAbort("view-mismatch", [], `party ${from}: ${(e as Error).message} (different manifest, log or committee keys)`);
         }
         if (msg.seq <= lastSeqFrom[from]!) throw new ProtocolAbort("replay", [from], `envelope seq ${msg.seq} from party ${from} not above ${lastSeqFrom[from]}`);
@@ -530,6 +557,7 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
         case "welcome":
           reconnects = 0;
           relayPaused = false; // a new connection: the relay repeats `pause` after `welcome` if it still holds
+          disputed = undefined; // a disputed entry is redelivered after `hello` and disputed again
           if (!started) {
             started = true;
             if (keyError !== undefined) return abort(new RoundAborted("view-mismatch", [], keyError));

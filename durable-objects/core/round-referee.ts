@@ -101,7 +101,7 @@ export interface RoundStep {
 export const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN, "plain.open"]);
 
 /** Abort codes only the coordinator itself decides; a party reporting one aborts with `unexpected-message`. */
-const RELAY_ONLY_CODES: ReadonlySet<RoundAbortCode> = new Set<RoundAbortCode>(["cancelled", "declined", "result-mismatch"]);
+const RELAY_ONLY_CODES: ReadonlySet<RoundAbortCode> = new Set<RoundAbortCode>(["cancelled", "declined", "result-mismatch", "bad-signature"]);
 
 /** The phase without a chunk suffix `#i/n` (client/agent/relay-session.ts chunkPayload). */
 export function basePhase(phase: string): string {
@@ -318,19 +318,29 @@ export function onCancel(s: RoundState): RoundStep {
  *    the hard limit (an honest session stops at the pause, with at most its socket's
  *    in-flight bytes behind it);
  *  - `state-lost`: a restart lost relayed envelopes that were held only in memory and that a
- *    reconnecting recipient (`party`) had not processed: they cannot be re-delivered.
+ *    reconnecting recipient (`party`) had not processed: they cannot be re-delivered;
+ *  - `bad-signature`: `recipient` disputed mailbox entry `index`, and the relay's own copy of
+ *    it, sent on `party`'s authenticated connection, does not carry `party`'s valid signature;
+ *    or (`resentSeq`) `party` re-sent the envelope of that seq, which a restart lost and which
+ *    fills entry `index` of `recipient`, with a signature that does not verify;
+ *  - `false-dispute`: `party` disputed entry `index` of its mailbox (from `sender`) whose
+ *    signature verifies on the relay's copy, or one it had already acknowledged (`acked`).
  */
 export type RelayFault =
   | { kind: "slow-reader"; party: number; ms: number; backlog: number }
   | { kind: "pause-ignored"; party: number; recipient: number; backlog: number }
-  | { kind: "state-lost"; party: number; from: number; to: number };
+  | { kind: "state-lost"; party: number; from: number; to: number }
+  | { kind: "bad-signature"; party: number; recipient: number; index: number; resentSeq?: number }
+  | { kind: "false-dispute"; party: number; sender: number | null; index: number; acked: boolean };
 
 /**
  * A relay fault aborts the round: `slow-reader` with `timeout` naming the reader, and
  * `pause-ignored` with `unexpected-message` naming the sender (both the relay's own evidence:
  * backlog and acknowledgements it counted); `state-lost` with `timeout` naming no one (the
- * coordinator's restart, not a member, lost the envelopes), so the job retries. Nothing once
- * terminal. Pure.
+ * coordinator's restart, not a member, lost the envelopes), so the job retries; a dispute's
+ * verdict with `bad-signature` naming the sender, or `unexpected-message` naming the disputing
+ * party (both decided on the relay's own copy of the envelope, never on a party's word).
+ * Nothing once terminal. Pure.
  */
 export function onRelayFault(s: RoundState, f: RelayFault): RoundStep {
   if (isRoundTerminal(s.phase)) return same(s);
@@ -342,5 +352,13 @@ export function onRelayFault(s: RoundState, f: RelayFault): RoundStep {
       return abort(s, "unexpected-message", [f.party], `relay back-pressure: party ${f.party} kept sending while paused (backlog of party ${f.recipient} reached ${mib(f.backlog)})`);
     case "state-lost":
       return abort(s, "timeout", [], `relay state lost: a coordinator restart lost envelopes ${f.from}..${f.to} of party ${f.party}'s mailbox before it processed them (held in memory only); no member is at fault`);
+    case "bad-signature":
+      return abort(s, "bad-signature", [f.party], f.resentSeq !== undefined
+        ? `party ${f.party} re-sent envelope seq ${f.resentSeq} (lost by a coordinator restart; mailbox entry ${f.index} of party ${f.recipient}) with a signature that does not verify`
+        : `party ${f.recipient} disputed mailbox entry ${f.index}: the envelope party ${f.party} sent on its connection does not carry its valid signature (checked on the relay's copy)`);
+    case "false-dispute":
+      return abort(s, "unexpected-message", [f.party], f.acked
+        ? `party ${f.party} disputed mailbox entry ${f.index}, which it had acknowledged`
+        : `party ${f.party} disputed mailbox entry ${f.index}, whose signature by party ${f.sender} verifies (checked on the relay's copy)`);
   }
 }

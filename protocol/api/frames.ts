@@ -4,7 +4,9 @@
  *   client → server: the envelope bytes;
  *   server → client: mailbox index (u32 big-endian, starting at 1) ‖ envelope bytes.
  * A client that reconnects sends `hello` with the last index it processed and is sent
- * every later entry of its own mailbox again.
+ * every later entry of its own mailbox again. The relay authenticates the sender by its
+ * connection, not by each envelope's signature: recipients verify every envelope and answer
+ * a bad signature with `dispute` (see ClientFrame).
  */
 import { z } from "zod";
 
@@ -13,6 +15,8 @@ export const ROUND_ABORT_CODES = [
   "mac-check-failed", "commitment-mismatch", "cope-check-failed", "ot-check-failed", "sacrifice-failed",
   "input-check-failed", "equivocation", "unexpected-message", "replay", "bad-encoding", "timeout",
   "result-mismatch", "cancelled", "declined", "view-mismatch",
+  /** The relay checked a disputed envelope (ClientFrame `dispute`) and its sender's signature does not verify: the sender is named. */
+  "bad-signature",
 ] as const;
 export const RoundAbortCode = z.enum(ROUND_ABORT_CODES);
 export type RoundAbortCode = z.infer<typeof RoundAbortCode>;
@@ -42,6 +46,15 @@ export const ClientFrame = z.discriminatedUnion("kind", [
   z.strictObject({ v: z.literal(1), kind: z.literal("busy") }),
   /** The client processed its mailbox up to `cursor`: the relay may drop those entries. */
   z.strictObject({ v: z.literal(1), kind: z.literal("ack"), cursor: z.number().int().min(0) }),
+  /**
+   * Entry `index` of the client's own mailbox (not acknowledged) does not carry a valid
+   * signature of its sender. The relay checks its stored copy and aborts the round naming the
+   * sender (`bad-signature`) if the signature is bad, else the disputing client
+   * (`unexpected-message`); a dispute of an acknowledged entry names the client, one of an
+   * index the relay never assigned is refused (docs/coordinator.md "Relay: sender
+   * authentication and disputes").
+   */
+  z.strictObject({ v: z.literal(1), kind: z.literal("dispute"), index: z.number().int().min(1).max(0xffffffff) }),
 ]);
 export type ClientFrame = z.input<typeof ClientFrame>;
 

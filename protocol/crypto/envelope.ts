@@ -33,7 +33,10 @@
  *
  * Both kinds are signed by the sender's Ed25519 identity key over header ‖ payload, so the
  * relay checks the sender and delivers identical broadcast bytes to everyone without any
- * decryption key, and MASCOT's hash echo compares what every member decrypted.
+ * decryption key, and MASCOT's hash echo compares what every member decrypted. (The RoundDO
+ * authenticates the sender by its connection and checks a signature only when a recipient
+ * disputes it: every recipient verifies every envelope, docs/coordinator.md "Relay: sender
+ * authentication and disputes".)
  */
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";

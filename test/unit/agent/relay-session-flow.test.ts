@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CHUNK_BYTES, relaySalt, runRelaySession, RoundAborted, type RelayParty, type RoundContext } from "../../../client/agent/relay-session.ts";
-import { pairKey, sealBroadcast } from "../../../protocol/crypto/envelope.ts";
+import { pairKey, sealBroadcast, sealDirect } from "../../../protocol/crypto/envelope.ts";
 import { generateNodeKeys, nodeIdFromPublicKey } from "../../../protocol/crypto/identity.ts";
 import { encodeDelivery } from "../../../protocol/api/frames.ts";
 import { fieldByName } from "../../../protocol/field/index.ts";
@@ -56,9 +56,13 @@ function session() {
   const run = runRelaySession({ coordinatorUrl: "http://relay.test", nodeId: committee[0]!.nodeId, keys: k0, ctx, party, field: fieldByName("m61"), rng });
   run.catch(() => undefined);
   const salt = relaySalt(sessionId, viewHash);
+  const k10 = pairKey(k1.kxSecretKey, k0.kxPublicKey, salt);
   // Member 1's view broadcast, as the relay delivers it (mailbox index 1).
-  const peerView = encodeDelivery(1, sealBroadcast({ jobId: ctx.jobId, round: 0, attempt: 0, phase: "view", from: 1, seq: 0 }, viewHash, [pairKey(k1.kxSecretKey, k0.kxPublicKey, salt), undefined], k1.identitySecretKey, rng));
-  return { run, peerView };
+  const peerView = encodeDelivery(1, sealBroadcast({ jobId: ctx.jobId, round: 0, attempt: 0, phase: "view", from: 1, seq: 0 }, viewHash, [k10, undefined], k1.identitySecretKey, rng));
+  /** A direct message from member 1 as mailbox entry `index`, signed by `signer` (member 1's key unless forged). */
+  const fromPeer = (index: number, seq: number, signer = k1.identitySecretKey) =>
+    encodeDelivery(index, sealDirect({ jobId: ctx.jobId, round: 0, attempt: 0, phase: "x", from: 1, to: 0, seq }, new Uint8Array(8), k10, signer, rng));
+  return { run, peerView, fromPeer, k0 };
 }
 
 const welcome = { v: 1, kind: "welcome", me: 0, phase: "running", cursor: 0, connected: [0, 1], lastSeq: -1 };
@@ -104,5 +108,34 @@ describe("relay session flow control", () => {
     expect(second.envelopes()).toHaveLength(3); // the chunks above the relay's lastSeq
     second.text({ v: 1, kind: "aborted", code: "cancelled", culprits: [], detail: "test over" });
     await expect(run).rejects.toBeInstanceOf(RoundAborted);
+  });
+
+  it("an entry whose signature does not verify is disputed, never acknowledged nor processed; it is disputed again after a reconnect, and the relay's verdict ends the session", async () => {
+    const { run, peerView, fromPeer, k0 } = session();
+    const ws = ScriptedSocket.all[0]!;
+    ws.open();
+    ws.text(welcome);
+    ws.binary(peerView); // entry 1: verified, processed
+    ws.binary(fromPeer(2, 1, k0.identitySecretKey)); // entry 2: member 1's header, signed by someone else
+    ws.binary(fromPeer(3, 2)); // entry 3: fine, but after the disputed one
+    for (let i = 0; i < 100 && !ws.texts().some((t) => t.kind === "dispute"); i++) await tick(20);
+    await tick(60);
+    const texts = ws.texts();
+    expect(texts).toContainEqual({ v: 1, kind: "dispute", index: 2 });
+    expect(texts.filter((t) => t.kind === "ack").map((t) => t.cursor)).toEqual([1]); // never 2 or more
+    expect(texts.filter((t) => t.kind === "abort")).toEqual([]); // the relay decides, not this party
+    // A new connection: the entry comes again, and is disputed again.
+    ws.close();
+    (ws as unknown as { emit(t: string, e: unknown): void }).emit("close", {});
+    await tick(600);
+    const second = ScriptedSocket.all[1]!;
+    second.open();
+    expect(second.texts()[0]).toEqual({ v: 1, kind: "hello", cursor: 1 });
+    second.text({ ...welcome, cursor: 3, lastSeq: 0 });
+    second.binary(fromPeer(2, 1, k0.identitySecretKey));
+    for (let i = 0; i < 100 && !second.texts().some((t) => t.kind === "dispute"); i++) await tick(20);
+    expect(second.texts()).toContainEqual({ v: 1, kind: "dispute", index: 2 });
+    second.text({ v: 1, kind: "aborted", code: "bad-signature", culprits: [1], detail: "party 0 disputed mailbox entry 2" });
+    await expect(run).rejects.toMatchObject({ name: "RoundAborted", code: "bad-signature", culprits: [1] });
   });
 });

@@ -151,6 +151,23 @@ describe("view binding", () => {
   });
 });
 
+describe("optimistic relay verification: a bad signature is found by the recipients and settled by the relay", () => {
+  it("a member whose envelopes carry a bad signature is named (bad-signature) by the relay on the honest recipients' disputes", async () => {
+    const { jobId, nodes, assignments, length } = await newRound(coord, 3, "validated");
+    const field = fieldByName(assignments[0]!.manifest.field);
+    const culprit = assignments.find((a) => a.index === 2)!;
+    const members = assignments.map((a, i) => startMember(coord, nodes[i]!, a, field.random(length, cryptoRng), {
+      // member 2's first party message (after its view) goes out with a corrupted signature
+      ...(a.index === 2 ? { opts: { tamperEnvelope: (e: Uint8Array, seq: number) => { if (seq !== 1) return e; const t = e.slice(); t[t.length - 1]! ^= 1; return t; } } } : {}),
+    }));
+    const outcomes = await settle(members);
+    expect(outcomes.map(abortCode)).toEqual(["bad-signature", "bad-signature", "bad-signature"]);
+    for (const o of outcomes) expect((o as { error: RoundAborted }).error.culprits).toEqual([2]);
+    const rs = await rounds(coord, jobId);
+    expect(rs[0]).toMatchObject({ status: "aborted", abort: { code: "bad-signature", culprits: [nodes[assignments.indexOf(culprit)]!.id] } });
+  });
+});
+
 describe("local deadlines: a silent relay never makes a session hang", () => {
   it("a member that never joins: the others end within stallMs with a named timeout, and tell the relay", async () => {
     const { jobId, nodes, assignments, length } = await newRound(coord, 3, "linear-only");
