@@ -46,6 +46,20 @@ describe("example learning jobs run validated by default", () => {
     expect(plan.auxLength + plan.lateMaskLength).toBeLessThan(2500);
     expect(plan.auxLength + plan.lateMaskLength).toBeLessThan((layout.plan.length * layout.plan.rangeBits) / 20);
   });
+  it("adult (107 entries) chooses PINE explicitly: a smaller witness than its 27-bit per-entry ranges, same count and evaluation checks", () => {
+    const { job } = parseLearningTask(exampleTask("adult-learning.json").task);
+    expect(job.aggregation.normCheck).toBe("pine");
+    const layout = learningLayout(job, 5, "m61");
+    expect(layout.plan.normCheck).toBe("pine");
+    const preds = learningPredicates(layout);
+    expect(preds.find((p) => p.kind === "l2-norm")).toMatchObject({ method: "pine", indices: [0, layout.plan.length] });
+    const pine = new ValidationPlan(m61, layout.length, preds);
+    const ranged = learningLayout(parseLearningTask({ ...exampleTask("adult-learning.json").task, aggregation: { ...job.aggregation, normCheck: "range" } }).job, 5, "m61");
+    const range = new ValidationPlan(m61, ranged.length, learningPredicates(ranged));
+    // Authenticated values per party (each costs one COPE input per peer): witness + late inputs + proof.
+    expect(pine.auxLength + pine.maskLength).toBeLessThan(0.8 * (range.auxLength + range.maskLength));
+    expect(preds.filter((p) => p.kind === "range").map((p) => p.indices)).toEqual([[106, 107], [106, 107], [107, 110]]);
+  });
   it("wdbc (31 entries) keeps per-entry ranges (cheaper below 256 entries); a job may choose explicitly", () => {
     const { job } = parseLearningTask(exampleTask("wdbc-learning.json").task);
     expect(learningLayout(job, 5, "m61").plan.normCheck).toBe("range");
