@@ -17,7 +17,7 @@ import { SecureSumParty, type OutboundMessage, type Predicate } from "../../prot
 import type { PartyThread, ThreadParty } from "./party-thread.ts";
 import { cryptoRng, type Rng } from "../../protocol/rng.ts";
 import type { LoadedDataset } from "../data/source.ts";
-import { checkAssignment } from "./manifest-check.ts";
+import { checkAssignment, VerifiedLogs } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { reconnectDelay, runRelaySession, RoundAborted, type RelayParty } from "./relay-session.ts";
 import { ApiClientError } from "../api/errors.ts";
@@ -131,6 +131,8 @@ export class NodeAgent {
   private readonly rng: Rng;
   /** KOS base OTs kept per peer node across rounds (see base-ot-cache.ts). */
   private readonly baseOts = new BaseOtCache();
+  /** Verified copies of the jobs' logs: each round checks only what was appended (manifest-check.ts). */
+  private readonly logs = new VerifiedLogs();
 
   constructor(private readonly o: AgentOptions) {
     this.client = new NodeClient(o.coordinatorUrl, o.keys);
@@ -229,8 +231,11 @@ export class NodeAgent {
     }
   }
 
-  private async fetchLog(jobId: string): Promise<LogEntry[]> {
-    return (await this.client.log(jobId)).entries;
+  /** The job's log: the verified prefix this node holds plus what was appended since (not yet verified). */
+  private async fetchLog(jobId: string): Promise<{ log: LogEntry[]; verified: number }> {
+    const known = this.logs.verified(jobId);
+    const { entries } = await this.client.log(jobId, known.length);
+    return { log: known.length ? [...known, ...entries] : entries, verified: known.length };
   }
 
   /** Runs one assignment end to end; reports the outcome as events, never throws. */
@@ -244,8 +249,9 @@ export class NodeAgent {
     let peers: string[] = [];
     let threadParty: ThreadParty | undefined;
     try {
-      const log = await this.fetchLog(a.jobId);
-      checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey, this.o.keys.kxPublicKey);
+      const { log, verified } = await this.fetchLog(a.jobId);
+      checkAssignment(a, log, this.coordinatorKey!, this.client.nodeId, this.o.keys.identityPublicKey, this.o.keys.kxPublicKey, verified);
+      this.logs.remember(a.jobId, log);
       checkPolicy(this.o.policy, { manifest: m, log, ...(this.o.membership ? { membership: this.o.membership } : {}), ledger: this.o.ledger, now: Date.now() });
       const dataset = this.datasets.find((d) => d.schema.name === m.schemaId);
       if (!dataset) throw new Error(`no local dataset for schema ${m.schemaId}`);

@@ -122,11 +122,14 @@ export class ApiClient {
 
   // ------------------------------------------------------------ a job's log and models (token, or a member node)
 
-  /** GET /v1/jobs/:id/log, every page. Does not verify: see {@link verifiedLog}. */
-  async log(jobId: string): Promise<{ entries: LogEntry[]; publicKey: string }> {
+  /**
+   * GET /v1/jobs/:id/log, every page from entry `from` (default: the whole log). Does not
+   * verify: see {@link verifiedLog}, or protocol/log `verifyLog` with `after` for a suffix.
+   */
+  async log(jobId: string, from = 0): Promise<{ entries: LogEntry[]; publicKey: string }> {
     const entries: LogEntry[] = [];
     for (;;) {
-      const page = await json(this.rpc.v1.jobs[":id"].log.$get({ param: { id: jobId }, query: { from: entries.length } }));
+      const page = await json(this.rpc.v1.jobs[":id"].log.$get({ param: { id: jobId }, query: { from: from + entries.length } }));
       entries.push(...page.entries);
       if (page.entries.length < 1000) return { entries, publicKey: page.publicKey };
     }

@@ -67,11 +67,19 @@ export function appendEntry(prev: LogEntry | null, body: LogBody, timestamp: num
  * Re-verifies a whole log offline: sequence numbers 0..n−1, hash chain, entry hashes,
  * coordinator signatures, monotone timestamps, and that every manifest's hash matches its
  * content. Returns the list of problems (empty = valid). Never throws.
+ *
+ * With `after` (an entry the caller verified earlier, e.g. the last one of a log it already
+ * holds), `entries` are checked as the continuation of that log: the first must have seq
+ * after.seq + 1 and chain to after.hash, so a verifier keeps its verified prefix and checks
+ * only what was appended (linear instead of quadratic over a job's rounds); a coordinator
+ * that rewrote anything up to `after` breaks the chain here.
  */
-export function verifyLog(entries: readonly LogEntry[], coordinatorPublicKey: Uint8Array): string[] {
+export function verifyLog(entries: readonly LogEntry[], coordinatorPublicKey: Uint8Array, after: LogEntry | null = null): string[] {
   const problems: string[] = [];
-  let prev: LogEntry | null = null;
-  entries.forEach((e, i) => {
+  let prev: LogEntry | null = after;
+  const first = after ? after.seq + 1 : 0;
+  entries.forEach((e, k) => {
+    const i = first + k;
     try {
       if (e.seq !== i) problems.push(`entry ${i}: seq is ${e.seq}, expected ${i}`);
       const expectedPrev = prev ? prev.hash : GENESIS_HASH;

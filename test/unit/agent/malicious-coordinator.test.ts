@@ -71,7 +71,7 @@ class EvilCoordinator {
       return json(200, { assignments: i < 0 ? [] : this.queue.splice(i, 1) });
     }
     const log = /^\/v1\/jobs\/([^/]+)\/log$/.exec(url.pathname);
-    if (log) return json(200, { entries: this.logs.get(decodeURIComponent(log[1]!)) ?? [] });
+    if (log) return json(200, { entries: (this.logs.get(decodeURIComponent(log[1]!)) ?? []).slice(Number(url.searchParams.get("from") ?? 0)) });
     if (url.pathname.endsWith("/decline")) {
       this.declines.push({ path: url.pathname, reason: (JSON.parse(body) as { reason: string }).reason });
       return json(200, { ok: true });
@@ -250,6 +250,7 @@ describe("a node against a malicious coordinator (signed logs, crafted manifests
     const e = await verdict(craft({}));
     expect(e.kind, JSON.stringify(e)).toBe("computed");
   });
+
 });
 
 describe("consortium membership and budgets", () => {
@@ -347,5 +348,38 @@ describe("privacy budgets: the node charges the signed ρ to its own signed ledg
     } finally {
       await a.stop(false);
     }
+  });
+});
+
+describe("a node keeps the log it verified", () => {
+  const k = generateNodeKeys();
+  let agent3: NodeAgent;
+  beforeAll(async () => { agent3 = await startAgent({ submitters: [submitterKey] }, undefined, k); });
+  afterAll(async () => { await agent3?.stop(false); });
+
+  it("a coordinator that rewrites a job's history between two rounds is refused; the honest continuation is accepted", async () => {
+    // Round 0 is declined by policy (a committee of two, outside the signed bounds), after its log verified: the node keeps that log.
+    const first = craft({ committee: [k, peers[0]!] });
+    const jobId = first.assignment.jobId;
+    const r0 = await verdict(first);
+    expect((r0 as { code?: string }).code, JSON.stringify(r0)).toBe("spec-mismatch");
+    /** The next round's assignment (a committee of three), appended to `history`: the log the coordinator now shows. */
+    const nextRound = (history: LogEntry[], round: number): Job => {
+      const m: RoundManifest = { ...first.assignment.manifest, round, committee: [k, ...peers.slice(0, 2)].map(member), sessionId: toBase64Url(deriveSessionId(jobId, round, 0)) };
+      const log = [...history];
+      log.push(appendEntry(log.at(-1)!, { kind: "manifest", round, attempt: 0, manifestHash: objectHash(m), manifest: m }, Date.now(), coordinatorSecret));
+      return { log, assignment: { ...first.assignment, round, manifest: m, logEntryHash: log.at(-1)!.hash, wsPath: `/v1/rounds/${jobId}/${round}/0/ws` } };
+    };
+    // Rewritten: round 0's manifest entry replaced by another (validly signed) one.
+    const m0 = { ...first.assignment.manifest, committee: [k, peers[2]!].map(member) };
+    const rewritten = [first.log[0]!, appendEntry(first.log[0]!, { kind: "manifest", round: 0, attempt: 0, manifestHash: objectHash(m0), manifest: m0 }, Date.now(), coordinatorSecret)];
+    evil.offer(nextRound(rewritten, 1));
+    const r1 = await expect.poll(() => events.find((x) => x.kind === "rejected" && x.jobId === jobId && x.round === 1), { timeout: 15_000 }).toBeTruthy()
+      .then(() => events.find((x) => x.kind === "rejected" && x.jobId === jobId && x.round === 1) as { detail: string });
+    expect(r1.detail).toMatch(/transparency log does not verify: entry 2: prevHash does not chain/);
+    expect(evil.relayConnects.filter((u) => u.includes(`/${jobId}/1/`))).toEqual([]);
+    // Control: the same kind of round on the log the node verified is accepted (last: the agent then waits on the relay).
+    evil.offer(nextRound(first.log, 2));
+    await expect.poll(() => events.find((x) => "jobId" in x && x.jobId === jobId && x.round === 2 && (x.kind === "computed" || x.kind === "rejected"))?.kind, { timeout: 15_000 }).toBe("computed");
   });
 });

@@ -66,3 +66,25 @@ describe("transparency log", () => {
     expect(verifyLog([{ seq: 0 } as unknown as LogEntry], coord.identityPublicKey).length).toBeGreaterThan(0);
   });
 });
+
+describe("verifying only what was appended (verifyLog with `after`)", () => {
+  it("a suffix that continues the verified prefix verifies; its seqs count on from the anchor", () => {
+    const log = build();
+    expect(verifyLog(log.slice(3), coord.identityPublicKey, log[2]!)).toEqual([]);
+    expect(verifyLog([], coord.identityPublicKey, log[5]!)).toEqual([]);
+  });
+  it("a suffix that does not chain onto the anchor (a forked or rewritten log), skips or repeats an entry, or is altered is refused", () => {
+    const log = build();
+    // Another log with the same first entries but a different entry 2: its entry 3 does not chain onto ours.
+    const fork = build().slice(0, 2);
+    const push = (b: LogEntry["body"]) => fork.push(appendEntry(fork.at(-1)!, b, 5000 + fork.length, coord.identitySecretKey));
+    push({ kind: "status", status: "running", detail: "forked" });
+    push({ kind: "model", round: 1, modelHash: "ff".repeat(32), bytes: 10 });
+    expect(verifyLog(fork.slice(3), coord.identityPublicKey, log[2]!).join()).toMatch(/entry 3: prevHash does not chain/);
+    expect(verifyLog(log.slice(4), coord.identityPublicKey, log[2]!).join()).toMatch(/entry 3: seq is 4/);
+    expect(verifyLog(log.slice(2), coord.identityPublicKey, log[2]!).join()).toMatch(/entry 3: seq is 2/);
+    const altered = build();
+    (altered[4]!.body as { aggregateHash: string }).aggregateHash = "ee".repeat(32);
+    expect(verifyLog(altered.slice(3), coord.identityPublicKey, altered[2]!).join()).toMatch(/entry 4: hash mismatch/);
+  });
+});
