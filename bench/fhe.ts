@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only] [--single-only] [--stream-only]`: CKKS inference benchmarks
+ * `npm run bench -- fhe [--quick] [--no-worker] [--memory N] [--memory-only] [--single-only] [--stream-only] [--mlp-only]`: CKKS inference benchmarks
  * (`--single-only`: one LR row, constant term vs masked sum vs rotate-and-sum, Node / wrangler dev / Miniflare → fhe-single.json;
- * `--stream-only`: 65,536 LR rows end to end with 2 and 1 encryption threads → fhe-stream.json). Every row carries
+ * `--stream-only`: 65,536 LR rows end to end with 2 and 1 encryption threads → fhe-stream.json; `--mlp-only`: the 64-16-10 MLP's
+ * batch, single-row and 32,768-row stream rows, and its single row through wrangler dev and Miniflare unless --no-worker → fhe-mlp.json). Every row carries
  * `load`, the 1-minute load average when it was measured.
  *
  * - per-op times (node-seal 7, N = 8192): encode+encrypt, multiply+relin+rescale, rotate,
@@ -86,6 +87,37 @@ async function timeAsync(reps: number, f: () => Promise<unknown>): Promise<numbe
   return median(ts);
 }
 
+/** Median process CPU time (user + system, all threads) of `f` over `reps` calls after a warm-up: on shared cores, closer to the cost than wall time. */
+function cpuTime(reps: number, f: () => void): number {
+  f();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c = process.cpuUsage();
+    f();
+    const u = process.cpuUsage(c);
+    ts.push((u.user + u.system) / 1000);
+  }
+  return median(ts);
+}
+
+/** "max |Δ| vs plaintext …, labels equal on n/n rows" for decrypted score columns (`cols[k][i]`: output k of row i). */
+function accuracy(pkg: ModelPackage, rows: number[][], cols: ArrayLike<number>[]): string {
+  let err = 0;
+  let same = 0;
+  rows.forEach((x, i) => {
+    const want = plainScores(pkg.model, x);
+    const got = cols.map((c) => c[i]!);
+    for (let k = 0; k < got.length; k++) err = Math.max(err, Math.abs(got[k]! - want[k]!));
+    if (labelOfScores(got) === labelOfScores(Array.from(want))) same++;
+  });
+  return `max |Δ| vs plaintext ${err.toExponential(1)}, labels equal on ${same}/${rows.length} rows`;
+}
+
+function labelOfScores(s: number[]): number {
+  if (s.length === 1) return s[0]! > 0 ? 1 : 0;
+  return s.reduce((best, v, k) => (v > s[best]! ? k : best), 0);
+}
+
 function perOps(seal: Seal, params: CkksParams, reps: number): Row[] {
   const ctx = CkksContext.get(seal, params);
   const q = Querier.create(ctx, { relin: true, galoisSteps: [1] });
@@ -137,7 +169,7 @@ function rowsFor(pkg: ModelPackage, n: number, base?: number[][]): number[][] {
 }
 
 /** Client-side figures: in-process evaluator (what `--local` runs, and what the Worker runs). */
-async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: number[][], reps: number, compression: Compression): Promise<Row[]> {
+async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: number[][], reps: number, compression: Compression, opts: { featureMajorSingle?: boolean } = {}): Promise<Row[]> {
   const plan = compilePlan(pkg.model);
   const ctx = CkksContext.get(seal, pkg.ckks);
   const ev = new PlanEvaluator(ctx, plan);
@@ -186,13 +218,29 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     });
     const e2eCBest = lastBest;
     const ctsC = qc.encryptBatch(big, plan.inputDim, "none", "complex");
+    const acc = accuracy(pkg, big, ev.evaluateBatch(ctsC, keysC, compression, "complex").map((c) => qc.decryptPacked(c, big.length, "complex")));
     const serverC = time(reps, () => void ev.evaluateBatch(ctsC, keysC, compression, "complex"));
+    const serverCBest = lastBest;
+    let pooled: Row | undefined;
+    if (plan.layers.length > 1) {
+      // the same batch with the first layer shared by 2 evaluation threads (eval-pool.ts)
+      const { EvalPool } = await import("../client/fhe/eval-pool.ts");
+      const pool = await EvalPool.start(ctx.params, plan, 2);
+      try {
+        const kbC = qc.evaluationKeys();
+        const srvP = await timeAsync(reps, () => pool.evaluateBatch(ev, keysC, kbC, "bench", ctsC, compression, "complex"));
+        pooled = { section: name, where: "node", what: "batch server-only, two rows per slot, 2 evaluation threads", params: p, ms: +srvP.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((big.length / srvP) * 1000), "best samples/s": Math.round((big.length / lastBest) * 1000) };
+      } finally {
+        await pool.close();
+      }
+    }
     if (squares) {
       keysC.dispose();
       qc.dispose();
     }
-    out.push({ section: name, where: "node", what: `batch e2e, two rows per slot (${big.length} rows)`, params: p, ms: +e2eC.toFixed(1), "best ms": +e2eCBest.toFixed(1), "samples/s": Math.round((big.length / e2eC) * 1000), "best samples/s": Math.round((big.length / e2eCBest) * 1000), note: `last run: encrypt ${encMs.toFixed(0)} ms, eval ${evMs.toFixed(0)} ms, decrypt ${decMs.toFixed(0)} ms, upload ${(up / 2 ** 20).toFixed(1)} MiB` });
-    out.push({ section: name, where: "node", what: "batch server-only, two rows per slot", params: p, ms: +serverC.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((big.length / serverC) * 1000), "best samples/s": Math.round((big.length / lastBest) * 1000) });
+    out.push({ section: name, where: "node", what: `batch e2e, two rows per slot (${big.length} rows)`, params: p, ms: +e2eC.toFixed(1), "best ms": +e2eCBest.toFixed(1), "samples/s": Math.round((big.length / e2eC) * 1000), "best samples/s": Math.round((big.length / e2eCBest) * 1000), note: `last run: encrypt ${encMs.toFixed(0)} ms, eval ${evMs.toFixed(0)} ms, decrypt ${decMs.toFixed(0)} ms, upload ${(up / 2 ** 20).toFixed(1)} MiB; ${acc}` });
+    out.push({ section: name, where: "node", what: "batch server-only, two rows per slot", params: p, ms: +serverC.toFixed(1), "best ms": +serverCBest.toFixed(1), "samples/s": Math.round((big.length / serverC) * 1000), "best samples/s": Math.round((big.length / serverCBest) * 1000) });
+    if (pooled) out.push(pooled);
   }
   const one = batch[0]!;
   /** One row through rotate-and-sum, end to end and server only; returns its ciphertext. */
@@ -242,11 +290,13 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
     const decT = time(reps * 5, () => void resT.forEach((c) => q.decryptConstantTerm(c)));
     out.push({ section: name, where: "node", what: "single-sample e2e (constant term, default)", params: p, ms: +latT.toFixed(2), "best ms": +latTBest.toFixed(2), note: `no Galois keys; server ${srvT.toFixed(2)} (best ${srvTBest.toFixed(2)}), decrypt ${decT.toFixed(2)} (best ${lastBest.toFixed(2)}) ms; request ${(ctM.length / 1024).toFixed(0)} KiB, response ${(resT[0]!.length / 1024).toFixed(0)} KiB; max |Δ| vs plaintext ${errT.toExponential(1)}`, load: loadNow() });
   } else {
+    if (opts.featureMajorSingle ?? true) {
     const lat = time(reps, () => {
       const r = ev.evaluateBatch(q.encryptBatch([one], plan.inputDim, "none"), keys, compression);
       for (const c of r) q.decrypt(c, 1);
     });
     out.push({ section: name, where: "node", what: "single-sample e2e (feature-major, 1 row)", params: p, ms: +lat.toFixed(1), "best ms": +lastBest.toFixed(1) });
+    }
     if (ev.bsgs) {
       // mlp-single-bsgs: the same row, one ciphertext, diagonal products with baby-step giant-step rotations
       const qb = Querier.create(ctx, ev.needs("single"));
@@ -265,8 +315,10 @@ async function nodeModel(seal: Seal, name: string, pkg: ModelPackage, rows: numb
       const latBBest = lastBest;
       const ctB = qb.encryptBsgs(one, plan.outputDim, "none");
       const srvB = time(reps * 5, () => void ev.evaluateSingle(ctB, keysB, compression));
+      const srvBBest = lastBest;
+      const cpuB = cpuTime(reps * 5, () => void ev.evaluateSingle(ctB, keysB, compression));
       const keyMiB = ((kb.relin?.length ?? 0) + (kb.galois?.length ?? 0)) / 2 ** 20;
-      out.push({ section: name, where: "node", what: "mlp-single-bsgs e2e (1 row, 1 ciphertext)", params: p, ms: +latB.toFixed(2), "best ms": +latBBest.toFixed(2), note: `server-only median ${srvB.toFixed(2)} ms, best ${lastBest.toFixed(2)} ms; Galois steps [${ev.needs("single").galoisSteps.join(",")}], keys ${keyMiB.toFixed(1)} MiB (relin + galois); max |Δ| vs feature-major ${err.toExponential(1)}` });
+      out.push({ section: name, where: "node", what: "mlp-single-bsgs e2e (1 row, 1 ciphertext)", params: p, ms: +latB.toFixed(2), "best ms": +latBBest.toFixed(2), note: `server-only median ${srvB.toFixed(2)} ms, best ${srvBBest.toFixed(2)} ms (CPU time median ${cpuB.toFixed(2)} ms: less sensitive to other jobs on the cores); Galois steps [${ev.needs("single").galoisSteps.join(",")}], keys ${keyMiB.toFixed(1)} MiB (relin + galois); max |Δ| vs feature-major ${err.toExponential(1)}` });
       keysB.dispose();
       qb.dispose();
     }
@@ -426,6 +478,22 @@ async function workerModel(seal: Seal, w: WorkerHandle, name: string, pkg: Model
   return out;
 }
 
+/** One MLP row through a Worker handle on the BSGS path (the session's default for one row of an MLP). */
+async function workerMlpSingle(seal: Seal, w: WorkerHandle, where: string, pkg: ModelPackage, rows: number[][], reps: number): Promise<Row[]> {
+  const base = "http://bench.local/v1/models";
+  const put = await w.fetch(`${base}/${pkg.modelId}/package`, { method: "PUT", headers: { authorization: "Bearer bench-token", "content-type": "application/json" }, body: JSON.stringify(pkg) });
+  if (put.status !== 201) throw new Error(`package upload failed: ${put.status} ${await put.text()}`);
+  const s = await FheSession.open(seal, publicInfo(pkg), httpTransport(base, pkg.modelId, w.fetch, "bench-token"), { single: true });
+  try {
+    if (s.singlePath !== "bsgs") throw new Error(`expected the BSGS single-row path, got ${s.singlePath}`);
+    let i = 0;
+    const ms = await timeAsync(reps * 5, () => s.infer([rows[i++ % rows.length]!], "single"));
+    return [{ section: "MLP 64-16-10 square", where, what: "mlp-single-bsgs e2e via HTTP (1 row, 1 ciphertext)", params: `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`, ms: +ms.toFixed(2), "best ms": +lastBest.toFixed(2), load: loadNow() }];
+  } finally {
+    s.close();
+  }
+}
+
 /** Single-row latency of a single-layer model through a Worker handle: masked sum, then rotate-and-sum. */
 async function workerSingle(seal: Seal, w: WorkerHandle, where: string, pkg: ModelPackage, rows: number[][], reps: number): Promise<Row[]> {
   const base = "http://bench.local/v1/models";
@@ -482,17 +550,23 @@ async function workerMemory(seal: Seal, w: WorkerHandle, pkg: ModelPackage, rows
  * probabilities and labels), with 2 encryption threads pipelined with the evaluation (the next
  * batch is encrypted while this one is evaluated and decrypted: both cores busy) and with 1.
  */
-async function streamed(seal: Seal, pkg: ModelPackage, base: number[][], reps: number): Promise<Row[]> {
+async function streamed(seal: Seal, pkg: ModelPackage, base: number[][], reps: number, o: { section?: string; n?: number; packing?: "real" | "complex"; threads?: number[]; evalThreads?: number[] } = {}): Promise<Row[]> {
   const out: Row[] = stamped();
-  const n = 65536;
+  const n = o.n ?? 65536;
   const rows = Array.from({ length: n }, (_, i) => base[i % base.length]!);
-  for (const threads of [2, 1]) {
-    const s = await FheSession.open(seal, publicInfo(pkg), localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model)), { single: false, threads });
+  for (const [ti, threads] of (o.threads ?? [2, 1]).entries()) {
+    const evalThreads = o.evalThreads?.[ti] ?? 1;
+    const transport = localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model), { evalThreads });
+    const s = await FheSession.open(seal, publicInfo(pkg), transport, { single: false, threads, packing: o.packing });
     try {
-      const ms = await timeAsync(reps, () => s.infer(rows, "batch"));
-      out.push({ section: "LR wdbc", where: "node", what: `batch e2e stream via FheSession --local (${n} rows, two per slot, ${threads} encryption thread${threads > 1 ? "s" : ""})`, params: `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`, ms: +ms.toFixed(1), "best ms": +lastBest.toFixed(1), "samples/s": Math.round((n / ms) * 1000), "best samples/s": Math.round((n / lastBest) * 1000) });
+      let last: Awaited<ReturnType<FheSession["infer"]>> | undefined;
+      const ms = await timeAsync(reps, async () => (last = await s.infer(rows, "batch")));
+      const best = lastBest;
+      const acc = last && s.info.outputDim > 1 ? `; ${accuracy(pkg, rows, Array.from({ length: s.info.outputDim }, (_, k) => last!.scores.map((r) => r[k]!)))}` : "";
+      out.push({ section: o.section ?? "LR wdbc", where: "node", what: `batch e2e stream via FheSession --local (${n} rows, ${s.packing === "complex" ? "two per slot" : "one per slot"}, ${threads} encryption thread${threads > 1 ? "s" : ""}${evalThreads > 1 ? `, ${evalThreads} evaluation threads` : ""})`, params: `N${pkg.ckks.polyModulusDegree} q[${pkg.ckks.coeffModulusBits.join(",")}]`, ms: +ms.toFixed(1), "best ms": +best.toFixed(1), "samples/s": Math.round((n / ms) * 1000), "best samples/s": Math.round((n / best) * 1000), ...(acc ? { note: acc.slice(2) } : {}) });
     } finally {
       s.close();
+      await transport.close();
     }
   }
   return out;
@@ -530,6 +604,23 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows.push(...(await streamed(seal, lrPkg, [...d.xTrain, ...d.xTest], reps)));
     return { name: "fhe-stream", rows, notes: ["LR wdbc, default profile (q = [60, 40, 60]), 65,536 rows end to end through FheSession --local; 'load' is the 1-minute load average when the row was measured", startLoad, loadNote("at the end")] };
   }
+  if (args.includes("--mlp-only")) {
+    // the MLP 64-16-10 rows this work changed: batch (one and two rows per slot), the single row (BSGS), and the batch goal as a stream
+    const mlpPkg = await buildPackage(seededMlp(), { modelId: "mlp-64-16-10" });
+    const mlpRows = rowsFor(mlpPkg, 8192);
+    rows.push(...(await nodeModel(seal, "MLP 64-16-10 square", mlpPkg, mlpRows, quick ? 1 : 3, "none", { featureMajorSingle: false })));
+    rows.push(...(await streamed(seal, mlpPkg, mlpRows, quick ? 2 : 3, { section: "MLP 64-16-10 square", n: 32768, packing: "complex", threads: [2, 2, 1], evalThreads: [2, 1, 1] })));
+    if (!noWorker)
+      for (const [where, start] of [["workerd (wrangler dev)", () => startWorker()], ["workerd (Miniflare dispatchFetch)", () => startMiniflare()]] as const) {
+        const w = await start();
+        try {
+          rows.push(...(await workerMlpSingle(seal, w, where, mlpPkg, mlpRows, quick ? 1 : 3)));
+        } finally {
+          await w.dispose();
+        }
+      }
+    return { name: "fhe-mlp", rows, notes: ["MLP 64-16-10 (x²), seeded weights, N = 8192, q = [53, 33, 33, 33, 53]; 'load' is the 1-minute load average when the row was measured", startLoad, loadNote("at the end")] };
+  }
   if (args.includes("--memory-only")) {
     const d = loadWdbc();
     const lrPkg = await buildPackage(await trainLogReg(d, 50), { modelId: "wdbc-lr" });
@@ -564,6 +655,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     s.close();
   }
   rows.push(...(await streamed(seal, lrPkg, lrRows, quick ? 2 : 3)));
+  rows.push(...(await streamed(seal, mlpPkg, mlpRows, quick ? 2 : 3, { section: "MLP 64-16-10 square", n: 32768, packing: "complex", threads: [2], evalThreads: [2] })));
   if (!noWorker) {
     const w = await startWorker();
     try {

@@ -29,9 +29,9 @@ export const SEAL_WASM = path.join(ROOT, "node_modules/node-seal/dist/seal_throw
 const querierStubs: Plugin = {
   name: "querier-stubs",
   setup(b) {
-    b.onResolve({ filter: /\/(encrypt-pool|seal-node)\.ts$|^module$/ }, (a) => ({ path: a.path, namespace: "querier-stub" }));
+    b.onResolve({ filter: /\/(encrypt-pool|eval-pool|seal-node)\.ts$|^module$/ }, (a) => ({ path: a.path, namespace: "querier-stub" }));
     b.onLoad({ filter: /.*/, namespace: "querier-stub" }, () => ({
-      contents: 'const no = () => { throw new Error("not available in a page"); }; export const createRequire = no, loadSealNode = no; export const EncryptPool = { start: no };',
+      contents: 'const no = () => { throw new Error("not available in a page"); }; export const createRequire = no, loadSealNode = no; export const EncryptPool = { start: no }; export const EvalPool = { start: no };',
       loader: "js",
     }));
     b.onResolve({ filter: /^@tensorflow\// }, (a) => ({ errors: [{ text: `${a.path} must not be in the querier page (imported by ${a.importer})` }] }));

@@ -2,7 +2,7 @@
  * Builds the installable node/querier package in client/ (`npm run build:client`):
  *  1. esbuild bundles the entries (client/cli/run.ts → dist/cli.mjs with a shebang,
  *     client/node.ts → dist/node.mjs, client/querier.ts → dist/querier.mjs, and the worker
- *     threads → dist/encrypt-worker.js, dist/serve-worker.js, dist/party-worker.js) as ESM for Node ≥ 22, with the
+ *     threads → dist/encrypt-worker.js, dist/eval-worker.js, dist/serve-worker.js, dist/party-worker.js) as ESM for Node ≥ 22, with the
  *     runtime dependencies of client/package.json left external;
  *  2. tsc emits the entries' declarations into dist/types (--noCheck: `npm run typecheck` checks the sources);
  *  3. with `--pack`, `npm pack` writes client/2pm-node-<version>.tgz and prints its path.
@@ -32,7 +32,7 @@ export async function buildClient(o: { declarations?: boolean } = {}): Promise<s
   await build({ ...common, platform: "browser", target: "es2022", splitting: true, entryPoints: { browser: path.join(CLIENT, "browser", "index.ts") }, outdir: DIST, outExtension: { ".js": ".mjs" }, chunkNames: "browser-chunks/[name]-[hash]" });
   // Worker threads are started by URL next to the code that starts them (dist/*.mjs), as
   // "./<name>.js" (the sources use "./<name>.ts" under tsx): one bundle per worker.
-  await build({ ...common, entryPoints: { "encrypt-worker": path.join(CLIENT, "fhe", "encrypt-worker.ts"), "serve-worker": path.join(CLIENT, "fhe", "training", "serve-worker.ts"), "party-worker": path.join(CLIENT, "agent", "party-worker.ts") }, outdir: DIST });
+  await build({ ...common, entryPoints: { "encrypt-worker": path.join(CLIENT, "fhe", "encrypt-worker.ts"), "eval-worker": path.join(CLIENT, "fhe", "eval-worker.ts"), "serve-worker": path.join(CLIENT, "fhe", "training", "serve-worker.ts"), "party-worker": path.join(CLIENT, "agent", "party-worker.ts") }, outdir: DIST });
   if (o.declarations === false) return Object.keys(pkg.dependencies);
   const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(CLIENT, "tsconfig.build.json"), "--noCheck"], { cwd: ROOT, encoding: "utf8" });
   if (tsc.status !== 0) throw new Error(`declarations: ${(tsc.stdout + tsc.stderr).trim().split("\n").slice(0, 10).join("\n")}`);

@@ -23,6 +23,7 @@ import { isFastLinear, paramsKey } from "./params.ts";
 import { inferResponseHeaderSchema, keyIdOf } from "./protocol.ts";
 import { Querier, type EvaluationKeyBytes } from "./querier.ts";
 import type { EncryptPool } from "./encrypt-pool.ts";
+import type { EvalPool } from "./eval-pool.ts";
 import type { Seal } from "./seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "./wire.ts";
 
@@ -115,22 +116,36 @@ export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof 
   };
 }
 
-/** In-process transport (`2pm infer --local`, a model holder serving itself): same evaluator. */
-export function localTransport(ctx: CkksContext, plan: Plan): InferTransport {
+/**
+ * In-process transport (`2pm infer --local`, a model holder serving itself): same evaluator.
+ * With `evalThreads` > 1 (Node only) batches of a model whose first layer has several outputs
+ * are evaluated by that many threads sharing the first layer (eval-pool.ts, started on the first
+ * batch; same results); `close()` stops them.
+ */
+export function localTransport(ctx: CkksContext, plan: Plan, opts: { evalThreads?: number } = {}): InferTransport & { close(): Promise<void> } {
   const evaluator = new PlanEvaluator(ctx, plan);
-  const keys = new Map<string, EvaluationKeys>();
+  const keys = new Map<string, { loaded: EvaluationKeys; bytes: EvaluationKeyBytes }>();
+  const threads = Math.min(opts.evalThreads ?? 1, plan.layers[0]!.bias.length);
+  let pool: Promise<EvalPool> | undefined;
   return {
     async uploadKeys(k) {
       const id = await keyIdOf(paramsKey(ctx.params), k);
-      if (!keys.has(id)) keys.set(id, EvaluationKeys.load(ctx, k));
+      if (!keys.has(id)) keys.set(id, { loaded: EvaluationKeys.load(ctx, k), bytes: k });
       return id;
     },
     async infer(keyId, mode, cts, compression, packing = "real", single = "rotate-and-sum") {
       const k = keys.get(keyId);
       if (!k) throw new FheError("bad-keys", "unknown key id");
       if (mode === "single" && cts.length !== 1) throw new FheError("shape-mismatch", "single mode takes one ciphertext");
-      if (mode === "single") return single === "constant-term" ? evaluator.evaluateConstantTerm(cts[0]!) : single === "masked-sum" ? evaluator.evaluateMaskedSum(cts[0]!, compression) : evaluator.evaluateSingle(cts[0]!, k, compression);
-      return evaluator.evaluateBatch(cts, k, compression, packing);
+      if (mode === "single") return single === "constant-term" ? evaluator.evaluateConstantTerm(cts[0]!) : single === "masked-sum" ? evaluator.evaluateMaskedSum(cts[0]!, compression) : evaluator.evaluateSingle(cts[0]!, k.loaded, compression);
+      if (threads < 2) return evaluator.evaluateBatch(cts, k.loaded, compression, packing);
+      pool ??= import("./eval-pool.ts").then((m) => m.EvalPool.start(ctx.params, plan, threads));
+      return (await pool).evaluateBatch(evaluator, k.loaded, k.bytes, keyId, cts, compression, packing);
+    },
+    async close() {
+      const p = pool;
+      pool = undefined;
+      await (await p)?.close();
     },
   };
 }
@@ -291,7 +306,8 @@ export interface InferRowsOptions {
   /**
    * Batch encryption threads (Node only; default 1, the calling thread): with 2 or more, rows
    * beyond one ciphertext batch are encrypted by a thread pool pipelined with the evaluation
-   * (`FheSession.open`'s `threads`).
+   * (`FheSession.open`'s `threads`); with `local`, as many threads also share each batch's first
+   * layer (`localTransport`'s `evalThreads`).
    */
   threads?: number;
 }
@@ -301,12 +317,12 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
   const seal = o.seal ?? (await (await import("./seal-node.ts")).loadSealNode());
   const fetchFn = o.fetch ?? fetch;
   let info: PublicModelInfo;
-  let transport: InferTransport;
+  let transport: InferTransport & { close?(): Promise<void> };
   if (o.local) {
     const pkg = await verifyPackage(o.local);
     if (pkg.modelId !== o.modelId) throw new FheError("bad-model", `package is for model ${pkg.modelId}, not ${o.modelId}`);
     info = publicInfo(pkg);
-    transport = localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model));
+    transport = localTransport(CkksContext.get(seal, pkg.ckks), compilePlan(pkg.model), { evalThreads: o.threads });
   } else {
     if (!o.baseUrl) throw new FheError("bad-model", "inferRows needs baseUrl or local");
     const r = await fetchFn(`${o.baseUrl.replace(/\/+$/, "")}/${encodeURIComponent(o.modelId)}/package`);
@@ -323,5 +339,6 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
     session.close();
     // one-shot: free the key set's quota slot (best effort; it expires on its own otherwise)
     await transport.releaseKeys?.(session.keyId).catch(() => undefined);
+    await transport.close?.();
   }
 }

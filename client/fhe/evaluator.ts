@@ -106,6 +106,19 @@ export class EvaluationKeys {
   }
 }
 
+/** A feature-major batch between layers: one stream of ciphertexts (one or two rows per slot), or two (rows a and b) after a split square. */
+interface BatchState {
+  streams: Ciphertext[][];
+  complex: boolean;
+  level: number;
+}
+
+/** One thread's share of a batch's first layer ({@link PlanEvaluator.evaluateFirstLayerPart}): serialised ciphertexts per stream, and whether the one stream still holds two rows per slot. */
+export interface FirstLayerPart {
+  streams: Uint8Array[][];
+  complex: boolean;
+}
+
 export interface EvaluatorOptions {
   /** Bytes of constant plaintexts kept across requests (default 8 MiB: the Worker has 128 MiB). */
   plainCacheBytes?: number;
@@ -207,89 +220,172 @@ export class PlanEvaluator {
    * Feature-major batch: `inputs[j]` encrypts feature j (level 0, scale Δ) of the rows, one row
    * per slot (`packing` "real") or two (`"complex"`, a + J·b, J = X^(N/2)). Under complex
    * packing every affine step keeps the two rows apart (real weights; biases added as
-   * b·(1 + J)); a square would mix them, so in the layer before the first square the products
+   * b·(1 + J)); a square would mix them, so in a layer that squares the products
    * z = Σ (w/2)·x = (u_a + J·u_b)/2 — weights encoded halved — are split, before their rescale,
    * with one conjugation (Galois step 0; conj(J) = −J): u_a = z + z̄, u_b = −J·(z − z̄) (J at
-   * scale 1 costs no level); the two halves continue one row per slot (bias, square, later
-   * layers) and the outputs are packed again as o_a + J·o_b. Returns `outputDim` ciphertexts of the final scores, serialised with
-   * `compression`. Throws FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
+   * scale 1 costs no level); the two halves get the rescale, the bias and the square one row per
+   * slot, and are packed again as h_a + J·h_b before the next
+   * layer, whose products then serve both rows at once (the 64-16-10 MLP: 160 products and 10
+   * rescales instead of 320 and 20). A plan ending in a square packs its outputs o_a + J·o_b.
+   * Returns `outputDim` ciphertexts of the final scores, serialised with `compression`. Throws
+   * FheError("shape-mismatch" | "bad-ciphertext" | "oversized" | "bad-keys").
    */
   evaluateBatch(inputs: Uint8Array[], keys: EvaluationKeys, compression: Compression = "none", packing: Packing = "real"): Uint8Array[] {
     if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
     this.checkKeys(keys, "batch", packing);
     const { ctx } = this;
-    const ev = ctx.evaluator;
-    const squareDown = (c: Ciphertext) => this.squareDown(c, keys);
     return scoped(ctx.seal, (own) => {
-      // one stream of ciphertexts, or two (a, b) once a complex batch has been split
-      let streams: Ciphertext[][] = [inputs.map((b) => ctx.loadCiphertext(b, own))];
-      let complex = packing === "complex";
-      let level = 0;
-      const tmp = own(new ctx.seal.Ciphertext());
-      this.plan.layers.forEach((layer, li) => {
-        const q = this.weightScale(level);
-        const split = complex && layer.square; // the halving and the split happen at this layer
-        const f = split ? 0.5 : 1;
-        const tag = split ? "/half" : "";
-        // products Σ_j w_jk·h_j (scale Δ·q, not yet rescaled)
-        streams = streams.map((h) => {
-          const outs: Ciphertext[] = [];
-          for (let k = 0; k < layer.bias.length; k++) {
-            const acc = own(new ctx.seal.Ciphertext());
-            for (let j = 0; j < h.length; j++) {
-              const w = this.constant(`${li}/${j}/${k}${tag}`, f * layer.weights[j]![k]!, level, q, own);
-              if (j === 0) ev.multiplyPlain(h[j]!, w, acc);
-              else {
-                ev.multiplyPlain(h[j]!, w, tmp);
-                ev.addInplace(acc, tmp);
-              }
-            }
-            outs.push(acc);
-          }
-          for (const c of h) c.delete();
-          return outs;
-        });
-        if (split) {
-          // before the rescale: the conjugation's key-switching noise is then 2^bits below the
-          // scale Δ·q and vanishes in the rescale (after it, the squares would amplify it)
-          const negJ = this.unitJ(level, -1, own);
-          const a: Ciphertext[] = [];
-          const b: Ciphertext[] = [];
-          for (const z of streams[0]!) {
-            const zc = own(new ctx.seal.Ciphertext());
-            ev.complexConjugate(z, keys.galois!, zc);
-            const hb = own(new ctx.seal.Ciphertext());
-            ev.sub(z, zc, hb);
-            ev.multiplyPlainInplace(hb, negJ);
-            ev.addInplace(z, zc);
-            zc.delete();
-            a.push(z);
-            b.push(hb);
-          }
-          streams = [a, b];
-          complex = false;
-        }
-        const lv = this.noRescale ? level : level + 1;
-        for (const h of streams)
-          h.forEach((acc, k) => {
-            if (!this.noRescale) ev.rescaleToNextInplace(acc);
-            ev.addPlainInplace(acc, this.bias(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, lv, acc.scale(), complex ? "complex" : "real", own));
-            if (layer.square) squareDown(acc);
-          });
-        level += layer.square ? 2 : 1;
-      });
-      if (streams.length === 2) {
-        // pack the two halves again: o_a + J·o_b
-        const j = this.unitJ(level, 1, own);
-        return streams[0]!.map((oa, k) => {
-          const ob = streams[1]![k]!;
-          ev.multiplyPlainInplace(ob, j);
-          ev.addInplace(oa, ob);
-          return ctx.saveCiphertext(oa, compression);
-        });
-      }
-      return streams[0]!.map((c) => ctx.saveCiphertext(c, compression));
+      const st: BatchState = { streams: [inputs.map((b) => ctx.loadCiphertext(b, own))], complex: packing === "complex", level: 0 };
+      this.plan.layers.forEach((_l, li) => this.batchLayer(st, li, keys, own));
+      return this.batchOutputs(st, compression, own);
     });
+  }
+
+  /**
+   * The first layer of {@link evaluateBatch} for its outputs `from` … `to` − 1 only (products,
+   * split under complex packing, rescale, bias, square), serialised uncompressed: one stream, or
+   * two (the rows a and b, one per slot) after a split. For the evaluation threads of
+   * eval-pool.ts, which share a layer's outputs; {@link evaluateBatchFromFirstLayer} continues.
+   * Throws like evaluateBatch, and RangeError for an empty or out-of-bounds range.
+   */
+  evaluateFirstLayerPart(inputs: Uint8Array[], keys: EvaluationKeys, packing: Packing, from: number, to: number): FirstLayerPart {
+    const n = this.plan.layers[0]!.bias.length;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > n || from >= to) throw new RangeError(`first-layer outputs [${from}, ${to}) are not a non-empty part of [0, ${n})`);
+    if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
+    this.checkKeys(keys, "batch", packing);
+    const { ctx } = this;
+    return scoped(ctx.seal, (own) => {
+      const st: BatchState = { streams: [inputs.map((b) => ctx.loadCiphertext(b, own))], complex: packing === "complex", level: 0 };
+      this.batchLayer(st, 0, keys, own, from, to);
+      return { streams: st.streams.map((s) => s.map((c) => ctx.saveCiphertext(c, "none"))), complex: st.complex };
+    });
+  }
+
+  /**
+   * The rest of {@link evaluateBatch} from the first layer's outputs: `parts` in output order
+   * (each {@link evaluateFirstLayerPart}'s result for consecutive ranges covering every output,
+   * under the same keys and packing). Every ciphertext must be at the level the first layer
+   * leaves, size 2, with one common scale. Returns what evaluateBatch returns for the same input.
+   * Throws FheError("shape-mismatch" | "bad-ciphertext" | "bad-keys").
+   */
+  evaluateBatchFromFirstLayer(parts: FirstLayerPart[], keys: EvaluationKeys, compression: Compression = "none", packing: Packing = "real"): Uint8Array[] {
+    this.checkKeys(keys, "batch", packing);
+    const { ctx, plan } = this;
+    const first = plan.layers[0]!;
+    const after = first.square ? 2 : 1; // the level batchLayer counts after the first layer
+    const level = this.noRescale ? 0 : after; // the ciphertexts' (nothing is rescaled in the fast linear profile)
+    const nStreams = parts[0]?.streams.length ?? 0;
+    if (parts.some((p) => p.streams.length !== nStreams || p.complex !== parts[0]!.complex) || nStreams < 1 || nStreams > 2)
+      throw new FheError("shape-mismatch", "first-layer parts disagree on their streams");
+    return scoped(ctx.seal, (own) => {
+      let scale = 0;
+      const streams = Array.from({ length: nStreams }, (_, si) =>
+        parts.flatMap((p) =>
+          p.streams[si]!.map((bytes) => {
+            const ct = own(new ctx.seal.Ciphertext());
+            scoped(ctx.seal, () => ct.loadFromArray(ctx.context, bytes), "bad-ciphertext");
+            if (ct.size() !== 2 || ctx.levelOf(ct) !== level) throw new FheError("bad-ciphertext", `a first-layer output is not a 2-polynomial ciphertext at level ${level}`);
+            scale ||= ct.scale();
+            if (ct.scale() !== scale) throw new FheError("bad-ciphertext", "first-layer outputs differ in scale");
+            return ct;
+          }),
+        ),
+      );
+      if (streams.some((s) => s.length !== first.bias.length)) throw new FheError("shape-mismatch", `expected ${first.bias.length} first-layer outputs per stream, got ${streams.map((s) => s.length).join(", ")}`);
+      const st: BatchState = { streams, complex: parts[0]!.complex, level: after };
+      for (let li = 1; li < plan.layers.length; li++) this.batchLayer(st, li, keys, own);
+      return this.batchOutputs(st, compression, own);
+    });
+  }
+
+  /** h_a + J·h_b, elementwise (both halves at `level`, same scales); deletes the b halves. */
+  private packHalves(a: Ciphertext[], b: Ciphertext[], level: number, own: Own): Ciphertext[] {
+    const ev = this.ctx.evaluator;
+    const j = this.unitJ(level, 1, own);
+    return a.map((ha, k) => {
+      const hb = b[k]!;
+      ev.multiplyPlainInplace(hb, j);
+      ev.addInplace(ha, hb);
+      hb.delete();
+      return ha;
+    });
+  }
+
+  /** The final ciphertexts of a batch: packed again if the rows were split, serialised. */
+  private batchOutputs(st: BatchState, compression: Compression, own: Own): Uint8Array[] {
+    const out = st.streams.length === 2 ? this.packHalves(st.streams[0]!, st.streams[1]!, st.level, own) : st.streams[0]!;
+    return out.map((c) => this.ctx.saveCiphertext(c, compression));
+  }
+
+  /**
+   * Layer `li` of a feature-major batch on `st` (outputs `from` … `to` − 1; default all), in place:
+   * two split streams are packed again first; products Σ_j w_jk·h_j; under complex packing a
+   * square layer splits the rows (weights halved, one conjugation before the rescale); rescale,
+   * bias, square.
+   */
+  private batchLayer(st: BatchState, li: number, keys: EvaluationKeys, own: Own, from = 0, to?: number): void {
+    const { ctx } = this;
+    const ev = ctx.evaluator;
+    const layer = this.plan.layers[li]!;
+    if (st.streams.length === 2) {
+      st.streams = [this.packHalves(st.streams[0]!, st.streams[1]!, st.level, own)];
+      st.complex = true;
+    }
+    const { level } = st;
+    const q = this.weightScale(level);
+    const split = st.complex && layer.square; // the halving and the split happen at this layer
+    const f = split ? 0.5 : 1;
+    const tag = split ? "/half" : "";
+    // products Σ_j w_jk·h_j (scale Δ·q, not yet rescaled)
+    const h = st.streams[0]!;
+    const tmp = own(new ctx.seal.Ciphertext());
+    const outs: Ciphertext[] = [];
+    for (let k = from; k < (to ?? layer.bias.length); k++) {
+      const acc = own(new ctx.seal.Ciphertext());
+      for (let j = 0; j < h.length; j++) {
+        const w = this.constant(`${li}/${j}/${k}${tag}`, f * layer.weights[j]![k]!, level, q, own);
+        if (j === 0) ev.multiplyPlain(h[j]!, w, acc);
+        else {
+          ev.multiplyPlain(h[j]!, w, tmp);
+          ev.addInplace(acc, tmp);
+        }
+      }
+      outs.push(acc);
+    }
+    tmp.delete();
+    for (const c of h) c.delete();
+    st.streams = [outs];
+    if (split) {
+      // before the rescale: the conjugation's key-switching noise is then 2^bits below the
+      // scale Δ·q and vanishes in the rescale (after it, at one prime fewer, the conjugation
+      // is a third cheaper, but its noise at scale Δ, amplified by the square, measured a
+      // 2–7× larger error on the 64-16-10 MLP)
+      const negJ = this.unitJ(level, -1, own);
+      const a: Ciphertext[] = [];
+      const b: Ciphertext[] = [];
+      for (const z of outs) {
+        const zc = own(new ctx.seal.Ciphertext());
+        ev.complexConjugate(z, keys.galois!, zc);
+        const hb = own(new ctx.seal.Ciphertext());
+        ev.sub(z, zc, hb);
+        ev.multiplyPlainInplace(hb, negJ);
+        ev.addInplace(z, zc);
+        zc.delete();
+        a.push(z);
+        b.push(hb);
+      }
+      st.streams = [a, b];
+      st.complex = false;
+    }
+    const lv = this.noRescale ? level : level + 1;
+    for (const s of st.streams)
+      s.forEach((acc, i) => {
+        const k = from + i;
+        if (!this.noRescale) ev.rescaleToNextInplace(acc);
+        ev.addPlainInplace(acc, this.bias(`${li}/b/${k}/${acc.scale()}`, layer.bias[k]!, lv, acc.scale(), st.complex ? "complex" : "real", own));
+        if (layer.square) this.squareDown(acc, keys);
+      });
+    st.level += layer.square ? 2 : 1;
   }
 
   /**
@@ -507,8 +603,9 @@ export class PlanEvaluator {
    * Single row through a multi-layer plan (bsgs.ts). `input` is {@link Querier.encryptBsgs}'s
    * ciphertext: the rotated replication when D² ≤ slots (first layer = one product + a fold of
    * log2 D rotations), else the row tiled with period nextPow2(inputDim) (first layer by BSGS).
-   * Later layers: Σ_j rot(Σ_i diag ⊙ rot(x, i), jb) per D × D block (chained baby steps of 1,
-   * Horner giant steps of b); each layer one rescale, + bias, square if the plan says so.
+   * Later layers: Σ_i rot(Σ_j rot(diag_{jb+i}, −i) ⊙ rot(x, jb), i) per D × D block (giant
+   * steps of b chained on the input; each partial sum rescaled, then Horner steps of 1 one level
+   * down, where a rotation costs about half); + bias, square if the plan says so.
    * Returns one ciphertext, logits in slots 0 … outputDim − 1 of every period of D (every
    * other slot ≈ 0).
    */
@@ -531,15 +628,15 @@ export class PlanEvaluator {
         const nOut = period > 0 ? 1 : Math.ceil(outDim / d);
         const rotatedFirst = li === 0 && lay.rotated;
         const blocks = rotatedFirst ? [] : Array.from({ length: nOut }, (_, ob) => h.map((_x, ib) => this.block(li, ob, ib, pIn, period, s)));
-        // Baby steps: chained rotations by 1, as far as any block of this input needs.
-        const babies: Ciphertext[][] = rotatedFirst
+        // Giant steps: rot(x, j·b), chained rotations by b, as far as any block of this input needs.
+        const giants: Ciphertext[][] = rotatedFirst
           ? []
           : h.map((x, ib) => {
-              const maxI = Math.max(0, ...blocks.flatMap((row) => row[ib]!.terms.flat().map((t) => t.i)));
+              const maxJ = Math.max(0, ...blocks.flatMap((row) => row[ib]!.terms.flat().map((t) => t.j)));
               const out = [x];
-              for (let i = 1; i <= maxI; i++) {
+              for (let j = 1; j <= maxJ; j++) {
                 const c = own(new ctx.seal.Ciphertext());
-                ev.rotateVector(out[i - 1]!, 1, keys.galois!, c);
+                ev.rotateVector(out[j - 1]!, s.baby, keys.galois!, c);
                 out.push(c);
               }
               return out;
@@ -558,19 +655,29 @@ export class PlanEvaluator {
               ev.addInplace(acc, tmp);
             }
           } else {
-            const giant = Math.max(...blocks[ob]!.map((b) => b.terms.length));
-            for (let j = giant - 1; j >= 0; j--) {
-              if (acc) ev.rotateVectorInplace(acc, s.baby, keys.galois!);
+            // baby steps: partial sums w_i = Σ_j pt ⊙ rot(x, jb), each rescaled, then Horner steps of 1 one level down
+            const baby = Math.max(...blocks[ob]!.map((b) => b.terms.length));
+            for (let i = baby - 1; i >= 0; i--) {
+              let w: Ciphertext | undefined;
               for (let ib = 0; ib < h.length; ib++) {
-                for (const { i, v } of blocks[ob]![ib]!.terms[j] ?? []) {
-                  const pt = this.tiledPlain(`${li}/${ob}/${ib}/${pIn}/${j}/${i}`, () => v, level, q, own);
-                  if (!acc) {
-                    acc = own(new ctx.seal.Ciphertext());
-                    ev.multiplyPlain(babies[ib]![i]!, pt, acc);
+                for (const { j, v } of blocks[ob]![ib]!.terms[i] ?? []) {
+                  const pt = this.tiledPlain(`${li}/${ob}/${ib}/${pIn}/b${i}/g${j}`, () => v, level, q, own);
+                  if (!w) {
+                    w = own(new ctx.seal.Ciphertext());
+                    ev.multiplyPlain(giants[ib]![j]!, pt, w);
                   } else {
-                    ev.multiplyPlain(babies[ib]![i]!, pt, tmp);
-                    ev.addInplace(acc, tmp);
+                    ev.multiplyPlain(giants[ib]![j]!, pt, tmp);
+                    ev.addInplace(w, tmp);
                   }
+                }
+              }
+              if (w) ev.rescaleToNextInplace(w);
+              if (!acc) acc = w;
+              else {
+                ev.rotateVectorInplace(acc, 1, keys.galois!);
+                if (w) {
+                  ev.addInplace(acc, w);
+                  w.delete();
                 }
               }
             }
@@ -578,8 +685,8 @@ export class PlanEvaluator {
               // an all-zero block row: 1/q times the input (an error of 2^-bits), never a transparent product
               acc = own(new ctx.seal.Ciphertext());
               ev.multiplyPlain(h[0]!, this.constant(`bsgs/zero/${level}/${q}`, 0, level, q, own), acc);
+              ev.rescaleToNextInplace(acc);
             }
-            ev.rescaleToNextInplace(acc);
           }
           const bias = new Float64Array(d);
           for (let r = 0; r < d; r++) {

@@ -45,7 +45,7 @@ describe("@2pm/node installed from its tarball", () => {
     const bad = spawnSync("npx", ["--no", "2pm", "frobnicate"], { cwd: install, encoding: "utf8", timeout: 60_000 });
     expect(bad.status).toBe(2);
     // Worker threads ship as their own bundles next to the entries that start them.
-    for (const f of ["cli.mjs", "node.mjs", "querier.mjs", "encrypt-worker.js", "serve-worker.js", "types/client/node.d.ts", "types/client/querier.d.ts"]) {
+    for (const f of ["cli.mjs", "node.mjs", "querier.mjs", "encrypt-worker.js", "eval-worker.js", "serve-worker.js", "types/client/node.d.ts", "types/client/querier.d.ts"]) {
       expect(existsSync(path.join(install, "node_modules", "@2pm", "node", "dist", f)), f).toBe(true);
     }
   }, 120_000);
