@@ -6,7 +6,12 @@
  *    bytes sent per OT (extend messages, excluding the one-off base OTs / GGM setup) and
  *    OT/s for batches of the Gilboa size of one m61 batch (61·τ·batch OTs).
  * 2. Triples at N = 2 (m61) for every protocol in `otes`, in one thread.
- * 3. MASCOT triple generation with the default OT extension: (defaults 4096, 1024,
+ * 3. COPE (digit-cope.ts, the Authenticate step's COPE and the online input's) alone, one
+ *    ordered pair, node:crypto AES as in a node's party thread: Extend of one m61 batch
+ *    (5·batch + 1 elements) for digit widths w = 1..6 — sender and receiver ms (fastest of 5),
+ *    bytes per element; the protocol uses w = DIGIT_COPE_WIDTH (Fig. 4's bit-wise COPE sends
+ *    61 elements per element, w digits ⌈61/w⌉).
+ * 4. MASCOT triple generation with the default OT extension: (defaults 4096, 1024,
  *    "m61,p128", "2,3,5"; p128 runs count/8 triples, N = 2 only), and "parallel" (default) /
  *    "serial" for the extra one-worker-thread-per-party rows; in-process (all parties on one
  *    thread). Reports setup time (base OTs; a one-triple run, see below), triples/s after setup, bytes sent per party per triple.
@@ -23,6 +28,10 @@ import { m61 } from "../protocol/field/index.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { utf8 } from "../protocol/encoding.ts";
 import type { BenchResult } from "./types.ts";
+import { DIGIT_COPE_WIDTH, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts, digitCopeSetupLength } from "../protocol/mascot/digit-cope.ts";
+import { setNativeAesCtr } from "../protocol/mascot/prg.ts";
+import { nodeAesCtr } from "../client/agent/party-aes.ts";
+import { loadavg } from "node:os";
 import { Worker } from "node:worker_threads";
 
 /** Runs n parties, one worker thread each; resolves with the wall time in seconds and max bytes sent. */
@@ -107,6 +116,30 @@ async function otBench(name: string, m: number, reps: number): Promise<Record<st
   };
 }
 
+/** COPE Extend of L elements at digit width w, one ordered pair (node:crypto AES): fastest of `reps` sender / receiver times. */
+function copeBench(w: number, L: number, reps: number): Record<string, string | number> {
+  const F = m61, delta = F.get(F.random(1, cryptoRng), 0);
+  const k0 = cryptoRng.bytes(16 * F.bits), k1 = cryptoRng.bytes(16 * F.bits), chosen = new Uint8Array(16 * F.bits);
+  for (let i = 0; i < F.bits; i++) chosen.set(((delta >> BigInt(i)) & 1n) === 1n ? k1.subarray(16 * i, 16 * i + 16) : k0.subarray(16 * i, 16 * i + 16), 16 * i);
+  setNativeAesCtr(nodeAesCtr);
+  try {
+    let t = performance.now();
+    const { state: S, setup } = digitCopeSenderFromOts(F, w, k0, k1);
+    const R = digitCopeReceiverFromOts(F, w, delta, chosen, setup, 0);
+    const setupMs = performance.now() - t;
+    const x = F.random(L, cryptoRng), msgs: Uint8Array[] = [], ts: number[] = [], tr: number[] = [];
+    for (let r = 0; r <= reps; r++) { t = performance.now(); msgs.push(digitCopeSenderExtend(S, x).message.slice()); if (r) ts.push(performance.now() - t); }
+    for (let r = 0; r <= reps; r++) { t = performance.now(); digitCopeReceiverExtend(R, L, msgs[r]!, 0); if (r) tr.push(performance.now() - t); }
+    return {
+      field: `COPE w=${w}${w === DIGIT_COPE_WIDTH ? " (protocol)" : ""}`, N: 2, triples: "-", batch: L,
+      "bytes/element": msgs[0]!.length / L, "sender ms": Number(Math.min(...ts).toFixed(1)), "receiver ms": Number(Math.min(...tr).toFixed(1)),
+      "setup ms (GGM, both sides)": Number(setupMs.toFixed(1)), "setup bytes": digitCopeSetupLength(F), load: Number(loadavg()[0]!.toFixed(2)),
+    };
+  } finally {
+    setNativeAesCtr(undefined);
+  }
+}
+
 export async function run(args: string[]): Promise<BenchResult> {
   const countArg = Number(args[0] ?? 4096);
   const batchSize = Number(args[1] ?? 1024);
@@ -118,6 +151,9 @@ export async function run(args: string[]): Promise<BenchResult> {
   // 1. OT extension alone (one Gilboa batch of m61 per extend).
   const mOt = m61.bits * combineTau(m61) * batchSize;
   for (const name of otes) rows.push(await otBench(name, mOt, 3));
+  const load0 = loadavg();
+  // COPE alone at widths 1..6 (one Authenticate batch of m61).
+  for (const w of [1, 2, 3, 4, 5, 6]) rows.push(copeBench(w, 5 * batchSize + 1, 5));
   // 2. triples at N = 2, m61, per OT extension (one thread).
   for (const name of otes) {
     const field = m61, n = 2, count = countArg;
@@ -140,6 +176,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       "bytes/party/triple": Math.round((bytes - setupBytes) / (count - 1)),
       "OT-ext bytes/OT": Number((Math.max(...parties.map((p) => p.bytesByStep.kos ?? 0)) / (count * m61.bits * combineTau(m61))).toFixed(2)),
       "OT-ext bytes/triple": Math.round(Math.max(...parties.map((p) => p.bytesByStep.kos ?? 0)) / count),
+      "COPE bytes/triple": Math.round(Math.max(...parties.map((p) => p.bytesByStep.cope ?? 0)) / count),
       "MB/party": Number((bytes / 1e6).toFixed(1)),
     });
   }
@@ -183,6 +220,8 @@ export async function run(args: string[]): Promise<BenchResult> {
       "anchor MP-SPDZ v0.4.2 MASCOT on this machine: N=2 14.7k triples/s (64-bit), 6.2k/s (128-bit); N=3 5.4k/s (64-bit)",
       "triples/s excludes the one-off setup (base OTs), which is measured separately",
       "'OT ext' rows: one ordered pair, both sides in one thread, async (WebCrypto) paths, extends of 61·τ·batch OTs (one m61 Gilboa batch); bytes/OT = extend message bytes / OTs (KOS: 128 + padding bits; SoftSpokenOT: ⌈128/k⌉ + padding bits); setup = GGM trees + PPRF check, after the shared base OTs",
+      `COPE rows: digit COPE (digit-cope.ts) at width w, one ordered pair in one thread, node:crypto AES-128-CTR for the leaf streams; bytes/element = ⌈61/w⌉·8 (Fig. 4's bit-wise COPE: 61·8 = 488); the protocol uses w = ${DIGIT_COPE_WIDTH}; COPE bytes/triple includes the one 1952-byte GGM setup per pair`,
+      `load average at start ${load0.map((x) => x.toFixed(2)).join(" / ")}, at end ${loadavg().map((x) => x.toFixed(2)).join(" / ")} (1/5/15 min) on 2 cores`,
       "'m61 <ote>' rows: N = 2 in one thread with that OT extension; OT-ext bytes/OT and /triple = the batches' extend messages (phase <b>.kos) per Gilboa OT (61·τ per triple) and per triple; the rest of bytes/party/triple (Gilboa corrections, COPE, broadcasts) does not depend on the OT extension",
     ],
   };

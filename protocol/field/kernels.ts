@@ -1,6 +1,6 @@
 /**
  * Field-generic reference implementations of the fused kernels of the {@link Field}
- * interface (COPE folds, exact decoding). Every field may use them as its implementation
+ * interface (Gilboa and digit-COPE folds, exact decoding). Every field may use them as its implementation
  * (p128 does) or fall back to them (m61 does when its fast path does not apply); the
  * fast kernels are tested against them (test/unit/field/kernels.test.ts).
  */
@@ -12,18 +12,19 @@ function checkLength(what: string, v: FieldVec, n: number): void {
 }
 
 /**
- * Generic {@link Field.copeSenderFold}: u_ℓ = t0_ℓ − t1_ℓ + x for ℓ < k (ℓ-major) and
- * t = Σ_ℓ 2^ℓ·t0_ℓ by Horner from ℓ = k−1 down. Throws RangeError if a row is not x.length long.
+ * Generic {@link Field.copeSenderFoldUniform} (the Gilboa sender fold, MASCOT Fig. 9): with
+ * t0_ℓ, t1_ℓ the rows' elements (through {@link Field.fromUniformBytes}), u_ℓ = t0_ℓ − t1_ℓ + x
+ * for ℓ < k (ℓ-major) and t = Σ_ℓ 2^ℓ·t0_ℓ by Horner from ℓ = k−1 down. Throws RangeError if
+ * a row is too short.
  */
-export function genericCopeSenderFold(f: Field, x: FieldVec, k: number, rows: (l: number) => readonly [FieldVec, FieldVec]): { u: FieldVec; t: FieldVec } {
-  checkCount(`${f.name}.copeSenderFold`, k);
+export function genericCopeSenderFoldUniform(f: Field, x: FieldVec, k: number, rows: (l: number) => readonly [Uint8Array, Uint8Array]): { u: FieldVec; t: FieldVec } {
+  checkCount(`${f.name}.copeSenderFoldUniform`, k);
   const L = x.length;
   const us: FieldVec[] = [];
   let t = f.zeros(L);
   for (let l = k - 1; l >= 0; l--) {
-    const [t0, t1] = rows(l);
-    checkLength(`${f.name}.copeSenderFold row ${l}`, t0, L);
-    checkLength(`${f.name}.copeSenderFold row ${l}`, t1, L);
+    const [r0, r1] = rows(l);
+    const t0 = f.fromUniformBytes(r0, L), t1 = f.fromUniformBytes(r1, L);
     const u = f.sub(t0, t1);
     f.addInPlace(u, x);
     us[l] = u;
@@ -33,37 +34,66 @@ export function genericCopeSenderFold(f: Field, x: FieldVec, k: number, rows: (l
   return { u: f.concat(us), t };
 }
 
+/** Largest digit width of a digit-COPE fold (2^8 leaf streams per digit). */
+export const MAX_DIGIT_WIDTH = 8;
+
 /**
- * Generic {@link Field.copeReceiverFold}: q = Σ_ℓ 2^ℓ·(q_ℓ + Δ_ℓ·u_ℓ), q_ℓ = row(ℓ), Δ_ℓ bit ℓ
- * of delta, u_ℓ = u[ℓ·L, (ℓ+1)·L). Throws RangeError unless u has k·L elements and each row L.
+ * Checks digit widths for a digit-COPE fold: integers in [1, {@link MAX_DIGIT_WIDTH}] summing
+ * to at most f.bits. Returns their offsets o_i. Throws RangeError otherwise.
  */
-export function genericCopeReceiverFold(f: Field, u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => FieldVec): FieldVec {
-  checkCount(`${f.name}.copeReceiverFold`, k);
-  checkCount(`${f.name}.copeReceiverFold`, L);
-  checkLength(`${f.name}.copeReceiverFold correction`, u, k * L);
-  let q = f.zeros(L);
-  for (let l = k - 1; l >= 0; l--) {
-    const ql = row(l);
-    checkLength(`${f.name}.copeReceiverFold row ${l}`, ql, L);
-    if ((delta >> BigInt(l)) & 1n) f.addInPlace(ql, f.slice(u, l * L, (l + 1) * L));
-    q = f.add(q, q);
-    f.addInPlace(q, ql);
+export function digitOffsets(f: Field, widths: readonly number[], what: string): number[] {
+  const out: number[] = [];
+  let o = 0;
+  for (const w of widths) {
+    if (!Number.isInteger(w) || w < 1 || w > MAX_DIGIT_WIDTH) throw new RangeError(`${what}: digit width must be an integer in [1, ${MAX_DIGIT_WIDTH}], got ${w}`);
+    out.push(o);
+    o += w;
   }
-  return q;
+  if (o > f.bits) throw new RangeError(`${what}: digit widths sum to ${o} > ${f.bits} bits`);
+  return out;
 }
 
-/** Generic {@link Field.copeSenderFoldUniform}: rows through {@link Field.fromUniformBytes}, then {@link genericCopeSenderFold}. */
-export function genericCopeSenderFoldUniform(f: Field, x: FieldVec, k: number, rows: (l: number) => readonly [Uint8Array, Uint8Array]): { u: FieldVec; t: FieldVec } {
-  const L = x.length;
-  return genericCopeSenderFold(f, x, k, (l) => {
-    const [r0, r1] = rows(l);
-    return [f.fromUniformBytes(r0, L), f.fromUniformBytes(r1, L)];
+/** a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j over N rows (null: r_j = 0), by prefix sums. */
+function genericDigitSums(f: Field, L: number, N: number, row: (j: number) => Uint8Array | null): { a: FieldVec; b: FieldVec } {
+  const a = f.zeros(L), b = f.zeros(L);
+  for (let j = 0; j < N; j++) {
+    const r = row(j);
+    if (r !== null) f.addInPlace(a, f.fromUniformBytes(r, L));
+    if (j < N - 1) f.addInPlace(b, a); // b = Σ_{k ≤ N−2} (r_0 + … + r_k)
+  }
+  return { a, b };
+}
+
+/** Generic {@link Field.digitCopeSenderFoldUniform}: prefix sums per digit through {@link Field.fromUniformBytes}. */
+export function genericDigitCopeSenderFold(f: Field, x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
+  const offsets = digitOffsets(f, widths, `${f.name}.digitCopeSenderFoldUniform`);
+  const L = x.length, t = f.zeros(L), cs: FieldVec[] = [];
+  widths.forEach((w, i) => {
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => row(i, j));
+    f.scaleAddRange(t, b, 0, L, (1n << BigInt(offsets[i]!)) % f.p);
+    cs.push(f.sub(x, a));
   });
+  return { c: f.concat(cs), t };
 }
 
-/** Generic {@link Field.copeReceiverFoldUniform}: rows through {@link Field.fromUniformBytes}, then {@link genericCopeReceiverFold}. */
-export function genericCopeReceiverFoldUniform(f: Field, u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => Uint8Array): FieldVec {
-  return genericCopeReceiverFold(f, u, L, k, delta, (l) => f.fromUniformBytes(row(l), L));
+/** Generic {@link Field.digitCopeReceiverFoldUniform}: q_i = Δ_i·(A′_i + c_i) − B′_i per digit, Σ_i 2^{o_i}·q_i. */
+export function genericDigitCopeReceiverFold(f: Field, c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec {
+  const what = `${f.name}.digitCopeReceiverFoldUniform`;
+  const offsets = digitOffsets(f, widths, what);
+  checkCount(what, L);
+  checkLength(`${what} correction`, c, widths.length * L);
+  if (values.length !== widths.length) throw new RangeError(`${what}: ${values.length} digit values for ${widths.length} digits`);
+  const q = f.zeros(L);
+  widths.forEach((w, i) => {
+    const v = values[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= 1 << w) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => row(i, j));
+    const base = (1n << BigInt(offsets[i]!)) % f.p;
+    f.scaleAddRange(a, c, i * L, (i + 1) * L, 1n);
+    f.scaleAddRange(q, a, 0, L, (base * BigInt(v)) % f.p);
+    f.scaleAddRange(q, b, 0, L, (f.p - base) % f.p);
+  });
+  return q;
 }
 
 /** Generic {@link Field.choiceBits} through {@link Field.toBigInts}. */

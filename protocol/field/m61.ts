@@ -9,7 +9,7 @@
  */
 import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
-import { checkRowShape, checkSignRows, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums } from "./kernels.ts";
+import { checkRowShape, checkSignRows, digitOffsets, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums } from "./kernels.ts";
 
 const P = (1n << 61n) - 1n;
 const P_ = P;
@@ -191,7 +191,7 @@ function wordsOf(bytes: Uint8Array): Uint32Array {
 
 // ------------------------------------------------------------------ fused Horner rows
 // The kernels below fuse "reduce 16 PRG/hash bytes to an element" with one Horner step
-// acc ← 2·acc + w of Σ_h 2^h w_h (COPE Fig. 4 and the Gilboa products of MASCOT Fig. 9),
+// acc ← 2·acc + w of Σ_h 2^h w_h (the Gilboa products of MASCOT Fig. 9),
 // so the hot loops make one pass without intermediate vectors. They do exact integer
 // arithmetic in float64 on (lo, hi) word pairs with every intermediate below 2^53.
 
@@ -217,7 +217,7 @@ function words32(bytes: Uint8Array, n: number): Uint32Array {
 }
 
 /**
- * One Horner row of a Gilboa/COPE *sender* (the party holding both OT messages): for
+ * One Horner row of a Gilboa *sender* (the party holding both OT messages): for
  * e < n, with w0, w1 the elements of the 16-byte blocks e of r0, r1 (wide reduction, as
  * {@link m61FromUniformInto}): u[e] = w0 − w1 + x[e] and acc[e] ← 2·acc[e] + w0.
  * x and acc canonical; u must not alias them.
@@ -237,25 +237,6 @@ export function m61SenderRowWords(u: Uint32Array, acc: Uint32Array, r0: Uint8Arr
 }
 
 /**
- * One Horner row of a COPE receiver: acc[e] ← 2·acc[e] + w + (add ? add[e] : 0), w the
- * element of block e of r (wide reduction). acc and add canonical.
- */
-export function m61HornerRowWords(acc: Uint32Array, r: Uint8Array, n: number, add?: Uint32Array): void {
-  const a = words32(r, n);
-  if (add) {
-    for (let e = 0; e < n; e++) {
-      const q = 4 * e, o = 2 * e;
-      normInto(acc, o, 2 * acc[o]! + a[q]! + 8 * a[q + 2]! + add[o]!, 2 * acc[o + 1]! + a[q + 1]! + 8 * a[q + 3]! + add[o + 1]!);
-    }
-  } else {
-    for (let e = 0; e < n; e++) {
-      const q = 4 * e, o = 2 * e;
-      normInto(acc, o, 2 * acc[o]! + a[q]! + 8 * a[q + 2]!, 2 * acc[o + 1]! + a[q + 1]! + 8 * a[q + 3]!);
-    }
-  }
-}
-
-/**
  * One Horner row of a Gilboa receiver (chooser) for bit h of its elements x:
  * acc[e] ← 2·acc[e] + w + bit_h(x[e])·d[dOff + e], w the element of block e of r.
  */
@@ -268,30 +249,9 @@ export function m61ChooserRowWords(acc: Uint32Array, r: Uint8Array, n: number, d
   }
 }
 
-// ------------------------------------------------------------------ COPE Extend folds
-// The fused sender/receiver folds of Field.copeSenderFold / copeReceiverFold (moved here
-// from protocol/mascot/input.ts): one pass per ℓ, Horner accumulators kept as unreduced
-// float64 limbs (exact below 2^53) and normalised every LAZY steps.
+// ------------------------------------------------------------------ reductions and folds
 
 const T29 = 536870912;
-
-/** Steps between normalisations of the lazy Horner accumulators (2^(33+LAZY+1) < 2^53). */
-const LAZY = 16;
-
-/** Brings lazy limbs back below 2^32 / 2^29 (value mod 2^61 − 1, not necessarily canonical). */
-function normaliseLazy(lo: Float64Array, hi: Float64Array): void {
-  for (let j = 0; j < lo.length; j++) {
-    let l = lo[j]!, h = hi[j]!;
-    const c = Math.floor(l / T32);
-    l -= c * T32;
-    h += c;
-    const top = Math.floor(h / T29);
-    h -= top * T29;
-    l += top;
-    lo[j] = l;
-    hi[j] = h;
-  }
-}
 
 /**
  * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
@@ -318,61 +278,6 @@ function rowWords(v: FieldVec, L: number, what: string): Uint32Array {
   return d;
 }
 
-/** m61 {@link Field.copeSenderFold}: u_ℓ = t0 − t1 + x and t ← 2t + t0 fused, lazy reduction. */
-function m61CopeSenderFold(x: FieldVec, k: number, rows: (l: number) => readonly [FieldVec, FieldVec]): { u: FieldVec; t: FieldVec } {
-  checkCount("m61.copeSenderFold", k);
-  const xd = vec(x, "x").d;
-  const L = xd.length >>> 1;
-  const u = new Uint32Array(2 * k * L);
-  // t by lazy Horner: lo/hi limbs kept unreduced in float64 (exact below 2^53) and
-  // normalised every LAZY steps (each step at most doubles them and adds < 2^32).
-  const tlo = new Float64Array(L), thi = new Float64Array(L);
-  for (let l = k - 1; l >= 0; l--) {
-    const [r0, r1] = rows(l);
-    const t0 = rowWords(r0, L, `m61.copeSenderFold row ${l}`);
-    const t1 = rowWords(r1, L, `m61.copeSenderFold row ${l}`);
-    const o = 2 * l * L;
-    for (let i = 0, j = 0; j < L; i += 2, j++) {
-      const a = t0[i]!, b = t0[i + 1]!;
-      reduceInto(u, o + i, a + (0xffffffff - t1[i]!) + xd[i]!, b + (0x1fffffff - t1[i + 1]!) + xd[i + 1]!);
-      tlo[j] = 2 * tlo[j]! + a;
-      thi[j] = 2 * thi[j]! + b;
-    }
-    if (l % LAZY === 0) normaliseLazy(tlo, thi);
-  }
-  const t = new Uint32Array(2 * L);
-  for (let j = 0; j < L; j++) reduceInto(t, 2 * j, tlo[j]!, thi[j]!);
-  return { u: new M61Vec(u), t: new M61Vec(t) };
-}
-
-/** m61 {@link Field.copeReceiverFold}: q ← 2q + q_ℓ (+ u_ℓ when Δ_ℓ = 1), lazy reduction. */
-function m61CopeReceiverFold(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => FieldVec): FieldVec {
-  checkCount("m61.copeReceiverFold", k);
-  checkCount("m61.copeReceiverFold", L);
-  const ud = vec(u, "u").d;
-  if (ud.length !== 2 * k * L) throw new RangeError(`m61.copeReceiverFold correction: ${ud.length >>> 1} elements, expected ${k * L}`);
-  const qlo = new Float64Array(L), qhi = new Float64Array(L);
-  for (let l = k - 1; l >= 0; l--) {
-    const ql = rowWords(row(l), L, `m61.copeReceiverFold row ${l}`);
-    if ((delta >> BigInt(l)) & 1n) {
-      const o = 2 * l * L;
-      for (let i = 0, j = 0; j < L; i += 2, j++) {
-        qlo[j] = 2 * qlo[j]! + ql[i]! + ud[o + i]!;
-        qhi[j] = 2 * qhi[j]! + ql[i + 1]! + ud[o + i + 1]!;
-      }
-    } else {
-      for (let i = 0, j = 0; j < L; i += 2, j++) {
-        qlo[j] = 2 * qlo[j]! + ql[i]!;
-        qhi[j] = 2 * qhi[j]! + ql[i + 1]!;
-      }
-    }
-    if (l % LAZY === 0) normaliseLazy(qlo, qhi);
-  }
-  const q = new Uint32Array(2 * L);
-  for (let j = 0; j < L; j++) reduceInto(q, 2 * j, qlo[j]!, qhi[j]!);
-  return new M61Vec(q);
-}
-
 /** Throws RangeError unless `r` holds at least 16·n bytes (n wide-reduced elements). */
 function checkUniformRow(what: string, r: Uint8Array, n: number): void {
   if (!(r instanceof Uint8Array)) throw new TypeError(`${what}: row must be a Uint8Array`);
@@ -393,21 +298,6 @@ function m61CopeSenderFoldUniform(x: FieldVec, k: number, rows: (l: number) => r
   return { u: new M61Vec(msg), t: new M61Vec(acc) };
 }
 
-/** m61 {@link Field.copeReceiverFoldUniform}: one fused {@link m61HornerRowWords} pass per ℓ. */
-function m61CopeReceiverFoldUniform(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => Uint8Array): FieldVec {
-  checkCount("m61.copeReceiverFoldUniform", k);
-  checkCount("m61.copeReceiverFoldUniform", L);
-  const ud = vec(u, "u").d;
-  if (ud.length !== 2 * k * L) throw new RangeError(`m61.copeReceiverFoldUniform correction: ${ud.length >>> 1} elements, expected ${k * L}`);
-  const acc = new Uint32Array(2 * L);
-  for (let i = k - 1; i >= 0; i--) {
-    const r = row(i);
-    checkUniformRow(`m61.copeReceiverFoldUniform row ${i}`, r, L);
-    m61HornerRowWords(acc, r, L, (delta >> BigInt(i)) & 1n ? ud.subarray(2 * L * i, 2 * L * (i + 1)) : undefined); // q^i = t^i_{Δ_i} + Δ_i·u^i
-  }
-  return new M61Vec(acc);
-}
-
 /** m61 {@link Field.chooserFoldUniform}: one fused {@link m61ChooserRowWords} pass per h. */
 function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: number) => Uint8Array): FieldVec {
   checkCount("m61.chooserFoldUniform", k);
@@ -421,6 +311,96 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
     m61ChooserRowWords(acc, r, L, dd, h * L, xd, h); // m_{x_h} + x_h·d_h
   }
   return new M61Vec(acc);
+}
+
+// ------------------------------------------------------------------ digit-COPE folds
+// Field.digitCopeSenderFoldUniform / digitCopeReceiverFoldUniform: per digit, the sums
+// Σ_j r_j and Σ_j v(j)·r_j (v(j) = N − 1 − j ≤ 255) are accumulated straight from the PRG
+// words without reducing: a leaf's element is (w0 + 8·w2) + (w1 + 8·w3)·2^32 mod p with both
+// parts < 9·2^32 < 2^35.2, so over ≤ 256 leaves Σ r_j < 2^43.2 and Σ v(j)·r_j < 2^51.2 per
+// part — exact in float64. Digits are combined by Horner from the top digit down,
+// acc ← 2^{w_i}·acc + digit term, normalising the limbs once per digit.
+
+/**
+ * Digit i's leaves as word arrays and weights v(j) = N − 1 − j, skipping the punctured (null)
+ * one. Throws RangeError if a leaf is shorter than 16·L bytes.
+ */
+function m61DigitLeaves(L: number, N: number, row: (j: number) => Uint8Array | null, what: string): { words: Uint32Array[]; weights: number[] } {
+  const words: Uint32Array[] = [], weights: number[] = [];
+  for (let j = 0; j < N; j++) {
+    const r = row(j);
+    if (r === null) continue;
+    checkUniformRow(what, r, L);
+    words.push(words32(r, L));
+    weights.push(N - 1 - j);
+  }
+  return { words, weights };
+}
+
+/** (lo, hi) with lo, hi < 2^53 → canonical pair in out[o], out[o+1] (via {@link reduceInto} after a first carry). */
+function reduceWide(out: Uint32Array, o: number, lo: number, hi: number): void {
+  const c = Math.floor(lo * I32);
+  lo -= c * T32;
+  hi += c; // < 2^53 + 2^21
+  const top = Math.floor(hi * I29);
+  hi -= top * T29;
+  reduceInto(out, o, lo + top, hi); // lo + top < 2^32 + 2^24
+}
+
+/** m61 {@link Field.digitCopeSenderFoldUniform}: per element, the digit's leaf sums in registers (e outer, leaves inner). */
+function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
+  const what = "m61.digitCopeSenderFoldUniform";
+  digitOffsets(m61, widths, what);
+  const xd = vec(x, "x").d, L = xd.length >>> 1, D = widths.length;
+  const c = new Uint32Array(2 * D * L), t = new Uint32Array(2 * L), b = new Uint32Array(2);
+  for (let i = D - 1; i >= 0; i--) {
+    const w = widths[i]!, scale = 2 ** w, o = 2 * i * L;
+    const { words, weights } = m61DigitLeaves(L, 1 << w, (j) => row(i, j), `${what} digit ${i}`);
+    const n = words.length;
+    for (let e = 0, k = 0, q = 0; e < L; e++, k += 2, q += 4) {
+      let alo = 0, ahi = 0, blo = 0, bhi = 0;
+      for (let j = 0; j < n; j++) {
+        const a = words[j]!, v = weights[j]!, lo = a[q]! + 8 * a[q + 2]!, hi = a[q + 1]! + 8 * a[q + 3]!;
+        alo += lo; ahi += hi; blo += v * lo; bhi += v * hi;
+      }
+      reduceWide(c, o + k, alo, ahi); // a_i, then c_i = x − a_i
+      const al = c[o + k]!, ah = c[o + k + 1]!;
+      reduceInto(c, o + k, xd[k]! + (LO_MAX - al), xd[k + 1]! + (HI_MAX - ah));
+      reduceWide(b, 0, blo, bhi);
+      // t ← 2^w·t + b_i (t canonical: 2^w·t < 2^40 per part)
+      normInto(t, k, scale * t[k]! + b[0]!, scale * t[k + 1]! + b[1]!);
+    }
+  }
+  return { c: new M61Vec(c), t: new M61Vec(t) };
+}
+
+/** m61 {@link Field.digitCopeReceiverFoldUniform}: as the sender's fold, over the known leaves. */
+function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec {
+  const what = "m61.digitCopeReceiverFoldUniform";
+  digitOffsets(m61, widths, what);
+  checkCount(what, L);
+  const D = widths.length, cd = vec(cv, "c").d;
+  if (cd.length !== 2 * D * L) throw new RangeError(`${what} correction: ${cd.length >>> 1} elements, expected ${D * L}`);
+  if (values.length !== D) throw new RangeError(`${what}: ${values.length} digit values for ${D} digits`);
+  const q = new Uint32Array(2 * L), a2 = new Uint32Array(2), b2 = new Uint32Array(2);
+  for (let i = D - 1; i >= 0; i--) {
+    const w = widths[i]!, v = values[i]!, scale = 2 ** w, o = 2 * i * L;
+    if (!Number.isInteger(v) || v < 0 || v >= 1 << w) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
+    const { words, weights } = m61DigitLeaves(L, 1 << w, (j) => row(i, j), `${what} digit ${i}`);
+    const n = words.length;
+    for (let e = 0, k = 0, qq = 0; e < L; e++, k += 2, qq += 4) {
+      let alo = cd[o + k]!, ahi = cd[o + k + 1]!, blo = 0, bhi = 0; // A′ + c_i and B′
+      for (let j = 0; j < n; j++) {
+        const a = words[j]!, u = weights[j]!, lo = a[qq]! + 8 * a[qq + 2]!, hi = a[qq + 1]! + 8 * a[qq + 3]!;
+        alo += lo; ahi += hi; blo += u * lo; bhi += u * hi;
+      }
+      reduceWide(a2, 0, alo, ahi);
+      reduceWide(b2, 0, blo, bhi);
+      // q ← 2^w·q + Δ_i·(A′ + c_i) + (p − B′): every part < 2^40 + 2^40 + 2^32
+      normInto(q, k, scale * q[k]! + v * a2[0]! + (LO_MAX - b2[0]!), scale * q[k + 1]! + v * a2[1]! + (HI_MAX - b2[1]!));
+    }
+  }
+  return new M61Vec(q);
 }
 
 /**
@@ -642,10 +622,10 @@ export const m61: Field = {
     for (const v of vs) { const x = (v as M61Vec).d; d.set(x, o); o += x.length; }
     return new M61Vec(d);
   },
-  copeSenderFold: m61CopeSenderFold,
-  copeReceiverFold: m61CopeReceiverFold,
   copeSenderFoldUniform: m61CopeSenderFoldUniform,
   chooserFoldUniform: m61ChooserFoldUniform,
+  digitCopeSenderFoldUniform: m61DigitCopeSenderFold,
+  digitCopeReceiverFoldUniform: m61DigitCopeReceiverFold,
   combinedRowDots: m61CombinedRowDots,
   signedRowSums(v, codes, codeBits, start, count) {
     const w = vec(v).d, n = w.length >>> 1;
@@ -715,7 +695,6 @@ export const m61: Field = {
     }
     return new M61Vec(d);
   },
-  copeReceiverFoldUniform: m61CopeReceiverFoldUniform,
   encodeView(v) {
     // On little-endian hosts the word array already is the encoding: no copy.
     const x = vec(v).d;

@@ -6,8 +6,9 @@
 import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
 import {
-  genericChoiceBits, genericChooserFoldUniform, genericCopeReceiverFold, genericCopeReceiverFoldUniform, genericCopeSenderFold,
+  genericChoiceBits, genericChooserFoldUniform,
   genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums,
+  genericDigitCopeReceiverFold, genericDigitCopeSenderFold,
 } from "./kernels.ts";
 
 const P = (1n << 127n) - 1n;
@@ -160,11 +161,10 @@ export const p128: Field = {
     return new P128Vec(x.v.slice(start, end));
   },
   concat(vs) { return new P128Vec(vs.flatMap((v) => vec(v).v)); },
-  copeSenderFold(x, k, rows) { return genericCopeSenderFold(p128, x, k, rows); },
-  copeReceiverFold(u, L, k, delta, row) { return genericCopeReceiverFold(p128, u, L, k, delta, row); },
   copeSenderFoldUniform(x, k, rows) { return genericCopeSenderFoldUniform(p128, x, k, rows); },
-  copeReceiverFoldUniform(u, L, k, delta, row) { return genericCopeReceiverFoldUniform(p128, u, L, k, delta, row); },
   chooserFoldUniform(x, k, d, row) { return genericChooserFoldUniform(p128, x, k, d, row); },
+  digitCopeSenderFoldUniform(x, widths, row) { return genericDigitCopeSenderFold(p128, x, widths, row); },
+  digitCopeReceiverFoldUniform(c, L, widths, values, row) { return genericDigitCopeReceiverFold(p128, c, L, widths, values, row); },
   choiceBits(x) { return genericChoiceBits(p128, x); },
   gather(v, idx) {
     const x = vec(v).v;

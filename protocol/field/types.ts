@@ -37,35 +37,35 @@ export interface Field {
   slice(v: FieldVec, start: number, end: number): FieldVec;
   concat(vs: FieldVec[]): FieldVec;
   /**
-   * Fused COPE Extend sender fold (MASCOT §4, Π_COPE; the online input of Fig. 7). For
-   * ℓ = k−1 down to 0 calls `rows(ℓ)` once for (t0_ℓ, t1_ℓ) = (PRG(k0_ℓ), PRG(k1_ℓ)), each of
-   * x.length elements, and returns u (k·L elements, ℓ-major) with u_ℓ = t0_ℓ − t1_ℓ + x and
-   * t = Σ_ℓ 2^ℓ·t0_ℓ. The vectors returned by `rows` may be overwritten. Result equals
-   * kernels.ts genericCopeSenderFold. Throws RangeError if a row has the wrong length,
-   * TypeError if a vector belongs to another field.
-   */
-  copeSenderFold(x: FieldVec, k: number, rows: (l: number) => readonly [FieldVec, FieldVec]): { u: FieldVec; t: FieldVec };
-  /**
-   * Fused COPE Extend receiver fold: for ℓ = k−1 down to 0 calls `row(ℓ)` once for
-   * q_ℓ = PRG(kΔ_ℓ) (L elements) and returns q = Σ_ℓ 2^ℓ·(q_ℓ + Δ_ℓ·u_ℓ), Δ_ℓ bit ℓ of
-   * `delta`, u_ℓ = u[ℓ·L, (ℓ+1)·L). The vectors returned by `row` may be overwritten.
-   * Result equals kernels.ts genericCopeReceiverFold. Throws RangeError unless u has k·L
-   * elements and every row L; TypeError if a vector belongs to another field.
-   */
-  copeReceiverFold(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => FieldVec): FieldVec;
-  /**
-   * {@link Field.copeSenderFold} with rows given as PRG/OT output: t0_ℓ, t1_ℓ are the
-   * elements of `rows(ℓ)`'s byte strings (each ≥ uniformByteLength·L bytes) exactly as
-   * {@link Field.fromUniformBytes} reads them; fused with the wide reduction for m61.
-   * Throws RangeError if a row is too short.
+   * Fused Gilboa-product sender fold (MASCOT Fig. 9 Multiply: the OT sender's side, shaped
+   * like Fig. 4's bit-wise COPE Extend). For ℓ = k−1 down to 0 calls `rows(ℓ)` once for the
+   * two OT messages' byte strings (each ≥ uniformByteLength·L bytes, L = x.length), read as by
+   * {@link Field.fromUniformBytes} into t0_ℓ, t1_ℓ, and returns u (k·L elements, ℓ-major) with
+   * u_ℓ = t0_ℓ − t1_ℓ + x and t = Σ_ℓ 2^ℓ·t0_ℓ; fused with the wide reduction for m61. Equals
+   * kernels.ts genericCopeSenderFoldUniform. Throws RangeError if a row is too short,
+   * TypeError if x belongs to another field.
    */
   copeSenderFoldUniform(x: FieldVec, k: number, rows: (l: number) => readonly [Uint8Array, Uint8Array]): { u: FieldVec; t: FieldVec };
   /**
-   * {@link Field.copeReceiverFold} with q_ℓ the elements of `row(ℓ)`'s bytes read as by
-   * {@link Field.fromUniformBytes}. Throws RangeError unless u has k·L elements and every row
-   * has ≥ uniformByteLength·L bytes.
+   * Digit-COPE Extend, sender fold (protocol/mascot/digit-cope.ts: MASCOT's Π_COPE over
+   * 2^w-ary digits of Δ with SoftSpokenOT's small-field VOLE). Digit i has width widths[i]
+   * (offset o_i = Σ_{i'<i} widths[i']) and N_i = 2^{widths[i]} leaf streams; `row(i, j)` is
+   * called once per (i, j) for ≥ uniformByteLength·L bytes (L = x.length), read as by
+   * {@link Field.fromUniformBytes} into r_ij. Returns c (D·L elements, digit-major) with
+   * c_i = x − Σ_j r_ij, and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_ij. Equals kernels.ts
+   * genericDigitCopeSenderFold. Throws RangeError on a width outside [1, 8], widths summing
+   * to more than {@link Field.bits}, or a short row; TypeError if x belongs to another field.
    */
-  copeReceiverFoldUniform(u: FieldVec, L: number, k: number, delta: bigint, row: (l: number) => Uint8Array): FieldVec;
+  digitCopeSenderFoldUniform(x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec };
+  /**
+   * Digit-COPE Extend, receiver fold: with digit i's value Δ_i = values[i] ∈ [0, N_i) and its
+   * punctured leaf (`row(i, j)` returns null, r_ij = 0; any other leaf as in
+   * {@link Field.digitCopeSenderFoldUniform}), returns
+   * q = Σ_i 2^{o_i}·(Δ_i·(Σ_j r_ij + c_i) − Σ_j (N_i − 1 − j)·r_ij), c_i = c[i·L, (i+1)·L).
+   * Equals kernels.ts genericDigitCopeReceiverFold. Throws RangeError unless c has D·L
+   * elements, every value is in [0, N_i) and every non-null row is long enough (widths as the sender's).
+   */
+  digitCopeReceiverFoldUniform(c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec;
   /**
    * Gilboa product, OT-receiver fold (MASCOT Fig. 9 Multiply; the chooser's bits are those of
    * x, L = x.length): for h = k−1 down to 0 calls `row(h)` once for the chosen messages m_h

@@ -1,26 +1,30 @@
 /**
- * COPE over 2^w-ary digits of Δ: MASCOT's Π_COPE (Keller–Orsini–Scholl, CCS 2016, Fig. 4)
- * with Δ split into digits of w bits instead of bits, each digit served by an (N−1)-out-of-N
- * correlation (N = 2^w) punctured out of w random OTs with a GGM tree — the small-field VOLE
- * of SoftSpokenOT (Roy, CRYPTO 2022, §3–4), used here over F_p with integer digit values.
- * Same inputs, outputs and base OTs as cope.ts (the random OTs whose choice bits are Δ's
- * bits, little-endian); per element and ordered pair it sends ⌈k/w⌉ field elements instead
- * of k (k = field.bits), at about 2^w/w times cope.ts's PRG work: w = 2 halves the bytes at
- * equal PRG work, w = 4 quarters them at twice the work.
+ * COPE — correlated oblivious product evaluation, MASCOT (Keller–Orsini–Scholl, CCS 2016)
+ * §4.1, Fig. 4 (Π_COPE), over 2^w-ary digits of Δ: the one COPE of the protocol (offline
+ * Authenticate, offline.ts; the online input, input.ts). Between a sender P_A (inputs x ∈ F^m
+ * per Extend) and a receiver P_B holding a fixed Δ ∈ F (its MAC-key share α_B). Fig. 4 uses
+ * one correlation per bit of Δ; here Δ is split into digits of w bits, each digit served by an
+ * (N−1)-out-of-N correlation (N = 2^w) punctured out of w random OTs with a GGM tree — the
+ * small-field VOLE of SoftSpokenOT (Roy, CRYPTO 2022, §3–4), used over F_p with integer digit
+ * values. Base OTs as Fig. 4: k = field.bits random OTs whose choice bits are Δ's bits
+ * (little-endian). Per element and ordered pair it sends ⌈k/w⌉ field elements instead of k,
+ * for 2^w/w times Fig. 4's PRG work (w = DIGIT_COPE_WIDTH).
  *
  *   Digits:  Δ = Σ_i 2^{o_i}·Δ_i with Δ_i ∈ [0, N_i), N_i = 2^{w_i} (w_i = w except a
  *            narrower last digit), bits o_i .. o_i + w_i − 1 of Δ.
- *   Setup (once per pair, P_A → P_B, 32 bytes per base OT): for digit i, P_A derives a root
- *            seed from the digit's first OT pair and expands a GGM tree of depth w_i; for level
- *            ℓ it sends c^b_ℓ = H_pad(k^b_ℓ) ⊕ X^b_ℓ, X^b_ℓ the XOR of all level-(ℓ+1) nodes that
- *            are b-children (leaf index bit ℓ = b, least significant bit first). P_B, with
- *            choice bit β_ℓ = bit ℓ of Δ_i, learns X^{β_ℓ}_ℓ and so every leaf except
- *            π_i = (N_i − 1) − Δ_i (the path through the (1 − β_ℓ)-children).
+ *   Setup (once per pair, P_A → P_B, 32 bytes per base OT, on P_A's first Extend message):
+ *            for digit i, P_A derives a root seed from the digit's first OT pair and expands a
+ *            GGM tree of depth w_i; for level ℓ it sends c^b_ℓ = H_pad(k^b_ℓ) ⊕ X^b_ℓ, X^b_ℓ the
+ *            XOR of all level-(ℓ+1) nodes that are b-children (leaf index bit ℓ = b, least
+ *            significant bit first). P_B, with choice bit β_ℓ = bit ℓ of Δ_i, learns X^{β_ℓ}_ℓ
+ *            and so every leaf except π_i = (N_i − 1) − Δ_i (the path through the (1 − β)-children).
  *   Extend(x ∈ F^m): leaf streams r_j = PRG(leaf_j) ∈ F^m (continuing across Extends), value
  *            v(j) = N_i − 1 − j (so v(π_i) = Δ_i).
  *            P_A: a_i = Σ_j r_j, b_i = Σ_j v(j)·r_j; sends c_i = x − a_i; t = Σ_i 2^{o_i}·b_i.
  *            P_B: q_i = Σ_{j≠π_i} (Δ_i − v(j))·r_j + Δ_i·c_i = Δ_i·a_i − b_i + Δ_i·c_i
- *                     = Δ_i·x − b_i;  q = Σ_i 2^{o_i}·q_i,  so  q + t = Δ·x  (as cope.ts).
+ *                     = Δ_i·x − b_i;  q = Σ_i 2^{o_i}·q_i,  so  q + t = Δ·x.
+ *            Both sums run in the field's fused kernel (Field.digitCopeSenderFoldUniform /
+ *            digitCopeReceiverFoldUniform), straight from the PRG bytes.
  *
  * Security (as Fig. 4): c_i is masked by r_{π_i}, which P_B cannot compute (its seed is the
  * punctured GGM leaf), so P_B learns nothing of x; P_A receives nothing. A malicious P_A may
@@ -28,23 +32,50 @@
  * Σ_i 2^{o_i}·Δ_i·e_i (or, for a bad setup, a pseudorandom error on the leaves P_B derived
  * through the corrupted correction, present iff a given bit of Δ selects it), which the
  * authentication step's random-linear-combination MAC check (offline.ts, MASCOT §4
- * Π_[[·]]) catches unless it vanishes — which happens only on a guess of Δ's digits
- * (selective failure: passing reveals c bits of Δ with probability ≤ 2^−c, the same leak
- * budget MASCOT's proof already charges for bit-wise COPE).
+ * Π_[[·]]; the online input's Fig. 7 check) catches unless it vanishes — which happens only on
+ * a guess of Δ's digits (selective failure: passing reveals c bits of Δ with probability
+ * ≤ 2^−c, the same leak budget MASCOT's proof already charges for bit-wise COPE;
+ * docs/mascot.md, "COPE").
  *
  * Steps are functions of explicit state; a state's leaf streams advance with each Extend.
- * Not yet used by offline.ts (cope.ts is the deployed variant); wiring it in changes the
- * offline transcript and adds the setup to the sender's first COPE message.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Field, FieldVec } from "../field/types.ts";
+import { MAX_DIGIT_WIDTH } from "../field/kernels.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
-import { deltaBits } from "./cope.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { Prg } from "./prg.ts";
 
-/** Largest digit width accepted (2^8 leaf streams per digit is already 32× cope.ts's PRG work). */
-export const MAX_DIGIT_BITS = 8;
+/** Largest digit width accepted (2^8 leaf streams per digit: 32× the PRG work of bit-wise COPE); the field kernels' limit. */
+export const MAX_DIGIT_BITS = MAX_DIGIT_WIDTH;
+
+/**
+ * The digit width every COPE of the protocol uses (offline Authenticate, online input): w = 3,
+ * ⌈61/3⌉ = 21 corrections per element and ordered pair instead of Fig. 4's 61 (2.9× fewer
+ * bytes) for ≈ 1.7× its PRG leaf streams, which the fused kernel keeps at about bit-wise
+ * COPE's CPU; w = 4 saves a further 24 % of the bytes for ≈ 25 % more party CPU at d = 10k
+ * (measured, docs/mascot.md "COPE"). Part of the transcript: all parties must use the same;
+ * not a user setting.
+ */
+export const DIGIT_COPE_WIDTH = 3;
+
+/** Bytes of a setup message: two 16-byte corrections per base OT (k = field.bits of them). */
+export function digitCopeSetupLength(field: Field): number {
+  return 32 * field.bits;
+}
+
+/** Bytes of an Extend message for m elements at width `width`: ⌈k/w⌉·m encoded elements. */
+export function digitCopeMessageLength(field: Field, width: number, m: number): number {
+  return digitLayout(field, width).length * m * field.byteLength;
+}
+
+/** Δ's bits, little-endian, k = field.bits of them (the choice bits of COPE's base OTs). Throws RangeError unless 0 ≤ Δ < p. */
+export function deltaBits(field: Field, delta: bigint): Uint8Array {
+  if (delta < 0n || delta >= field.p) throw new RangeError("COPE: Δ must be a canonical field element");
+  const bits = new Uint8Array(field.bits);
+  for (let i = 0; i < field.bits; i++) bits[i] = Number((delta >> BigInt(i)) & 1n);
+  return bits;
+}
 
 /** One digit of Δ: its first bit o and width w (N = 2^w leaves). */
 export interface Digit { readonly offset: number; readonly width: number }
@@ -91,7 +122,7 @@ function keyAt(keys: Uint8Array, i: number): Uint8Array {
 
 /**
  * P_A's state and the setup message (32 bytes per base OT) from k random OTs made elsewhere
- * (as cope.ts's copeSenderFromOts): P_A holds both keys k0, k1 (16·k bytes each). The setup
+ * (the COPE Initialize OTs, Fig. 4): P_A holds both keys k0, k1 (16·k bytes each). The setup
  * must reach P_B before its first Extend. Throws RangeError on a key length or width problem.
  */
 export function digitCopeSenderFromOts(field: Field, width: number, k0: Uint8Array, k1: Uint8Array): { state: DigitCopeSenderState; setup: Uint8Array } {
@@ -163,40 +194,23 @@ export function digitCopeReceiverFromOts(field: Field, width: number, delta: big
   return { field, delta, digits, values, leaves };
 }
 
-/** Every leaf stream a state reads (for WebCrypto prefetch, as offline.ts does for cope.ts's streams); each Extend of m elements reads field.uniformByteLength·m bytes from each. */
+/** Every leaf stream a state reads (for WebCrypto prefetch, offline.ts); each Extend of m elements reads field.uniformByteLength·m bytes from each. */
 export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverState): Prg[] {
   const rows: readonly (readonly (Prg | null)[])[] = st.leaves;
   return rows.flatMap((row) => row.filter((p): p is Prg => p !== null));
 }
 
 /**
- * a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j over the leaf streams' next m uniform elements
- * (a null stream — the punctured leaf — counts as r_j = 0), by prefix sums: 2N additions.
- */
-function prefixFold(F: Field, m: number, streams: readonly (Uint8Array | null)[]): { a: FieldVec; b: FieldVec } {
-  const a = F.zeros(m), b = F.zeros(m);
-  streams.forEach((bytes, j) => {
-    if (bytes !== null) F.addInPlace(a, F.fromUniformBytes(bytes, m));
-    if (j < streams.length - 1) F.addInPlace(b, a);
-  });
-  return { a, b };
-}
-
-/**
  * Extend, P_A: the message c_1..c_D (D·m encoded elements, D = number of digits) and P_A's
- * share t with q + t = Δ·x. Advances every leaf stream by m uniform elements.
+ * share t with q + t = Δ·x. Advances every leaf stream by m uniform elements. `tamper` (tests
+ * only: a sender deviating in one digit) adds 1 to the first element of c_digit.
  */
-export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { message: Uint8Array; t: FieldVec } {
+export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec, tamper?: { digit: number }): { message: Uint8Array; t: FieldVec } {
   const F = st.field, m = x.length, n = F.uniformByteLength * m;
-  const t = F.zeros(m);
-  const cs: FieldVec[] = [];
-  st.digits.forEach((d, i) => {
-    // a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j = Σ_{k ≤ N−2} (r_0 + … + r_k): additions only.
-    const { a, b } = prefixFold(F, m, st.leaves[i]!.map((prg) => prg.nextView(n)));
-    F.scaleAddRange(t, b, 0, m, (1n << BigInt(d.offset)) % F.p);
-    cs.push(F.sub(x, a));
-  });
-  return { message: F.encode(F.concat(cs)), t };
+  // c_i = x − Σ_j r_j and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_j, by the field's fused fold.
+  const { c, t } = F.digitCopeSenderFoldUniform(x, st.digits.map((d) => d.width), (i, j) => st.leaves[i]![j]!.nextView(n));
+  if (tamper && m > 0) F.set(c, tamper.digit * m, F.get(c, tamper.digit * m) + 1n);
+  return { message: F.encodeView(c), t };
 }
 
 /**
@@ -211,14 +225,6 @@ export function digitCopeReceiverExtend(st: DigitCopeReceiverState, m: number, m
   try { c = F.decodeExact(message, D * m); } catch {
     throw new ProtocolAbort("bad-encoding", [peer], "digit COPE: non-canonical field element");
   }
-  const q = F.zeros(m);
-  st.digits.forEach((d, i) => {
-    // q_i = Δ_i·(A′ + c_i) − B′ with A′, B′ the sender's a, b without the punctured leaf.
-    const { a, b } = prefixFold(F, m, st.leaves[i]!.map((prg) => prg?.nextView(n) ?? null));
-    const base = (1n << BigInt(d.offset)) % F.p, delta = BigInt(st.values[i]!);
-    F.scaleAddRange(a, c, i * m, (i + 1) * m, 1n);
-    F.scaleAddRange(q, a, 0, m, (base * delta) % F.p);
-    F.scaleAddRange(q, b, 0, m, (F.p - base) % F.p);
-  });
-  return q;
+  // q_i = Δ_i·(A′ + c_i) − B′ with A′, B′ the sender's sums without the punctured leaf.
+  return F.digitCopeReceiverFoldUniform(c, m, st.digits.map((d) => d.width), st.values, (i, j) => st.leaves[i]![j]?.nextView(n) ?? null);
 }

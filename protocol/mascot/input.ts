@@ -10,20 +10,25 @@
  * Check (Fig. 7, step 4): after x is fixed, coefficients r_0..r_L come from a coin toss,
  * P_i broadcasts y = Σ_h r_h·x_h, and y joins the batched MAC check with MAC shares
  * Σ_h r_h·γ(x_h). The mask x_0 (coefficient r_0 ≠ 0 w.h.p.) hides Σ r_h x_h. A malicious
- * owner using inconsistent x across the k COPE instances produces MACs that are not α·x
+ * owner using inconsistent x across the ⌈k/w⌉ digit instances of COPE (or a bad setup) gets MACs that are not α·x
  * for any x and is caught except with probability ≈ 2/p, at the price of the selective-
  * failure leakage the paper bounds (a few bits of α_j, harmless to the check's soundness).
  *
- * COPE Extend (MASCOT §4, Π_COPE): from k = field.bits base OTs in which P_j chose the bits
- * Δ_ℓ of Δ = α_j, P_i holds seeds (k0_ℓ, k1_ℓ) and P_j holds kΔ_ℓ = k_{Δ_ℓ, ℓ}. For each ℓ,
- *   P_i: t0_ℓ = PRG(k0_ℓ), t1_ℓ = PRG(k1_ℓ), sends u_ℓ = t0_ℓ − t1_ℓ + x;
- *   P_j: q_ℓ = PRG(kΔ_ℓ) + Δ_ℓ·u_ℓ = t0_ℓ + Δ_ℓ·x;
- *   t = Σ_ℓ 2^ℓ·t0_ℓ, q = Σ_ℓ 2^ℓ·q_ℓ, so q − t = Δ·x.
- * Each call of Extend must use a fresh `label` (distinct PRG streams per extension).
+ * COPE (MASCOT §4, Π_COPE, over 2^w-ary digits of Δ: digit-cope.ts): from k = field.bits
+ * base OTs in which P_j chose the bits of Δ = α_j, P_i holds seeds (k0_ℓ, k1_ℓ) and P_j holds
+ * kΔ_ℓ = k_{Δ_ℓ, ℓ}. Keyed by the Extend's label (H(label ‖ k) for every key, so each label
+ * gives independent streams), P_i builds the GGM trees and sends their setup (32·k bytes)
+ * ahead of its corrections c_i = x − a_i (⌈k/w⌉·L elements); P_j gets q with q + t′ = α_j·x.
+ * Here t = −t′ (so q − t = α_j·x, as above). Each call of Extend must use a fresh `label`.
  */
+import { sha256 } from "@noble/hashes/sha2.js";
 import type { Field, FieldVec } from "../field/types.ts";
-import { ProtocolAbort } from "./errors.ts";
-import { expandSeed, type AuthShare } from "./shares.ts";
+import { concatBytes, utf8 } from "../encoding.ts";
+import {
+  DIGIT_COPE_WIDTH, digitCopeMessageLength, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
+  digitCopeSetupLength,
+} from "./digit-cope.ts";
+import { type AuthShare } from "./shares.ts";
 /** P_i's (input owner, COPE sender) seeds for one ordered pair: k0_ℓ, k1_ℓ for ℓ < field.bits. */
 export interface CopeSenderSeeds { readonly k0: readonly Uint8Array[]; readonly k1: readonly Uint8Array[] }
 /** P_j's (MAC-key holder, COPE receiver) seeds: Δ (= α_j) and kΔ_ℓ = k_{Δ_ℓ, ℓ}. */
@@ -36,53 +41,45 @@ export interface InputCopeSeeds {
   receiver(i: number): CopeReceiverSeeds;
 }
 
-/**
- * COPE Extend, sender side: returns the correction vector u (k·L elements, ℓ-major) to send
- * to the key holder and t (L elements), by the field's fused fold ({@link Field.copeSenderFold}).
- * Throws RangeError if the seed lists are not field.bits long.
- */
-export function copeExtendSender(f: Field, seeds: CopeSenderSeeds, x: FieldVec, label: string): { u: FieldVec; t: FieldVec } {
-  const k = f.bits;
-  if (seeds.k0.length !== k || seeds.k1.length !== k) throw new RangeError(`copeExtendSender: need ${k} seed pairs`);
-  const L = x.length;
-  return f.copeSenderFold(x, k, (l) => [
-    expandSeed(f, seeds.k0[l]!, `${label}/${l}`, L),
-    expandSeed(f, seeds.k1[l]!, `${label}/${l}`, L),
-  ]);
+const LABEL_TAG = utf8("2pm/mascot/input-cope-label/v1");
+
+/** k seeds re-keyed by the Extend's label: H(tag ‖ label ‖ k_ℓ)[0, 16), concatenated. */
+function labelled(f: Field, seeds: readonly Uint8Array[], label: string, what: string): Uint8Array {
+  if (seeds.length !== f.bits) throw new RangeError(`${what}: need ${f.bits} seeds, got ${seeds.length}`);
+  const lab = utf8(label), out = new Uint8Array(16 * f.bits);
+  seeds.forEach((k, l) => out.set(sha256(concatBytes(LABEL_TAG, lab, k)).subarray(0, 16), 16 * l));
+  return out;
+}
+
+/** Bytes of the COPE message for L elements: the GGM setup (32·k) and ⌈k/w⌉·L encoded corrections. */
+export function copeMessageLength(f: Field, L: number): number {
+  return digitCopeSetupLength(f) + digitCopeMessageLength(f, DIGIT_COPE_WIDTH, L);
 }
 
 /**
- * COPE Extend, receiver side: q (L elements) from the sender's u (k·L elements), by the
- * field's fused fold ({@link Field.copeReceiverFold}).
- * Throws ProtocolAbort "bad-encoding" naming `from` if u has the wrong length.
+ * COPE Extend, sender side: the wire message u = setup ‖ corrections ({@link copeMessageLength}
+ * bytes) to send to the key holder, and t (L elements) with q − t = Δ·x. Throws RangeError if
+ * the seed lists are not field.bits long.
  */
-export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: FieldVec, L: number, label: string, from: number): FieldVec {
-  const k = f.bits;
-  if (seeds.kDelta.length !== k) throw new RangeError(`copeExtendReceiver: need ${k} seeds`);
-  if (u.length !== k * L) throw new ProtocolAbort("bad-encoding", [from], `COPE correction from party ${from}: ${u.length} elements, expected ${k * L}`);
-  return f.copeReceiverFold(u, L, k, seeds.delta, (l) => expandSeed(f, seeds.kDelta[l]!, `${label}/${l}`, L));
+export function copeExtendSender(f: Field, seeds: CopeSenderSeeds, x: FieldVec, label: string): { u: Uint8Array; t: FieldVec } {
+  const k0 = labelled(f, seeds.k0, label, "copeExtendSender"), k1 = labelled(f, seeds.k1, label, "copeExtendSender");
+  const { state, setup } = digitCopeSenderFromOts(f, DIGIT_COPE_WIDTH, k0, k1);
+  const { message, t } = digitCopeSenderExtend(state, x);
+  return { u: concatBytes(setup, message), t: f.neg(t) };
 }
 
 /**
- * Encodes a COPE correction vector for the wire ({@link Field.encodeView}: the bytes of
- * Field.encode, zero-copy where the field allows; do not mutate u while the bytes are in use).
+ * COPE Extend, receiver side: q (L elements) from the sender's message u (setup ‖ corrections).
+ * The whole message is checked (length, canonical corrections) before Δ is used. Throws
+ * ProtocolAbort "bad-encoding" naming `from` on a wrong length or a non-canonical element;
+ * RangeError if the seed list is not field.bits long.
  */
-export function encodeCorrection(f: Field, u: FieldVec): Uint8Array {
-  return f.encodeView(u);
-}
-
-/**
- * Decodes a COPE correction of exactly n elements ({@link Field.decodeExact}: canonical
- * check included, zero-copy where the field allows). Throws ProtocolAbort "bad-encoding"
- * naming `from` on a wrong length or a non-canonical element.
- */
-export function decodeCorrection(f: Field, bytes: Uint8Array, n: number, from: number): FieldVec {
-  try {
-    return f.decodeExact(bytes, n);
-  } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError) throw new ProtocolAbort("bad-encoding", [from], `input.cope from party ${from}: ${e.message}`);
-    throw e;
-  }
+export function copeExtendReceiver(f: Field, seeds: CopeReceiverSeeds, u: Uint8Array, L: number, label: string, from: number): FieldVec {
+  if (!(u instanceof Uint8Array)) throw new TypeError("copeExtendReceiver: u must be a Uint8Array");
+  const head = digitCopeSetupLength(f);
+  // The setup's length is checked by digitCopeReceiverFromOts, the corrections' by the Extend (both: bad-encoding naming `from`).
+  const st = digitCopeReceiverFromOts(f, DIGIT_COPE_WIDTH, seeds.delta, labelled(f, seeds.kDelta, label, "copeExtendReceiver"), u.subarray(0, head), from);
+  return digitCopeReceiverExtend(st, L, u.subarray(head), from);
 }
 
 /** The owner's authenticated share of its own input x (Fig. 7): value x − Σ_j PRG(s_ij), MAC α_i·x − Σ_j t_j. */

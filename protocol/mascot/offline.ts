@@ -2,7 +2,7 @@
  * The MASCOT offline phase as a message-driven party (Keller–Orsini–Scholl, CCS 2016):
  * MAC-key shares α_i, pairwise base OTs for the OT extension — SoftSpokenOT (Roy, CRYPTO 2022;
  * softspoken.ts, default, k = SS_DEFAULT_K) or KOS15 (ot-extension.ts, `otExtension: "kos"`) —
- * whose OTs serve COPE (Fig. 4) and the Gilboa products, and
+ * whose OTs serve COPE (Fig. 4, over digits of α: digit-cope.ts) and the Gilboa products, and
  * `count` authenticated triples by Fig. 9 (Multiply → Combine → Authenticate → Sacrifice).
  *
  * ## Usage (for party.ts / online.ts)
@@ -55,7 +55,9 @@
  *  coins   bcast: commitments to three coin-toss seeds
  *  gilboa  d = m0 − m1 + b for each OT (b = my b_t for the peer's a_{t,l})         (Fig. 9 Multiply)
  *  coin1   bcast: opening → r, r̂                                                    (Fig. 9 Combine)
- *  cope    COPE u^i for X = (x0, a, b, c, â, ĉ) under the peer's α                   (Fig. 9 Authenticate, Fig. 4)
+ *  cope    COPE corrections for X = (x0, a, b, c, â, ĉ) under the peer's α, over 2^w-ary digits
+ *          of α (digit-cope.ts, w = DIGIT_COPE_WIDTH); batch 0's message starts with the
+ *          GGM setup (32·k bytes)                                                    (Fig. 9 Authenticate, Fig. 4)
  *  coin2   bcast: opening → input-check coefficients, sacrifice t                   (Π_[[·]] check, Fig. 9 Sacrifice)
  *  open    bcast: y_i = x0 + Σ r_h X_h and my share of ρ = t·a − â
  *  coin3   bcast: opening → MAC-check coefficients                                   (Fig. 10 MACCheck)
@@ -72,9 +74,9 @@ import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import {
-  copeReceiverExtend, copeReceiverFromOts, copeSenderExtend, copeSenderFromOts, deltaBits,
-  type CopeReceiverState, type CopeSenderState,
-} from "./cope.ts";
+  deltaBits, DIGIT_COPE_WIDTH, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
+  digitCopeSetupLength, digitCopeStreams, type DigitCopeReceiverState, type DigitCopeSenderState,
+} from "./digit-cope.ts";
 import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrrSenderStart, MRR_RECEIVER_BYTES_PER_OT, MRR_SENDER_MESSAGE_BYTES, type MrrSenderState } from "./base-ot-mrr.ts";
 import { ProtocolAbort } from "./errors.ts";
 import {
@@ -147,8 +149,10 @@ function otStreams(x: OtReceiver | OtSender): Prg[] {
 export interface OfflineCheat {
   /** Use inconsistent OT-extension choice bits in these columns (KOS) or in the SoftSpokenOT blocks containing them (caught by the consistency check). */
   kosColumns?: number[];
-  /** Send a wrong COPE correction u^bit (caught by the authentication check). */
+  /** Deviate in digit `copeBit` of my COPE corrections (a per-digit wrong x; caught by the authentication check unless the peer's α digit is 0). */
   copeBit?: number;
+  /** Corrupt both halves of the COPE setup correction of base OT `copeSetup` (caught by the authentication check). */
+  copeSetup?: number;
   /** Add 1 to my share of every c before authenticating (caught by the sacrifice). */
   badTriple?: boolean;
 }
@@ -208,8 +212,12 @@ export class OfflineParty {
   private readonly ssK: number;
   /** SoftSpokenOT, per peer (me as OT-extension sender): the base kept from setup1 until the peer's setup message (setup3). */
   private ssSenderBase: Array<KosSenderBase | undefined> = [];
-  private copeS: Array<CopeSenderState | undefined> = [];
-  private copeR: Array<CopeReceiverState | undefined> = [];
+  /** COPE (digit-cope.ts) per peer: my sender state, and its GGM setup until it rides on my first `cope` message. */
+  private copeS: Array<DigitCopeSenderState | undefined> = [];
+  private copeSetupOut: Array<Uint8Array | undefined> = [];
+  /** COPE receiver per peer: built from my COPE Initialize OT keys once the peer's setup arrives (batch 0's `cope`). */
+  private copeR: Array<DigitCopeReceiverState | undefined> = [];
+  private copeKeysR: Array<Uint8Array | undefined> = [];
   private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
   private readonly baseOts: KosBaseStore | undefined;
   /** Per peer (as KOS receiver): the base I offered to reuse in setup1, if any. */
@@ -386,7 +394,10 @@ export class OfflineParty {
           // coin1 (COPE sender) and cope (COPE receiver) read the COPE streams: native AES-CTR
           // instead of the sync fallback.
           const copeStep = this.batch && (this.stage.endsWith(".coin1") || this.stage.endsWith(".cope"));
-          if (copeStep && this.needed().every((p) => this.complete(p))) await this.prefetchCopeStreams(this.stage.endsWith(".coin1"));
+          if (copeStep && this.needed().every((p) => this.complete(p))) {
+            if (this.stage.endsWith(".cope")) this.takeCopeSetup(this.inbox.get(this.stage)!); // batch 0: the receiver states exist from here
+            await this.prefetchCopeStreams(this.stage.endsWith(".coin1"));
+          }
           o = this.step();
         }
         if (!o) break;
@@ -409,9 +420,7 @@ export class OfflineParty {
       // (A derived direction's sender side exists only once batch 0's message arrived.)
       for (const p of otStreams(this.kosR[j]!)) jobs.push(p.prefetch(colBytes));
       if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) jobs.push(p.prefetch(colBytes));
-      for (const p of this.copeS[j]?.prg0 ?? []) jobs.push(p.prefetch(copeBytes));
-      for (const p of this.copeS[j]?.prg1 ?? []) jobs.push(p.prefetch(copeBytes));
-      for (const p of this.copeR[j]!.prg) jobs.push(p.prefetch(copeBytes));
+      for (const p of this.copeStreams(j)) jobs.push(p.prefetch(copeBytes));
     }
     await Promise.all(jobs);
   }
@@ -427,10 +436,44 @@ export class OfflineParty {
     const copeBytes = (5 * this.batch!.m + 1) * this.F.uniformByteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
-      const streams = sender ? [...(this.copeS[j]?.prg0 ?? []), ...(this.copeS[j]?.prg1 ?? [])] : (this.copeR[j]?.prg ?? []);
-      for (const p of streams) jobs.push(p.prefetch(copeBytes));
+      const st = sender ? this.copeS[j] : this.copeR[j];
+      for (const p of st ? digitCopeStreams(st) : []) jobs.push(p.prefetch(copeBytes));
     }
     await Promise.all(jobs);
+  }
+
+  /** The COPE leaf streams of both directions with peer j that exist so far (the receiver's only once j's setup arrived). */
+  private copeStreams(j: number): Prg[] {
+    const s = this.copeS[j], r = this.copeR[j];
+    return [...(s ? digitCopeStreams(s) : []), ...(r ? digitCopeStreams(r) : [])];
+  }
+
+  /** My COPE sender state towards j from the COPE Initialize OTs (I hold both keys); its setup waits for my first `cope` message. */
+  private initCopeSender(j: number, k0: Uint8Array, k1: Uint8Array): void {
+    const { state, setup } = digitCopeSenderFromOts(this.F, DIGIT_COPE_WIDTH, k0, k1);
+    if (this.cheat.copeSetup !== undefined) {
+      const o = 32 * this.cheat.copeSetup;
+      for (let b = 0; b < 32; b++) setup[o + b]! ^= 0x5a;
+    }
+    this.copeS[j] = state;
+    this.copeSetupOut[j] = setup;
+  }
+
+  /**
+   * Batch 0's `cope` messages (in place): strips each peer's COPE setup from the front and
+   * builds my receiver state from it. Idempotent (a peer whose state exists is skipped).
+   * Throws ProtocolAbort "bad-encoding" naming the peer if the message is too short for it
+   * (digitCopeReceiverFromOts checks the setup's length; the Extend, the corrections').
+   */
+  private takeCopeSetup(msgs: Array<Uint8Array | undefined>): void {
+    const head = digitCopeSetupLength(this.F);
+    for (const j of this.peers) {
+      if (this.copeR[j] || msgs[j] === undefined) continue;
+      const msg = msgs[j]!;
+      this.copeR[j] = digitCopeReceiverFromOts(this.F, DIGIT_COPE_WIDTH, this.alphaShare, this.copeKeysR[j]!, msg.subarray(0, head), j);
+      this.copeKeysR[j] = undefined;
+      msgs[j] = msg.subarray(head);
+    }
   }
 
   /** Validates and buffers one inbound message. */
@@ -629,7 +672,7 @@ export class OfflineParty {
       const choices = delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits;
       const ext = otReceiverExtend(this.kosR[j]!, choices, this.rng, 1, undefined);
       const nb = this.F.bits;
-      this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs.subarray(0, 16 * nb));
+      this.copeKeysR[j] = ext.outputs.slice(0, 16 * nb);
       this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, nb) };
       if (delta2) {
         const base: KosSenderBase = { tag: new Uint8Array(32), delta: delta2, keys: ext.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
@@ -670,7 +713,7 @@ export class OfflineParty {
       prefix = ss.message;
     }
     const ext = otReceiverExtend(this.kosR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1, undefined);
-    this.copeR[j] = copeReceiverFromOts(this.F, this.alphaShare, ext.outputs);
+    this.copeKeysR[j] = ext.outputs.slice(0, 16 * this.F.bits);
     this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
     this.derivedSetup[j] = concatBytes(prefix, ext.message);
   }
@@ -693,7 +736,7 @@ export class OfflineParty {
         this.ssSenderBase[j] = undefined;
       }
       const { v0, v1 } = otSenderExtend(this.kosS[j]!, this.F.bits, msg.subarray(head, total), j, 1);
-      this.copeS[j] = copeSenderFromOts(this.F, v0, v1);
+      this.initCopeSender(j, v0, v1);
       this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
       msgs[j] = msg.subarray(total);
     }
@@ -717,7 +760,7 @@ export class OfflineParty {
       }
       const { v0, v1 } = otSenderExtend(this.kosS[j]!, m, msg, j, 1);
       const nb = this.F.bits;
-      this.copeS[j] = copeSenderFromOts(this.F, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
+      this.initCopeSender(j, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
       this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, nb), k1: inputCopeSeeds(v1, nb) };
       // The reverse direction (j the OT-extension sender, me its receiver) takes the κ extra OTs as its base.
       if (m > nb) this.deriveReceiver(j, v0.slice(16 * nb, 16 * (nb + KAPPA)), v1.slice(16 * nb, 16 * (nb + KAPPA)));
@@ -792,9 +835,7 @@ export class OfflineParty {
     try {
       for (const j of this.peers) {
         if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) p.prefetchInBackground(colBytes);
-        for (const p of this.copeS[j]?.prg0 ?? []) p.prefetchInBackground(copeBytes);
-        for (const p of this.copeS[j]?.prg1 ?? []) p.prefetchInBackground(copeBytes);
-        for (const p of this.copeR[j]!.prg) p.prefetchInBackground(copeBytes);
+        for (const p of this.copeStreams(j)) p.prefetchInBackground(copeBytes);
         if (nextCol > 0) for (const p of otStreams(this.kosR[j]!)) p.prefetchInBackground(nextCol);
       }
     } catch {
@@ -855,10 +896,13 @@ export class OfflineParty {
     let mac = F.scale(X, this.alphaShare);
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
-      const tamper = this.cheat.copeBit !== undefined ? { bit: this.cheat.copeBit } : undefined;
-      const e = copeSenderExtend(this.copeS[j]!, X, tamper);
-      mac = F.add(mac, e.t);
-      outs.push(this.out(j, `${this.batchNo}.cope`, e.message));
+      const tamper = this.cheat.copeBit !== undefined ? { digit: this.cheat.copeBit } : undefined;
+      const e = digitCopeSenderExtend(this.copeS[j]!, X, tamper);
+      mac = F.add(mac, e.t); // q + t = α_j·X
+      // The first COPE message to j carries the GGM setup ahead of the corrections (digit-cope.ts).
+      const setup = this.copeSetupOut[j];
+      this.copeSetupOut[j] = undefined;
+      outs.push(this.out(j, `${this.batchNo}.cope`, setup ? concatBytes(setup, e.message) : e.message));
     }
     B.macOwn = mac;
     B.a = undefined; B.cProd = undefined;
@@ -868,7 +912,8 @@ export class OfflineParty {
 
   private onCope(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     const B = this.batch!, len = 5 * B.m + 1;
-    for (const j of this.peers) B.macOf[j] = copeReceiverExtend(this.copeR[j]!, len, msgs[j]!, j);
+    this.takeCopeSetup(msgs);
+    for (const j of this.peers) B.macOf[j] = digitCopeReceiverExtend(this.copeR[j]!, len, msgs[j]!, j);
     this.setStage("coin2");
     return [this.out("all", `${this.batchNo}.coin2`, coinOpenPayload(B.coins[1]!))];
   }

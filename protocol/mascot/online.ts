@@ -92,7 +92,7 @@ import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { commit, verifyCommitment } from "../crypto/commitment.ts";
 import {
-  copeExtendReceiver, copeExtendSender, decodeCorrection, encodeCorrection, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
+  copeExtendReceiver, copeExtendSender, inputCheckMac, inputCheckValue, ownerInputShare, peerInputShare,
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
@@ -248,7 +248,7 @@ interface RunParams {
   readonly n: number;
   readonly me: number;
   readonly d: number;
-  /** Bits of the MAC key α_i (COPE instances per owner and peer). */
+  /** Bits of the MAC key α_i (COPE base OTs per owner and peer). */
   readonly k: number;
   readonly sessionId: Uint8Array;
   readonly plan: ValidationPlan;
@@ -412,9 +412,9 @@ function sendInput(p: RunParams, s: RunState): OutboundMessage[] {
   for (const j of p.peers) {
     const seed = rng.bytes(32);
     masks.push(expandSeed(f, seed, `input-share/${me}->${j}`, E));
-    const { u, t } = copeExtendSender(f, s.copeSend.get(j)!, ext, copeLabel(me, j));
+    const { u, t } = copeExtendSender(f, s.copeSend.get(j)!, ext, copeLabel(me, j)); // u = GGM setup ‖ digit corrections
     ts.push(t);
-    out.push({ to: j, phase: "input.seed", payload: seed }, { to: j, phase: "input.cope", payload: encodeCorrection(f, u) });
+    out.push({ to: j, phase: "input.seed", payload: seed }, { to: j, phase: "input.cope", payload: u });
   }
   s.shares[me] = ownerInputShare(f, s.alpha, ext, ts, masks);
   for (let c = 0; c < p.coinCount; c++) s.coins.push(coinCommit(rng));
@@ -464,10 +464,9 @@ function stepCopeOtB(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
   return sendInput(p, s);
 }
 
-/** COPE Extend, receiver side (Fig. 4), for one owner's correction. */
+/** COPE Extend, receiver side (Fig. 4 over digits, input.ts), for one owner's message (GGM setup ‖ corrections). */
 function receiveCorrection(p: RunParams, s: RunState, i: number, payload: Uint8Array): void {
-  const u = decodeCorrection(p.f, payload, p.k * p.E, i);
-  s.qs.set(i, copeExtendReceiver(p.f, s.copeRecv.get(i)!, u, p.E, copeLabel(i, p.me), i));
+  s.qs.set(i, copeExtendReceiver(p.f, s.copeRecv.get(i)!, payload, p.E, copeLabel(i, p.me), i));
 }
 
 /** input: peers' inputs authenticated (Fig. 7: our MAC shares via COPE); the coin commitments; open coin A. */
@@ -488,7 +487,7 @@ function stepInput(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
   return [openCoin(s)];
 }
 
-/** input, on arrival: turn a k·E-element correction into E elements at once (bounds memory), once our COPE receiver state exists. */
+/** input, on arrival: turn a COPE message (⌈k/w⌉·E corrections) into E elements at once (bounds memory), once our COPE receiver seeds exist. */
 function eagerInput(p: RunParams, s: RunState, phase: string, from: number, payload: Uint8Array): Uint8Array {
   if (phase !== "input.cope" || !s.copeRecv.has(from)) return payload;
   receiveCorrection(p, s, from, payload);

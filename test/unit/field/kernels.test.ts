@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { m61, p128, type Field, type FieldVec } from "../../../protocol/field/index.ts";
 import {
-  genericChoiceBits, genericChooserFoldUniform, genericCopeReceiverFold, genericCopeReceiverFoldUniform, genericCopeSenderFold,
+  genericChoiceBits, genericChooserFoldUniform, genericDigitCopeReceiverFold, genericDigitCopeSenderFold,
   genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericGather, genericSignedRowSums, signCode,
 } from "../../../protocol/field/kernels.ts";
 import { seededRng, type Rng } from "../../../protocol/rng.ts";
@@ -25,21 +25,7 @@ const cases = fc.record({ seed: fc.string({ maxLength: 6 }), L: fc.integer({ min
 describe("Field kernels equal the generic path", () => {
   for (const f of [m61, p128]) {
     const k = f.bits;
-    it(`${f.name}: copeSenderFold / copeReceiverFold (vector rows)`, () => {
-      fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
-        const rng = seededRng(`kern/cope/${f.name}/${seed}`);
-        const x = elements(f, L, rng, extreme);
-        const t0 = Array.from({ length: k }, () => elements(f, L, rng, extreme)), t1 = Array.from({ length: k }, () => f.random(L, rng));
-        const rows = (l: number) => [f.slice(t0[l]!, 0, L), f.slice(t1[l]!, 0, L)] as const; // fresh: folds may overwrite
-        const fast = f.copeSenderFold(x, k, rows), ref = genericCopeSenderFold(f, x, k, rows);
-        eq(f, fast.u, ref.u);
-        eq(f, fast.t, ref.t);
-        const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
-        const row = (l: number) => f.slice(t0[l]!, 0, L);
-        eq(f, f.copeReceiverFold(ref.u, L, k, delta, row), genericCopeReceiverFold(f, ref.u, L, k, delta, row));
-      }), { numRuns: 8 });
-    });
-    it(`${f.name}: copeSenderFoldUniform / copeReceiverFoldUniform (PRG rows), q − t = Δ·x`, () => {
+    it(`${f.name}: copeSenderFoldUniform (Gilboa sender, PRG rows)`, () => {
       fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
         const rng = seededRng(`kern/copeU/${f.name}/${seed}`);
         const x = elements(f, L, rng, extreme);
@@ -48,12 +34,33 @@ describe("Field kernels equal the generic path", () => {
         const fast = f.copeSenderFoldUniform(x, k, rows), ref = genericCopeSenderFoldUniform(f, x, k, rows);
         eq(f, fast.u, ref.u);
         eq(f, fast.t, ref.t);
-        const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
-        const chosen = r0.map((r, l) => (((delta >> BigInt(l)) & 1n) === 1n ? r1[l]! : r));
-        const q = f.copeReceiverFoldUniform(ref.u, L, k, delta, (l) => chosen[l]!);
-        eq(f, q, genericCopeReceiverFoldUniform(f, ref.u, L, k, delta, (l) => chosen[l]!));
-        eq(f, f.sub(q, fast.t), f.scale(x, delta));
+        // u_ℓ = t0_ℓ − t1_ℓ + x and t = Σ 2^ℓ t0_ℓ, against BigInt arithmetic
+        const t0 = r0.map((r) => f.toBigInts(f.fromUniformBytes(r, L))), t1 = r1.map((r) => f.toBigInts(f.fromUniformBytes(r, L)));
+        const xs = f.toBigInts(x), p = f.p, m = (v: bigint) => ((v % p) + p) % p;
+        expect(f.toBigInts(fast.t)).toEqual(xs.map((_, e) => m(t0.reduce((acc, row, l) => acc + (1n << BigInt(l)) * row[e]!, 0n))));
+        if (L > 0) expect(f.get(fast.u, (k - 1) * L)).toBe(m(t0[k - 1]![0]! - t1[k - 1]![0]! + xs[0]!));
       }), { numRuns: 8 });
+    });
+    it(`${f.name}: digitCopeSenderFoldUniform / digitCopeReceiverFoldUniform (PRG leaves), q + t = Δ·x`, () => {
+      fc.assert(fc.property(cases, fc.integer({ min: 1, max: 8 }), ({ seed, L, extreme }, w) => {
+        const rng = seededRng(`kern/digit/${f.name}/${seed}/${w}`);
+        const widths: number[] = [];
+        for (let o = 0; o < k; o += w) widths.push(Math.min(w, k - o));
+        const x = elements(f, L, rng, extreme);
+        const leaves = widths.map((wi) => Array.from({ length: 1 << wi }, () => uniformRow(f, L, rng, extreme)));
+        const row = (i: number, j: number) => leaves[i]![j]!;
+        const fast = f.digitCopeSenderFoldUniform(x, widths, row), ref = genericDigitCopeSenderFold(f, x, widths, row);
+        eq(f, fast.c, ref.c);
+        eq(f, fast.t, ref.t);
+        const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
+        let o = 0;
+        const values = widths.map((wi) => { const v = Number((delta >> BigInt(o)) & BigInt((1 << wi) - 1)); o += wi; return v; });
+        // the receiver misses leaf π_i = N_i − 1 − Δ_i of each digit
+        const punctured = (i: number, j: number) => (j === (1 << widths[i]!) - 1 - values[i]! ? null : leaves[i]![j]!);
+        const q = f.digitCopeReceiverFoldUniform(ref.c, L, widths, values, punctured);
+        eq(f, q, genericDigitCopeReceiverFold(f, ref.c, L, widths, values, punctured));
+        eq(f, f.add(q, fast.t), f.scale(x, delta));
+      }), { numRuns: 12 });
     });
     it(`${f.name}: chooserFoldUniform and choiceBits`, () => {
       fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
@@ -132,10 +139,15 @@ describe("Field kernels equal the generic path", () => {
     it(`${f.name}: folds refuse rows and corrections of the wrong length`, () => {
       const rng = seededRng(`kern/len/${f.name}`);
       const x = f.random(3, rng);
-      expect(() => f.copeSenderFold(x, 2, () => [f.random(2, rng), f.random(3, rng)])).toThrow(RangeError);
       expect(() => f.copeSenderFoldUniform(x, 2, () => [rng.bytes(f.uniformByteLength * 2), rng.bytes(f.uniformByteLength * 3)])).toThrow(RangeError);
-      expect(() => f.copeReceiverFold(f.random(5, rng), 3, 2, 1n, () => f.random(3, rng))).toThrow(RangeError);
-      expect(() => f.copeReceiverFoldUniform(f.random(6, rng), 3, 2, 1n, () => rng.bytes(f.uniformByteLength * 2))).toThrow(RangeError);
+      const leaf = () => rng.bytes(f.uniformByteLength * 3);
+      expect(() => f.digitCopeSenderFoldUniform(x, [2, 2], () => rng.bytes(f.uniformByteLength * 2))).toThrow(RangeError); // short leaf
+      expect(() => f.digitCopeSenderFoldUniform(x, [0], leaf)).toThrow(RangeError); // width 0
+      expect(() => f.digitCopeSenderFoldUniform(x, [9], leaf)).toThrow(RangeError); // width > 8
+      expect(() => f.digitCopeSenderFoldUniform(x, Array.from({ length: f.bits + 1 }, () => 1), leaf)).toThrow(RangeError); // > bits
+      expect(() => f.digitCopeReceiverFoldUniform(f.random(5, rng), 3, [2, 2], [0, 0], leaf)).toThrow(RangeError); // correction length
+      expect(() => f.digitCopeReceiverFoldUniform(f.random(6, rng), 3, [2, 2], [0, 4], leaf)).toThrow(RangeError); // digit value
+      expect(() => f.digitCopeReceiverFoldUniform(f.random(6, rng), 3, [2, 2], [0], leaf)).toThrow(RangeError); // value count
       expect(() => f.chooserFoldUniform(x, 2, f.random(5, rng), () => rng.bytes(f.uniformByteLength * 3))).toThrow(RangeError);
     });
   }

@@ -3,11 +3,15 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { OfflineParty } from "../../../protocol/mascot/offline.ts";
+import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
 import type { Envelope } from "../../../protocol/mascot/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SID, run, runWithDealer } from "./helpers.ts";
 
 const inputs3 = [[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]].map((x) => m61.fromInts(x));
+/** input.cope = GGM setup (32·k bytes = 4·k elements) ‖ DIGITS blocks of E corrections (digit-cope.ts). */
+const SETUP_ELEMENTS = digitCopeSetupLength(m61) / 8;
+const DIGITS = Math.ceil(m61.bits / DIGIT_COPE_WIDTH);
 
 function flipElement(payload: Uint8Array, index = 0): Uint8Array {
   const p = payload.slice();
@@ -67,13 +71,48 @@ describe("cheating parties are caught (validated mode)", () => {
   it("wrong COPE correction on an input → caught by the Fig. 7 input check", () => {
     const { net, parties } = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(0, "input.cope", (e) => {
       if (e.to !== 2) return e;
-      // Shift the correction of entry 0 in every bit-instance ℓ (entry 0 of each length-E block, E = 5):
-      // the receiver's MAC moves by α_2 ≠ 0, which only the Fig. 7 check can notice.
+      // Shift the correction of entry 0 in every digit instance i (entry 0 of each length-E block
+      // after the GGM setup, E = 5): the receiver's MAC moves by α_2 ≠ 0, which only the Fig. 7
+      // check can notice.
       let p = e.payload;
-      for (let l = 0; l < m61.bits; l++) p = flipElement(p, l * 5);
+      for (let i = 0; i < DIGITS; i++) p = flipElement(p, SETUP_ELEMENTS + i * 5);
       return { ...e, payload: p };
     }) });
     for (const e of honestErrors(parties, net.errors, 0)) expect(e.code).toBe("mac-check-failed");
+  });
+  it("digit COPE on the input, a sender deviating in one digit: caught iff the key holder's α digit is ≠ 0 (selective failure)", () => {
+    // The dealer's α shares (helpers.ts dealer, seed "s"): party 2's digits of α_2.
+    const alpha2 = m61.get(m61.random(3, seededRng("dealer/s")), 2);
+    const digit = (i: number) => Number((alpha2 >> BigInt(DIGIT_COPE_WIDTH * i)) & BigInt((1 << DIGIT_COPE_WIDTH) - 1));
+    const nonzero = [...Array(DIGITS).keys()].find((i) => digit(i) !== 0)!;
+    // With a predicate the dealer supplies α and the input's COPE seeds (without one, α is drawn by the party).
+    const one = (i: number) => runWithDealer({ n: 3, inputs: inputs3, predicates: [{ kind: "bits" }] }, { tamper: tamper(0, "input.cope", (e) => {
+      if (e.to !== 2) return e;
+      const E = (e.payload.length / 8 - SETUP_ELEMENTS) / DIGITS;
+      return { ...e, payload: flipElement(e.payload, SETUP_ELEMENTS + i * E) };
+    }) });
+    const caught = one(nonzero);
+    for (const e of honestErrors(caught.parties, caught.net.errors, 0)) expect(e.code).toBe("mac-check-failed");
+    // A digit whose value is 0 multiplies the error by 0: the run passes — exactly the one bit of
+    // leakage ("Δ_i = 0") the selective-failure budget charges (docs/mascot.md, "COPE").
+    const zero = [...Array(DIGITS).keys()].find((i) => digit(i) === 0);
+    expect(zero).toBeDefined(); // seed "s", w = 3: α_2's digits 9 and 17 are 0
+    expect(one(zero!).net.errors).toEqual([undefined, undefined, undefined]);
+  });
+  it("digit COPE on the input: a corrupted GGM setup correction → mac-check-failed; a malformed setup → bad-encoding naming the sender", () => {
+    const corrupt = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(0, "input.cope", (e) => {
+      if (e.to !== 2) return e;
+      const p = e.payload.slice();
+      for (let b = 32 * 5; b < 32 * 6; b++) p[b]! ^= 0x81; // both halves of base OT 5's correction: whichever α bit 5 picks is wrong
+      return { ...e, payload: p };
+    }) });
+    for (const e of honestErrors(corrupt.parties, corrupt.net.errors, 0)) expect(e.code).toBe("mac-check-failed");
+    const short = runWithDealer({ n: 3, inputs: inputs3, predicates: [] }, { tamper: tamper(0, "input.cope", (e) => (e.to === 2 ? { ...e, payload: e.payload.subarray(8) } : e)) });
+    const err = short.net.errors[2] as ProtocolAbort;
+    expect(err).toBeInstanceOf(ProtocolAbort);
+    expect(err.code).toBe("bad-encoding");
+    expect(err.culprits).toEqual([0]);
+    expect(short.parties.some((p) => p.done)).toBe(false);
   });
   it("wrong input-check value y → mac-check-failed", () => {
     const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [] }, { tamper: tamper(1, "input.y", (e) => ({ ...e, payload: flipElement(e.payload) })) });
@@ -146,6 +185,22 @@ describe("cheating parties are caught (validated mode)", () => {
     const b = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({ badTriple: true }) });
     expect(b.net.errors.some((e) => e instanceof ProtocolAbort && e.code === "sacrifice-failed")).toBe(true);
     expect(b.parties.some((p) => p.done)).toBe(false);
+  });
+  it("offline digit COPE: a corrupted setup correction or a deviating digit → cope-check-failed; a malformed setup → bad-encoding naming the sender", () => {
+    const mk = (cheat: object) => (me: number) => (count: number) =>
+      new OfflineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
+    for (const cheat of [{ copeSetup: 0 }, { copeSetup: 60 }, { copeBit: 0 }, { copeBit: DIGITS - 1 }]) {
+      const r = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk(cheat) });
+      expect(r.net.errors.some((e) => e instanceof ProtocolAbort && e.code === "cope-check-failed"), JSON.stringify(cheat)).toBe(true);
+      expect(r.parties.some((p) => p.done)).toBe(false);
+    }
+    const short = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({}) }, {
+      tamper: (e) => (e.from === 1 && e.phase === "offline.0.cope" ? { ...e, payload: e.payload.subarray(0, 100) } : e),
+    });
+    const err = short.net.errors[0] as ProtocolAbort;
+    expect(err).toBeInstanceOf(ProtocolAbort);
+    expect(err.code).toBe("bad-encoding");
+    expect(err.culprits).toEqual([1]);
   });
 });
 

@@ -1,16 +1,16 @@
 /**
  * COPE over 2^w-ary digits of Δ (protocol/mascot/digit-cope.ts): correctness q + t = Δ·x
  * for every width and both fields, the per-digit error a deviating sender causes, the
- * punctured leaf, byte counts against cope.ts, encoding checks, and a pinned transcript.
+ * punctured leaf, byte counts against bit-wise COPE (Fig. 4), encoding checks, and a pinned transcript.
  */
 import { describe, expect, it } from "vitest";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { m61, p128, type Field, type FieldVec } from "../../../protocol/field/index.ts";
 import { seededRng } from "../../../protocol/rng.ts";
-import { copeReceiverExtend, copeReceiverFromOts, copeSenderExtend, copeSenderFromOts } from "../../../protocol/mascot/cope.ts";
 import {
-  digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts, digitLayout,
+  deltaBits, DIGIT_COPE_WIDTH, digitCopeMessageLength, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
+  digitCopeSetupLength, digitLayout,
 } from "../../../protocol/mascot/digit-cope.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 
@@ -113,17 +113,19 @@ describe("digit COPE", () => {
     }
   });
 
-  it("w = 2 sends half the bytes of cope.ts for the same Δ·x", () => {
-    const F = m61, delta = 424242n, m = 64, x = F.random(m, seededRng("x"));
-    const { k0, k1, chosen } = randomOts(F, delta, "bytes");
-    const bitS = copeSenderFromOts(F, k0, k1), bitR = copeReceiverFromOts(F, delta, chosen);
-    const bit = copeSenderExtend(bitS, x);
-    expectRelation(F, copeReceiverExtend(bitR, m, bit.message, 0), bit.t, delta, x);
-    const { s, r } = setup(F, 2, delta, "bytes");
-    const dig = digitCopeSenderExtend(s, x);
-    expectRelation(F, digitCopeReceiverExtend(r, m, dig.message, 0), dig.t, delta, x);
-    expect(dig.message.length).toBe(Math.ceil(F.bits / 2) * m * 8);
-    expect(dig.message.length / bit.message.length).toBeLessThanOrEqual(31 / 61 + 1e-9);
+  it("sends ⌈k/w⌉ corrections per element instead of Fig. 4's k (w = 1 is bit-wise COPE's count), plus a 32·k-byte setup once", () => {
+    const F = m61, m = 64;
+    for (const w of [1, 2, 3, 4, 5, 6, 8]) expect(digitCopeMessageLength(F, w, m)).toBe(Math.ceil(F.bits / w) * m * 8);
+    expect(digitCopeMessageLength(F, 1, m)).toBe(F.bits * m * 8); // Fig. 4: k elements per element
+    expect(digitCopeMessageLength(F, DIGIT_COPE_WIDTH, m) / digitCopeMessageLength(F, 1, m)).toBeCloseTo(21 / 61, 9);
+    expect(digitCopeSetupLength(F)).toBe(32 * 61);
+    const { s, r, msg } = setup(F, DIGIT_COPE_WIDTH, 424242n, "bytes");
+    expect(msg.length).toBe(digitCopeSetupLength(F));
+    const x = F.random(m, seededRng("x")), dig = digitCopeSenderExtend(s, x);
+    expect(dig.message.length).toBe(digitCopeMessageLength(F, DIGIT_COPE_WIDTH, m));
+    expectRelation(F, digitCopeReceiverExtend(r, m, dig.message, 0), dig.t, 424242n, x);
+    expect([...deltaBits(F, 0b1011n).subarray(0, 5)]).toEqual([1, 1, 0, 1, 0]);
+    expect(() => deltaBits(F, F.p)).toThrow(RangeError);
   });
 
   it("refuses bad encodings (culprit named) and bad parameters", () => {

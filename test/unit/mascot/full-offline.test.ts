@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
+import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
 import { plainSum, run } from "./helpers.ts";
 
 describe("validated secure sum with the real offline phase (OfflineParty triples, real base OTs)", () => {
@@ -25,11 +26,12 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
       tamper: (e) => {
         if (e.phase === "open.sum") sumOpened = true;
         if (e.from !== 0 || e.to !== 2 || e.phase !== "input.cope") return e;
-        // Entry 0 of every bit-instance ℓ (ℓ-major blocks of E elements, 8 bytes each) off by
-        // ±1: inconsistent x across ℓ, which q = Σ 2^ℓ q^ℓ turns into a MAC error.
-        const p = e.payload.slice();
-        const block = p.length / m61.bits;
-        for (let l = 0; l < m61.bits; l++) p[l * block]! ^= 1;
+        // After the GGM setup, entry 0 of every digit instance i (digit-major blocks of E
+        // elements, 8 bytes each) off by ±1: inconsistent x across digits, which
+        // q = Σ 2^{o_i} q_i turns into a MAC error.
+        const p = e.payload.slice(), head = digitCopeSetupLength(m61), digits = Math.ceil(m61.bits / DIGIT_COPE_WIDTH);
+        const block = (p.length - head) / digits;
+        for (let i = 0; i < digits; i++) p[head + i * block]! ^= 1;
         return { ...e, payload: p };
       },
     });

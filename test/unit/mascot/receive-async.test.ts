@@ -49,7 +49,8 @@ describe("receiveAsync", () => {
       if (!flipped && from === 1 && m.phase.startsWith("offline.") && m.phase.endsWith(".cope") && m.payload.length > 40) {
         flipped = true;
         const p = m.payload.slice();
-        p[40]! ^= 1;
+        p[40]! ^= 1; // batch 0's first COPE message starts with the GGM setup: both halves of
+        p[56]! ^= 1; // base OT 1's correction, so whichever α bit 1 picks is wrong
         return { ...m, payload: p };
       }
       return m;

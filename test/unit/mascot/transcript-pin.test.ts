@@ -3,8 +3,9 @@
  * bytes) feeds the echoed transcript, so an equal hash means a byte-identical protocol run.
  * A refactor of the step engine (online.ts, party.ts, offline.ts) must keep these; a
  * deliberate change of the schedule or of a message updates them (and says so in the commit).
- * Last deliberate change: issue 13's merged schedule (no empty cope.ot rounds, input beside
- * the offline batch, committed sum opening).
+ * Last deliberate change: COPE over 2^w-ary digits of α (digit-cope.ts, w = 3) in the offline
+ * Authenticate step and the online input — GGM setup ahead of the first COPE message, ⌈61/3⌉
+ * corrections per element (before: issue 13's merged schedule).
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
@@ -19,10 +20,10 @@ const f = m61;
 const d = 6;
 const noise: NoiseConfig = { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] };
 const CASES: Array<{ name: string; predicates: Predicate[]; noise?: NoiseConfig; deps?: (me: number) => PartyDeps; hash: string }> = [
-  { name: "no predicates, real base OTs", predicates: [], hash: "679864e0e235b1c0a7563338d62439472769f809f51a88d15f01a66ed18a4063" },
-  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "66c037ac0150fd9bc938b09fa97932d70bfa92fa188ad62013b6d3ecdef3451f" },
-  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "9e675e38e8617813bce40c25c809273795dd823f9bff70fc19eaf6ae46887411" },
-  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "deedb5a1ea122d27c25045857a27fe2fc43310f1d4868424a6e152445a7eb706" },
+  { name: "no predicates, real base OTs", predicates: [], hash: "13b827ba1bd6dbd3c9937bb1ea13b6474a8db5ef33b5f243663cfcc5ed7d825c" },
+  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "e795230c03d1e2eeb468356e6086c4d046a77db87135e433aa3b8b8ca365f10d" },
+  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "dd5a5ada3f883bed1550907818905b088fdbeb99d56557d4709955bb139594cf" },
+  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin", { cope: true }) }), hash: "2059c1d24b3263c2bc2189ea18fe52d89a949651305867eff0e79ddcbefc3902" },
 ];
 
 describe("pinned transcripts of seeded runs", () => {

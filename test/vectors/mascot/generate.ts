@@ -1,6 +1,6 @@
 /**
  * Known-answer vectors for the MASCOT building blocks: field, PRG, base OT, KOS OT
- * extension, COPE — every intermediate value, from seeded rngs. Regenerate with
+ * extension, COPE (over 2^w-ary digits of Δ, digit-cope.ts) — every intermediate value, from seeded rngs. Regenerate with
  *   npx tsx test/vectors/mascot/generate.ts
  * test/unit/mascot-offline/vectors.test.ts recomputes them and compares byte for byte.
  */
@@ -10,7 +10,9 @@ import { seededRng } from "../../../protocol/rng.ts";
 import { toHex, utf8 } from "../../../protocol/encoding.ts";
 import { prgBytesSync, prgFieldSync } from "../../../protocol/mascot/prg.ts";
 import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart } from "../../../protocol/mascot/base-ot.ts";
-import { copeReceiverExtend, copeReceiverInit, copeSenderExtend, copeSenderInitFinish, copeSenderInitStart, deltaBits } from "../../../protocol/mascot/cope.ts";
+import {
+  deltaBits, DIGIT_COPE_WIDTH, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
+} from "../../../protocol/mascot/digit-cope.ts";
 import { kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup } from "../../../protocol/mascot/ot-extension.ts";
 import { commit } from "../../../protocol/crypto/commitment.ts";
 
@@ -76,24 +78,32 @@ function kosVector() {
   };
 }
 
+/**
+ * COPE (digit-cope.ts, width DIGIT_COPE_WIDTH) on k = field.bits base OTs (base-ot.ts) whose
+ * choice bits are Δ's bits: the GGM setup, two Extends (the second continues the leaf streams).
+ */
 function copeVector(F: Field) {
   const rng = seededRng(`vectors/cope/${F.name}`);
   const sid = utf8("vectors/cope/sid");
   const delta = F.get(F.random(1, rng), 0);
   const x = F.random(3, rng);
-  const st = copeSenderInitStart(sid, rng);
-  const rcv = copeReceiverInit(F, sid, delta, st.message, rng, 0);
-  const snd = copeSenderInitFinish(F, st.pending, rcv.message, 1);
-  const e1 = copeSenderExtend(snd, x);
-  const q1 = copeReceiverExtend(rcv.state, x.length, e1.message, 0);
-  const e2 = copeSenderExtend(snd, x);
-  const q2 = copeReceiverExtend(rcv.state, x.length, e2.message, 0);
+  const bits = deltaBits(F, delta);
+  const st = baseOtSenderStart(sid, rng);
+  const rcv = baseOtReceive(sid, bits, st.message, rng, 0);
+  const { k0, k1 } = baseOtSenderFinish(st.state, rcv.message, F.bits, 1);
+  const snd = digitCopeSenderFromOts(F, DIGIT_COPE_WIDTH, k0, k1);
+  const r = digitCopeReceiverFromOts(F, DIGIT_COPE_WIDTH, delta, rcv.keys, snd.setup, 1);
+  const e1 = digitCopeSenderExtend(snd.state, x);
+  const q1 = digitCopeReceiverExtend(r, x.length, e1.message, 0);
+  const e2 = digitCopeSenderExtend(snd.state, x);
+  const q2 = digitCopeReceiverExtend(r, x.length, e2.message, 0);
   return {
-    field: F.name, delta: delta.toString(), deltaBits: [...deltaBits(F, delta)], x: s(F.toBigInts(x)),
-    baseOtA: toHex(st.message), baseOtB: toHex(rcv.message),
+    field: F.name, delta: delta.toString(), deltaBits: [...bits], x: s(F.toBigInts(x)),
+    width: DIGIT_COPE_WIDTH, digits: r.digits.map((d) => [d.offset, d.width]), digitValues: [...r.values],
+    baseOtA: toHex(st.message), baseOtB: toHex(rcv.message), setup: toHex(snd.setup),
     extend1: { u: toHex(e1.message), t: s(F.toBigInts(e1.t)), q: s(F.toBigInts(q1)) },
     extend2: { u: toHex(e2.message), t: s(F.toBigInts(e2.t)), q: s(F.toBigInts(q2)) },
-    check: "q + t = delta * x (mod p) for each extend; extend2 continues the PRG streams",
+    check: "q + t = delta * x (mod p) for each extend; u = the digit corrections c_i (digit-major); extend2 continues the leaf streams",
   };
 }
 
