@@ -29,6 +29,7 @@
  *    the RoundDO). `load_1m`: the machine's 1-minute load at submit → completion.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { procCpu, workerdPids } from "./proc.ts";
 import os from "node:os";
 import path from "node:path";
 import { startCluster, type AgentEventLine, type Cluster, type ClusterDataset } from "../scripts/lib/cluster.ts";
@@ -86,29 +87,6 @@ function threadCpu(pid: number | undefined): Record<ThreadRole, number> {
     } catch { /* the thread ended */ }
   }
   return out;
-}
-
-/** CPU seconds (user + system) of a whole process so far (/proc; undefined if unavailable). */
-function procCpu(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pids of this process's workerd children (the local coordinator Miniflare runs). */
-function workerdPids(): number[] {
-  try {
-    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-      } catch { return false; }
-    });
-  } catch { return []; }
 }
 
 /** The MASCOT steps of {@link Measured.steps}: the phase a step ends at (validated mode's phase names). */

@@ -15,7 +15,7 @@
  * `--jobs k` runs k jobs in a row per cluster (job 2 on: base OTs kept from job 1, the steady
  * state of nodes that meet again). `--profile-node DIR` writes V8 CPU profiles of node 0 (agent and party thread) into DIR.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { procCpu, workerdPids } from "./proc.ts";
 import os from "node:os";
 import path from "node:path";
 import { startCluster } from "../scripts/lib/cluster.ts";
@@ -23,31 +23,6 @@ import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { BenchResult } from "./types.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere or once it has exited. */
-function procCpu(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pids of this process's workerd children (the local coordinator Miniflare runs). */
-function workerdPids(): number[] {
-  try {
-    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-      } catch { return false; }
-    });
-  } catch { return []; }
-}
 
 function arg(args: string[], name: string, dflt: string): string {
   const i = args.indexOf(`--${name}`);

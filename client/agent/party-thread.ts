@@ -14,9 +14,8 @@
  * The thread module is `party-worker.ts` beside this file (run through tsx) or
  * `party-worker.js` beside the bundled CLI (scripts/build-client.ts builds it).
  */
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../threads.ts";
 import type { Field, FieldVec } from "../../protocol/field/types.ts";
 import { ABORT_CODES, ProtocolAbort, type AbortCode } from "../../protocol/mascot/errors.ts";
 import type { InboundMessage, OutboundMessage, SecureSumConfig, SecureSumResult } from "../../protocol/mascot/party.ts";
@@ -53,10 +52,7 @@ export class PartyThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts");
-    const url = new URL(ts ? "./party-worker.ts" : "./party-worker.js", here);
-    const execArgv = ts ? ["--import", pathToFileURL(createRequire(here).resolve("tsx")).href] : [];
-    const w = new Worker(url, { execArgv });
+    const w = startThread(import.meta.url, "party-worker");
     w.unref(); // an idle thread never keeps the process alive
     w.on("message", (a: PartyAnswer) => {
       const p = this.pending.get(a.id);

@@ -14,9 +14,8 @@
  *   const cts = await pool.encryptBatch(rows, inputDim, "none", "complex");
  *   await pool.close();
  */
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../threads.ts";
 import type { Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import { batchColumns, type Querier } from "./querier.ts";
@@ -66,13 +65,10 @@ export class EncryptPool {
   static async start(querier: Querier, threads: number): Promise<EncryptPool> {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`threads must be an integer in [1, 64], got ${threads}`);
     // Sources run under tsx (which may add a ?query to the URL); the built package ships dist/encrypt-worker.js.
-    const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts");
-    const url = new URL(ts ? "./encrypt-worker.ts" : "./encrypt-worker.js", here);
-    const execArgv = ts ? ["--import", pathToFileURL(createRequire(here).resolve("tsx")).href] : [];
     const workers = Array.from({ length: threads }, () => {
       const data: EncryptWorkerData = { params: querier.ctx.params, secretKey: querier.secretKeyForThreads() };
       try {
-        return new Worker(url, { workerData: data, execArgv }); // workerData is cloned here
+        return startThread(import.meta.url, "encrypt-worker", { workerData: data }); // workerData is cloned here
       } finally {
         data.secretKey.fill(0);
       }

@@ -15,9 +15,8 @@
  *   const out = await pool.evaluateBatch(evaluator, keys, keyBytes, keyId, cts, "none", "complex");
  *   await pool.close();
  */
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../threads.ts";
 import type { Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { EvalAnswer, EvalJob, EvalMessage, EvalWorkerData } from "./eval-worker.ts";
@@ -58,11 +57,8 @@ export class EvalPool {
   static async start(params: CkksParams, plan: Plan, threads: number): Promise<EvalPool> {
     const outs = plan.layers[0]!.bias.length;
     if (!Number.isInteger(threads) || threads < 2 || threads > Math.min(64, outs)) throw new RangeError(`evaluation threads must be an integer in [2, ${Math.min(64, outs)}], got ${threads}`);
-    const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts");
-    const url = new URL(ts ? "./eval-worker.ts" : "./eval-worker.js", here);
-    const execArgv = ts ? ["--import", pathToFileURL(createRequire(here).resolve("tsx")).href] : [];
     const data: EvalWorkerData = { params, plan };
-    return new EvalPool(plan, Array.from({ length: threads }, () => new Worker(url, { workerData: data, execArgv })));
+    return new EvalPool(plan, Array.from({ length: threads }, () => startThread(import.meta.url, "eval-worker", { workerData: data })));
   }
 
   get threads(): number {

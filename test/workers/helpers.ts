@@ -1,11 +1,14 @@
 /** Shared helpers for the workerd tests: simulated nodes speaking the real signed API. */
-import { SELF } from "cloudflare:test";
+import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { generateNodeKeys, nodeIdFromPublicKey, type NodeKeys } from "../../protocol/crypto/identity.ts";
 import { signRequest, signUrl } from "../../protocol/crypto/request.ts";
 import { toBase64Url, toHex, utf8 } from "../../protocol/encoding.ts";
 import { seededRng, type Rng } from "../../protocol/rng.ts";
 import type { Assignment, JobSpecInput, NodeRegistration } from "../../protocol/api/schemas.ts";
+import type { RelayLimits, RoundDO } from "../../durable-objects/round-do.ts";
+import { pairKey } from "../../protocol/crypto/envelope.ts";
+import { fromBase64Url } from "../../protocol/encoding.ts";
 import { jobObjectName, roundObjectName } from "../../protocol/names.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { m61 } from "../../protocol/field/index.ts";
@@ -152,3 +155,44 @@ export async function reliability(nodeId: string): Promise<number> {
   if (r.status !== 200) throw new Error(`node lookup failed: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { node: { reliability: number } }).node.reliability;
 }
+
+/** A member of a {@link relayRound}: its node, assignment, relay connection and next seq. */
+export interface RelayParty { node: TestNode; a: Assignment; conn: Conn; seq: number }
+
+/**
+ * A running round 0 of a fresh job with `n` registered nodes (schema `<prefix>/<uuid>`), every
+ * member connected to the relay in index order, the progress timeout off (these parties ping
+ * only when a test says so). `o` adds to the job spec. Throws if the round does not start in 5 s.
+ */
+export async function relayRound(prefix: string, n: number, o: Partial<JobSpecInput> = {}): Promise<{ jobId: string; schemaId: string; ps: RelayParty[] }> {
+  const schemaId = `${prefix}/${crypto.randomUUID()}`;
+  const nodes = Array.from({ length: n }, () => makeNode());
+  for (const node of nodes) {
+    const r = await register(node, { schemaId });
+    if (r.status !== 201) throw new Error(`relayRound: registration answered ${r.status}`);
+  }
+  const job = await submitJob({ schemaId, committee: { size: n, min: n }, ...o });
+  const ps: RelayParty[] = [];
+  for (const node of nodes) {
+    const a = (await assignments(node)).find((x) => x.jobId === job.id)!;
+    ps.push({ node, a, seq: 0, conn: undefined as unknown as Conn });
+  }
+  ps.sort((x, y) => x.a.index - y.a.index);
+  for (const p of ps) p.conn = await connect(p.node, p.a.wsPath);
+  await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
+  await setProgressTimeout(job.id, 0);
+  return { jobId: job.id, schemaId, ps };
+}
+
+/** Sets round 0's progress timeout in its RoundDO (0: off). */
+export const setProgressTimeout = (jobId: string, ms: number) => runInDurableObject(roundStub(jobId, 0, 0), async (instance, state) => {
+  const st = { ...(await state.storage.get<Record<string, unknown>>("state"))!, progressMs: ms };
+  await state.storage.put("state", st);
+  (instance as unknown as { state: unknown }).state = st;
+});
+
+/** Overrides round 0's relay limits (memory, window, pause, spill) in its RoundDO. */
+export const setRelayLimits = (jobId: string, l: Partial<RelayLimits>) => runInDurableObject(roundStub(jobId, 0, 0), (instance: RoundDO) => { instance.limits = { ...instance.limits, ...l }; });
+
+/** The pair key of `p` with `peer` for this round's session. */
+export const relayPairKey = (p: RelayParty, peer: RelayParty) => pairKey(p.node.kxSecretKey, peer.node.kxPublicKey, fromBase64Url(p.a.manifest.sessionId));

@@ -9,41 +9,19 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fromBase64Url, utf8 } from "../../protocol/encoding.ts";
-import { pairKey, sealBroadcast, sealDirect } from "../../protocol/crypto/envelope.ts";
+import { utf8 } from "../../protocol/encoding.ts";
+import { sealBroadcast, sealDirect } from "../../protocol/crypto/envelope.ts";
 import { decodeDelivery } from "../../protocol/api/frames.ts";
-import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
-import type { RelayLimits, RoundDO } from "../../durable-objects/round-do.ts";
-import { assignments, connect, makeNode, register, roundStub, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
+import type { RoundInfo } from "../../protocol/api/schemas.ts";
+import type { RoundDO } from "../../durable-objects/round-do.ts";
+import { connect, relayPairKey, relayRound, roundStub, setProgressTimeout, setRelayLimits, tokenFetch, until, type Conn, type RelayParty, type TestNode } from "./helpers.ts";
 
-interface Party { node: TestNode; a: Assignment; conn: Conn; seq: number }
-
+type Party = RelayParty;
 /** A running round of `n` connected members (retry budget 1, so an abort is reported and the job goes on). */
-async function round(n: number): Promise<{ jobId: string; ps: Party[] }> {
-  const schemaId = `relay-disputes/${crypto.randomUUID()}`;
-  const nodes = Array.from({ length: n }, () => makeNode());
-  for (const node of nodes) expect((await register(node, { schemaId })).status).toBe(201);
-  const job = await submitJob({ schemaId, committee: { size: n, min: n }, retryBudget: 1 });
-  const ps: Party[] = [];
-  for (const node of nodes) {
-    const a = (await assignments(node)).find((x) => x.jobId === job.id)!;
-    ps.push({ node, a, seq: 0, conn: undefined as unknown as Conn });
-  }
-  ps.sort((x, y) => x.a.index - y.a.index);
-  for (const p of ps) p.conn = await connect(p.node, p.a.wsPath);
-  await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
-  await setProgress(job.id, 0);
-  return { jobId: job.id, ps };
-}
-
-/** Sets the round's progress timeout (0: off; these parties ping only when a test says so). */
-const setProgress = (jobId: string, ms: number) => runInDurableObject(roundStub(jobId, 0, 0), async (instance, state) => {
-  const st = { ...(await state.storage.get<Record<string, unknown>>("state"))!, progressMs: ms };
-  await state.storage.put("state", st);
-  (instance as unknown as { state: unknown }).state = st;
-});
-const setLimits = (jobId: string, l: Partial<RelayLimits>) => runInDurableObject(roundStub(jobId, 0, 0), (instance: RoundDO) => { instance.limits = { ...instance.limits, ...l }; });
-const key = (p: Party, peer: Party) => pairKey(p.node.kxSecretKey, peer.node.kxPublicKey, fromBase64Url(p.a.manifest.sessionId));
+const round = (n: number) => relayRound("relay-disputes", n, { retryBudget: 1 });
+const setProgress = setProgressTimeout;
+const setLimits = setRelayLimits;
+const key = relayPairKey;
 const keysOf = (p: Party, ps: Party[]) => ps.map((q) => (q === p ? undefined : key(p, q)));
 const header = (p: Party, seq: number) => ({ jobId: p.a.manifest.jobId, round: 0, attempt: 0, phase: "test.p2p", from: p.a.index, seq });
 /** A direct envelope from `p` to `to`, signed by `signer` (default: `p` itself). */

@@ -6,51 +6,28 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fromBase64Url, toBase64Url, utf8 } from "../../protocol/encoding.ts";
-import { openDirect, pairKey, sealDirect } from "../../protocol/crypto/envelope.ts";
+import { toBase64Url, utf8 } from "../../protocol/encoding.ts";
+import { openDirect, sealDirect } from "../../protocol/crypto/envelope.ts";
 import { decodeDelivery } from "../../protocol/api/frames.ts";
-import type { Assignment, RoundInfo } from "../../protocol/api/schemas.ts";
-import type { RelayLimits, RoundDO } from "../../durable-objects/round-do.ts";
-import { assignments, connect, makeNode, register, roundStub, statsAggregate, submitJob, tokenFetch, until, type Conn, type TestNode } from "./helpers.ts";
+import type { JobSpecInput, RoundInfo } from "../../protocol/api/schemas.ts";
+import type { RoundDO } from "../../durable-objects/round-do.ts";
+import { assignments, connect, makeNode, register, relayPairKey, relayRound, roundStub, setRelayLimits, statsAggregate, submitJob, tokenFetch, until, type Conn, type RelayParty } from "./helpers.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 
-interface Party { node: TestNode; a: Assignment; conn: Conn; seq: number }
-
-async function round(n: number, o: Parameters<typeof submitJob>[0] = {}): Promise<{ jobId: string; schemaId: string; ps: Party[] }> {
-  const schemaId = `relay-flow/${crypto.randomUUID()}`;
-  const nodes = Array.from({ length: n }, () => makeNode());
-  for (const node of nodes) expect((await register(node, { schemaId })).status).toBe(201);
-  const job = await submitJob({ schemaId, committee: { size: n, min: n }, ...o });
-  const ps: Party[] = [];
-  for (const node of nodes) {
-    const a = (await assignments(node)).find((x) => x.jobId === job.id)!;
-    ps.push({ node, a, seq: 0, conn: undefined as unknown as Conn });
-  }
-  ps.sort((x, y) => x.a.index - y.a.index);
-  for (const p of ps) p.conn = await connect(p.node, p.a.wsPath);
-  await until(async () => (await roundStub(job.id, 0, 0).status())?.phase === "running", 5000, "running");
-  await noProgressTimeout(job.id);
-  return { jobId: job.id, schemaId, ps };
-}
-
-const key = (p: Party, peer: Party) => pairKey(p.node.kxSecretKey, peer.node.kxPublicKey, fromBase64Url(p.a.manifest.sessionId));
+type Party = RelayParty;
+const round = (n: number, o: Partial<JobSpecInput> = {}) => relayRound("relay-flow", n, o);
+const key = relayPairKey;
 function direct(p: Party, to: Party, payload: Uint8Array, seq = ++p.seq): Uint8Array {
   const m = p.a.manifest;
   return sealDirect({ jobId: m.jobId, round: m.round, attempt: m.attempt, phase: "test.p2p", from: p.a.index, to: to.a.index, seq }, payload, key(p, to), p.node.identitySecretKey, p.node.rng);
 }
-/** Turns the progress timeout off (these parties do not ping), so only the relay's own rules end the round. */
-const noProgressTimeout = (jobId: string) => runInDurableObject(roundStub(jobId, 0, 0), async (instance, state) => {
-  const st = { ...(await state.storage.get<Record<string, unknown>>("state"))!, progressMs: 0 };
-  await state.storage.put("state", st);
-  (instance as unknown as { state: unknown }).state = st;
-});
 /**
  * A crash of the RoundDO (as a deploy or an isolate failure): the object is reset at once, its
  * memory is gone, its sockets are dropped. (An eviction waits until the object is idle, and its
  * pending spill timer keeps it busy until everything held is stored: rounds.test.ts.)
  */
 const crash = (jobId: string) => runInDurableObject(roundStub(jobId, 0, 0), (_i, state) => { state.abort("test: crash"); }).catch(() => undefined);
-const setLimits = (jobId: string, l: Partial<RelayLimits>) => runInDurableObject(roundStub(jobId, 0, 0), (instance: RoundDO) => { instance.limits = { ...instance.limits, ...l }; });
+const setLimits = setRelayLimits;
 const stats = (jobId: string) => roundStub(jobId, 0, 0).relayStats();
 const kinds = (c: Conn) => c.texts.map((t) => t.kind);
 const errors = (c: Conn) => c.texts.filter((t) => t.kind === "error").map((t) => t.code);

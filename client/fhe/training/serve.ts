@@ -17,9 +17,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../../threads.ts";
 import { FheError } from "../errors.ts";
 import { loadSealNode } from "../seal-node.ts";
 import { FRAME_CONTENT_TYPE } from "../wire.ts";
@@ -70,9 +69,7 @@ export function workerRunner(): BlockRunner {
   };
   const start = (): Worker => {
     // Sources run under tsx (serve-worker.ts); the built package ships dist/serve-worker.js beside this bundle.
-    const here = import.meta.url, ts = new URL(here).pathname.endsWith(".ts"); // tsx may add a ?query
-    const execArgv = ts ? ["--import", pathToFileURL(createRequire(here).resolve("tsx")).href] : [];
-    const w = new Worker(new URL(ts ? "./serve-worker.ts" : "./serve-worker.js", here), { execArgv });
+    const w = startThread(import.meta.url, "serve-worker");
     w.on("message", (a: WorkerAnswer) => {
       const p = pending.get(a.id);
       if (!p) return;
