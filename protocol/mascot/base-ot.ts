@@ -51,8 +51,13 @@
  *
  * # Chou–Orlandi (this file)
  *
- * Kept for the online phase's COPE base OTs when no offline phase runs (online.ts, cope.ts;
- * a run with predicates never uses it) and for the KOS/SoftSpokenOT vector generators.
+ * No protocol run uses it: every validated run, with or without predicates, takes its base
+ * OTs from the offline setup (MRR21 above; issue 13 removed the online phase's own
+ * Chou–Orlandi COPE base OTs, `cope.ot.A`/`cope.ot.B`). Kept only for ot-extension.ts's
+ * stand-alone KOS setup helpers (kosReceiverSetupStart, kosSenderSetup,
+ * kosReceiverSetupFinish[WithBase]), which the OT-extension tests, the KOS / SoftSpokenOT /
+ * COPE vector generators (test/vectors/mascot/generate*.ts), bench/mascot-offline.ts and
+ * bench/base-ot.ts's "before" row use; moving those helpers to MRR21 would let this file go.
  *
  * Base OT: Chou–Orlandi "The Simplest Protocol for Oblivious Transfer" (LATINCRYPT 2015),
  * random-OT form, batched, over ristretto255 (@noble/curves).

@@ -10,14 +10,15 @@
  * by party.ts's phase machine. Message rounds R (relay trips on the critical path, as
  * transport.ts counts them; the PINE learning round with the offline prelude, N = 3, in
  * brackets; test/unit/mascot/rounds.test.ts pins the totals):
- *  offline prelude (offline.ts, with predicates): setup1–3 (R1–3), batch 0: kos (R4), gilboa (5),
- *     coin1 (6), cope (7), coin2 (8), open (9), coin3 (10), sigma.commit (11), sigma.open (12).
- *     The online steps below run beside it from R4–5 on (party.ts), until a step needs triples.
+ *  offline prelude (offline.ts, always — with count = 0 triples when there are no predicates):
+ *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519, reused across sessions through
+ *     KosBaseStore, then the OT extension's COPE Initialize); with triples, batch 0: kos (R4),
+ *     gilboa (5), coin1 (6), cope (7), coin2 (8), open (9), coin3 (10), sigma.commit (11),
+ *     sigma.open (12). The online steps below run beside it from R4–5 on (party.ts), until a
+ *     step needs triples.
  *   start            input.seed, input.cope, coin.commit   Fig. 7 Input (COPE Extend) [R4–5]
- *                    — when COPE is pre-seeded (offline prelude: as soon as its COPE Initialize
- *                    with every peer is done; or the test dealer). Otherwise two base-OT rounds
- *                    first: start → cope.ot.A (CO15, we are the base-OT sender), cope.ot.A →
- *                    cope.ot.B (receiver, choices = bits of α_i), cope.ot.B → the input.
+ *                    — as soon as the offline party's COPE Initialize with every peer is done
+ *                    (OfflineSource.inputCopeSeeds; the test dealer deals them at once).
  *   input      →  coin.open (A)                           (after all inputs are fixed) [6]
  *   coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H [7]
  *                                         (no projection: γ = fold coefficients from coin A)
@@ -44,12 +45,13 @@
  *                 — with noise: coin.open (final), then maccheck.commit (one round more)
  *   commit     →  maccheck.open, echo [21]
  *   open       →  result
- *  without predicates: coin A → input.y and open.sum together, then coin.open (final),
- *  maccheck.commit, maccheck.open + echo (no offline prelude, so the two base-OT rounds stay).
- * Round totals (before issue 13 → now): no predicates 8 → 8; range/bits with the offline
- * prelude 28 → 21; PINE or projection 30 → 21; PINE + noise 30 → 22; dealer triples and
- * COPE (tests) 16 → 13. Merged steps and why each is sound:
- *  - no cope.ot rounds when COPE is pre-seeded (they carried empty messages);
+ *  without predicates: the offline setup (count = 0: setup1–3, then done), the input, coin A →
+ *  input.y and open.sum together, then coin.open (final), maccheck.commit, maccheck.open + echo.
+ *  There is one base-OT design: the offline setup's; the online phase runs no base OTs of its own.
+ * Round totals (before issue 13 → now): no predicates 8 → 9 (the Chou–Orlandi COPE base OTs,
+ * 2 rounds, became the offline setup, 3 rounds); range/bits with the offline prelude 28 → 21;
+ * PINE or projection 30 → 21; PINE + noise 30 → 22; dealer triples and COPE (tests) 16 → 13.
+ * Merged steps and why each is sound:
  *  - the input, coins A, G, C and the late inputs run beside the offline batch: they use
  *    only α_i and the COPE seeds, which are final once COPE Initialize is done (its OT
  *    extension's consistency check ran at that moment); nothing they open depends on the
@@ -85,8 +87,7 @@
  */
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
-import { concatBytes, utf8 } from "../encoding.ts";
-import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, OT_KEY_BYTES, type BaseOtSenderState } from "./base-ot.ts";
+import { concatBytes } from "../encoding.ts";
 import { coinCommit, coinFinish, coinOpenPayload, type CoinState } from "./coin-toss.ts";
 import { checkEchoes, ECHO_PHASE, type Transcript } from "./echo.ts";
 import { ProtocolAbort } from "./errors.ts";
@@ -110,8 +111,9 @@ export const SUM_COMMIT = "sum.commit";
 export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
 
 /**
- * What the validated mode needs from the offline phase: α_i and `count` triples. The
- * offline party (offline.ts) is message-driven; party.ts routes its messages to it first.
+ * What the validated mode needs from the offline phase: α_i, the input's COPE seeds and
+ * `count` triples (count may be 0: then only α_i and the seeds). The offline party
+ * (offline.ts) is message-driven; party.ts routes its messages to it first.
  */
 export interface OfflineSource {
   start(): OutboundMessage[];
@@ -124,10 +126,10 @@ export interface OfflineSource {
   /** The triples (available once done). */
   triples(): Triples;
   /**
-   * Optional: COPE seeds for the online input, so it needs no base OTs (offline.ts). Available
-   * once done, or earlier once {@link inputReady} says so.
+   * COPE seeds for the online input (offline.ts: derived from its COPE Initialize OTs, which
+   * run on its base OTs). Available once done, or earlier once {@link inputReady} says so.
    */
-  inputCopeSeeds?(): InputCopeSeeds;
+  inputCopeSeeds(): InputCopeSeeds;
   /**
    * Optional: true once α_i and {@link inputCopeSeeds} are available although the triples are
    * not (offline.ts: after COPE Initialize with every peer). The online input then starts at
@@ -188,29 +190,19 @@ function sliceTriples(f: Field, t: Triples, s: number, e: number): Triples {
   return { a: sliceShare(f, t.a, s, e), b: sliceShare(f, t.b, s, e), c: sliceShare(f, t.c, s, e) };
 }
 
-function alphaBits(alpha: bigint, k: number): Uint8Array {
-  const out = new Uint8Array(k);
-  for (let l = 0; l < k; l++) out[l] = Number((alpha >> BigInt(l)) & 1n);
-  return out;
-}
-
-function splitKeys(flat: Uint8Array, k: number): Uint8Array[] {
-  return Array.from({ length: k }, (_, l) => flat.subarray(OT_KEY_BYTES * l, OT_KEY_BYTES * (l + 1)));
-}
-
 /** The validated secure sum as party.ts drives it: steps, first messages, offline prelude. */
 export interface ValidatedEngine {
   steps: Step[];
   /**
-   * True once {@link start} may run: no offline prelude, or it is done, or it has made the
-   * input's COPE material ({@link OfflineSource.inputReady}); steps that use triples are
-   * marked `needsPrelude` and wait for the prelude to finish.
+   * True once {@link start} may run: the offline prelude is done, or it has made the input's
+   * COPE material ({@link OfflineSource.inputReady}); steps that use triples are marked
+   * `needsPrelude` and wait for the prelude to finish.
    */
   canStart(): boolean;
-  /** First messages of the main protocol (the input itself when COPE is pre-seeded). */
+  /** First messages of the main protocol: our input (Fig. 7) and the coin commitments. */
   start(): OutboundMessage[];
-  /** The offline prelude (triples, α), or undefined when no triples are needed. */
-  offline: OfflineSource | undefined;
+  /** The offline prelude (α, the input's COPE seeds, triples when predicates need them). */
+  offline: OfflineSource;
   /** Triples the configuration needs (0 without predicates). */
   tripleCount: number;
 }
@@ -248,8 +240,6 @@ interface RunParams {
   readonly n: number;
   readonly me: number;
   readonly d: number;
-  /** Bits of the MAC key α_i (COPE base OTs per owner and peer). */
-  readonly k: number;
   readonly sessionId: Uint8Array;
   readonly plan: ValidationPlan;
   /** Authenticated input length (d, or 2d with noise), extended input length, products per owner. */
@@ -268,8 +258,6 @@ interface RunParams {
   readonly foldCoin: boolean;
   /** The sum share is committed at the valid step and the final coin opened at coin B (no noise). */
   readonly commitSum: boolean;
-  /** COPE seeds come from the offline phase or the test dealer: no cope.ot rounds. */
-  readonly preseeded: boolean;
   readonly coinCount: number;
   readonly peers: readonly number[];
   /** Our authenticated input: x, or [x | z] with noise. */
@@ -277,7 +265,7 @@ interface RunParams {
   readonly rng: Rng;
   readonly transcript: Transcript;
   readonly done: (r: SecureSumResult) => void;
-  readonly offline: OfflineSource | undefined;
+  readonly offline: OfflineSource;
 }
 
 /**
@@ -289,7 +277,6 @@ interface RunParams {
 interface RunState {
   alpha: bigint;
   ctx: ShareContext | undefined;
-  otSender: Map<number, BaseOtSenderState>;
   copeSend: Map<number, CopeSenderSeeds>;
   copeRecv: Map<number, CopeReceiverSeeds>;
   /** Our extended input [x | witness | masks | x0]. */
@@ -335,13 +322,12 @@ interface RunState {
 const bcast = (phase: string, payload: Uint8Array): OutboundMessage => ({ to: "all", phase, payload });
 const enc1 = (f: Field, x: bigint) => f.encode(f.fromBigInts([x]));
 const ctxOf = (s: RunState): ShareContext => s.ctx!;
-const copeSid = (p: RunParams, owner: number, holder: number) => concatBytes(utf8("2pm/mascot/input-cope/v1"), p.sessionId, new Uint8Array([owner & 255, owner >> 8, holder & 255, holder >> 8]));
 const copeLabel = (owner: number, holder: number) => `input-cope/${owner}->${holder}`;
 /** Fold coefficients γ_j (coin A, or coin G after the coin-A-dependent late inputs). */
 const gammaOf = (p: RunParams, s: RunState, j: number) => expandSeed(p.f, s.seedFold!, `validation/${j}`, p.plan.termCount);
 const masksOf = (p: RunParams, v: AuthShare) => sliceShare(p.f, v, p.D + p.plan.auxLength, p.D + p.plan.auxLength + p.plan.maskLength);
 /** The triples, once the offline prelude is done (only steps marked `needsPrelude` call this). */
-const triplesOf = (p: RunParams, s: RunState): Triples => (s.triples ??= p.offline!.triples());
+const triplesOf = (p: RunParams, s: RunState): Triples => (s.triples ??= p.offline.triples());
 
 /** Our opening of the next coin (commit-then-open, coin-toss.ts). Throws Error if that coin was used. */
 function openCoin(s: RunState): OutboundMessage {
@@ -422,45 +408,12 @@ function sendInput(p: RunParams, s: RunState): OutboundMessage[] {
   return out;
 }
 
-/** First messages: α_i; the input itself when COPE is pre-seeded, else our base-OT messages for COPE (CO15). */
+/** First messages: α_i and the input's COPE seeds from the offline phase, then our input (Fig. 7). */
 function startRun(p: RunParams, s: RunState): OutboundMessage[] {
-  const { f, me, k, rng } = p;
-  s.alpha = p.offline ? p.offline.alpha() : f.get(f.random(1, rng), 0);
-  s.ctx = { field: f, me, alpha: s.alpha };
-  if (p.preseeded) {
-    const seeded = p.offline!.inputCopeSeeds!();
-    for (const j of p.peers) { s.copeSend.set(j, seeded.sender(j)); s.copeRecv.set(j, seeded.receiver(j)); }
-    return sendInput(p, s);
-  }
-  const out: OutboundMessage[] = [];
-  for (const j of p.peers) {
-    const { state, message } = baseOtSenderStart(copeSid(p, me, j), rng);
-    s.otSender.set(j, state);
-    out.push({ to: j, phase: "cope.ot.A", payload: message });
-  }
-  return out;
-}
-
-/** cope.ot.A: base-OT receiver for COPE where we hold the MAC key (choices = bits of α_i; Fig. 4 Initialize). */
-function stepCopeOtA(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  const { me, k, rng } = p;
-  const out: OutboundMessage[] = [];
-  const choices = alphaBits(s.alpha, k);
-  for (const i of p.peers) {
-    const { message, keys } = baseOtReceive(copeSid(p, i, me), choices, box.get("cope.ot.A")![i]!, rng, i);
-    s.copeRecv.set(i, { delta: s.alpha, kDelta: splitKeys(keys, k) });
-    out.push({ to: i, phase: "cope.ot.B", payload: message });
-  }
-  return out;
-}
-
-/** cope.ot.B: base-OT sender finish (Fig. 4 Initialize), then our input (Fig. 7). */
-function stepCopeOtB(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  for (const j of p.peers) {
-    const { k0, k1 } = baseOtSenderFinish(s.otSender.get(j)!, box.get("cope.ot.B")![j]!, p.k, j);
-    s.copeSend.set(j, { k0: splitKeys(k0, p.k), k1: splitKeys(k1, p.k) });
-  }
-  s.otSender.clear();
+  s.alpha = p.offline.alpha();
+  s.ctx = { field: p.f, me: p.me, alpha: s.alpha };
+  const seeded = p.offline.inputCopeSeeds();
+  for (const j of p.peers) { s.copeSend.set(j, seeded.sender(j)); s.copeRecv.set(j, seeded.receiver(j)); }
   return sendInput(p, s);
 }
 
@@ -726,18 +679,18 @@ function stepFinish(p: RunParams, s: RunState, box: Inbox, idx: number): Outboun
 }
 
 /**
- * Builds the validated secure sum for party.ts. `makeOffline(count, alpha?)` supplies the
- * offline phase when triples are needed; when none are, α_i is sampled here. With
+ * Builds the validated secure sum for party.ts. `makeOffline(count)` supplies the offline
+ * phase: α_i, the input's COPE seeds and `count` triples (count = 0 without predicates: the
+ * offline setup alone, so every validated run uses the same base OTs, offline.ts's). With
  * `cfg.noise`, `noise` is this party's noise vector z (length cfg.length; sampled from `rng`
  * when omitted): [x | z] is authenticated, ‖z‖² is bounded, and the output is
  * Σ (x_j + r ⊙ z_j) with signs r from the sign coin (noise.ts, docs/dp.md). Every step is a
  * function of the run's parameters and its one state record (RunParams, RunState), named
- * after the schedule in the module comment. Throws RangeError on a bad noise vector or when
- * triples are needed and no offline phase is given.
+ * after the schedule in the module comment. Throws RangeError on a bad noise vector.
  */
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
-  makeOffline?: (tripleCount: number) => OfflineSource,
+  makeOffline: (tripleCount: number) => OfflineSource,
   noise?: FieldVec,
 ): ValidatedEngine {
   const f = cfg.field;
@@ -752,19 +705,18 @@ export function buildValidatedSteps(
   const S = shape?.width ?? 0;
   const Q = shape?.queries ?? 0;
   const tripleCount = shape ? n * (Q * S + 2) : 0;
-  const offline = tripleCount > 0 ? makeOfflineOrThrow(makeOffline, tripleCount) : undefined;
+  const offline = makeOffline(tripleCount);
   const PM = plan.lateMaskLength;
   const p: RunParams = {
-    f, n, me, d, k: f.bits, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, QS: Q * S, PM,
+    f, n, me, d, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, QS: Q * S, PM,
     noised, foldCoin: PM > 0, commitSum: plan.active && !noised,
-    preseeded: offline?.inputCopeSeeds !== undefined,
     // A and the final coin; with validation C, B, and G when γ must follow coin-A-dependent late inputs; S with noise.
     coinCount: (!plan.active ? 2 : PM > 0 ? 5 : 4) + (noised ? 1 : 0),
     peers: [...Array(n).keys()].filter((j) => j !== me),
     full: z ? f.concat([input, z]) : input, rng, transcript, done, offline,
   };
   const s: RunState = {
-    alpha: 0n, ctx: undefined, otSender: new Map(), copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
+    alpha: 0n, ctx: undefined, copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
     coins: [], coinCommits: [], coinsOpened: 0, seedA: undefined, seedFold: undefined, R: { projection: undefined, wrap: [] },
     lateE: [], lateProj: [], triples: undefined, batch: new MacCheckBatch(f), yMacs: [], myY: 0n, queries: [], mus: [],
     layer1: undefined, layer2: undefined, w: undefined, excluded: [], sigma: undefined, sigmaCommits: [],
@@ -777,10 +729,6 @@ export function buildValidatedSteps(
     const idx = steps.length;
     steps.push({ name, expect, run: (box) => run(p, s, box, idx), ...(opts.eager ? { eager: opts.eager } : {}), ...(opts.needsPrelude ? { needsPrelude: true } : {}) });
   };
-  if (!p.preseeded) {
-    push("cope.ot.A", ["cope.ot.A"], stepCopeOtA);
-    push("cope.ot.B", ["cope.ot.B"], stepCopeOtB);
-  }
   push("input", ["input.seed", "input.cope", "coin.commit"], stepInput, { eager: (phase, from, payload) => eagerInput(p, s, phase, from, payload) });
   push("coin.A", ["coin.open"], stepCoinA);
   if (!plan.active) {
@@ -806,17 +754,12 @@ export function buildValidatedSteps(
   push("maccheck.commit.final", [MACCHECK_COMMIT], (pp, ss, box, idx) => macOpen(pp, ss, box, idx));
   push("maccheck.open.final", [MACCHECK_OPEN, ECHO_PHASE], stepFinish);
 
-  const canStart = (): boolean => !offline || offline.done || offline.inputReady?.() === true;
+  const canStart = (): boolean => offline.done || offline.inputReady?.() === true;
   const start = (): OutboundMessage[] => {
     if (!canStart()) throw new Error("buildValidatedSteps: start() before the offline phase has made α and the COPE seeds");
     return startRun(p, s);
   };
   return { steps, canStart, start, offline, tripleCount };
-}
-
-function makeOfflineOrThrow(make: ((count: number) => OfflineSource) | undefined, count: number): OfflineSource {
-  if (!make) throw new RangeError(`validated mode with predicates needs ${count} triples but no offline phase is available`);
-  return make(count);
 }
 
 /**

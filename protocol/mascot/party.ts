@@ -18,7 +18,8 @@
  * seq numbering (what the relay or transport.ts assigns): the i-th message (from 0) that
  * `from` sent to this party, broadcasts and point-to-point alike.
  *
- * Offline prelude (validated mode with predicates, offline.ts). Its messages (phases
+ * Offline prelude (every validated run, offline.ts; without predicates it makes no triples,
+ * only α_i and the input's COPE seeds on its base OTs — one base-OT design). Its messages (phases
  * starting with {@link OFFLINE_PREFIX}) share each sender's seq stream with the main protocol
  * but go to the offline party, which checks their stage and replays itself. The main
  * protocol starts as soon as the engine can (ValidatedEngine.canStart: α_i and the input's
@@ -78,8 +79,9 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
 
 /**
  * Optional dependencies (an extension of the documented constructor, for tests and
- * benchmarks): `offline(count)` builds the offline phase that supplies α_i and `count`
- * triples. Default: the message-driven MASCOT offline party (offline.ts).
+ * benchmarks): `offline(count)` builds the offline phase that supplies α_i, the input's COPE
+ * seeds and `count` triples (count = 0 without predicates). Default: the message-driven
+ * MASCOT offline party (offline.ts).
  */
 export interface PartyDeps {
   offline?: (tripleCount: number) => OfflineSource;

@@ -183,7 +183,7 @@ function runAttack(opts: { inputs: number[][]; predicates: Predicate[]; attacker
   Object.assign(spy, { current: -1, attacker: opts.attacker, mode: opts.mode, seeds: [], clear: undefined, late: undefined, attacks: 0, foldZeroUnderGuess: 0 });
   const parties = inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
-    x, seededRng(`${opts.seed}/${me}`), { offline: dealer(f, n, me, opts.seed, { cope: true }) }));
+    x, seededRng(`${opts.seed}/${me}`), { offline: dealer(f, n, me, opts.seed) }));
   // Tell the mocks which party is running (the whole run is synchronous).
   const wrapped: MessageParty[] = parties.map((p, i) => ({
     start: () => { spy.current = i; return p.start(); },

@@ -43,7 +43,7 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
 /** Phases a party sends, per configuration (what the campaign may tamper with). */
 function phasesFor(mode: AggregationMode, predicates: Predicate[]): string[] {
   if (mode === "linear-only") return ["lin.seed", "lin.commit", "lin.open"];
-  // (COPE comes pre-seeded from the test dealer: no cope.ot.A / cope.ot.B messages exist.)
+  // (COPE comes pre-seeded from the test dealer, as from the offline party in a real run.)
   const base = ["input.seed", "input.cope", "coin.commit", "coin.open", "input.y", "maccheck.commit", "maccheck.open", "echo"];
   return predicates.length === 0 ? [...base, "open.sum"] : [...base, "open.sum", "sum.commit", "mult.open", "valid.open"];
 }
@@ -63,7 +63,7 @@ export function campaignRun(i: number, seed: string): RunReport {
   const sid = SID;
   const parties = inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode, length: d, predicates, sessionId: sid }, x, seededRng(`campaign/${seed}/${i}/party/${me}`),
-    mode === "validated" ? { offline: dealer(f, n, me, `${seed}/${i}`, { cope: true }) } : {}));
+    mode === "validated" ? { offline: dealer(f, n, me, `${seed}/${i}`) } : {}));
 
   // Occurrence counting per recipient (a broadcast is one envelope per recipient).
   const seen = new Map<number, number>();

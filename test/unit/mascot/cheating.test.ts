@@ -169,12 +169,28 @@ describe("cheating parties are caught (validated mode)", () => {
     expect(parties[0]!.phase).toBe("aborted");
     expect(() => parties[2]!.timeout()).not.toThrow(); // party 2 finished: no-op
   });
-  it("real base OTs: a corrupted base-OT message is caught", () => {
-    const { net, parties } = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [], realBaseOt: true }, {
-      tamper: tamper(1, "cope.ot.B", (e) => { const p = e.payload.slice(); p[33]! ^= 1; return { ...e, payload: p }; }),
-    });
-    const e = net.errors[0] as ProtocolAbort;
-    expect(["bad-encoding", "mac-check-failed"]).toContain(e.code);
+  it("no predicates, real offline setup (its base OTs seed the input COPE): a corrupted base-OT or COPE Initialize message aborts, named, before any sum is opened", () => {
+    // The attacker of the former cope.ot.B tamper (a peer corrupting its base-OT answer for
+    // the COPE keys), now on the one base-OT path: the offline setup with count = 0.
+    const codes: Record<string, string[]> = {};
+    for (const [phase, at] of [["offline.setup1", 5], ["offline.setup2", 40], ["offline.setup3", 40]] as const) {
+      let opened = false;
+      const { net, parties } = run({ n: 2, inputs: inputs3.slice(0, 2), mode: "validated", predicates: [] }, {
+        tamper: (e) => {
+          if (e.phase === "open.sum") opened = true;
+          if (e.from !== 1 || e.phase !== phase) return e;
+          const p = e.payload.slice(); p[at]! ^= 1; return { ...e, payload: p };
+        },
+      });
+      expect(parties.some((p) => p.done), phase).toBe(false);
+      expect(opened, phase).toBe(false);
+      codes[phase] = net.errors.filter((e): e is ProtocolAbort => e instanceof ProtocolAbort).map((e) => `${e.code}:${e.culprits.join(",")}`);
+    }
+    // A bad A_0 ‖ A_1 or a bad extension message fails the receiving sender's OT check, naming
+    // the sender of that message; a bad φ (party 1 is the base-OT receiver) leaves the pair
+    // with inconsistent base OTs, which party 1's own check of party 0's setup3 reports: the
+    // OT check names the peer whose message failed, the pair is what it proves inconsistent.
+    expect(codes).toEqual({ "offline.setup1": ["ot-check-failed:1"], "offline.setup2": ["ot-check-failed:0"], "offline.setup3": ["ot-check-failed:1"] });
   });
   it("offline: inconsistent KOS choice bits → ot-check-failed; bad triple → sacrifice-failed", () => {
     const mk = (cheat: object) => (me: number) => (count: number) =>

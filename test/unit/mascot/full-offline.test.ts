@@ -2,7 +2,18 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
+import { OfflineParty, type KosBaseStore } from "../../../protocol/mascot/offline.ts";
+import { SecureSumParty } from "../../../protocol/mascot/party.ts";
+import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import type { KosReceiverBase, KosSenderBase } from "../../../protocol/mascot/ot-extension.ts";
+import { seededRng } from "../../../protocol/rng.ts";
 import { plainSum, run } from "./helpers.ts";
+
+/** A node's base-OT store for a fixed committee order (peer index → kept base). */
+function memoryStore(): KosBaseStore {
+  const r = new Map<number, KosReceiverBase>(), s = new Map<number, KosSenderBase>();
+  return { receiver: (j) => r.get(j), sender: (j) => s.get(j), saveReceiver: (j, b) => { r.set(j, b); }, saveSender: (j, b) => { s.set(j, b); } };
+}
 
 describe("validated secure sum with the real offline phase (OfflineParty triples, real base OTs)", () => {
   it("n = 2, bits predicate, one offender excluded; the online input's COPE is seeded by the offline phase (no base-OT messages)", () => {
@@ -12,7 +23,7 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
       tamper: (e) => { if (e.phase.startsWith("cope.ot.")) baseOtBytes.push(e.payload.length); return e; },
     });
     expect(net.errors).toEqual([undefined, undefined]);
-    expect(baseOtBytes).toEqual([]); // no cope.ot.A / cope.ot.B round at all (they were empty messages)
+    expect(baseOtBytes).toEqual([]); // the online phase runs no base OTs of its own (issue 13: one base-OT design)
     for (const p of parties) {
       expect(p.result!.excluded).toEqual([1]);
       expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs, [1]));
@@ -38,5 +49,26 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
     expect(parties.some((p) => p.done)).toBe(false);
     expect(net.errors.some((e) => e instanceof ProtocolAbort && e.code === "mac-check-failed")).toBe(true);
     expect(sumOpened).toBe(false);
+  });
+  it("no predicates: the offline setup alone (count = 0) gives α and the input COPE; its base OTs are kept and reused by the next session", () => {
+    const n = 3;
+    const inputs = [[1, 2, 3], [4, 5, 6], [7, 8, 9]].map((x) => m61.fromInts(x));
+    const stores = inputs.map(() => memoryStore());
+    const session = (sid: string) => {
+      const offline: OfflineParty[] = [];
+      const phases = new Set<string>();
+      const parties = inputs.map((x, me) => new SecureSumParty(
+        { field: m61, parties: n, me, mode: "validated", length: 3, predicates: [], sessionId: new TextEncoder().encode(sid) }, x, seededRng(`${sid}/${me}`),
+        { offline: (count) => { const o = new OfflineParty({ field: m61, parties: n, me, sessionId: new TextEncoder().encode(sid), count }, seededRng(`${sid}/off/${me}`), { baseOts: stores[me]! }); offline.push(o); return o; } }));
+      const net = runNetwork(parties, { tamper: (e) => { phases.add(e.phase); return e; } });
+      expect(net.errors).toEqual([undefined, undefined, undefined]);
+      for (const p of parties) expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
+      expect(offline.every((o) => o.done && o.triples().a.value.length === 0)).toBe(true);
+      // The only offline messages are the setup: base OTs (setup1, setup2) and COPE Initialize (setup3).
+      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3"]);
+      return offline.map((o) => o.reusedBaseOts);
+    };
+    expect(session("no-pred/1")).toEqual([0, 0, 0]);
+    expect(session("no-pred/2")).toEqual([2, 2, 2]); // no public-key OT at all in the second session
   });
 });

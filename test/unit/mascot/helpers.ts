@@ -41,10 +41,12 @@ import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
 
 /**
  * TEST-ONLY trusted dealer standing in for the offline phase: every party derives the same
- * α and triples from a shared seed and keeps its own shares. Insecure by construction;
- * used to test the online phase and validation independently of offline.ts.
+ * α, triples and pre-seeded input COPE from a shared seed and keeps its own shares.
+ * Insecure by construction; used to test the online phase and validation independently of
+ * offline.ts. (`cope` is accepted for older call sites and ignored: COPE is always dealt,
+ * as every validated run now takes its input COPE seeds from the offline phase.)
  */
-export function dealer(f: Field, n: number, me: number, seed: string, opts: { badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; cope?: boolean } = {}): (count: number) => OfflineSource {
+export function dealer(f: Field, n: number, me: number, seed: string, opts: { badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; cope?: true } = {}): (count: number) => OfflineSource {
   const { badTriple, badMac } = opts;
   return (count: number) => {
     const rng = seededRng(`dealer/${seed}`);
@@ -64,7 +66,7 @@ export function dealer(f: Field, n: number, me: number, seed: string, opts: { ba
     const t: Triples = { a: share(a), b: share(b), c: share(c) };
     if (badMac && badMac.party === me) f.set(t.a.mac, badMac.index, (f.get(t.a.mac, badMac.index) + 1n) % f.p);
     const mine = f.get(alphas, me);
-    return { start: () => [], receive: () => [], done: true, alpha: () => mine, triples: () => t, ...(opts.cope ? { inputCopeSeeds: () => dealtCopeSeeds(f, seed, me, mine) } : {}) };
+    return { start: () => [], receive: () => [], done: true, alpha: () => mine, triples: () => t, inputCopeSeeds: () => dealtCopeSeeds(f, seed, me, mine) };
   };
 }
 
@@ -87,12 +89,12 @@ function dealtCopeSeeds(f: Field, seed: string, me: number, alpha: bigint): Inpu
   };
 }
 
-export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; realBaseOt?: boolean; offline?: (me: number) => (count: number) => OfflineSource }, hooks?: NetworkHooks) {
+export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; offline?: (me: number) => (count: number) => OfflineSource }, hooks?: NetworkHooks) {
   const field = opts.field ?? m61;
   const parties = opts.inputs.map((x, me) => new Party(
     { field, parties: opts.n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
     x, seededRng(`${opts.seed ?? "s"}/${me}`), {
-      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", { ...(opts.badTriple ? { badTriple: opts.badTriple } : {}), ...(opts.badMac ? { badMac: opts.badMac } : {}), cope: !opts.realBaseOt }),
+      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", { ...(opts.badTriple ? { badTriple: opts.badTriple } : {}), ...(opts.badMac ? { badMac: opts.badMac } : {}) }),
     }));
   const net = runNetwork(parties, hooks);
   return { parties, net };

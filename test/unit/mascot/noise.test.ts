@@ -31,7 +31,7 @@ function runNoised(opts: { inputs: FieldVec[]; noise: NoiseConfig; predicates?: 
   const parties = opts.inputs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates: opts.predicates ?? [], sessionId: SID, noise: opts.noise },
     x, seededRng(`${opts.seed}/${me}`), {
-      offline: dealer(f, n, me, opts.seed, { cope: true }),
+      offline: dealer(f, n, me, opts.seed),
       ...(opts.z?.[me] ? { noise: opts.z[me] } : {}),
     }));
   const net = runNetwork(parties, hooks);
@@ -204,7 +204,7 @@ describe("noise inside the validated sum", () => {
     let opens = 0;
     const parties = inputs.map((x, me) => new SecureSumParty(
       { field: f, parties: n, me, mode: "validated", length: d, predicates: [], sessionId: SID, noise: uniform(d, 4n) },
-      x, seededRng(`refuse/${me}`), { offline: dealer(f, n, me, "refuse", { cope: true }) }));
+      x, seededRng(`refuse/${me}`), { offline: dealer(f, n, me, "refuse") }));
     const net = runNetwork(parties, {
       tamper: (e) => {
         if (e.from !== 1 || e.phase !== "coin.open") return e;

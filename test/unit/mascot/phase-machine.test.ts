@@ -12,13 +12,13 @@ import { runNetwork } from "../../../protocol/mascot/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SID, dealer } from "./helpers.ts";
 
-const ALL_PHASES = ["lin.seed", "lin.commit", "lin.open", "cope.ot.A", "cope.ot.B", "input.seed", "input.cope", "coin.commit", "coin.open",
+const ALL_PHASES = ["lin.seed", "lin.commit", "lin.open", "offline.setup1", "input.seed", "input.cope", "coin.commit", "coin.open",
   "input.y", "input.mask", "open.sum", "mult.open", "valid.open", "maccheck.commit", "maccheck.open", "echo", "offline.0.kos", "bogus"];
 
 function make(mode: AggregationMode, me: number): SecureSumParty {
   const x = m61.fromInts([1, 0, 1]);
   return new SecureSumParty({ field: m61, parties: 2, me, mode, length: 3, predicates: [], sessionId: SID }, x, seededRng(`pm/${me}`),
-    mode === "validated" ? { offline: dealer(m61, 2, me, "pm", { cope: true }) } : {});
+    mode === "validated" ? { offline: dealer(m61, 2, me, "pm") } : {});
 }
 
 function code(f: () => unknown): string {

@@ -96,7 +96,7 @@ function runPine(inputs: bigint[][], predicates: Predicate[], seed: string, chea
   Object.assign(spy, { current: -1, cheater, cheat, passing: -1 });
   const parties = xs.map((x, me) => new SecureSumParty(
     { field: f, parties: n, me, mode: "validated", length: x.length, predicates, sessionId: SID },
-    x, seededRng(`${seed}/${me}`), { offline: dealer(f, n, me, seed, { cope: true }) }));
+    x, seededRng(`${seed}/${me}`), { offline: dealer(f, n, me, seed) }));
   const wrapped: MessageParty[] = parties.map((p, i) => ({
     start: () => { spy.current = i; return p.start(); },
     receive: (m) => { spy.current = i; return p.receive(m); },

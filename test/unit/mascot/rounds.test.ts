@@ -27,17 +27,17 @@ const d = 8;
 const B = 64n;
 const CASES: Case[] = [
   { name: "linear-only", n: 3, mode: "linear-only", predicates: [], rounds: 3 },
-  { name: "validated, no predicates (base OTs for COPE, no offline phase)", n: 3, mode: "validated", predicates: [], rounds: 8 },
+  { name: "validated, no predicates (offline setup alone: count = 0)", n: 3, mode: "validated", predicates: [], rounds: 9 },
   { name: "validated, range + l2 (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "range", bits: 4 }, { kind: "l2-norm", bound: B }], rounds: 21 },
   { name: "validated, PINE l2 (offline prelude; default learning round)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], rounds: 21 },
   { name: "validated, PINE l2 + noise (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], noise: { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] }, rounds: 22 },
-  { name: "validated, bits, dealer triples and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r", { cope: true }) }), rounds: 13 },
+  { name: "validated, bits, dealer triples and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r") }), rounds: 13 },
 ];
 
 /** What each coin covers: phases and how many messages of each from every peer must have arrived first. */
 type Cover = Record<string, number>;
 const COINS: Record<string, Cover[]> = {
-  "validated, no predicates (base OTs for COPE, no offline phase)": [
+  "validated, no predicates (offline setup alone: count = 0)": [
     { "input.seed": 1, "input.cope": 1 }, // A: Fig. 7 check coefficients
     { "input.y": 1, "open.sum": 1 }, // final: MAC check of y and the sum
   ],
@@ -208,7 +208,7 @@ describe("offline prelude overlapped with the online input", () => {
     const dealt = parties(CASES.find((x) => x.deps !== undefined)!); // the dealer's offline source is done at once
     dealt[0]!.start();
     expect(() => dealt[0]!.receive({ from: 1, phase: "offline.0.kos", seq: 0, payload: new Uint8Array(0) })).toThrow(/unexpected-message.*after the offline phase/);
-    const none = parties(CASES.find((x) => x.mode === "validated" && x.predicates.length === 0)!);
+    const none = parties(CASES.find((x) => x.mode === "linear-only")!); // every validated run has one (count = 0 without predicates)
     none[0]!.start();
     expect(() => none[0]!.receive({ from: 1, phase: "offline.setup1", seq: 0, payload: new Uint8Array(0) })).toThrow(/unexpected-message.*no offline phase/);
   });

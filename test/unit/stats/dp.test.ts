@@ -222,7 +222,7 @@ describe("a private census release through MASCOT (3 parties, in process)", () =
     const n = parts.length;
     const parties = parts.map((p, me) => new SecureSumParty(
       { field: m61, parties: n, me, mode: "validated", length: layout.length, predicates: layout.predicates, sessionId: SID, noise: plan.noise },
-      m61.fromBigInts(encodeContribution(q, schema, p).values), seededRng(`census/${me}`), { offline: dealer(m61, n, me, "census", { cope: true }) }));
+      m61.fromBigInts(encodeContribution(q, schema, p).values), seededRng(`census/${me}`), { offline: dealer(m61, n, me, "census") }));
     const net = runNetwork(parties);
     expect(net.errors.filter((e) => e !== undefined)).toEqual([]);
     const res = parties[0]!.result!;
