@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- base-ot [--reps=5] [--n=3,5,10] [--d=100] [--bits=16] [--round-reps=3] [--workerd]`:
  *
- * 1. One batch of 128 base OTs (one ordered pair, the offline setup's size), old and new in
- *    one run: Chou–Orlandi over ristretto255 in JS (base-ot.ts, the offline setup before) and
- *    McQuoid–Rosulek–Roy POPF-OT on X25519 (base-ot-mrr.ts, now) with both backends — noble's
- *    JS ladder (the sync path) and native WebCrypto X25519 (receiveAsync, what nodes run).
+ * 1. One batch of 128 base OTs (one ordered pair, the offline setup's size):
+ *    McQuoid–Rosulek–Roy POPF-OT on X25519 (base-ot-mrr.ts) with each backend — noble's JS
+ *    ladder (the sync path), node:crypto and native WebCrypto X25519 (receiveAsync, what nodes run).
+ *    The Chou–Orlandi "before" row (ristretto255 in JS, 266 ms pair CPU) was measured before
+ *    Chou–Orlandi was removed with KOS15 (issue 13); the docs keep that number, this bench
+ *    no longer runs it (bench/results/base-ot.json from before the removal still holds it).
  *    Median over `reps` of: sender = start + finish, receiver = receive; milliseconds.
  *    `--workerd` first checks WebCrypto X25519 inside workerd (miniflare; see workerdCheck).
  * 2. The base-OT share of a first validated round with new peers: N parties in process
@@ -15,8 +17,7 @@
  *    (every pair reuses: no public-key operation), once with one public-key direction per pair
  *    (offline.ts derivedBaseOts, the default) and once with both. base-OT phase = round 1 − round 2 (same
  *    work otherwise); share = that / round 1; medians of `round-reps` such pairs after a
- *    warm-up pair. The Chou–Orlandi row extrapolates: round 2 +
- *    N(N−1) × its per-batch sender + receiver time measured in part 1.
+ *    warm-up pair.
  */
 import { m61 } from "../protocol/field/index.ts";
 import type { FieldVec } from "../protocol/field/types.ts";
@@ -24,7 +25,6 @@ import { cryptoRng } from "../protocol/rng.ts";
 import { fromHex, toHex, utf8 } from "../protocol/encoding.ts";
 import { SecureSumParty, type OutboundMessage } from "../protocol/mascot/party.ts";
 import { OfflineParty } from "../protocol/mascot/offline.ts";
-import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart } from "../protocol/mascot/base-ot.ts";
 import { mrrReceiveAsync, mrrSenderFinishAsync, mrrSenderStartAsync } from "../protocol/mascot/base-ot-mrr.ts";
 import { forceX25519BackendForTests, nativeX25519, x25519AsyncBackend, x25519Sync } from "../protocol/crypto/x25519.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
@@ -61,17 +61,6 @@ function choices(): Uint8Array {
 }
 
 const IMPLS: Impl[] = [
-  {
-    name: "Chou–Orlandi (ristretto255)", backend: "JS (noble), before",
-    async once() {
-      const sid = utf8("bench/co15"), c = choices();
-      let st: ReturnType<typeof baseOtSenderStart> | undefined, r: ReturnType<typeof baseOtReceive> | undefined;
-      const s1 = await timeIt(() => { st = baseOtSenderStart(sid, cryptoRng); }), c1 = lastCpu;
-      const receiver = await timeIt(() => { r = baseOtReceive(sid, c, st!.message, cryptoRng, 0); }), cr = lastCpu;
-      const s2 = await timeIt(() => baseOtSenderFinish(st!.state, r!.message, M, 1));
-      return { sender: s1 + s2, receiver, senderCpu: c1 + lastCpu, receiverCpu: cr };
-    },
-  },
   ...(["noble", "node-crypto", "webcrypto"] as const).map((backend): Impl => ({
     name: "MRR21 POPF-OT (X25519 + twist)",
     backend: { noble: "JS (noble ladder): sync path without node:crypto", "node-crypto": "native node:crypto X25519: Node, sync and async paths", webcrypto: "native WebCrypto X25519: async path in workerd/browsers" }[backend],
@@ -202,17 +191,11 @@ export async function run(args: string[]): Promise<BenchResult> {
       sender_cpu_ms: t.senderCpu, receiver_cpu_ms: t.receiverCpu, pair_cpu_ms: t.senderCpu + t.receiverCpu,
     });
   }
-  const co = perBatch[0]!, nat = perBatch[2]!, web = perBatch[3]!;
-  for (const row of rows) {
-    row.speedup_vs_before = (co.sender + co.receiver) / (row.pair_ms as number);
-    row.cpu_speedup_vs_before = (co.senderCpu + co.receiverCpu) / (row.pair_cpu_ms as number);
-  }
+  const nat = perBatch[1]!, web = perBatch[2]!;
   for (const n of ns) {
     const reps = n >= 10 ? Math.min(roundReps, 2) : n >= 5 ? Math.max(1, roundReps - 2) : roundReps;
-    let reuseRound: Round | undefined;
     for (const derived of [true, false]) {
       const r = await firstRoundShare(n, d, bits, reps, derived);
-      reuseRound ??= r.reuse;
       const baseNew = r.fresh.wall - r.reuse.wall, baseNewCpu = r.fresh.cpu - r.reuse.cpu;
       // Public-key batches × the per-batch CPU of part 1 (robust), next to the round-difference figures (noisy at small N).
       const batches = (derived ? 1 : 2) * (n * (n - 1)) / 2, est = batches * (nat.senderCpu + nat.receiverCpu);
@@ -226,19 +209,13 @@ export async function run(args: string[]): Promise<BenchResult> {
       });
       console.log(JSON.stringify(rows[rows.length - 1]));
     }
-    const coBase = n * (n - 1) * (co.sender + co.receiver), coBaseCpu = n * (n - 1) * (co.senderCpu + co.receiverCpu);
-    rows.push({
-      part: `first validated round, N = ${n}`, protocol: "Chou–Orlandi JS, both directions (before; extrapolated)", backend: `round 2 + N(N−1) × one pair's batch`,
-      round1_s: (reuseRound!.wall + coBase) / 1000, base_ot_s: coBase / 1000, base_ot_share: coBase / (reuseRound!.wall + coBase),
-      round1_cpu_s: (reuseRound!.cpu + coBaseCpu) / 1000, pk_batches: n * (n - 1), base_ot_cpu_est_s: coBaseCpu / 1000, base_ot_cpu_share_est: coBaseCpu / (reuseRound!.cpu + coBaseCpu),
-    });
   }
   return {
     name: "base-ot",
     rows,
     notes: [
       `WebCrypto X25519 available: ${native}; the rounds ran on the "${await x25519AsyncBackend()}" backend; per-batch figures are medians of ${reps} runs after a warm-up; pair = sender + receiver of one ordered pair; cpu = process CPU (main thread + libuv pool), robust to other load`,
-      `per pair, CPU: node:crypto ${(nat.senderCpu + nat.receiverCpu).toFixed(1)} ms, WebCrypto ${(web.senderCpu + web.receiverCpu).toFixed(1)} ms, Chou–Orlandi JS ${(co.senderCpu + co.receiverCpu).toFixed(1)} ms`,
+      `per pair, CPU: node:crypto ${(nat.senderCpu + nat.receiverCpu).toFixed(1)} ms, WebCrypto ${(web.senderCpu + web.receiverCpu).toFixed(1)} ms; Chou–Orlandi JS (removed with KOS15, measured before): 265.7 ms`,
       "rounds: every party in one process on one JS thread (wall = all parties serialised, native work overlapping on the libuv pool); base-OT phase = round 1 (fresh caches) − round 2 (every pair reused)",
       "public-key base-OT batches per party: N−1 with one public-key direction per pair (as sender towards lower, receiver towards higher indices), 2(N−1) with both; on separate machines the share per party is about the in-process ratio",
       "medians over measured pairs of rounds (after a warm-up pair): N = 10: min(2, --round-reps), N = 5: --round-reps − 2, N = 3: --round-reps; base_ot_cpu_est = public-key batches × the node:crypto per-batch CPU above (robust), base_ot_cpu = round 1 − round 2 (noisy on a shared machine)",

@@ -2,16 +2,17 @@
  * `npm run bench -- mascot-offline [count] [batch] [fields] [Ns] [parallel|serial] [otes]`:
  *
  * 1. OT extension alone, one ordered pair in process (both sides, WebCrypto paths), for each
- *    protocol in `otes` (default "kos,ss2,ss3,ss4,ss5,ss6,ss8"; ssK = SoftSpokenOT with that k):
+ *    SoftSpokenOT k in `otes` (default "ss2,ss3,ss4,ss5,ss6,ss8"; ssK = SoftSpokenOT with that k;
+ *    KOS15 rows were dropped when KOS was removed, issue 13 — docs/mascot.md keeps its figures):
  *    bytes sent per OT (extend messages, excluding the one-off base OTs / GGM setup) and
  *    OT/s for batches of the Gilboa size of one m61 batch (61·τ·batch OTs).
- * 2. Triples at N = 2 (m61) for every protocol in `otes`, in one thread.
+ * 2. Triples at N = 2 (m61) for every k in `otes`, in one thread.
  * 3. COPE (digit-cope.ts, the Authenticate step's COPE and the online input's) alone, one
  *    ordered pair, node:crypto AES as in a node's party thread: Extend of one m61 batch
  *    (5·batch + 1 elements) for digit widths w = 1..6 — sender and receiver ms (fastest of 5),
  *    bytes per element; the protocol uses w = DIGIT_COPE_WIDTH (Fig. 4's bit-wise COPE sends
  *    61 elements per element, w digits ⌈61/w⌉).
- * 4. MASCOT triple generation with the default OT extension: (defaults 4096, 1024,
+ * 4. MASCOT triple generation with the default SoftSpokenOT k: (defaults 4096, 1024,
  *    "m61,p128", "2,3,5"; p128 runs count/8 triples, N = 2 only), and "parallel" (default) /
  *    "serial" for the extra one-worker-thread-per-party rows; in-process (all parties on one
  *    thread). Reports setup time (base OTs; a one-triple run, see below), triples/s after setup, bytes sent per party per triple.
@@ -19,9 +20,7 @@
 import { fieldByName } from "../protocol/field/index.ts";
 import { OfflineParty, type OfflineConfig } from "../protocol/mascot/offline.ts";
 import { runOfflineInMemoryAsync } from "../protocol/mascot/transport.ts";
-import {
-  kosReceiverExtendAsync, kosReceiverSetupFinishWithBase, kosReceiverSetupStart, kosSenderExtendAsync, kosSenderSetup,
-} from "../protocol/mascot/ot-extension.ts";
+import { baseOtPairInProcess } from "../protocol/mascot/ot-extension.ts";
 import { ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength } from "../protocol/mascot/softspoken.ts";
 import { combineTau } from "../protocol/mascot/triples.ts";
 import { m61 } from "../protocol/field/index.ts";
@@ -66,41 +65,29 @@ async function runParallel(field: string, n: number, count: number, batchSize: n
   return { seconds: (performance.now() - t0) / 1000, bytes: Math.max(...bytes) };
 }
 
-/** "kos" | "ssK" → the OfflineConfig fields. */
-function oteConfig(name: string): Pick<OfflineConfig, "otExtension" | "softspokenK"> {
-  if (name === "kos") return { otExtension: "kos" };
+/** "ssK" → the OfflineConfig field. */
+function oteConfig(name: string): Pick<OfflineConfig, "softspokenK"> {
   const k = Number(name.slice(2));
-  if (!name.startsWith("ss") || !Number.isInteger(k)) throw new RangeError(`bench: unknown OT extension ${name}`);
-  return { otExtension: "softspoken", softspokenK: k };
+  if (!name.startsWith("ss") || !Number.isInteger(k)) throw new RangeError(`bench: unknown OT extension ${name} (expected ssK, SoftSpokenOT with k = K)`);
+  return { softspokenK: k };
 }
 
 /** One ordered pair: setup, then `reps` extends of m OTs (both sides, async). */
 async function otBench(name: string, m: number, reps: number): Promise<Record<string, string | number>> {
   const sid = utf8(`bench-ot-${name}-${Date.now()}`);
-  const a = kosReceiverSetupStart(sid, cryptoRng);
-  const s = kosSenderSetup(sid, a.message, cryptoRng, 0);
-  const r = kosReceiverSetupFinishWithBase(sid, a.pending, s.message, 1);
+  const bases = baseOtPairInProcess(sid, cryptoRng);
   const x = new Uint8Array(m).map((_, i) => (cryptoRng.bytes(1)[0]! >> (i & 7)) & 1);
-  let bytes = 0, setupBytes = 0;
-  let ext: () => Promise<void>;
+  let bytes = 0;
   let t0 = performance.now();
-  if (name === "kos") {
-    ext = async () => {
-      const e = await kosReceiverExtendAsync(r.state, x, cryptoRng, 1);
-      await kosSenderExtendAsync(s.state, m, e.message, 1, 1);
-      bytes += e.message.length;
-    };
-  } else {
-    const k = oteConfig(name).softspokenK!;
-    const R = ssReceiverSetup(sid, r.base, k, cryptoRng);
-    const S = ssSenderSetup(sid, s.base, k, R.message, 1);
-    setupBytes = ssSetupMessageLength(k);
-    ext = async () => {
-      const e = await ssReceiverExtendAsync(R.state, x, cryptoRng, 1);
-      await ssSenderExtendAsync(S, m, e.message, 1, 1);
-      bytes += e.message.length;
-    };
-  }
+  const k = oteConfig(name).softspokenK!;
+  const R = ssReceiverSetup(sid, bases.receiver, k, cryptoRng);
+  const S = ssSenderSetup(sid, bases.sender, k, R.message, 1);
+  const setupBytes = ssSetupMessageLength(k);
+  const ext = async () => {
+    const e = await ssReceiverExtendAsync(R.state, x, cryptoRng, 1);
+    await ssSenderExtendAsync(S, m, e.message, 1, 1);
+    bytes += e.message.length;
+  };
   const setupMs = performance.now() - t0;
   await ext(); // warm-up (key imports, JIT)
   bytes = 0;
@@ -146,7 +133,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const fields = (args[2] ?? "m61,p128").split(",").map(fieldByName);
   const nsArg = (args[3] ?? "2,3,5").split(",").map(Number);
   const parallel = (args[4] ?? "parallel") === "parallel";
-  const otes = (args[5] ?? "kos,ss2,ss3,ss4,ss5,ss6,ss8").split(",");
+  const otes = (args[5] ?? "ss2,ss3,ss4,ss5,ss6,ss8").split(",");
   const rows: BenchResult["rows"] = [];
   // 1. OT extension alone (one Gilboa batch of m61 per extend).
   const mOt = m61.bits * combineTau(m61) * batchSize;
@@ -219,7 +206,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       "rows without a suffix: one thread runs all N parties; '(1 thread/party)': a worker thread per party, messages relayed by the main thread (closest to MP-SPDZ's one process per party); 2 cores shared with other work",
       "anchor MP-SPDZ v0.4.2 MASCOT on this machine: N=2 14.7k triples/s (64-bit), 6.2k/s (128-bit); N=3 5.4k/s (64-bit)",
       "triples/s excludes the one-off setup (base OTs), which is measured separately",
-      "'OT ext' rows: one ordered pair, both sides in one thread, async (WebCrypto) paths, extends of 61·τ·batch OTs (one m61 Gilboa batch); bytes/OT = extend message bytes / OTs (KOS: 128 + padding bits; SoftSpokenOT: ⌈128/k⌉ + padding bits); setup = GGM trees + PPRF check, after the shared base OTs",
+      "'OT ext' rows: one ordered pair, both sides in one thread, async (WebCrypto) paths, extends of 61·τ·batch OTs (one m61 Gilboa batch); bytes/OT = extend message bytes / OTs (SoftSpokenOT: ⌈128/k⌉ bits + padding); setup = GGM trees + PPRF check, after the shared base OTs",
       `COPE rows: digit COPE (digit-cope.ts) at width w, one ordered pair in one thread, node:crypto AES-128-CTR for the leaf streams; bytes/element = ⌈61/w⌉·8 (Fig. 4's bit-wise COPE: 61·8 = 488); the protocol uses w = ${DIGIT_COPE_WIDTH}; COPE bytes/triple includes the one 1952-byte GGM setup per pair`,
       `load average at start ${load0.map((x) => x.toFixed(2)).join(" / ")}, at end ${loadavg().map((x) => x.toFixed(2)).join(" / ")} (1/5/15 min) on 2 cores`,
       "'m61 <ote>' rows: N = 2 in one thread with that OT extension; OT-ext bytes/OT and /triple = the batches' extend messages (phase <b>.kos) per Gilboa OT (61·τ per triple) and per triple; the rest of bytes/party/triple (Gilboa corrections, COPE, broadcasts) does not depend on the OT extension",

@@ -8,9 +8,9 @@
  * large share of a small first round (bench/results/base-ot.json). A committee order that
  * swaps a pair's indices runs fresh base OTs once for that orientation; both are then kept.
  *
- * Safety rules (the KOS correlation Δ is reused while a base is kept):
+ * Safety rules (the OT-extension correlation Δ is reused while a base is kept):
  *  - a peer's bases are forgotten after any round with it that did not finish cleanly
- *    (abort, timeout, error): a cheater never gets a second KOS check against the same Δ;
+ *    (abort, timeout, error): a cheater never gets a second consistency check against the same Δ;
  *  - bases are kept in memory only (a restart starts fresh) and expire after `maxUses`
  *    sessions or `maxAgeMs`, whichever comes first.
  */

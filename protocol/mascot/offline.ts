@@ -1,8 +1,8 @@
 /**
  * The MASCOT offline phase as a message-driven party (Keller–Orsini–Scholl, CCS 2016):
  * MAC-key shares α_i, pairwise base OTs for the OT extension — SoftSpokenOT (Roy, CRYPTO 2022;
- * softspoken.ts, default, k = SS_DEFAULT_K) or KOS15 (ot-extension.ts, `otExtension: "kos"`) —
- * whose OTs serve COPE (Fig. 4, over digits of α: digit-cope.ts) and the Gilboa products, and
+ * softspoken.ts, k = SS_DEFAULT_K unless `softspokenK` says otherwise; the only OT extension:
+ * KOS15 was removed, docs/mascot.md) — whose OTs serve COPE (Fig. 4, over digits of α: digit-cope.ts) and the Gilboa products, and
  * `count` authenticated triples by Fig. 9 (Multiply → Combine → Authenticate → Sacrifice).
  *
  * ## Usage (for party.ts / online.ts)
@@ -13,7 +13,7 @@
  * when off.done: off.alpha() → α_i (bigint), off.triples() → { a, b, c } AuthShare, length count
  * ```
  * Faster, same bytes: `await off.receiveAsync(m)` precomputes each batch's PRG streams and
- * the KOS fixed-key-AES hashing with WebCrypto (bulk, native AES) instead of sync noble AES;
+ * the OT extension's fixed-key-AES hashing with WebCrypto (bulk, native AES) instead of sync noble AES;
  * use it wherever the caller can await (benchmarks use it via runOfflineInMemoryAsync).
  * `off.bytesSent` counts payload bytes sent (a broadcast once per recipient).
  * `OfflineParty` structurally implements online.ts's `OfflineSource`. Every phase name starts
@@ -28,7 +28,7 @@
  *                                     session, KosBaseStore)
  * setup2  S → R: φ_1..φ_128 | "reuse" (base-OT choice bits = S's Δ; "reuse" if S holds the offered
  *                                     base). Fresh or reused, both key this session's PRGs with
- *                                     H(k ‖ sid) (kosSenderFromBase / ssSenderSetup).
+ *                                     H(k ‖ sid) (ssReceiverSetup / ssSenderSetup).
  *         receiveAsync runs the base-OT X25519 multiplications of all peers at once on the async
  *         backend (node:crypto in Node, WebCrypto in workerd/browsers); receive() on the sync one
  *         (node:crypto, else noble): same messages, same keys (protocol/crypto/x25519.ts).
@@ -42,14 +42,14 @@
  * own: lo's (v0, v1) and hi's v_{Δ'} of those OTs are the base OTs of the extension hi → lo
  * (S = hi, R = lo): lo holds both keys of each, hi the key its Δ' bit chose — exactly what
  * a base OT gives (the extension's outputs realise random OT with chosen choice bits;
- * SoftSpokenOT's and KOS's checks cover the extra OTs like the others). lo then sends that
+ * SoftSpokenOT's checks cover the extra OTs like the others). lo then sends that
  * direction's setup3 (GGM trees ‖ COPE extend) ahead of its batch-0 `kos` message, so there
  * is no extra message round; the other setup messages of the derived direction are empty.
  * Public-key work per pair halves; the derived base is fresh every session (Δ' too) and never
  * kept. With count = 0 (no batch to carry it) both directions use public-key base OTs.
  *
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
- *  kos     OT-extension message (SoftSpokenOT or KOS; the phase keeps its name) for the k·m·τ
+ *  kos     OT-extension message (SoftSpokenOT; the phase keeps its historical name) for the k·m·τ
  *          Gilboa OTs, choice bits = bits of my a  (Fig. 9 Multiply;
  *          τ = combineTau(field): 4 for m61, 3 for p128, for ≥ 2^-60 triple privacy, triples.ts)
  *  coins   bcast: commitments to three coin-toss seeds
@@ -62,8 +62,7 @@
  *  open    bcast: y_i = x0 + Σ r_h X_h and my share of ρ = t·a − â
  *  coin3   bcast: opening → MAC-check coefficients                                   (Fig. 10 MACCheck)
  *  sigma.commit / sigma.open   bcast: σ_cope, σ_sac committed then opened; accept iff both sums are 0
- * Aborts: "ot-check-failed" (OT-extension checks: SoftSpokenOT's PPRF and consistency checks,
- * or KOS's correlation check), "cope-check-failed" (input/COPE check), "sacrifice-failed",
+ * Aborts: "ot-check-failed" (OT-extension checks: SoftSpokenOT's PPRF and consistency checks), "cope-check-failed" (input/COPE check), "sacrifice-failed",
  * "commitment-mismatch", "bad-encoding", "replay", "unexpected-message".
  */
 import type { Field, FieldVec } from "../field/types.ts";
@@ -79,11 +78,7 @@ import {
 } from "./digit-cope.ts";
 import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrrSenderStart, MRR_RECEIVER_BYTES_PER_OT, MRR_SENDER_MESSAGE_BYTES, type MrrSenderState } from "./base-ot-mrr.ts";
 import { ProtocolAbort } from "./errors.ts";
-import {
-  kosReceiverExtend, kosReceiverExtendAsync, kosReceiverFromBase, kosSenderExtendAsync, kosSenderFromBase,
-  type KosReceiverBase, type KosSenderBase, kosMessageLength, kosSenderExtend, KAPPA, paddedCount,
-  type KosReceiverState, type KosSenderState,
-} from "./ot-extension.ts";
+import { type KosReceiverBase, type KosSenderBase, KAPPA, paddedCount } from "./ot-extension.ts";
 import {
   SS_DEFAULT_K, ssBlockSizes, ssMessageLength, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync,
   ssSenderSetup, ssSetupMessageLength, ssStreams, type SsReceiverState, type SsSenderState,
@@ -106,11 +101,9 @@ export interface OfflineConfig {
   /** Triples per batch (default 1024). */
   batchSize?: number;
   /**
-   * OT extension for every OT of the offline phase (COPE Initialize and Gilboa): SoftSpokenOT
-   * (default, softspoken.ts) or KOS15 (ot-extension.ts). All parties must use the same.
+   * SoftSpokenOT's k (bits per small-field VOLE, 2..8; default SS_DEFAULT_K), the OT extension
+   * of every OT of the offline phase (COPE Initialize and Gilboa). All parties must use the same.
    */
-  otExtension?: "softspoken" | "kos";
-  /** SoftSpokenOT's k (bits per small-field VOLE, 2..8; default SS_DEFAULT_K). */
   softspokenK?: number;
   /**
    * Public-key base OTs for one direction per pair only (default true; ignored when count = 0):
@@ -121,33 +114,11 @@ export interface OfflineConfig {
   derivedBaseOts?: boolean;
 }
 
-/** One OT-extension instance of an ordered pair, either protocol. */
-type OtReceiver = { kind: "kos"; st: KosReceiverState } | { kind: "ss"; st: SsReceiverState };
-type OtSender = { kind: "kos"; st: KosSenderState } | { kind: "ss"; st: SsSenderState };
 type Cheat = { columns: number[]; bit: number } | undefined;
-
-function otReceiverExtend(r: OtReceiver, x: Uint8Array, rng: Rng, outBlocks: number, cheat: Cheat): { message: Uint8Array; outputs: Uint8Array } {
-  return r.kind === "kos" ? kosReceiverExtend(r.st, x, rng, outBlocks, cheat) : ssReceiverExtend(r.st, x, rng, outBlocks, cheat);
-}
-function otReceiverExtendAsync(r: OtReceiver, x: Uint8Array, rng: Rng, outBlocks: number): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
-  return r.kind === "kos" ? kosReceiverExtendAsync(r.st, x, rng, outBlocks) : ssReceiverExtendAsync(r.st, x, rng, outBlocks);
-}
-function otSenderExtend(s: OtSender, m: number, msg: Uint8Array, peer: number, outBlocks: number): { v0: Uint8Array; v1: Uint8Array } {
-  return s.kind === "kos" ? kosSenderExtend(s.st, m, msg, peer, outBlocks) : ssSenderExtend(s.st, m, msg, peer, outBlocks);
-}
-function otSenderExtendAsync(s: OtSender, m: number, msg: Uint8Array, peer: number, outBlocks: number): Promise<{ v0: Uint8Array; v1: Uint8Array }> {
-  return s.kind === "kos" ? kosSenderExtendAsync(s.st, m, msg, peer, outBlocks) : ssSenderExtendAsync(s.st, m, msg, peer, outBlocks);
-}
-/** The PRG streams one Extend reads (each paddedCount(m)/8 bytes), for WebCrypto prefetch. */
-function otStreams(x: OtReceiver | OtSender): Prg[] {
-  if (x.kind === "ss") return ssStreams(x.st);
-  if ("prgs" in x.st) return x.st.prgs;
-  return [...x.st.prg0, ...x.st.prg1];
-}
 
 /** Deviations for negative tests only (a cheating party). */
 export interface OfflineCheat {
-  /** Use inconsistent OT-extension choice bits in these columns (KOS) or in the SoftSpokenOT blocks containing them (caught by the consistency check). */
+  /** Use inconsistent OT-extension choice bits in the SoftSpokenOT blocks containing these columns (caught by the consistency check). */
   kosColumns?: number[];
   /** Deviate in digit `copeBit` of my COPE corrections (a per-digit wrong x; caught by the authentication check unless the peer's α digit is 0). */
   copeBit?: number;
@@ -204,11 +175,10 @@ export class OfflineParty {
   private results: TripleShares[] = [];
   private _done = false;
   private aborted = false;
-  private kosPending: Array<MrrSenderState | undefined> = [];
-  private kosR: Array<OtReceiver | undefined> = [];
-  private kosS: Array<OtSender | undefined> = [];
-  /** OT extension in use and SoftSpokenOT's k. */
-  private readonly ote: "softspoken" | "kos";
+  private basePending: Array<MrrSenderState | undefined> = [];
+  private otR: Array<SsReceiverState | undefined> = [];
+  private otS: Array<SsSenderState | undefined> = [];
+  /** SoftSpokenOT's k. */
   private readonly ssK: number;
   /** SoftSpokenOT, per peer (me as OT-extension sender): the base kept from setup1 until the peer's setup message (setup3). */
   private ssSenderBase: Array<KosSenderBase | undefined> = [];
@@ -220,7 +190,7 @@ export class OfflineParty {
   private copeKeysR: Array<Uint8Array | undefined> = [];
   private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
   private readonly baseOts: KosBaseStore | undefined;
-  /** Per peer (as KOS receiver): the base I offered to reuse in setup1, if any. */
+  /** Per peer (as OT-extension receiver): the base I offered to reuse in setup1, if any. */
   private offered: Array<KosReceiverBase | undefined> = [];
   /**
    * Peers whose public-key base OTs were reused this session (with derived base OTs each pair
@@ -250,9 +220,6 @@ export class OfflineParty {
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`OfflineParty: batchSize must be a positive integer, got ${bs}`);
     this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
     this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {}; this.baseOts = opts.baseOts;
-    const ote = cfg.otExtension ?? "softspoken";
-    if (ote !== "softspoken" && ote !== "kos") throw new RangeError(`OfflineParty: otExtension must be "softspoken" or "kos", got ${String(ote)}`);
-    this.ote = ote;
     this.ssK = cfg.softspokenK ?? SS_DEFAULT_K;
     ssBlockSizes(this.ssK); // throws RangeError on a bad k
     this.derive = (cfg.derivedBaseOts ?? true) && cfg.count > 0;
@@ -332,7 +299,7 @@ export class OfflineParty {
       // j = OT-extension sender (base-OT receiver), me = OT-extension receiver (base-OT sender).
       if (!this.publicKey(j, this.me)) { outs.push(this.out(j, "setup1", new Uint8Array(0))); continue; }
       const k = mrrSenderStart(baseOtSid(this.pairSid("kos", j, this.me)), this.rng);
-      this.kosPending[j] = k.state;
+      this.basePending[j] = k.state;
       // A_0 ‖ A_1 ‖ tag: the tag offers base OTs kept from an earlier session with j (zeros: none).
       this.offered[j] = this.baseOts?.receiver(j);
       outs.push(this.out(j, "setup1", concatBytes(k.message, this.offered[j]?.tag ?? new Uint8Array(32))));
@@ -364,7 +331,7 @@ export class OfflineParty {
 
   /**
    * Like {@link receive}, but before each batch precomputes that batch's PRG streams (COPE
-   * and KOS columns) with WebCrypto AES-CTR, which is several times faster than the sync
+   * and OT-extension streams) with WebCrypto AES-CTR, which is several times faster than the sync
    * AES. Output and messages are identical to the sync path.
    */
   async receiveAsync(m: OfflineInbound): Promise<OfflineOutbound[]> {
@@ -388,7 +355,7 @@ export class OfflineParty {
           const B = this.batch!, msgs = got[0]!;
           this.takeDerivedSetup(msgs);
           // All peers at once, so one peer's native AES overlaps another's JS work.
-          const pre = await inPeerOrder(this.peers.map((j) => otSenderExtendAsync(this.kosS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
+          const pre = await inPeerOrder(this.peers.map((j) => ssSenderExtendAsync(this.otS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
           o = this.onKos(msgs, got[1]!, pre);
         } else {
           // coin1 (COPE sender) and cope (COPE receiver) read the COPE streams: native AES-CTR
@@ -418,8 +385,8 @@ export class OfflineParty {
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
       // (A derived direction's sender side exists only once batch 0's message arrived.)
-      for (const p of otStreams(this.kosR[j]!)) jobs.push(p.prefetch(colBytes));
-      if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) jobs.push(p.prefetch(colBytes));
+      for (const p of ssStreams(this.otR[j]!)) jobs.push(p.prefetch(colBytes));
+      if (this.otS[j]) for (const p of ssStreams(this.otS[j])) jobs.push(p.prefetch(colBytes));
       for (const p of this.copeStreams(j)) jobs.push(p.prefetch(copeBytes));
     }
     await Promise.all(jobs);
@@ -583,7 +550,6 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     for (const { j, kept, A, delta, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup2", new Uint8Array(0))); continue; }
-      const sid = this.pairSid("kos", this.me, j);
       let base: KosSenderBase;
       if (kept) {
         base = kept;
@@ -594,8 +560,7 @@ export class OfflineParty {
         this.baseOts?.saveSender(j, base);
         outs.push(this.out(j, "setup2", ot!.message));
       }
-      if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(sid, base) };
-      else this.ssSenderBase[j] = base;
+      this.ssSenderBase[j] = base;
     }
     this.stage = "setup2";
     return outs;
@@ -627,7 +592,7 @@ export class OfflineParty {
         return { j, reused: offered };
       }
       if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
-      return { j, phi: p, ot: finish(this.kosPending[j]!, p, j) };
+      return { j, phi: p, ot: finish(this.basePending[j]!, p, j) };
     }, (j, e) => ({ j, ot: lazy!(e) }));
   }
 
@@ -652,34 +617,29 @@ export class OfflineParty {
         base = reused;
         this.reusedBaseOts++;
       } else {
-        base = { tag: baseTag(this.kosPending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
+        base = { tag: baseTag(this.basePending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
         this.baseOts?.saveReceiver(j, base);
       }
-      if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, base) };
-      this.kosPending[j] = undefined;
+      this.basePending[j] = undefined;
       // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
-      let prefix: Uint8Array = new Uint8Array(0);
-      if (this.ote === "softspoken") {
-        const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
-        this.kosR[j] = { kind: "ss", st: ss.state };
-        prefix = ss.message;
-      }
+      const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
+      this.otR[j] = ss.state;
+      const prefix = ss.message;
       // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i —
       // and, when the direction me → j is derived, κ more OTs with choice bits = my fresh Δ'
       // for it: their outputs are its base OTs (I am its OT-extension sender, j its receiver).
       const derived = !this.publicKey(this.me, j);
       const delta2 = derived ? new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer) : undefined;
       const choices = delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits;
-      const ext = otReceiverExtend(this.kosR[j]!, choices, this.rng, 1, undefined);
+      const ext = ssReceiverExtend(this.otR[j]!, choices, this.rng, 1, undefined);
       const nb = this.F.bits;
       this.copeKeysR[j] = ext.outputs.slice(0, 16 * nb);
       this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, nb) };
       if (delta2) {
         const base: KosSenderBase = { tag: new Uint8Array(32), delta: delta2, keys: ext.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
-        if (this.ote === "kos") this.kosS[j] = { kind: "kos", st: kosSenderFromBase(this.pairSid("kos", this.me, j), base) };
-        else this.ssSenderBase[j] = base;
+        this.ssSenderBase[j] = base;
       }
-      outs.push(this.out(j, "setup3", prefix.length ? concatBytes(prefix, ext.message) : ext.message));
+      outs.push(this.out(j, "setup3", concatBytes(prefix, ext.message)));
     }
     this.stage = "setup3";
     return outs;
@@ -690,10 +650,10 @@ export class OfflineParty {
     return this.F.bits + (this.publicKey(R, S) ? 0 : KAPPA);
   }
 
-  /** Byte length of an OT-extension setup message (SoftSpokenOT's GGM trees; 0 for KOS) plus an extend message for m OTs. */
+  /** Byte length of a SoftSpokenOT setup message (GGM trees) plus an extend message for m OTs. */
   private setupLength(m: number): { head: number; total: number } {
-    const head = this.ote === "softspoken" ? ssSetupMessageLength(this.ssK) : 0;
-    return { head, total: head + (this.ote === "softspoken" ? ssMessageLength(this.ssK, m) : kosMessageLength(m)) };
+    const head = ssSetupMessageLength(this.ssK);
+    return { head, total: head + ssMessageLength(this.ssK, m) };
   }
 
   /**
@@ -705,14 +665,10 @@ export class OfflineParty {
   private deriveReceiver(j: number, k0: Uint8Array, k1: Uint8Array): void {
     const sid = this.pairSid("kos", j, this.me);
     const base: KosReceiverBase = { tag: new Uint8Array(32), k0, k1 };
-    let prefix: Uint8Array = new Uint8Array(0);
-    if (this.ote === "kos") this.kosR[j] = { kind: "kos", st: kosReceiverFromBase(sid, base) };
-    else {
-      const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
-      this.kosR[j] = { kind: "ss", st: ss.state };
-      prefix = ss.message;
-    }
-    const ext = otReceiverExtend(this.kosR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1, undefined);
+    const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
+    this.otR[j] = ss.state;
+    const prefix = ss.message;
+    const ext = ssReceiverExtend(this.otR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1, undefined);
     this.copeKeysR[j] = ext.outputs.slice(0, 16 * this.F.bits);
     this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
     this.derivedSetup[j] = concatBytes(prefix, ext.message);
@@ -731,11 +687,9 @@ export class OfflineParty {
       const { head, total } = this.setupLength(this.F.bits);
       const msg = msgs[j]!;
       if (msg.length < total) throw new ProtocolAbort("bad-encoding", [j], `offline 0.kos: expected ${total} bytes of setup ahead of the extension`);
-      if (this.ote === "softspoken") {
-        this.kosS[j] = { kind: "ss", st: ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j) };
-        this.ssSenderBase[j] = undefined;
-      }
-      const { v0, v1 } = otSenderExtend(this.kosS[j]!, this.F.bits, msg.subarray(head, total), j, 1);
+      this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
+      this.ssSenderBase[j] = undefined;
+      const { v0, v1 } = ssSenderExtend(this.otS[j]!, this.F.bits, msg.subarray(head, total), j, 1);
       this.initCopeSender(j, v0, v1);
       this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, this.F.bits), k1: inputCopeSeeds(v1, this.F.bits) };
       msgs[j] = msg.subarray(total);
@@ -752,13 +706,11 @@ export class OfflineParty {
       }
       // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
       const m = this.setup3Ots(this.me, j), { head, total } = this.setupLength(m);
-      if (this.ote === "softspoken") {
-        if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
-        this.kosS[j] = { kind: "ss", st: ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j) };
-        this.ssSenderBase[j] = undefined;
-        msg = msg.subarray(head);
-      }
-      const { v0, v1 } = otSenderExtend(this.kosS[j]!, m, msg, j, 1);
+      if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
+      this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
+      this.ssSenderBase[j] = undefined;
+      msg = msg.subarray(head);
+      const { v0, v1 } = ssSenderExtend(this.otS[j]!, m, msg, j, 1);
       const nb = this.F.bits;
       this.initCopeSender(j, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
       this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, nb), k1: inputCopeSeeds(v1, nb) };
@@ -788,15 +740,15 @@ export class OfflineParty {
     const choices = this.beginBatch();
     if (!choices) return [];
     // Fig. 9 Multiply: I am the OT receiver with the bits of my a (all τ copies) towards every peer.
-    const ext = this.peers.map((j) => otReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
+    const ext = this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
     return this.finishStart(ext);
   }
 
   private async startBatchAsync(): Promise<OfflineOutbound[]> {
     const choices = this.beginBatch();
     if (!choices) return [];
-    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => otReceiverExtend(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
-    const ext = await inPeerOrder(this.peers.map((j) => otReceiverExtendAsync(this.kosR[j]!, choices, this.rng, gilboaBlocks(this.F))));
+    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
+    const ext = await inPeerOrder(this.peers.map((j) => ssReceiverExtendAsync(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F))));
     return this.finishStart(ext);
   }
 
@@ -821,8 +773,8 @@ export class OfflineParty {
   }
 
   /**
-   * Starts WebCrypto work for PRG streams read later (this batch's KOS-sender columns and
-   * COPE streams, the next batch's KOS-receiver columns) without waiting: the sync
+   * Starts WebCrypto work for PRG streams read later (this batch's OT-extension sender
+   * streams and COPE streams, the next batch's OT-extension receiver streams) without waiting: the sync
    * {@link receive} path uses whatever has arrived by the time it reads them (the event loop
    * runs between messages) and computes the rest itself. Same output either way; a no-op
    * for streams {@link prefetchBatch} already fetched.
@@ -834,9 +786,9 @@ export class OfflineParty {
     const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
     try {
       for (const j of this.peers) {
-        if (this.kosS[j]) for (const p of otStreams(this.kosS[j])) p.prefetchInBackground(colBytes);
+        if (this.otS[j]) for (const p of ssStreams(this.otS[j])) p.prefetchInBackground(colBytes);
         for (const p of this.copeStreams(j)) p.prefetchInBackground(copeBytes);
-        if (nextCol > 0) for (const p of otStreams(this.kosR[j]!)) p.prefetchInBackground(nextCol);
+        if (nextCol > 0) for (const p of ssStreams(this.otR[j]!)) p.prefetchInBackground(nextCol);
       }
     } catch {
       // no WebCrypto: the streams are computed synchronously when read
@@ -857,7 +809,7 @@ export class OfflineParty {
     const bRep = gather(F, B.b!, rep);
     let cProd = F.mul(B.a!, bRep);
     this.peers.forEach((j, k) => {
-      const { v0, v1 } = pre ? pre[k]! : otSenderExtend(this.kosS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
+      const { v0, v1 } = pre ? pre[k]! : ssSenderExtend(this.otS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
       const g = gilboaSender(F, bRep, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
@@ -1066,9 +1018,9 @@ function perPeer<T, R>(items: T[], lazy: boolean, f: (x: T) => R, fail: (x: T, e
 }
 
 /**
- * A node's KOS base OTs kept across sessions, per peer party index of the current session
- * (the caller maps indices to node identities). `receiver(j)`: I was the KOS receiver
- * towards j; `sender(j)`: I was the KOS sender. The offline party offers a kept base in
+ * A node's OT-extension base OTs kept across sessions, per peer party index of the current
+ * session (the caller maps indices to node identities). `receiver(j)`: I was the OT-extension
+ * receiver towards j; `sender(j)`: I was its sender. The offline party offers a kept base in
  * setup1, reuses it only if j holds the same (tag), and saves fresh ones. The holder must
  * forget a peer's bases after any abort involving it (see {@link KosSenderBase}).
  */

@@ -12,7 +12,8 @@
  * brackets; test/unit/mascot/rounds.test.ts pins the totals):
  *  offline prelude (offline.ts, always — with count = 0 triples when there are no predicates):
  *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519, reused across sessions through
- *     KosBaseStore, then the OT extension's COPE Initialize); with triples, batch 0: kos (R4),
+ *     the OT-extension base store, KosBaseStore, then the COPE Initialize); with triples, batch 0:
+ *     kos (R4: the SoftSpokenOT extension; the phase keeps its old name),
  *     gilboa (5), coin1 (6), cope (7), coin2 (8), open (9), coin3 (10), sigma.commit (11),
  *     sigma.open (12). The online steps below run beside it from R4–5 on (party.ts), until a
  *     step needs triples.

@@ -1,43 +1,29 @@
 /**
- * Actively secure OT extension: Keller–Orsini–Scholl, "Actively Secure OT Extension with
- * Optimal Overhead" (CRYPTO 2015), Fig. 7 (random OT with chosen receiver bits), κ = 128,
- * statistical parameter s = 64. Produces random OT messages: the sender gets (v0_j, v1_j),
- * the receiver with choice bit x_j gets v_{x_j}; each message is `outBlocks` 16-byte blocks.
+ * OT-extension primitives shared by SoftSpokenOT (softspoken.ts) and the offline phase
+ * (offline.ts): κ = 128, the padded count m' = m + κ + s (s = 64) rounded up to 32, arithmetic
+ * in GF(2^128) (X^128 + X^7 + X^2 + X + 1) for the consistency check Σ q_j·χ_j = t̃ + x̃·Δ
+ * ({@link checkCorrelation}), 32×32-block bit-matrix transposes, the padded-choice packing, the
+ * kept base-OT material ({@link KosSenderBase} / {@link KosReceiverBase}), and the
+ * tweakable correlation-robust hash TMMO_π(x, i) = π(π(x) ⊕ i) ⊕ π(x) of Guo–Katz–Wang–Yu
+ * (S&P 2020), π = AES-128 *decryption* under a fixed public key (decryption, because WebCrypto
+ * can evaluate it in bulk through CBC; see permuteAsync), tweak i = (global OT index, block).
  *
- * Roles: the KOS *receiver* is the base-OT *sender* (128 seed pairs k0^l, k1^l); the KOS
- * *sender* is the base-OT receiver with choice bits Δ ∈ {0,1}^128 (gets k^l_{Δ_l}).
- *
- * Extend(m), with m' = m + κ + s rounded up to a multiple of 32 (KOS Fig. 7):
- *  1. receiver: x' = x ‖ random padding; t0^l = PRG(k0^l), t1^l = PRG(k1^l);
- *     u^l = t0^l ⊕ t1^l ⊕ x'  (l = 1..κ), sends u.
- *  2. sender:   q^l = PRG(k^l_{Δ_l}) ⊕ Δ_l·u^l = t0^l ⊕ Δ_l·x'; transposed, q_j = t_j ⊕ x'_j·Δ.
- *  3. check ("Check correlation"): χ_1..χ_m' ∈ GF(2^128) from a hash of (sid, counter, u)
- *     (Fiat–Shamir in place of F_Rand, as libOTe's option; saves a round). The receiver sends
- *     x̃ = Σ x'_j·χ_j and t̃ = Σ t_j·χ_j with its u (same message); the sender accepts iff
- *     Σ q_j·χ_j = t̃ + x̃·Δ, else ProtocolAbort "ot-check-failed". The κ + s padding OTs are
- *     discarded ("hides" x in x̃).
- *  4. outputs: v_j = H(t_j), v0_j = H(q_j), v1_j = H(q_j ⊕ Δ) with H the tweakable
- *     correlation-robust hash TMMO_π(x, i) = π(π(x) ⊕ i) ⊕ π(x) of Guo–Katz–Wang–Yu
- *     (S&P 2020), π = AES-128 decryption under the public key SHA-256("2pm/kos/tccr" ‖ sid)[0..16]
- *     (decryption, because WebCrypto can evaluate it in bulk through CBC; see permuteAsync),
- *     tweak i = (global OT index, block index l). `outBlocks` > 1 gives longer messages.
- *
- * Note: Roy (SoftSpokenOT, CRYPTO 2022) pointed out a gap in the original KOS proof; the
- * protocol is used unchanged in MP-SPDZ and libOTe and the known fix costs a few bits of s.
- * The offline phase now defaults to SoftSpokenOT (softspoken.ts, which shares this file's
- * base material, check arithmetic, transpose and hash); KOS remains as `otExtension: "kos"`.
- * State objects hold PRG streams and counters and are advanced by each call (single
- * thread of use per pair; never replay a message into the same state).
+ * History: this file used to hold KOS15 (Keller–Orsini–Scholl, CRYPTO 2015) as a second,
+ * selectable OT extension with Chou–Orlandi base OTs. Both were removed (issues 13/14): Roy
+ * (SoftSpokenOT, CRYPTO 2022; eprint 2022/192) found a gap in the KOS proof, MP-SPDZ warns
+ * that KOS's security is unclear, and SoftSpokenOT is the one OT extension now (docs/mascot.md).
+ * The "Kos" in the base-OT type names is historical: they are the IKNP-style base OTs
+ * (the extension receiver holds both keys per position, the sender the keys its Δ chose).
  */
 import { ecb } from "@noble/ciphers/aes.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
-import type { Rng } from "../rng.ts";
-import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart, type BaseOtSenderState } from "./base-ot.ts";
 import { ProtocolAbort } from "./errors.ts";
-import { Prg } from "./prg.ts";
+import { mrrReceive, mrrSenderFinish, mrrSenderStart } from "./base-ot-mrr.ts";
+import type { Rng } from "../rng.ts";
 
 export const KAPPA = 128;
+/** Statistical parameter s of the consistency check's padding (m' − m ≥ κ + s). */
 export const STAT_S = 64;
 
 /** m' for a request of m OTs. */
@@ -147,10 +133,6 @@ export function transposeColumns(cols: Uint32Array, W: number): Uint32Array {
 }
 
 // ---------------------------------------------------------------- hashing
-function tccrKey(sid: Uint8Array): Uint8Array {
-  return sha256(concatBytes(utf8("2pm/kos/tccr"), sid)).slice(0, 16);
-}
-
 /** π over whole blocks, sync: AES-128 *decryption* under the fixed key (see {@link permuteAsync}). */
 function permuteSync(key: Uint8Array, blocks: Uint8Array): Uint8Array {
   return ecb(key, { disablePadding: true }).decrypt(blocks);
@@ -283,149 +265,48 @@ export async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: numbe
   return splitVariants(out, deltas.length, n, outBlocks);
 }
 
-function chiSeed(sid: Uint8Array, counter: number, u: Uint8Array): Uint8Array {
-  const c = new Uint8Array(8);
-  new DataView(c.buffer).setFloat64(0, counter, true);
-  return sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, sha256(u)));
-}
-
-function chiFor(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Uint32Array {
-  return new Uint32Array(new Prg(chiSeed(sid, counter, u)).next(16 * mPrime).buffer);
-}
-
-async function chiForAsync(sid: Uint8Array, counter: number, u: Uint8Array, mPrime: number): Promise<Uint32Array> {
-  const uHash = new Uint8Array(await crypto.subtle.digest("SHA-256", u.slice()));
-  const c = new Uint8Array(8);
-  new DataView(c.buffer).setFloat64(0, counter, true);
-  const p = new Prg(sha256(concatBytes(utf8("2pm/kos/chi"), sid, c, uHash)));
-  await p.prefetch(16 * mPrime);
-  return new Uint32Array(p.next(16 * mPrime).buffer);
-}
-
 /** A Uint32Array view of `b` (a copy if `b` is not 4-byte aligned). */
 export function words(b: Uint8Array): Uint32Array {
   if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
   return new Uint32Array(b.slice().buffer);
 }
 
-// ---------------------------------------------------------------- states and steps
-/** KOS sender state (holds Δ and the κ chosen seeds). */
-export interface KosSenderState { readonly sid: Uint8Array; readonly delta: Uint32Array; readonly prgs: Prg[]; readonly key: Uint8Array; counter: number }
-/** KOS receiver state (holds both seed streams). */
-export interface KosReceiverState { readonly sid: Uint8Array; readonly prg0: Prg[]; readonly prg1: Prg[]; readonly key: Uint8Array; counter: number }
-
-/** Setup step 1 (KOS receiver = base-OT sender): message A for the KOS sender. */
-export function kosReceiverSetupStart(sid: Uint8Array, rng: Rng): { pending: BaseOtSenderState; message: Uint8Array } {
-  const { state, message } = baseOtSenderStart(concatBytes(utf8("kos-base/"), sid), rng);
-  return { pending: state, message };
-}
-
+// ---------------------------------------------------------------- base-OT material, choices, check
 /**
- * The κ base OTs of a KOS instance between two nodes, kept to set up later sessions of the
- * same ordered pair without public-key operations (offline.ts). `tag` = H(A ‖ B) names the
- * base OTs identically on both sides. Later sessions key their PRGs with H(k ‖ sid) (see
- * {@link kosSenderFromBase}): independent per session in the random-oracle model, with the
- * same choice bits Δ — so Δ is reused, which is why a node drops the material after any
- * abort (a KOS check that a cheater gets to retry against the same Δ leaks bits of it).
+ * The κ base OTs of an OT-extension instance between two nodes (extension sender's side:
+ * choice bits Δ and the chosen keys), kept to set up later sessions of the same ordered pair
+ * without public-key operations (offline.ts). `tag` = H(A ‖ B) names the base OTs identically
+ * on both sides. Later sessions key their PRGs with H(k ‖ sid) (softspoken.ts ssSenderSetup /
+ * ssReceiverSetup): independent per session in the random-oracle model, with the same choice
+ * bits Δ — so Δ is reused, which is why a node drops the material after any abort (a
+ * consistency check that a cheater gets to retry against the same Δ leaks bits of it).
  */
 export interface KosSenderBase { readonly tag: Uint8Array; readonly delta: Uint32Array; readonly keys: Uint8Array }
-/** The KOS receiver's side of {@link KosSenderBase}: both base-OT keys per position. */
+/** The extension receiver's side of {@link KosSenderBase}: both base-OT keys per position. */
 export interface KosReceiverBase { readonly tag: Uint8Array; readonly k0: Uint8Array; readonly k1: Uint8Array }
 
-function baseTag(messageA: Uint8Array, messageB: Uint8Array): Uint8Array {
-  return sha256(concatBytes(utf8("2pm/kos/base-tag/v1"), messageA, messageB));
-}
-
-function reusedSeed(key: Uint8Array, sid: Uint8Array): Uint8Array {
-  return sha256(concatBytes(utf8("2pm/kos/reuse/v1"), key, sid)).slice(0, 16);
-}
-
-/** A KOS sender state for session `sid` from base OTs of an earlier session (no messages). */
-export function kosSenderFromBase(sid: Uint8Array, base: KosSenderBase): KosSenderState {
-  if (base.keys.length !== 16 * KAPPA || base.delta.length !== KAPPA / 32) throw new RangeError("kosSenderFromBase: malformed base");
-  const prgs: Prg[] = [];
-  for (let l = 0; l < KAPPA; l++) prgs.push(new Prg(reusedSeed(base.keys.subarray(16 * l, 16 * l + 16), sid)));
-  return { sid: sid.slice(), delta: base.delta.slice(), prgs, key: tccrKey(sid), counter: 0 };
-}
-
-/** A KOS receiver state for session `sid` from base OTs of an earlier session (no messages). */
-export function kosReceiverFromBase(sid: Uint8Array, base: KosReceiverBase): KosReceiverState {
-  if (base.k0.length !== 16 * KAPPA || base.k1.length !== 16 * KAPPA) throw new RangeError("kosReceiverFromBase: malformed base");
-  const prg0: Prg[] = [], prg1: Prg[] = [];
-  for (let l = 0; l < KAPPA; l++) {
-    prg0.push(new Prg(reusedSeed(base.k0.subarray(16 * l, 16 * l + 16), sid)));
-    prg1.push(new Prg(reusedSeed(base.k1.subarray(16 * l, 16 * l + 16), sid)));
-  }
-  return { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 };
-}
-
-/** Setup step 2 (KOS sender = base-OT receiver with choice bits Δ): returns its state, the reply and the reusable base. */
-export function kosSenderSetup(sid: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { state: KosSenderState; message: Uint8Array; base: KosSenderBase } {
-  const deltaBytes = rng.bytes(16);
-  const delta = new Uint32Array(deltaBytes.slice().buffer);
+/**
+ * Both sides of the κ base OTs of one ordered pair, run in one process (tests, vectors,
+ * benches; offline.ts runs the same MRR21 base OTs over the network): the extension sender
+ * draws Δ from `rng`, the extension receiver (base-OT sender) gets both keys per position.
+ * Deterministic for a seeded `rng`; `tag` = SHA-256 of both messages. Throws only if the
+ * MRR21 base OTs do (ProtocolAbort on a malformed message, which cannot happen here).
+ */
+export function baseOtPairInProcess(sid: Uint8Array, rng: Rng): { receiver: KosReceiverBase; sender: KosSenderBase } {
+  const a = mrrSenderStart(sid, rng);
+  const delta = new Uint32Array(rng.bytes(KAPPA / 8).slice().buffer);
   const choices = new Uint8Array(KAPPA);
   for (let l = 0; l < KAPPA; l++) choices[l] = (delta[l >>> 5]! >>> (l & 31)) & 1;
-  const { message, keys } = baseOtReceive(concatBytes(utf8("kos-base/"), sid), choices, messageA, rng, peer);
-  const prgs: Prg[] = [];
-  for (let l = 0; l < KAPPA; l++) prgs.push(new Prg(keys.slice(16 * l, 16 * l + 16)));
-  return { state: { sid: sid.slice(), delta, prgs, key: tccrKey(sid), counter: 0 }, message, base: { tag: baseTag(messageA, message), delta: delta.slice(), keys } };
-}
-
-/** Setup step 3 (KOS receiver): finishes the base OTs. */
-export function kosReceiverSetupFinish(sid: Uint8Array, pending: BaseOtSenderState, messageB: Uint8Array, peer: number): KosReceiverState {
-  return kosReceiverSetupFinishWithBase(sid, pending, messageB, peer).state;
-}
-
-/** {@link kosReceiverSetupFinish}, also returning the reusable base (`messageA` = the setup-1 message). */
-export function kosReceiverSetupFinishWithBase(sid: Uint8Array, pending: BaseOtSenderState, messageB: Uint8Array, peer: number): { state: KosReceiverState; base: KosReceiverBase } {
-  const { k0, k1 } = baseOtSenderFinish(pending, messageB, KAPPA, peer);
-  const prg0: Prg[] = [], prg1: Prg[] = [];
-  for (let l = 0; l < KAPPA; l++) {
-    prg0.push(new Prg(k0.slice(16 * l, 16 * l + 16)));
-    prg1.push(new Prg(k1.slice(16 * l, 16 * l + 16)));
-  }
-  return { state: { sid: sid.slice(), prg0, prg1, key: tccrKey(sid), counter: 0 }, base: { tag: baseTag(pending.A, messageB), k0, k1 } };
-}
-
-/** Byte length of the receiver's extend message for m OTs. */
-export function kosMessageLength(m: number): number {
-  return (KAPPA * paddedCount(m)) / 8 + 32;
-}
-
-/**
- * KOS Fig. 7, receiver side of Extend: choice bits `x` (one byte 0/1 each). Returns the
- * message u ‖ x̃ ‖ t̃ for the sender and the chosen outputs v_{x_j} (m · outBlocks · 16 bytes).
- * `cheat` is for negative tests only: flips choice bit `cheat.bit` in the given columns only,
- * i.e. uses inconsistent choice bits across the κ columns. Flipping it in c columns (0 < c <
- * κ) passes the check only if Δ is zero on those columns (or on the others): ≈ 2^-min(c, κ−c)
- * — the KOS selective-failure leakage is exactly that guess.
- */
-export function kosReceiverExtend(
-  st: KosReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, cheat?: { columns: number[]; bit: number },
-): { message: Uint8Array; outputs: Uint8Array } {
-  const p = receiverPart1(st, x, rng, cheat);
-  const q = receiverPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp));
-  const [outputs] = tccrHash(st.key, q.rows, x.length, st.counter, outBlocks, [undefined]);
-  st.counter += p.mp;
-  return { message: q.message, outputs: outputs! };
-}
-
-/** {@link kosReceiverExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output. */
-export async function kosReceiverExtendAsync(
-  st: KosReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1,
-): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
-  const p = receiverPart1(st, x, rng);
-  const counter = st.counter;
-  st.counter += p.mp;
-  const q = receiverPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp));
-  const [outputs] = await tccrHashAsync(st.key, q.rows, x.length, counter, outBlocks, [undefined]);
-  return { message: q.message, outputs: outputs! };
+  const b = mrrReceive(sid, choices, a.message, rng, 0);
+  const { k0, k1 } = mrrSenderFinish(a.state, b.message, KAPPA, 1);
+  const tag = sha256(concatBytes(utf8("2pm/ot-extension/in-process-tag/v1"), a.message, b.message));
+  return { receiver: { tag, k0, k1 }, sender: { tag: tag.slice(), delta, keys: b.keys } };
 }
 
 /**
  * The receiver's padded choice bits x' packed into words: the m choices, then mp − m random
- * padding bits from `rng` (they hide the choices in the consistency check). Shared by KOS and
- * SoftSpokenOT. Throws RangeError (naming `who`) if a choice is not 0 or 1.
+ * padding bits from `rng` (they hide the choices in the consistency check).
+ * Throws RangeError (naming `who`) if a choice is not 0 or 1.
  */
 export function packChoices(x: Uint8Array, mp: number, rng: Rng, who: string): Uint32Array {
   const m = x.length;
@@ -438,81 +319,8 @@ export function packChoices(x: Uint8Array, mp: number, rng: Rng, who: string): U
   return words(xp);
 }
 
-/** `msg` is the whole extend message (u ‖ x̃ ‖ t̃, the check values filled in by part 2); `u` a view of its start. */
-interface ReceiverPart { mp: number; W: number; msg: Uint8Array; u: Uint8Array; t: Uint32Array; xw: Uint32Array }
-
-/** Fig. 7 Extend steps 1–2 (receiver): padded choices x', columns t0^l, u^l = t0^l ⊕ t1^l ⊕ x'. */
-function receiverPart1(st: KosReceiverState, x: Uint8Array, rng: Rng, cheat?: { columns: number[]; bit: number }): ReceiverPart {
-  const m = x.length;
-  const mp = paddedCount(m), W = mp / 32;
-  const xw = packChoices(x, mp, rng, "kosReceiverExtend");
-  const t = new Uint32Array(KAPPA * W);
-  const msg = new Uint8Array(KAPPA * W * 4 + 32), u = msg.subarray(0, KAPPA * W * 4);
-  const uw = new Uint32Array(msg.buffer, 0, KAPPA * W);
-  for (let l = 0; l < KAPPA; l++) {
-    const t0 = words(st.prg0[l]!.nextView(4 * W)), t1 = words(st.prg1[l]!.nextView(4 * W));
-    t.set(t0, l * W);
-    for (let w = 0; w < W; w++) uw[l * W + w] = t0[w]! ^ t1[w]! ^ xw[w]!;
-  }
-  if (cheat) for (const c of cheat.columns) uw[c * W + (cheat.bit >>> 5)]! ^= 1 << (cheat.bit & 31);
-  return { mp, W, msg, u, t, xw };
-}
-
-/** Fig. 7 "Check correlation" (receiver): x̃, t̃; and the transposed rows t_j. */
-function receiverPart2(_st: KosReceiverState, p: ReceiverPart, chi: Uint32Array): { message: Uint8Array; rows: Uint32Array } {
-  const xt = xorSelected(p.xw, chi);
-  const tt = checkSum(p.t, p.W, chi);
-  const rows = transposeColumns(p.t, p.W);
-  const tail = new Uint32Array(p.msg.buffer, p.msg.byteOffset + p.u.length, 8);
-  tail.set(xt);
-  tail.set(tt, 4);
-  return { message: p.msg, rows };
-}
-
 /**
- * KOS Fig. 7, sender side of Extend: checks the correlation and returns (v0, v1), each
- * m · outBlocks · 16 bytes. Throws ProtocolAbort "bad-encoding" on a wrong length and
- * "ot-check-failed" (culprit `peer`) if the check fails — e.g. inconsistent choice bits.
- */
-export function kosSenderExtend(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): { v0: Uint8Array; v1: Uint8Array } {
-  const p = senderPart1(st, m, message, peer);
-  const rows = senderPart2(st, p, chiFor(st.sid, st.counter, p.u, p.mp), peer);
-  const [v0, v1] = tccrHash(st.key, rows, m, st.counter, outBlocks, [undefined, st.delta]);
-  st.counter += p.mp;
-  return { v0: v0!, v1: v1! };
-}
-
-/** {@link kosSenderExtend} with the bulk AES (χ expansion, hash) on WebCrypto. Same output and checks. */
-export async function kosSenderExtendAsync(st: KosSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): Promise<{ v0: Uint8Array; v1: Uint8Array }> {
-  const p = senderPart1(st, m, message, peer);
-  const counter = st.counter;
-  st.counter += p.mp;
-  const rows = senderPart2(st, p, await chiForAsync(st.sid, counter, p.u, p.mp), peer);
-  const [v0, v1] = await tccrHashAsync(st.key, rows, m, counter, outBlocks, [undefined, st.delta]);
-  return { v0: v0!, v1: v1! };
-}
-
-interface SenderPart { mp: number; W: number; u: Uint8Array; q: Uint32Array; xt: Uint32Array; tt: Uint32Array }
-
-/** Fig. 7 Extend step 2 (sender): q^l = PRG(k^l_{Δ_l}) ⊕ Δ_l·u^l. */
-function senderPart1(st: KosSenderState, m: number, message: Uint8Array, peer: number): SenderPart {
-  const mp = paddedCount(m), W = mp / 32;
-  if (message.length !== kosMessageLength(m)) throw new ProtocolAbort("bad-encoding", [peer], `KOS: expected ${kosMessageLength(m)} bytes, got ${message.length}`);
-  const u = message.subarray(0, KAPPA * W * 4);
-  const uw = words(u);
-  const tail = words(message.slice(KAPPA * W * 4));
-  const q = new Uint32Array(KAPPA * W);
-  for (let l = 0; l < KAPPA; l++) {
-    const s = words(st.prgs[l]!.nextView(4 * W));
-    const d = (st.delta[l >>> 5]! >>> (l & 31)) & 1;
-    if (d) for (let w = 0; w < W; w++) q[l * W + w] = s[w]! ^ uw[l * W + w]!;
-    else q.set(s, l * W);
-  }
-  return { mp, W, u, q, xt: tail.subarray(0, 4), tt: tail.subarray(4, 8) };
-}
-
-/**
- * The sender's correlation check shared by KOS (Fig. 7 "Check correlation") and SoftSpokenOT:
+ * The sender's consistency check (KOS15 Fig. 7 "Check correlation", as SoftSpokenOT uses it):
  * Σ q_j·χ_j = t̃ + x̃·Δ in GF(2^128), else ProtocolAbort "ot-check-failed" naming `peer`
  * (`what` says which extension); returns the rows q_j, transposed.
  */
@@ -523,9 +331,4 @@ export function checkCorrelation(q: Uint32Array, W: number, chi: Uint32Array, xt
   for (let w = 0; w < 4; w++) diff |= qt[w]! ^ tt[w]! ^ xd[w]!;
   if (diff !== 0) throw new ProtocolAbort("ot-check-failed", [peer], `${what} consistency check failed (inconsistent choice bits or corrections)`);
   return transposeColumns(q, W);
-}
-
-/** Fig. 7 "Check correlation" (sender): Σ q_j·χ_j = t̃ + x̃·Δ, else abort; returns the rows q_j. */
-function senderPart2(st: KosSenderState, p: SenderPart, chi: Uint32Array, peer: number): Uint32Array {
-  return checkCorrelation(p.q, p.W, chi, p.xt, p.tt, st.delta, peer, "KOS correlation");
 }

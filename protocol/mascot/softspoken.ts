@@ -1,11 +1,11 @@
 /**
  * SoftSpokenOT, malicious variant: Lawrence Roy, "SoftSpokenOT: Quieter OT Extension from
- * Small-Field Silent VOLE in the Minicrypt Model" (CRYPTO 2022, eprint 2022/192). Same
- * inputs and outputs as KOS15 in ot-extension.ts (random OT with chosen receiver bits,
- * κ = 128, `outBlocks` 16-byte blocks per message), from the same κ base OTs, with about
- * κ/k instead of κ bits of communication per OT.
+ * Small-Field Silent VOLE in the Minicrypt Model" (CRYPTO 2022, eprint 2022/192), the only
+ * OT extension of the offline phase (KOS15 was removed, issue 13). Random OT with chosen
+ * receiver bits, κ = 128, `outBlocks` 16-byte blocks per message, from κ base OTs
+ * (MRR21, base-ot-mrr.ts), with about κ/k instead of KOS's κ bits of communication per OT.
  *
- * Roles as in KOS: the OT-extension *receiver* R (chooser) is the base-OT sender (holds
+ * Roles (as in IKNP/KOS): the OT-extension *receiver* R (chooser) is the base-OT sender (holds
  * k0^l, k1^l) and plays the small-field VOLE *sender*; the OT-extension *sender* S is the
  * base-OT receiver with choice bits δ ∈ {0,1}^128 (holds k^l_{δ_l}) and plays the VOLE
  * receiver with Δ = δ.
@@ -15,7 +15,7 @@
  *
  * Setup (once per session and ordered pair; "Setup" message of R, §3.1 + PPRF):
  *  1. Session keys K_b^l = H("…/base/v1" ‖ k_b^l ‖ sid) (the base-OT reuse rule of
- *     ot-extension.ts: independent per session in the ROM, same δ).
+ *     ot-extension.ts KosSenderBase: independent per session in the ROM, same δ).
  *  2. (2^k − 1)-of-2^k OT per block by a GGM punctured PRF (Roy §3.1 / KKRT): R draws a root
  *     seed, expands a depth-k_i tree with G(s) = SHA-256("…/ggm/v1" ‖ s) (left ‖ right); the
  *     level h (1-based) splits on bit h − 1 of the leaf index. For each level R sends

@@ -109,7 +109,7 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
   // negotiate permessage-deflate on every relay WebSocket despite the Worker's
   // `no_web_socket_compression` flag, compressing ciphertext at the nodes' and the
   // coordinator's expense (measured: 0.85 → 0.50 s of coordinator CPU per wdbc round).
-  const port = opts.port ?? (await freePort());
+  const port = opts.port || (await freePort()); // 0 = any free port (the direct socket needs a known one)
   const entryPort = await freePort();
   const log: string[] = [];
   const signingKeyHex = opts.signingKeyHex ?? toHex(crypto.getRandomValues(new Uint8Array(32)));

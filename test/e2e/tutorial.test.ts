@@ -159,9 +159,13 @@ async function checkJsonCommands(port: string): Promise<void> {
   expect(end).toMatchObject({ kind: "job", status: "failed" });
   expect(String(end.error)).toMatch(/^insufficient-nodes: .*; declined: node \S+: .*maxRowsPerParty = 10/);
 
-  const sub = cli("job submit", path.join(work, "pima-stats.json"));
+  // A job that waits for a committee larger than the nodes there are (up to its 600 s select
+  // deadline), so it is still live when the cancel arrives however fast a round would be.
+  writeFileSync(path.join(work, "waiting-stats.json"), JSON.stringify({ ...spec, committee: { size: 8, min: 8 }, deadlines: { ...spec.deadlines, select: 600 } }));
+  const sub = cli("job submit", path.join(work, "waiting-stats.json"));
+  expect(sub.status, sub.stderr).toBe(0);
   const id = String(sub.json[0]!.id);
-  const cancelled = cli("job cancel", id); // right after submission: the round cannot have finished yet
+  const cancelled = cli("job cancel", id);
   expect(cancelled.status, cancelled.stderr).toBe(0);
   expect(cancelled.json[0]).toMatchObject({ id, status: "cancelled" });
 

@@ -34,7 +34,7 @@ function checkTriples(r: ReturnType<typeof runOfflineInMemory>) {
   return F.toBigInts(open("a", "value"));
 }
 
-describe("KOS base OTs reused across sessions", () => {
+describe("OT-extension base OTs reused across sessions", () => {
   it("second session reuses every ordered pair, triples stay correct and fresh; a new party order maps by node id", () => {
     const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
     const first = session(caches, NODES, "round-1");
@@ -65,7 +65,7 @@ describe("KOS base OTs reused across sessions", () => {
     expect(session(caches, NODES, "round-3").reused).toEqual([2, 2, 2]);
   });
 
-  it("a cheat in a reusing session is still caught (KOS check on the kept Δ, COPE check)", () => {
+  it("a cheat in a reusing session is still caught (SoftSpokenOT consistency check on the kept Δ, COPE check)", () => {
     const cases: Array<[OfflineCheat, string]> = [[{ kosColumns: [...Array(64).keys()] }, "ot-check-failed"], [{ copeBit: 3 }, "cope-check-failed"]];
     for (const [cheat, code] of cases) {
       const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));

@@ -14,7 +14,7 @@ import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
 
-type Opts = Pick<OfflineConfig, "otExtension" | "softspokenK" | "derivedBaseOts">;
+type Opts = Pick<OfflineConfig, "softspokenK" | "derivedBaseOts">;
 
 function mk(n: number, count: number, opts: Opts, seed: string, cheat?: { who: number; cheat: OfflineCheat }): OfflineParty[] {
   return [...Array(n).keys()].map((me) => new OfflineParty({ field: m61, parties: n, me, sessionId: utf8(`derived/${seed}`), count, batchSize: 4, ...opts },
@@ -48,16 +48,16 @@ function drive(parties: OfflineParty[], tamper: (m: OfflineInbound, to: number) 
 }
 
 describe("derived base OTs (one public-key direction per pair)", () => {
-  for (const ote of [{ otExtension: "softspoken", softspokenK: 3 }, { otExtension: "kos" }] as Opts[]) {
-    it(`${ote.otExtension}: correct triples at n = 3 (sync and async alike); only the lower index's extension runs public-key base OTs`, async () => {
-      const seen = drive(mk(3, 6, ote, `ok-${ote.otExtension}`));
+  for (const ote of [{ softspokenK: 3 }, { softspokenK: 5 }] as Opts[]) {
+    it(`k = ${ote.softspokenK}: correct triples at n = 3 (sync and async alike); only the lower index's extension runs public-key base OTs`, async () => {
+      const seen = drive(mk(3, 6, ote, `ok-${ote.softspokenK}`));
       // setup1 (A ‖ tag) flows from the higher to the lower index only; setup2 (φ) back.
       expect(seen.get("offline.setup1 2→0")).toEqual([96]);
       expect(seen.get("offline.setup1 0→2")).toEqual([0]);
       expect(seen.get("offline.setup2 0→2")).toEqual([64 * 128]);
       expect(seen.get("offline.setup2 2→0")).toEqual([0]);
       expect(seen.get("offline.setup3 0→1")).toEqual([0]);
-      checkTriples(m61, runOfflineInMemory(mk(3, 6, ote, `ok-${ote.otExtension}`)), 6);
+      checkTriples(m61, runOfflineInMemory(mk(3, 6, ote, `ok-${ote.softspokenK}`)), 6);
       const sync = runOfflineInMemory(mk(3, 6, ote, "same"));
       const asy = await runOfflineInMemoryAsync(mk(3, 6, ote, "same"));
       expect(m61.toBigInts(asy.triples[2]!.c.mac)).toEqual(m61.toBigInts(sync.triples[2]!.c.mac));
@@ -80,13 +80,13 @@ describe("derived base OTs (one public-key direction per pair)", () => {
   });
 
   it("an inconsistent receiver in the derived direction (party 0 receiving from 1) → ot-check-failed naming it", () => {
-    for (const ote of [{ otExtension: "softspoken", softspokenK: 3 }, { otExtension: "kos" }] as Opts[]) {
+    for (const ote of [{ softspokenK: 3 }, { softspokenK: 5 }] as Opts[]) {
       expect(abortCode(() => runOfflineInMemory(mk(2, 4, ote, "cheat", { who: 0, cheat: { kosColumns: [...Array(16).keys()].map((i) => 8 * i + 3) } })))).toBe("ot-check-failed:0");
     }
   });
 
   it("the derived setup ahead of batch 0: tampered → ot-check-failed, truncated → bad-encoding, stray setup messages → bad-encoding", () => {
-    const ss: Opts = { otExtension: "softspoken", softspokenK: 3 };
+    const ss: Opts = { softspokenK: 3 };
     const at0kos = (f: (p: Uint8Array) => Uint8Array) => (m: OfflineInbound, to: number) => (m.phase === "offline.0.kos" && to === 1 ? { ...m, payload: f(m.payload) } : m);
     // Byte 32·128 + 1 of the setup sits in τ_0 (the PPRF consistency value).
     expect(abortCode(() => drive(mk(2, 4, ss, "t1"), at0kos((p) => { const q = p.slice(); q[32 * 128 + 1]! ^= 4; return q; })))).toBe("ot-check-failed:0");

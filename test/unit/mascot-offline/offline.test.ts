@@ -55,7 +55,7 @@ describe("MASCOT offline phase: a cheating party is caught", () => {
       return e as ProtocolAbort;
     }
   };
-  it("inconsistent KOS choice bits → ot-check-failed naming the cheater", () => {
+  it("inconsistent OT-extension choice bits → ot-check-failed naming the cheater", () => {
     const e = expectAbort(() => run(m61, 2, 4, 4, { who: 1, cheat: { kosColumns: [...Array(64).keys()] } }), "ot-check-failed");
     expect(e!.culprits).toEqual([1]);
   });
@@ -80,36 +80,37 @@ describe("MASCOT offline phase: a cheating party is caught", () => {
   });
 });
 
-describe("MASCOT offline phase: OT extension options (SoftSpokenOT default, KOS15 kept)", () => {
-  type Ote = Pick<OfflineConfig, "otExtension" | "softspokenK">;
+describe("MASCOT offline phase: SoftSpokenOT parameter k", () => {
+  type Ote = Pick<OfflineConfig, "softspokenK">;
   const mk = (F: Field, n: number, count: number, ote: Ote, cheat?: { who: number; cheat: OfflineCheat }, tag = "ote") =>
     [...Array(n).keys()].map((me) => new OfflineParty({ field: F, parties: n, me, sessionId: utf8(`${tag}-session`), count, batchSize: 4, ...ote }, seededRng(`${tag}/${me}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
   const abortCode = (f: () => unknown) => { try { f(); return "no-throw"; } catch (e) { return e instanceof ProtocolAbort ? `${e.code}:${e.culprits.join(",")}` : `other:${String(e)}`; } };
 
-  for (const ote of [{ otExtension: "kos" }, { otExtension: "softspoken", softspokenK: 2 }, { otExtension: "softspoken", softspokenK: 5 }, { otExtension: "softspoken", softspokenK: 8 }] as Ote[]) {
-    it(`${ote.otExtension}${ote.softspokenK ?? ""}: correct triples (n = 3, two batches); inconsistent choice bits → ot-check-failed naming the cheater`, () => {
+  for (const ote of [{}, { softspokenK: 2 }, { softspokenK: 5 }, { softspokenK: 8 }] as Ote[]) {
+    it(`k = ${ote.softspokenK ?? "default"}: correct triples (n = 3, two batches); inconsistent choice bits → ot-check-failed naming the cheater`, () => {
       checkTriples(m61, runOfflineInMemory(mk(m61, 3, 6, ote)) as ReturnType<typeof run>, 6);
-      // 16 columns: KOS lets a flip in column l through iff Δ_l = 0, so one column is caught only w.p. 1/2.
+      // 16 columns, one per SoftSpokenOT block or more: each inconsistent block is caught.
       expect(abortCode(() => runOfflineInMemory(mk(m61, 2, 4, ote, { who: 1, cheat: { kosColumns: [...Array(16).keys()].map((i) => 8 * i + 7) } })))).toBe("ot-check-failed:1");
     });
   }
-  it("p128 with SoftSpokenOT", () => checkTriples(p128, runOfflineInMemory(mk(p128, 2, 3, { otExtension: "softspoken", softspokenK: 3 })) as ReturnType<typeof run>, 3));
-  it("SoftSpokenOT sends ⌈128/k⌉/128 of KOS's extension bytes (plus the same 32-byte check per extend)", () => {
-    const kos = mk(m61, 2, 8, { otExtension: "kos" }, undefined, "bytes");
-    runOfflineInMemory(kos);
-    const batches = 2, K = kos[0]!.bytesByStep.kos! - 32 * batches;
+  it("p128 with SoftSpokenOT", () => checkTriples(p128, runOfflineInMemory(mk(p128, 2, 3, { softspokenK: 3 })) as ReturnType<typeof run>, 3));
+  it("SoftSpokenOT sends ⌈128/k⌉ bits per OT (plus a 32-byte check per extend)", () => {
+    const batches = 2, perBit: number[] = [];
     for (const k of [2, 3, 4, 8]) {
-      const ss = mk(m61, 2, 8, { otExtension: "softspoken", softspokenK: k }, undefined, "bytes");
+      const ss = mk(m61, 2, 8, { softspokenK: k }, undefined, "bytes");
       runOfflineInMemory(ss);
-      expect(ss[0]!.bytesByStep.kos! - 32 * batches).toBe((K * Math.ceil(128 / k)) / 128);
+      perBit.push(((ss[0]!.bytesByStep.kos! - 32 * batches) * 128) / Math.ceil(128 / k));
     }
+    // (bytes − checks)·128/⌈128/k⌉ = 128 bits per padded OT, whatever k
+    expect(new Set(perBit).size).toBe(1);
+    expect(perBit[0]! % 16).toBe(0);
   });
-  it("a bad k or OT extension name is refused", () => {
-    for (const c of [{ softspokenK: 1 }, { softspokenK: 9 }, { otExtension: "iknp" }]) {
+  it("a bad k is refused", () => {
+    for (const c of [{ softspokenK: 1 }, { softspokenK: 9 }, { softspokenK: 2.5 }]) {
       expect(() => new OfflineParty({ field: m61, parties: 2, me: 0, sessionId: utf8("s"), count: 1, ...(c as Ote) }, seededRng("bad"))).toThrow(RangeError);
     }
   });
-  it("SoftSpokenOT setup3: a tampered GGM correction or τ → ot-check-failed; a short one → bad-encoding; KOS vs SoftSpokenOT peers do not interoperate", () => {
+  it("SoftSpokenOT setup3: a tampered GGM correction or τ → ot-check-failed; a short one → bad-encoding; peers with different k do not interoperate", () => {
     const drive = (parties: OfflineParty[], tamper: (m: OfflineInbound, to: number) => OfflineInbound) => {
       const q: Array<{ to: number; m: OfflineInbound }> = [];
       const seq = [[0, 0], [0, 0]];
@@ -123,14 +124,14 @@ describe("MASCOT offline phase: OT extension options (SoftSpokenOT default, KOS1
       if (m.phase !== "offline.setup3" || to !== 0) return m;
       const p = m.payload.slice(); p[at(p.length)]! ^= 0x10; return { ...m, payload: p };
     };
-    const ss: Ote = { otExtension: "softspoken", softspokenK: 4 };
+    const ss: Ote = { softspokenK: 4 };
     // 32·128 + 32·blocks: τ; byte 32·128 + 1 sits in τ_0. Both GGM ciphertext sides of all levels: try every level's both halves, one must be read.
     expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t1"), flip(() => 32 * 128 + 1)))).toBe("ot-check-failed:1");
     expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t2"), flip(() => 32 * 128 + 32 * 32 + 3)))).toBe("ot-check-failed:1");
     const read = [0, 16].map((o) => abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t3"), flip(() => o))));
     expect(read.sort()).toEqual(["no-throw", "ot-check-failed:1"]);
     expect(abortCode(() => drive(mk(m61, 2, 2, ss, undefined, "t4"), (m, to) => (m.phase === "offline.setup3" && to === 0 ? { ...m, payload: m.payload.subarray(1) } : m)))).toBe("bad-encoding:1");
-    const mixed = [...mk(m61, 2, 2, { otExtension: "kos" }, undefined, "mix").slice(0, 1), ...mk(m61, 2, 2, ss, undefined, "mix").slice(1)];
+    const mixed = [...mk(m61, 2, 2, { softspokenK: 2 }, undefined, "mix").slice(0, 1), ...mk(m61, 2, 2, ss, undefined, "mix").slice(1)];
     expect(abortCode(() => drive(mixed, (m) => m))).toMatch(/^bad-encoding/);
   });
 });

@@ -4,7 +4,7 @@
  * the subspace-VOLE consistency check of every Extend.
  */
 import { describe, expect, it } from "vitest";
-import { kosReceiverSetupFinishWithBase, kosReceiverSetupStart, kosSenderSetup } from "../../../protocol/mascot/ot-extension.ts";
+import { baseOtPairInProcess } from "../../../protocol/mascot/ot-extension.ts";
 import {
   ssBlockSizes, ssMessageLength, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength,
 } from "../../../protocol/mascot/softspoken.ts";
@@ -14,10 +14,8 @@ import { toHex, utf8 } from "../../../protocol/encoding.ts";
 
 function bases(seed: string) {
   const rng = seededRng(seed), sid = utf8(`ss-base/${seed}`);
-  const a = kosReceiverSetupStart(sid, rng);
-  const s = kosSenderSetup(sid, a.message, rng, 0);
-  const r = kosReceiverSetupFinishWithBase(sid, a.pending, s.message, 1);
-  return { rng, rBase: r.base, sBase: s.base };
+  const b = baseOtPairInProcess(sid, rng);
+  return { rng, rBase: b.receiver, sBase: b.sender };
 }
 
 function setup(seed: string, k: number) {

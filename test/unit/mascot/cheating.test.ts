@@ -192,7 +192,7 @@ describe("cheating parties are caught (validated mode)", () => {
     // OT check names the peer whose message failed, the pair is what it proves inconsistent.
     expect(codes).toEqual({ "offline.setup1": ["ot-check-failed:1"], "offline.setup2": ["ot-check-failed:0"], "offline.setup3": ["ot-check-failed:1"] });
   });
-  it("offline: inconsistent KOS choice bits → ot-check-failed; bad triple → sacrifice-failed", () => {
+  it("offline: inconsistent OT-extension choice bits → ot-check-failed; bad triple → sacrifice-failed", () => {
     const mk = (cheat: object) => (me: number) => (count: number) =>
       new OfflineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
     const a = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({ kosColumns: [...Array(64).keys()] }) });

@@ -1,7 +1,7 @@
 /**
  * Known-answer vector for SoftSpokenOT (protocol/mascot/softspoken.ts), k = 2 and k = 3 (a
- * short last block), with every intermediate value: the base OTs (as KOS's, from a seeded
- * Chou–Orlandi run), the GGM roots, leaf PRG seeds and check values, τ_i, the PPRF hash, the
+ * short last block), with every intermediate value: the base OTs (from a seeded in-process
+ * MRR21 run, baseOtPairInProcess), the GGM roots, leaf PRG seeds and check values, τ_i, the PPRF hash, the
  * setup message, Δ and the punctured points, the choices, the padded rows t_j = V_j (R) and
  * q_j = W_j (S), the first χ, the extend message (corrections ‖ x̃ ‖ t̃) and the outputs.
  * Regenerate with `npx tsx test/vectors/mascot/generate-softspoken.ts`;
@@ -9,7 +9,7 @@
  */
 import { seededRng } from "../../../protocol/rng.ts";
 import { toHex, utf8 } from "../../../protocol/encoding.ts";
-import { kosReceiverSetupFinishWithBase, kosReceiverSetupStart, kosSenderSetup } from "../../../protocol/mascot/ot-extension.ts";
+import { baseOtPairInProcess } from "../../../protocol/mascot/ot-extension.ts";
 import { ssReceiverExtend, ssReceiverSetup, ssSenderExtend, ssSenderSetup, type SsExtendTrace, type SsSetupTrace } from "../../../protocol/mascot/softspoken.ts";
 
 const hexWords = (w: Uint32Array) => toHex(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
@@ -17,20 +17,18 @@ const hexWords = (w: Uint32Array) => toHex(new Uint8Array(w.buffer, w.byteOffset
 function softspokenVector(k: number) {
   const rng = seededRng(`vectors/softspoken/k${k}`);
   const sid = utf8(`vectors/softspoken/sid/k${k}`);
-  const a = kosReceiverSetupStart(sid, rng);
-  const snd = kosSenderSetup(sid, a.message, rng, 0);
-  const rcv = kosReceiverSetupFinishWithBase(sid, a.pending, snd.message, 1);
+  const bases = baseOtPairInProcess(sid, rng);
   const trace: SsSetupTrace = { roots: [], leafSeeds: [], leafChecks: [], pprfHash: new Uint8Array(0) };
-  const R = ssReceiverSetup(sid, rcv.base, k, rng, trace);
-  const S = ssSenderSetup(sid, snd.base, k, R.message, 1);
+  const R = ssReceiverSetup(sid, bases.receiver, k, rng, trace);
+  const S = ssSenderSetup(sid, bases.sender, k, R.message, 1);
   const x = new Uint8Array([1, 0, 1, 1, 0, 0, 1, 0]);
   const tr: SsExtendTrace = {}, ts: SsExtendTrace = {};
   const ext = ssReceiverExtend(R.state, x, rng, 1, undefined, tr);
   const { v0, v1 } = ssSenderExtend(S, x.length, ext.message, 1, 1, ts);
   return {
     k, sid: toHex(sid),
-    rng: `seededRng("vectors/softspoken/k${k}"): CO15 base OTs (as kos.json), then R's GGM roots (16 bytes per block), then R's padding bits`,
-    baseK0: toHex(rcv.base.k0), baseK1: toHex(rcv.base.k1), delta: hexWords(snd.base.delta), senderKeys: toHex(snd.base.keys),
+    rng: `seededRng("vectors/softspoken/k${k}"): MRR21 base OTs (baseOtPairInProcess), then R's GGM roots (16 bytes per block), then R's padding bits`,
+    baseK0: toHex(bases.receiver.k0), baseK1: toHex(bases.receiver.k1), delta: hexWords(bases.sender.delta), senderKeys: toHex(bases.sender.keys),
     blockSizes: S.sizes, points: S.points,
     roots: trace.roots.map(toHex),
     leafSeeds: trace.leafSeeds.map((b) => b.map(toHex)),

@@ -1,6 +1,5 @@
 /**
- * Known-answer vectors for the MASCOT building blocks: field, PRG, base OT, KOS OT
- * extension, COPE (over 2^w-ary digits of Δ, digit-cope.ts) — every intermediate value, from seeded rngs. Regenerate with
+ * Known-answer vectors for the MASCOT building blocks: field, PRG, COPE (over 2^w-ary digits of Δ, digit-cope.ts) — every intermediate value, from seeded rngs. Regenerate with
  *   npx tsx test/vectors/mascot/generate.ts
  * test/unit/mascot-offline/vectors.test.ts recomputes them and compares byte for byte.
  */
@@ -9,11 +8,10 @@ import { encodeFixed } from "../../../protocol/field/fixed-point.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { toHex, utf8 } from "../../../protocol/encoding.ts";
 import { prgBytesSync, prgFieldSync } from "../../../protocol/mascot/prg.ts";
-import { baseOtReceive, baseOtSenderFinish, baseOtSenderStart } from "../../../protocol/mascot/base-ot.ts";
+import { mrrReceive, mrrSenderFinish, mrrSenderStart } from "../../../protocol/mascot/base-ot-mrr.ts";
 import {
   deltaBits, DIGIT_COPE_WIDTH, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
 } from "../../../protocol/mascot/digit-cope.ts";
-import { kosReceiverExtend, kosReceiverSetupFinish, kosReceiverSetupStart, kosSenderExtend, kosSenderSetup } from "../../../protocol/mascot/ot-extension.ts";
 import { commit } from "../../../protocol/crypto/commitment.ts";
 
 const s = (xs: bigint[]) => xs.map((x) => x.toString());
@@ -49,37 +47,8 @@ function commitVector() {
   return { value: toHex(value), nonce: toHex(opening), commitment: toHex(commitment) };
 }
 
-function baseOtVector() {
-  const rng = seededRng("vectors/base-ot");
-  const sid = utf8("vectors/base-ot/sid");
-  const choices = new Uint8Array([0, 1, 1, 0]);
-  const snd = baseOtSenderStart(sid, rng);
-  const rcv = baseOtReceive(sid, choices, snd.message, rng, 0);
-  const { k0, k1 } = baseOtSenderFinish(snd.state, rcv.message, choices.length, 1);
-  return {
-    rng: "seededRng(\"vectors/base-ot\"): sender draws a (64 bytes), then receiver draws b_i (64 bytes each)",
-    sid: toHex(sid), choices: [...choices], senderScalar: snd.state.a.toString(),
-    A: toHex(snd.message), B: toHex(rcv.message), k0: toHex(k0), k1: toHex(k1), kc: toHex(rcv.keys),
-  };
-}
-
-function kosVector() {
-  const rng = seededRng("vectors/kos");
-  const sid = utf8("vectors/kos/sid");
-  const a = kosReceiverSetupStart(sid, rng);
-  const snd = kosSenderSetup(sid, a.message, rng, 0);
-  const rcv = kosReceiverSetupFinish(sid, a.pending, snd.message, 1);
-  const x = new Uint8Array([1, 0, 1, 1, 0, 0, 1, 0]);
-  const ext = kosReceiverExtend(rcv, x, rng, 1);
-  const { v0, v1 } = kosSenderExtend(snd.state, x.length, ext.message, 1, 1);
-  return {
-    sid: toHex(sid), setupA: toHex(a.message), setupB: toHex(snd.message), delta: toHex(new Uint8Array(snd.state.delta.buffer)),
-    choices: [...x], extendMessage: toHex(ext.message), receiverOutputs: toHex(ext.outputs), v0: toHex(v0), v1: toHex(v1),
-  };
-}
-
 /**
- * COPE (digit-cope.ts, width DIGIT_COPE_WIDTH) on k = field.bits base OTs (base-ot.ts) whose
+ * COPE (digit-cope.ts, width DIGIT_COPE_WIDTH) on k = field.bits base OTs (MRR21, base-ot-mrr.ts) whose
  * choice bits are Δ's bits: the GGM setup, two Extends (the second continues the leaf streams).
  */
 function copeVector(F: Field) {
@@ -88,9 +57,9 @@ function copeVector(F: Field) {
   const delta = F.get(F.random(1, rng), 0);
   const x = F.random(3, rng);
   const bits = deltaBits(F, delta);
-  const st = baseOtSenderStart(sid, rng);
-  const rcv = baseOtReceive(sid, bits, st.message, rng, 0);
-  const { k0, k1 } = baseOtSenderFinish(st.state, rcv.message, F.bits, 1);
+  const st = mrrSenderStart(sid, rng);
+  const rcv = mrrReceive(sid, bits, st.message, rng, 0);
+  const { k0, k1 } = mrrSenderFinish(st.state, rcv.message, F.bits, 1);
   const snd = digitCopeSenderFromOts(F, DIGIT_COPE_WIDTH, k0, k1);
   const r = digitCopeReceiverFromOts(F, DIGIT_COPE_WIDTH, delta, rcv.keys, snd.setup, 1);
   const e1 = digitCopeSenderExtend(snd.state, x);
@@ -112,8 +81,6 @@ export function buildVectors(): Record<string, unknown> {
   return {
     "field.json": { m61: fieldVectors(m61), p128: fieldVectors(p128) },
     "prg.json": { prg: prgVectors(), commit: commitVector() },
-    "base-ot.json": baseOtVector(),
-    "kos.json": kosVector(),
     "cope.json": { m61: copeVector(m61), p128: copeVector(p128) },
   };
 }
