@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4]`:
+ * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4] [--source]`:
  * federated learning jobs on a real local coordinator with N real node processes, each job
  * run twice: with its secure aggregation mode (validated MASCOT for all three; the optdigits
  * MLP's L2 bound is checked with PINE) and with the benchmark-only plaintext baseline (inputs
  * broadcast in the clear over the same relay; the coordinator admits it only with
- * ALLOW_PLAINTEXT_AGGREGATION=1). Per round, the slowest node's
+ * ALLOW_PLAINTEXT_AGGREGATION=1). Nodes run the built package unless `--source` (bench/node-bin.ts). Per round, the slowest node's
  *  - local: assignment → contribution ready (model download and hash check, federated
  *    evaluation, local training, encoding),
  *  - aggregation: the rest of that node's round (contribution ready → round accepted),
@@ -32,6 +32,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { procCpu, workerdPids } from "./proc.ts";
 import os from "node:os";
 import path from "node:path";
+import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
 import { startCluster, type AgentEventLine, type Cluster, type ClusterDataset } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
 import type { JobSpec } from "../protocol/api/schemas.ts";
@@ -165,10 +166,11 @@ export async function run(args: string[]): Promise<BenchResult> {
   const nodes = Number(arg(args, "nodes", "5"));
   const rounds = Number(arg(args, "rounds", "4"));
   const out: BenchResult["rows"] = [];
+  const nodeBin = await benchNodeBin(args);
   for (const name of names) {
     const c = CASES[name];
     if (!c) throw new Error(`unknown dataset ${JSON.stringify(name)}; one of ${Object.keys(CASES).join(", ")}`);
-    const cluster = await startCluster({ nodes, datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
+    const cluster = await startCluster({ nodes, ...(nodeBin ? { nodeBin } : {}), datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
     try {
       const loaded = await loadJobSpec(ex(c.job));
       const task = loaded.task as { stopping: Record<string, unknown>; aggregation: Record<string, unknown> };
@@ -199,6 +201,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       "per-round figures are means over rounds of the slowest node; MB_per_node = relay frames sent + received per round",
       "each dataset: one unreported plaintext warm-up job first, then the secure job, then the plaintext job",
       "ratio_vs_plaintext = job wall time / the same job with plaintext aggregation (benchmark-only mode)",
+      nodeBinNote(nodeBin),
       "agent/party/v8_cpu_s: CPU per node and round of the agent's main thread, the party thread and V8's GC/compiler helper threads (/proc, Linux); coord_cpu_s: workerd + the bench process per round; the nodes and the coordinator share this machine's cores",
       "steps (validated, per node and round): join = contribution ready → party started; offline_input → coin A; proof → first Beaver layer; checks → party done; accept → round accepted",
       `targets (federated evaluation on held-out rows): ${Object.values(CASES).map((c) => `${c.name} ${c.target}`).join(", ")}`,

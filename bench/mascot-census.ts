@@ -5,7 +5,7 @@
  * real base OTs and offline phase), no relay. Reports the CPU each party spends in its own
  * calls (the figure that adds up when N node processes share the machine's cores), the total
  * over all parties, bytes uploaded per party and the WebCrypto calls made. `--aes=node` runs
- * the PRG streams on node:crypto's AES-128-CTR as the party thread does (client/agent/
+ * the PRG streams and the fixed-key π on node:crypto's AES as the party thread does (client/agent/
  * party-aes.ts); `webcrypto` is the path without it (browsers, workerd).
  * Excludes: the agent's envelope sealing/signing/verification, relay and coordinator.
  */
@@ -15,11 +15,11 @@ import path from "node:path";
 import { m61 } from "../protocol/field/index.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { SecureSumParty, type InboundMessage, type OutboundMessage } from "../protocol/mascot/party.ts";
-import { setNativeAesCtr } from "../protocol/mascot/prg.ts";
+import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
 import { jobTypes } from "../protocol/jobs/registry.ts";
 import { encodeContribution } from "../protocol/stats/index.ts";
 import { parseCsv } from "../client/data/parse.ts";
-import { nodeAesCtr } from "../client/agent/party-aes.ts";
+import { installNodeAes } from "../client/agent/party-aes.ts";
 import { cpuMs } from "./timing.ts";
 import type { BenchResult } from "./types.ts";
 
@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   for (const n of ns) {
     for (const a of aes) {
       if (a !== "node" && a !== "webcrypto") throw new Error(`mascot-census: --aes must be webcrypto or node, got ${a}`);
-      setNativeAesCtr(a === "node" ? nodeAesCtr : undefined);
+      if (a === "node") installNodeAes();
       try {
         const load = os.loadavg()[0]!;
         const { value: r, calls } = await countingSubtle(() => censusRound(n, rows));
@@ -95,6 +95,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         console.log(JSON.stringify(out[out.length - 1]));
       } finally {
         setNativeAesCtr(undefined);
+        setNativeAesEcbDecrypt(undefined);
       }
     }
   }
@@ -104,7 +105,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     notes: [
       "validated adult census round (stats bench query: range predicates, product proof, offline triples), all parties in one process on the receiveAsync path; real base OTs (first round with every peer)",
       "party_cpu: CPU (user + system) inside each party's own calls; sum = what N node processes add up on a shared machine; excludes envelope crypto, relay, coordinator",
-      "aes=node: PRG streams on node:crypto AES-128-CTR (the party thread's setting); aes=webcrypto: WebCrypto prefetch + JS fallback (browser/workerd path)",
+      "aes=node: PRG streams on node:crypto AES-128-CTR and the OT extension's fixed-key π on node:crypto AES-128-ECB (the party thread's setting, client/agent/party-aes.ts installNodeAes); aes=webcrypto: WebCrypto prefetch + JS fallback (browser/workerd path)",
     ],
   };
 }

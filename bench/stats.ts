@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- stats [--nodes 3,5,10] [--rows 2000] [--modes validated,linear-only]`:
+ * `npm run bench -- stats [--nodes 3,5,10] [--rows 2000] [--modes validated,linear-only] [--jobs k] [--source]`:
  * end-to-end round time of the adult census query on a real local coordinator with N real
  * node processes, split into local computation, MASCOT phases and coordinator overhead.
  *
@@ -13,7 +13,7 @@
  *    submit to completion (Linux /proc), and coordinator_cpu_s (workerd + this process): with
  *    N nodes on a few cores the wall time is bounded below by the sum over the cores.
  * `--jobs k` runs k jobs in a row per cluster (job 2 on: base OTs kept from job 1, the steady
- * state of nodes that meet again). `--profile-node DIR` writes V8 CPU profiles of node 0 (agent and party thread) into DIR.
+ * state of nodes that meet again). Nodes run the built package unless `--source` (bench/node-bin.ts). `--profile-node DIR` writes V8 CPU profiles of node 0 (agent and party thread) into DIR.
  */
 import { procCpu, workerdPids } from "./proc.ts";
 import os from "node:os";
@@ -21,6 +21,7 @@ import path from "node:path";
 import { startCluster } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { BenchResult } from "./types.ts";
+import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -40,8 +41,9 @@ export async function run(args: string[]): Promise<BenchResult> {
   // --jobs k: k jobs in a row on the same cluster; from the second on, the nodes reuse the base OTs kept from the first (client/agent/base-ot-cache.ts).
   const jobs = Number(arg(args, "jobs", "1"));
   const out: BenchResult["rows"] = [];
+  const nodeBin = await benchNodeBin(args);
   for (const n of sizes) {
-    const cluster = await startCluster({ nodes: n, datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], ...(profileDir ? { nodeEnv: (i: number): Record<string, string> => (i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}) } : {}) });
+    const cluster = await startCluster({ nodes: n, ...(nodeBin ? { nodeBin } : {}), datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], ...(profileDir ? { nodeEnv: (i: number): Record<string, string> => (i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}) } : {}) });
     try {
       for (const mode of modes) {
         if (mode === "validated" && n > maxValidated) {
@@ -97,6 +99,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     notes: [
       "adult census query (count, mean/variance of age, education histogram, income by sex, count by sex, age quantiles, hours by sex), 1 round",
       "validated: MASCOT-authenticated inputs with range predicates; linear-only: PRG-seed additive sharing + commit-then-open",
+      nodeBinNote(nodeBin),
       "node_cpu_*: CPU seconds (user + system, /proc) of the node processes (agent + party thread) from submit to completion, slowest and sum; coordinator_cpu_s: workerd + the bench process (Miniflare, the operator's polling); load_1m: 1-min load average at submit → completion (N node processes and the coordinator share the machine's cores)",
     ],
   };

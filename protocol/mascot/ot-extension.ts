@@ -19,6 +19,7 @@ import { ecb } from "@noble/ciphers/aes.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
 import { ProtocolAbort } from "./errors.ts";
+import { nativeAesEcbDecrypt } from "./prg.ts";
 import { mrrReceive, mrrSenderFinish, mrrSenderStart } from "./base-ot-mrr.ts";
 import type { Rng } from "../rng.ts";
 
@@ -135,7 +136,8 @@ export function transposeColumns(cols: Uint32Array, W: number): Uint32Array {
 // ---------------------------------------------------------------- hashing
 /** π over whole blocks, sync: AES-128 *decryption* under the fixed key (see {@link permuteAsync}). */
 function permuteSync(key: Uint8Array, blocks: Uint8Array): Uint8Array {
-  return ecb(key, { disablePadding: true }).decrypt(blocks);
+  const native = nativeAesEcbDecrypt();
+  return native ? native(key, blocks) : ecb(key, { disablePadding: true }).decrypt(blocks);
 }
 
 /** A fixed key's WebCrypto AES-CBC handle and its constant padding tail (see {@link cbcDecryptRaw}). */
@@ -179,6 +181,7 @@ async function cbcDecryptRaw(ctx: PiContext, buf: Uint32Array<ArrayBuffer>): Pro
  * pass (see {@link piContext}). So D over n blocks is one native call. Same output as permuteSync.
  */
 export async function permuteAsync(key: Uint8Array, blocks: Uint8Array): Promise<Uint8Array> {
+  if (nativeAesEcbDecrypt()) return permuteSync(key, blocks); // a native sync AES beats WebCrypto's async round trip
   const n = blocks.length / 16;
   if (n === 0) return new Uint8Array(0);
   const buf = new Uint32Array(4 * (n + 2));
@@ -252,8 +255,9 @@ export function tccrHash(key: Uint8Array, rows: Uint32Array, n: number, start: n
   return splitVariants(out, deltas.length, n, outBlocks);
 }
 
-/** {@link tccrHash} on WebCrypto (same output). */
+/** {@link tccrHash} on WebCrypto (same output), or on the native sync AES when one is installed (prg.ts setNativeAesEcbDecrypt). */
 export async function tccrHashAsync(key: Uint8Array, rows: Uint32Array, n: number, start: number, outBlocks: number, deltas: Array<Uint32Array | undefined>): Promise<Uint8Array[]> {
+  if (nativeAesEcbDecrypt()) return tccrHash(key, rows, n, start, outBlocks, deltas);
   const R = deltas.length * n;
   if (R === 0) return deltas.map(() => new Uint8Array(0));
   const ctx = await piContext(key);

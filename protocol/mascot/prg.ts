@@ -63,6 +63,31 @@ export function setNativeAesCtr(f: NativeAesCtr | undefined): void {
   nativeCtr = f;
 }
 
+/**
+ * A native synchronous AES-128 *decryption* of whole blocks under `key` (ECB: block i of the
+ * result is D_key(block i of `blocks`)); `blocks.length` is a multiple of 16. Used for the
+ * OT extension's fixed-key permutation π (ot-extension.ts), where WebCrypto needs an async
+ * AES-CBC round trip per call.
+ */
+export type NativeAesEcbDecrypt = (key: Uint8Array, blocks: Uint8Array) => Uint8Array;
+let nativeEcb: NativeAesEcbDecrypt | undefined;
+
+/**
+ * Installs a native synchronous AES-128-ECB decryption for this thread's fixed-key π (undefined
+ * removes it). Same output as without it — the caller guarantees `f` is AES-128 decryption; a
+ * wrong `f` shows up as an OT check failure against honest peers. Throws TypeError if `f` is
+ * neither a function nor undefined.
+ */
+export function setNativeAesEcbDecrypt(f: NativeAesEcbDecrypt | undefined): void {
+  if (f !== undefined && typeof f !== "function") throw new TypeError("setNativeAesEcbDecrypt: expected a function or undefined");
+  nativeEcb = f;
+}
+
+/** The installed native AES-128-ECB decryption, if any (see {@link setNativeAesEcbDecrypt}). */
+export function nativeAesEcbDecrypt(): NativeAesEcbDecrypt | undefined {
+  return nativeEcb;
+}
+
 let zeroBuf = new Uint8Array(0);
 /** n zero bytes (a shared read-only buffer: the AES-CTR plaintext). */
 function zeros(n: number): Uint8Array<ArrayBuffer> {
@@ -206,23 +231,25 @@ export class Prg {
   /** Keystream blocks start .. start + nBlocks − 1 with the sync AES. */
   private syncBlocks(start: number, nBlocks: number): Uint8Array {
     if (nativeCtr && nBlocks > 0) {
-      const out = new Uint8Array(16 * nBlocks);
+      let out: Uint8Array | undefined; // only when the read spans two native streams (a 2^64-block wrap)
       for (let done = 0; done < nBlocks;) {
         let st = this.native;
         if (!st || st.f !== nativeCtr || st.at !== start + done || st.at >= st.end) {
           // A new native stream from block start + done, good until the low 64 counter bits wrap.
-          const c0 = counterBlocks(this.iv, start + done, 1), dv = new DataView(c0.buffer);
-          const toWrap = dv.getUint32(8, false) === 0xffffffff ? 4294967296 - dv.getUint32(12, false) : Infinity;
+          // Block 0 of a stream is the IV itself (no counter arithmetic: a party opens thousands of streams).
+          const c0 = start + done === 0 ? this.iv : counterBlocks(this.iv, start + done, 1);
+          const hi = (c0[8]! << 24 | c0[9]! << 16 | c0[10]! << 8 | c0[11]!) >>> 0, lo = (c0[12]! << 24 | c0[13]! << 16 | c0[14]! << 8 | c0[15]!) >>> 0;
+          const toWrap = hi === 0xffffffff ? 4294967296 - lo : Infinity;
           st = this.native = { f: nativeCtr, read: nativeCtr(this.key, c0), at: start + done, end: start + done + toWrap };
         }
         const take = Math.min(nBlocks - done, st.end - st.at);
         const ks = st.read(16 * take);
         if (done === 0 && take === nBlocks) { st.at += take; return ks; }
-        out.set(ks, 16 * done);
+        (out ??= new Uint8Array(16 * nBlocks)).set(ks, 16 * done);
         st.at += take;
         done += take;
       }
-      return out;
+      return out!;
     }
     return ecb(this.key, { disablePadding: true }).encrypt(counterBlocks(this.iv, start, nBlocks));
   }
