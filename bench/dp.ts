@@ -18,7 +18,7 @@ import path from "node:path";
 import { fieldByName } from "../protocol/field/index.ts";
 import type { Field } from "../protocol/field/types.ts";
 import { SecureSumParty } from "../protocol/mascot/party.ts";
-import { runNetwork } from "../protocol/mascot/transport.ts";
+import { runNetwork } from "../protocol/mascot/testing/transport.ts";
 import { compileQuery, encodeContribution, finalise, parseStatsQuery, type StatsQuery, type StatsResult } from "../protocol/stats/index.ts";
 import { parseDatasetSchema, type DatasetSchema, type Row } from "../protocol/stats/schema.ts";
 import { statsPrivacyPlan } from "../protocol/stats/dp.ts";

@@ -19,7 +19,7 @@
  */
 import { fieldByName } from "../protocol/field/index.ts";
 import { OfflineParty, type OfflineConfig } from "../protocol/mascot/offline.ts";
-import { runOfflineInMemoryAsync } from "../protocol/mascot/transport.ts";
+import { runOfflineInMemoryAsync } from "../protocol/mascot/testing/transport.ts";
 import { baseOtPairInProcess } from "../protocol/mascot/ot-extension.ts";
 import { ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength } from "../protocol/mascot/softspoken.ts";
 import { combineTau } from "../protocol/mascot/triples.ts";

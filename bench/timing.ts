@@ -1,6 +1,6 @@
 /** CPU-time helpers shared by the in-process MASCOT benches. */
 import type { SecureSumParty } from "../protocol/mascot/party.ts";
-import type { Inbound, MessageParty, Outbound } from "../protocol/mascot/transport.ts";
+import type { Inbound, MessageParty, Outbound } from "../protocol/mascot/testing/transport.ts";
 
 /** Process CPU time in ms (user + system): robust to other processes competing for the cores. */
 export function cpuMs(): number {

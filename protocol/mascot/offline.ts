@@ -17,10 +17,13 @@
  * use it wherever the caller can await (benchmarks use it via runOfflineInMemoryAsync).
  * `off.bytesSent` counts payload bytes sent (a broadcast once per recipient).
  * `OfflineParty` structurally implements online.ts's `OfflineSource`. Every phase name starts
- * with "offline.". Messages of later stages/batches may arrive early and are buffered; a
- * second message with the same phase from the same sender is a "replay". Sequence numbers
- * are the caller's business (party.ts / the relay). transport.ts's `runOfflineInMemory` runs n
- * parties in one process (tests, benchmarks).
+ * with "offline.". The steps (setup1..3; per batch: start, then the nine message steps
+ * below) run on the shared step driver (step-driver.ts): each sender's phases must come in
+ * the order it sends them (else "unexpected-message"; a phase it already sent in the current
+ * setup block or batch: "replay"); messages of later steps are buffered. Each batch's state
+ * is a record tagged with the step that takes it next (`BatchState`), used once. Sequence
+ * numbers are the caller's business (party.ts / the relay). testing/transport.ts's
+ * `runOfflineInMemory` runs n parties in one process (tests, benchmarks).
  *
  * ## Message flow (per ordered pair S → R, S = OT-extension sender; "bcast" = to "all")
  * setup1  R → S: A_0 ‖ A_1 ‖ tag    (base-OT sender message, McQuoid–Rosulek–Roy POPF-OT on X25519,
@@ -84,11 +87,13 @@ import {
   ssSenderSetup, ssSetupMessageLength, ssStreams, type SsReceiverState, type SsSenderState,
 } from "./softspoken.ts";
 import { Prg } from "./prg.ts";
+import { StepDriver } from "./step-driver.ts";
+import type { InboundMessage, Inbox, OutboundMessage, Step } from "./types.ts";
 import type { AuthShare } from "./shares.ts";
 import { combine, combineTau, gather, gilboaBlocks, gilboaChoices, gilboaReceiver, gilboaSender, sacrificeRho, sacrificeZero, type TripleShares } from "./triples.ts";
 
-export interface OfflineOutbound { to: number | "all"; phase: string; payload: Uint8Array }
-export interface OfflineInbound { from: number; phase: string; seq: number; payload: Uint8Array }
+export type OfflineOutbound = OutboundMessage;
+export type OfflineInbound = InboundMessage;
 
 export interface OfflineConfig {
   field: Field;
@@ -114,37 +119,25 @@ export interface OfflineConfig {
   derivedBaseOts?: boolean;
 }
 
-type Cheat = { columns: number[]; bit: number } | undefined;
-
-/** Deviations for negative tests only (a cheating party). */
-export interface OfflineCheat {
-  /** Use inconsistent OT-extension choice bits in the SoftSpokenOT blocks containing these columns (caught by the consistency check). */
-  kosColumns?: number[];
-  /** Deviate in digit `copeBit` of my COPE corrections (a per-digit wrong x; caught by the authentication check unless the peer's α digit is 0). */
-  copeBit?: number;
-  /** Corrupt both halves of the COPE setup correction of base OT `copeSetup` (caught by the authentication check). */
-  copeSetup?: number;
-  /** Add 1 to my share of every c before authenticating (caught by the sacrifice). */
-  badTriple?: boolean;
-}
-
-const STEPS = ["kos", "gilboa", "coin1", "cope", "coin2", "open", "coin3", "sigma.commit", "sigma.open"] as const;
-type Step = (typeof STEPS)[number];
-/** Extra broadcast phases expected together with a step. */
-const EXTRA: Partial<Record<Step, string>> = { kos: "coins" };
-
-interface Batch {
-  m: number;
-  a?: FieldVec; b?: FieldVec; cProd?: FieldVec;
-  kosOut: Uint8Array[];
-  coins: CoinState[];
-  coinCommits: Uint8Array[][]; // [coin][party]
-  X?: FieldVec; macOwn?: FieldVec; macOf: FieldVec[];
-  rr?: FieldVec; tt?: FieldVec;
-  A?: AuthShare; B?: AuthShare; C?: AuthShare; AH?: AuthShare; CH?: AuthShare;
-  yMe?: bigint; rho?: AuthShare; rhoOpen?: FieldVec; z?: AuthShare; y?: FieldVec; gy?: FieldVec;
-  sigmaOpen?: Uint8Array; sigmaCommits: Uint8Array[];
-}
+/**
+ * One batch's state, tagged with the step that takes it next (Fig. 9 Multiply → Combine →
+ * Authenticate → Sacrifice, Fig. 10 MACCheck). A step takes the record of its own stage once
+ * (OfflineParty.take) and leaves the next one, without what later steps do not need.
+ */
+interface BatchCoins { m: number; coins: CoinState[]; coinCommits: Uint8Array[][] /* [coin][party] */ }
+interface BatchTriple { m: number; A: AuthShare; B: AuthShare; C: AuthShare }
+type BatchState =
+  | (BatchCoins & { stage: "kos"; a: FieldVec; b: FieldVec; kosOut: Uint8Array[] })
+  | (BatchCoins & { stage: "gilboa"; a: FieldVec; b: FieldVec; kosOut: Uint8Array[]; cProd: FieldVec })
+  | (BatchCoins & { stage: "coin1"; a: FieldVec; b: FieldVec; cProd: FieldVec })
+  | (BatchCoins & { stage: "cope"; X: FieldVec; macOwn: FieldVec })
+  | (BatchCoins & { stage: "coin2"; X: FieldVec; macOwn: FieldVec; macOf: FieldVec[] })
+  | (BatchCoins & BatchTriple & { stage: "open"; macOwn: FieldVec; macOf: FieldVec[]; rr: FieldVec; tt: FieldVec; CH: AuthShare; yMe: bigint; rho: AuthShare })
+  | (BatchCoins & BatchTriple & { stage: "coin3"; rho: AuthShare; rhoOpen: FieldVec; z: AuthShare; y: FieldVec; gy: FieldVec })
+  | (BatchTriple & { stage: "sigma.commit" | "sigma.open"; sigmaOpen: Uint8Array; sigmaCommits: Uint8Array[] });
+/** Steps before the first batch (setup1..3), and per batch (start, then the nine message steps). */
+const SETUP_STEPS = 3, BATCH_STEPS = 10;
+type Msgs = Array<Uint8Array | undefined>;
 
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -160,20 +153,17 @@ export class OfflineParty {
   private readonly count: number;
   private readonly batchSize: number;
   private readonly rng: Rng;
-  private readonly cheat: OfflineCheat;
   private readonly alphaShare: bigint;
   private readonly peers: number[];
   /** τ of Fig. 9 Combine for this field (triples.ts combineTau). */
   private readonly tau: number;
-  private inbox = new Map<string, Array<Uint8Array | undefined>>();
-  /** (phase|from) pairs received in the current batch and setup, for replay detection. */
-  private seen = new Set<string>();
-  private stage = "setup1";
+  /** The steps (setup1..3, then per batch: start and the nine message steps) on the shared step driver. */
+  private readonly driver: StepDriver;
   private batchNo = 0;
   private produced = 0;
-  private batch: Batch | undefined;
+  /** The current batch's state record (tagged with the step that takes it next). */
+  private batch: BatchState | undefined;
   private results: TripleShares[] = [];
-  private _done = false;
   private aborted = false;
   private basePending: Array<MrrSenderState | undefined> = [];
   private otR: Array<SsReceiverState | undefined> = [];
@@ -210,7 +200,7 @@ export class OfflineParty {
   bytesByStep: Record<string, number> = {};
 
   /** Throws TypeError/RangeError on a bad config. */
-  constructor(cfg: OfflineConfig, rng: Rng, opts: { cheat?: OfflineCheat; baseOts?: KosBaseStore } = {}) {
+  constructor(cfg: OfflineConfig, rng: Rng, opts: { baseOts?: KosBaseStore } = {}) {
     if (!cfg || typeof cfg !== "object" || !cfg.field) throw new TypeError("OfflineParty: cfg.field is required");
     if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`OfflineParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
     if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`OfflineParty: me out of range: ${cfg.me}`);
@@ -219,18 +209,52 @@ export class OfflineParty {
     const bs = cfg.batchSize ?? 1024;
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`OfflineParty: batchSize must be a positive integer, got ${bs}`);
     this.F = cfg.field; this.n = cfg.parties; this.me = cfg.me; this.sid = cfg.sessionId.slice();
-    this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.cheat = opts.cheat ?? {}; this.baseOts = opts.baseOts;
+    this.count = cfg.count; this.batchSize = bs; this.rng = rng; this.baseOts = opts.baseOts;
     this.ssK = cfg.softspokenK ?? SS_DEFAULT_K;
     ssBlockSizes(this.ssK); // throws RangeError on a bad k
     this.derive = (cfg.derivedBaseOts ?? true) && cfg.count > 0;
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
     this.tau = combineTau(this.F);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
+    const steps: Step[] = [];
+    const add = (name: string, expect: string[], run: (m: Msgs[]) => OfflineOutbound[], runAsync?: (m: Msgs[]) => Promise<OfflineOutbound[]>): void => {
+      const got = (box: Inbox): Msgs[] => expect.map((ph) => box.get(ph)!);
+      steps.push({ name, expect, run: (box) => run(got(box)), ...(runAsync ? { runAsync: (box: Inbox) => runAsync(got(box)) } : {}) });
+    };
+    add("setup1", ["setup1"], ([x]) => this.onSetup1(x!), ([x]) => this.onSetup1Async(x!));
+    add("setup2", ["setup2"], ([x]) => this.onSetup2(x!), ([x]) => this.onSetup2Async(x!));
+    add("setup3", ["setup3"], ([x]) => this.onSetup3(x!));
+    for (let b = 0; b * bs < cfg.count; b++) {
+      add("start", [], () => this.startBatch(), async () => { await this.prefetchBatch(); return this.startBatchAsync(); });
+      add(`${b}.kos`, [`${b}.kos`, `${b}.coins`], ([k, c]) => this.onKos(k!, c!), ([k, c]) => this.onKosAsync(k!, c!));
+      add(`${b}.gilboa`, [`${b}.gilboa`], ([x]) => this.onGilboa(x!));
+      // coin1 (COPE sender) and cope (COPE receiver) read the COPE streams: async, native AES-CTR instead of the sync fallback.
+      add(`${b}.coin1`, [`${b}.coin1`], ([x]) => this.onCoin1(x!), async ([x]) => { await this.prefetchCopeStreams(true); return this.onCoin1(x!); });
+      // (batch 0's cope: the receiver states exist once the peers' COPE setups are taken)
+      add(`${b}.cope`, [`${b}.cope`], ([x]) => this.onCope(x!), async ([x]) => { this.takeCopeSetup(x!); await this.prefetchCopeStreams(false); return this.onCope(x!); });
+      add(`${b}.coin2`, [`${b}.coin2`], ([x]) => this.onCoin2(x!));
+      add(`${b}.open`, [`${b}.open`], ([x]) => this.onOpen(x!));
+      add(`${b}.coin3`, [`${b}.coin3`], ([x]) => this.onCoin3(x!));
+      add(`${b}.sigma.commit`, [`${b}.sigma.commit`], ([x]) => this.onSigmaCommit(x!));
+      add(`${b}.sigma.open`, [`${b}.sigma.open`], ([x]) => this.onSigmaOpen(x!));
+    }
+    // A phase already received from a sender is a "replay" within the current setup block or
+    // batch and later; from an earlier block, "unexpected-message" (stale).
+    const blockStart = (k: number): number => (k < SETUP_STEPS ? 0 : k - ((k - SETUP_STEPS) % BATCH_STEPS));
+    this.driver = new StepDriver(this.n, this.me, steps, { label: "offline: ", replaysFrom: () => blockStart(this.driver.index) });
   }
 
-  get done(): boolean { return this._done; }
-  /** Current stage: "setup1".."setup3", "start" (a batch is about to begin), "<batch>.<step>", "done" or "aborted". */
-  get phase(): string { return this.aborted ? "aborted" : this._done ? "done" : this.stage; }
+  /** The current batch's state, which must be at `stage`; taken (a record is used once). Throws Error otherwise (a bug). */
+  private take<K extends BatchState["stage"]>(stage: K): BatchState & { stage: K } {
+    const B = this.batch;
+    if (B?.stage !== stage) throw new Error(`OfflineParty: step ${stage} found the batch at ${B?.stage ?? "no batch"}`);
+    this.batch = undefined;
+    return B as BatchState & { stage: K };
+  }
+
+  get done(): boolean { return this.driver.current === undefined; }
+  /** Current step: "setup1".."setup3", "start" (a batch is about to begin), "<batch>.<step>", "done" or "aborted". */
+  get phase(): string { return this.aborted ? "aborted" : this.driver.current?.name ?? "done"; }
   /** α_i, this party's MAC-key share. Available from construction. */
   alpha(): bigint { return this.alphaShare; }
   /**
@@ -263,12 +287,11 @@ export class OfflineParty {
    * what a driver names when the offline phase times out.
    */
   get waitingFor(): number[] {
-    if (this._done || this.aborted || this.stage === "start") return [];
-    return this.peers.filter((j) => this.needed().some((p) => this.inbox.get(p)?.[j] === undefined));
+    return this.aborted ? [] : this.driver.waitingFor();
   }
   /** The `count` triples. Throws Error before done. */
   triples(): TripleShares {
-    if (!this._done) throw new Error("OfflineParty.triples: offline phase not finished");
+    if (!this.done) throw new Error("OfflineParty.triples: offline phase not finished");
     const F = this.F;
     const cat = (k: "a" | "b" | "c"): AuthShare => ({ value: F.concat(this.results.map((t) => t[k].value)), mac: F.concat(this.results.map((t) => t[k].mac)) });
     return { a: cat("a"), b: cat("b"), c: cat("c") };
@@ -309,77 +332,38 @@ export class OfflineParty {
 
   /** Handles one inbound offline message; returns what to send. Throws ProtocolAbort on a fault. */
   receive(m: OfflineInbound): OfflineOutbound[] {
-    if (this.aborted) throw new ProtocolAbort("unexpected-message", [], "offline phase already aborted");
     try {
-      return this.receiveInner(m);
+      this.accept(m);
+      const outs: OfflineOutbound[] = [];
+      while (this.driver.ready) outs.push(...this.driver.run());
+      return outs;
     } catch (e) {
-      if (e instanceof ProtocolAbort) this.aborted = true;
-      throw e;
+      throw this.fail(e);
     }
-  }
-
-  private receiveInner(m: OfflineInbound): OfflineOutbound[] {
-    this.accept(m);
-    const outs: OfflineOutbound[] = [];
-    for (;;) {
-      const o = this.step();
-      if (!o) break;
-      outs.push(...o);
-    }
-    return outs;
   }
 
   /**
    * Like {@link receive}, but before each batch precomputes that batch's PRG streams (COPE
    * and OT-extension streams) with WebCrypto AES-CTR, which is several times faster than the sync
-   * AES. Output and messages are identical to the sync path.
+   * AES, and runs the base OTs on the async X25519 backend. Output and messages are identical to the sync path.
    */
   async receiveAsync(m: OfflineInbound): Promise<OfflineOutbound[]> {
-    if (this.aborted) throw new ProtocolAbort("unexpected-message", [], "offline phase already aborted");
     try {
       this.accept(m);
       const outs: OfflineOutbound[] = [];
-      for (;;) {
-        let o: OfflineOutbound[] | null;
-        if (this.stage === "start") {
-          await this.prefetchBatch();
-          o = await this.startBatchAsync();
-        } else if ((this.stage === "setup1" || this.stage === "setup2") && this.complete(this.stage)) {
-          const msgs = this.inbox.get(this.stage)!;
-          this.inbox.delete(this.stage);
-          o = this.stage === "setup1" ? await this.onSetup1Async(msgs) : await this.onSetup2Async(msgs);
-        } else if (this.stage.endsWith(".kos") && this.needed().every((p) => this.complete(p))) {
-          const need = this.needed();
-          const got = need.map((p) => this.inbox.get(p)!);
-          for (const p of need) this.inbox.delete(p);
-          const B = this.batch!, msgs = got[0]!;
-          this.takeDerivedSetup(msgs);
-          // All peers at once, so one peer's native AES overlaps another's JS work.
-          const pre = await inPeerOrder(this.peers.map((j) => ssSenderExtendAsync(this.otS[j]!, this.F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
-          o = this.onKos(msgs, got[1]!, pre);
-        } else {
-          // coin1 (COPE sender) and cope (COPE receiver) read the COPE streams: native AES-CTR
-          // instead of the sync fallback.
-          const copeStep = this.batch && (this.stage.endsWith(".coin1") || this.stage.endsWith(".cope"));
-          if (copeStep && this.needed().every((p) => this.complete(p))) {
-            if (this.stage.endsWith(".cope")) this.takeCopeSetup(this.inbox.get(this.stage)!); // batch 0: the receiver states exist from here
-            await this.prefetchCopeStreams(this.stage.endsWith(".coin1"));
-          }
-          o = this.step();
-        }
-        if (!o) break;
-        outs.push(...o);
-      }
+      while (this.driver.ready) outs.push(...(await this.driver.runAsync()));
       return outs;
     } catch (e) {
-      if (e instanceof ProtocolAbort) this.aborted = true;
-      throw e;
+      throw this.fail(e);
     }
   }
 
+  /** An abort ends the party: every later call aborts "unexpected-message". Returns `e`. */
+  private fail(e: unknown): unknown { if (e instanceof ProtocolAbort) this.aborted = true; return e; }
+
   /** Precomputes every PRG stream the next batch reads (WebCrypto). No-op when done. */
   async prefetchBatch(): Promise<void> {
-    if (this.produced >= this.count || this.stage.startsWith("setup")) return;
+    if (this.produced >= this.count || this.driver.index < SETUP_STEPS) return;
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
     const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const jobs: Promise<void>[] = [];
@@ -418,10 +402,7 @@ export class OfflineParty {
   /** My COPE sender state towards j from the COPE Initialize OTs (I hold both keys); its setup waits for my first `cope` message. */
   private initCopeSender(j: number, k0: Uint8Array, k1: Uint8Array): void {
     const { state, setup } = digitCopeSenderFromOts(this.F, DIGIT_COPE_WIDTH, k0, k1);
-    if (this.cheat.copeSetup !== undefined) {
-      const o = 32 * this.cheat.copeSetup;
-      for (let b = 0; b < 32; b++) setup[o + b]! ^= 0x5a;
-    }
+    this.copeSetupFault(setup);
     this.copeS[j] = state;
     this.copeSetupOut[j] = setup;
   }
@@ -443,81 +424,17 @@ export class OfflineParty {
     }
   }
 
-  /** Validates and buffers one inbound message. */
+  /** Validates one inbound message and hands it to the step driver (which checks its phase against the sender's sequence). */
   private accept(m: OfflineInbound): void {
+    if (this.aborted) throw new ProtocolAbort("unexpected-message", [], "offline phase already aborted");
     const from = m.from;
     if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) throw new ProtocolAbort("unexpected-message", [], `offline: unknown sender ${String(from)}`);
     if (!(m.payload instanceof Uint8Array) || typeof m.phase !== "string" || !m.phase.startsWith("offline.")) {
       throw new ProtocolAbort("unexpected-message", [from], `offline: unexpected phase ${String(m.phase)}`);
     }
-    if (this._done) throw new ProtocolAbort("unexpected-message", [from], `offline: ${m.phase} after the offline phase ended`);
-    const ph = m.phase.slice("offline.".length);
-    if (!this.validPhase(ph)) throw new ProtocolAbort("unexpected-message", [from], `offline: unknown or stale phase ${m.phase}`);
-    let slot = this.inbox.get(ph);
-    if (!slot) { slot = new Array<Uint8Array | undefined>(this.n).fill(undefined); this.inbox.set(ph, slot); }
-    const key = `${ph}|${from}`;
-    if (slot[from] !== undefined || this.seen.has(key)) throw new ProtocolAbort("replay", [from], `offline: second ${m.phase} from party ${from}`);
-    this.seen.add(key);
-    slot[from] = m.payload;
+    if (this.done) throw new ProtocolAbort("unexpected-message", [from], `offline: ${m.phase} after the offline phase ended`);
+    this.driver.accept(from, m.phase.slice("offline.".length), m.payload);
   }
-
-  /** Advances one stage if all its messages are in; returns its outbound or null. */
-  private step(): OfflineOutbound[] | null {
-    if (this._done) return null;
-    if (this.stage === "start") return this.startBatch();
-    const need = this.needed();
-    if (!need.every((p) => this.complete(p))) return null;
-    const got = need.map((p) => this.inbox.get(p)!);
-    for (const p of need) this.inbox.delete(p);
-    return this.advance(got);
-  }
-
-  private validPhase(ph: string): boolean {
-    if (ph === "setup1" || ph === "setup2" || ph === "setup3") return this.stage.startsWith("setup");
-    if (this.stage === "done") return false;
-    const dot = ph.indexOf(".");
-    if (dot < 0) return false;
-    const bs = ph.slice(0, dot), step = ph.slice(dot + 1);
-    const b = Number(bs);
-    if (!Number.isInteger(b) || String(b) !== bs) return false;
-    if (!(STEPS as readonly string[]).includes(step) && step !== "coins") return false;
-    return b >= this.batchNo && b <= this.batchNo + 1 && b * this.batchSize < this.count;
-  }
-
-  private needed(): string[] {
-    if (this.stage.startsWith("setup")) return [this.stage];
-    const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
-    const extra = EXTRA[step];
-    return extra ? [this.stage, `${this.batchNo}.${extra}`] : [this.stage];
-  }
-
-  private complete(ph: string): boolean {
-    const s = this.inbox.get(ph);
-    return !!s && this.peers.every((j) => s[j] !== undefined);
-  }
-
-  private advance(got: Array<Array<Uint8Array | undefined>>): OfflineOutbound[] {
-    const msgs = got[0]!;
-    switch (this.stage) {
-      case "setup1": return this.onSetup1(msgs);
-      case "setup2": return this.onSetup2(msgs);
-      case "setup3": return this.onSetup3(msgs);
-    }
-    const step = this.stage.slice(this.stage.indexOf(".") + 1) as Step;
-    switch (step) {
-      case "kos": return this.onKos(msgs, got[1]!);
-      case "gilboa": return this.onGilboa(msgs);
-      case "coin1": return this.onCoin1(msgs);
-      case "cope": return this.onCope(msgs);
-      case "coin2": return this.onCoin2(msgs);
-      case "open": return this.onOpen(msgs);
-      case "coin3": return this.onCoin3(msgs);
-      case "sigma.commit": return this.onSigmaCommit(msgs);
-      case "sigma.open": return this.onSigmaOpen(msgs);
-    }
-  }
-
-  private setStage(step: Step): void { this.stage = `${this.batchNo}.${step}`; }
 
   // ------------------------------------------------------------------ setup
   /**
@@ -562,7 +479,6 @@ export class OfflineParty {
       }
       this.ssSenderBase[j] = base;
     }
-    this.stage = "setup2";
     return outs;
   }
 
@@ -641,7 +557,6 @@ export class OfflineParty {
       }
       outs.push(this.out(j, "setup3", concatBytes(prefix, ext.message)));
     }
-    this.stage = "setup3";
     return outs;
   }
 
@@ -717,46 +632,43 @@ export class OfflineParty {
       // The reverse direction (j the OT-extension sender, me its receiver) takes the κ extra OTs as its base.
       if (m > nb) this.deriveReceiver(j, v0.slice(16 * nb, 16 * (nb + KAPPA)), v1.slice(16 * nb, 16 * (nb + KAPPA)));
     }
-    this.stage = "start";
     return [];
   }
 
   // ------------------------------------------------------------------ batch
-  /** Samples a, b for the next batch; returns the Gilboa choice bits, or null when all triples are made. */
-  private beginBatch(): Uint8Array | null {
-    if (this.produced >= this.count) { this._done = true; this.stage = "done"; return null; }
+  /** Samples a, b for the next batch (Fig. 9 Multiply: the Gilboa choice bits are the bits of a, all τ copies). */
+  private beginBatch(): { m: number; a: FieldVec; b: FieldVec; choices: Uint8Array } {
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
     const a = F.random(m * this.tau, this.rng), b = F.random(m, this.rng);
-    this.batch = { m, a, b, kosOut: [], coins: [], coinCommits: [[], [], []], macOf: [], sigmaCommits: [] };
-    this.setStage("kos");
-    return gilboaChoices(F, a);
+    return { m, a, b, choices: gilboaChoices(F, a) };
   }
 
-  private kosCheat(): { columns: number[]; bit: number } | undefined {
-    return this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined;
-  }
+  // Fault seams, no-ops here (an honest party); testing/cheating-offline.ts overrides them for negative tests:
+  protected extendFault(): { columns: number[]; bit: number } | undefined { return undefined; } // bad OT-extension choice bits in a batch
+  protected copeSetupFault(_setup: Uint8Array): void {} // the COPE setup as sent, changed in place
+  protected copeFault(): { digit: number } | undefined { return undefined; } // a wrong digit in my COPE corrections
+  protected tripleFault(_F: Field, c: FieldVec): FieldVec { return c; } // my c shares before Combine
 
+  /** Batch step "start": I am the OT receiver with the bits of my a towards every peer; coin commitments. */
   private startBatch(): OfflineOutbound[] {
-    const choices = this.beginBatch();
-    if (!choices) return [];
-    // Fig. 9 Multiply: I am the OT receiver with the bits of my a (all τ copies) towards every peer.
-    const ext = this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat()));
-    return this.finishStart(ext);
+    const { m, a, b, choices } = this.beginBatch();
+    const ext = this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.extendFault()));
+    return this.finishStart(m, a, b, ext);
   }
 
   private async startBatchAsync(): Promise<OfflineOutbound[]> {
-    const choices = this.beginBatch();
-    if (!choices) return [];
-    if (this.cheat.kosColumns) return this.finishStart(this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.kosCheat())));
+    const { m, a, b, choices } = this.beginBatch();
+    const fault = this.extendFault();
+    if (fault) return this.finishStart(m, a, b, this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), fault)));
     const ext = await inPeerOrder(this.peers.map((j) => ssReceiverExtendAsync(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F))));
-    return this.finishStart(ext);
+    return this.finishStart(m, a, b, ext);
   }
 
-  private finishStart(ext: Array<{ message: Uint8Array; outputs: Uint8Array }>): OfflineOutbound[] {
-    const batch = this.batch!;
+  private finishStart(m: number, a: FieldVec, b: FieldVec, ext: Array<{ message: Uint8Array; outputs: Uint8Array }>): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
+    const kosOut: Uint8Array[] = [];
     this.peers.forEach((j, k) => {
-      batch.kosOut[j] = ext[k]!.outputs;
+      kosOut[j] = ext[k]!.outputs;
       const pre = this.batchNo === 0 ? this.derivedSetup[j] : undefined;
       if (!pre) { outs.push(this.out(j, `${this.batchNo}.kos`, ext[k]!.message)); return; }
       // Derived direction: my setup for j rides ahead of batch 0's extension message (counted as setup).
@@ -765,10 +677,11 @@ export class OfflineParty {
       this.bytesByStep.setup3 = (this.bytesByStep.setup3 ?? 0) + pre.length;
       this.derivedSetup[j] = undefined;
     });
-    batch.coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
-    for (let c = 0; c < 3; c++) batch.coinCommits[c]![this.me] = batch.coins[c]!.commitment;
-    outs.push(this.out("all", `${this.batchNo}.coins`, concatBytes(...batch.coins.map((c) => c.commitment))));
-    this.prefetchInBackground();
+    const coins = [coinCommit(this.rng), coinCommit(this.rng), coinCommit(this.rng)];
+    const coinCommits: Uint8Array[][] = coins.map((c) => { const row: Uint8Array[] = []; row[this.me] = c.commitment; return row; });
+    this.batch = { stage: "kos", m, a, b, kosOut, coins, coinCommits };
+    outs.push(this.out("all", `${this.batchNo}.coins`, concatBytes(...coins.map((c) => c.commitment))));
+    this.prefetchInBackground(m);
     return outs;
   }
 
@@ -779,8 +692,8 @@ export class OfflineParty {
    * runs between messages) and computes the rest itself. Same output either way; a no-op
    * for streams {@link prefetchBatch} already fetched.
    */
-  private prefetchInBackground(): void {
-    const F = this.F, m = this.batch!.m;
+  private prefetchInBackground(m: number): void {
+    const F = this.F;
     const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
     const mNext = Math.min(this.batchSize, this.count - this.produced - m);
     const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
@@ -795,9 +708,18 @@ export class OfflineParty {
     }
   }
 
-  private onKos(msgs: Array<Uint8Array | undefined>, coins: Array<Uint8Array | undefined>, pre?: Array<{ v0: Uint8Array; v1: Uint8Array }>): OfflineOutbound[] {
+  /** {@link onKos} with the OT-extension sender hashing of all peers at once (WebCrypto), so one peer's native AES overlaps another's JS work. */
+  private async onKosAsync(msgs: Msgs, coins: Msgs): Promise<OfflineOutbound[]> {
     this.takeDerivedSetup(msgs);
-    const F = this.F, B = this.batch!, outs: OfflineOutbound[] = [];
+    const m = this.batch!.m;
+    const pre = await inPeerOrder(this.peers.map((j) => ssSenderExtendAsync(this.otS[j]!, this.F.bits * m * this.tau, msgs[j]!, j, gilboaBlocks(this.F))));
+    return this.onKos(msgs, coins, pre);
+  }
+
+  /** Fig. 9 Multiply: the peers' coin commitments; my Gilboa sender messages; own products a_l·b. */
+  private onKos(msgs: Msgs, coins: Msgs, pre?: Array<{ v0: Uint8Array; v1: Uint8Array }>): OfflineOutbound[] {
+    this.takeDerivedSetup(msgs);
+    const F = this.F, B = this.take("kos"), outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
       const cm = coins[j]!;
       if (cm.length !== 96) throw new ProtocolAbort("bad-encoding", [j], "offline: coin commitments must be 96 bytes");
@@ -806,94 +728,88 @@ export class OfflineParty {
     // own products a_l·b (Fig. 9 Multiply, the i = j term)
     const rep = new Uint32Array(B.m * this.tau);
     for (let i = 0; i < rep.length; i++) rep[i] = Math.floor(i / this.tau);
-    const bRep = gather(F, B.b!, rep);
-    let cProd = F.mul(B.a!, bRep);
+    const bRep = gather(F, B.b, rep);
+    let cProd = F.mul(B.a, bRep);
     this.peers.forEach((j, k) => {
       const { v0, v1 } = pre ? pre[k]! : ssSenderExtend(this.otS[j]!, F.bits * B.m * this.tau, msgs[j]!, j, gilboaBlocks(F));
       const g = gilboaSender(F, bRep, v0, v1);
       cProd = F.add(cProd, g.share);
       outs.push(this.out(j, `${this.batchNo}.gilboa`, g.message));
     });
-    B.cProd = cProd;
-    this.setStage("gilboa");
+    this.batch = { ...B, stage: "gilboa", cProd };
     return outs;
   }
 
-  private onGilboa(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!;
-    let c = B.cProd!;
-    for (const j of this.peers) c = F.add(c, gilboaReceiver(F, B.a!, B.kosOut[j]!, msgs[j]!, j));
-    B.cProd = c; B.kosOut = [];
-    this.setStage("coin1");
+  /** Fig. 9 Multiply, receiver side: the peers' Gilboa corrections complete c. */
+  private onGilboa(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, { kosOut, cProd, ...B } = this.take("gilboa");
+    let c = cProd;
+    for (const j of this.peers) c = F.add(c, gilboaReceiver(F, B.a, kosOut[j]!, msgs[j]!, j));
+    this.batch = { ...B, stage: "coin1", cProd: c };
     return [this.out("all", `${this.batchNo}.coin1`, coinOpenPayload(B.coins[0]!))];
   }
 
-  private coinSeed(c: number, msgs: Array<Uint8Array | undefined>): Uint8Array {
-    const B = this.batch!;
+  private coinSeed(B: BatchCoins, c: number, msgs: Msgs): Uint8Array {
     const opens = [...Array(this.n).keys()].map((j) => (j === this.me ? coinOpenPayload(B.coins[c]!) : msgs[j]!));
     return coinFinish(B.coinCommits[c]!, opens);
   }
 
-  private onCoin1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!, m = B.m;
-    const prg = new Prg(this.coinSeed(0, msgs));
+  /** Fig. 9 Combine, then Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer. */
+  private onCoin1(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, { a, b, cProd, ...B } = this.take("coin1"), m = B.m;
+    const prg = new Prg(this.coinSeed(B, 0, msgs));
     const r = prg.nextField(F, m * this.tau), rHat = prg.nextField(F, m * this.tau);
     // Fig. 9 Combine
-    let cShares = B.cProd!;
-    if (this.cheat.badTriple) cShares = F.add(cShares, F.fromInts(new Array<number>(m * this.tau).fill(1)));
-    const cb = combine(F, B.a!, cShares, r, rHat, this.tau);
+    const cb = combine(F, a, this.tripleFault(F, cProd), r, rHat, this.tau);
     // Fig. 9 Authenticate: X = (x0, a, b, c, â, ĉ) through COPE with every peer (Π_[[·]], MASCOT §4: authenticated input with a random-linear-combination check)
-    const X = F.concat([F.random(1, this.rng), cb.a, B.b!, cb.c, cb.aHat, cb.cHat]);
-    B.X = X;
+    const X = F.concat([F.random(1, this.rng), cb.a, b, cb.c, cb.aHat, cb.cHat]);
     let mac = F.scale(X, this.alphaShare);
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
-      const tamper = this.cheat.copeBit !== undefined ? { digit: this.cheat.copeBit } : undefined;
-      const e = digitCopeSenderExtend(this.copeS[j]!, X, tamper);
+      const e = digitCopeSenderExtend(this.copeS[j]!, X, this.copeFault());
       mac = F.add(mac, e.t); // q + t = α_j·X
       // The first COPE message to j carries the GGM setup ahead of the corrections (digit-cope.ts).
       const setup = this.copeSetupOut[j];
       this.copeSetupOut[j] = undefined;
       outs.push(this.out(j, `${this.batchNo}.cope`, setup ? concatBytes(setup, e.message) : e.message));
     }
-    B.macOwn = mac;
-    B.a = undefined; B.cProd = undefined;
-    this.setStage("cope");
+    this.batch = { ...B, stage: "cope", X, macOwn: mac };
     return outs;
   }
 
-  private onCope(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const B = this.batch!, len = 5 * B.m + 1;
+  /** Fig. 4 Extend, receiver side: my MAC shares on every peer's X. */
+  private onCope(msgs: Msgs): OfflineOutbound[] {
+    const B = this.take("cope"), len = 5 * B.m + 1, macOf: FieldVec[] = [];
     this.takeCopeSetup(msgs);
-    for (const j of this.peers) B.macOf[j] = digitCopeReceiverExtend(this.copeR[j]!, len, msgs[j]!, j);
-    this.setStage("coin2");
+    for (const j of this.peers) macOf[j] = digitCopeReceiverExtend(this.copeR[j]!, len, msgs[j]!, j);
+    this.batch = { ...B, stage: "coin2", macOf };
     return [this.out("all", `${this.batchNo}.coin2`, coinOpenPayload(B.coins[1]!))];
   }
 
-  private onCoin2(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!, m = B.m;
-    const prg = new Prg(this.coinSeed(1, msgs));
-    B.rr = prg.nextField(F, 5 * m);
-    B.tt = prg.nextField(F, m);
-    const X = B.X!;
+  /** Π_[[·]] check value y_i and Fig. 9 Sacrifice ρ = t·[a] − [â], under coin 2. */
+  private onCoin2(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, { X, ...B } = this.take("coin2"), m = B.m;
+    const prg = new Prg(this.coinSeed(B, 1, msgs));
+    const rr = prg.nextField(F, 5 * m);
+    const tt = prg.nextField(F, m);
     // MAC shares on the shared values: own input's MAC plus q from every peer's input.
-    let macAll = B.macOwn!;
+    let macAll = B.macOwn;
     for (const j of this.peers) macAll = F.add(macAll, B.macOf[j]!);
     const part = (k: number): AuthShare => ({ value: F.slice(X, 1 + k * m, 1 + (k + 1) * m), mac: F.slice(macAll, 1 + k * m, 1 + (k + 1) * m) });
-    B.A = part(0); B.B = part(1); B.C = part(2); B.AH = part(3); B.CH = part(4);
-    const yMe = (F.get(X, 0) + F.dot(B.rr, F.slice(X, 1, 5 * m + 1))) % F.p;
-    B.yMe = yMe;
+    const A = part(0), AH = part(3);
+    const yMe = (F.get(X, 0) + F.dot(rr, F.slice(X, 1, 5 * m + 1))) % F.p;
     // Fig. 9 Sacrifice: ρ = t·[a] − [â]
-    B.rho = sacrificeRho(F, B.tt, B.A, B.AH);
-    this.setStage("open");
-    return [this.out("all", `${this.batchNo}.open`, F.encode(F.concat([F.fromBigInts([yMe]), B.rho.value])))];
+    const rho = sacrificeRho(F, tt, A, AH);
+    this.batch = { ...B, stage: "open", rr, tt, A, B: part(1), C: part(2), CH: part(4), yMe, rho };
+    return [this.out("all", `${this.batchNo}.open`, F.encode(F.concat([F.fromBigInts([yMe]), rho.value])))];
   }
 
-  private onOpen(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!, m = B.m;
+  /** The opened y_j and ρ; MAC shares on y_j; Fig. 9 Sacrifice z = t·[c] − ρ·[b] − [ĉ]. */
+  private onOpen(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, { macOwn, macOf, rr, tt, CH, yMe, ...B } = this.take("open"), m = B.m;
     const ys: bigint[] = new Array(this.n);
-    const rho = F.slice(B.rho!.value, 0, m);
-    ys[this.me] = B.yMe!;
+    const rho = F.slice(B.rho.value, 0, m);
+    ys[this.me] = yMe;
     for (const j of this.peers) {
       const p = msgs[j]!;
       if (p.length !== (m + 1) * F.byteLength) throw new ProtocolAbort("bad-encoding", [j], "offline open: wrong length");
@@ -902,53 +818,51 @@ export class OfflineParty {
       ys[j] = F.get(v, 0);
       F.addInPlace(rho, F.slice(v, 1, m + 1));
     }
-    B.y = F.fromBigInts(ys);
     // MAC shares on y_j: γ(x0_j) + Σ r_h γ(X_j[h]) from the MACs on party j's input.
     const gy: bigint[] = new Array(this.n);
     for (let j = 0; j < this.n; j++) {
-      const M = j === this.me ? B.macOwn! : B.macOf[j]!;
-      gy[j] = F.get(M, 0) + F.dot(B.rr!, F.slice(M, 1, 5 * m + 1));
+      const M = j === this.me ? macOwn : macOf[j]!;
+      gy[j] = F.get(M, 0) + F.dot(rr, F.slice(M, 1, 5 * m + 1));
     }
-    B.gy = F.fromBigInts(gy);
-    B.rhoOpen = rho;
-    B.z = sacrificeZero(F, B.tt!, rho, B.B!, B.C!, B.CH!);
-    this.setStage("coin3");
+    const z = sacrificeZero(F, tt, rho, B.B, B.C, CH);
+    this.batch = { ...B, stage: "coin3", y: F.fromBigInts(ys), gy: F.fromBigInts(gy), rhoOpen: rho, z };
     return [this.out("all", `${this.batchNo}.coin3`, coinOpenPayload(B.coins[2]!))];
   }
 
-  private onCoin3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!, m = B.m;
-    const prg = new Prg(this.coinSeed(2, msgs));
-    // Fig. 10 MACCheck, batched, two independent sums so a failure names the check.
+  /** Fig. 10 MACCheck, batched, two independent sums so a failure names the check: commit to σ_cope, σ_sac. */
+  private onCoin3(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, B = this.take("coin3"), m = B.m;
+    const prg = new Prg(this.coinSeed(B, 2, msgs));
     const r1 = prg.nextField(F, this.n), r2 = prg.nextField(F, 2 * m);
     const alpha = this.alphaShare, p = F.p;
     const sig = (vals: FieldVec, macs: FieldVec, r: FieldVec) => (((F.dot(r, macs) - alpha * F.dot(r, vals)) % p) + p) % p;
-    const sCope = sig(B.y!, B.gy!, r1);
-    const sSac = sig(F.concat([B.rhoOpen!, F.zeros(m)]), F.concat([B.rho!.mac, B.z!.mac]), r2);
+    const sCope = sig(B.y, B.gy, r1);
+    const sSac = sig(F.concat([B.rhoOpen, F.zeros(m)]), F.concat([B.rho.mac, B.z.mac]), r2);
     const value = F.encode(F.fromBigInts([sCope, sSac]));
     const { commitment, opening } = commit(value, this.rng);
-    B.sigmaOpen = concatBytes(opening, value);
-    B.sigmaCommits[this.me] = commitment;
-    this.setStage("sigma.commit");
+    const sigmaCommits: Uint8Array[] = [];
+    sigmaCommits[this.me] = commitment;
+    this.batch = { stage: "sigma.commit", m, A: B.A, B: B.B, C: B.C, sigmaOpen: concatBytes(opening, value), sigmaCommits };
     return [this.out("all", `${this.batchNo}.sigma.commit`, commitment)];
   }
 
-  private onSigmaCommit(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const B = this.batch!;
+  private onSigmaCommit(msgs: Msgs): OfflineOutbound[] {
+    const B = this.take("sigma.commit");
     for (const j of this.peers) {
       if (msgs[j]!.length !== 32) throw new ProtocolAbort("bad-encoding", [j], "offline: σ commitment must be 32 bytes");
       B.sigmaCommits[j] = msgs[j]!;
     }
-    this.setStage("sigma.open");
-    return [this.out("all", `${this.batchNo}.sigma.open`, B.sigmaOpen!)];
+    this.batch = { ...B, stage: "sigma.open" };
+    return [this.out("all", `${this.batchNo}.sigma.open`, B.sigmaOpen)];
   }
 
-  private onSigmaOpen(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    const F = this.F, B = this.batch!;
+  /** Opens σ: accept the batch iff both sums are 0 (else cope-check-failed / sacrifice-failed). */
+  private onSigmaOpen(msgs: Msgs): OfflineOutbound[] {
+    const F = this.F, B = this.take("sigma.open");
     let sCope = 0n, sSac = 0n;
     const bad: number[] = [];
     for (let j = 0; j < this.n; j++) {
-      const o = j === this.me ? B.sigmaOpen! : msgs[j]!;
+      const o = j === this.me ? B.sigmaOpen : msgs[j]!;
       if (o.length !== 32 + 2 * F.byteLength) throw new ProtocolAbort("bad-encoding", [j], "offline: σ opening has the wrong length");
       const value = o.subarray(32);
       if (!verifyCommitment(B.sigmaCommits[j]!, value, o.subarray(0, 32))) { bad.push(j); continue; }
@@ -959,13 +873,9 @@ export class OfflineParty {
     if (bad.length) throw new ProtocolAbort("commitment-mismatch", bad, "offline: σ opening does not match its commitment");
     if (sCope % F.p !== 0n) throw new ProtocolAbort("cope-check-failed", [], "offline: authentication (COPE input) check failed");
     if (sSac % F.p !== 0n) throw new ProtocolAbort("sacrifice-failed", [], "offline: triple sacrifice check failed");
-    this.results.push({ a: B.A!, b: B.B!, c: B.C! });
+    this.results.push({ a: B.A, b: B.B, c: B.C });
     this.produced += B.m;
-    this.batch = undefined;
-    const old = `${this.batchNo}.`;
-    for (const k of this.seen) if (k.startsWith(old)) this.seen.delete(k);
     this.batchNo++;
-    this.stage = "start";
     return [];
   }
 }

@@ -8,7 +8,7 @@
  *
  * {@link buildValidatedSteps} assembles the validated secure sum as a list of steps driven
  * by party.ts's phase machine. Message rounds R (relay trips on the critical path, as
- * transport.ts counts them; the PINE learning round with the offline prelude, N = 3, in
+ * testing/transport.ts counts them; the PINE learning round with the offline prelude, N = 3, in
  * brackets; test/unit/mascot/rounds.test.ts pins the totals):
  *  offline prelude (offline.ts, always — with count = 0 triples when there are no predicates):
  *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519, reused across sessions through
@@ -98,7 +98,8 @@ import {
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
-import type { Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
+import type { TripleShares } from "./triples.ts";
+import type { InboundMessage, Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
 import { noisePredicate, sampleNoise, signVector } from "./noise.ts";
@@ -108,8 +109,8 @@ import { mod } from "../field/modular.ts";
 /** Broadcast commitment to a party's share of the sum (with predicates, without noise: at the valid step). */
 export const SUM_COMMIT = "sum.commit";
 
-/** A batch of authenticated triples (vectors of equal length): c = a·b. */
-export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
+/** A batch of authenticated triples (vectors of equal length): c = a·b (triples.ts). */
+export type Triples = TripleShares;
 
 /**
  * What the validated mode needs from the offline phase: α_i, the input's COPE seeds and
@@ -118,9 +119,9 @@ export interface Triples { a: AuthShare; b: AuthShare; c: AuthShare }
  */
 export interface OfflineSource {
   start(): OutboundMessage[];
-  receive(m: { from: number; phase: string; seq: number; payload: Uint8Array }): OutboundMessage[];
+  receive(m: InboundMessage): OutboundMessage[];
   /** Optional: the same as `receive` (same messages and outputs), faster (WebCrypto AES). */
-  receiveAsync?(m: { from: number; phase: string; seq: number; payload: Uint8Array }): Promise<OutboundMessage[]>;
+  receiveAsync?(m: InboundMessage): Promise<OutboundMessage[]>;
   readonly done: boolean;
   /** α_i (available once done). */
   alpha(): bigint;
@@ -160,15 +161,6 @@ export function decodeVec(f: Field, bytes: Uint8Array, n: number, from: number, 
   } catch {
     throw new ProtocolAbort("bad-encoding", [from], `${what} from party ${from}: non-canonical field element`);
   }
-}
-
-/**
- * Input via masks (MASCOT Fig. 1 Π_Online, Input): the owner of a preprocessed mask [[r]]
- * (r known to it) broadcasts e = c − r; every party sets [[c]] = [[r]] + e (public-constant
- * addition: party 0 adds e to its value share, everyone adds α_i·e to its MAC share).
- */
-export function inputViaMask(ctx: ShareContext, mask: AuthShare, e: FieldVec): AuthShare {
-  return addPublic(ctx, mask, e);
 }
 
 /** Beaver step 1: this party's shares of ε = x − a and δ = y − b (to open). */
@@ -545,7 +537,8 @@ function stepCoinC(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
     const o = plan.operands(ctxOf(s), s.shares[j]!, s.R);
     const c = plan.productCoefficients(gammaOf(p, s, j));
     const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
-    const hShare = inputViaMask(ctxOf(s), sliceShare(f, masksOf(p, s.shares[j]!), PM, plan.maskLength), f.slice(s.lateE[j]!, PM, plan.maskLength));
+    // Input via masks (MASCOT Fig. 1 Π_Online, Input): the owner broadcast e = c − r for its mask [[r]]; [[c]] = [[r]] + e (public constant).
+    const hShare = addPublic(ctxOf(s), sliceShare(f, masksOf(p, s.shares[j]!), PM, plan.maskLength), f.slice(s.lateE[j]!, PM, plan.maskLength));
     s.queries[j] = rs.map((r) => queryProducts(f, p.shape!, a, o.right, hShare, r));
     for (const q of s.queries[j]!) { lefts.push(q.ar); rights.push(q.br); }
   }

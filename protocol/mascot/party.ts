@@ -8,14 +8,11 @@
  *    sum opened and MAC-checked (online.ts, mac-check.ts), broadcasts echoed (echo.ts).
  *  - "linear-only": PRG-seed additive sharing and commit-then-open (linear-only.ts).
  *
- * Phase machine. The protocol is a fixed list of steps; step k expects, from every other
- * party, one message of each phase in `steps[k].expect`, in that order. From this list each
- * sender's whole inbound phase sequence is known in advance, so every inbound message is
- * checked on arrival: its seq must be exactly the next one from that sender (smaller →
- * "replay", larger → "unexpected-message", i.e. a gap or reordering), and its phase must be
- * the next one expected from that sender ("unexpected-message" otherwise). Messages of a
- * later step (a faster peer) are buffered; a step runs once all of its messages are in.
- * seq numbering (what the relay or transport.ts assigns): the i-th message (from 0) that
+ * Phase machine: step-driver.ts runs the protocol's fixed list of steps (each sender's
+ * inbound phase sequence is known in advance; a phase out of sequence → "unexpected-message";
+ * messages of a later step are buffered). This class checks seq on arrival: it must be exactly
+ * the next one from that sender (smaller → "replay", larger → "unexpected-message", i.e. a
+ * gap or reordering). seq numbering (what the relay or testing/transport.ts assigns): the i-th message (from 0) that
  * `from` sent to this party, broadcasts and point-to-point alike.
  *
  * Offline prelude (every validated run, offline.ts; without predicates it makes no triples,
@@ -28,7 +25,7 @@
  * offline phase is done, its checks included (docs/mascot.md "Relay round trips").
  */
 import type { FieldVec } from "../field/types.ts";
-import type { InboundMessage, Inbox, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
+import type { InboundMessage, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { OfflineParty, type KosBaseStore } from "./offline.ts";
@@ -37,6 +34,7 @@ import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
 } from "./linear-only.ts";
 import { buildValidatedSteps, SUM_COMMIT, type OfflineSource, type ValidatedEngine } from "./online.ts";
+import { StepDriver } from "./step-driver.ts";
 import { checkNoiseConfig } from "./noise.ts";
 
 /** Every phase of the offline prelude (offline.ts) starts with this; no main-protocol phase does. */
@@ -106,18 +104,10 @@ export class SecureSumParty {
   private mainStarted = false;
   private readonly cfg: SecureSumConfig;
   private readonly transcript: Transcript;
-  private steps: Step[] = [];
-  private stepIdx = 0;
+  private readonly driver: StepDriver;
   private started = false;
   private failed: ProtocolAbort | undefined;
   private readonly nextSeq: number[];
-  /** Per sender: index into its expected phase sequence. */
-  private readonly nextMsg: number[];
-  private expectedSeq: string[][] = [];
-  /** stepOf[sender][k] = step index of the k-th expected message. */
-  private stepOf: number[][] = [];
-  private readonly inboxes: Inbox[] = [];
-  private readonly pending: number[] = [];
   private _result: SecureSumResult | undefined;
   private engine: ValidatedEngine | undefined;
 
@@ -132,30 +122,17 @@ export class SecureSumParty {
     this.cfg = cfg;
     this.transcript = new Transcript(cfg.sessionId);
     this.nextSeq = new Array<number>(cfg.parties).fill(0);
-    this.nextMsg = new Array<number>(cfg.parties).fill(0);
+    let steps: Step[];
     if (cfg.mode === "linear-only") {
-      this.steps = this.linearSteps(input);
+      steps = this.linearSteps(input);
     } else if (cfg.mode === "plaintext") {
-      this.steps = this.plainSteps(input);
+      steps = this.plainSteps(input);
     } else {
       this.engine = buildValidatedSteps(cfg, input, rng, this.transcript, (r) => { this._result = r; }, deps.offline ?? defaultOffline(cfg, rng, deps.baseOts), deps.noise);
-      this.steps = this.engine.steps;
+      steps = this.engine.steps;
       this.prelude = this.engine.offline;
     }
-    this.indexSteps();
-  }
-
-  private indexSteps(): void {
-    const n = this.cfg.parties;
-    const seq: string[] = [];
-    const stepOf: number[] = [];
-    this.steps.forEach((s, k) => { for (const ph of s.expect) { seq.push(ph); stepOf.push(k); } });
-    this.expectedSeq = Array.from({ length: n }, () => seq);
-    this.stepOf = Array.from({ length: n }, () => stepOf);
-    for (let k = 0; k < this.steps.length; k++) {
-      this.inboxes.push(new Map());
-      this.pending.push((n - 1) * this.steps[k]!.expect.length);
-    }
+    this.driver = new StepDriver(cfg.parties, cfg.me, steps);
   }
 
   /** Current phase name: "init", a step name, "done" or "aborted". */
@@ -163,7 +140,7 @@ export class SecureSumParty {
     if (this.failed) return "aborted";
     if (this._result) return "done";
     if (!this.started) return "init";
-    return this.steps[this.stepIdx]?.name ?? "done";
+    return this.driver.current?.name ?? "done";
   }
   /**
    * True once this party has emitted its share of the output opening (OUTPUT_PHASES): from
@@ -196,12 +173,9 @@ export class SecureSumParty {
     if (this.prelude && !this.prelude.done) {
       const w = this.prelude.waitingFor;
       if (w && w.length > 0) return [...w];
-      if (!this.mainStarted || this.steps[this.stepIdx]?.needsPrelude) return w ? [] : others;
+      if (!this.mainStarted || this.driver.current?.needsPrelude) return w ? [] : others;
     }
-    const s = this.steps[this.stepIdx];
-    if (!s) return [];
-    const box = this.inboxes[this.stepIdx]!;
-    return others.filter((j) => s.expect.some((ph) => box.get(ph)?.[j] === undefined));
+    return this.driver.waitingFor();
   }
 
   /**
@@ -312,8 +286,6 @@ export class SecureSumParty {
     if (m.seq > this.nextSeq[from]!) {
       throw new ProtocolAbort("unexpected-message", [from], `out-of-order message seq ${m.seq} from party ${from} (expected ${this.nextSeq[from]})`);
     }
-    const k = this.nextMsg[from]!;
-    const want = this.expectedSeq[from]![k];
     if (m.phase.startsWith(OFFLINE_PREFIX)) {
       // Offline prelude message (interleaved with the main protocol's first steps): the
       // offline party runs its own checks (phase, stage, replay).
@@ -326,18 +298,10 @@ export class SecureSumParty {
       const out = this.prelude.receive(m);
       return out.concat(this.afterPrelude());
     }
-    if (this._result || want === undefined) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the protocol ended`);
-    if (m.phase !== want) throw new ProtocolAbort("unexpected-message", [from], `expected ${want} from party ${from}, got ${m.phase}`);
+    if (this._result) throw new ProtocolAbort("unexpected-message", [from], `unexpected ${m.phase} from party ${from} after the protocol ended`);
+    const step = this.driver.accept(from, m.phase, m.payload);
     this.nextSeq[from]!++;
-    this.nextMsg[from]!++;
-    const step = this.stepOf[from]![k]!;
-    const inbox = this.inboxes[step]!;
-    let slot = inbox.get(m.phase);
-    if (!slot) { slot = new Array<Uint8Array | undefined>(n).fill(undefined); inbox.set(m.phase, slot); }
-    const st = this.steps[step]!;
-    slot[from] = st.eager ? st.eager(m.phase, from, m.payload) : m.payload;
     if (BROADCAST_PHASES.has(m.phase)) this.transcript.record(step, m.phase, from, m.payload);
-    this.pending[step]!--;
     return this.drain();
   }
 
@@ -348,14 +312,10 @@ export class SecureSumParty {
   private drain(): OutboundMessage[] {
     const out: OutboundMessage[] = [];
     if (this.engine && !this.mainStarted) return out;
-    while (this.stepIdx < this.steps.length && this.pending[this.stepIdx] === 0) {
-      const s = this.steps[this.stepIdx]!;
-      if (s.needsPrelude && this.prelude && !this.prelude.done) break;
-      const box = this.inboxes[this.stepIdx]!;
-      const sent = s.run(box);
-      this.inboxes[this.stepIdx] = new Map(); // free payloads
-      this.stepIdx++;
-      this.transcript.closeThrough(this.stepIdx - 1);
+    while (this.driver.ready) {
+      if (this.driver.current!.needsPrelude && this.prelude && !this.prelude.done) break;
+      const sent = this.driver.run();
+      this.transcript.closeThrough(this.driver.index - 1);
       this.recordOwn(sent);
       out.push(...sent);
     }
@@ -364,7 +324,7 @@ export class SecureSumParty {
 
   /** Our own broadcasts go into the transcript of the step in which peers receive them. */
   private recordOwn(sent: readonly OutboundMessage[]): void {
-    for (const o of sent) if (o.to === "all" && BROADCAST_PHASES.has(o.phase)) this.transcript.record(this.stepIdx, o.phase, this.cfg.me, o.payload);
+    for (const o of sent) if (o.to === "all" && BROADCAST_PHASES.has(o.phase)) this.transcript.record(this.driver.index, o.phase, this.cfg.me, o.payload);
   }
 
   // ---- linear-only mode (linear-only.ts) ----
@@ -411,7 +371,7 @@ export class SecureSumParty {
           const opens = box.get(LIN_OPEN)!.map((p, j) => (j === me ? linearOpenPayload(commitmentsDigest(this.linCommits), o.nonce, o.value) : p!));
           const sum = linearFinish(f, this.cfg.length, this.linCommits, opens);
           // The transcript gets the opens of this step after run(); finish it here.
-          this.transcript.closeThrough(this.stepIdx);
+          this.transcript.closeThrough(this.driver.index);
           this._result = { sum, excluded: [], transcriptHash: this.transcript.digest() };
           return [];
         },
@@ -442,7 +402,7 @@ export class SecureSumParty {
           if (v.length !== this.cfg.length) throw new ProtocolAbort("bad-encoding", [j], `plain.open from party ${j} has ${v.length} entries, expected ${this.cfg.length}`);
           f.addInPlace(sum, v);
         });
-        this.transcript.closeThrough(this.stepIdx);
+        this.transcript.closeThrough(this.driver.index);
         this._result = { sum, excluded: [], transcriptHash: this.transcript.digest() };
         return [];
       },

@@ -51,12 +51,14 @@ export interface SecureSumConfig {
  */
 export interface SecureSumResult { sum: FieldVec; excluded: number[]; transcriptHash: Uint8Array; signs?: Array<1 | -1> }
 
-/** One protocol step: the phases expected from every other party, and what to do once they are in. */
+/** One protocol step (step-driver.ts): the phases expected from every other party, and what to do once they are in. */
 export interface Step {
   readonly name: string;
   readonly expect: readonly string[];
   /** `inbox.get(phase)[j]` is party j's payload (undefined at our own index). */
   run(inbox: Inbox): OutboundMessage[];
+  /** Optional: the same as `run` (same messages and state), with async precomputation (WebCrypto); step-driver.ts runAsync. */
+  runAsync?(inbox: Inbox): Promise<OutboundMessage[]>;
   /**
    * Optional: called as each message of this step arrives (after the seq/phase checks);
    * may consume a large payload right away and return what to keep in the inbox instead

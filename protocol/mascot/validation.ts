@@ -64,7 +64,6 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./types.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
-import { expandSeed } from "./shares.ts";
 import { modPow } from "../field/modular.ts";
 import { proofShape, type ProofShape } from "./product-proof.ts";
 

@@ -121,6 +121,11 @@ const imports: Import[] = files.flatMap((from) => importsOf(from).map(({ spec, t
 const local = imports.filter((i) => /^(functions|durable-objects|client|protocol|test|bench|scripts|examples|node_modules)\//.test(i.to));
 const excepted = (i: Import): boolean => EXCEPTIONS.some((e) => e.from.test(i.from) && e.to.test(i.to) && (!e.typeOnly || i.typeOnly));
 
+/** A file of a testing module: any path with a `testing/` folder under protocol/. */
+const isTesting = (f: string): boolean => /^protocol\/(.+\/)?testing\//.test(f);
+/** An import of a testing module (type-only imports included: production code must not depend on its shapes either). */
+const importsTesting = (i: Import): boolean => isTesting(i.to);
+
 function graph(key: (f: string) => string): { nodes: Set<string>; edges: Map<string, Set<string>> } {
   const nodes = new Set(files.map(key));
   const edges = new Map<string, Set<string>>();
@@ -155,6 +160,14 @@ describe("architecture: imports run one way", () => {
 
   it("code never imports tests, benchmarks, scripts or examples", () => {
     expect(local.filter((i) => /^(test|bench|scripts|examples)\//.test(i.to)).map((i) => `${i.from} → ${i.to}`)).toEqual([]);
+  });
+
+  it("no production file imports a testing module (protocol/**/testing/**: in-memory runners, fault hooks)", () => {
+    expect(local.filter((i) => importsTesting(i) && !isTesting(i.from)).map((i) => `${i.from} → ${i.to}`)).toEqual([]);
+    // the check itself: a production importer is caught, a testing module importing another is not
+    expect(importsTesting({ from: "client/agent/node.ts", to: "protocol/mascot/testing/transport.ts", typeOnly: true })).toBe(true);
+    expect(isTesting("protocol/mascot/testing/transport.ts")).toBe(true);
+    expect(isTesting("protocol/mascot/party.ts")).toBe(false);
   });
 
   it("protocol/ is pure: only @noble/* and zod", () => {

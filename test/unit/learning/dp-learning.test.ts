@@ -18,7 +18,7 @@ import { epsilonOf, rhoFor } from "../../../protocol/dp/zcdp.ts";
 import { RHO_TOLERANCE } from "../../../protocol/dp/accountant.ts";
 import { noisePredicate } from "../../../protocol/mascot/noise.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { clippedGradientSum, evaluateDense, perExampleGradient, predictProba, sampleBatch } from "../../../client/learning/dp-sgd.ts";
 import { runNodeDpRound } from "../../../client/learning/node-round.ts";

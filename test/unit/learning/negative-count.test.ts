@@ -13,7 +13,7 @@ import { learningLayout, learningPredicates, parseLearningTask } from "../../../
 import { quantize, validateContribution } from "../../../protocol/learning/bounds.ts";
 import { weightedContribution } from "../../../protocol/learning/aggregate.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { plainSum, runWithDealer } from "../mascot/helpers.ts";
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
-import { OfflineParty, type OfflineCheat } from "../../../protocol/mascot/offline.ts";
-import { runOfflineInMemory } from "../../../protocol/mascot/transport.ts";
+import { offlineParty, type OfflineCheat } from "../../../protocol/mascot/testing/cheating-offline.ts";
+import { runOfflineInMemory } from "../../../protocol/mascot/testing/transport.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
@@ -18,7 +18,7 @@ const NODES = ["node-a", "node-b", "node-c"];
 
 /** One session among `order` (node ids in party order), each node with its own cache. */
 function session(caches: Map<string, BaseOtCache>, order: string[], sid: string, cheat?: { who: number; cheat: OfflineCheat }) {
-  const parties = order.map((id, me) => new OfflineParty({ field: F, parties: order.length, me, sessionId: utf8(sid), count: 6, batchSize: 6 }, seededRng(`${sid}/${id}`),
+  const parties = order.map((id, me) => offlineParty({ field: F, parties: order.length, me, sessionId: utf8(sid), count: 6, batchSize: 6 }, seededRng(`${sid}/${id}`),
     { baseOts: caches.get(id)!.forSession(order), ...(me === cheat?.who ? { cheat: cheat.cheat } : {}) }));
   const reused: number[] = [];
   const r = runOfflineInMemory(parties);

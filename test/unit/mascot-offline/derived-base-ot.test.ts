@@ -8,8 +8,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { m61, type Field } from "../../../protocol/field/index.ts";
-import { OfflineParty, type OfflineCheat, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
-import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/transport.ts";
+import { OfflineParty, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
+import { offlineParty, type OfflineCheat } from "../../../protocol/mascot/testing/cheating-offline.ts";
+import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/testing/transport.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
@@ -17,7 +18,7 @@ import { utf8 } from "../../../protocol/encoding.ts";
 type Opts = Pick<OfflineConfig, "softspokenK" | "derivedBaseOts">;
 
 function mk(n: number, count: number, opts: Opts, seed: string, cheat?: { who: number; cheat: OfflineCheat }): OfflineParty[] {
-  return [...Array(n).keys()].map((me) => new OfflineParty({ field: m61, parties: n, me, sessionId: utf8(`derived/${seed}`), count, batchSize: 4, ...opts },
+  return [...Array(n).keys()].map((me) => offlineParty({ field: m61, parties: n, me, sessionId: utf8(`derived/${seed}`), count, batchSize: 4, ...opts },
     seededRng(`${seed}/${me}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
 }
 

@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { m61, p128, type Field } from "../../../protocol/field/index.ts";
-import { OfflineParty, type OfflineCheat, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
-import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/transport.ts";
+import { OfflineParty, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
+import { offlineParty, type OfflineCheat } from "../../../protocol/mascot/testing/cheating-offline.ts";
+import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/testing/transport.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
 
 function run(F: Field, n: number, count: number, batchSize: number, cheat?: { who: number; cheat: OfflineCheat }) {
   const parties = [...Array(n).keys()].map((me) =>
-    new OfflineParty({ field: F, parties: n, me, sessionId: utf8("test-session"), count, batchSize }, seededRng(`p${me}-${n}-${count}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
+    offlineParty({ field: F, parties: n, me, sessionId: utf8("test-session"), count, batchSize }, seededRng(`p${me}-${n}-${count}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
   return runOfflineInMemory(parties);
 }
 
@@ -83,7 +84,7 @@ describe("MASCOT offline phase: a cheating party is caught", () => {
 describe("MASCOT offline phase: SoftSpokenOT parameter k", () => {
   type Ote = Pick<OfflineConfig, "softspokenK">;
   const mk = (F: Field, n: number, count: number, ote: Ote, cheat?: { who: number; cheat: OfflineCheat }, tag = "ote") =>
-    [...Array(n).keys()].map((me) => new OfflineParty({ field: F, parties: n, me, sessionId: utf8(`${tag}-session`), count, batchSize: 4, ...ote }, seededRng(`${tag}/${me}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
+    [...Array(n).keys()].map((me) => offlineParty({ field: F, parties: n, me, sessionId: utf8(`${tag}-session`), count, batchSize: 4, ...ote }, seededRng(`${tag}/${me}`), me === cheat?.who ? { cheat: cheat.cheat } : {}));
   const abortCode = (f: () => unknown) => { try { f(); return "no-throw"; } catch (e) { return e instanceof ProtocolAbort ? `${e.code}:${e.culprits.join(",")}` : `other:${String(e)}`; } };
 
   for (const ote of [{}, { softspokenK: 2 }, { softspokenK: 5 }, { softspokenK: 8 }] as Ote[]) {

@@ -23,7 +23,7 @@ import type { Field, FieldVec } from "../../../protocol/field/types.ts";
 import { modPow } from "../../../protocol/field/modular.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SecureSumParty, type Predicate } from "../../../protocol/mascot/party.ts";
-import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type MessageParty } from "../../../protocol/mascot/testing/transport.ts";
 import { expandSeed } from "../../../protocol/mascot/shares.ts";
 import { foldTerms, type LateCoins, type Projection, type ValidationPlan as PlanType } from "../../../protocol/mascot/validation.ts";
 import { dealer, plainSum, SID } from "./helpers.ts";

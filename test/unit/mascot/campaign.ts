@@ -22,7 +22,7 @@
 import { m61 } from "../../../protocol/field/index.ts";
 import type { FieldVec } from "../../../protocol/field/types.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../../../protocol/mascot/party.ts";
-import { runNetwork, type Envelope } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type Envelope } from "../../../protocol/mascot/testing/transport.ts";
 import { randomBelow, seededRng, type Rng } from "../../../protocol/rng.ts";
 import { bytesEqual } from "../../../protocol/encoding.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";

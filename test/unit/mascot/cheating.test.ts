@@ -2,9 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
-import { OfflineParty } from "../../../protocol/mascot/offline.ts";
+import { offlineParty } from "../../../protocol/mascot/testing/cheating-offline.ts";
 import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
-import type { Envelope } from "../../../protocol/mascot/transport.ts";
+import type { Envelope } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SID, run, runWithDealer } from "./helpers.ts";
 
@@ -194,7 +194,7 @@ describe("cheating parties are caught (validated mode)", () => {
   });
   it("offline: inconsistent OT-extension choice bits → ot-check-failed; bad triple → sacrifice-failed", () => {
     const mk = (cheat: object) => (me: number) => (count: number) =>
-      new OfflineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
+      offlineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
     const a = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk({ kosColumns: [...Array(64).keys()] }) });
     expect(a.net.errors.map((e) => (e as ProtocolAbort | undefined)?.code)).toContain("ot-check-failed");
     expect(a.parties.some((p) => p.done)).toBe(false);
@@ -204,7 +204,7 @@ describe("cheating parties are caught (validated mode)", () => {
   });
   it("offline digit COPE: a corrupted setup correction or a deviating digit → cope-check-failed; a malformed setup → bad-encoding naming the sender", () => {
     const mk = (cheat: object) => (me: number) => (count: number) =>
-      new OfflineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
+      offlineParty({ field: m61, parties: 2, me, sessionId: SID, count }, seededRng(`off/${me}`), me === 1 ? { cheat } : {});
     for (const cheat of [{ copeSetup: 0 }, { copeSetup: 60 }, { copeBit: 0 }, { copeBit: DIGITS - 1 }]) {
       const r = runWithDealer({ n: 2, inputs: inputs3.slice(0, 2), predicates: [{ kind: "bits" }], offline: mk(cheat) });
       expect(r.net.errors.some((e) => e instanceof ProtocolAbort && e.code === "cope-check-failed"), JSON.stringify(cheat)).toBe(true);

@@ -4,7 +4,7 @@ import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
 import { OfflineParty, type KosBaseStore } from "../../../protocol/mascot/offline.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import type { KosReceiverBase, KosSenderBase } from "../../../protocol/mascot/ot-extension.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { plainSum, run } from "./helpers.ts";

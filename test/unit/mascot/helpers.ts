@@ -2,7 +2,7 @@ import { m61 } from "../../../protocol/field/index.ts";
 import type { Field, FieldVec } from "../../../protocol/field/types.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SecureSumParty, type AggregationMode, type OutboundMessage, type Predicate } from "../../../protocol/mascot/party.ts";
-import { runNetwork, type NetworkHooks } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type NetworkHooks } from "../../../protocol/mascot/testing/transport.ts";
 
 export const SID = new TextEncoder().encode("job-1/round-0/attempt-0");
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import type { FieldVec } from "../../../protocol/field/types.ts";
 import { SecureSumParty, type Predicate } from "../../../protocol/mascot/party.ts";
-import { runNetwork, type NetworkHooks } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type NetworkHooks } from "../../../protocol/mascot/testing/transport.ts";
 import { checkNoiseConfig, NOISE_TAIL_T, noiseNormBound, noisePredicate, sampleNoise, signVector, type NoiseConfig } from "../../../protocol/mascot/noise.ts";
 import { planFor } from "../../../protocol/mascot/online.ts";
 import { ValidationPlan } from "../../../protocol/mascot/validation.ts";

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { SecureSumParty, type AggregationMode, type InboundMessage } from "../../../protocol/mascot/party.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SID, dealer } from "./helpers.ts";
 

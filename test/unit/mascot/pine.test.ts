@@ -22,7 +22,7 @@ import { buildValidatedSteps } from "../../../protocol/mascot/online.ts";
 import { Transcript } from "../../../protocol/mascot/echo.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type MessageParty } from "../../../protocol/mascot/testing/transport.ts";
 import { dealer, plainSum, SID } from "./helpers.ts";
 
 type Cheat = "none" | "claim-failing" | "non-bit-window" | "non-bit-success" | "count-low" | "count-high";

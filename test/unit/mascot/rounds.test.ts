@@ -1,5 +1,5 @@
 /**
- * Relay round trips of a secure sum (transport.ts `rounds`: a message's round is 1 + the
+ * Relay round trips of a secure sum (testing/transport.ts `rounds`: a message's round is 1 + the
  * largest round its sender had received, so `rounds` is the sequential depth a relay must
  * carry). Pinned per configuration so that the schedule cannot silently grow; the schedule
  * and the argument for every merged step are in online.ts's header and docs/mascot.md.
@@ -15,7 +15,7 @@ import { SecureSumParty, type AggregationMode, type InboundMessage, type Outboun
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { OfflineParty } from "../../../protocol/mascot/offline.ts";
 import type { NoiseConfig } from "../../../protocol/mascot/noise.ts";
-import { runNetwork, type MessageParty } from "../../../protocol/mascot/transport.ts";
+import { runNetwork, type MessageParty } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { dealer, SID } from "./helpers.ts";
 

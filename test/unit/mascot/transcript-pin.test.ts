@@ -13,7 +13,7 @@ import { m61 } from "../../../protocol/field/index.ts";
 import { toHex } from "../../../protocol/encoding.ts";
 import { SecureSumParty, type PartyDeps, type Predicate } from "../../../protocol/mascot/party.ts";
 import type { NoiseConfig } from "../../../protocol/mascot/noise.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { dealer, SID } from "./helpers.ts";
 

@@ -11,7 +11,7 @@ import { statsPrivacyPlan } from "../../../protocol/stats/dp.ts";
 import { validateStatsTask } from "../../../protocol/jobs/stats.ts";
 import { resolveRho } from "../../../protocol/dp/privacy.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
-import { runNetwork } from "../../../protocol/mascot/transport.ts";
+import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
 import { planFor } from "../../../protocol/mascot/online.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { statsInput } from "../../../client/agent/tasks/stats.ts";

@@ -8,15 +8,14 @@
  * offline phase's own in-memory runners ({@link runOfflineInMemory}). Testing module: no
  * production path imports it.
  */
-import type { Rng } from "../rng.ts";
-import { randomBelow } from "../rng.ts";
-import type { OfflineInbound, OfflineOutbound, OfflineParty } from "./offline.ts";
-import type { TripleShares } from "./triples.ts";
+import type { Rng } from "../../rng.ts";
+import { randomBelow } from "../../rng.ts";
+import type { OfflineInbound, OfflineOutbound, OfflineParty } from "../offline.ts";
+import type { TripleShares } from "../triples.ts";
+import type { InboundMessage as Inbound, OutboundMessage as Outbound } from "../types.ts";
 
-/** A message produced by a party (mirrors party.ts's OutboundMessage). */
-export interface Outbound { to: number | "all"; phase: string; payload: Uint8Array }
-/** A message delivered to a party (mirrors party.ts's InboundMessage). */
-export interface Inbound { from: number; phase: string; seq: number; payload: Uint8Array }
+/** A message produced by a party, and one delivered to a party (types.ts). */
+export type { OutboundMessage as Outbound, InboundMessage as Inbound } from "../types.ts";
 
 /** The minimal party interface the transport drives. */
 export interface MessageParty {
@@ -166,8 +165,15 @@ export function runNetwork(parties: readonly MessageParty[], hooks: NetworkHooks
 
 // ---- the offline phase alone (offline.ts), in one process: tests and benchmarks ----
 
-/** The in-memory message queue of the offline runners: per (sender, recipient) seq numbers, broadcasts fanned out. */
-function inMemoryMailbox(n: number): { queue: Array<{ to: number; m: OfflineInbound }>; post: (from: number, outs: OfflineOutbound[]) => void } {
+type OfflineRun = { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number };
+
+/**
+ * The offline runners' loop, shared by the sync and async runner: FIFO delivery with per
+ * (sender, recipient) seq numbers and broadcasts fanned out. Yields each delivery; the
+ * caller sends back what the recipient returned.
+ */
+function* offlineDeliveries(parties: OfflineParty[], name: string): Generator<{ to: number; m: OfflineInbound }, OfflineRun, OfflineOutbound[]> {
+  const n = parties.length;
   const queue: Array<{ to: number; m: OfflineInbound }> = [];
   const seq = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   const post = (from: number, outs: OfflineOutbound[]) => {
@@ -176,44 +182,33 @@ function inMemoryMailbox(n: number): { queue: Array<{ to: number; m: OfflineInbo
       for (const to of tos) queue.push({ to, m: { from, phase: o.phase, seq: seq[from]![to]!++, payload: o.payload } });
     }
   };
-  return { queue, post };
+  let messages = 0, head = 0;
+  parties.forEach((p, i) => post(i, p.start()));
+  while (head < queue.length) {
+    const d = queue[head++]!;
+    messages++;
+    post(d.to, yield d);
+    if (head > 4096) { queue.splice(0, head); head = 0; }
+  }
+  if (!parties.every((p) => p.done)) throw new Error(`${name}: parties stalled`);
+  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
 }
 
 /**
  * Runs n offline parties in one process with FIFO delivery (tests, benchmarks). Returns
  * every party's α_i and triples, and the bytes each party sent. Throws the first ProtocolAbort.
  */
-export function runOfflineInMemory(
-  parties: OfflineParty[],
-): { alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number } {
-  const { queue, post } = inMemoryMailbox(parties.length);
-  let messages = 0;
-  parties.forEach((p, i) => post(i, p.start()));
-  let head = 0;
-  while (head < queue.length) {
-    const { to, m } = queue[head++]!;
-    messages++;
-    post(to, parties[to]!.receive(m));
-    if (head > 4096) { queue.splice(0, head); head = 0; }
-  }
-  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemory: parties stalled");
-  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
+export function runOfflineInMemory(parties: OfflineParty[]): OfflineRun {
+  const it = offlineDeliveries(parties, "runOfflineInMemory");
+  let r = it.next([]);
+  while (!r.done) r = it.next(parties[r.value.to]!.receive(r.value.m));
+  return r.value;
 }
 
 /** {@link runOfflineInMemory} with {@link OfflineParty.receiveAsync} (WebCrypto prefetch). */
-export async function runOfflineInMemoryAsync(
-  parties: OfflineParty[],
-): Promise<{ alphas: bigint[]; triples: TripleShares[]; bytesSent: number[]; messages: number }> {
-  const { queue, post } = inMemoryMailbox(parties.length);
-  let messages = 0;
-  parties.forEach((p, i) => post(i, p.start()));
-  let head = 0;
-  while (head < queue.length) {
-    const { to, m } = queue[head++]!;
-    messages++;
-    post(to, await parties[to]!.receiveAsync(m));
-    if (head > 4096) { queue.splice(0, head); head = 0; }
-  }
-  if (!parties.every((p) => p.done)) throw new Error("runOfflineInMemoryAsync: parties stalled");
-  return { alphas: parties.map((p) => p.alpha()), triples: parties.map((p) => p.triples()), bytesSent: parties.map((p) => p.bytesSent), messages };
+export async function runOfflineInMemoryAsync(parties: OfflineParty[]): Promise<OfflineRun> {
+  const it = offlineDeliveries(parties, "runOfflineInMemoryAsync");
+  let r = it.next([]);
+  while (!r.done) r = it.next(await parties[r.value.to]!.receiveAsync(r.value.m));
+  return r.value;
 }
