@@ -5,7 +5,8 @@
  * against the coordinator's URL and sends back one result message, then exits.
  *
  *  - `registry`: N simulated nodes register once (signed), then send `heartbeats` rounds of
- *    signed heartbeats, `concurrency` requests in flight; latency per request, per phase.
+ *    signed heartbeats, `concurrency` requests in flight, each client on its own keep-alive
+ *    connection ({@link RawHttp}); latency, coordinator and generator CPU per request, per phase.
  *  - `health`: unsigned GET /v1/health for `seconds` at `concurrency`: the HTTP ceiling of this
  *    coordinator on this machine (no signature, no storage), to read the other figures against.
  *  - `relay`: `parties` registered nodes form one round's committee and each sends `msgs`
@@ -14,8 +15,8 @@
  *    an `ack` every 16 deliveries or 1 MiB. Sockets are a minimal RFC 6455 client over
  *    node:net ({@link rawWebSocket}); the generator's CPU time is reported with the figures.
  *
- * Clients sign with node:crypto's native Ed25519 (the same bytes as protocol/crypto) so the
- * client side does not dominate the measurement.
+ * Clients sign with node:crypto's native Ed25519 (the same bytes as protocol/crypto) and
+ * speak HTTP/1.1 over node:net, so the client side does not dominate the measurement.
  */
 import { generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -33,8 +34,11 @@ export type LoadTask =
   | { kind: "relay"; base: string; token: string; parties: number; msgKiB: number; msgs: number }
   | { kind: "health"; base: string; concurrency: number; seconds: number };
 
-/** Latency summary of one phase. */
-export interface PhaseResult { requests: number; failures: number; retries: number; secs: number; rps: number; p50: number; p99: number; max: number }
+/**
+ * Latency summary of one phase. `coordUs`: CPU time (µs) of the coordinator's workerd processes
+ * per request over the phase (null without /proc); `genUs`: this generator's CPU per request.
+ */
+export interface PhaseResult { requests: number; failures: number; retries: number; secs: number; rps: number; p50: number; p99: number; max: number; coordUs: number | null; genUs: number }
 
 /** What the `registry` task reports: registrations, heartbeats, and both together. */
 export interface RegistryResult { kind: "registry"; nodes: number; concurrency: number; register: PhaseResult; heartbeat: PhaseResult; total: PhaseResult; failureSamples: string[]; loadavg: number[] }
@@ -95,25 +99,129 @@ function simNode(): SimNode {
   return { id: nodeIdFromPublicKey(rawPub), identityKey: toBase64Url(rawPub), kxKey: toBase64Url(rawKx), kxSecret, identitySecret, pk: id.privateKey };
 }
 
-/** A signed request with native Ed25519 (identical bytes to protocol/crypto/request.ts signRequest). */
-function signedInit(n: SimNode, method: string, url: string, body: string | null): RequestInit {
+/** The four x-2pm-* headers of a signed request, with native Ed25519 (identical bytes to protocol/crypto/request.ts signRequest). */
+function signedHeaders(n: SimNode, method: string, target: string, body: string | null): Record<string, string> {
   const ts = String(Date.now());
   const nonce = toBase64Url(randomBytes(16));
-  const u = new URL(url);
-  const canon = canonicalRequest(method, u.pathname + u.search, bodyHash(body), ts, nonce, n.id);
+  const canon = canonicalRequest(method, target, bodyHash(body), ts, nonce, n.id);
   const sig = toBase64Url(nodeSign(null, Buffer.from(canon), n.pk));
-  const headers: Record<string, string> = { "x-2pm-node": n.id, "x-2pm-timestamp": ts, "x-2pm-nonce": nonce, "x-2pm-signature": sig };
+  return { "x-2pm-node": n.id, "x-2pm-timestamp": ts, "x-2pm-nonce": nonce, "x-2pm-signature": sig };
+}
+
+/** A signed request for fetch (the relay task's setup). */
+function signedInit(n: SimNode, method: string, url: string, body: string | null): RequestInit {
+  const u = new URL(url);
+  const headers = signedHeaders(n, method, u.pathname + u.search, body);
   if (body !== null) headers["content-type"] = "application/json";
   return { method, headers, body: body ?? undefined };
+}
+
+const latin1 = new TextDecoder("latin1");
+const utf8Text = new TextDecoder();
+
+/** One HTTP/1.1 answer: status and body text. */
+interface RawResponse { status: number; body: string }
+
+/**
+ * A minimal keep-alive HTTP/1.1 client connection over node:net, one request in flight, for the
+ * `registry` and `health` tasks. Node's fetch (undici) cost ≈ 460 µs of CPU per request here,
+ * more than the coordinator's own ≈ 100 µs for GET /v1/health, so the generator, not the
+ * coordinator, set the "HTTP ceiling" on 2 cores; this client writes one buffer per request and
+ * parses the answer's head and `content-length` (or chunked) body. Rejects a request when the
+ * connection fails or closes before the whole answer; the caller reconnects.
+ */
+class RawHttp {
+  private sock: net.Socket | null = null;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting: { resolve(r: RawResponse): void; reject(e: Error): void } | null = null;
+  constructor(private readonly host: string, private readonly port: number) {}
+
+  private connect(): net.Socket {
+    const sock = net.connect({ host: this.host, port: this.port });
+    sock.setNoDelay(true);
+    sock.on("data", (chunk: Buffer) => { this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk; this.parse(); });
+    const fail = (e: Error) => {
+      if (this.sock === sock) this.sock = null;
+      this.buf = Buffer.alloc(0);
+      const w = this.waiting;
+      this.waiting = null;
+      w?.reject(e);
+    };
+    sock.on("error", fail);
+    sock.on("close", () => fail(new Error("connection closed")));
+    return sock;
+  }
+
+  private parse(): void {
+    const w = this.waiting;
+    if (!w) return;
+    const end = headEnd(this.buf);
+    if (end < 0) return;
+    const head = latin1.decode(this.buf.subarray(0, end));
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? NaN);
+    const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+    let body: string;
+    let rest: Buffer;
+    if (len) {
+      const n = Number(len[1]);
+      if (this.buf.length < end + 4 + n) return;
+      body = utf8Text.decode(this.buf.subarray(end + 4, end + 4 + n));
+      rest = this.buf.subarray(end + 4 + n);
+    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      const parts: Buffer[] = [];
+      let o = end + 4;
+      for (;;) {
+        let eol = o;
+        while (eol + 1 < this.buf.length && !(this.buf[eol] === 13 && this.buf[eol + 1] === 10)) eol++;
+        if (eol + 1 >= this.buf.length) return;
+        const size = parseInt(latin1.decode(this.buf.subarray(o, eol)), 16);
+        if (this.buf.length < eol + 2 + size + 2) return;
+        if (size === 0) { o = eol + 4; break; }
+        parts.push(this.buf.subarray(eol + 2, eol + 2 + size));
+        o = eol + 2 + size + 2;
+      }
+      body = utf8Text.decode(Buffer.concat(parts));
+      rest = this.buf.subarray(o);
+    } else {
+      body = "";
+      rest = this.buf.subarray(end + 4);
+    }
+    this.buf = rest;
+    this.waiting = null;
+    if (/\r\nconnection: *close/i.test(head)) { this.sock?.destroy(); this.sock = null; }
+    w.resolve({ status, body });
+  }
+
+  /** Sends one request and resolves with its answer. Rejects on a connection error (the caller may retry with a new signature). */
+  request(method: string, target: string, headers: Record<string, string>, body: string | null): Promise<RawResponse> {
+    if (this.waiting) throw new Error("RawHttp: one request at a time");
+    this.sock ??= this.connect();
+    const b = body === null ? null : Buffer.from(body);
+    let h = `${method} ${target} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n`;
+    for (const [k, v] of Object.entries(headers)) h += `${k}: ${v}\r\n`;
+    if (b) h += `content-type: application/json\r\ncontent-length: ${b.length}\r\n`;
+    const out = Buffer.from(h + "\r\n");
+    return new Promise<RawResponse>((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.sock!.write(b ? Buffer.concat([out, b]) : out);
+    });
+  }
+
+  close(): void { this.sock?.destroy(); this.sock = null; }
 }
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-async function pool<T>(items: T[], concurrency: number, f: (x: T) => Promise<void>): Promise<void> {
+/** Runs `f` over `items` with `concurrency` workers, each with its own keep-alive {@link RawHttp} connection to `base`. */
+async function pool<T>(base: string, items: T[], concurrency: number, f: (x: T, http: RawHttp) => Promise<void>): Promise<void> {
+  const u = new URL(base);
   let i = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => { while (i < items.length) await f(items[i++]!); }));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    const http = new RawHttp(u.hostname, Number(u.port));
+    try { while (i < items.length) await f(items[i++]!, http); } finally { http.close(); }
+  }));
 }
 
 class Phase {
@@ -122,30 +230,43 @@ class Phase {
   retries = 0;
   t0 = performance.now();
   t1 = 0;
-  end(): this { this.t1 = performance.now(); return this; }
+  coord0 = workerdCpuSecs();
+  coordSecs: number | null = null;
+  cpu0 = process.cpuUsage();
+  genSecs = 0;
+  end(): this {
+    this.t1 = performance.now();
+    const c1 = workerdCpuSecs();
+    this.coordSecs = c1 !== null && this.coord0 !== null ? c1 - this.coord0 : null;
+    const g = process.cpuUsage(this.cpu0);
+    this.genSecs = (g.user + g.system) / 1e6;
+    return this;
+  }
   summary(): PhaseResult {
     const s = [...this.lat].sort((a, b) => a - b);
     const secs = (this.t1 - this.t0) / 1000;
-    return { requests: s.length, failures: this.failures, retries: this.retries, secs, rps: s.length / secs, p50: pct(s, 50), p99: pct(s, 99), max: s[s.length - 1] ?? 0 };
+    const per = (x: number) => (s.length ? (x * 1e6) / s.length : 0);
+    return {
+      requests: s.length, failures: this.failures, retries: this.retries, secs, rps: s.length / secs, p50: pct(s, 50), p99: pct(s, 99), max: s[s.length - 1] ?? 0,
+      coordUs: this.coordSecs === null ? null : per(this.coordSecs), genUs: per(this.genSecs),
+    };
   }
 }
 
 async function registry(t: Extract<LoadTask, { kind: "registry" }>): Promise<RegistryResult> {
   const sims = Array.from({ length: t.nodes }, simNode);
   const samples: string[] = [];
-  const call = async (ph: Phase, n: SimNode, method: string, p: string, body: unknown) => {
-    const url = t.base + p;
+  const call = async (ph: Phase, http: RawHttp, n: SimNode, method: string, p: string, body: unknown) => {
     const text = JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
       try {
         // a fresh signature per attempt: a resent request would be a replay
-        const r = await fetch(url, signedInit(n, method, url, text));
-        const out = await r.text();
+        const r = await http.request(method, p, signedHeaders(n, method, p, text), text);
         ph.lat.push(performance.now() - t0);
-        if (!r.ok) {
+        if (r.status < 200 || r.status > 299) {
           ph.failures++;
-          if (samples.length < 5) samples.push(`${r.status} ${out.slice(0, 200)}`);
+          if (samples.length < 5) samples.push(`${r.status} ${r.body.slice(0, 200)}`);
         }
         return;
       } catch (e) {
@@ -158,23 +279,25 @@ async function registry(t: Extract<LoadTask, { kind: "registry" }>): Promise<Reg
       }
     }
   };
-  const reg = (ph: Phase) => (n: SimNode) => call(ph, n, "POST", "/v1/nodes", {
+  const reg = (ph: Phase) => (n: SimNode, http: RawHttp) => call(ph, http, n, "POST", "/v1/nodes", {
     identityKey: n.identityKey, kxKey: n.kxKey,
     capabilities: { cores: 4, memoryMb: 8192, bandwidthMbps: 100 }, datasets: [{ schemaId: "bench/load", rows: 1000, commitment: toHex(randomBytes(32)) }],
   });
-  const hb = (ph: Phase) => (n: SimNode) => call(ph, n, "POST", `/v1/nodes/${n.id}/heartbeat`, { load: 0.3, freeMemoryMb: 4000, onBattery: false, online: true });
+  const hb = (ph: Phase) => (n: SimNode, http: RawHttp) => call(ph, http, n, "POST", `/v1/nodes/${n.id}/heartbeat`, { load: 0.3, freeMemoryMb: 4000, onBattery: false, online: true });
   // warm-up (isolate start, D1 and shard objects opened): not measured
   const warm = new Phase();
-  await pool(sims.slice(0, 20), 8, reg(warm));
+  await pool(t.base, sims.slice(0, 20), 8, reg(warm));
   const reqs = new Phase();
-  await pool(sims.slice(20), t.concurrency, reg(reqs));
+  await pool(t.base, sims.slice(20), t.concurrency, reg(reqs));
   reqs.end();
   const beats = new Phase();
-  for (let h = 0; h < t.heartbeats; h++) await pool(sims, t.concurrency, hb(beats));
+  for (let h = 0; h < t.heartbeats; h++) await pool(t.base, sims, t.concurrency, hb(beats));
   beats.end();
   const total = new Phase();
   total.t0 = reqs.t0;
   total.t1 = beats.t1;
+  total.coordSecs = reqs.coordSecs !== null && beats.coordSecs !== null ? reqs.coordSecs + beats.coordSecs : null;
+  total.genSecs = reqs.genSecs + beats.genSecs;
   total.lat = [...reqs.lat, ...beats.lat];
   total.failures = reqs.failures + beats.failures + warm.failures;
   total.retries = reqs.retries + beats.retries;
@@ -362,18 +485,20 @@ function rawWebSocket(url: string, on: { text(s: string): void; binary(len: numb
 async function health(t: Extract<LoadTask, { kind: "health" }>): Promise<HealthResult> {
   const ph = new Phase();
   const end = ph.t0 + t.seconds * 1000;
+  const u = new URL(t.base);
   await Promise.all(Array.from({ length: t.concurrency }, async () => {
+    const http = new RawHttp(u.hostname, Number(u.port));
     while (performance.now() < end) {
       const t0 = performance.now();
       try {
-        const r = await fetch(`${t.base}/v1/health`);
-        await r.arrayBuffer();
+        const r = await http.request("GET", "/v1/health", {}, null);
         ph.lat.push(performance.now() - t0);
-        if (!r.ok) ph.failures++;
+        if (r.status !== 200) ph.failures++;
       } catch {
         ph.failures++;
       }
     }
+    http.close();
   }));
   return { kind: "health", concurrency: t.concurrency, phase: ph.end().summary(), loadavg: os.loadavg() };
 }

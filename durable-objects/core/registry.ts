@@ -40,7 +40,8 @@ export const NONCE_TTL_MS = 2 * SIGNATURE_WINDOW_MS;
 
 /**
  * How long a deregistered node's tombstone refuses heartbeats: longer than any Worker isolate
- * caches an identity key (functions/auth.ts, 30 s), after which the key lookup itself fails.
+ * caches an identity key (functions/auth.ts: 30 s after its last confirmation, and shard
+ * confirmations end with the tombstone), after which the key lookup itself fails.
  */
 export const TOMBSTONE_MS = 5 * 60_000;
 

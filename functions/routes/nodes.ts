@@ -10,7 +10,7 @@ import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
 import { Heartbeat, NodeRegistration, PageQuery, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
-import { forgetNodeKey, rememberNodeKey, replayError, requireSelfDeferred, requireToken, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
+import { confirmNodeKey, forgetNodeKey, rememberNodeKey, replayError, requireSelfDeferred, requireToken, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
 import { nodeRegistry } from "../../durable-objects/registry-shard-do.ts";
 import type { Liveness } from "../../durable-objects/core/registry.ts";
 import { ApiError } from "../errors.ts";
@@ -144,6 +144,7 @@ export const nodeRoutes = new Hono<AppEnv>()
       forgetNodeKey(id); // deregistered meanwhile (key came from this isolate's cache)
       throw new ApiError(401, "unknown-node", "no node is registered under this id");
     }
+    confirmNodeKey(id); // the shard holds no tombstone: the node is still registered
     if (hb.datasets) await c.env.DB.batch(datasetStatements(c.env, id, hb.datasets, r.lastSeen));
     return c.json({ ok: true as const, lastSeen: r.lastSeen });
   })

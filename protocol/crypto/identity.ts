@@ -97,7 +97,10 @@ const PKCS8_ED25519_PREFIX = fromHex("302e020100300506032b657004220420");
 let subtleEd25519: boolean | undefined;
 /** WebCrypto's typings want ArrayBuffer-backed views; ours always are (never SharedArrayBuffer). */
 const buf = (u: Uint8Array): Uint8Array<ArrayBuffer> => u as Uint8Array<ArrayBuffer>;
+/** Imported verification keys by public key (hex), least recently used first; at most {@link VERIFY_KEY_CACHE_MAX}. */
 const verifyKeyCache = new Map<string, CryptoKey>();
+/** Keys kept imported: a coordinator isolate checks heartbeats of many nodes (issue 15 measured 10,000). */
+const VERIFY_KEY_CACHE_MAX = 65_536;
 const signKeyCache = new Map<string, CryptoKey>();
 
 async function subtleAvailable(): Promise<boolean> {
@@ -123,9 +126,12 @@ export async function verifyAsync(publicKey: Uint8Array, message: Uint8Array, si
   try {
     const id = toHex(publicKey);
     let key = verifyKeyCache.get(id);
-    if (!key) {
+    if (key) {
+      verifyKeyCache.delete(id); // move to the most recently used end
+      verifyKeyCache.set(id, key);
+    } else {
       key = await crypto.subtle.importKey("raw", buf(publicKey), { name: "Ed25519" }, false, ["verify"]);
-      if (verifyKeyCache.size > 4096) verifyKeyCache.clear();
+      if (verifyKeyCache.size >= VERIFY_KEY_CACHE_MAX) verifyKeyCache.delete(verifyKeyCache.keys().next().value!);
       verifyKeyCache.set(id, key);
     }
     return await crypto.subtle.verify({ name: "Ed25519" }, key, buf(signature), buf(message));

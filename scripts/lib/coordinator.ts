@@ -59,6 +59,8 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** Log each HTTP request (default false: the relay would flood the log). */
   logRequests?: boolean;
+  /** Opens workerd's V8 inspector on this loopback port (for CPU profiles of the coordinator; off by default). */
+  inspectorPort?: number;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */
@@ -121,6 +123,7 @@ export async function startCoordinator(opts: StartOptions): Promise<LocalCoordin
     port: entryPort,
     log: new CapturingLog(log),
     logRequests: opts.logRequests ?? false,
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort, inspectorHost: "127.0.0.1" } : {}),
     handleStructuredLogs: ({ level, message }) => push(log, `[${level}] ${message}`),
     resourcePersistencePath: path.join(persistDir, "v3"),
     workers: [{

@@ -13,6 +13,7 @@ import {
   reshardOverlapMs, TOMBSTONE_MS, type RegistryPlan,
 } from "../../durable-objects/core/registry.ts";
 import { NodeRegistry, nodeRegistry, registryShard } from "../../durable-objects/registry-shard-do.ts";
+import { cachedNodeKey, confirmNodeKey, KEY_CACHE_MS, KEY_CONFIRM_MAX_MS, rememberNodeKey } from "../../functions/auth.ts";
 import { BASE, heartbeat, jobStub, makeNode, register, registration, signedFetch, submitJob, tokenFetch, type TestNode } from "./helpers.ts";
 
 const code = async (r: Response) => ((await r.json()) as { code: string }).code;
@@ -231,6 +232,41 @@ describe("deregistration leaves a tombstone in the shard", () => {
     await runInDurableObject(shardOf(m.id), async (_i, state) => { state.storage.sql.exec("UPDATE liveness SET removed_at = ? WHERE node_id = ?", Date.now() - 10 * 60_000, m.id); });
     await runDurableObjectAlarm(shardOf(m.id));
     expect(await rows()).toBe(0);
+  });
+});
+
+describe("the isolate's identity-key cache", () => {
+  it("a key is good 30 s after its last confirmation; shard confirmations extend it at most KEY_CONFIRM_MAX_MS past D1's", () => {
+    const id = hex32(), key = new Uint8Array(32).fill(7), t0 = 1_000_000;
+    rememberNodeKey(id, key, t0);
+    expect(cachedNodeKey(id, t0 + KEY_CACHE_MS - 1)).toBe(key);
+    expect(cachedNodeKey(id, t0 + KEY_CACHE_MS)).toBeUndefined();
+    confirmNodeKey(id, t0 + 20_000);
+    expect(cachedNodeKey(id, t0 + 20_000 + KEY_CACHE_MS - 1)).toBe(key);
+    confirmNodeKey(id, t0 + KEY_CONFIRM_MAX_MS - 1);
+    expect(cachedNodeKey(id, t0 + KEY_CONFIRM_MAX_MS + 1000)).toBe(key);
+    // past the cap a confirmation is ignored: the entry runs out and the next request reads D1
+    confirmNodeKey(id, t0 + KEY_CONFIRM_MAX_MS + 1000);
+    expect(cachedNodeKey(id, t0 + KEY_CONFIRM_MAX_MS - 1 + KEY_CACHE_MS)).toBeUndefined();
+    // a confirmed key never outlives a tombstone
+    expect(KEY_CONFIRM_MAX_MS + KEY_CACHE_MS).toBeLessThan(TOMBSTONE_MS);
+  });
+
+  it("an accepted heartbeat confirms the cached key; a tombstoned node's heartbeat drops it instead", async () => {
+    const n = makeNode();
+    await register(n);
+    const key = cachedNodeKey(n.id)!;
+    expect(key).toBeDefined(); // the registration cached it in this isolate
+    rememberNodeKey(n.id, key, Date.now() - KEY_CACHE_MS + 5_000); // as if read from D1 25 s ago
+    expect((await heartbeat(n)).status).toBe(200);
+    expect(cachedNodeKey(n.id, Date.now() + 10_000)).toBe(key);
+    // deregistered: another isolate that still cached the key is refused by the tombstone and forgets it
+    expect((await signedFetch(n, "DELETE", `/v1/nodes/${n.id}`)).status).toBe(200);
+    rememberNodeKey(n.id, key, Date.now() - KEY_CACHE_MS + 5_000);
+    const r = await heartbeat(n);
+    expect(r.status).toBe(401);
+    expect(await code(r)).toBe("unknown-node");
+    expect(cachedNodeKey(n.id)).toBeUndefined();
   });
 });
 
