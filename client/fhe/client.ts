@@ -266,7 +266,13 @@ export class FheSession {
         if (!pool) enqueue(1);
         if (out.length !== info.outputDim) throw new FheError("shape-mismatch", `endpoint returned ${out.length} outputs, expected ${info.outputDim}`);
         const cols = out.map((ct) => querier.decryptPacked(ct, chunk.length, packing));
-        for (let i = 0; i < chunk.length; i++) scores.push(Float64Array.from(cols, (c) => c[i]!));
+        // row-major scores of the chunk in one buffer, a view per row
+        const k = cols.length;
+        const flat = new Float64Array(chunk.length * k);
+        cols.forEach((c, o) => {
+          for (let i = 0; i < chunk.length; i++) flat[i * k + o] = c[i]!;
+        });
+        for (let i = 0; i < chunk.length; i++) scores.push(flat.subarray(i * k, (i + 1) * k));
       }
     }
     return { scores, probabilities: scores.map((s) => applyOutput(info.output, s)), labels: scores.map(labelOf), modelHash: info.hash };

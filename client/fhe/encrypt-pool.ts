@@ -101,7 +101,7 @@ export class EncryptPool {
 
   /**
    * {@link Querier.encryptBatch} with the columns spread over the threads: in groups of
-   * ⌈columns / (3·threads)⌉, each taken by the next free thread (a thread slowed by other work
+   * ⌈columns / (3·threads)⌉ (rounded up to even with two rows per slot), each taken by the next free thread (a thread slowed by other work
    * on the cores takes fewer; a batch queued behind another starts as threads free up, so a
    * caller can keep the threads busy by asking for the next batch early); the ciphertexts in
    * column order. Throws FheError("shape-mismatch" | "oversized"), or the thread's error once a
@@ -110,7 +110,9 @@ export class EncryptPool {
   async encryptBatch(rows: ArrayLike<number>[], inputDim: number, compression: Compression = "none", packing: Packing = "real"): Promise<Uint8Array[]> {
     if (this.failure) throw this.failure;
     const { real, imag } = batchColumns(rows, inputDim, this.querier.ctx.slots, packing);
-    const size = Math.max(1, Math.ceil(real.length / (3 * this.workers.length)));
+    // an even group size under complex packing: the slot encoder NTTs its polynomials two at a time
+    const raw = Math.max(1, Math.ceil(real.length / (3 * this.workers.length)));
+    const size = imag && raw % 2 === 1 && raw < real.length ? raw + 1 : raw;
     const groups: Promise<Uint8Array[]>[] = [];
     for (let j = 0; j < real.length; j += size) {
       groups.push(

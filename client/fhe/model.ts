@@ -168,8 +168,12 @@ export function labelOf(scores: ArrayLike<number>): number {
 
 /** Exact output activation on decrypted scores. */
 export function applyOutput(output: Plan["output"], scores: ArrayLike<number>): Float64Array {
-  const s = Float64Array.from(scores as ArrayLike<number>);
-  if (output === "sigmoid") return s.map((v) => 1 / (1 + Math.exp(-v)));
+  const s = new Float64Array(scores.length);
+  if (output === "sigmoid") {
+    for (let k = 0; k < s.length; k++) s[k] = 1 / (1 + Math.exp(-scores[k]!));
+    return s;
+  }
+  for (let k = 0; k < s.length; k++) s[k] = scores[k]!;
   if (output === "softmax") {
     const mx = Math.max(...s);
     const e = s.map((v) => Math.exp(v - mx));

@@ -4,12 +4,16 @@
  * process ({@link Querier.secretKeyForThreads}, encrypt-pool.ts); {@link Querier.evaluationKeys}
  * returns only the public relinearisation and Galois keys.
  */
-import type { Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
+import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
 import type { CkksContext, Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import { rotatedInput, singleLayout } from "./bsgs.ts";
 import { constantTermReplyBytes, nextPow2 } from "./evaluator.ts";
-import { scoped } from "./seal.ts";
+import { scoped, type Own } from "./seal.ts";
+import { SlotEncoder } from "./slot-encoder.ts";
+
+/** Pairs encrypted per call of the slot encoder (their ciphertexts are returned together). */
+const PAIR_GROUP = 16;
 
 export interface KeyNeeds {
   relin: boolean;
@@ -118,30 +122,53 @@ export class Querier {
   }
 
   /**
-   * Encrypts re + J·im per pair (J = X^(N/2), {@link CkksContext.complexConstantPlain}): im is
-   * encrypted (symmetric), multiplied by J — a monomial, so the ciphertext stays a fresh
-   * encryption with the same noise — and re is added as a plaintext. One encryption for two
-   * vectors; the result is serialised in full (c1 = J·a is no longer the seed's expansion), the
-   * same bytes per row as two seeded ciphertexts.
+   * Encrypts re + J·im per pair (J = X^(N/2), {@link CkksContext.complexConstantPlain}): for
+   * uncompressed output each pair is encoded as one polynomial and encrypted by
+   * {@link SlotEncoder.encryptPairs} (one FFT of size N/2 in JavaScript, SEAL for the NTTs and the
+   * product with the secret key). A pair the slot encoder passes on (a coefficient ≥ 2^52, or all
+   * zero), and every pair under compression, goes the earlier way: im encoded and encrypted,
+   * multiplied by J — a monomial, so the ciphertext stays a fresh encryption with the same noise —
+   * and re added as a plaintext. The result is serialised in full (not seeded), as before.
    */
   private encryptPairs(re: Float64Array[], im: Float64Array[], compression: Compression): Uint8Array[] {
     const { ctx } = this;
     const s = ctx.seal;
     const mode = ctx.compr(compression);
     return scoped(s, (own) => {
-      const pr = own(new s.Plaintext());
-      const pi = own(new s.Plaintext());
       const ct = own(new s.Ciphertext());
-      const j = ctx.complexConstantPlain(0, 1, 0, 1, own);
-      return re.map((v, k) => {
-        ctx.encoder.encode(v, ctx.scale, pr);
-        ctx.encoder.encode(im[k]!, ctx.scale, pi);
-        this.encryptor.encryptSymmetric(pi, ct);
-        ctx.evaluator.multiplyPlainInplace(ct, j);
-        ctx.evaluator.addPlainInplace(ct, pr);
-        return new Uint8Array(ct.saveToArray(mode) as Uint8Array);
-      });
+      const out: Uint8Array[] = [];
+      for (let at = 0; at < re.length; at += PAIR_GROUP) {
+        const fast = compression === "none" ? this.slotEncoder().encryptPairs(re.slice(at, at + PAIR_GROUP), im.slice(at, at + PAIR_GROUP), ctx.scale, this.decryptor) : [];
+        for (let h = 0; h < Math.min(PAIR_GROUP, re.length - at); h++) {
+          const done = fast[h];
+          if (done) out.push(done);
+          else
+            scoped(s, (grp) => {
+              this.encryptPairSlow(re[at + h]!, im[at + h]!, ct, grp);
+              out.push(new Uint8Array(ct.saveToArray(mode) as Uint8Array));
+            });
+        }
+      }
+      return out;
     });
+  }
+
+  /** The pair re + J·im the earlier way (two SEAL encodes, J on the ciphertext), into `ct`. */
+  private encryptPairSlow(re: Float64Array, im: Float64Array, ct: Ciphertext, own: Own): void {
+    const { ctx } = this;
+    const pr = own(new ctx.seal.Plaintext());
+    const pi = own(new ctx.seal.Plaintext());
+    ctx.encoder.encode(re, ctx.scale, pr);
+    ctx.encoder.encode(im, ctx.scale, pi);
+    this.encryptor.encryptSymmetric(pi, ct);
+    ctx.evaluator.multiplyPlainInplace(ct, ctx.complexConstantPlain(0, 1, 0, 1, own));
+    ctx.evaluator.addPlainInplace(ct, pr);
+  }
+
+  private encoder: SlotEncoder | undefined;
+
+  private slotEncoder(): SlotEncoder {
+    return (this.encoder ??= new SlotEncoder(this.ctx));
   }
 
   /** Rows per ciphertext under `packing`: N/2 (real) or N (complex). */
@@ -311,8 +338,9 @@ export class Querier {
     );
   }
 
-  /** Deletes the secret key and every SEAL object held. */
+  /** Deletes the secret key and every SEAL object held, and wipes the slot encoder's buffers. */
   dispose(): void {
+    this.encoder?.wipe();
     for (const o of [this.encryptor, this.decryptor, this.secret, this.keygen]) if (!o.isDeleted()) o.delete();
   }
 }
