@@ -4,13 +4,17 @@
  * inputs/s and triples/s. Times: `wall` = the whole in-process run (all parties serialised
  * on one thread); `party_cpu` = the largest per-party time spent inside start()/receive(),
  * the comparable figure for parties on separate machines. Bytes: per party, uploaded
- * (a broadcast counts once, as sent to the relay) and delivered (fan-out counted).
+ * (a broadcast counts once, as sent to the relay) and delivered (fan-out counted). The
+ * PRG streams and the OT extension's fixed-key π run on node:crypto's AES, as in a node's party
+ * thread (client/agent/party-aes.ts installNodeAes); `--aes=js` keeps the portable JS AES.
  */
 import { m61 } from "../protocol/field/index.ts";
 import type { FieldVec } from "../protocol/field/types.ts";
 import { cryptoRng } from "../protocol/rng.ts";
+import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
+import { installNodeAes } from "../client/agent/party-aes.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
-import { runNetwork, runOfflineInMemory, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/transport.ts";
+import { runNetwork, runOfflineInMemory, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/testing/transport.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
 import { loadavg } from "node:os";
@@ -94,6 +98,10 @@ export async function run(args: string[]): Promise<BenchResult> {
   const notes: string[] = [];
   const load0 = loadavg()[0]!;
   const skip = new Set((arg(args, "skip") ?? "").split(",").filter(Boolean));
+  const aes = arg(args, "aes") ?? "node";
+  if (aes !== "node" && aes !== "js") throw new Error(`mascot: --aes must be node or js, got ${aes}`);
+  if (aes === "node") installNodeAes();
+  notes.push(aes === "node" ? "AES: node:crypto (PRG streams AES-128-CTR, fixed-key π AES-128-ECB), as in a node's party thread" : "AES: the portable JS AES (@noble/ciphers), as without a native one");
   for (const n of ns) {
     for (const d of ds) {
       for (const mode of ["validated", "linear-only"] as const) {
@@ -134,5 +142,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   notes.push("time: party_cpu_s = max over parties of process CPU time (user+sys, incl. GC threads) spent in that party's start()/receive() — what one party on its own machine would need; wall_s = all parties serialised on one thread of a shared 2-core machine");
   notes.push("bytes: MB_up = payload bytes uploaded (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out");
   notes.push("anchor MP-SPDZ MASCOT 64-bit: N=3 d=1k 0.16–0.23 s, d=10k 1.07–2.18 s, d=100k 2.5 s (328 MB all parties); N=5 d=100k 8.3 s; triples N=2 14.7k/s");
+  setNativeAesCtr(undefined);
+  setNativeAesEcbDecrypt(undefined);
   return { name: "mascot", rows, notes };
 }

@@ -22,8 +22,8 @@
  * with every party on its own machine and each message delivered L ms after it was sent
  * (a discrete-event run: a party's clock advances by the CPU time of each of its handlers,
  * a message arrives at its sender's clock + L), and `rounds`, the sequential relay trips.
- * `--aes=node` (default) runs the PRG streams on node:crypto's AES-128-CTR, as a node's party
- * thread does (client/agent/party-aes.ts); `--aes=js` on the sync JS AES (before issue 13's change).
+ * `--aes=node` (default) runs the PRG streams and the OT extension's fixed-key π on node:crypto's
+ * AES, as a node's party thread does (client/agent/party-aes.ts installNodeAes); `--aes=js` on the sync JS AES (before issue 13's change).
  */
 import { loadavg } from "node:os";
 import { m61 } from "../protocol/field/index.ts";
@@ -31,13 +31,13 @@ import type { FieldVec } from "../protocol/field/types.ts";
 import { planUpdateEncoding, quantize } from "../protocol/learning/bounds.ts";
 import { weightedContribution } from "../protocol/learning/aggregate.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
-import { runNetwork, type Inbound, type MessageParty, type Outbound } from "../protocol/mascot/transport.ts";
+import { runNetwork, type Inbound, type MessageParty, type Outbound } from "../protocol/mascot/testing/transport.ts";
 import { ValidationPlan } from "../protocol/mascot/validation.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
-import { setNativeAesCtr } from "../protocol/mascot/prg.ts";
-import { nodeAesCtr } from "../client/agent/party-aes.ts";
+import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
+import { installNodeAes } from "../client/agent/party-aes.ts";
 
 
 
@@ -128,7 +128,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const reps = Number(arg(args, "reps") ?? 1);
   const aes = arg(args, "aes") ?? "node";
   if (aes !== "node" && aes !== "js") throw new Error(`validated-scale: --aes must be node or js, got ${aes}`);
-  setNativeAesCtr(aes === "node" ? nodeAesCtr : undefined);
+  if (aes === "node") installNodeAes(); // the party thread's native AES-CTR streams and fixed-key π
   const rows: BenchResult["rows"] = [];
   const notes: string[] = [];
   const load0 = loadavg()[0]!;
@@ -176,6 +176,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   if (latencies.length) notes.push(`sim_s (--latency): a discrete-event run, every party on its own machine (its clock advances by the process CPU of each handler), each message delivered latency_ms_per_hop after its sender's clock; fastest of ${reps} run(s); rounds = sequential message rounds of that run (a Lamport clock, so it can exceed the schedule's depth when an unrelated later message arrives first)`);
   notes.push(`PRG streams: ${aes === "node" ? "node:crypto AES-128-CTR (the party thread's setting)" : "sync JS AES (@noble/ciphers)"}`);
   setNativeAesCtr(undefined);
+  setNativeAesEcbDecrypt(undefined);
   notes.push(`witness = exact-norm slack bits + PINE success/window bits (late inputs); proof_late = product-proof values; machine load (1 min) at start ${load0.toFixed(1)}`);
   return { name: "validated-scale", rows, notes };
 }
