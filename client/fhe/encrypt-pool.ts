@@ -17,9 +17,9 @@
 import type { Worker } from "node:worker_threads";
 import { startThread } from "../threads.ts";
 import type { Compression, Packing } from "./context.ts";
-import { FheError } from "./errors.ts";
 import { batchColumns, type Querier } from "./querier.ts";
-import type { EncryptAnswer, EncryptJob, EncryptWorkerData } from "./encrypt-worker.ts";
+import type { EncryptJob, EncryptWorkerData } from "./encrypt-worker.ts";
+import { FheThreadPool } from "./thread-pool.ts";
 
 /** One group of columns waiting for, or on, a thread. */
 interface Task {
@@ -28,34 +28,27 @@ interface Task {
   reject: (e: Error) => void;
 }
 
-export class EncryptPool {
-  private next = 0;
-  /** Tasks on a thread, by job id, with the thread they run on. */
-  private readonly pending = new Map<number, Task & { worker: Worker }>();
+export class EncryptPool extends FheThreadPool<{ cts: Uint8Array[] }, Task & { worker: Worker }> {
   /** Tasks waiting for a free thread (first in, first out, across calls: a batch queued behind another starts as threads free up). */
   private readonly queue: Task[] = [];
   private readonly idle: Worker[];
-  /** Set when a thread failed or exited: every later call is refused with it (no job waits on a dead thread). */
-  private failure: Error | undefined;
 
   private constructor(
     private readonly querier: Querier,
-    private readonly workers: Worker[],
+    workers: Worker[],
   ) {
+    super(workers, "encryption");
     this.idle = [...workers];
-    for (const w of workers) {
-      w.on("message", (a: EncryptAnswer) => {
-        const p = this.pending.get(a.id);
-        if (!p) return;
-        this.pending.delete(a.id);
-        this.idle.push(p.worker);
-        if (a.ok) p.resolve(a.cts);
-        else p.reject(a.code === "internal" ? new Error(`encryption thread: ${a.message}`) : new FheError(a.code as FheError["code"], a.message));
-        this.dispatch();
-      });
-      w.on("error", (e) => this.failAll(e));
-      w.on("exit", (code) => this.failAll(new Error(`encryption thread exited (code ${code})`)));
-    }
+  }
+
+  protected resolve(p: Task, a: { cts: Uint8Array[] }): void {
+    p.resolve(a.cts);
+  }
+
+  /** The thread is free again: it takes the next queued task. */
+  protected answered(p: Task & { worker: Worker }): void {
+    this.idle.push(p.worker);
+    this.dispatch();
   }
 
   /**
@@ -76,14 +69,9 @@ export class EncryptPool {
     return new EncryptPool(querier, workers);
   }
 
-  get threads(): number {
-    return this.workers.length;
-  }
-
-  private failAll(e: Error): void {
-    this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+  /** Fails the calls on the threads and the queued ones. */
+  protected failAll(e: Error): void {
+    super.failAll(e);
     for (const t of this.queue.splice(0)) t.reject(e);
   }
 
@@ -123,19 +111,5 @@ export class EncryptPool {
     }
     this.dispatch();
     return (await Promise.all(groups)).flat();
-  }
-
-  /** Stops the threads (each deletes its copy of the secret key). */
-  async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once("exit", () => resolve());
-            w.postMessage("close");
-            setTimeout(() => void w.terminate().then(() => resolve()), 2000).unref();
-          }),
-      ),
-    );
   }
 }

@@ -19,35 +19,27 @@ import type { Worker } from "node:worker_threads";
 import { startThread } from "../threads.ts";
 import type { Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
-import type { EvalAnswer, EvalJob, EvalMessage, EvalWorkerData } from "./eval-worker.ts";
+import type { EvalJob, EvalMessage, EvalWorkerData } from "./eval-worker.ts";
+import { FheThreadPool } from "./thread-pool.ts";
 import type { EvaluationKeys, FirstLayerPart, PlanEvaluator } from "./evaluator.ts";
 import type { Plan } from "./model.ts";
 import type { CkksParams } from "./params.ts";
 import type { EvaluationKeyBytes } from "./querier.ts";
 
-export class EvalPool {
-  private next = 0;
-  private readonly pending = new Map<number, { resolve: (p: FirstLayerPart) => void; reject: (e: Error) => void }>();
+export class EvalPool extends FheThreadPool<{ part: FirstLayerPart }, { resolve: (p: FirstLayerPart) => void; reject: (e: Error) => void }> {
   /** Key ids each thread holds. */
   private readonly loaded: Set<string>[];
-  private failure: Error | undefined;
 
   private constructor(
     private readonly plan: Plan,
-    private readonly workers: Worker[],
+    workers: Worker[],
   ) {
+    super(workers, "evaluation");
     this.loaded = workers.map(() => new Set());
-    for (const w of workers) {
-      w.on("message", (a: EvalAnswer) => {
-        const p = this.pending.get(a.id);
-        if (!p) return;
-        this.pending.delete(a.id);
-        if (a.ok) p.resolve(a.part);
-        else p.reject(a.code === "internal" ? new Error(`evaluation thread: ${a.message}`) : new FheError(a.code as FheError["code"], a.message));
-      });
-      w.on("error", (e) => this.failAll(e));
-      w.on("exit", (code) => this.failAll(new Error(`evaluation thread exited (code ${code})`)));
-    }
+  }
+
+  protected resolve(p: { resolve: (p: FirstLayerPart) => void }, a: { part: FirstLayerPart }): void {
+    p.resolve(a.part);
   }
 
   /**
@@ -59,16 +51,6 @@ export class EvalPool {
     if (!Number.isInteger(threads) || threads < 2 || threads > Math.min(64, outs)) throw new RangeError(`evaluation threads must be an integer in [2, ${Math.min(64, outs)}], got ${threads}`);
     const data: EvalWorkerData = { params, plan };
     return new EvalPool(plan, Array.from({ length: threads }, () => startThread(import.meta.url, "eval-worker", { workerData: data })));
-  }
-
-  get threads(): number {
-    return this.workers.length;
-  }
-
-  private failAll(e: Error): void {
-    this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
   }
 
   /**
@@ -106,19 +88,5 @@ export class EvalPool {
     this.workers.forEach((w, t) => {
       if (this.loaded[t]!.delete(keyId)) w.postMessage({ drop: keyId } satisfies EvalMessage);
     });
-  }
-
-  /** Stops the threads (each deletes its keys and plaintexts). */
-  async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once("exit", () => resolve());
-            w.postMessage("close" satisfies EvalMessage);
-            setTimeout(() => void w.terminate().then(() => resolve()), 2000).unref();
-          }),
-      ),
-    );
   }
 }

@@ -193,8 +193,6 @@ export class Querier {
    * real parts (and, for `"complex"` packing, the J-parts) in row order. Throws FheError("bad-ciphertext").
    */
   decryptPacked(bytes: Uint8Array, count: number, packing: Packing = "real"): Float64Array {
-    if (packing === "real") return this.decrypt(bytes, count);
-    const half = Math.ceil(count / 2);
     const s = this.ctx.seal;
     return scoped(
       s,
@@ -202,9 +200,12 @@ export class Querier {
         const ct = own(new s.Ciphertext());
         ct.loadFromArray(this.ctx.context, bytes);
         const pt = own(new s.Plaintext());
-        const out = new Float64Array(count);
         this.decryptor.decrypt(ct, pt);
-        out.set((this.ctx.encoder.decodeFloat64(pt) as Float64Array).subarray(0, half));
+        const first = this.ctx.encoder.decodeFloat64(pt) as Float64Array;
+        if (packing === "real") return Float64Array.from(first.subarray(0, count));
+        const half = Math.ceil(count / 2);
+        const out = new Float64Array(count);
+        out.set(first.subarray(0, half));
         // Re(−J·(a + J·b)) = b: J·a has purely imaginary slots
         const lv = this.ctx.levelOf(ct);
         if (lv < 0) throw new FheError("bad-ciphertext", "result ciphertext is not at a level of the model's parameters");
@@ -323,19 +324,7 @@ export class Querier {
 
   /** Decrypts one ciphertext to its first `count` slots. Throws FheError("bad-ciphertext"). */
   decrypt(bytes: Uint8Array, count: number): Float64Array {
-    const s = this.ctx.seal;
-    return scoped(
-      s,
-      (own) => {
-        const ct = own(new s.Ciphertext());
-        ct.loadFromArray(this.ctx.context, bytes);
-        const pt = own(new s.Plaintext());
-        this.decryptor.decrypt(ct, pt);
-        const v = this.ctx.encoder.decodeFloat64(pt) as Float64Array;
-        return Float64Array.from(v.subarray(0, count));
-      },
-      "bad-ciphertext",
-    );
+    return this.decryptPacked(bytes, count, "real");
   }
 
   /** Deletes the secret key and every SEAL object held, and wipes the slot encoder's buffers. */
