@@ -157,19 +157,22 @@ export const nodeRoutes = new Hono<AppEnv>()
   })
   /**
    * Deregister: the node (signed) or an operator (token). Open assignments are closed; the
-   * node's shard keeps a tombstone, so no isolate's cached key lets a heartbeat through.
+   * node's shard keeps a tombstone, so no isolate's cached key lets a heartbeat through. The
+   * tombstone is written before the D1 rows go: a failure in between leaves the node
+   * registered (and refused by its shard), so the same DELETE can be retried; the other order
+   * would leave a deleted node without a tombstone and every retry answered 404.
    */
   .delete("/:id", async (c) => {
     await selfOrOperator(c);
     const id = c.req.param("id");
+    if (!(await c.env.DB.prepare("SELECT 1 AS one FROM nodes WHERE id = ?").bind(id).first())) throw new ApiError(404, "not-found", "no such node");
     forgetNodeKey(id);
-    const res = await c.env.DB.batch([
+    await nodeRegistry(c.env).forget(id);
+    await c.env.DB.batch([
       c.env.DB.prepare("DELETE FROM node_datasets WHERE node_id = ?").bind(id),
       c.env.DB.prepare("UPDATE assignments SET status = 'closed' WHERE node_id = ?").bind(id),
       c.env.DB.prepare("DELETE FROM nodes WHERE id = ?").bind(id),
     ]);
-    if (res[2]!.meta.changes === 0) throw new ApiError(404, "not-found", "no such node");
-    await nodeRegistry(c.env).forget(id);
     return c.json({ ok: true as const });
   })
   /**

@@ -235,6 +235,30 @@ describe("deregistration leaves a tombstone in the shard", () => {
   });
 });
 
+describe("deregistration survives a failed tombstone write", () => {
+  it("a DELETE whose tombstone write fails deletes nothing and can be retried; the retry leaves the tombstone; a missing node gets none", async () => {
+    const n = makeNode();
+    await register(n);
+    const shard = shardOf(n.id);
+    // the shard's storage fails the tombstone write (its table is gone for a moment)
+    await runInDurableObject(shard, async (_i, state) => { state.storage.sql.exec("ALTER TABLE liveness RENAME TO liveness_away"); });
+    const failed = await signedFetch(n, "DELETE", `/v1/nodes/${n.id}`);
+    expect(failed.status).toBe(500);
+    expect(await failed.text()).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    await runInDurableObject(shard, async (_i, state) => { state.storage.sql.exec("ALTER TABLE liveness_away RENAME TO liveness"); });
+    // nothing was deleted: the node is still registered, so the same request can be retried
+    expect((await tokenFetch("GET", `/v1/nodes/${n.id}`)).status).toBe(200);
+    expect((await signedFetch(n, "DELETE", `/v1/nodes/${n.id}`)).status).toBe(200);
+    expect((await tokenFetch("GET", `/v1/nodes/${n.id}`)).status).toBe(404);
+    expect(await shard.heartbeat(n.id, "E".repeat(22), { load: 0, freeMemoryMb: 0, onBattery: false, online: true })).toEqual({ outcome: "unknown-node" });
+    // deleting a node that does not exist writes no tombstone
+    const ghost = makeNode();
+    expect(await code(await tokenFetch("DELETE", `/v1/nodes/${ghost.id}`))).toBe("not-found");
+    const ghostRows = await runInDurableObject(shardOf(ghost.id), async (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM liveness WHERE node_id = ?", ghost.id).one().n);
+    expect(ghostRows).toBe(0);
+  });
+});
+
 describe("the isolate's identity-key cache", () => {
   it("a key is good 30 s after its last confirmation; shard confirmations extend it at most KEY_CONFIRM_MAX_MS past D1's", () => {
     const id = hex32(), key = new Uint8Array(32).fill(7), t0 = 1_000_000;
