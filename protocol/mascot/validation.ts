@@ -332,6 +332,14 @@ export class ValidationPlan {
     return f.sub(f.fromBigInts(c), masks);
   }
 
+
+  /** Views into an owner's extended share [x ‖ aux ‖ masks]: aux (witness) and mask entries by offset. */
+  private extendedParts(f: Field, ext: AuthShare): { auxAt: (o: number, n: number) => AuthShare; maskAt: (o: number, n: number) => AuthShare } {
+    return {
+      auxAt: (o, n) => sliceShare(f, ext, this.d + o, this.d + o + n),
+      maskAt: (o, n) => sliceShare(f, ext, this.d + this.auxLength + o, this.d + this.auxLength + o + n),
+    };
+  }
   /** Product operands (left ∘ right), both of length `products`, from an owner's extended share. */
   operands(ctx: ShareContext, ext: AuthShare, coins: LateCoins): { left: AuthShare; right: AuthShare } {
     const f = ctx.field;
@@ -339,8 +347,7 @@ export class ValidationPlan {
     const Rt: AuthShare[] = [];
     const x = sliceShare(f, ext, 0, this.d);
     const minusOne = (v: AuthShare): AuthShare => addPublic(ctx, v, f.fromInts(new Array<number>(v.value.length).fill(-1)));
-    const auxAt = (o: number, n: number) => sliceShare(f, ext, this.d + o, this.d + o + n);
-    const maskAt = (o: number, n: number) => sliceShare(f, ext, this.d + this.auxLength + o, this.d + this.auxLength + o + n);
+    const { auxAt, maskAt } = this.extendedParts(f, ext);
     for (const it of this.items) {
       switch (it.kind) {
         case "bits": { const v = sliceShare(f, x, it.start, it.end); L.push(v); Rt.push(minusOne(v)); break; }
@@ -450,10 +457,18 @@ export class ValidationPlan {
     const x = sliceShare(f, ext, 0, this.d);
     let o = 0;
     const take = (n: number) => { const s = sliceShare(f, prods, o, o + n); o += n; return s; };
-    const auxAt = (off: number, n: number) => sliceShare(f, ext, this.d + off, this.d + off + n);
-    const maskAt = (off: number, n: number) => sliceShare(f, ext, this.d + this.auxLength + off, this.d + this.auxLength + off + n);
-    const pow2 = (n: number) => f.fromBigInts(Array.from({ length: n }, (_, t) => (1n << BigInt(t)) % f.p));
+    const { auxAt, maskAt } = this.extendedParts(f, ext);
+    const pow2 = (n: number) => pow2Vec(f, n);
     const scalar = (v: bigint) => f.fromBigInts([v]);
+    /** [Σ sq + Σ_t 2^t·c_t − bound]: an exact norm identity with its slack bits c, zero iff it holds. */
+    const normIdentity = (sq: AuthShare, c: AuthShare, bound: bigint): AuthShare => {
+      const w = pow2(c.value.length);
+      const total: AuthShare = {
+        value: scalar((f.sum(sq.value) + f.dot(c.value, w)) % f.p),
+        mac: scalar((f.sum(sq.mac) + f.dot(c.mac, w)) % f.p),
+      };
+      return addPublic(ctx, total, scalar((f.p - bound) % f.p));
+    };
     for (const it of this.items) {
       switch (it.kind) {
         case "bits": out.push(take(it.end - it.start)); break;
@@ -481,13 +496,7 @@ export class ValidationPlan {
         case "l2": {
           const sq = take(it.end - it.start);
           out.push(take(it.slackBits));
-          const c = auxAt(it.auxOffset, it.slackBits);
-          const w = pow2(it.slackBits);
-          const total: AuthShare = {
-            value: scalar((f.sum(sq.value) + f.dot(c.value, w)) % f.p),
-            mac: scalar((f.sum(sq.mac) + f.dot(c.mac, w)) % f.p),
-          };
-          out.push(addPublic(ctx, total, scalar((f.p - it.bound) % f.p)));
+          out.push(normIdentity(sq, auxAt(it.auxOffset, it.slackBits), it.bound));
           break;
         }
         case "proj": {
@@ -500,13 +509,7 @@ export class ValidationPlan {
           const constant = f.sub(f.mul(ev, ev), ev);
           const bitTerm = addPublic(ctx, { value: f.add(r2.value, f.mul(r.value, coef)), mac: f.add(r2.mac, f.mul(r.mac, coef)) }, constant);
           out.push(bitTerm);
-          const c = addPublic(ctx, r, ev);
-          const w = pow2(it.slackBits);
-          const total: AuthShare = {
-            value: scalar((f.sum(sq.value) + f.dot(c.value, w)) % f.p),
-            mac: scalar((f.sum(sq.mac) + f.dot(c.mac, w)) % f.p),
-          };
-          out.push(addPublic(ctx, total, scalar((f.p - it.threshold) % f.p)));
+          out.push(normIdentity(sq, addPublic(ctx, r, ev), it.threshold));
           break;
         }
         case "wrap": {
