@@ -201,15 +201,13 @@ export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverSta
 }
 
 /**
- * Extend, P_A: the message c_1..c_D (D·m encoded elements, D = number of digits) and P_A's
- * share t with q + t = Δ·x. Advances every leaf stream by m uniform elements. `tamper` (tests
- * only: a sender deviating in one digit) adds 1 to the first element of c_digit.
+ * Extend, P_A: the message c_1..c_D (D·m encoded elements, D = number of digits, digit-major)
+ * and P_A's share t with q + t = Δ·x. Advances every leaf stream by m uniform elements.
  */
-export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec, tamper?: { digit: number }): { message: Uint8Array; t: FieldVec } {
+export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { message: Uint8Array; t: FieldVec } {
   const F = st.field, m = x.length, n = F.uniformByteLength * m;
   // c_i = x − Σ_j r_j and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_j, by the field's fused fold.
   const { c, t } = F.digitCopeSenderFoldUniform(x, st.digits.map((d) => d.width), (i, j) => st.leaves[i]![j]!.nextView(n));
-  if (tamper && m > 0) F.set(c, tamper.digit * m, F.get(c, tamper.digit * m) + 1n);
   return { message: F.encodeView(c), t };
 }
 

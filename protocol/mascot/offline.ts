@@ -646,7 +646,7 @@ export class OfflineParty {
   // Fault seams, no-ops here (an honest party); testing/cheating-offline.ts overrides them for negative tests:
   protected extendFault(): { columns: number[]; bit: number } | undefined { return undefined; } // bad OT-extension choice bits in a batch
   protected copeSetupFault(_setup: Uint8Array): void {} // the COPE setup as sent, changed in place
-  protected copeFault(): { digit: number } | undefined { return undefined; } // a wrong digit in my COPE corrections
+  protected copeFault(_F: Field, _message: Uint8Array, _m: number): void {} // my COPE corrections to one peer (digit-major, m per digit) as sent, changed in place
   protected tripleFault(_F: Field, c: FieldVec): FieldVec { return c; } // my c shares before Combine
 
   /** Batch step "start": I am the OT receiver with the bits of my a towards every peer; coin commitments. */
@@ -766,7 +766,8 @@ export class OfflineParty {
     let mac = F.scale(X, this.alphaShare);
     const outs: OfflineOutbound[] = [];
     for (const j of this.peers) {
-      const e = digitCopeSenderExtend(this.copeS[j]!, X, this.copeFault());
+      const e = digitCopeSenderExtend(this.copeS[j]!, X);
+      this.copeFault(F, e.message, X.length);
       mac = F.add(mac, e.t); // q + t = α_j·X
       // The first COPE message to j carries the GGM setup ahead of the corrections (digit-cope.ts).
       const setup = this.copeSetupOut[j];

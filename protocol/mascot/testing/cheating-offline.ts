@@ -23,7 +23,13 @@ export class CheatingOfflineParty extends OfflineParty {
   constructor(cfg: OfflineConfig, rng: Rng, private readonly cheat: OfflineCheat, opts: { baseOts?: KosBaseStore } = {}) { super(cfg, rng, opts); }
   protected override extendFault() { return this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined; }
   protected override copeSetupFault(setup: Uint8Array): void { for (let b = 0; this.cheat.copeSetup !== undefined && b < 32; b++) setup[32 * this.cheat.copeSetup + b]! ^= 0x5a; }
-  protected override copeFault() { return this.cheat.copeBit !== undefined ? { digit: this.cheat.copeBit } : undefined; }
+  protected override copeFault(F: Field, message: Uint8Array, m: number): void {
+    if (this.cheat.copeBit === undefined || m === 0) return;
+    // +1 on the first correction of digit copeBit: a sender using a different x in that digit
+    const at = this.cheat.copeBit * m * F.byteLength, el = F.decodeExact(message.subarray(at, at + F.byteLength), 1);
+    F.set(el, 0, (F.get(el, 0) + 1n) % F.p);
+    message.set(F.encode(el), at);
+  }
   protected override tripleFault(F: Field, c: FieldVec): FieldVec { return this.cheat.badTriple ? F.add(c, F.fromInts(new Array<number>(c.length).fill(1))) : c; }
 }
 
