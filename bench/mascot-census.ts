@@ -15,11 +15,10 @@ import path from "node:path";
 import { m61 } from "../protocol/field/index.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { SecureSumParty, type InboundMessage, type OutboundMessage } from "../protocol/mascot/party.ts";
-import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
 import { jobTypes } from "../protocol/jobs/registry.ts";
 import { encodeContribution } from "../protocol/stats/index.ts";
 import { parseCsv } from "../client/data/parse.ts";
-import { installNodeAes } from "../client/agent/party-aes.ts";
+import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
 import { cpuMs } from "./timing.ts";
 import type { BenchResult } from "./types.ts";
 
@@ -94,8 +93,7 @@ export async function run(args: string[]): Promise<BenchResult> {
         });
         console.log(JSON.stringify(out[out.length - 1]));
       } finally {
-        setNativeAesCtr(undefined);
-        setNativeAesEcbDecrypt(undefined);
+        uninstallNodeAes();
       }
     }
   }

@@ -11,8 +11,7 @@
 import { m61 } from "../protocol/field/index.ts";
 import type { FieldVec } from "../protocol/field/types.ts";
 import { cryptoRng } from "../protocol/rng.ts";
-import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
-import { installNodeAes } from "../client/agent/party-aes.ts";
+import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
 import { SecureSumParty, type AggregationMode, type Predicate } from "../protocol/mascot/party.ts";
 import { runNetwork, runOfflineInMemory, type MessageParty, type Outbound, type Inbound } from "../protocol/mascot/testing/transport.ts";
 import type { BenchResult } from "./types.ts";
@@ -142,7 +141,6 @@ export async function run(args: string[]): Promise<BenchResult> {
   notes.push("time: party_cpu_s = max over parties of process CPU time (user+sys, incl. GC threads) spent in that party's start()/receive() — what one party on its own machine would need; wall_s = all parties serialised on one thread of a shared 2-core machine");
   notes.push("bytes: MB_up = payload bytes uploaded (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out");
   notes.push("anchor MP-SPDZ MASCOT 64-bit: N=3 d=1k 0.16–0.23 s, d=10k 1.07–2.18 s, d=100k 2.5 s (328 MB all parties); N=5 d=100k 8.3 s; triples N=2 14.7k/s");
-  setNativeAesCtr(undefined);
-  setNativeAesEcbDecrypt(undefined);
+  uninstallNodeAes();
   return { name: "mascot", rows, notes };
 }

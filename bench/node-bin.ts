@@ -5,16 +5,11 @@
  * through tsx instead (the repository's client/cli/bin.mjs), which adds the transpiler's start-up
  * and on-demand transforms to every node's CPU.
  */
-import path from "node:path";
-import { buildClient } from "../scripts/build-client.ts";
-
-const ROOT = path.resolve(import.meta.dirname, "..");
+import { buildNodeCli } from "../scripts/build-client.ts";
 
 /** Builds the node package unless `--source` is among `args`; returns the CLI to pass as startCluster's nodeBin (undefined = the sources). Throws on a build error. */
 export async function benchNodeBin(args: readonly string[]): Promise<string | undefined> {
-  if (args.includes("--source")) return undefined;
-  await buildClient({ declarations: false });
-  return path.join(ROOT, "client", "dist", "cli.mjs");
+  return args.includes("--source") ? undefined : buildNodeCli();
 }
 
 /** The bench note saying which CLI the nodes ran. */

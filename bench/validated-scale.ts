@@ -36,8 +36,7 @@ import { ValidationPlan } from "../protocol/mascot/validation.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
-import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../protocol/mascot/prg.ts";
-import { installNodeAes } from "../client/agent/party-aes.ts";
+import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
 
 
 
@@ -175,8 +174,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   notes.push("bytes: MB_up = payload bytes a party uploads (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out; a node's relay traffic per round ≈ up + what it receives");
   if (latencies.length) notes.push(`sim_s (--latency): a discrete-event run, every party on its own machine (its clock advances by the process CPU of each handler), each message delivered latency_ms_per_hop after its sender's clock; fastest of ${reps} run(s); rounds = sequential message rounds of that run (a Lamport clock, so it can exceed the schedule's depth when an unrelated later message arrives first)`);
   notes.push(`PRG streams: ${aes === "node" ? "node:crypto AES-128-CTR (the party thread's setting)" : "sync JS AES (@noble/ciphers)"}`);
-  setNativeAesCtr(undefined);
-  setNativeAesEcbDecrypt(undefined);
+  uninstallNodeAes();
   notes.push(`witness = exact-norm slack bits + PINE success/window bits (late inputs); proof_late = product-proof values; machine load (1 min) at start ${load0.toFixed(1)}`);
   return { name: "validated-scale", rows, notes };
 }

@@ -17,6 +17,12 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const CLIENT = path.join(ROOT, "client");
 const DIST = path.join(CLIENT, "dist");
 
+/** Builds dist/ without types and returns the bundled CLI (dist/cli.mjs) that node processes run, as installed. Throws on a build error. */
+export async function buildNodeCli(): Promise<string> {
+  await buildClient({ declarations: false });
+  return path.join(DIST, "cli.mjs");
+}
+
 /**
  * Builds dist/; returns the runtime dependencies left external. `declarations: false` skips the
  * .d.ts emit (the demo runs the built CLI and needs no types). Throws on a build error.

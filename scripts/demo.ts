@@ -21,7 +21,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startCluster, sliceDataset, type Cluster } from "./lib/cluster.ts";
-import { buildClient } from "./build-client.ts";
+import { buildNodeCli } from "./build-client.ts";
 import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
 import { formatStatsResult } from "../protocol/stats/format.ts";
 import { encryptedPredict, fetchTrainedModel, plainLabel } from "../client/cli/model.ts";
@@ -100,9 +100,9 @@ async function main(): Promise<number> {
   const wdbc = sliceDataset({ schemaFile: ex("schemas/wdbc.json"), dataFile: ex("data/wdbc.data") }, 5, "demo-holdout");
   const wdbcQuery = wdbc.slices[0]!;
   // The nodes run the built package (client/dist/cli.mjs, as `npm install @2pm/node` gets it), not the sources.
-  await buildClient({ declarations: false });
+  const nodeBin = await buildNodeCli();
   const cluster = await startCluster({
-    nodes: N, seed: "demo", livenessSeconds: 15, nodeBin: path.join(ROOT, "client", "dist", "cli.mjs"),
+    nodes: N, seed: "demo", livenessSeconds: 15, nodeBin,
     // Progress inside a round: node-0's protocol phases (the other nodes run the same ones).
     onNodeLine: (node, line) => {
       if (node !== "node-0" || !line.startsWith("{")) return;

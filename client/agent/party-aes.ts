@@ -46,3 +46,9 @@ export function installNodeAes(): void {
   setNativeAesCtr(nodeAesCtr);
   setNativeAesEcbDecrypt(nodeAesEcbDecrypt);
 }
+
+/** Removes what {@link installNodeAes} installed (benchmarks and tests that compare with the portable path). */
+export function uninstallNodeAes(): void {
+  setNativeAesCtr(undefined);
+  setNativeAesEcbDecrypt(undefined);
+}

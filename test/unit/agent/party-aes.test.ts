@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ecb } from "@noble/ciphers/aes.js";
-import { installNodeAes, nodeAesEcbDecrypt } from "../../../client/agent/party-aes.ts";
+import { installNodeAes, nodeAesEcbDecrypt, uninstallNodeAes } from "../../../client/agent/party-aes.ts";
 import { permuteAsync, tccrHash, tccrHashAsync } from "../../../protocol/mascot/ot-extension.ts";
-import { Prg, nativeAesEcbDecrypt, setNativeAesCtr, setNativeAesEcbDecrypt } from "../../../protocol/mascot/prg.ts";
+import { Prg, nativeAesEcbDecrypt, setNativeAesEcbDecrypt } from "../../../protocol/mascot/prg.ts";
 import { cryptoRng } from "../../../protocol/rng.ts";
 
 /** Runs `f` with node:crypto AES installed (as the party thread does), then removes it. */
@@ -11,8 +11,7 @@ async function withNodeAes<T>(f: () => T | Promise<T>): Promise<T> {
   try {
     return await f();
   } finally {
-    setNativeAesCtr(undefined);
-    setNativeAesEcbDecrypt(undefined);
+    uninstallNodeAes();
   }
 }
 
