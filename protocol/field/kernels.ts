@@ -65,11 +65,11 @@ function genericDigitSums(f: Field, L: number, N: number, row: (j: number) => Ui
 }
 
 /** Generic {@link Field.digitCopeSenderFoldUniform}: prefix sums per digit through {@link Field.fromUniformBytes}. */
-export function genericDigitCopeSenderFold(f: Field, x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
+export function genericDigitCopeSenderFold(f: Field, x: FieldVec, widths: readonly number[], row: (i: number, j: number, n: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
   const offsets = digitOffsets(f, widths, `${f.name}.digitCopeSenderFoldUniform`);
   const L = x.length, t = f.zeros(L), cs: FieldVec[] = [];
   widths.forEach((w, i) => {
-    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => row(i, j));
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => (L > 0 ? row(i, j, L) : null));
     f.scaleAddRange(t, b, 0, L, (1n << BigInt(offsets[i]!)) % f.p);
     cs.push(f.sub(x, a));
   });
@@ -77,7 +77,7 @@ export function genericDigitCopeSenderFold(f: Field, x: FieldVec, widths: readon
 }
 
 /** Generic {@link Field.digitCopeReceiverFoldUniform}: q_i = Δ_i·(A′_i + c_i) − B′_i per digit, Σ_i 2^{o_i}·q_i. */
-export function genericDigitCopeReceiverFold(f: Field, c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec {
+export function genericDigitCopeReceiverFold(f: Field, c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number, n: number) => Uint8Array | null): FieldVec {
   const what = `${f.name}.digitCopeReceiverFoldUniform`;
   const offsets = digitOffsets(f, widths, what);
   checkCount(what, L);
@@ -87,7 +87,7 @@ export function genericDigitCopeReceiverFold(f: Field, c: FieldVec, L: number, w
   widths.forEach((w, i) => {
     const v = values[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= 1 << w) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
-    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => row(i, j));
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => (L > 0 ? row(i, j, L) : null));
     const base = (1n << BigInt(offsets[i]!)) % f.p;
     f.scaleAddRange(a, c, i * L, (i + 1) * L, 1n);
     f.scaleAddRange(q, a, 0, L, (base * BigInt(v)) % f.p);

@@ -337,67 +337,121 @@ function m61DigitLeaves(L: number, N: number, row: (j: number) => Uint8Array | n
   return { words, weights };
 }
 
-/** (lo, hi) with lo, hi < 2^53 → canonical pair in out[o], out[o+1] (via {@link reduceInto} after a first carry). */
-function reduceWide(out: Uint32Array, o: number, lo: number, hi: number): void {
-  const c = Math.floor(lo * I32);
-  lo -= c * T32;
-  hi += c; // < 2^53 + 2^21
-  const top = Math.floor(hi * I29);
-  hi -= top * T29;
-  reduceInto(out, o, lo + top, hi); // lo + top < 2^32 + 2^24
+/** Zero words standing in for a punctured leaf in {@link leafSums8} (weight 0, adds nothing); grown on demand. */
+let zeroLeaf = new Uint32Array(0);
+
+/**
+ * The digit's leaf sums for every element, when it has 7 or 8 leaves (w = 3, the protocol's
+ * width): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) with the same exact float64 bounds as
+ * the generic loop. The leaves are unrolled into locals (a missing eighth one reads zeros), which
+ * V8 keeps in registers; the generic loop indexes an array of arrays per term. Returns false
+ * (nothing written) for any other leaf count.
+ */
+function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
+  const n = words.length;
+  if (n !== 8 && n !== 7) return false;
+  if (n === 7 && zeroLeaf.length < 4 * L) zeroLeaf = new Uint32Array(4 * L);
+  const a0 = words[0]!, a1 = words[1]!, a2 = words[2]!, a3 = words[3]!, a4 = words[4]!, a5 = words[5]!, a6 = words[6]!, a7 = n === 8 ? words[7]! : zeroLeaf;
+  const v0 = weights[0]!, v1 = weights[1]!, v2 = weights[2]!, v3 = weights[3]!, v4 = weights[4]!, v5 = weights[5]!, v6 = weights[6]!, v7 = n === 8 ? weights[7]! : 0;
+  for (let q = 0, end = 4 * L; q < end; q += 4) {
+    const q1 = q + 1, q2 = q + 2, q3 = q + 3;
+    const l0 = a0[q]! + 8 * a0[q2]!, h0 = a0[q1]! + 8 * a0[q3]!;
+    const l1 = a1[q]! + 8 * a1[q2]!, h1 = a1[q1]! + 8 * a1[q3]!;
+    const l2 = a2[q]! + 8 * a2[q2]!, h2 = a2[q1]! + 8 * a2[q3]!;
+    const l3 = a3[q]! + 8 * a3[q2]!, h3 = a3[q1]! + 8 * a3[q3]!;
+    const l4 = a4[q]! + 8 * a4[q2]!, h4 = a4[q1]! + 8 * a4[q3]!;
+    const l5 = a5[q]! + 8 * a5[q2]!, h5 = a5[q1]! + 8 * a5[q3]!;
+    const l6 = a6[q]! + 8 * a6[q2]!, h6 = a6[q1]! + 8 * a6[q3]!;
+    const l7 = a7[q]! + 8 * a7[q2]!, h7 = a7[q1]! + 8 * a7[q3]!;
+    sums[q] = l0 + l1 + l2 + l3 + l4 + l5 + l6 + l7;
+    sums[q1] = h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7;
+    sums[q2] = v0 * l0 + v1 * l1 + v2 * l2 + v3 * l3 + v4 * l4 + v5 * l5 + v6 * l6 + v7 * l7;
+    sums[q3] = v0 * h0 + v1 * h1 + v2 * h2 + v3 * h3 + v4 * h4 + v5 * h5 + v6 * h6 + v7 * h7;
+  }
+  return true;
 }
 
-/** m61 {@link Field.digitCopeSenderFoldUniform}: per element, the digit's leaf sums in registers (e outer, leaves inner). */
-function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
+/** As {@link leafSums8} for any leaf count (the generic loop). */
+function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): void {
+  if (leafSums8(sums, words, weights, L)) return;
+  const n = words.length;
+  for (let q = 0, end = 4 * L; q < end; q += 4) {
+    let alo = 0, ahi = 0, blo = 0, bhi = 0;
+    for (let j = 0; j < n; j++) {
+      const a = words[j]!, v = weights[j]!, lo = a[q]! + 8 * a[q + 2]!, hi = a[q + 1]! + 8 * a[q + 3]!;
+      alo += lo; ahi += hi; blo += v * lo; bhi += v * hi;
+    }
+    sums[q] = alo; sums[q + 1] = ahi; sums[q + 2] = blo; sums[q + 3] = bhi;
+  }
+}
+
+/**
+ * Elements per chunk of the digit-COPE folds: each leaf's bytes are read chunk by chunk (the
+ * streams advance exactly as with one read of L elements), so 8 leaves of 16·CHUNK bytes and
+ * the sums stay in the core's cache (8 leaves of 128 KiB) and no leaf-sized buffer is allocated per digit.
+ */
+export const DIGIT_FOLD_CHUNK = 8192;
+
+/** m61 {@link Field.digitCopeSenderFoldUniform}: per chunk of elements and digit, the leaf sums (unrolled for 8 leaves), then one fold per element. */
+function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i: number, j: number, count: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
   const what = "m61.digitCopeSenderFoldUniform";
   digitOffsets(m61, widths, what);
   const xd = vec(x, "x").d, L = xd.length >>> 1, D = widths.length;
-  const c = new Uint32Array(2 * D * L), t = new Uint32Array(2 * L), b = new Uint32Array(2);
-  for (let i = D - 1; i >= 0; i--) {
-    const w = widths[i]!, scale = 2 ** w, o = 2 * i * L;
-    const { words, weights } = m61DigitLeaves(L, 1 << w, (j) => row(i, j), `${what} digit ${i}`);
-    const n = words.length;
-    for (let e = 0, k = 0, q = 0; e < L; e++, k += 2, q += 4) {
-      let alo = 0, ahi = 0, blo = 0, bhi = 0;
-      for (let j = 0; j < n; j++) {
-        const a = words[j]!, v = weights[j]!, lo = a[q]! + 8 * a[q + 2]!, hi = a[q + 1]! + 8 * a[q + 3]!;
-        alo += lo; ahi += hi; blo += v * lo; bhi += v * hi;
+  const c = new Uint32Array(2 * D * L), t = new Uint32Array(2 * L), sums = new Float64Array(4 * Math.min(L, DIGIT_FOLD_CHUNK));
+  for (let e0 = 0; e0 < L; e0 += DIGIT_FOLD_CHUNK) {
+    const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
+    for (let i = D - 1; i >= 0; i--) {
+      const w = widths[i]!, scale = 2 ** w, o = 2 * i * L;
+      const { words, weights } = m61DigitLeaves(n, 1 << w, (j) => row(i, j, n), `${what} digit ${i}`);
+      leafSums(sums, words, weights, n);
+      for (let k = 2 * e0, q = 0, end = 4 * n; q < end; k += 2, q += 4) {
+        // a_i, folded once (inline: V8 does not inline the helpers this deep): lo < 2^32 + 2^15, hi < 2^29
+        const alo = sums[q]!, c1 = Math.floor(alo * I32);
+        let ahi = sums[q + 1]! + c1;
+        const top = Math.floor(ahi * I29);
+        ahi -= top * T29;
+        const alo2 = alo - c1 * T32 + top;
+        // c_i = x − a_i + 2p (both parts ≥ 0), canonical on the wire
+        normInto(c, o + k, xd[k]! + 2 * LO_MAX - alo2, xd[k + 1]! + 2 * HI_MAX - ahi);
+        // t ← 2^w·t + b_i with b_i unreduced (2^w·t < 2^40, b_i < 2^51.2 per part: < 2^53)
+        normInto(t, k, scale * t[k]! + sums[q + 2]!, scale * t[k + 1]! + sums[q + 3]!);
       }
-      reduceWide(c, o + k, alo, ahi); // a_i, then c_i = x − a_i
-      const al = c[o + k]!, ah = c[o + k + 1]!;
-      reduceInto(c, o + k, xd[k]! + (LO_MAX - al), xd[k + 1]! + (HI_MAX - ah));
-      reduceWide(b, 0, blo, bhi);
-      // t ← 2^w·t + b_i (t canonical: 2^w·t < 2^40 per part)
-      normInto(t, k, scale * t[k]! + b[0]!, scale * t[k + 1]! + b[1]!);
     }
   }
   return { c: new M61Vec(c), t: new M61Vec(t) };
 }
 
 /** m61 {@link Field.digitCopeReceiverFoldUniform}: as the sender's fold, over the known leaves. */
-function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec {
+function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number, count: number) => Uint8Array | null): FieldVec {
   const what = "m61.digitCopeReceiverFoldUniform";
   digitOffsets(m61, widths, what);
   checkCount(what, L);
   const D = widths.length, cd = vec(cv, "c").d;
   if (cd.length !== 2 * D * L) throw new RangeError(`${what} correction: ${cd.length >>> 1} elements, expected ${D * L}`);
   if (values.length !== D) throw new RangeError(`${what}: ${values.length} digit values for ${D} digits`);
-  const q = new Uint32Array(2 * L), a2 = new Uint32Array(2), b2 = new Uint32Array(2);
-  for (let i = D - 1; i >= 0; i--) {
-    const w = widths[i]!, v = values[i]!, scale = 2 ** w, o = 2 * i * L;
-    if (!Number.isInteger(v) || v < 0 || v >= 1 << w) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
-    const { words, weights } = m61DigitLeaves(L, 1 << w, (j) => row(i, j), `${what} digit ${i}`);
-    const n = words.length;
-    for (let e = 0, k = 0, qq = 0; e < L; e++, k += 2, qq += 4) {
-      let alo = cd[o + k]!, ahi = cd[o + k + 1]!, blo = 0, bhi = 0; // A′ + c_i and B′
-      for (let j = 0; j < n; j++) {
-        const a = words[j]!, u = weights[j]!, lo = a[qq]! + 8 * a[qq + 2]!, hi = a[qq + 1]! + 8 * a[qq + 3]!;
-        alo += lo; ahi += hi; blo += u * lo; bhi += u * hi;
+  values.forEach((v, i) => { if (!Number.isInteger(v) || v < 0 || v >= 1 << widths[i]!) throw new RangeError(`${what}: digit ${i} value ${v} out of range`); });
+  const q = new Uint32Array(2 * L), sums = new Float64Array(4 * Math.min(L, DIGIT_FOLD_CHUNK));
+  for (let e0 = 0; e0 < L; e0 += DIGIT_FOLD_CHUNK) {
+    const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
+    for (let i = D - 1; i >= 0; i--) {
+      const w = widths[i]!, v = values[i]!, scale = 2 ** w, o = 2 * i * L;
+      const { words, weights } = m61DigitLeaves(n, 1 << w, (j) => row(i, j, n), `${what} digit ${i}`);
+      leafSums(sums, words, weights, n);
+      for (let k = 2 * e0, qq = 0, end = 4 * n; qq < end; k += 2, qq += 4) {
+        // A′ + c_i and B′, each folded once (inline): lo < 2^32 + 2^15, hi < 2^29
+        const alo = cd[o + k]! + sums[qq]!, ca = Math.floor(alo * I32);
+        let ahi = cd[o + k + 1]! + sums[qq + 1]! + ca;
+        const ta = Math.floor(ahi * I29);
+        ahi -= ta * T29;
+        const alo2 = alo - ca * T32 + ta;
+        const blo = sums[qq + 2]!, cb = Math.floor(blo * I32);
+        let bhi = sums[qq + 3]! + cb;
+        const tb = Math.floor(bhi * I29);
+        bhi -= tb * T29;
+        const blo2 = blo - cb * T32 + tb;
+        // q ← 2^w·q + Δ_i·(A′ + c_i) + (2p − B′): every part < 2^40 + 2^40.1 + 2^33
+        normInto(q, k, scale * q[k]! + v * alo2 + (2 * LO_MAX - blo2), scale * q[k + 1]! + v * ahi + (2 * HI_MAX - bhi));
       }
-      reduceWide(a2, 0, alo, ahi);
-      reduceWide(b2, 0, blo, bhi);
-      // q ← 2^w·q + Δ_i·(A′ + c_i) + (p − B′): every part < 2^40 + 2^40 + 2^32
-      normInto(q, k, scale * q[k]! + v * a2[0]! + (LO_MAX - b2[0]!), scale * q[k + 1]! + v * a2[1]! + (HI_MAX - b2[1]!));
     }
   }
   return new M61Vec(q);

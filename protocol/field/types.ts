@@ -49,23 +49,25 @@ export interface Field {
   /**
    * Digit-COPE Extend, sender fold (protocol/mascot/digit-cope.ts: MASCOT's Π_COPE over
    * 2^w-ary digits of Δ with SoftSpokenOT's small-field VOLE). Digit i has width widths[i]
-   * (offset o_i = Σ_{i'<i} widths[i']) and N_i = 2^{widths[i]} leaf streams; `row(i, j)` is
-   * called once per (i, j) for ≥ uniformByteLength·L bytes (L = x.length), read as by
-   * {@link Field.fromUniformBytes} into r_ij. Returns c (D·L elements, digit-major) with
+   * (offset o_i = Σ_{i'<i} widths[i']) and N_i = 2^{widths[i]} leaf streams; `row(i, j, n)`
+   * returns the bytes of leaf (i, j)'s next n elements (≥ uniformByteLength·n bytes, read as by
+   * {@link Field.fromUniformBytes}): the kernel reads every leaf in element order, in chunks of
+   * its choosing whose counts sum to L = x.length (none when L = 0), so a stream advances exactly
+   * as by one read of L elements. r_ij is leaf (i, j)'s L elements. Returns c (D·L elements, digit-major) with
    * c_i = x − Σ_j r_ij, and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_ij. Equals kernels.ts
    * genericDigitCopeSenderFold. Throws RangeError on a width outside [1, 8], widths summing
    * to more than {@link Field.bits}, or a short row; TypeError if x belongs to another field.
    */
-  digitCopeSenderFoldUniform(x: FieldVec, widths: readonly number[], row: (i: number, j: number) => Uint8Array): { c: FieldVec; t: FieldVec };
+  digitCopeSenderFoldUniform(x: FieldVec, widths: readonly number[], row: (i: number, j: number, n: number) => Uint8Array): { c: FieldVec; t: FieldVec };
   /**
    * Digit-COPE Extend, receiver fold: with digit i's value Δ_i = values[i] ∈ [0, N_i) and its
-   * punctured leaf (`row(i, j)` returns null, r_ij = 0; any other leaf as in
+   * punctured leaf (`row(i, j, n)` returns null, r_ij = 0; any other leaf read as in
    * {@link Field.digitCopeSenderFoldUniform}), returns
    * q = Σ_i 2^{o_i}·(Δ_i·(Σ_j r_ij + c_i) − Σ_j (N_i − 1 − j)·r_ij), c_i = c[i·L, (i+1)·L).
    * Equals kernels.ts genericDigitCopeReceiverFold. Throws RangeError unless c has D·L
    * elements, every value is in [0, N_i) and every non-null row is long enough (widths as the sender's).
    */
-  digitCopeReceiverFoldUniform(c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number) => Uint8Array | null): FieldVec;
+  digitCopeReceiverFoldUniform(c: FieldVec, L: number, widths: readonly number[], values: readonly number[], row: (i: number, j: number, n: number) => Uint8Array | null): FieldVec;
   /**
    * Gilboa product, OT-receiver fold (MASCOT Fig. 9 Multiply; the chooser's bits are those of
    * x, L = x.length): for h = k−1 down to 0 calls `row(h)` once for the chosen messages m_h

@@ -205,9 +205,9 @@ export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverSta
  * and P_A's share t with q + t = Δ·x. Advances every leaf stream by m uniform elements.
  */
 export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { message: Uint8Array; t: FieldVec } {
-  const F = st.field, m = x.length, n = F.uniformByteLength * m;
-  // c_i = x − Σ_j r_j and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_j, by the field's fused fold.
-  const { c, t } = F.digitCopeSenderFoldUniform(x, st.digits.map((d) => d.width), (i, j) => st.leaves[i]![j]!.nextView(n));
+  const F = st.field, u = F.uniformByteLength;
+  // c_i = x − Σ_j r_j and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_j, by the field's fused fold (it reads the leaves in chunks).
+  const { c, t } = F.digitCopeSenderFoldUniform(x, st.digits.map((d) => d.width), (i, j, n) => st.leaves[i]![j]!.nextView(u * n));
   return { message: F.encodeView(c), t };
 }
 
@@ -217,12 +217,12 @@ export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { 
  * "bad-encoding" (culprit `peer`) on a wrong length or a non-canonical element.
  */
 export function digitCopeReceiverExtend(st: DigitCopeReceiverState, m: number, message: Uint8Array, peer: number): FieldVec {
-  const F = st.field, D = st.digits.length, n = F.uniformByteLength * m;
+  const F = st.field, D = st.digits.length, u = F.uniformByteLength;
   if (message.length !== D * m * F.byteLength) throw new ProtocolAbort("bad-encoding", [peer], `digit COPE: expected ${D * m * F.byteLength} bytes, got ${message.length}`);
   let c: FieldVec;
   try { c = F.decodeExact(message, D * m); } catch {
     throw new ProtocolAbort("bad-encoding", [peer], "digit COPE: non-canonical field element");
   }
   // q_i = Δ_i·(A′ + c_i) − B′ with A′, B′ the sender's sums without the punctured leaf.
-  return F.digitCopeReceiverFoldUniform(c, m, st.digits.map((d) => d.width), st.values, (i, j) => st.leaves[i]![j]?.nextView(n) ?? null);
+  return F.digitCopeReceiverFoldUniform(c, m, st.digits.map((d) => d.width), st.values, (i, j, n) => st.leaves[i]![j]?.nextView(u * n) ?? null);
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { m61, p128, type Field, type FieldVec } from "../../../protocol/field/index.ts";
+import { DIGIT_FOLD_CHUNK } from "../../../protocol/field/m61.ts";
 import {
   genericChoiceBits, genericChooserFoldUniform, genericDigitCopeReceiverFold, genericDigitCopeSenderFold,
   genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericGather, genericSignedRowSums, signCode,
@@ -21,6 +22,22 @@ function elements(f: Field, L: number, rng: Rng, extreme: boolean): FieldVec {
 const uniformRow = (f: Field, L: number, rng: Rng, extreme: boolean) => (extreme ? new Uint8Array(f.uniformByteLength * L).fill(0xff) : rng.bytes(f.uniformByteLength * L));
 const eq = (f: Field, a: FieldVec, b: FieldVec) => expect(f.toBigInts(a)).toEqual(f.toBigInts(b));
 const cases = fc.record({ seed: fc.string({ maxLength: 6 }), L: fc.integer({ min: 0, max: 9 }), extreme: fc.boolean() });
+/**
+ * A digit-COPE `row(i, j, n)` over whole leaves: each call returns the leaf's next n elements
+ * (as a PRG stream would) and records the count; `punctured` leaves read as null.
+ */
+function leafReader(f: Field, leaves: Uint8Array[][], punctured: (i: number, j: number) => boolean = () => false) {
+  const pos = leaves.map((l) => l.map(() => 0));
+  const reads: number[] = [];
+  const row = (i: number, j: number, n: number): Uint8Array => {
+    reads.push(n);
+    const at = pos[i]![j]!;
+    pos[i]![j] = at + n;
+    return leaves[i]![j]!.subarray(f.uniformByteLength * at, f.uniformByteLength * (at + n));
+  };
+  const prow = (i: number, j: number, n: number): Uint8Array | null => { const r = row(i, j, n); return punctured(i, j) ? null : r; };
+  return { row, prow, reads, consumed: (i: number, j: number) => pos[i]![j]! };
+}
 
 describe("Field kernels equal the generic path", () => {
   for (const f of [m61, p128]) {
@@ -48,19 +65,39 @@ describe("Field kernels equal the generic path", () => {
         for (let o = 0; o < k; o += w) widths.push(Math.min(w, k - o));
         const x = elements(f, L, rng, extreme);
         const leaves = widths.map((wi) => Array.from({ length: 1 << wi }, () => uniformRow(f, L, rng, extreme)));
-        const row = (i: number, j: number) => leaves[i]![j]!;
-        const fast = f.digitCopeSenderFoldUniform(x, widths, row), ref = genericDigitCopeSenderFold(f, x, widths, row);
+        const fast = f.digitCopeSenderFoldUniform(x, widths, leafReader(f, leaves).row), ref = genericDigitCopeSenderFold(f, x, widths, leafReader(f, leaves).row);
         eq(f, fast.c, ref.c);
         eq(f, fast.t, ref.t);
         const delta = extreme ? f.p - 1n : f.get(f.random(1, rng), 0);
         let o = 0;
         const values = widths.map((wi) => { const v = Number((delta >> BigInt(o)) & BigInt((1 << wi) - 1)); o += wi; return v; });
         // the receiver misses leaf π_i = N_i − 1 − Δ_i of each digit
-        const punctured = (i: number, j: number) => (j === (1 << widths[i]!) - 1 - values[i]! ? null : leaves[i]![j]!);
-        const q = f.digitCopeReceiverFoldUniform(ref.c, L, widths, values, punctured);
-        eq(f, q, genericDigitCopeReceiverFold(f, ref.c, L, widths, values, punctured));
+        const missing = (i: number, j: number) => j === (1 << widths[i]!) - 1 - values[i]!;
+        const q = f.digitCopeReceiverFoldUniform(ref.c, L, widths, values, leafReader(f, leaves, missing).prow);
+        eq(f, q, genericDigitCopeReceiverFold(f, ref.c, L, widths, values, leafReader(f, leaves, missing).prow));
         eq(f, f.add(q, fast.t), f.scale(x, delta));
       }), { numRuns: 12 });
+    });
+    it(`${f.name}: digit-COPE folds across chunk boundaries read every leaf exactly L elements, in order`, () => {
+      const rng = seededRng(`kern/digit-chunks/${f.name}`);
+      for (const L of [DIGIT_FOLD_CHUNK - 1, DIGIT_FOLD_CHUNK, 2 * DIGIT_FOLD_CHUNK + 3]) {
+        const widths = [3, 3, 1];
+        const x = elements(f, L, rng, L === DIGIT_FOLD_CHUNK);
+        const leaves = widths.map((wi) => Array.from({ length: 1 << wi }, () => uniformRow(f, L, rng, L === DIGIT_FOLD_CHUNK)));
+        const sender = leafReader(f, leaves);
+        const fast = f.digitCopeSenderFoldUniform(x, widths, sender.row), ref = genericDigitCopeSenderFold(f, x, widths, leafReader(f, leaves).row);
+        eq(f, fast.c, ref.c);
+        eq(f, fast.t, ref.t);
+        widths.forEach((wi, i) => { for (let j = 0; j < 1 << wi; j++) expect(sender.consumed(i, j)).toBe(L); });
+        const values = [5, 2, 1], missing = (i: number, j: number) => j === (1 << widths[i]!) - 1 - values[i]!;
+        const receiver = leafReader(f, leaves, missing);
+        const q = f.digitCopeReceiverFoldUniform(ref.c, L, widths, values, receiver.prow);
+        eq(f, q, genericDigitCopeReceiverFold(f, ref.c, L, widths, values, leafReader(f, leaves, missing).prow));
+        widths.forEach((wi, i) => { for (let j = 0; j < 1 << wi; j++) expect(receiver.consumed(i, j)).toBe(L); });
+        const delta = BigInt(values[0]!) + (BigInt(values[1]!) << 3n) + (BigInt(values[2]!) << 6n);
+        eq(f, f.add(q, fast.t), f.scale(x, delta));
+        if (f === m61) expect(Math.max(...sender.reads)).toBeLessThanOrEqual(DIGIT_FOLD_CHUNK); // m61 reads in chunks
+      }
     });
     it(`${f.name}: chooserFoldUniform and choiceBits`, () => {
       fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
