@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4] [--source]`:
+ * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4] [--hidden units] [--source]`:
  * federated learning jobs on a real local coordinator with N real node processes, each job
  * run twice: with its secure aggregation mode (validated MASCOT for all three; the optdigits
  * MLP's L2 bound is checked with PINE) and with the benchmark-only plaintext baseline (inputs
@@ -29,7 +29,7 @@
  *    the RoundDO). `load_1m`: the machine's 1-minute load at submit → completion.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { procCpu, workerdPids } from "./proc.ts";
+import { procCpu, procPeakRssMb, workerdPids } from "./proc.ts";
 import os from "node:os";
 import path from "node:path";
 import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
@@ -101,6 +101,8 @@ interface Measured {
   /** Per node and round, seconds of each step (absent when the mode has no such phases). */
   steps: Record<string, number>;
   load: string;
+  /** Largest peak RSS (VmHWM) of the node processes so far, MB; null where /proc is absent. */
+  peakRssMb: number | null;
 }
 
 async function measure(cluster: Cluster, spec: JobSpec, target: number): Promise<Measured> {
@@ -111,6 +113,7 @@ async function measure(cluster: Cluster, spec: JobSpec, target: number): Promise
   const final = await watchJob(cluster.operator, job.id, () => undefined, 200);
   const wall = Date.now() - t0;
   const th1 = pids.map(threadCpu), wd1 = wd.map(procCpu), self1 = process.cpuUsage(self0), load1 = os.loadavg()[0]!;
+  const peakRss = Math.max(0, ...pids.map((p) => procPeakRssMb(p) ?? 0));
   if (final.status !== "completed") throw new Error(`learning bench: job ${job.id} ${final.status} (${spec.mode})`);
   const { result } = await cluster.operator.result<LearningResult>(job.id);
   const rounds = result.history.length;
@@ -157,14 +160,25 @@ async function measure(cluster: Cluster, spec: JobSpec, target: number): Promise
     steps, load: `${load0.toFixed(1)}→${load1.toFixed(1)}`,
     wallS: wall / 1000, localS: local / rounds / 1000, aggS: agg / rounds / 1000, coordS: Math.max(0, wall - span) / rounds / 1000, mbPerNode: bytes / rounds / 1e6,
     rounds, roundsToTarget: hit < 0 ? null : hit, sToTarget: hit < 0 ? null : hit === 0 ? 0 : (roundEnd[hit - 1]! - t0) / 1000,
-    finalAcc: result.history[rounds - 1]!.accuracy ?? Number.NaN,
+    finalAcc: result.history[rounds - 1]!.accuracy ?? Number.NaN, peakRssMb: peakRss || null,
   };
+}
+
+/** The spec with its MLP's first hidden layer set to `units` (`--hidden`, for model-size runs); unchanged when undefined. Throws for a model without hidden layers. */
+function withHidden(spec: JobSpec, units: number | undefined): JobSpec {
+  if (units === undefined) return spec;
+  const task = spec.task as { model: { architecture?: { kind: string; hidden?: Array<Record<string, unknown>> } } };
+  const arch = task.model.architecture;
+  if (!arch?.hidden?.length) throw new Error("--hidden needs a job whose model has a hidden layer (optdigits)");
+  return { ...spec, task: { ...spec.task, model: { ...task.model, architecture: { ...arch, hidden: [{ ...arch.hidden[0], units }, ...arch.hidden.slice(1)] } } } } as JobSpec;
 }
 
 export async function run(args: string[]): Promise<BenchResult> {
   const names = arg(args, "datasets", "wdbc,optdigits,adult").split(",");
   const nodes = Number(arg(args, "nodes", "5"));
   const rounds = Number(arg(args, "rounds", "4"));
+  const hidden = args.includes("--hidden") ? Number(arg(args, "hidden", "")) : undefined;
+  if (hidden !== undefined && !(Number.isInteger(hidden) && hidden > 0)) throw new Error("--hidden takes a positive number of units");
   const out: BenchResult["rows"] = [];
   const nodeBin = await benchNodeBin(args);
   for (const name of names) {
@@ -172,7 +186,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     if (!c) throw new Error(`unknown dataset ${JSON.stringify(name)}; one of ${Object.keys(CASES).join(", ")}`);
     const cluster = await startCluster({ nodes, ...(nodeBin ? { nodeBin } : {}), datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
     try {
-      const loaded = await loadJobSpec(ex(c.job));
+      const loaded = withHidden(await loadJobSpec(ex(c.job)), hidden);
       const task = loaded.task as { stopping: Record<string, unknown>; aggregation: Record<string, unknown> };
       const base = await prepareSpec(cluster.operator, { ...loaded, committee: { size: nodes, min: nodes }, maxRounds: rounds, task: { ...task, stopping: { maxRounds: rounds } } }, () => undefined);
       const secureMode = base.mode;
@@ -185,7 +199,7 @@ export async function run(args: string[]): Promise<BenchResult> {
           dataset: name, mode, nodes, rounds: m.rounds, local_s: m.localS, aggregation_s: m.aggS, coordinator_s: m.coordS,
           MB_per_node: m.mbPerNode, wall_s: m.wallS, ratio_vs_plaintext: m.wallS / plain.wallS,
           rounds_to_target: m.roundsToTarget ?? "not reached", s_to_target: m.sToTarget ?? "-", final_fed_acc: m.finalAcc,
-          agent_cpu_s: m.cpu.agent, party_cpu_s: m.cpu.party, v8_cpu_s: m.cpu.v8, coord_cpu_s: m.cpu.coordinator,
+          agent_cpu_s: m.cpu.agent, party_cpu_s: m.cpu.party, v8_cpu_s: m.cpu.v8, coord_cpu_s: m.cpu.coordinator, peak_rss_MB: m.peakRssMb ?? "-",
           ...Object.fromEntries(["join_s", ...STEPS.map(([key]) => key), "accept_s"].map((k) => [k, m.steps[k] ?? "-"])),
           load_1m: m.load,
         });

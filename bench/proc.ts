@@ -28,3 +28,14 @@ export function workerdPids(): number[] {
     });
   } catch { return []; }
 }
+
+/** Peak resident set size of a process so far in MB (VmHWM in /proc/<pid>/status, Linux); undefined elsewhere or once it has exited. */
+export function procPeakRssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -354,4 +354,3 @@ export const inferRoutes = new Hono<FheEnv>()
   })
   .onError(errorBoundary);
 
-export type InferRoutes = typeof inferRoutes;

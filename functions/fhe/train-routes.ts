@@ -138,4 +138,3 @@ export const trainRoutes = new Hono<TrainEnv>()
   })
   .onError(errorBoundary);
 
-export type TrainRoutes = typeof trainRoutes;

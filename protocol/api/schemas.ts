@@ -6,8 +6,6 @@ import { z } from "zod";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, utf8 } from "../encoding.ts";
 
-export const API_VERSION = 1;
-
 /** A zod error's first issue as "path: message" ("(root)" for the whole value): the one-line form every caller prints. */
 export function firstIssue(e: z.ZodError): string {
   const i = e.issues[0];

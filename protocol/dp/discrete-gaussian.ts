@@ -8,7 +8,7 @@
  * σ² is a rational `num/den`. For privacy, noise must come from a cryptographic Rng
  * (protocol/rng.ts cryptoRng); seeded streams are for tests only.
  */
-import { bufferedRng, randomBelow, type Rng } from "../rng.ts";
+import { randomBelow, type Rng } from "../rng.ts";
 
 /** A non-negative rational n/d with d > 0. */
 export interface Rational { num: bigint; den: bigint }
@@ -93,13 +93,6 @@ export function sampleDiscreteGaussian(rng: Rng, sigma2: Rational): bigint {
     const diff = abs * b * t - a;
     if (bernoulliExp(rng, diff * diff, 2n * a * b * t * t)) return y;
   }
-}
-
-/** `n` independent samples of N_Z(0, σ²). */
-export function sampleDiscreteGaussianVector(rng: Rng, sigma2: Rational, n: number): bigint[] {
-  const out = new Array<bigint>(n), r = bufferedRng(rng);
-  for (let i = 0; i < n; i++) out[i] = sampleDiscreteGaussian(r, sigma2);
-  return out;
 }
 
 /**

@@ -26,8 +26,6 @@ export type LogBody =
   | { kind: "abort"; round: number; attempt: number; code: string; culprits: string[]; detail: string; released?: boolean }
   | { kind: "status"; status: string; detail: string };
 
-export type LogEntryKind = LogBody["kind"];
-
 export interface LogEntry {
   seq: number;
   prevHash: string;
