@@ -1,12 +1,13 @@
 /**
- * `npm run bench -- mascot-census [--n=3,10] [--aes=webcrypto,node] [--rows=2000]`: the
+ * `npm run bench -- mascot-census [--n=3,10] [--aes=webcrypto,node,node-js-sha] [--rows=2000]`: the
  * validated adult census round (the stats bench's query, layout and range predicates) with N
  * parties in one process, every party on the node agent's path (SecureSumParty.receiveAsync,
  * real base OTs and offline phase), no relay. Reports the CPU each party spends in its own
  * calls (the figure that adds up when N node processes share the machine's cores), the total
  * over all parties, bytes uploaded per party and the WebCrypto calls made. `--aes=node` runs
  * the PRG streams and the fixed-key π on node:crypto's AES as the party thread does (client/agent/
- * party-aes.ts); `webcrypto` is the path without it (browsers, workerd).
+ * party-aes.ts); `webcrypto` is the path without it (browsers, workerd); `node-js-sha` is `node`
+ * with the protocol's SHA-256 on @noble/hashes (before issue 13's native SHA-256 hook).
  * Excludes: the agent's envelope sealing/signing/verification, relay and coordinator.
  */
 import { readFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import { jobTypes } from "../protocol/jobs/registry.ts";
 import { encodeContribution } from "../protocol/stats/index.ts";
 import { parseCsv } from "../client/data/parse.ts";
 import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
+import { setNativeSha256 } from "../protocol/mascot/hash.ts";
 import { cpuMs } from "./timing.ts";
 import type { BenchResult } from "./types.ts";
 
@@ -82,8 +84,9 @@ export async function run(args: string[]): Promise<BenchResult> {
   await censusRound(2, 200); // JIT warm-up, not reported: the first configuration would pay it
   for (const n of ns) {
     for (const a of aes) {
-      if (a !== "node" && a !== "webcrypto") throw new Error(`mascot-census: --aes must be webcrypto or node, got ${a}`);
-      if (a === "node") installNodeAes();
+      if (a !== "node" && a !== "webcrypto" && a !== "node-js-sha") throw new Error(`mascot-census: --aes must be webcrypto, node or node-js-sha, got ${a}`);
+      if (a !== "webcrypto") installNodeAes();
+      if (a === "node-js-sha") setNativeSha256(undefined);
       try {
         const load = os.loadavg()[0]!;
         const { value: r, calls } = await countingSubtle(() => censusRound(n, rows));
@@ -103,7 +106,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     notes: [
       "validated adult census round (stats bench query: range predicates, product proof, offline triples), all parties in one process on the receiveAsync path; real base OTs (first round with every peer)",
       "party_cpu: CPU (user + system) inside each party's own calls; sum = what N node processes add up on a shared machine; excludes envelope crypto, relay, coordinator",
-      "aes=node: PRG streams on node:crypto AES-128-CTR and the OT extension's fixed-key π on node:crypto AES-128-ECB (the party thread's setting, client/agent/party-aes.ts installNodeAes); aes=webcrypto: WebCrypto prefetch + JS fallback (browser/workerd path)",
+      "aes=node: PRG streams on node:crypto AES-128-CTR and the OT extension's fixed-key π on node:crypto AES-128-ECB and the protocol's SHA-256 on node:crypto (the party thread's setting, client/agent/party-aes.ts installNodeAes); aes=node-js-sha: the same with SHA-256 on @noble/hashes; aes=webcrypto: WebCrypto prefetch + JS fallback (browser/workerd path)",
     ],
   };
 }

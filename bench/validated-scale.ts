@@ -22,6 +22,11 @@
  * with every party on its own machine and each message delivered L ms after it was sent
  * (a discrete-event run: a party's clock advances by the CPU time of each of its handlers,
  * a message arrives at its sender's clock + L), and `rounds`, the sequential relay trips.
+ * `--phases` adds, per case, one row per message phase (offline batch numbers folded): the CPU
+ * of all parties in the handlers of that phase's inbound messages (what receiving it
+ * triggers), the bytes uploaded in it and the message count, from a second run of the
+ * case (the first warms the JIT) with the base OTs kept from the first run, as nodes that
+ * met before do (client/agent/base-ot-cache.ts).
  * `--aes=node` (default) runs the PRG streams and the OT extension's fixed-key π on node:crypto's
  * AES, as a node's party thread does (client/agent/party-aes.ts installNodeAes); `--aes=js` on the sync JS AES (before issue 13's change).
  */
@@ -37,6 +42,7 @@ import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
 import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
+import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 
 
 
@@ -71,6 +77,45 @@ function once(n: number, inputs: FieldVec[], mode: AggregationMode, predicates: 
   const excluded = parties[0]!.p.result!.excluded;
   if (excluded.length) throw new Error(`honest parties excluded: ${excluded.join(",")}`);
   return { wall, partyCpu: Math.max(...parties.map((p) => p.cpu)) / 1000, up: Math.max(...net.bytesSent) / 1e6, delivered: Math.max(...net.bytesDelivered) / 1e6 };
+}
+
+/** A message phase without its offline batch number ("offline.0.cope" → "offline.cope"). */
+function phaseKey(phase: string): string {
+  return phase.replace(/^offline\.\d+\./, "offline.");
+}
+
+/**
+ * Per-phase CPU (all parties, in the handlers of that phase's inbound messages), uploaded bytes
+ * and messages of one run, after a warm-up run whose base OTs every party keeps (BaseOtCache).
+ * Throws the first party error.
+ */
+function phases(n: number, inputs: FieldVec[], mode: AggregationMode, predicates: Predicate[]): Array<{ phase: string; cpuMs: number; kbUp: number; msgs: number }> {
+  const caches = inputs.map(() => new BaseOtCache());
+  const stats = new Map<string, { cpuMs: number; bytes: number; msgs: number }>();
+  const at = (k: string) => { let e = stats.get(k); if (!e) stats.set(k, (e = { cpuMs: 0, bytes: 0, msgs: 0 })); return e; };
+  class PhaseTimed implements MessageParty {
+    constructor(readonly p: SecureSumParty, readonly count: boolean) {}
+    get done(): boolean { return this.p.done; }
+    private run(phase: string, f: () => Outbound[]): Outbound[] {
+      const t = cpuMs();
+      const out = f();
+      if (!this.count) return out;
+      at(phase).cpuMs += cpuMs() - t;
+      for (const o of out) { const e = at(phaseKey(o.phase)); e.bytes += o.payload.length; e.msgs++; }
+      return out;
+    }
+    start(): Outbound[] { return this.run("(start)", () => this.p.start()); }
+    receive(m: Inbound): Outbound[] { return this.run(phaseKey(m.phase), () => this.p.receive(m)); }
+  }
+  for (const count of [false, true]) {
+    const sid = new TextEncoder().encode(`bench/validated-scale/phases/${n}/${inputs[0]!.length}/${mode}/${predicates.length}/${count}`);
+    const parties = inputs.map((x, me) => new PhaseTimed(new SecureSumParty({ field: m61, parties: n, me, mode, length: x.length, predicates, sessionId: sid }, x, cryptoRng,
+      { baseOts: caches[me]!.forSession(inputs.map((_, j) => `node-${j}`)) }), count));
+    const net = runNetwork(parties);
+    const err = net.errors.find((e) => e !== undefined);
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+  }
+  return [...stats].map(([phase, e]) => ({ phase, cpuMs: e.cpuMs, kbUp: e.bytes / 1e3, msgs: e.msgs })).sort((a, b) => b.cpuMs - a.cpuMs);
 }
 
 /**
@@ -126,6 +171,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const latencies = arg(args, "latency")?.split(",").map(Number) ?? [];
   const reps = Number(arg(args, "reps") ?? 1);
   const aes = arg(args, "aes") ?? "node";
+  const byPhase = args.includes("--phases");
   if (aes !== "node" && aes !== "js") throw new Error(`validated-scale: --aes must be node or js, got ${aes}`);
   if (aes === "node") installNodeAes(); // the party thread's native AES-CTR streams and fixed-key π
   const rows: BenchResult["rows"] = [];
@@ -156,6 +202,9 @@ export async function run(args: string[]): Promise<BenchResult> {
           wall_s: r.wall, party_cpu_s: r.partyCpu, MB_up_per_party: r.up, MB_delivered_per_party: r.delivered,
         });
         console.error(`validated-scale: ${name} d=${d}: wall ${r.wall.toFixed(1)} s, party cpu ${r.partyCpu.toFixed(1)} s, up ${r.up.toFixed(1)} MB`);
+        if (byPhase) {
+          for (const r of phases(n, inputs, mode, preds)) rows.push({ mode: name, N: n, params: d, phase: r.phase, cpu_ms_all_parties: r.cpuMs, kB_up_all_parties: r.kbUp, messages: r.msgs, load_1min: loadavg()[0]! });
+        }
         for (const L of latencies) {
           // min over reps: the least disturbed run on a shared machine
           const sims = Array.from({ length: reps }, () => simulated(n, inputs, mode, preds, L));
@@ -172,6 +221,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   notes.push("includes: base OTs (those offline.ts runs, no reuse across runs), the offline phase (SoftSpokenOT, triples for the product proof), authenticated inputs (COPE), late inputs, product proof, MAC checks; excludes: relay latency and the coordinator");
   notes.push("time: party_cpu_s = slowest party's process CPU inside start()/receive() (parties on separate machines); wall_s = all N parties serialised on one thread of a shared 2-core machine");
   notes.push("bytes: MB_up = payload bytes a party uploads (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out; a node's relay traffic per round ≈ up + what it receives");
+  if (byPhase) notes.push("phase rows (--phases): a second run with the base OTs kept from the first; cpu_ms_all_parties = CPU of all N parties in the handlers of that phase's inbound messages (what receiving it triggers; \"(start)\" = start()), kB_up_all_parties and messages = what all parties sent in that phase (a broadcast once); offline batch numbers folded");
   if (latencies.length) notes.push(`sim_s (--latency): a discrete-event run, every party on its own machine (its clock advances by the process CPU of each handler), each message delivered latency_ms_per_hop after its sender's clock; fastest of ${reps} run(s); rounds = sequential message rounds of that run (a Lamport clock, so it can exceed the schedule's depth when an unrelated later message arrives first)`);
   notes.push(`PRG streams: ${aes === "node" ? "node:crypto AES-128-CTR (the party thread's setting)" : "sync JS AES (@noble/ciphers)"}`);
   uninstallNodeAes();

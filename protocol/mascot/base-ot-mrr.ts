@@ -48,7 +48,7 @@
  * every backend). Not constant time (the y-recovery and POPF are not).
  */
 import { Field, FpInvertBatch, FpLegendre } from "@noble/curves/abstract/modular.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { canonicalU, P25519, uFromBytes, uToBytes, x25519Many, x25519ManyAsync, type X25519Results } from "../crypto/x25519.ts";

@@ -8,7 +8,7 @@
  * {@link coinOpenPayload} → broadcast nonce ‖ seed (64 bytes); {@link coinFinish} checks all
  * openings and returns the joint seed.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { commit, verifyCommitment } from "../crypto/commitment.ts";

@@ -39,10 +39,10 @@
  *
  * Steps are functions of explicit state; a state's leaf streams advance with each Extend.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256Parts } from "./hash.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 import { MAX_DIGIT_WIDTH } from "../field/kernels.ts";
-import { concatBytes, utf8 } from "../encoding.ts";
+import { utf8 } from "../encoding.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { Prg } from "./prg.ts";
 
@@ -104,12 +104,12 @@ export function digitLayout(field: Field, width: number): Digit[] {
 }
 
 function ggmChildren(seed: Uint8Array): [Uint8Array, Uint8Array] {
-  const h = sha256(concatBytes(GGM, seed));
+  const h = sha256Parts(GGM, seed);
   return [h.slice(0, 16), h.slice(16, 32)];
 }
 
 function pad(key: Uint8Array): Uint8Array {
-  return sha256(concatBytes(PAD, key)).subarray(0, 16);
+  return sha256Parts(PAD, key).subarray(0, 16);
 }
 
 function xorInto(acc: Uint8Array, x: Uint8Array): void {
@@ -131,7 +131,7 @@ export function digitCopeSenderFromOts(field: Field, width: number, k0: Uint8Arr
   const setup = new Uint8Array(32 * field.bits);
   const leaves: Prg[][] = [];
   for (const d of digits) {
-    let level: Uint8Array[] = [sha256(concatBytes(ROOT, keyAt(k0, d.offset), keyAt(k1, d.offset))).slice(0, 16)];
+    let level: Uint8Array[] = [sha256Parts(ROOT, keyAt(k0, d.offset), keyAt(k1, d.offset)).slice(0, 16)];
     for (let l = 0; l < d.width; l++) {
       const next: Uint8Array[] = new Array(2 * level.length);
       const x0 = new Uint8Array(16), x1 = new Uint8Array(16);

@@ -8,7 +8,7 @@
  *
  * Canonical order: (round, phase, sender). The hash does not depend on arrival order.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
 import { ProtocolAbort } from "./errors.ts";
 

@@ -21,7 +21,7 @@
  * ahead of its corrections c_i = x − a_i (⌈k/w⌉·L elements); P_j gets q with q + t′ = α_j·x.
  * Here t = −t′ (so q − t = α_j·x, as above). Each call of Extend must use a fresh `label`.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import {

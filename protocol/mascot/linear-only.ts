@@ -35,7 +35,7 @@
  * malicious inputs cannot be named or excluded. Nor does it compute anything but the sum
  * of inputs (no products, no comparisons). Use the validated mode for those.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Rng } from "../rng.ts";
 import { concatBytes } from "../encoding.ts";

@@ -69,7 +69,7 @@
  * "commitment-mismatch", "bad-encoding", "replay", "unexpected-message".
  */
 import type { Field, FieldVec } from "../field/types.ts";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import type { CopeReceiverSeeds, CopeSenderSeeds, InputCopeSeeds } from "./input.ts";
 import type { Rng } from "../rng.ts";
 import { bytesEqual, concatBytes, utf8 } from "../encoding.ts";
@@ -83,8 +83,8 @@ import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrr
 import { ProtocolAbort } from "./errors.ts";
 import { type KosReceiverBase, type KosSenderBase, KAPPA, paddedCount } from "./ot-extension.ts";
 import {
-  SS_DEFAULT_K, ssBlockSizes, ssMessageLength, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync,
-  ssSenderSetup, ssSetupMessageLength, ssStreams, type SsReceiverState, type SsSenderState,
+  SS_DEFAULT_K, ssBlockSizes, ssMessageLength, ssPrefetchStreams, ssReceiverCorrections, ssReceiverExtend, ssReceiverFinish, ssReceiverFinishAsync,
+  ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength, ssStreams, type SsReceiverPart, type SsReceiverState, type SsSenderState,
 } from "./softspoken.ts";
 import { Prg } from "./prg.ts";
 import { StepDriver } from "./step-driver.ts";
@@ -547,7 +547,7 @@ export class OfflineParty {
       const derived = !this.publicKey(this.me, j);
       const delta2 = derived ? new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer) : undefined;
       const choices = delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits;
-      const ext = ssReceiverExtend(this.otR[j]!, choices, this.rng, 1, undefined);
+      const ext = ssReceiverExtend(this.otR[j]!, choices, this.rng, 1);
       const nb = this.F.bits;
       this.copeKeysR[j] = ext.outputs.slice(0, 16 * nb);
       this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, nb) };
@@ -583,7 +583,7 @@ export class OfflineParty {
     const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
     this.otR[j] = ss.state;
     const prefix = ss.message;
-    const ext = ssReceiverExtend(this.otR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1, undefined);
+    const ext = ssReceiverExtend(this.otR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1);
     this.copeKeysR[j] = ext.outputs.slice(0, 16 * this.F.bits);
     this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
     this.derivedSetup[j] = concatBytes(prefix, ext.message);
@@ -644,7 +644,7 @@ export class OfflineParty {
   }
 
   // Fault seams, no-ops here (an honest party); testing/cheating-offline.ts overrides them for negative tests:
-  protected extendFault(): { columns: number[]; bit: number } | undefined { return undefined; } // bad OT-extension choice bits in a batch
+  protected extendFault(_st: SsReceiverState, _corrections: Uint8Array): void {} // my OT-extension corrections to one peer in a batch, as sent (before χ is drawn from them), changed in place
   protected copeSetupFault(_setup: Uint8Array): void {} // the COPE setup as sent, changed in place
   protected copeFault(_F: Field, _message: Uint8Array, _m: number): void {} // my COPE corrections to one peer (digit-major, m per digit) as sent, changed in place
   protected tripleFault(_F: Field, c: FieldVec): FieldVec { return c; } // my c shares before Combine
@@ -652,16 +652,24 @@ export class OfflineParty {
   /** Batch step "start": I am the OT receiver with the bits of my a towards every peer; coin commitments. */
   private startBatch(): OfflineOutbound[] {
     const { m, a, b, choices } = this.beginBatch();
-    const ext = this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), this.extendFault()));
+    const ext = this.peers.map((j) => ssReceiverFinish(this.otR[j]!, this.corrections(j, choices), gilboaBlocks(this.F)));
     return this.finishStart(m, a, b, ext);
   }
 
   private async startBatchAsync(): Promise<OfflineOutbound[]> {
     const { m, a, b, choices } = this.beginBatch();
-    const fault = this.extendFault();
-    if (fault) return this.finishStart(m, a, b, this.peers.map((j) => ssReceiverExtend(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F), fault)));
-    const ext = await inPeerOrder(this.peers.map((j) => ssReceiverExtendAsync(this.otR[j]!, choices, this.rng, gilboaBlocks(this.F))));
+    const ext = await inPeerOrder(this.peers.map(async (j) => {
+      await ssPrefetchStreams(this.otR[j]!, choices.length);
+      return ssReceiverFinishAsync(this.otR[j]!, this.corrections(j, choices), gilboaBlocks(this.F));
+    }));
     return this.finishStart(m, a, b, ext);
+  }
+
+  /** A batch's OT-extension corrections towards j (Extend step 1), through the {@link extendFault} seam. */
+  private corrections(j: number, choices: Uint8Array): SsReceiverPart {
+    const part = ssReceiverCorrections(this.otR[j]!, choices, this.rng);
+    this.extendFault(this.otR[j]!, part.corrections);
+    return part;
   }
 
   private finishStart(m: number, a: FieldVec, b: FieldVec, ext: Array<{ message: Uint8Array; outputs: Uint8Array }>): OfflineOutbound[] {

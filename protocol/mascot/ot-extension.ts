@@ -16,7 +16,7 @@
  * (the extension receiver holds both keys per position, the sender the keys its Δ chose).
  */
 import { ecb } from "@noble/ciphers/aes.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { nativeAesEcbDecrypt } from "./prg.ts";

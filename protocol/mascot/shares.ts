@@ -10,7 +10,7 @@
  * MAC check when values are opened (mac-check.ts).
  */
 import { chacha12 } from "@noble/ciphers/chacha.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Field, FieldVec } from "../field/types.ts";
 

@@ -53,7 +53,7 @@
  * ≈ 128·2^k/k PRG bits, S ≈ 128·(2^k − 1)/k. States advance with each call (one thread of
  * use per pair; never feed a message twice into the same state).
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { hasNativeSha256, sha256, sha256Parts } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
@@ -125,11 +125,11 @@ function offsets(sizes: number[]): number[] {
 }
 
 function sessionKey(key: Uint8Array, sid: Uint8Array): Uint8Array {
-  return sha256(concatBytes(T_BASE, key, sid)).slice(0, 16);
+  return sha256Parts(T_BASE, key, sid).slice(0, 16);
 }
 
 function expand(s: Uint8Array): [Uint8Array, Uint8Array] {
-  const d = sha256(concatBytes(T_GGM, s));
+  const d = sha256Parts(T_GGM, s);
   return [d.subarray(0, 16), d.subarray(16, 32)];
 }
 
@@ -144,14 +144,14 @@ function xorInto(acc: Uint8Array, b: Uint8Array): void {
 }
 
 function leafOf(s: Uint8Array): { seed: Uint8Array; check: Uint8Array } {
-  return { seed: sha256(concatBytes(T_SEED, s)).slice(0, 16), check: sha256(concatBytes(T_CHECK, s)) };
+  return { seed: sha256Parts(T_SEED, s).slice(0, 16), check: sha256Parts(T_CHECK, s) };
 }
 
 function pprfHash(sid: Uint8Array, checks: Uint8Array[][]): Uint8Array {
   // SHA-256(T_PPRF ‖ sid ‖ every t_x), absorbed piecewise (no ~11 KB concatenation per pair).
-  const h = sha256.create().update(T_PPRF).update(sid);
-  for (const block of checks) for (const t of block) h.update(t);
-  return h.digest();
+  const parts: Uint8Array[] = [T_PPRF, sid];
+  for (const block of checks) for (const t of block) parts.push(t);
+  return sha256Parts(...parts);
 }
 
 function tccrKeySs(sid: Uint8Array): Uint8Array {
@@ -302,7 +302,8 @@ function chiFor(sid: Uint8Array, counter: number, corr: Uint8Array, mp: number):
 }
 
 async function chiForAsync(sid: Uint8Array, counter: number, corr: Uint8Array, mp: number): Promise<Uint32Array> {
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", corr.slice()));
+  // A native sync SHA-256 (hash.ts) when installed: no WebCrypto round trip, no copy of the corrections.
+  const h = hasNativeSha256() ? sha256(corr) : new Uint8Array(await crypto.subtle.digest("SHA-256", corr.slice()));
   const p = new Prg(chiSeed(sid, counter, h));
   await p.prefetch(16 * mp);
   return new Uint32Array(p.next(16 * mp).buffer);
@@ -323,13 +324,21 @@ export function ssStreamBytes(m: number): number {
 /** Intermediate values of one sync Extend, for the known-answer vectors: the 128-bit rows t_j = V_j (R) or q_j = W_j (S), m' of them. */
 export interface SsExtendTrace { rows?: Uint32Array; chi0?: Uint32Array }
 
-/** Deviation for negative tests: flip choice bit `bit` in the corrections of the blocks that contain any of `columns`. */
-export interface SsCheat { columns: number[]; bit: number }
-
 interface RPart { mp: number; W: number; msg: Uint8Array; corr: Uint8Array; t: Uint32Array; xw: Uint32Array }
 
+/**
+ * R's Extend after step 1 (see {@link ssReceiverCorrections}): the corrections c_i as they will
+ * be sent, block i at bytes [i·W·4, (i + 1)·W·4) with W = m'/32 words, before the Fiat–Shamir
+ * χ is drawn from them. Finish it once, with {@link ssReceiverFinish} or {@link ssReceiverFinishAsync}.
+ */
+export interface SsReceiverPart { readonly m: number; readonly corrections: Uint8Array; readonly words: number }
+interface PartState { st: SsReceiverState; inner: RPart; finished: boolean }
+const parts = new WeakMap<SsReceiverPart, PartState>();
+/** States with an Extend begun and not finished: a second one would reuse its counter (χ and the hash tweaks). */
+const pending = new WeakSet<SsReceiverState>();
+
 /** Extend steps 1 (R): leaf columns → V (columns) and corrections c_i = u_i ⊕ x'. */
-function receiverPart1(st: SsReceiverState, x: Uint8Array, rng: Rng, cheat?: SsCheat): RPart {
+function receiverPart1(st: SsReceiverState, x: Uint8Array, rng: Rng): RPart {
   const mp = paddedCount(x.length), W = mp / 32, nb = st.sizes.length;
   const xw = packChoices(x, mp, rng, "ssReceiverExtend");
   const t = new Uint32Array(KAPPA * W);
@@ -341,7 +350,6 @@ function receiverPart1(st: SsReceiverState, x: Uint8Array, rng: Rng, cheat?: SsC
     const u = reduceBlock(cols, kb, W, t, st.offs[i]!, scratch);
     const ci = cw.subarray(i * W, (i + 1) * W);
     for (let w = 0; w < W; w++) ci[w] = u[w]! ^ xw[w]!;
-    if (cheat && cheat.columns.some((c) => c >= st.offs[i]! && c < st.offs[i]! + kb)) ci[cheat.bit >>> 5]! ^= 1 << (cheat.bit & 31);
   });
   return { mp, W, msg, corr, t, xw };
 }
@@ -355,29 +363,73 @@ function receiverPart2(p: RPart, chi: Uint32Array): Uint32Array {
 }
 
 /**
- * Extend, R side: choice bits `x` (bytes 0/1). Returns the message c ‖ x̃ ‖ t̃ for S and the
- * chosen outputs v_{x_j} (m · outBlocks · 16 bytes). `cheat`: negative tests only.
- * Throws RangeError if a choice is not a bit.
+ * Extend step 1, R side: choice bits `x` (bytes 0/1) → the corrections (reads the leaf
+ * streams; the state's counter moves only when the part is finished). The two-part form lets
+ * the offline party pass its corrections through its fault seam before the χ of the
+ * consistency check is drawn from them (testing/cheating-offline.ts: inconsistent choice bits
+ * per block). Throws RangeError if a choice is not a bit.
  */
-export function ssReceiverExtend(st: SsReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, cheat?: SsCheat, trace?: SsExtendTrace): { message: Uint8Array; outputs: Uint8Array } {
-  const p = receiverPart1(st, x, rng, cheat);
+export function ssReceiverCorrections(st: SsReceiverState, x: Uint8Array, rng: Rng): SsReceiverPart {
+  if (pending.has(st)) throw new RangeError("SoftSpokenOT: an Extend of this state is not finished yet");
+  const inner = receiverPart1(st, x, rng);
+  const part: SsReceiverPart = { m: x.length, corrections: inner.corr, words: inner.W };
+  parts.set(part, { st, inner, finished: false });
+  pending.add(st);
+  return part;
+}
+
+function takePart(st: SsReceiverState, part: SsReceiverPart): RPart {
+  const ps = parts.get(part);
+  if (!ps || ps.st !== st) throw new RangeError("SoftSpokenOT: not an Extend of this state");
+  if (ps.finished) throw new RangeError("SoftSpokenOT: this Extend was already finished");
+  ps.finished = true;
+  pending.delete(st);
+  return ps.inner;
+}
+
+/**
+ * Extend steps 3–4, R side, for a part from {@link ssReceiverCorrections} (the next Extend of
+ * this state): χ from the corrections as they are now, x̃ and t̃, the chosen outputs v_{x_j}
+ * (m · outBlocks · 16 bytes) and the message c ‖ x̃ ‖ t̃ for S. Throws RangeError if the part
+ * was already finished or belongs to another state.
+ */
+export function ssReceiverFinish(st: SsReceiverState, part: SsReceiverPart, outBlocks = 1, trace?: SsExtendTrace): { message: Uint8Array; outputs: Uint8Array } {
+  const p = takePart(st, part);
   const chi = chiFor(st.sid, st.counter, p.corr, p.mp);
   const rows = receiverPart2(p, chi);
   if (trace) { trace.rows = rows.slice(); trace.chi0 = chi.slice(0, 4); }
-  const [outputs] = tccrHash(st.key, rows, x.length, st.counter, outBlocks, [undefined]);
+  const [outputs] = tccrHash(st.key, rows, part.m, st.counter, outBlocks, [undefined]);
   st.counter += p.mp;
   return { message: p.msg, outputs: outputs! };
 }
 
-/** {@link ssReceiverExtend} with the bulk AES (leaf streams, χ, hash) on WebCrypto. Same output. */
-export async function ssReceiverExtendAsync(st: SsReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, cheat?: SsCheat): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
-  await prefetchStreams(st, x.length);
-  const p = receiverPart1(st, x, rng, cheat);
+/** {@link ssReceiverFinish} with χ and the hash on WebCrypto (or the native sync backends when installed). Same output. */
+export async function ssReceiverFinishAsync(st: SsReceiverState, part: SsReceiverPart, outBlocks = 1): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
+  const p = takePart(st, part);
   const counter = st.counter;
   st.counter += p.mp;
   const rows = receiverPart2(p, await chiForAsync(st.sid, counter, p.corr, p.mp));
-  const [outputs] = await tccrHashAsync(st.key, rows, x.length, counter, outBlocks, [undefined]);
+  const [outputs] = await tccrHashAsync(st.key, rows, part.m, counter, outBlocks, [undefined]);
   return { message: p.msg, outputs: outputs! };
+}
+
+/**
+ * Extend, R side: choice bits `x` (bytes 0/1). Returns the message c ‖ x̃ ‖ t̃ for S and the
+ * chosen outputs v_{x_j} (m · outBlocks · 16 bytes). Throws RangeError if a choice is not a bit.
+ */
+export function ssReceiverExtend(st: SsReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1, trace?: SsExtendTrace): { message: Uint8Array; outputs: Uint8Array } {
+  return ssReceiverFinish(st, ssReceiverCorrections(st, x, rng), outBlocks, trace);
+}
+
+/** {@link ssReceiverExtend} with the bulk AES (leaf streams, χ, hash) on WebCrypto. Same output. */
+export async function ssReceiverExtendAsync(st: SsReceiverState, x: Uint8Array, rng: Rng, outBlocks = 1): Promise<{ message: Uint8Array; outputs: Uint8Array }> {
+  await ssPrefetchStreams(st, x.length);
+  return ssReceiverFinishAsync(st, ssReceiverCorrections(st, x, rng), outBlocks);
+}
+
+/** Makes the leaf streams an Extend of m OTs reads available from WebCrypto (a no-op without it, or with the native AES installed). Same bytes either way. */
+export async function ssPrefetchStreams(st: SsReceiverState | SsSenderState, m: number): Promise<void> {
+  await prefetchStreams(st, m);
 }
 
 async function prefetchStreams(st: SsReceiverState | SsSenderState, m: number): Promise<void> {

@@ -5,6 +5,23 @@
 import type { Field, FieldVec } from "../../field/types.ts";
 import type { Rng } from "../../rng.ts";
 import { OfflineParty, type KosBaseStore, type OfflineConfig } from "../offline.ts";
+import type { SsReceiverState } from "../softspoken.ts";
+
+/**
+ * A SoftSpokenOT receiver using choice vector x ⊕ e in some blocks (e = bit `bit`): flips that
+ * bit of the corrections c_i (as sent, before χ is drawn from them) of every block containing
+ * one of `columns`. Caught by the consistency check (softspoken.ts) unless the cheater guesses
+ * the sender's Δ bits of those blocks.
+ */
+export function flipChoiceBit(st: SsReceiverState, corrections: Uint8Array, columns: readonly number[], bit: number): void {
+  const W = corrections.length / 4 / st.sizes.length;
+  if (!Number.isInteger(W) || bit < 0 || bit >= 32 * W) throw new RangeError("flipChoiceBit: bit outside the corrections");
+  st.sizes.forEach((kb, i) => {
+    if (!columns.some((c) => c >= st.offs[i]! && c < st.offs[i]! + kb)) return;
+    const at = 4 * (i * W + (bit >>> 5)) + ((bit & 31) >>> 3); // little-endian words
+    corrections[at]! ^= 1 << (bit & 7);
+  });
+}
 
 /** Deviations of a cheating party. */
 export interface OfflineCheat {
@@ -21,7 +38,7 @@ export interface OfflineCheat {
 /** An OfflineParty that deviates as `cheat` says (every other behaviour, and every check it runs on its peers, unchanged). */
 export class CheatingOfflineParty extends OfflineParty {
   constructor(cfg: OfflineConfig, rng: Rng, private readonly cheat: OfflineCheat, opts: { baseOts?: KosBaseStore } = {}) { super(cfg, rng, opts); }
-  protected override extendFault() { return this.cheat.kosColumns ? { columns: this.cheat.kosColumns, bit: 0 } : undefined; }
+  protected override extendFault(st: SsReceiverState, corrections: Uint8Array): void { if (this.cheat.kosColumns) flipChoiceBit(st, corrections, this.cheat.kosColumns, 0); }
   protected override copeSetupFault(setup: Uint8Array): void { for (let b = 0; this.cheat.copeSetup !== undefined && b < 32; b++) setup[32 * this.cheat.copeSetup + b]! ^= 0x5a; }
   protected override copeFault(F: Field, message: Uint8Array, m: number): void {
     if (this.cheat.copeBit === undefined || m === 0) return;

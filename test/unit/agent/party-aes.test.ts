@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ecb } from "@noble/ciphers/aes.js";
-import { installNodeAes, nodeAesEcbDecrypt, uninstallNodeAes } from "../../../client/agent/party-aes.ts";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { installNodeAes, nodeAesEcbDecrypt, nodeSha256, uninstallNodeAes } from "../../../client/agent/party-aes.ts";
+import { setNativeSha256, sha256, sha256Parts } from "../../../protocol/mascot/hash.ts";
+import { ssReceiverSetup, ssSenderSetup } from "../../../protocol/mascot/softspoken.ts";
 import { permuteAsync, tccrHash, tccrHashAsync } from "../../../protocol/mascot/ot-extension.ts";
 import { Prg, nativeAesEcbDecrypt, setNativeAesEcbDecrypt } from "../../../protocol/mascot/prg.ts";
 import { cryptoRng } from "../../../protocol/rng.ts";
@@ -64,5 +67,46 @@ describe("party thread's native AES (client/agent/party-aes.ts)", () => {
     const seed = cryptoRng.bytes(32), sizes = [1, 15, 16, 17, 4096, 33, 0, 100000];
     const ref = new Prg(seed), got = await withNodeAes(() => { const p = new Prg(seed); return sizes.map((s) => p.nextView(s).slice()); });
     expect(got).toEqual(sizes.map((s) => ref.next(s)));
+  });
+  it("node:crypto SHA-256 equals noble's for one part, several parts, empty and large inputs; the protocol's hash uses it once installed", async () => {
+    const inputs = [new Uint8Array(0), cryptoRng.bytes(1), cryptoRng.bytes(48), cryptoRng.bytes(64), cryptoRng.bytes(1 << 20)];
+    for (const x of inputs) expect(new Uint8Array(nodeSha256([x]))).toEqual(nobleSha256(x));
+    const parts = [cryptoRng.bytes(17), new Uint8Array(0), cryptoRng.bytes(100), cryptoRng.bytes(3)];
+    const joined = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    parts.reduce((o, p) => (joined.set(p, o), o + p.length), 0);
+    expect(new Uint8Array(nodeSha256(parts))).toEqual(nobleSha256(joined));
+    // several parts beyond the scratch buffer (fed part by part), and the scratch path right after
+    const long = [cryptoRng.bytes(2000), cryptoRng.bytes(5)], longJoined = new Uint8Array(2005);
+    longJoined.set(long[0]!); longJoined.set(long[1]!, 2000);
+    expect(new Uint8Array(nodeSha256(long))).toEqual(nobleSha256(longJoined));
+    expect(new Uint8Array(nodeSha256(parts))).toEqual(nobleSha256(joined));
+    await withNodeAes(() => {
+      for (const x of inputs) expect(sha256(x)).toEqual(nobleSha256(x));
+      expect(sha256Parts(...parts)).toEqual(nobleSha256(joined));
+      // a fresh array per call: changing one digest never changes another
+      const a = sha256(inputs[2]!), b = sha256(inputs[2]!);
+      a.fill(0);
+      expect(b).toEqual(nobleSha256(inputs[2]!));
+      expect(Object.getPrototypeOf(b)).toBe(Uint8Array.prototype);
+    });
+    expect(sha256Parts(...parts)).toEqual(nobleSha256(joined)); // uninstalled: noble, same digest
+  });
+
+  it("a wrong native SHA-256 is really used (SoftSpokenOT's PPRF check then fails against an honest peer); a wrong length is refused", () => {
+    const sid = cryptoRng.bytes(16), k0 = cryptoRng.bytes(16 * 128), k1 = cryptoRng.bytes(16 * 128);
+    const delta = new Uint32Array(cryptoRng.bytes(16).slice().buffer);
+    const keys = new Uint8Array(16 * 128);
+    for (let l = 0; l < 128; l++) keys.set(((delta[l >>> 5]! >>> (l & 31)) & 1 ? k1 : k0).subarray(16 * l, 16 * l + 16), 16 * l);
+    const { message } = ssReceiverSetup(sid, { tag: new Uint8Array(32), k0, k1 }, 3, cryptoRng);
+    expect(() => ssSenderSetup(sid, { tag: new Uint8Array(32), delta, keys }, 3, message, 1)).not.toThrow();
+    setNativeSha256((ps) => { const d = nodeSha256(ps); d[0]! ^= 1; return d; });
+    try {
+      expect(() => ssSenderSetup(sid, { tag: new Uint8Array(32), delta, keys }, 3, message, 1)).toThrow(/punctured-PRF/);
+      setNativeSha256(() => new Uint8Array(31));
+      expect(() => sha256(new Uint8Array(1))).toThrow(RangeError);
+    } finally {
+      setNativeSha256(undefined);
+    }
+    expect(() => setNativeSha256(1 as never)).toThrow(TypeError);
   });
 });

@@ -6,8 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { baseOtPairInProcess } from "../../../protocol/mascot/ot-extension.ts";
 import {
-  ssBlockSizes, ssMessageLength, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength,
+  ssBlockSizes, ssMessageLength, ssReceiverCorrections, ssReceiverExtend, ssReceiverExtendAsync, ssReceiverFinish, ssReceiverFinishAsync, ssReceiverSetup, ssSenderExtend, ssSenderExtendAsync, ssSenderSetup, ssSetupMessageLength,
 } from "../../../protocol/mascot/softspoken.ts";
+import { flipChoiceBit } from "../../../protocol/mascot/testing/cheating-offline.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { toHex, utf8 } from "../../../protocol/encoding.ts";
@@ -80,12 +81,24 @@ describe("SoftSpokenOT", () => {
       for (const [n, columns] of sets.entries()) {
         const { rng, S, R } = setup(`cheat${k}/${n}`, k);
         const x = new Uint8Array(64).fill(1);
-        const r = ssReceiverExtend(R, x, rng, 1, { columns, bit: 5 });
+        // the cheater's corrections as sent; χ, x̃ and t̃ then follow them (an adaptive cheater)
+        const part = ssReceiverCorrections(R, x, rng);
+        flipChoiceBit(R, part.corrections, columns, 5);
+        const r = ssReceiverFinish(R, part, 1);
         expect(code(() => ssSenderExtend(S, 64, r.message, 1))).toBe("ot-check-failed:1");
       }
       const { rng, S, R } = setup(`cheat-async${k}`, k);
-      const r = await ssReceiverExtendAsync(R, new Uint8Array(10), rng, 1, { columns: [3], bit: 9 });
+      const part = ssReceiverCorrections(R, new Uint8Array(10), rng);
+      flipChoiceBit(R, part.corrections, [3], 9);
+      const r = await ssReceiverFinishAsync(R, part, 1);
       await expect(ssSenderExtendAsync(S, 10, r.message, 1)).rejects.toThrow(/ot-check-failed/);
+      // the honest parts (no flip) pass: the check, not the two-part form, catches the cheat
+      const h = setup(`honest-parts${k}`, k);
+      const hp = ssReceiverCorrections(h.R, new Uint8Array(10), h.rng);
+      expect(() => ssReceiverCorrections(h.R, new Uint8Array(10), h.rng)).toThrow(RangeError); // one pending Extend per state
+      const hr = ssReceiverFinish(h.R, hp, 1);
+      expect(() => ssReceiverFinish(h.R, hp, 1)).toThrow(RangeError); // finished once
+      expect(code(() => ssSenderExtend(h.S, 10, hr.message, 1))).toBe("no-throw");
     }
   });
 

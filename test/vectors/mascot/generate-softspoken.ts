@@ -23,7 +23,7 @@ function softspokenVector(k: number) {
   const S = ssSenderSetup(sid, bases.sender, k, R.message, 1);
   const x = new Uint8Array([1, 0, 1, 1, 0, 0, 1, 0]);
   const tr: SsExtendTrace = {}, ts: SsExtendTrace = {};
-  const ext = ssReceiverExtend(R.state, x, rng, 1, undefined, tr);
+  const ext = ssReceiverExtend(R.state, x, rng, 1, tr);
   const { v0, v1 } = ssSenderExtend(S, x.length, ext.message, 1, 1, ts);
   return {
     k, sid: toHex(sid),
