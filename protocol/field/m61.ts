@@ -337,22 +337,23 @@ function m61DigitLeaves(L: number, N: number, row: (j: number) => Uint8Array | n
   return { words, weights };
 }
 
-/** Zero words standing in for a punctured leaf in {@link leafSums8} (weight 0, adds nothing); grown on demand. */
+/** Zero words standing in for missing leaves in {@link leafSums8} (weight 0, adds nothing); grown on demand. */
 let zeroLeaf = new Uint32Array(0);
 
 /**
- * The digit's leaf sums for every element, when it has 7 or 8 leaves (w = 3, the protocol's
- * width): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) with the same exact float64 bounds as
- * the generic loop. The leaves are unrolled into locals (a missing eighth one reads zeros), which
- * V8 keeps in registers; the generic loop indexes an array of arrays per term. Returns false
- * (nothing written) for any other leaf count.
+ * The digit's leaf sums for every element, when it has at most 8 leaves (w ≤ 3; the protocol's
+ * width is 3, its last digit 1): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) with the same
+ * exact float64 bounds as the generic loop. The leaves are unrolled into locals (missing ones
+ * read zeros with weight 0), which V8 keeps in registers; the generic loop indexes an array of
+ * arrays per term. Returns false (nothing written) for more than 8 leaves.
  */
 function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
   const n = words.length;
-  if (n !== 8 && n !== 7) return false;
-  if (n === 7 && zeroLeaf.length < 4 * L) zeroLeaf = new Uint32Array(4 * L);
-  const a0 = words[0]!, a1 = words[1]!, a2 = words[2]!, a3 = words[3]!, a4 = words[4]!, a5 = words[5]!, a6 = words[6]!, a7 = n === 8 ? words[7]! : zeroLeaf;
-  const v0 = weights[0]!, v1 = weights[1]!, v2 = weights[2]!, v3 = weights[3]!, v4 = weights[4]!, v5 = weights[5]!, v6 = weights[6]!, v7 = n === 8 ? weights[7]! : 0;
+  if (n > 8) return false;
+  if (n < 8 && zeroLeaf.length < 4 * L) zeroLeaf = new Uint32Array(4 * L);
+  const a = (j: number) => (j < n ? words[j]! : zeroLeaf), v = (j: number) => (j < n ? weights[j]! : 0);
+  const a0 = a(0), a1 = a(1), a2 = a(2), a3 = a(3), a4 = a(4), a5 = a(5), a6 = a(6), a7 = a(7);
+  const v0 = v(0), v1 = v(1), v2 = v(2), v3 = v(3), v4 = v(4), v5 = v(5), v6 = v(6), v7 = v(7);
   for (let q = 0, end = 4 * L; q < end; q += 4) {
     const q1 = q + 1, q2 = q + 2, q3 = q + 3;
     const l0 = a0[q]! + 8 * a0[q2]!, h0 = a0[q1]! + 8 * a0[q3]!;
