@@ -40,6 +40,9 @@ export function assertUncompressedSeal(bytes: Uint8Array, code: "bad-ciphertext"
   if (bytes[5] !== 0) throw new FheError(code, `compressed ${what} is not accepted (decompression is unbounded); send compression "none"`);
 }
 const PT_DATA = HEADER + 32 + 8 + 8 + HEADER + 8; // header, parms_id, coeff_count, scale, DynArray header, count
+/** Ciphertext serialisation (uncompressed, SEAL 4.1): header, parms_id, is_ntt_form u8, size, N, coeff_modulus_size (u64 each), then the scale (f64), correction factor, the data's DynArray header and count, and the data itself, which ends the bytes. */
+const CT_SCALE = HEADER + 32 + 1 + 8 + 8 + 8;
+const CT_DATA = CT_SCALE + 8 + 8 + HEADER + 8;
 
 export class CkksContext {
   readonly slots: number;
@@ -314,6 +317,56 @@ export class CkksContext {
     const lv = this.levelOf(ct);
     if (lv !== level) throw new FheError("bad-ciphertext", `ciphertext is at level ${lv}, expected ${level}`);
     if (!(Math.abs(ct.scale() / scale - 1) < 2 ** -20)) throw new FheError("bad-ciphertext", `ciphertext scale ${ct.scale()} differs from the expected ${scale}`);
+    return ct;
+  }
+
+  /** Bytes of a size-2 ciphertext's data (two polynomials, 8 bytes per residue) at `level`. */
+  ciphertextDataBytes(level: number): number {
+    return 2 * this.params.polyModulusDegree * this.levels[level]!.primes.length * 8;
+  }
+
+  /**
+   * Whether `bytes` has the length of a size-2 ciphertext at `level` serialised with both
+   * polynomials (not seeded: a seeded one carries c1 as a seed). For bytes SEAL accepted at that
+   * level, the data is then exactly the ciphertext's (SEAL refuses residues ≥ q).
+   */
+  isFullCiphertext(bytes: Uint8Array, level: number): boolean {
+    return bytes.length === CT_DATA + this.ciphertextDataBytes(level);
+  }
+
+  /**
+   * The data of a serialised size-2 ciphertext at `level` (c0 then c1, per prime N little-endian
+   * u64 residues, NTT form), as a view into `bytes`. Only for bytes {@link loadCiphertext} has
+   * accepted at that level (it checks the residues and the shape). Throws
+   * FheError("bad-ciphertext") unless they are {@link isFullCiphertext}.
+   */
+  ciphertextData(bytes: Uint8Array, level: number): Uint8Array {
+    if (!this.isFullCiphertext(bytes, level)) throw new FheError("bad-ciphertext", "not a full (unseeded) ciphertext at its level");
+    return bytes.subarray(CT_DATA);
+  }
+
+  /**
+   * A serialised ciphertext like `template` (an accepted size-2 ciphertext at `level`) with
+   * scale `scale` and its data left zero, to be filled through {@link ciphertextData} and loaded
+   * with {@link loadComputed}.
+   */
+  blankCiphertextLike(template: Uint8Array, level: number, scale: number): Uint8Array {
+    if (!this.isFullCiphertext(template, level)) throw new FheError("bad-ciphertext", "not a full (unseeded) ciphertext at its level");
+    const out = new Uint8Array(template.length);
+    out.set(template.subarray(0, CT_DATA));
+    new DataView(out.buffer).setFloat64(CT_SCALE, scale, true);
+    return out;
+  }
+
+  /**
+   * Loads a ciphertext the server computed itself ({@link blankCiphertextLike} filled in), checking
+   * that SEAL reads it back at `level` with exactly `scale` (the layout assumption).
+   * Throws FheError("seal-error") otherwise.
+   */
+  loadComputed(bytes: Uint8Array, level: number, scale: number, own: Own): Ciphertext {
+    const ct = own(new this.seal.Ciphertext());
+    scoped(this.seal, () => ct.loadFromArray(this.context, bytes));
+    if (ct.size() !== 2 || this.levelOf(ct) !== level || ct.scale() !== scale) throw new FheError("seal-error", "a computed ciphertext does not read back as written");
     return ct;
   }
 

@@ -66,17 +66,26 @@ export class EvalPool extends FheThreadPool<{ part: FirstLayerPart }, { resolve:
     if (inputs.length !== this.plan.inputDim) throw new FheError("shape-mismatch", `expected ${this.plan.inputDim} ciphertexts (one per feature), got ${inputs.length}`);
     const outs = this.plan.layers[0]!.bias.length;
     const n = this.workers.length;
+    // the inputs (tens of MiB for an MLP batch) copied once into shared memory that every thread
+    // reads, instead of one structured-clone copy per thread
+    const shared = new Uint8Array(new SharedArrayBuffer(inputs.reduce((s, b) => s + b.length, 0)));
+    let at = 0;
+    const views = inputs.map((b) => {
+      shared.set(b, at);
+      at += b.length;
+      return shared.subarray(at - b.length, at);
+    });
     const parts = await Promise.all(
       this.workers.map((w, t) => {
         const from = Math.floor((t * outs) / n);
         const to = Math.floor(((t + 1) * outs) / n);
         const first = !this.loaded[t]!.has(keyId);
-        const job: EvalJob = { id: this.next++, keyId, keys: first ? keyBytes : undefined, inputs, packing, from, to };
+        const job: EvalJob = { id: this.next++, keyId, keys: first ? keyBytes : undefined, inputs: views, packing, from, to };
         if (first) this.loaded[t]!.add(keyId);
         return new Promise<FirstLayerPart>((resolve, reject) => {
           // a key set the thread refused is sent again with the next job
           this.pending.set(job.id, { resolve, reject: (e) => (first && this.loaded[t]!.delete(keyId), reject(e)) });
-          w.postMessage(job satisfies EvalMessage); // the inputs are copied to each thread
+          w.postMessage(job satisfies EvalMessage); // the inputs' shared memory is not copied
         });
       }),
     );

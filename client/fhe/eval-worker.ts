@@ -72,7 +72,7 @@ port.on("message", (msg: EvalMessage) => {
       }
       const part = evaluator.evaluateFirstLayerPart(msg.inputs, keys, msg.packing, msg.from, msg.to);
       answer = { id: msg.id, ok: true, part };
-      transfer = part.streams.flat().map((c) => c.buffer as ArrayBuffer);
+      transfer = part.cts.map((c) => c.buffer as ArrayBuffer);
     } catch (e) {
       answer = e instanceof FheError ? { id: msg.id, ok: false, code: e.code, message: e.message } : { id: msg.id, ok: false, code: "internal", message: e instanceof Error ? e.message : String(e) };
     }

@@ -87,7 +87,7 @@ describe("EvalPool: the first layer shared by evaluation threads", () => {
     const missing = (() => { try { ev.evaluateBatchFromFirstLayer([a], keys); } catch (e) { return e; } })();
     expect((missing as FheError).code).toBe("shape-mismatch");
     // a fresh input (level 0) where the first layer's outputs (level 2, after the square) belong
-    const wrongLevel = (() => { try { ev.evaluateBatchFromFirstLayer([a, { streams: [[...b.streams[0]!.slice(0, 2), cts[0]!]], complex: false }], keys); } catch (e) { return e; } })();
+    const wrongLevel = (() => { try { ev.evaluateBatchFromFirstLayer([a, { cts: [...b.cts.slice(0, 2), cts[0]!], complex: false }], keys); } catch (e) { return e; } })();
     expect((wrongLevel as FheError).code).toBe("bad-ciphertext");
     keys.dispose(); q.dispose(); ev.dispose();
   });
