@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- stats [--nodes 3,5,10] [--rows 2000] [--modes validated,linear-only] [--jobs k] [--source]`:
+ * `npm run bench -- stats [--nodes 3,5,10] [--rows 2000] [--modes validated,linear-only] [--jobs k] [--fresh-base-ots] [--source]`:
  * end-to-end round time of the adult census query on a real local coordinator with N real
  * node processes, split into local computation, MASCOT phases and coordinator overhead.
  *
@@ -40,10 +40,17 @@ export async function run(args: string[]): Promise<BenchResult> {
   const profileDir = arg(args, "profile-node", "");
   // --jobs k: k jobs in a row on the same cluster; from the second on, the nodes reuse the base OTs kept from the first (client/agent/base-ot-cache.ts).
   const jobs = Number(arg(args, "jobs", "1"));
+  // --fresh-base-ots: the nodes keep no base OTs (TWOPM_BASE_OT_MAX_USES=0), so with --jobs 2 the
+  // second job is a first meeting of nodes whose processes are already warm (JIT compiled)
+  const freshBase = args.includes("--fresh-base-ots");
+  const nodeEnv = (i: number): Record<string, string> => ({
+    ...(profileDir && i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}),
+    ...(freshBase ? { TWOPM_BASE_OT_MAX_USES: "0" } : {}),
+  });
   const out: BenchResult["rows"] = [];
   const nodeBin = await benchNodeBin(args);
   for (const n of sizes) {
-    const cluster = await startCluster({ nodes: n, ...(nodeBin ? { nodeBin } : {}), datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], ...(profileDir ? { nodeEnv: (i: number): Record<string, string> => (i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}) } : {}) });
+    const cluster = await startCluster({ nodes: n, ...(nodeBin ? { nodeBin } : {}), datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], nodeEnv });
     try {
       for (const mode of modes) {
         if (mode === "validated" && n > maxValidated) {
@@ -80,7 +87,7 @@ export async function run(args: string[]): Promise<BenchResult> {
           }
           const top = [...phaseSpan.entries()].map(([k, v]) => [k, v.end - v.start] as const).sort((a, b) => b[1] - a[1]).slice(0, 4);
           out.push({
-            nodes: n, mode, ...(jobs > 1 ? { job: jobNo } : {}), rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
+            nodes: n, mode, ...(jobs > 1 ? { job: jobNo } : {}), ...(freshBase ? { base_ots: "fresh" } : {}), rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
             coordinator_s: Math.max(0, wall - local - mascot) / 1000,
             node_cpu_max_s: Number(Math.max(...nodeCpu).toFixed(2)), node_cpu_sum_s: Number(nodeCpu.reduce((a, b) => a + b, 0).toFixed(1)),
             coordinator_cpu_s: Number((workerdCpu + selfCpu).toFixed(1)), load_1m: `${load0.toFixed(1)}→${os.loadavg()[0]!.toFixed(1)}`,
@@ -94,7 +101,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     }
   }
   return {
-    name: "stats",
+    name: freshBase ? "stats-fresh-base-ots" : "stats",
     rows: out,
     notes: [
       "adult census query (count, mean/variance of age, education histogram, income by sex, count by sex, age quantiles, hours by sex), 1 round",

@@ -21,7 +21,7 @@ import { checkAssignment, VerifiedLogs } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { reconnectDelay, runRelaySession, RoundAborted, type RelayParty } from "./relay-session.ts";
 import { ApiClientError } from "../api/errors.ts";
-import { BaseOtCache } from "./base-ot-cache.ts";
+import { BaseOtCache, baseOtCacheOptionsFromEnv } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
 import { checkPolicy, PolicyDeclined, type NodePolicy } from "./policy.ts";
 import type { Ledger } from "./ledger.ts";
@@ -130,7 +130,7 @@ export class NodeAgent {
   private coordinatorKey: Uint8Array | undefined;
   private readonly rng: Rng;
   /** KOS base OTs kept per peer node across rounds (see base-ot-cache.ts). */
-  private readonly baseOts = new BaseOtCache();
+  private readonly baseOts = new BaseOtCache(baseOtCacheOptionsFromEnv()); // throws at start on a malformed TWOPM_BASE_OT_MAX_USES
   /** Verified copies of the jobs' logs: each round checks only what was appended (manifest-check.ts). */
   private readonly logs = new VerifiedLogs();
 

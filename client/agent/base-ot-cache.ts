@@ -19,6 +19,19 @@ import type { KosReceiverBase, KosSenderBase } from "../../protocol/mascot/ot-ex
 
 interface Entry<T> { base: T; uses: number; created: number }
 
+/**
+ * The operator's limit on reuse from the environment: `TWOPM_BASE_OT_MAX_USES` = how many later
+ * sessions may reuse a kept base (0: fresh base OTs in every round, for operators who want no
+ * correlation kept across rounds; default 1000). Throws RangeError naming the variable for
+ * anything but a non-negative integer. In a browser (no `process`) the default applies.
+ */
+export function baseOtCacheOptionsFromEnv(env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env): { maxUses?: number } {
+  const v = env.TWOPM_BASE_OT_MAX_USES;
+  if (v === undefined || v === "") return {};
+  if (!/^\d{1,9}$/.test(v)) throw new RangeError(`TWOPM_BASE_OT_MAX_USES must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return { maxUses: Number(v) };
+}
+
 export class BaseOtCache {
   private readonly senders = new Map<string, Entry<KosSenderBase>>();
   private readonly receivers = new Map<string, Entry<KosReceiverBase>>();

@@ -16,7 +16,7 @@ import type { Field } from "../../protocol/field/types.ts";
 import { ProtocolAbort } from "../../protocol/mascot/errors.ts";
 import { SecureSumParty, type OutboundMessage } from "../../protocol/mascot/party.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
-import { BaseOtCache } from "./base-ot-cache.ts";
+import { BaseOtCache, baseOtCacheOptionsFromEnv } from "./base-ot-cache.ts";
 import { installNodeAes } from "./party-aes.ts";
 import type { PartyAnswer, PartyRequest, PartyView } from "./party-protocol.ts";
 
@@ -24,7 +24,7 @@ const port = parentPort;
 if (!port) throw new Error("party-worker.ts runs only as a worker thread (client/agent/party-thread.ts)");
 
 installNodeAes(); // native sync AES-128-CTR for the PRG streams (same bytes as WebCrypto and noble)
-const cache = new BaseOtCache();
+const cache = new BaseOtCache(baseOtCacheOptionsFromEnv()); // the agent checked the variable at start
 const parties = new Map<number, { p: SecureSumParty; field: Field }>();
 
 function view({ p, field }: { p: SecureSumParty; field: Field }): PartyView {

@@ -54,6 +54,35 @@ describe("party thread", () => {
     expect(ticks).toBeGreaterThan(ms / 5 / 3);
   }, 120_000);
 
+  it("TWOPM_BASE_OT_MAX_USES=0: a second session with the same peers runs fresh base OTs; by default it reuses them", async () => {
+    /** setup2 payload sizes of two sessions on the same threads: ≥ 4 KiB = fresh base-OT answers (φ_1..φ_128), a few bytes = "reuse". */
+    const setup2Sizes = async (): Promise<number[][]> => {
+      const ts = [new PartyThread(), new PartyThread()];
+      threads.push(...ts);
+      const committee = ["node-a", "node-b"];
+      const sizes: number[][] = [];
+      for (const sid of [7, 8]) {
+        const inputs = randInputs(m61, 2, 16, `reuse-${sid}`, 200);
+        const parties = await Promise.all(inputs.map((x, me) => ts[me]!.party({ field: m61, parties: 2, me, length: x.length, mode: "validated", predicates: [], sessionId: new Uint8Array([sid]) }, x, committee)));
+        const seen: number[] = [];
+        const errors = await deliverAsync(parties, (_from, m) => { if (m.phase === "offline.setup2") seen.push(m.payload.length); return m; });
+        expect(errors).toEqual([undefined, undefined]);
+        sizes.push(seen);
+      }
+      return sizes;
+    };
+    const kept = await setup2Sizes();
+    expect(Math.min(...kept[0]!)).toBeGreaterThanOrEqual(4096);
+    expect(Math.max(...kept[1]!)).toBeLessThan(64);
+    process.env.TWOPM_BASE_OT_MAX_USES = "0"; // read by the party thread when it starts
+    try {
+      const fresh = await setup2Sizes();
+      expect(Math.min(...fresh[0]!, ...fresh[1]!)).toBeGreaterThanOrEqual(4096);
+    } finally {
+      delete process.env.TWOPM_BASE_OT_MAX_USES;
+    }
+  }, 120_000);
+
   it("a protocol abort in the thread arrives as the same ProtocolAbort", async () => {
     const inputs = randInputs(m61, 2, 8, "pu", 200);
     const parties = await threadedParties(2, inputs, { mode: "validated", predicates: [{ kind: "bits" }], sessionId: new Uint8Array([4]) });
