@@ -138,12 +138,17 @@ describe("the evaluator's first layer on RNS data", () => {
     q.dispose();
   });
 
-  it("scores seeded (one row per slot) and full (two per slot) inputs like the plaintext, an all-zero weight column included", () => {
+  /** The model's evaluator, a querier for two rows per slot and its evaluation keys. */
+  const evaluatorSetup = () => {
     const plan = compilePlan(model);
     const ctx = CkksContext.get(seal, paramsForDepth(plan.depth));
     const ev = new PlanEvaluator(ctx, plan);
     const q = Querier.create(ctx, ev.needs("batch", "complex"));
-    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    return { ctx, ev, q, keys: EvaluationKeys.load(ctx, q.evaluationKeys()) };
+  };
+
+  it("scores seeded (one row per slot) and full (two per slot) inputs like the plaintext, an all-zero weight column included", () => {
+    const { ctx, ev, q, keys } = evaluatorSetup();
     const want = rows.map((r) => plainScores(model, r));
     for (const packing of ["real", "complex"] as const) {
       const out = ev.evaluateBatch(q.encryptBatch(rows, 6, "none", packing), keys, "none", packing);
@@ -153,11 +158,7 @@ describe("the evaluator's first layer on RNS data", () => {
   });
 
   it("refuses inputs whose scales differ (the products take one scale for all) and a residue ≥ q (SEAL's load check, which the kernel relies on)", () => {
-    const plan = compilePlan(model);
-    const ctx = CkksContext.get(seal, paramsForDepth(plan.depth));
-    const ev = new PlanEvaluator(ctx, plan);
-    const q = Querier.create(ctx, ev.needs("batch", "complex"));
-    const keys = EvaluationKeys.load(ctx, q.evaluationKeys());
+    const { ctx, ev, q, keys } = evaluatorSetup();
     const cts = q.encryptBatch(rows, 6, "none", "complex");
     const scaleAt = cts[0]!.length - ctx.ciphertextDataBytes(0) - 40; // the scale field (f64), 40 bytes before the data
     const odd = cts.map((b) => b.slice());
