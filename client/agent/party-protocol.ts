@@ -32,7 +32,8 @@ export type PartyRequest =
   | { id: number; op: "start"; party: number }
   | { id: number; op: "receive"; party: number; message: InboundMessage }
   | { id: number; op: "drop"; party: number }
-  | { id: number; op: "forget"; nodeIds: string[] };
+  | { id: number; op: "forget"; nodeIds: string[] }
+  | { id: number; op: "warm" };
 
 /** A request before the thread host numbers it. */
 export type PartyCall = PartyRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;

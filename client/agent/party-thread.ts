@@ -96,6 +96,16 @@ export class PartyThread {
     return new ThreadParty(this, party, field, a.view!);
   }
 
+  /**
+   * Runs a small validated sum between two parties inside the thread (party-worker.ts
+   * `warmUp`), so the protocol's code is compiled before the first real round. Keeps nothing
+   * (no base OTs, no party). Rejects if the thread fails.
+   */
+  async warm(): Promise<void> {
+    const a = await this.call({ op: "warm" });
+    if (!a.ok) throw failure(a);
+  }
+
   /** Forgets the kept base OTs shared with these nodes (after a round with them that did not finish cleanly). */
   async forget(nodeIds: readonly string[]): Promise<void> {
     if (!this.worker || nodeIds.length === 0) return;

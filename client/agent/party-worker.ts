@@ -46,6 +46,34 @@ class CallFailed extends Error {
   constructor(readonly cause: unknown, readonly view: PartyView) { super(cause instanceof Error ? cause.message : String(cause)); }
 }
 
+/**
+ * One small validated sum between two parties inside this thread (their own throwaway base-OT
+ * store, never the node's; inputs and the session id fresh), so that the protocol's code is
+ * compiled before the node's first real round: a new process's first round otherwise spends
+ * about a third more CPU (bench stats: 10 nodes, 11.1–11.5 s against 8.2 s for any later job).
+ * Covers the base OTs, SoftSpokenOT, digit COPE, triples, a range proof and the MAC checks.
+ * Throws what a party throws (it never should).
+ */
+async function warmUp(): Promise<void> {
+  const field = fieldByName("m61"), n = 2, length = 256;
+  const store = new BaseOtCache({ maxUses: 0 });
+  const committee = ["warm-up-0", "warm-up-1"];
+  const sessionId = cryptoRng.bytes(16);
+  const ps = [0, 1].map((me) => new SecureSumParty(
+    { field, parties: n, me, mode: "validated", length, predicates: [{ kind: "range", bits: 16 }], sessionId },
+    field.fromInts(Array.from({ length }, (_, i) => (i * 37 + me) % 1000)), cryptoRng, { baseOts: store.forSession(committee) },
+  ));
+  const seq = [[0, 0], [0, 0]];
+  const queue: Array<{ to: number; from: number; m: OutboundMessage }> = [];
+  const post = (from: number, out: OutboundMessage[]) => { for (const m of out) queue.push({ to: 1 - from, from, m }); };
+  ps.forEach((p, i) => post(i, p.start()));
+  while (queue.length) {
+    const { to, from, m } = queue.shift()!;
+    post(to, await ps[to]!.receiveAsync({ from, phase: m.phase, seq: seq[to]![from]!++, payload: m.payload }));
+  }
+  if (!ps.every((p) => p.done)) throw new Error("party thread warm-up did not finish");
+}
+
 async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null }> {
   switch (req.op) {
     case "create": {
@@ -75,6 +103,9 @@ async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view
       return { out: [], view: null };
     case "forget":
       cache.forget(req.nodeIds);
+      return { out: [], view: null };
+    case "warm":
+      await warmUp();
       return { out: [], view: null };
   }
 }

@@ -83,6 +83,19 @@ describe("party thread", () => {
     }
   }, 120_000);
 
+  it("warm() runs a sum inside the thread and keeps nothing: the first real session after it still runs fresh base OTs and sums right", async () => {
+    const ts = [new PartyThread(), new PartyThread()];
+    threads.push(...ts);
+    await Promise.all(ts.map((t) => t.warm()));
+    const inputs = randInputs(m61, 2, 16, "after-warm", 200);
+    const parties = await Promise.all(inputs.map((x, me) => ts[me]!.party({ field: m61, parties: 2, me, length: x.length, mode: "validated", predicates: [{ kind: "range", bits: 8 }], sessionId: new Uint8Array([9]) }, x, ["warm-up-0", "warm-up-1"])));
+    const setup2: number[] = [];
+    const errors = await deliverAsync(parties, (_from, m) => { if (m.phase === "offline.setup2") setup2.push(m.payload.length); return m; });
+    expect(errors).toEqual([undefined, undefined]);
+    expect(m61.toBigInts(parties[0]!.result!.sum)).toEqual(plainSum(m61, inputs));
+    expect(Math.max(...setup2)).toBeGreaterThanOrEqual(4096); // fresh base-OT answers: the warm-up's base OTs were not kept under its committee ids
+  }, 120_000);
+
   it("a protocol abort in the thread arrives as the same ProtocolAbort", async () => {
     const inputs = randInputs(m61, 2, 8, "pu", 200);
     const parties = await threadedParties(2, inputs, { mode: "validated", predicates: [{ kind: "bits" }], sessionId: new Uint8Array([4]) });
