@@ -30,13 +30,10 @@ import { forceX25519BackendForTests, nativeX25519, x25519AsyncBackend, x25519Syn
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 import type { BenchResult } from "./types.ts";
 import { cpuMs } from "./timing.ts";
+import { strArg as arg } from "./args.ts";
 
 const M = 128;
 
-function arg(args: string[], name: string, dflt: string): string {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : dflt;
-}
 
 
 function median(xs: number[]): number {

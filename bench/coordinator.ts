@@ -19,13 +19,10 @@ import path from "node:path";
 import type { BenchResult } from "./types.ts";
 import type { HealthResult, LoadMessage, LoadTask, PhaseResult, RegistryResult, RelayResult } from "./coordinator-load.ts";
 import { startCoordinator as startLocalCoordinator } from "../scripts/lib/coordinator.ts";
+import { strArg as arg } from "./args.ts";
 
 const TOKEN = "bench-token";
 
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
-}
 
 function num(args: string[], name: string, def: number): number {
   const v = Number(arg(args, name, String(def)));

@@ -34,13 +34,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { BenchResult } from "./types.ts";
 import { loadNote } from "./types.ts";
+import { strArg as arg } from "./args.ts";
 
 const NODES = 5;
 const FIELD = "m61" as const;
 
-function arg(args: string[], name: string, dflt: string): string {
-  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
-}
 
 interface Node { train: Dataset; heldOut: Dataset }
 

@@ -26,13 +26,10 @@ import { parseCsv } from "../client/data/parse.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import type { BenchResult } from "./types.ts";
 import { Timed } from "./timing.ts";
+import { optArg as arg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-function arg(args: string[], name: string): string | undefined {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a?.slice(name.length + 3);
-}
 
 /** One in-process validated round; returns the finalised result and per-party cost. */
 function round(field: Field, query: StatsQuery, schema: DatasetSchema, parts: Row[][], tag: string) {

@@ -22,13 +22,14 @@ import { startCluster, type Cluster, type NodeProcess } from "../scripts/lib/clu
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { JobSpec, RoundInfo } from "../protocol/api/schemas.ts";
 import { loadNote, type BenchResult } from "./types.ts";
+import { optArg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ADULT = { schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: 1000 };
 
 function arg(args: string[], name: string, def: number): number {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : def;
+  const raw = optArg(args, name);
+  const v = raw === undefined ? def : Number(raw);
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a non-negative number`);
   return v;
 }

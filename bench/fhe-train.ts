@@ -24,13 +24,10 @@ import { trainKeyId } from "../client/fhe/training/wire.ts";
 import { wasmMemoryBytes } from "../client/fhe/seal.ts";
 import { seededRng } from "../protocol/rng.ts";
 import { loadWdbc } from "../test/unit/fhe/helpers.ts";
+import { strArg as arg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
 
 /** Standard normals from a seeded byte stream (Box–Muller). */
 function normals(seed: string, n: number): Float64Array {

@@ -9,16 +9,13 @@
  */
 import { run as runLearning } from "./learning.ts";
 import type { BenchResult } from "./types.ts";
+import { strArg as arg } from "./args.ts";
 
 /** Hidden units of the optdigits MLP (64 inputs, 10 classes, one hidden layer) for about `params` parameters. */
 export function hiddenFor(params: number): number {
   return Math.max(1, Math.round((params - 10) / 75));
 }
 
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
   const sizes = arg(args, "params", "10000,100000").split(",").map(Number);

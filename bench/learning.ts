@@ -38,6 +38,7 @@ import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
 import type { JobSpec } from "../protocol/api/schemas.ts";
 import type { LearningResult } from "../protocol/jobs/learning.ts";
 import type { BenchResult } from "./types.ts";
+import { strArg as arg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const ex = (p: string) => path.join(ROOT, "examples", p);
@@ -49,10 +50,6 @@ const CASES: Record<string, Case> = {
   adult: { name: "adult", job: "jobs/adult-learning.json", data: { schemaFile: ex("schemas/adult.json"), dataFile: ex("data/adult-train.csv"), maxRowsPerNode: 2000 }, target: 0.82 },
 };
 
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
 
 /** CPU seconds of one thread role in a node process (see {@link threadCpu}). */
 type ThreadRole = "agent" | "party" | "v8" | "other";

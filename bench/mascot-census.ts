@@ -23,13 +23,10 @@ import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
 import { setNativeSha256 } from "../protocol/mascot/hash.ts";
 import { cpuMs } from "./timing.ts";
 import type { BenchResult } from "./types.ts";
+import { strArg as arg } from "./args.ts";
 
 const EX = path.resolve(import.meta.dirname, "..", "examples");
 
-function arg(args: string[], name: string, dflt: string): string {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : dflt;
-}
 
 /** Counts crypto.subtle encrypt/decrypt/importKey calls while `f` runs. */
 async function countingSubtle<T>(f: () => Promise<T>): Promise<{ value: T; calls: number }> {

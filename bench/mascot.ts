@@ -20,6 +20,7 @@ import { loadavg } from "node:os";
 import { OfflineParty, type KosBaseStore } from "../protocol/mascot/offline.ts";
 import type { KosReceiverBase, KosSenderBase } from "../protocol/mascot/ot-extension.ts";
 import { copeExtendReceiver, copeExtendSender } from "../protocol/mascot/input.ts";
+import { optArg as arg } from "./args.ts";
 
 
 
@@ -84,10 +85,6 @@ export function authInputsPerSecond(n: number, L: number): number {
   return L / (((ts + tr) * (n - 1)) / 1000);
 }
 
-function arg(args: string[], name: string): string | undefined {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a?.slice(name.length + 3);
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
   const ns = (arg(args, "n") ?? "2,3,5").split(",").map(Number);

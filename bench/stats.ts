@@ -22,13 +22,10 @@ import { startCluster } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { BenchResult } from "./types.ts";
 import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
+import { strArg as arg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-function arg(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
   const sizes = arg(args, "nodes", "3,5,10").split(",").map(Number);

@@ -43,13 +43,10 @@ import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
 import { installNodeAes, uninstallNodeAes } from "../client/agent/party-aes.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
+import { optArg as arg } from "./args.ts";
 
 
 
-function arg(args: string[], name: string): string | undefined {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a?.slice(name.length + 3);
-}
 
 /** N synthetic quantised updates [n·Δ ‖ n] of d parameters at the clip norm, and the job's plan. */
 function updates(n: number, d: number) {

@@ -152,8 +152,8 @@ export class NodeAgent {
    * and a heartbeat answered `unknown-node` (a coordinator that lost its registry) registers again.
    */
   async run(): Promise<void> {
-    // the party thread compiles the protocol before the node becomes selectable (≈ 0.5 s of CPU
-    // once); a failure here is not fatal: the first round would only be slower
+    // the party thread compiles the protocol before the node becomes selectable (≈ 1 s, once);
+    // a failure here is not fatal: the first round would only be slower (and report the thread's failure)
     await this.o.partyThread?.warm().catch(() => undefined);
     await this.retrying("registration", () => this.register());
     this.coordinatorKey = await this.retrying("coordinator key", () => this.o.host.coordinatorKey(this.client));

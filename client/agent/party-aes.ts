@@ -52,16 +52,15 @@ const scratch = new Uint8Array(1024);
  * may keep (protocol/mascot/hash.ts copies it anyway).
  */
 export function nodeSha256(parts: readonly Uint8Array[]): Uint8Array {
-  if (typeof hash === "function") { // crypto.hash (Node ≥ 21.7): one-shot, no Hash object per call
-    if (parts.length === 1) return hash("sha256", parts[0]!, "buffer") as Uint8Array;
-    // Short inputs (the GGM trees' and leaves' hashes, thousands per pair and session): joined in a scratch buffer.
-    let total = 0;
-    for (const p of parts) total += p.length;
-    if (total <= scratch.length) {
-      let o = 0;
-      for (const p of parts) { scratch.set(p, o); o += p.length; }
-      return hash("sha256", scratch.subarray(0, total), "buffer") as Uint8Array;
-    }
+  // crypto.hash (Node ≥ 21.7; the node requires 22): one-shot, no Hash object per call
+  if (parts.length === 1) return hash("sha256", parts[0]!, "buffer") as Uint8Array;
+  // Short inputs (the GGM trees' and leaves' hashes, thousands per pair and session): joined in a scratch buffer.
+  let total = 0;
+  for (const p of parts) total += p.length;
+  if (total <= scratch.length) {
+    let o = 0;
+    for (const p of parts) { scratch.set(p, o); o += p.length; }
+    return hash("sha256", scratch.subarray(0, total), "buffer") as Uint8Array;
   }
   const h = createHash("sha256");
   for (const p of parts) h.update(p);

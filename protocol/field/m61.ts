@@ -253,24 +253,6 @@ export function m61ChooserRowWords(acc: Uint32Array, r: Uint8Array, n: number, d
 
 const T29 = 536870912;
 
-/**
- * Writes (lo + hi·2^32) mod (2^61 − 1) canonically as (lo32, hi29) at out[i], out[i+1].
- * lo, hi: non-negative integers with lo < 2^53 and hi < 2^50 (a lazy sum of a few words).
- */
-function reduceInto(out: Uint32Array, i: number, lo: number, hi: number): void {
-  const c = Math.floor(lo / T32);
-  lo -= c * T32;
-  hi += c;
-  const top = Math.floor(hi / T29); // bits ≥ 61 fold back: 2^61 ≡ 1
-  hi -= top * T29;
-  lo += top;
-  if (lo >= T32) { lo -= T32; hi += 1; }
-  if (hi >= T29) { hi -= T29; lo += 1; }
-  if (hi === 0x1fffffff && lo === 0xffffffff) { hi = 0; lo = 0; }
-  out[i] = lo;
-  out[i + 1] = hi;
-}
-
 /** The words of an m61 row of exactly L elements (TypeError / RangeError otherwise). */
 function rowWords(v: FieldVec, L: number, what: string): Uint32Array {
   const d = vec(v, what).d;

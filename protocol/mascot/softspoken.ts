@@ -429,10 +429,6 @@ export async function ssReceiverExtendAsync(st: SsReceiverState, x: Uint8Array, 
 
 /** Makes the leaf streams an Extend of m OTs reads available from WebCrypto (a no-op without it, or with the native AES installed). Same bytes either way. */
 export async function ssPrefetchStreams(st: SsReceiverState | SsSenderState, m: number): Promise<void> {
-  await prefetchStreams(st, m);
-}
-
-async function prefetchStreams(st: SsReceiverState | SsSenderState, m: number): Promise<void> {
   const n = ssStreamBytes(m);
   try {
     await Promise.all(ssStreams(st).map((p) => p.prefetch(n)));
@@ -490,7 +486,7 @@ export function ssSenderExtend(st: SsSenderState, m: number, message: Uint8Array
 
 /** {@link ssSenderExtend} with the bulk AES on WebCrypto. Same output and checks. */
 export async function ssSenderExtendAsync(st: SsSenderState, m: number, message: Uint8Array, peer: number, outBlocks = 1): Promise<{ v0: Uint8Array; v1: Uint8Array }> {
-  await prefetchStreams(st, m);
+  await ssPrefetchStreams(st, m);
   const p = senderPart1(st, m, message, peer);
   const counter = st.counter;
   st.counter += p.mp;
