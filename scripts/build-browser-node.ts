@@ -51,7 +51,18 @@ const guard = (learning: boolean): Plugin => ({
   },
 });
 
-const common = { bundle: true, format: "iife", platform: "browser", target: "es2022", minify: true, write: false, legalComments: "none", charset: "utf8", logLevel: "silent" } as const;
+/**
+ * Bundled libraries (tfjs: tensor ids, dataset shuffles, random initialisers) call the
+ * language's non-cryptographic generator; in the page scripts every such call draws from the
+ * platform CSPRNG instead, so no script 2PM serves contains it (the protocol never used it).
+ */
+const CSPRNG_RANDOM = "__2pmCsprngRandom";
+const csprngBanner = `var ${CSPRNG_RANDOM}=function(){return crypto.getRandomValues(new Uint32Array(1))[0]/4294967296};`;
+
+const common = {
+  bundle: true, format: "iife", platform: "browser", target: "es2022", minify: true, write: false, legalComments: "none", charset: "utf8", logLevel: "silent",
+  define: { "Math.random": CSPRNG_RANDOM }, banner: { js: csprngBanner },
+} as const;
 
 /** SRI / CSP hash value of a script: `sha256-<base64>`. */
 export function scriptHash(code: string): string {
@@ -63,7 +74,7 @@ export async function buildQuerierScript(wasm: Uint8Array = readFileSync(SEAL_WA
   const q = await build({
     ...common, entryPoints: [path.join(ROOT, "client/browser/querier-app.ts")], plugins: [querierStubs],
     // node-seal's glue reads import.meta.url only on paths the page never takes (it gets the compiled module).
-    define: { __SEAL_WASM_SHA256__: JSON.stringify(`sha256-${createHash("sha256").update(wasm).digest("base64")}`), "import.meta.url": "location.href" },
+    define: { ...common.define, __SEAL_WASM_SHA256__: JSON.stringify(`sha256-${createHash("sha256").update(wasm).digest("base64")}`), "import.meta.url": "location.href" },
   });
   const code = q.outputFiles[0]!.text;
   if (/<\/script/i.test(code)) throw new Error("querier bundle contains </script");
@@ -79,7 +90,7 @@ export function wasmModule(wasm: Uint8Array): string {
 export async function buildBrowserNodeScripts(): Promise<{ page: string; learning: string }> {
   const l = await build({ ...common, entryPoints: [path.join(ROOT, "client/browser/learning-entry.ts")], plugins: [guard(true)] });
   const learning = l.outputFiles[0]!.text;
-  const p = await build({ ...common, entryPoints: [path.join(ROOT, "client/browser/node-app.ts")], plugins: [guard(false)], define: { __LEARNING_INTEGRITY__: JSON.stringify(scriptHash(learning)) } });
+  const p = await build({ ...common, entryPoints: [path.join(ROOT, "client/browser/node-app.ts")], plugins: [guard(false)], define: { ...common.define, __LEARNING_INTEGRITY__: JSON.stringify(scriptHash(learning)) } });
   const page = p.outputFiles[0]!.text;
   if (/<\/script/i.test(page)) throw new Error("browser node bundle contains </script");
   return { page, learning };

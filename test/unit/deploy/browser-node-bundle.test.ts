@@ -31,6 +31,14 @@ describe("browser node bundle", () => {
     expect(/<\/script/i.test(NODE_PAGE_SCRIPT)).toBe(false);
   });
 
+  it("no served script calls the non-cryptographic Math.random: bundled tfjs draws from crypto.getRandomValues", () => {
+    for (const script of [NODE_PAGE_SCRIPT, NODE_LEARNING_SCRIPT, QUERIER_PAGE_SCRIPT]) {
+      expect(script.includes("Math.random")).toBe(false);
+      expect(script.startsWith("var __2pmCsprngRandom=function(){return crypto.getRandomValues(")).toBe(true);
+    }
+    expect(NODE_LEARNING_SCRIPT.includes("__2pmCsprngRandom()")).toBe(true); // tfjs's calls were rewritten, not dropped
+  });
+
   it("the learning bundle has tfjs on the cpu backend only", () => {
     expect(NODE_LEARNING_SCRIPT.includes("__2pmLearning")).toBe(true);
     expect(NODE_LEARNING_SCRIPT.includes("PolyActivation")).toBe(true);
