@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4] [--hidden units] [--source]`:
+ * `npm run bench -- learning [--datasets wdbc,optdigits,adult] [--nodes 5] [--rounds 4] [--hidden units] [--source] [--profile-node DIR]`:
  * federated learning jobs on a real local coordinator with N real node processes, each job
  * run twice: with its secure aggregation mode (validated MASCOT for all three; the optdigits
  * MLP's L2 bound is checked with PINE) and with the benchmark-only plaintext baseline (inputs
@@ -176,12 +176,15 @@ export async function run(args: string[]): Promise<BenchResult> {
   const rounds = Number(arg(args, "rounds", "4"));
   const hidden = args.includes("--hidden") ? Number(arg(args, "hidden", "")) : undefined;
   if (hidden !== undefined && !(Number.isInteger(hidden) && hidden > 0)) throw new Error("--hidden takes a positive number of units");
+  // --profile-node DIR: node 0 runs with --cpu-prof into DIR (agent and party thread, one profile each; written at exit).
+  const profileDir = arg(args, "profile-node", "");
+  const nodeEnv = (i: number): Record<string, string> => (profileDir && i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {});
   const out: BenchResult["rows"] = [];
   const nodeBin = await benchNodeBin(args);
   for (const name of names) {
     const c = CASES[name];
     if (!c) throw new Error(`unknown dataset ${JSON.stringify(name)}; one of ${Object.keys(CASES).join(", ")}`);
-    const cluster = await startCluster({ nodes, ...(nodeBin ? { nodeBin } : {}), datasets: [c.data], coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
+    const cluster = await startCluster({ nodes, ...(nodeBin ? { nodeBin } : {}), datasets: [c.data], nodeEnv, coordinatorVars: { ALLOW_PLAINTEXT_AGGREGATION: "1" }, nodePolicy: { modes: ["validated", "linear-only", "plaintext"] } });
     try {
       const loaded = withHidden(await loadJobSpec(ex(c.job)), hidden);
       const task = loaded.task as { stopping: Record<string, unknown>; aggregation: Record<string, unknown> };

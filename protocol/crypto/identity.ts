@@ -8,6 +8,7 @@ import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { cryptoRng, type Rng } from "../rng.ts";
 import { concatBytes, fromHex, toHex } from "../encoding.ts";
+import { x25519Many } from "./x25519.ts";
 
 /** A node's long-term key material. Keep `*SecretKey` private to the node. */
 export interface NodeKeys {
@@ -155,13 +156,15 @@ export async function signAsync(secretKey: Uint8Array, message: Uint8Array): Pro
 }
 
 /**
- * X25519 shared secret. Throws RangeError on wrong lengths and Error on a low-order peer key
- * (all-zero shared secret), which would make the derived key public.
+ * X25519 shared secret (RFC 7748), computed by the platform's synchronous X25519 where it has
+ * one (Node's OpenSSL, x25519.ts `x25519Many`; the relay session derives one per peer and
+ * round), else noble: the same bytes. Throws RangeError on wrong lengths and Error on a
+ * low-order peer key (all-zero shared secret), which would make the derived key public.
  */
 export function sharedSecret(mySecretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
   check32("sharedSecret: mySecretKey", mySecretKey);
   check32("sharedSecret: peerPublicKey", peerPublicKey);
-  const s = x25519.getSharedSecret(mySecretKey, peerPublicKey);
-  if (s.every((b) => b === 0)) throw new Error("sharedSecret: low-order peer key");
+  const s = x25519Many([{ scalar: mySecretKey, us: [peerPublicKey] }])[0]![0];
+  if (!s) throw new Error("sharedSecret: low-order peer key");
   return s;
 }

@@ -307,10 +307,10 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
  * Digit i's leaves as word arrays and weights v(j) = N − 1 − j, skipping the punctured (null)
  * one. Throws RangeError if a leaf is shorter than 16·L bytes.
  */
-function m61DigitLeaves(L: number, N: number, row: (j: number) => Uint8Array | null, what: string): { words: Uint32Array[]; weights: number[] } {
+function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): { words: Uint32Array[]; weights: number[] } {
   const words: Uint32Array[] = [], weights: number[] = [];
   for (let j = 0; j < N; j++) {
-    const r = row(j);
+    const r = row(digit, j, L);
     if (r === null) continue;
     checkUniformRow(what, r, L);
     words.push(words32(r, L));
@@ -333,9 +333,11 @@ function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], 
   const n = words.length;
   if (n > 8) return false;
   if (n < 8 && zeroLeaf.length < 4 * L) zeroLeaf = new Uint32Array(4 * L);
-  const a = (j: number) => (j < n ? words[j]! : zeroLeaf), v = (j: number) => (j < n ? weights[j]! : 0);
-  const a0 = a(0), a1 = a(1), a2 = a(2), a3 = a(3), a4 = a(4), a5 = a(5), a6 = a(6), a7 = a(7);
-  const v0 = v(0), v1 = v(1), v2 = v(2), v3 = v(3), v4 = v(4), v5 = v(5), v6 = v(6), v7 = v(7);
+  const z = zeroLeaf;
+  const a0 = n > 0 ? words[0]! : z, a1 = n > 1 ? words[1]! : z, a2 = n > 2 ? words[2]! : z, a3 = n > 3 ? words[3]! : z;
+  const a4 = n > 4 ? words[4]! : z, a5 = n > 5 ? words[5]! : z, a6 = n > 6 ? words[6]! : z, a7 = n > 7 ? words[7]! : z;
+  const v0 = n > 0 ? weights[0]! : 0, v1 = n > 1 ? weights[1]! : 0, v2 = n > 2 ? weights[2]! : 0, v3 = n > 3 ? weights[3]! : 0;
+  const v4 = n > 4 ? weights[4]! : 0, v5 = n > 5 ? weights[5]! : 0, v6 = n > 6 ? weights[6]! : 0, v7 = n > 7 ? weights[7]! : 0;
   for (let q = 0, end = 4 * L; q < end; q += 4) {
     const q1 = q + 1, q2 = q + 2, q3 = q + 3;
     const l0 = a0[q]! + 8 * a0[q2]!, h0 = a0[q1]! + 8 * a0[q3]!;
@@ -385,7 +387,7 @@ function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i:
     const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
     for (let i = D - 1; i >= 0; i--) {
       const w = widths[i]!, scale = 2 ** w, o = 2 * i * L;
-      const { words, weights } = m61DigitLeaves(n, 1 << w, (j) => row(i, j, n), `${what} digit ${i}`);
+      const { words, weights } = m61DigitLeaves(n, 1 << w, row, i, `${what} digit ${i}`);
       leafSums(sums, words, weights, n);
       for (let k = 2 * e0, q = 0, end = 4 * n; q < end; k += 2, q += 4) {
         // a_i, folded once (inline: V8 does not inline the helpers this deep): lo < 2^32 + 2^15, hi < 2^29
@@ -412,13 +414,16 @@ function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly numb
   const D = widths.length, cd = vec(cv, "c").d;
   if (cd.length !== 2 * D * L) throw new RangeError(`${what} correction: ${cd.length >>> 1} elements, expected ${D * L}`);
   if (values.length !== D) throw new RangeError(`${what}: ${values.length} digit values for ${D} digits`);
-  values.forEach((v, i) => { if (!Number.isInteger(v) || v < 0 || v >= 1 << widths[i]!) throw new RangeError(`${what}: digit ${i} value ${v} out of range`); });
+  for (let i = 0; i < D; i++) {
+    const v = values[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= 1 << widths[i]!) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
+  }
   const q = new Uint32Array(2 * L), sums = new Float64Array(4 * Math.min(L, DIGIT_FOLD_CHUNK));
   for (let e0 = 0; e0 < L; e0 += DIGIT_FOLD_CHUNK) {
     const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
     for (let i = D - 1; i >= 0; i--) {
       const w = widths[i]!, v = values[i]!, scale = 2 ** w, o = 2 * i * L;
-      const { words, weights } = m61DigitLeaves(n, 1 << w, (j) => row(i, j, n), `${what} digit ${i}`);
+      const { words, weights } = m61DigitLeaves(n, 1 << w, row, i, `${what} digit ${i}`);
       leafSums(sums, words, weights, n);
       for (let k = 2 * e0, qq = 0, end = 4 * n; qq < end; k += 2, qq += 4) {
         // A′ + c_i and B′, each folded once (inline): lo < 2^32 + 2^15, hi < 2^29
@@ -440,6 +445,47 @@ function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly numb
   return new M61Vec(q);
 }
 
+/** The three 21-bit limbs of each of the first `n` elements of `d` (m61 words), as float64 planes of length `len`. */
+function m61Limbs(d: Uint32Array, n: number, len: number): [Float64Array, Float64Array, Float64Array] {
+  const x0 = new Float64Array(len), x1 = new Float64Array(len), x2 = new Float64Array(len);
+  for (let t = 0; t < n; t++) {
+    const lo = d[2 * t]!, hi = d[2 * t + 1]!;
+    x0[t] = lo & 0x1fffff; x1[t] = (lo >>> 21) | ((hi & 0x3ff) << 11); x2[t] = hi >>> 10;
+  }
+  return [x0, x1, x2];
+}
+
+/** acc[5i..5i+4] (limb-product sums of wire i) as one bigint, reduced mod p. */
+function m61ReduceLimbSums(acc: Float64Array, i: number): bigint {
+  return (BigInt(acc[5 * i]!) + (BigInt(acc[5 * i + 1]!) << 21n) + (BigInt(acc[5 * i + 2]!) << 42n) + (BigInt(acc[5 * i + 3]!) << 63n) + (BigInt(acc[5 * i + 4]!) << 84n)) % P_;
+}
+
+/**
+ * sa/sb[5i..5i+4] += Σ_{l ∈ [l0, l1)} c_l·row_l (limb products, unreduced) for the s wires of
+ * a and b. A top-level kernel called once per coefficient vector and 1024 rows, so V8 optimises
+ * it as a function rather than by on-stack replacement of a loop inside a per-call closure
+ * (such code was thrown away at every GC and rebuilt in every round).
+ */
+function m61RowCombineLimbs(
+  a0: Float64Array, a1: Float64Array, a2: Float64Array, b0: Float64Array, b1: Float64Array, b2: Float64Array,
+  lam: Uint32Array, s: number, l0: number, l1: number, sa: Float64Array, sb: Float64Array,
+): void {
+  for (let l = l0; l < l1; l++) {
+    const lo = lam[2 * l]!, hi = lam[2 * l + 1]!;
+    const c0 = lo & 0x1fffff, c1 = (lo >>> 21) | ((hi & 0x3ff) << 11), c2 = hi >>> 10;
+    const base = l * s;
+    for (let i = 0; i < s; i++) {
+      const t = base + i, o = 5 * i;
+      const x0 = a0[t]!, x1 = a1[t]!, x2 = a2[t]!;
+      sa[o] = sa[o]! + x0 * c0; sa[o + 1] = sa[o + 1]! + x0 * c1 + x1 * c0; sa[o + 2] = sa[o + 2]! + x0 * c2 + x1 * c1 + x2 * c0;
+      sa[o + 3] = sa[o + 3]! + x1 * c2 + x2 * c1; sa[o + 4] = sa[o + 4]! + x2 * c2;
+      const y0 = b0[t]!, y1 = b1[t]!, y2 = b2[t]!;
+      sb[o] = sb[o]! + y0 * c0; sb[o + 1] = sb[o + 1]! + y0 * c1 + y1 * c0; sb[o + 2] = sb[o + 2]! + y0 * c2 + y1 * c1 + y2 * c0;
+      sb[o + 3] = sb[o + 3]! + y1 * c2 + y2 * c1; sb[o + 4] = sb[o + 4]! + y2 * c2;
+    }
+  }
+}
+
 /**
  * m61 {@link Field.combinedRowDots} (moved from product-proof.ts): the Σ_l c_l·row_l sums run
  * on 21-bit limbs in float64 without reduction (each limb product < 2^43, at most 1024 of
@@ -447,47 +493,22 @@ function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly numb
  */
 function m61CombinedRowDots(av: FieldVec, bv: FieldVec, s: number, L: number, count: number, coeffs: (j: number) => FieldVec): bigint[] {
   checkRowShape("m61.combinedRowDots", av, bv, s, L, count);
-  const a = vec(av, "a"), b = vec(bv, "b"), P = a.length, p = P_;
+  const a = vec(av, "a"), b = vec(bv, "b"), P = a.length;
   const out: bigint[] = [];
-  const limbs = (v: M61Vec) => {
-    const x0 = new Float64Array(L * s), x1 = new Float64Array(L * s), x2 = new Float64Array(L * s);
-    for (let t = 0; t < P; t++) {
-      const lo = v.d[2 * t]!, hi = v.d[2 * t + 1]!;
-      x0[t] = lo & 0x1fffff; x1[t] = (lo >>> 21) | ((hi & 0x3ff) << 11); x2[t] = hi >>> 10;
-    }
-    return [x0, x1, x2] as const;
-  };
-  const [a0, a1, a2] = limbs(a), [b0, b1, b2] = limbs(b);
+  const [a0, a1, a2] = m61Limbs(a.d, P, L * s), [b0, b1, b2] = m61Limbs(b.d, P, L * s);
   const sa = new Float64Array(5 * s), sb = new Float64Array(5 * s);
   const ra = new Array<bigint>(s), rb = new Array<bigint>(s);
-  const reduce = (acc: Float64Array, i: number) =>
-    (BigInt(acc[5 * i]!) + (BigInt(acc[5 * i + 1]!) << 21n) + (BigInt(acc[5 * i + 2]!) << 42n) + (BigInt(acc[5 * i + 3]!) << 63n) + (BigInt(acc[5 * i + 4]!) << 84n)) % p;
-  const flush = () => {
-    for (let i = 0; i < s; i++) { ra[i] = ra[i]! + reduce(sa, i); rb[i] = rb[i]! + reduce(sb, i); }
-    sa.fill(0); sb.fill(0);
-  };
   for (let j = 0; j < count; j++) {
     const lam = rowWords(coeffs(j), L, `m61.combinedRowDots coefficients ${j}`);
     ra.fill(0n); rb.fill(0n);
-    for (let l = 0; l < L; l++) {
-      if (l > 0 && l % 1024 === 0) flush();
-      const lo = lam[2 * l]!, hi = lam[2 * l + 1]!;
-      const c0 = lo & 0x1fffff, c1 = (lo >>> 21) | ((hi & 0x3ff) << 11), c2 = hi >>> 10;
-      const base = l * s;
-      for (let i = 0; i < s; i++) {
-        const t = base + i, o = 5 * i;
-        const x0 = a0[t]!, x1 = a1[t]!, x2 = a2[t]!;
-        sa[o] = sa[o]! + x0 * c0; sa[o + 1] = sa[o + 1]! + x0 * c1 + x1 * c0; sa[o + 2] = sa[o + 2]! + x0 * c2 + x1 * c1 + x2 * c0;
-        sa[o + 3] = sa[o + 3]! + x1 * c2 + x2 * c1; sa[o + 4] = sa[o + 4]! + x2 * c2;
-        const y0 = b0[t]!, y1 = b1[t]!, y2 = b2[t]!;
-        sb[o] = sb[o]! + y0 * c0; sb[o + 1] = sb[o + 1]! + y0 * c1 + y1 * c0; sb[o + 2] = sb[o + 2]! + y0 * c2 + y1 * c1 + y2 * c0;
-        sb[o + 3] = sb[o + 3]! + y1 * c2 + y2 * c1; sb[o + 4] = sb[o + 4]! + y2 * c2;
-      }
+    for (let l0 = 0; l0 < L; l0 += 1024) {
+      m61RowCombineLimbs(a0, a1, a2, b0, b1, b2, lam, s, l0, Math.min(L, l0 + 1024), sa, sb);
+      for (let i = 0; i < s; i++) { ra[i] = ra[i]! + m61ReduceLimbSums(sa, i); rb[i] = rb[i]! + m61ReduceLimbSums(sb, i); }
+      sa.fill(0); sb.fill(0);
     }
-    flush();
     let h = 0n;
-    for (let i = 0; i < s; i++) h += (ra[i]! % p) * (rb[i]! % p);
-    out.push(h % p);
+    for (let i = 0; i < s; i++) h += (ra[i]! % P_) * (rb[i]! % P_);
+    out.push(h % P_);
   }
   return out;
 }

@@ -290,6 +290,11 @@ function reduceBlock(leaves: Array<Uint32Array | null>, kb: number, W: number, c
   return cur[0]!;
 }
 
+/** dst[o + w] = a[w] ⊕ b[w] for w < W (dst may alias a). */
+function xorWordsInto(dst: Uint32Array, o: number, a: Uint32Array, b: Uint32Array, W: number): void {
+  for (let w = 0; w < W; w++) dst[o + w] = a[w]! ^ b[w]!;
+}
+
 
 function chiSeed(sid: Uint8Array, counter: number, cHash: Uint8Array): Uint8Array {
   const c = new Uint8Array(8);
@@ -345,12 +350,13 @@ function receiverPart1(st: SsReceiverState, x: Uint8Array, rng: Rng): RPart {
   const msg = new Uint8Array(nb * W * 4 + 32), corr = msg.subarray(0, nb * W * 4);
   const cw = new Uint32Array(msg.buffer, 0, nb * W);
   const scratch = new Uint32Array((1 << (st.k - 1)) * W);
-  st.sizes.forEach((kb, i) => {
-    const cols = st.leaves[i]!.map((p) => words(p.nextView(4 * W)));
-    const u = reduceBlock(cols, kb, W, t, st.offs[i]!, scratch);
-    const ci = cw.subarray(i * W, (i + 1) * W);
-    for (let w = 0; w < W; w++) ci[w] = u[w]! ^ xw[w]!;
-  });
+  // Plain loops, no per-call closures: V8 keeps the optimised code across rounds (see m61.ts m61RowCombineLimbs).
+  for (let i = 0; i < nb; i++) {
+    const blk = st.leaves[i]!, cols: Uint32Array[] = new Array(blk.length);
+    for (let x = 0; x < blk.length; x++) cols[x] = words(blk[x]!.nextView(4 * W));
+    const u = reduceBlock(cols, st.sizes[i]!, W, t, st.offs[i]!, scratch);
+    xorWordsInto(cw, i * W, u, xw, W);
+  }
   return { mp, W, msg, corr, t, xw };
 }
 
@@ -449,19 +455,13 @@ function senderPart1(st: SsSenderState, m: number, message: Uint8Array, peer: nu
   const tail = words(message.slice(nb * W * 4));
   const q = new Uint32Array(KAPPA * W);
   const scratch = new Uint32Array((1 << (st.k - 1)) * W);
-  st.sizes.forEach((kb, i) => {
-    const point = st.points[i]!, blk = st.leaves[i]!;
-    const known = blk.map((p) => (p ? words(p.nextView(4 * W)) : null));
+  for (let i = 0; i < nb; i++) {
+    const kb = st.sizes[i]!, point = st.points[i]!, blk = st.leaves[i]!;
     const cols: Array<Uint32Array | null> = new Array(1 << kb);
-    for (let y = 0; y < cols.length; y++) cols[y] = known[y ^ point]!;
+    for (let y = 0; y < cols.length; y++) { const p = blk[y ^ point]; cols[y] = p ? words(p.nextView(4 * W)) : null; }
     reduceBlock(cols, kb, W, q, st.offs[i]!, scratch);
-    const ci = cw.subarray(i * W, (i + 1) * W);
-    for (let b = 0; b < kb; b++) {
-      if (((point >>> b) & 1) === 0) continue;
-      const o = (st.offs[i]! + b) * W;
-      for (let w = 0; w < W; w++) q[o + w]! ^= ci[w]!;
-    }
-  });
+    for (let b = 0; b < kb; b++) if ((point >>> b) & 1) xorWordsInto(q, (st.offs[i]! + b) * W, q.subarray((st.offs[i]! + b) * W), cw.subarray(i * W), W);
+  }
   return { mp, W, corr, q, xt: tail.subarray(0, 4), tt: tail.subarray(4, 8) };
 }
 

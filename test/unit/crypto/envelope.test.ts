@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519SyncBackend } from "../../../protocol/crypto/x25519.ts";
 import { generateNodeKeys, nodeIdFromPublicKey, sign, verify, verifyAsync, signAsync, sharedSecret } from "../../../protocol/crypto/identity.ts";
 import {
   BROADCAST_WRAP_BYTES, ENVELOPE_VERSION, EnvelopeError, broadcastKeyCommitment, openBroadcast, openDirect, pairKey, parseEnvelope, sealAsync, sealBroadcast, sealDirect,
@@ -46,6 +48,20 @@ describe("identity", () => {
     expect(kAB).toEqual(kBA);
     expect(() => sharedSecret(alice.kxSecretKey, new Uint8Array(32))).toThrow();
     expect(() => sharedSecret(alice.kxSecretKey, new Uint8Array(31))).toThrow(RangeError);
+  });
+  it("X25519 agreement on the native backend gives noble's bytes, also for a u with bit 255 set or ≥ p, and refuses every low-order u", () => {
+    expect(x25519SyncBackend()).toBe("node-crypto"); // Node ≥ 22: the relay session's per-round keys take the native path
+    const rng = seededRng("x25519-shared-secret");
+    const p = 2n ** 255n - 19n;
+    const le = (x: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn));
+    for (let i = 0; i < 16; i++) {
+      const sk = rng.bytes(32), u = rng.bytes(32);
+      if (i % 2) u[31]! |= 0x80; // bit 255 is ignored (RFC 7748 §5)
+      expect(sharedSecret(sk, u)).toEqual(x25519.getSharedSecret(sk, u));
+    }
+    const sk = rng.bytes(32);
+    expect(sharedSecret(sk, le(p + 9n))).toEqual(x25519.getSharedSecret(sk, le(9n))); // non-canonical u = 9 + p
+    for (const low of [0n, 1n, p - 1n, p, p + 1n]) expect(() => sharedSecret(sk, le(low))).toThrow(/low-order/);
   });
 });
 
