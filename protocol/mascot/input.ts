@@ -47,7 +47,7 @@ const LABEL_TAG = utf8("2pm/mascot/input-cope-label/v1");
 function labelled(f: Field, seeds: readonly Uint8Array[], label: string, what: string): Uint8Array {
   if (seeds.length !== f.bits) throw new RangeError(`${what}: need ${f.bits} seeds, got ${seeds.length}`);
   const lab = utf8(label), out = new Uint8Array(16 * f.bits);
-  seeds.forEach((k, l) => out.set(sha256(concatBytes(LABEL_TAG, lab, k)).subarray(0, 16), 16 * l));
+  for (let l = 0; l < seeds.length; l++) out.set(sha256(concatBytes(LABEL_TAG, lab, seeds[l]!)).subarray(0, 16), 16 * l);
   return out;
 }
 

@@ -904,7 +904,9 @@ const INPUT_SEED_TAG = utf8("2pm/mascot/input-cope-seed/v1");
 /** k 16-byte seeds H(tag ‖ k_ℓ) from k concatenated 16-byte OT outputs. */
 function inputCopeSeeds(flat: Uint8Array, k: number): Uint8Array[] {
   if (flat.length < 16 * k) throw new RangeError(`inputCopeSeeds: expected ${16 * k} bytes of OT output, got ${flat.length}`);
-  return Array.from({ length: k }, (_, l) => sha256(concatBytes(INPUT_SEED_TAG, flat.subarray(16 * l, 16 * l + 16))).slice(0, 16));
+  const out: Uint8Array[] = new Array(k);
+  for (let l = 0; l < k; l++) out[l] = sha256(concatBytes(INPUT_SEED_TAG, flat.subarray(16 * l, 16 * l + 16))).slice(0, 16);
+  return out;
 }
 
 /** Δ (κ bits in words) as κ choice bytes 0/1. */

@@ -169,8 +169,8 @@ export function ssReceiverSetup(sid: Uint8Array, base: KosReceiverBase, k: numbe
   const msg = new Uint8Array(ssSetupMessageLength(k));
   let o = 0;
   const leaves: Prg[][] = [], checks: Uint8Array[][] = [], taus: Uint8Array[] = [];
-  sizes.forEach((kb, i) => {
-    const root = rng.bytes(16);
+  for (let i = 0; i < sizes.length; i++) {
+    const kb = sizes[i]!, root = rng.bytes(16);
     trace?.roots.push(root.slice());
     let level: Uint8Array[] = [root];
     for (let h = 1; h <= kb; h++) {
@@ -195,7 +195,7 @@ export function ssReceiverSetup(sid: Uint8Array, base: KosReceiverBase, k: numbe
     }
     trace?.leafSeeds.push(seeds); trace?.leafChecks.push(cs);
     leaves.push(prgs); checks.push(cs); taus.push(tau);
-  });
+  }
   for (const t of taus) { msg.set(t, o); o += 32; }
   const h = pprfHash(sid, checks);
   if (trace) trace.pprfHash = h;
@@ -218,7 +218,8 @@ export function ssSenderSetup(sid: Uint8Array, base: KosSenderBase, k: number, m
   const tauOff = 32 * KAPPA;
   let o = 0;
   const leaves: Array<Array<Prg | undefined>> = [], checks: Uint8Array[][] = [], points: number[] = [];
-  sizes.forEach((kb, i) => {
+  for (let i = 0; i < sizes.length; i++) {
+    const kb = sizes[i]!;
     let point = 0;
     for (let b = 0; b < kb; b++) point |= bit(offs[i]! + b) << b;
     points.push(point);
@@ -241,14 +242,14 @@ export function ssSenderSetup(sid: Uint8Array, base: KosSenderBase, k: number, m
     }
     const prgs: Array<Prg | undefined> = [], cs: Uint8Array[] = [];
     const tDelta = message.slice(tauOff + 32 * i, tauOff + 32 * i + 32);
-    level.forEach((s, x) => {
-      if (x === point) { prgs.push(undefined); cs.push(tDelta); return; }
-      const lf = leafOf(s!);
+    for (let x = 0; x < level.length; x++) {
+      if (x === point) { prgs.push(undefined); cs.push(tDelta); continue; }
+      const lf = leafOf(level[x]!);
       prgs.push(new Prg(lf.seed)); cs.push(lf.check);
       xorInto(tDelta, lf.check);
-    });
+    }
     leaves.push(prgs); checks.push(cs);
-  });
+  }
   const h = pprfHash(sid, checks);
   const got = message.subarray(tauOff + 32 * sizes.length);
   let diff = 0;
