@@ -304,8 +304,10 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
 // acc ← 2^{w_i}·acc + digit term, normalising the limbs once per digit.
 
 /**
- * Digit i's leaves as word arrays and weights v(j) = N − 1 − j, skipping the punctured (null)
- * one. Throws RangeError if a leaf is shorter than 16·L bytes.
+ * Digit `digit`'s leaves, the next L elements of each (`row(digit, j, L)`), as word arrays and
+ * weights v(j) = N − 1 − j, skipping the punctured (null) one. The reader is passed through,
+ * not wrapped in a per-call closure (see {@link m61RowCombineLimbs}). Throws RangeError if a
+ * leaf is shorter than 16·L bytes.
  */
 function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): { words: Uint32Array[]; weights: number[] } {
   const words: Uint32Array[] = [], weights: number[] = [];
