@@ -7,8 +7,8 @@
 import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
 import type { CkksContext, Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
-import { rotatedInput, singleLayout } from "./bsgs.ts";
-import { constantTermReplyBytes, nextPow2 } from "./evaluator.ts";
+import { nextPow2, rotatedInput, singleLayout } from "./bsgs.ts";
+import { constantTermReplyBytes } from "./evaluator.ts";
 import { scoped, type Own } from "./seal.ts";
 import { SlotEncoder } from "./slot-encoder.ts";
 

@@ -42,7 +42,7 @@ import { paramsKey } from "../../client/fhe/params.ts";
 import { loadSeal } from "../../client/fhe/seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { keyFrameHeaderSchema, inferFrameHeaderSchema, keyIdOf, fhePackageObject } from "../../client/fhe/protocol.ts";
-import { tokenMatches } from "../auth.ts";
+import { requireApiToken } from "../auth.ts";
 import { ApiError, errorBoundary, type ApiErrorCode } from "../errors.ts";
 import type { Env } from "../env.ts";
 
@@ -120,12 +120,6 @@ function modelId(c: Context<FheEnv>): string {
   const id = c.req.param("id") ?? "";
   if (!modelIdSchema.safeParse(id).success) throw new ApiError(400, "bad-request", "invalid model id");
   return id;
-}
-
-/** 401 unless the request carries the bearer API token (constant-time compare, functions/auth.ts). */
-function requireApiToken(c: Context<FheEnv>): void {
-  const h = c.req.header("authorization");
-  if (!tokenMatches(c.env, h)) throw new ApiError(401, "unauthorized", h ? "invalid API token" : "missing bearer API token");
 }
 
 async function readBody(c: Context<FheEnv>, max: number, type: string, tooLarge: { status: 413; code: ApiErrorCode; what: string } = { status: 413, code: "oversized", what: "body" }): Promise<Uint8Array> {
