@@ -14,7 +14,7 @@ import { FheError } from "./errors.ts";
 
 /** The dense model format is defined once, in protocol/learning/dense.ts (the learning export). */
 export type { DenseActivation, DenseLayer, DenseModel } from "../../protocol/learning/dense.ts";
-import { denseLogits, type DenseModel } from "../../protocol/learning/dense.ts";
+import { activate, denseLogits, type DenseModel } from "../../protocol/learning/dense.ts";
 
 const finite = z.number().refine(Number.isFinite, "must be finite");
 export const denseModelSchema = z.object({
@@ -142,17 +142,7 @@ export function labelOf(scores: ArrayLike<number>): number {
 
 /** Exact output activation on decrypted scores. */
 export function applyOutput(output: Plan["output"], scores: ArrayLike<number>): Float64Array {
-  const s = new Float64Array(scores.length);
-  if (output === "sigmoid") {
-    for (let k = 0; k < s.length; k++) s[k] = 1 / (1 + Math.exp(-scores[k]!));
-    return s;
-  }
-  for (let k = 0; k < s.length; k++) s[k] = scores[k]!;
-  if (output === "softmax") {
-    const mx = Math.max(...s);
-    const e = s.map((v) => Math.exp(v - mx));
-    const t = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / t);
-  }
+  const s = Float64Array.from(scores);
+  activate(s, output);
   return s;
 }

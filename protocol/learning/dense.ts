@@ -64,8 +64,8 @@ export function toDenseModel(
   };
 }
 
-/** Applies one activation in place. */
-function activate(v: Float64Array, a: DenseActivation, poly?: number[]): void {
+/** Applies one activation in place (`poly`: poly2's coefficients). Never throws. */
+export function activate(v: Float64Array, a: DenseActivation, poly?: number[]): void {
   switch (a) {
     case "linear": return;
     case "relu": for (let i = 0; i < v.length; i++) v[i] = Math.max(0, v[i]!); return;
