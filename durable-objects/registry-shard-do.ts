@@ -65,10 +65,12 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
   private batchDone: Promise<void> | null = null;
 
   /**
-   * Claims a nonce for `nodeId` in the open batch unless the table or the batch has it; true
-   * when it was new (its INSERT then joins the batch). Synchronous: no other call interleaves.
+   * Claims a nonce for `nodeId` (which must map to this shard) in the open batch unless the
+   * table or the batch has it; true when it was new (its INSERT then joins the batch and the
+   * pruning alarm is armed). Synchronous: no other call interleaves.
    */
   private claimNonce(nodeId: string, nonce: string, now: number): boolean {
+    this.own(nodeId);
     if (typeof nonce !== "string" || !/^[A-Za-z0-9_-]{16,86}$/.test(nonce)) throw new TypeError("nonce must be base64url, 16..86 characters");
     const key = `${nodeId} ${nonce}`;
     if (this.batchNonces.has(key)) return false;
@@ -76,6 +78,7 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
     this.batchNonces.add(key);
     // a plain INSERT: a duplicate here would be our bug, and fails the whole batch rather than answer `ok` twice
     this.batch.push(() => this.ctx.storage.sql.exec("INSERT INTO nonces (node_id, nonce, expires_at) VALUES (?, ?, ?)", nodeId, nonce, now + NONCE_TTL_MS));
+    this.armPruning(now);
     return true;
   }
 
@@ -119,10 +122,7 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    * malformed id or nonce, or an id of another shard.
    */
   async consume(nodeId: string, nonce: string): Promise<ConsumeResult> {
-    this.own(nodeId);
-    const now = Date.now();
-    if (!this.claimNonce(nodeId, nonce, now)) return "replay";
-    this.armPruning(now);
+    if (!this.claimNonce(nodeId, nonce, Date.now())) return "replay";
     await this.commit();
     return "ok";
   }
@@ -133,10 +133,7 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    * a heartbeat while the registry switches shard counts. Throws as {@link consume}.
    */
   async consumeUnlessRemoved(nodeId: string, nonce: string): Promise<ConsumeResult | "unknown-node"> {
-    this.own(nodeId);
-    const now = Date.now();
-    if (!this.claimNonce(nodeId, nonce, now)) return "replay";
-    this.armPruning(now);
+    if (!this.claimNonce(nodeId, nonce, Date.now())) return "replay";
     const removed = this.row(nodeId)?.removed_at != null;
     await this.commit();
     return removed ? "unknown-node" : "ok";
@@ -148,10 +145,8 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    * nothing is written and `liveness` is null. Throws as {@link consume}.
    */
   async register(nodeId: string, nonce: string): Promise<{ outcome: ConsumeResult; liveness: Liveness | null }> {
-    this.own(nodeId);
     const now = Date.now();
     if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay", liveness: null };
-    this.armPruning(now);
     let liveness: Liveness | null = null;
     await this.commit(() => {
       liveness = toLiveness(this.ctx.storage.sql.exec<LivenessRow>(
@@ -173,7 +168,6 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
     if (!Number.isFinite(load) || !Number.isFinite(freeMemoryMb) || typeof onBattery !== "boolean" || typeof online !== "boolean") throw new TypeError("conditions: load and freeMemoryMb must be finite numbers, onBattery and online booleans");
     const now = Date.now();
     if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay" };
-    this.armPruning(now);
     if (this.row(nodeId)?.removed_at != null) {
       await this.commit(); // the nonce is consumed all the same
       return { outcome: "unknown-node" };
@@ -274,9 +268,7 @@ export class NodeRegistry {
   /** The node's shard of the previous count while the switch lasts and it differs from the current one, else null. */
   private previous(nodeId: string): DurableObjectStub<RegistryShardDO> | null {
     const p = this.plan.previous;
-    if (!p) return null;
-    const name = registryShardName(registryShardOf(nodeId, p.shards), p.shards);
-    return name === registryShardName(registryShardOf(nodeId, this.plan.shards), this.plan.shards) ? null : this.ns.get(this.ns.idFromName(name));
+    return p && p.shards !== this.plan.shards ? registryShard(this.ns, nodeId, p.shards) : null; // shard names include the count
   }
 
   /** Consumes a signed request's nonce: `ok` exactly once across every shard it could land in, `replay` ever after. */

@@ -199,13 +199,16 @@ export class RoundDO extends DurableObject<Env> {
   /** Last time each party was heard: the in-memory record, raised by its open sockets' connection and auto-answered ping times. */
   private heardNow(): number[] {
     const out = [...this.heard];
-    for (const ws of this.ctx.getWebSockets()) {
-      const a = ws.deserializeAttachment() as Attachment | null;
-      if (!a || a.party >= out.length) continue;
-      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-      out[a.party] = Math.max(out[a.party] ?? 0, a.connectedAt, pinged);
-    }
+    for (const ws of this.ctx.getWebSockets()) this.raiseHeard(out, ws);
     return out;
+  }
+
+  /** Raises `heard[party]` of `ws`'s party to the socket's connection time and last auto-answered ping. */
+  private raiseHeard(heard: number[], ws: WebSocket): void {
+    const a = ws.deserializeAttachment() as Attachment | null;
+    if (!a || a.party >= heard.length) return;
+    const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+    heard[a.party] = Math.max(heard[a.party] ?? 0, a.connectedAt, pinged);
   }
 
   private hear(party: number): void {
@@ -338,26 +341,24 @@ export class RoundDO extends DurableObject<Env> {
       // without a chain; only re-filling a lost entry is asynchronous, and is then chained.
       let pending: Promise<void> | void;
       try { pending = this.relay(ws, party, new Uint8Array(message)); } catch (e) {
-        console.error("RoundDO: message handler failed", e);
-        return this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
+        return this.handlerFailed(ws, e);
       }
       if (!pending) return;
-      const running = pending.catch((e: unknown) => {
-        console.error("RoundDO: message handler failed", e);
-        this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
-      });
+      const running = pending.catch((e: unknown) => this.handlerFailed(ws, e));
       this.chains.set(party, running);
       await running;
       if (this.chains.get(party) === running) this.chains.delete(party);
       return;
     }
-    const next = (prev ?? Promise.resolve()).then(() => this.handle(ws, party, message)).catch((e: unknown) => {
-      console.error("RoundDO: message handler failed", e);
-      this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
-    });
+    const next = (prev ?? Promise.resolve()).then(() => this.handle(ws, party, message)).catch((e: unknown) => this.handlerFailed(ws, e));
     this.chains.set(party, next);
     await next;
     if (this.chains.get(party) === next) this.chains.delete(party);
+  }
+
+  private handlerFailed(ws: WebSocket, e: unknown): void {
+    console.error("RoundDO: message handler failed", e);
+    this.send(ws, { v: 1, kind: "error", code: "internal", detail: "internal error" });
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
@@ -376,10 +377,7 @@ export class RoundDO extends DurableObject<Env> {
    * Found by the simulation (test/sim/).
    */
   private keepHeard(ws: WebSocket): void {
-    const a = ws.deserializeAttachment() as Attachment | null;
-    if (!a || a.party >= this.heard.length) return;
-    const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-    this.heard[a.party] = Math.max(this.heard[a.party] ?? 0, a.connectedAt, pinged);
+    this.raiseHeard(this.heard, ws);
   }
 
   private async handle(ws: WebSocket, party: number, message: string | ArrayBuffer): Promise<void> {
@@ -529,14 +527,7 @@ export class RoundDO extends DurableObject<Env> {
     const bytes = env.bytes;
     const live = slots.filter(([r, idx]) => idx > this.boxes[r]!.acked);
     if (live.length === 0) return;
-    const msg: Msg = { bytes, size: bytes.length, sender: party, id: null, live: live.length, at: Date.now(), refs: [] };
-    this.held.add(msg);
-    this.heldBytes += msg.size;
-    for (const [r, idx] of live) {
-      this.boxes[r]!.entries.set(idx, { msg, stored: false });
-      this.boxes[r]!.backlog += msg.size;
-      msg.refs.push([r, idx]);
-    }
+    this.hold(bytes, party, live, Date.now());
     for (const [r] of live) this.pump(r);
     this.checkPause();
     this.armTick();
@@ -581,23 +572,29 @@ export class RoundDO extends DurableObject<Env> {
     }, "group commit")) return;
     const now = Date.now();
     for (const b of batch) {
-      const msg: Msg = { bytes: b.bytes, size: b.bytes.length, sender: b.party, id: null, live: b.recipients.length, at: now, refs: [] };
-      this.held.add(msg);
-      this.heldBytes += msg.size;
-      b.recipients.forEach((r, k) => {
+      for (const [r, idx] of this.hold(b.bytes, b.party, b.recipients.map((r, k) => [r, b.idxs[k]!]), now).refs) {
         const box = this.boxes[r]!;
-        box.entries.set(b.idxs[k]!, { msg, stored: false });
-        box.top = b.idxs[k]!;
-        box.backlog += msg.size;
-        msg.refs.push([r, b.idxs[k]!]);
+        box.top = idx;
         if (box.backlog > this.limits.hardBytes && !this.faulted) this.fault({ kind: "pause-ignored", party: b.party, recipient: r, backlog: box.backlog });
-      });
+      }
     }
     if (this.faulted) return;
     for (const r of tops.keys()) this.pump(r);
     if (this.heldBytes > this.limits.memoryHardBytes) this.spillOldest(this.limits.memoryBytes);
     this.checkPause();
     this.armTick();
+  }
+
+  /** Holds `bytes` from `sender` in memory as the unacknowledged mailbox entries `slots` ([recipient, index]). */
+  private hold(bytes: Uint8Array, sender: number, slots: Array<[recipient: number, idx: number]>, at: number): Msg {
+    const msg: Msg = { bytes, size: bytes.length, sender, id: null, live: slots.length, at, refs: slots };
+    this.held.add(msg);
+    this.heldBytes += msg.size;
+    for (const [r, idx] of slots) {
+      this.boxes[r]!.entries.set(idx, { msg, stored: false });
+      this.boxes[r]!.backlog += msg.size;
+    }
+    return msg;
   }
 
   /** Runs `f` in one SQLite transaction; on failure resets the object (memory must not run ahead of storage) and returns false. */

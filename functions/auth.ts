@@ -27,11 +27,15 @@ export function tokenMatches(env: Pick<Env, "API_TOKEN">, header: string | undef
   return bytesEqual(sha256(utf8(m[1]!)), sha256(utf8(expected)));
 }
 
+/** Throws 401 `unauthorized` unless the request carries the bearer API token ({@link tokenMatches}). */
+export function requireApiToken(c: { env: Pick<Env, "API_TOKEN">; req: { header(name: "authorization"): string | undefined } }): void {
+  const h = c.req.header("authorization");
+  if (!tokenMatches(c.env, h)) throw new ApiError(401, "unauthorized", h ? "invalid API token" : "missing bearer API token");
+}
+
 /** Middleware: requires the bearer API token. */
 export const requireToken: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!tokenMatches(c.env, c.req.header("authorization"))) {
-    throw new ApiError(401, "unauthorized", c.req.header("authorization") ? "invalid API token" : "missing bearer API token");
-  }
+  requireApiToken(c);
   await next();
 };
 
@@ -182,10 +186,7 @@ export const requireSelfDeferred: MiddlewareHandler<AppEnv> = async (c, next) =>
  * for a job that does not exist, so nodes cannot probe for job ids.
  */
 export async function tokenOrMember(c: Context<AppEnv>, jobId: string): Promise<void> {
-  if (c.req.header("authorization")) {
-    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "invalid API token");
-    return;
-  }
+  if (c.req.header("authorization")) return requireApiToken(c);
   const v = await verifyNodeDeferred(c);
   const [member] = await readWithNonce(c.env, v, [
     c.env.DB.prepare("SELECT 1 AS m FROM assignments WHERE node_id = ? AND job_id = ? LIMIT 1").bind(v.nodeId, jobId),

@@ -7,15 +7,10 @@ import type { AgentHost } from "../agent/agent.ts";
 import type { NodeClient } from "../agent/node-client.ts";
 import { assertAcceptableCoordinatorKey } from "../../protocol/crypto/dev-key.ts";
 import { bytesEqual, fromBase64Url, toBase64Url } from "../../protocol/encoding.ts";
-import type { KvStore } from "./idb.ts";
+import { CodedError, type KvStore } from "./idb.ts";
 
 /** The coordinator's key changed since it was pinned, or is not acceptable. `code` is stable. */
-export class CoordinatorKeyError extends Error {
-  constructor(readonly code: "coordinator-key-changed" | "coordinator-key-refused", detail: string) {
-    super(`${code}: ${detail}`);
-    this.name = "CoordinatorKeyError";
-  }
-}
+export class CoordinatorKeyError extends CodedError<"coordinator-key-changed" | "coordinator-key-refused"> { override name = "CoordinatorKeyError"; }
 
 interface NavigatorExtras { deviceMemory?: number; connection?: { downlink?: number }; getBattery?: () => Promise<{ charging: boolean; addEventListener(t: string, f: () => void): void }> }
 

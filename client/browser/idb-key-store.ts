@@ -16,7 +16,7 @@ import { generateNodeKeys, identityPublicKey, kxPublicKey, type NodeKeys } from 
 import { bytesEqual, concatBytes, utf8 } from "../../protocol/encoding.ts";
 import { cryptoRng } from "../../protocol/rng.ts";
 import type { KeyStore } from "../agent/keys.ts";
-import type { KvStore } from "./idb.ts";
+import { CodedError, type KvStore } from "./idb.ts";
 
 /** What is stored under {@link KEY_RECORD}: never a secret in the clear. */
 interface StoredKeys {
@@ -34,12 +34,7 @@ export const KEY_RECORD = "node-keys";
 const AD = utf8("2pm/browser-keys/v1");
 
 /** The key store could not deliver sound keys. `code` is stable. */
-export class KeyStoreError extends Error {
-  constructor(readonly code: "keys-exist" | "keys-corrupt", detail: string) {
-    super(`${code}: ${detail}`);
-    this.name = "KeyStoreError";
-  }
-}
+export class KeyStoreError extends CodedError<"keys-exist" | "keys-corrupt"> { override name = "KeyStoreError"; }
 
 const ab = (u: Uint8Array): Uint8Array<ArrayBuffer> => u as Uint8Array<ArrayBuffer>;
 

@@ -13,13 +13,15 @@ export interface KvStore {
   delete(key: string): Promise<void>;
 }
 
-/** Storage failed (IndexedDB unavailable, quota, blocked upgrade). `code` is stable. */
-export class IdbError extends Error {
-  constructor(readonly code: "idb-unavailable" | "idb-failed", detail: string) {
+/** An error of the browser node's stores with a stable `code`; its message is `<code>: <detail>`. */
+export class CodedError<C extends string> extends Error {
+  constructor(readonly code: C, detail: string) {
     super(`${code}: ${detail}`);
-    this.name = "IdbError";
   }
 }
+
+/** Storage failed (IndexedDB unavailable, quota, blocked upgrade). `code` is stable. */
+export class IdbError extends CodedError<"idb-unavailable" | "idb-failed"> { override name = "IdbError"; }
 
 const STORE = "kv";
 

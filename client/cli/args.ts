@@ -4,6 +4,11 @@ import { UsageError } from "./errors.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** Every spelling of the defined options (`--name`, `-s`). */
+function optionFlags(options: Options): Set<string> {
+  return new Set(Object.entries(options).flatMap(([name, o]) => (o.short ? [`--${name}`, `-${o.short}`] : [`--${name}`])));
+}
+
 /**
  * Joins `--name value` into `--name=value` for string options whose value begins with "-"
  * (a base64url key does one time in 64) and is not itself one of the defined options, so
@@ -11,11 +16,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
  * alone. Pure; never throws.
  */
 export function joinDashValues(args: string[], options: Options): string[] {
-  const flags = new Set<string>(["--"]);
-  for (const [name, o] of Object.entries(options)) {
-    flags.add(`--${name}`);
-    if (o.short) flags.add(`-${o.short}`);
-  }
+  const flags = optionFlags(options).add("--");
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -43,11 +44,7 @@ const DASH_ID = /^-[A-Za-z0-9_-]{21}$/;
  * Pure; never throws.
  */
 export function protectDashPositionals(args: string[], options: Options): string[] {
-  const flags = new Set<string>();
-  for (const [name, o] of Object.entries(options)) {
-    flags.add(`--${name}`);
-    if (o.short) flags.add(`-${o.short}`);
-  }
+  const flags = optionFlags(options);
   const keep: string[] = [], moved: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;

@@ -55,7 +55,7 @@ async function download(args: string[]): Promise<number> {
   const op = operatorFrom(values);
   const round = intOption(values.round, "round", 0, undefined, "a model number (0 = the initial model, k = after k rounds)");
   const m = await fetchTrainedModel(op, positionals[0]!, round);
-  const { job, standardization } = parseLearningTask(m.spec.task);
+  const { job } = parseLearningTask(m.spec.task);
   const { layersModelFromWeights } = await import("../learning/export.ts");
   const files = await layersModelFromWeights(job.model, m.weights, { job: positionals[0], round: m.round });
   const out = path.resolve(values.out!);

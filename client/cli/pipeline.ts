@@ -7,7 +7,7 @@
  * two releases together spend what the submitter asked (zCDP composes additively). Used by `2pm job submit` for
  * learning specs that standardise without a given standardisation, and by the demo.
  */
-import type { JobSpec, JobSummary } from "../../protocol/api/schemas.ts";
+import type { JobSpec } from "../../protocol/api/schemas.ts";
 import type { Preprocessing } from "../../protocol/learning/spec.ts";
 import type { Standardization } from "../../protocol/learning/features.ts";
 import { MIN_STD } from "../../protocol/learning/features.ts";

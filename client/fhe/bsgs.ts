@@ -36,7 +36,8 @@
  * (which would reveal weights) is ever returned — the querier learns the scores only, as with
  * rotate-and-sum.
  */
-function nextPow2(n: number): number {
+/** The least power of two ≥ n (1 for n ≤ 1). */
+export function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;

@@ -132,6 +132,22 @@ export class CkksContext {
     }
   }
 
+  /** A copy of `level`'s plaintext template with its scale set to `scale`. Throws FheError("bad-parameters") for no such level. */
+  private plainTemplate(level: number, scale: number): { lv: Level; bytes: Uint8Array } {
+    const lv = this.levels[level];
+    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const bytes = lv.template.slice();
+    new DataView(bytes.buffer).setFloat64(HEADER + 32 + 8, scale, true);
+    return { lv, bytes };
+  }
+
+  /** The plaintext serialised in `bytes`, owned by `own`. */
+  private loadPlain(bytes: Uint8Array, own: Own): Plaintext {
+    const pt = own(new this.seal.Plaintext());
+    pt.loadFromArray(this.context, bytes);
+    return pt;
+  }
+
   /**
    * A plaintext with every slot equal to `value`, at `level`, with scale `scale`, built
    * directly in NTT form (a constant polynomial is constant in the NTT domain), without the
@@ -139,13 +155,9 @@ export class CkksContext {
    * Throws FheError("bad-model") if round(value·scale) does not fit the modulus.
    */
   constantPlain(value: number, level: number, scale: number, own: Own): Plaintext {
-    const lv = this.levels[level];
-    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const { lv, bytes } = this.plainTemplate(level, scale);
     const scaled = Math.round(value * scale);
     if (!Number.isFinite(scaled) || Math.abs(scaled) >= 2 ** 62) throw new FheError("bad-model", `constant ${value} at scale 2^${Math.log2(scale).toFixed(1)} is out of range`);
-    const bytes = lv.template.slice();
-    const dv = new DataView(bytes.buffer);
-    dv.setFloat64(HEADER + 32 + 8, scale, true);
     const n = this.params.polyModulusDegree;
     const data = new BigUint64Array(bytes.buffer, PT_DATA, n * lv.primes.length);
     // A zero plaintext would make the product transparent (the "throws" build refuses it):
@@ -156,9 +168,7 @@ export class CkksContext {
       if (r < 0n) r += q;
       data.fill(r, k * n, (k + 1) * n);
     });
-    const pt = own(new this.seal.Plaintext());
-    pt.loadFromArray(this.context, bytes);
-    return pt;
+    return this.loadPlain(bytes, own);
   }
 
   /**
@@ -171,13 +181,10 @@ export class CkksContext {
    * for additions and the J factor, never a product with a zero). Throws like constantPlain.
    */
   complexConstantPlain(re: number, im: number, level: number, scale: number, own: Own): Plaintext {
-    const lv = this.levels[level];
-    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
+    const { lv, bytes } = this.plainTemplate(level, scale);
     const r = Math.round(re * scale);
     const m = Math.round(im * scale);
     for (const v of [r, m]) if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 62) throw new FheError("bad-model", `constant ${re} + J·${im} at scale 2^${Math.log2(scale).toFixed(1)} is out of range`);
-    const bytes = lv.template.slice();
-    new DataView(bytes.buffer).setFloat64(HEADER + 32 + 8, scale, true);
     const n = this.params.polyModulusDegree;
     const data = new BigUint64Array(bytes.buffer, PT_DATA, n * lv.primes.length);
     const R = BigInt(r);
@@ -188,9 +195,7 @@ export class CkksContext {
       data.fill(mod(R + M * i), k * n, k * n + n / 2);
       data.fill(mod(R - M * i), k * n + n / 2, (k + 1) * n);
     });
-    const pt = own(new this.seal.Plaintext());
-    pt.loadFromArray(this.context, bytes);
-    return pt;
+    return this.loadPlain(bytes, own);
   }
 
   /**
@@ -204,10 +209,7 @@ export class CkksContext {
    * platform's CSPRNG, Node and workerd), rejection-sampled (no modulo bias).
    */
   maskPlain(c0: bigint, level: number, scale: number, own: Own): Plaintext {
-    const lv = this.levels[level];
-    if (!lv) throw new FheError("bad-parameters", `no level ${level}`);
-    const bytes = lv.template.slice();
-    new DataView(bytes.buffer).setFloat64(HEADER + 32 + 8, scale, true);
+    const { lv, bytes } = this.plainTemplate(level, scale);
     const n = this.params.polyModulusDegree;
     const words = new Uint32Array(bytes.buffer, PT_DATA, 2 * n * lv.primes.length); // little-endian lo, hi per value
     const buf = new Uint32Array(8192);
@@ -245,9 +247,7 @@ export class CkksContext {
       words[base + 2 * (n - 1)] = Number(last & 0xffffffffn);
       words[base + 2 * (n - 1) + 1] = Number(last >> 32n);
     });
-    const pt = own(new this.seal.Plaintext());
-    pt.loadFromArray(this.context, bytes);
-    return pt;
+    return this.loadPlain(bytes, own);
   }
 
   /**
@@ -263,18 +263,11 @@ export class CkksContext {
     const bytes = new Uint8Array(pt.saveToArray(this.seal.ComprModeType.none) as Uint8Array);
     const n = this.params.polyModulusDegree;
     if (bytes.length < PT_DATA + 8 * n * lv.primes.length) throw new FheError("bad-ciphertext", "plaintext is shorter than its level");
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + PT_DATA, 2 * n * lv.primes.length);
-    const N = BigInt(n);
+    const terms = nttConstantTerms(new Uint32Array(bytes.buffer, bytes.byteOffset + PT_DATA, 2 * n * lv.primes.length), n, lv.primes);
     let Q = 1n;
     let x = 0n;
     lv.primes.forEach((q, k) => {
-      let sumLo = 0;
-      let sumHi = 0;
-      for (let i = 2 * k * n, end = 2 * (k + 1) * n; i < end; i += 2) {
-        sumLo += words[i]!;
-        sumHi += words[i + 1]!;
-      }
-      const c = (((BigInt(sumHi) << 32n) + BigInt(sumLo)) % q) * modInverse(N % q, q) % q;
+      const c = terms[k]!;
       // CRT: x ≡ previous residues mod Q, ≡ c mod q
       const t = (((c - x) % q) + q) % q * modInverse(Q % q, q) % q;
       x += Q * t;

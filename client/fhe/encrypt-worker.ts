@@ -6,10 +6,10 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { CkksContext, type Compression } from "./context.ts";
-import { FheError } from "./errors.ts";
 import type { CkksParams } from "./params.ts";
 import { Querier } from "./querier.ts";
 import { loadSealNode } from "./seal-node.ts";
+import { answerJob } from "./thread-pool.ts";
 
 export interface EncryptWorkerData {
   params: CkksParams;
@@ -22,8 +22,6 @@ export interface EncryptJob {
   imag?: Float64Array[];
   compression: Compression;
 }
-
-export type EncryptAnswer = { id: number; ok: true; cts: Uint8Array[] } | { id: number; ok: false; code: string; message: string };
 
 const port = parentPort;
 if (!port) throw new Error("encrypt-worker.ts runs as a worker thread of encrypt-pool.ts");
@@ -41,16 +39,5 @@ port.on("message", (job: EncryptJob | "close") => {
     void querier.then((q) => q.dispose()).finally(() => port.close());
     return;
   }
-  void (async () => {
-    let answer: EncryptAnswer;
-    let transfer: ArrayBuffer[] = [];
-    try {
-      const cts = (await querier).encryptColumns(job.real, job.imag, job.compression);
-      answer = { id: job.id, ok: true, cts };
-      transfer = cts.map((c) => c.buffer as ArrayBuffer);
-    } catch (e) {
-      answer = e instanceof FheError ? { id: job.id, ok: false, code: e.code, message: e.message } : { id: job.id, ok: false, code: "internal", message: e instanceof Error ? e.message : String(e) };
-    }
-    port.postMessage(answer, transfer);
-  })();
+  void answerJob(port, job.id, async () => ({ cts: (await querier).encryptColumns(job.real, job.imag, job.compression) }), (r) => r.cts.map((c) => c.buffer as ArrayBuffer));
 });

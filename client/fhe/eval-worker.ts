@@ -9,11 +9,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { CkksContext, type Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
-import { EvaluationKeys, PlanEvaluator, type FirstLayerPart } from "./evaluator.ts";
+import { EvaluationKeys, PlanEvaluator } from "./evaluator.ts";
 import type { Plan } from "./model.ts";
 import type { CkksParams } from "./params.ts";
 import type { EvaluationKeyBytes } from "./querier.ts";
 import { loadSealNode } from "./seal-node.ts";
+import { answerJob } from "./thread-pool.ts";
 
 export interface EvalWorkerData {
   params: CkksParams;
@@ -32,8 +33,6 @@ export interface EvalJob {
 }
 
 export type EvalMessage = EvalJob | { drop: string } | "close";
-
-export type EvalAnswer = { id: number; ok: true; part: FirstLayerPart } | { id: number; ok: false; code: string; message: string };
 
 const port = parentPort;
 if (!port) throw new Error("eval-worker.ts runs as a worker thread of eval-pool.ts");
@@ -59,23 +58,14 @@ port.on("message", (msg: EvalMessage) => {
     keySets.delete(msg.drop);
     return;
   }
-  void (async () => {
-    let answer: EvalAnswer;
-    let transfer: ArrayBuffer[] = [];
-    try {
-      const { ctx, evaluator } = await ready;
-      let keys = keySets.get(msg.keyId);
-      if (!keys) {
-        if (!msg.keys) throw new FheError("bad-keys", "unknown key id");
-        keys = EvaluationKeys.load(ctx, msg.keys);
-        keySets.set(msg.keyId, keys);
-      }
-      const part = evaluator.evaluateFirstLayerPart(msg.inputs, keys, msg.packing, msg.from, msg.to);
-      answer = { id: msg.id, ok: true, part };
-      transfer = part.cts.map((c) => c.buffer as ArrayBuffer);
-    } catch (e) {
-      answer = e instanceof FheError ? { id: msg.id, ok: false, code: e.code, message: e.message } : { id: msg.id, ok: false, code: "internal", message: e instanceof Error ? e.message : String(e) };
+  void answerJob(port, msg.id, async () => {
+    const { ctx, evaluator } = await ready;
+    let keys = keySets.get(msg.keyId);
+    if (!keys) {
+      if (!msg.keys) throw new FheError("bad-keys", "unknown key id");
+      keys = EvaluationKeys.load(ctx, msg.keys);
+      keySets.set(msg.keyId, keys);
     }
-    port.postMessage(answer, transfer);
-  })();
+    return { part: evaluator.evaluateFirstLayerPart(msg.inputs, keys, msg.packing, msg.from, msg.to) };
+  }, (r) => r.part.cts.map((c) => c.buffer as ArrayBuffer));
 });

@@ -19,7 +19,7 @@
  * logits in slots 0 … outputDim − 1. `evaluateSingle` dispatches on the plan.
  */
 import type { Ciphertext, GaloisKeys, Plaintext, RelinKeys } from "node-seal/throws";
-import { blockDiagonals, bsgsFits, bsgsKeySteps, bsgsTerms, rotatedPlain, rowPeriod, singleLayout, type BsgsBlock, type BsgsSchedule } from "./bsgs.ts";
+import { blockDiagonals, bsgsFits, bsgsKeySteps, bsgsTerms, rotatedPlain, nextPow2, rowPeriod, singleLayout, type BsgsBlock, type BsgsSchedule } from "./bsgs.ts";
 import { assertUncompressedSeal, CkksContext, nttConstantTerms, type Compression, type Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
 import type { Plan } from "./model.ts";
@@ -38,12 +38,6 @@ export function singleSampleSteps(inputDim: number): number[] {
 /** Bytes of one constant-term reply ({@link PlanEvaluator.evaluateConstantTerm}) for ring degree `n` and `primes` primes at the result level. */
 export function constantTermReplyBytes(n: number, primes: number): number {
   return 8 * primes + 8 * n * primes;
-}
-
-export function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }
 
 /** SEAL's Galois element for a left rotation by `step` (generator 3, SEAL 4 convention); step 0 is complex conjugation (2N − 1). */

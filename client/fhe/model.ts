@@ -14,7 +14,7 @@ import { FheError } from "./errors.ts";
 
 /** The dense model format is defined once, in protocol/learning/dense.ts (the learning export). */
 export type { DenseActivation, DenseLayer, DenseModel } from "../../protocol/learning/dense.ts";
-import type { DenseModel } from "../../protocol/learning/dense.ts";
+import { activate, denseLogits, type DenseModel } from "../../protocol/learning/dense.ts";
 
 const finite = z.number().refine(Number.isFinite, "must be finite");
 export const denseModelSchema = z.object({
@@ -124,38 +124,12 @@ function scaleLayer(l: PlanLayer, c1: number, c0: number): void {
   l.bias = l.bias.map((b) => c1 * b + c0);
 }
 
-/** Applies the model's preprocessing ((x − mean)/std) to one row. */
-export function preprocess(m: DenseModel, row: ArrayLike<number>): Float64Array {
-  const out = Float64Array.from(row as ArrayLike<number>);
-  const p = m.preprocessing;
-  if (p) for (let j = 0; j < out.length; j++) out[j] = (out[j]! - p.mean[j]!) / p.std[j]!;
-  return out;
-}
-
 /**
  * Plaintext reference: the final layer's pre-activation scores (logits) of one raw row,
  * evaluating the DenseModel directly (poly2 as written, not the folded plan).
  */
 export function plainScores(m: DenseModel, row: ArrayLike<number>): Float64Array {
-  let h = preprocess(m, row);
-  m.layers.forEach((l, i) => {
-    const out = new Float64Array(l.bias.length);
-    for (let o = 0; o < out.length; o++) {
-      let s = l.bias[o]!;
-      for (let j = 0; j < h.length; j++) s += h[j]! * l.weights[j]![o]!;
-      out[o] = s;
-    }
-    if (i < m.layers.length - 1) {
-      for (let o = 0; o < out.length; o++) {
-        const zv = out[o]!;
-        if (l.activation === "square") out[o] = zv * zv;
-        else if (l.activation === "poly2") out[o] = l.poly![0]! + l.poly![1]! * zv + l.poly![2]! * zv * zv;
-        else if (l.activation === "relu") out[o] = Math.max(0, zv);
-      }
-    }
-    h = out;
-  });
-  return h;
+  return denseLogits(m, row);
 }
 
 /** Predicted label from final scores: argmax for several outputs, score > 0 for one. */
@@ -168,17 +142,7 @@ export function labelOf(scores: ArrayLike<number>): number {
 
 /** Exact output activation on decrypted scores. */
 export function applyOutput(output: Plan["output"], scores: ArrayLike<number>): Float64Array {
-  const s = new Float64Array(scores.length);
-  if (output === "sigmoid") {
-    for (let k = 0; k < s.length; k++) s[k] = 1 / (1 + Math.exp(-scores[k]!));
-    return s;
-  }
-  for (let k = 0; k < s.length; k++) s[k] = scores[k]!;
-  if (output === "softmax") {
-    const mx = Math.max(...s);
-    const e = s.map((v) => Math.exp(v - mx));
-    const t = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / t);
-  }
+  const s = Float64Array.from(scores);
+  activate(s, output);
   return s;
 }

@@ -4,6 +4,8 @@
  * depth + version, bound by a SHA-256 over its canonical JSON.
  */
 import { z } from "zod";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { canonicalJson, toHex, utf8 } from "../../protocol/encoding.ts";
 import { FheError } from "./errors.ts";
 import { checkDenseModel, compilePlan, denseModelSchema, type DenseModel } from "./model.ts";
 import { checkParams, ckksParamsSchema, fastLinearParams, isFastLinear, levelsOf, paramsForDepth, type CkksParams } from "./params.ts";
@@ -95,24 +97,8 @@ export function checkDepth(ckks: CkksParams, plan: { depth: number; layers: Arra
   if (levelsOf(ckks) < plan.depth) throw new FheError("bad-parameters", `parameters allow depth ${levelsOf(ckks)}, the model needs ${plan.depth}`);
 }
 
-/** JSON with object keys sorted, no whitespace (arrays keep their order). */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
-
-async function sha256Hex(s: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Lower-case hex SHA-256 of the canonical JSON (protocol/encoding.ts) of `body`. */
+const contentHash = (body: unknown): string => toHex(sha256(utf8(canonicalJson(body))));
 
 /**
  * Builds a package from a DenseModel: compiles it (FheError("bad-model") if it is not
@@ -125,7 +111,7 @@ export async function buildPackage(model: DenseModel, opts: { modelId: string; v
   const ckks = opts.ckks ? checkParams(opts.ckks) : opts.profile === "fast-linear" ? fastLinearParams() : paramsForDepth(plan.depth);
   checkDepth(ckks, plan);
   const body = { format: PACKAGE_FORMAT, modelId: opts.modelId, version: opts.version ?? 1, model: m, ckks, depth: plan.depth } as const;
-  return { ...body, hash: await sha256Hex(canonicalJson(body)) };
+  return { ...body, hash: contentHash(body) };
 }
 
 /**
@@ -141,6 +127,6 @@ export async function verifyPackage(p: unknown): Promise<ModelPackage> {
   if (plan.depth !== pkg.depth) throw new FheError("bad-model", `package depth ${pkg.depth} differs from the model's ${plan.depth}`);
   checkDepth(pkg.ckks, plan);
   const { hash, ...body } = pkg;
-  if ((await sha256Hex(canonicalJson(body))) !== hash) throw new FheError("bad-model", "package hash does not match its contents");
+  if (contentHash(body) !== hash) throw new FheError("bad-model", "package hash does not match its contents");
   return pkg;
 }

@@ -3,11 +3,10 @@
  * header schemas, key ids, R2 object names.
  */
 import { z } from "zod";
+import { concatBytes, toHex, utf8 } from "../../protocol/encoding.ts";
 
 /** R2 object holding a model's FHE package. */
 export const fhePackageObject = (modelId: string): string => `fhe-packages/${modelId}`;
-/** R2 object holding an uploaded evaluation-key set. */
-export const fheKeysObject = (keyId: string): string => `fhe-keys/${keyId}`;
 
 /** POST /:id/keys frame header: only public evaluation keys can be named. */
 export const keyFrameHeaderSchema = z.object({
@@ -43,23 +42,13 @@ export const inferResponseHeaderSchema = z.object({
 
 /** Key id = SHA-256 (hex) over the parameters and each key part, length-prefixed. */
 export async function keyIdOf(paramsKey: string, parts: { relin?: Uint8Array; galois?: Uint8Array }): Promise<string> {
-  const enc = new TextEncoder();
-  const chunks: Uint8Array[] = [enc.encode("2pm/fhe-keys/v1\n" + paramsKey + "\n")];
+  const chunks: Uint8Array[] = [utf8("2pm/fhe-keys/v1\n" + paramsKey + "\n")];
   for (const k of ["relin", "galois"] as const) {
     const p = parts[k];
     const len = new Uint8Array(8);
     new DataView(len.buffer).setUint32(0, p ? p.length : 0xffffffff, true);
-    chunks.push(enc.encode(k), len);
+    chunks.push(utf8(k), len);
     if (p) chunks.push(p);
   }
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes(...chunks) as Uint8Array<ArrayBuffer>)));
 }

@@ -4,11 +4,11 @@
  * process ({@link Querier.secretKeyForThreads}, encrypt-pool.ts); {@link Querier.evaluationKeys}
  * returns only the public relinearisation and Galois keys.
  */
-import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, SecretKey } from "node-seal/throws";
+import type { Ciphertext, Decryptor, Encryptor, KeyGenerator, Plaintext, SecretKey } from "node-seal/throws";
 import type { CkksContext, Compression, Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
-import { rotatedInput, singleLayout } from "./bsgs.ts";
-import { constantTermReplyBytes, nextPow2 } from "./evaluator.ts";
+import { nextPow2, rotatedInput, singleLayout } from "./bsgs.ts";
+import { constantTermReplyBytes } from "./evaluator.ts";
 import { scoped, type Own } from "./seal.ts";
 import { SlotEncoder } from "./slot-encoder.ts";
 
@@ -193,26 +193,37 @@ export class Querier {
    * real parts (and, for `"complex"` packing, the J-parts) in row order. Throws FheError("bad-ciphertext").
    */
   decryptPacked(bytes: Uint8Array, count: number, packing: Packing = "real"): Float64Array {
+    return this.decrypted(bytes, (pt, ct, own) => {
+      const first = this.ctx.encoder.decodeFloat64(pt) as Float64Array;
+      if (packing === "real") return Float64Array.from(first.subarray(0, count));
+      const half = Math.ceil(count / 2);
+      const out = new Float64Array(count);
+      out.set(first.subarray(0, half));
+      // Re(−J·(a + J·b)) = b: J·a has purely imaginary slots
+      const lv = this.ctx.levelOf(ct);
+      if (lv < 0) throw new FheError("bad-ciphertext", "result ciphertext is not at a level of the model's parameters");
+      this.ctx.evaluator.multiplyPlainInplace(ct, this.ctx.complexConstantPlain(0, -1, lv, 1, own));
+      this.decryptor.decrypt(ct, pt);
+      out.set((this.ctx.encoder.decodeFloat64(pt) as Float64Array).subarray(0, count - half), half);
+      return out;
+    });
+  }
+
+  /**
+   * Loads `bytes` as a ciphertext (then `check` of it), decrypts it and returns `f` of the
+   * plaintext; a SEAL failure is FheError("bad-ciphertext").
+   */
+  private decrypted<T>(bytes: Uint8Array, f: (pt: Plaintext, ct: Ciphertext, own: Own) => T, check?: (ct: Ciphertext) => void): T {
     const s = this.ctx.seal;
     return scoped(
       s,
       (own) => {
         const ct = own(new s.Ciphertext());
         ct.loadFromArray(this.ctx.context, bytes);
+        check?.(ct);
         const pt = own(new s.Plaintext());
         this.decryptor.decrypt(ct, pt);
-        const first = this.ctx.encoder.decodeFloat64(pt) as Float64Array;
-        if (packing === "real") return Float64Array.from(first.subarray(0, count));
-        const half = Math.ceil(count / 2);
-        const out = new Float64Array(count);
-        out.set(first.subarray(0, half));
-        // Re(−J·(a + J·b)) = b: J·a has purely imaginary slots
-        const lv = this.ctx.levelOf(ct);
-        if (lv < 0) throw new FheError("bad-ciphertext", "result ciphertext is not at a level of the model's parameters");
-        this.ctx.evaluator.multiplyPlainInplace(ct, this.ctx.complexConstantPlain(0, -1, lv, 1, own));
-        this.decryptor.decrypt(ct, pt);
-        out.set((this.ctx.encoder.decodeFloat64(pt) as Float64Array).subarray(0, count - half), half);
-        return out;
+        return f(pt, ct, own);
       },
       "bad-ciphertext",
     );
@@ -238,19 +249,9 @@ export class Querier {
    * coefficient is the server's uniform mask. Throws FheError("bad-ciphertext").
    */
   decryptMaskedSum(bytes: Uint8Array): number {
-    const s = this.ctx.seal;
-    return scoped(
-      s,
-      (own) => {
-        const ct = own(new s.Ciphertext());
-        ct.loadFromArray(this.ctx.context, bytes);
-        if (ct.size() !== 2) throw new FheError("bad-ciphertext", `result has ${ct.size()} polynomials, expected 2`);
-        const pt = own(new s.Plaintext());
-        this.decryptor.decrypt(ct, pt);
-        return (this.ctx.constantCoefficient(pt) * this.ctx.params.polyModulusDegree) / (2 * ct.scale());
-      },
-      "bad-ciphertext",
-    );
+    return this.decrypted(bytes, (pt, ct) => (this.ctx.constantCoefficient(pt) * this.ctx.params.polyModulusDegree) / (2 * ct.scale()), (ct) => {
+      if (ct.size() !== 2) throw new FheError("bad-ciphertext", `result has ${ct.size()} polynomials, expected 2`);
+    });
   }
 
   /**
@@ -263,7 +264,6 @@ export class Querier {
    */
   decryptConstantTerm(reply: Uint8Array): number {
     const { ctx } = this;
-    const s = ctx.seal;
     const n = ctx.params.polyModulusDegree;
     const lv = ctx.levels[1];
     if (!lv) throw new FheError("bad-ciphertext", "the constant-term reply needs a level to rescale to");
@@ -279,17 +279,7 @@ export class Querier {
       bytes.set(new Uint8Array(poly.buffer), c0 + 8 * n * i);
     }
     bytes.set(reply.subarray(8 * k), c0 + polyBytes);
-    return scoped(
-      s,
-      (own) => {
-        const ct = own(new s.Ciphertext());
-        ct.loadFromArray(ctx.context, bytes);
-        const pt = own(new s.Plaintext());
-        this.decryptor.decrypt(ct, pt);
-        return (ctx.constantCoefficient(pt) * n) / (2 * ctx.scale);
-      },
-      "bad-ciphertext",
-    );
+    return this.decrypted(bytes, (pt) => (ctx.constantCoefficient(pt) * n) / (2 * ctx.scale));
   }
 
   private template1: Uint8Array | undefined;

@@ -5,11 +5,29 @@
  * call refused with that error: no job waits on a dead thread), and a close that asks each
  * thread to clean up before it is terminated. Node only.
  */
-import type { Worker } from "node:worker_threads";
+import type { MessagePort, Worker } from "node:worker_threads";
 import { FheError } from "./errors.ts";
 
 /** A thread's answer to job `id`: ok with its result, or the error it threw. */
 export type PoolAnswer<R> = ({ ok: true } & R) | { ok: false; code: string; message: string };
+
+/**
+ * The thread side of job `id`: posts `{ id, ok: true, ...result }` moving the buffers
+ * `transfer(result)` names, or `{ id, ok: false, code, message }` for what `run` threw (an
+ * FheError's code, else "internal").
+ */
+export async function answerJob<R extends object>(port: MessagePort, id: number, run: () => Promise<R>, transfer: (r: R) => ArrayBuffer[]): Promise<void> {
+  let answer: PoolAnswer<R> & { id: number };
+  let moved: ArrayBuffer[] = [];
+  try {
+    const r = await run();
+    answer = { id, ok: true, ...r };
+    moved = transfer(r);
+  } catch (e) {
+    answer = e instanceof FheError ? { id, ok: false, code: e.code, message: e.message } : { id, ok: false, code: "internal", message: e instanceof Error ? e.message : String(e) };
+  }
+  port.postMessage(answer, moved);
+}
 
 /** A call waiting for its answer. */
 export interface PoolPending { reject(e: Error): void }

@@ -14,6 +14,7 @@
 import { randomBelow, type Rng } from "../../protocol/rng.ts";
 import { outputLayer, weightShapes, type HiddenLayer, type ModelSpec } from "../../protocol/learning/spec.ts";
 import { totalSize } from "../../protocol/learning/flatten.ts";
+import { activate as activateDense } from "../../protocol/learning/dense.ts";
 import type { Dataset } from "./datasets.ts";
 
 type DenseSpec = Pick<ModelSpec, "inputDim" | "classes" | "architecture">;
@@ -64,14 +65,10 @@ function derivative(z: number, a: number, act: HiddenLayer): number {
   }
 }
 
-function outputProbs(z: Float64Array, binary: boolean): Float64Array {
-  if (binary) return Float64Array.of(1 / (1 + Math.exp(-z[0]!)));
-  let m = -Infinity;
-  for (const v of z) m = Math.max(m, v);
-  const p = new Float64Array(z.length);
-  let s = 0;
-  for (let i = 0; i < z.length; i++) { p[i] = Math.exp(z[i]! - m); s += p[i]!; }
-  for (let i = 0; i < z.length; i++) p[i]! /= s;
+/** The output layer's probabilities (protocol/learning/spec.ts outputLayer: one sigmoid unit for two classes, else softmax). */
+function outputProbs(z: Float64Array, spec: DenseSpec): Float64Array {
+  const p = Float64Array.from(z);
+  activateDense(p, outputLayer(spec).activation);
   return p;
 }
 
@@ -92,7 +89,7 @@ function forward(spec: DenseSpec, ls: Layer[], w: ArrayLike<number>, x: ArrayLik
     zs.push(z);
     if (l.act) { a = activate(z, l.act); as.push(a); }
   }
-  return { as, zs, probs: outputProbs(zs.at(-1)!, spec.classes === 2) };
+  return { as, zs, probs: outputProbs(zs.at(-1)!, spec) };
 }
 
 /** The model's class probabilities for one feature vector (binary: [P(class 1)]). Throws RangeError on a weight vector of the wrong size. */

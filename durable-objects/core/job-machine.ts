@@ -158,18 +158,20 @@ class Draft {
     const alt = engines[this.s.spec.type].abandonRound?.(this.s.spec, this.s.reduceState) ?? null;
     if (!alt) return this.fail(reason);
     this.s.result = alt.result;
-    this.s.waitingSince = null;
-    this.s.wakeAt = null;
-    this.status("completed", `completed after round ${this.s.round}; round ${this.s.round + 1} (optional) did not run: ${reason}`);
-    this.emit({ kind: "catalogue" });
+    this.end("completed", `completed after round ${this.s.round}; round ${this.s.round + 1} (optional) did not run: ${reason}`);
   }
 
   fail(reason: string): void {
     if (isJobTerminal(this.s.status)) return;
     this.s.error = reason;
+    this.end("failed", reason);
+  }
+
+  /** Ends the job in `to` (no wake-up left), logs it and re-catalogues it. */
+  private end(to: "completed" | "failed", detail: string): void {
     this.s.waitingSince = null;
     this.s.wakeAt = null;
-    this.status("failed", reason);
+    this.status(to, detail);
     this.emit({ kind: "catalogue" });
   }
 

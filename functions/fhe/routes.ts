@@ -42,7 +42,7 @@ import { paramsKey } from "../../client/fhe/params.ts";
 import { loadSeal } from "../../client/fhe/seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { keyFrameHeaderSchema, inferFrameHeaderSchema, keyIdOf, fhePackageObject } from "../../client/fhe/protocol.ts";
-import { tokenMatches } from "../auth.ts";
+import { requireApiToken } from "../auth.ts";
 import { ApiError, errorBoundary, type ApiErrorCode } from "../errors.ts";
 import type { Env } from "../env.ts";
 
@@ -102,6 +102,21 @@ function reap(): void {
   if (inflight === 0) for (const x of graveyard.splice(0)) x.dispose();
 }
 
+/** Removes `key` from a cache, retiring its SEAL object (`held`) unless it is `keep`. */
+function evict<V>(cache: Map<string, V>, key: string, held: (v: V) => { dispose(): void }, keep?: unknown): void {
+  const v = cache.get(key);
+  if (v === undefined) return;
+  cache.delete(key);
+  if (held(v) !== keep) retire(held(v));
+}
+
+/** Stores `value` under `key` as the newest entry, evicting the oldest beyond `max`. */
+function cacheSet<V>(cache: Map<string, V>, key: string, value: V, max: number, held: (v: V) => { dispose(): void }): void {
+  evict(cache, key, held, held(value));
+  if (cache.size >= max) evict(cache, cache.keys().next().value!, held);
+  cache.set(key, value);
+}
+
 /** Test hook: drop this isolate's caches (as after an eviction). */
 export function clearInferCaches(): void {
   for (const v of packages.values()) retire(v.evaluator);
@@ -120,12 +135,6 @@ function modelId(c: Context<FheEnv>): string {
   const id = c.req.param("id") ?? "";
   if (!modelIdSchema.safeParse(id).success) throw new ApiError(400, "bad-request", "invalid model id");
   return id;
-}
-
-/** 401 unless the request carries the bearer API token (constant-time compare, functions/auth.ts). */
-function requireApiToken(c: Context<FheEnv>): void {
-  const h = c.req.header("authorization");
-  if (!tokenMatches(c.env, h)) throw new ApiError(401, "unauthorized", h ? "invalid API token" : "missing bearer API token");
 }
 
 async function readBody(c: Context<FheEnv>, max: number, type: string, tooLarge: { status: 413; code: ApiErrorCode; what: string } = { status: 413, code: "oversized", what: "body" }): Promise<Uint8Array> {
@@ -149,31 +158,14 @@ async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPack
     hit.at = Date.now();
     return { ...hit, ctx: hit.evaluator.ctx };
   }
-  retire(hit?.evaluator);
   const ctx = CkksContext.get(seal, pkg.ckks);
   const evaluator = new PlanEvaluator(ctx, compilePlan(pkg.model));
-  packages.delete(id);
-  if (packages.size >= MAX_CACHED_MODELS) {
-    const [k, v] = packages.entries().next().value!;
-    retire(v.evaluator);
-    packages.delete(k);
-  }
-  packages.set(id, { pkg, evaluator, at: Date.now() });
+  cacheSet(packages, id, { pkg, evaluator, at: Date.now() }, MAX_CACHED_MODELS, (v) => v.evaluator);
   return { pkg, evaluator, ctx };
 }
 
 function cacheKeys(cacheKey: string, keys: EvaluationKeys, expires: number): void {
-  const old = keyCache.get(cacheKey);
-  if (old) {
-    keyCache.delete(cacheKey);
-    if (old.keys !== keys) retire(old.keys);
-  }
-  if (keyCache.size >= MAX_CACHED_KEYS) {
-    const [k, v] = keyCache.entries().next().value!;
-    retire(v.keys);
-    keyCache.delete(k);
-  }
-  keyCache.set(cacheKey, { keys, expiresAt: expires });
+  cacheSet(keyCache, cacheKey, { keys, expiresAt: expires }, MAX_CACHED_KEYS, (v) => v.keys);
 }
 
 function keyParts(frameParts: Uint8Array[], kinds: Array<"relin" | "galois">): { relin?: Uint8Array; galois?: Uint8Array } {
@@ -230,8 +222,7 @@ export const inferRoutes = new Hono<FheEnv>()
     const pkg = await verifyPackage(json);
     if (pkg.modelId !== id) throw new ApiError(400, "model-id-mismatch", `package is for model ${pkg.modelId}, not ${id}`);
     await c.env.MODELS.put(fhePackageObject(id), JSON.stringify(pkg), { httpMetadata: { contentType: "application/json" }, customMetadata: { hash: pkg.hash } });
-    retire(packages.get(id)?.evaluator);
-    packages.delete(id);
+    evict(packages, id, (v) => v.evaluator);
     return c.json({ modelId: id, version: pkg.version, hash: pkg.hash, depth: pkg.depth }, 201);
   })
   .get("/:id/package", async (c) => {
@@ -291,11 +282,7 @@ export const inferRoutes = new Hono<FheEnv>()
     const keyId = c.req.param("keyId");
     if (!/^[0-9a-f]{64}$/.test(keyId)) throw new ApiError(400, "bad-request", "invalid key id");
     await c.env.MODELS.delete(keyObject(id, keyId));
-    const hit = keyCache.get(`${id}/${keyId}`);
-    if (hit) {
-      retire(hit.keys);
-      keyCache.delete(`${id}/${keyId}`);
-    }
+    evict(keyCache, `${id}/${keyId}`, (v) => v.keys);
     return c.body(null, 204);
   })
   .post("/:id/infer", async (c) => {
@@ -320,12 +307,8 @@ export const inferRoutes = new Hono<FheEnv>()
     lap("body");
     const cacheKey = `${id}/${keyId}`;
     const now = Date.now();
-    let hit = keyCache.get(cacheKey);
-    if (hit && hit.expiresAt <= now) {
-      retire(hit.keys);
-      keyCache.delete(cacheKey);
-      hit = undefined;
-    }
+    if ((keyCache.get(cacheKey)?.expiresAt ?? Infinity) <= now) evict(keyCache, cacheKey, (v) => v.keys);
+    const hit = keyCache.get(cacheKey);
     let keys: EvaluationKeys;
     if (hit) {
       keyCache.delete(cacheKey); // LRU: re-insert at the end

@@ -29,7 +29,7 @@ import { FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { TrainKeyStore } from "../../client/fhe/training/keys.ts";
 import { trainBlock } from "../../client/fhe/training/server.ts";
 import { decodeTrainRequest, keyIdSchema } from "../../client/fhe/training/wire.ts";
-import { tokenMatches } from "../auth.ts";
+import { requireApiToken } from "../auth.ts";
 import { ApiError, errorBoundary, type ApiErrorCode } from "../errors.ts";
 import type { Env } from "../env.ts";
 
@@ -52,11 +52,6 @@ const PREFIX = "fhe-train-keys/";
 /** A block running in this isolate (settles when it ends), and whether one is waiting for it. */
 let running: Promise<void> | undefined;
 let waiting = false;
-
-function requireApiToken(c: Context<TrainEnv>): void {
-  const h = c.req.header("authorization");
-  if (!tokenMatches(c.env, h)) throw new ApiError(401, "unauthorized", h ? "invalid API token" : "missing bearer API token");
-}
 
 async function readFrame(c: Context<TrainEnv>, max: number, code: ApiErrorCode, what: string): Promise<Uint8Array> {
   const ct = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();

@@ -9,7 +9,7 @@
  * this origin only. GET /querier/seal.wasm: node-seal's WebAssembly for it.
  * Mounted by functions/index.ts with `.route("/", nodePageRoutes)`.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { hardening, pageCsp, scriptHash, servePage } from "../pages.ts";
 import { NODE_LEARNING_SCRIPT, NODE_PAGE_SCRIPT, QUERIER_PAGE_SCRIPT } from "./bundle.ts";
 import { nodePageHtml, querierPageHtml } from "./page.ts";
@@ -31,21 +31,18 @@ export async function querierPage(): Promise<{ html: string; csp: string }> {
   return cachedQuerier;
 }
 
+/** A static asset of the pages: the common hardening headers, `type`, revalidated on every use. */
+function asset(c: Context, type: string, body: string | Uint8Array<ArrayBuffer>): Response {
+  hardening(c);
+  c.header("content-type", type);
+  c.header("cache-control", "no-cache");
+  return c.body(body);
+}
+
 export const nodePageRoutes = new Hono()
   .get("/node", (c) => c.redirect("/node/", 308))
   .get("/node/", (c) => servePage(c, nodePage))
-  .get("/node/learning.js", (c) => {
-    hardening(c);
-    c.header("content-type", "text/javascript; charset=utf-8");
-    c.header("cache-control", "no-cache");
-    return c.body(NODE_LEARNING_SCRIPT);
-  })
+  .get("/node/learning.js", (c) => asset(c, "text/javascript; charset=utf-8", NODE_LEARNING_SCRIPT))
   .get("/querier", (c) => c.redirect("/querier/", 308))
   .get("/querier/", (c) => servePage(c, querierPage))
-  .get("/querier/seal.wasm", (c) => {
-    wasm ??= Uint8Array.from(atob(SEAL_WASM_BASE64), (ch) => ch.charCodeAt(0));
-    hardening(c);
-    c.header("content-type", "application/wasm");
-    c.header("cache-control", "no-cache");
-    return c.body(wasm);
-  });
+  .get("/querier/seal.wasm", (c) => asset(c, "application/wasm", (wasm ??= Uint8Array.from(atob(SEAL_WASM_BASE64), (ch) => ch.charCodeAt(0)))));

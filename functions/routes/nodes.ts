@@ -10,7 +10,7 @@ import { fromBase64Url } from "../../protocol/encoding.ts";
 import { nodeIdFromPublicKey } from "../../protocol/crypto/identity.ts";
 import { HEADER_NODE } from "../../protocol/crypto/request.ts";
 import { Heartbeat, NodeRegistration, PageQuery, type DatasetDescriptor, type NodeRecord } from "../../protocol/api/schemas.ts";
-import { confirmNodeKey, forgetNodeKey, rememberNodeKey, replayError, requireSelfDeferred, requireToken, tokenMatches, verifyNode, verifyNodeDeferred } from "../auth.ts";
+import { confirmNodeKey, forgetNodeKey, rememberNodeKey, replayError, requireApiToken, requireSelfDeferred, requireToken, verifyNode, verifyNodeDeferred } from "../auth.ts";
 import { nodeRegistry } from "../../durable-objects/registry-shard-do.ts";
 import type { Liveness } from "../../durable-objects/core/registry.ts";
 import { ApiError } from "../errors.ts";
@@ -69,10 +69,7 @@ function datasetStatements(env: Env, id: string, ds: DatasetDescriptor[], now: n
 
 /** Operators (token) may read or delete any node; a node (signed) only itself. */
 async function selfOrOperator(c: Context<AppEnv>): Promise<void> {
-  if (c.req.header("authorization")) {
-    if (!tokenMatches(c.env, c.req.header("authorization"))) throw new ApiError(401, "unauthorized", "invalid API token");
-    return;
-  }
+  if (c.req.header("authorization")) return requireApiToken(c);
   const nodeId = await verifyNode(c);
   if (nodeId !== c.req.param("id")) throw new ApiError(403, "forbidden", "a node may only act for itself");
 }

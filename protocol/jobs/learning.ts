@@ -226,15 +226,19 @@ export function reduceLearning(job: LearningJob, state: LearningState, fieldName
   const history = [...state.history, { round: state.round, loss: metrics.loss, accuracy: metrics.accuracy, samples: totalSamples, parties }];
   const decision = shouldStop(history.filter((h) => Number.isFinite(h.loss)), job.stopping);
   const next: LearningState = { round: state.round + 1, weights: step.weights, server: step.state, history };
-  const bestRound = decision.stop ? decision.bestRound : state.round;
+  return trainingOutput(next, decision.stop, decision.stop ? decision.bestRound : state.round, decision.stop ? decision.reason : null);
+}
+
+/** A history entry as results report it: metrics that are not finite (not evaluated) as null. */
+const reported = <H extends { loss: number; accuracy: number }>(h: H) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null });
+
+/** A training round's reduce output: the next state, its encoded model and the result. */
+function trainingOutput(next: LearningState, done: boolean, bestRound: number, stopReason: LearningResult["stopReason"], privacy?: LearningPrivacyStatement): { state: LearningState; model: Uint8Array; result: LearningResult; done: boolean } {
   return {
     state: next,
-    model: encodeGlobalModel(next.round, step.weights),
-    done: decision.stop,
-    result: {
-      history: history.map((h) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null })),
-      bestRound, latestModelRound: next.round, stopReason: decision.stop ? decision.reason : null,
-    },
+    model: encodeGlobalModel(next.round, next.weights),
+    done,
+    result: { history: next.history.map(reported), bestRound, latestModelRound: next.round, stopReason, ...(privacy ? { privacy } : {}) },
   };
 }
 
@@ -258,16 +262,7 @@ function reducePrivate(job: LearningJob, privacy: NonNullable<LearningJob["priva
   const next: LearningState = { round: state.round + 1, weights: step.weights, server: step.state, history };
   const acct = learningAccountant(privacy, job.stopping.maxRounds);
   const done = next.round + 1 >= acct.releases;
-  return {
-    state: next,
-    model: encodeGlobalModel(next.round, step.weights),
-    done,
-    result: {
-      history: history.map((h) => ({ ...h, loss: Number.isFinite(h.loss) ? h.loss : null, accuracy: Number.isFinite(h.accuracy) ? h.accuracy : null })),
-      bestRound: next.round, latestModelRound: next.round, stopReason: done ? "max-rounds" : null,
-      privacy: privacyStatement(privacy, dp, job.stopping.maxRounds, plan, next.round, parties),
-    },
-  };
+  return trainingOutput(next, done, next.round, done ? "max-rounds" : null, privacyStatement(privacy, dp, job.stopping.maxRounds, plan, next.round, parties));
 }
 
 /**
@@ -363,7 +358,7 @@ export function reduceFinalEvaluation<S extends Pick<LearningState, "round" | "h
     state: { ...state, history },
     result: {
       ...prior,
-      history: [...prior.history, { ...entry, loss: Number.isFinite(m.loss) ? m.loss : null, accuracy: Number.isFinite(m.accuracy) ? m.accuracy : null }],
+      history: [...prior.history, reported(entry)],
       bestRound: finalBetter ? state.round : prior.bestRound,
       final: "evaluated",
       ...(prior.privacy ? { privacy: finalPrivacy(job, prior.privacy, committeeSize, fieldName, parties) } : {}),

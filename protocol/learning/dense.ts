@@ -64,8 +64,8 @@ export function toDenseModel(
   };
 }
 
-/** Applies one activation in place. */
-function activate(v: Float64Array, a: DenseActivation, poly?: number[]): void {
+/** Applies one activation in place (`poly`: poly2's coefficients). Never throws. */
+export function activate(v: Float64Array, a: DenseActivation, poly?: number[]): void {
   switch (a) {
     case "linear": return;
     case "relu": for (let i = 0; i < v.length; i++) v[i] = Math.max(0, v[i]!); return;
@@ -92,13 +92,21 @@ function activate(v: Float64Array, a: DenseActivation, poly?: number[]): void {
  * Throws RangeError on a wrong input length.
  */
 export function denseForward(model: DenseModel, x: ArrayLike<number>): Float64Array {
+  const h = denseLogits(model, x);
+  const last = model.layers.at(-1);
+  if (last) activate(h, last.activation, last.poly);
+  return h;
+}
+
+/** {@link denseForward} without the output layer's activation: its pre-activation values (logits). Throws as denseForward. */
+export function denseLogits(model: DenseModel, x: ArrayLike<number>): Float64Array {
   if (x.length !== model.inputDim) throw new RangeError(`denseForward: input has ${x.length} features, model ${model.inputDim}`);
   let h = Float64Array.from(x as ArrayLike<number>);
   if (model.preprocessing) {
     const { mean, std } = model.preprocessing;
     for (let j = 0; j < h.length; j++) h[j] = Number.isNaN(h[j]!) ? 0 : (h[j]! - mean[j]!) / std[j]!;
   }
-  for (const l of model.layers) {
+  model.layers.forEach((l, k) => {
     const out = Float64Array.from(l.bias);
     for (let i = 0; i < h.length; i++) {
       const xi = h[i]!;
@@ -106,8 +114,8 @@ export function denseForward(model: DenseModel, x: ArrayLike<number>): Float64Ar
       const row = l.weights[i]!;
       for (let j = 0; j < out.length; j++) out[j]! += xi * row[j]!;
     }
-    activate(out, l.activation, l.poly);
+    if (k < model.layers.length - 1) activate(out, l.activation, l.poly);
     h = out;
-  }
+  });
   return h;
 }

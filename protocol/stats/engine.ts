@@ -397,7 +397,6 @@ export function finalise(query: StatsQuery, layout: StatsLayout, summed: readonl
         const ip = S1 / scale, fp = S1 % scale;
         raw.sum = Number(ip) + Number(fp) / fs + count * lo;
         raw.mean = count > 0 ? Number(S1) / fs / count + lo : NaN;
-        if (count === 0) raw.mean = NaN;
         const where = `measure "${m.name}"${g.key === null ? "" : ` group "${g.key}"`}`;
         if (S1 > cB * m.unitMax!) anomalies.push(`${where}: Σ(x − lo) exceeds count · (hi − lo)`);
         if (g.sumsq !== undefined) {

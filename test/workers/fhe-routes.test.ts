@@ -8,7 +8,8 @@ import { Querier } from "../../client/fhe/querier.ts";
 import { loadSeal, type Seal } from "../../client/fhe/seal.ts";
 import { encodeFrame, decodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { plainScores, type DenseModel } from "../../client/fhe/model.ts";
-import { constantTermReplyBytes, nextPow2 } from "../../client/fhe/evaluator.ts";
+import { constantTermReplyBytes } from "../../client/fhe/evaluator.ts";
+import { nextPow2 } from "../../client/fhe/bsgs.ts";
 
 const TOKEN = "test-api-token";
 const lr: DenseModel = {

@@ -11,6 +11,7 @@
  * replaced by the least-squares polynomial g(x) = ½ + Σ_k a_k (x/8)^k fitted on [−8, 8].
  */
 import type { DenseModel } from "../../../protocol/learning/dense.ts";
+import { nextPow2 } from "../bsgs.ts";
 
 export type SigmoidDegree = 3 | 5 | 7;
 
@@ -192,12 +193,6 @@ export interface Layout {
   ciphertexts: number;
   slots: number;
   rows: number;
-}
-
-export function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }
 
 export function layoutFor(rows: number, features: number, slots: number): Layout {

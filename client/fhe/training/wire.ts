@@ -13,6 +13,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { z } from "zod";
+import { toHex } from "../../../protocol/encoding.ts";
 import { FheError } from "../errors.ts";
 import { ckksParamsSchema, type CkksParams } from "../params.ts";
 import { decodeFrame, encodeFrame } from "../wire.ts";
@@ -100,7 +101,7 @@ export function partsDigest(parts: Uint8Array[]): string {
     h.update(len);
     h.update(p);
   }
-  return Array.from(h.digest(), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(h.digest());
 }
 
 const LIMITS = { maxParts: 4096 + 2, maxPartBytes: 2 ** 30 };
@@ -143,8 +144,7 @@ export function decodeTrainKeys(bytes: Uint8Array, maxPartBytes = 2 ** 30): { he
 
 /** Key id of a key-set frame: lowercase hex SHA-256 of its bytes (WebCrypto: Node and workerd). */
 export async function trainKeyId(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)));
 }
 
 /**
