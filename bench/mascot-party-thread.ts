@@ -37,6 +37,13 @@ function report(): void {
   parentPort!.postMessage({ kind: "done", run, head: m61.toBigInts(m61.slice(party.result.sum, 0, Math.min(4, d))).map(String), excluded: party.result.excluded });
 }
 
+/** Messages of a run this thread has not started yet, in arrival order. */
+let early: Array<[number, Wire]> = [];
+
+function deliver(j: number, w: Wire): void {
+  guard(() => send(party!.receive({ from: j, phase: w.phase, payload: w.payload, seq: w.seq })));
+}
+
 function guard(f: () => void): void {
   try { f(); } catch (e) { reported = true; parentPort!.postMessage({ kind: "error", run, message: e instanceof Error ? e.message : String(e) }); }
 }
@@ -45,8 +52,9 @@ parentPort!.on("message", (msg: { kind: "ports"; ports: Array<MessagePort | unde
   if (msg.kind === "ports") {
     ports = msg.ports;
     ports.forEach((p, j) => p?.on("message", (w: Wire) => {
+      if (w.run > run) { early.push([j, w]); return; } // a peer started the next run before this thread heard of it
       if (w.run !== run || !party || reported) return; // a late message of an earlier run
-      guard(() => send(party!.receive({ from: j, phase: w.phase, payload: w.payload, seq: w.seq })));
+      deliver(j, w);
     }));
     parentPort!.postMessage({ kind: "ready" });
     return;
@@ -59,4 +67,7 @@ parentPort!.on("message", (msg: { kind: "ports"; ports: Array<MessagePort | unde
     party = new SecureSumParty({ field: m61, parties: n, me, mode, length: d, predicates: [], sessionId: sid }, input, cryptoRng);
     send(party.start());
   });
+  const queued = early.filter(([, w]) => w.run === run);
+  early = early.filter(([, w]) => w.run > run);
+  for (const [j, w] of queued) if (!reported) deliver(j, w);
 });
