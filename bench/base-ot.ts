@@ -29,17 +29,13 @@ import { mrrReceiveAsync, mrrSenderFinishAsync, mrrSenderStartAsync } from "../p
 import { forceX25519BackendForTests, nativeX25519, x25519AsyncBackend, x25519Sync } from "../protocol/crypto/x25519.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 import type { BenchResult } from "./types.ts";
-import { cpuMs } from "./timing.ts";
+import { cpuMs, median } from "./timing.ts";
 import { strArg as arg } from "./args.ts";
 
 const M = 128;
 
 
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 /** Last measured process CPU (main thread + libuv pool, where WebCrypto runs) of {@link timeIt}, ms. */
 let lastCpu = 0;

@@ -32,7 +32,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { procCpu, procPeakRssMb, workerdPids } from "./proc.ts";
 import os from "node:os";
 import path from "node:path";
-import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
+import { benchNodeBin, nodeBinNote, profileNodeEnv } from "./node-bin.ts";
 import { startCluster, type AgentEventLine, type Cluster, type ClusterDataset } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, prepareSpec, watchJob } from "../client/cli/job.ts";
 import type { JobSpec } from "../protocol/api/schemas.ts";
@@ -176,9 +176,8 @@ export async function run(args: string[]): Promise<BenchResult> {
   const rounds = Number(arg(args, "rounds", "4"));
   const hidden = args.includes("--hidden") ? Number(arg(args, "hidden", "")) : undefined;
   if (hidden !== undefined && !(Number.isInteger(hidden) && hidden > 0)) throw new Error("--hidden takes a positive number of units");
-  // --profile-node DIR: node 0 runs with --cpu-prof into DIR (agent and party thread, one profile each; written at exit).
   const profileDir = arg(args, "profile-node", "");
-  const nodeEnv = (i: number): Record<string, string> => (profileDir && i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {});
+  const nodeEnv = (i: number): Record<string, string> => profileNodeEnv(profileDir, i);
   const out: BenchResult["rows"] = [];
   const nodeBin = await benchNodeBin(args);
   for (const name of names) {

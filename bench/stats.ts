@@ -21,7 +21,7 @@ import path from "node:path";
 import { startCluster } from "../scripts/lib/cluster.ts";
 import { loadJobSpec, watchJob } from "../client/cli/job.ts";
 import type { BenchResult } from "./types.ts";
-import { benchNodeBin, nodeBinNote } from "./node-bin.ts";
+import { benchNodeBin, nodeBinNote, profileNodeEnv } from "./node-bin.ts";
 import { strArg as arg } from "./args.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -41,7 +41,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   // second job is a first meeting of nodes whose processes are already warm (JIT compiled)
   const freshBase = args.includes("--fresh-base-ots");
   const nodeEnv = (i: number): Record<string, string> => ({
-    ...(profileDir && i === 0 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}` } : {}),
+    ...profileNodeEnv(profileDir, i),
     ...(freshBase ? { TWOPM_BASE_OT_MAX_USES: "0" } : {}),
   });
   const out: BenchResult["rows"] = [];

@@ -11,22 +11,15 @@
  * steady figure above what the same code costs once compiled.
  */
 import { m61 } from "../protocol/field/index.ts";
-import type { FieldVec } from "../protocol/field/types.ts";
-import { planUpdateEncoding, quantize } from "../protocol/learning/bounds.ts";
-import { weightedContribution } from "../protocol/learning/aggregate.ts";
 import { SecureSumParty, type Predicate } from "../protocol/mascot/party.ts";
 import { runNetwork } from "../protocol/mascot/testing/transport.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { installNodeAes } from "../client/agent/party-aes.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 import { loadNote, type BenchResult } from "./types.ts";
+import { median } from "./timing.ts";
+import { updates } from "./validated-scale.ts";
 import { optArg as arg } from "./args.ts";
-
-/** Median of a non-empty list. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 export async function run(args: string[]): Promise<BenchResult> {
   const d = Number(arg(args, "d") ?? 31), n = Number(arg(args, "n") ?? 5), rounds = Number(arg(args, "rounds") ?? 8);
@@ -34,16 +27,10 @@ export async function run(args: string[]): Promise<BenchResult> {
   if (norm !== "range" && norm !== "pine") throw new Error(`steady-rounds: --norm must be range or pine, got ${norm}`);
   if (!(Number.isInteger(rounds) && rounds >= 3)) throw new Error("steady-rounds: --rounds must be an integer ≥ 3");
   installNodeAes(); // the party thread's native AES-CTR streams and fixed-key π
-  const plan = planUpdateEncoding({ p: m61.p, parties: n, dim: d, clipNorm: 8, maxSamples: 1024, normCheck: norm });
+  const { plan, inputs } = updates(n, d, norm);
   const preds: Predicate[] = norm === "pine"
     ? [{ kind: "l2-norm", bound: plan.l2Bound, method: "pine" }]
     : [{ kind: "range", bits: plan.rangeBits, indices: [0, d], offset: BigInt(plan.intBound) }, { kind: "l2-norm", bound: plan.l2Bound }];
-  const inputs: FieldVec[] = [];
-  for (let i = 0; i < n; i++) {
-    const raw = Array.from({ length: d }, () => cryptoRng.bytes(1)[0]! / 256 - 0.5);
-    const norm2 = Math.sqrt(raw.reduce((a, v) => a + v * v, 0));
-    inputs.push(m61.fromInts(quantize(weightedContribution(raw.map((v) => (v / norm2) * 8), 1024), plan.fracBits, plan.bound)));
-  }
   const load0 = loadNote("at start");
   const rows: BenchResult["rows"] = [];
   {

@@ -2,6 +2,12 @@
 import type { SecureSumParty } from "../protocol/mascot/party.ts";
 import type { Inbound, MessageParty, Outbound } from "../protocol/mascot/testing/transport.ts";
 
+/** The median of a non-empty list (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 /** Process CPU time in ms (user + system): robust to other processes competing for the cores. */
 export function cpuMs(): number {
   const u = process.cpuUsage();

@@ -48,9 +48,13 @@ import { optArg as arg } from "./args.ts";
 
 
 
-/** N synthetic quantised updates [n·Δ ‖ n] of d parameters at the clip norm, and the job's plan. */
-function updates(n: number, d: number) {
-  const plan = planUpdateEncoding({ p: m61.p, parties: n, dim: d, clipNorm: 8, maxSamples: 1024, normCheck: "pine" });
+/**
+ * N synthetic quantised updates [n·Δ ‖ n] of d parameters at the clip norm (a random
+ * direction), and the plan a learning job of that size gets with this norm check (also used
+ * by bench/steady-rounds.ts).
+ */
+export function updates(n: number, d: number, normCheck: "pine" | "range" = "pine") {
+  const plan = planUpdateEncoding({ p: m61.p, parties: n, dim: d, clipNorm: 8, maxSamples: 1024, normCheck });
   const inputs: FieldVec[] = [];
   for (let i = 0; i < n; i++) {
     const b = cryptoRng.bytes(4 * d);

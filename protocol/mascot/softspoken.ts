@@ -461,7 +461,11 @@ function senderPart1(st: SsSenderState, m: number, message: Uint8Array, peer: nu
     const cols: Array<Uint32Array | null> = new Array(1 << kb);
     for (let y = 0; y < cols.length; y++) { const p = blk[y ^ point]; cols[y] = p ? words(p.nextView(4 * W)) : null; }
     reduceBlock(cols, kb, W, q, st.offs[i]!, scratch);
-    for (let b = 0; b < kb; b++) if ((point >>> b) & 1) xorWordsInto(q, (st.offs[i]! + b) * W, q.subarray((st.offs[i]! + b) * W), cw.subarray(i * W), W);
+    for (let b = 0; b < kb; b++) {
+      if (((point >>> b) & 1) === 0) continue;
+      const o = (st.offs[i]! + b) * W; // w_{i,b} ⊕= c_i where Δ_{i,b} = 1
+      xorWordsInto(q, o, q.subarray(o, o + W), cw.subarray(i * W, (i + 1) * W), W);
+    }
   }
   return { mp, W, corr, q, xt: tail.subarray(0, 4), tt: tail.subarray(4, 8) };
 }
