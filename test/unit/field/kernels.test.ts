@@ -78,6 +78,16 @@ describe("Field kernels equal the generic path", () => {
         eq(f, f.add(q, fast.t), f.scale(x, delta));
       }), { numRuns: 12 });
     });
+    it(`${f.name}: the digit-COPE receiver fold refuses a digit value outside its width (the key holder's own Δ digits)`, () => {
+      const rng = seededRng(`kern/digit-range/${f.name}`);
+      const widths = [3, 3, 1], L = 4;
+      const leaves = widths.map((wi) => Array.from({ length: 1 << wi }, () => uniformRow(f, L, rng, false)));
+      const c = elements(f, widths.length * L, rng, false);
+      for (const values of [[8, 2, 1], [5, 2, 2], [5, -1, 1], [5, 2.5, 1]]) {
+        expect(() => f.digitCopeReceiverFoldUniform(c, L, widths, values, leafReader(f, leaves).prow)).toThrow(/out of range/);
+      }
+      expect(() => f.digitCopeReceiverFoldUniform(c, L, widths, [7, 7, 1], leafReader(f, leaves).prow)).not.toThrow();
+    });
     it(`${f.name}: digit-COPE folds across chunk boundaries read every leaf exactly L elements, in order`, () => {
       const rng = seededRng(`kern/digit-chunks/${f.name}`);
       for (const L of [DIGIT_FOLD_CHUNK - 1, DIGIT_FOLD_CHUNK, 2 * DIGIT_FOLD_CHUNK + 3]) {
