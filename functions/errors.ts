@@ -8,7 +8,8 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { Problem } from "../protocol/api/schemas.ts";
-import { FheError, type FheErrorCode } from "../client/fhe/errors.ts";
+import { problemFor, problemResponse, ProblemError } from "../protocol/api/problem.ts";
+import type { FheErrorCode } from "../client/fhe/errors.ts";
 import { SIGNING_KEY_MISSING_DETAIL } from "../protocol/crypto/coordinator-key.ts";
 
 /** Stable error codes of the API. */
@@ -22,15 +23,6 @@ export type ApiErrorCode =
   | FheErrorCode
   | "internal";
 
-const TITLES: Record<number, string> = {
-  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-  413: "Payload Too Large", 415: "Unsupported Media Type", 426: "Upgrade Required", 429: "Too Many Requests", 500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
-/** HTTP status of each FHE module error code (functions/fhe); every other code is 400. */
-const FHE_STATUS: Partial<Record<FheErrorCode, ContentfulStatusCode>> = { oversized: 413, "not-initialized": 503 };
-
 /**
  * Detail of the 503 `signing-key-missing` problem. It is also the message of the error a
  * Durable Object throws when it needs the key (an RPC error keeps only its message), so the
@@ -38,20 +30,18 @@ const FHE_STATUS: Partial<Record<FheErrorCode, ContentfulStatusCode>> = { oversi
  */
 export { SIGNING_KEY_MISSING_DETAIL };
 
-/** A caller fault with an HTTP status and a stable code. */
-export class ApiError extends Error {
-  constructor(readonly status: ContentfulStatusCode, readonly code: ApiErrorCode, detail: string, readonly issues?: Problem["issues"]) {
-    super(detail);
+/** A caller fault of the coordinator's API: a {@link ProblemError} whose code is one of {@link ApiErrorCode}. */
+export class ApiError extends ProblemError {
+  declare readonly code: ApiErrorCode;
+  constructor(status: ContentfulStatusCode, code: ApiErrorCode, detail: string, issues?: Problem["issues"]) {
+    super(status, code, detail, issues);
     this.name = "ApiError";
   }
 }
 
-/** Builds a problem-details response. */
+/** Builds a problem-details response with one of the API's codes. */
 export function problem(status: ContentfulStatusCode, code: ApiErrorCode, detail?: string, issues?: Problem["issues"]): Response {
-  const body: Problem = { type: `https://2pm.dev/problems/${code}`, title: TITLES[status] ?? "Error", status, code };
-  if (detail !== undefined) body.detail = detail;
-  if (issues) body.issues = issues;
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/problem+json" } });
+  return problemResponse(status, code, detail, issues);
 }
 
 /** Converts zod issues into `{path, message}` pairs. */
@@ -59,10 +49,13 @@ export function zodIssues(e: ZodError): NonNullable<Problem["issues"]> {
   return e.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
 }
 
-/** The onError handler of the app and of every sub-app (functions/fhe): the one error boundary. */
+/**
+ * The onError handler of the app and of every sub-app (functions/fhe): the one error boundary.
+ * Caller faults ({@link ProblemError}: `ApiError`, `FheError`, the training routes') become
+ * their problem details; zod and hono's own errors their codes; anything else a bare 500.
+ */
 export function errorBoundary(err: Error, _c: Context): Response {
-  if (err instanceof ApiError) return problem(err.status, err.code, err.message, err.issues);
-  if (err instanceof FheError) return problem(FHE_STATUS[err.code] ?? 400, err.code, err.message);
+  if (err instanceof ProblemError) return problemFor(err, () => undefined);
   if (err instanceof Error && err.message.includes(SIGNING_KEY_MISSING_DETAIL)) return problem(503, "signing-key-missing", SIGNING_KEY_MISSING_DETAIL);
   if (err instanceof ZodError) return problem(400, "validation-failed", "request does not match the schema", zodIssues(err));
   if (err instanceof HTTPException) {
@@ -73,9 +66,5 @@ export function errorBoundary(err: Error, _c: Context): Response {
     if (s === 401) return problem(401, "unauthorized", "unauthorized");
     if (s >= 400 && s < 500) return problem(s as ContentfulStatusCode, "bad-request", err.message || "bad request");
   }
-  console.error("coordinator: unhandled error", err);
-  return new Response(JSON.stringify({ type: "about:blank", title: "Internal Server Error", status: 500, code: "internal" }), {
-    status: 500,
-    headers: { "content-type": "application/problem+json" },
-  });
+  return problemFor(err, (e) => console.error("coordinator: unhandled error", e));
 }

@@ -1,7 +1,10 @@
 /**
  * The one error type of the FHE module. Every failure that crosses the module boundary is an
  * {@link FheError} with a code from a closed set; SEAL's C++ exceptions are converted here.
+ * It is a {@link ProblemError} (protocol/api/problem.ts), so every HTTP surface answers it as
+ * problem details with its code and the status below.
  */
+import { ProblemError } from "../../protocol/api/problem.ts";
 
 /** Stable error codes (closed set). HTTP routes map them to problem-details `code`s. */
 export type FheErrorCode =
@@ -15,13 +18,15 @@ export type FheErrorCode =
   | "oversized" // input larger than the declared limits
   | "shape-mismatch"; // wrong number of ciphertexts / features
 
+/** HTTP status of each code: an oversized input 413, a module that cannot load 503, else the caller's 400. */
+const STATUS: Partial<Record<FheErrorCode, number>> = { oversized: 413, "not-initialized": 503 };
+
 /** An error raised by the FHE module; `code` is stable, `message` is human-readable. */
-export class FheError extends Error {
-  readonly code: FheErrorCode;
+export class FheError extends ProblemError {
+  declare readonly code: FheErrorCode;
   constructor(code: FheErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(STATUS[code] ?? 400, code, message, undefined, options);
     this.name = "FheError";
-    this.code = code;
   }
 }
 

@@ -43,8 +43,10 @@ import { loadSeal } from "../../client/fhe/seal.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/wire.ts";
 import { keyFrameHeaderSchema, inferFrameHeaderSchema, keyIdOf, fhePackageObject } from "../../client/fhe/protocol.ts";
 import { requireApiToken } from "../auth.ts";
-import { ApiError, errorBoundary, type ApiErrorCode } from "../errors.ts";
+import { readBody } from "../../client/fhe/http-body.ts";
+import { ApiError, errorBoundary } from "../errors.ts";
 import type { Env } from "../env.ts";
+import { enforceR2Quota } from "./r2-quota.ts";
 
 export type FheBindings = Pick<Env, "MODELS" | "API_TOKEN" | "FHE_MAX_KEY_SET_BYTES" | "FHE_MAX_KEY_SETS_PER_MODEL" | "FHE_KEY_SET_TTL_S">;
 type FheEnv = { Bindings: FheBindings };
@@ -137,15 +139,6 @@ function modelId(c: Context<FheEnv>): string {
   return id;
 }
 
-async function readBody(c: Context<FheEnv>, max: number, type: string, tooLarge: { status: 413; code: ApiErrorCode; what: string } = { status: 413, code: "oversized", what: "body" }): Promise<Uint8Array> {
-  const ct = c.req.header("content-type") ?? "";
-  if (!ct.startsWith(type)) throw new ApiError(415, "unsupported-media-type", `content-type must be ${type}`);
-  const len = Number(c.req.header("content-length") ?? "0");
-  if (len > max) throw new ApiError(tooLarge.status, tooLarge.code, `${tooLarge.what} of ${len} bytes exceeds ${max}`);
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length > max) throw new ApiError(tooLarge.status, tooLarge.code, `${tooLarge.what} of ${body.length} bytes exceeds ${max}`);
-  return body;
-}
 
 async function loadModel(env: FheBindings, id: string): Promise<{ pkg: ModelPackage; evaluator: PlanEvaluator; ctx: CkksContext }> {
   const seal = await loadSeal({ wasmModule: sealWasm });
@@ -177,27 +170,6 @@ function keyParts(frameParts: Uint8Array[], kinds: Array<"relin" | "galois">): {
   return out;
 }
 
-/**
- * Before a NEW key set is stored for `model`: deletes the model's expired key sets and refuses
- * (429 key-quota-exceeded) if `keySetsPerModel` live ones remain.
- */
-async function enforceKeyQuota(env: FheBindings, model: string, now: number, lim: ReturnType<typeof keyLimits>): Promise<void> {
-  let live = 0;
-  const dead: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await env.MODELS.list({ prefix: fheModelKeysPrefix(model), cursor, limit: 1000, include: ["customMetadata"] });
-    for (const o of page.objects) {
-      if (expiresAt(o, lim.keySetTtlMs) <= now) dead.push(o.key);
-      else live++;
-    }
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor && dead.length < 1000);
-  if (dead.length) await env.MODELS.delete(dead.slice(0, 1000));
-  if (live >= lim.keySetsPerModel) {
-    throw new ApiError(429, "key-quota-exceeded", `model ${model} already stores ${live} evaluation-key sets (limit ${lim.keySetsPerModel}); delete unused ones (DELETE /v1/models/${model}/keys/<keyId>) or wait until they expire`);
-  }
-}
 
 export const inferRoutes = new Hono<FheEnv>()
   .use(async (_c, next) => {
@@ -212,7 +184,7 @@ export const inferRoutes = new Hono<FheEnv>()
   .put("/:id/package", async (c) => {
     requireApiToken(c);
     const id = modelId(c);
-    const body = await readBody(c, MAX_PACKAGE_BYTES, "application/json");
+    const body = await readBody(c.req, { types: ["application/json"], max: MAX_PACKAGE_BYTES, code: "oversized", what: "body" });
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(body));
@@ -241,8 +213,8 @@ export const inferRoutes = new Hono<FheEnv>()
     const id = modelId(c);
     const lim = keyLimits(c.env);
     const { ctx } = await loadModel(c.env, id);
-    const tooLarge = { status: 413 as const, code: "key-set-too-large" as const, what: "evaluation-key upload" };
-    const frame = decodeFrame(await readBody(c, lim.keySetBytes + FRAME_SLACK, FRAME_CONTENT_TYPE, tooLarge), { maxParts: 2, maxPartBytes: lim.keySetBytes + FRAME_SLACK });
+    const upload = await readBody(c.req, { types: [FRAME_CONTENT_TYPE], max: lim.keySetBytes + FRAME_SLACK, code: "key-set-too-large", what: "evaluation-key upload" });
+    const frame = decodeFrame(upload, { maxParts: 2, maxPartBytes: lim.keySetBytes + FRAME_SLACK });
     const total = frame.parts.reduce((n, p) => n + p.length, 0);
     if (total > lim.keySetBytes) throw new ApiError(413, "key-set-too-large", `evaluation-key set of ${total} bytes exceeds the limit of ${lim.keySetBytes}`);
     if (JSON.stringify(frame.header).toLowerCase().includes("secret")) throw new ApiError(400, "secret-key-refused", "the endpoint accepts only public evaluation keys (relin, galois)");
@@ -261,7 +233,11 @@ export const inferRoutes = new Hono<FheEnv>()
       const stored = await c.env.MODELS.head(name);
       const storedUntil = stored ? expiresAt(stored, lim.keySetTtlMs) : 0;
       expires = storedUntil;
-      if (storedUntil <= now) await enforceKeyQuota(c.env, id, now, lim); // a new (or expired) set takes a slot
+      if (storedUntil <= now) {
+        // a new (or expired) set takes a slot
+        await enforceR2Quota(c.env.MODELS, fheModelKeysPrefix(id), now, (o) => expiresAt(o, lim.keySetTtlMs), lim.keySetsPerModel, (live) =>
+          `model ${id} already stores ${live} evaluation-key sets (limit ${lim.keySetsPerModel}); delete unused ones (DELETE /v1/models/${id}/keys/<keyId>) or wait until they expire`);
+      }
       if (storedUntil - now < lim.keySetTtlMs / 2) {
         // new, expired, or past half its life: (re)store it, which renews it
         expires = now + lim.keySetTtlMs;
@@ -300,7 +276,7 @@ export const inferRoutes = new Hono<FheEnv>()
     lap("model");
     const lim = keyLimits(c.env);
     const maxCt = ctx.maxCiphertextBytes();
-    const frame = decodeFrame(await readBody(c, pkg.model.inputDim * (maxCt + 4) + 8192, FRAME_CONTENT_TYPE), { maxParts: pkg.model.inputDim, maxPartBytes: maxCt });
+    const frame = decodeFrame(await readBody(c.req, { types: [FRAME_CONTENT_TYPE], max: pkg.model.inputDim * (maxCt + 4) + 8192, code: "oversized", what: "body" }), { maxParts: pkg.model.inputDim, maxPartBytes: maxCt });
     const r = inferFrameHeaderSchema.safeParse(frame.header);
     if (!r.success) throw new ApiError(400, "bad-request", `infer frame header: ${r.error.issues[0]?.path.join(".")}: ${r.error.issues[0]?.message}`);
     const { keyId, mode } = r.data;
