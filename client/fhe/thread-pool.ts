@@ -1,5 +1,5 @@
 /**
- * What the FHE thread pools (encrypt-pool.ts, eval-pool.ts) share: worker threads that answer
+ * What the FHE thread pools (encrypt-pool.ts, eval-pool.ts, the training server's compute thread in training/serve.ts) share: worker threads that answer
  * jobs by id, an answer's error rebuilt as the FheError the thread threw (or an Error for an
  * internal failure), every pending call failed once a thread fails or exits (and every later
  * call refused with that error: no job waits on a dead thread), and a close that asks each

@@ -32,8 +32,3 @@ export class ProtocolAbort extends Error {
     this.culprits = [...culprits];
   }
 }
-
-/** True if `e` is a ProtocolAbort (optionally with the given code). */
-export function isProtocolAbort(e: unknown, code?: AbortCode): e is ProtocolAbort {
-  return e instanceof ProtocolAbort && (code === undefined || e.code === code);
-}

@@ -68,12 +68,6 @@ export function scaleShare(f: Field, x: AuthShare, s: bigint): AuthShare {
   return { value: f.scale(x.value, s), mac: f.scale(x.mac, s) };
 }
 
-/** [[x]] ∘ c for a public vector c (element-wise product). Throws RangeError on a length mismatch. */
-export function mulPublic(f: Field, x: AuthShare, c: FieldVec): AuthShare {
-  sameLength("mulPublic", x.value, c);
-  return { value: f.mul(x.value, c), mac: f.mul(x.mac, c) };
-}
-
 /**
  * [[x]] + c for a public vector c: party 0 adds c to its value share, every party adds
  * α_i·c to its MAC share, so that Σ γ_i = α·(x + c).
@@ -87,16 +81,6 @@ export function addPublic(ctx: ShareContext, x: AuthShare, c: FieldVec): AuthSha
   };
 }
 
-/** c − [[x]] for a public vector c. */
-export function publicSub(ctx: ShareContext, c: FieldVec, x: AuthShare): AuthShare {
-  return addPublic(ctx, negShare(ctx.field, x), c);
-}
-
-/** −[[x]]. */
-export function negShare(f: Field, x: AuthShare): AuthShare {
-  return { value: f.neg(x.value), mac: f.neg(x.mac) };
-}
-
 /** Entries [start, end) of [[x]]. */
 export function sliceShare(f: Field, x: AuthShare, start: number, end: number): AuthShare {
   return { value: f.slice(x.value, start, end), mac: f.slice(x.mac, start, end) };
@@ -105,27 +89,6 @@ export function sliceShare(f: Field, x: AuthShare, start: number, end: number): 
 /** Concatenation of authenticated vectors. */
 export function concatShares(f: Field, xs: readonly AuthShare[]): AuthShare {
   return { value: f.concat(xs.map((x) => x.value)), mac: f.concat(xs.map((x) => x.mac)) };
-}
-
-/** Σ_k c_k·[[x]]_k, a scalar share (length-1 vectors), for a public coefficient vector c. */
-export function innerPublic(f: Field, x: AuthShare, c: FieldVec): AuthShare {
-  sameLength("innerPublic", x.value, c);
-  return { value: f.fromBigInts([f.dot(x.value, c)]), mac: f.fromBigInts([f.dot(x.mac, c)]) };
-}
-
-/**
- * Σ_k (Σ_j c_k[j]·[[x]]_j) for k rows: a public matrix (rows as field vectors) times an
- * authenticated vector, returning a vector of length rows.length.
- */
-export function matVecPublic(f: Field, rows: readonly FieldVec[], x: AuthShare): AuthShare {
-  const v: bigint[] = [];
-  const m: bigint[] = [];
-  for (const r of rows) {
-    sameLength("matVecPublic", x.value, r);
-    v.push(f.dot(x.value, r));
-    m.push(f.dot(x.mac, r));
-  }
-  return { value: f.fromBigInts(v), mac: f.fromBigInts(m) };
 }
 
 

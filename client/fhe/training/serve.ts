@@ -18,72 +18,45 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
-import type { Worker } from "node:worker_threads";
 import { Hono } from "hono";
 import { ProblemError, problemFor } from "../../../protocol/api/problem.ts";
 import { startThread } from "../../threads.ts";
-import { FheError } from "../errors.ts";
+import { FheThreadPool } from "../thread-pool.ts";
 import { loadSealNode } from "../seal-node.ts";
 import { TrainKeyStore, type KeyStoreLimits } from "./keys.ts";
 import { serveFetch } from "./node-http.ts";
 import { trainRoutes, type TrainBackend } from "./routes.ts";
 import type { StoredKeySet } from "./server.ts";
-import type { WorkerAnswer, WorkerJob } from "./serve-worker.ts";
+import type { WorkerJob } from "./serve-worker.ts";
 
-/** Runs one block (request frame + stored key set) → result frame; rejects with FheError, or a plain Error when the thread fails (500). */
-export interface BlockRunner {
-  run(request: Uint8Array, keys: StoredKeySet): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
-/** The default runner: one worker thread (serve-worker.ts), started on the first block and restarted if it dies. */
-export function workerRunner(): BlockRunner {
-  let worker: Worker | undefined;
-  let next = 0;
-  const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
-  const failAll = (why: string) => {
-    for (const p of pending.values()) p.reject(new Error(why));
-    pending.clear();
-  };
-  const start = (): Worker => {
+/**
+ * The compute thread (serve-worker.ts) as an FHE thread pool of one: blocks answered by id, an
+ * FheError rebuilt from the thread's answer, every pending block failed when the thread fails.
+ */
+class BlockPool extends FheThreadPool<{ response: Uint8Array }, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }> {
+  constructor() {
     // Sources run under tsx (serve-worker.ts); the built package ships dist/serve-worker.js beside this bundle.
-    const w = startThread(import.meta.url, "serve-worker");
-    w.on("message", (a: WorkerAnswer) => {
-      const p = pending.get(a.id);
-      if (!p) return;
-      pending.delete(a.id);
-      if (a.ok) p.resolve(a.response);
-      else if (a.code === "internal") p.reject(new Error(`compute thread: ${a.message}`));
-      else p.reject(new FheError(a.code as FheError["code"], a.message));
+    super([startThread(import.meta.url, "serve-worker")], "compute");
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Runs one block on the thread; rejects with its FheError, or an Error when the thread failed. */
+  run(request: Uint8Array, keys: StoredKeySet): Promise<Uint8Array> {
+    if (this.failure) return Promise.reject(this.failure);
+    const job: WorkerJob = { id: this.next++, request, keyId: keys.keyId, keys: keys.bytes };
+    return new Promise((resolve, reject) => {
+      this.pending.set(job.id, { resolve, reject });
+      // The request's buffer moves to the thread; the key set is in shared memory (not copied).
+      this.workers[0]!.postMessage(job, request.buffer instanceof ArrayBuffer && request.byteOffset === 0 && request.byteLength === request.buffer.byteLength ? [request.buffer] : []);
     });
-    w.on("error", (e) => {
-      console.error("fhe serve: compute thread failed:", e);
-      worker = undefined;
-      failAll("the compute thread failed");
-    });
-    w.on("exit", () => {
-      if (worker === w) worker = undefined;
-      failAll("the compute thread exited");
-    });
-    return w;
-  };
-  return {
-    run(request, keys) {
-      worker ??= start();
-      const id = next++;
-      const job: WorkerJob = { id, request, keyId: keys.keyId, keys: keys.bytes };
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        // The request's buffer moves to the thread; the key set is in shared memory (not copied).
-        worker!.postMessage(job, request.buffer instanceof ArrayBuffer && request.byteOffset === 0 && request.byteLength === request.buffer.byteLength ? [request.buffer] : []);
-      });
-    },
-    async close() {
-      const w = worker;
-      worker = undefined;
-      if (w) await w.terminate();
-    },
-  };
+  }
+
+  protected resolve(p: { resolve: (b: Uint8Array) => void }, a: { response: Uint8Array }): void {
+    p.resolve(a.response);
+  }
 }
 
 export interface TrainServeOptions {
@@ -93,8 +66,6 @@ export interface TrainServeOptions {
   limits?: Partial<KeyStoreLimits>;
   /** Bytes of one block request (default 256 MiB). */
   maxBlockBytes?: number;
-  /** Default: {@link workerRunner}. */
-  runner?: BlockRunner;
   /** One line per request (method, path, status, bytes, seconds); default none. */
   log?: (line: string) => void;
 }
@@ -132,7 +103,8 @@ export function createTrainServe(o: TrainServeOptions): TrainServe {
     out.set(b);
     return out;
   });
-  const runner = o.runner ?? workerRunner();
+  // the compute thread: started on the first block, started anew after it failed
+  let pool: BlockPool | undefined;
   let busy = false;
 
   const backend: TrainBackend = {
@@ -153,7 +125,8 @@ export function createTrainServe(o: TrainServeOptions): TrainServe {
       if (!keys) throw new ProblemError(404, "unknown-key", "no key set with the id the request names: upload it first (POST /v1/fhe/train/keys)");
       busy = true;
       try {
-        return await runner.run(request, keys);
+        if (!pool || pool.failed) pool = new BlockPool();
+        return await pool.run(request, keys);
       } finally {
         busy = false;
       }
@@ -178,7 +151,7 @@ export function createTrainServe(o: TrainServeOptions): TrainServe {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      await runner.close();
+      await pool?.close();
     },
   };
 }
