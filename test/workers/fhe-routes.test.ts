@@ -117,31 +117,44 @@ describe("encrypted inference in workerd", () => {
     }
   });
 
-  it("single sample by masked sum: no Galois key, the score equals plaintext, slots are masked", async () => {
+  /**
+   * One row of wdbc-lr scored on the `single` path (a querier without Galois keys); the reply
+   * frame's parts and what is needed to check them. The caller disposes `q`.
+   */
+  async function singleRow(single: "masked-sum" | "constant-term") {
     const ctx = CkksContext.get(seal, lrPkg.ckks);
     const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
+    const row = [5, -1, 2, 4.5];
+    const ct = q.encryptRow(row);
+    const r = await infer("wdbc-lr", { keyId, mode: "single", single }, [ct]);
+    expect(r.status).toBe(200);
+    const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
+    expect(f.parts).toHaveLength(1);
+    return { ctx, q, keyId, row, ct, r, part: f.parts[0]! };
+  }
+
+  /** What both single-row paths refuse: a multi-layer model, a tampered ciphertext, two ciphertexts. */
+  async function refusesSingle(single: "masked-sum" | "constant-term", keyId: string, ct: Uint8Array): Promise<void> {
+    const { keyId: mk } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
+    const qm = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: false, galoisSteps: [] });
+    await expectProblem(await infer("toy-mlp", { keyId: mk, mode: "single", single }, [qm.encryptRow([1, 2, 3])]), 400, "shape-mismatch");
+    qm.dispose();
+    const bad = ct.slice();
+    bad[20] = bad[20]! ^ 0xff; // inside the parms id
+    await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single }, [bad]), 400, "bad-ciphertext");
+    await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single }, [ct, ct]), 400, "shape-mismatch");
+  }
+
+  it("single sample by masked sum: no Galois key, the score equals plaintext, slots are masked", async () => {
+    const { q, keyId, row, ct, part } = await singleRow("masked-sum");
     try {
-      const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
-      const row = [5, -1, 2, 4.5];
-      const ct = q.encryptRow(row);
-      const r = await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [ct]);
-      expect(r.status).toBe(200);
-      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
-      expect(f.parts).toHaveLength(1);
-      expect(Math.abs(q.decryptMaskedSum(f.parts[0]!) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
+      expect(Math.abs(q.decryptMaskedSum(part) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
       // the slots themselves are the mask: no product w_j·x_j is readable
-      const slots = q.decrypt(f.parts[0]!, 4);
+      const slots = q.decrypt(part, 4);
       expect(slots.every((v) => Math.abs(v) > 1e3 || !Number.isFinite(v))).toBe(true);
       // a masked sum is for single-layer models only; a tampered ciphertext is refused
-      const { keyId: mk } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
-      const m = CkksContext.get(seal, mlpPkg.ckks);
-      const qm = Querier.create(m, { relin: false, galoisSteps: [] });
-      await expectProblem(await infer("toy-mlp", { keyId: mk, mode: "single", single: "masked-sum" }, [qm.encryptRow([1, 2, 3])]), 400, "shape-mismatch");
-      qm.dispose();
-      const bad = ct.slice();
-      bad[20] = bad[20]! ^ 0xff; // inside the parms id
-      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [bad]), 400, "bad-ciphertext");
-      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "masked-sum" }, [ct, ct]), 400, "shape-mismatch");
+      await refusesSingle("masked-sum", keyId, ct);
       await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "sideways" }, [ct]), 400, "bad-request");
     } finally {
       q.dispose();
@@ -149,28 +162,13 @@ describe("encrypted inference in workerd", () => {
   });
 
   it("single sample by constant term: c1 and the constant term of c0 only, the score equals plaintext; Server-Timing names the phases", async () => {
-    const ctx = CkksContext.get(seal, lrPkg.ckks);
-    const q = Querier.create(ctx, { relin: false, galoisSteps: [] });
+    const { ctx, q, keyId, row, ct, r, part } = await singleRow("constant-term");
     try {
-      const { keyId } = (await (await uploadKeys("wdbc-lr", q.evaluationKeys())).json()) as { keyId: string };
-      const row = [5, -1, 2, 4.5];
-      const ct = q.encryptRow(row);
-      const r = await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [ct]);
-      expect(r.status).toBe(200);
       expect(r.headers.get("server-timing")).toMatch(/^model;dur=[\d.]+, body;dur=[\d.]+, keys;dur=[\d.]+, eval;dur=[\d.]+, frame;dur=[\d.]+$/);
-      const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 10, maxPartBytes: 1e7 });
-      expect(f.parts).toHaveLength(1);
-      expect(f.parts[0]!.length).toBe(constantTermReplyBytes(ctx.params.polyModulusDegree, ctx.levels[1]!.primes.length));
-      expect(Math.abs(q.decryptConstantTerm(f.parts[0]!) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
+      expect(part.length).toBe(constantTermReplyBytes(ctx.params.polyModulusDegree, ctx.levels[1]!.primes.length));
+      expect(Math.abs(q.decryptConstantTerm(part) - plainScores(lr, row)[0]!)).toBeLessThan(1e-5);
       // the same refusals as the masked sum
-      const { keyId: mk } = (await (await uploadKeys("toy-mlp", {})).json()) as { keyId: string };
-      const qm = Querier.create(CkksContext.get(seal, mlpPkg.ckks), { relin: false, galoisSteps: [] });
-      await expectProblem(await infer("toy-mlp", { keyId: mk, mode: "single", single: "constant-term" }, [qm.encryptRow([1, 2, 3])]), 400, "shape-mismatch");
-      qm.dispose();
-      const bad = ct.slice();
-      bad[20] = bad[20]! ^ 0xff;
-      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [bad]), 400, "bad-ciphertext");
-      await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single: "constant-term" }, [ct, ct]), 400, "shape-mismatch");
+      await refusesSingle("constant-term", keyId, ct);
     } finally {
       q.dispose();
     }
