@@ -20,7 +20,7 @@ import type { LoadedDataset } from "../data/source.ts";
 import { checkAssignment, VerifiedLogs } from "./manifest-check.ts";
 import { NodeClient } from "./node-client.ts";
 import { reconnectDelay, runRelaySession, RoundAborted, type RelayParty } from "./relay-session.ts";
-import { ApiClientError } from "../api/errors.ts";
+import { ApiClientError } from "../../protocol/api/problem.ts";
 import { BaseOtCache, baseOtCacheOptionsFromEnv } from "./base-ot-cache.ts";
 import { statsInput, type LocalInput } from "./tasks/stats.ts";
 import { checkPolicy, PolicyDeclined, type NodePolicy } from "./policy.ts";

@@ -13,7 +13,7 @@ import { fromBase64Url, toBase64Url, toHex } from "../../protocol/encoding.ts";
 import { modelHashForRound, verifyLog, type LogEntry } from "../../protocol/log/index.ts";
 import { signJobSpec } from "../../protocol/jobs/signed-spec.ts";
 import { authenticatedFetch, credentials, signedSocketUrl, type Credentials, type NodeSigner } from "./auth.ts";
-import { ApiClientError, ensureOk } from "./errors.ts";
+import { ApiClientError, ensureOk } from "../../protocol/api/problem.ts";
 
 export interface ApiClientOptions {
   /** Base URL of the coordinator, e.g. "http://127.0.0.1:8787". */

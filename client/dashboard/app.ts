@@ -9,7 +9,7 @@
  * it. Every value from the API is inserted as text, never as HTML.
  */
 import { ApiClient } from "../api/client.ts";
-import { ApiClientError } from "../api/errors.ts";
+import { ApiClientError } from "../../protocol/api/problem.ts";
 import type { JobSummary, NodeRecord, RoundInfo } from "../../protocol/api/schemas.ts";
 import { fromBase64Url } from "../../protocol/encoding.ts";
 import type { LearningResult } from "../../protocol/jobs/learning.ts";

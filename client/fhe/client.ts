@@ -15,6 +15,7 @@
  */
 import { CkksContext, type Compression, type Packing } from "./context.ts";
 import { FheError } from "./errors.ts";
+import { ensureOk } from "../../protocol/api/problem.ts";
 import { bsgsFits, bsgsKeySteps } from "./bsgs.ts";
 import { EvaluationKeys, PlanEvaluator, singleSampleSteps } from "./evaluator.ts";
 import { applyOutput, compilePlan, labelOf, type Plan } from "./model.ts";
@@ -76,17 +77,6 @@ export interface InferTransport {
   releaseKeys?(keyId: string): Promise<void>;
 }
 
-async function problemOf(r: Response): Promise<FheError> {
-  let detail = `HTTP ${r.status}`;
-  try {
-    const p = (await r.json()) as { code?: string; detail?: string };
-    detail = `${p.code ?? r.status}: ${p.detail ?? ""}`;
-  } catch {
-    /* not JSON */
-  }
-  return new FheError(r.status === 413 ? "oversized" : "bad-ciphertext", `inference endpoint refused the request (${detail})`);
-}
-
 /**
  * HTTP transport to `<baseUrl>/<modelId>/{keys,infer}` (baseUrl ends in /v1/models). `token` is
  * the coordinator's bearer API token, which both routes require (401 `unauthorized` without).
@@ -98,17 +88,17 @@ export function httpTransport(baseUrl: string, modelId: string, fetchFn: typeof 
     async uploadKeys(keys) {
       const kinds = (["relin", "galois"] as const).filter((k) => keys[k]);
       const r = await fetchFn(`${base}/keys`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame({ v: 1, kinds }, kinds.map((k) => keys[k]!)) });
-      if (!r.ok) throw await problemOf(r);
+      await ensureOk(r, "inference endpoint");
       return ((await r.json()) as { keyId: string }).keyId;
     },
     async releaseKeys(keyId) {
       const r = await fetchFn(`${base}/keys/${encodeURIComponent(keyId)}`, { method: "DELETE", headers: auth });
-      if (!r.ok) throw await problemOf(r);
+      await ensureOk(r, "inference endpoint");
     },
     async infer(keyId, mode, cts, compression, packing = "real", single = "rotate-and-sum") {
       const header = { v: 1, keyId, mode, compression, ...(packing === "complex" ? { packing } : {}), ...(mode === "single" && single !== "rotate-and-sum" ? { single } : {}) };
       const r = await fetchFn(`${base}/infer`, { method: "POST", headers: { ...auth, "content-type": FRAME_CONTENT_TYPE }, body: encodeFrame(header, cts) });
-      if (!r.ok) throw await problemOf(r);
+      await ensureOk(r, "inference endpoint");
       const f = decodeFrame(new Uint8Array(await r.arrayBuffer()), { maxParts: 4096, maxPartBytes: 64 * 2 ** 20 });
       inferResponseHeaderSchema.parse(f.header);
       return f.parts;
@@ -332,7 +322,7 @@ export async function inferRows(o: InferRowsOptions): Promise<InferResult> {
   } else {
     if (!o.baseUrl) throw new FheError("bad-model", "inferRows needs baseUrl or local");
     const r = await fetchFn(`${o.baseUrl.replace(/\/+$/, "")}/${encodeURIComponent(o.modelId)}/package`);
-    if (!r.ok) throw await problemOf(r);
+    await ensureOk(r, "inference endpoint");
     info = checkPublicInfo(await r.json());
     if (info.modelId !== o.modelId) throw new FheError("bad-model", `endpoint served model ${info.modelId}, not ${o.modelId}`);
     transport = httpTransport(o.baseUrl, o.modelId, fetchFn, o.token);

@@ -1,9 +1,13 @@
 /**
- * The one error type of every HTTP surface 2PM serves — the coordinator's Worker
- * (functions/errors.ts: `ApiError`), the FHE module's routes (`FheError` and the training
- * routes, client/fhe) and `2pm fhe serve` — and the problem-details JSON (RFC 9457) it becomes.
- * A {@link ProblemError} is a caller's fault with an HTTP status and a stable `code`; anything
- * else thrown by a route is our bug and becomes a bare 500 `internal` without detail.
+ * Problem details (RFC 9457) on both sides of every HTTP surface 2PM serves — the coordinator's
+ * Worker, its FHE routes and `2pm fhe serve`.
+ *
+ * Server side, one error type: a {@link ProblemError} is a caller's fault with an HTTP status
+ * and a stable `code` (`ApiError` in functions/errors.ts and the FHE module's `FheError` extend
+ * it); anything else thrown by a route is our bug and becomes a bare 500 `internal` without
+ * detail. Client side, one error type: {@link ApiClientError}, a non-2xx answer with the
+ * problem's code, built by {@link ensureOk} (the API client, the querier's inference
+ * transport, the owner's training client).
  */
 import type { Problem } from "./schemas.ts";
 
@@ -51,4 +55,38 @@ export function problemFor(err: unknown, log: (err: unknown) => void): Response 
   if (err instanceof ProblemError) return problemResponse(err.status, err.code, err.message, err.issues);
   log(err);
   return internalErrorResponse();
+}
+
+/**
+ * A non-2xx answer, carrying its problem-details `code`, status and detail — or a check of the
+ * client's own on what the server sent (status 0: `log-invalid`, `model-hash-mismatch`).
+ */
+export class ApiClientError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly problem?: Problem,
+    server = "coordinator",
+  ) {
+    super(`${server} answered ${status} ${code}${detail ? `: ${detail}` : ""}`);
+    this.name = "ApiClientError";
+  }
+}
+
+/**
+ * Returns `res` when it is 2xx; otherwise throws ApiClientError built from its problem details
+ * (`http-error` and the status text when the body is not problem JSON). `server` names the
+ * answering side in the message ("coordinator", "training server").
+ */
+export async function ensureOk<R extends Pick<Response, "ok" | "status" | "statusText" | "json">>(res: R, server?: string): Promise<R> {
+  if (res.ok) return res;
+  let p: Partial<Problem> | undefined;
+  try {
+    p = (await res.json()) as Partial<Problem>;
+  } catch {
+    /* not JSON */
+  }
+  const problem = p && typeof p.code === "string" ? (p as Problem) : undefined;
+  throw new ApiClientError(res.status, problem?.code ?? "http-error", problem?.detail ?? problem?.title ?? res.statusText, problem, server);
 }

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ApiClient } from "../../client/api/client.ts";
-import { ApiClientError } from "../../client/api/errors.ts";
+import { ApiClientError } from "../../protocol/api/problem.ts";
 import { NodeClient } from "../../client/agent/node-client.ts";
 import { utf8, toHex } from "../../protocol/encoding.ts";
 import { sha256 } from "@noble/hashes/sha2.js";

@@ -10,6 +10,7 @@ import { encodeFrame, decodeFrame, FRAME_CONTENT_TYPE } from "../../client/fhe/w
 import { plainScores, type DenseModel } from "../../client/fhe/model.ts";
 import { constantTermReplyBytes } from "../../client/fhe/evaluator.ts";
 import { nextPow2 } from "../../client/fhe/bsgs.ts";
+import { httpTransport } from "../../client/fhe/client.ts";
 
 const TOKEN = "test-api-token";
 const lr: DenseModel = {
@@ -145,6 +146,18 @@ describe("encrypted inference in workerd", () => {
     await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single }, [bad]), 400, "bad-ciphertext");
     await expectProblem(await infer("wdbc-lr", { keyId, mode: "single", single }, [ct, ct]), 400, "shape-mismatch");
   }
+
+  it("the querier's HTTP transport reports the endpoint's problem code (401 unauthorized, 404 unknown-key), not an FHE error", async () => {
+    const viaApp = (async (input: RequestInfo | URL, init?: RequestInit) => req(new URL(String(input)).pathname, init ?? {})) as typeof fetch;
+    const q = Querier.create(CkksContext.get(seal, lrPkg.ckks), { relin: false, galoisSteps: [] });
+    try {
+      await expect(httpTransport("http://x", "wdbc-lr", viaApp).uploadKeys(q.evaluationKeys())).rejects.toMatchObject({ name: "ApiClientError", status: 401, code: "unauthorized" });
+      const t = httpTransport("http://x", "wdbc-lr", viaApp, TOKEN);
+      await expect(t.infer("0".repeat(64), "batch", q.encryptBatch([[1, 2, 3, 4]], 4), "none")).rejects.toMatchObject({ name: "ApiClientError", status: 404, code: "unknown-key", message: /^inference endpoint answered 404 unknown-key/ });
+    } finally {
+      q.dispose();
+    }
+  });
 
   it("single sample by masked sum: no Galois key, the score equals plaintext, slots are masked", async () => {
     const { q, keyId, row, ct, part } = await singleRow("masked-sum");
