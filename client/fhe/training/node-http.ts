@@ -17,7 +17,7 @@ export interface NodeHttpOptions {
 }
 
 /** The request's body as a web stream, pulled on demand, erroring past `max` bytes. */
-function bodyStream(req: IncomingMessage, max: number, chunks: AsyncIterator<Buffer>): ReadableStream<Uint8Array> {
+function bodyStream(max: number, chunks: AsyncIterator<Buffer>): ReadableStream<Uint8Array> {
   let n = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -49,7 +49,7 @@ async function answer(handler: (r: Request) => Response | Promise<Response>, req
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
   const hasBody = method !== "GET" && method !== "HEAD";
-  const request = new Request(new URL(req.url ?? "/", "http://localhost"), { method, headers, ...(hasBody && { body: bodyStream(req, o.maxBodyBytes, chunks), duplex: "half" }) } as RequestInit);
+  const request = new Request(new URL(req.url ?? "/", "http://localhost"), { method, headers, ...(hasBody && { body: bodyStream(o.maxBodyBytes, chunks), duplex: "half" }) } as RequestInit);
   const response = await handler(request);
   const body = new Uint8Array(await response.arrayBuffer());
   if (!req.readableEnded) await drain(req, chunks);
