@@ -248,9 +248,26 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
   }
 }
 
+/**
+ * Isolate-local ids of the shard objects by namespace and name: `idFromName` hashes the name on
+ * every call, and the same few names are asked for on every signed request. An id is a pure
+ * function of the namespace and the name and is not tied to a request (stubs are, so they are
+ * made per call).
+ */
+const shardIds = new WeakMap<DurableObjectNamespace<RegistryShardDO>, Map<string, DurableObjectId>>();
+
+/** `ns.idFromName(name)`, computed once per namespace and name in this isolate. */
+function shardId(ns: DurableObjectNamespace<RegistryShardDO>, name: string): DurableObjectId {
+  let ids = shardIds.get(ns);
+  if (!ids) shardIds.set(ns, (ids = new Map()));
+  let id = ids.get(name);
+  if (!id) ids.set(name, (id = ns.idFromName(name)));
+  return id;
+}
+
 /** The stub of `nodeId`'s shard among `shards` (default {@link REGISTRY_SHARDS}). Low level: the Worker and the DOs go through {@link NodeRegistry}. Throws TypeError for a malformed id. */
 export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeId: string, shards = REGISTRY_SHARDS): DurableObjectStub<RegistryShardDO> {
-  return ns.get(ns.idFromName(registryShardName(registryShardOf(nodeId, shards), shards)));
+  return ns.get(shardId(ns, registryShardName(registryShardOf(nodeId, shards), shards)));
 }
 
 /**
@@ -260,7 +277,7 @@ export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeI
  */
 async function readShards(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>, shards: number): Promise<Map<string, Liveness>> {
   const groups = groupByShard(nodeIds, shards);
-  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(ns.idFromName(registryShardName(s, shards))).liveness(ids)));
+  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(shardId(ns, registryShardName(s, shards))).liveness(ids)));
   return new Map(parts.flat() as Array<[string, Liveness]>);
 }
 
