@@ -86,10 +86,10 @@ export interface HealthResult { kind: "health"; concurrency: number; phase: Phas
 /** The one message sent back to the parent. */
 export type LoadMessage = { ok: true; result: RegistryResult | RelayResult | HealthResult } | { ok: false; error: string };
 
-interface SimNode { id: string; identityKey: string; kxKey: string; kxSecret: Uint8Array; identitySecret: Uint8Array; pk: KeyObject }
+export interface SimNode { id: string; identityKey: string; kxKey: string; kxSecret: Uint8Array; identitySecret: Uint8Array; pk: KeyObject }
 
 /** A node identity made with node:crypto (fast enough for 10,000 nodes). */
-function simNode(): SimNode {
+export function simNode(): SimNode {
   const id = generateKeyPairSync("ed25519");
   const kx = generateKeyPairSync("x25519");
   const rawPub = new Uint8Array(id.publicKey.export({ format: "der", type: "spki" }).subarray(12));
@@ -100,7 +100,7 @@ function simNode(): SimNode {
 }
 
 /** The four x-2pm-* headers of a signed request, with native Ed25519 (identical bytes to protocol/crypto/request.ts signRequest). */
-function signedHeaders(n: SimNode, method: string, target: string, body: string | null): Record<string, string> {
+export function signedHeaders(n: SimNode, method: string, target: string, body: string | null): Record<string, string> {
   const ts = String(Date.now());
   const nonce = toBase64Url(randomBytes(16));
   const canon = canonicalRequest(method, target, bodyHash(body), ts, nonce, n.id);
@@ -130,7 +130,7 @@ interface RawResponse { status: number; body: string }
  * parses the answer's head and `content-length` (or chunked) body. Rejects a request when the
  * connection fails or closes before the whole answer; the caller reconnects.
  */
-class RawHttp {
+export class RawHttp {
   private sock: net.Socket | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve(r: RawResponse): void; reject(e: Error): void } | null = null;
@@ -215,7 +215,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 /** Runs `f` over `items` with `concurrency` workers, each with its own keep-alive {@link RawHttp} connection to `base`. */
-async function pool<T>(base: string, items: T[], concurrency: number, f: (x: T, http: RawHttp) => Promise<void>): Promise<void> {
+export async function pool<T>(base: string, items: T[], concurrency: number, f: (x: T, http: RawHttp) => Promise<void>): Promise<void> {
   const u = new URL(base);
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {

@@ -10,9 +10,11 @@
  *
  * Group commit: a storage commit costs an fsync (≈ 2 ms on a local disk, a replicated write on
  * Cloudflare), so the writes of all calls that arrive while one batch is open are applied in
- * one transaction and each call answers once that transaction is durable. Replay checks see
- * both the table and the open batch, so a nonce is `ok` for exactly one call; a failed batch
- * fails all its calls (none answered `ok`, the clients sign new requests).
+ * one transaction and each call answers once that transaction is durable. A nonce is claimed
+ * by its INSERT in the batch (the table's primary key refuses a nonce written by any earlier
+ * batch or earlier in the same one), so a nonce is `ok` for exactly one call, and a replay is
+ * answered with the batch; a failed batch fails all its calls (none answered `ok`, the clients
+ * sign new requests).
  *
  * Every method refuses (TypeError `wrong-shard`) a node id that does not map to this object,
  * so a node's nonces can only ever be recorded in its one shard.
@@ -59,27 +61,29 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
 
   /** Writes of the open batch, applied in order in one transaction by {@link commit}. */
   private batch: Array<() => void> = [];
-  /** Nonces of the open batch (`nodeId nonce`), not yet in the table. */
-  private batchNonces = new Set<string>();
   /** Settles when the open batch is durable; null when no batch is open. */
   private batchDone: Promise<void> | null = null;
 
   /**
-   * Claims a nonce for `nodeId` (which must map to this shard) in the open batch unless the
-   * table or the batch has it; true when it was new (its INSERT then joins the batch and the
-   * pruning alarm is armed). Synchronous: no other call interleaves.
+   * Checks a nonce claim's arguments at call time (TypeError for a malformed id or nonce, or an
+   * id of another shard) and arms the pruning alarm for the nonce about to be written.
    */
-  private claimNonce(nodeId: string, nonce: string, now: number): boolean {
+  private checkClaim(nodeId: string, nonce: string, now: number): void {
     this.own(nodeId);
     if (typeof nonce !== "string" || !/^[A-Za-z0-9_-]{16,86}$/.test(nonce)) throw new TypeError("nonce must be base64url, 16..86 characters");
-    const key = `${nodeId} ${nonce}`;
-    if (this.batchNonces.has(key)) return false;
-    if (this.ctx.storage.sql.exec("SELECT 1 FROM nonces WHERE node_id = ? AND nonce = ?", nodeId, nonce).toArray().length) return false;
-    this.batchNonces.add(key);
-    // a plain INSERT: a duplicate here would be our bug, and fails the whole batch rather than answer `ok` twice
-    this.batch.push(() => this.ctx.storage.sql.exec("INSERT INTO nonces (node_id, nonce, expires_at) VALUES (?, ?, ?)", nodeId, nonce, now + NONCE_TTL_MS));
     this.armPruning(now);
-    return true;
+  }
+
+  /**
+   * Inside a batch: records the nonce for `nodeId` unless the table already holds it (written
+   * by an earlier batch, or earlier in this one: the batch's writes run in order in one
+   * transaction); true when it was new. One statement: the primary key (node_id, nonce) decides,
+   * so exactly one claim of a nonce is ever true.
+   */
+  private claim(nodeId: string, nonce: string, now: number): boolean {
+    return this.ctx.storage.sql.exec(
+      "INSERT INTO nonces (node_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1 AS claimed", nodeId, nonce, now + NONCE_TTL_MS,
+    ).toArray().length === 1;
   }
 
   /** Adds `write` to the open batch (opening one if needed); resolves once the batch is durable. */
@@ -96,8 +100,6 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
         } catch (e) {
           reject(e instanceof Error ? e : new Error(String(e)));
           return;
-        } finally {
-          this.batchNonces.clear(); // in the table now, or refused with the failed batch
         }
         resolve(); // the output gate holds every answer until this transaction is durable
       }, 0);
@@ -122,9 +124,11 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    * malformed id or nonce, or an id of another shard.
    */
   async consume(nodeId: string, nonce: string): Promise<ConsumeResult> {
-    if (!this.claimNonce(nodeId, nonce, Date.now())) return "replay";
-    await this.commit();
-    return "ok";
+    const now = Date.now();
+    this.checkClaim(nodeId, nonce, now);
+    let fresh = false as boolean;
+    await this.commit(() => { fresh = this.claim(nodeId, nonce, now); });
+    return fresh ? "ok" : "replay";
   }
 
   /**
@@ -133,10 +137,14 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    * a heartbeat while the registry switches shard counts. Throws as {@link consume}.
    */
   async consumeUnlessRemoved(nodeId: string, nonce: string): Promise<ConsumeResult | "unknown-node"> {
-    if (!this.claimNonce(nodeId, nonce, Date.now())) return "replay";
-    const removed = this.row(nodeId)?.removed_at != null;
-    await this.commit();
-    return removed ? "unknown-node" : "ok";
+    const now = Date.now();
+    this.checkClaim(nodeId, nonce, now);
+    let fresh = false as boolean, removed = false as boolean;
+    await this.commit(() => {
+      fresh = this.claim(nodeId, nonce, now);
+      if (fresh) removed = this.row(nodeId)?.removed_at != null;
+    });
+    return !fresh ? "replay" : removed ? "unknown-node" : "ok";
   }
 
   /**
@@ -146,15 +154,16 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
    */
   async register(nodeId: string, nonce: string): Promise<{ outcome: ConsumeResult; liveness: Liveness | null }> {
     const now = Date.now();
-    if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay", liveness: null };
+    this.checkClaim(nodeId, nonce, now);
     let liveness: Liveness | null = null;
     await this.commit(() => {
+      if (!this.claim(nodeId, nonce, now)) return;
       liveness = toLiveness(this.ctx.storage.sql.exec<LivenessRow>(
         `INSERT INTO liveness (node_id, last_seen, online, removed_at) VALUES (?, ?, 1, NULL)
          ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen, online = 1, removed_at = NULL RETURNING *`, nodeId, now,
       ).one());
     });
-    return { outcome: "ok", liveness };
+    return liveness ? { outcome: "ok", liveness } : { outcome: "replay", liveness: null };
   }
 
   /**
@@ -167,20 +176,24 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
     const { load, freeMemoryMb, onBattery, online } = conditions;
     if (!Number.isFinite(load) || !Number.isFinite(freeMemoryMb) || typeof onBattery !== "boolean" || typeof online !== "boolean") throw new TypeError("conditions: load and freeMemoryMb must be finite numbers, onBattery and online booleans");
     const now = Date.now();
-    if (!this.claimNonce(nodeId, nonce, now)) return { outcome: "replay" };
-    if (this.row(nodeId)?.removed_at != null) {
-      await this.commit(); // the nonce is consumed all the same
-      return { outcome: "unknown-node" };
-    }
+    this.checkClaim(nodeId, nonce, now);
+    // Nonce and liveness in two statements of one batch. The upsert also checks the tombstone: a
+    // tombstoned row is left as it is (the conditional DO UPDATE writes nothing and RETURNING
+    // yields no row) while the nonce is consumed all the same.
+    let fresh = false as boolean, removed = false as boolean;
     await this.commit(() => {
-      this.ctx.storage.sql.exec(
+      fresh = this.claim(nodeId, nonce, now);
+      if (!fresh) return;
+      removed = this.ctx.storage.sql.exec(
         `INSERT INTO liveness (node_id, last_seen, online, on_battery, load, free_memory_mb) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (node_id) DO UPDATE SET last_seen = excluded.last_seen, online = excluded.online, on_battery = excluded.on_battery,
-           load = excluded.load, free_memory_mb = excluded.free_memory_mb`,
+           load = excluded.load, free_memory_mb = excluded.free_memory_mb WHERE liveness.removed_at IS NULL
+         RETURNING 1 AS written`,
         nodeId, now, online ? 1 : 0, onBattery ? 1 : 0, load, freeMemoryMb,
-      );
+      ).toArray().length === 0;
     });
-    return { outcome: "ok", lastSeen: now };
+    if (!fresh) return { outcome: "replay" };
+    return removed ? { outcome: "unknown-node" } : { outcome: "ok", lastSeen: now };
   }
 
   /**
@@ -235,9 +248,26 @@ export class RegistryShardDO extends DurableObject<Env> implements RegistryShard
   }
 }
 
+/**
+ * Isolate-local ids of the shard objects by namespace and name: `idFromName` hashes the name on
+ * every call, and the same few names are asked for on every signed request. An id is a pure
+ * function of the namespace and the name and is not tied to a request (stubs are, so they are
+ * made per call).
+ */
+const shardIds = new WeakMap<DurableObjectNamespace<RegistryShardDO>, Map<string, DurableObjectId>>();
+
+/** `ns.idFromName(name)`, computed once per namespace and name in this isolate. */
+function shardId(ns: DurableObjectNamespace<RegistryShardDO>, name: string): DurableObjectId {
+  let ids = shardIds.get(ns);
+  if (!ids) shardIds.set(ns, (ids = new Map()));
+  let id = ids.get(name);
+  if (!id) ids.set(name, (id = ns.idFromName(name)));
+  return id;
+}
+
 /** The stub of `nodeId`'s shard among `shards` (default {@link REGISTRY_SHARDS}). Low level: the Worker and the DOs go through {@link NodeRegistry}. Throws TypeError for a malformed id. */
 export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeId: string, shards = REGISTRY_SHARDS): DurableObjectStub<RegistryShardDO> {
-  return ns.get(ns.idFromName(registryShardName(registryShardOf(nodeId, shards), shards)));
+  return ns.get(shardId(ns, registryShardName(registryShardOf(nodeId, shards), shards)));
 }
 
 /**
@@ -247,7 +277,7 @@ export function registryShard(ns: DurableObjectNamespace<RegistryShardDO>, nodeI
  */
 async function readShards(ns: DurableObjectNamespace<RegistryShardDO>, nodeIds: Iterable<string>, shards: number): Promise<Map<string, Liveness>> {
   const groups = groupByShard(nodeIds, shards);
-  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(ns.idFromName(registryShardName(s, shards))).liveness(ids)));
+  const parts = await Promise.all([...groups].map(([s, ids]) => ns.get(shardId(ns, registryShardName(s, shards))).liveness(ids)));
   return new Map(parts.flat() as Array<[string, Liveness]>);
 }
 

@@ -12,8 +12,8 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesEqual, fromBase64Url, utf8 } from "../protocol/encoding.ts";
-import { bodyHash, HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
+import { bytesEqual, fromBase64Url, toHex, utf8 } from "../protocol/encoding.ts";
+import { HEADER_NODE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SIGNATURE_WINDOW_MS, verifyRequestAuth, type RequestAuth } from "../protocol/crypto/request.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv, Env, VerifiedNode } from "./env.ts";
 import { nodeRegistry } from "../durable-objects/registry-shard-do.ts";
@@ -103,6 +103,11 @@ async function nodeKey(env: Env, nodeId: string): Promise<Uint8Array> {
 }
 
 
+/** Hex SHA-256 of `bytes` (protocol/crypto/request.ts `bodyHash`) with the platform's native digest instead of the portable JavaScript one. */
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
 /**
  * Verifies a signed node request's timestamp and signature, without consuming the nonce.
  * `publicKey` is the claimed node's Ed25519 key (from the registration body, or looked up in
@@ -117,7 +122,7 @@ export async function verifyNodeDeferred(c: Context<AppEnv>, publicKey?: Uint8Ar
   const key = publicKey ?? (await nodeKey(c.env, auth.node));
   const method = c.req.method;
   const body = method === "GET" || method === "HEAD" ? new Uint8Array(0) : new Uint8Array(await c.req.arrayBuffer());
-  const err = await verifyRequestAuth({ method, url: c.req.url, bodyHashHex: bodyHash(body), auth, publicKey: key });
+  const err = await verifyRequestAuth({ method, url: c.req.url, bodyHashHex: await sha256Hex(body), auth, publicKey: key });
   if (err === "stale-timestamp") throw new ApiError(401, "stale-timestamp", `timestamp outside ±${SIGNATURE_WINDOW_MS / 1000}s`);
   if (err) throw new ApiError(401, err, "request signature does not verify");
   return { nodeId: auth.node, nonce: auth.nonce };

@@ -233,6 +233,22 @@ describe("deregistration leaves a tombstone in the shard", () => {
     await runDurableObjectAlarm(shardOf(m.id));
     expect(await rows()).toBe(0);
   });
+
+  it("a heartbeat in the same group commit as the node's deregistration, after it, is refused and leaves the tombstone as it was", async () => {
+    const n = makeNode();
+    await register(n);
+    const hb = { load: 0.9, freeMemoryMb: 1, onBattery: true, online: true };
+    await runInDurableObject(shardOf(n.id), async (shard, state) => {
+      // both calls start in one turn, so both join one open batch: the tombstone first
+      const [, beat] = await Promise.all([shard.forget(n.id), shard.heartbeat(n.id, "F".repeat(22), hb)]);
+      expect(beat).toEqual({ outcome: "unknown-node" });
+      const row = state.storage.sql.exec<{ online: number; load: number | null; removed_at: number | null }>("SELECT online, load, removed_at FROM liveness WHERE node_id = ?", n.id).one();
+      expect(row).toMatchObject({ online: 0, load: null });
+      expect(row.removed_at).not.toBeNull();
+      expect(await shard.consume(n.id, "F".repeat(22))).toBe("replay"); // its nonce was consumed all the same
+    });
+    expect(await liveness(n.id)).toBeUndefined();
+  });
 });
 
 describe("deregistration survives a failed tombstone write", () => {
