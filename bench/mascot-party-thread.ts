@@ -3,7 +3,8 @@
  * secure sum run in parallel, connected pairwise by MessageChannels (no relay), the way
  * MP-SPDZ's benchmark runs one process per party on one machine. Messages: the main thread
  * sends `ports` (one per peer, index = peer) once, then `run` per timed run; the thread
- * answers `ready`, then `done` (the first sum entries) or `error` per run.
+ * answers `ready`, then `done` (the first sum entries and this thread's CPU time for the run) or
+ * `error` per run.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { m61 } from "../protocol/field/index.ts";
@@ -11,6 +12,7 @@ import { SecureSumParty, type AggregationMode } from "../protocol/mascot/party.t
 import type { OutboundMessage } from "../protocol/mascot/types.ts";
 import { cryptoRng } from "../protocol/rng.ts";
 import { installNodeAes } from "../client/agent/party-aes.ts";
+import { readFileSync } from "node:fs";
 
 const { n, me, d, mode } = workerData as { n: number; me: number; d: number; mode: AggregationMode };
 installNodeAes(); // as in a node's party thread
@@ -20,6 +22,17 @@ let party: SecureSumParty | undefined;
 let run = -1;
 let sent: number[] = [];
 let reported = false;
+/** This thread's CPU time at the start of the current run (ms; see {@link threadCpuMs}). */
+let cpu0 = 0;
+
+/**
+ * CPU time of the calling thread in ms (Linux: /proc/thread-self/schedstat, nanoseconds on the
+ * CPU), or NaN elsewhere: what this party computed, whatever the other threads and processes
+ * on the machine's cores did meanwhile (wall time counts their preemption too).
+ */
+function threadCpuMs(): number {
+  try { return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ")[0]) / 1e6; } catch { return NaN; }
+}
 
 interface Wire { run: number; phase: string; payload: Uint8Array; seq: number }
 
@@ -34,7 +47,7 @@ function send(outs: OutboundMessage[]): void {
 function report(): void {
   if (reported || !party?.result) return;
   reported = true;
-  parentPort!.postMessage({ kind: "done", run, head: m61.toBigInts(m61.slice(party.result.sum, 0, Math.min(4, d))).map(String), excluded: party.result.excluded });
+  parentPort!.postMessage({ kind: "done", run, cpuMs: threadCpuMs() - cpu0, head: m61.toBigInts(m61.slice(party.result.sum, 0, Math.min(4, d))).map(String), excluded: party.result.excluded });
 }
 
 /** Messages of a run this thread has not started yet, in arrival order. */
@@ -60,6 +73,7 @@ parentPort!.on("message", (msg: { kind: "ports"; ports: Array<MessagePort | unde
     return;
   }
   run = msg.run;
+  cpu0 = threadCpuMs();
   sent = new Array<number>(n).fill(0);
   reported = false;
   const sid = new TextEncoder().encode(`bench/mascot-threads/${n}/${d}/${mode}/${run}`);

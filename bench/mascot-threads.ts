@@ -9,7 +9,7 @@ import { MessageChannel, type MessagePort, type Worker } from "node:worker_threa
 import { startThread } from "../client/threads.ts";
 import type { AggregationMode } from "../protocol/mascot/party.ts";
 
-type Answer = { kind: "ready" } | { kind: "done"; run: number; head: string[]; excluded: number[] } | { kind: "error"; run: number; message: string };
+type Answer = { kind: "ready" } | { kind: "done"; run: number; cpuMs: number; head: string[]; excluded: number[] } | { kind: "error"; run: number; message: string };
 
 /** The next answer of each worker that satisfies `pred`; rejects on an `error` answer or a thread failure. */
 function collect(workers: Worker[], pred: (a: Answer) => boolean): Promise<Answer[]> {
@@ -28,10 +28,12 @@ function collect(workers: Worker[], pred: (a: Answer) => boolean): Promise<Answe
 /**
  * Runs `runs` secure sums of d entries among n parties in n threads, one after the other in the
  * same threads (run 0 includes the threads' JIT warm-up); returns each run's wall time in
- * seconds, from the go signal to the last party's result. Throws if a party fails, a party is
- * excluded, or the parties' sums differ from Σ inputs.
+ * seconds, from the go signal to the last party's result, and the largest CPU time of one
+ * party thread in that run (seconds; NaN where the platform does not report thread CPU),
+ * which the machine's other load inflates far less than the wall time. Throws if a party
+ * fails, a party is excluded, or the parties' sums differ from Σ inputs.
  */
-export async function secureSumInThreads(n: number, d: number, mode: AggregationMode, runs = 2): Promise<number[]> {
+export async function secureSumInThreads(n: number, d: number, mode: AggregationMode, runs = 2): Promise<{ walls: number[]; cpus: number[] }> {
   const workers = Array.from({ length: n }, (_, me) => startThread(import.meta.url, "mascot-party-thread", { workerData: { n, me, d, mode } }));
   try {
     const ports: Array<Array<MessagePort | undefined>> = Array.from({ length: n }, () => new Array<MessagePort | undefined>(n));
@@ -43,20 +45,21 @@ export async function secureSumInThreads(n: number, d: number, mode: Aggregation
     const ready = collect(workers, (a) => a.kind === "ready");
     workers.forEach((w, i) => w.postMessage({ kind: "ports", ports: ports[i] }, ports[i]!.filter((p): p is MessagePort => p !== undefined)));
     await ready;
-    const walls: number[] = [];
+    const walls: number[] = [], cpus: number[] = [];
     for (let run = 0; run < runs; run++) {
       const done = collect(workers, (a) => a.kind === "done" && a.run === run);
       const t0 = performance.now();
       for (const w of workers) w.postMessage({ kind: "run", run });
       const answers = (await done) as Array<Extract<Answer, { kind: "done" }>>;
       walls.push((performance.now() - t0) / 1000);
+      cpus.push(Math.max(...answers.map((a) => a.cpuMs)) / 1000);
       const want = Array.from({ length: Math.min(4, d) }, (_, k) => String(n * (k % 100)));
       for (const [i, a] of answers.entries()) {
         if (a.excluded.length) throw new Error(`party ${i}: honest parties excluded: ${a.excluded.join(",")}`);
         if (a.head.join() !== want.join()) throw new Error(`party ${i}: sum ${a.head.join()} ≠ ${want.join()}`);
       }
     }
-    return walls;
+    return { walls, cpus };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

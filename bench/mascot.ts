@@ -7,7 +7,8 @@
  * = the validated sum with each party in its own worker thread, all in parallel over
  * MessageChannels, fresh base OTs every run (bench/mascot-threads.ts): the wall time of all
  * parties as MP-SPDZ measures its one-process-per-party runs — cold is the threads' first run
- * (JIT warm-up included), warm the faster of two later runs in the same threads. Bytes: per party, uploaded
+ * (JIT warm-up included), warm the faster of two later runs in the same threads; their
+ * party_cpu = the slowest party thread's own CPU in those runs. Bytes: per party, uploaded
  * (a broadcast counts once, as sent to the relay) and delivered (fan-out counted). The
  * PRG streams and the OT extension's fixed-key π run on node:crypto's AES, as in a node's party
  * thread (client/agent/party-aes.ts installNodeAes); `--aes=js` keeps the portable JS AES.
@@ -120,8 +121,8 @@ export async function run(args: string[]): Promise<BenchResult> {
             rows.push({ op: `secure-sum ${mode}, base OTs reused`, N: n, d, wall_s: q.wall, party_cpu_s: q.partyCpu, MB_up_per_party: q.bytesUp / 1e6, MB_delivered_per_party: q.bytesDelivered / 1e6 });
             if (!args.includes("--no-threads")) {
               // Like with like with MP-SPDZ's one process per party: each party in its own thread, all in parallel, fresh base OTs every run.
-              const walls = await secureSumInThreads(n, d, mode, 3);
-              rows.push({ op: `secure-sum ${mode}, parties in threads (cold / warm)`, N: n, d, wall_s: `${walls[0]!.toFixed(3)} / ${Math.min(...walls.slice(1)).toFixed(3)}`, party_cpu_s: "-", MB_up_per_party: r.bytesUp / 1e6, MB_delivered_per_party: r.bytesDelivered / 1e6 });
+              const { walls, cpus } = await secureSumInThreads(n, d, mode, 3);
+              rows.push({ op: `secure-sum ${mode}, parties in threads (cold / warm)`, N: n, d, wall_s: `${walls[0]!.toFixed(3)} / ${Math.min(...walls.slice(1)).toFixed(3)}`, party_cpu_s: `${cpus[0]!.toFixed(3)} / ${Math.min(...cpus.slice(1)).toFixed(3)}`, MB_up_per_party: r.bytesUp / 1e6, MB_delivered_per_party: r.bytesDelivered / 1e6 });
             }
           }
         } catch (e) {
@@ -145,7 +146,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows.push({ op: "authenticated inputs (COPE, per party)", N: n, d: 100000, per_s_party: authInputsPerSecond(n, 100000) });
   }
   notes.push(`machine load average (1 min) at start/end: ${load0.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (shared with other work: times are upper bounds)`);
-  notes.push("time: party_cpu_s = max over parties of process CPU time (user+sys, incl. GC threads) spent in that party's start()/receive() — what one party on its own machine would need; wall_s = all parties serialised on one thread of a shared 2-core machine, except the `parties in threads` rows (all parties in parallel, cold / warm)");
+  notes.push("time: party_cpu_s = max over parties of process CPU time (user+sys, incl. GC threads) spent in that party's start()/receive() — what one party on its own machine would need; wall_s = all parties serialised on one thread of a shared 2-core machine, except the `parties in threads` rows (all parties in parallel, cold / warm; their party_cpu_s = the slowest party thread's own CPU, /proc/thread-self/schedstat, without V8's helper threads)");
   notes.push("bytes: MB_up = payload bytes uploaded (a broadcast counted once, as sent to the relay); MB_delivered = with broadcast fan-out");
   notes.push("anchor MP-SPDZ MASCOT 64-bit: N=3 d=1k 0.16–0.23 s, d=10k 1.07–2.18 s, d=100k 2.5 s (328 MB all parties); N=5 d=100k 8.3 s; triples N=2 14.7k/s");
   uninstallNodeAes();

@@ -48,7 +48,7 @@
  * every backend). Not constant time (the y-recovery and POPF are not).
  */
 import { Field, FpInvertBatch, FpLegendre } from "@noble/curves/abstract/modular.js";
-import { sha256 } from "./hash.ts";
+import { sha256Parts } from "./hash.ts";
 import { concatBytes, utf8 } from "../encoding.ts";
 import type { Rng } from "../rng.ts";
 import { canonicalU, P25519, uFromBytes, uToBytes, x25519Many, x25519ManyAsync, type X25519Results } from "../crypto/x25519.ts";
@@ -95,27 +95,39 @@ export function montAdd(B: bigint, P: MontPoint, Q: MontPoint): MontPoint {
   return { u, v: Fp.sub(Fp.mul(lam, Fp.sub(P.u, u)), P.v) };
 }
 
-/** x^(2^k) mod p. */
+const MASK255 = (1n << 255n) - 1n;
+
+/**
+ * y mod p for 0 ≤ y < 2^512 (a product of two values < 2^256), by folding 2^255 ≡ 19 twice
+ * instead of a BigInt division: after the first fold y < 2^255 + 19·2^257, after the second
+ * y < 2^255 + 19·2^8 < 2p, so one conditional subtraction is left.
+ */
+function reduce(y: bigint): bigint {
+  y = (y & MASK255) + 19n * (y >> 255n);
+  y = (y & MASK255) + 19n * (y >> 255n);
+  return y >= P25519 ? y - P25519 : y;
+}
+
+/** x^(2^k) mod p (0 ≤ x < p). */
 function sqrN(x: bigint, k: number): bigint {
   let r = x;
-  for (let i = 0; i < k; i++) r = (r * r) % P25519;
+  for (let i = 0; i < k; i++) r = reduce(r * r);
   return r;
 }
 
-/** x^((p − 5)/8) = x^(2^252 − 3) by the ref10 addition chain (≈ 254 squarings + 11 multiplications). */
+/** x^((p − 5)/8) = x^(2^252 − 3) by the ref10 addition chain (≈ 254 squarings + 11 multiplications; 0 ≤ x < p). */
 function powP58(x: bigint): bigint {
-  const p = P25519;
-  const b2 = (((x * x) % p) * x) % p; // 2^2 − 1
-  const b4 = (sqrN(b2, 2) * b2) % p;
-  const b5 = (sqrN(b4, 1) * x) % p;
-  const b10 = (sqrN(b5, 5) * b5) % p;
-  const b20 = (sqrN(b10, 10) * b10) % p;
-  const b40 = (sqrN(b20, 20) * b20) % p;
-  const b80 = (sqrN(b40, 40) * b40) % p;
-  const b160 = (sqrN(b80, 80) * b80) % p;
-  const b240 = (sqrN(b160, 80) * b80) % p;
-  const b250 = (sqrN(b240, 10) * b10) % p;
-  return (sqrN(b250, 2) * x) % p;
+  const b2 = reduce(reduce(x * x) * x); // 2^2 − 1
+  const b4 = reduce(sqrN(b2, 2) * b2);
+  const b5 = reduce(sqrN(b4, 1) * x);
+  const b10 = reduce(sqrN(b5, 5) * b5);
+  const b20 = reduce(sqrN(b10, 10) * b10);
+  const b40 = reduce(sqrN(b20, 20) * b20);
+  const b80 = reduce(sqrN(b40, 40) * b40);
+  const b160 = reduce(sqrN(b80, 80) * b80);
+  const b240 = reduce(sqrN(b160, 80) * b80);
+  const b250 = reduce(sqrN(b240, 10) * b10);
+  return reduce(sqrN(b250, 2) * x);
 }
 
 const SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752n;
@@ -172,17 +184,21 @@ export function torsionTable(z: 0 | 1): MontPoint[] {
 }
 
 function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 }
 
+/** i (u32, little-endian) ‖ x (one byte): the per-OT part of both hashes' inputs. */
+function ix(i: number, x: number): Uint8Array {
+  return Uint8Array.of(i & 0xff, (i >>> 8) & 0xff, (i >>> 16) & 0xff, i >>> 24, x);
+}
+
+// Both hashes absorb their parts without building the concatenation (hash.ts sha256Parts; same digest).
 function hPopf(sidP: Uint8Array, i: number, x: number, s: Uint8Array): Uint8Array {
-  return sha256(concatBytes(TAG_POPF, sidP, u32(i), Uint8Array.of(x), s));
+  return sha256Parts(TAG_POPF, sidP, ix(i, x), s);
 }
 
 function hKey(sidP: Uint8Array, i: number, x: number, A: Uint8Array, phi: Uint8Array, K: Uint8Array): Uint8Array {
-  return sha256(concatBytes(TAG_KEY, sidP, u32(i), Uint8Array.of(x), A, phi, K)).subarray(0, MRR_KEY_BYTES);
+  return sha256Parts(TAG_KEY, sidP, ix(i, x), A, phi, K).subarray(0, MRR_KEY_BYTES);
 }
 
 /** sid, length-prefixed (so that sid ‖ i cannot be re-split). */
@@ -327,12 +343,15 @@ function program(sidP: Uint8Array, d: Draw[], Pu: ReadonlyArray<Uint8Array | nul
     const u = Pu[i] ? uFromBytes(Pu[i]!) : 0n;
     if (u === 0n) throw new Error("base-ot-mrr: receiver point of low order"); // clamped b: impossible
     const t = torsionTable(d[i]!.z)[d[i]!.k]!;
-    // y-recovery (one square root) only when a torsion point is added (k_i ≠ 0).
-    const pt = t ? liftEven(CURVE_B[d[i]!.z], u) : { u, v: 0n };
+    // y-recovery (one square root) only when a torsion point of order > 2 is added. Adding the
+    // point (0, 0) of order 2 maps u to 1/u (the chord through (u, v) and (0, 0) has slope v/u,
+    // and B·v²/u² − A − u = f(u)/u² − A − u = 1/u), so that case needs no v.
+    const half = t !== null && t.u === 0n;
+    const pt = t && !half ? liftEven(CURVE_B[d[i]!.z], u) : { u, v: 0n };
     if (!pt) throw new Error("base-ot-mrr: receiver point not on its curve"); // impossible
     P.push(pt);
     Tk.push(t);
-    den.push(t ? Fp.sub(t.u, pt.u) : 1n);
+    den.push(half ? u : t ? Fp.sub(t.u, pt.u) : 1n);
   }
   const inv = FpInvertBatch(Fp, den);
   const out = new Uint8Array(MRR_RECEIVER_BYTES_PER_OT * m);
@@ -340,7 +359,9 @@ function program(sidP: Uint8Array, d: Draw[], Pu: ReadonlyArray<Uint8Array | nul
     const { z, r, c, s } = d[i]!;
     const p = P[i]!, t = Tk[i]!;
     let u = p!.u;
-    if (t) {
+    if (t && t.u === 0n) {
+      u = inv[i]!; // P + (0, 0): u ↦ 1/u
+    } else if (t) {
       const lam = Fp.mul(Fp.sub(t.v, p!.v), inv[i]!);
       u = Fp.sub(Fp.sub(Fp.sub(Fp.mul(CURVE_B[z], Fp.sqr(lam)), MA), p!.u), t.u);
     }
