@@ -10,7 +10,6 @@
 import { createCipheriv, createDecipheriv, createHash, hash, type Decipher } from "node:crypto";
 import { setNativeAesCtr, setNativeAesEcbDecrypt } from "../../protocol/mascot/prg.ts";
 import { setNativeSha256 } from "../../protocol/mascot/hash.ts";
-import { SHA256_SHORT_MAX, sha256Short } from "../../protocol/mascot/sha256-short.ts";
 
 let zeros = new Uint8Array(0);
 
@@ -47,24 +46,21 @@ export function nodeAesEcbDecrypt(key: Uint8Array, blocks: Uint8Array): Uint8Arr
 const scratch = new Uint8Array(1024);
 
 /**
- * SHA-256 of the concatenated parts: at most 119 bytes in JavaScript (protocol/mascot/
- * sha256-short.ts: one or two blocks cost less than node:crypto's per-call overhead, and a
- * party hashes ≈ 8k such inputs per fresh round), longer ones on node:crypto (one-shot `hash`;
- * several short parts first joined in a scratch buffer, long ones fed part by part to one
- * `createHash`). Same digest as @noble/hashes (test/unit/agent/party-aes.test.ts). Returns an
- * array the caller may keep (protocol/mascot/hash.ts copies it anyway).
+ * SHA-256 of the concatenated parts on node:crypto (one-shot `hash`; several short parts are
+ * first joined in a scratch buffer, long ones fed part by part to one `createHash`). Same
+ * digest as @noble/hashes (test/unit/agent/party-aes.test.ts). Returns a Buffer the caller
+ * may keep (protocol/mascot/hash.ts copies it anyway).
  */
 export function nodeSha256(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  if (n <= SHA256_SHORT_MAX) return sha256Short(parts);
   // crypto.hash (Node ≥ 21.7; the node requires 22): one-shot, no Hash object per call
   if (parts.length === 1) return hash("sha256", parts[0]!, "buffer") as Uint8Array;
-  // Medium inputs (a session key's sid, the PPRF hash's parts): joined in a scratch buffer.
-  if (n <= scratch.length) {
+  // Short inputs (the GGM trees' and leaves' hashes, thousands per pair and session): joined in a scratch buffer.
+  let total = 0;
+  for (const p of parts) total += p.length;
+  if (total <= scratch.length) {
     let o = 0;
     for (const p of parts) { scratch.set(p, o); o += p.length; }
-    return hash("sha256", scratch.subarray(0, n), "buffer") as Uint8Array;
+    return hash("sha256", scratch.subarray(0, total), "buffer") as Uint8Array;
   }
   const h = createHash("sha256");
   for (const p of parts) h.update(p);

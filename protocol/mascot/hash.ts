@@ -6,13 +6,9 @@
  * pair and session (SoftSpokenOT's GGM trees and leaf seeds, digit COPE's trees, base-OT
  * keys) and the OT extension's correction messages (hundreds of kB per pair), where the JS
  * hash costs ≈ 9 µs per short input and ≈ 120 ms per MB against ≈ 1 µs and ≈ 0.6 ms native
- * (measured on the 2-core bench machine, issue 13). Inputs of at most 119 bytes (≈ 8k per
- * party in a fresh N = 3 round) go to sha256-short.ts, in JS, without a native hash and in
- * the node party thread's (party-aes.ts): ≈ 1.3–2.1 µs against ≈ 2.6–3 µs per node:crypto call
- * with its overhead.
+ * (measured on the 2-core bench machine, issue 13).
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { SHA256_SHORT_MAX, sha256Short } from "./sha256-short.ts";
 
 /** A native SHA-256 of the concatenation of `parts` (32 bytes; may be a Buffer or a view). */
 export type NativeSha256 = (parts: readonly Uint8Array[]) => Uint8Array;
@@ -34,24 +30,14 @@ export function hasNativeSha256(): boolean {
   return native !== undefined;
 }
 
-/**
- * SHA-256(data): a fresh 32-byte Uint8Array the caller owns (never a shared or pooled buffer).
- * Without a native hash, inputs of at most SHA256_SHORT_MAX (119) bytes go to sha256Short
- * (≈ 1.3–2.1 µs against ≈ 9 µs for @noble/hashes' hasher object); the installed native one,
- * when there is one, decides for itself (client/agent/party-aes.ts nodeSha256 does the same
- * split). Same digest.
- */
+/** SHA-256(data): a fresh 32-byte Uint8Array the caller owns (never a shared or pooled buffer). */
 export function sha256(data: Uint8Array): Uint8Array {
-  if (native) return own(native([data]));
-  return data.length <= SHA256_SHORT_MAX ? sha256Short([data]) : nobleSha256(data);
+  return native ? own(native([data])) : nobleSha256(data);
 }
 
-/** SHA-256(parts[0] ‖ parts[1] ‖ …) without building the concatenation; a fresh 32-byte Uint8Array. Short inputs as in {@link sha256}. */
+/** SHA-256(parts[0] ‖ parts[1] ‖ …) without building the concatenation; a fresh 32-byte Uint8Array. */
 export function sha256Parts(...parts: Uint8Array[]): Uint8Array {
   if (native) return own(native(parts));
-  let n = 0;
-  for (const p of parts) n += p.length;
-  if (n <= SHA256_SHORT_MAX) return sha256Short(parts);
   const h = nobleSha256.create();
   for (const p of parts) h.update(p);
   return h.digest();
