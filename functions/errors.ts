@@ -55,7 +55,7 @@ export function zodIssues(e: ZodError): NonNullable<Problem["issues"]> {
  * their problem details; zod and hono's own errors their codes; anything else a bare 500.
  */
 export function errorBoundary(err: Error, _c: Context): Response {
-  if (err instanceof ProblemError) return problemFor(err, () => undefined);
+  if (err instanceof ProblemError) return problemResponse(err.status, err.code, err.message, err.issues);
   if (err instanceof Error && err.message.includes(SIGNING_KEY_MISSING_DETAIL)) return problem(503, "signing-key-missing", SIGNING_KEY_MISSING_DETAIL);
   if (err instanceof ZodError) return problem(400, "validation-failed", "request does not match the schema", zodIssues(err));
   if (err instanceof HTTPException) {

@@ -7,7 +7,6 @@
  * partial products is < 2^45 — exact in a float64 — then folds with 2^61 ≡ 1 (mod p).
  * No BigInt in any vector loop; BigInt only at the scalar boundary (get/set/sum/dot).
  */
-import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
 import { checkRowShape, checkSignRows, digitOffsets, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums } from "./kernels.ts";
 

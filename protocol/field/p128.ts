@@ -3,7 +3,6 @@
  * The 128-bit option of DESIGN.md §4: slower than m61 but MAC-check soundness ≈ 2^-126.
  * Elements are canonical (< p); reduction uses 2^127 ≡ 1.
  */
-import type { Rng } from "../rng.ts";
 import { checkCount, type Field, type FieldVec } from "./types.ts";
 import {
   genericChoiceBits, genericChooserFoldUniform,

@@ -42,7 +42,8 @@ export interface TrainBackend {
   runBlock(request: Uint8Array, header: TrainRequestHeader): Promise<Uint8Array>;
 }
 
-const methodNotAllowed = (allowed: string) => () => {
+/** A handler that refuses the request with 405 `method-not-allowed`, naming the `allowed` method. */
+export const methodNotAllowed = (allowed: string) => (): never => {
   throw new ProblemError(405, "method-not-allowed", `${allowed} only`);
 };
 

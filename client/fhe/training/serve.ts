@@ -25,7 +25,7 @@ import { FheThreadPool } from "../thread-pool.ts";
 import { loadSealNode } from "../seal-node.ts";
 import { TrainKeyStore, type KeyStoreLimits } from "./keys.ts";
 import { serveFetch } from "./node-http.ts";
-import { trainRoutes, type TrainBackend } from "./routes.ts";
+import { methodNotAllowed, trainRoutes, type TrainBackend } from "./routes.ts";
 import type { StoredKeySet } from "./server.ts";
 import type { WorkerJob } from "./serve-worker.ts";
 
@@ -132,12 +132,9 @@ export function createTrainServe(o: TrainServeOptions): TrainServe {
       }
     },
   };
-  const notAllowed = () => {
-    throw new ProblemError(405, "method-not-allowed", "GET only");
-  };
   const app = new Hono()
     .get("/v1/health", (c) => c.json({ status: "ok", busy }))
-    .all("/v1/health", notAllowed)
+    .all("/v1/health", methodNotAllowed("GET"))
     .route("/v1/fhe/train", trainRoutes(() => backend))
     .notFound((c) => {
       throw new ProblemError(404, "not-found", `no route ${c.req.path}`);
