@@ -103,7 +103,7 @@ async function freshThenReuse(n: number, d: number, bits: number, tag: string, d
     const sessionId = utf8(`bench/base-ot/${n}/${tag}/${r}`), baseOts = caches[me]!.forSession(ids);
     return new SecureSumParty(
       { field: m61, parties: n, me, mode: "validated", length: d, predicates: [{ kind: "range", bits }], sessionId },
-      x, cryptoRng, { baseOts, offline: (count) => new OfflineParty({ field: m61, parties: n, me, sessionId, count, derivedBaseOts: derived }, cryptoRng, { baseOts }) });
+      x, cryptoRng, { baseOts, offline: () => new OfflineParty({ field: m61, parties: n, me, sessionId, count: 0, derivedBaseOts: derived }, cryptoRng, { baseOts }) });
   });
   const fresh = await runRound(mk(1));
   const reuse = await runRound(mk(2));

@@ -23,9 +23,9 @@
  *    machine's cores, so on a small machine the job's wall time follows their total CPU;
  *  - the MASCOT steps from the node's phase events (validated mode): `join_s` (contribution
  *    ready → party started: thread party, ledger, relay connect, view exchange),
- *    `offline_input_s` (→ coin A: offline setup and authenticated input), `proof_s` (→ first
- *    Beaver layer, which waits for the offline batch's checks), `checks_s` (→ party done:
- *    Beaver layers, pass/fail, MAC checks, sum opening) and `accept_s` (→ round accepted by
+ *    `offline_input_s` (→ coin A: offline setup and authenticated input), `proof_s` (→ the
+ *    validation openings are in: late inputs, product proofs, their challenge and public
+ *    checks), `checks_s` (→ party done: pass/fail, MAC checks, sum opening) and `accept_s` (→ round accepted by
  *    the RoundDO). `load_1m`: the machine's 1-minute load at submit → completion.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -88,7 +88,7 @@ function threadCpu(pid: number | undefined): Record<ThreadRole, number> {
 }
 
 /** The MASCOT steps of {@link Measured.steps}: the phase a step ends at (validated mode's phase names). */
-const STEPS = [["offline_input_s", "coin.A"], ["proof_s", "layer1"], ["checks_s", "done"]] as const;
+const STEPS = [["offline_input_s", "coin.A"], ["proof_s", "valid"], ["checks_s", "done"]] as const;
 
 interface Measured {
   wallS: number; localS: number; aggS: number; coordS: number; mbPerNode: number;
@@ -216,7 +216,7 @@ export async function run(args: string[]): Promise<BenchResult> {
       "ratio_vs_plaintext = job wall time / the same job with plaintext aggregation (benchmark-only mode)",
       nodeBinNote(nodeBin),
       "agent/party/v8_cpu_s: CPU per node and round of the agent's main thread, the party thread and V8's GC/compiler helper threads (/proc, Linux); coord_cpu_s: workerd + the bench process per round; the nodes and the coordinator share this machine's cores",
-      "steps (validated, per node and round): join = contribution ready → party started; offline_input → coin A; proof → first Beaver layer; checks → party done; accept → round accepted",
+      "steps (validated, per node and round): join = contribution ready → party started; offline_input → coin A; proof → validation openings in; checks → party done; accept → round accepted",
       `targets (federated evaluation on held-out rows): ${Object.values(CASES).map((c) => `${c.name} ${c.target}`).join(", ")}`,
     ],
   };

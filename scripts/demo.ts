@@ -59,8 +59,8 @@ if (!(N >= 3 && N <= 10) || (ROUNDS !== undefined && !(ROUNDS >= 1 && ROUNDS <= 
 
 /** The protocol phases shown as progress, with readable names (the others are not shown). */
 const PHASE_LABEL: Record<string, string> = {
-  input: "online: authenticated inputs (the offline phase's triples are made beside it)",
-  "coin.A": "online: coin toss, validation proofs", "coin.C": "online: proof challenge", layer1: "online: proof check", valid: "online: open pass/fail bits",
+  input: "online: authenticated inputs (COPE under every peer's MAC key)",
+  "coin.A": "online: coin toss, validation proofs", "coin.C": "online: proof challenge, open the proof checks", valid: "online: pass/fail decided, MAC check",
   "maccheck.commit": "online: MAC check (commit)", "sum.commit": "online: commit to the sum shares", "open.sum": "online: open the sum",
   "lin.seed": "linear-only: PRG seeds", "lin.commit": "linear-only: commit", "lin.open": "linear-only: open",
 };

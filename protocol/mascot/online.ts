@@ -1,64 +1,64 @@
 /**
  * MASCOT online phase (Keller–Orsini–Scholl, CCS 2016, Fig. 1 Π_Online on top of F_Prep):
  * input (Π_[[·]] Fig. 7 via COPE, input.ts; late inputs "via masks": broadcast c − r for a
- * mask [[r]] authenticated earlier), local linear operations (shares.ts), Beaver
- * multiplication with a triple ([[a]], [[b]], [[c]]): open ε = x − a, δ = y − b, then
- * [[xy]] = [[c]] + ε[[b]] + δ[[a]] + εδ; opening: every party broadcasts its value share,
- * MAC shares are kept for the deferred, batched MAC check (mac-check.ts, Fig. 10).
+ * mask [[r]] authenticated earlier), local linear operations (shares.ts); opening: every
+ * party broadcasts its value share, MAC shares are kept for the deferred, batched MAC check
+ * (mac-check.ts, Fig. 10). The one non-linear relation the validation needs, products of
+ * an owner's own values, is proven by the owner (product-proof.ts), so no Beaver
+ * multiplication and no triple is used (offline.ts still makes triples for MASCOT's general
+ * multiplication; no job needs them).
  *
  * {@link buildValidatedSteps} assembles the validated secure sum as a list of steps driven
  * by party.ts's phase machine. Message rounds R (relay trips on the critical path, as
- * testing/transport.ts counts them; the PINE learning round with the offline prelude, N = 3, in
- * brackets; test/unit/mascot/rounds.test.ts pins the totals):
- *  offline prelude (offline.ts, always — with count = 0 triples when there are no predicates):
+ * testing/transport.ts counts them; the PINE learning round, N = 3, in brackets;
+ * test/unit/mascot/rounds.test.ts pins the totals):
+ *  offline prelude (offline.ts with count = 0, always: the validation uses no triples):
  *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519, reused across sessions through
- *     the OT-extension base store, KosBaseStore, then the COPE Initialize); with triples, batch 0:
- *     kos (R4: the SoftSpokenOT extension; the phase keeps its old name),
- *     gilboa (5), coin1 (6), cope (7), coin2 (8), open (9), coin3 (10), sigma.commit (11),
- *     sigma.open (12). The online steps below run beside it from R4–5 on (party.ts), until a
- *     step needs triples.
- *   start            input.seed, input.cope, coin.commit   Fig. 7 Input (COPE Extend) [R4–5]
+ *     the OT-extension base store, KosBaseStore, then the COPE Initialize OTs by SoftSpokenOT).
+ *   start            input.seed, input.cope, coin.commit   Fig. 7 Input (COPE Extend) [R4]
  *                    — as soon as the offline party's COPE Initialize with every peer is done
- *                    (OfflineSource.inputCopeSeeds; the test dealer deals them at once).
- *   input      →  coin.open (A)                           (after all inputs are fixed) [6]
- *   coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H [7]
+ *                    (OfflineSource.inputReady; the test dealer deals them at once).
+ *   input      →  coin.open (A)                           (after all inputs are fixed) [5]
+ *   coin A     →  input.y + input.mask  Fig. 7 check y; late input: the product proof H [6]
  *                                         (no projection: γ = fold coefficients from coin A)
  *                                         or the coin-A-dependent late inputs e (with a projection
  *                                         or PINE: slack bits; success bits and window bits)
  *  with a projection or PINE only (the late inputs e are covered by the fold):
- *   late e     →  coin.open (G)   fold coefficients γ, after every owner's e is fixed [8]
- *   coin G     →  input.mask      the product proof H under γ [9]
+ *   late e     →  coin.open (G)   fold coefficients γ, after every owner's e is fixed [7]
+ *   coin G     →  input.mask      the product proof H under γ [8]
  *  with predicates (validation, validation.ts + product-proof.ts):
- *   proof      →  coin.open (C)   (after every owner's proof is fixed) [10]
- *   coin C     →  mult.open       proofs queried at r_1..r_q; q·s Beaver products per owner
- *                                 — the first step that uses triples: it waits for the
- *                                 offline prelude's checks (sigma.open) [13]
- *   layer 1    →  mult.open       z_j (folded zero terms + Σ_k μ_k·proof check at r_k); ρ_j·z_j (Beaver) [14]
- *   layer 2    →  valid.open      w_j = ρ_j·z_j [15]
- *   valid      →  coin.open (B) + sum.commit   (without noise: our sum share is fixed by the
- *                                 exclusion decision; commit to it, hiding) [16]
- *   coin B     →  maccheck.commit (checks y, ε, δ, w before anything depends on them)
- *                 + coin.open (final) without noise: it covers only the committed sum shares [17]
- *   commit     →  maccheck.open, echo (+ coin.open (S) with noise) [18]
+ *   proof      →  coin.open (C)   (after every owner's proof is fixed) [9]
+ *   coin C     →  valid.open      per owner j: its proof queried at r_1..r_q (A_i(r_k), B_i(r_k),
+ *                                 H(r_k): zero knowledge, the seed calls make them uniform) and
+ *                                 z_j = folded zero terms with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l) [10]
+ *   valid      →  coin.open (B) + sum.commit   owner j passes iff H_j(r_k) = Σ_i A_i(r_k)·B_i(r_k)
+ *                                 for every k and z_j = 0 (in the clear); without noise our sum
+ *                                 share is fixed by that decision: commit to it, hiding [11]
+ *   coin B     →  maccheck.commit (checks y and every validation opening before anything
+ *                 depends on them) + coin.open (final) without noise: it covers only the
+ *                 committed sum shares [12]
+ *   commit     →  maccheck.open, echo (+ coin.open (S) with noise) [13]
  *   open       →  open.sum        Σ over parties whose input passed (with noise: Σ x_j + r ⊙ z_j;
- *                                 without: the opening of the commitment) [19]
- *   sum        →  maccheck.commit (final coin already open) [20]
+ *                                 without: the opening of the commitment) [14]
+ *   sum        →  maccheck.commit (final coin already open) [15]
  *                 — with noise: coin.open (final), then maccheck.commit (one round more)
- *   commit     →  maccheck.open, echo [21]
+ *   commit     →  maccheck.open, echo [16]
  *   open       →  result
- *  without predicates: the offline setup (count = 0: setup1–3, then done), the input, coin A →
- *  input.y and open.sum together, then coin.open (final), maccheck.commit, maccheck.open + echo.
+ *  without predicates: the offline setup, the input, coin A → input.y and open.sum together,
+ *  then coin.open (final), maccheck.commit, maccheck.open + echo.
  *  There is one base-OT design: the offline setup's; the online phase runs no base OTs of its own.
- * Round totals (before issue 13 → now): no predicates 8 → 9 (the Chou–Orlandi COPE base OTs,
- * 2 rounds, became the offline setup, 3 rounds); range/bits with the offline prelude 28 → 21;
- * PINE or projection 30 → 21; PINE + noise 30 → 22; dealer triples and COPE (tests) 16 → 13.
+ * Round totals (before issue 13 → merges → zero-knowledge proof): no predicates 8 → 9 → 9;
+ * range/bits 28 → 21 → 14; PINE or projection 30 → 21 → 16; PINE + noise 30 → 22 → 17;
+ * dealer α and COPE (tests) 16 → 13 → 11.
+ * Why the validation openings may be opened without a mask: for an honest owner every zero
+ * term is exactly 0 (so z_j = 0) and the proof queries are uniform (zero knowledge), so they
+ * reveal nothing; for a deviating owner they may reveal a combination of its own invalid data,
+ * which the model does not protect (as in Prio3's FLP). A tampered opening by another party
+ * is caught by the MAC check at coin B before any owner is excluded or the sum is opened.
  * Merged steps and why each is sound:
- *  - the input, coins A, G, C and the late inputs run beside the offline batch: they use
- *    only α_i and the COPE seeds, which are final once COPE Initialize is done (its OT
- *    extension's consistency check ran at that moment); nothing they open depends on the
- *    triples, and every coin still waits for what it covers. The first use of a triple
- *    (layer 1) waits for the offline sacrifice and COPE checks, as before: an unchecked
- *    triple would let a Gilboa selective failure show through w_j;
+ *  - the input and coins A, G, C run as soon as COPE Initialize is done with every peer: they
+ *    use only α_i and the COPE seeds, final at that moment (its OT extension's consistency
+ *    check ran then), and every coin still waits for what it covers;
  *  - the sum share is committed at "valid" and opened only after the validation openings'
  *    MAC check, so the final coin can be opened at "coin B" (it covers only the sum, which the
  *    commitments fix; a party that then opens something else is named: commitment-mismatch).
@@ -73,7 +73,7 @@
  *      z_k (cover x), and γ when there are no coin-A-dependent late inputs;
  *   G  γ (covers inputs, witnesses and the late inputs e — projection slack bits, PINE
  *      success and window bits — sent after coin A);
- *   C  proof challenges r_k and μ_k (cover H and everything before);
+ *   C  proof challenges r_k (cover H and everything before);
  *   B  MAC-check coefficients (cover every opened value up to valid.open);
  *   S  (only with `noise`, noise.ts) the public signs r of y = Σ (x_j + r ⊙ z_j): opened with
  *      the first maccheck.open, after every input and noise vector, the exclusion decision
@@ -98,24 +98,19 @@ import {
   type CopeReceiverSeeds, type CopeSenderSeeds, type InputCopeSeeds,
 } from "./input.ts";
 import { commitSigma, MACCHECK_COMMIT, MACCHECK_OPEN, MacCheckBatch, openSigma } from "./mac-check.ts";
-import type { TripleShares } from "./triples.ts";
 import type { InboundMessage, Inbox, OutboundMessage, Predicate, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
 import { noisePredicate, sampleNoise, signVector } from "./noise.ts";
-import { proveProducts, queryProducts, type ProductQuery, type ProofShape } from "./product-proof.ts";
-import { mod } from "../field/modular.ts";
+import { proofChallenges, proofCheckHolds, proveProducts, queryProducts, type ProofShape } from "./product-proof.ts";
 
 /** Broadcast commitment to a party's share of the sum (with predicates, without noise: at the valid step). */
 export const SUM_COMMIT = "sum.commit";
 
-/** A batch of authenticated triples (vectors of equal length): c = a·b (triples.ts). */
-export type Triples = TripleShares;
-
 /**
- * What the validated mode needs from the offline phase: α_i, the input's COPE seeds and
- * `count` triples (count may be 0: then only α_i and the seeds). The offline party
- * (offline.ts) is message-driven; party.ts routes its messages to it first.
+ * What the validated mode needs from the offline phase: α_i and the input's COPE seeds (the
+ * validation itself uses no multiplication triples: product-proof.ts). The offline party
+ * (offline.ts, with count = 0) is message-driven; party.ts routes its messages to it first.
  */
 export interface OfflineSource {
   start(): OutboundMessage[];
@@ -125,17 +120,15 @@ export interface OfflineSource {
   readonly done: boolean;
   /** α_i (available once done). */
   alpha(): bigint;
-  /** The triples (available once done). */
-  triples(): Triples;
   /**
    * COPE seeds for the online input (offline.ts: derived from its COPE Initialize OTs, which
    * run on its base OTs). Available once done, or earlier once {@link inputReady} says so.
    */
   inputCopeSeeds(): InputCopeSeeds;
   /**
-   * Optional: true once α_i and {@link inputCopeSeeds} are available although the triples are
-   * not (offline.ts: after COPE Initialize with every peer). The online input then starts at
-   * once and runs beside the triple batches; only the steps that use triples wait for done.
+   * Optional: true once α_i and {@link inputCopeSeeds} are available although the offline
+   * phase has not ended (offline.ts: after COPE Initialize with every peer). The online input
+   * then starts at once.
    */
   inputReady?(): boolean;
   /** Optional: the peers the offline phase is waiting for (named on a timeout). */
@@ -163,51 +156,15 @@ export function decodeVec(f: Field, bytes: Uint8Array, n: number, from: number, 
   }
 }
 
-/** Beaver step 1: this party's shares of ε = x − a and δ = y − b (to open). */
-export function beaverMasks(f: Field, x: AuthShare, y: AuthShare, t: Triples): { eps: AuthShare; delta: AuthShare } {
-  return {
-    eps: { value: f.sub(x.value, t.a.value), mac: f.sub(x.mac, t.a.mac) },
-    delta: { value: f.sub(y.value, t.b.value), mac: f.sub(y.mac, t.b.mac) },
-  };
-}
-
-/** Beaver step 2: [[xy]] = [[c]] + ε[[b]] + δ[[a]] + εδ, given the opened ε, δ. */
-export function beaverFinish(ctx: ShareContext, t: Triples, eps: FieldVec, delta: FieldVec): AuthShare {
-  const f = ctx.field;
-  const value = f.add(t.c.value, f.add(f.mul(eps, t.b.value), f.mul(delta, t.a.value)));
-  const mac = f.add(t.c.mac, f.add(f.mul(eps, t.b.mac), f.mul(delta, t.a.mac)));
-  return addPublic(ctx, { value, mac }, f.mul(eps, delta));
-}
-
-function sliceTriples(f: Field, t: Triples, s: number, e: number): Triples {
-  return { a: sliceShare(f, t.a, s, e), b: sliceShare(f, t.b, s, e), c: sliceShare(f, t.c, s, e) };
-}
-
 /** The validated secure sum as party.ts drives it: steps, first messages, offline prelude. */
 export interface ValidatedEngine {
   steps: Step[];
-  /**
-   * True once {@link start} may run: the offline prelude is done, or it has made the input's
-   * COPE material ({@link OfflineSource.inputReady}); steps that use triples are marked
-   * `needsPrelude` and wait for the prelude to finish.
-   */
+  /** True once {@link start} may run: the offline phase is done, or it has made α and the input's COPE material ({@link OfflineSource.inputReady}). */
   canStart(): boolean;
   /** First messages of the main protocol: our input (Fig. 7) and the coin commitments. */
   start(): OutboundMessage[];
-  /** The offline prelude (α, the input's COPE seeds, triples when predicates need them). */
+  /** The offline prelude (α and the input's COPE seeds). */
   offline: OfflineSource;
-  /** Triples the configuration needs (0 without predicates). */
-  tripleCount: number;
-}
-
-/**
- * Number of triples a validated run with these predicates consumes: n·(q·s + 2), with s the
- * width of each owner's product proof (product-proof.ts), ≈ √(products/32), and q its
- * number of challenge points (2 in m61, 1 in p128). Throws RangeError on bad predicates.
- */
-export function triplesNeeded(cfg: Pick<SecureSumConfig, "field" | "parties" | "length" | "predicates" | "noise">): number {
-  const plan = planFor(cfg);
-  return plan.proof ? cfg.parties * (plan.proof.queries * plan.proof.width + 2) : 0;
 }
 
 /**
@@ -240,10 +197,9 @@ interface RunParams {
   readonly E: number;
   readonly P: number;
   readonly shape: ProofShape | undefined;
-  /** Beaver products per owner and challenge point (s), challenge points (q), per owner (q·s). */
+  /** Product-proof width (s) and challenge points (q): each owner's opened check is q·(2s + 1) + 1 elements. */
   readonly S: number;
   readonly Q: number;
-  readonly QS: number;
   /** Coin-A-dependent late inputs per owner (projection slack bits, PINE success and window bits). */
   readonly PM: number;
   readonly noised: boolean;
@@ -289,15 +245,10 @@ interface RunState {
   /** Per owner: [coin-A-dependent late e | proof H − masks]; and its coin-A-dependent part. */
   lateE: FieldVec[];
   lateProj: FieldVec[];
-  triples: Triples | undefined;
   batch: MacCheckBatch;
   yMacs: bigint[];
   myY: bigint;
-  /** [owner][challenge point] linear parts of the product proof, and the μ_k. */
-  queries: ProductQuery[][];
-  mus: bigint[];
-  layer1: { eps: AuthShare; delta: AuthShare } | undefined;
-  layer2: { eps: AuthShare; delta: AuthShare } | undefined;
+  /** Our shares of the validation openings: per owner [A(r_k), B(r_k), H(r_k) for each k | z_j]. */
   w: AuthShare | undefined;
   excluded: number[];
   /** Our σ commitment and its opening (single use), everyone's commitments. */
@@ -319,8 +270,6 @@ const copeLabel = (owner: number, holder: number) => `input-cope/${owner}->${hol
 /** Fold coefficients γ_j (coin A, or coin G after the coin-A-dependent late inputs). */
 const gammaOf = (p: RunParams, s: RunState, j: number) => expandSeed(p.f, s.seedFold!, `validation/${j}`, p.plan.termCount);
 const masksOf = (p: RunParams, v: AuthShare) => sliceShare(p.f, v, p.D + p.plan.auxLength, p.D + p.plan.auxLength + p.plan.maskLength);
-/** The triples, once the offline prelude is done (only steps marked `needsPrelude` call this). */
-const triplesOf = (p: RunParams, s: RunState): Triples => (s.triples ??= p.offline.triples());
 
 /** Our opening of the next coin (commit-then-open, coin-toss.ts). Throws Error if that coin was used. */
 function openCoin(s: RunState): OutboundMessage {
@@ -477,8 +426,9 @@ function proofLateInput(p: RunParams, s: RunState, eProj: FieldVec): FieldVec {
   const { f, plan, D, E, PM } = p;
   const masks = f.slice(s.ext!, D + plan.auxLength, D + plan.auxLength + plan.maskLength);
   const clear = plan.operands({ field: f, me: 0, alpha: 0n }, { value: s.ext!, mac: f.zeros(E) }, s.R);
-  const h = proveProducts(f, p.shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(p, s, p.me))), clear.right.value);
-  return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.maskLength))]);
+  const seeds = f.slice(masks, plan.lateLength, plan.maskLength); // the proof's random seed calls: masks never broadcast
+  const h = proveProducts(f, p.shape!, f.mul(clear.left.value, plan.productCoefficients(gammaOf(p, s, p.me))), clear.right.value, seeds);
+  return f.concat([eProj, f.sub(h, f.slice(masks, PM, plan.lateLength))]);
 }
 
 /** Every party's Fig. 7 check value y joins the MAC-check batch. */
@@ -509,7 +459,7 @@ function stepSlack(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
 function stepCoinG(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
   s.seedFold = takeCoin(p, s, box);
   s.lateE[p.me] = proofLateInput(p, s, s.lateProj[p.me]!);
-  return [bcast("input.mask", p.f.encode(p.f.slice(s.lateE[p.me]!, p.PM, p.plan.maskLength)))];
+  return [bcast("input.mask", p.f.encode(p.f.slice(s.lateE[p.me]!, p.PM, p.plan.lateLength)))];
 }
 
 /** proof: every owner's proof H (and, without coin G, y) is in; open coin C (the proof challenges). */
@@ -519,90 +469,64 @@ function stepProof(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
     for (const j of p.peers) s.lateE[j] = f.concat([s.lateProj[j]!, decodeVec(f, box.get("input.mask")![j]!, p.shape!.length, j, "input.mask")]);
   } else {
     collectY(p, s, box);
-    for (const j of p.peers) s.lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.maskLength, j, "input.mask");
+    for (const j of p.peers) s.lateE[j] = decodeVec(f, box.get("input.mask")![j]!, plan.lateLength, j, "input.mask");
   }
   return [openCoin(s)];
 }
 
-/** coin C → each owner's proof queried at r_1..r_q (linear, FLPCP); Beaver (Fig. 1 Multiply) for A_i(r_k)·B_i(r_k). */
+/**
+ * coin C → each owner's proof queried at r_1..r_q (linear, zero-knowledge FLPCP,
+ * product-proof.ts) and its zero check z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l);
+ * all of it opened at once: per owner [A(r_k), B(r_k), H(r_k) for each k | z_j].
+ */
 function stepCoinC(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  const { f, n, plan, Q, QS, PM } = p;
-  const tri = triplesOf(p, s);
+  const { f, n, plan, Q, PM, P } = p;
+  const shape = p.shape!;
   const seedC = takeCoin(p, s, box);
-  const ch = f.toBigInts(expandSeed(f, seedC, "validation/product-proof", 2 * Q));
-  const rs = Array.from({ length: Q }, (_, k) => ch[2 * k]!);
-  s.mus = Array.from({ length: Q }, (_, k) => ch[2 * k + 1]!);
-  const lefts: AuthShare[] = [], rights: AuthShare[] = [];
+  const rs = proofChallenges(f, shape, f.toBigInts(expandSeed(f, seedC, "validation/product-proof", Q)));
+  const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
+  const opens: AuthShare[] = [];
   for (let j = 0; j < n; j++) {
     const o = plan.operands(ctxOf(s), s.shares[j]!, s.R);
     const c = plan.productCoefficients(gammaOf(p, s, j));
     const a = { value: f.mul(o.left.value, c), mac: f.mul(o.left.mac, c) };
+    const masks = masksOf(p, s.shares[j]!);
     // Input via masks (MASCOT Fig. 1 Π_Online, Input): the owner broadcast e = c − r for its mask [[r]]; [[c]] = [[r]] + e (public constant).
-    const hShare = addPublic(ctxOf(s), sliceShare(f, masksOf(p, s.shares[j]!), PM, plan.maskLength), f.slice(s.lateE[j]!, PM, plan.maskLength));
-    s.queries[j] = rs.map((r) => queryProducts(f, p.shape!, a, o.right, hShare, r));
-    for (const q of s.queries[j]!) { lefts.push(q.ar); rights.push(q.br); }
-  }
-  s.layer1 = beaverMasks(f, sumConcat(f, lefts), sumConcat(f, rights), sliceTriples(f, tri, 0, n * QS));
-  return [bcast("mult.open", f.encode(f.concat([s.layer1.eps.value, s.layer1.delta.value])))];
-}
-
-/**
- * layer 1 opened → z_j = fold(terms) with Σ_t c_t·prod_t = Σ_{l≤L} H_j(l), plus
- * Σ_k μ_k·(H_j(r_k) − Σ_i A_i(r_k)·B_i(r_k)); Beaver for ρ_j·z_j.
- */
-function stepLayer1(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  const { f, n, me, plan, P, S, Q, QS, PM } = p;
-  const l1 = s.layer1!;
-  const opened = openValues(f, f.concat([l1.eps.value, l1.delta.value]), box.get("mult.open")!, me, "mult.open");
-  const eps = f.slice(opened, 0, n * QS), delta = f.slice(opened, n * QS, 2 * n * QS);
-  s.batch.add(eps, l1.eps.mac);
-  s.batch.add(delta, l1.delta.mac);
-  const tri = triplesOf(p, s);
-  const prods = beaverFinish(ctxOf(s), sliceTriples(f, tri, 0, n * QS), eps, delta);
-  const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
-  const zs: AuthShare[] = [];
-  for (let j = 0; j < n; j++) {
-    const qs = s.queries[j]!;
+    const hShare = addPublic(ctxOf(s), sliceShare(f, masks, PM, plan.lateLength), f.slice(s.lateE[j]!, PM, plan.lateLength));
+    const seeds = sliceShare(f, masks, plan.lateLength, plan.maskLength);
+    const queries = rs.map((r) => queryProducts(f, shape, a, o.right, seeds, hShare, r));
+    for (const q of queries) opens.push(q.ar, q.br, q.hr);
     const terms = plan.terms(ctxOf(s), s.shares[j]!, noProducts, f.slice(s.lateE[j]!, 0, PM), s.R);
     const folded = foldTerms(f, terms, gammaOf(p, s, j));
-    let value = f.get(folded.value, 0) + f.get(qs[0]!.sum.value, 0);
-    let mac = f.get(folded.mac, 0) + f.get(qs[0]!.sum.mac, 0);
-    qs.forEach((q, k) => {
-      const pj = sliceShare(f, prods, (j * Q + k) * S, (j * Q + k + 1) * S);
-      value += s.mus[k]! * (f.get(q.hr.value, 0) - f.sum(pj.value));
-      mac += s.mus[k]! * (f.get(q.hr.mac, 0) - f.sum(pj.mac));
-    });
-    zs.push({ value: f.fromBigInts([mod(value, f.p)]), mac: f.fromBigInts([mod(mac, f.p)]) });
+    const sum = queries[0]!.sum;
+    opens.push({ value: f.add(folded.value, sum.value), mac: f.add(folded.mac, sum.mac) });
   }
-  const z = sumConcat(f, zs);
-  const rho = sliceTriples(f, tri, n * QS, n * QS + n).a;
-  s.layer2 = beaverMasks(f, rho, z, sliceTriples(f, tri, n * QS + n, n * QS + 2 * n));
-  return [bcast("mult.open", f.encode(f.concat([s.layer2.eps.value, s.layer2.delta.value])))];
-}
-
-/** layer 2 opened → w_j = ρ_j·z_j (Beaver), opened: one pass/fail value per owner. */
-function stepLayer2(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  const { f, n, me, QS } = p;
-  const l2 = s.layer2!;
-  const opened = openValues(f, f.concat([l2.eps.value, l2.delta.value]), box.get("mult.open")!, me, "mult.open");
-  const eps = f.slice(opened, 0, n), delta = f.slice(opened, n, 2 * n);
-  s.batch.add(eps, l2.eps.mac);
-  s.batch.add(delta, l2.delta.mac);
-  s.w = beaverFinish(ctxOf(s), sliceTriples(f, triplesOf(p, s), n * QS + n, n * QS + 2 * n), eps, delta);
+  s.w = sumConcat(f, opens);
   return [bcast("valid.open", f.encode(s.w.value))];
 }
 
 /**
- * valid: pass/fail values opened → the excluded owners; open coin B. Without noise our sum
+ * valid: the proof queries and zero checks opened → owner j is excluded unless
+ * H_j(r_k) = Σ_i A_i(r_k)·B_i(r_k) at every k and z_j = 0 (decided in the clear; the openings
+ * are MAC-checked at coin B before the sum is opened); open coin B. Without noise our sum
  * share is now fixed: commit to it (hiding; opened at maccheck.open only after the validation
  * openings are verified), so that the final coin can be opened before the sum is.
  */
 function stepValid(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
-  const { f, n, me } = p;
+  const { f, n, me, S, Q } = p;
   const opened = openValues(f, s.w!.value, box.get("valid.open")!, me, "valid.open");
   s.batch.add(opened, s.w!.mac);
+  const per = Q * (2 * S + 1) + 1;
   s.excluded = [];
-  for (let j = 0; j < n; j++) if (f.get(opened, j) !== 0n) s.excluded.push(j);
+  for (let j = 0; j < n; j++) {
+    const base = j * per;
+    let ok = f.get(opened, base + per - 1) === 0n;
+    for (let k = 0; ok && k < Q; k++) {
+      const o = base + k * (2 * S + 1);
+      ok = proofCheckHolds(f, f.slice(opened, o, o + S), f.slice(opened, o + S, o + 2 * S), f.get(opened, o + 2 * S));
+    }
+    if (!ok) s.excluded.push(j);
+  }
   if (!p.commitSum) return [openCoin(s)];
   s.mySum = sumShare(p, s);
   const value = f.encode(s.mySum.value);
@@ -673,9 +597,9 @@ function stepFinish(p: RunParams, s: RunState, box: Inbox, idx: number): Outboun
 }
 
 /**
- * Builds the validated secure sum for party.ts. `makeOffline(count)` supplies the offline
- * phase: α_i, the input's COPE seeds and `count` triples (count = 0 without predicates: the
- * offline setup alone, so every validated run uses the same base OTs, offline.ts's). With
+ * Builds the validated secure sum for party.ts. `makeOffline()` supplies the offline phase:
+ * α_i and the input's COPE seeds (offline.ts's setup with no triples, so every validated run
+ * uses the same base OTs). With
  * `cfg.noise`, `noise` is this party's noise vector z (length cfg.length; sampled from `rng`
  * when omitted): [x | z] is authenticated, ‖z‖² is bounded, and the output is
  * Σ (x_j + r ⊙ z_j) with signs r from the sign coin (noise.ts, docs/dp.md). Every step is a
@@ -684,7 +608,7 @@ function stepFinish(p: RunParams, s: RunState, box: Inbox, idx: number): Outboun
  */
 export function buildValidatedSteps(
   cfg: SecureSumConfig, input: FieldVec, rng: Rng, transcript: Transcript, done: (r: SecureSumResult) => void,
-  makeOffline: (tripleCount: number) => OfflineSource,
+  makeOffline: () => OfflineSource,
   noise?: FieldVec,
 ): ValidatedEngine {
   const f = cfg.field;
@@ -698,11 +622,10 @@ export function buildValidatedSteps(
   const shape = plan.proof;
   const S = shape?.width ?? 0;
   const Q = shape?.queries ?? 0;
-  const tripleCount = shape ? n * (Q * S + 2) : 0;
-  const offline = makeOffline(tripleCount);
+  const offline = makeOffline();
   const PM = plan.lateMaskLength;
   const p: RunParams = {
-    f, n, me, d, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, QS: Q * S, PM,
+    f, n, me, d, sessionId: cfg.sessionId, plan, D: plan.d, E: plan.extendedLength, P: plan.products, shape, S, Q, PM,
     noised, foldCoin: PM > 0, commitSum: plan.active && !noised,
     // A and the final coin; with validation C, B, and G when γ must follow coin-A-dependent late inputs; S with noise.
     coinCount: (!plan.active ? 2 : PM > 0 ? 5 : 4) + (noised ? 1 : 0),
@@ -712,16 +635,16 @@ export function buildValidatedSteps(
   const s: RunState = {
     alpha: 0n, ctx: undefined, copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
     coins: [], coinCommits: [], coinsOpened: 0, seedA: undefined, seedFold: undefined, R: { projection: undefined, wrap: [] },
-    lateE: [], lateProj: [], triples: undefined, batch: new MacCheckBatch(f), yMacs: [], myY: 0n, queries: [], mus: [],
-    layer1: undefined, layer2: undefined, w: undefined, excluded: [], sigma: undefined, sigmaCommits: [],
+    lateE: [], lateProj: [], batch: new MacCheckBatch(f), yMacs: [], myY: 0n,
+    w: undefined, excluded: [], sigma: undefined, sigmaCommits: [],
     mySum: undefined, openedSum: undefined, sumOpen: undefined, sumCommits: [], seedFinal: undefined, signs: undefined,
   };
 
   const steps: Step[] = [];
   type Run = (p: RunParams, s: RunState, box: Inbox, idx: number) => OutboundMessage[];
-  const push = (name: string, expect: string[], run: Run, opts: { eager?: Step["eager"]; needsPrelude?: boolean } = {}) => {
+  const push = (name: string, expect: string[], run: Run, opts: { eager?: Step["eager"] } = {}) => {
     const idx = steps.length;
-    steps.push({ name, expect, run: (box) => run(p, s, box, idx), ...(opts.eager ? { eager: opts.eager } : {}), ...(opts.needsPrelude ? { needsPrelude: true } : {}) });
+    steps.push({ name, expect, run: (box) => run(p, s, box, idx), ...(opts.eager ? { eager: opts.eager } : {}) });
   };
   push("input", ["input.seed", "input.cope", "coin.commit"], stepInput, { eager: (phase, from, payload) => eagerInput(p, s, phase, from, payload) });
   push("coin.A", ["coin.open"], stepCoinA);
@@ -735,9 +658,7 @@ export function buildValidatedSteps(
     } else {
       push("proof", ["input.y", "input.mask"], stepProof);
     }
-    push("coin.C", ["coin.open"], stepCoinC, { needsPrelude: true });
-    push("layer1", ["mult.open"], stepLayer1);
-    push("layer2", ["mult.open"], stepLayer2);
+    push("coin.C", ["coin.open"], stepCoinC);
     push("valid", ["valid.open"], stepValid);
     push("coin.B", p.commitSum ? ["coin.open", SUM_COMMIT] : ["coin.open"], stepCoinB);
     push("maccheck.commit", p.commitSum ? [MACCHECK_COMMIT, "coin.open"] : [MACCHECK_COMMIT], stepMacCommit);
@@ -753,7 +674,7 @@ export function buildValidatedSteps(
     if (!canStart()) throw new Error("buildValidatedSteps: start() before the offline phase has made α and the COPE seeds");
     return startRun(p, s);
   };
-  return { steps, canStart, start, offline, tripleCount };
+  return { steps, canStart, start, offline };
 }
 
 /**

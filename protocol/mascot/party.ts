@@ -15,14 +15,13 @@
  * gap or reordering). seq numbering (what the relay or testing/transport.ts assigns): the i-th message (from 0) that
  * `from` sent to this party, broadcasts and point-to-point alike.
  *
- * Offline prelude (every validated run, offline.ts; without predicates it makes no triples,
- * only α_i and the input's COPE seeds on its base OTs — one base-OT design). Its messages (phases
- * starting with {@link OFFLINE_PREFIX}) share each sender's seq stream with the main protocol
- * but go to the offline party, which checks their stage and replays itself. The main
- * protocol starts as soon as the engine can (ValidatedEngine.canStart: α_i and the input's
- * COPE seeds exist), so the input and the coins before the product proof run beside the
- * triple batches; a step marked `needsPrelude` (the first use of triples) runs only once the
- * offline phase is done, its checks included (docs/mascot.md "Relay round trips").
+ * Offline prelude (every validated run, offline.ts with no triples: the validation's product
+ * proof needs none, product-proof.ts): α_i and the input's COPE seeds on its base OTs — one
+ * base-OT design. Its messages (phases starting with {@link OFFLINE_PREFIX}) share each
+ * sender's seq stream with the main protocol but go to the offline party, which checks their
+ * stage and replays itself. The main protocol starts as soon as the engine can
+ * (ValidatedEngine.canStart: α_i and the input's COPE seeds exist, their OT extension's
+ * checks done).
  */
 import type { FieldVec } from "../field/types.ts";
 import type { InboundMessage, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
@@ -53,7 +52,7 @@ export const OUTPUT_PHASES: ReadonlySet<string> = new Set(["open.sum", LIN_OPEN,
 
 /** Phases whose payloads are broadcast (recorded in the transcript and echoed). */
 export const BROADCAST_PHASES = new Set([
-  LIN_COMMIT, LIN_OPEN, PLAIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "mult.open", "valid.open",
+  LIN_COMMIT, LIN_OPEN, PLAIN_OPEN, "coin.commit", "coin.open", "input.y", "input.mask", "open.sum", "valid.open",
   "maccheck.commit", "maccheck.open", "echo", SUM_COMMIT,
 ]);
 
@@ -77,12 +76,12 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
 
 /**
  * Optional dependencies (an extension of the documented constructor, for tests and
- * benchmarks): `offline(count)` builds the offline phase that supplies α_i, the input's COPE
- * seeds and `count` triples (count = 0 without predicates). Default: the message-driven
- * MASCOT offline party (offline.ts).
+ * benchmarks): `offline()` builds the offline phase that supplies α_i and the input's COPE
+ * seeds. Default: the message-driven MASCOT offline party (offline.ts) with no triples (the
+ * validation needs none: product-proof.ts).
  */
 export interface PartyDeps {
-  offline?: (tripleCount: number) => OfflineSource;
+  offline?: () => OfflineSource;
   /** KOS base OTs kept across sessions by this node (offline.ts KosBaseStore); default: none kept. */
   baseOts?: KosBaseStore;
   /**
@@ -94,8 +93,8 @@ export interface PartyDeps {
 }
 
 /** The real offline phase: offline.ts's message-driven OfflineParty (phases "offline.*"). */
-function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KosBaseStore): (count: number) => OfflineSource {
-  return (count) => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count }, rng, baseOts ? { baseOts } : {});
+function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KosBaseStore): () => OfflineSource {
+  return () => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count: 0 }, rng, baseOts ? { baseOts } : {});
 }
 
 /** One party of a secure sum, driven by messages (see the module comment for the phase machine). */
@@ -173,7 +172,7 @@ export class SecureSumParty {
     if (this.prelude && !this.prelude.done) {
       const w = this.prelude.waitingFor;
       if (w && w.length > 0) return [...w];
-      if (!this.mainStarted || this.driver.current?.needsPrelude) return w ? [] : others;
+      if (!this.mainStarted) return w ? [] : others;
     }
     return this.driver.waitingFor();
   }
@@ -305,15 +304,11 @@ export class SecureSumParty {
     return this.drain();
   }
 
-  /**
-   * Runs every step whose messages are all in (only once the main protocol has started; a
-   * step that uses triples only once the offline prelude is done).
-   */
+  /** Runs every step whose messages are all in (only once the main protocol has started). */
   private drain(): OutboundMessage[] {
     const out: OutboundMessage[] = [];
     if (this.engine && !this.mainStarted) return out;
     while (this.driver.ready) {
-      if (this.driver.current!.needsPrelude && this.prelude && !this.prelude.done) break;
       const sent = this.driver.run();
       this.transcript.closeThrough(this.driver.index - 1);
       this.recordOwn(sent);

@@ -66,8 +66,6 @@ export interface Step {
    * process it yet. May throw ProtocolAbort.
    */
   eager?(phase: string, from: number, payload: Uint8Array): Uint8Array;
-  /** True if the step uses the offline prelude's triples: it runs only once the prelude is done. */
-  readonly needsPrelude?: boolean;
 }
 /** Payloads of one step, by phase then sender index. */
 export type Inbox = Map<string, Array<Uint8Array | undefined>>;

@@ -64,7 +64,6 @@
 import type { Field, FieldVec } from "../field/types.ts";
 import type { Predicate } from "./types.ts";
 import { addPublic, concatShares, expandBytes, sliceShare, subShares, type AuthShare, type ShareContext } from "./shares.ts";
-import { modPow } from "../field/modular.ts";
 import { proofShape, type ProofShape } from "./product-proof.ts";
 
 /**
@@ -159,8 +158,14 @@ export class ValidationPlan {
   readonly items: Item[] = [];
   /** Witness values appended after x (range bits, L2 slack bits). */
   readonly auxLength: number;
-  /** Masks for late inputs: projection slack bits and PINE bits, then the product proof. */
+  /**
+   * Masks: for the late inputs (projection slack bits and PINE bits, then the product proof H:
+   * {@link lateLength} in all), then the product proof's random seed inputs (its seedLength,
+   * product-proof.ts: they are never broadcast, the mask is the seed).
+   */
   readonly maskLength: number;
+  /** Late inputs broadcast via masks: coin-A-dependent ones, then the product proof H. */
+  readonly lateLength: number;
   /** Masks for the late inputs that depend on coin A (projection slack bits, PINE success and window bits): the first part of the masks. */
   readonly lateMaskLength: number;
   /** Number of PINE wrap-vector sets (one per `l2-norm` predicate with method "pine"). */
@@ -249,7 +254,8 @@ export class ValidationPlan {
     this.wrapSets = wraps;
     this.products = prods;
     this.proof = prods > 0 ? proofShape(prods, field.p) : undefined;
-    this.maskLength = masks + (this.proof?.length ?? 0);
+    this.lateLength = masks + (this.proof?.length ?? 0);
+    this.maskLength = this.lateLength + (this.proof?.seedLength ?? 0);
     this.termCount = terms;
     this.projectionRows = rows;
   }
@@ -609,36 +615,4 @@ function groupSum(f: Field, x: AuthShare, s: number, e: number): AuthShare {
 /** Σ_k c_k·t_k for public coefficients c: one authenticated scalar (length-1 vectors). */
 export function foldTerms(f: Field, t: AuthShare, coeffs: FieldVec): AuthShare {
   return { value: f.fromBigInts([f.dot(t.value, coeffs)]), mac: f.fromBigInts([f.dot(t.mac, coeffs)]) };
-}
-
-
-/**
- * Random shared bits by the squaring trick (Damgård–Fitzi–Kiltz–Nielsen–Toft, TCC 2006):
- * from a random authenticated [[r]] and the opened square s = r² (one Beaver product, its
- * openings joining the MAC-check batch), [[b]] = ([[r]]·s^(-1/2) + 1)/2 with the canonical
- * root s^((p+1)/4) (p ≡ 3 mod 4 for both m61 and p128). b is a uniform bit because ±r are
- * equally likely. Returns undefined for an entry with s = 0 (probability 1/p; the caller
- * retries with a fresh r). Local, no messages. Throws RangeError on a length mismatch or a
- * field with p ≢ 3 (mod 4).
- */
-export function bitsFromSquares(ctx: ShareContext, r: AuthShare, s: FieldVec): AuthShare | undefined {
-  const f = ctx.field;
-  if (r.value.length !== s.length) throw new RangeError("bitsFromSquares: length mismatch");
-  if (f.p % 4n !== 3n) throw new RangeError("bitsFromSquares: needs p ≡ 3 (mod 4)");
-  const inv2 = (f.p + 1n) / 2n;
-  const scale: bigint[] = [];
-  for (const sq of f.toBigInts(s)) {
-    if (sq === 0n) return undefined;
-    const root = modPow(sq, (f.p + 1n) / 4n, f.p);
-    if ((root * root) % f.p !== sq) throw new RangeError("bitsFromSquares: opened value is not a square");
-    scale.push((modPow(root, f.p - 2n, f.p) * inv2) % f.p); // s^(-1/2)/2
-  }
-  const c = f.fromBigInts(scale);
-  const half = f.fromBigInts(new Array<bigint>(s.length).fill(inv2));
-  return addPublic(ctx, { value: f.mul(r.value, c), mac: f.mul(r.mac, c) }, half);
-}
-
-/** Inner product ⟨x, y⟩ as one authenticated scalar from the element-wise Beaver products x∘y. */
-export function innerProductFromProducts(f: Field, products: AuthShare): AuthShare {
-  return { value: f.fromBigInts([f.sum(products.value)]), mac: f.fromBigInts([f.sum(products.mac)]) };
 }

@@ -188,7 +188,7 @@ describe("federated statistics end to end", () => {
   }, 900_000);
 
   it("a node that tampers with a validation opening (before the sum opens) aborts the round; the job reselects and completes without it", async () => {
-    const cheat = await cluster.addNode([ADULT_ROWS()], { TWOPM_FAULT: "tamper:mult.open" });
+    const cheat = await cluster.addNode([ADULT_ROWS()], { TWOPM_FAULT: "tamper:valid.open" });
     try {
       const { final, rounds, result, lines } = await run({ ...(await base()), committee: { size: 4, min: 3 }, retryBudget: 6 });
       expect(final.status, lines.join("\n")).toBe("completed");

@@ -101,7 +101,7 @@ describe("party thread", () => {
     const parties = await threadedParties(2, inputs, { mode: "validated", predicates: [{ kind: "bits" }], sessionId: new Uint8Array([4]) });
     let flipped = false;
     const { errors } = await runThreaded(parties, (from, m) => {
-      if (!flipped && from === 1 && m.phase.startsWith("offline.") && m.phase.endsWith(".cope") && m.payload.length > 40) {
+      if (!flipped && from === 1 && m.phase === "offline.setup3" && m.payload.length > 40) {
         flipped = true;
         // Every byte inverted: a single flipped bit is harmless whenever the receiver's Δ bit it
         // meets is 0 (MASCOT's selective-failure leak), and the thread's randomness is not seeded.

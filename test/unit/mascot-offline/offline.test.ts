@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { m61, p128, type Field } from "../../../protocol/field/index.ts";
 import { OfflineParty, type OfflineConfig, type OfflineInbound } from "../../../protocol/mascot/offline.ts";
 import { offlineParty, type OfflineCheat } from "../../../protocol/mascot/testing/cheating-offline.ts";
-import { runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/testing/transport.ts";
+import { runNetwork, runOfflineInMemory, runOfflineInMemoryAsync } from "../../../protocol/mascot/testing/transport.ts";
+import { DIGIT_COPE_WIDTH } from "../../../protocol/mascot/digit-cope.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
@@ -66,6 +67,17 @@ describe("MASCOT offline phase: a cheating party is caught", () => {
   });
   it("bad triple → sacrifice-failed", () => {
     expectAbort(() => run(m61, 2, 4, 4, { who: 1, cheat: { badTriple: true } }), "sacrifice-failed");
+  });
+  it("digit COPE of Authenticate: a corrupted setup correction or a deviating digit → cope-check-failed; a malformed setup → bad-encoding naming the sender", () => {
+    const digits = Math.ceil(m61.bits / DIGIT_COPE_WIDTH);
+    for (const cheat of [{ copeSetup: 0 }, { copeSetup: 60 }, { copeBit: 0 }, { copeBit: digits - 1 }]) expectAbort(() => run(m61, 2, 4, 4, { who: 1, cheat }), "cope-check-failed");
+    const parties = [0, 1].map((me) => offlineParty({ field: m61, parties: 2, me, sessionId: utf8("short"), count: 4, batchSize: 4 }, seededRng(`short/${me}`)));
+    const net = runNetwork(parties, { tamper: (e) => (e.from === 1 && e.phase === "offline.0.cope" ? { ...e, payload: e.payload.subarray(0, 100) } : e) });
+    const err = net.errors.find((e) => e !== undefined) as ProtocolAbort;
+    expect(err).toBeInstanceOf(ProtocolAbort);
+    expect(err.code).toBe("bad-encoding");
+    expect(err.culprits).toEqual([1]);
+    expect(parties.some((q) => q.done)).toBe(false);
   });
   it("replayed and unknown phases are refused", () => {
     const F = m61;

@@ -82,8 +82,8 @@ vi.mock("../../../protocol/mascot/product-proof.ts", async (importOriginal) => {
   const orig = await importOriginal<typeof import("../../../protocol/mascot/product-proof.ts")>();
   return {
     ...orig,
-    proveProducts: (f: Field, shape: Parameters<typeof orig.proveProducts>[1], a: FieldVec, b: FieldVec) => {
-      const h = orig.proveProducts(f, shape, a, b);
+    proveProducts: (f: Field, shape: Parameters<typeof orig.proveProducts>[1], a: FieldVec, b: FieldVec, seeds: FieldVec) => {
+      const h = orig.proveProducts(f, shape, a, b, seeds);
       if (spy.current !== spy.attacker || spy.mode !== "proof") return h;
       const fold = clearFold(f);
       spy.attacks++;

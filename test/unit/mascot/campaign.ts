@@ -45,7 +45,7 @@ function phasesFor(mode: AggregationMode, predicates: Predicate[]): string[] {
   if (mode === "linear-only") return ["lin.seed", "lin.commit", "lin.open"];
   // (COPE comes pre-seeded from the test dealer, as from the offline party in a real run.)
   const base = ["input.seed", "input.cope", "coin.commit", "coin.open", "input.y", "maccheck.commit", "maccheck.open", "echo"];
-  return predicates.length === 0 ? [...base, "open.sum"] : [...base, "open.sum", "sum.commit", "mult.open", "valid.open"];
+  return predicates.length === 0 ? [...base, "open.sum"] : [...base, "open.sum", "sum.commit", "valid.open"];
 }
 
 export function campaignRun(i: number, seed: string): RunReport {
@@ -57,7 +57,7 @@ export function campaignRun(i: number, seed: string): RunReport {
   const inputs: FieldVec[] = Array.from({ length: n }, () => f.fromInts(Array.from({ length: d }, () => randomBelow(rng, predicates.length ? 2 : 1000))));
   const cheater = randomBelow(rng, n);
   const phase = pick(rng, phasesFor(mode, predicates));
-  const occurrence = phase === "coin.open" || phase === "maccheck.open" || phase === "maccheck.commit" || phase === "echo" || phase === "mult.open" ? randomBelow(rng, 2) : 0;
+  const occurrence = phase === "coin.open" || phase === "maccheck.open" || phase === "maccheck.commit" || phase === "echo" ? randomBelow(rng, 2) : 0;
   const attack = pick(rng, ATTACKS);
   const victim = pick(rng, [...Array(n).keys()].filter((j) => j !== cheater));
   const sid = SID;

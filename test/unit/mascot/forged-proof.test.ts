@@ -15,8 +15,8 @@ vi.mock("../../../protocol/mascot/product-proof.ts", async (importOriginal) => {
   const orig = await importOriginal<typeof import("../../../protocol/mascot/product-proof.ts")>();
   return {
     ...orig,
-    proveProducts: (f: Field, shape: Parameters<typeof orig.proveProducts>[1], a: FieldVec, b: FieldVec) => {
-      const h = orig.proveProducts(f, shape, a, b);
+    proveProducts: (f: Field, shape: Parameters<typeof orig.proveProducts>[1], a: FieldVec, b: FieldVec, seeds: FieldVec) => {
+      const h = orig.proveProducts(f, shape, a, b, seeds);
       if (forge.call++ !== forge.target) return h;
       // Operands are [range bits − 1 (4·5) | x (4, the L2 squares' right side) | slack bits − 1]: x names the forger.
       forge.forgedX = f.toBigInts(f.slice(b, 20, 24));

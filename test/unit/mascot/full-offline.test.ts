@@ -59,7 +59,7 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
       const phases = new Set<string>();
       const parties = inputs.map((x, me) => new SecureSumParty(
         { field: m61, parties: n, me, mode: "validated", length: 3, predicates: [], sessionId: new TextEncoder().encode(sid) }, x, seededRng(`${sid}/${me}`),
-        { offline: (count) => { const o = new OfflineParty({ field: m61, parties: n, me, sessionId: new TextEncoder().encode(sid), count }, seededRng(`${sid}/off/${me}`), { baseOts: stores[me]! }); offline.push(o); return o; } }));
+        { offline: () => { const o = new OfflineParty({ field: m61, parties: n, me, sessionId: new TextEncoder().encode(sid), count: 0 }, seededRng(`${sid}/off/${me}`), { baseOts: stores[me]! }); offline.push(o); return o; } }));
       const net = runNetwork(parties, { tamper: (e) => { phases.add(e.phase); return e; } });
       expect(net.errors).toEqual([undefined, undefined, undefined]);
       for (const p of parties) expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));

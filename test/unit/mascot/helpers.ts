@@ -35,38 +35,24 @@ export function randInputs(f: Field, n: number, d: number, seed: string, max = 1
   });
 }
 
-import type { OfflineSource, Triples } from "../../../protocol/mascot/online.ts";
+import type { OfflineSource } from "../../../protocol/mascot/online.ts";
 import type { InputCopeSeeds } from "../../../protocol/mascot/input.ts";
 import { SecureSumParty as Party } from "../../../protocol/mascot/party.ts";
 
 /**
  * TEST-ONLY trusted dealer standing in for the offline phase: every party derives the same
- * α, triples and pre-seeded input COPE from a shared seed and keeps its own shares.
- * Insecure by construction; used to test the online phase and validation independently of
- * offline.ts. (`cope` is accepted for older call sites and ignored: COPE is always dealt,
- * as every validated run now takes its input COPE seeds from the offline phase.)
+ * α and pre-seeded input COPE from a shared seed and keeps its own shares. Insecure by
+ * construction; used to test the online phase and validation independently of offline.ts.
+ * `badAlpha`: that party is handed α_i + 1 while its COPE keys follow the true α_i (a MAC-key
+ * share inconsistent with its MACs). (`cope` is accepted for older call sites and ignored.)
  */
-export function dealer(f: Field, n: number, me: number, seed: string, opts: { badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; cope?: true } = {}): (count: number) => OfflineSource {
-  const { badTriple, badMac } = opts;
-  return (count: number) => {
+export function dealer(f: Field, n: number, me: number, seed: string, opts: { badAlpha?: number; cope?: true } = {}): () => OfflineSource {
+  return () => {
     const rng = seededRng(`dealer/${seed}`);
     const alphas = f.random(n, rng);
-    const alpha = f.sum(alphas);
-    const share = (x: FieldVec) => {
-      const vs: FieldVec[] = [], ms: FieldVec[] = [];
-      let accV = f.zeros(x.length), accM = f.zeros(x.length);
-      const mac = f.scale(x, alpha);
-      for (let i = 0; i < n - 1; i++) { const v = f.random(x.length, rng), m = f.random(x.length, rng); vs.push(v); ms.push(m); f.addInPlace(accV, v); f.addInPlace(accM, m); }
-      vs.push(f.sub(x, accV)); ms.push(f.sub(mac, accM));
-      return { value: vs[me]!, mac: ms[me]! };
-    };
-    const a = f.random(count, rng), b = f.random(count, rng);
-    const c = f.mul(a, b);
-    if (badTriple) f.set(c, badTriple.index, (f.get(c, badTriple.index) + 1n) % f.p);
-    const t: Triples = { a: share(a), b: share(b), c: share(c) };
-    if (badMac && badMac.party === me) f.set(t.a.mac, badMac.index, (f.get(t.a.mac, badMac.index) + 1n) % f.p);
     const mine = f.get(alphas, me);
-    return { start: () => [], receive: () => [], done: true, alpha: () => mine, triples: () => t, inputCopeSeeds: () => dealtCopeSeeds(f, seed, me, mine) };
+    const handed = opts.badAlpha === me ? (mine + 1n) % f.p : mine;
+    return { start: () => [], receive: () => [], done: true, alpha: () => handed, inputCopeSeeds: () => dealtCopeSeeds(f, seed, me, mine) };
   };
 }
 
@@ -89,12 +75,12 @@ function dealtCopeSeeds(f: Field, seed: string, me: number, alpha: bigint): Inpu
   };
 }
 
-export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badTriple?: { party: number; index: number }; badMac?: { party: number; index: number }; offline?: (me: number) => (count: number) => OfflineSource }, hooks?: NetworkHooks) {
+export function runWithDealer(opts: { n: number; inputs: FieldVec[]; predicates: Predicate[]; field?: Field; seed?: string; badAlpha?: number; offline?: (me: number) => () => OfflineSource }, hooks?: NetworkHooks) {
   const field = opts.field ?? m61;
   const parties = opts.inputs.map((x, me) => new Party(
     { field, parties: opts.n, me, mode: "validated", length: x.length, predicates: opts.predicates, sessionId: SID },
     x, seededRng(`${opts.seed ?? "s"}/${me}`), {
-      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", { ...(opts.badTriple ? { badTriple: opts.badTriple } : {}), ...(opts.badMac ? { badMac: opts.badMac } : {}) }),
+      offline: opts.offline ? opts.offline(me) : dealer(field, opts.n, me, opts.seed ?? "s", opts.badAlpha !== undefined ? { badAlpha: opts.badAlpha } : {}),
     }));
   const net = runNetwork(parties, hooks);
   return { parties, net };

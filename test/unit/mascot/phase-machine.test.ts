@@ -13,7 +13,7 @@ import { seededRng } from "../../../protocol/rng.ts";
 import { SID, dealer } from "./helpers.ts";
 
 const ALL_PHASES = ["lin.seed", "lin.commit", "lin.open", "offline.setup1", "input.seed", "input.cope", "coin.commit", "coin.open",
-  "input.y", "input.mask", "open.sum", "mult.open", "valid.open", "maccheck.commit", "maccheck.open", "echo", "offline.0.kos", "bogus"];
+  "input.y", "input.mask", "open.sum", "valid.open", "maccheck.commit", "maccheck.open", "echo", "offline.0.kos", "bogus"];
 
 function make(mode: AggregationMode, me: number): SecureSumParty {
   const x = m61.fromInts([1, 0, 1]);

@@ -46,11 +46,11 @@ describe("receiveAsync", () => {
     const parties = makeParties({ n: 2, inputs, mode: "validated", predicates: [{ kind: "bits" }], seed: "rb" });
     let flipped = false;
     const errors = await deliverAsync(parties, (from, m) => {
-      if (!flipped && from === 1 && m.phase.startsWith("offline.") && m.phase.endsWith(".cope") && m.payload.length > 40) {
+      if (!flipped && from === 1 && m.phase === "offline.setup3" && m.payload.length > 40) {
         flipped = true;
         const p = m.payload.slice();
-        p[40]! ^= 1; // batch 0's first COPE message starts with the GGM setup: both halves of
-        p[56]! ^= 1; // base OT 1's correction, so whichever α bit 1 picks is wrong
+        p[40]! ^= 1; // setup3 starts with SoftSpokenOT's GGM-tree setup: both halves of one
+        p[56]! ^= 1; // correction, so whichever choice bit picks it is wrong
         return { ...m, payload: p };
       }
       return m;

@@ -3,10 +3,12 @@
  * largest round its sender had received, so `rounds` is the sequential depth a relay must
  * carry). Pinned per configuration so that the schedule cannot silently grow; the schedule
  * and the argument for every merged step are in online.ts's header and docs/mascot.md.
- * Before issue 13's merges: 8 / 28 / 30 / 30 / 16 (same order as CASES; linear-only 3).
+ * Before issue 13's merges: 8 / 28 / 30 / 30 / 16 (same order as CASES; linear-only 3); with
+ * the merges and Beaver-checked product proofs 9 / 21 / 21 / 22 / 13; the zero-knowledge
+ * product proof (no triples, so no offline batch, and no Beaver layers) gives 9 / 14 / 16 / 17 / 11.
  * Also here: the coin order of the merged schedule (every coin opened by a party only after
- * it has received every message the coin covers from every peer), triples used only after
- * the offline checks, and the committed sum opening (negative test).
+ * it has received every message the coin covers from every peer) and the committed sum
+ * opening (negative test).
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
@@ -28,10 +30,10 @@ const B = 64n;
 const CASES: Case[] = [
   { name: "linear-only", n: 3, mode: "linear-only", predicates: [], rounds: 3 },
   { name: "validated, no predicates (offline setup alone: count = 0)", n: 3, mode: "validated", predicates: [], rounds: 9 },
-  { name: "validated, range + l2 (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "range", bits: 4 }, { kind: "l2-norm", bound: B }], rounds: 21 },
-  { name: "validated, PINE l2 (offline prelude; default learning round)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], rounds: 21 },
-  { name: "validated, PINE l2 + noise (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], noise: { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] }, rounds: 22 },
-  { name: "validated, bits, dealer triples and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r") }), rounds: 13 },
+  { name: "validated, range + l2 (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "range", bits: 4 }, { kind: "l2-norm", bound: B }], rounds: 14 },
+  { name: "validated, PINE l2 (offline prelude; default learning round)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], rounds: 16 },
+  { name: "validated, PINE l2 + noise (offline prelude)", n: 3, mode: "validated", predicates: [{ kind: "l2-norm", bound: B, method: "pine" }], noise: { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] }, rounds: 17 },
+  { name: "validated, bits, dealer α and COPE (online phase alone)", n: 3, mode: "validated", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "r") }), rounds: 11 },
 ];
 
 /** What each coin covers: phases and how many messages of each from every peer must have arrived first. */
@@ -44,21 +46,21 @@ const COINS: Record<string, Cover[]> = {
   "validated, range + l2 (offline prelude)": [
     { "input.seed": 1, "input.cope": 1 }, // A: check coefficients and γ (no coin-A-dependent late input)
     { "input.y": 1, "input.mask": 1 }, // C: proof challenges, after every proof H
-    { "mult.open": 2, "valid.open": 1 }, // B: MAC check of every validation opening
+    { "valid.open": 1 }, // B: MAC check of every validation opening (proof queries and zero checks)
     { "sum.commit": 1 }, // final: covers the committed sum shares
   ],
   "validated, PINE l2 (offline prelude; default learning round)": [
     { "input.seed": 1, "input.cope": 1 }, // A: check coefficients, PINE vectors z_k
     { "input.y": 1, "input.mask": 1 }, // G: γ, after the PINE success and window bits
     { "input.mask": 2 }, // C: after every proof H
-    { "mult.open": 2, "valid.open": 1 }, // B
+    { "valid.open": 1 }, // B
     { "sum.commit": 1 }, // final
   ],
   "validated, PINE l2 + noise (offline prelude)": [
     { "input.seed": 1, "input.cope": 1 }, // A
     { "input.y": 1, "input.mask": 1 }, // G
     { "input.mask": 2 }, // C
-    { "mult.open": 2, "valid.open": 1 }, // B
+    { "valid.open": 1 }, // B
     { "valid.open": 1, "maccheck.commit": 1 }, // S: signs, after the exclusion decision and every σ commitment
     { "open.sum": 1 }, // final
   ],
@@ -115,9 +117,9 @@ describe("the merged schedule keeps every coin after what it covers", () => {
             for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received(phase, j, i), `party ${me} coin ${k}: ${phase} from ${j}`).toBeGreaterThanOrEqual(count);
           }
         });
-        // Triples only after the offline checks: the first Beaver opening follows every peer's σ opening.
-        const firstMult = lp.log.findIndex((e) => e.dir === "out" && e.m.phase === "mult.open");
-        if (firstMult >= 0 && c.deps === undefined) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received("offline.0.sigma.open", j, firstMult)).toBe(1);
+        // The validation openings only after every peer's offline setup (its OT-extension checks) was taken.
+        const firstValid = lp.log.findIndex((e) => e.dir === "out" && e.m.phase === "valid.open");
+        if (firstValid >= 0 && c.deps === undefined) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received("offline.setup3", j, firstValid)).toBe(1);
         // The sum is opened only after the validation openings' MAC check (σ openings and echoes of every peer).
         const sum = lp.log.findIndex((e) => e.dir === "out" && e.m.phase === "open.sum");
         if (c.predicates.length) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received("maccheck.open", j, sum)).toBe(1);
@@ -195,7 +197,7 @@ describe("offline prelude overlapped with the online input", () => {
     // party 2 goes silent towards party 0 from its last offline message on (a dropped message
     // followed by another on the same channel would be a seq gap instead)
     let silent = false;
-    const net = runNetwork(ps, { tamper: (e) => { if (e.from === 2 && e.to === 0 && e.phase === "offline.0.sigma.open") silent = true; return silent && e.from === 2 && e.to === 0 ? null : e; } });
+    const net = runNetwork(ps, { tamper: (e) => { if (e.from === 2 && e.to === 0 && e.phase === "offline.setup3") silent = true; return silent && e.from === 2 && e.to === 0 ? null : e; } });
     expect(ps[0]!.done).toBe(false);
     expect(net.errors[0]).toBeUndefined();
     expect(ps[0]!.waitingFor).toEqual([2]);

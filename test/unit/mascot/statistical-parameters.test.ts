@@ -9,7 +9,6 @@ import { seededRng } from "../../../protocol/rng.ts";
 import { combine, combineTau, STAT_SECURITY } from "../../../protocol/mascot/triples.ts";
 import { MAX_PROOF_CALLS, PROOF_SOUNDNESS_BITS, proofQueries, proofShape } from "../../../protocol/mascot/product-proof.ts";
 import { MIN_PROJECTION_ROWS, PROJECTION_TAIL_T, ValidationPlan } from "../../../protocol/mascot/validation.ts";
-import { triplesNeeded } from "../../../protocol/mascot/online.ts";
 
 const log2 = (x: bigint) => x.toString(2).length - 1; // ⌊log2 x⌋
 
@@ -38,30 +37,31 @@ describe("triple Combine τ (MASCOT Fig. 9, leftover hash lemma: s ≤ (τ − 1
   });
 });
 
-describe("product proof: challenge points for ((2L − 2)/p)^q ≤ 2^-64", () => {
-  it("m61 takes q = 2 whenever L ≥ 2, p128 q = 1; the bound holds for every shape", () => {
+describe("product proof: challenge points for ((2N − 2)/(p − N − 1))^q ≤ 2^-64, N = L + q nodes", () => {
+  it("m61 takes q = 2, p128 q = 1; the bound holds for every shape with its seed calls", () => {
     for (const P of [1, 2, 3, 50, 713, 5000, 100_000, 2_000_000]) {
       for (const f of [m61, p128]) {
         const s = proofShape(P, f.p);
         expect(s.width * s.calls).toBeGreaterThanOrEqual(P);
         expect(s.calls).toBeLessThanOrEqual(MAX_PROOF_CALLS);
-        const deg = BigInt(2 * s.calls - 2);
-        expect(deg ** BigInt(s.queries) << BigInt(PROOF_SOUNDNESS_BITS) <= f.p ** BigInt(s.queries)).toBe(true);
-        if (f === p128) expect(s.queries).toBe(1);
-        else expect(s.queries).toBe(s.calls === 1 ? 1 : 2);
+        const N = s.calls + s.seeds;
+        expect(s.seeds).toBe(s.queries);
+        const deg = BigInt(2 * N - 2), room = f.p - BigInt(N) - 1n;
+        expect(deg ** BigInt(s.queries) << BigInt(PROOF_SOUNDNESS_BITS) <= room ** BigInt(s.queries)).toBe(true);
+        expect(s.queries).toBe(f === p128 ? 1 : 2);
       }
     }
-    expect(proofQueries(m61.p, 1)).toBe(1); // L = 1: the identity is a constant, checked exactly
+    expect(proofQueries(m61.p, 1)).toBe(1); // N = 1: the identity is a constant, checked exactly
     expect(proofQueries(m61.p, 2)).toBe(2); // (2/p) = 2^-60 > 2^-64
     expect(proofShape(713).queries).toBe(1); // without the modulus: layout only
   });
-  it("triples per validated run: n·(q·s + 2) (32-entry update, 20-bit ranges, L2 bound: 12 per owner in m61, was 7)", () => {
+  it("an owner's proof: 2·q·s seeds and 2(L + q) − 1 proof inputs (32-entry update, 20-bit ranges, L2 bound)", () => {
     const preds = [{ kind: "range" as const, bits: 20 }, { kind: "l2-norm" as const, bound: (1n << 40n) - 1n }];
     const plan = new ValidationPlan(m61, 32, preds);
     expect(plan.products).toBe(32 * 20 + 32 + 40);
-    expect(plan.proof).toMatchObject({ width: 5, queries: 2, calls: 143 }); // same layout as with one point
-    expect(triplesNeeded({ field: m61, parties: 3, length: 32, predicates: preds })).toBe(3 * (2 * 5 + 2));
-    expect(triplesNeeded({ field: p128, parties: 3, length: 32, predicates: preds })).toBe(3 * (5 + 2));
+    expect(plan.proof).toMatchObject({ width: 5, queries: 2, seeds: 2, calls: 143, length: 2 * 145 - 1, seedLength: 20 });
+    expect(plan.maskLength).toBe(plan.lateLength + 20);
+    expect(new ValidationPlan(p128, 32, preds).proof).toMatchObject({ queries: 1, seeds: 1, seedLength: 10 });
   });
 });
 

@@ -3,10 +3,10 @@
  * bytes) feeds the echoed transcript, so an equal hash means a byte-identical protocol run.
  * A refactor of the step engine (online.ts, party.ts, offline.ts) must keep these; a
  * deliberate change of the schedule or of a message updates them (and says so in the commit).
- * Last deliberate change: a validated run without predicates takes α and its input COPE seeds
- * from the offline setup (count = 0 triples; MRR21 base OTs) instead of Chou–Orlandi base OTs
- * in cope.ot.A/B (issue 13, one base-OT design). Before: COPE over 2^w-ary digits of α
- * (digit-cope.ts, w = 3) in the offline Authenticate step and the online input.
+ * Last deliberate change: the product proof is zero-knowledge (random seed calls, its queries
+ * opened and checked in the clear: product-proof.ts), so a validated run makes no triples and
+ * has no Beaver layers (issue 13). Before: a validated run without predicates takes α and its
+ * input COPE seeds from the offline setup (count = 0 triples; MRR21 base OTs).
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
@@ -22,9 +22,9 @@ const d = 6;
 const noise: NoiseConfig = { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] };
 const CASES: Array<{ name: string; predicates: Predicate[]; noise?: NoiseConfig; deps?: (me: number) => PartyDeps; hash: string }> = [
   { name: "no predicates, real offline setup (count = 0)", predicates: [], hash: "a87e069f019597c4b039a6d22544d3e09df2e651b0bbf7369bab075cfc5f116f" },
-  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "e795230c03d1e2eeb468356e6086c4d046a77db87135e433aa3b8b8ca365f10d" },
-  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "dd5a5ada3f883bed1550907818905b088fdbeb99d56557d4709955bb139594cf" },
-  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "2059c1d24b3263c2bc2189ea18fe52d89a949651305867eff0e79ddcbefc3902" },
+  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "ae4c6d5a9e0a7d51b4797737c6d79d65e2393400b92ba7c3b0a7af5bbabdaa72" },
+  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "84658c78d150d3ac6e3d48c64cc06c8e9dcab3769fed0f84e0db7441fa0ee750" },
+  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "4b8f6d1fa9d1d9530556b1863e7924d4bb9c64f4a75ee34f8a5da69b8b3084d4" },
 ];
 
 describe("pinned transcripts of seeded runs", () => {
