@@ -30,6 +30,24 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
     }
   });
 
+  it("with predicates (range + L2, PINE): the offline phase sends only its setup and makes no triple; the validation opens its proof queries in one valid.open", () => {
+    const d = 6;
+    const inputs = [[1, 2, 3, 0, 1, 2], [3, 3, 0, 1, 2, 0], [0, 1, 1, 2, 3, 1]].map((x) => m61.fromInts(x));
+    for (const predicates of [[{ kind: "range" as const, bits: 2 }, { kind: "l2-norm" as const, bound: 64n }], [{ kind: "l2-norm" as const, bound: 64n, method: "pine" as const }]]) {
+      const phases = new Set<string>();
+      const sid = new TextEncoder().encode(`no-triples/${predicates.length}`);
+      // The default offline phase (what a node runs), no test dependency injected.
+      const parties = inputs.map((x, me) => new SecureSumParty(
+        { field: m61, parties: 3, me, mode: "validated", length: d, predicates, sessionId: sid }, x, seededRng(`nt/${me}`)));
+      const net = runNetwork(parties, { tamper: (e) => { phases.add(e.phase); return e; } });
+      expect(net.errors).toEqual([undefined, undefined, undefined]);
+      for (const p of parties) expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
+      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3"]);
+      expect(phases.has("valid.open")).toBe(true);
+      expect(phases.has("mult.open")).toBe(false); // no Beaver opening
+    }
+  });
+
   it("a wrong COPE correction on an input with offline-seeded COPE → cope/MAC check aborts, no sum is opened", () => {
     const inputs = [[1, 0, 1], [0, 1, 1], [1, 1, 0]].map((x) => m61.fromInts(x));
     let sumOpened = false;
