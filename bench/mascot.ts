@@ -22,26 +22,21 @@ import { runNetwork, runOfflineInMemory, type MessageParty, type Outbound, type 
 import type { BenchResult } from "./types.ts";
 import { cpuMs, Timed } from "./timing.ts";
 import { loadavg } from "node:os";
-import { OfflineParty, type KosBaseStore } from "../protocol/mascot/offline.ts";
-import type { KosReceiverBase, KosSenderBase } from "../protocol/mascot/ot-extension.ts";
+import { OfflineParty, type KeptOtStore } from "../protocol/mascot/offline.ts";
+import { memoryOtStore } from "../protocol/mascot/testing/memory-ot-store.ts";
 import { copeExtendReceiver, copeExtendSender } from "../protocol/mascot/input.ts";
 import { optArg as arg } from "./args.ts";
 import { secureSumInThreads } from "./mascot-threads.ts";
 
 
 
-/** One node's base-OT store for a fixed committee order (what client/agent/base-ot-cache.ts keeps per peer). */
-export function memoryBaseOtStore(): KosBaseStore {
-  const r = new Map<number, KosReceiverBase>(), s = new Map<number, KosSenderBase>();
-  return { receiver: (j) => r.get(j), sender: (j) => s.get(j), saveReceiver: (j, b) => { r.set(j, b); }, saveSender: (j, b) => { s.set(j, b); } };
-}
 
 /**
  * One in-process secure sum. `baseOts` (one store per party): base OTs kept from an earlier
- * session are reused (offline.ts KosBaseStore), as a node does from its second round with
+ * session are reused (offline.ts KeptOtStore), as a node does from its second round with
  * the same peers; `tag` separates the session ids of repeated runs.
  */
-export function secureSumOnce(n: number, d: number, mode: AggregationMode, predicates: Predicate[] = [], baseOts?: KosBaseStore[], tag = "") {
+export function secureSumOnce(n: number, d: number, mode: AggregationMode, predicates: Predicate[] = [], baseOts?: KeptOtStore[], tag = "") {
   const f = m61;
   const inputs: FieldVec[] = Array.from({ length: n }, () => f.fromInts(Array.from({ length: d }, (_, k) => k % 100)));
   const sid = new TextEncoder().encode(`bench/${n}/${d}/${mode}${tag}`);
@@ -115,7 +110,7 @@ export async function run(args: string[]): Promise<BenchResult> {
           if (r.wall > budget) notes.push(`N=${n} d=${d} ${mode} took ${r.wall.toFixed(1)} s > ${budget} s budget`);
           if (mode === "validated") {
             // A node's second round with the same peers: the offline setup reuses the kept base OTs (no public-key OT).
-            const stores = Array.from({ length: n }, () => memoryBaseOtStore());
+            const stores = Array.from({ length: n }, () => memoryOtStore());
             secureSumOnce(n, d, mode, [], stores, "/first");
             const q = secureSumOnce(n, d, mode, [], stores, "/reused");
             rows.push({ op: `secure-sum ${mode}, base OTs reused`, N: n, d, wall_s: q.wall, party_cpu_s: q.partyCpu, MB_up_per_party: q.bytesUp / 1e6, MB_delivered_per_party: q.bytesDelivered / 1e6 });

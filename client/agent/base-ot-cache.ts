@@ -1,23 +1,29 @@
 /**
- * A node's OT-extension base OTs kept across rounds, per peer node and direction, so that a
- * validated round with a peer it has met before needs no public-key OTs (protocol/mascot/
- * offline.ts KosBaseStore). Since issue 13 these are the 128 MRR21 POPF-OTs on native X25519
- * (base-ot-mrr.ts) of the one public-key direction per pair (the lower party index is the
- * OT-extension sender; the other direction's base is derived fresh each session and never
- * kept): ≈ 40 ms of CPU per pair instead of ≈ 280 ms of Chou–Orlandi in JavaScript, still a
- * large share of a small first round (bench/results/base-ot.json). A committee order that
- * swaps a pair's indices runs fresh base OTs once for that orientation; both are then kept.
+ * A node's SoftSpokenOT states kept across rounds, per peer node and direction, so that a
+ * validated round with a peer it has met before needs no public-key OTs and no GGM setup:
+ * the OT extension continues where the last round with that peer left it (protocol/mascot/
+ * offline.ts KeptOtStore; docs/mascot.md "Kept SoftSpokenOT state"). Fresh states grow from
+ * 128 MRR21 POPF-OTs on native X25519 (base-ot-mrr.ts) of the one public-key direction per
+ * pair (the lower party index is the OT-extension sender; with triples, the other direction
+ * is derived fresh each session and never kept; without, both directions are public-key and
+ * kept). A committee order that swaps a pair's indices runs fresh base OTs once for that
+ * orientation; both are then kept.
  *
- * Safety rules (the OT-extension correlation Δ is reused while a base is kept):
- *  - a peer's bases are forgotten after any round with it that did not finish cleanly
+ * A session *takes* a state (it is out of the cache while that session runs, so two rounds
+ * with the same peer at once never share its streams) and the offline phase hands it back
+ * when it finished cleanly; a session that aborts drops what it took.
+ *
+ * Safety rules (the OT-extension correlation Δ is reused while a state is kept):
+ *  - a peer's states are forgotten after any round with it that did not finish cleanly
  *    (abort, timeout, error): a cheater never gets a second consistency check against the same Δ;
- *  - bases are kept in memory only (a restart starts fresh) and expire after `maxUses`
- *    sessions or `maxAgeMs`, whichever comes first.
+ *  - states are kept in memory only (a restart starts fresh) and expire after `maxUses`
+ *    sessions or `maxAgeMs` from the base OTs they grew from, whichever comes first.
  */
-import type { KosBaseStore } from "../../protocol/mascot/offline.ts";
-import type { KosReceiverBase, KosSenderBase } from "../../protocol/mascot/ot-extension.ts";
+import type { KeptOtStore, KeptReceiver, KeptSender } from "../../protocol/mascot/offline.ts";
 
-interface Entry<T> { base: T; uses: number; created: number }
+interface Entry<T> { kept: T; uses: number; created: number }
+/** What a cache remembers of a state while a session has it. */
+interface Meta { uses: number; created: number }
 
 /**
  * The operator's limit on reuse from the environment: `TWOPM_BASE_OT_MAX_USES` = how many later
@@ -33,40 +39,46 @@ export function baseOtCacheOptionsFromEnv(env: Record<string, string | undefined
 }
 
 export class BaseOtCache {
-  private readonly senders = new Map<string, Entry<KosSenderBase>>();
-  private readonly receivers = new Map<string, Entry<KosReceiverBase>>();
+  private readonly senders = new Map<string, Entry<KeptSender>>();
+  private readonly receivers = new Map<string, Entry<KeptReceiver>>();
+  /** Use count and age of the states sessions have taken, by state object, until they come back. */
+  private readonly out = new WeakMap<object, Meta>();
 
   constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number } = {}) {}
 
   /** The store for one session: `committee[j]` is party j's node id. */
-  forSession(committee: readonly string[]): KosBaseStore {
-    const take = <T>(map: Map<string, Entry<T>>, j: number): T | undefined => {
+  forSession(committee: readonly string[]): KeptOtStore {
+    const now = () => (this.opts.now ?? Date.now)();
+    const take = <T extends KeptReceiver | KeptSender>(map: Map<string, Entry<T>>, j: number): T | undefined => {
       const id = committee[j];
       const e = id === undefined ? undefined : map.get(id);
       if (!e) return undefined;
-      const now = (this.opts.now ?? Date.now)();
-      if (e.uses >= (this.opts.maxUses ?? 1000) || now - e.created > (this.opts.maxAgeMs ?? 6 * 3600_000)) { map.delete(id!); return undefined; }
-      e.uses++;
-      return e.base;
+      map.delete(id!);
+      if (e.uses >= (this.opts.maxUses ?? 1000) || now() - e.created > (this.opts.maxAgeMs ?? 6 * 3600_000)) return undefined;
+      this.out.set(e.kept.state, { uses: e.uses + 1, created: e.created });
+      return e.kept;
     };
-    const save = <T>(map: Map<string, Entry<T>>, j: number, base: T): void => {
+    const save = <T extends KeptReceiver | KeptSender>(map: Map<string, Entry<T>>, j: number, kept: T): void => {
       const id = committee[j];
-      if (id !== undefined) map.set(id, { base, uses: 0, created: (this.opts.now ?? Date.now)() });
+      if (id === undefined) return;
+      const m = this.out.get(kept.state);
+      this.out.delete(kept.state);
+      map.set(id, { kept, uses: m?.uses ?? 0, created: m?.created ?? now() });
     };
     return {
       receiver: (j) => take(this.receivers, j),
       sender: (j) => take(this.senders, j),
-      saveReceiver: (j, b) => save(this.receivers, j, b),
-      saveSender: (j, b) => save(this.senders, j, b),
+      saveReceiver: (j, k) => save(this.receivers, j, k),
+      saveSender: (j, k) => save(this.senders, j, k),
     };
   }
 
-  /** Forgets every base shared with these nodes (after a round with them that did not finish cleanly). */
+  /** Forgets every state shared with these nodes (after a round with them that did not finish cleanly). */
   forget(nodeIds: readonly string[]): void {
     for (const id of nodeIds) { this.senders.delete(id); this.receivers.delete(id); }
   }
 
-  /** Number of peers with a kept base (either direction). */
+  /** Number of peers with a kept state (either direction) in the cache (states a running session has taken are not counted). */
   get size(): number {
     return new Set([...this.senders.keys(), ...this.receivers.keys()]).size;
   }

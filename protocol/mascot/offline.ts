@@ -27,17 +27,20 @@
  *
  * ## Message flow (per ordered pair S → R, S = OT-extension sender; "bcast" = to "all")
  * setup1  R → S: A_0 ‖ A_1 ‖ tag    (base-OT sender message, McQuoid–Rosulek–Roy POPF-OT on X25519,
- *                                     base-ot-mrr.ts; tag ≠ 0 offers base OTs kept from an earlier
- *                                     session, KosBaseStore)
+ *                                     base-ot-mrr.ts; tag ≠ 0 offers the SoftSpokenOT state kept
+ *                                     from an earlier session, KeptOtStore, at its position keptTag)
  * setup2  S → R: φ_1..φ_128 | "reuse" (base-OT choice bits = S's Δ; "reuse" if S holds the offered
- *                                     base). Fresh or reused, both key this session's PRGs with
- *                                     H(k ‖ sid) (ssReceiverSetup / ssSenderSetup).
+ *                                     state at the same position). Fresh base OTs key this
+ *                                     session's GGM trees with H(k ‖ sid) (ssReceiverSetup /
+ *                                     ssSenderSetup); a reused state continues its streams.
  *         receiveAsync runs the base-OT X25519 multiplications of all peers at once on the async
  *         backend (node:crypto in Node, WebCrypto in workerd/browsers); receive() on the sync one
  *         (node:crypto, else noble): same messages, same keys (protocol/crypto/x25519.ts).
  * setup3  R → S: [SoftSpokenOT: R's GGM-tree setup message under this session's keys H(k ‖ sid),
- *         softspoken.ts] ‖ OT extend for k OTs with choice bits = bits of R's α: the COPE
- *         Initialize OTs (Fig. 4) come from the OT extension, as in MP-SPDZ.
+ *         softspoken.ts; absent when a kept state is reused] ‖ OT extend for k OTs with choice
+ *         bits = bits of R's α: the COPE Initialize OTs (Fig. 4) come from the OT extension, as
+ *         in MP-SPDZ. When the offline phase has finished, each public-key direction's state
+ *         goes back to the store for the next session with that peer (keepWhenDone).
  *
  * ## One public-key direction per pair (`derivedBaseOts`, default when count > 0)
  * Only the extension with the lower index as sender (S = lo, R = hi) runs the steps above on
@@ -179,9 +182,16 @@ export class OfflineParty {
   private copeR: Array<DigitCopeReceiverState | undefined> = [];
   private copeKeysR: Array<Uint8Array | undefined> = [];
   private inputSeedsS: Array<CopeSenderSeeds | undefined> = [];
-  private readonly baseOts: KosBaseStore | undefined;
-  /** Per peer (as OT-extension receiver): the base I offered to reuse in setup1, if any. */
-  private offered: Array<KosReceiverBase | undefined> = [];
+  private readonly baseOts: KeptOtStore | undefined;
+  /** Per peer (as OT-extension receiver): the kept state I offered to reuse in setup1, if any (taken from the store: mine alone while this session runs). */
+  private offered: Array<KeptReceiver | undefined> = [];
+  /** Per peer (as OT-extension sender): the kept state the peer's setup1 offered and I hold too. */
+  private keptS: Array<KeptSender | undefined> = [];
+  /** Per peer, the tag of the public-key base OTs my SoftSpokenOT state grew from (as receiver / as sender); none for a derived direction, which is never kept. */
+  private baseTagR: Array<Uint8Array | undefined> = [];
+  private baseTagS: Array<Uint8Array | undefined> = [];
+  /** The states were handed back to the store (once, when the offline phase finished). */
+  private keptSaved = false;
   /**
    * Peers whose public-key base OTs were reused this session (with derived base OTs each pair
    * has one such direction, counted at both ends; without, ordered pairs with me as receiver).
@@ -200,7 +210,7 @@ export class OfflineParty {
   bytesByStep: Record<string, number> = {};
 
   /** Throws TypeError/RangeError on a bad config. */
-  constructor(cfg: OfflineConfig, rng: Rng, opts: { baseOts?: KosBaseStore } = {}) {
+  constructor(cfg: OfflineConfig, rng: Rng, opts: { baseOts?: KeptOtStore } = {}) {
     if (!cfg || typeof cfg !== "object" || !cfg.field) throw new TypeError("OfflineParty: cfg.field is required");
     if (!Number.isInteger(cfg.parties) || cfg.parties < 2) throw new RangeError(`OfflineParty: parties must be an integer ≥ 2, got ${cfg.parties}`);
     if (!Number.isInteger(cfg.me) || cfg.me < 0 || cfg.me >= cfg.parties) throw new RangeError(`OfflineParty: me out of range: ${cfg.me}`);
@@ -323,7 +333,7 @@ export class OfflineParty {
       if (!this.publicKey(j, this.me)) { outs.push(this.out(j, "setup1", new Uint8Array(0))); continue; }
       const k = mrrSenderStart(baseOtSid(this.pairSid("kos", j, this.me)), this.rng);
       this.basePending[j] = k.state;
-      // A_0 ‖ A_1 ‖ tag: the tag offers base OTs kept from an earlier session with j (zeros: none).
+      // A_0 ‖ A_1 ‖ tag: the tag offers a SoftSpokenOT state kept from an earlier session with j (zeros: none).
       this.offered[j] = this.baseOts?.receiver(j);
       outs.push(this.out(j, "setup1", concatBytes(k.message, this.offered[j]?.tag ?? new Uint8Array(32))));
     }
@@ -336,6 +346,7 @@ export class OfflineParty {
       this.accept(m);
       const outs: OfflineOutbound[] = [];
       while (this.driver.ready) outs.push(...this.driver.run());
+      this.keepWhenDone();
       return outs;
     } catch (e) {
       throw this.fail(e);
@@ -352,9 +363,27 @@ export class OfflineParty {
       this.accept(m);
       const outs: OfflineOutbound[] = [];
       while (this.driver.ready) outs.push(...(await this.driver.runAsync()));
+      this.keepWhenDone();
       return outs;
     } catch (e) {
       throw this.fail(e);
+    }
+  }
+
+  /**
+   * Once the offline phase has finished (every Extend with every peer done and checked), hands
+   * each public-key direction's SoftSpokenOT state back to the store, named by its position
+   * ({@link keptTag}), for the next session with that peer. An aborted phase never gets here:
+   * the states it took from the store are dropped with it.
+   */
+  private keepWhenDone(): void {
+    if (!this.done || this.keptSaved || !this.baseOts) return;
+    this.keptSaved = true;
+    for (const j of this.peers) {
+      const r = this.otR[j], tr = this.baseTagR[j];
+      if (r && tr) this.baseOts.saveReceiver(j, { tag: keptTag(tr, r.k, r.counter), baseTag: tr, state: r });
+      const s = this.otS[j], ts = this.baseTagS[j];
+      if (s && ts) this.baseOts.saveSender(j, { tag: keptTag(ts, s.k, s.counter), baseTag: ts, state: s });
     }
   }
 
@@ -443,8 +472,8 @@ export class OfflineParty {
    * the base-OT receiver through `receive` (sync or native). Errors are kept per peer so that
    * both paths report the first failing peer's.
    */
-  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
-    return perPeer<number, { j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
+  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
+    return perPeer<number, { j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
       if (!this.publicKey(this.me, j)) {
         if (p.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected an empty message (derived base OTs)");
@@ -453,8 +482,9 @@ export class OfflineParty {
       const want = MRR_SENDER_MESSAGE_BYTES + 32;
       if (p.length !== want) throw new ProtocolAbort("bad-encoding", [j], `offline setup1: expected ${want} bytes`);
       const offer = p.subarray(MRR_SENDER_MESSAGE_BYTES);
+      // Taken from the store either way: a kept state that the peer does not offer is out of step with its copy and is dropped.
       const kept = this.baseOts?.sender(j);
-      // Both sides still hold the same base OTs: no public-key operations this session.
+      // Both sides still hold the same state at the same position: no public-key operation and no GGM setup this session.
       if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) return { j, kept };
       const delta = new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer);
       const choices = deltaChoices(delta);
@@ -463,21 +493,21 @@ export class OfflineParty {
     }, (j, e) => ({ j, ot: lazy!(e) }));
   }
 
-  private finishSetup1(plan: Array<{ j: number; kept?: KosSenderBase; A?: Uint8Array; delta?: Uint32Array; ot?: { message: Uint8Array; keys: Uint8Array }; none?: true }>): OfflineOutbound[] {
+  private finishSetup1(plan: Array<{ j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: { message: Uint8Array; keys: Uint8Array }; none?: true }>): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
     for (const { j, kept, A, delta, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup2", new Uint8Array(0))); continue; }
-      let base: KosSenderBase;
       if (kept) {
-        base = kept;
+        this.keptS[j] = kept;
+        this.baseTagS[j] = kept.baseTag;
         if (this.derive) this.reusedBaseOts++;
         outs.push(this.out(j, "setup2", REUSE));
       } else {
-        base = { tag: baseTag(A!, ot!.message), delta: delta!, keys: ot!.keys };
-        this.baseOts?.saveSender(j, base);
+        const base: KosSenderBase = { tag: baseTag(A!, ot!.message), delta: delta!, keys: ot!.keys };
+        this.ssSenderBase[j] = base;
+        this.baseTagS[j] = base.tag;
         outs.push(this.out(j, "setup2", ot!.message));
       }
-      this.ssSenderBase[j] = base;
     }
     return outs;
   }
@@ -494,9 +524,9 @@ export class OfflineParty {
   }
 
   /** Setup step 3's base OTs (me = base-OT sender): per peer, "reuse" of what I offered or the sender's keys from φ. */
-  private planSetup2<R>(msgs: Array<Uint8Array | undefined>, finish: (st: MrrSenderState, phi: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: R; none?: true }> {
+  private planSetup2<R>(msgs: Array<Uint8Array | undefined>, finish: (st: MrrSenderState, phi: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; reused?: KeptReceiver; phi?: Uint8Array; ot?: R; none?: true }> {
     const kb = MRR_RECEIVER_BYTES_PER_OT * KAPPA;
-    return perPeer<number, { j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
+    return perPeer<number, { j: number; reused?: KeptReceiver; phi?: Uint8Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
       if (!this.publicKey(j, this.me)) {
         if (p.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: expected an empty message (derived base OTs)");
@@ -504,7 +534,7 @@ export class OfflineParty {
       }
       if (bytesEqual(p, REUSE)) {
         const offered = this.offered[j];
-        if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of base OTs that were not offered");
+        if (!offered) throw new ProtocolAbort("bad-encoding", [j], "offline setup2: reuse of a state that was not offered");
         return { j, reused: offered };
       }
       if (p.length !== kb) throw new ProtocolAbort("bad-encoding", [j], `offline setup2: expected ${kb} bytes`);
@@ -522,25 +552,27 @@ export class OfflineParty {
     return this.finishSetup2(plan.map((x, k) => ({ ...x, ot: ots[k] })));
   }
 
-  private finishSetup2(plan: Array<{ j: number; reused?: KosReceiverBase; phi?: Uint8Array; ot?: { k0: Uint8Array; k1: Uint8Array }; none?: true }>): OfflineOutbound[] {
+  private finishSetup2(plan: Array<{ j: number; reused?: KeptReceiver; phi?: Uint8Array; ot?: { k0: Uint8Array; k1: Uint8Array }; none?: true }>): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
     const bits = deltaBits(this.F, this.alphaShare);
     for (const { j, reused, phi, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup3", new Uint8Array(0))); continue; }
-      const sid = this.pairSid("kos", j, this.me);
-      let base: KosReceiverBase;
+      let prefix: Uint8Array;
       if (reused) {
-        base = reused;
+        // The kept state continues its leaf streams and counter: no GGM setup to send.
+        this.otR[j] = reused.state;
+        this.baseTagR[j] = reused.baseTag;
+        prefix = new Uint8Array(0);
         this.reusedBaseOts++;
       } else {
-        base = { tag: baseTag(this.basePending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
-        this.baseOts?.saveReceiver(j, base);
+        const base: KosReceiverBase = { tag: baseTag(this.basePending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
+        // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
+        const ss = ssReceiverSetup(this.pairSid("kos", j, this.me), base, this.ssK, this.rng);
+        this.otR[j] = ss.state;
+        this.baseTagR[j] = base.tag;
+        prefix = ss.message;
       }
       this.basePending[j] = undefined;
-      // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
-      const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
-      this.otR[j] = ss.state;
-      const prefix = ss.message;
       // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i —
       // and, when the direction me → j is derived, κ more OTs with choice bits = my fresh Δ'
       // for it: their outputs are its base OTs (I am its OT-extension sender, j its receiver).
@@ -565,9 +597,9 @@ export class OfflineParty {
     return this.F.bits + (this.publicKey(R, S) ? 0 : KAPPA);
   }
 
-  /** Byte length of a SoftSpokenOT setup message (GGM trees) plus an extend message for m OTs. */
-  private setupLength(m: number): { head: number; total: number } {
-    const head = ssSetupMessageLength(this.ssK);
+  /** Byte length of a SoftSpokenOT setup message (GGM trees; none for a kept state) plus an extend message for m OTs. */
+  private setupLength(m: number, kept = false): { head: number; total: number } {
+    const head = kept ? 0 : ssSetupMessageLength(this.ssK);
     return { head, total: head + ssMessageLength(this.ssK, m) };
   }
 
@@ -620,9 +652,11 @@ export class OfflineParty {
         continue;
       }
       // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
-      const m = this.setup3Ots(this.me, j), { head, total } = this.setupLength(m);
+      const m = this.setup3Ots(this.me, j), kept = this.keptS[j], { head, total } = this.setupLength(m, kept !== undefined);
       if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
-      this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
+      // A kept state continues where the last session left it; a fresh one is rebuilt from j's GGM setup.
+      this.otS[j] = kept ? kept.state : ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
+      this.keptS[j] = undefined;
       this.ssSenderBase[j] = undefined;
       msg = msg.subarray(head);
       const { v0, v1 } = ssSenderExtend(this.otS[j]!, m, msg, j, 1);
@@ -939,15 +973,43 @@ function perPeer<T, R>(items: T[], lazy: boolean, f: (x: T) => R, fail: (x: T, e
 }
 
 /**
- * A node's OT-extension base OTs kept across sessions, per peer party index of the current
- * session (the caller maps indices to node identities). `receiver(j)`: I was the OT-extension
- * receiver towards j; `sender(j)`: I was its sender. The offline party offers a kept base in
- * setup1, reuses it only if j holds the same (tag), and saves fresh ones. The holder must
- * forget a peer's bases after any abort involving it (see {@link KosSenderBase}).
+ * One ordered pair's SoftSpokenOT state kept across sessions (docs/mascot.md, "Kept
+ * SoftSpokenOT state"): the next session with that peer continues its leaf streams and its
+ * counter, so it runs no public-key base OTs and no GGM setup for the pair. `tag` names the
+ * state at its current position identically on both sides ({@link keptTag}); `baseTag` names
+ * the public-key base OTs it grew from.
  */
-export interface KosBaseStore {
-  receiver(j: number): KosReceiverBase | undefined;
-  sender(j: number): KosSenderBase | undefined;
-  saveReceiver(j: number, base: KosReceiverBase): void;
-  saveSender(j: number, base: KosSenderBase): void;
+export interface KeptReceiver { readonly tag: Uint8Array; readonly baseTag: Uint8Array; readonly state: SsReceiverState }
+/** The OT-extension sender's side of {@link KeptReceiver} (its Δ and the punctured leaves). */
+export interface KeptSender { readonly tag: Uint8Array; readonly baseTag: Uint8Array; readonly state: SsSenderState }
+
+const KEPT_TAG = utf8("2pm/offline/kept-softspoken/v1");
+/**
+ * H(tag ‖ base tag ‖ k ‖ counter): both sides of a pair compute the same name for a state
+ * that went through the same Extends, and different names once their counters differ, so a
+ * state that fell out of step with its peer's copy is never offered as theirs.
+ */
+export function keptTag(base: Uint8Array, k: number, counter: number): Uint8Array {
+  const c = new Uint8Array(12);
+  const dv = new DataView(c.buffer);
+  dv.setUint32(0, k, true);
+  dv.setFloat64(4, counter, true);
+  return sha256(concatBytes(KEPT_TAG, base, c));
+}
+
+/**
+ * A node's SoftSpokenOT states kept across sessions, per peer party index of the current
+ * session (the caller maps indices to node identities). `receiver(j)`: I was the OT-extension
+ * receiver towards j; `sender(j)`: I was its sender. Both *take* the state out of the store:
+ * a session has it to itself (two concurrent sessions with the same peer never share
+ * streams), and hands it back through `saveReceiver` / `saveSender` only when its offline
+ * phase finished; an aborted session drops it. The offline party offers a kept state in
+ * setup1 and continues it only if j holds the same (tag). The holder must also forget a
+ * peer's states after any round with it that did not end cleanly (see {@link KosSenderBase}).
+ */
+export interface KeptOtStore {
+  receiver(j: number): KeptReceiver | undefined;
+  sender(j: number): KeptSender | undefined;
+  saveReceiver(j: number, kept: KeptReceiver): void;
+  saveSender(j: number, kept: KeptSender): void;
 }

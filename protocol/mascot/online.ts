@@ -13,8 +13,9 @@
  * testing/transport.ts counts them; the PINE learning round, N = 3, in brackets;
  * test/unit/mascot/rounds.test.ts pins the totals):
  *  offline prelude (offline.ts with count = 0, always: the validation uses no triples):
- *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519, reused across sessions through
- *     the OT-extension base store, KosBaseStore, then the COPE Initialize OTs by SoftSpokenOT).
+ *     setup1–3 (R1–3: MRR21 POPF-OT base OTs on X25519 and SoftSpokenOT's GGM setup, or the
+ *     SoftSpokenOT state kept from the last session with that peer, KeptOtStore; then the COPE
+ *     Initialize OTs by SoftSpokenOT).
  *   start            input.seed, input.cope, coin.commit   Fig. 7 Input (COPE Extend) [R4]
  *                    — as soon as the offline party's COPE Initialize with every peer is done
  *                    (OfflineSource.inputReady; the test dealer deals them at once).

@@ -27,7 +27,7 @@ import type { FieldVec } from "../field/types.ts";
 import type { InboundMessage, OutboundMessage, SecureSumConfig, SecureSumResult, Step } from "./types.ts";
 import type { Rng } from "../rng.ts";
 import { ProtocolAbort } from "./errors.ts";
-import { OfflineParty, type KosBaseStore } from "./offline.ts";
+import { OfflineParty, type KeptOtStore } from "./offline.ts";
 import { Transcript } from "./echo.ts";
 import {
   LIN_COMMIT, LIN_OPEN, LIN_SEED, commitmentsDigest, linearCommit, linearDealSeeds, linearFinish, linearOpenPayload, linearOutputShare,
@@ -82,8 +82,8 @@ function validateConfig(cfg: SecureSumConfig, input: FieldVec): void {
  */
 export interface PartyDeps {
   offline?: () => OfflineSource;
-  /** KOS base OTs kept across sessions by this node (offline.ts KosBaseStore); default: none kept. */
-  baseOts?: KosBaseStore;
+  /** SoftSpokenOT states kept across sessions by this node (offline.ts KeptOtStore); default: none kept. */
+  baseOts?: KeptOtStore;
   /**
    * With cfg.noise: this party's noise vector z (cfg.length field elements) instead of one
    * sampled from the party's Rng. For tests (a cheating party's noise) and callers that sample
@@ -93,7 +93,7 @@ export interface PartyDeps {
 }
 
 /** The real offline phase: offline.ts's message-driven OfflineParty (phases "offline.*"). */
-function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KosBaseStore): () => OfflineSource {
+function defaultOffline(cfg: SecureSumConfig, rng: Rng, baseOts?: KeptOtStore): () => OfflineSource {
   return () => new OfflineParty({ field: cfg.field, parties: cfg.parties, me: cfg.me, sessionId: cfg.sessionId, count: 0 }, rng, baseOts ? { baseOts } : {});
 }
 

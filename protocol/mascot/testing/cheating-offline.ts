@@ -4,7 +4,7 @@
  */
 import type { Field, FieldVec } from "../../field/types.ts";
 import type { Rng } from "../../rng.ts";
-import { OfflineParty, type KosBaseStore, type OfflineConfig } from "../offline.ts";
+import { OfflineParty, type KeptOtStore, type OfflineConfig } from "../offline.ts";
 import type { SsReceiverState } from "../softspoken.ts";
 
 /**
@@ -37,7 +37,7 @@ export interface OfflineCheat {
 
 /** An OfflineParty that deviates as `cheat` says (every other behaviour, and every check it runs on its peers, unchanged). */
 export class CheatingOfflineParty extends OfflineParty {
-  constructor(cfg: OfflineConfig, rng: Rng, private readonly cheat: OfflineCheat, opts: { baseOts?: KosBaseStore } = {}) { super(cfg, rng, opts); }
+  constructor(cfg: OfflineConfig, rng: Rng, private readonly cheat: OfflineCheat, opts: { baseOts?: KeptOtStore } = {}) { super(cfg, rng, opts); }
   protected override extendFault(st: SsReceiverState, corrections: Uint8Array): void { if (this.cheat.kosColumns) flipChoiceBit(st, corrections, this.cheat.kosColumns, 0); }
   protected override copeSetupFault(setup: Uint8Array): void { for (let b = 0; this.cheat.copeSetup !== undefined && b < 32; b++) setup[32 * this.cheat.copeSetup + b]! ^= 0x5a; }
   protected override copeFault(F: Field, message: Uint8Array, m: number): void {
@@ -51,6 +51,6 @@ export class CheatingOfflineParty extends OfflineParty {
 }
 
 /** A cheating party when `opts.cheat` is given, else an honest one (tests build committees with it). */
-export function offlineParty(cfg: OfflineConfig, rng: Rng, { cheat, ...opts }: { cheat?: OfflineCheat; baseOts?: KosBaseStore } = {}): OfflineParty {
+export function offlineParty(cfg: OfflineConfig, rng: Rng, { cheat, ...opts }: { cheat?: OfflineCheat; baseOts?: KeptOtStore } = {}): OfflineParty {
   return cheat ? new CheatingOfflineParty(cfg, rng, cheat, opts) : new OfflineParty(cfg, rng, opts);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BaseOtCache, baseOtCacheOptionsFromEnv } from "../../../client/agent/base-ot-cache.ts";
-import type { KosSenderBase } from "../../../protocol/mascot/ot-extension.ts";
+import type { KeptSender } from "../../../protocol/mascot/offline.ts";
 
 describe("base-OT cache: the operator's reuse limit", () => {
   it("reads TWOPM_BASE_OT_MAX_USES and refuses anything but a non-negative integer", () => {
@@ -11,19 +11,52 @@ describe("base-OT cache: the operator's reuse limit", () => {
     for (const bad of ["-1", "1.5", "many", " 3", "1e3"]) expect(() => baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_MAX_USES: bad })).toThrow(/TWOPM_BASE_OT_MAX_USES/);
   });
 
-  it("maxUses 0 keeps nothing for a later session; the default reuses a kept base; maxUses bounds the reuses", () => {
-    const base = { delta: new Uint8Array(16), keys: new Uint8Array(16 * 128) } as unknown as KosSenderBase;
+  /** A stand-in kept state: the cache never looks inside it, only at its identity. */
+  const kept = (): KeptSender => ({ tag: new Uint8Array(32).fill(1), baseTag: new Uint8Array(32), state: {} as KeptSender["state"] });
+
+  it("a session takes a state out (no second session gets it until it is saved back); maxUses 0 keeps nothing; maxUses bounds the reuses", () => {
     const committee = ["a", "b"];
     const never = new BaseOtCache({ maxUses: 0 });
-    never.forSession(committee).saveSender(1, base);
+    never.forSession(committee).saveSender(1, kept());
     expect(never.forSession(committee).sender(1)).toBeUndefined();
-    const kept = new BaseOtCache();
-    kept.forSession(committee).saveSender(1, base);
-    expect(kept.forSession(committee).sender(1)).toBe(base);
+    const cache = new BaseOtCache();
+    const k = kept();
+    cache.forSession(committee).saveSender(1, k);
+    expect(cache.forSession(committee).sender(1)).toBe(k);
+    expect(cache.forSession(committee).sender(1)).toBeUndefined(); // taken by the first session
+    expect(cache.size).toBe(0);
     const twice = new BaseOtCache({ maxUses: 2 });
-    twice.forSession(committee).saveSender(1, base);
-    expect(twice.forSession(committee).sender(1)).toBe(base);
-    expect(twice.forSession(committee).sender(1)).toBe(base);
-    expect(twice.forSession(committee).sender(1)).toBeUndefined();
+    const t = kept();
+    twice.forSession(committee).saveSender(1, t);
+    for (let use = 0; use < 2; use++) {
+      const s = twice.forSession(committee);
+      expect(s.sender(1)).toBe(t);
+      s.saveSender(1, t); // the session finished cleanly and hands it back
+    }
+    expect(twice.forSession(committee).sender(1)).toBeUndefined(); // used twice
+  });
+
+  it("a state saved back keeps its age: it expires maxAgeMs after it was first saved, however often it was reused", () => {
+    let now = 0;
+    const cache = new BaseOtCache({ maxAgeMs: 100, now: () => now });
+    const t = kept();
+    cache.forSession(["me", "peer"]).saveSender(1, t);
+    now = 60;
+    const s = cache.forSession(["me", "peer"]);
+    expect(s.sender(1)).toBe(t);
+    s.saveSender(1, t);
+    now = 101;
+    expect(cache.forSession(["me", "peer"]).sender(1)).toBeUndefined();
+  });
+
+  it("forgets a peer on request, by node id, whatever its party index", () => {
+    const cache = new BaseOtCache();
+    cache.forSession(["me", "peer"]).saveSender(1, kept());
+    cache.forSession(["peer", "me"]).saveReceiver(0, { ...kept(), state: {} as never });
+    expect(cache.size).toBe(1);
+    cache.forget(["peer"]);
+    expect(cache.size).toBe(0);
+    expect(cache.forSession(["me", "peer"]).sender(1)).toBeUndefined();
+    expect(cache.forSession(["me", "peer"]).receiver(1)).toBeUndefined();
   });
 });

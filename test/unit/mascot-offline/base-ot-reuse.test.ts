@@ -1,5 +1,5 @@
 /**
- * Base OTs kept across sessions (offline.ts KosBaseStore, client/agent/base-ot-cache.ts):
+ * Base OTs kept across sessions (offline.ts KeptOtStore, client/agent/base-ot-cache.ts):
  * a second session between the same nodes reuses them (no public-key base OTs), still
  * produces correct authenticated triples with different outputs, falls back to fresh base
  * OTs when one side has forgotten, and a cheat in a reusing session is still caught.
@@ -12,6 +12,8 @@ import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { utf8 } from "../../../protocol/encoding.ts";
 import { BaseOtCache } from "../../../client/agent/base-ot-cache.ts";
+import { keptTag } from "../../../protocol/mascot/offline.ts";
+import { ssReceiverExtend, ssSetupMessageLength, SS_DEFAULT_K } from "../../../protocol/mascot/softspoken.ts";
 
 const F = m61;
 const NODES = ["node-a", "node-b", "node-c"];
@@ -23,7 +25,7 @@ function session(caches: Map<string, BaseOtCache>, order: string[], sid: string,
   const reused: number[] = [];
   const r = runOfflineInMemory(parties);
   for (const p of parties) reused.push(p.reusedBaseOts);
-  return { r, reused };
+  return { r, reused, setup3: parties.map((p) => p.bytesByStep["setup3"] ?? 0) };
 }
 
 function checkTriples(r: ReturnType<typeof runOfflineInMemory>) {
@@ -80,19 +82,62 @@ describe("OT-extension base OTs reused across sessions", () => {
     }
   });
 
-  it("the cache forgets a peer on request and expires bases by use count", () => {
-    let now = 0;
-    const cache = new BaseOtCache({ maxUses: 2, now: () => now });
-    const store = cache.forSession(["me", "peer"]);
-    const base = { tag: new Uint8Array(32).fill(1), delta: new Uint32Array(4), keys: new Uint8Array(16 * 128) };
-    store.saveSender(1, base);
-    expect(store.sender(1)).toBe(base);
-    expect(store.sender(1)).toBe(base);
-    expect(store.sender(1)).toBeUndefined(); // used twice
-    store.saveSender(1, base);
-    expect(cache.size).toBe(1);
-    cache.forget(["peer"]);
-    expect(store.sender(1)).toBeUndefined();
-    expect(cache.size).toBe(0);
+  it("a kept state continues its streams: later sessions send no GGM setup, and their triples stay correct and fresh", () => {
+    const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
+    const first = session(caches, NODES, "cont-1");
+    const seen = [checkTriples(first.r)];
+    for (const sid of ["cont-2", "cont-3", "cont-4"]) {
+      const s = session(caches, NODES, sid);
+      expect(s.reused).toEqual([2, 2, 2]);
+      // One public-key direction per pair (derived base OTs): the party that sends its setup3
+      // for it (the higher index, as OT-extension receiver) no longer sends the GGM trees.
+      // The derived direction's setup, carried ahead of batch 0, is fresh every session.
+      const saved = first.setup3.map((b, me) => b - s.setup3[me]!);
+      expect(saved).toEqual([0, 1, 2].map((me) => me * ssSetupMessageLength(SS_DEFAULT_K)));
+      const a = checkTriples(s.r);
+      for (const b of seen) expect(a).not.toEqual(b);
+      seen.push(a);
+    }
+  });
+
+  it("a state out of step with its peer's copy (another position) is not reused: fresh base OTs, correct triples", () => {
+    const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
+    session(caches, NODES, "step-1");
+    // node-c (party 2) is the OT-extension receiver towards node-a (party 0); it extends its
+    // kept state once more on its own, so its counter (and the tag it offers) moves on.
+    const store = caches.get("node-c")!.forSession(NODES);
+    const k = store.receiver(0)!;
+    ssReceiverExtend(k.state, new Uint8Array(10), seededRng("extra"));
+    store.saveReceiver(0, { ...k, tag: keptTag(k.baseTag, k.state.k, k.state.counter) });
+    const s = session(caches, NODES, "step-2");
+    expect(s.reused).toEqual([1, 2, 1]); // the pair a–c ran fresh base OTs; a–b and b–c continued
+    checkTriples(s.r);
+  });
+
+  it("a state whose streams moved on but which claims its old position is caught by the consistency check, naming its holder", () => {
+    const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
+    session(caches, NODES, "lie-1");
+    const store = caches.get("node-c")!.forSession(NODES);
+    const k = store.receiver(0)!;
+    ssReceiverExtend(k.state, new Uint8Array(10), seededRng("extra"));
+    store.saveReceiver(0, k); // the old tag: node-a accepts the reuse, but the leaf streams no longer match its copy
+    try {
+      session(caches, NODES, "lie-2");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolAbort);
+      expect((e as ProtocolAbort).code).toBe("ot-check-failed");
+      expect((e as ProtocolAbort).culprits).toEqual([2]);
+    }
+  });
+
+  it("a session that aborts drops the states it took; the next session runs fresh base OTs where they are gone and is correct", () => {
+    const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
+    session(caches, NODES, "abort-1");
+    expect(() => session(caches, NODES, "abort-2", { who: 1, cheat: { kosColumns: [...Array(64).keys()] } })).toThrow(ProtocolAbort);
+    const s = session(caches, NODES, "abort-3");
+    expect(s.reused.some((r) => r < 2)).toBe(true); // the aborted session's states were not handed back
+    checkTriples(s.r);
+    expect(session(caches, NODES, "abort-4").reused).toEqual([2, 2, 2]);
   });
 });

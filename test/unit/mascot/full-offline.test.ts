@@ -2,18 +2,13 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { DIGIT_COPE_WIDTH, digitCopeSetupLength } from "../../../protocol/mascot/digit-cope.ts";
-import { OfflineParty, type KosBaseStore } from "../../../protocol/mascot/offline.ts";
+import { OfflineParty, type KeptOtStore } from "../../../protocol/mascot/offline.ts";
 import { SecureSumParty } from "../../../protocol/mascot/party.ts";
 import { runNetwork } from "../../../protocol/mascot/testing/transport.ts";
-import type { KosReceiverBase, KosSenderBase } from "../../../protocol/mascot/ot-extension.ts";
+import { memoryOtStore } from "../../../protocol/mascot/testing/memory-ot-store.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { plainSum, run } from "./helpers.ts";
 
-/** A node's base-OT store for a fixed committee order (peer index → kept base). */
-function memoryStore(): KosBaseStore {
-  const r = new Map<number, KosReceiverBase>(), s = new Map<number, KosSenderBase>();
-  return { receiver: (j) => r.get(j), sender: (j) => s.get(j), saveReceiver: (j, b) => { r.set(j, b); }, saveSender: (j, b) => { s.set(j, b); } };
-}
 
 describe("validated secure sum with the real offline phase (OfflineParty triples, real base OTs)", () => {
   it("n = 2, bits predicate, one offender excluded; the online input's COPE is seeded by the offline phase (no base-OT messages)", () => {
@@ -71,7 +66,7 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
   it("no predicates: the offline setup alone (count = 0) gives α and the input COPE; its base OTs are kept and reused by the next session", () => {
     const n = 3;
     const inputs = [[1, 2, 3], [4, 5, 6], [7, 8, 9]].map((x) => m61.fromInts(x));
-    const stores = inputs.map(() => memoryStore());
+    const stores = inputs.map(() => memoryOtStore());
     const session = (sid: string) => {
       const offline: OfflineParty[] = [];
       const phases = new Set<string>();
