@@ -37,8 +37,10 @@ export interface CopeReceiverSeeds { readonly delta: bigint; readonly kDelta: re
 export interface InputCopeSeeds {
   /** Seeds for authenticating my input towards key holder j (I am the COPE sender). */
   sender(j: number): CopeSenderSeeds;
-  /** Seeds for owner i's input under my α (I am the COPE receiver). */
+  /** Seeds for owner i's input under my α (I am the COPE receiver). Throws RangeError while they do not exist yet (see `receiverReady`). */
   receiver(i: number): CopeReceiverSeeds;
+  /** Optional: whether {@link receiver}(i) exists yet (absent: always). */
+  receiverReady?(i: number): boolean;
 }
 
 const LABEL_TAG = utf8("2pm/mascot/input-cope-label/v1");

@@ -138,6 +138,8 @@ type BatchState =
   | (BatchCoins & BatchTriple & { stage: "open"; macOwn: FieldVec; macOf: FieldVec[]; rr: FieldVec; tt: FieldVec; CH: AuthShare; yMe: bigint; rho: AuthShare })
   | (BatchCoins & BatchTriple & { stage: "coin3"; rho: AuthShare; rhoOpen: FieldVec; z: AuthShare; y: FieldVec; gy: FieldVec })
   | (BatchTriple & { stage: "sigma.commit" | "sigma.open"; sigmaOpen: Uint8Array; sigmaCommits: Uint8Array[] });
+/** My COPE Initialize extend as OT-extension receiver: the message, my chosen outputs, and a derived direction's fresh Δ'. */
+interface ReceiverInit { readonly message: Uint8Array; readonly outputs: Uint8Array; readonly delta2?: Uint32Array }
 /** Steps before the first batch (setup1..3), and per batch (start, then the nine message steps). */
 const SETUP_STEPS = 3, BATCH_STEPS = 10;
 type Msgs = Array<Uint8Array | undefined>;
@@ -169,6 +171,8 @@ export class OfflineParty {
   private results: TripleShares[] = [];
   private aborted = false;
   private basePending: Array<MrrSenderState | undefined> = [];
+  /** My base-OT sender message A_0 ‖ A_1 towards each peer (it names a fresh base: baseTag). */
+  private basePendingA: Array<Uint8Array | undefined> = [];
   private otR: Array<SsReceiverState | undefined> = [];
   private otS: Array<SsSenderState | undefined> = [];
   /** SoftSpokenOT's k. */
@@ -185,13 +189,13 @@ export class OfflineParty {
   private readonly baseOts: KeptOtStore | undefined;
   /** Per peer (as OT-extension receiver): the kept state I offered to reuse in setup1, if any (taken from the store: mine alone while this session runs). */
   private offered: Array<KeptReceiver | undefined> = [];
-  /** Per peer (as OT-extension sender): the kept state the peer's setup1 offered and I hold too. */
-  private keptS: Array<KeptSender | undefined> = [];
   /** Per peer, the tag of the public-key base OTs my SoftSpokenOT state grew from (as receiver / as sender); none for a derived direction, which is never kept. */
   private baseTagR: Array<Uint8Array | undefined> = [];
   private baseTagS: Array<Uint8Array | undefined> = [];
   /** The states were handed back to the store (once, when the offline phase finished). */
   private keptSaved = false;
+  /** Per peer (as OT-extension receiver): what my setup1 extend on the offered state gives me, applied once the peer answers "reuse". */
+  private pendingInit: Array<ReceiverInit | undefined> = [];
   /**
    * Peers whose public-key base OTs were reused this session (with derived base OTs each pair
    * has one such direction, counted at both ends; without, ordered pairs with me as receiver).
@@ -281,16 +285,23 @@ export class OfflineParty {
       if (!v) throw new RangeError(`inputCopeSeeds: no ${what} seeds for party ${j}`);
       return v;
     };
-    return { sender: (j) => pick(this.inputSeedsS, j, "sender"), receiver: (i) => pick(this.inputSeedsR, i, "receiver") };
+    return {
+      sender: (j) => pick(this.inputSeedsS, j, "sender"),
+      receiver: (i) => pick(this.inputSeedsR, i, "receiver"),
+      receiverReady: (i) => this.inputSeedsR[i] !== undefined,
+    };
   }
   /**
-   * True once {@link inputCopeSeeds} can be called: the COPE Initialize OTs are done with every
-   * peer, in both directions (after setup3, or — with derived base OTs, as the OT-extension
-   * sender of a derived direction — after batch 0's extension message). From then on the
-   * online input can run while the triples are still being made (party.ts overlaps them).
+   * True once {@link inputCopeSeeds} can be called: the COPE Initialize OTs with me as the
+   * OT-extension sender are done with every peer, so my input can go out (after setup3; with a
+   * kept state, after setup1; with derived base OTs, as the sender of a derived direction, after
+   * batch 0's extension message). My receiver side towards peer i is done by the time i's
+   * input can arrive: i sends it after its setup2 to me, whose step completes that side
+   * (`receiverReady`). From then on the online input can run while the rest of the offline phase
+   * (its last setup messages, the triples) is still under way (party.ts overlaps them).
    */
   inputReady(): boolean {
-    return this.peers.every((j) => this.inputSeedsS[j] !== undefined && this.inputSeedsR[j] !== undefined);
+    return this.peers.every((j) => this.inputSeedsS[j] !== undefined);
   }
   /**
    * Peers whose messages the current stage still lacks (empty when done, or between stages):
@@ -333,9 +344,17 @@ export class OfflineParty {
       if (!this.publicKey(j, this.me)) { outs.push(this.out(j, "setup1", new Uint8Array(0))); continue; }
       const k = mrrSenderStart(baseOtSid(this.pairSid("kos", j, this.me)), this.rng);
       this.basePending[j] = k.state;
-      // A_0 ‖ A_1 ‖ tag: the tag offers a SoftSpokenOT state kept from an earlier session with j (zeros: none).
-      this.offered[j] = this.baseOts?.receiver(j);
-      outs.push(this.out(j, "setup1", concatBytes(k.message, this.offered[j]?.tag ?? new Uint8Array(32))));
+      this.basePendingA[j] = k.state.A;
+      // A_0 ‖ A_1 ‖ tag [‖ extend]: the tag offers a SoftSpokenOT state kept from an earlier
+      // session with j (zeros: none). With an offer, the COPE Initialize extend on that state
+      // rides along at once: if j holds the same state it is done with this direction one
+      // message round after the start, else it answers with fresh base OTs and the extend is void.
+      const offered = this.baseOts?.receiver(j);
+      this.offered[j] = offered;
+      if (!offered) { outs.push(this.out(j, "setup1", concatBytes(k.message, new Uint8Array(32)))); continue; }
+      const init = this.receiverInit(j, offered.state);
+      this.pendingInit[j] = init;
+      outs.push(this.out(j, "setup1", concatBytes(k.message, offered.tag, init.message)));
     }
     return outs;
   }
@@ -472,20 +491,23 @@ export class OfflineParty {
    * the base-OT receiver through `receive` (sync or native). Errors are kept per peer so that
    * both paths report the first failing peer's.
    */
-  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
-    return perPeer<number, { j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
+  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
+    return perPeer<number, { j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
       if (!this.publicKey(this.me, j)) {
         if (p.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup1: expected an empty message (derived base OTs)");
         return { j, none: true };
       }
-      const want = MRR_SENDER_MESSAGE_BYTES + 32;
+      const head = MRR_SENDER_MESSAGE_BYTES + 32;
+      const offer = p.subarray(MRR_SENDER_MESSAGE_BYTES, Math.min(head, p.length));
+      const offers = offer.some((b) => b !== 0);
+      const want = head + (offers ? ssMessageLength(this.ssK, this.setup3Ots(this.me, j)) : 0);
       if (p.length !== want) throw new ProtocolAbort("bad-encoding", [j], `offline setup1: expected ${want} bytes`);
-      const offer = p.subarray(MRR_SENDER_MESSAGE_BYTES);
       // Taken from the store either way: a kept state that the peer does not offer is out of step with its copy and is dropped.
       const kept = this.baseOts?.sender(j);
-      // Both sides still hold the same state at the same position: no public-key operation and no GGM setup this session.
-      if (kept && offer.some((b) => b !== 0) && bytesEqual(kept.tag, offer)) return { j, kept };
+      // Both sides still hold the same state at the same position: no public-key operation and no GGM setup this
+      // session; the peer's COPE Initialize extend on it came with the offer.
+      if (kept && offers && bytesEqual(kept.tag, offer)) return { j, kept, ext: p.subarray(head) };
       const delta = new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer);
       const choices = deltaChoices(delta);
       const A = p.subarray(0, MRR_SENDER_MESSAGE_BYTES);
@@ -493,13 +515,14 @@ export class OfflineParty {
     }, (j, e) => ({ j, ot: lazy!(e) }));
   }
 
-  private finishSetup1(plan: Array<{ j: number; kept?: KeptSender; A?: Uint8Array; delta?: Uint32Array; ot?: { message: Uint8Array; keys: Uint8Array }; none?: true }>): OfflineOutbound[] {
+  private finishSetup1(plan: Array<{ j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: { message: Uint8Array; keys: Uint8Array }; none?: true }>): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
-    for (const { j, kept, A, delta, ot, none } of plan) {
+    for (const { j, kept, ext, A, delta, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup2", new Uint8Array(0))); continue; }
       if (kept) {
-        this.keptS[j] = kept;
         this.baseTagS[j] = kept.baseTag;
+        this.otS[j] = kept.state;
+        this.senderInit(j, ext!);
         if (this.derive) this.reusedBaseOts++;
         outs.push(this.out(j, "setup2", REUSE));
       } else {
@@ -554,42 +577,58 @@ export class OfflineParty {
 
   private finishSetup2(plan: Array<{ j: number; reused?: KeptReceiver; phi?: Uint8Array; ot?: { k0: Uint8Array; k1: Uint8Array }; none?: true }>): OfflineOutbound[] {
     const outs: OfflineOutbound[] = [];
-    const bits = deltaBits(this.F, this.alphaShare);
     for (const { j, reused, phi, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup3", new Uint8Array(0))); continue; }
-      let prefix: Uint8Array;
+      this.basePending[j] = undefined;
       if (reused) {
-        // The kept state continues its leaf streams and counter: no GGM setup to send.
+        // j holds the offered state: my extend on it (sent in setup1) stands, and setup3 is empty.
         this.otR[j] = reused.state;
         this.baseTagR[j] = reused.baseTag;
-        prefix = new Uint8Array(0);
+        this.applyReceiverInit(j, this.pendingInit[j]!);
+        this.pendingInit[j] = undefined;
         this.reusedBaseOts++;
-      } else {
-        const base: KosReceiverBase = { tag: baseTag(this.basePending[j]!.A, phi!), k0: ot!.k0, k1: ot!.k1 };
-        // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
-        const ss = ssReceiverSetup(this.pairSid("kos", j, this.me), base, this.ssK, this.rng);
-        this.otR[j] = ss.state;
-        this.baseTagR[j] = base.tag;
-        prefix = ss.message;
+        outs.push(this.out(j, "setup3", new Uint8Array(0)));
+        continue;
       }
-      this.basePending[j] = undefined;
-      // COPE Initialize (Fig. 4) for (j → me): I receive with choice bits = bits of α_i —
-      // and, when the direction me → j is derived, κ more OTs with choice bits = my fresh Δ'
-      // for it: their outputs are its base OTs (I am its OT-extension sender, j its receiver).
-      const derived = !this.publicKey(this.me, j);
-      const delta2 = derived ? new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer) : undefined;
-      const choices = delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits;
-      const ext = ssReceiverExtend(this.otR[j]!, choices, this.rng, 1);
-      const nb = this.F.bits;
-      this.copeKeysR[j] = ext.outputs.slice(0, 16 * nb);
-      this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, nb) };
-      if (delta2) {
-        const base: KosSenderBase = { tag: new Uint8Array(32), delta: delta2, keys: ext.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
-        this.ssSenderBase[j] = base;
-      }
-      outs.push(this.out(j, "setup3", concatBytes(prefix, ext.message)));
+      // Fresh base OTs (an offered state, if any, is void: j did not hold it; it is dropped with its extend).
+      this.pendingInit[j] = undefined;
+      const base: KosReceiverBase = { tag: baseTag(this.offeredA(j), phi!), k0: ot!.k0, k1: ot!.k1 };
+      // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
+      const ss = ssReceiverSetup(this.pairSid("kos", j, this.me), base, this.ssK, this.rng);
+      this.otR[j] = ss.state;
+      this.baseTagR[j] = base.tag;
+      const init = this.receiverInit(j, ss.state);
+      this.applyReceiverInit(j, init);
+      outs.push(this.out(j, "setup3", concatBytes(ss.message, init.message)));
     }
     return outs;
+  }
+
+  /**
+   * My COPE Initialize extend (Fig. 4) towards j as OT-extension receiver on state `st`: choice
+   * bits = bits of α_i — and, when the direction me → j is derived, κ more OTs with choice bits
+   * = my fresh Δ' for it: their outputs are its base OTs (I am its OT-extension sender, j its
+   * receiver). Returns the extend message for j and what it gives me ({@link applyReceiverInit}).
+   */
+  private receiverInit(j: number, st: SsReceiverState): ReceiverInit {
+    const derived = !this.publicKey(this.me, j);
+    const delta2 = derived ? new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer) : undefined;
+    const bits = deltaBits(this.F, this.alphaShare);
+    const ext = ssReceiverExtend(st, delta2 ? concatBytes(bits, deltaChoices(delta2)) : bits, this.rng, 1);
+    return { message: ext.message, outputs: ext.outputs, ...(delta2 ? { delta2 } : {}) };
+  }
+
+  /** Takes the outputs of my COPE Initialize extend towards j: my COPE receiver keys, the input's seeds, a derived direction's base. */
+  private applyReceiverInit(j: number, init: ReceiverInit): void {
+    const nb = this.F.bits;
+    this.copeKeysR[j] = init.outputs.slice(0, 16 * nb);
+    this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(init.outputs, nb) };
+    if (init.delta2) this.ssSenderBase[j] = { tag: new Uint8Array(32), delta: init.delta2, keys: init.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
+  }
+
+  /** A_0 ‖ A_1 of my base-OT sender state towards j (kept until setup2 names the base). */
+  private offeredA(j: number): Uint8Array {
+    return this.basePendingA[j]!;
   }
 
   /** Extra OTs in the setup3 extension: κ when the reverse direction's base OTs are derived from it. */
@@ -597,9 +636,9 @@ export class OfflineParty {
     return this.F.bits + (this.publicKey(R, S) ? 0 : KAPPA);
   }
 
-  /** Byte length of a SoftSpokenOT setup message (GGM trees; none for a kept state) plus an extend message for m OTs. */
-  private setupLength(m: number, kept = false): { head: number; total: number } {
-    const head = kept ? 0 : ssSetupMessageLength(this.ssK);
+  /** Byte length of a SoftSpokenOT setup message (GGM trees) plus an extend message for m OTs. */
+  private setupLength(m: number): { head: number; total: number } {
+    const head = ssSetupMessageLength(this.ssK);
     return { head, total: head + ssMessageLength(this.ssK, m) };
   }
 
@@ -645,28 +684,39 @@ export class OfflineParty {
 
   private onSetup3(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
     for (const j of this.peers) {
-      let msg = msgs[j]!;
+      const msg = msgs[j]!;
       if (!this.publicKey(this.me, j)) {
         // Derived direction: j's setup comes ahead of its batch-0 extension message.
         if (msg.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup3: expected an empty message (derived base OTs)");
         continue;
       }
+      if (this.otS[j]) {
+        // A kept state: j's extend came with its setup1 offer.
+        if (msg.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup3: expected an empty message (kept state)");
+        continue;
+      }
       // COPE Initialize for (me → j): j chose with the bits of α_j; I hold both keys.
-      const m = this.setup3Ots(this.me, j), kept = this.keptS[j], { head, total } = this.setupLength(m, kept !== undefined);
+      const m = this.setup3Ots(this.me, j), { head, total } = this.setupLength(m);
       if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
-      // A kept state continues where the last session left it; a fresh one is rebuilt from j's GGM setup.
-      this.otS[j] = kept ? kept.state : ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
-      this.keptS[j] = undefined;
+      this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
       this.ssSenderBase[j] = undefined;
-      msg = msg.subarray(head);
-      const { v0, v1 } = ssSenderExtend(this.otS[j]!, m, msg, j, 1);
-      const nb = this.F.bits;
-      this.initCopeSender(j, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
-      this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, nb), k1: inputCopeSeeds(v1, nb) };
-      // The reverse direction (j the OT-extension sender, me its receiver) takes the κ extra OTs as its base.
-      if (m > nb) this.deriveReceiver(j, v0.slice(16 * nb, 16 * (nb + KAPPA)), v1.slice(16 * nb, 16 * (nb + KAPPA)));
+      this.senderInit(j, msg.subarray(head));
     }
     return [];
+  }
+
+  /**
+   * j's COPE Initialize extend towards me (me the OT-extension sender on otS[j]): my COPE
+   * sender state and the input's sender seeds; with κ extra OTs, the reverse direction's
+   * base (j the OT-extension sender, me its receiver). Throws ProtocolAbort "bad-encoding" /
+   * "ot-check-failed" naming j (SoftSpokenOT's length and consistency checks).
+   */
+  private senderInit(j: number, ext: Uint8Array): void {
+    const m = this.setup3Ots(this.me, j), nb = this.F.bits;
+    const { v0, v1 } = ssSenderExtend(this.otS[j]!, m, ext, j, 1);
+    this.initCopeSender(j, v0.subarray(0, 16 * nb), v1.subarray(0, 16 * nb));
+    this.inputSeedsS[j] = { k0: inputCopeSeeds(v0, nb), k1: inputCopeSeeds(v1, nb) };
+    if (m > nb) this.deriveReceiver(j, v0.slice(16 * nb, 16 * (nb + KAPPA)), v1.slice(16 * nb, 16 * (nb + KAPPA)));
   }
 
   // ------------------------------------------------------------------ batch

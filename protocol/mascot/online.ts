@@ -229,6 +229,8 @@ interface RunState {
   ctx: ShareContext | undefined;
   copeSend: Map<number, CopeSenderSeeds>;
   copeRecv: Map<number, CopeReceiverSeeds>;
+  /** The offline phase's input COPE seeds (my receiver sides are taken from it as they appear). */
+  seeded: InputCopeSeeds | undefined;
   /** Our extended input [x | witness | masks | x0]. */
   ext: FieldVec | undefined;
   /** Per owner: our share of its extended vector. */
@@ -356,13 +358,34 @@ function startRun(p: RunParams, s: RunState): OutboundMessage[] {
   s.alpha = p.offline.alpha();
   s.ctx = { field: p.f, me: p.me, alpha: s.alpha };
   const seeded = p.offline.inputCopeSeeds();
-  for (const j of p.peers) { s.copeSend.set(j, seeded.sender(j)); s.copeRecv.set(j, seeded.receiver(j)); }
+  s.seeded = seeded;
+  for (const j of p.peers) s.copeSend.set(j, seeded.sender(j));
   return sendInput(p, s);
 }
 
-/** COPE Extend, receiver side (Fig. 4 over digits, input.ts), for one owner's message (GGM setup ‖ corrections). */
+/**
+ * My COPE receiver seeds for owner i's input, once the offline phase has them (my side of the
+ * COPE Initialize with i can finish after my input went out: OfflineSource.inputReady), else
+ * undefined.
+ */
+function copeReceiverSeeds(s: RunState, i: number): CopeReceiverSeeds | undefined {
+  let r = s.copeRecv.get(i);
+  if (!r && s.seeded && (s.seeded.receiverReady?.(i) ?? true)) {
+    r = s.seeded.receiver(i);
+    s.copeRecv.set(i, r);
+  }
+  return r;
+}
+
+/**
+ * COPE Extend, receiver side (Fig. 4 over digits, input.ts), for one owner's message (GGM setup ‖ corrections).
+ * Throws ProtocolAbort "unexpected-message" naming i if my COPE Initialize with i is not done: an
+ * honest owner sends its input only after the offline message that completes it.
+ */
 function receiveCorrection(p: RunParams, s: RunState, i: number, payload: Uint8Array): void {
-  s.qs.set(i, copeExtendReceiver(p.f, s.copeRecv.get(i)!, payload, p.E, copeLabel(i, p.me), i));
+  const seeds = copeReceiverSeeds(s, i);
+  if (!seeds) throw new ProtocolAbort("unexpected-message", [i], `input.cope from party ${i} before its COPE Initialize with me finished`);
+  s.qs.set(i, copeExtendReceiver(p.f, seeds, payload, p.E, copeLabel(i, p.me), i));
 }
 
 /** input: peers' inputs authenticated (Fig. 7: our MAC shares via COPE); the coin commitments; open coin A. */
@@ -385,7 +408,7 @@ function stepInput(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
 
 /** input, on arrival: turn a COPE message (⌈k/w⌉·E corrections) into E elements at once (bounds memory), once our COPE receiver seeds exist. */
 function eagerInput(p: RunParams, s: RunState, phase: string, from: number, payload: Uint8Array): Uint8Array {
-  if (phase !== "input.cope" || !s.copeRecv.has(from)) return payload;
+  if (phase !== "input.cope" || !copeReceiverSeeds(s, from)) return payload;
   receiveCorrection(p, s, from, payload);
   return new Uint8Array(0);
 }
@@ -634,7 +657,7 @@ export function buildValidatedSteps(
     full: z ? f.concat([input, z]) : input, rng, transcript, done, offline,
   };
   const s: RunState = {
-    alpha: 0n, ctx: undefined, copeSend: new Map(), copeRecv: new Map(), ext: undefined, shares: [], qs: new Map(),
+    alpha: 0n, ctx: undefined, copeSend: new Map(), copeRecv: new Map(), seeded: undefined, ext: undefined, shares: [], qs: new Map(),
     coins: [], coinCommits: [], coinsOpened: 0, seedA: undefined, seedFold: undefined, R: { projection: undefined, wrap: [] },
     lateE: [], lateProj: [], batch: new MacCheckBatch(f), yMacs: [], myY: 0n,
     w: undefined, excluded: [], sigma: undefined, sigmaCommits: [],

@@ -25,7 +25,7 @@ function session(caches: Map<string, BaseOtCache>, order: string[], sid: string,
   const reused: number[] = [];
   const r = runOfflineInMemory(parties);
   for (const p of parties) reused.push(p.reusedBaseOts);
-  return { r, reused, setup3: parties.map((p) => p.bytesByStep["setup3"] ?? 0) };
+  return { r, reused, setup: parties.map((p) => (p.bytesByStep["setup1"] ?? 0) + (p.bytesByStep["setup3"] ?? 0)) };
 }
 
 function checkTriples(r: ReturnType<typeof runOfflineInMemory>) {
@@ -89,10 +89,11 @@ describe("OT-extension base OTs reused across sessions", () => {
     for (const sid of ["cont-2", "cont-3", "cont-4"]) {
       const s = session(caches, NODES, sid);
       expect(s.reused).toEqual([2, 2, 2]);
-      // One public-key direction per pair (derived base OTs): the party that sends its setup3
-      // for it (the higher index, as OT-extension receiver) no longer sends the GGM trees.
-      // The derived direction's setup, carried ahead of batch 0, is fresh every session.
-      const saved = first.setup3.map((b, me) => b - s.setup3[me]!);
+      // One public-key direction per pair (derived base OTs): the party that sends its setup
+      // for it (the higher index, as OT-extension receiver) no longer sends the GGM trees (its
+      // extend moves from setup3 into setup1). The derived direction's setup, carried ahead of
+      // batch 0, is fresh every session.
+      const saved = first.setup.map((b, me) => b - s.setup[me]!);
       expect(saved).toEqual([0, 1, 2].map((me) => me * ssSetupMessageLength(SS_DEFAULT_K)));
       const a = checkTriples(s.r);
       for (const b of seen) expect(a).not.toEqual(b);

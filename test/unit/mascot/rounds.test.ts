@@ -5,7 +5,9 @@
  * and the argument for every merged step are in online.ts's header and docs/mascot.md.
  * Before issue 13's merges: 8 / 28 / 30 / 30 / 16 (same order as CASES; linear-only 3); with
  * the merges and Beaver-checked product proofs 9 / 21 / 21 / 22 / 13; the zero-knowledge
- * product proof (no triples, so no offline batch, and no Beaver layers) gives 9 / 14 / 16 / 17 / 11.
+ * product proof (no triples, so no offline batch, and no Beaver layers) gives 9 / 14 / 16 / 17 / 11;
+ * between parties that met before (kept SoftSpokenOT states: the COPE Initialize extend rides
+ * on setup1) two fewer: 7 / 12 / 14 / 15.
  * Also here: the coin order of the merged schedule (every coin opened by a party only after
  * it has received every message the coin covers from every peer) and the committed sum
  * opening (negative test).
@@ -20,6 +22,8 @@ import type { NoiseConfig } from "../../../protocol/mascot/noise.ts";
 import { runNetwork, type MessageParty } from "../../../protocol/mascot/testing/transport.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { dealer, SID } from "./helpers.ts";
+import { memoryOtStore } from "../../../protocol/mascot/testing/memory-ot-store.ts";
+import type { KeptOtStore } from "../../../protocol/mascot/offline.ts";
 
 const f = m61;
 
@@ -79,11 +83,31 @@ class Logged implements MessageParty {
   }
 }
 
-function parties(c: Case): SecureSumParty[] {
+function parties(c: Case, stores?: KeptOtStore[], sid = SID): SecureSumParty[] {
   return Array.from({ length: c.n }, (_, me) => new SecureSumParty(
-    { field: f, parties: c.n, me, mode: c.mode, length: d, predicates: c.predicates, sessionId: SID, ...(c.noise ? { noise: c.noise } : {}) },
-    inputFor(c, me), seededRng(`rounds/${me}`), c.deps?.(me) ?? {}));
+    { field: f, parties: c.n, me, mode: c.mode, length: d, predicates: c.predicates, sessionId: sid, ...(c.noise ? { noise: c.noise } : {}) },
+    inputFor(c, me), seededRng(`rounds/${me}`), c.deps?.(me) ?? (stores ? { baseOts: stores[me]! } : {})));
 }
+
+/**
+ * Parties of a second session among parties that met before: a first session filled their
+ * stores with kept SoftSpokenOT states, so setup1 carries each COPE Initialize extend and the
+ * input goes out one message round after the start instead of three (docs/mascot.md).
+ */
+function partiesThatMet(c: Case): SecureSumParty[] {
+  const stores = Array.from({ length: c.n }, () => memoryOtStore());
+  const first = parties(c, stores, new TextEncoder().encode("rounds/first"));
+  expect(runNetwork(first).errors).toEqual(new Array(c.n).fill(undefined));
+  return parties(c, stores);
+}
+
+/** Steady state (parties that met): two rounds fewer than the first meeting, for every validated case with the real offline phase. */
+const MET_ROUNDS: Record<string, number> = {
+  "validated, no predicates (offline setup alone: count = 0)": 7,
+  "validated, range + l2 (offline prelude)": 12,
+  "validated, PINE l2 (offline prelude; default learning round)": 14,
+  "validated, PINE l2 + noise (offline prelude)": 15,
+};
 
 function inputFor(c: Case, me: number): FieldVec {
   return f.fromInts(Array.from({ length: d }, (_, k) => (c.predicates.some((p) => p.kind === "bits") ? (k + me) % 2 : (k + me) % 3)));
@@ -101,10 +125,22 @@ describe("relay round trips per configuration", () => {
   }
 });
 
+describe("relay round trips between parties that met (kept SoftSpokenOT states)", () => {
+  for (const c of CASES.filter((x) => MET_ROUNDS[x.name] !== undefined)) {
+    it(`${c.name}: ${MET_ROUNDS[c.name]} rounds`, () => {
+      const ps = partiesThatMet(c);
+      const net = runNetwork(ps);
+      expect(net.errors).toEqual(new Array(c.n).fill(undefined));
+      expect(ps.every((p) => p.done)).toBe(true);
+      expect(net.rounds).toBe(MET_ROUNDS[c.name]);
+    });
+  }
+});
+
 describe("the merged schedule keeps every coin after what it covers", () => {
-  for (const c of CASES.filter((x) => COINS[x.name])) {
-    it(`${c.name}: each party opens each coin only after receiving every covered message from every peer`, () => {
-      const ps = parties(c).map((p) => new Logged(p));
+  for (const [c, met] of CASES.filter((x) => COINS[x.name]).flatMap((x) => [[x, false], [x, true]] as const)) {
+    it(`${c.name}${met ? ", parties that met" : ""}: each party opens each coin only after receiving every covered message from every peer`, () => {
+      const ps = (met ? partiesThatMet(c) : parties(c)).map((p) => new Logged(p));
       // A random (per-channel FIFO) interleaving: a party may run ahead of the others.
       const net = runNetwork(ps, { schedule: seededRng(`rounds/schedule/${c.name}`) });
       expect(net.errors).toEqual(new Array(c.n).fill(undefined));
@@ -117,9 +153,10 @@ describe("the merged schedule keeps every coin after what it covers", () => {
             for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received(phase, j, i), `party ${me} coin ${k}: ${phase} from ${j}`).toBeGreaterThanOrEqual(count);
           }
         });
-        // The validation openings only after every peer's offline setup (its OT-extension checks) was taken.
+        // The validation openings only after every peer's offline setup (its OT-extension checks) was taken:
+        // setup3 with fresh base OTs, setup1 (which carries the extend) with a kept state.
         const firstValid = lp.log.findIndex((e) => e.dir === "out" && e.m.phase === "valid.open");
-        if (firstValid >= 0 && c.deps === undefined) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received("offline.setup3", j, firstValid)).toBe(1);
+        if (firstValid >= 0 && c.deps === undefined) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received(met ? "offline.setup1" : "offline.setup3", j, firstValid)).toBe(1);
         // The sum is opened only after the validation openings' MAC check (σ openings and echoes of every peer).
         const sum = lp.log.findIndex((e) => e.dir === "out" && e.m.phase === "open.sum");
         if (c.predicates.length) for (let j = 0; j < c.n; j++) if (j !== me) expect(lp.received("maccheck.open", j, sum)).toBe(1);
