@@ -142,6 +142,7 @@ type BatchState =
 interface ReceiverInit { readonly message: Uint8Array; readonly outputs: Uint8Array; readonly delta2?: Uint32Array }
 /** Steps before the first batch (setup1..3), and per batch (start, then the nine message steps). */
 const SETUP_STEPS = 3, BATCH_STEPS = 10;
+const DERIVED_TAG = utf8("2pm/offline/derived-base/v1");
 type Msgs = Array<Uint8Array | undefined>;
 
 function u32(n: number): Uint8Array {
@@ -201,8 +202,15 @@ export class OfflineParty {
    * has one such direction, counted at both ends; without, ordered pairs with me as receiver).
    */
   reusedBaseOts = 0;
-  /** One public-key direction per pair (derivedBaseOts and count > 0). */
+  /** One public-key direction per pair, the lower index's extension as sender (derivedBaseOts and count > 0). */
   private readonly derive: boolean;
+  /**
+   * One public-key direction per pair that neither side holds anything for (derivedBaseOts and
+   * count = 0): decided per pair in setup1, the derived direction's setup goes in setup4.
+   */
+  private readonly deriveFresh: boolean;
+  /** count = 0: pairs (by peer) whose two directions are both fresh, the higher index's as OT-extension sender derived. */
+  private derivedPair: boolean[] = [];
   /** Derived direction (me as OT-extension receiver, peer j > me): my setup message for j, sent ahead of batch 0's extension message. */
   private derivedSetup: Array<Uint8Array | undefined> = [];
   /** Derived direction (me as OT-extension sender, peer j < me): j's setup message was consumed (batch 0). */
@@ -227,6 +235,7 @@ export class OfflineParty {
     this.ssK = cfg.softspokenK ?? SS_DEFAULT_K;
     ssBlockSizes(this.ssK); // throws RangeError on a bad k
     this.derive = (cfg.derivedBaseOts ?? true) && cfg.count > 0;
+    this.deriveFresh = (cfg.derivedBaseOts ?? true) && cfg.count === 0;
     this.alphaShare = this.F.get(this.F.random(1, rng), 0);
     this.tau = combineTau(this.F);
     this.peers = [...Array(this.n).keys()].filter((j) => j !== this.me);
@@ -238,6 +247,8 @@ export class OfflineParty {
     add("setup1", ["setup1"], ([x]) => this.onSetup1(x!), ([x]) => this.onSetup1Async(x!));
     add("setup2", ["setup2"], ([x]) => this.onSetup2(x!), ([x]) => this.onSetup2Async(x!));
     add("setup3", ["setup3"], ([x]) => this.onSetup3(x!));
+    // Without a batch to carry a derived direction's setup, it gets a step of its own.
+    if (this.deriveFresh) add("setup4", ["setup4"], ([x]) => this.onSetup4(x!));
     for (let b = 0; b * bs < cfg.count; b++) {
       add("start", [], () => this.startBatch(), async () => { await this.prefetchBatch(); return this.startBatchAsync(); });
       add(`${b}.kos`, [`${b}.kos`, `${b}.coins`], ([k, c]) => this.onKos(k!, c!), ([k, c]) => this.onKosAsync(k!, c!));
@@ -254,7 +265,8 @@ export class OfflineParty {
     }
     // A phase already received from a sender is a "replay" within the current setup block or
     // batch and later; from an earlier block, "unexpected-message" (stale).
-    const blockStart = (k: number): number => (k < SETUP_STEPS ? 0 : k - ((k - SETUP_STEPS) % BATCH_STEPS));
+    const setupSteps = this.deriveFresh ? SETUP_STEPS + 1 : SETUP_STEPS;
+    const blockStart = (k: number): number => (k < setupSteps ? 0 : k - ((k - setupSteps) % BATCH_STEPS));
     this.driver = new StepDriver(this.n, this.me, steps, { label: "offline: ", replaysFrom: () => blockStart(this.driver.index) });
   }
 
@@ -333,6 +345,7 @@ export class OfflineParty {
 
   /** Does the OT extension with sender S and receiver R run on public-key base OTs (else on OTs of the R → S extension)? */
   private publicKey(S: number, R: number): boolean {
+    if (this.deriveFresh) return !(this.derivedPair[S === this.me ? R : S] === true && S > R);
     return !this.derive || S < R;
   }
 
@@ -508,6 +521,13 @@ export class OfflineParty {
       // Both sides still hold the same state at the same position: no public-key operation and no GGM setup this
       // session; the peer's COPE Initialize extend on it came with the offer.
       if (kept && offers && bytesEqual(kept.tag, offer)) return { j, kept, ext: p.subarray(head) };
+      // Neither of us holds anything for the pair (j offered nothing, nor did I): one direction on
+      // public-key base OTs, the other derived from it (setup4). Both sides decide alike from
+      // the same two offers. If mine (me as OT-extension sender) is the derived one, j's A is unused.
+      if (this.deriveFresh && !offers && !this.offered[j]) {
+        this.derivedPair[j] = true;
+        if (!this.publicKey(this.me, j)) return { j, none: true };
+      }
       const delta = new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer);
       const choices = deltaChoices(delta);
       const A = p.subarray(0, MRR_SENDER_MESSAGE_BYTES);
@@ -653,6 +673,8 @@ export class OfflineParty {
     const base: KosReceiverBase = { tag: new Uint8Array(32), k0, k1 };
     const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
     this.otR[j] = ss.state;
+    // Kept like a public-key direction when count = 0, named after the base it was derived from.
+    if (this.deriveFresh) this.baseTagR[j] = derivedTag(this.baseTagS[j]!);
     const prefix = ss.message;
     const ext = ssReceiverExtend(this.otR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1);
     this.copeKeysR[j] = ext.outputs.slice(0, 16 * this.F.bits);
@@ -700,6 +722,34 @@ export class OfflineParty {
       if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup3: expected ${total} bytes`);
       this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
       this.ssSenderBase[j] = undefined;
+      this.senderInit(j, msg.subarray(head));
+    }
+    if (!this.deriveFresh) return [];
+    // count = 0: every peer gets a setup4, the derived direction's setup (GGM trees ‖ COPE extend) or nothing.
+    const outs = this.peers.map((j) => this.out(j, "setup4", this.derivedSetup[j] ?? new Uint8Array(0)));
+    this.derivedSetup = [];
+    return outs;
+  }
+
+  /**
+   * count = 0, setup4: for a pair whose direction with me as OT-extension sender is derived
+   * (j < me), j's setup for it — SoftSpokenOT's GGM trees under the base from my setup3
+   * extend, then its COPE Initialize extend; from every other peer an empty message. Throws
+   * ProtocolAbort "bad-encoding" (wrong length) or "ot-check-failed" (SoftSpokenOT's checks),
+   * naming j.
+   */
+  private onSetup4(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
+    for (const j of this.peers) {
+      const msg = msgs[j]!;
+      if (this.publicKey(this.me, j)) {
+        if (msg.length !== 0) throw new ProtocolAbort("bad-encoding", [j], "offline setup4: expected an empty message");
+        continue;
+      }
+      const { head, total } = this.setupLength(this.F.bits);
+      if (msg.length !== total) throw new ProtocolAbort("bad-encoding", [j], `offline setup4: expected ${total} bytes`);
+      this.otS[j] = ssSenderSetup(this.pairSid("kos", this.me, j), this.ssSenderBase[j]!, this.ssK, msg.subarray(0, head), j);
+      this.ssSenderBase[j] = undefined;
+      this.baseTagS[j] = derivedTag(this.baseTagR[j]!);
       this.senderInit(j, msg.subarray(head));
     }
     return [];
@@ -1034,6 +1084,11 @@ export interface KeptReceiver { readonly tag: Uint8Array; readonly baseTag: Uint
 export interface KeptSender { readonly tag: Uint8Array; readonly baseTag: Uint8Array; readonly state: SsSenderState }
 
 const KEPT_TAG = utf8("2pm/offline/kept-softspoken/v1");
+
+/** The base tag of a direction derived from the pair's public-key direction with base tag `base` (both sides compute it alike). */
+function derivedTag(base: Uint8Array): Uint8Array {
+  return sha256(concatBytes(DERIVED_TAG, base));
+}
 /**
  * H(tag ‖ base tag ‖ k ‖ counter): both sides of a pair compute the same name for a state
  * that went through the same Extends, and different names once their counters differ, so a

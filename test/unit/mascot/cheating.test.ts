@@ -173,12 +173,15 @@ describe("cheating parties are caught (validated mode)", () => {
     // The attacker of the former cope.ot.B tamper (a peer corrupting its base-OT answer for
     // the COPE keys), now on the one base-OT path: the offline setup with count = 0.
     const codes: Record<string, string[]> = {};
-    for (const [phase, at] of [["offline.setup1", 5], ["offline.setup2", 40], ["offline.setup3", 40]] as const) {
+    // The pair is new, so one direction runs public-key base OTs (party 0 the OT-extension
+    // sender: party 1 sends A in setup1, party 0 answers φ in setup2, party 1 sends its GGM
+    // trees and extend in setup3) and the other is derived from it (party 0's setup4).
+    for (const [phase, from, at] of [["offline.setup1", 1, 5], ["offline.setup2", 0, 40], ["offline.setup3", 1, 40], ["offline.setup4", 0, 40]] as const) {
       let opened = false;
       const { net, parties } = run({ n: 2, inputs: inputs3.slice(0, 2), mode: "validated", predicates: [] }, {
         tamper: (e) => {
           if (e.phase === "open.sum") opened = true;
-          if (e.from !== 1 || e.phase !== phase) return e;
+          if (e.from !== from || e.phase !== phase) return e;
           const p = e.payload.slice(); p[at]! ^= 1; return { ...e, payload: p };
         },
       });
@@ -187,10 +190,11 @@ describe("cheating parties are caught (validated mode)", () => {
       codes[phase] = net.errors.filter((e): e is ProtocolAbort => e instanceof ProtocolAbort).map((e) => `${e.code}:${e.culprits.join(",")}`);
     }
     // A bad A_0 ‖ A_1 or a bad extension message fails the receiving sender's OT check, naming
-    // the sender of that message; a bad φ (party 1 is the base-OT receiver) leaves the pair
-    // with inconsistent base OTs, which party 1's own check of party 0's setup3 reports: the
+    // the sender of that message; a bad φ (party 0 is the base-OT receiver) leaves the pair
+    // with inconsistent base OTs, which party 0's own check of party 1's setup3 reports: the
     // OT check names the peer whose message failed, the pair is what it proves inconsistent.
-    expect(codes).toEqual({ "offline.setup1": ["ot-check-failed:1"], "offline.setup2": ["ot-check-failed:0"], "offline.setup3": ["ot-check-failed:1"] });
+    // A bad derived setup (setup4) fails party 1's check of it, naming party 0.
+    expect(codes).toEqual({ "offline.setup1": ["ot-check-failed:1"], "offline.setup2": ["ot-check-failed:1"], "offline.setup3": ["ot-check-failed:1"], "offline.setup4": ["ot-check-failed:0"] });
   });
   // The offline phase's own cheats (OT-extension choice bits, a bad triple, the Authenticate
   // step's digit COPE) are in test/unit/mascot-offline/offline.test.ts: a validated run makes

@@ -37,7 +37,7 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
       const net = runNetwork(parties, { tamper: (e) => { phases.add(e.phase); return e; } });
       expect(net.errors).toEqual([undefined, undefined, undefined]);
       for (const p of parties) expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
-      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3"]);
+      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3", "offline.setup4"]);
       expect(phases.has("valid.open")).toBe(true);
       expect(phases.has("mult.open")).toBe(false); // no Beaver opening
     }
@@ -77,8 +77,8 @@ describe("validated secure sum with the real offline phase (OfflineParty triples
       expect(net.errors).toEqual([undefined, undefined, undefined]);
       for (const p of parties) expect(m61.toBigInts(p.result!.sum)).toEqual(plainSum(m61, inputs));
       expect(offline.every((o) => o.done && o.triples().a.value.length === 0)).toBe(true);
-      // The only offline messages are the setup: base OTs (setup1, setup2) and COPE Initialize (setup3).
-      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3"]);
+      // The only offline messages are the setup: base OTs (setup1, setup2), COPE Initialize (setup3) and the derived direction's setup (setup4).
+      expect([...phases].filter((ph) => ph.startsWith("offline.")).sort()).toEqual(["offline.setup1", "offline.setup2", "offline.setup3", "offline.setup4"]);
       return offline.map((o) => o.reusedBaseOts);
     };
     expect(session("no-pred/1")).toEqual([0, 0, 0]);

@@ -3,7 +3,8 @@
  * pair's SoftSpokenOT state continues, and the COPE Initialize extend rides on setup1 with the
  * offer. The checks a peer meets on that path, each played by a deviating peer: a setup1 of
  * the wrong length, a tampered extend, a "reuse" of nothing offered, and an input sent before
- * the offline message that completes the recipient's side of the COPE Initialize.
+ * the offline message that completes the recipient's side of the COPE Initialize. And a first
+ * meeting: one public-key direction per pair, the other derived from it (setup4), both kept.
  */
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
@@ -120,5 +121,51 @@ describe("validated sum between parties that met: the kept-state path's checks",
     expect(abortOf(net.errors[0])).toBe("unexpected-message:1");
     expect(ps[0]!.done).toBe(false);
     expect(sumOpened).toBe(false);
+  });
+
+  it("a first meeting runs public-key base OTs in one direction per pair and derives the other (setup4); both are kept and continue", () => {
+    const stores = inputs.map(() => memoryOtStore());
+    const phi: string[] = [], setup4: string[] = [];
+    const ps = session(stores, "kept/derive-1");
+    const net = runNetwork(ps, {
+      tamper: (e: Envelope) => {
+        if (e.phase === "offline.setup2" && e.payload.length > 64) phi.push(`${e.from}->${e.to}`);
+        if (e.phase === "offline.setup4" && e.payload.length > 0) setup4.push(`${e.from}->${e.to}`);
+        return e;
+      },
+    });
+    expect(net.errors).toEqual([undefined, undefined, undefined]);
+    for (const p of ps) expect(f.toBigInts(p.result!.sum)).toEqual(plainSum(f, inputs));
+    // The lower index answers the higher one's base-OT message (φ); its setup4 carries the derived direction.
+    expect(phi.sort()).toEqual(["0->1", "0->2", "1->2"]);
+    expect(setup4.sort()).toEqual(["0->1", "0->2", "1->2"]);
+    const again = session(stores, "kept/derive-2");
+    const sizes: number[] = [];
+    expect(runNetwork(again, { tamper: (e: Envelope) => { if (e.phase === "offline.setup2") sizes.push(e.payload.length); return e; } }).errors).toEqual([undefined, undefined, undefined]);
+    for (const p of again) expect(f.toBigInts(p.result!.sum)).toEqual(plainSum(f, inputs));
+    expect(sizes.every((b) => b === 5)).toBe(true); // "reuse" in both directions of every pair
+  });
+
+  it("a pair where one side still holds its states and the other forgot them runs both directions fresh, correctly; the next session continues", () => {
+    const stores = met();
+    const forgot = [stores[0]!, stores[1]!, memoryOtStore()];
+    const s2 = session(forgot, "kept/forgot");
+    expect(runNetwork(s2).errors).toEqual([undefined, undefined, undefined]);
+    for (const p of s2) expect(f.toBigInts(p.result!.sum)).toEqual(plainSum(f, inputs));
+    const s3 = session(forgot, "kept/forgot-2");
+    const sizes: number[] = [];
+    expect(runNetwork(s3, { tamper: (e: Envelope) => { if (e.phase === "offline.setup2") sizes.push(e.payload.length); return e; } }).errors).toEqual([undefined, undefined, undefined]);
+    expect(sizes.every((b) => b === 5)).toBe(true);
+  });
+
+  it("setup4: a derived setup where none is due, or one of the wrong length → bad-encoding naming its sender", () => {
+    const extra = runNetwork(session(inputs.map(() => memoryOtStore()), "kept/setup4-extra"), {
+      tamper: (e: Envelope) => (e.from === 2 && e.to === 0 && e.phase === "offline.setup4" ? { ...e, payload: new Uint8Array(40) } : e),
+    });
+    expect(abortOf(extra.errors[0])).toBe("bad-encoding:2");
+    const short = runNetwork(session(inputs.map(() => memoryOtStore()), "kept/setup4-short"), {
+      tamper: (e: Envelope) => (e.from === 0 && e.to === 2 && e.phase === "offline.setup4" ? { ...e, payload: e.payload.subarray(1) } : e),
+    });
+    expect(abortOf(short.errors[2])).toBe("bad-encoding:0");
   });
 });
