@@ -42,7 +42,7 @@
  *         in MP-SPDZ. When the offline phase has finished, each public-key direction's state
  *         goes back to the store for the next session with that peer (keepWhenDone).
  *
- * ## One public-key direction per pair (`derivedBaseOts`, default when count > 0)
+ * ## One public-key direction per pair (`derivedBaseOts`, default)
  * Only the extension with the lower index as sender (S = lo, R = hi) runs the steps above on
  * public-key base OTs. In setup3 hi extends κ more OTs with choice bits = a fresh Δ' of its
  * own: lo's (v0, v1) and hi's v_{Δ'} of those OTs are the base OTs of the extension hi → lo
@@ -51,8 +51,15 @@
  * SoftSpokenOT's checks cover the extra OTs like the others). lo then sends that
  * direction's setup3 (GGM trees ‖ COPE extend) ahead of its batch-0 `kos` message, so there
  * is no extra message round; the other setup messages of the derived direction are empty.
- * Public-key work per pair halves; the derived base is fresh every session (Δ' too) and never
- * kept. With count = 0 (no batch to carry it) both directions use public-key base OTs.
+ * Public-key work per pair halves; with count > 0 the derived base is fresh every session (Δ'
+ * too) and never kept.
+ * With count = 0 there is no batch to carry it: a pair is derived only when it is new to both
+ * sides (neither offers a kept state in setup1: both decide alike from the two offers), lo
+ * sends the derived direction's setup in a step of its own (setup4; empty for every other
+ * pair), and both directions are kept afterwards (the derived one named H(tag ‖ public-key
+ * base tag), derivedTag). A first meeting thus pays half the public-key work for one more
+ * message round; a pair with a kept state on either side does not derive (its missing
+ * directions run public-key base OTs).
  *
  * per batch b of m ≤ batchSize triples, phases "offline.<b>.<step>":
  *  kos     OT-extension message (SoftSpokenOT; the phase keeps its historical name) for the k·m·τ
@@ -114,10 +121,10 @@ export interface OfflineConfig {
    */
   softspokenK?: number;
   /**
-   * Public-key base OTs for one direction per pair only (default true; ignored when count = 0):
-   * the OT extension with the lower-indexed party as sender runs on public-key base OTs, and
-   * the other direction's κ base OTs are κ more OTs of that extension (see the module
-   * comment). All parties must use the same setting.
+   * Public-key base OTs for one direction per pair only (default true): the OT extension with
+   * the lower-indexed party as sender runs on public-key base OTs, and the other direction's
+   * κ base OTs are κ more OTs of that extension (see the module comment; with count = 0 only
+   * for pairs new to both sides). All parties must use the same setting.
    */
   derivedBaseOts?: boolean;
 }
