@@ -101,27 +101,30 @@ describe("OT-extension base OTs reused across sessions", () => {
     }
   });
 
-  it("a state out of step with its peer's copy (another position) is not reused: fresh base OTs, correct triples", () => {
+  /**
+   * After one session among NODES: node-c (party 2), the OT-extension receiver towards node-a
+   * (party 0), extends its kept state once more on its own, so its streams and counter move on;
+   * it saves it back under the tag of its new position (`retag`) or of its old one.
+   */
+  function advanceKept(sid: string, retag: boolean): Map<string, BaseOtCache> {
     const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
-    session(caches, NODES, "step-1");
-    // node-c (party 2) is the OT-extension receiver towards node-a (party 0); it extends its
-    // kept state once more on its own, so its counter (and the tag it offers) moves on.
+    session(caches, NODES, sid);
     const store = caches.get("node-c")!.forSession(NODES);
     const k = store.receiver(0)!;
     ssReceiverExtend(k.state, new Uint8Array(10), seededRng("extra"));
-    store.saveReceiver(0, { ...k, tag: keptTag(k.baseTag, k.state.k, k.state.counter) });
+    store.saveReceiver(0, retag ? { ...k, tag: keptTag(k.baseTag, k.state.k, k.state.counter) } : k);
+    return caches;
+  }
+
+  it("a state out of step with its peer's copy (another position) is not reused: fresh base OTs, correct triples", () => {
+    const caches = advanceKept("step-1", true);
     const s = session(caches, NODES, "step-2");
     expect(s.reused).toEqual([1, 2, 1]); // the pair a–c ran fresh base OTs; a–b and b–c continued
     checkTriples(s.r);
   });
 
   it("a state whose streams moved on but which claims its old position is caught by the consistency check, naming its holder", () => {
-    const caches = new Map(NODES.map((id) => [id, new BaseOtCache()]));
-    session(caches, NODES, "lie-1");
-    const store = caches.get("node-c")!.forSession(NODES);
-    const k = store.receiver(0)!;
-    ssReceiverExtend(k.state, new Uint8Array(10), seededRng("extra"));
-    store.saveReceiver(0, k); // the old tag: node-a accepts the reuse, but the leaf streams no longer match its copy
+    const caches = advanceKept("lie-1", false); // the old tag: node-a accepts the reuse, but the leaf streams no longer match its copy
     try {
       session(caches, NODES, "lie-2");
       expect.unreachable();
