@@ -25,7 +25,7 @@ import { cryptoRng } from "../protocol/rng.ts";
 import { fromHex, toHex, utf8 } from "../protocol/encoding.ts";
 import { SecureSumParty, type OutboundMessage } from "../protocol/mascot/party.ts";
 import { OfflineParty } from "../protocol/mascot/offline.ts";
-import { mrrReceiveAsync, mrrSenderFinishAsync, mrrSenderStartAsync } from "../protocol/mascot/base-ot-mrr.ts";
+import { mrrPrepareAsync, mrrReceiveAsync, mrrSenderFinishAsync, mrrSenderStartAsync, type MrrPrepared } from "../protocol/mascot/base-ot-mrr.ts";
 import { forceX25519BackendForTests, nativeX25519, x25519AsyncBackend, x25519Sync } from "../protocol/crypto/x25519.ts";
 import { BaseOtCache } from "../client/agent/base-ot-cache.ts";
 import type { BenchResult } from "./types.ts";
@@ -46,7 +46,7 @@ async function timeIt(f: () => unknown): Promise<number> {
   return performance.now() - t;
 }
 
-type Times = { sender: number; receiver: number; senderCpu: number; receiverCpu: number };
+type Times = { sender: number; receiver: number; senderCpu: number; receiverCpu: number; prepareCpu?: number };
 type Impl = { name: string; backend: string; once: () => Promise<Times> };
 
 function choices(): Uint8Array {
@@ -71,6 +71,20 @@ const IMPLS: Impl[] = [
       }
     },
   })),
+  {
+    name: "MRR21 POPF-OT, receiver halves prepared while idle",
+    backend: "native node:crypto X25519; receiver = in-round part only (POPF program + one X25519 per OT)",
+    async once() {
+      const sid = utf8("bench/mrr/prepared"), c = choices();
+      let pre: MrrPrepared[] = [], st: Awaited<ReturnType<typeof mrrSenderStartAsync>> | undefined, r: Awaited<ReturnType<typeof mrrReceiveAsync>> | undefined;
+      await timeIt(async () => { pre = await mrrPrepareAsync(M, cryptoRng); });
+      const cp = lastCpu;
+      const s1 = await timeIt(async () => { st = await mrrSenderStartAsync(sid, cryptoRng); }), c1 = lastCpu;
+      const receiver = await timeIt(async () => { r = await mrrReceiveAsync(sid, c, st!.message, cryptoRng, 0, pre); }), cr = lastCpu;
+      const s2 = await timeIt(() => mrrSenderFinishAsync(st!.state, r!.message, M, 1));
+      return { sender: s1 + s2, receiver, senderCpu: c1 + lastCpu, receiverCpu: cr, prepareCpu: cp };
+    },
+  },
 ];
 
 /** FIFO in-process delivery through receiveAsync (the node agent's path). Returns wall ms and process CPU ms. */
@@ -95,9 +109,11 @@ async function runRound(parties: SecureSumParty[]): Promise<{ wall: number; cpu:
 type Round = { wall: number; cpu: number };
 
 /** One fresh round (empty caches: every pair runs base OTs) then one round reusing every pair's bases. */
-async function freshThenReuse(n: number, d: number, bits: number, tag: string, derived: boolean): Promise<{ fresh: Round; reuse: Round; reused: boolean }> {
+async function freshThenReuse(n: number, d: number, bits: number, tag: string, derived: boolean, prepared: boolean): Promise<{ fresh: Round; reuse: Round; reused: boolean }> {
   const ids = [...Array(n).keys()].map((i) => `node-${tag}-${i}`);
-  const caches = ids.map(() => new BaseOtCache());
+  const caches = ids.map(() => new BaseOtCache({ preparedTarget: prepared ? 128 * (n - 1) : 0 }));
+  // As nodes that were idle before the round: receiver halves prepared outside the timed rounds.
+  if (prepared) for (const c of caches) await c.prepare();
   const inputs: FieldVec[] = Array.from({ length: n }, () => m61.fromInts(Array.from({ length: d }, (_, k) => k % 200)));
   const mk = (r: number) => inputs.map((x, me) => {
     const sessionId = utf8(`bench/base-ot/${n}/${tag}/${r}`), baseOts = caches[me]!.forSession(ids);
@@ -111,10 +127,10 @@ async function freshThenReuse(n: number, d: number, bits: number, tag: string, d
 }
 
 /** A warm-up pair (JIT, tables), then `reps` measured pairs; the medians. */
-async function firstRoundShare(n: number, d: number, bits: number, reps: number, derived: boolean): Promise<{ fresh: Round; reuse: Round; reused: boolean }> {
-  await freshThenReuse(n, d, bits, `warm-${Date.now()}`, derived);
+async function firstRoundShare(n: number, d: number, bits: number, reps: number, derived: boolean, prepared: boolean): Promise<{ fresh: Round; reuse: Round; reused: boolean }> {
+  await freshThenReuse(n, d, bits, `warm-${Date.now()}`, derived, prepared);
   const xs: Array<{ fresh: Round; reuse: Round; reused: boolean }> = [];
-  for (let r = 0; r < reps; r++) xs.push(await freshThenReuse(n, d, bits, `${Date.now()}-${r}`, derived));
+  for (let r = 0; r < reps; r++) xs.push(await freshThenReuse(n, d, bits, `${Date.now()}-${r}`, derived, prepared));
   const med = (f: (x: { fresh: Round; reuse: Round }) => number) => median(xs.map(f));
   return {
     fresh: { wall: med((x) => x.fresh.wall), cpu: med((x) => x.fresh.cpu) },
@@ -176,25 +192,32 @@ export async function run(args: string[]): Promise<BenchResult> {
     await impl.once(); // warm-up (JIT, tables, WebCrypto probe)
     const xs: Times[] = [];
     for (let r = 0; r < reps; r++) xs.push(await impl.once());
-    const med = (k: keyof Times) => median(xs.map((x) => x[k]));
-    const t: Times = { sender: med("sender"), receiver: med("receiver"), senderCpu: med("senderCpu"), receiverCpu: med("receiverCpu") };
+    const med = (k: keyof Times) => median(xs.map((x) => x[k] ?? 0));
+    const t: Times = { sender: med("sender"), receiver: med("receiver"), senderCpu: med("senderCpu"), receiverCpu: med("receiverCpu"), ...(xs[0]!.prepareCpu !== undefined ? { prepareCpu: med("prepareCpu") } : {}) };
     perBatch.push(t);
     rows.push({
       part: "batch of 128 OTs", protocol: impl.name, backend: impl.backend, sender_ms: t.sender, receiver_ms: t.receiver, pair_ms: t.sender + t.receiver,
       sender_cpu_ms: t.senderCpu, receiver_cpu_ms: t.receiverCpu, pair_cpu_ms: t.senderCpu + t.receiverCpu,
+      ...(t.prepareCpu !== undefined ? { prepare_cpu_ms_idle: t.prepareCpu } : {}),
     });
   }
-  const nat = perBatch[1]!, web = perBatch[2]!;
+  const nat = perBatch[1]!, web = perBatch[2]!, pre = perBatch[3]!;
+  const configs = [
+    { derived: true, prepared: true, protocol: "MRR21 native, one public-key direction per pair, receiver halves prepared while idle (now)" },
+    { derived: true, prepared: false, protocol: "MRR21 native, one public-key direction per pair, nothing prepared" },
+    { derived: false, prepared: false, protocol: "MRR21 native, both directions public-key, nothing prepared" },
+  ];
   for (const n of ns) {
     const reps = n >= 10 ? Math.min(roundReps, 2) : n >= 5 ? Math.max(1, roundReps - 2) : roundReps;
-    for (const derived of [true, false]) {
-      const r = await firstRoundShare(n, d, bits, reps, derived);
+    for (const { derived, prepared, protocol } of configs) {
+      const r = await firstRoundShare(n, d, bits, reps, derived, prepared);
       const baseNew = r.fresh.wall - r.reuse.wall, baseNewCpu = r.fresh.cpu - r.reuse.cpu;
       // Public-key batches × the per-batch CPU of part 1 (robust), next to the round-difference figures (noisy at small N).
-      const batches = (derived ? 1 : 2) * (n * (n - 1)) / 2, est = batches * (nat.senderCpu + nat.receiverCpu);
+      // The sender's work is the same either way: its CPU from the unprepared row, so that the two configurations differ only in the receiver's.
+      const batches = (derived ? 1 : 2) * (n * (n - 1)) / 2, est = batches * (nat.senderCpu + (prepared ? pre : nat).receiverCpu);
       rows.push({
         part: `first validated round, N = ${n}`,
-        protocol: derived ? "MRR21 native, one public-key direction per pair (now)" : "MRR21 native, both directions public-key",
+        protocol,
         backend: `d = ${d}, range ${bits} bits, in process`,
         round1_s: r.fresh.wall / 1000, round2_reuse_s: r.reuse.wall / 1000, base_ot_s: baseNew / 1000, base_ot_share: baseNew / r.fresh.wall,
         round1_cpu_s: r.fresh.cpu / 1000, base_ot_cpu_s: baseNewCpu / 1000, base_ot_cpu_share: baseNewCpu / r.fresh.cpu,
@@ -208,10 +231,11 @@ export async function run(args: string[]): Promise<BenchResult> {
     rows,
     notes: [
       `WebCrypto X25519 available: ${native}; the rounds ran on the "${await x25519AsyncBackend()}" backend; per-batch figures are medians of ${reps} runs after a warm-up; pair = sender + receiver of one ordered pair; cpu = process CPU (main thread + libuv pool), robust to other load`,
-      `per pair, CPU: node:crypto ${(nat.senderCpu + nat.receiverCpu).toFixed(1)} ms, WebCrypto ${(web.senderCpu + web.receiverCpu).toFixed(1)} ms; Chou–Orlandi JS (removed with KOS15, measured before): 265.7 ms`,
+      `per pair, CPU: node:crypto ${(nat.senderCpu + nat.receiverCpu).toFixed(1)} ms, WebCrypto ${(web.senderCpu + web.receiverCpu).toFixed(1)} ms, node:crypto with the receiver's halves prepared while idle ${(pre.senderCpu + pre.receiverCpu).toFixed(1)} ms in the round (+ ${(pre.prepareCpu ?? 0).toFixed(1)} ms beforehand); Chou–Orlandi JS (removed with KOS15, measured before): 265.7 ms`,
+      "prepared: each node's BaseOtCache holds 128·(N−1) receiver halves before round 1 (BaseOtCache.prepare, run before the timed rounds, as a node's party thread does while no round runs); a node whose pool is empty computes them in the round (the 'nothing prepared' rows)",
       "rounds: every party in one process on one JS thread (wall = all parties serialised, native work overlapping on the libuv pool); base-OT phase = round 1 (fresh caches) − round 2 (every pair reused)",
       "public-key base-OT batches per party: N−1 with one public-key direction per pair (as sender towards lower, receiver towards higher indices), 2(N−1) with both; on separate machines the share per party is about the in-process ratio",
-      "medians over measured pairs of rounds (after a warm-up pair): N = 10: min(2, --round-reps), N = 5: --round-reps − 2, N = 3: --round-reps; base_ot_cpu_est = public-key batches × the node:crypto per-batch CPU above (robust), base_ot_cpu = round 1 − round 2 (noisy on a shared machine)",
+      "medians over measured pairs of rounds (after a warm-up pair): N = 10: min(2, --round-reps), N = 5: --round-reps − 2, N = 3: --round-reps; base_ot_cpu_est = public-key batches × the node:crypto per-batch CPU above (robust; for the prepared configuration the sender's CPU from the node:crypto row and the prepared row's in-round receiver CPU), base_ot_cpu = round 1 − round 2 (noisy on a shared machine)",
     ],
   };
 }

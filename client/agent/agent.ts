@@ -131,6 +131,8 @@ export class NodeAgent {
   private readonly rng: Rng;
   /** KOS base OTs kept per peer node across rounds (see base-ot-cache.ts). */
   private readonly baseOts = new BaseOtCache(baseOtCacheOptionsFromEnv()); // throws at start on a malformed TWOPM_BASE_OT_MAX_USES
+  /** Rounds of {@link runRound} under way (base-OT receiver halves are prepared only at 0). */
+  private roundsRunning = 0;
   /** Verified copies of the jobs' logs: each round checks only what was appended (manifest-check.ts). */
   private readonly logs = new VerifiedLogs();
 
@@ -155,6 +157,7 @@ export class NodeAgent {
     // the party thread compiles the protocol before the node becomes selectable (≈ 1 s, once);
     // a failure here is not fatal: the first round would only be slower (and report the thread's failure)
     await this.o.partyThread?.warm().catch(() => undefined);
+    this.prepareWhileIdle();
     await this.retrying("registration", () => this.register());
     this.coordinatorKey = await this.retrying("coordinator key", () => this.o.host.coordinatorKey(this.client));
     if (this.stopped) return;
@@ -243,6 +246,16 @@ export class NodeAgent {
 
   /** Runs one assignment end to end; reports the outcome as events, never throws. */
   async runRound(a: Assignment): Promise<void> {
+    this.roundsRunning++;
+    try {
+      await this.runRoundOnce(a);
+    } finally {
+      this.roundsRunning--;
+      if (this.roundsRunning === 0) this.prepareWhileIdle();
+    }
+  }
+
+  private async runRoundOnce(a: Assignment): Promise<void> {
     const id = { jobId: a.jobId, round: a.round, attempt: a.attempt };
     const m = a.manifest;
     this.o.onEvent({ kind: "assignment", ...id, index: a.index, committee: m.committee.length });
@@ -314,6 +327,15 @@ export class NodeAgent {
     } finally {
       await threadParty?.dispose();
     }
+  }
+
+  /**
+   * Without a party thread (which prepares its own), prepares base-OT receiver halves in this
+   * thread while no round runs (BaseOtCache.prepare; best effort).
+   */
+  private prepareWhileIdle(): void {
+    if (this.o.partyThread || this.stopped) return;
+    void this.baseOts.prepare(() => this.roundsRunning === 0 && !this.stopped).catch(() => undefined);
   }
 
   /** Forgets the kept base OTs shared with these nodes, wherever the parties run. */

@@ -18,8 +18,17 @@
  *    (abort, timeout, error): a cheater never gets a second consistency check against the same Δ;
  *  - states are kept in memory only (a restart starts fresh) and expire after `maxUses`
  *    sessions or `maxAgeMs` from the base OTs they grew from, whichever comes first.
+ *
+ * The cache also holds base-OT receiver halves prepared while the node is idle
+ * ({@link BaseOtCache.prepare}; base-ot-mrr.ts MrrPrepared): the part of an MRR21 receiver's
+ * work that needs neither the peer, the session nor the choice bits (one fixed-base X25519
+ * and a square root per OT). A first meeting then runs only the POPF program and one X25519
+ * per OT as receiver. Each half is handed out once and lives in memory only; they are not
+ * tied to any peer, so forgetting a peer leaves them.
  */
 import type { KeptOtStore, KeptReceiver, KeptSender } from "../../protocol/mascot/offline.ts";
+import { mrrPrepareAsync, type MrrPrepared } from "../../protocol/mascot/base-ot-mrr.ts";
+import { cryptoRng } from "../../protocol/rng.ts";
 
 interface Entry<T> { kept: T; uses: number; created: number }
 /** What a cache remembers of a state while a session has it. */
@@ -43,8 +52,15 @@ export class BaseOtCache {
   private readonly receivers = new Map<string, Entry<KeptReceiver>>();
   /** Use count and age of the states sessions have taken, by state object, until they come back. */
   private readonly out = new WeakMap<object, Meta>();
+  /** Prepared base-OT receiver halves, each handed out once. */
+  private readonly pool: MrrPrepared[] = [];
+  private preparing = false;
 
-  constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number } = {}) {}
+  /**
+   * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 1024: the
+   * base OTs of 8 new peers as receiver, 128 each; 0 turns preparation off).
+   */
+  constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number; preparedTarget?: number } = {}) {}
 
   /** The store for one session: `committee[j]` is party j's node id. */
   forSession(committee: readonly string[]): KeptOtStore {
@@ -70,7 +86,34 @@ export class BaseOtCache {
       sender: (j) => take(this.senders, j),
       saveReceiver: (j, k) => save(this.receivers, j, k),
       saveSender: (j, k) => save(this.senders, j, k),
+      prepared: (count) => (count > 0 && this.pool.length >= count ? this.pool.splice(this.pool.length - count, count) : undefined),
     };
+  }
+
+  /**
+   * Tops the prepared receiver halves up to the target, `chunk` at a time on the async X25519
+   * backend, for as long as `idle()` holds (checked before each chunk, so a round that starts
+   * waits for one chunk at most: a few milliseconds). One run at a time: a call while another
+   * runs returns at once. Resolves with the number held; rejects only if the backend fails.
+   */
+  async prepare(idle: () => boolean = () => true, chunk = 32): Promise<number> {
+    const target = this.opts.preparedTarget ?? 1024;
+    if (this.preparing) return this.pool.length;
+    this.preparing = true;
+    try {
+      while (this.pool.length < target && idle()) {
+        this.pool.push(...(await mrrPrepareAsync(Math.min(chunk, target - this.pool.length), cryptoRng)));
+        await new Promise((r) => setTimeout(r, 0)); // let the caller's messages in between chunks
+      }
+    } finally {
+      this.preparing = false;
+    }
+    return this.pool.length;
+  }
+
+  /** Prepared receiver halves held (see {@link prepare}). */
+  get prepared(): number {
+    return this.pool.length;
   }
 
   /** Forgets every state shared with these nodes (after a round with them that did not finish cleanly). */

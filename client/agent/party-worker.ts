@@ -6,7 +6,9 @@
  * naming an honest node that is merely busy.
  *
  * The thread keeps the node's OT-extension base OTs (base-ot-cache.ts) across rounds, as the
- * agent did; they never leave the thread. Its randomness is the platform CSPRNG
+ * agent did; they never leave the thread. While no party is running (after the warm-up and
+ * after the last party of a round is dropped) it prepares base-OT receiver halves for the next
+ * first meeting (BaseOtCache.prepare), a chunk at a time, stopping when a party is created. Its randomness is the platform CSPRNG
  * (protocol/rng.ts cryptoRng); its PRG streams use node:crypto's AES-128-CTR (party-aes.ts). One request at a time per party; parties of different rounds
  * may interleave.
  */
@@ -74,6 +76,11 @@ async function warmUp(): Promise<void> {
   if (!ps.every((p) => p.done)) throw new Error("party thread warm-up did not finish");
 }
 
+/** Prepares base-OT receiver halves while no party runs (best effort: a failure only leaves the pool short). */
+function prepareWhileIdle(): void {
+  void cache.prepare(() => parties.size === 0).catch(() => undefined);
+}
+
 async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null }> {
   switch (req.op) {
     case "create": {
@@ -100,12 +107,14 @@ async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view
     }
     case "drop":
       parties.delete(req.party);
+      if (parties.size === 0) prepareWhileIdle();
       return { out: [], view: null };
     case "forget":
       cache.forget(req.nodeIds);
       return { out: [], view: null };
     case "warm":
       await warmUp();
+      prepareWhileIdle();
       return { out: [], view: null };
   }
 }

@@ -23,6 +23,12 @@
  *   sender     per OT, x ∈ {0,1}: Y_x = t_i ⊕ H_popf(sid, i, x, s'_i ⊕ x·t_i);
  *              K_x = X(a, Y_x); k_x = H_key(sid, i, x, A_0‖A_1, φ_i, K_x)[0..16]
  *
+ * Preparation (mrrPrepare): b_i, z_i, k_i, r_i and y_i depend on neither the session, the
+ * sender's A nor c_i, so a node computes them while idle (one fixed-base X25519 and, three
+ * times in four, a square root per OT) and a session's receiver is left with the POPF program
+ * (two hashes) and K (one X25519) per OT. The halves are secret and single use; the protocol's
+ * messages and keys are distributed exactly as without preparation.
+ *
  * Correctness: Y_{c} = y_i and clamp(a) kills k_i·T_z, so X(a, y_i) = u(clamp(a)·clamp(b_i)·G_z)
  * = X(b_i, A_{z_i}). Why y_i is uniform: P_i is uniform in the prime-order subgroup (up to the
  * clamping caveat in base-ot.ts), adding a uniform torsion point makes it uniform in E(F_p) or
@@ -334,8 +340,11 @@ function draws(choices: Uint8Array, rng: Rng): Draw[] {
   return out;
 }
 
-/** From P_i = X(b_i, G_z) (u only): the POPF messages φ_i (y-recovery, torsion, program). */
-function program(sidP: Uint8Array, d: Draw[], Pu: ReadonlyArray<Uint8Array | null>): Uint8Array {
+/**
+ * y_i = u(P_i + k_i·T_z) ‖ r_i from P_i = X(b_i, G_z) (u only), per draw: the receiver's uniform
+ * 256-bit strings (y-recovery and torsion; one batched inversion).
+ */
+function pointStrings(d: ReadonlyArray<Omit<Draw, "s" | "c">>, Pu: ReadonlyArray<Uint8Array | null>): Uint8Array[] {
   const m = d.length;
   // Q_i = P_i + k_i·T_z: the chord slopes' denominators inverted in one batch.
   const P: MontPoint[] = [], Tk: MontPoint[] = [], den: bigint[] = [];
@@ -354,9 +363,9 @@ function program(sidP: Uint8Array, d: Draw[], Pu: ReadonlyArray<Uint8Array | nul
     den.push(half ? u : t ? Fp.sub(t.u, pt.u) : 1n);
   }
   const inv = FpInvertBatch(Fp, den);
-  const out = new Uint8Array(MRR_RECEIVER_BYTES_PER_OT * m);
+  const out: Uint8Array[] = [];
   for (let i = 0; i < m; i++) {
-    const { z, r, c, s } = d[i]!;
+    const { z, r } = d[i]!;
     const p = P[i]!, t = Tk[i]!;
     let u = p!.u;
     if (t && t.u === 0n) {
@@ -367,8 +376,18 @@ function program(sidP: Uint8Array, d: Draw[], Pu: ReadonlyArray<Uint8Array | nul
     }
     const y = uToBytes(u);
     y[31]! |= r << 7;
+    out.push(y);
+  }
+  return out;
+}
+
+/** The POPF messages φ_i = t_i ‖ s'_i programming each y_i at the choice c_i (MRR21's streamlined Feistel). */
+function program(sidP: Uint8Array, ys: readonly Uint8Array[], cs: ReadonlyArray<{ c: number; s: Uint8Array }>): Uint8Array {
+  const out = new Uint8Array(MRR_RECEIVER_BYTES_PER_OT * ys.length);
+  for (let i = 0; i < ys.length; i++) {
+    const { c, s } = cs[i]!;
     const tt = out.subarray(64 * i, 64 * i + 32), ss = out.subarray(64 * i + 32, 64 * i + 64);
-    xorInto(tt, y, hPopf(sidP, i, c, s));
+    xorInto(tt, ys[i]!, hPopf(sidP, i, c, s));
     if (c === 1) xorInto(ss, s, tt); else ss.set(s);
   }
   return out;
@@ -385,14 +404,76 @@ function receiverKeys(sidP: Uint8Array, d: Draw[], A: Uint8Array, phis: Uint8Arr
 }
 
 /**
+ * One base OT's receiver half, computed before the session, the sender's A_0 ‖ A_1 or the choice
+ * bit are known. MRR21's receiver message does not depend on A (φ_i is computed before and
+ * independently of it), and y_i depends on neither the session nor c_i: only the POPF program
+ * (two hashes) and the key K = X(b_i, A_{z_i}) remain for the session. Holds the secret scalar
+ * b_i, its curve z_i and y_i = u(X(b_i, G_z) + k_i·T_z) with bit 255 := r_i, distributed exactly
+ * as in {@link mrrReceive}. Secret and single use: whoever holds it learns the receiver's key of
+ * the OT it is used for, so it must stay in the receiver's memory and be taken out once.
+ */
+export interface MrrPrepared { readonly b: Uint8Array; readonly z: 0 | 1; readonly y: Uint8Array }
+
+function prepareDraws(count: number, rng: Rng): Array<Omit<Draw, "s" | "c">> {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`mrrPrepare: count must be a non-negative integer, got ${count}`);
+  const out: Array<Omit<Draw, "s" | "c">> = [];
+  for (let i = 0; i < count; i++) {
+    const b = rng.bytes(32), flags = rng.bytes(1)[0]!;
+    const z = (flags & 1) as 0 | 1;
+    out.push({ b, z, k: (flags >> 1) & (H_TORSION[z] - 1), r: flags >> 7 });
+  }
+  return out;
+}
+
+function prepared(d: Array<Omit<Draw, "s" | "c">>, r: X25519Results): MrrPrepared[] {
+  const ys = pointStrings(d, r.map((x) => x[0]!));
+  return d.map((x, i) => ({ b: x.b, z: x.z, y: ys[i]! }));
+}
+
+/**
+ * `count` receiver halves ({@link MrrPrepared}) on the sync backend: one fixed-base X25519 call,
+ * and for three in four a square root, each. Randomness per point: b_i (32 bytes), then one
+ * byte (bit 0 = z_i, bits 1..3 = k_i mod h_z, bit 7 = r_i). Throws RangeError on a bad count.
+ */
+export function mrrPrepare(count: number, rng: Rng): MrrPrepared[] {
+  const d = prepareDraws(count, rng);
+  return prepared(d, x25519Many(d.map((x) => ({ scalar: x.b, us: [MRR_GENERATORS[x.z]] }))));
+}
+
+/** {@link mrrPrepare} on the async backends (same draws, same points). */
+export async function mrrPrepareAsync(count: number, rng: Rng): Promise<MrrPrepared[]> {
+  const d = prepareDraws(count, rng);
+  return prepared(d, await x25519ManyAsync(d.map((x) => ({ scalar: x.b, us: [MRR_GENERATORS[x.z]] }))));
+}
+
+/** The receiver's draws and, with prepared halves, their strings y_i (then only s_i is drawn per OT). */
+interface ReceiverPlan { d: Draw[]; ys?: Uint8Array[] }
+
+function receiverPlan(choices: Uint8Array, rng: Rng, pre: readonly MrrPrepared[] | undefined): ReceiverPlan {
+  if (!pre) return { d: draws(choices, rng) };
+  if (pre.length !== choices.length) throw new RangeError(`mrrReceive: ${pre.length} prepared halves for ${choices.length} OTs`);
+  const d: Draw[] = [];
+  for (let i = 0; i < choices.length; i++) {
+    const c = choices[i]!, p = pre[i]!;
+    if (c !== 0 && c !== 1) throw new RangeError(`mrrReceive: choice ${i} is not a bit`);
+    if (p.b.length !== 32 || p.y.length !== 32 || (p.z !== 0 && p.z !== 1)) throw new RangeError(`mrrReceive: prepared half ${i} is malformed`);
+    d.push({ b: p.b, s: rng.bytes(32), z: p.z, k: 0, r: 0, c });
+  }
+  return { d, ys: pre.map((p) => p.y) };
+}
+
+/**
  * Receiver (sync): on the sender's A_0 ‖ A_1, with choice bits `choices` (one byte 0/1 per OT),
  * returns the message φ_1..φ_m (64·m bytes) and the chosen keys k_{c_i} (16·m bytes, flat).
- * Throws ProtocolAbort "bad-encoding" (culprit `peer`) on an invalid A; RangeError on bad choices.
+ * With `prepared` (one {@link MrrPrepared} per OT, from {@link mrrPrepare}; the caller never
+ * uses them again) only the POPF program and one X25519 call per OT are left, and only s_i is
+ * drawn per OT; without, the draws are b_i, s_i and one byte per OT. Throws ProtocolAbort
+ * "bad-encoding" (culprit `peer`) on an invalid A; RangeError on bad choices or prepared halves.
  */
-export function mrrReceive(sid: Uint8Array, choices: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): { message: Uint8Array; keys: Uint8Array } {
+export function mrrReceive(sid: Uint8Array, choices: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number, prepared?: readonly MrrPrepared[]): { message: Uint8Array; keys: Uint8Array } {
   checkA(messageA, peer);
-  const d = draws(choices, rng);
-  return receiveFinish(sidPrefix(sid), d, messageA, x25519Many(receiverJobs(d, messageA)), peer);
+  const plan = receiverPlan(choices, rng, prepared);
+  return receiveFinish(sidPrefix(sid), plan, messageA, x25519Many(receiverJobs(plan, messageA)), peer);
 }
 
 /**
@@ -400,19 +481,23 @@ export function mrrReceive(sid: Uint8Array, choices: Uint8Array, messageA: Uint8
  * before the first await, so callers that start several of these in a row consume their rng
  * in the same order as the sync loop.
  */
-export async function mrrReceiveAsync(sid: Uint8Array, choices: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number): Promise<{ message: Uint8Array; keys: Uint8Array }> {
+export async function mrrReceiveAsync(sid: Uint8Array, choices: Uint8Array, messageA: Uint8Array, rng: Rng, peer: number, prepared?: readonly MrrPrepared[]): Promise<{ message: Uint8Array; keys: Uint8Array }> {
   checkA(messageA, peer);
-  const d = draws(choices, rng);
-  return receiveFinish(sidPrefix(sid), d, messageA, await x25519ManyAsync(receiverJobs(d, messageA)), peer);
+  const plan = receiverPlan(choices, rng, prepared);
+  return receiveFinish(sidPrefix(sid), plan, messageA, await x25519ManyAsync(receiverJobs(plan, messageA)), peer);
 }
 
-/** Per OT: b_i times G_{z_i} (the receiver's point) and times A_{z_i} (the key); repeated u's are the same objects (imported once). */
-function receiverJobs(d: Draw[], messageA: Uint8Array): Array<{ scalar: Uint8Array; us: Uint8Array[] }> {
+/**
+ * Per OT: b_i times G_{z_i} (the receiver's point; not with prepared halves) and times A_{z_i}
+ * (the key); repeated u's are the same objects (imported once).
+ */
+function receiverJobs(plan: ReceiverPlan, messageA: Uint8Array): Array<{ scalar: Uint8Array; us: Uint8Array[] }> {
   const A = [messageA.slice(0, 32), messageA.slice(32, 64)] as const;
-  return d.map((x) => ({ scalar: x.b, us: [MRR_GENERATORS[x.z], A[x.z]] }));
+  return plan.d.map((x) => ({ scalar: x.b, us: plan.ys ? [A[x.z]] : [MRR_GENERATORS[x.z], A[x.z]] }));
 }
 
-function receiveFinish(sidP: Uint8Array, d: Draw[], messageA: Uint8Array, r: X25519Results, peer: number): { message: Uint8Array; keys: Uint8Array } {
-  const message = program(sidP, d, r.map((x) => x[0]!));
-  return { message, keys: receiverKeys(sidP, d, messageA, message, r.map((x) => x[1]!), peer) };
+function receiveFinish(sidP: Uint8Array, plan: ReceiverPlan, messageA: Uint8Array, r: X25519Results, peer: number): { message: Uint8Array; keys: Uint8Array } {
+  const ys = plan.ys ?? pointStrings(plan.d, r.map((x) => x[0]!));
+  const message = program(sidP, ys, plan.d);
+  return { message, keys: receiverKeys(sidP, plan.d, messageA, message, r.map((x) => x[plan.ys ? 0 : 1]!), peer) };
 }

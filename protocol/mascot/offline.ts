@@ -89,7 +89,7 @@ import {
   deltaBits, DIGIT_COPE_WIDTH, digitCopeReceiverExtend, digitCopeReceiverFromOts, digitCopeSenderExtend, digitCopeSenderFromOts,
   digitCopeSetupLength, digitCopeStreams, type DigitCopeReceiverState, type DigitCopeSenderState,
 } from "./digit-cope.ts";
-import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrrSenderStart, MRR_RECEIVER_BYTES_PER_OT, MRR_SENDER_MESSAGE_BYTES, type MrrSenderState } from "./base-ot-mrr.ts";
+import { mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync, mrrSenderStart, MRR_RECEIVER_BYTES_PER_OT, MRR_SENDER_MESSAGE_BYTES, type MrrPrepared, type MrrSenderState } from "./base-ot-mrr.ts";
 import { ProtocolAbort } from "./errors.ts";
 import { type KosReceiverBase, type KosSenderBase, KAPPA, paddedCount } from "./ot-extension.ts";
 import {
@@ -511,7 +511,7 @@ export class OfflineParty {
    * the base-OT receiver through `receive` (sync or native). Errors are kept per peer so that
    * both paths report the first failing peer's.
    */
-  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
+  private planSetup1<R>(msgs: Array<Uint8Array | undefined>, receive: (sid: Uint8Array, choices: Uint8Array, A: Uint8Array, j: number, pre?: MrrPrepared[]) => R, lazy?: (e: unknown) => R): Array<{ j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }> {
     return perPeer<number, { j: number; kept?: KeptSender; ext?: Uint8Array; A?: Uint8Array; delta?: Uint32Array; ot?: R; none?: true }>(this.peers, lazy !== undefined, (j) => {
       const p = msgs[j]!;
       if (!this.publicKey(this.me, j)) {
@@ -538,7 +538,8 @@ export class OfflineParty {
       const delta = new Uint32Array(this.rng.bytes(KAPPA / 8).slice().buffer);
       const choices = deltaChoices(delta);
       const A = p.subarray(0, MRR_SENDER_MESSAGE_BYTES);
-      return { j, A, delta, ot: receive(baseOtSid(this.pairSid("kos", this.me, j)), choices, A, j) };
+      // The receiver halves prepared in idle time, if the store has them (else computed here).
+      return { j, A, delta, ot: receive(baseOtSid(this.pairSid("kos", this.me, j)), choices, A, j, this.baseOts?.prepared?.(KAPPA)) };
     }, (j, e) => ({ j, ot: lazy!(e) }));
   }
 
@@ -563,11 +564,11 @@ export class OfflineParty {
   }
 
   private onSetup1(msgs: Array<Uint8Array | undefined>): OfflineOutbound[] {
-    return this.finishSetup1(this.planSetup1(msgs, (sid, ch, A, j) => mrrReceive(sid, ch, A, this.rng, j)));
+    return this.finishSetup1(this.planSetup1(msgs, (sid, ch, A, j, pre) => mrrReceive(sid, ch, A, this.rng, j, pre)));
   }
 
   private async onSetup1Async(msgs: Array<Uint8Array | undefined>): Promise<OfflineOutbound[]> {
-    const plan = this.planSetup1(msgs, (sid, ch, A, j) => mrrReceiveAsync(sid, ch, A, this.rng, j), (e) => Promise.reject(e));
+    const plan = this.planSetup1(msgs, (sid, ch, A, j, pre) => mrrReceiveAsync(sid, ch, A, this.rng, j, pre), (e) => Promise.reject(e));
     // All peers at once: one peer's native X25519 work overlaps another's JS.
     const ots = await inPeerOrder(plan.map((x) => x.ot ?? Promise.resolve(undefined)));
     return this.finishSetup1(plan.map((x, k) => ({ ...x, ot: ots[k] })));
@@ -1124,4 +1125,11 @@ export interface KeptOtStore {
   sender(j: number): KeptSender | undefined;
   saveReceiver(j: number, kept: KeptReceiver): void;
   saveSender(j: number, kept: KeptSender): void;
+  /**
+   * `count` base-OT receiver halves prepared while the node was idle (base-ot-mrr.ts
+   * MrrPrepared), taken out of the store for one base-OT batch of this session, or undefined
+   * if it holds fewer (the session then computes them itself, with the same distribution).
+   * Optional: a store without it always leaves them to the session.
+   */
+  prepared?(count: number): MrrPrepared[] | undefined;
 }

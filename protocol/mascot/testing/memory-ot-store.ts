@@ -5,14 +5,17 @@
  * in one process.
  */
 import type { KeptOtStore, KeptReceiver, KeptSender } from "../offline.ts";
+import type { MrrPrepared } from "../base-ot-mrr.ts";
 
-/** A fresh, empty store (see the module comment). */
-export function memoryOtStore(): KeptOtStore {
+/** A fresh, empty store (see the module comment); `prepared`: base-OT receiver halves it hands out (base-ot-mrr.ts mrrPrepare), each once. */
+export function memoryOtStore(prepared: MrrPrepared[] = []): KeptOtStore {
   const r = new Map<number, KeptReceiver>(), s = new Map<number, KeptSender>();
   const take = <T>(m: Map<number, T>, j: number): T | undefined => {
     const v = m.get(j);
     m.delete(j);
     return v;
   };
-  return { receiver: (j) => take(r, j), sender: (j) => take(s, j), saveReceiver: (j, k) => { r.set(j, k); }, saveSender: (j, k) => { s.set(j, k); } };
+  return { receiver: (j) => take(r, j), sender: (j) => take(s, j), saveReceiver: (j, k) => { r.set(j, k); }, saveSender: (j, k) => { s.set(j, k); },
+    prepared: (count) => (count > 0 && prepared.length >= count ? prepared.splice(prepared.length - count, count) : undefined),
+  };
 }

@@ -59,4 +59,21 @@ describe("base-OT cache: the operator's reuse limit", () => {
     expect(cache.forSession(["me", "peer"]).sender(1)).toBeUndefined();
     expect(cache.forSession(["me", "peer"]).receiver(1)).toBeUndefined();
   });
+
+  it("prepares receiver halves up to its target while idle, stops when idle() turns false, runs once at a time, and hands each half out once", async () => {
+    const cache = new BaseOtCache({ preparedTarget: 96 });
+    let chunks = 0;
+    expect(await cache.prepare(() => chunks++ < 1, 32)).toBe(32); // stopped after one chunk
+    const [a, b] = await Promise.all([cache.prepare(() => true, 32), cache.prepare(() => true, 32)]);
+    expect([a, b].sort()).toEqual([32, 96]); // the second call returned at once
+    const store = cache.forSession(["x", "y"]);
+    expect(store.prepared!(128)).toBeUndefined(); // fewer than asked: none taken
+    const got = store.prepared!(64)!;
+    expect(got).toHaveLength(64);
+    expect(cache.prepared).toBe(32);
+    const rest = store.prepared!(32)!;
+    expect(new Set([...got, ...rest].map((p) => p.y.join())).size).toBe(96);
+    expect(cache.prepared).toBe(0);
+    expect(await new BaseOtCache({ preparedTarget: 0 }).prepare()).toBe(0);
+  });
 });

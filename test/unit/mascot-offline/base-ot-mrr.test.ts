@@ -13,7 +13,7 @@ import { seededRng } from "../../../protocol/rng.ts";
 import { concatBytes, fromHex, toHex, utf8 } from "../../../protocol/encoding.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import {
-  LOW_ORDER_U, liftEven, montAdd, MRR_GENERATORS, mrrPopfHash, mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync,
+  LOW_ORDER_U, liftEven, montAdd, MRR_GENERATORS, mrrPopfHash, mrrPrepare, mrrPrepareAsync, mrrReceive, mrrReceiveAsync, mrrSenderFinish, mrrSenderFinishAsync,
   mrrSenderStart, mrrSenderStartAsync, torsionTable,
 } from "../../../protocol/mascot/base-ot-mrr.ts";
 import {
@@ -116,6 +116,42 @@ describe("base OT: MRR21 POPF-OT on X25519 (base-ot-mrr.ts)", () => {
         .toEqual([toHex(s.message), toHex(r.message), toHex(r.keys), toHex(f.k0), toHex(f.k1)]);
     });
   }
+
+  for (const backend of ["noble", "node-crypto", "webcrypto"] as const satisfies readonly X25519BackendName[]) {
+    it(`${backend}: receiver halves prepared ahead (mrrPrepare) give exactly k_c, and φ programs exactly the prepared y_i`, async () => {
+      forceX25519BackendForTests(backend);
+      const m = backend === "noble" ? 16 : 128, c = choicesOf(m, "c-pre");
+      const pre = await mrrPrepareAsync(m, seededRng("pre"));
+      forceX25519BackendForTests("noble");
+      // same draws, same points on the sync path
+      expect(mrrPrepare(m, seededRng("pre")).map((p) => toHex(p.y) + p.z + toHex(p.b))).toEqual(pre.map((p) => toHex(p.y) + p.z + toHex(p.b)));
+      forceX25519BackendForTests(backend);
+      const s = await mrrSenderStartAsync(SID, seededRng("s"));
+      const r = await mrrReceiveAsync(SID, c, s.message, seededRng("r"), 0, pre);
+      const f = await mrrSenderFinishAsync(s.state, r.message, m, 1);
+      for (let i = 0; i < m; i++) {
+        expect(key(r.keys, i)).toBe(key(c[i] ? f.k1 : f.k0, i));
+        expect(key(r.keys, i)).not.toBe(key(c[i] ? f.k0 : f.k1, i));
+        const t = r.message.subarray(64 * i, 64 * i + 32), s1 = r.message.subarray(64 * i + 32, 64 * i + 64);
+        const si = s1.map((x, j) => x ^ (c[i] ? t[j]! : 0));
+        expect(toHex(t.map((x, j) => x ^ mrrPopfHash(SID, i, c[i]!, si)[j]!))).toBe(toHex(pre[i]!.y));
+      }
+      const r2 = mrrReceive(SID, c, s.message, seededRng("r"), 0, pre);
+      expect([toHex(r2.message), toHex(r2.keys)]).toEqual([toHex(r.message), toHex(r.keys)]);
+    });
+  }
+
+  it("prepared halves: a count that does not match the OTs, a malformed half or a bad count is a RangeError; a bad A still aborts naming the sender", async () => {
+    const pre = mrrPrepare(8, seededRng("pre-bad"));
+    const s = mrrSenderStart(SID, seededRng("s"));
+    expect(() => mrrReceive(SID, choicesOf(9, "c"), s.message, seededRng("r"), 0, pre)).toThrow(RangeError);
+    expect(() => mrrReceive(SID, choicesOf(8, "c"), s.message, seededRng("r"), 0, [...pre.slice(1), { ...pre[0]!, y: new Uint8Array(31) }])).toThrow(RangeError);
+    expect(() => mrrPrepare(-1, seededRng("x"))).toThrow(RangeError);
+    expect(() => mrrPrepare(1.5, seededRng("x"))).toThrow(RangeError);
+    const badA = concatBytes(uToBytes(LOW_ORDER_U[1]!), s.message.subarray(32));
+    expect(abortOf(() => mrrReceive(SID, choicesOf(8, "c"), badA, seededRng("r"), 3, pre))).toBe("bad-encoding:3");
+    expect(await abortOfAsync(() => mrrReceiveAsync(SID, choicesOf(8, "c"), badA, seededRng("r"), 3, pre))).toBe("bad-encoding:3");
+  });
 
   it("backend choice: node:crypto in Node for both paths", async () => {
     expect(x25519SyncBackend()).toBe("node-crypto");

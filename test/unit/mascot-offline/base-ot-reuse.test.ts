@@ -144,4 +144,17 @@ describe("OT-extension base OTs reused across sessions", () => {
     checkTriples(s.r);
     expect(session(caches, NODES, "abort-4").reused).toEqual([2, 2, 2]);
   });
+
+  it("receiver halves prepared while idle serve a first meeting: each node's pool gives 128 per pair where it is the base-OT receiver, the triples are correct, and a cheat is still caught", async () => {
+    const caches = new Map(NODES.map((id) => [id, new BaseOtCache({ preparedTarget: 256 })]));
+    for (const c of caches.values()) expect(await c.prepare()).toBe(256);
+    checkTriples(session(caches, NODES, "round-1").r);
+    // one public-key direction per pair, the lower index as base-OT receiver: a with b and c, b with c
+    expect(NODES.map((id) => caches.get(id)!.prepared)).toEqual([0, 128, 256]);
+    const cheated = new Map(NODES.map((id) => [id, new BaseOtCache({ preparedTarget: 256 })]));
+    for (const c of cheated.values()) await c.prepare();
+    let code = "none";
+    try { session(cheated, NODES, "round-x", { who: 0, cheat: { kosColumns: [1, 2, 3] } }); } catch (e) { code = e instanceof ProtocolAbort ? `${e.code}:${e.culprits.join(",")}` : String(e); }
+    expect(code).toBe("ot-check-failed:0");
+  });
 });
