@@ -178,9 +178,8 @@ export class OfflineParty {
   private batch: BatchState | undefined;
   private results: TripleShares[] = [];
   private aborted = false;
+  /** My base-OT sender state towards each peer until setup2 (its A_0 ‖ A_1 names a fresh base: baseTag). */
   private basePending: Array<MrrSenderState | undefined> = [];
-  /** My base-OT sender message A_0 ‖ A_1 towards each peer (it names a fresh base: baseTag). */
-  private basePendingA: Array<Uint8Array | undefined> = [];
   private otR: Array<SsReceiverState | undefined> = [];
   private otS: Array<SsSenderState | undefined> = [];
   /** SoftSpokenOT's k. */
@@ -364,7 +363,6 @@ export class OfflineParty {
       if (!this.publicKey(j, this.me)) { outs.push(this.out(j, "setup1", new Uint8Array(0))); continue; }
       const k = mrrSenderStart(baseOtSid(this.pairSid("kos", j, this.me)), this.rng);
       this.basePending[j] = k.state;
-      this.basePendingA[j] = k.state.A;
       // A_0 ‖ A_1 ‖ tag [‖ extend]: the tag offers a SoftSpokenOT state kept from an earlier
       // session with j (zeros: none). With an offer, the COPE Initialize extend on that state
       // rides along at once: if j holds the same state it is done with this direction one
@@ -607,6 +605,7 @@ export class OfflineParty {
     const outs: OfflineOutbound[] = [];
     for (const { j, reused, phi, ot, none } of plan) {
       if (none) { outs.push(this.out(j, "setup3", new Uint8Array(0))); continue; }
+      const A = this.basePending[j]!.A;
       this.basePending[j] = undefined;
       if (reused) {
         // j holds the offered state: my extend on it (sent in setup1) stands, and setup3 is empty.
@@ -620,14 +619,8 @@ export class OfflineParty {
       }
       // Fresh base OTs (an offered state, if any, is void: j did not hold it; it is dropped with its extend).
       this.pendingInit[j] = undefined;
-      const base: KosReceiverBase = { tag: baseTag(this.offeredA(j), phi!), k0: ot!.k0, k1: ot!.k1 };
-      // SoftSpokenOT: my GGM trees (fresh roots) under this session's keys H(k ‖ sid) of the base.
-      const ss = ssReceiverSetup(this.pairSid("kos", j, this.me), base, this.ssK, this.rng);
-      this.otR[j] = ss.state;
-      this.baseTagR[j] = base.tag;
-      const init = this.receiverInit(j, ss.state);
-      this.applyReceiverInit(j, init);
-      outs.push(this.out(j, "setup3", concatBytes(ss.message, init.message)));
+      const base: KosReceiverBase = { tag: baseTag(A, phi!), k0: ot!.k0, k1: ot!.k1 };
+      outs.push(this.out(j, "setup3", this.freshReceiver(j, base, base.tag)));
     }
     return outs;
   }
@@ -654,9 +647,19 @@ export class OfflineParty {
     if (init.delta2) this.ssSenderBase[j] = { tag: new Uint8Array(32), delta: init.delta2, keys: init.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
   }
 
-  /** A_0 ‖ A_1 of my base-OT sender state towards j (kept until setup2 names the base). */
-  private offeredA(j: number): Uint8Array {
-    return this.basePendingA[j]!;
+  /**
+   * My receiver side towards j on a new base: SoftSpokenOT's GGM trees (fresh roots) under this
+   * session's keys H(k ‖ sid) of the base, then my COPE Initialize extend on them (applied at
+   * once). Returns the setup message for j (trees ‖ extend); `tag` names the base for the store
+   * (none: the direction is not kept).
+   */
+  private freshReceiver(j: number, base: KosReceiverBase, tag: Uint8Array | undefined): Uint8Array {
+    const ss = ssReceiverSetup(this.pairSid("kos", j, this.me), base, this.ssK, this.rng);
+    this.otR[j] = ss.state;
+    this.baseTagR[j] = tag;
+    const init = this.receiverInit(j, ss.state);
+    this.applyReceiverInit(j, init);
+    return concatBytes(ss.message, init.message);
   }
 
   /** Extra OTs in the setup3 extension: κ when the reverse direction's base OTs are derived from it. */
@@ -677,18 +680,11 @@ export class OfflineParty {
    * Initialize extend (choice bits = bits of α_i), exactly what setup3 would carry.
    */
   private deriveReceiver(j: number, k0: Uint8Array, k1: Uint8Array): void {
-    const sid = this.pairSid("kos", j, this.me);
-    const base: KosReceiverBase = { tag: new Uint8Array(32), k0, k1 };
-    const ss = ssReceiverSetup(sid, base, this.ssK, this.rng);
-    this.otR[j] = ss.state;
     // Kept like a public-key direction when count = 0, named after the base it was derived from.
-    if (this.deriveFresh) this.baseTagR[j] = derivedTag(this.baseTagS[j]!);
-    const prefix = ss.message;
-    const ext = ssReceiverExtend(this.otR[j]!, deltaBits(this.F, this.alphaShare), this.rng, 1);
-    this.copeKeysR[j] = ext.outputs.slice(0, 16 * this.F.bits);
-    this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(ext.outputs, this.F.bits) };
-    this.derivedSetup[j] = concatBytes(prefix, ext.message);
+    const tag = this.deriveFresh ? derivedTag(this.baseTagS[j]!) : undefined;
+    this.derivedSetup[j] = this.freshReceiver(j, { tag: new Uint8Array(32), k0, k1 }, tag);
   }
+
 
   /**
    * Derived direction, me as OT-extension sender (peers j < me), batch 0: strips j's setup
