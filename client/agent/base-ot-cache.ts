@@ -57,8 +57,8 @@ export class BaseOtCache {
   private preparing = false;
 
   /**
-   * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 1024: the
-   * base OTs of 8 new peers as receiver, 128 each; 0 turns preparation off).
+   * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 2048: the
+   * base OTs of 16 new peers as receiver, 128 each; 0 turns preparation off).
    */
   constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number; preparedTarget?: number } = {}) {}
 
@@ -97,7 +97,7 @@ export class BaseOtCache {
    * runs returns at once. Resolves with the number held; rejects only if the backend fails.
    */
   async prepare(idle: () => boolean = () => true, chunk = 32): Promise<number> {
-    const target = this.opts.preparedTarget ?? 1024;
+    const target = this.opts.preparedTarget ?? 2048;
     if (this.preparing) return this.pool.length;
     this.preparing = true;
     try {
