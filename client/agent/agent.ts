@@ -246,7 +246,8 @@ export class NodeAgent {
 
   /** Runs one assignment end to end; reports the outcome as events, never throws. */
   async runRound(a: Assignment): Promise<void> {
-    this.roundsRunning++;
+    // An assignment stops the preparation of base-OT halves at once (it would compete with the round for CPU).
+    if (this.roundsRunning++ === 0) void this.o.partyThread?.setIdle(false);
     try {
       await this.runRoundOnce(a);
     } finally {
@@ -330,12 +331,13 @@ export class NodeAgent {
   }
 
   /**
-   * Without a party thread (which prepares its own), prepares base-OT receiver halves in this
-   * thread while no round runs (BaseOtCache.prepare; best effort).
+   * Prepares base-OT receiver halves while no round runs (BaseOtCache.prepare; best effort): in
+   * the party thread, which the agent tells when it is idle again, or else in this thread.
    */
   private prepareWhileIdle(): void {
-    if (this.o.partyThread || this.stopped) return;
-    void this.baseOts.prepare(() => this.roundsRunning === 0 && !this.stopped).catch(() => undefined);
+    if (this.stopped) return;
+    if (this.o.partyThread) void this.o.partyThread.setIdle(true);
+    else void this.baseOts.prepare(() => this.roundsRunning === 0 && !this.stopped).catch(() => undefined);
   }
 
   /** Forgets the kept base OTs shared with these nodes, wherever the parties run. */

@@ -33,11 +33,13 @@ export type PartyRequest =
   | { id: number; op: "receive"; party: number; message: InboundMessage }
   | { id: number; op: "drop"; party: number }
   | { id: number; op: "forget"; nodeIds: string[] }
-  | { id: number; op: "warm" };
+  | { id: number; op: "warm" }
+  /** The agent has (false) or has no (true) round under way: base-OT receiver halves are prepared only while idle. */
+  | { id: number; op: "idle"; idle: boolean };
 
 /** A request before the thread host numbers it. */
 export type PartyCall = PartyRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 export type PartyAnswer =
-  | { id: number; ok: true; out: OutboundMessage[]; view: PartyView | null }
+  | { id: number; ok: true; out: OutboundMessage[]; view: PartyView | null; /** op `idle`: prepared base-OT receiver halves held */ prepared?: number }
   | { id: number; ok: false; abort?: { code: string; culprits: number[] }; message: string; view?: PartyView };

@@ -106,6 +106,17 @@ export class PartyThread {
     if (!a.ok) throw failure(a);
   }
 
+  /**
+   * Tells the thread whether the agent is idle (no assignment under way): only then does it
+   * prepare base-OT receiver halves (party-worker.ts). Resolves with the number of halves it
+   * holds (0 from a dead thread, which prepares nothing); never rejects.
+   */
+  async setIdle(idle: boolean): Promise<number> {
+    if (!this.worker) return 0;
+    const a = await this.call({ op: "idle", idle }).catch(() => undefined);
+    return a?.ok ? (a.prepared ?? 0) : 0;
+  }
+
   /** Forgets the kept base OTs shared with these nodes (after a round with them that did not finish cleanly). */
   async forget(nodeIds: readonly string[]): Promise<void> {
     if (!this.worker || nodeIds.length === 0) return;

@@ -6,9 +6,10 @@
  * naming an honest node that is merely busy.
  *
  * The thread keeps the node's OT-extension base OTs (base-ot-cache.ts) across rounds, as the
- * agent did; they never leave the thread. While no party is running (after the warm-up and
- * after the last party of a round is dropped) it prepares base-OT receiver halves for the next
- * first meeting (BaseOtCache.prepare), a chunk at a time, stopping when a party is created. Its randomness is the platform CSPRNG
+ * agent did; they never leave the thread. While the agent is idle (no assignment under way: the
+ * agent says so with `idle`, and no party exists) it prepares base-OT receiver halves for the
+ * next first meeting (BaseOtCache.prepare), a chunk of a few milliseconds at a time, stopping
+ * as soon as the agent reports an assignment. Its randomness is the platform CSPRNG
  * (protocol/rng.ts cryptoRng); its PRG streams use node:crypto's AES-128-CTR (party-aes.ts). One request at a time per party; parties of different rounds
  * may interleave.
  */
@@ -76,12 +77,15 @@ async function warmUp(): Promise<void> {
   if (!ps.every((p) => p.done)) throw new Error("party thread warm-up did not finish");
 }
 
-/** Prepares base-OT receiver halves while no party runs (best effort: a failure only leaves the pool short). */
+/** The agent's last word on whether it is idle (op `idle`). */
+let agentIdle = true;
+
+/** Prepares base-OT receiver halves while the agent is idle and no party exists (best effort: a failure only leaves the pool short). */
 function prepareWhileIdle(): void {
-  void cache.prepare(() => parties.size === 0).catch(() => undefined);
+  void cache.prepare(() => agentIdle && parties.size === 0).catch(() => undefined);
 }
 
-async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null }> {
+async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null; prepared?: number }> {
   switch (req.op) {
     case "create": {
       const field = fieldByName(req.spec.field);
@@ -107,7 +111,6 @@ async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view
     }
     case "drop":
       parties.delete(req.party);
-      if (parties.size === 0) prepareWhileIdle();
       return { out: [], view: null };
     case "forget":
       cache.forget(req.nodeIds);
@@ -116,13 +119,17 @@ async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view
       await warmUp();
       prepareWhileIdle();
       return { out: [], view: null };
+    case "idle":
+      agentIdle = req.idle;
+      if (agentIdle) prepareWhileIdle();
+      return { out: [], view: null, prepared: cache.prepared };
   }
 }
 
 port.on("message", (req: PartyRequest) => {
   handle(req).then(
     (r) => {
-      const a: PartyAnswer = { id: req.id, ok: true, out: r.out, view: r.view };
+      const a: PartyAnswer = { id: req.id, ok: true, out: r.out, view: r.view, ...(r.prepared !== undefined ? { prepared: r.prepared } : {}) };
       port.postMessage(a);
     },
     (e: unknown) => {

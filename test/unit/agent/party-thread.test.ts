@@ -100,6 +100,31 @@ describe("party thread", () => {
     expect(Math.max(...setup2)).toBeGreaterThanOrEqual(4096); // fresh base-OT answers: the warm-up's base OTs were not kept under its committee ids
   }, 120_000);
 
+  it("prepares base-OT receiver halves only while the agent is idle: an assignment stops it within one chunk, a first meeting as base-OT receiver takes 128, idle again refills", async () => {
+    const ts = [new PartyThread(), new PartyThread()];
+    threads.push(...ts);
+    await Promise.all(ts.map((t) => t.warm())); // the threads start preparing after the warm-up
+    const deadline = Date.now() + 60_000;
+    while ((await ts[0]!.setIdle(true)) < 256 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const n1 = await ts[0]!.setIdle(false); // an assignment arrived
+    expect(n1).toBeGreaterThanOrEqual(256);
+    await new Promise((r) => setTimeout(r, 400));
+    const n2 = await ts[0]!.setIdle(false);
+    expect(n2 - n1).toBeLessThanOrEqual(32); // at most the chunk that was under way
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await ts[0]!.setIdle(false)).toBe(n2); // stopped
+    await ts[1]!.setIdle(false);
+    const inputs = randInputs(m61, 2, 16, "prepared", 200);
+    const parties = await Promise.all(inputs.map((x, me) => ts[me]!.party({ field: m61, parties: 2, me, length: x.length, mode: "validated", predicates: [{ kind: "range", bits: 8 }], sessionId: new Uint8Array([7]) }, x, ["prep-0", "prep-1"])));
+    expect(await deliverAsync(parties)).toEqual([undefined, undefined]);
+    expect(m61.toBigInts(parties[0]!.result!.sum)).toEqual(plainSum(m61, inputs));
+    await Promise.all(parties.map((p) => p.dispose()));
+    expect(await ts[0]!.setIdle(false)).toBe(n2 - 128); // party 0 was the pair's base-OT receiver
+    await ts[0]!.setIdle(true);
+    while ((await ts[0]!.setIdle(true)) <= n2 - 128 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await ts[0]!.setIdle(true)).toBeGreaterThan(n2 - 128);
+  }, 120_000);
+
   it("a protocol abort in the thread arrives as the same ProtocolAbort", async () => {
     const inputs = randInputs(m61, 2, 8, "pu", 200);
     const parties = await threadedParties(2, inputs, { mode: "validated", predicates: [{ kind: "bits" }], sessionId: new Uint8Array([4]) });
