@@ -467,6 +467,7 @@ export class OfflineParty {
 
   /** My COPE sender state towards j from the COPE Initialize OTs (I hold both keys); its setup waits for my first `cope` message. */
   private initCopeSender(j: number, k0: Uint8Array, k1: Uint8Array): void {
+    if (this.count === 0) return; // no triple to authenticate: the online input has its own COPE (inputCopeSeeds)
     const { state, setup } = digitCopeSenderFromOts(this.F, DIGIT_COPE_WIDTH, k0, k1);
     this.copeSetupFault(setup);
     this.copeS[j] = state;
@@ -642,7 +643,7 @@ export class OfflineParty {
   /** Takes the outputs of my COPE Initialize extend towards j: my COPE receiver keys, the input's seeds, a derived direction's base. */
   private applyReceiverInit(j: number, init: ReceiverInit): void {
     const nb = this.F.bits;
-    this.copeKeysR[j] = init.outputs.slice(0, 16 * nb);
+    if (this.count > 0) this.copeKeysR[j] = init.outputs.slice(0, 16 * nb); // (the triples' COPE receiver, batch 0)
     this.inputSeedsR[j] = { delta: this.alphaShare, kDelta: inputCopeSeeds(init.outputs, nb) };
     if (init.delta2) this.ssSenderBase[j] = { tag: new Uint8Array(32), delta: init.delta2, keys: init.outputs.slice(16 * nb, 16 * (nb + KAPPA)) };
   }
