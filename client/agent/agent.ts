@@ -130,9 +130,11 @@ export class NodeAgent {
   private coordinatorKey: Uint8Array | undefined;
   private readonly rng: Rng;
   /** KOS base OTs kept per peer node across rounds (see base-ot-cache.ts). */
-  private readonly baseOts = new BaseOtCache(baseOtCacheOptionsFromEnv()); // throws at start on a malformed TWOPM_BASE_OT_MAX_USES
+  private readonly baseOts = new BaseOtCache(baseOtCacheOptionsFromEnv()); // throws at start on a malformed TWOPM_BASE_OT_* variable
   /** Rounds of {@link runRound} under way (base-OT receiver halves are prepared only at 0). */
   private roundsRunning = 0;
+  /** Assignments taken so far (preparation that began before the latest one stops). */
+  private assignmentsTaken = 0;
   /** Verified copies of the jobs' logs: each round checks only what was appended (manifest-check.ts). */
   private readonly logs = new VerifiedLogs();
 
@@ -247,6 +249,7 @@ export class NodeAgent {
   /** Runs one assignment end to end; reports the outcome as events, never throws. */
   async runRound(a: Assignment): Promise<void> {
     // An assignment stops the preparation of base-OT halves at once (it would compete with the round for CPU).
+    this.assignmentsTaken++;
     if (this.roundsRunning++ === 0) void this.o.partyThread?.setIdle(false);
     try {
       await this.runRoundOnce(a);
@@ -336,8 +339,9 @@ export class NodeAgent {
    */
   private prepareWhileIdle(): void {
     if (this.stopped) return;
-    if (this.o.partyThread) void this.o.partyThread.setIdle(true);
-    else void this.baseOts.prepare(() => this.roundsRunning === 0 && !this.stopped).catch(() => undefined);
+    if (this.o.partyThread) { void this.o.partyThread.setIdle(true); return; }
+    const since = this.assignmentsTaken;
+    this.baseOts.prepareAfterIdle(() => this.roundsRunning === 0 && since === this.assignmentsTaken && !this.stopped);
   }
 
   /** Forgets the kept base OTs shared with these nodes, wherever the parties run. */

@@ -35,16 +35,22 @@ interface Entry<T> { kept: T; uses: number; created: number }
 interface Meta { uses: number; created: number }
 
 /**
- * The operator's limit on reuse from the environment: `TWOPM_BASE_OT_MAX_USES` = how many later
+ * The operator's settings from the environment: `TWOPM_BASE_OT_MAX_USES` = how many later
  * sessions may reuse a kept base (0: fresh base OTs in every round, for operators who want no
- * correlation kept across rounds; default 1000). Throws RangeError naming the variable for
- * anything but a non-negative integer. In a browser (no `process`) the default applies.
+ * correlation kept across rounds; default 1000); `TWOPM_BASE_OT_PREPARE_DELAY_MS` = how long a
+ * node must have been idle before it prepares base-OT receiver halves (default 5000). Throws
+ * RangeError naming the variable for anything but a non-negative integer. In a browser (no
+ * `process`) the defaults apply.
  */
-export function baseOtCacheOptionsFromEnv(env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env): { maxUses?: number } {
-  const v = env.TWOPM_BASE_OT_MAX_USES;
-  if (v === undefined || v === "") return {};
-  if (!/^\d{1,9}$/.test(v)) throw new RangeError(`TWOPM_BASE_OT_MAX_USES must be a non-negative integer, got ${JSON.stringify(v)}`);
-  return { maxUses: Number(v) };
+export function baseOtCacheOptionsFromEnv(env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env): { maxUses?: number; prepareDelayMs?: number } {
+  const int = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === "") return undefined;
+    if (!/^\d{1,9}$/.test(v)) throw new RangeError(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const maxUses = int("TWOPM_BASE_OT_MAX_USES"), prepareDelayMs = int("TWOPM_BASE_OT_PREPARE_DELAY_MS");
+  return { ...(maxUses !== undefined ? { maxUses } : {}), ...(prepareDelayMs !== undefined ? { prepareDelayMs } : {}) };
 }
 
 export class BaseOtCache {
@@ -58,9 +64,21 @@ export class BaseOtCache {
 
   /**
    * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 2048: the
-   * base OTs of 16 new peers as receiver, 128 each; 0 turns preparation off).
+   * base OTs of 16 new peers as receiver, 128 each; 0 turns preparation off); `prepareDelayMs`:
+   * the idleness {@link prepareAfterIdle} waits for (default 5000).
    */
-  constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number; preparedTarget?: number } = {}) {}
+  constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number; preparedTarget?: number; prepareDelayMs?: number } = {}) {}
+
+  /**
+   * Starts {@link prepare} once the node has been idle for `prepareDelayMs`: `idle()` must
+   * still hold then and between chunks (the caller makes it false for good as soon as an
+   * assignment arrives, e.g. with a generation counter). Back-to-back rounds and jobs thus never
+   * share the CPU with preparation; a node that waits between jobs fills its pool. Returns at once.
+   */
+  prepareAfterIdle(idle: () => boolean): void {
+    const t = setTimeout(() => { if (idle()) void this.prepare(idle).catch(() => undefined); }, this.opts.prepareDelayMs ?? 5000);
+    (t as { unref?: () => void }).unref?.();
+  }
 
   /** The store for one session: `committee[j]` is party j's node id. */
   forSession(committee: readonly string[]): KeptOtStore {

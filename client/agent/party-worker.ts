@@ -7,9 +7,9 @@
  *
  * The thread keeps the node's OT-extension base OTs (base-ot-cache.ts) across rounds, as the
  * agent did; they never leave the thread. While the agent is idle (no assignment under way: the
- * agent says so with `idle`, and no party exists) it prepares base-OT receiver halves for the
- * next first meeting (BaseOtCache.prepare), a chunk of a few milliseconds at a time, stopping
- * as soon as the agent reports an assignment. Its randomness is the platform CSPRNG
+ * agent says so with `idle`, and no party exists) for `TWOPM_BASE_OT_PREPARE_DELAY_MS` (5 s) it
+ * prepares base-OT receiver halves for the next first meeting (BaseOtCache.prepareAfterIdle), a
+ * chunk of a few milliseconds at a time, stopping as soon as the agent reports an assignment. Its randomness is the platform CSPRNG
  * (protocol/rng.ts cryptoRng); its PRG streams use node:crypto's AES-128-CTR (party-aes.ts). One request at a time per party; parties of different rounds
  * may interleave.
  */
@@ -77,12 +77,16 @@ async function warmUp(): Promise<void> {
   if (!ps.every((p) => p.done)) throw new Error("party thread warm-up did not finish");
 }
 
-/** The agent's last word on whether it is idle (op `idle`). */
-let agentIdle = true;
+/** The agent's last word on whether it is idle (op `idle`), and how often it said it was not. */
+let agentIdle = true, busyCount = 0;
 
-/** Prepares base-OT receiver halves while the agent is idle and no party exists (best effort: a failure only leaves the pool short). */
+/**
+ * Prepares base-OT receiver halves once the agent has been idle for the cache's delay, for as
+ * long as it stays idle and no party exists (best effort: a failure only leaves the pool short).
+ */
 function prepareWhileIdle(): void {
-  void cache.prepare(() => agentIdle && parties.size === 0).catch(() => undefined);
+  const since = busyCount;
+  cache.prepareAfterIdle(() => agentIdle && since === busyCount && parties.size === 0);
 }
 
 async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view: PartyView | null; prepared?: number }> {
@@ -119,10 +123,13 @@ async function handle(req: PartyRequest): Promise<{ out: OutboundMessage[]; view
       await warmUp();
       prepareWhileIdle();
       return { out: [], view: null };
-    case "idle":
+    case "idle": {
+      const was = agentIdle;
       agentIdle = req.idle;
-      if (agentIdle) prepareWhileIdle();
+      if (!req.idle) busyCount++;
+      else if (!was) prepareWhileIdle();
       return { out: [], view: null, prepared: cache.prepared };
+    }
   }
 }
 

@@ -9,6 +9,8 @@ describe("base-OT cache: the operator's reuse limit", () => {
     expect(baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_MAX_USES: "0" })).toEqual({ maxUses: 0 });
     expect(baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_MAX_USES: "25" })).toEqual({ maxUses: 25 });
     for (const bad of ["-1", "1.5", "many", " 3", "1e3"]) expect(() => baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_MAX_USES: bad })).toThrow(/TWOPM_BASE_OT_MAX_USES/);
+    expect(baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_PREPARE_DELAY_MS: "0", TWOPM_BASE_OT_MAX_USES: "3" })).toEqual({ maxUses: 3, prepareDelayMs: 0 });
+    for (const bad of ["-5", "soon", "2.5"]) expect(() => baseOtCacheOptionsFromEnv({ TWOPM_BASE_OT_PREPARE_DELAY_MS: bad })).toThrow(/TWOPM_BASE_OT_PREPARE_DELAY_MS/);
   });
 
   /** A stand-in kept state: the cache never looks inside it, only at its identity. */
@@ -75,5 +77,21 @@ describe("base-OT cache: the operator's reuse limit", () => {
     expect(new Set([...got, ...rest].map((p) => p.y.join())).size).toBe(96);
     expect(cache.prepared).toBe(0);
     expect(await new BaseOtCache({ preparedTarget: 0 }).prepare()).toBe(0);
+  });
+
+  it("prepares only after the node was idle for the delay, and not at all if it stopped being idle meanwhile", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const idle = new BaseOtCache({ preparedTarget: 32, prepareDelayMs: 150 });
+    idle.prepareAfterIdle(() => true);
+    await sleep(50);
+    expect(idle.prepared).toBe(0); // still inside the delay
+    for (let i = 0; i < 100 && idle.prepared < 32; i++) await sleep(20);
+    expect(idle.prepared).toBe(32);
+    const busy = new BaseOtCache({ preparedTarget: 32, prepareDelayMs: 50 });
+    let assigned = false;
+    busy.prepareAfterIdle(() => !assigned);
+    assigned = true; // an assignment arrived within the delay
+    await sleep(200);
+    expect(busy.prepared).toBe(0);
   });
 });

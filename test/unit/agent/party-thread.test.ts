@@ -101,7 +101,10 @@ describe("party thread", () => {
   }, 120_000);
 
   it("prepares base-OT receiver halves only while the agent is idle: an assignment stops it within one chunk, a first meeting as base-OT receiver takes 128, idle again refills", async () => {
+    const before = process.env.TWOPM_BASE_OT_PREPARE_DELAY_MS;
+    process.env.TWOPM_BASE_OT_PREPARE_DELAY_MS = "0"; // the threads read it when they start
     const ts = [new PartyThread(), new PartyThread()];
+    if (before === undefined) delete process.env.TWOPM_BASE_OT_PREPARE_DELAY_MS; else process.env.TWOPM_BASE_OT_PREPARE_DELAY_MS = before;
     threads.push(...ts);
     await Promise.all(ts.map((t) => t.warm())); // the threads start preparing after the warm-up
     const deadline = Date.now() + 60_000;
