@@ -63,8 +63,8 @@ export class BaseOtCache {
   private preparing = false;
 
   /**
-   * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 2048: the
-   * base OTs of 16 new peers as receiver, 128 each; 0 turns preparation off); `prepareDelayMs`:
+   * `preparedTarget`: how many prepared receiver halves {@link prepare} keeps (default 1024: the
+   * base OTs of 8 new peers as receiver, 128 each; 0 turns preparation off); `prepareDelayMs`:
    * the idleness {@link prepareAfterIdle} waits for (default 5000).
    */
   constructor(private readonly opts: { maxUses?: number; maxAgeMs?: number; now?: () => number; preparedTarget?: number; prepareDelayMs?: number } = {}) {}
@@ -115,7 +115,7 @@ export class BaseOtCache {
    * runs returns at once. Resolves with the number held; rejects only if the backend fails.
    */
   async prepare(idle: () => boolean = () => true, chunk = 32): Promise<number> {
-    const target = this.opts.preparedTarget ?? 2048;
+    const target = this.opts.preparedTarget ?? 1024;
     if (this.preparing) return this.pool.length;
     this.preparing = true;
     try {
