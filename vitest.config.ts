@@ -10,6 +10,10 @@ export default defineConfig({
           name: "node",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          setupFiles: ["./test/unit/native-crypto.setup.ts"],
+          // Two files at a time on the 2-core CI machine (Vitest's default is cores − 1 = 1): many
+          // files wait on a local coordinator, a proxy or a timer, not on the CPU.
+          maxWorkers: 2,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -461,16 +461,24 @@ export function runRelaySession(o: RelaySessionOptions): Promise<SecureSumResult
     };
     const onDelivery = (bytes: Uint8Array) => {
       const { index, envelope } = decodeDelivery(bytes);
-      if (index <= cursor || pending.has(index)) return; // a duplicate (redelivery)
-      pending.set(index, envelope);
-      // One drain at a time: the party's async offline path yields between messages, and
-      // deliveries that arrive meanwhile wait in `pending`. After a dispute nothing more is
-      // processed on this connection.
-      if (draining || disputed !== undefined) return;
-      draining = true;
-      void drain().catch(abort).finally(() => { draining = false; lastActivity = Date.now(); });
+      if (index > cursor && !pending.has(index)) pending.set(index, envelope); // else a duplicate (redelivery)
+      kick();
     };
     let draining = false;
+    /**
+     * Starts a drain if the next entry is here and none is running. One drain at a time: the
+     * party's async offline path yields between messages, and deliveries that arrive meanwhile
+     * wait in `pending`. A finished drain looks again: a WebSocket implementation may dispatch
+     * several frames of one network read in one task, so the entry that fills a gap can arrive
+     * after the drain found the gap but before it settled (a lost wake-up that once stalled a
+     * member for the rest of its round). After a dispute nothing more is processed on this
+     * connection.
+     */
+    const kick = () => {
+      if (draining || finished || disputed !== undefined || !pending.has(cursor + 1)) return;
+      draining = true;
+      void drain().catch(abort).finally(() => { draining = false; lastActivity = Date.now(); kick(); });
+    };
     const drain = async () => {
       for (let next = pending.get(cursor + 1); next !== undefined && !finished; next = pending.get(cursor + 1)) {
         pending.delete(cursor + 1);

@@ -8,6 +8,10 @@ import { permuteAsync, tccrHash, tccrHashAsync } from "../../../protocol/mascot/
 import { Prg, nativeAesEcbDecrypt, setNativeAesEcbDecrypt } from "../../../protocol/mascot/prg.ts";
 import { cryptoRng } from "../../../protocol/rng.ts";
 
+// The portable path is compared here: not the node project's node:crypto setup
+// (test/unit/native-crypto.setup.ts).
+uninstallNodeAes();
+
 /** Runs `f` with node:crypto AES installed (as the party thread does), then removes it. */
 async function withNodeAes<T>(f: () => T | Promise<T>): Promise<T> {
   installNodeAes();

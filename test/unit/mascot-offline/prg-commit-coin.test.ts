@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { ctr } from "@noble/ciphers/aes.js";
 import { Prg, prgBytes, prgBytesSync, prgField, prgFieldSync, setNativeAesCtr } from "../../../protocol/mascot/prg.ts";
-import { nodeAesCtr } from "../../../client/agent/party-aes.ts";
+import { nodeAesCtr, uninstallNodeAes } from "../../../client/agent/party-aes.ts";
 import { commit, verifyCommitment } from "../../../protocol/crypto/commitment.ts";
 import { coinCommit, coinFinish, coinOpenPayload } from "../../../protocol/mascot/coin-toss.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { m61, p128 } from "../../../protocol/field/index.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import { fromHex, toHex } from "../../../protocol/encoding.ts";
+
+// The portable path is compared here: not the node project's node:crypto setup
+// (test/unit/native-crypto.setup.ts).
+uninstallNodeAes();
 
 describe("prg", () => {
   it("sync and WebCrypto outputs agree, and equal AES-128-CTR", async () => {

@@ -6,8 +6,12 @@ import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { ProtocolAbort } from "../../../protocol/mascot/errors.ts";
 import { setNativeAesCtr } from "../../../protocol/mascot/prg.ts";
-import { nodeAesCtr } from "../../../client/agent/party-aes.ts";
+import { nodeAesCtr, uninstallNodeAes } from "../../../client/agent/party-aes.ts";
 import { deliverAsync, makeParties, plainSum, randInputs, run } from "./helpers.ts";
+
+// The portable path is compared here: not the node project's node:crypto setup
+// (test/unit/native-crypto.setup.ts).
+uninstallNodeAes();
 
 describe("receiveAsync", () => {
   it("validated sum with range predicates: same sum and transcript hash as the sync path", async () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import { plainSum, randInputs, run } from "./helpers.ts";
+import { uninstallNodeAes } from "../../../client/agent/party-aes.ts";
+
+// The portable path (@noble AES and SHA-256: what a browser node runs), not the node project's
+// node:crypto setup (test/unit/native-crypto.setup.ts).
+uninstallNodeAes();
 
 describe("validated secure sum (no predicates)", () => {
   for (const n of [2, 3, 5]) {

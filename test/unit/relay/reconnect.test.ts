@@ -18,7 +18,6 @@ import { datasetCommitment } from "../../../client/data/commitment.ts";
 import { parseData } from "../../../client/data/parse.ts";
 import { generateNodeKeys, identityPublicKey } from "../../../protocol/crypto/identity.ts";
 import { parseDatasetSchema } from "../../../protocol/stats/schema.ts";
-import { signUrl } from "../../../protocol/crypto/request.ts";
 import { toHex } from "../../../protocol/encoding.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reconnectDelay, RoundAborted } from "../../../client/agent/relay-session.ts";
@@ -60,8 +59,12 @@ class FlakyProxy {
 
 let coord: LocalCoordinator;
 beforeAll(async () => {
-  // Light rounds: an 8 s progress timeout (the deployed default is 30 s, for heavy rounds).
-  coord = await startCoordinator({ apiToken: `reconnect-${Date.now()}`, vars: { LIVENESS_WINDOW_S: "600", ROUND_PROGRESS_TIMEOUT_MS: "8000" } });
+  // A 20 s progress timeout (the deployed default is 10 s): these tests are about coming back,
+  // and their three parties compute on this test's one thread, so a party's pings wait for the
+  // others' steps (a node process computes in a worker thread and keeps pinging). A member
+  // that never resumes still fails them (the 40–60 s local deadlines). The fast naming of a
+  // stalled member is tested with 8 s in stalled-member.test.ts.
+  coord = await startCoordinator({ apiToken: `reconnect-${Date.now()}`, vars: { LIVENESS_WINDOW_S: "600", ROUND_PROGRESS_TIMEOUT_MS: "20000" } });
 });
 afterAll(async () => {
   await coord?.stop();
@@ -193,30 +196,6 @@ describe("the node agent does not retry what is not a transport failure", () => 
     await expect(agent.run()).rejects.toThrow(/log key changed/);
     expect(Date.now() - t0).toBeLessThan(5000);
     await agent.stop(false);
-  });
-});
-
-describe("a stalled member is blamed, fast (fault 4)", () => {
-  it("a member whose socket stays open but that sends nothing (as under SIGSTOP) is named within ~10 s; the others are not", async () => {
-    const { nodes, assignments, length } = await newRound(coord, 3, "validated");
-    const field = fieldByName(assignments[0]!.manifest.field);
-    const t0 = Date.now();
-    // Member 2 connects (so the round runs) and then falls silent: no view, no ping, nothing.
-    const k = assignments.findIndex((a) => a.index === 2); // nodes[k] holds committee index 2
-    const stalled = assignments[k]!;
-    const url = signUrl({ url: `${coord.url.replace(/^http/, "ws")}/v1/rounds/${stalled.jobId}/${stalled.round}/${stalled.attempt}/ws`, nodeId: nodes[k]!.id, identitySecretKey: nodes[k]!.keys.identitySecretKey });
-    const silent = new WebSocket(url);
-    await new Promise((resolve, reject) => { silent.addEventListener("open", resolve); silent.addEventListener("error", reject); });
-    const members = assignments.flatMap((a, i) => (i === k ? [] : [startMember(coord, nodes[i]!, a, field.fromInts(new Array<number>(length).fill(1)), { opts: { rng: cryptoRng } })]));
-    const errs = await Promise.all(members.map((m) => m.run.then(() => undefined, (e: unknown) => e)));
-    const elapsed = Date.now() - t0;
-    silent.close();
-    for (const e of errs) expect(e).toBeInstanceOf(RoundAborted);
-    for (const e of errs as RoundAborted[]) expect({ code: e.code, culprits: e.culprits }).toEqual({ code: "timeout", culprits: [2] });
-    expect(elapsed).toBeLessThan(15_000);
-    const r = await fetch(`${coord.url}/v1/jobs/${stalled.jobId}/rounds`, { headers: { authorization: `Bearer ${coord.apiToken}` } });
-    const info = ((await r.json()) as { rounds: Array<{ abort?: { code: string; culprits: string[] } }> }).rounds[0]!;
-    expect(info.abort).toMatchObject({ code: "timeout", culprits: [nodes[k]!.id] });
   });
 });
 
