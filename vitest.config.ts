@@ -63,6 +63,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          maxWorkers: 2, // as the node project: most of a file's time is workerd starting, not CPU
           setupFiles: ["./test/workers/apply-migrations.ts"],
           testTimeout: 60_000,
         },
