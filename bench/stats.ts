@@ -40,6 +40,12 @@ export async function run(args: string[]): Promise<BenchResult> {
   // --fresh-base-ots: the nodes keep no base OTs (TWOPM_BASE_OT_MAX_USES=0), so with --jobs 2 the
   // second job is a first meeting of nodes whose processes are already warm (JIT compiled)
   const freshBase = args.includes("--fresh-base-ots");
+  // --idle-before S: wait S seconds after the nodes registered before the first job, as a node
+  // that has been up a while is (it prepares its base-OT receiver halves after
+  // TWOPM_BASE_OT_PREPARE_DELAY_MS without work: client/agent/base-ot-cache.ts). Default 0: the
+  // first job follows the nodes' start at once.
+  const idleBefore = Number(arg(args, "idle-before", "0"));
+  if (!Number.isFinite(idleBefore) || idleBefore < 0) throw new RangeError(`stats bench: --idle-before must be a non-negative number of seconds, got ${idleBefore}`);
   const nodeEnv = (i: number): Record<string, string> => ({
     ...profileNodeEnv(profileDir, i),
     ...(freshBase ? { TWOPM_BASE_OT_MAX_USES: "0" } : {}),
@@ -49,6 +55,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   for (const n of sizes) {
     const cluster = await startCluster({ nodes: n, ...(nodeBin ? { nodeBin } : {}), datasets: [{ schemaFile: path.join(ROOT, "examples/schemas/adult.json"), dataFile: path.join(ROOT, "examples/data/adult-train.csv"), maxRowsPerNode: rows }], nodeEnv });
     try {
+      if (idleBefore > 0) await new Promise((r) => setTimeout(r, idleBefore * 1000));
       for (const mode of modes) {
         if (mode === "validated" && n > maxValidated) {
           out.push({ nodes: n, mode, rows_per_node: rows, wall_s: "skipped", slowest_phases: `n > --max-validated ${maxValidated}` });
@@ -84,7 +91,7 @@ export async function run(args: string[]): Promise<BenchResult> {
           }
           const top = [...phaseSpan.entries()].map(([k, v]) => [k, v.end - v.start] as const).sort((a, b) => b[1] - a[1]).slice(0, 4);
           out.push({
-            nodes: n, mode, ...(jobs > 1 ? { job: jobNo } : {}), ...(freshBase ? { base_ots: "fresh" } : {}), rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
+            nodes: n, mode, ...(jobs > 1 ? { job: jobNo } : {}), ...(freshBase ? { base_ots: "fresh" } : {}), ...(idleBefore ? { idle_before_s: idleBefore } : {}), rows_per_node: rows, wall_s: wall / 1000, local_s: local / 1000, mascot_s: mascot / 1000,
             coordinator_s: Math.max(0, wall - local - mascot) / 1000,
             node_cpu_max_s: Number(Math.max(...nodeCpu).toFixed(2)), node_cpu_sum_s: Number(nodeCpu.reduce((a, b) => a + b, 0).toFixed(1)),
             coordinator_cpu_s: Number((workerdCpu + selfCpu).toFixed(1)), load_1m: `${load0.toFixed(1)}→${os.loadavg()[0]!.toFixed(1)}`,
