@@ -203,6 +203,28 @@ function b64url(s: string): Uint8Array {
  * base OTs). Node reads only `d` of a private X25519 JWK (it derives the public key itself),
  * so `x` is left empty there.
  */
+/**
+ * Private keys imported on node:crypto, by scalar array object (WeakMap: dropped with the
+ * scalar). A base-OT receiver half (base-ot-mrr.ts `mrrPrepare`) imports b_i to compute
+ * b_i·G_z while the node is idle; the first meeting then multiplies the same b_i by the
+ * sender's A_z, and the import (OpenSSL derives the public key on it: a fixed-base scalar
+ * multiplication) is not repeated. The entry keeps a copy of the scalar and is used only while
+ * the array still holds those bytes.
+ */
+const privateKeys = new WeakMap<Uint8Array, { scalar: Uint8Array; key: unknown }>();
+
+function privateKey(nc: NodeCrypto, scalar: Uint8Array): unknown {
+  const hit = privateKeys.get(scalar);
+  if (hit) {
+    let same = true;
+    for (let i = 0; i < 32; i++) if (hit.scalar[i] !== scalar[i]) { same = false; break; }
+    if (same) return hit.key;
+  }
+  const key = nc.createPrivateKey({ key: { kty: "OKP", crv: "X25519", x: "", d: toB64url(scalar) }, format: "jwk" });
+  privateKeys.set(scalar, { scalar: scalar.slice(), key });
+  return key;
+}
+
 function nodeMany(nc: NodeCrypto, jobs: X25519Job[]): X25519Results {
   // Public keys imported once per distinct array object (callers pass the same object for a repeated u).
   const pubs = new Map<Uint8Array, unknown>();
@@ -213,7 +235,7 @@ function nodeMany(nc: NodeCrypto, jobs: X25519Job[]): X25519Results {
   };
   return jobs.map((j) => {
     if (j.scalar.length !== 32) throw new RangeError(`x25519: scalar must be 32 bytes, got ${j.scalar.length}`);
-    const priv = nc.createPrivateKey({ key: { kty: "OKP", crv: "X25519", x: "", d: toB64url(j.scalar) }, format: "jwk" });
+    const priv = privateKey(nc, j.scalar);
     return j.us.map((u) => {
       let out: Uint8Array;
       // x25519(k, 9) is the public key OpenSSL computed on import: read it instead of a second multiplication.

@@ -160,6 +160,20 @@ describe("base OT: MRR21 POPF-OT on X25519 (base-ot-mrr.ts)", () => {
     expect(await x25519AsyncBackend()).toBe("webcrypto");
   });
 
+  it("node:crypto keeps the key imported for a scalar array (a prepared half's b_i): same products as noble, and a scalar changed in place is imported again", () => {
+    const rng = seededRng("x25519-key-cache");
+    const scalar = rng.bytes(32);
+    const us = [MRR_GENERATORS[0]!, MRR_GENERATORS[1]!];
+    const noble = (k: Uint8Array) => { forceX25519BackendForTests("noble"); try { return x25519Many([{ scalar: k.slice(), us }]); } finally { forceX25519BackendForTests(undefined); } };
+    const first = x25519Many([{ scalar, us }]);
+    expect(first.map((r) => r.map((x) => toHex(x!)))).toEqual(noble(scalar).map((r) => r.map((x) => toHex(x!))));
+    expect(x25519Many([{ scalar, us }])).toEqual(first); // the kept key: same products
+    scalar.set(rng.bytes(32)); // same array, other bytes: the kept key must not be used
+    const second = x25519Many([{ scalar, us }]);
+    expect(second).not.toEqual(first);
+    expect(second.map((r) => r.map((x) => toHex(x!)))).toEqual(noble(scalar).map((r) => r.map((x) => toHex(x!))));
+  });
+
   it("known-answer vector (test/vectors/mascot/base-ot-mrr.json) recomputes exactly, on every backend", async () => {
     const file = JSON.parse(readFileSync(path.join(import.meta.dirname, "../../vectors/mascot/base-ot-mrr.json"), "utf8"));
     expect(file).toEqual(JSON.parse(JSON.stringify(buildBaseOtMrrVectors()["base-ot-mrr.json"])));
