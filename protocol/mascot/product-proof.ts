@@ -119,8 +119,22 @@ export function proofChallenges(f: Field, shape: ProofShape, u: readonly bigint[
   return out;
 }
 
-/** Inverse factorials 1/0!, …, 1/n! mod p. */
-function inverseFactorials(p: bigint, n: number): bigint[] {
+/** Memo of {@link inverseFactorials} by (p, n): a round asks for the same few sizes for every peer's proof. */
+const invFactMemo = new Map<string, readonly bigint[]>();
+const INV_FACT_MEMO_MAX = 64;
+
+/** Inverse factorials 1/0!, …, 1/n! mod p (memoised; callers never mutate the array). */
+function inverseFactorials(p: bigint, n: number): readonly bigint[] {
+  const key = `${p}:${n}`;
+  const hit = invFactMemo.get(key);
+  if (hit) return hit;
+  const inv = computeInverseFactorials(p, n);
+  if (invFactMemo.size >= INV_FACT_MEMO_MAX) invFactMemo.clear();
+  invFactMemo.set(key, inv);
+  return inv;
+}
+
+function computeInverseFactorials(p: bigint, n: number): bigint[] {
   const fact = [1n];
   for (let i = 1; i <= n; i++) fact.push((fact[i - 1]! * BigInt(i)) % p);
   const inv = new Array<bigint>(n + 1);
@@ -134,7 +148,7 @@ function inverseFactorials(p: bigint, n: number): bigint[] {
  * g(r) = Σ_l λ_l(r)·g(l) for every g of degree < N. Correct for any r, including a node.
  * Requires N < p. Throws RangeError if N < 1.
  */
-export function lagrangeBasis(f: Field, nodes: number, r: bigint, invFact = inverseFactorials(f.p, nodes - 1)): bigint[] {
+export function lagrangeBasis(f: Field, nodes: number, r: bigint, invFact: readonly bigint[] = inverseFactorials(f.p, nodes - 1)): bigint[] {
   if (!Number.isSafeInteger(nodes) || nodes < 1) throw new RangeError(`lagrangeBasis: nodes must be positive, got ${nodes}`);
   const p = f.p;
   const diff = (m: number) => ((r - BigInt(m)) % p + p) % p;
