@@ -19,6 +19,7 @@
  * backend is enabled only after it reproduces RFC 7748 §5.2's first vector.
  */
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { bytesEqual } from "../encoding.ts";
 
 /** p = 2^255 − 19. */
 export const P25519 = 2n ** 255n - 19n;
@@ -197,13 +198,6 @@ function b64url(s: string): Uint8Array {
 }
 
 /**
- * node:crypto backend. Keys are imported as JWKs, which OpenSSL takes as raw keys
- * (EVP_PKEY_new_raw_*_key): the same keys as the DER encodings, without OpenSSL 3's decoder
- * (≈ 10–25 µs less per import, and a round has ≈ 770 imports per party at N = 3 with fresh
- * base OTs). Node reads only `d` of a private X25519 JWK (it derives the public key itself),
- * so `x` is left empty there.
- */
-/**
  * Private keys imported on node:crypto, by scalar array object (WeakMap: dropped with the
  * scalar). A base-OT receiver half (base-ot-mrr.ts `mrrPrepare`) imports b_i to compute
  * b_i·G_z while the node is idle; the first meeting then multiplies the same b_i by the
@@ -215,16 +209,19 @@ const privateKeys = new WeakMap<Uint8Array, { scalar: Uint8Array; key: unknown }
 
 function privateKey(nc: NodeCrypto, scalar: Uint8Array): unknown {
   const hit = privateKeys.get(scalar);
-  if (hit) {
-    let same = true;
-    for (let i = 0; i < 32; i++) if (hit.scalar[i] !== scalar[i]) { same = false; break; }
-    if (same) return hit.key;
-  }
+  if (hit && bytesEqual(hit.scalar, scalar)) return hit.key;
   const key = nc.createPrivateKey({ key: { kty: "OKP", crv: "X25519", x: "", d: toB64url(scalar) }, format: "jwk" });
   privateKeys.set(scalar, { scalar: scalar.slice(), key });
   return key;
 }
 
+/**
+ * node:crypto backend. Keys are imported as JWKs, which OpenSSL takes as raw keys
+ * (EVP_PKEY_new_raw_*_key): the same keys as the DER encodings, without OpenSSL 3's decoder
+ * (≈ 10–25 µs less per import, and a round has ≈ 770 imports per party at N = 3 with fresh
+ * base OTs). Node reads only `d` of a private X25519 JWK (it derives the public key itself),
+ * so `x` is left empty there.
+ */
 function nodeMany(nc: NodeCrypto, jobs: X25519Job[]): X25519Results {
   // Public keys imported once per distinct array object (callers pass the same object for a repeated u).
   const pubs = new Map<Uint8Array, unknown>();
