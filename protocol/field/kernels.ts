@@ -184,13 +184,13 @@ export function checkRowShape(what: string, a: FieldVec, b: FieldVec, width: num
   if (a.length !== b.length || a.length > rows * width) throw new RangeError(`${what}: vectors of ${a.length} and ${b.length} do not fit ${rows} rows of ${width}`);
 }
 
-/** Generic {@link Field.combinedRowDots}: {@link Field.scaleAddRange} per row, then {@link Field.dot}. */
-export function genericCombinedRowDots(f: Field, a: FieldVec, b: FieldVec, width: number, rows: number, count: number, coeffs: (j: number) => FieldVec): bigint[] {
-  checkRowShape(`${f.name}.combinedRowDots`, a, b, width, rows, count);
-  const P = a.length, out: bigint[] = [];
+/** Generic {@link Field.combineRowPairs}: {@link Field.scaleAddRange} per row. */
+export function genericCombineRowPairs(f: Field, a: FieldVec, b: FieldVec, width: number, rows: number, count: number, coeffs: (j: number) => FieldVec): Array<[FieldVec, FieldVec]> {
+  checkRowShape(`${f.name}.combineRowPairs`, a, b, width, rows, count);
+  const P = a.length, out: Array<[FieldVec, FieldVec]> = [];
   for (let j = 0; j < count; j++) {
     const c = coeffs(j);
-    checkLength(`${f.name}.combinedRowDots coefficients ${j}`, c, rows);
+    checkLength(`${f.name}.combineRowPairs coefficients ${j}`, c, rows);
     const ca = f.zeros(width), cb = f.zeros(width);
     for (let l = 0; l < rows; l++) {
       const cl = f.get(c, l), start = Math.min(l * width, P), end = Math.min(start + width, P);
@@ -198,7 +198,7 @@ export function genericCombinedRowDots(f: Field, a: FieldVec, b: FieldVec, width
       f.scaleAddRange(ca, a, start, end, cl);
       f.scaleAddRange(cb, b, start, end, cl);
     }
-    out.push(f.dot(ca, cb));
+    out.push([ca, cb]);
   }
   return out;
 }

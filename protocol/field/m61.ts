@@ -488,28 +488,32 @@ function m61RowCombineLimbs(
 }
 
 /**
- * m61 {@link Field.combinedRowDots} (moved from product-proof.ts): the Σ_l c_l·row_l sums run
- * on 21-bit limbs in float64 without reduction (each limb product < 2^43, at most 1024 of
- * them: < 2^53, exact), reduced once per wire, coefficient vector and 1024 rows.
+ * m61 {@link Field.combineRowPairs}: the Σ_l c_l·row_l sums run on 21-bit limbs in float64
+ * without reduction (each limb product < 2^43, at most 1024 of them: < 2^53, exact), reduced
+ * once per wire, coefficient vector and 1024 rows; the limbs of a and b are split once for all
+ * `count` coefficient vectors.
  */
-function m61CombinedRowDots(av: FieldVec, bv: FieldVec, s: number, L: number, count: number, coeffs: (j: number) => FieldVec): bigint[] {
-  checkRowShape("m61.combinedRowDots", av, bv, s, L, count);
+function m61CombineRowPairs(av: FieldVec, bv: FieldVec, s: number, L: number, count: number, coeffs: (j: number) => FieldVec): Array<[FieldVec, FieldVec]> {
+  checkRowShape("m61.combineRowPairs", av, bv, s, L, count);
   const a = vec(av, "a"), b = vec(bv, "b"), P = a.length;
-  const out: bigint[] = [];
+  const out: Array<[FieldVec, FieldVec]> = [];
   const [a0, a1, a2] = m61Limbs(a.d, P, L * s), [b0, b1, b2] = m61Limbs(b.d, P, L * s);
   const sa = new Float64Array(5 * s), sb = new Float64Array(5 * s);
   const ra = new Array<bigint>(s), rb = new Array<bigint>(s);
   for (let j = 0; j < count; j++) {
-    const lam = rowWords(coeffs(j), L, `m61.combinedRowDots coefficients ${j}`);
+    const lam = rowWords(coeffs(j), L, `m61.combineRowPairs coefficients ${j}`);
     ra.fill(0n); rb.fill(0n);
     for (let l0 = 0; l0 < L; l0 += 1024) {
       m61RowCombineLimbs(a0, a1, a2, b0, b1, b2, lam, s, l0, Math.min(L, l0 + 1024), sa, sb);
       for (let i = 0; i < s; i++) { ra[i] = ra[i]! + m61ReduceLimbSums(sa, i); rb[i] = rb[i]! + m61ReduceLimbSums(sb, i); }
       sa.fill(0); sb.fill(0);
     }
-    let h = 0n;
-    for (let i = 0; i < s; i++) h += (ra[i]! % P_) * (rb[i]! % P_);
-    out.push(h % P_);
+    const ca = new Uint32Array(2 * s), cb = new Uint32Array(2 * s);
+    for (let i = 0; i < s; i++) {
+      const [alo, ahi] = toWords(ra[i]! % P_), [blo, bhi] = toWords(rb[i]! % P_);
+      ca[2 * i] = alo; ca[2 * i + 1] = ahi; cb[2 * i] = blo; cb[2 * i + 1] = bhi;
+    }
+    out.push([new M61Vec(ca), new M61Vec(cb)]);
   }
   return out;
 }
@@ -685,7 +689,7 @@ export const m61: Field = {
   chooserFoldUniform: m61ChooserFoldUniform,
   digitCopeSenderFoldUniform: m61DigitCopeSenderFold,
   digitCopeReceiverFoldUniform: m61DigitCopeReceiverFold,
-  combinedRowDots: m61CombinedRowDots,
+  combineRowPairs: m61CombineRowPairs,
   signedRowSums(v, codes, codeBits, start, count) {
     const w = vec(v).d, n = w.length >>> 1;
     // Word-limb sums in float64 are exact for n < 2^20 (each limb < 2^32); beyond, BigInt.

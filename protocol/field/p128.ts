@@ -6,7 +6,7 @@
 import { checkCount, type Field, type FieldVec } from "./types.ts";
 import {
   genericChoiceBits, genericChooserFoldUniform,
-  genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums,
+  genericCombineRowPairs, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericSignedRowSums,
   genericDigitCopeReceiverFold, genericDigitCopeSenderFold,
 } from "./kernels.ts";
 
@@ -185,7 +185,7 @@ export const p128: Field = {
   },
   fromMaskedBytes(bytes, n) { return genericFromMaskedBytes(p128, bytes, n); },
   signedRowSums(v, codes, codeBits, start, count) { return genericSignedRowSums(p128, v, codes, codeBits, start, count); },
-  combinedRowDots(a, b, width, rows, count, coeffs) { return genericCombinedRowDots(p128, a, b, width, rows, count, coeffs); },
+  combineRowPairs(a, b, width, rows, count, coeffs) { return genericCombineRowPairs(p128, a, b, width, rows, count, coeffs); },
   encodeView(v) { return p128.encode(v); },
   decodeExact(bytes, n) { return genericDecodeExact(p128, bytes, n); },
 };

@@ -100,13 +100,13 @@ export interface Field {
    */
   signedRowSums(v: FieldVec, codes: Uint8Array, codeBits: 1 | 2, start: number, count: number): FieldVec;
   /**
-   * Combined-row inner products (the extrapolated wire polynomials of a product proof): with
-   * row_l(v) = v[l·width, (l+1)·width) zero-padded (l < rows; a, b of equal length ≤
-   * rows·width), returns for j < count, c = coeffs(j) (rows elements),
-   * ⟨Σ_l c_l·row_l(a), Σ_l c_l·row_l(b)⟩ mod p. Equals kernels.ts genericCombinedRowDots.
-   * Throws RangeError on a shape mismatch.
+   * Combined rows of two vectors (the wire polynomials of a product proof, at the points whose
+   * Lagrange coefficients are the `coeffs`): with row_l(v) = v[l·width, (l+1)·width)
+   * zero-padded (l < rows; a, b of equal length ≤ rows·width), returns for j < count, c =
+   * coeffs(j) (rows elements), [Σ_l c_l·row_l(a), Σ_l c_l·row_l(b)] (width elements each).
+   * Equals kernels.ts genericCombineRowPairs. Throws RangeError on a shape mismatch.
    */
-  combinedRowDots(a: FieldVec, b: FieldVec, width: number, rows: number, count: number, coeffs: (j: number) => FieldVec): bigint[];
+  combineRowPairs(a: FieldVec, b: FieldVec, width: number, rows: number, count: number, coeffs: (j: number) => FieldVec): Array<[FieldVec, FieldVec]>;
   /**
    * The wire encoding of v (the same bytes as {@link Field.encode}), possibly a view sharing
    * memory with v (zero-copy for m61 on little-endian hosts): neither may be mutated while

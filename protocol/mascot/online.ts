@@ -103,7 +103,7 @@ import type { InboundMessage, Inbox, OutboundMessage, Predicate, SecureSumConfig
 import { addPublic, expandSeed, sliceShare, sumShares, type AuthShare, type ShareContext } from "./shares.ts";
 import { foldTerms, ValidationPlan, type LateCoins } from "./validation.ts";
 import { noisePredicate, sampleNoise, signVector } from "./noise.ts";
-import { proofChallenges, proofCheckHolds, proveProducts, queryProducts, type ProofShape } from "./product-proof.ts";
+import { proofChallenges, proofCheckHolds, proofPoints, proveProducts, queryProducts, type ProofShape } from "./product-proof.ts";
 
 /** Broadcast commitment to a party's share of the sum (with predicates, without noise: at the valid step). */
 export const SUM_COMMIT = "sum.commit";
@@ -507,7 +507,7 @@ function stepCoinC(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
   const { f, n, plan, Q, PM, P } = p;
   const shape = p.shape!;
   const seedC = takeCoin(p, s, box);
-  const rs = proofChallenges(f, shape, f.toBigInts(expandSeed(f, seedC, "validation/product-proof", Q)));
+  const points = proofPoints(f, shape, proofChallenges(f, shape, f.toBigInts(expandSeed(f, seedC, "validation/product-proof", Q))));
   const noProducts = { value: f.zeros(P), mac: f.zeros(P) };
   const opens: AuthShare[] = [];
   for (let j = 0; j < n; j++) {
@@ -518,7 +518,7 @@ function stepCoinC(p: RunParams, s: RunState, box: Inbox): OutboundMessage[] {
     // Input via masks (MASCOT Fig. 1 Π_Online, Input): the owner broadcast e = c − r for its mask [[r]]; [[c]] = [[r]] + e (public constant).
     const hShare = addPublic(ctxOf(s), sliceShare(f, masks, PM, plan.lateLength), f.slice(s.lateE[j]!, PM, plan.lateLength));
     const seeds = sliceShare(f, masks, plan.lateLength, plan.maskLength);
-    const queries = rs.map((r) => queryProducts(f, shape, a, o.right, seeds, hShare, r));
+    const queries = queryProducts(f, shape, a, o.right, seeds, hShare, points);
     for (const q of queries) opens.push(q.ar, q.br, q.hr);
     const terms = plan.terms(ctxOf(s), s.shares[j]!, noProducts, f.slice(s.lateE[j]!, 0, PM), s.R);
     const folded = foldTerms(f, terms, gammaOf(p, s, j));

@@ -180,20 +180,13 @@ function withSeeds(f: Field, shape: ProofShape, v: FieldVec, seeds: FieldVec): F
   return f.concat(pad > 0 ? [v, f.zeros(pad), seeds] : [v, seeds]);
 }
 
-/** Σ_l coeffs[l−1]·row_l(v) for v of N rows of width s: the s wire polynomials evaluated where `coeffs` is the Lagrange basis. */
-function combineRows(f: Field, v: FieldVec, width: number, coeffs: readonly bigint[]): FieldVec {
-  const acc = f.zeros(width);
-  coeffs.forEach((c, i) => { if (c !== 0n) f.scaleAddRange(acc, v, i * width, (i + 1) * width, c); });
-  return acc;
-}
-
 /**
  * Prover (the owner, clear values): H(1), …, H(2N − 1) for H = Σ_i A_i·B_i, where a and b
  * (length P) are the gadget inputs and `seeds` (length {@link ProofShape.seedLength}: the A
  * seeds, then the B seeds) the random inputs of the q seed calls. H(1..N) are row inner
  * products; the wire polynomials are extrapolated to N+1..2N−1 with λ_l(k) =
  * (−1)^(N−l)·(k−1)!/((k−N−1)!·(k−l)·(l−1)!·(N−l)!) and H(k) = ⟨Σ_l λ_l(k)·row_l(a),
- * Σ_l λ_l(k)·row_l(b)⟩ by {@link Field.combinedRowDots}. Throws RangeError on a length mismatch.
+ * Σ_l λ_l(k)·row_l(b)⟩ ({@link Field.combineRowPairs}). Throws RangeError on a length mismatch.
  */
 export function proveProducts(f: Field, shape: ProofShape, a: FieldVec, b: FieldVec, seeds: FieldVec): FieldVec {
   if (seeds.length !== shape.seedLength) throw new RangeError(`proveProducts: expected ${shape.seedLength} seeds, got ${seeds.length}`);
@@ -221,7 +214,7 @@ export function proveProducts(f: Field, shape: ProofShape, a: FieldVec, b: Field
     for (let l = 1; l <= N; l++) idx[l - 1] = k - l;
     return f.scale(f.mul(f.gather(invs, idx), g), (fact[k - 1]! * invFact[k - N - 1]!) % p);
   };
-  out.push(...f.combinedRowDots(A, B, s, N, N - 1, lambda));
+  for (const [ca, cb] of f.combineRowPairs(A, B, s, N, N - 1, lambda)) out.push(f.dot(ca, cb));
   return f.fromBigInts(out);
 }
 
@@ -233,30 +226,51 @@ export interface ProductQuery {
   sum: AuthShare;
 }
 
+/** A challenge point r with its Lagrange bases over the N wire nodes and the 2N − 1 proof nodes ({@link proofPoints}). */
+export interface ProofPoint {
+  r: bigint;
+  /** λ_l(r), l = 1..N (N = L + q): the wire polynomials at r. */
+  wire: FieldVec;
+  /** λ_l(r), l = 1..2N − 1: the proof polynomial H at r. */
+  proof: FieldVec;
+}
+
 /**
- * Verifier (every party, on its shares): the linear part of the check at one challenge
- * point r (call it once per point of {@link proofChallenges}). `a`, `b` are shares of the
- * gadget inputs (length P), `seeds` of the seed inputs (length seedLength), `h` of the proof
- * (length 2N − 1). The caller opens ar, br and hr and checks them with
- * {@link proofCheckHolds}; `sum` is the claimed inner product Σ_t a_t·b_t. Throws RangeError
- * on a length mismatch.
+ * The Lagrange bases of each challenge point for proofs of `shape`: every owner's proof of
+ * that shape is queried at the same points, so a verifier computes them once per round, not
+ * once per owner. Throws RangeError as {@link lagrangeBasis}.
  */
-export function queryProducts(f: Field, shape: ProofShape, a: AuthShare, b: AuthShare, seeds: AuthShare, h: AuthShare, r: bigint): ProductQuery {
+export function proofPoints(f: Field, shape: ProofShape, rs: readonly bigint[]): ProofPoint[] {
+  const N = shape.calls + shape.seeds;
+  return rs.map((r) => ({ r, wire: f.fromBigInts(lagrangeBasis(f, N, r)), proof: f.fromBigInts(lagrangeBasis(f, shape.length, r)) }));
+}
+
+/**
+ * Verifier (every party, on its shares): the linear part of the check at each challenge
+ * point of {@link proofChallenges} (bases from {@link proofPoints}), one query per point.
+ * `a`, `b` are shares of the gadget inputs (length P), `seeds` of the seed inputs (length
+ * seedLength), `h` of the proof (length 2N − 1). The caller opens ar, br and hr and checks
+ * them with {@link proofCheckHolds}; `sum` (the same in every query) is the claimed inner
+ * product Σ_t a_t·b_t. Throws RangeError on a length mismatch.
+ */
+export function queryProducts(f: Field, shape: ProofShape, a: AuthShare, b: AuthShare, seeds: AuthShare, h: AuthShare, points: readonly ProofPoint[]): ProductQuery[] {
   if (h.value.length !== shape.length || seeds.value.length !== shape.seedLength) {
     throw new RangeError(`queryProducts: expected a proof of ${shape.length} and ${shape.seedLength} seeds, got ${h.value.length} and ${seeds.value.length}`);
   }
   const half = shape.seeds * shape.width, N = shape.calls + shape.seeds;
-  const lamN = lagrangeBasis(f, N, r);
-  const lamH = f.fromBigInts(lagrangeBasis(f, shape.length, r));
-  const wire = (v: FieldVec, sd: FieldVec) => combineRows(f, withSeeds(f, shape, v, sd), shape.width, lamN);
   const seedA = sliceShare(f, seeds, 0, half), seedB = sliceShare(f, seeds, half, 2 * half);
+  // A and B's wires at every point in one pass per share component (value, MAC).
+  const wires = (x: FieldVec, sx: FieldVec, y: FieldVec, sy: FieldVec) =>
+    f.combineRowPairs(withSeeds(f, shape, x, sx), withSeeds(f, shape, y, sy), shape.width, N, points.length, (k) => points[k]!.wire);
+  const values = wires(a.value, seedA.value, b.value, seedB.value), macs = wires(a.mac, seedA.mac, b.mac, seedB.mac);
   const head = sliceShare(f, h, 0, shape.calls);
-  return {
-    ar: { value: wire(a.value, seedA.value), mac: wire(a.mac, seedA.mac) },
-    br: { value: wire(b.value, seedB.value), mac: wire(b.mac, seedB.mac) },
-    hr: { value: f.fromBigInts([f.dot(h.value, lamH)]), mac: f.fromBigInts([f.dot(h.mac, lamH)]) },
-    sum: { value: f.fromBigInts([f.sum(head.value)]), mac: f.fromBigInts([f.sum(head.mac)]) },
-  };
+  const sum = { value: f.fromBigInts([f.sum(head.value)]), mac: f.fromBigInts([f.sum(head.mac)]) };
+  return points.map((pt, k) => ({
+    ar: { value: values[k]![0], mac: macs[k]![0] },
+    br: { value: values[k]![1], mac: macs[k]![1] },
+    hr: { value: f.fromBigInts([f.dot(h.value, pt.proof)]), mac: f.fromBigInts([f.dot(h.mac, pt.proof)]) },
+    sum,
+  }));
 }
 
 /** The public check at one challenge point on opened values: H(r) = Σ_i A_i(r)·B_i(r). */

@@ -6,7 +6,7 @@ import { m61, p128, type Field, type FieldVec } from "../../../protocol/field/in
 import { DIGIT_FOLD_CHUNK } from "../../../protocol/field/m61.ts";
 import {
   genericChoiceBits, genericChooserFoldUniform, genericDigitCopeReceiverFold, genericDigitCopeSenderFold,
-  genericCombinedRowDots, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericGather, genericSignedRowSums, signCode,
+  genericCombineRowPairs, genericCopeSenderFoldUniform, genericDecodeExact, genericFromMaskedBytes, genericGather, genericSignedRowSums, signCode,
 } from "../../../protocol/field/kernels.ts";
 import { seededRng, type Rng } from "../../../protocol/rng.ts";
 
@@ -137,7 +137,7 @@ describe("Field kernels equal the generic path", () => {
         expect(f.encodeView(v)).toEqual(f.encode(v));
       }), { numRuns: 8 });
     });
-    it(`${f.name}: signedRowSums (1- and 2-bit codes) and combinedRowDots`, () => {
+    it(`${f.name}: signedRowSums (1- and 2-bit codes) and combineRowPairs`, () => {
       fc.assert(fc.property(cases, ({ seed, L, extreme }) => {
         const rng = seededRng(`kern/rows/${f.name}/${seed}`);
         const n = L + 1, rows = 4, v = elements(f, n, rng, extreme);
@@ -151,12 +151,12 @@ describe("Field kernels equal the generic path", () => {
         }
         const width = 3, R = Math.ceil(n / width), a = elements(f, n, rng, extreme), b = f.random(n, rng);
         const cs = Array.from({ length: 3 }, () => elements(f, R, rng, extreme));
-        const fast = f.combinedRowDots(a, b, width, R, 3, (j) => cs[j]!);
-        expect(fast).toEqual(genericCombinedRowDots(f, a, b, width, R, 3, (j) => cs[j]!));
+        const pairs = f.combineRowPairs(a, b, width, R, 3, (j) => cs[j]!).map(([x, y]) => [f.toBigInts(x), f.toBigInts(y)]);
+        expect(pairs).toEqual(genericCombineRowPairs(f, a, b, width, R, 3, (j) => cs[j]!).map(([x, y]) => [f.toBigInts(x), f.toBigInts(y)]));
         const rowOf = (v: FieldVec, l: number) => Array.from({ length: width }, (_, i) => (l * width + i < n ? f.get(v, l * width + i) : 0n));
         const comb = (v: FieldVec, c: FieldVec) => Array.from({ length: width }, (_, i) => Array.from({ length: R }, (_, l) => f.get(c, l) * rowOf(v, l)[i]!).reduce((x, y) => x + y, 0n) % f.p);
-        expect(fast).toEqual(cs.map((c) => { const ca = comb(a, c), cb = comb(b, c); return ca.reduce((s, x, i) => s + x * cb[i]!, 0n) % f.p; }));
-        expect(() => f.combinedRowDots(a, b, width, R - 1, 1, (j) => cs[j]!)).toThrow(RangeError);
+        expect(pairs).toEqual(cs.map((c) => [comb(a, c), comb(b, c)]));
+        expect(() => f.combineRowPairs(a, b, width, R - 1, 1, (j) => cs[j]!)).toThrow(RangeError);
       }), { numRuns: 8 });
     });
     it(`${f.name}: fromMaskedBytes rejects an element equal to p`, () => {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { m61 } from "../../../protocol/field/index.ts";
 import {
-  lagrangeBasis, MAX_PROOF_CALLS, proofChallenges, proofCheckHolds, proofShape, proveProducts, queryProducts, type ProofShape,
+  lagrangeBasis, MAX_PROOF_CALLS, proofChallenges, proofCheckHolds, proofPoints, proofShape, proveProducts, queryProducts, type ProofShape,
 } from "../../../protocol/mascot/product-proof.ts";
 import { seededRng } from "../../../protocol/rng.ts";
 import type { FieldVec } from "../../../protocol/field/types.ts";
@@ -19,7 +19,8 @@ const rng = seededRng("product-proof-test");
 const clear = (v: FieldVec) => ({ value: v, mac: f.zeros(v.length) });
 /** The opened query at r on clear values: does the public check hold, and the claimed sum. */
 function check(shape: ProofShape, a: FieldVec, b: FieldVec, seeds: FieldVec, h: FieldVec, r: bigint): { holds: boolean; sum: bigint; ar: bigint[]; br: bigint[] } {
-  const q = queryProducts(f, shape, clear(a), clear(b), clear(seeds), clear(h), r);
+  const [q] = queryProducts(f, shape, clear(a), clear(b), clear(seeds), clear(h), proofPoints(f, shape, [r]));
+  if (!q) throw new Error("one point, one query");
   return { holds: proofCheckHolds(f, q.ar.value, q.br.value, f.get(q.hr.value, 0)), sum: f.get(q.sum.value, 0), ar: f.toBigInts(q.ar.value), br: f.toBigInts(q.br.value) };
 }
 const randomPoint = () => proofChallenges(f, { ...proofShape(1, f.p), queries: 1, seeds: 1 }, [f.get(f.random(1, rng), 0)])[0]!;
@@ -128,11 +129,32 @@ describe("product proof", () => {
     expect(other.every((o) => o.holds)).toBe(true);
   });
 
+  it("queryProducts at several points at once: each query equals the one at its point alone, with authenticated shares (MACs) combined like the values", () => {
+    const P = 1500, shape = proofShape(P, f.p);
+    const a = f.random(P, rng), b = f.random(P, rng), seeds = f.random(shape.seedLength, rng);
+    const h = proveProducts(f, shape, a, b, seeds);
+    const delta = f.get(f.random(1, rng), 0);
+    const auth = (v: FieldVec) => ({ value: v, mac: f.scale(v, delta) });
+    const rs = proofChallenges(f, shape, [7n, 123456789n]);
+    const both = queryProducts(f, shape, auth(a), auth(b), auth(seeds), auth(h), proofPoints(f, shape, rs));
+    expect(both).toHaveLength(2);
+    rs.forEach((r, k) => {
+      const [one] = queryProducts(f, shape, auth(a), auth(b), auth(seeds), auth(h), proofPoints(f, shape, [r]));
+      const q = both[k]!;
+      for (const key of ["ar", "br", "hr", "sum"] as const) {
+        expect(f.toBigInts(q[key].value)).toEqual(f.toBigInts(one![key].value));
+        expect(f.toBigInts(q[key].mac)).toEqual(f.toBigInts(f.scale(q[key].value, delta)));
+      }
+      expect(proofCheckHolds(f, q.ar.value, q.br.value, f.get(q.hr.value, 0))).toBe(true);
+    });
+    expect(f.get(both[0]!.ar.value, 0)).not.toBe(f.get(both[1]!.ar.value, 0));
+  });
+
   it("throws on length mismatches", () => {
     const shape = proofShape(10, f.p);
     const sd = f.zeros(shape.seedLength);
     expect(() => proveProducts(f, shape, f.zeros(9), f.zeros(10), sd)).toThrow(RangeError);
     expect(() => proveProducts(f, shape, f.zeros(10), f.zeros(10), f.zeros(1))).toThrow(RangeError);
-    expect(() => queryProducts(f, shape, clear(f.zeros(10)), clear(f.zeros(10)), clear(sd), clear(f.zeros(3)), 5n)).toThrow(RangeError);
+    expect(() => queryProducts(f, shape, clear(f.zeros(10)), clear(f.zeros(10)), clear(sd), clear(f.zeros(3)), proofPoints(f, shape, [5n]))).toThrow(RangeError);
   });
 });
