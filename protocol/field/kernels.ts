@@ -53,23 +53,52 @@ export function digitOffsets(f: Field, widths: readonly number[], what: string):
   return out;
 }
 
-/** a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j over N rows (null: r_j = 0), by prefix sums. */
-function genericDigitSums(f: Field, L: number, N: number, row: (j: number) => Uint8Array | null): { a: FieldVec; b: FieldVec } {
+/**
+ * The next n elements of a digit-COPE leaf stream whose next n words are `bytes`: each
+ * byteLength-byte little-endian word with its bits ≥ {@link Field.bits} cleared, a word equal
+ * to p skipped (the stream's next word, `more()`, takes its place), so every element is
+ * exactly uniform in F_p (both fields are Mersenne: p = 2^bits − 1, a skip has probability
+ * 2^-bits per word). The contract of the digit-COPE folds' leaf reads ({@link Field.digitCopeSenderFoldUniform}).
+ */
+export function leafElements(f: Field, bytes: Uint8Array, n: number, more: () => Uint8Array): FieldVec {
+  const w = f.byteLength;
+  if (bytes.length < w * n) throw new RangeError(`${f.name} leaf: need ${w * n} bytes, got ${bytes.length}`);
+  const fast = f.fromMaskedBytes(bytes.slice(0, w * n), n);
+  if (fast) return fast;
+  const out: bigint[] = [];
+  for (let i = 0; i < n; i++) { const x = maskedWord(f, bytes, i); if (x !== undefined) out.push(x); }
+  while (out.length < n) {
+    const b = more();
+    if (b.length < w) throw new RangeError(`${f.name} leaf refill: need ${w} bytes, got ${b.length}`);
+    const x = maskedWord(f, b, 0);
+    if (x !== undefined) out.push(x);
+  }
+  return f.fromBigInts(out);
+}
+
+/** Word i of `b` (byteLength bytes, little-endian) masked to {@link Field.bits} bits, or undefined if it equals p. */
+function maskedWord(f: Field, b: Uint8Array, i: number): bigint | undefined {
+  const v = f.fromMaskedBytes(b.slice(f.byteLength * i, f.byteLength * (i + 1)), 1);
+  return v === undefined ? undefined : f.get(v, 0);
+}
+
+/** a = Σ_j r_j and b = Σ_j (N − 1 − j)·r_j over N leaves (null: r_j = 0), by prefix sums; leaf j's elements by {@link leafElements}. */
+function genericDigitSums(f: Field, L: number, N: number, row: (j: number, n: number) => Uint8Array | null): { a: FieldVec; b: FieldVec } {
   const a = f.zeros(L), b = f.zeros(L);
   for (let j = 0; j < N; j++) {
-    const r = row(j);
-    if (r !== null) f.addInPlace(a, f.fromUniformBytes(r, L));
+    const r = row(j, L);
+    if (r !== null) f.addInPlace(a, leafElements(f, r, L, () => row(j, 1)!));
     if (j < N - 1) f.addInPlace(b, a); // b = Σ_{k ≤ N−2} (r_0 + … + r_k)
   }
   return { a, b };
 }
 
-/** Generic {@link Field.digitCopeSenderFoldUniform}: prefix sums per digit through {@link Field.fromUniformBytes}. */
+/** Generic {@link Field.digitCopeSenderFoldUniform}: prefix sums per digit, leaf elements by {@link leafElements}. */
 export function genericDigitCopeSenderFold(f: Field, x: FieldVec, widths: readonly number[], row: (i: number, j: number, n: number) => Uint8Array): { c: FieldVec; t: FieldVec } {
   const offsets = digitOffsets(f, widths, `${f.name}.digitCopeSenderFoldUniform`);
   const L = x.length, t = f.zeros(L), cs: FieldVec[] = [];
   widths.forEach((w, i) => {
-    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => (L > 0 ? row(i, j, L) : null));
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j, n) => (L > 0 ? row(i, j, n) : null));
     f.scaleAddRange(t, b, 0, L, (1n << BigInt(offsets[i]!)) % f.p);
     cs.push(f.sub(x, a));
   });
@@ -87,7 +116,7 @@ export function genericDigitCopeReceiverFold(f: Field, c: FieldVec, L: number, w
   widths.forEach((w, i) => {
     const v = values[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= 1 << w) throw new RangeError(`${what}: digit ${i} value ${v} out of range`);
-    const { a, b } = genericDigitSums(f, L, 1 << w, (j) => (L > 0 ? row(i, j, L) : null));
+    const { a, b } = genericDigitSums(f, L, 1 << w, (j, n) => (L > 0 ? row(i, j, n) : null));
     const base = (1n << BigInt(offsets[i]!)) % f.p;
     f.scaleAddRange(a, c, i * L, (i + 1) * L, 1n);
     f.scaleAddRange(q, a, 0, L, (base * BigInt(v)) % f.p);

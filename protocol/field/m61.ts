@@ -296,25 +296,73 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
 
 // ------------------------------------------------------------------ digit-COPE folds
 // Field.digitCopeSenderFoldUniform / digitCopeReceiverFoldUniform: per digit, the sums
-// Σ_j r_j and Σ_j v(j)·r_j (v(j) = N − 1 − j ≤ 255) are accumulated straight from the PRG
-// words without reducing: a leaf's element is (w0 + 8·w2) + (w1 + 8·w3)·2^32 mod p with both
-// parts < 9·2^32 < 2^35.2, so over ≤ 256 leaves Σ r_j < 2^43.2 and Σ v(j)·r_j < 2^51.2 per
-// part — exact in float64. Digits are combined by Horner from the top digit down,
-// acc ← 2^{w_i}·acc + digit term, normalising the limbs once per digit.
+// Σ_j r_j and Σ_j v(j)·r_j (v(j) = N − 1 − j ≤ 255) are accumulated straight from the leaf
+// words without reducing: a leaf element is one 8-byte word masked to 61 bits, lo + hi·2^32
+// with lo < 2^32 and hi < 2^29 (a word equal to p is skipped: m61LeafWords), so over ≤ 256
+// leaves Σ r_j < 2^40 and Σ v(j)·r_j < 2^48 per part — exact in float64. Digits are combined
+// by Horner from the top digit down, acc ← 2^{w_i}·acc + digit term, normalising the limbs
+// once per digit.
+
+/** Low 29 bits: the hi word of a 61-bit element. */
+const M29 = 0x1fffffff;
 
 /**
- * Digit `digit`'s leaves, the next L elements of each (`row(digit, j, L)`), as word arrays and
- * weights v(j) = N − 1 − j, skipping the punctured (null) one. The reader is passed through,
- * not wrapped in a per-call closure (see {@link m61RowCombineLimbs}). Throws RangeError if a
- * leaf is shorter than 16·L bytes.
+ * The 2·n words (lo, hi) of a leaf's next n elements, from `bytes` (the stream's next 8·n
+ * bytes): element = the 8-byte word with its top 3 bits cleared (done by the sums), and a word
+ * equal to p = 2^61 − 1 is skipped — the leaf's next word takes its place, read by `more()`
+ * (the stream's next 8 bytes) — so every element is exactly uniform in F_p. Skipping happens
+ * with probability ≈ n·2^-61 per read; both holders of a leaf skip the same words, so their
+ * sums agree. A candidate is found by a native scan for the lo word 0xffffffff. Returns a
+ * view of `bytes` when nothing is skipped (never mutated).
+ */
+function m61LeafWords(bytes: Uint8Array, n: number, more: () => Uint8Array): Uint32Array {
+  const w = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n) : wordsOf(bytes.subarray(0, 8 * n));
+  for (let k = w.indexOf(0xffffffff); k !== -1; k = w.indexOf(0xffffffff, k + 1)) {
+    if ((k & 1) === 0 && (w[k + 1]! & M29) === M29) return m61SkipP(w, n, more);
+  }
+  return w;
+}
+
+/** {@link m61LeafWords}' rare path: a copy of the n elements of `w` without the words equal to p, refilled from `more()`. */
+function m61SkipP(w: Uint32Array, n: number, more: () => Uint8Array): Uint32Array {
+  const out = new Uint32Array(2 * n);
+  let src = w, i = 0, o = 0;
+  while (o < 2 * n) {
+    if (i >= src.length) {
+      const b = more();
+      checkLeafRow("m61 leaf refill", b, 1);
+      src = wordsOf(b.subarray(0, 8));
+      i = 0;
+    }
+    const lo = src[i]!, hi = src[i + 1]!;
+    i += 2;
+    if (lo === 0xffffffff && (hi & M29) === M29) continue;
+    out[o++] = lo;
+    out[o++] = hi;
+  }
+  return out;
+}
+
+/** Throws unless `r` holds the 8·n bytes of n leaf words. */
+function checkLeafRow(what: string, r: Uint8Array, n: number): void {
+  if (!(r instanceof Uint8Array)) throw new TypeError(`${what}: leaf must be a Uint8Array`);
+  if (r.length < 8 * n) throw new RangeError(`${what}: need ${8 * n} bytes, got ${r.length}`);
+}
+
+/**
+ * Digit `digit`'s leaves, the next L elements of each (`row(digit, j, L)`, skipping words
+ * equal to p as {@link m61LeafWords}), as word arrays (2 per element) and weights
+ * v(j) = N − 1 − j, skipping the punctured (null) leaf. The reader is passed through, not
+ * wrapped in a per-call closure (see {@link m61RowCombineLimbs}). Throws RangeError if a leaf
+ * is shorter than 8·L bytes.
  */
 function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): { words: Uint32Array[]; weights: number[] } {
   const words: Uint32Array[] = [], weights: number[] = [];
   for (let j = 0; j < N; j++) {
     const r = row(digit, j, L);
     if (r === null) continue;
-    checkUniformRow(what, r, L);
-    words.push(words32(r, L));
+    checkLeafRow(what, r, L);
+    words.push(m61LeafWords(r, L, () => row(digit, j, 1)!));
     weights.push(N - 1 - j);
   }
   return { words, weights };
@@ -325,34 +373,31 @@ let zeroLeaf = new Uint32Array(0);
 
 /**
  * The digit's leaf sums for every element, when it has at most 8 leaves (w ≤ 3; the protocol's
- * width is 3, its last digit 1): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) with the same
- * exact float64 bounds as the generic loop. The leaves are unrolled into locals (missing ones
- * read zeros with weight 0), which V8 keeps in registers; the generic loop indexes an array of
- * arrays per term. Returns false (nothing written) for more than 8 leaves.
+ * width is 3, its last digit 1): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) of the masked
+ * elements, with the same exact float64 bounds as the generic loop. The leaves are unrolled
+ * into locals (missing ones read zeros with weight 0), which V8 keeps in registers; the
+ * generic loop indexes an array of arrays per term. Returns false (nothing written) for more
+ * than 8 leaves.
  */
 function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
   const n = words.length;
   if (n > 8) return false;
-  if (n < 8 && zeroLeaf.length < 4 * L) zeroLeaf = new Uint32Array(4 * L);
+  if (n < 8 && zeroLeaf.length < 2 * L) zeroLeaf = new Uint32Array(2 * L);
   const z = zeroLeaf;
   const a0 = n > 0 ? words[0]! : z, a1 = n > 1 ? words[1]! : z, a2 = n > 2 ? words[2]! : z, a3 = n > 3 ? words[3]! : z;
   const a4 = n > 4 ? words[4]! : z, a5 = n > 5 ? words[5]! : z, a6 = n > 6 ? words[6]! : z, a7 = n > 7 ? words[7]! : z;
   const v0 = n > 0 ? weights[0]! : 0, v1 = n > 1 ? weights[1]! : 0, v2 = n > 2 ? weights[2]! : 0, v3 = n > 3 ? weights[3]! : 0;
   const v4 = n > 4 ? weights[4]! : 0, v5 = n > 5 ? weights[5]! : 0, v6 = n > 6 ? weights[6]! : 0, v7 = n > 7 ? weights[7]! : 0;
-  for (let q = 0, end = 4 * L; q < end; q += 4) {
-    const q1 = q + 1, q2 = q + 2, q3 = q + 3;
-    const l0 = a0[q]! + 8 * a0[q2]!, h0 = a0[q1]! + 8 * a0[q3]!;
-    const l1 = a1[q]! + 8 * a1[q2]!, h1 = a1[q1]! + 8 * a1[q3]!;
-    const l2 = a2[q]! + 8 * a2[q2]!, h2 = a2[q1]! + 8 * a2[q3]!;
-    const l3 = a3[q]! + 8 * a3[q2]!, h3 = a3[q1]! + 8 * a3[q3]!;
-    const l4 = a4[q]! + 8 * a4[q2]!, h4 = a4[q1]! + 8 * a4[q3]!;
-    const l5 = a5[q]! + 8 * a5[q2]!, h5 = a5[q1]! + 8 * a5[q3]!;
-    const l6 = a6[q]! + 8 * a6[q2]!, h6 = a6[q1]! + 8 * a6[q3]!;
-    const l7 = a7[q]! + 8 * a7[q2]!, h7 = a7[q1]! + 8 * a7[q3]!;
+  for (let e = 0, q = 0, end = 2 * L; e < end; e += 2, q += 4) {
+    const e1 = e + 1;
+    const l0 = a0[e]!, h0 = a0[e1]! & M29, l1 = a1[e]!, h1 = a1[e1]! & M29;
+    const l2 = a2[e]!, h2 = a2[e1]! & M29, l3 = a3[e]!, h3 = a3[e1]! & M29;
+    const l4 = a4[e]!, h4 = a4[e1]! & M29, l5 = a5[e]!, h5 = a5[e1]! & M29;
+    const l6 = a6[e]!, h6 = a6[e1]! & M29, l7 = a7[e]!, h7 = a7[e1]! & M29;
     sums[q] = l0 + l1 + l2 + l3 + l4 + l5 + l6 + l7;
-    sums[q1] = h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7;
-    sums[q2] = v0 * l0 + v1 * l1 + v2 * l2 + v3 * l3 + v4 * l4 + v5 * l5 + v6 * l6 + v7 * l7;
-    sums[q3] = v0 * h0 + v1 * h1 + v2 * h2 + v3 * h3 + v4 * h4 + v5 * h5 + v6 * h6 + v7 * h7;
+    sums[q + 1] = h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7;
+    sums[q + 2] = v0 * l0 + v1 * l1 + v2 * l2 + v3 * l3 + v4 * l4 + v5 * l5 + v6 * l6 + v7 * l7;
+    sums[q + 3] = v0 * h0 + v1 * h1 + v2 * h2 + v3 * h3 + v4 * h4 + v5 * h5 + v6 * h6 + v7 * h7;
   }
   return true;
 }
@@ -361,10 +406,10 @@ function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], 
 function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): void {
   if (leafSums8(sums, words, weights, L)) return;
   const n = words.length;
-  for (let q = 0, end = 4 * L; q < end; q += 4) {
+  for (let e = 0, q = 0, end = 2 * L; e < end; e += 2, q += 4) {
     let alo = 0, ahi = 0, blo = 0, bhi = 0;
     for (let j = 0; j < n; j++) {
-      const a = words[j]!, v = weights[j]!, lo = a[q]! + 8 * a[q + 2]!, hi = a[q + 1]! + 8 * a[q + 3]!;
+      const a = words[j]!, v = weights[j]!, lo = a[e]!, hi = a[e + 1]! & M29;
       alo += lo; ahi += hi; blo += v * lo; bhi += v * hi;
     }
     sums[q] = alo; sums[q + 1] = ahi; sums[q + 2] = blo; sums[q + 3] = bhi;
@@ -374,7 +419,7 @@ function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L
 /**
  * Elements per chunk of the digit-COPE folds: each leaf's bytes are read chunk by chunk (the
  * streams advance exactly as with one read of L elements), so 8 leaves of 16·CHUNK bytes and
- * the sums stay in the core's cache (8 leaves of 128 KiB) and no leaf-sized buffer is allocated per digit.
+ * the sums stay in the core's cache (8 leaves of 64 KiB) and no leaf-sized buffer is allocated per digit.
  */
 export const DIGIT_FOLD_CHUNK = 8192;
 
@@ -399,7 +444,7 @@ function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i:
         const alo2 = alo - c1 * T32 + top;
         // c_i = x − a_i + 2p (both parts ≥ 0), canonical on the wire
         normInto(c, o + k, xd[k]! + 2 * LO_MAX - alo2, xd[k + 1]! + 2 * HI_MAX - ahi);
-        // t ← 2^w·t + b_i with b_i unreduced (2^w·t < 2^40, b_i < 2^51.2 per part: < 2^53)
+        // t ← 2^w·t + b_i with b_i unreduced (2^w·t < 2^40, b_i < 2^48 per part: < 2^53)
         normInto(t, k, scale * t[k]! + sums[q + 2]!, scale * t[k + 1]! + sums[q + 3]!);
       }
     }

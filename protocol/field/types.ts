@@ -50,10 +50,12 @@ export interface Field {
    * Digit-COPE Extend, sender fold (protocol/mascot/digit-cope.ts: MASCOT's Π_COPE over
    * 2^w-ary digits of Δ with SoftSpokenOT's small-field VOLE). Digit i has width widths[i]
    * (offset o_i = Σ_{i'<i} widths[i']) and N_i = 2^{widths[i]} leaf streams; `row(i, j, n)`
-   * returns the bytes of leaf (i, j)'s next n elements (≥ uniformByteLength·n bytes, read as by
-   * {@link Field.fromUniformBytes}): the kernel reads every leaf in element order, in chunks of
-   * its choosing whose counts sum to L = x.length (none when L = 0), so a stream advances exactly
-   * as by one read of L elements. r_ij is leaf (i, j)'s L elements. Returns c (D·L elements, digit-major) with
+   * returns the bytes of leaf (i, j)'s next n words (≥ byteLength·n bytes), read as by
+   * kernels.ts leafElements: each word masked to {@link Field.bits} bits, a word equal to p
+   * skipped and replaced by the leaf's next word (a further `row(i, j, 1)`), so elements are
+   * exactly uniform. The kernel reads every leaf in element order, in chunks of its choosing
+   * whose counts sum to L = x.length (none when L = 0), so a stream advances exactly as by one
+   * read of L elements, plus one word per skip. r_ij is leaf (i, j)'s L elements. Returns c (D·L elements, digit-major) with
    * c_i = x − Σ_j r_ij, and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_ij. Equals kernels.ts
    * genericDigitCopeSenderFold. Throws RangeError on a width outside [1, 8], widths summing
    * to more than {@link Field.bits}, or a short row; TypeError if x belongs to another field.

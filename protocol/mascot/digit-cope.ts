@@ -194,7 +194,7 @@ export function digitCopeReceiverFromOts(field: Field, width: number, delta: big
   return { field, delta, digits, values, leaves };
 }
 
-/** Every leaf stream a state reads (for WebCrypto prefetch, offline.ts); each Extend of m elements reads field.uniformByteLength·m bytes from each. */
+/** Every leaf stream a state reads (for WebCrypto prefetch, offline.ts); each Extend of m elements reads field.byteLength·m bytes from each (one word more per word skipped as equal to p: field/kernels.ts leafElements). */
 export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverState): Prg[] {
   const rows: readonly (readonly (Prg | null)[])[] = st.leaves;
   return rows.flatMap((row) => row.filter((p): p is Prg => p !== null));
@@ -202,10 +202,11 @@ export function digitCopeStreams(st: DigitCopeSenderState | DigitCopeReceiverSta
 
 /**
  * Extend, P_A: the message c_1..c_D (D·m encoded elements, D = number of digits, digit-major)
- * and P_A's share t with q + t = Δ·x. Advances every leaf stream by m uniform elements.
+ * and P_A's share t with q + t = Δ·x. Advances every leaf stream by m elements (m words of
+ * field.byteLength bytes, plus one per word equal to p, skipped: field/kernels.ts leafElements).
  */
 export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { message: Uint8Array; t: FieldVec } {
-  const F = st.field, u = F.uniformByteLength;
+  const F = st.field, u = F.byteLength;
   // c_i = x − Σ_j r_j and t = Σ_i 2^{o_i}·Σ_j (N_i − 1 − j)·r_j, by the field's fused fold (it reads the leaves in chunks).
   const { c, t } = F.digitCopeSenderFoldUniform(x, st.digits.map((d) => d.width), (i, j, n) => st.leaves[i]![j]!.nextView(u * n));
   return { message: F.encodeView(c), t };
@@ -217,7 +218,7 @@ export function digitCopeSenderExtend(st: DigitCopeSenderState, x: FieldVec): { 
  * "bad-encoding" (culprit `peer`) on a wrong length or a non-canonical element.
  */
 export function digitCopeReceiverExtend(st: DigitCopeReceiverState, m: number, message: Uint8Array, peer: number): FieldVec {
-  const F = st.field, D = st.digits.length, u = F.uniformByteLength;
+  const F = st.field, D = st.digits.length, u = F.byteLength;
   if (message.length !== D * m * F.byteLength) throw new ProtocolAbort("bad-encoding", [peer], `digit COPE: expected ${D * m * F.byteLength} bytes, got ${message.length}`);
   let c: FieldVec;
   try { c = F.decodeExact(message, D * m); } catch {

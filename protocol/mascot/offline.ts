@@ -431,7 +431,7 @@ export class OfflineParty {
   async prefetchBatch(): Promise<void> {
     if (this.produced >= this.count || this.driver.index < SETUP_STEPS) return;
     const F = this.F, m = Math.min(this.batchSize, this.count - this.produced);
-    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.byteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
       // (A derived direction's sender side exists only once batch 0's message arrived.)
@@ -450,7 +450,7 @@ export class OfflineParty {
    * peer's X under my α). Same bytes as the sync path.
    */
   private async prefetchCopeStreams(sender: boolean): Promise<void> {
-    const copeBytes = (5 * this.batch!.m + 1) * this.F.uniformByteLength;
+    const copeBytes = (5 * this.batch!.m + 1) * this.F.byteLength;
     const jobs: Promise<void>[] = [];
     for (const j of this.peers) {
       const st = sender ? this.copeS[j] : this.copeR[j];
@@ -841,7 +841,7 @@ export class OfflineParty {
    */
   private prefetchInBackground(m: number): void {
     const F = this.F;
-    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.uniformByteLength;
+    const colBytes = paddedCount(F.bits * m * this.tau) / 8, copeBytes = (5 * m + 1) * F.byteLength;
     const mNext = Math.min(this.batchSize, this.count - this.produced - m);
     const nextCol = mNext > 0 ? paddedCount(F.bits * mNext * this.tau) / 8 : 0;
     try {

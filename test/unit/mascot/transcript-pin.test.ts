@@ -3,9 +3,11 @@
  * bytes) feeds the echoed transcript, so an equal hash means a byte-identical protocol run.
  * A refactor of the step engine (online.ts, party.ts, offline.ts) must keep these; a
  * deliberate change of the schedule or of a message updates them (and says so in the commit).
- * Last deliberate change: a new pair's second OT-extension direction is derived from the first
- * (count = 0: its setup in setup4), so the parties draw their randomness in another order
- * (issue 13). Before: the product proof became zero-knowledge (random seed calls, its queries
+ * Last deliberate change: a digit-COPE leaf element is one masked 8-byte word (a word equal to
+ * p skipped) instead of a wide reduction of 16 bytes, so every COPE share changes (issue 13,
+ * nineteenth session). Before: a new pair's second OT-extension direction is derived from the
+ * first (count = 0: its setup in setup4), so the parties draw their randomness in another
+ * order. Before that: the product proof became zero-knowledge (random seed calls, its queries
  * opened and checked in the clear: product-proof.ts), so a validated run makes no triples and
  * has no Beaver layers.
  */
@@ -22,10 +24,10 @@ const f = m61;
 const d = 6;
 const noise: NoiseConfig = { segments: [{ start: 0, end: d, sigma2: { num: 4n, den: 1n } }] };
 const CASES: Array<{ name: string; predicates: Predicate[]; noise?: NoiseConfig; deps?: (me: number) => PartyDeps; hash: string }> = [
-  { name: "no predicates, real offline setup (count = 0)", predicates: [], hash: "429a36ab14e5d0bcdf7e9937d8dcb4e7ceba756094dd7d0b4ead0e64bc7fcf83" },
-  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "ae4c6d5a9e0a7d51b4797737c6d79d65e2393400b92ba7c3b0a7af5bbabdaa72" },
-  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "8cc9230fbfd76b563ba725cd9a845a4cbae7361584916aab34737df95ca49709" },
-  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "4b8f6d1fa9d1d9530556b1863e7924d4bb9c64f4a75ee34f8a5da69b8b3084d4" },
+  { name: "no predicates, real offline setup (count = 0)", predicates: [], hash: "cd262941205fe8e3e62746f0bb43695c8241d26e7ac3d6c0d1d2d9830943869b" },
+  { name: "bits, dealer", predicates: [{ kind: "bits" }], deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "2803278e743e90162d14e0655946e517226b0b1695ee99c99fbc659876159299" },
+  { name: "PINE l2, real offline phase", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], hash: "5a2da872cc734ae2a0cce716df3eca71ce17e36da0495e72d4061ff8ebe2cddc" },
+  { name: "PINE l2 + noise, dealer", predicates: [{ kind: "l2-norm", bound: 16n, method: "pine" }], noise, deps: (me) => ({ offline: dealer(f, 3, me, "pin") }), hash: "08894189752c995def65234834de299591a39178f7411651a6b38c01c9d6ec2a" },
 ];
 
 describe("pinned transcripts of seeded runs", () => {
