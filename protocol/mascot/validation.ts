@@ -417,40 +417,46 @@ export class ValidationPlan {
    * Throws RangeError if γ does not have {@link termCount} entries.
    */
   productCoefficients(gamma: FieldVec): FieldVec {
-    const f = this.field;
     if (gamma.length !== this.termCount) throw new RangeError(`productCoefficients: expected ${this.termCount} coefficients, got ${gamma.length}`);
-    const out: bigint[] = [];
+    this.coefficientIndex ??= this.productTermIndex();
+    return this.field.gather(gamma, this.coefficientIndex);
+  }
+
+  /** Which term (γ index) each product enters, in product order: {@link productCoefficients} gathers γ by it (built once per plan). */
+  private coefficientIndex: Uint32Array | undefined;
+
+  private productTermIndex(): Uint32Array {
+    const out: number[] = [];
     let k = 0; // next term index
-    const g = (i: number) => f.get(gamma, i);
     for (const it of this.items) {
       switch (it.kind) {
-        case "bits": for (let t = it.start; t < it.end; t++) out.push(g(k++)); break;
-        case "group": if (!it.exact) out.push(g(k)); k++; break;
-        case "range": { const nb = (it.end - it.start) * it.bits; for (let t = 0; t < nb; t++) out.push(g(k++)); k += it.end - it.start; break; }
+        case "bits": for (let t = it.start; t < it.end; t++) out.push(k++); break;
+        case "group": if (!it.exact) out.push(k); k++; break;
+        case "range": { const nb = (it.end - it.start) * it.bits; for (let t = 0; t < nb; t++) out.push(k++); k += it.end - it.start; break; }
         case "l2": {
-          const total = g(k + it.slackBits);
+          const total = k + it.slackBits;
           for (let t = it.start; t < it.end; t++) out.push(total);
-          for (let t = 0; t < it.slackBits; t++) out.push(g(k + t));
+          for (let t = 0; t < it.slackBits; t++) out.push(k + t);
           k += it.slackBits + 1;
           break;
         }
         case "proj": {
-          const total = g(k + it.slackBits);
+          const total = k + it.slackBits;
           for (let t = 0; t < it.rows; t++) out.push(total);
-          for (let t = 0; t < it.slackBits; t++) out.push(g(k + t));
+          for (let t = 0; t < it.slackBits; t++) out.push(k + t);
           k += it.slackBits + 1;
           break;
         }
         case "wrap": {
           // terms: late bits (r(1 + b1)), g_k·S_k (r), Σg − τ (1); products: late bits, r_g·S_r.
           const n = it.checks * (1 + it.wrapBits) + it.checks;
-          for (let t = 0; t < n; t++) out.push(g(k + t));
+          for (let t = 0; t < n; t++) out.push(k + t);
           k += n + 1;
           break;
         }
       }
     }
-    return f.fromBigInts(out);
+    return Uint32Array.from(out);
   }
 
   /**
