@@ -312,15 +312,23 @@ const M29 = 0x1fffffff;
  * equal to p = 2^61 − 1 is skipped — the leaf's next word takes its place, read by `more()`
  * (the stream's next 8 bytes) — so every element is exactly uniform in F_p. Skipping happens
  * with probability ≈ n·2^-61 per read; both holders of a leaf skip the same words, so their
- * sums agree. A candidate is found by a native scan for the lo word 0xffffffff. Returns a
- * view of `bytes` when nothing is skipped (never mutated).
+ * sums agree. The folds read the view ({@link m61LeafView}) and call this only when
+ * {@link leafSums} saw a candidate (a lo word 0xffffffff). Returns the view of `bytes` when
+ * nothing is skipped (never mutated).
  */
 function m61LeafWords(bytes: Uint8Array, n: number, more: () => Uint8Array): Uint32Array {
-  const w = LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n) : wordsOf(bytes.subarray(0, 8 * n));
-  for (let k = w.indexOf(0xffffffff); k !== -1; k = w.indexOf(0xffffffff, k + 1)) {
+  const w = m61LeafView(bytes, n);
+  // A native scan of the signed view for −1 (a small integer: V8's fast path) finds the candidates.
+  const signed = new Int32Array(w.buffer, w.byteOffset, w.length);
+  for (let k = signed.indexOf(-1); k !== -1; k = signed.indexOf(-1, k + 1)) {
     if ((k & 1) === 0 && (w[k + 1]! & M29) === M29) return m61SkipP(w, n, more);
   }
   return w;
+}
+
+/** The 2·n words of `bytes` (a view when aligned, else a copy); nothing skipped. */
+function m61LeafView(bytes: Uint8Array, n: number): Uint32Array {
+  return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n) : wordsOf(bytes.subarray(0, 8 * n));
 }
 
 /** {@link m61LeafWords}' rare path: a copy of the n elements of `w` without the words equal to p, refilled from `more()`. */
@@ -350,22 +358,39 @@ function checkLeafRow(what: string, r: Uint8Array, n: number): void {
 }
 
 /**
- * Digit `digit`'s leaves, the next L elements of each (`row(digit, j, L)`, skipping words
- * equal to p as {@link m61LeafWords}), as word arrays (2 per element) and weights
- * v(j) = N − 1 − j, skipping the punctured (null) leaf. The reader is passed through, not
- * wrapped in a per-call closure (see {@link m61RowCombineLimbs}). Throws RangeError if a leaf
- * is shorter than 8·L bytes.
+ * Digit `digit`'s leaves, the next L words of each (`row(digit, j, L)`) as word arrays (2 per
+ * element, views), with weights v(j) = N − 1 − j and leaf indices j, skipping the punctured
+ * (null) leaf. Words equal to p are not yet skipped: {@link digitLeafSums} does that when its
+ * sums see a candidate. The reader is passed through, not wrapped in a per-call closure (see
+ * {@link m61RowCombineLimbs}). Throws RangeError if a leaf is shorter than 8·L bytes.
  */
-function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): { words: Uint32Array[]; weights: number[] } {
-  const words: Uint32Array[] = [], weights: number[] = [];
+function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): { words: Uint32Array[]; weights: number[]; leaves: number[] } {
+  const words: Uint32Array[] = [], weights: number[] = [], leaves: number[] = [];
   for (let j = 0; j < N; j++) {
     const r = row(digit, j, L);
     if (r === null) continue;
     checkLeafRow(what, r, L);
-    words.push(m61LeafWords(r, L, () => row(digit, j, 1)!));
+    words.push(m61LeafView(r, L));
     weights.push(N - 1 - j);
+    leaves.push(j);
   }
-  return { words, weights };
+  return { words, weights, leaves };
+}
+
+/**
+ * The digit's leaf sums ({@link leafSums}) over its leaves' next n elements, words equal to p
+ * skipped ({@link m61LeafWords}): the sums flag any lo word 0xffffffff, and only then is each
+ * leaf scanned exactly, refilled from its stream and summed again — before any later read of
+ * that stream, so it advances exactly as by a skipping read.
+ */
+function digitLeafSums(sums: Float64Array, n: number, N: number, row: (i: number, j: number, count: number) => Uint8Array | null, digit: number, what: string): void {
+  const { words, weights, leaves } = m61DigitLeaves(n, N, row, digit, what);
+  if (!leafSums(sums, words, weights, n)) return;
+  for (let k = 0; k < words.length; k++) {
+    const j = leaves[k]!, w = words[k]!;
+    words[k] = m61LeafWords(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), n, () => row(digit, j, 1)!);
+  }
+  leafSums(sums, words, weights, n);
 }
 
 /** Zero words standing in for missing leaves in {@link leafSums8} (weight 0, adds nothing); grown on demand. */
@@ -376,44 +401,55 @@ let zeroLeaf = new Uint32Array(0);
  * width is 3, its last digit 1): sums[4e..4e+3] = (Σ lo, Σ hi, Σ v·lo, Σ v·hi) of the masked
  * elements, with the same exact float64 bounds as the generic loop. The leaves are unrolled
  * into locals (missing ones read zeros with weight 0), which V8 keeps in registers; the
- * generic loop indexes an array of arrays per term. Returns false (nothing written) for more
- * than 8 leaves.
+ * generic loop indexes an array of arrays per term. Returns 1 if some leaf's lo word is
+ * 0xffffffff (a candidate for a word equal to p: the product of (lo_j − 0xffffffff) is 0, exact
+ * in float64 as every factor is an integer of magnitude < 2^32), else 0; −1 (nothing written)
+ * for more than 8 leaves.
  */
-function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
+function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): number {
   const n = words.length;
-  if (n > 8) return false;
+  if (n > 8) return -1;
   if (n < 8 && zeroLeaf.length < 2 * L) zeroLeaf = new Uint32Array(2 * L);
   const z = zeroLeaf;
   const a0 = n > 0 ? words[0]! : z, a1 = n > 1 ? words[1]! : z, a2 = n > 2 ? words[2]! : z, a3 = n > 3 ? words[3]! : z;
   const a4 = n > 4 ? words[4]! : z, a5 = n > 5 ? words[5]! : z, a6 = n > 6 ? words[6]! : z, a7 = n > 7 ? words[7]! : z;
   const v0 = n > 0 ? weights[0]! : 0, v1 = n > 1 ? weights[1]! : 0, v2 = n > 2 ? weights[2]! : 0, v3 = n > 3 ? weights[3]! : 0;
   const v4 = n > 4 ? weights[4]! : 0, v5 = n > 5 ? weights[5]! : 0, v6 = n > 6 ? weights[6]! : 0, v7 = n > 7 ? weights[7]! : 0;
+  let hit = 0;
   for (let e = 0, q = 0, end = 2 * L; e < end; e += 2, q += 4) {
     const e1 = e + 1;
     const l0 = a0[e]!, h0 = a0[e1]! & M29, l1 = a1[e]!, h1 = a1[e1]! & M29;
     const l2 = a2[e]!, h2 = a2[e1]! & M29, l3 = a3[e]!, h3 = a3[e1]! & M29;
     const l4 = a4[e]!, h4 = a4[e1]! & M29, l5 = a5[e]!, h5 = a5[e1]! & M29;
     const l6 = a6[e]!, h6 = a6[e1]! & M29, l7 = a7[e]!, h7 = a7[e1]! & M29;
+    if ((l0 - LO_ONES) * (l1 - LO_ONES) * (l2 - LO_ONES) * (l3 - LO_ONES) * (l4 - LO_ONES) * (l5 - LO_ONES) * (l6 - LO_ONES) * (l7 - LO_ONES) === 0) hit = 1;
     sums[q] = l0 + l1 + l2 + l3 + l4 + l5 + l6 + l7;
     sums[q + 1] = h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7;
     sums[q + 2] = v0 * l0 + v1 * l1 + v2 * l2 + v3 * l3 + v4 * l4 + v5 * l5 + v6 * l6 + v7 * l7;
     sums[q + 3] = v0 * h0 + v1 * h1 + v2 * h2 + v3 * h3 + v4 * h4 + v5 * h5 + v6 * h6 + v7 * h7;
   }
-  return true;
+  return hit;
 }
 
-/** As {@link leafSums8} for any leaf count (the generic loop). */
-function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): void {
-  if (leafSums8(sums, words, weights, L)) return;
+/** The lo word of p: 0xffffffff. */
+const LO_ONES = 0xffffffff;
+
+/** As {@link leafSums8} for any leaf count (the generic loop); true if some lo word is 0xffffffff (a candidate for p). */
+function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
+  const fast = leafSums8(sums, words, weights, L);
+  if (fast >= 0) return fast === 1;
   const n = words.length;
+  let hit = false;
   for (let e = 0, q = 0, end = 2 * L; e < end; e += 2, q += 4) {
     let alo = 0, ahi = 0, blo = 0, bhi = 0;
     for (let j = 0; j < n; j++) {
       const a = words[j]!, v = weights[j]!, lo = a[e]!, hi = a[e + 1]! & M29;
+      if (lo === LO_ONES) hit = true;
       alo += lo; ahi += hi; blo += v * lo; bhi += v * hi;
     }
     sums[q] = alo; sums[q + 1] = ahi; sums[q + 2] = blo; sums[q + 3] = bhi;
   }
+  return hit;
 }
 
 /**
@@ -433,8 +469,7 @@ function m61DigitCopeSenderFold(x: FieldVec, widths: readonly number[], row: (i:
     const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
     for (let i = D - 1; i >= 0; i--) {
       const w = widths[i]!, scale = 2 ** w, o = 2 * i * L;
-      const { words, weights } = m61DigitLeaves(n, 1 << w, row, i, `${what} digit ${i}`);
-      leafSums(sums, words, weights, n);
+      digitLeafSums(sums, n, 1 << w, row, i, `${what} digit ${i}`);
       for (let k = 2 * e0, q = 0, end = 4 * n; q < end; k += 2, q += 4) {
         // a_i, folded once (inline: V8 does not inline the helpers this deep): lo < 2^32 + 2^15, hi < 2^29
         const alo = sums[q]!, c1 = Math.floor(alo * I32);
@@ -469,8 +504,7 @@ function m61DigitCopeReceiverFold(cv: FieldVec, L: number, widths: readonly numb
     const n = Math.min(DIGIT_FOLD_CHUNK, L - e0);
     for (let i = D - 1; i >= 0; i--) {
       const w = widths[i]!, v = values[i]!, scale = 2 ** w, o = 2 * i * L;
-      const { words, weights } = m61DigitLeaves(n, 1 << w, row, i, `${what} digit ${i}`);
-      leafSums(sums, words, weights, n);
+      digitLeafSums(sums, n, 1 << w, row, i, `${what} digit ${i}`);
       for (let k = 2 * e0, qq = 0, end = 4 * n; qq < end; k += 2, qq += 4) {
         // A′ + c_i and B′, each folded once (inline): lo < 2^32 + 2^15, hi < 2^29
         const alo = cd[o + k]! + sums[qq]!, ca = Math.floor(alo * I32);

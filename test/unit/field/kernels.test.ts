@@ -23,15 +23,18 @@ const uniformRow = (f: Field, L: number, rng: Rng, extreme: boolean) => (extreme
 /**
  * A digit-COPE leaf: 2L + 2 words of byteLength bytes (room for the words a fold skips).
  * Extreme leaves cycle through a word of all ones (p once masked: skipped), a word just below
- * it (p − 1 once masked, whose high half is all ones: a candidate the m61 scan must not skip)
- * and a random word.
+ * it (p − 1 once masked, whose high half is all ones: a candidate the m61 scan must not skip),
+ * a word whose low half is all ones and high half zero (flagged by the m61 sums, not p) and a
+ * random word.
  */
 function leafRow(f: Field, L: number, rng: Rng, extreme: boolean): Uint8Array {
   const w = f.byteLength, out = rng.bytes(w * (2 * L + 2));
   if (extreme) for (let k = 0; k < 2 * L + 2; k++) {
-    if (k % 3 === 2) continue;
+    const kind = k % 4;
+    if (kind === 3) continue;
+    if (kind === 2) { out.fill(0xff, w * k, w * k + w / 2); out.fill(0, w * k + w / 2, w * (k + 1)); continue; }
     out.fill(0xff, w * k, w * (k + 1));
-    if (k % 3 === 1) out[w * k] = 0xfe;
+    if (kind === 1) out[w * k] = 0xfe;
   }
   return out;
 }
@@ -113,8 +116,8 @@ describe("Field kernels equal the generic path", () => {
         const fast = f.digitCopeSenderFoldUniform(x, widths, sender.row), ref = genericDigitCopeSenderFold(f, x, widths, refReader.row);
         eq(f, fast.c, ref.c);
         eq(f, fast.t, ref.t);
-        // L words per leaf, plus one per skipped word (extreme leaves: every third word is p)
-        const skips = L === DIGIT_FOLD_CHUNK ? Math.floor(L / 2) : 0;
+        // L words per leaf, plus one per skipped word (extreme leaves: every fourth word is p)
+        const skips = L === DIGIT_FOLD_CHUNK ? Math.floor(L / 3) : 0;
         widths.forEach((wi, i) => { for (let j = 0; j < 1 << wi; j++) { expect(sender.consumed(i, j)).toBe(refReader.consumed(i, j)); expect(sender.consumed(i, j)).toBeGreaterThanOrEqual(L + skips); } });
         const values = [5, 2, 1], missing = (i: number, j: number) => j === (1 << widths[i]!) - 1 - values[i]!;
         const receiver = leafReader(f, leaves, missing);
