@@ -59,6 +59,7 @@ export function digitOffsets(f: Field, widths: readonly number[], what: string):
  * to p skipped (the stream's next word, `more()`, takes its place), so every element is
  * exactly uniform in F_p (both fields are Mersenne: p = 2^bits − 1, a skip has probability
  * 2^-bits per word). The contract of the digit-COPE folds' leaf reads ({@link Field.digitCopeSenderFoldUniform}).
+ * Throws RangeError if `bytes` is shorter than byteLength·n or a refill shorter than one word.
  */
 export function leafElements(f: Field, bytes: Uint8Array, n: number, more: () => Uint8Array): FieldVec {
   const w = f.byteLength;

@@ -305,6 +305,8 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
 
 /** Low 29 bits: the hi word of a 61-bit element. */
 const M29 = 0x1fffffff;
+/** The lo word of p: 0xffffffff. */
+const LO_ONES = 0xffffffff;
 
 /**
  * The 2·n words (lo, hi) of a leaf's next n elements, from `bytes` (the stream's next 8·n
@@ -430,9 +432,6 @@ function leafSums8(sums: Float64Array, words: Uint32Array[], weights: number[], 
   }
   return hit;
 }
-
-/** The lo word of p: 0xffffffff. */
-const LO_ONES = 0xffffffff;
 
 /** As {@link leafSums8} for any leaf count (the generic loop); true if some lo word is 0xffffffff (a candidate for p). */
 function leafSums(sums: Float64Array, words: Uint32Array[], weights: number[], L: number): boolean {
