@@ -298,7 +298,7 @@ function m61ChooserFoldUniform(x: FieldVec, k: number, d: FieldVec, row: (h: num
 // Field.digitCopeSenderFoldUniform / digitCopeReceiverFoldUniform: per digit, the sums
 // Σ_j r_j and Σ_j v(j)·r_j (v(j) = N − 1 − j ≤ 255) are accumulated straight from the leaf
 // words without reducing: a leaf element is one 8-byte word masked to 61 bits, lo + hi·2^32
-// with lo < 2^32 and hi < 2^29 (a word equal to p is skipped: m61LeafWords), so over ≤ 256
+// with lo < 2^32 and hi < 2^29 (a word equal to p is skipped: m61SkipP), so over ≤ 256
 // leaves Σ r_j < 2^40 and Σ v(j)·r_j < 2^48 per part — exact in float64. Digits are combined
 // by Horner from the top digit down, acc ← 2^{w_i}·acc + digit term, normalising the limbs
 // once per digit.
@@ -309,34 +309,23 @@ const M29 = 0x1fffffff;
 const LO_ONES = 0xffffffff;
 
 /**
- * The 2·n words (lo, hi) of a leaf's next n elements, from `bytes` (the stream's next 8·n
- * bytes): element = the 8-byte word with its top 3 bits cleared (done by the sums), and a word
- * equal to p = 2^61 − 1 is skipped — the leaf's next word takes its place, read by `more()`
- * (the stream's next 8 bytes) — so every element is exactly uniform in F_p. Skipping happens
- * with probability ≈ n·2^-61 per read; both holders of a leaf skip the same words, so their
- * sums agree. The folds read the view ({@link m61LeafView}) and call this only when
- * {@link leafSums} saw a candidate (a lo word 0xffffffff). Returns the view of `bytes` when
- * nothing is skipped (never mutated).
+ * The 2·n words (lo, hi) of a leaf's next n elements from its words `w` (2·n of them): an
+ * element is an 8-byte word with its top 3 bits cleared (done by the sums), and a word equal
+ * to p = 2^61 − 1 is skipped — the leaf's next word takes its place, read by `more()` (the
+ * stream's next 8 bytes) — so every element is exactly uniform in F_p. Skipping happens with
+ * probability ≈ n·2^-61 per read; both holders of a leaf skip the same words, so their sums
+ * agree. The folds call this only when {@link leafSums} saw a candidate (a lo word
+ * 0xffffffff). Returns `w` itself when nothing is skipped (never mutated), else a copy.
+ * Throws RangeError if a refill is shorter than 8 bytes.
  */
-function m61LeafWords(bytes: Uint8Array, n: number, more: () => Uint8Array): Uint32Array {
-  const w = m61LeafView(bytes, n);
-  // A native scan of the signed view for −1 (a small integer: V8's fast path) finds the candidates.
-  const signed = new Int32Array(w.buffer, w.byteOffset, w.length);
-  for (let k = signed.indexOf(-1); k !== -1; k = signed.indexOf(-1, k + 1)) {
-    if ((k & 1) === 0 && (w[k + 1]! & M29) === M29) return m61SkipP(w, n, more);
-  }
-  return w;
-}
-
-/** The 2·n words of `bytes` (a view when aligned, else a copy); nothing skipped. */
-function m61LeafView(bytes: Uint8Array, n: number): Uint32Array {
-  return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n) : wordsOf(bytes.subarray(0, 8 * n));
-}
-
-/** {@link m61LeafWords}' rare path: a copy of the n elements of `w` without the words equal to p, refilled from `more()`. */
 function m61SkipP(w: Uint32Array, n: number, more: () => Uint8Array): Uint32Array {
+  const isP = (lo: number, hi: number) => lo === LO_ONES && (hi & M29) === M29;
+  let first = 0;
+  while (first < 2 * n && !isP(w[first]!, w[first + 1]!)) first += 2;
+  if (first === 2 * n) return w;
   const out = new Uint32Array(2 * n);
-  let src = w, i = 0, o = 0;
+  out.set(w.subarray(0, first));
+  let src = w, i = first + 2, o = first;
   while (o < 2 * n) {
     if (i >= src.length) {
       const b = more();
@@ -346,11 +335,16 @@ function m61SkipP(w: Uint32Array, n: number, more: () => Uint8Array): Uint32Arra
     }
     const lo = src[i]!, hi = src[i + 1]!;
     i += 2;
-    if (lo === 0xffffffff && (hi & M29) === M29) continue;
+    if (isP(lo, hi)) continue;
     out[o++] = lo;
     out[o++] = hi;
   }
   return out;
+}
+
+/** The 2·n words of `bytes` (a view when aligned, else a copy); nothing skipped. */
+function m61LeafView(bytes: Uint8Array, n: number): Uint32Array {
+  return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, 2 * n) : wordsOf(bytes.subarray(0, 8 * n));
 }
 
 /** Throws unless `r` holds the 8·n bytes of n leaf words. */
@@ -381,7 +375,7 @@ function m61DigitLeaves(L: number, N: number, row: (i: number, j: number, count:
 
 /**
  * The digit's leaf sums ({@link leafSums}) over its leaves' next n elements, words equal to p
- * skipped ({@link m61LeafWords}): the sums flag any lo word 0xffffffff, and only then is each
+ * skipped ({@link m61SkipP}): the sums flag any lo word 0xffffffff, and only then is each
  * leaf scanned exactly, refilled from its stream and summed again — before any later read of
  * that stream, so it advances exactly as by a skipping read.
  */
@@ -389,8 +383,8 @@ function digitLeafSums(sums: Float64Array, n: number, N: number, row: (i: number
   const { words, weights, leaves } = m61DigitLeaves(n, N, row, digit, what);
   if (!leafSums(sums, words, weights, n)) return;
   for (let k = 0; k < words.length; k++) {
-    const j = leaves[k]!, w = words[k]!;
-    words[k] = m61LeafWords(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), n, () => row(digit, j, 1)!);
+    const j = leaves[k]!;
+    words[k] = m61SkipP(words[k]!, n, () => row(digit, j, 1)!);
   }
   leafSums(sums, words, weights, n);
 }

@@ -176,6 +176,8 @@ export class ValidationPlan {
   readonly proof: ProofShape | undefined;
   /** Number of zero terms per owner (the length of {@link terms}). */
   readonly termCount: number;
+  /** Which term (γ index) each product enters, in product order: {@link productCoefficients} gathers γ by it (built once per plan). */
+  private coefficientIndex: Uint32Array | undefined;
   /** Total projection rows (0 if none). */
   readonly projectionRows: number;
 
@@ -421,9 +423,6 @@ export class ValidationPlan {
     this.coefficientIndex ??= this.productTermIndex();
     return this.field.gather(gamma, this.coefficientIndex);
   }
-
-  /** Which term (γ index) each product enters, in product order: {@link productCoefficients} gathers γ by it (built once per plan). */
-  private coefficientIndex: Uint32Array | undefined;
 
   private productTermIndex(): Uint32Array {
     const out: number[] = [];
